@@ -1,0 +1,1 @@
+//! tlsaudit: audit mutual-TLS clusters by real handshakes.
