@@ -1,1 +1,7 @@
 //! tlsaudit: audit mutual-TLS clusters by real handshakes.
+
+pub mod cli;
+pub mod error;
+pub mod pki;
+pub mod probe;
+pub mod report;

@@ -1,0 +1,533 @@
+//! The post-handshake check. In TLS 1.3 a server's rejection of the client certificate only
+//! arrives after the client's handshake has completed, and some servers reject a caller inside
+//! the application (gRPC status 16/7, HTTP 403): so every probe reads once more.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use super::classify::{self, Attribution, Signal};
+use super::observe::Observer;
+use super::record::{AlertEvidence, Evidence, OutcomeClass, Phase};
+use super::{ProbeSpec, Protocol};
+
+/// The check's result before the engine folds it into the record.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub class: OutcomeClass,
+    pub summary: String,
+}
+
+fn done(class: OutcomeClass, summary: impl Into<String>) -> CheckResult {
+    CheckResult {
+        class,
+        summary: summary.into(),
+    }
+}
+
+/// The first failure seen while reading from the TLS stream, kept with its original TLS error.
+#[derive(Debug, Clone, Default)]
+pub struct Tapped {
+    pub kind: Option<std::io::ErrorKind>,
+    pub tls: Option<rustls::Error>,
+    pub eof: bool,
+}
+
+/// Wraps the TLS stream so that a failure buried under another protocol (h2 turns io errors into
+/// strings) can still be classified from the original error.
+#[derive(Debug)]
+pub struct Tap<S> {
+    inner: S,
+    seen: Arc<Mutex<Tapped>>,
+}
+
+impl<S> Tap<S> {
+    pub fn new(inner: S) -> (Self, Arc<Mutex<Tapped>>) {
+        let seen = Arc::new(Mutex::new(Tapped::default()));
+        (
+            Tap {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
+    }
+}
+
+fn record_error(seen: &Mutex<Tapped>, e: &std::io::Error) {
+    let mut t = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if t.kind.is_none() {
+        t.kind = Some(e.kind());
+        t.tls = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        match &r {
+            Poll::Ready(Err(e)) => record_error(&this.seen, e),
+            Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
+                this.seen.lock().unwrap_or_else(|p| p.into_inner()).eof = true;
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Err(e)) = &r {
+            record_error(&this.seen, e);
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Classify a failure seen on the stream after the handshake.
+pub fn classify_failure(t: &Tapped, a: &Attribution<'_>, ev: &mut Evidence) -> CheckResult {
+    if let Some(kind) = t.kind {
+        ev.io_error = Some(classify::io_kind(kind));
+    }
+    if let Some(tls) = &t.tls {
+        ev.tls_error = Some(tls.to_string());
+        if let rustls::Error::AlertReceived(alert) = tls {
+            let (name, code) = classify::alert_name(*alert);
+            ev.alert = Some(AlertEvidence {
+                name,
+                code,
+                received: Phase::Check,
+            });
+            let (class, words) = classify::handshake_alert(a, *alert);
+            return done(
+                class,
+                format!("{words} (the alert arrived on the first read after the handshake)"),
+            );
+        }
+        return done(
+            OutcomeClass::ProtocolError,
+            format!("TLS error after the handshake: {tls}"),
+        );
+    }
+    use std::io::ErrorKind as K;
+    match t.kind {
+        Some(K::ConnectionReset) | Some(K::BrokenPipe) | Some(K::ConnectionAborted) => {
+            if a.requested {
+                let (class, words) = classify::attribute(a, &Signal::Reset);
+                done(class, words)
+            } else {
+                done(
+                    OutcomeClass::Reset,
+                    "the server reset the connection after the handshake",
+                )
+            }
+        }
+        Some(K::UnexpectedEof) | None => {
+            ev.closed_silently = true;
+            if a.requested {
+                let (class, words) = classify::attribute(a, &Signal::SilentClose);
+                done(class, words)
+            } else {
+                done(
+                    OutcomeClass::ProtocolError,
+                    "the server closed the connection right after the handshake without answering (gRPC servers do this when the client offers no h2 ALPN)",
+                )
+            }
+        }
+        Some(other) => done(
+            OutcomeClass::ProtocolError,
+            format!("error after the handshake: {}", classify::io_kind(other)),
+        ),
+    }
+}
+
+/// Run the protocol check on an established TLS stream.
+pub async fn run<S>(
+    spec: &ProbeSpec,
+    stream: S,
+    obs: &Observer,
+    a: &Attribution<'_>,
+    tls13: bool,
+    ev: &mut Evidence,
+) -> CheckResult
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut stream, seen) = Tap::new(stream);
+    let work = async {
+        match spec.protocol {
+            Protocol::Tls => tls_window(spec, &mut stream, obs, a, tls13, ev).await,
+            Protocol::Http => http(spec, &mut stream, a, ev).await,
+            Protocol::Grpc => grpc(spec, stream, a, ev).await,
+        }
+    };
+    let r = tokio::time::timeout(spec.timeouts.check, work).await;
+    let failure = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match r {
+        Ok(Some(r)) => r,
+        Ok(None) => classify_failure(&failure, a, ev),
+        Err(_) => done(
+            OutcomeClass::Timeout,
+            format!(
+                "no answer to the {} check within {}",
+                spec.protocol.as_str(),
+                humantime::format_duration(spec.timeouts.check)
+            ),
+        ),
+    }
+}
+
+/// `tls`: wait for the server's verdict on our certificate. Ends early on a TLS 1.3 session
+/// ticket (sent only after the server accepted our Finished), data, an alert or a close.
+async fn tls_window<S>(
+    spec: &ProbeSpec,
+    stream: &mut Tap<S>,
+    obs: &Observer,
+    a: &Attribution<'_>,
+    tls13: bool,
+    ev: &mut Evidence,
+) -> Option<CheckResult>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if !tls13 || !a.requested {
+        return Some(done(
+            OutcomeClass::Accepted,
+            if a.requested {
+                "handshake completed: the server verified our certificate during the handshake (TLS 1.2)"
+            } else {
+                "handshake completed; the server did not ask for a client certificate"
+            },
+        ));
+    }
+    enum Seen {
+        Ticket,
+        Read(std::io::Result<usize>),
+        Quiet,
+    }
+    let mut buf = [0u8; 512];
+    let seen = if obs.lock().ticket {
+        Seen::Ticket
+    } else {
+        tokio::select! {
+            _ = obs.ticket_arrived.notified() => Seen::Ticket,
+            r = stream.read(&mut buf) => Seen::Read(r),
+            _ = tokio::time::sleep(spec.timeouts.alert_window) => Seen::Quiet,
+        }
+    };
+    match seen {
+        Seen::Ticket => {
+            ev.session_ticket = true;
+            let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+            Some(done(
+                OutcomeClass::Accepted,
+                "the server accepted our certificate: it sent a TLS 1.3 session ticket after our Finished",
+            ))
+        }
+        // EOF or an error: the caller classifies it from the tap.
+        Seen::Read(Ok(0)) | Seen::Read(Err(_)) => None,
+        Seen::Read(Ok(_)) => Some(done(
+            OutcomeClass::Accepted,
+            "the server accepted our certificate and sent application data",
+        )),
+        Seen::Quiet => Some(done(
+            OutcomeClass::Accepted,
+            format!(
+                "no rejection within {} after the handshake (the server sent no session ticket and keeps the connection open)",
+                humantime::format_duration(spec.timeouts.alert_window)
+            ),
+        )),
+    }
+}
+
+/// `http`: GET the path and read the status line (and the start of the body).
+async fn http<S>(
+    spec: &ProbeSpec,
+    stream: &mut Tap<S>,
+    a: &Attribution<'_>,
+    ev: &mut Evidence,
+) -> Option<CheckResult>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let path = spec.path.as_deref().unwrap_or("/");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: tlsaudit/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        spec.address,
+        env!("CARGO_PKG_VERSION")
+    );
+    if stream.write_all(request.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    let header_end = loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) if buf.is_empty() => return None,
+            Ok(0) | Err(_) => break None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break Some(i + 4);
+        }
+        if buf.len() > 16 * 1024 {
+            break None;
+        }
+    };
+    // Read a little of the body: enough for the words of a rejection.
+    if let Some(end) = header_end {
+        let want = content_length(&buf[..end]).unwrap_or(256).min(256);
+        while buf.len() < end + want {
+            match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+    let Some(status) = parse_status(&buf) else {
+        ev.peer_bytes = Some(classify::escape(&buf[..buf.len().min(48)]));
+        return Some(done(
+            OutcomeClass::ProtocolError,
+            "the server's answer to an HTTP request is not HTTP/1.x",
+        ));
+    };
+    ev.http_status = Some(status);
+    let body = header_end
+        .map(|e| {
+            String::from_utf8_lossy(&buf[e.min(buf.len())..])
+                .chars()
+                .take(200)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    if !body.is_empty() {
+        ev.http_body = Some(body.trim().to_string());
+    }
+    if let Some((signal, fixed)) = classify::http_rejection(status, &body) {
+        let (class, words) = classify::attribute(a, &signal);
+        return Some(done(fixed.unwrap_or(class), words));
+    }
+    Some(done(
+        OutcomeClass::Accepted,
+        format!("GET {path} answered HTTP {status}"),
+    ))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_status(buf: &[u8]) -> Option<u16> {
+    let line_end = find(buf, b"\r\n").unwrap_or(buf.len());
+    let line = std::str::from_utf8(&buf[..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    if !parts.next()?.starts_with("HTTP/1.") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())?
+    })
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `grpc`: call `/grpc.health.v1.Health/Check` over HTTP/2 and read grpc-status.
+async fn grpc<S>(
+    spec: &ProbeSpec,
+    stream: Tap<S>,
+    a: &Attribution<'_>,
+    ev: &mut Evidence,
+) -> Option<CheckResult>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, conn) = h2::client::Builder::new()
+        .handshake::<_, Bytes>(stream)
+        .await
+        .ok()?;
+    let _driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = conn.await;
+    }));
+    let path = spec
+        .path
+        .as_deref()
+        .unwrap_or("/grpc.health.v1.Health/Check");
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("https://{}{path}", spec.address))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header(
+            "user-agent",
+            concat!("tlsaudit/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(())
+        .ok()?;
+    let mut client = client.ready().await.ok()?;
+    let (response, mut body_tx) = client.send_request(request, false).ok()?;
+    // An empty HealthCheckRequest: no compression flag, zero length.
+    body_tx
+        .send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .ok()?;
+    let response = match response.await {
+        Ok(r) => r,
+        Err(e) => {
+            return if e.get_io().is_some() || e.is_io() {
+                None
+            } else {
+                Some(done(
+                    OutcomeClass::ProtocolError,
+                    format!("the HTTP/2 exchange failed: {e}"),
+                ))
+            };
+        }
+    };
+    let (head, mut body) = response.into_parts();
+    if head.status != http::StatusCode::OK {
+        ev.http_status = Some(head.status.as_u16());
+        return Some(done(
+            OutcomeClass::ProtocolError,
+            format!("not a gRPC server: HTTP/2 status {}", head.status.as_u16()),
+        ));
+    }
+    let mut status = grpc_status(&head.headers);
+    if status.is_none() {
+        while let Some(chunk) = body.data().await {
+            match chunk {
+                Ok(c) => {
+                    let _ = body.flow_control().release_capacity(c.len());
+                }
+                Err(_) => break,
+            }
+        }
+        if let Ok(Some(trailers)) = body.trailers().await {
+            status = grpc_status(&trailers);
+        }
+    }
+    let Some((code, message)) = status else {
+        return Some(done(
+            OutcomeClass::ProtocolError,
+            "the gRPC answer carries no grpc-status",
+        ));
+    };
+    ev.grpc_status = Some(code);
+    if !message.is_empty() {
+        ev.grpc_message = Some(message.clone());
+    }
+    if classify::grpc_is_rejection(code) {
+        let (class, words) = classify::attribute(a, &Signal::Grpc(code));
+        let words = if message.is_empty() {
+            words
+        } else {
+            format!("{words}; message: {message}")
+        };
+        return Some(done(class, words));
+    }
+    let name = classify::grpc_code_name(code);
+    let words = match code {
+        0 => "the gRPC health check answered OK".to_string(),
+        12 => "the server does not serve the health check (UNIMPLEMENTED); the TLS layer accepted us, but the allow-list cannot be observed through this method".to_string(),
+        _ => format!("the gRPC call answered status {code} ({name}), which is not a rejection of the caller"),
+    };
+    Some(done(OutcomeClass::Accepted, words))
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<(u32, String)> {
+    let code = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    Some((code, message))
+}
+
+/// gRPC percent-encodes grpc-message.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_and_length() {
+        assert_eq!(parse_status(b"HTTP/1.1 403 Forbidden\r\n\r\n"), Some(403));
+        assert_eq!(parse_status(b"SSH-2.0"), None);
+        assert_eq!(
+            content_length(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"),
+            Some(12)
+        );
+    }
+
+    #[test]
+    fn grpc_message_is_percent_decoded() {
+        assert_eq!(percent_decode("a%20b%7Bc%7D"), "a b{c}");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}

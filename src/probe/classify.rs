@@ -1,0 +1,464 @@
+//! Turning what a probe saw into an outcome class and a sentence, attributing rejections with
+//! everything the probe knows (was a certificate requested and sent, does it chain to the
+//! cluster CA, is it within validity), not with the alert alone.
+
+use rustls::AlertDescription;
+
+use super::record::{OutcomeClass, UntrustedReason};
+use crate::pki::{CertSummary, IdentityCheck, Trust};
+
+/// What the probe knows about its own side when a rejection arrives.
+#[derive(Debug, Clone)]
+pub struct Attribution<'a> {
+    pub cn: Option<&'a str>,
+    pub check: &'a IdentityCheck,
+    pub requested: bool,
+    pub sent: bool,
+}
+
+/// How a server turned the caller away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    Alert(AlertDescription),
+    SilentClose,
+    Reset,
+    Grpc(u32),
+    Http(u16),
+}
+
+impl Signal {
+    fn describe(&self) -> String {
+        match self {
+            Signal::Alert(a) => {
+                let (name, code) = alert_name(*a);
+                format!("sent the TLS alert {name} ({code})")
+            }
+            Signal::SilentClose => "closed the connection without an alert".to_string(),
+            Signal::Reset => "reset the connection".to_string(),
+            Signal::Grpc(s) => format!("answered gRPC status {s} ({})", grpc_code_name(*s)),
+            Signal::Http(s) => format!("answered HTTP {s}"),
+        }
+    }
+}
+
+/// Decide which kind of rejection a signal is.
+pub fn attribute(a: &Attribution<'_>, signal: &Signal) -> (OutcomeClass, String) {
+    let how = signal.describe();
+    let cn = a.cn.unwrap_or("(no CN)");
+    if !a.sent {
+        let why = if a.requested || matches!(signal, Signal::Alert(_)) {
+            "it requires a client certificate and none was sent"
+        } else {
+            "it refused a caller without a client certificate"
+        };
+        return (
+            OutcomeClass::CertRequired,
+            format!("the server {how}: {why}"),
+        );
+    }
+    if let Some(problem) = &a.check.problem {
+        return (
+            OutcomeClass::CertRejected,
+            format!("the server {how}: our certificate (CN {cn}) {problem}"),
+        );
+    }
+    match signal {
+        Signal::Alert(AlertDescription::UnknownCA) => (
+            OutcomeClass::CertRejected,
+            format!("the server {how}: it does not trust the CA that issued our certificate, though --ca does; the server is configured with a different CA file"),
+        ),
+        Signal::Alert(AlertDescription::CertificateExpired) => (
+            OutcomeClass::CertRejected,
+            format!("the server {how}, though our certificate (CN {cn}) is within its validity here: check the server's clock"),
+        ),
+        Signal::Alert(AlertDescription::UnsupportedCertificate) => (
+            OutcomeClass::CertRejected,
+            format!("the server {how}: it refuses the key type or key usage of our certificate (CN {cn})"),
+        ),
+        Signal::Alert(AlertDescription::CertificateRequired) => (
+            OutcomeClass::CertRejected,
+            format!("the server {how} although a certificate was sent"),
+        ),
+        Signal::SilentClose | Signal::Reset => (
+            OutcomeClass::CertRejected,
+            format!("the server {how} after receiving our certificate (CN {cn}), which is valid for the cluster CA: it probably trusts a different CA (gRPC C-core servers such as TiKV and TiFlash close without an alert)"),
+        ),
+        _ => (
+            OutcomeClass::CnRejected,
+            format!("the server {how}; our certificate is valid for the cluster CA, so it rejects the Common Name {cn:?}: it is not on the server's allow-list"),
+        ),
+    }
+}
+
+/// Classify an alert received during the handshake.
+pub fn handshake_alert(a: &Attribution<'_>, alert: AlertDescription) -> (OutcomeClass, String) {
+    use AlertDescription as A;
+    let (name, code) = alert_name(alert);
+    match alert {
+        A::ProtocolVersion | A::InsufficientSecurity => (
+            OutcomeClass::TlsMismatch,
+            format!("the server sent {name} ({code}): no TLS version or cipher suite in common"),
+        ),
+        A::NoApplicationProtocol => (
+            OutcomeClass::TlsMismatch,
+            format!("the server sent {name} ({code}): none of the offered ALPN protocols is acceptable"),
+        ),
+        A::HandshakeFailure if !a.requested => (
+            OutcomeClass::TlsMismatch,
+            format!("the server sent {name} ({code}) before asking for a client certificate: no TLS version, cipher suite or group in common"),
+        ),
+        A::CertificateRequired
+        | A::BadCertificate
+        | A::UnsupportedCertificate
+        | A::CertificateRevoked
+        | A::CertificateExpired
+        | A::CertificateUnknown
+        | A::UnknownCA
+        | A::AccessDenied
+        | A::HandshakeFailure
+        | A::DecryptError => attribute(a, &Signal::Alert(alert)),
+        _ => (
+            OutcomeClass::ProtocolError,
+            format!("the server sent the alert {name} ({code})"),
+        ),
+    }
+}
+
+/// Map an HTTP status to a rejection signal, when it is one.
+pub fn http_rejection(status: u16, body: &str) -> Option<(Signal, Option<OutcomeClass>)> {
+    match status {
+        403 => Some((Signal::Http(403), None)),
+        // nginx answers a missing or bad client certificate with HTTP 400 after the handshake.
+        400 if body.contains("No required SSL certificate") => {
+            Some((Signal::Http(400), Some(OutcomeClass::CertRequired)))
+        }
+        400 if body.contains("SSL certificate error") => {
+            Some((Signal::Http(400), Some(OutcomeClass::CertRejected)))
+        }
+        495 => Some((Signal::Http(495), Some(OutcomeClass::CertRejected))),
+        496 => Some((Signal::Http(496), Some(OutcomeClass::CertRequired))),
+        _ => None,
+    }
+}
+
+/// The gRPC status codes that mean "this caller is not allowed".
+pub fn grpc_is_rejection(status: u32) -> bool {
+    status == 16 || status == 7
+}
+
+pub fn grpc_code_name(status: u32) -> &'static str {
+    match status {
+        0 => "OK",
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        16 => "UNAUTHENTICATED",
+        _ => "other",
+    }
+}
+
+/// The IANA name and number of an alert.
+pub fn alert_name(a: AlertDescription) -> (String, u8) {
+    let code = u8::from(a);
+    let name = match a {
+        AlertDescription::CloseNotify => "close_notify".to_string(),
+        AlertDescription::UnexpectedMessage => "unexpected_message".to_string(),
+        AlertDescription::BadRecordMac => "bad_record_mac".to_string(),
+        AlertDescription::HandshakeFailure => "handshake_failure".to_string(),
+        AlertDescription::BadCertificate => "bad_certificate".to_string(),
+        AlertDescription::UnsupportedCertificate => "unsupported_certificate".to_string(),
+        AlertDescription::CertificateRevoked => "certificate_revoked".to_string(),
+        AlertDescription::CertificateExpired => "certificate_expired".to_string(),
+        AlertDescription::CertificateUnknown => "certificate_unknown".to_string(),
+        AlertDescription::IllegalParameter => "illegal_parameter".to_string(),
+        AlertDescription::UnknownCA => "unknown_ca".to_string(),
+        AlertDescription::AccessDenied => "access_denied".to_string(),
+        AlertDescription::DecodeError => "decode_error".to_string(),
+        AlertDescription::DecryptError => "decrypt_error".to_string(),
+        AlertDescription::ProtocolVersion => "protocol_version".to_string(),
+        AlertDescription::InsufficientSecurity => "insufficient_security".to_string(),
+        AlertDescription::InternalError => "internal_error".to_string(),
+        AlertDescription::InappropriateFallback => "inappropriate_fallback".to_string(),
+        AlertDescription::UserCanceled => "user_canceled".to_string(),
+        AlertDescription::NoRenegotiation => "no_renegotiation".to_string(),
+        AlertDescription::MissingExtension => "missing_extension".to_string(),
+        AlertDescription::UnsupportedExtension => "unsupported_extension".to_string(),
+        AlertDescription::UnrecognisedName => "unrecognized_name".to_string(),
+        AlertDescription::CertificateRequired => "certificate_required".to_string(),
+        AlertDescription::NoApplicationProtocol => "no_application_protocol".to_string(),
+        _ => format!("alert_{code}"),
+    };
+    (name, code)
+}
+
+/// Recognise a peer that does not speak TLS from the first bytes it sent.
+/// Returns the class and the protocol's name.
+pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, &'static str)> {
+    let first = *bytes.first()?;
+    if (0x14..=0x17).contains(&first) && bytes.get(1) == Some(&0x03) {
+        return None; // a TLS record
+    }
+    if bytes.starts_with(b"HTTP/") {
+        return Some((OutcomeClass::Plaintext, "http/1"));
+    }
+    if bytes.starts_with(b"SSH-") {
+        return Some((OutcomeClass::Plaintext, "ssh"));
+    }
+    // HTTP/2 server preface: a SETTINGS frame (type 4) on stream 0.
+    if bytes.len() >= 9 && bytes[3] == 0x04 && bytes[5..9] == [0, 0, 0, 0] {
+        return Some((OutcomeClass::Plaintext, "http2"));
+    }
+    // MySQL initial handshake: 3-byte length, sequence 0, protocol version 10.
+    if bytes.len() >= 5 && bytes[3] == 0 && bytes[4] == 10 {
+        return Some((OutcomeClass::Plaintext, "mysql"));
+    }
+    let printable = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if printable {
+        return Some((OutcomeClass::Plaintext, "text"));
+    }
+    Some((OutcomeClass::ProtocolError, "unknown"))
+}
+
+/// Bytes as text an operator can read: printable ASCII kept, the rest as `\xNN`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+/// An io error kind as snake_case.
+pub fn io_kind(kind: std::io::ErrorKind) -> String {
+    let debug = format!("{kind:?}");
+    let mut out = String::new();
+    for (i, ch) in debug.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn organization(dn: &str) -> Option<&str> {
+    dn.split(", ").find_map(|part| part.strip_prefix("O="))
+}
+
+/// Why WebPKI refused the server chain, in the reason vocabulary and in words.
+pub fn untrusted(
+    err: &rustls::Error,
+    chain: &[CertSummary],
+    trust: &Trust,
+    server_name: &str,
+    now: i64,
+) -> (UntrustedReason, String) {
+    use rustls::CertificateError as C;
+    let Some(leaf) = chain.first() else {
+        return (
+            UntrustedReason::Other,
+            "the server sent no certificate".to_string(),
+        );
+    };
+    let cert = match err {
+        rustls::Error::InvalidCertificate(c) => c,
+        other => return (UntrustedReason::Other, other.to_string()),
+    };
+    match cert {
+        C::UnknownIssuer | C::BadSignature => {
+            let same_name = trust.certs.iter().any(|a| a.subject == leaf.issuer);
+            let issuer_sent = chain.iter().skip(1).any(|c| c.subject == leaf.issuer);
+            if same_name && !issuer_sent {
+                return (
+                    UntrustedReason::UnknownIssuer,
+                    format!(
+                        "the server certificate's issuer is named like the cluster CA ({}) but was signed with another key: a CA from another cluster (TiUP names every CA O=PingCAP, OU=TiUP)",
+                        leaf.issuer
+                    ),
+                );
+            }
+            let same_org = organization(&leaf.issuer).is_some_and(|o| {
+                trust
+                    .certs
+                    .iter()
+                    .any(|a| organization(&a.subject) == Some(o))
+            });
+            if chain.len() == 1 && leaf.issuer != leaf.subject && same_org {
+                return (
+                    UntrustedReason::IncompleteChain,
+                    format!(
+                        "the server sent only its own certificate, issued by {}, which is not the cluster CA: it most likely omits the intermediate CA certificate; serve the full chain (leaf then intermediate) in the cert file",
+                        leaf.issuer
+                    ),
+                );
+            }
+            (
+                UntrustedReason::UnknownIssuer,
+                format!(
+                    "the server certificate is issued by {}, which does not chain to the cluster CA ({}); the server uses a certificate from another CA (or omits an intermediate)",
+                    leaf.issuer,
+                    trust
+                        .certs
+                        .first()
+                        .map(|c| c.subject.as_str())
+                        .unwrap_or("?")
+                ),
+            )
+        }
+        C::Expired | C::ExpiredContext { .. } => {
+            let who = chain
+                .iter()
+                .find(|c| c.not_after_unix < now)
+                .unwrap_or(leaf);
+            (
+                UntrustedReason::Expired,
+                format!(
+                    "the certificate {} expired on {}",
+                    who.label(),
+                    who.not_after
+                ),
+            )
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            let who = chain
+                .iter()
+                .find(|c| c.not_before_unix > now)
+                .unwrap_or(leaf);
+            (
+                UntrustedReason::NotYetValid,
+                format!(
+                    "the certificate {} is not valid before {} (check clocks)",
+                    who.label(),
+                    who.not_before
+                ),
+            )
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => (
+            UntrustedReason::NameMismatch,
+            if leaf.sans.is_empty() {
+                format!(
+                    "the certificate has no subject alternative names, so it is valid for no name (Go ignores the legacy CN field); callers dialing {server_name} refuse it"
+                )
+            } else {
+                format!(
+                    "the certificate is valid for {}, not {server_name}; callers dialing {server_name} refuse it",
+                    leaf.sans.join(", ")
+                )
+            },
+        ),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
+            UntrustedReason::BadEku,
+            "the server certificate lacks the serverAuth extended key usage".to_string(),
+        ),
+        C::Revoked => (
+            UntrustedReason::Revoked,
+            "the certificate is revoked".to_string(),
+        ),
+        C::BadEncoding => (
+            UntrustedReason::BadEncoding,
+            "the server certificate is malformed".to_string(),
+        ),
+        other => (UntrustedReason::Other, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(valid: bool) -> IdentityCheck {
+        IdentityCheck {
+            has_certificate: true,
+            chains_to_ca: valid,
+            within_validity: true,
+            client_auth_eku: true,
+            problem: (!valid).then(|| "is not issued by the cluster CA".to_string()),
+        }
+    }
+
+    #[test]
+    fn same_alert_three_causes() {
+        // Go before 1.20 sends bad_certificate for every client-certificate failure.
+        let valid = check(true);
+        let invalid = check(false);
+        let none = IdentityCheck::default();
+        let bad = Signal::Alert(AlertDescription::BadCertificate);
+        let mk = |check, sent| Attribution {
+            cn: Some("tidb"),
+            check,
+            requested: true,
+            sent,
+        };
+        assert_eq!(
+            attribute(&mk(&valid, true), &bad).0,
+            OutcomeClass::CnRejected
+        );
+        assert_eq!(
+            attribute(&mk(&invalid, true), &bad).0,
+            OutcomeClass::CertRejected
+        );
+        assert_eq!(
+            attribute(&mk(&none, false), &bad).0,
+            OutcomeClass::CertRequired
+        );
+    }
+
+    #[test]
+    fn handshake_failure_before_a_certificate_request_is_a_mismatch() {
+        let c = check(true);
+        let a = Attribution {
+            cn: Some("tidb"),
+            check: &c,
+            requested: false,
+            sent: false,
+        };
+        assert_eq!(
+            handshake_alert(&a, AlertDescription::HandshakeFailure).0,
+            OutcomeClass::TlsMismatch
+        );
+    }
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(
+            sniff(b"HTTP/1.1 400 Bad Request"),
+            Some((OutcomeClass::Plaintext, "http/1"))
+        );
+        assert_eq!(sniff(&[0x16, 0x03, 0x03, 0, 5]), None);
+        assert_eq!(
+            sniff(&[0, 0, 0x12, 4, 0, 0, 0, 0, 0]),
+            Some((OutcomeClass::Plaintext, "http2"))
+        );
+        assert_eq!(
+            sniff(&[0x4a, 0, 0, 0, 10, b'8']),
+            Some((OutcomeClass::Plaintext, "mysql"))
+        );
+        assert_eq!(
+            sniff(&[0x9f, 0x01, 0xff]),
+            Some((OutcomeClass::ProtocolError, "unknown"))
+        );
+        assert_eq!(escape(b"a\r\n\x00"), "a\\r\\n\\x00");
+        assert_eq!(
+            io_kind(std::io::ErrorKind::ConnectionReset),
+            "connection_reset"
+        );
+    }
+}

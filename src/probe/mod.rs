@@ -1,0 +1,576 @@
+//! One probe: one (identity, endpoint) attempt, fully recorded. Three phases, each with its own
+//! deadline and measured duration: TCP connect, TLS handshake, post-handshake check.
+
+pub mod check;
+pub mod classify;
+pub mod observe;
+pub mod record;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::client::Resumption;
+use rustls::client::Tls12Resumption;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::pki::{provider, Identity, IdentityCheck, Trust};
+use classify::Attribution;
+use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch};
+pub use record::*;
+
+/// What the check phase speaks after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Only wait for the server's verdict on the certificate (TLS 1.3 alert window).
+    Tls,
+    /// HTTP/1.1 GET of a path; 403 means the CN is refused (TiKV status port).
+    Http,
+    /// gRPC `grpc.health.v1.Health/Check` over HTTP/2; status 16/7 means the CN is refused.
+    Grpc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tls => "tls",
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+        }
+    }
+
+    /// The ALPN protocols offered by default.
+    pub fn default_alpn(self) -> Vec<String> {
+        match self {
+            Protocol::Tls => vec!["h2".into(), "http/1.1".into()],
+            Protocol::Http => vec!["http/1.1".into()],
+            Protocol::Grpc => vec!["h2".into()],
+        }
+    }
+}
+
+/// Which TLS versions to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+pub enum TlsVersions {
+    #[default]
+    #[value(name = "any")]
+    Any,
+    #[value(name = "1.2")]
+    Tls12,
+    #[value(name = "1.3")]
+    Tls13,
+}
+
+/// Deadlines of the phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub handshake: Duration,
+    pub check: Duration,
+    /// How long the `tls` check waits for a TLS 1.3 rejection when the server sends no session
+    /// ticket.
+    pub alert_window: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            handshake: Duration::from_secs(5),
+            check: Duration::from_secs(5),
+            alert_window: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Every phase bounded by one overall figure.
+    pub fn uniform(d: Duration) -> Self {
+        Timeouts {
+            connect: d,
+            handshake: d,
+            check: d,
+            alert_window: d.min(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// Where and how to probe.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    /// `host:port`.
+    pub address: String,
+    /// The name to verify the server certificate for; defaults to the host part of `address`.
+    pub server_name: Option<String>,
+    pub protocol: Protocol,
+    /// HTTP path (`http`) or gRPC method path (`grpc`).
+    pub path: Option<String>,
+    /// ALPN protocols to offer; defaults by protocol. An empty list offers none.
+    pub alpn: Option<Vec<String>>,
+    pub versions: TlsVersions,
+    pub timeouts: Timeouts,
+}
+
+impl ProbeSpec {
+    pub fn new(address: impl Into<String>, protocol: Protocol) -> Self {
+        ProbeSpec {
+            address: address.into(),
+            server_name: None,
+            protocol,
+            path: None,
+            alpn: None,
+            versions: TlsVersions::Any,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        host_of(&self.address)
+    }
+
+    pub fn server_name(&self) -> String {
+        self.server_name
+            .clone()
+            .unwrap_or_else(|| self.host().to_string())
+    }
+
+    pub fn alpn_offered(&self) -> Vec<String> {
+        self.alpn
+            .clone()
+            .unwrap_or_else(|| self.protocol.default_alpn())
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 literal removed).
+pub fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// Check that an address is `host:port` with a numeric port.
+pub fn validate_address(address: &str) -> Result<(), String> {
+    match address.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!("{address:?} is not HOST:PORT")),
+    }
+}
+
+/// An identity with its pre-flight check against the cluster CA, computed once.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub identity: Identity,
+    pub check: IdentityCheck,
+}
+
+impl Caller {
+    pub fn new(identity: Identity, trust: &Trust) -> Caller {
+        let check = identity.check(trust);
+        Caller { identity, check }
+    }
+
+    pub fn report(&self) -> IdentityReport {
+        let leaf = self.identity.leaf.as_ref();
+        IdentityReport {
+            name: self.identity.name.clone(),
+            cn: self.identity.cn().map(str::to_string),
+            cert_file: self
+                .identity
+                .cert_path
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            sha256: leaf.map(|l| l.sha256.clone()),
+            not_after: leaf.map(|l| l.not_after.clone()),
+            check: self.check.clone(),
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Run one probe. Never fails: every way it can end is an outcome in the record.
+pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRecord {
+    let t0 = Instant::now();
+    let mut rec = ProbeRecord {
+        target: TargetReport {
+            address: spec.address.clone(),
+            server_name: spec.server_name(),
+            protocol: spec.protocol.as_str().to_string(),
+            path: match spec.protocol {
+                Protocol::Tls => None,
+                _ => spec.path.clone(),
+            },
+            alpn_offered: spec.alpn_offered(),
+        },
+        peer_addr: None,
+        identity: caller.report(),
+        started_at: now_rfc3339(),
+        timings: Timings::default(),
+        tls: None,
+        server_chain: Vec::new(),
+        server_verification: None,
+        outcome: Outcome {
+            class: OutcomeClass::ProtocolError,
+            phase: Phase::Connect,
+            summary: String::new(),
+            authorization: None,
+        },
+        evidence: Evidence::default(),
+    };
+    rec.outcome = run(spec, caller, trust, &mut rec).await;
+    rec.timings.total_ms = ms(t0.elapsed());
+    rec
+}
+
+fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Outcome {
+    Outcome {
+        class,
+        phase,
+        summary: summary.into(),
+        authorization: None,
+    }
+}
+
+async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
+    let addrs: Vec<_> = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| {
+            (
+                OutcomeClass::ResolveFailed,
+                format!("cannot resolve {address}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    match last {
+        Some((a, e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err((
+            OutcomeClass::Refused,
+            format!("{a} refused the TCP connection: nothing listens there"),
+        )),
+        Some((a, e)) => Err((OutcomeClass::Refused, format!("cannot connect to {a}: {e}"))),
+        None => Err((
+            OutcomeClass::ResolveFailed,
+            format!("{address} resolved to no address"),
+        )),
+    }
+}
+
+fn client_config(
+    spec: &ProbeSpec,
+    caller: &Caller,
+    trust: &Trust,
+    obs: &Arc<Observer>,
+) -> Result<ClientConfig, rustls::Error> {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match spec.versions {
+        TlsVersions::Any => rustls::ALL_VERSIONS,
+        TlsVersions::Tls12 => &[&rustls::version::TLS12],
+        TlsVersions::Tls13 => &[&rustls::version::TLS13],
+    };
+    let mut cfg = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordingVerifier {
+            inner: trust.server_verifier.clone(),
+            observer: obs.clone(),
+        }))
+        .with_client_cert_resolver(Arc::new(RecordingResolver {
+            key: caller.identity.key.clone(),
+            observer: obs.clone(),
+        }));
+    cfg.alpn_protocols = spec
+        .alpn_offered()
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    cfg.resumption = Resumption::store(Arc::new(TicketWatch(obs.clone())))
+        .tls12_resumption(Tls12Resumption::Disabled);
+    Ok(cfg)
+}
+
+async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRecord) -> Outcome {
+    // Phase 1: resolve and connect.
+    let t = Instant::now();
+    let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
+    rec.timings.connect_ms = Some(ms(t.elapsed()));
+    let tcp = match connected {
+        Err(_) => return outcome(
+            OutcomeClass::Timeout,
+            Phase::Connect,
+            format!(
+                "no TCP connection within {} (a firewall dropping packets, or the host is down)",
+                humantime::format_duration(spec.timeouts.connect)
+            ),
+        ),
+        Ok(Err((class, words))) => return outcome(class, Phase::Connect, words),
+        Ok(Ok(s)) => s,
+    };
+    rec.peer_addr = tcp.peer_addr().ok().map(|a| a.to_string());
+    let _ = tcp.set_nodelay(true);
+
+    // Phase 2: the TLS handshake, instrumented.
+    let obs = Arc::new(Observer::default());
+    let server_name = spec.server_name();
+    let name = match ServerName::try_from(server_name.clone()) {
+        Ok(n) => n,
+        Err(_) => {
+            return outcome(
+                OutcomeClass::ProtocolError,
+                Phase::Handshake,
+                format!("{server_name:?} is not a valid server name"),
+            )
+        }
+    };
+    let config = match client_config(spec, caller, trust, &obs) {
+        Ok(c) => c,
+        Err(e) => {
+            return outcome(
+                OutcomeClass::TlsMismatch,
+                Phase::Handshake,
+                format!("cannot configure TLS: {e}"),
+            )
+        }
+    };
+    let connector = TlsConnector::from(Arc::new(config));
+    let t = Instant::now();
+    let handshake = tokio::time::timeout(
+        spec.timeouts.handshake,
+        connector.connect(name, Sniff::new(tcp)).into_fallible(),
+    )
+    .await;
+    rec.timings.handshake_ms = Some(ms(t.elapsed()));
+    record_server_side(rec, &obs, trust, &server_name);
+    let (requested, ticket) = {
+        let st = obs.lock();
+        (st.cert_requested, st.ticket)
+    };
+    let attribution = Attribution {
+        cn: caller.identity.cn(),
+        check: &caller.check,
+        requested,
+        sent: requested && caller.identity.key.is_some(),
+    };
+    let tls = match handshake {
+        Err(_) => {
+            return outcome(
+                OutcomeClass::Timeout,
+                Phase::Handshake,
+                format!(
+                    "the TLS handshake did not finish within {}{}",
+                    humantime::format_duration(spec.timeouts.handshake),
+                    if rec.server_chain.is_empty() {
+                        ": the port accepted TCP but never answered the ClientHello"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        }
+        Ok(Err((err, io))) => {
+            return handshake_failure(&err, &io.first, &attribution, &mut rec.evidence);
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    let tls13 = {
+        let (_, conn) = tls.get_ref();
+        let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+        rec.tls = Some(TlsParams {
+            version: conn
+                .protocol_version()
+                .map(version_name)
+                .unwrap_or_default(),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            alpn: conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            key_exchange: conn
+                .negotiated_key_exchange_group()
+                .map(|g| format!("{:?}", g.name())),
+            client_cert_requested: requested,
+            client_cert_sent: attribution.sent,
+            ca_hints: obs
+                .lock()
+                .ca_hints
+                .iter()
+                .map(|dn| dn_to_string(dn))
+                .collect(),
+        });
+        tls13
+    };
+    if ticket {
+        rec.evidence.session_ticket = true;
+    }
+
+    // Phase 3: the post-handshake check.
+    let t = Instant::now();
+    let checked = check::run(spec, tls, &obs, &attribution, tls13, &mut rec.evidence).await;
+    rec.timings.check_ms = Some(ms(t.elapsed()));
+    let verdict = rec.server_verification.as_ref();
+    if let Some(v) = verdict.filter(|v| !v.trusted) {
+        return Outcome {
+            class: OutcomeClass::ServerUntrusted,
+            phase: Phase::Handshake,
+            summary: format!(
+                "the server certificate does not verify for {}: {}",
+                v.server_name,
+                v.detail.clone().unwrap_or_default()
+            ),
+            authorization: Some(checked.class),
+        };
+    }
+    outcome(checked.class, Phase::Check, checked.summary)
+}
+
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn dn_to_string(der: &[u8]) -> String {
+    use x509_parser::prelude::FromDer;
+    // The hint is the DER Name without its outer SEQUENCE header in some stacks; accept both.
+    match x509_parser::x509::X509Name::from_der(der) {
+        Ok((_, name)) => name.to_string(),
+        Err(_) => classify::escape(der),
+    }
+}
+
+/// Summarize the chain and WebPKI's verdict into the record.
+fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, server_name: &str) {
+    let st = obs.lock();
+    rec.server_chain = st
+        .chain
+        .iter()
+        .filter_map(|c| crate::pki::summarize(c.as_ref()).ok())
+        .collect();
+    rec.server_verification = st.verdict.as_ref().map(|v| match v {
+        Ok(()) => ServerVerification {
+            trusted: true,
+            server_name: server_name.to_string(),
+            reason: None,
+            detail: None,
+        },
+        Err(e) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let (reason, detail) =
+                classify::untrusted(e, &rec.server_chain, trust, server_name, now);
+            ServerVerification {
+                trusted: false,
+                server_name: server_name.to_string(),
+                reason: Some(reason),
+                detail: Some(detail),
+            }
+        }
+    });
+}
+
+fn handshake_failure(
+    err: &std::io::Error,
+    first: &[u8],
+    a: &Attribution<'_>,
+    ev: &mut Evidence,
+) -> Outcome {
+    ev.io_error = Some(classify::io_kind(err.kind()));
+    // A peer that does not speak TLS shows in its first bytes, whatever the error says.
+    if let Some((class, proto)) = classify::sniff(first) {
+        ev.peer_bytes = Some(classify::escape(first));
+        ev.peer_protocol = Some(proto.to_string());
+        let words = match class {
+            OutcomeClass::Plaintext => format!(
+                "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"
+            ),
+            _ => "the endpoint answered with bytes that are neither TLS nor a known protocol".to_string(),
+        };
+        return outcome(class, Phase::Handshake, words);
+    }
+    let tls = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    if let Some(tls) = tls {
+        ev.tls_error = Some(tls.to_string());
+        let (class, words) = match tls {
+            rustls::Error::AlertReceived(alert) => {
+                let (name, code) = classify::alert_name(*alert);
+                ev.alert = Some(AlertEvidence {
+                    name,
+                    code,
+                    received: Phase::Handshake,
+                });
+                classify::handshake_alert(a, *alert)
+            }
+            rustls::Error::PeerIncompatible(p) => (
+                OutcomeClass::TlsMismatch,
+                format!("the server is incompatible with the offered TLS parameters: {p:?}"),
+            ),
+            rustls::Error::NoApplicationProtocol => (
+                OutcomeClass::TlsMismatch,
+                "the server chose no ALPN protocol we offered".to_string(),
+            ),
+            other => (
+                OutcomeClass::ProtocolError,
+                format!("the TLS handshake failed: {other}"),
+            ),
+        };
+        return outcome(class, Phase::Handshake, words);
+    }
+    use std::io::ErrorKind as K;
+    let signal = match err.kind() {
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => classify::Signal::Reset,
+        K::UnexpectedEof => classify::Signal::SilentClose,
+        _ => {
+            return outcome(
+                OutcomeClass::ProtocolError,
+                Phase::Handshake,
+                format!("the TLS handshake failed: {err}"),
+            )
+        }
+    };
+    if a.requested {
+        if signal == classify::Signal::SilentClose {
+            ev.closed_silently = true;
+        }
+        let (class, words) = classify::attribute(a, &signal);
+        return outcome(class, Phase::Handshake, words);
+    }
+    match signal {
+        classify::Signal::Reset => outcome(
+            OutcomeClass::Reset,
+            Phase::Handshake,
+            "the peer reset the connection during the TLS handshake",
+        ),
+        _ => {
+            ev.closed_silently = true;
+            outcome(
+                OutcomeClass::ProtocolError,
+                Phase::Handshake,
+                if first.is_empty() {
+                    "the peer closed the connection without answering the ClientHello (not a TLS server, or one that refuses this client silently)"
+                } else {
+                    "the peer closed the connection in the middle of the TLS handshake"
+                },
+            )
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The probe record: everything one (identity, endpoint) attempt observed. Serialized as is
+//! into `tlsaudit probe --format json` and into every report cell.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pki::{CertSummary, IdentityCheck};
+
+/// How a probe ended. The names are stable: reports and exit codes depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeClass {
+    /// The endpoint admitted this identity (TLS and, where observable, the application).
+    Accepted,
+    /// Rejected because of the certificate's Common Name (allow-list): a handshake alert
+    /// attributable to the CN, gRPC status 16/7, or HTTP 403.
+    CnRejected,
+    /// Rejected because of the certificate itself: unknown CA, expired, wrong EKU.
+    CertRejected,
+    /// Rejected because no client certificate was sent.
+    CertRequired,
+    /// The server's chain does not verify against the CA for the dialed name.
+    ServerUntrusted,
+    /// The endpoint speaks a plaintext protocol, not TLS.
+    Plaintext,
+    /// No common TLS version, cipher suite or ALPN protocol.
+    TlsMismatch,
+    /// TCP connection refused.
+    Refused,
+    /// A phase ran past its deadline (see `phase`).
+    Timeout,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer sent something that is neither TLS nor a known plaintext protocol, or broke
+    /// the protocol.
+    ProtocolError,
+    /// The host name did not resolve.
+    ResolveFailed,
+}
+
+impl OutcomeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeClass::Accepted => "accepted",
+            OutcomeClass::CnRejected => "cn_rejected",
+            OutcomeClass::CertRejected => "cert_rejected",
+            OutcomeClass::CertRequired => "cert_required",
+            OutcomeClass::ServerUntrusted => "server_untrusted",
+            OutcomeClass::Plaintext => "plaintext",
+            OutcomeClass::TlsMismatch => "tls_mismatch",
+            OutcomeClass::Refused => "refused",
+            OutcomeClass::Timeout => "timeout",
+            OutcomeClass::Reset => "reset",
+            OutcomeClass::ProtocolError => "protocol_error",
+            OutcomeClass::ResolveFailed => "resolve_failed",
+        }
+    }
+
+    /// The identity was turned away by the endpoint (for whatever reason attributable to it).
+    pub fn is_rejection(self) -> bool {
+        matches!(
+            self,
+            OutcomeClass::CnRejected | OutcomeClass::CertRejected | OutcomeClass::CertRequired
+        )
+    }
+}
+
+impl std::fmt::Display for OutcomeClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The phases of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Connect,
+    Handshake,
+    Check,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Connect => "connect",
+            Phase::Handshake => "handshake",
+            Phase::Check => "check",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub class: OutcomeClass,
+    /// The phase in which the outcome was decided.
+    pub phase: Phase,
+    /// One sentence an operator reads.
+    pub summary: String,
+    /// When the server is untrusted but the handshake went through, what the check phase saw
+    /// of our identity (accepted, cn_rejected, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<OutcomeClass>,
+}
+
+/// A TLS alert as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertEvidence {
+    /// `bad_certificate`, `unknown_ca`, ...
+    pub name: String,
+    pub code: u8,
+    /// `handshake`, or `first_read` for one that arrived after the client's handshake had
+    /// completed (TLS 1.3 client-certificate rejections).
+    pub received: Phase,
+}
+
+/// What the probe saw that decided its outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertEvidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The start of the HTTP body (at most 200 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_body: Option<String>,
+    /// The io error kind, snake_case (`connection_reset`, `unexpected_eof`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_error: Option<String>,
+    /// The TLS library's error text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_error: Option<String>,
+    /// What a non-TLS peer sent first (escaped, at most 48 bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_bytes: Option<String>,
+    /// The protocol a non-TLS peer seems to speak (`http/1`, `http2`, `mysql`, `ssh`, `text`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_protocol: Option<String>,
+    /// The peer closed the connection without an alert or an answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub closed_silently: bool,
+    /// TLS 1.3: the server sent a session ticket after our Finished, i.e. it accepted our
+    /// certificate at the handshake level.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub session_ticket: bool,
+}
+
+/// Negotiated TLS parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsParams {
+    /// `TLSv1.3` / `TLSv1.2`.
+    pub version: String,
+    pub cipher_suite: String,
+    pub alpn: Option<String>,
+    pub key_exchange: Option<String>,
+    pub client_cert_requested: bool,
+    pub client_cert_sent: bool,
+    /// The CA names the server listed in its CertificateRequest.
+    pub ca_hints: Vec<String>,
+}
+
+/// Why a server chain did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UntrustedReason {
+    UnknownIssuer,
+    IncompleteChain,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    BadEku,
+    BadSignature,
+    BadEncoding,
+    Revoked,
+    Other,
+}
+
+impl UntrustedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UntrustedReason::UnknownIssuer => "unknown_issuer",
+            UntrustedReason::IncompleteChain => "incomplete_chain",
+            UntrustedReason::Expired => "expired",
+            UntrustedReason::NotYetValid => "not_yet_valid",
+            UntrustedReason::NameMismatch => "name_mismatch",
+            UntrustedReason::BadEku => "bad_eku",
+            UntrustedReason::BadSignature => "bad_signature",
+            UntrustedReason::BadEncoding => "bad_encoding",
+            UntrustedReason::Revoked => "revoked",
+            UntrustedReason::Other => "other",
+        }
+    }
+}
+
+/// WebPKI's verdict on the server chain for the dialed name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerVerification {
+    pub trusted: bool,
+    pub server_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<UntrustedReason>,
+    /// The reason in words, with the names and dates involved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Per-phase durations in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Name resolution and TCP connect.
+    pub connect_ms: Option<f64>,
+    pub handshake_ms: Option<f64>,
+    pub check_ms: Option<f64>,
+    pub total_ms: f64,
+}
+
+/// The caller as the record shows it. Never carries key material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityReport {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    pub check: IdentityCheck,
+}
+
+/// Where the probe went and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    pub address: String,
+    pub server_name: String,
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub alpn_offered: Vec<String>,
+}
+
+/// One probe, fully recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeRecord {
+    pub target: TargetReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_addr: Option<String>,
+    pub identity: IdentityReport,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub timings: Timings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsParams>,
+    pub server_chain: Vec<CertSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_verification: Option<ServerVerification>,
+    pub outcome: Outcome,
+    pub evidence: Evidence,
+}
+
+impl ProbeRecord {
+    /// The SHA-256 of the server's leaf certificate, if one was seen.
+    pub fn server_fingerprint(&self) -> Option<&str> {
+        self.server_chain.first().map(|c| c.sha256.as_str())
+    }
+}

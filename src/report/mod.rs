@@ -1,0 +1,3 @@
+//! Output writers: text for people, JSON for automation.
+
+pub mod text;
