@@ -23,7 +23,7 @@ use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch
 pub use record::*;
 
 /// What the check phase speaks after the handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Only wait for the server's verdict on the certificate (TLS 1.3 alert window).
@@ -310,14 +310,16 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
     rec.timings.connect_ms = Some(ms(t.elapsed()));
     let tcp = match connected {
-        Err(_) => return outcome(
-            OutcomeClass::Timeout,
-            Phase::Connect,
-            format!(
+        Err(_) => {
+            return outcome(
+                OutcomeClass::Timeout,
+                Phase::Connect,
+                format!(
                 "no TCP connection within {} (a firewall dropping packets, or the host is down)",
                 humantime::format_duration(spec.timeouts.connect)
             ),
-        ),
+            )
+        }
         Ok(Err((class, words))) => return outcome(class, Phase::Connect, words),
         Ok(Ok(s)) => s,
     };

@@ -1,0 +1,433 @@
+//! The cluster inventory: the CA, the caller identities and the endpoints with their allow-lists,
+//! read from `tlsaudit.toml` (see `docs/configuration.md`). Unknown keys are errors; every error
+//! names the file, line and column; relative paths resolve against the file's folder.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::InputError;
+use crate::probe::{validate_address, Protocol, Timeouts};
+use crate::profile::{self, Component, Profile, Version};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    cluster: RawCluster,
+    #[serde(default)]
+    probe: RawProbe,
+    #[serde(default)]
+    identities: toml::map::Map<String, toml::Value>,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    ca: Spanned<PathBuf>,
+    ca_key: Option<Spanned<PathBuf>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    anonymous: Option<bool>,
+    foreign: Option<bool>,
+    unlisted: Option<bool>,
+    timeout: Option<Spanned<String>>,
+    concurrency: Option<Spanned<usize>>,
+    per_host: Option<Spanned<usize>>,
+    expiry_warning_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    cert: PathBuf,
+    key: PathBuf,
+    component: Option<Component>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    name: Spanned<String>,
+    component: Component,
+    role: Option<Spanned<String>>,
+    address: Spanned<String>,
+    server_name: Option<String>,
+    protocol: Option<Protocol>,
+    path: Option<String>,
+    allowed_cn: Option<Vec<String>>,
+    version: Option<Spanned<String>>,
+}
+
+/// A caller identity from the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityEntry {
+    pub name: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The component this identity is (decides which links it needs); from `component` or the
+    /// name.
+    pub component: Option<Component>,
+}
+
+/// An endpoint, with its profile resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub name: String,
+    pub component: Component,
+    pub role: String,
+    pub address: String,
+    pub server_name: Option<String>,
+    pub protocol: Protocol,
+    pub path: Option<String>,
+    /// The callee's allow-list as configured; empty when none is set.
+    pub allowed_cn: Vec<String>,
+    pub version: Option<Version>,
+    pub profile: Profile,
+}
+
+impl Endpoint {
+    pub fn host(&self) -> &str {
+        crate::probe::host_of(&self.address)
+    }
+}
+
+/// How the audit runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOptions {
+    pub anonymous: bool,
+    pub foreign: bool,
+    pub unlisted: bool,
+    pub timeouts: Timeouts,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub expiry_warning_days: u32,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            anonymous: true,
+            foreign: true,
+            unlisted: true,
+            timeouts: Timeouts::default(),
+            concurrency: 64,
+            per_host: 16,
+            expiry_warning_days: 30,
+        }
+    }
+}
+
+/// The validated inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    pub source: Option<PathBuf>,
+    pub cluster: String,
+    pub ca: PathBuf,
+    pub ca_key: Option<PathBuf>,
+    pub identities: Vec<IdentityEntry>,
+    pub endpoints: Vec<Endpoint>,
+    pub options: AuditOptions,
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+        + 1;
+    (line, col)
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(
+        &self,
+        span: std::ops::Range<usize>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> InputError {
+        let (line, column) = line_col(self.text, span.start);
+        InputError::Config {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or_else(|| Path::new(".")).join(p)
+        }
+    }
+}
+
+impl Inventory {
+    /// Read and validate an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        Inventory::parse(&text, path)
+    }
+
+    /// Parse inventory text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Inventory, InputError> {
+        let ctx = Ctx { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let msg = e.message().trim().to_string();
+            let fix = if msg.contains("unknown field") {
+                "remove or rename the key; see docs/configuration.md for the keys each table takes"
+            } else if msg.contains("missing field") {
+                "add the key; see docs/configuration.md"
+            } else {
+                "fix the TOML syntax or the value's type"
+            };
+            ctx.at(span, msg, fix)
+        })?;
+
+        let mut identities = Vec::new();
+        for (name, value) in raw.identities {
+            let id: RawIdentity = value.try_into().map_err(|e: toml::de::Error| {
+                let span = find_table(text, &format!("identities.{name}"));
+                ctx.at(
+                    span,
+                    format!("identity {name:?}: {}", e.message().trim()),
+                    "an identity takes cert, key and optionally component",
+                )
+            })?;
+            identities.push(IdentityEntry {
+                component: id
+                    .component
+                    .or_else(|| Component::from_identity_name(&name)),
+                name,
+                cert: ctx.resolve(&id.cert),
+                key: ctx.resolve(&id.key),
+            });
+        }
+        for reserved in ["anonymous", "foreign", "unlisted"] {
+            if identities.iter().any(|i| i.name == reserved) {
+                return Err(ctx.at(
+                    find_table(text, &format!("identities.{reserved}")),
+                    format!(
+                        "the identity name {reserved:?} is reserved for the audit's own probes"
+                    ),
+                    "rename the identity",
+                ));
+            }
+        }
+
+        let mut endpoints = Vec::new();
+        let mut names = BTreeSet::new();
+        for e in raw.endpoints {
+            let name = e.name.get_ref().clone();
+            if name.is_empty() || !names.insert(name.clone()) {
+                return Err(ctx.at(
+                    e.name.span(),
+                    format!("endpoint name {name:?} is empty or used twice"),
+                    "give every endpoint a unique name",
+                ));
+            }
+            let role = match &e.role {
+                Some(r) => r.get_ref().clone(),
+                None => profile::roles(e.component)[0].to_string(),
+            };
+            let Some(profile) = profile::lookup(e.component, &role) else {
+                let span = e.role.as_ref().map_or(e.name.span(), |r| r.span());
+                return Err(ctx.at(
+                    span,
+                    format!("{} has no role {role:?}", e.component.title()),
+                    format!("use one of: {}", profile::roles(e.component).join(", ")),
+                ));
+            };
+            validate_address(e.address.get_ref()).map_err(|m| {
+                ctx.at(
+                    e.address.span(),
+                    m,
+                    "write the address as HOST:PORT, e.g. 10.0.1.11:2379",
+                )
+            })?;
+            let version = match &e.version {
+                Some(v) => Some(Version::parse(v.get_ref()).ok_or_else(|| {
+                    ctx.at(
+                        v.span(),
+                        format!("{:?} is not a version", v.get_ref()),
+                        "write it as v8.5.0 or 8.5",
+                    )
+                })?),
+                None => None,
+            };
+            let protocol = e.protocol.unwrap_or(profile.protocol);
+            let path = e.path.or_else(|| {
+                (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string())
+            });
+            endpoints.push(Endpoint {
+                name,
+                component: e.component,
+                role,
+                address: e.address.into_inner(),
+                server_name: e.server_name,
+                protocol,
+                path,
+                allowed_cn: e.allowed_cn.unwrap_or_default(),
+                version,
+                profile,
+            });
+        }
+
+        let mut options = AuditOptions::default();
+        let p = raw.probe;
+        options.anonymous = p.anonymous.unwrap_or(true);
+        options.foreign = p.foreign.unwrap_or(true);
+        options.unlisted = p.unlisted.unwrap_or(true);
+        if let Some(t) = p.timeout {
+            let d = humantime::parse_duration(t.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    ctx.at(
+                        t.span(),
+                        format!("{:?} is not a duration", t.get_ref()),
+                        "write it like \"5s\" or \"500ms\"",
+                    )
+                })?;
+            options.timeouts = Timeouts::uniform(d);
+        }
+        for (field, target) in [
+            (p.concurrency, &mut options.concurrency),
+            (p.per_host, &mut options.per_host),
+        ] {
+            if let Some(v) = field {
+                if *v.get_ref() == 0 {
+                    return Err(ctx.at(v.span(), "must be at least 1", "use a positive number"));
+                }
+                *target = *v.get_ref();
+            }
+        }
+        if let Some(d) = p.expiry_warning_days {
+            options.expiry_warning_days = d;
+        }
+        Ok(Inventory {
+            source: Some(path.to_path_buf()),
+            cluster: raw.cluster.name,
+            ca: ctx.resolve(raw.cluster.ca.get_ref()),
+            ca_key: raw.cluster.ca_key.map(|k| ctx.resolve(k.get_ref())),
+            identities,
+            endpoints,
+            options,
+        })
+    }
+
+    /// A per-phase deadline override from the command line.
+    pub fn set_timeout(&mut self, d: Duration) {
+        self.options.timeouts = Timeouts::uniform(d);
+    }
+}
+
+/// Where `[name]` (a table header) starts, for errors about a whole table.
+fn find_table(text: &str, name: &str) -> std::ops::Range<usize> {
+    let header = format!("[{name}]");
+    text.find(&header).map_or(0..0, |i| i..i + header.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[cluster]
+name = "prod"
+ca = "tls/ca.crt"
+
+[identities.tidb]
+cert = "tls/tidb.crt"
+key = "tls/tidb.pem"
+
+[[endpoints]]
+name = "pd-1"
+component = "pd"
+address = "10.0.1.11:2379"
+allowed_cn = ["tidb", "pd"]
+
+[[endpoints]]
+name = "tikv-1-status"
+component = "tikv"
+role = "status"
+address = "10.0.1.21:20180"
+version = "v8.5.0"
+"#;
+
+    #[test]
+    fn parses_and_resolves_paths_and_defaults() {
+        let inv = Inventory::parse(GOOD, Path::new("/etc/tlsaudit/tlsaudit.toml")).unwrap();
+        assert_eq!(inv.ca, PathBuf::from("/etc/tlsaudit/tls/ca.crt"));
+        assert_eq!(inv.identities[0].component, Some(Component::Tidb));
+        assert_eq!(inv.endpoints[0].role, "client");
+        assert_eq!(inv.endpoints[0].protocol, Protocol::Tls);
+        assert_eq!(inv.endpoints[1].protocol, Protocol::Http);
+        assert_eq!(inv.endpoints[1].path.as_deref(), Some("/engine_type"));
+        assert_eq!(inv.endpoints[1].version, Some(Version(8, 5)));
+    }
+
+    fn err(text: &str) -> String {
+        Inventory::parse(text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_key_has_line_and_column() {
+        let text = GOOD.replace("allowed_cn = [\"tidb\", \"pd\"]", "allowed-cn = [\"tidb\"]");
+        let e = err(&text);
+        assert!(e.starts_with("t.toml:14:1: "), "{e}");
+        assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bad_role_and_address_are_located() {
+        let e = err(&GOOD.replace("role = \"status\"", "role = \"peer\""));
+        assert!(
+            e.starts_with("t.toml:19:8: ") && e.contains("use one of: grpc, status"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("10.0.1.11:2379", "10.0.1.11"));
+        assert!(
+            e.starts_with("t.toml:13:11: ") && e.contains("HOST:PORT"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("component = \"pd\"", "component = \"pdx\""));
+        assert!(e.starts_with("t.toml:12:13: ") && e.contains("pd"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_and_reserved_identities() {
+        let e = err(&GOOD.replace("tikv-1-status", "pd-1"));
+        assert!(e.contains("used twice"), "{e}");
+        let e = err(&GOOD.replace("[identities.tidb]", "[identities.anonymous]"));
+        assert!(e.contains("reserved"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,244 @@
+//! Bad input through the real binary: one line naming the file and the fix, exit 2, no key
+//! material, no panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::OrganizationName, "PingCAP");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        std::fs::write(dir.path().join("ca.crt"), ca_cert.pem()).unwrap();
+        for name in ["a", "b"] {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let c = p.signed_by(&key, &issuer).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.crt")), c.pem()).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.pem")), key.serialize_pem()).unwrap();
+        }
+        Files { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("tlsaudit")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_input_error(args: &[&str], file: &Path, words: &str, key_files: &[PathBuf]) {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 2, "exit code for {args:?}: stderr {stderr}");
+    assert!(stdout.is_empty(), "nothing on stdout: {stdout}");
+    let line = stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "one line: {line}");
+    assert!(
+        line.contains(&file.display().to_string()),
+        "names the file: {line}"
+    );
+    assert!(line.contains(words), "says {words:?}: {line}");
+    assert!(line.contains("; "), "has a fix: {line}");
+    assert!(!line.contains("panicked"), "{line}");
+    for k in key_files {
+        let key = std::fs::read_to_string(k).unwrap_or_default();
+        for l in key
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 16)
+        {
+            assert!(!stderr.contains(l), "key material printed");
+        }
+    }
+}
+
+#[test]
+fn missing_ca_file() {
+    let f = Files::new();
+    let missing = f.path("nope.crt");
+    assert_input_error(
+        &["probe", "127.0.0.1:1", "--ca", missing.to_str().unwrap()],
+        &missing,
+        "file not found",
+        &[],
+    );
+}
+
+#[test]
+fn empty_ca_file() {
+    let f = Files::new();
+    let empty = f.path("empty.crt");
+    std::fs::write(&empty, "").unwrap();
+    assert_input_error(
+        &["probe", "127.0.0.1:1", "--ca", empty.to_str().unwrap()],
+        &empty,
+        "is empty",
+        &[],
+    );
+}
+
+#[test]
+fn key_passed_as_ca_is_wrong_block_type() {
+    let f = Files::new();
+    let key = f.path("a.pem");
+    assert_input_error(
+        &["probe", "127.0.0.1:1", "--ca", key.to_str().unwrap()],
+        &key,
+        "holds a private key, not a certificate",
+        &[key.clone()],
+    );
+}
+
+#[test]
+fn cert_passed_as_key_is_wrong_block_type() {
+    let f = Files::new();
+    let (ca, cert) = (f.path("ca.crt"), f.path("a.crt"));
+    assert_input_error(
+        &[
+            "probe",
+            "127.0.0.1:1",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            cert.to_str().unwrap(),
+        ],
+        &cert,
+        "holds a certificate, not a private key",
+        &[],
+    );
+}
+
+#[test]
+fn cert_key_mismatch() {
+    let f = Files::new();
+    let (ca, cert, key) = (f.path("ca.crt"), f.path("a.crt"), f.path("b.pem"));
+    assert_input_error(
+        &[
+            "probe",
+            "127.0.0.1:1",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &key,
+        "does not belong to the certificate",
+        &[key.clone()],
+    );
+}
+
+#[test]
+fn encrypted_key() {
+    let f = Files::new();
+    let plain = f.path("a.pem");
+    let enc = f.path("a.enc.pem");
+    let status = Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes256",
+            "-passout",
+            "pass:secret",
+            "-in",
+        ])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&enc)
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    let (ca, cert) = (f.path("ca.crt"), f.path("a.crt"));
+    assert_input_error(
+        &[
+            "probe",
+            "127.0.0.1:1",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            enc.to_str().unwrap(),
+        ],
+        &enc,
+        "encrypted",
+        &[enc.clone(), plain.clone()],
+    );
+}
+
+#[test]
+fn bad_address_is_a_usage_error() {
+    let f = Files::new();
+    let (code, _, stderr) = run(&[
+        "probe",
+        "localhost",
+        "--ca",
+        f.path("ca.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("HOST:PORT"), "{stderr}");
+}
+
+#[test]
+fn cert_without_key_is_a_usage_error() {
+    let f = Files::new();
+    let (code, _, stderr) = run(&[
+        "probe",
+        "127.0.0.1:1",
+        "--ca",
+        f.path("ca.crt").to_str().unwrap(),
+        "--cert",
+        f.path("a.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--key"), "{stderr}");
+}
+
+#[test]
+fn refused_port_exits_1_with_the_class() {
+    let f = Files::new();
+    // Bind then drop to find a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, stdout, _) = run(&[
+        "probe",
+        &format!("127.0.0.1:{port}"),
+        "--ca",
+        f.path("ca.crt").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["outcome"]["class"], "refused");
+    assert_eq!(v["outcome"]["phase"], "connect");
+}
