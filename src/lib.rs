@@ -1,1 +1,3 @@
 //! tlsaudit: audit mutual-TLS clusters by real handshakes.
+
+pub mod lab;
