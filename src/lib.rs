@@ -1,8 +1,19 @@
 //! tlsaudit: audit mutual-TLS clusters by real handshakes.
+//!
+//! Module map:
+//! - [`pki`]: PEM loading, certificate summaries, the cluster trust store, caller identities.
+//! - [`probe`]: one (identity, endpoint) attempt: connect, instrumented handshake, post-handshake
+//!   check, outcome class with evidence.
+//! - [`profile`]: what each TiDB component role does with TLS and CN allow-lists.
+//! - [`inventory`]: the cluster description (`tlsaudit.toml`).
+//! - [`lab`]: an embedded mTLS cluster on loopback for tests, benchmarks and the demo.
+//! - [`report`]: text and JSON writers.
+//! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
 pub mod cli;
 pub mod error;
 pub mod inventory;
+pub mod lab;
 pub mod pki;
 pub mod probe;
 pub mod profile;

@@ -1,0 +1,898 @@
+//! An embedded mutual-TLS "cluster" on loopback that imitates the TLS behaviour of TiDB
+//! components (PD, TiKV, TiDB, TiFlash), plus endpoints with planted faults.
+//!
+//! [`Lab::start`] generates a throw-away PKI (ECDSA P-256) into a temporary directory, binds
+//! one listener per [`EndpointSpec`] on `127.0.0.1:0` and serves until [`Lab::stop`] or drop.
+//! Every accepted connection is counted and its outcome logged as a [`ConnEvent`].
+//!
+//! Endpoint behaviours (see `shared/docs/tidb-tls-facts.md`):
+//! - [`EndpointSpec::pd`]: TLS 1.3 only, ALPN `h2`/`http/1.1`, client cert required, CN
+//!   allow-list enforced in the handshake with a `bad_certificate` alert (seen by a TLS 1.3
+//!   client on its first read); then gRPC (h2) or HTTP/1.1.
+//! - [`EndpointSpec::tikv_grpc`] / [`EndpointSpec::tiflash_grpc`]: gRPC C-core imitation,
+//!   no alert ever for a refused client: bare TCP close; CN checked on every call
+//!   (status 16 / 7).
+//! - [`EndpointSpec::tikv_status`]: TLS 1.2 only, HTTP 403 `certificate role error`.
+//! - [`EndpointSpec::tidb_status`]: certificate requested only when `verify_cn` is set.
+//! - [`EndpointSpec::plaintext_http`], [`EndpointSpec::silent`], [`EndpointSpec::garbage`],
+//!   [`EndpointSpec::reset`]: non-TLS faults.
+
+mod grpc;
+mod http;
+mod pki;
+mod server;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+pub use grpc::{percent_encode_grpc_message, HEALTH_CHECK_PATH};
+pub use pki::{IdentityFiles, LabPki};
+
+use grpc::GrpcPolicy;
+use pki::Material;
+use server::{EndpointState, Kind, Runtime};
+use verify::{LabVerifier, VerifyMode};
+
+/// Errors starting a lab.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    /// A rustls configuration was refused.
+    #[error("TLS configuration failed: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The client-certificate verifier could not be built.
+    #[error("client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// The [`LabSpec`] is inconsistent (duplicate or empty names, unknown identity...).
+    #[error("invalid lab spec: {0}")]
+    Spec(String),
+    /// The blocking PKI generation task failed.
+    #[error("lab setup task failed: {0}")]
+    Task(String),
+}
+
+impl LabError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        LabError::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        }
+    }
+}
+
+impl From<LabError> for std::io::Error {
+    fn from(e: LabError) -> Self {
+        match e {
+            LabError::Io { source, .. } => source,
+            other => std::io::Error::other(other),
+        }
+    }
+}
+
+/// Which certificate a TLS endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum ServerCertKind {
+    /// The component's instance certificate (CN = component, SANs `localhost`, `127.0.0.1`).
+    Good,
+    /// notAfter was yesterday.
+    Expired,
+    /// SANs are only `10.255.0.1` and `other.example`.
+    WrongSan,
+    /// Signed by the unrelated foreign CA.
+    UnknownCa,
+    /// Issued by an intermediate CA under the lab root; the server sends only the leaf.
+    MissingIntermediate,
+}
+
+impl ServerCertKind {
+    /// Human description of the planted fault, `None` for [`ServerCertKind::Good`].
+    pub fn fault(self) -> Option<&'static str> {
+        match self {
+            ServerCertKind::Good => None,
+            ServerCertKind::Expired => Some("server certificate expired (notAfter yesterday)"),
+            ServerCertKind::WrongSan => Some(
+                "server certificate SANs are 10.255.0.1 and other.example only (not localhost/127.0.0.1)",
+            ),
+            ServerCertKind::UnknownCa => {
+                Some("server certificate signed by an unrelated CA (foreign CA)")
+            }
+            ServerCertKind::MissingIntermediate => Some(
+                "server certificate issued by an intermediate CA that the server does not send",
+            ),
+        }
+    }
+}
+
+/// How an endpoint behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behavior {
+    /// PD client port (handshake-level CN check; empty list = no CN check).
+    Pd {
+        /// Allowed client leaf CNs.
+        allowed_cn: Vec<String>,
+    },
+    /// TiKV gRPC port (C-core: silent close; CN check per call, status 16).
+    TikvGrpc {
+        /// `cert-allowed-cn`.
+        allowed_cn: Vec<String>,
+    },
+    /// TiFlash gRPC port (like TiKV, status 7).
+    TiflashGrpc {
+        /// `cert_allowed_cn`.
+        allowed_cn: Vec<String>,
+    },
+    /// TiKV status port (TLS 1.2 only; HTTP 403 "certificate role error").
+    TikvStatus {
+        /// `cert-allowed-cn`; empty = no client certificate requested.
+        allowed_cn: Vec<String>,
+    },
+    /// TiDB status port (client certificate only when `verify_cn` is non-empty).
+    TidbStatus {
+        /// `cluster-verify-cn`.
+        verify_cn: Vec<String>,
+    },
+    /// Plaintext HTTP/1.1 (Go-style 400 to a TLS ClientHello).
+    PlaintextHttp,
+    /// Accepts TCP, never sends a byte.
+    Silent,
+    /// Answers 64 non-TLS bytes and closes.
+    Garbage,
+    /// Accepts and resets (SO_LINGER 0).
+    Reset,
+}
+
+impl Behavior {
+    fn is_tls(&self) -> bool {
+        !matches!(
+            self,
+            Behavior::PlaintextHttp | Behavior::Silent | Behavior::Garbage | Behavior::Reset
+        )
+    }
+
+    fn allowed_cn(&self) -> &[String] {
+        match self {
+            Behavior::Pd { allowed_cn }
+            | Behavior::TikvGrpc { allowed_cn }
+            | Behavior::TiflashGrpc { allowed_cn }
+            | Behavior::TikvStatus { allowed_cn } => allowed_cn,
+            Behavior::TidbStatus { verify_cn } => verify_cn,
+            _ => &[],
+        }
+    }
+}
+
+/// One endpoint to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// Unique name within the lab.
+    pub name: String,
+    /// `pd`, `tikv`, `tidb`, `tiflash`, `ticdc`, `generic`.
+    pub component: String,
+    /// `client`, `grpc`, `status`, `peer`, `service`...
+    pub role: String,
+    /// What the endpoint does.
+    pub behavior: Behavior,
+    /// Which certificate it serves (TLS endpoints only).
+    pub server_cert: ServerCertKind,
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl EndpointSpec {
+    fn new(name: &str, component: &str, role: &str, behavior: Behavior) -> Self {
+        Self {
+            name: name.to_owned(),
+            component: component.to_owned(),
+            role: role.to_owned(),
+            behavior,
+            server_cert: ServerCertKind::Good,
+        }
+    }
+
+    /// PD client port with `cert-allowed-cn` (empty = no CN check).
+    pub fn pd(name: &str, allowed_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "pd",
+            "client",
+            Behavior::Pd {
+                allowed_cn: strings(allowed_cn),
+            },
+        )
+    }
+
+    /// TiKV gRPC port with `cert-allowed-cn` (empty = no CN check).
+    pub fn tikv_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "tikv",
+            "grpc",
+            Behavior::TikvGrpc {
+                allowed_cn: strings(allowed_cn),
+            },
+        )
+    }
+
+    /// TiKV status port with `cert-allowed-cn` (empty = no client cert requested).
+    pub fn tikv_status(name: &str, allowed_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "tikv",
+            "status",
+            Behavior::TikvStatus {
+                allowed_cn: strings(allowed_cn),
+            },
+        )
+    }
+
+    /// TiDB status port with `cluster-verify-cn` (empty = no client cert requested).
+    pub fn tidb_status(name: &str, verify_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "tidb",
+            "status",
+            Behavior::TidbStatus {
+                verify_cn: strings(verify_cn),
+            },
+        )
+    }
+
+    /// TiFlash gRPC port with `cert_allowed_cn` (CN refusal is status 7).
+    pub fn tiflash_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "tiflash",
+            "grpc",
+            Behavior::TiflashGrpc {
+                allowed_cn: strings(allowed_cn),
+            },
+        )
+    }
+
+    /// Plaintext HTTP/1.1 server.
+    pub fn plaintext_http(name: &str) -> Self {
+        Self::new(name, "generic", "service", Behavior::PlaintextHttp)
+    }
+
+    /// Accepts and never speaks.
+    pub fn silent(name: &str) -> Self {
+        Self::new(name, "generic", "service", Behavior::Silent)
+    }
+
+    /// Answers non-TLS bytes.
+    pub fn garbage(name: &str) -> Self {
+        Self::new(name, "generic", "service", Behavior::Garbage)
+    }
+
+    /// Accepts and resets.
+    pub fn reset(name: &str) -> Self {
+        Self::new(name, "generic", "service", Behavior::Reset)
+    }
+
+    /// Serve `kind` instead of the good certificate (ignored by non-TLS endpoints).
+    pub fn with_server_cert(mut self, kind: ServerCertKind) -> Self {
+        self.server_cert = kind;
+        self
+    }
+
+    /// Override the component name (it is also the CN of the server certificate).
+    pub fn with_component(mut self, component: &str) -> Self {
+        self.component = component.to_owned();
+        self
+    }
+
+    /// Override the role.
+    pub fn with_role(mut self, role: &str) -> Self {
+        self.role = role.to_owned();
+        self
+    }
+}
+
+/// The endpoints of a lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabSpec {
+    /// Cluster name (the `client` identity's CN is `<cluster>-client`).
+    pub cluster: String,
+    /// Endpoints, in order.
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+impl Default for LabSpec {
+    fn default() -> Self {
+        Self::new("lab")
+    }
+}
+
+impl LabSpec {
+    /// An empty spec for `cluster`.
+    pub fn new(cluster: &str) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// Add an endpoint.
+    pub fn with(mut self, endpoint: EndpointSpec) -> Self {
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// One endpoint of each kind (cluster `lab`):
+    /// `pd-1`, `tikv-1`, `tikv-1-status`, `tikv-open-status`, `tidb-1-status`,
+    /// `tidb-2-status`, `tiflash-1`, `bad-expired`, `bad-san`, `bad-ca`, `bad-chain`,
+    /// `plain-http`, `silent`, `garbage`, `reset`.
+    pub fn standard() -> Self {
+        Self::new("lab")
+            .with(EndpointSpec::pd("pd-1", &["pd", "tidb", "tikv"]))
+            .with(EndpointSpec::tikv_grpc("tikv-1", &["tidb", "pd", "tikv"]))
+            .with(EndpointSpec::tikv_status(
+                "tikv-1-status",
+                &["tidb", "pd", "tikv"],
+            ))
+            .with(EndpointSpec::tikv_status("tikv-open-status", &[]))
+            .with(EndpointSpec::tidb_status(
+                "tidb-1-status",
+                &["tidb", "lab-client"],
+            ))
+            .with(EndpointSpec::tidb_status("tidb-2-status", &[]))
+            .with(EndpointSpec::tiflash_grpc("tiflash-1", &["tidb", "tikv"]))
+            .with(EndpointSpec::pd("bad-expired", &[]).with_server_cert(ServerCertKind::Expired))
+            .with(EndpointSpec::pd("bad-san", &[]).with_server_cert(ServerCertKind::WrongSan))
+            .with(EndpointSpec::pd("bad-ca", &[]).with_server_cert(ServerCertKind::UnknownCa))
+            .with(
+                EndpointSpec::pd("bad-chain", &[])
+                    .with_server_cert(ServerCertKind::MissingIntermediate),
+            )
+            .with(EndpointSpec::plaintext_http("plain-http"))
+            .with(EndpointSpec::silent("silent"))
+            .with(EndpointSpec::garbage("garbage"))
+            .with(EndpointSpec::reset("reset"))
+    }
+}
+
+/// A running endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabEndpoint {
+    /// Name from the spec.
+    pub name: String,
+    /// Component from the spec.
+    pub component: String,
+    /// Role from the spec.
+    pub role: String,
+    /// Where it listens (127.0.0.1, ephemeral port).
+    pub addr: SocketAddr,
+    /// The name to verify the server certificate against (`localhost`; `127.0.0.1` works too).
+    pub server_name: String,
+    /// The CN allow-list (`cert-allowed-cn` / `cluster-verify-cn`); empty = none.
+    pub allowed_cn: Vec<String>,
+    /// `"tls"` (speaks nothing useful), `"http"` (HTTPS), `"grpc"` (gRPC over TLS, h2) or
+    /// `"plaintext"` (plain HTTP).
+    pub protocol: &'static str,
+    /// Default probe path: the HTTP path for `http`/`plaintext`, the gRPC method path
+    /// ([`HEALTH_CHECK_PATH`]) for `grpc`.
+    pub path: Option<String>,
+    /// Human description of a planted fault.
+    pub fault: Option<String>,
+    /// TLS versions served (`"TLSv1.2"`, `"TLSv1.3"`); empty for non-TLS endpoints.
+    pub tls_versions: Vec<&'static str>,
+    /// ALPN protocols the server selects from.
+    pub alpn: Vec<String>,
+    /// Whether the server sends a CertificateRequest.
+    pub requests_client_cert: bool,
+    /// Where the CN allow-list is enforced: `"handshake"`, `"application"` or `"none"`.
+    pub cn_check: &'static str,
+}
+
+/// One logged connection outcome. gRPC connections log one event per call (all with the
+/// same `conn_id`); an h2 connection that closes without a call logs `accepted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnEvent {
+    /// 1-based number of the TCP connection on its endpoint.
+    pub conn_id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Leaf CN of the client certificate, when one was presented (also for refused ones).
+    pub client_cn: Option<String>,
+    /// Negotiated version (`TLSv1.2`/`TLSv1.3`), when the handshake completed.
+    pub tls_version: Option<String>,
+    /// Negotiated ALPN protocol.
+    pub alpn: Option<String>,
+    /// SNI sent by the client.
+    pub sni: Option<String>,
+    /// HTTP path or gRPC method, when a request was read.
+    pub path: Option<String>,
+    /// What the lab did: `http_status:<n>`, `grpc_status:<n>`,
+    /// `handshake_rejected:<reason>` (the lab refused; rustls sent its alert),
+    /// `closed_silently:<reason>` (refused without alert, gRPC C-core style),
+    /// `handshake_failed:<reason>` (client alert, EOF, timeout, non-TLS bytes),
+    /// `accepted`, `http_no_request:<reason>`, `h2_failed`, `grpc_aborted`,
+    /// `silent`, `garbage_sent`, `reset`.
+    pub decision: String,
+    /// Free-form detail (error text, gRPC message).
+    pub detail: Option<String>,
+    /// When the event was recorded.
+    pub at: SystemTime,
+}
+
+/// A running lab. Dropping it aborts every listener and connection task.
+pub struct Lab {
+    cluster: String,
+    dir: tempfile::TempDir,
+    material: Material,
+    provider: Arc<CryptoProvider>,
+    endpoints: Vec<LabEndpoint>,
+    states: Vec<Arc<EndpointState>>,
+    index: HashMap<String, usize>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("cluster", &self.cluster)
+            .field("dir", &self.dir.path())
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+const TLS12: &str = "TLSv1.2";
+const TLS13: &str = "TLSv1.3";
+
+struct Prepared {
+    endpoint: LabEndpoint,
+    kind: Kind,
+}
+
+fn server_config(
+    provider: &Arc<CryptoProvider>,
+    versions: &[&'static SupportedProtocolVersion],
+    verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    cert: &pki::CertAndKey,
+    alpn: &[&str],
+) -> Result<Arc<ServerConfig>, LabError> {
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(cert.chain.clone(), cert.key())?;
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    // Every probe gets a full handshake (and so a full client-certificate check).
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+fn prepare(
+    spec: &EndpointSpec,
+    addr: SocketAddr,
+    material: &Material,
+    provider: &Arc<CryptoProvider>,
+    roots: &Arc<RootCertStore>,
+) -> Result<Prepared, LabError> {
+    use rustls::version::{TLS12 as V12, TLS13 as V13};
+    let cert_key = (spec.component.clone(), spec.server_cert);
+    let cert = || {
+        material.servers.get(&cert_key).ok_or_else(|| {
+            LabError::Spec(format!("no server certificate for endpoint {}", spec.name))
+        })
+    };
+    let webpki =
+        || WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build();
+    let lab_verifier = |mode: VerifyMode| -> Result<_, LabError> {
+        let v: Arc<dyn rustls::server::danger::ClientCertVerifier> =
+            Arc::new(LabVerifier::new(webpki()?, mode));
+        Ok(v)
+    };
+    let allowed = spec.behavior.allowed_cn().to_vec();
+    let mut fault = if spec.behavior.is_tls() {
+        spec.server_cert.fault().map(str::to_owned)
+    } else {
+        None
+    };
+    let (kind, protocol, path, versions, alpn, requests_cert, cn_check): (
+        Kind,
+        &'static str,
+        Option<&str>,
+        Vec<&'static str>,
+        Vec<&str>,
+        bool,
+        &'static str,
+    ) = match &spec.behavior {
+        Behavior::Pd { allowed_cn } => {
+            let alpn = vec!["h2", "http/1.1"];
+            let cfg = server_config(
+                provider,
+                &[&V13],
+                Some(lab_verifier(VerifyMode::Alert {
+                    allowed: allowed_cn.clone(),
+                })?),
+                cert()?,
+                &alpn,
+            )?;
+            (
+                Kind::Pd {
+                    acceptor: TlsAcceptor::from(cfg),
+                },
+                "http",
+                Some("/pd/api/v1/version"),
+                vec![TLS13],
+                alpn,
+                true,
+                if allowed_cn.is_empty() {
+                    "none"
+                } else {
+                    "handshake"
+                },
+            )
+        }
+        Behavior::TikvGrpc { allowed_cn } | Behavior::TiflashGrpc { allowed_cn } => {
+            let verifier = lab_verifier(VerifyMode::Silent)?;
+            let with_h2 = server_config(
+                provider,
+                &[&V12, &V13],
+                Some(verifier.clone()),
+                cert()?,
+                &["h2"],
+            )?;
+            let no_alpn = server_config(provider, &[&V12, &V13], Some(verifier), cert()?, &[])?;
+            let policy = match &spec.behavior {
+                Behavior::TikvGrpc { .. } => GrpcPolicy::Tikv {
+                    allowed: allowed_cn.clone(),
+                },
+                _ => GrpcPolicy::Tiflash {
+                    allowed: allowed_cn.clone(),
+                },
+            };
+            (
+                Kind::Grpc {
+                    with_h2,
+                    no_alpn,
+                    policy: Arc::new(policy),
+                },
+                "grpc",
+                Some(HEALTH_CHECK_PATH),
+                vec![TLS12, TLS13],
+                vec!["h2"],
+                true,
+                if allowed_cn.is_empty() {
+                    "none"
+                } else {
+                    "application"
+                },
+            )
+        }
+        Behavior::TikvStatus { allowed_cn } => {
+            let verifier = if allowed_cn.is_empty() {
+                None
+            } else {
+                Some(lab_verifier(VerifyMode::Alert { allowed: vec![] })?)
+            };
+            let cfg = server_config(provider, &[&V12], verifier, cert()?, &[])?;
+            (
+                Kind::TikvStatus {
+                    acceptor: TlsAcceptor::from(cfg),
+                    allowed: allowed_cn.clone(),
+                },
+                "http",
+                Some("/engine_type"),
+                vec![TLS12],
+                vec![],
+                !allowed_cn.is_empty(),
+                if allowed_cn.is_empty() {
+                    "none"
+                } else {
+                    "application"
+                },
+            )
+        }
+        Behavior::TidbStatus { verify_cn } => {
+            let verifier = if verify_cn.is_empty() {
+                None
+            } else {
+                Some(lab_verifier(VerifyMode::Alert {
+                    allowed: verify_cn.clone(),
+                })?)
+            };
+            let alpn = vec!["http/1.1"];
+            let cfg = server_config(provider, &[&V12, &V13], verifier, cert()?, &alpn)?;
+            (
+                Kind::TidbStatus {
+                    acceptor: TlsAcceptor::from(cfg),
+                },
+                "http",
+                Some("/status"),
+                vec![TLS12, TLS13],
+                alpn,
+                !verify_cn.is_empty(),
+                if verify_cn.is_empty() {
+                    "none"
+                } else {
+                    "handshake"
+                },
+            )
+        }
+        Behavior::PlaintextHttp => {
+            fault = Some("plaintext HTTP, no TLS".into());
+            (
+                Kind::Plaintext,
+                "plaintext",
+                Some("/"),
+                vec![],
+                vec![],
+                false,
+                "none",
+            )
+        }
+        Behavior::Silent => {
+            fault = Some("accepts TCP and never sends a byte".into());
+            (Kind::Silent, "tls", None, vec![], vec![], false, "none")
+        }
+        Behavior::Garbage => {
+            fault = Some("answers 64 bytes of non-TLS data, then closes".into());
+            (Kind::Garbage, "tls", None, vec![], vec![], false, "none")
+        }
+        Behavior::Reset => {
+            fault = Some("accepts, then resets the connection (TCP RST)".into());
+            (Kind::Reset, "tls", None, vec![], vec![], false, "none")
+        }
+    };
+    Ok(Prepared {
+        endpoint: LabEndpoint {
+            name: spec.name.clone(),
+            component: spec.component.clone(),
+            role: spec.role.clone(),
+            addr,
+            server_name: "localhost".to_owned(),
+            allowed_cn: allowed,
+            protocol,
+            path: path.map(str::to_owned),
+            fault,
+            tls_versions: versions,
+            alpn: alpn.into_iter().map(str::to_owned).collect(),
+            requests_client_cert: requests_cert,
+            cn_check,
+        },
+        kind,
+    })
+}
+
+impl Lab {
+    /// Generate the PKI, bind every endpoint and start serving. Must be called inside a tokio
+    /// runtime. PKI generation and file writes run on the blocking pool.
+    pub async fn start(spec: LabSpec) -> Result<Lab, LabError> {
+        let mut seen = HashSet::new();
+        for ep in &spec.endpoints {
+            if ep.name.is_empty() {
+                return Err(LabError::Spec("empty endpoint name".into()));
+            }
+            if !seen.insert(ep.name.as_str()) {
+                return Err(LabError::Spec(format!(
+                    "duplicate endpoint name {}",
+                    ep.name
+                )));
+            }
+        }
+        if spec.cluster.is_empty() {
+            return Err(LabError::Spec("empty cluster name".into()));
+        }
+
+        let needed: Vec<(String, ServerCertKind)> = spec
+            .endpoints
+            .iter()
+            .filter(|e| e.behavior.is_tls())
+            .map(|e| (e.component.clone(), e.server_cert))
+            .collect();
+        let cluster = spec.cluster.clone();
+        let (dir, material) = tokio::task::spawn_blocking(move || {
+            let dir = tempfile::Builder::new()
+                .prefix("tlsaudit-lab-")
+                .tempdir()
+                .map_err(|e| LabError::Io {
+                    context: "creating the lab directory".into(),
+                    source: e,
+                })?;
+            let material = pki::generate(dir.path(), &cluster, &needed)?;
+            Ok::<_, LabError>((dir, material))
+        })
+        .await
+        .map_err(|e| LabError::Task(e.to_string()))??;
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(material.ca_der.clone())?;
+        let roots = Arc::new(roots);
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut lab = Lab {
+            cluster: spec.cluster.clone(),
+            dir,
+            material,
+            provider,
+            endpoints: Vec::with_capacity(spec.endpoints.len()),
+            states: Vec::with_capacity(spec.endpoints.len()),
+            index: HashMap::with_capacity(spec.endpoints.len()),
+            shutdown,
+            tasks: Vec::with_capacity(spec.endpoints.len()),
+        };
+        // On any error below, dropping `lab` aborts what was already started.
+        for ep in &spec.endpoints {
+            let listener = TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|e| LabError::Io {
+                    context: format!("binding endpoint {}", ep.name),
+                    source: e,
+                })?;
+            let addr = listener.local_addr().map_err(|e| LabError::Io {
+                context: format!("local address of endpoint {}", ep.name),
+                source: e,
+            })?;
+            let prepared = prepare(ep, addr, &lab.material, &lab.provider, &roots)?;
+            let state = Arc::new(EndpointState::default());
+            let rt = Arc::new(Runtime {
+                kind: prepared.kind,
+                state: state.clone(),
+            });
+            lab.tasks.push(tokio::spawn(server::accept_loop(
+                listener,
+                rt,
+                shutdown_rx.clone(),
+            )));
+            lab.index.insert(ep.name.clone(), lab.endpoints.len());
+            lab.endpoints.push(prepared.endpoint);
+            lab.states.push(state);
+        }
+        tracing::info!(
+            endpoints = lab.endpoints.len(),
+            dir = %lab.dir.path().display(),
+            "lab started"
+        );
+        Ok(lab)
+    }
+
+    /// The cluster name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// Running endpoints, in spec order.
+    pub fn endpoints(&self) -> &[LabEndpoint] {
+        &self.endpoints
+    }
+
+    /// A running endpoint by name.
+    pub fn endpoint(&self, name: &str) -> Option<&LabEndpoint> {
+        self.index.get(name).map(|&i| &self.endpoints[i])
+    }
+
+    /// The PEM files of the lab PKI.
+    pub fn pki(&self) -> &LabPki {
+        &self.material.files
+    }
+
+    /// The lab's temporary directory (removed when the lab is dropped).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn state(&self, name: &str) -> Option<&Arc<EndpointState>> {
+        self.index.get(name).map(|&i| &self.states[i])
+    }
+
+    /// TCP connections accepted so far by endpoint `name` (0 for an unknown name).
+    pub fn connections(&self, name: &str) -> u64 {
+        self.state(name)
+            .map_or(0, |s| s.connections.load(Ordering::Relaxed))
+    }
+
+    /// The connection log of endpoint `name` (the last 1000 events, oldest first).
+    pub fn events(&self, name: &str) -> Vec<ConnEvent> {
+        self.state(name).map(|s| s.events()).unwrap_or_default()
+    }
+
+    /// Wait until endpoint `name` has logged at least `count` events (events are logged by
+    /// the server task, possibly just after the client saw the outcome), or `timeout` passes.
+    /// Returns the log as it then is.
+    pub async fn wait_events(&self, name: &str, count: usize, timeout: Duration) -> Vec<ConnEvent> {
+        let Some(state) = self.state(name) else {
+            return Vec::new();
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        while state.event_count() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        state.events()
+    }
+
+    /// A root store holding the lab CA.
+    pub fn root_store(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        // The CA was accepted once already at start.
+        let _ = roots.add(self.material.ca_der.clone());
+        roots
+    }
+
+    /// A client configuration (TLS 1.2 and 1.3, no ALPN) trusting the lab CA and presenting
+    /// the lab identity `identity` (see [`LabPki::identities`]), or no certificate for `None`.
+    pub fn client_config(&self, identity: Option<&str>) -> Result<rustls::ClientConfig, LabError> {
+        self.client_config_versions(
+            identity,
+            &[&rustls::version::TLS12, &rustls::version::TLS13],
+        )
+    }
+
+    /// Like [`Lab::client_config`], restricted to `versions`.
+    pub fn client_config_versions(
+        &self,
+        identity: Option<&str>,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> Result<rustls::ClientConfig, LabError> {
+        let builder = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(versions)?
+            .with_root_certificates(self.root_store());
+        Ok(match identity {
+            None => builder.with_no_client_auth(),
+            Some(name) => {
+                let id = self
+                    .material
+                    .identities
+                    .get(name)
+                    .ok_or_else(|| LabError::Spec(format!("unknown lab identity {name}")))?;
+                builder.with_client_auth_cert(id.chain.clone(), id.key())?
+            }
+        })
+    }
+
+    /// Stop every listener and connection task, and wait for them to finish.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        tracing::info!(cluster = %self.cluster, "lab stopped");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        // Aborting an accept loop drops its JoinSet, which aborts its connection tasks.
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
