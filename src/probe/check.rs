@@ -189,6 +189,9 @@ where
     };
     let r = tokio::time::timeout(spec.timeouts.check, work).await;
     let failure = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if obs.lock().ticket {
+        ev.session_ticket = true;
+    }
     match r {
         Ok(Some(r)) => r,
         Ok(None) => classify_failure(&failure, a, ev),

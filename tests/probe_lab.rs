@@ -1,0 +1,362 @@
+//! One test per outcome class against the embedded lab, over real loopback sockets with real
+//! certificates, asserting the class and its evidence.
+
+use std::time::{Duration, Instant};
+
+use tlsaudit::lab::{Lab, LabSpec};
+use tlsaudit::pki::{Identity, Trust};
+use tlsaudit::probe::{
+    probe, Caller, OutcomeClass, Phase, ProbeRecord, ProbeSpec, Protocol, Timeouts, TlsVersions,
+    UntrustedReason,
+};
+
+struct Bench {
+    lab: Lab,
+    trust: Trust,
+}
+
+impl Bench {
+    async fn start() -> Bench {
+        let lab = Lab::start(LabSpec::standard()).await.expect("lab starts");
+        let trust = Trust::load(&lab.pki().ca_cert).expect("lab CA loads");
+        Bench { lab, trust }
+    }
+
+    fn caller(&self, name: &str) -> Caller {
+        let identity = if name == "anonymous" {
+            Identity::anonymous()
+        } else {
+            let f = &self.lab.pki().identities[name];
+            Identity::load(name, &f.cert, &f.key).expect("identity loads")
+        };
+        Caller::new(identity, &self.trust)
+    }
+
+    fn spec(&self, endpoint: &str, protocol: Protocol) -> ProbeSpec {
+        let ep = self.lab.endpoint(endpoint).expect("endpoint exists");
+        let mut spec = ProbeSpec::new(ep.addr.to_string(), protocol);
+        spec.path = ep.path.clone();
+        spec
+    }
+
+    async fn probe(&self, endpoint: &str, as_: &str, protocol: Protocol) -> ProbeRecord {
+        let spec = self.spec(endpoint, protocol);
+        probe(&spec, &self.caller(as_), &self.trust).await
+    }
+}
+
+fn class(rec: &ProbeRecord) -> OutcomeClass {
+    rec.outcome.class
+}
+
+#[tokio::test]
+async fn accepted_over_tls13_with_a_session_ticket() {
+    let b = Bench::start().await;
+    let rec = b.probe("pd-1", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::Accepted, "{:#?}", rec.outcome);
+    let tls = rec.tls.as_ref().unwrap();
+    assert_eq!(tls.version, "TLSv1.3");
+    assert!(tls.client_cert_requested && tls.client_cert_sent);
+    assert!(rec.evidence.session_ticket, "{:#?}", rec.outcome);
+    assert!(rec.server_verification.as_ref().unwrap().trusted);
+    let leaf = &rec.server_chain[0];
+    assert_eq!(leaf.common_name.as_deref(), Some("pd"));
+    assert!(leaf.sans.contains(&"IP:127.0.0.1".to_string()));
+    assert_eq!(leaf.sha256.len(), 64);
+    assert!(
+        rec.timings.connect_ms.is_some()
+            && rec.timings.handshake_ms.is_some()
+            && rec.timings.check_ms.is_some()
+    );
+    // The lab saw the same CN.
+    let events = b.lab.wait_events("pd-1", 1, Duration::from_secs(2)).await;
+    assert!(events
+        .iter()
+        .any(|e| e.client_cn.as_deref() == Some("tidb")));
+}
+
+#[tokio::test]
+async fn cn_rejected_in_tls13_only_shows_on_the_first_read() {
+    let b = Bench::start().await;
+    let rec = b.probe("pd-1", "client", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec.outcome);
+    // The handshake itself completed: the alert came after.
+    assert_eq!(rec.tls.as_ref().unwrap().version, "TLSv1.3");
+    let alert = rec.evidence.alert.as_ref().expect("alert recorded");
+    assert_eq!((alert.name.as_str(), alert.code), ("bad_certificate", 42));
+    assert_eq!(alert.received, Phase::Check);
+    assert!(!rec.evidence.session_ticket);
+    assert!(
+        rec.outcome.summary.contains("lab-client"),
+        "{}",
+        rec.outcome.summary
+    );
+}
+
+#[tokio::test]
+async fn cn_rejected_by_tikv_grpc_status_16() {
+    let b = Bench::start().await;
+    let rec = b.probe("tikv-1", "client", Protocol::Grpc).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec);
+    assert_eq!(rec.evidence.grpc_status, Some(16));
+    let msg = rec.evidence.grpc_message.as_deref().unwrap();
+    assert!(
+        msg.starts_with("Common name check fail, reason: x509_common_name from peer is lab-client, cert_allowed_cn: {"),
+        "{msg}"
+    );
+    // TLS and ALPN were fine: the rejection is inside the gRPC call.
+    assert_eq!(rec.tls.as_ref().unwrap().alpn.as_deref(), Some("h2"));
+    let ok = b.probe("tikv-1", "tidb", Protocol::Grpc).await;
+    assert_eq!(class(&ok), OutcomeClass::Accepted, "{:#?}", ok.outcome);
+    assert_eq!(ok.evidence.grpc_status, Some(0));
+}
+
+#[tokio::test]
+async fn cn_rejected_by_tiflash_status_7_and_tikv_status_403() {
+    let b = Bench::start().await;
+    let rec = b.probe("tiflash-1", "pd", Protocol::Grpc).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec.outcome);
+    assert_eq!(rec.evidence.grpc_status, Some(7));
+    let rec = b.probe("tikv-1-status", "client", Protocol::Http).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec.outcome);
+    assert_eq!(rec.evidence.http_status, Some(403));
+    assert_eq!(rec.tls.as_ref().unwrap().version, "TLSv1.2");
+    assert!(rec
+        .evidence
+        .http_body
+        .as_deref()
+        .unwrap()
+        .contains("certificate role error"));
+    let ok = b.probe("tikv-1-status", "tikv", Protocol::Http).await;
+    assert_eq!(class(&ok), OutcomeClass::Accepted);
+    assert_eq!(ok.evidence.http_status, Some(200));
+}
+
+#[tokio::test]
+async fn cert_rejected_foreign_ca_and_expired_and_no_eku() {
+    let b = Bench::start().await;
+    for who in ["foreign", "expired", "noeku"] {
+        let rec = b.probe("pd-1", who, Protocol::Tls).await;
+        assert_eq!(
+            class(&rec),
+            OutcomeClass::CertRejected,
+            "{who}: {:#?}",
+            rec.outcome
+        );
+        assert!(rec.evidence.alert.is_some(), "{who}");
+        assert!(rec.identity.check.problem.is_some(), "{who}");
+    }
+    // gRPC C-core closes without an alert: still attributed to the certificate.
+    let rec = b.probe("tikv-1", "foreign", Protocol::Grpc).await;
+    assert_eq!(class(&rec), OutcomeClass::CertRejected, "{:#?}", rec);
+    assert!(rec.evidence.alert.is_none());
+    assert!(
+        rec.evidence.closed_silently || rec.evidence.io_error.is_some(),
+        "{:#?}",
+        rec.evidence
+    );
+}
+
+#[tokio::test]
+async fn cert_required_for_an_anonymous_caller() {
+    let b = Bench::start().await;
+    let rec = b.probe("pd-1", "anonymous", Protocol::Tls).await;
+    assert_eq!(
+        class(&rec),
+        OutcomeClass::CertRequired,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.tls.as_ref().unwrap().client_cert_requested);
+    assert!(!rec.tls.as_ref().unwrap().client_cert_sent);
+    assert_eq!(rec.evidence.alert.as_ref().unwrap().code, 116);
+    // TiDB status without cluster-verify-cn asks for nothing.
+    let rec = b.probe("tidb-2-status", "anonymous", Protocol::Http).await;
+    assert_eq!(class(&rec), OutcomeClass::Accepted, "{:#?}", rec.outcome);
+    assert!(!rec.tls.as_ref().unwrap().client_cert_requested);
+}
+
+#[tokio::test]
+async fn server_untrusted_with_each_reason() {
+    let b = Bench::start().await;
+    for (ep, reason) in [
+        ("bad-expired", UntrustedReason::Expired),
+        ("bad-san", UntrustedReason::NameMismatch),
+        ("bad-ca", UntrustedReason::UnknownIssuer),
+        ("bad-chain", UntrustedReason::IncompleteChain),
+    ] {
+        let rec = b.probe(ep, "tidb", Protocol::Tls).await;
+        assert_eq!(
+            class(&rec),
+            OutcomeClass::ServerUntrusted,
+            "{ep}: {:#?}",
+            rec.outcome
+        );
+        let v = rec.server_verification.as_ref().unwrap();
+        assert_eq!(v.reason, Some(reason), "{ep}: {v:#?}");
+        assert!(
+            !rec.server_chain.is_empty(),
+            "the chain is reported even when bad"
+        );
+        // The check still ran past the untrusted chain.
+        assert_eq!(
+            rec.outcome.authorization,
+            Some(OutcomeClass::Accepted),
+            "{ep}"
+        );
+    }
+    let rec = b.probe("bad-san", "tidb", Protocol::Tls).await;
+    let detail = rec.server_verification.unwrap().detail.unwrap();
+    assert!(
+        detail.contains("10.255.0.1") && detail.contains("not 127.0.0.1"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_http_is_recognised() {
+    let b = Bench::start().await;
+    let rec = b.probe("plain-http", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::Plaintext, "{:#?}", rec);
+    assert_eq!(rec.evidence.peer_protocol.as_deref(), Some("http/1"));
+    assert!(rec
+        .evidence
+        .peer_bytes
+        .as_deref()
+        .unwrap()
+        .starts_with("HTTP/1.1 400"));
+}
+
+#[tokio::test]
+async fn tls_mismatch_when_no_version_is_common() {
+    let b = Bench::start().await;
+    // The TiKV status port speaks TLS 1.2 only.
+    let mut spec = b.spec("tikv-1-status", Protocol::Http);
+    spec.versions = TlsVersions::Tls13;
+    let rec = probe(&spec, &b.caller("tidb"), &b.trust).await;
+    assert_eq!(class(&rec), OutcomeClass::TlsMismatch, "{:#?}", rec);
+    assert_eq!(rec.outcome.phase, Phase::Handshake);
+}
+
+#[tokio::test]
+async fn refused_when_nothing_listens() {
+    let b = Bench::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = ProbeSpec::new(format!("127.0.0.1:{port}"), Protocol::Tls);
+    let rec = probe(&spec, &b.caller("tidb"), &b.trust).await;
+    assert_eq!(class(&rec), OutcomeClass::Refused);
+    assert_eq!(rec.outcome.phase, Phase::Connect);
+}
+
+#[tokio::test]
+async fn silent_port_times_out_within_its_deadline() {
+    let b = Bench::start().await;
+    let mut spec = b.spec("silent", Protocol::Tls);
+    spec.timeouts = Timeouts::uniform(Duration::from_millis(300));
+    let t = Instant::now();
+    let rec = probe(&spec, &b.caller("tidb"), &b.trust).await;
+    let took = t.elapsed();
+    assert_eq!(class(&rec), OutcomeClass::Timeout, "{:#?}", rec.outcome);
+    assert_eq!(rec.outcome.phase, Phase::Handshake);
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+}
+
+#[tokio::test]
+async fn reset_is_reset() {
+    let b = Bench::start().await;
+    let rec = b.probe("reset", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::Reset, "{:#?}", rec);
+    assert_eq!(rec.evidence.io_error.as_deref(), Some("connection_reset"));
+}
+
+#[tokio::test]
+async fn garbage_is_a_protocol_error() {
+    let b = Bench::start().await;
+    let rec = b.probe("garbage", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::ProtocolError, "{:#?}", rec);
+    assert!(rec
+        .evidence
+        .peer_bytes
+        .as_deref()
+        .unwrap()
+        .starts_with("\\x9f"));
+}
+
+#[tokio::test]
+async fn resolve_failed_for_a_name_that_cannot_exist() {
+    let b = Bench::start().await;
+    // An empty host label is rejected by the resolver without any network traffic.
+    let spec = ProbeSpec::new("bad..name.invalid:1", Protocol::Tls);
+    let rec = probe(&spec, &b.caller("tidb"), &b.trust).await;
+    assert!(
+        matches!(
+            class(&rec),
+            OutcomeClass::ResolveFailed | OutcomeClass::Timeout
+        ),
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_leak_no_socket() {
+    let b = Bench::start().await;
+    // Warm up: the runtime and resolver open their own descriptors once.
+    let _ = b.probe("pd-1", "tidb", Protocol::Tls).await;
+    let before = open_fds();
+    let mut tasks = Vec::new();
+    for round in 0..20 {
+        for (ep, who, proto) in [
+            ("silent", "tidb", Protocol::Tls),
+            ("garbage", "tidb", Protocol::Tls),
+            ("reset", "tidb", Protocol::Tls),
+            ("plain-http", "tidb", Protocol::Http),
+            ("pd-1", "client", Protocol::Tls),
+            ("pd-1", "tidb", Protocol::Tls),
+            ("tikv-1", "foreign", Protocol::Grpc),
+            ("tikv-1", "client", Protocol::Grpc),
+            ("tikv-1-status", "client", Protocol::Http),
+            ("bad-ca", "tidb", Protocol::Tls),
+        ] {
+            let mut spec = b.spec(ep, proto);
+            spec.timeouts = Timeouts::uniform(Duration::from_millis(200 + round));
+            let caller = b.caller(who);
+            let trust = b.trust.clone();
+            tasks.push(tokio::spawn(async move {
+                probe(&spec, &caller, &trust).await.outcome.class
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("no panic");
+    }
+    // Server-side tasks close their halves asynchronously; give them a moment.
+    let mut after = open_fds();
+    for _ in 0..50 {
+        if after <= before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = open_fds();
+    }
+    // The silent endpoint may hold its server half until the lab stops; count only what we own.
+    b.lab.stop().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let end = open_fds();
+    assert!(
+        end <= before,
+        "fds before {before}, after probes {after}, after lab stop {end}"
+    );
+}
