@@ -419,19 +419,22 @@ impl Profile {
 /// missing from the allow-list is an outage by configuration.
 pub fn needs(caller: Component, callee: Component, role: &str) -> bool {
     use Component as C;
-    match (caller, callee, role) {
-        (C::Tidb, C::Pd, "client") | (C::Tidb, C::Tikv, "grpc") | (C::Tidb, C::Tiflash, "grpc") => {
-            true
-        }
-        (C::Tikv, C::Pd, "client") | (C::Tikv, C::Tikv, "grpc") => true,
-        (C::Pd, C::Pd, _) => true,
-        (C::Tiflash, C::Pd, "client")
-        | (C::Tiflash, C::Tikv, "grpc")
-        | (C::Tiflash, C::Tiflash, "proxy") => true,
-        (C::Ticdc, C::Pd, "client") | (C::Ticdc, C::Tikv, "grpc") => true,
-        (C::Tiproxy, C::Pd, "client") | (C::Tiproxy, C::Tidb, "status") => true,
-        _ => false,
-    }
+    matches!(
+        (caller, callee, role),
+        (C::Tidb, C::Pd, "client")
+            | (C::Tidb, C::Tikv, "grpc")
+            | (C::Tidb, C::Tiflash, "grpc")
+            | (C::Tikv, C::Pd, "client")
+            | (C::Tikv, C::Tikv, "grpc")
+            | (C::Pd, C::Pd, _)
+            | (C::Tiflash, C::Pd, "client")
+            | (C::Tiflash, C::Tikv, "grpc")
+            | (C::Tiflash, C::Tiflash, "proxy")
+            | (C::Ticdc, C::Pd, "client")
+            | (C::Ticdc, C::Tikv, "grpc")
+            | (C::Tiproxy, C::Pd, "client")
+            | (C::Tiproxy, C::Tidb, "status")
+    )
 }
 
 #[cfg(test)]
