@@ -91,7 +91,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let n = env_usize("BENCH_PROBES", 3000);
     let c = env_usize("BENCH_CONCURRENCY", 16).max(1);
-    let rounds = env_usize("BENCH_ROUNDS", 3).max(1);
+    let rounds = env_usize("BENCH_ROUNDS", 5).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

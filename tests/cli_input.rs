@@ -107,7 +107,7 @@ fn key_passed_as_ca_is_wrong_block_type() {
         &["probe", "127.0.0.1:1", "--ca", key.to_str().unwrap()],
         &key,
         "holds a private key, not a certificate",
-        &[key.clone()],
+        std::slice::from_ref(&key),
     );
 }
 
@@ -149,7 +149,7 @@ fn cert_key_mismatch() {
         ],
         &key,
         "does not belong to the certificate",
-        &[key.clone()],
+        std::slice::from_ref(&key),
     );
 }
 
