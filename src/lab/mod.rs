@@ -209,9 +209,9 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 impl EndpointSpec {
-    fn new(name: &str, component: &str, role: &str, behavior: Behavior) -> Self {
+    fn new(name: impl Into<String>, component: &str, role: &str, behavior: Behavior) -> Self {
         Self {
-            name: name.to_owned(),
+            name: name.into(),
             component: component.to_owned(),
             role: role.to_owned(),
             behavior,
@@ -220,7 +220,7 @@ impl EndpointSpec {
     }
 
     /// PD client port with `cert-allowed-cn` (empty = no CN check).
-    pub fn pd(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn pd(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "pd",
@@ -232,7 +232,7 @@ impl EndpointSpec {
     }
 
     /// TiKV gRPC port with `cert-allowed-cn` (empty = no CN check).
-    pub fn tikv_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tikv_grpc(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tikv",
@@ -244,7 +244,7 @@ impl EndpointSpec {
     }
 
     /// TiKV status port with `cert-allowed-cn` (empty = no client cert requested).
-    pub fn tikv_status(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tikv_status(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tikv",
@@ -256,7 +256,7 @@ impl EndpointSpec {
     }
 
     /// TiDB status port with `cluster-verify-cn` (empty = no client cert requested).
-    pub fn tidb_status(name: &str, verify_cn: &[&str]) -> Self {
+    pub fn tidb_status(name: impl Into<String>, verify_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tidb",
@@ -268,7 +268,7 @@ impl EndpointSpec {
     }
 
     /// TiFlash gRPC port with `cert_allowed_cn` (CN refusal is status 7).
-    pub fn tiflash_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tiflash_grpc(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tiflash",
@@ -280,22 +280,22 @@ impl EndpointSpec {
     }
 
     /// Plaintext HTTP/1.1 server.
-    pub fn plaintext_http(name: &str) -> Self {
+    pub fn plaintext_http(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::PlaintextHttp)
     }
 
     /// Accepts and never speaks.
-    pub fn silent(name: &str) -> Self {
+    pub fn silent(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Silent)
     }
 
     /// Answers non-TLS bytes.
-    pub fn garbage(name: &str) -> Self {
+    pub fn garbage(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Garbage)
     }
 
     /// Accepts and resets.
-    pub fn reset(name: &str) -> Self {
+    pub fn reset(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Reset)
     }
 
@@ -335,9 +335,9 @@ impl Default for LabSpec {
 
 impl LabSpec {
     /// An empty spec for `cluster`.
-    pub fn new(cluster: &str) -> Self {
+    pub fn new(cluster: impl Into<String>) -> Self {
         Self {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
             endpoints: Vec::new(),
         }
     }
@@ -382,7 +382,7 @@ impl LabSpec {
 }
 
 /// A running endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabEndpoint {
     /// Name from the spec.
     pub name: String,
