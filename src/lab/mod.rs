@@ -5,17 +5,32 @@
 //! one listener per [`EndpointSpec`] on `127.0.0.1:0` and serves until [`Lab::stop`] or drop.
 //! Every accepted connection is counted and its outcome logged as a [`ConnEvent`].
 //!
-//! Endpoint behaviours (see `shared/docs/tidb-tls-facts.md`):
-//! - [`EndpointSpec::pd`]: TLS 1.3 only, ALPN `h2`/`http/1.1`, client cert required, CN
-//!   allow-list enforced in the handshake with a `bad_certificate` alert (seen by a TLS 1.3
-//!   client on its first read); then gRPC (h2) or HTTP/1.1.
-//! - [`EndpointSpec::tikv_grpc`] / [`EndpointSpec::tiflash_grpc`]: gRPC C-core imitation,
-//!   no alert ever for a refused client: bare TCP close; CN checked on every call
-//!   (status 16 / 7).
-//! - [`EndpointSpec::tikv_status`]: TLS 1.2 only, HTTP 403 `certificate role error`.
-//! - [`EndpointSpec::tidb_status`]: certificate requested only when `verify_cn` is set.
-//! - [`EndpointSpec::plaintext_http`], [`EndpointSpec::silent`], [`EndpointSpec::garbage`],
-//!   [`EndpointSpec::reset`]: non-TLS faults.
+//! Endpoint behaviours (see `shared/docs/tidb-tls-facts.md`; rustls picks the alerts except
+//! where noted):
+//! - [`EndpointSpec::pd`]: TLS 1.3 only, ALPN `h2`/`http/1.1`, client cert required
+//!   (none: `certificate_required`; foreign CA: `unknown_ca`; expired: `certificate_expired`;
+//!   no clientAuth EKU: `unsupported_certificate`), a verified leaf CN missing from a
+//!   non-empty allow-list gets `bad_certificate` (42), which a TLS 1.3 client only sees on its
+//!   first read. Then gRPC over h2 (no CN check) or HTTP/1.1 (`GET` anything: 200 JSON).
+//! - [`EndpointSpec::tikv_grpc`] / [`EndpointSpec::tiflash_grpc`]: TLS 1.2/1.3, gRPC C-core
+//!   imitation that never sends an alert for a refused client. A chain that fails WebPKI
+//!   (foreign CA, expired, no clientAuth EKU) aborts the handshake with the alert swallowed
+//!   (TLS 1.3 client: handshake done, then EOF; TLS 1.2 client: EOF inside the handshake).
+//!   A missing certificate, or a client not offering `h2` (the handshake then negotiates no
+//!   ALPN instead of failing), gets a bare close right after the handshake. Calls:
+//!   `grpc.health.v1.Health/Check` answers SERVING, or status 16 with TiKV's message / status
+//!   7 "common name check is failed" for an unlisted CN (checked on every call); any other
+//!   method answers 12.
+//! - [`EndpointSpec::tikv_status`]: TLS 1.2 only, no ALPN, HTTP/1.1. With an allow-list: cert
+//!   required, and `403 certificate role error` for an unlisted CN except on `/metrics`,
+//!   `/status`, `/config`, `/debug/pprof/profile`. Without: no CertificateRequest, all 200.
+//! - [`EndpointSpec::tidb_status`]: TLS 1.2/1.3, ALPN `http/1.1`, `GET /status` 200 JSON;
+//!   CertificateRequest (and handshake-level CN check) only when `verify_cn` is non-empty.
+//! - [`EndpointSpec::plaintext_http`]: plain HTTP; a TLS record gets Go's `400 Bad Request`.
+//! - [`EndpointSpec::silent`], [`EndpointSpec::garbage`], [`EndpointSpec::reset`]: no
+//!   answer, 64 non-TLS bytes (first 0x9f), TCP RST.
+//!
+//! TLS session resumption is disabled on every endpoint: each probe gets a full handshake.
 
 mod grpc;
 mod http;
@@ -209,9 +224,9 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 impl EndpointSpec {
-    fn new(name: &str, component: &str, role: &str, behavior: Behavior) -> Self {
+    fn new(name: impl Into<String>, component: &str, role: &str, behavior: Behavior) -> Self {
         Self {
-            name: name.to_owned(),
+            name: name.into(),
             component: component.to_owned(),
             role: role.to_owned(),
             behavior,
@@ -220,7 +235,7 @@ impl EndpointSpec {
     }
 
     /// PD client port with `cert-allowed-cn` (empty = no CN check).
-    pub fn pd(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn pd(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "pd",
@@ -232,7 +247,7 @@ impl EndpointSpec {
     }
 
     /// TiKV gRPC port with `cert-allowed-cn` (empty = no CN check).
-    pub fn tikv_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tikv_grpc(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tikv",
@@ -244,7 +259,7 @@ impl EndpointSpec {
     }
 
     /// TiKV status port with `cert-allowed-cn` (empty = no client cert requested).
-    pub fn tikv_status(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tikv_status(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tikv",
@@ -256,7 +271,7 @@ impl EndpointSpec {
     }
 
     /// TiDB status port with `cluster-verify-cn` (empty = no client cert requested).
-    pub fn tidb_status(name: &str, verify_cn: &[&str]) -> Self {
+    pub fn tidb_status(name: impl Into<String>, verify_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tidb",
@@ -268,7 +283,7 @@ impl EndpointSpec {
     }
 
     /// TiFlash gRPC port with `cert_allowed_cn` (CN refusal is status 7).
-    pub fn tiflash_grpc(name: &str, allowed_cn: &[&str]) -> Self {
+    pub fn tiflash_grpc(name: impl Into<String>, allowed_cn: &[&str]) -> Self {
         Self::new(
             name,
             "tiflash",
@@ -280,22 +295,22 @@ impl EndpointSpec {
     }
 
     /// Plaintext HTTP/1.1 server.
-    pub fn plaintext_http(name: &str) -> Self {
+    pub fn plaintext_http(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::PlaintextHttp)
     }
 
     /// Accepts and never speaks.
-    pub fn silent(name: &str) -> Self {
+    pub fn silent(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Silent)
     }
 
     /// Answers non-TLS bytes.
-    pub fn garbage(name: &str) -> Self {
+    pub fn garbage(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Garbage)
     }
 
     /// Accepts and resets.
-    pub fn reset(name: &str) -> Self {
+    pub fn reset(name: impl Into<String>) -> Self {
         Self::new(name, "generic", "service", Behavior::Reset)
     }
 
@@ -335,9 +350,9 @@ impl Default for LabSpec {
 
 impl LabSpec {
     /// An empty spec for `cluster`.
-    pub fn new(cluster: &str) -> Self {
+    pub fn new(cluster: impl Into<String>) -> Self {
         Self {
-            cluster: cluster.to_owned(),
+            cluster: cluster.into(),
             endpoints: Vec::new(),
         }
     }
@@ -382,7 +397,7 @@ impl LabSpec {
 }
 
 /// A running endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabEndpoint {
     /// Name from the spec.
     pub name: String,

@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use super::{LabError, ServerCertKind};
 
 /// Paths of the PEM files the lab wrote (all inside [`crate::lab::Lab::dir`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct LabPki {
     /// Root CA certificate (`ca.crt`), subject `O=PingCAP, OU=TiUP, CN=tlsaudit lab CA`.
     pub ca_cert: PathBuf,
@@ -38,7 +38,7 @@ pub struct LabPki {
 }
 
 /// One client identity on disk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct IdentityFiles {
     /// Subject common name of the certificate.
     pub cn: String,

@@ -276,6 +276,13 @@ async fn tikv_grpc_checks_cn_per_call_and_closes_silently() {
     let err = connect_with(&lab, "tikv-1", c).await.unwrap_err();
     assert!(alert(&err).is_none(), "{err}");
 
+    // Expired or serverAuth-only client certificates: the same bare close.
+    for id in ["expired", "noeku"] {
+        let mut s = connect(&lab, "tikv-1", Some(id), &["h2"]).await.unwrap();
+        let r = first_read(&mut s).await;
+        assert!(is_bare_close(&r), "{id}: {r:?}");
+    }
+
     // No ALPN, or no certificate: also a bare close after the handshake.
     let mut no_alpn = connect(&lab, "tikv-1", Some("tidb"), &[]).await.unwrap();
     assert!(is_bare_close(&first_read(&mut no_alpn).await));
@@ -287,13 +294,15 @@ async fn tikv_grpc_checks_cn_per_call_and_closes_silently() {
     let mut no_cert = connect(&lab, "tikv-1", None, &["h2"]).await.unwrap();
     assert!(is_bare_close(&first_read(&mut no_cert).await));
 
-    let events = lab.wait_events("tikv-1", 8, WAIT).await;
+    let events = lab.wait_events("tikv-1", 10, WAIT).await;
     let decisions: Vec<_> = events.iter().map(|e| e.decision.as_str()).collect();
     for d in [
         "grpc_status:0",
         "grpc_status:16",
         "grpc_status:12",
         "closed_silently:unknown_ca",
+        "closed_silently:expired",
+        "closed_silently:bad_eku",
         "closed_silently:no_h2_alpn",
         "closed_silently:no_client_cert",
     ] {
