@@ -10,7 +10,9 @@
 //! - [`report`]: text and JSON writers.
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
+pub mod audit;
 pub mod cli;
+pub mod demo;
 pub mod error;
 pub mod inventory;
 pub mod lab;

@@ -1,0 +1,392 @@
+//! Findings: what is wrong, with a stable code, a severity, the evidence and a fix in the
+//! operator's words naming the config key and file.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::expect::Verdict;
+use super::{IdentityKind, Plan, Snapshot};
+use crate::probe::{OutcomeClass, ProbeRecord, UntrustedReason};
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code, e.g. `CN_NOT_ENFORCED`.
+    pub code: &'static str,
+    pub severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// One sentence: what is wrong.
+    pub title: String,
+    /// What was observed.
+    pub evidence: String,
+    /// What to change, naming the key and file.
+    pub fix: String,
+}
+
+fn finding(
+    code: &'static str,
+    severity: Severity,
+    endpoint: Option<&str>,
+    identity: Option<&str>,
+    title: String,
+    evidence: String,
+    fix: String,
+) -> Finding {
+    Finding {
+        code,
+        severity,
+        endpoint: endpoint.map(str::to_string),
+        identity: identity.map(str::to_string),
+        title,
+        evidence,
+        fix,
+    }
+}
+
+fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
+    let sans = rec
+        .server_chain
+        .first()
+        .map(|c| c.sans.join(", "))
+        .unwrap_or_default();
+    match reason {
+        Some(UntrustedReason::Expired) => "renew the server certificate and replace the cert file; components re-read cert and key on new connections (TiKV when the file's mtime changes), but a new CA needs a restart".to_string(),
+        Some(UntrustedReason::NotYetValid) => "check the clocks of the server and of the callers (NTP)".to_string(),
+        Some(UntrustedReason::NameMismatch) => format!(
+            "reissue the server certificate with the address callers dial ({}) in its subject alternative names (now: {}); Go callers ignore the CN",
+            rec.target.server_name,
+            if sans.is_empty() { "none".to_string() } else { sans }
+        ),
+        Some(UntrustedReason::IncompleteChain) => "put the intermediate CA certificate after the leaf in the server's cert file, or give callers a CA file that includes it".to_string(),
+        Some(UntrustedReason::BadEku) => "reissue the certificate with extendedKeyUsage serverAuth and clientAuth (components act as both)".to_string(),
+        _ => "use a server certificate issued by the cluster CA; every component must trust the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt)".to_string(),
+    }
+}
+
+/// Compute the findings of a finished round.
+pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
+    let n_ep = plan.inventory.endpoints.len();
+    let mut out = Vec::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let horizon = now + i64::from(plan.inventory.options.expiry_warning_days) * 86_400;
+
+    for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
+        let title = ep.component.title();
+        let file = ep.profile.config_file;
+        let key = ep.profile.list_key;
+        let records: Vec<(usize, &ProbeRecord, Verdict)> = (0..plan.identities.len())
+            .filter_map(|i| {
+                let c = &snap.cells[i * n_ep + e];
+                Some((i, c.record.as_deref()?, c.verdict?))
+            })
+            .collect();
+        if records.is_empty() {
+            continue;
+        }
+        // Endpoint-level conditions, once per endpoint.
+        if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
+            out.push(finding(
+                "PLAINTEXT_ENDPOINT",
+                Severity::Critical,
+                Some(&ep.name),
+                None,
+                format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
+                rec.outcome.summary.clone(),
+                format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
+            ));
+        }
+        if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
+            let v = rec.server_verification.as_ref();
+            let reason = v.and_then(|v| v.reason);
+            out.push(finding(
+                "SERVER_UNTRUSTED",
+                Severity::Critical,
+                Some(&ep.name),
+                None,
+                format!(
+                    "{title} {} ({}) presents a certificate callers refuse: {}",
+                    ep.role,
+                    ep.address,
+                    reason.map_or("other", |r| r.as_str())
+                ),
+                v.and_then(|v| v.detail.clone()).unwrap_or_default(),
+                untrusted_fix(reason, rec),
+            ));
+        }
+        if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+            out.push(finding(
+                "UNREACHABLE",
+                Severity::Warning,
+                Some(&ep.name),
+                None,
+                format!("{title} {} ({}) could not be reached", ep.role, ep.address),
+                records[0].1.outcome.summary.clone(),
+                "check that the component runs and listens on that address, and that no firewall drops the port".to_string(),
+            ));
+        } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
+            out.push(finding(
+                "PROTOCOL_ERROR",
+                Severity::Warning,
+                Some(&ep.name),
+                None,
+                format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
+                rec.outcome.summary.clone(),
+                "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)".to_string(),
+            ));
+        }
+        if let Some(leaf) = records
+            .iter()
+            .filter_map(|(_, r, _)| r.server_chain.first())
+            .find(|c| c.not_after_unix > now && c.not_after_unix <= horizon)
+        {
+            out.push(finding(
+                "CERT_EXPIRING",
+                Severity::Warning,
+                Some(&ep.name),
+                None,
+                format!("the server certificate of {} expires on {}", ep.name, leaf.not_after),
+                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                "renew it before it expires; replace the cert file in place (the components re-read it on new connections)".to_string(),
+            ));
+        }
+        let policy = ep
+            .profile
+            .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
+        if let Some(why) = &policy.not_enforced_because {
+            if ep
+                .profile
+                .exempt_paths
+                .iter()
+                .all(|p| Some(*p) != ep.path.as_deref())
+            {
+                out.push(finding(
+                    "LIST_NOT_ENFORCED_BY_DESIGN",
+                    Severity::Warning,
+                    Some(&ep.name),
+                    None,
+                    format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
+                    why.clone(),
+                    if ep.component == crate::profile::Component::Pd {
+                        format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
+                    } else {
+                        format!("probe a path the list covers; {key} in {file} is in force elsewhere")
+                    },
+                ));
+            }
+        } else if policy.requires_cert && ep.allowed_cn.is_empty() {
+            let needed: BTreeSet<&str> = plan
+                .identities
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| plan.expected[i * n_ep + e].needed)
+                .filter_map(|(_, id)| id.caller.identity.cn())
+                .collect();
+            out.push(finding(
+                "NO_ALLOW_LIST",
+                Severity::Info,
+                Some(&ep.name),
+                None,
+                format!(
+                    "{} admits every certificate the CA issued: {key} is not set",
+                    ep.name
+                ),
+                "no CN allow-list is configured".to_string(),
+                if needed.is_empty() {
+                    format!("set {key} in {file} to the CNs of the components that call it")
+                } else {
+                    format!(
+                        "set {key} = [{}] in {file} to admit only the components that need it",
+                        needed
+                            .iter()
+                            .map(|c| format!("\"{c}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            ));
+        }
+        // Cell-level findings.
+        for (i, rec, verdict) in &records {
+            let id = &plan.identities[*i];
+            let exp = &plan.expected[i * n_ep + e];
+            let cn = id.caller.identity.cn().unwrap_or("(none)");
+            match verdict {
+                Verdict::Open => {
+                    let (code, what, fix) = match id.kind {
+                        IdentityKind::Anonymous => (
+                            "ANONYMOUS_ACCEPTED",
+                            "accepts a caller without a client certificate".to_string(),
+                            format!("require client certificates: set the CA path in the [security] section of {file} and restart"),
+                        ),
+                        IdentityKind::Foreign => (
+                            "FOREIGN_CA_ACCEPTED",
+                            format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
+                            format!("make {file} point its CA path at the cluster CA only, and restart"),
+                        ),
+                        _ if id.caller.check.problem.is_some() => (
+                            "BAD_CERT_ACCEPTED",
+                            format!("accepts a certificate that {}", id.caller.check.problem.clone().unwrap_or_default()),
+                            "the server does not verify client certificates properly; check its TLS settings".to_string(),
+                        ),
+                        _ => (
+                            "CN_NOT_ENFORCED",
+                            format!("accepts CN {cn} although {key} does not list it"),
+                            format!("the running {title} does not enforce {key} = [{}]: set it in {file} on {} and restart ({title} reads it at start)", ep.allowed_cn.join(", "), ep.host()),
+                        ),
+                    };
+                    out.push(finding(
+                        code,
+                        Severity::Critical,
+                        Some(&ep.name),
+                        Some(&id.name),
+                        format!("{} {what}", ep.name),
+                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                        fix,
+                    ));
+                }
+                Verdict::Blocked if !exp.allow && exp.needed => out.push(finding(
+                    "CALLER_NOT_LISTED",
+                    Severity::Critical,
+                    Some(&ep.name),
+                    Some(&id.name),
+                    format!(
+                        "{title} {key} on {} lacks {cn}, which {} needs",
+                        ep.name,
+                        id.component.map_or("this caller", |c| c.title())
+                    ),
+                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                    format!(
+                        "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
+                        ep.host()
+                    ),
+                )),
+                Verdict::Blocked => {
+                    let fix = match rec.outcome.class {
+                        OutcomeClass::CnRejected => format!("the running {title} refuses CN {cn} although the inventory lists it: the server runs with another {key}; check {file} and restart"),
+                        OutcomeClass::CertRequired => "send a client certificate: this caller has none".to_string(),
+                        _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
+                    };
+                    out.push(finding(
+                        "CALLER_BLOCKED",
+                        Severity::Critical,
+                        Some(&ep.name),
+                        Some(&id.name),
+                        format!(
+                            "{} refuses {} ({cn}), which it should admit",
+                            ep.name, id.name
+                        ),
+                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                        fix,
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Identities: certificates expiring or expired.
+    for id in &plan.identities {
+        if id.kind != IdentityKind::Configured {
+            continue;
+        }
+        let Some(leaf) = &id.caller.identity.leaf else {
+            continue;
+        };
+        if leaf.not_after_unix <= now {
+            out.push(finding(
+                "CERT_EXPIRED",
+                Severity::Critical,
+                None,
+                Some(&id.name),
+                format!(
+                    "the certificate of {} expired on {}",
+                    id.name, leaf.not_after
+                ),
+                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                "issue a new certificate from the cluster CA and replace the file".to_string(),
+            ));
+        } else if leaf.not_after_unix <= horizon {
+            out.push(finding(
+                "CERT_EXPIRING",
+                Severity::Warning,
+                None,
+                Some(&id.name),
+                format!(
+                    "the certificate of {} expires on {}",
+                    id.name, leaf.not_after
+                ),
+                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                "renew it before it expires".to_string(),
+            ));
+        }
+    }
+
+    // Partial TLS: some endpoints plaintext while others are encrypted.
+    let plaintext = out
+        .iter()
+        .filter(|f| f.code == "PLAINTEXT_ENDPOINT")
+        .count();
+    let encrypted = (0..n_ep)
+        .filter(|e| {
+            (0..plan.identities.len()).any(|i| {
+                snap.cells[i * n_ep + e]
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| r.tls.is_some())
+            })
+        })
+        .count();
+    if plaintext > 0 && encrypted > 0 {
+        out.push(finding(
+            "PARTIAL_TLS",
+            Severity::Critical,
+            None,
+            None,
+            format!("{plaintext} endpoint(s) speak plaintext while {encrypted} use TLS"),
+            "TiDB does not support enabling TLS on only part of a cluster".to_string(),
+            "enable TLS on every component (`tiup cluster tls <cluster> enable`), or on none"
+                .to_string(),
+        ));
+    }
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.code.cmp(b.code))
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+            .then_with(|| a.identity.cmp(&b.identity))
+    });
+    out
+}

@@ -1,0 +1,399 @@
+//! The audit: every identity against every endpoint, run concurrently under a global and a
+//! per-host limit, judged against the allow-lists. Progress and results are published as owned
+//! snapshots on a `tokio::sync::watch` channel that any front end reads without locks.
+
+pub mod expect;
+pub mod findings;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::error::InputError;
+use crate::inventory::{Endpoint, Inventory};
+use crate::pki::{Identity, Trust};
+use crate::probe::{probe, Caller, ProbeRecord, ProbeSpec};
+use crate::profile::Component;
+pub use expect::{Expected, Verdict};
+pub use findings::{Finding, Severity};
+
+/// Where an identity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    /// From the inventory.
+    Configured,
+    /// No client certificate.
+    Anonymous,
+    /// A throwaway CA minted at run time.
+    Foreign,
+    /// Issued at run time by the real CA, with a CN no allow-list names.
+    Unlisted,
+}
+
+/// A caller of the audit.
+#[derive(Debug, Clone)]
+pub struct AuditIdentity {
+    pub name: String,
+    pub kind: IdentityKind,
+    pub component: Option<Component>,
+    pub caller: Caller,
+}
+
+/// What the audit probes: loaded once, shared by every round.
+#[derive(Debug)]
+pub struct Plan {
+    pub inventory: Inventory,
+    pub trust: Trust,
+    pub identities: Vec<AuditIdentity>,
+    /// Row-major: `expected[i * endpoints + e]`.
+    pub expected: Vec<Expected>,
+    specs: Vec<ProbeSpec>,
+}
+
+impl Plan {
+    /// Load the CA and identities, mint the extra identities, compute expectations.
+    pub fn new(inventory: Inventory) -> Result<Plan, InputError> {
+        let trust = Trust::load(&inventory.ca)?;
+        let mut identities = Vec::new();
+        for entry in &inventory.identities {
+            let identity = Identity::load(&entry.name, &entry.cert, &entry.key)?;
+            let component = entry
+                .component
+                .or_else(|| identity.cn().and_then(Component::from_identity_name));
+            identities.push(AuditIdentity {
+                name: entry.name.clone(),
+                kind: IdentityKind::Configured,
+                component,
+                caller: Caller::new(identity, &trust),
+            });
+        }
+        let opts = &inventory.options;
+        if opts.anonymous {
+            identities.push(AuditIdentity {
+                name: "anonymous".into(),
+                kind: IdentityKind::Anonymous,
+                component: None,
+                caller: Caller::new(Identity::anonymous(), &trust),
+            });
+        }
+        if opts.foreign {
+            // The foreign identity carries a CN that is on the lists, so that only the CA check
+            // can refuse it.
+            let cn = identities
+                .iter()
+                .find_map(|i| i.caller.identity.cn().map(str::to_string))
+                .unwrap_or_else(|| "tidb".to_string());
+            let identity = mint::foreign(&cn).map_err(|e| {
+                InputError::usage(
+                    format!("cannot mint the foreign identity: {e}"),
+                    "report this as a bug",
+                )
+            })?;
+            identities.push(AuditIdentity {
+                name: "foreign".into(),
+                kind: IdentityKind::Foreign,
+                component: None,
+                caller: Caller::new(identity, &trust),
+            });
+        }
+        if let (true, Some(ca_key)) = (opts.unlisted, &inventory.ca_key) {
+            let listed: Vec<&str> = inventory
+                .endpoints
+                .iter()
+                .flat_map(|e| e.allowed_cn.iter().map(String::as_str))
+                .collect();
+            let mut cn = "tlsaudit-unlisted".to_string();
+            while listed.contains(&cn.as_str()) {
+                cn.push('x');
+            }
+            let identity = mint::unlisted(&inventory.ca, ca_key, &cn)?;
+            identities.push(AuditIdentity {
+                name: "unlisted".into(),
+                kind: IdentityKind::Unlisted,
+                component: None,
+                caller: Caller::new(identity, &trust),
+            });
+        }
+        let mut expected = Vec::new();
+        for id in &identities {
+            for ep in &inventory.endpoints {
+                expected.push(expect::expect(ep, id, &trust));
+            }
+        }
+        let specs = inventory
+            .endpoints
+            .iter()
+            .map(|ep| spec_for(ep, &inventory))
+            .collect();
+        Ok(Plan {
+            inventory,
+            trust,
+            identities,
+            expected,
+            specs,
+        })
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.inventory.endpoints
+    }
+
+    pub fn cell_count(&self) -> usize {
+        self.identities.len() * self.inventory.endpoints.len()
+    }
+}
+
+fn spec_for(ep: &Endpoint, inv: &Inventory) -> ProbeSpec {
+    let mut spec = ProbeSpec::new(ep.address.clone(), ep.protocol);
+    spec.server_name = ep.server_name.clone();
+    spec.path = ep.path.clone();
+    spec.timeouts = inv.options.timeouts;
+    spec
+}
+
+/// One cell's state in a snapshot.
+#[derive(Debug, Clone)]
+pub struct CellState {
+    pub record: Option<Arc<ProbeRecord>>,
+    pub verdict: Option<Verdict>,
+    /// Verdict or server certificate changed since the previous round.
+    pub changed: bool,
+    /// The server certificate changed since the previous round (rotation).
+    pub rotated: bool,
+}
+
+/// The audit state as every front end sees it. Cheap to clone (records are shared).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub cluster: String,
+    /// Rounds started so far (1-based while the first runs).
+    pub round: u64,
+    pub running: bool,
+    /// Probes in the round in flight, and how many are done.
+    pub total: usize,
+    pub done: usize,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub identity_names: Vec<String>,
+    pub endpoint_names: Vec<String>,
+    /// Row-major: `cells[identity * endpoints + endpoint]`.
+    pub cells: Vec<CellState>,
+    pub findings: Vec<Finding>,
+}
+
+impl Snapshot {
+    pub fn cell(&self, identity: usize, endpoint: usize) -> &CellState {
+        &self.cells[identity * self.endpoint_names.len() + endpoint]
+    }
+
+    /// Count of each verdict.
+    pub fn counts(&self) -> Vec<(Verdict, usize)> {
+        Verdict::ALL
+            .iter()
+            .map(|v| {
+                (
+                    *v,
+                    self.cells.iter().filter(|c| c.verdict == Some(*v)).count(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Runs rounds of probes and publishes snapshots.
+pub struct Auditor {
+    pub plan: Arc<Plan>,
+    tx: watch::Sender<Arc<Snapshot>>,
+}
+
+impl Auditor {
+    pub fn new(plan: Plan) -> Auditor {
+        let endpoints = plan.inventory.endpoints.len();
+        let snapshot = Snapshot {
+            cluster: plan.inventory.cluster.clone(),
+            round: 0,
+            running: false,
+            total: 0,
+            done: 0,
+            started_at: None,
+            finished_at: None,
+            identity_names: plan.identities.iter().map(|i| i.name.clone()).collect(),
+            endpoint_names: plan
+                .inventory
+                .endpoints
+                .iter()
+                .map(|e| e.name.clone())
+                .collect(),
+            cells: vec![
+                CellState {
+                    record: None,
+                    verdict: None,
+                    changed: false,
+                    rotated: false,
+                };
+                plan.identities.len() * endpoints
+            ],
+            findings: Vec::new(),
+        };
+        let (tx, _) = watch::channel(Arc::new(snapshot));
+        Auditor {
+            plan: Arc::new(plan),
+            tx,
+        }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.tx.subscribe()
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.tx.borrow().clone()
+    }
+
+    /// Run one round over every cell, or over `only` (cell indexes). Returns the final snapshot.
+    pub async fn run_round(&self, only: Option<Vec<usize>>) -> Arc<Snapshot> {
+        let plan = self.plan.clone();
+        let n_ep = plan.inventory.endpoints.len();
+        let cells: Vec<usize> = only.unwrap_or_else(|| (0..plan.cell_count()).collect());
+        let mut state = (*self.snapshot()).clone();
+        state.round += 1;
+        state.running = true;
+        state.total = cells.len();
+        state.done = 0;
+        state.started_at = Some(now_rfc3339());
+        state.finished_at = None;
+        self.tx.send_replace(Arc::new(state.clone()));
+
+        let global = Arc::new(Semaphore::new(plan.inventory.options.concurrency));
+        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, ProbeRecord)>();
+        let mut tasks = tokio::task::JoinSet::new();
+        for &cell in &cells {
+            let host_sem = per_host
+                .entry(plan.inventory.endpoints[cell % n_ep].host().to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(plan.inventory.options.per_host)))
+                .clone();
+            let (plan, global, done_tx) = (plan.clone(), global.clone(), done_tx.clone());
+            tasks.spawn(async move {
+                let Ok(_host) = host_sem.acquire_owned().await else {
+                    return;
+                };
+                let Ok(_slot) = global.acquire_owned().await else {
+                    return;
+                };
+                let id = &plan.identities[cell / n_ep];
+                let rec = probe(&plan.specs[cell % n_ep], &id.caller, &plan.trust).await;
+                let _ = done_tx.send((cell, rec));
+            });
+        }
+        drop(done_tx);
+        let mut last_publish = Instant::now();
+        while let Some((cell, rec)) = done_rx.recv().await {
+            let verdict = expect::verdict(&plan.expected[cell], &rec);
+            let c = &mut state.cells[cell];
+            let old_fp = c
+                .record
+                .as_ref()
+                .and_then(|r| r.server_fingerprint().map(str::to_string));
+            let new_fp = rec.server_fingerprint().map(str::to_string);
+            let had = c.record.is_some();
+            c.rotated = had && old_fp.is_some() && new_fp.is_some() && old_fp != new_fp;
+            c.changed = had && (c.verdict != Some(verdict) || c.rotated);
+            c.verdict = Some(verdict);
+            c.record = Some(Arc::new(rec));
+            state.done += 1;
+            if last_publish.elapsed().as_millis() >= 50 {
+                self.tx.send_replace(Arc::new(state.clone()));
+                last_publish = Instant::now();
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        state.running = false;
+        state.finished_at = Some(now_rfc3339());
+        state.findings = findings::compute(&plan, &state);
+        let snap = Arc::new(state);
+        self.tx.send_replace(snap.clone());
+        snap
+    }
+}
+
+/// Identities minted at run time.
+mod mint {
+    use std::path::Path;
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    use crate::error::InputError;
+    use crate::pki::{load, CertRole, Identity};
+
+    fn leaf_params(cn: &str) -> Result<CertificateParams, rcgen::Error> {
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let now = time::OffsetDateTime::now_utc();
+        p.not_before = now - time::Duration::hours(1);
+        p.not_after = now + time::Duration::days(1);
+        Ok(p)
+    }
+
+    /// A client certificate with `cn` from a throwaway CA.
+    pub fn foreign(cn: &str) -> Result<Identity, String> {
+        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::OrganizationName, "tlsaudit");
+        ca.distinguished_name
+            .push(DnType::CommonName, "tlsaudit throwaway CA");
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let cert = leaf_params(cn)
+            .and_then(|p| p.signed_by(&key, &issuer))
+            .map_err(|e| e.to_string())?;
+        let key_der = PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| e.to_string())?;
+        Identity::from_der("foreign", vec![cert.der().clone()], key_der).map_err(|e| e.to_string())
+    }
+
+    /// A client certificate with `cn` issued by the cluster CA (needs its key).
+    pub fn unlisted(ca_cert: &Path, ca_key: &Path, cn: &str) -> Result<Identity, InputError> {
+        let ca_der: CertificateDer<'static> = load::load_certs(ca_cert, CertRole::Ca)?.remove(0);
+        let key_der = load::load_key(ca_key)?;
+        let bad = |e: String| {
+            InputError::file(ca_key, format!("cannot sign with this CA key ({e})"), "point ca_key at the key of the CA certificate (TiUP: ca.pem), or drop ca_key to skip the unlisted identity")
+        };
+        let ca_kp = KeyPair::try_from(&key_der).map_err(|e| bad(e.to_string()))?;
+        let issuer =
+            rcgen::Issuer::from_ca_cert_der(&ca_der, ca_kp).map_err(|e| bad(e.to_string()))?;
+        let key = KeyPair::generate().map_err(|e| bad(e.to_string()))?;
+        let cert = leaf_params(cn)
+            .and_then(|p| p.signed_by(&key, &issuer))
+            .map_err(|e| bad(e.to_string()))?;
+        let leaf_key =
+            PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| bad(e.to_string()))?;
+        let id = Identity::from_der("unlisted", vec![cert.der().clone()], leaf_key)
+            .map_err(|e| bad(e.to_string()))?;
+        // The CA key must be the CA certificate's key, or the minted certificate would not chain.
+        let trust = crate::pki::Trust::from_der(vec![ca_der]).map_err(bad)?;
+        if !id.check(&trust).chains_to_ca {
+            return Err(InputError::file(
+                ca_key,
+                "this key does not belong to the CA certificate",
+                "point ca_key at the key of the CA certificate (TiUP: ca.pem)",
+            ));
+        }
+        Ok(id)
+    }
+}
