@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::audit::{Auditor, Plan, Severity, Snapshot};
 use crate::error::InputError;
+use crate::inventory::Inventory;
 use crate::pki::{Identity, Trust};
 use crate::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
 use crate::report::text::{self, Style};
@@ -20,14 +22,80 @@ use crate::report::text::{self, Style};
     propagate_version = true
 )]
 pub struct Cli {
+    /// Without a command: audit ./tlsaudit.toml if it exists, else run the demo.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Probe one endpoint with one identity and show everything the handshake revealed.
     Probe(ProbeArgs),
+    /// Audit every identity against every endpoint of an inventory; JSON or table report.
+    Report(ReportArgs),
+    /// Start the embedded lab cluster (with planted faults) on loopback and audit it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Table,
+}
+
+/// Flags shared by the audit commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuditFlags {
+    /// Deadline of each probe phase, e.g. 3s (overrides the inventory).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Probes in flight at once (overrides the inventory).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Do not probe without a client certificate.
+    #[arg(long)]
+    pub no_anonymous: bool,
+    /// Do not probe with a certificate from a throwaway CA.
+    #[arg(long)]
+    pub no_foreign: bool,
+    /// Do not mint a certificate with an unlisted CN (needs the CA key).
+    #[arg(long)]
+    pub no_unlisted: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The inventory file (tlsaudit.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Exit 1 when a finding reaches this severity.
+    #[arg(long, value_enum, default_value = "critical")]
+    pub fail_on: Severity,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub audit: AuditFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the lab running after the audit and print its inventory, so that
+    /// `tlsaudit report --config` can be pointed at it; Ctrl-C stops it.
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Output format (default: table on a terminal... and when piped).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Exit 1 when a finding reaches this severity (the demo's faults are planted: by default it
+    /// exits 0).
+    #[arg(long, value_enum)]
+    pub fail_on: Option<Severity>,
+    #[command(flatten)]
+    pub audit: AuditFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,8 +173,132 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<u8, InputError> {
     match cli.command {
-        Command::Probe(args) => run_probe(args).await,
+        Some(Command::Probe(args)) => run_probe(args).await,
+        Some(Command::Report(args)) => run_report(args).await,
+        Some(Command::Demo(args)) => run_demo(args).await,
+        None => {
+            let default = PathBuf::from("tlsaudit.toml");
+            if default.is_file() {
+                run_report(ReportArgs {
+                    config: default,
+                    format: None,
+                    fail_on: Severity::Critical,
+                    output: None,
+                    audit: AuditFlags::default(),
+                })
+                .await
+            } else {
+                run_demo(DemoArgs {
+                    keep_running: false,
+                    format: None,
+                    fail_on: None,
+                    audit: AuditFlags::default(),
+                })
+                .await
+            }
+        }
     }
+}
+
+fn apply(flags: &AuditFlags, inv: &mut Inventory) {
+    if let Some(t) = flags.timeout {
+        inv.set_timeout(t);
+    }
+    if let Some(c) = flags.concurrency {
+        inv.options.concurrency = c as usize;
+    }
+    inv.options.anonymous &= !flags.no_anonymous;
+    inv.options.foreign &= !flags.no_foreign;
+    inv.options.unlisted &= !flags.no_unlisted;
+}
+
+/// Run one audit round over an inventory.
+pub async fn audit(
+    mut inv: Inventory,
+    flags: &AuditFlags,
+) -> Result<(Auditor, std::sync::Arc<Snapshot>), InputError> {
+    apply(flags, &mut inv);
+    let auditor = Auditor::new(Plan::new(inv)?);
+    let snap = auditor.run_round(None).await;
+    Ok((auditor, snap))
+}
+
+fn render_report(
+    auditor: &Auditor,
+    snap: &Snapshot,
+    format: ReportFormat,
+    style: Style,
+) -> Result<String, InputError> {
+    match format {
+        ReportFormat::Json => crate::report::json::to_string(&auditor.plan, snap)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| {
+                InputError::usage(
+                    format!("cannot serialize the report: {e}"),
+                    "report this as a bug",
+                )
+            }),
+        ReportFormat::Table => Ok(crate::report::table::render(&auditor.plan, snap, style)),
+    }
+}
+
+fn exit_for(snap: &Snapshot, fail_on: Severity) -> u8 {
+    u8::from(snap.findings.iter().any(|f| f.severity >= fail_on))
+}
+
+fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
+    let inv = Inventory::load(&args.config)?;
+    let (auditor, snap) = audit(inv, &args.audit).await?;
+    let format = args
+        .format
+        .unwrap_or(if stdout_is_terminal() && args.output.is_none() {
+            ReportFormat::Table
+        } else {
+            ReportFormat::Json
+        });
+    match &args.output {
+        Some(path) => {
+            let text = render_report(&auditor, &snap, format, Style::plain())?;
+            std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
+        }
+        None => emit(&render_report(&auditor, &snap, format, Style::detect())?),
+    }
+    Ok(exit_for(&snap, args.fail_on))
+}
+
+async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
+    let (lab, config) = crate::demo::start().await.map_err(|e| {
+        InputError::usage(
+            format!("cannot start the demo lab: {e}"),
+            "check that loopback sockets can be opened",
+        )
+    })?;
+    let inv = Inventory::load(&config)?;
+    if args.keep_running {
+        let text = std::fs::read_to_string(&config).unwrap_or_default();
+        eprintln!("lab running; inventory at {}\n", config.display());
+        eprintln!("{text}");
+    }
+    let (auditor, snap) = audit(inv, &args.audit).await?;
+    let format = args.format.unwrap_or(ReportFormat::Table);
+    emit(&render_report(&auditor, &snap, format, Style::detect())?);
+    if args.keep_running {
+        eprintln!(
+            "\nthe lab keeps running: tlsaudit report --config {}\npress Ctrl-C to stop it",
+            config.display()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    lab.stop().await;
+    Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)))
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

@@ -1,0 +1,152 @@
+//! The table report: the matrix (endpoints down, identities across) and the findings, fitting a
+//! 100-column terminal.
+
+use std::fmt::Write;
+
+use super::text::Style;
+use crate::audit::{Plan, Severity, Snapshot, Verdict};
+
+const WIDTH: usize = 100;
+
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > width {
+            let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{}{line}", " ".repeat(indent));
+    }
+    out
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('~');
+        t
+    }
+}
+
+fn paint(style: Style, v: Verdict, s: &str) -> String {
+    match v {
+        Verdict::Secure | Verdict::Enforced => style.good(s),
+        Verdict::Open | Verdict::Blocked | Verdict::Unencrypted | Verdict::Untrusted => {
+            style.bad(s)
+        }
+        Verdict::Unreachable | Verdict::Error => style.warn(s),
+    }
+}
+
+/// Render the table report.
+pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
+    let inv = &plan.inventory;
+    let n_ep = inv.endpoints.len();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "tlsaudit report: cluster {}, {} endpoints x {} identities, {}",
+        inv.cluster,
+        n_ep,
+        plan.identities.len(),
+        snap.finished_at.as_deref().unwrap_or("-")
+    );
+    let counts: Vec<String> = snap
+        .counts()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| paint(style, v, &format!("{} {n}", v.as_str())))
+        .collect();
+    let _ = writeln!(out, "verdicts: {}\n", counts.join(", "));
+
+    // Identity columns: as wide as the name, up to 8.
+    let cols: Vec<String> = plan.identities.iter().map(|i| cut(&i.name, 8)).collect();
+    let id_width: usize = cols.iter().map(|c| c.len() + 1).sum();
+    let name_w = inv
+        .endpoints
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 22);
+    let kind_w = 14;
+    let addr_w = inv
+        .endpoints
+        .iter()
+        .map(|e| e.address.len())
+        .max()
+        .unwrap_or(0)
+        .min(21);
+    let show_addr = name_w + 1 + kind_w + 1 + addr_w + 1 + id_width <= WIDTH;
+    let mut header = format!("{:<name_w$} {:<kind_w$} ", "ENDPOINT", "KIND");
+    if show_addr {
+        header.push_str(&format!("{:<addr_w$} ", "ADDRESS"));
+    }
+    for c in &cols {
+        header.push_str(c);
+        header.push(' ');
+    }
+    let _ = writeln!(out, "{}", header.trim_end());
+    for (e, ep) in inv.endpoints.iter().enumerate() {
+        let kind = format!("{} {}", ep.component.title(), ep.role);
+        let mut line = format!(
+            "{:<name_w$} {:<kind_w$} ",
+            cut(&ep.name, name_w),
+            cut(&kind, kind_w)
+        );
+        if show_addr {
+            line.push_str(&format!("{:<addr_w$} ", cut(&ep.address, addr_w)));
+        }
+        for (i, c) in cols.iter().enumerate() {
+            let cell = &snap.cells[i * n_ep + e];
+            let sym = cell.verdict.map_or('.', |v| v.symbol());
+            let pad = c.len().div_ceil(2);
+            let text = format!("{:>pad$}{}", sym, " ".repeat(c.len() + 1 - pad));
+            line.push_str(&match cell.verdict {
+                Some(v) => paint(style, v, &text),
+                None => text,
+            });
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let legend: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| format!("{} {}", v.symbol(), v.as_str()))
+        .collect();
+    let _ = write!(
+        out,
+        "\n{}",
+        wrap(&format!("legend: {}", legend.join("  ")), 0, WIDTH)
+    );
+
+    if snap.findings.is_empty() {
+        let _ = writeln!(out, "\nno findings");
+        return out;
+    }
+    let _ = writeln!(out, "\nfindings ({}):", snap.findings.len());
+    for f in &snap.findings {
+        let sev = match f.severity {
+            Severity::Critical => style.bad("CRITICAL"),
+            Severity::Warning => style.warn("WARNING "),
+            Severity::Info => "INFO    ".to_string(),
+        };
+        let _ = writeln!(out);
+        let head = format!("{} {}", f.code, f.title);
+        let wrapped = wrap(&head, 9, WIDTH);
+        let _ = write!(out, "{sev} {}", wrapped.trim_start());
+        if !f.evidence.is_empty() {
+            let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, WIDTH));
+        }
+        let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, WIDTH));
+    }
+    out
+}
