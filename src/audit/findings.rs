@@ -54,6 +54,9 @@ pub struct Finding {
     pub evidence: String,
     /// What to change, naming the key and file.
     pub fix: String,
+    /// The file and key a static finding comes from (`tikv.toml: security.cert-allowed-cn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn finding(
@@ -73,6 +76,7 @@ fn finding(
         title,
         evidence,
         fix,
+        source: None,
     }
 }
 
@@ -381,6 +385,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 .to_string(),
         ));
     }
+    out.extend(plan.static_findings.iter().cloned());
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

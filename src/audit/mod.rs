@@ -51,6 +51,9 @@ pub struct Plan {
     pub identities: Vec<AuditIdentity>,
     /// Row-major: `expected[i * endpoints + e]`.
     pub expected: Vec<Expected>,
+    /// Findings known before any probe (static lint of the configs); part of every round's
+    /// findings.
+    pub static_findings: Vec<Finding>,
     specs: Vec<ProbeSpec>,
 }
 
@@ -134,6 +137,7 @@ impl Plan {
             trust,
             identities,
             expected,
+            static_findings: Vec::new(),
             specs,
         })
     }
