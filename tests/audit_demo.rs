@@ -54,7 +54,7 @@ async fn every_verdict_appears_exactly_where_planted() {
             ("tikv-3", "client" | "unlisted") => Verdict::Open,
             // Everything else is either admitted by its list or refused by it.
             (_, "anonymous" | "foreign") => Verdict::Enforced,
-            ("tikv-1" | "tikv-2" | "tikv-3", "client" | "unlisted") => Verdict::Enforced,
+            ("tikv-1" | "tikv-2", "client" | "unlisted") => Verdict::Enforced,
             ("tikv-1-status" | "tikv-2-status", "tiflash" | "unlisted") => Verdict::Enforced,
             ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted") => Verdict::Enforced,
             ("tiflash-1", "pd" | "client" | "unlisted") => Verdict::Enforced,
