@@ -1,0 +1,217 @@
+//! A large audit (200 endpoints x 6 identities on loopback), next to, in the same run:
+//! - a bare tokio-rustls connect+handshake loop over the same 1200 (endpoint, identity) pairs at
+//!   the same concurrency (the ceiling), and
+//! - the same matrix probed one handshake at a time with `openssl s_client` (what users fall
+//!   back on today),
+//! - and the peak memory of the real CLI (`tlsaudit report --config`) auditing it.
+//!
+//! `cargo bench --bench audit`. Env: `BENCH_ENDPOINTS` (default 200), `BENCH_OPENSSL_CELLS`
+//! (default: all; a smaller number samples the openssl loop and extrapolates).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::client::Resumption;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tlsaudit::audit::{Auditor, Plan};
+use tlsaudit::inventory::Inventory;
+use tlsaudit::lab::{EndpointSpec, LabSpec};
+use tlsaudit::pki::{provider, Trust};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spec(n: usize) -> LabSpec {
+    let list = ["tidb", "pd", "tikv", "tiflash"];
+    let mut s = LabSpec::new("bench");
+    for i in 0..n {
+        let ep = match i % 4 {
+            0 => EndpointSpec::pd(&format!("pd-{i}"), &list),
+            1 => EndpointSpec::tikv_grpc(&format!("tikv-{i}"), &list),
+            2 => EndpointSpec::tikv_status(&format!("tikv-{i}-status"), &list),
+            _ => EndpointSpec::tidb_status(&format!("tidb-{i}-status"), &["tidb", "bench-client"]),
+        };
+        s = s.with(ep);
+    }
+    s
+}
+
+/// Peak resident set (VmHWM) of a child, polled until it exits.
+fn run_cli_measuring(args: &[&std::ffi::OsStr]) -> (Duration, u64, i32) {
+    let bin = env!("CARGO_BIN_EXE_tlsaudit");
+    let t = Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn tlsaudit");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(v) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak_kb = peak_kb.max(v);
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return (t.elapsed(), peak_kb, status.code().unwrap_or(-1));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn main() {
+    let n = env_usize("BENCH_ENDPOINTS", 200);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let (lab, config) = tlsaudit::demo::start_spec(spec(n)).await.expect("lab");
+        let mut inv = Inventory::load(&config).expect("inventory");
+        // 5 configured identities (tidb, tikv, pd, tiflash, client) + anonymous = 6.
+        inv.options.foreign = false;
+        inv.options.unlisted = false;
+        // The same for the CLI run.
+        let cli_config = config.with_file_name("bench.toml");
+        let text = std::fs::read_to_string(&config).expect("read");
+        let text = text.replacen("[cluster]", "[probe]\nforeign = false\nunlisted = false\n\n[cluster]", 1);
+        std::fs::write(&cli_config, text).expect("write");
+
+        let concurrency = inv.options.concurrency;
+        let plan = Plan::new(inv.clone()).expect("plan");
+        let cells = plan.cell_count();
+        println!("audit: {} endpoints x {} identities = {cells} cells, concurrency {concurrency}", n, plan.identities.len());
+        let trust = Trust::load(&inv.ca).expect("ca");
+
+        // Warm-up round, then measured rounds.
+        let auditor = Auditor::new(plan);
+        auditor.run_round(None).await;
+        let mut audit_rates = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let snap = auditor.run_round(None).await;
+            let el = t.elapsed();
+            assert_eq!(snap.done, cells);
+            audit_rates.push(cells as f64 / el.as_secs_f64());
+        }
+
+        // Bare tokio-rustls handshakes over the same pairs, same concurrency.
+        let addrs: Vec<std::net::SocketAddr> = lab.endpoints().iter().map(|e| e.addr).collect();
+        let mut configs = Vec::new();
+        for id in &inv.identities {
+            let chain = tlsaudit::pki::load::load_certs(&id.cert, tlsaudit::pki::CertRole::Leaf).expect("cert");
+            let key = tlsaudit::pki::load::load_key(&id.key).expect("key");
+            let mut c = ClientConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(trust.roots.clone())
+                .with_client_auth_cert(chain, key)
+                .expect("client cert");
+            c.resumption = Resumption::disabled();
+            c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            configs.push(Arc::new(c));
+        }
+        let mut anon = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(trust.roots.clone())
+            .with_no_client_auth();
+        anon.resumption = Resumption::disabled();
+        configs.push(Arc::new(anon));
+        let pairs: Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>> = Arc::new(
+            configs
+                .iter()
+                .flat_map(|c| addrs.iter().map(move |a| (*a, c.clone())))
+                .collect(),
+        );
+        let mut bare_rates = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..concurrency {
+                let (pairs, next) = (pairs.clone(), next.clone());
+                tasks.spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((addr, cfg)) = pairs.get(i) else { break };
+                        let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else { continue };
+                        let _ = tcp.set_nodelay(true);
+                        let name = ServerName::try_from("127.0.0.1").expect("name");
+                        let _ = tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp).await;
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+            bare_rates.push(pairs.len() as f64 / t.elapsed().as_secs_f64());
+        }
+
+        // openssl s_client, one handshake at a time, as a person would script it.
+        let sample = env_usize("BENCH_OPENSSL_CELLS", pairs.len()).min(pairs.len());
+        let ids: Vec<(Option<std::path::PathBuf>, Option<std::path::PathBuf>)> = inv
+            .identities
+            .iter()
+            .map(|i| (Some(i.cert.clone()), Some(i.key.clone())))
+            .chain(std::iter::once((None, None)))
+            .collect();
+        let ca = inv.ca.clone();
+        let t = Instant::now();
+        let mut done = 0usize;
+        'outer: for (cert, key) in &ids {
+            for addr in &addrs {
+                if done >= sample {
+                    break 'outer;
+                }
+                let mut cmd = std::process::Command::new("openssl");
+                cmd.args(["s_client", "-connect", &addr.to_string(), "-brief", "-CAfile"]).arg(&ca);
+                if let (Some(c), Some(k)) = (cert, key) {
+                    cmd.arg("-cert").arg(c).arg("-key").arg(k);
+                }
+                let _ = cmd
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                done += 1;
+            }
+        }
+        let openssl_rate = done as f64 / t.elapsed().as_secs_f64();
+
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(audit_rates), median(bare_rates));
+        println!("audit engine : {a:>8.0} cells/s ({:.2} s per round)", cells as f64 / a);
+        println!("bare rustls  : {b:>8.0} handshakes/s");
+        println!("openssl loop : {openssl_rate:>8.1} handshakes/s ({done} run, {:.1} s for the full matrix)", cells as f64 / openssl_rate);
+        println!("audit / bare rustls : {:.3} (target >= 0.7)", a / b);
+        println!("audit / openssl     : {:.1}x (target >= 20x)", a / openssl_rate);
+
+        let (wall, peak_kb, code) = run_cli_measuring(&[
+            std::ffi::OsStr::new("report"),
+            std::ffi::OsStr::new("--format"),
+            std::ffi::OsStr::new("json"),
+            std::ffi::OsStr::new("--config"),
+            cli_config.as_os_str(),
+        ]);
+        println!(
+            "tlsaudit report (CLI, JSON to /dev/null): {:.2} s, peak RSS {:.1} MB, exit {code} (target < 100 MB)",
+            wall.as_secs_f64(),
+            peak_kb as f64 / 1024.0
+        );
+        lab.stop().await;
+    });
+}
