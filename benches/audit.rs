@@ -31,10 +31,10 @@ fn spec(n: usize) -> LabSpec {
     let mut s = LabSpec::new("bench");
     for i in 0..n {
         let ep = match i % 4 {
-            0 => EndpointSpec::pd(&format!("pd-{i}"), &list),
-            1 => EndpointSpec::tikv_grpc(&format!("tikv-{i}"), &list),
-            2 => EndpointSpec::tikv_status(&format!("tikv-{i}-status"), &list),
-            _ => EndpointSpec::tidb_status(&format!("tidb-{i}-status"), &["tidb", "bench-client"]),
+            0 => EndpointSpec::pd(format!("pd-{i}"), &list),
+            1 => EndpointSpec::tikv_grpc(format!("tikv-{i}"), &list),
+            2 => EndpointSpec::tikv_status(format!("tikv-{i}-status"), &list),
+            _ => EndpointSpec::tidb_status(format!("tidb-{i}-status"), &["tidb", "bench-client"]),
         };
         s = s.with(ep);
     }
