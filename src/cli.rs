@@ -151,6 +151,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parse arguments, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Seed the crypto library's entropy once, before any probe is timed.
+    crate::pki::warm_up();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

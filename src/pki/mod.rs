@@ -27,6 +27,14 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// Initialise the crypto library's entropy source. AWS-LC collects CPU jitter entropy on the
+/// first random bytes a process asks for, which takes tens of milliseconds; done at start-up, it
+/// stays out of the first probe's handshake timing.
+pub fn warm_up() {
+    let mut buf = [0u8; 32];
+    let _ = provider().secure_random.fill(&mut buf);
+}
+
 /// The CA(s) callers trust, with verifiers built once and shared by every probe.
 #[derive(Debug, Clone)]
 pub struct Trust {

@@ -68,8 +68,8 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
         .collect();
     let _ = writeln!(out, "verdicts: {}\n", counts.join(", "));
 
-    // Identity columns: as wide as the name, up to 8.
-    let cols: Vec<String> = plan.identities.iter().map(|i| cut(&i.name, 8)).collect();
+    // Identity columns: as wide as the name, up to 9.
+    let cols: Vec<String> = plan.identities.iter().map(|i| cut(&i.name, 9)).collect();
     let id_width: usize = cols.iter().map(|c| c.len() + 1).sum();
     let name_w = inv
         .endpoints
