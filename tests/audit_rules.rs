@@ -1,0 +1,144 @@
+//! Component rules through the whole audit: PD's single-entry list, TiDB status without
+//! cluster-verify-cn, TiKV status exempt paths, endpoints with no list, unreachable endpoints.
+
+use tlsaudit::audit::{Auditor, Plan, Verdict};
+use tlsaudit::inventory::Inventory;
+use tlsaudit::lab::{EndpointSpec, LabSpec};
+
+async fn audit(spec: LabSpec, edit: impl Fn(String) -> String) -> (tlsaudit::lab::Lab, Auditor) {
+    let (lab, config) = tlsaudit::demo::start_spec(spec).await.unwrap();
+    let text = edit(std::fs::read_to_string(&config).unwrap());
+    std::fs::write(&config, text).unwrap();
+    let inv = Inventory::load(&config).unwrap();
+    let auditor = Auditor::new(Plan::new(inv).unwrap());
+    auditor.run_round(None).await;
+    (lab, auditor)
+}
+
+fn verdict(a: &Auditor, id: &str, ep: &str) -> Verdict {
+    let s = a.snapshot();
+    let i = s.identity_names.iter().position(|n| n == id).unwrap();
+    let e = s.endpoint_names.iter().position(|n| n == ep).unwrap();
+    s.cell(i, e).verdict.unwrap()
+}
+
+fn codes(a: &Auditor) -> Vec<(String, Option<String>)> {
+    a.snapshot()
+        .findings
+        .iter()
+        .map(|f| (f.code.to_string(), f.endpoint.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pd_single_entry_list_is_not_enforced_by_design() {
+    // The running PD enforces nothing; the inventory states a one-entry list, which PD (v8.4+)
+    // does not apply to port 2379: every valid caller is expected in, so nothing is "open",
+    // but the list is reported as having no effect.
+    let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &[]));
+    let (lab, a) = audit(spec, |t| {
+        t.replace(
+            "role = \"client\"\n",
+            "role = \"client\"\nallowed_cn = [\"pd\"]\n",
+        )
+    })
+    .await;
+    assert_eq!(verdict(&a, "client", "pd-1"), Verdict::Secure);
+    assert_eq!(verdict(&a, "unlisted", "pd-1"), Verdict::Secure);
+    assert_eq!(verdict(&a, "anonymous", "pd-1"), Verdict::Enforced);
+    assert!(
+        codes(&a).contains(&("LIST_NOT_ENFORCED_BY_DESIGN".into(), Some("pd-1".into()))),
+        "{:?}",
+        codes(&a)
+    );
+    lab.stop().await;
+
+    // The same list with two entries is in force: the unlisted CN must be refused, and the lab
+    // (enforcing nothing) admits it: open.
+    let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &[]));
+    let (lab, a) = audit(spec, |t| {
+        t.replace(
+            "role = \"client\"\n",
+            "role = \"client\"\nallowed_cn = [\"pd\", \"tidb\"]\n",
+        )
+    })
+    .await;
+    assert_eq!(verdict(&a, "unlisted", "pd-1"), Verdict::Open);
+    assert_eq!(verdict(&a, "tidb", "pd-1"), Verdict::Secure);
+    assert!(codes(&a).contains(&("CN_NOT_ENFORCED".into(), Some("pd-1".into()))));
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_list_admits_every_certificate_and_says_so() {
+    let spec = LabSpec::new("r")
+        .with(EndpointSpec::tikv_grpc("tikv-open", &[]))
+        .with(EndpointSpec::tidb_status("tidb-open", &[]));
+    let (lab, a) = audit(spec, |t| t).await;
+    // TiKV gRPC always wants a certificate, but any CN passes.
+    assert_eq!(verdict(&a, "unlisted", "tikv-open"), Verdict::Secure);
+    assert_eq!(verdict(&a, "foreign", "tikv-open"), Verdict::Enforced);
+    assert_eq!(verdict(&a, "anonymous", "tikv-open"), Verdict::Enforced);
+    // TiDB status without cluster-verify-cn asks for no certificate at all.
+    assert_eq!(verdict(&a, "anonymous", "tidb-open"), Verdict::Secure);
+    assert_eq!(verdict(&a, "foreign", "tidb-open"), Verdict::Secure);
+    let f = a
+        .snapshot()
+        .findings
+        .iter()
+        .find(|f| f.code == "NO_ALLOW_LIST")
+        .cloned()
+        .unwrap();
+    assert_eq!(f.endpoint.as_deref(), Some("tikv-open"));
+    assert!(
+        f.fix.contains("\"tidb\"") && f.fix.contains("\"tikv\""),
+        "{}",
+        f.fix
+    );
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tikv_status_exempt_path_admits_everyone() {
+    let spec = LabSpec::new("r").with(EndpointSpec::tikv_status("kv-status", &["tidb"]));
+    let (lab, a) = audit(spec, |t| {
+        t.replace(
+            "role = \"status\"\n",
+            "role = \"status\"\npath = \"/metrics\"\n",
+        )
+    })
+    .await;
+    assert_eq!(verdict(&a, "pd", "kv-status"), Verdict::Secure);
+    assert_eq!(verdict(&a, "unlisted", "kv-status"), Verdict::Secure);
+    assert_eq!(verdict(&a, "anonymous", "kv-status"), Verdict::Enforced);
+    lab.stop().await;
+    let spec = LabSpec::new("r").with(EndpointSpec::tikv_status("kv-status", &["tidb"]));
+    let (lab, a) = audit(spec, |t| t).await;
+    assert_eq!(verdict(&a, "pd", "kv-status"), Verdict::Enforced);
+    assert_eq!(verdict(&a, "tidb", "kv-status"), Verdict::Secure);
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_endpoint_is_one_warning() {
+    let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &["pd", "tidb", "tikv"]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (lab, a) = audit(spec, |t| {
+        format!("{t}[[endpoints]]\nname = \"gone\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:{port}\"\n")
+    })
+    .await;
+    assert_eq!(verdict(&a, "tidb", "gone"), Verdict::Unreachable);
+    let unreachable: Vec<_> = codes(&a)
+        .into_iter()
+        .filter(|(c, _)| c == "UNREACHABLE")
+        .collect();
+    assert_eq!(
+        unreachable,
+        vec![("UNREACHABLE".to_string(), Some("gone".to_string()))]
+    );
+    lab.stop().await;
+}
