@@ -168,6 +168,10 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
 /// Compare what was expected with what a probe observed.
 pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
     use OutcomeClass as O;
+    // A chain callers refuse makes the link unusable whatever happened to the identity after it.
+    if rec.server_verification.as_ref().is_some_and(|v| !v.trusted) {
+        return Verdict::Untrusted;
+    }
     match rec.outcome.class {
         O::Plaintext => Verdict::Unencrypted,
         O::ServerUntrusted => Verdict::Untrusted,
