@@ -326,6 +326,9 @@ async fn expired_server_and_client_certificates() {
 #[tokio::test]
 async fn grpc_server_without_alpn() {
     let b = bench().await;
+    let ep = b.lab.endpoint("grpc-no-alpn").expect("endpoint");
+    assert!(ep.alpn.is_empty(), "{:?}", ep.alpn);
+    assert!(ep.fault.as_deref().is_some_and(|f| f.contains("no ALPN")));
     let mut inputs = b.inputs("grpc-no-alpn", "tidb");
     assert_eq!(inputs.target.protocol, tlsaudit::probe::Protocol::Grpc);
     inputs.target.path = None;
