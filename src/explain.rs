@@ -293,8 +293,12 @@ fn extract(text: &str, lower: &str) -> Extracted {
         details.push(format!("the refused caller's CN: {v}"));
         cn = Some(v.to_string());
     }
-    if let Some(v) = after(text, lower, "cert_allowed_cn: ", &['\n']) {
-        details.push(format!("TiKV's cert-allowed-cn: {v}"));
+    if let Some(i) = lower.find("cert_allowed_cn: {") {
+        let rest = &text[i + "cert_allowed_cn: ".len()..];
+        if let Some(end) = rest.find('}') {
+            let list = rest[..=end].replace("\\\"", "\"");
+            details.push(format!("TiKV's cert-allowed-cn: {list}"));
+        }
     }
     if let Some(v) = after(text, lower, "from the client certificate [", &[']']) {
         details.push(format!("the refused caller's CN: {v}"));

@@ -69,6 +69,17 @@ fn section_6_texts_from_the_components() {
         "{}",
         e.matches[0].confirm
     );
+    let e2 = explain(
+        r#"[error="rpc error: code = Unauthenticated desc = Common name check fail, reason: x509_common_name from peer is tidb, cert_allowed_cn: {\"pd\", \"tikv\"}"]"#,
+    );
+    assert!(
+        e2.matches[0]
+            .details
+            .iter()
+            .any(|x| x == r#"TiKV's cert-allowed-cn: {"pd", "tikv"}"#),
+        "{:?}",
+        e2.matches[0].details
+    );
     assert!(e.matches[0].meaning.contains("cert-allowed-cn"));
     // 5. PD (etcd) refusing a CN, as etcd logs it, and the caller's side.
     assert_cause(
