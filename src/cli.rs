@@ -148,8 +148,8 @@ pub struct ProbeArgs {
 pub struct DiagnoseArgs {
     /// HOST:PORT, or the name of an endpoint in the inventory (--config).
     pub target: String,
-    /// The inventory identity to call as (default: the first one).
-    #[arg(long = "as", value_name = "IDENTITY", requires = "config")]
+    /// The inventory identity to call as (default: the first one); needs an inventory.
+    #[arg(long = "as", value_name = "IDENTITY")]
     pub as_identity: Option<String>,
     /// The inventory (tlsaudit.toml); default ./tlsaudit.toml when --ca is not given.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["ca", "cert", "key"])]
