@@ -35,6 +35,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Start the embedded lab cluster (with planted faults) on loopback and audit it.
     Demo(DemoArgs),
+    /// Find out why one link fails: a step-by-step trace, variant handshakes, cause and fix.
+    Diagnose(DiagnoseArgs),
+    /// Explain a TLS error line from TiDB, TiKV, PD, Go or OpenSSL logs.
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,6 +144,58 @@ pub struct ProbeArgs {
     pub format: Format,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct DiagnoseArgs {
+    /// HOST:PORT, or the name of an endpoint in the inventory (--config).
+    pub target: String,
+    /// The inventory identity to call as (default: the first one); needs an inventory.
+    #[arg(long = "as", value_name = "IDENTITY")]
+    pub as_identity: Option<String>,
+    /// The inventory (tlsaudit.toml); default ./tlsaudit.toml when --ca is not given.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ca", "cert", "key"])]
+    pub config: Option<PathBuf>,
+    /// The CA certificate callers trust (without --config).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate to present (without --config).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Name to verify the server certificate for (default: the host of the address).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// What to do after the handshake (default: the inventory's, or by the port number).
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// HTTP path (http) or gRPC method path (grpc).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// The component behind the address (pd, tikv, tidb, tiflash, ticdc, tiproxy), for the
+    /// config keys in the verdict (default: the inventory's, or guessed from the port).
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<crate::profile::Component>,
+    /// The component's role (client, peer, grpc, status, ...).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Deadline of each phase of each handshake, e.g. 3s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The error text, as logged; "-" reads it from standard input.
+    pub text: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 500ms)"))?;
     if d.is_zero() {
@@ -178,6 +234,8 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Probe(args)) => run_probe(args).await,
         Some(Command::Report(args)) => run_report(args).await,
         Some(Command::Demo(args)) => run_demo(args).await,
+        Some(Command::Diagnose(args)) => run_diagnose(args).await,
+        Some(Command::Explain(args)) => run_explain(args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() {
@@ -352,4 +410,62 @@ async fn run_probe(args: ProbeArgs) -> Result<u8, InputError> {
     } else {
         1
     })
+}
+
+async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
+    let request = crate::diagnose::Request {
+        target: args.target,
+        as_identity: args.as_identity,
+        config: args.config,
+        ca: args.ca,
+        cert: args.cert,
+        key: args.key,
+        server_name: args.server_name,
+        protocol: args.protocol,
+        path: args.path,
+        component: args.component,
+        role: args.role,
+        timeout: args.timeout,
+    };
+    let inputs = request.resolve()?;
+    let d = crate::diagnose::diagnose(&inputs).await;
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&d) {
+            Ok(j) => emit(&format!("{j}\n")),
+            Err(e) => eprintln!("error: cannot serialize the diagnosis: {e}"),
+        },
+        Format::Text => emit(&crate::diagnose::text::render(&d, Style::detect())),
+    }
+    Ok(d.exit_code())
+}
+
+fn run_explain(args: ExplainArgs) -> Result<u8, InputError> {
+    let text = if args.text == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+            InputError::usage(
+                format!("cannot read standard input: {e}"),
+                "pipe the log line in, or pass it as an argument",
+            )
+        })?;
+        s
+    } else {
+        args.text
+    };
+    if text.trim().is_empty() {
+        return Err(InputError::usage(
+            "no error text given",
+            "pass the log line in quotes: tlsaudit explain \"x509: certificate signed by unknown authority\"",
+        ));
+    }
+    let e = crate::explain::explain(&text);
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&e) {
+            Ok(j) => emit(&format!("{j}\n")),
+            Err(err) => eprintln!("error: cannot serialize the explanation: {err}"),
+        },
+        Format::Text if e.matched() => emit(&crate::explain::render(&e, Style::detect())),
+        Format::Text => eprint!("{}", crate::explain::unmatched_help(&text)),
+    }
+    Ok(e.exit_code())
 }

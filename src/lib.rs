@@ -8,12 +8,16 @@
 //! - [`inventory`]: the cluster description (`tlsaudit.toml`).
 //! - [`lab`]: an embedded mTLS cluster on loopback for tests, benchmarks and the demo.
 //! - [`report`]: text and JSON writers.
+//! - [`diagnose`]: why one link fails: a traced probe, variant probes, a named cause and fix.
+//! - [`explain`]: a pasted TLS error line mapped to its likely cause.
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 
 pub mod audit;
 pub mod cli;
 pub mod demo;
+pub mod diagnose;
 pub mod error;
+pub mod explain;
 pub mod inventory;
 pub mod lab;
 pub mod pki;

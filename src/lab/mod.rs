@@ -30,6 +30,11 @@
 //! - [`EndpointSpec::silent`], [`EndpointSpec::garbage`], [`EndpointSpec::reset`]: no
 //!   answer, 64 non-TLS bytes (first 0x9f), TCP RST.
 //!
+//! - [`EndpointSpec::without_alpn`]: the endpoint negotiates no ALPN (a Go server without
+//!   `NextProtos`); gRPC endpoints then serve HTTP/2 by prior knowledge.
+//! - [`ServerCertKind::CnOnly`] / [`ServerCertKind::NoServerEku`]: a legacy server certificate
+//!   without SANs, and one without the `serverAuth` EKU.
+//!
 //! TLS session resumption is disabled on every endpoint: each probe gets a full handshake.
 
 mod grpc;
@@ -125,6 +130,11 @@ pub enum ServerCertKind {
     UnknownCa,
     /// Issued by an intermediate CA under the lab root; the server sends only the leaf.
     MissingIntermediate,
+    /// A legacy certificate with no subjectAltName at all, only `CN=localhost` (Go ignores the
+    /// CN: "relies on legacy Common Name field" / "doesn't contain any IP SANs").
+    CnOnly,
+    /// The good SANs, but the extended key usage is `clientAuth` only (no `serverAuth`).
+    NoServerEku,
 }
 
 impl ServerCertKind {
@@ -142,6 +152,12 @@ impl ServerCertKind {
             ServerCertKind::MissingIntermediate => Some(
                 "server certificate issued by an intermediate CA that the server does not send",
             ),
+            ServerCertKind::CnOnly => {
+                Some("server certificate has no SANs, only CN=localhost (legacy CN-only)")
+            }
+            ServerCertKind::NoServerEku => {
+                Some("server certificate EKU is clientAuth only (no serverAuth)")
+            }
         }
     }
 }
@@ -217,6 +233,9 @@ pub struct EndpointSpec {
     pub behavior: Behavior,
     /// Which certificate it serves (TLS endpoints only).
     pub server_cert: ServerCertKind,
+    /// Whether the server negotiates ALPN at all (default `true`). See
+    /// [`EndpointSpec::without_alpn`].
+    pub negotiate_alpn: bool,
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -231,6 +250,7 @@ impl EndpointSpec {
             role: role.to_owned(),
             behavior,
             server_cert: ServerCertKind::Good,
+            negotiate_alpn: true,
         }
     }
 
@@ -329,6 +349,16 @@ impl EndpointSpec {
     /// Override the role.
     pub fn with_role(mut self, role: &str) -> Self {
         self.role = role.to_owned();
+        self
+    }
+
+    /// The server negotiates no ALPN protocol, whatever the client offers, like a Go server
+    /// without `NextProtos` (TiDB's status port before 2025, served through cmux). gRPC
+    /// endpoints then serve HTTP/2 by prior knowledge instead of closing: a prober gets its
+    /// answer, but real gRPC callers (grpc-go >= 1.67, C-core) refuse the connection with
+    /// "missing selected ALPN property".
+    pub fn without_alpn(mut self) -> Self {
+        self.negotiate_alpn = false;
         self
     }
 }
@@ -515,6 +545,16 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The ALPN protocols an endpoint serves: `default`, or none with
+/// [`EndpointSpec::without_alpn`].
+fn alpn_or_none<'a>(spec: &EndpointSpec, default: Vec<&'a str>) -> Vec<&'a str> {
+    if spec.negotiate_alpn {
+        default
+    } else {
+        Vec::new()
+    }
+}
+
 fn prepare(
     spec: &EndpointSpec,
     addr: SocketAddr,
@@ -552,7 +592,7 @@ fn prepare(
         &'static str,
     ) = match &spec.behavior {
         Behavior::Pd { allowed_cn } => {
-            let alpn = vec!["h2", "http/1.1"];
+            let alpn = alpn_or_none(spec, vec!["h2", "http/1.1"]);
             let cfg = server_config(
                 provider,
                 &[&V13],
@@ -580,12 +620,13 @@ fn prepare(
         }
         Behavior::TikvGrpc { allowed_cn } | Behavior::TiflashGrpc { allowed_cn } => {
             let verifier = lab_verifier(VerifyMode::Silent)?;
+            let served_alpn = alpn_or_none(spec, vec!["h2"]);
             let with_h2 = server_config(
                 provider,
                 &[&V12, &V13],
                 Some(verifier.clone()),
                 cert()?,
-                &["h2"],
+                &served_alpn,
             )?;
             let no_alpn = server_config(provider, &[&V12, &V13], Some(verifier), cert()?, &[])?;
             let policy = match &spec.behavior {
@@ -601,11 +642,12 @@ fn prepare(
                     with_h2,
                     no_alpn,
                     policy: Arc::new(policy),
+                    require_h2: spec.negotiate_alpn,
                 },
                 "grpc",
                 Some(HEALTH_CHECK_PATH),
                 vec![TLS12, TLS13],
-                vec!["h2"],
+                served_alpn,
                 true,
                 if allowed_cn.is_empty() {
                     "none"
@@ -646,7 +688,7 @@ fn prepare(
                     allowed: verify_cn.clone(),
                 })?)
             };
-            let alpn = vec!["http/1.1"];
+            let alpn = alpn_or_none(spec, vec!["http/1.1"]);
             let cfg = server_config(provider, &[&V12, &V13], verifier, cert()?, &alpn)?;
             (
                 Kind::TidbStatus {
@@ -689,6 +731,10 @@ fn prepare(
             (Kind::Reset, "tls", None, vec![], vec![], false, "none")
         }
     };
+    if !spec.negotiate_alpn && spec.behavior.is_tls() && fault.is_none() {
+        fault =
+            Some("negotiates no ALPN (gRPC callers refuse: missing selected ALPN property)".into());
+    }
     Ok(Prepared {
         endpoint: LabEndpoint {
             name: spec.name.clone(),

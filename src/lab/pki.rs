@@ -356,6 +356,21 @@ pub(crate) fn generate(
             ServerCertKind::UnknownCa => leaf_only(make_leaf(&base, &foreign)?),
             // The leaf is issued by the intermediate, but the server sends only the leaf.
             ServerCertKind::MissingIntermediate => leaf_only(make_leaf(&base, &intermediate)?),
+            ServerCertKind::CnOnly => leaf_only(make_leaf(
+                &LeafSpec {
+                    cn: "localhost",
+                    sans: &[],
+                    ..base
+                },
+                &root,
+            )?),
+            ServerCertKind::NoServerEku => leaf_only(make_leaf(
+                &LeafSpec {
+                    server_auth: false,
+                    ..base
+                },
+                &root,
+            )?),
         };
         material.servers.insert(key, entry);
     }

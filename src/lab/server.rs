@@ -130,6 +130,9 @@ pub(crate) enum Kind {
         with_h2: Arc<ServerConfig>,
         no_alpn: Arc<ServerConfig>,
         policy: Arc<GrpcPolicy>,
+        /// C-core closes a connection that did not negotiate h2; `false` for a server that
+        /// negotiates no ALPN and serves HTTP/2 by prior knowledge.
+        require_h2: bool,
     },
     /// TiKV status port.
     TikvStatus {
@@ -369,13 +372,15 @@ async fn tls_conn(rt: Arc<Runtime>, stream: TcpStream, mut info: ConnInfo) {
         leaf.is_some()
     };
     match &rt.kind {
-        Kind::Grpc { policy, .. } => {
+        Kind::Grpc {
+            policy, require_h2, ..
+        } => {
             // gRPC C-core: no certificate, or no h2, means a bare close (no close_notify).
             if !has_cert {
                 info.record("closed_silently:no_client_cert", None, None);
                 return;
             }
-            if info.alpn.as_deref() != Some("h2") {
+            if *require_h2 && info.alpn.as_deref() != Some("h2") {
                 info.record("closed_silently:no_h2_alpn", None, None);
                 return;
             }

@@ -1,0 +1,1254 @@
+//! From the baseline probe and its variants to named causes: each finding says what is wrong,
+//! what showed it (the differences between the variants), what to change and where, and what
+//! the real components print for it.
+
+use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
+use crate::profile::{Component, Version};
+
+use super::cause::{go_hostname_error, Cause, LogText};
+use super::{admitted, ConfigKey, Finding, Inputs, Side, VariantRun, Verdict};
+
+/// Where a component keeps its TLS files and its allow-list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    pub file: &'static str,
+    pub ca: &'static str,
+    pub cert: &'static str,
+    pub key: &'static str,
+    /// The component's name in a TiUP topology's `server_configs` and in `-R`.
+    pub tiup: Option<&'static str>,
+}
+
+/// The TLS keys of a component role (tidb-tls-facts.md section 1).
+pub fn keys(component: Component, role: &str) -> Keys {
+    let k = |file, ca, cert, key, tiup| Keys {
+        file,
+        ca,
+        cert,
+        key,
+        tiup,
+    };
+    match (component, role) {
+        (Component::Pd, _) => k(
+            "pd.toml",
+            "[security] cacert-path",
+            "[security] cert-path",
+            "[security] key-path",
+            Some("pd"),
+        ),
+        (Component::Tikv, _) => k(
+            "tikv.toml",
+            "[security] ca-path",
+            "[security] cert-path",
+            "[security] key-path",
+            Some("tikv"),
+        ),
+        (Component::Tidb, _) => k(
+            "tidb.toml",
+            "[security] cluster-ssl-ca",
+            "[security] cluster-ssl-cert",
+            "[security] cluster-ssl-key",
+            Some("tidb"),
+        ),
+        (Component::Tiflash, "proxy" | "proxy-status") => k(
+            "tiflash-learner.toml",
+            "[security] ca-path",
+            "[security] cert-path",
+            "[security] key-path",
+            Some("tiflash-learner"),
+        ),
+        (Component::Tiflash, _) => k(
+            "tiflash.toml",
+            "[security] ca_path",
+            "[security] cert_path",
+            "[security] key_path",
+            Some("tiflash"),
+        ),
+        (Component::Ticdc, _) => k(
+            "ticdc.toml",
+            "[security] ca-path",
+            "[security] cert-path",
+            "[security] key-path",
+            Some("cdc"),
+        ),
+        (Component::Tiproxy, _) => k(
+            "tiproxy.toml",
+            "[security.server-http-tls] ca",
+            "[security.server-http-tls] cert",
+            "[security.server-http-tls] key",
+            Some("tiproxy"),
+        ),
+        (Component::Etcd, _) => k(
+            "etcd flags",
+            "--trusted-ca-file",
+            "--cert-file",
+            "--key-file",
+            None,
+        ),
+        (Component::Generic, _) => k(
+            "the server's config",
+            "its CA file",
+            "its certificate file",
+            "its key file",
+            None,
+        ),
+    }
+}
+
+/// `[security] cert-allowed-cn` -> `server_configs.tikv.security.cert-allowed-cn`.
+pub fn tiup_key(tiup: &str, table_key: &str) -> Option<String> {
+    let rest = table_key.strip_prefix('[')?;
+    let (table, key) = rest.split_once(']')?;
+    Some(format!(
+        "server_configs.{tiup}.{}.{}",
+        table.trim(),
+        key.trim()
+    ))
+}
+
+fn code(s: &str) -> String {
+    format!("`{s}`")
+}
+
+fn new_finding(cause: Cause, side: Side, summary: String) -> Finding {
+    Finding {
+        cause,
+        title: cause.title().to_string(),
+        side,
+        summary,
+        evidence: Vec::new(),
+        fix: Vec::new(),
+        config: None,
+        log_texts: cause.log_texts(),
+        fact: cause.fact(),
+    }
+}
+
+struct Analysis<'a> {
+    inputs: &'a Inputs,
+    base: &'a ProbeRecord,
+    variants: &'a [VariantRun],
+    findings: Vec<Finding>,
+    notes: Vec<String>,
+}
+
+/// Decide the verdict.
+pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> Verdict {
+    let mut a = Analysis {
+        inputs,
+        base,
+        variants,
+        findings: Vec::new(),
+        notes: inputs.notes.clone(),
+    };
+    a.run();
+    let works = a.findings.is_empty() && admitted(base);
+    if !works && a.findings.is_empty() {
+        let mut f = new_finding(
+            Cause::Unexplained,
+            Side::Link,
+            format!(
+                "the probe ended {}: {}",
+                base.outcome.class, base.outcome.summary
+            ),
+        );
+        f.fix
+            .push("read the evidence of the baseline and the variants (--format json)".into());
+        a.findings.push(f);
+    }
+    let headline = if works {
+        format!(
+            "the link works: {} admits {}",
+            inputs.target.server_label(),
+            a.who()
+        )
+    } else {
+        let names: Vec<&str> = a.findings.iter().map(|f| f.cause.id()).collect();
+        format!(
+            "{} fails for {}: {}",
+            inputs.target.server_label(),
+            a.who(),
+            names.join(", ")
+        )
+    };
+    Verdict {
+        works,
+        headline,
+        findings: a.findings,
+        notes: a.notes,
+    }
+}
+
+impl<'a> Analysis<'a> {
+    fn who(&self) -> String {
+        let id = &self.inputs.caller.identity;
+        match id.cn() {
+            Some(cn) if cn != id.name => format!("{} (CN {cn})", id.name),
+            Some(_) => id.name.clone(),
+            None if self.inputs.key_mismatch.is_some() => {
+                format!("{} (certificate not usable)", id.name)
+            }
+            None => "a caller without a certificate".to_string(),
+        }
+    }
+
+    fn cn(&self) -> Option<&str> {
+        self.inputs.caller.identity.cn()
+    }
+
+    fn variant(&self, id: &str) -> Option<&VariantRun> {
+        self.variants.iter().find(|v| v.id == id)
+    }
+
+    fn comp(&self) -> Option<Component> {
+        self.inputs.target.component
+    }
+
+    fn role(&self) -> String {
+        self.inputs
+            .target
+            .profile()
+            .map(|p| p.role.to_string())
+            .or_else(|| self.inputs.target.role.clone())
+            .unwrap_or_default()
+    }
+
+    fn keys(&self) -> Option<Keys> {
+        self.comp().map(|c| keys(c, &self.role()))
+    }
+
+    fn title(&self) -> &'static str {
+        self.comp().map_or("the server", |c| c.title())
+    }
+
+    fn server(&self) -> String {
+        self.inputs.target.server_label()
+    }
+
+    fn dialed(&self) -> String {
+        self.base.target.server_name.clone()
+    }
+
+    /// The server's certificate file keys, as a ConfigKey.
+    fn cert_config(&self) -> Option<ConfigKey> {
+        let k = self.keys()?;
+        Some(ConfigKey {
+            component: self.title().to_string(),
+            file: k.file.to_string(),
+            key: format!("{} / {}", k.cert, k.key),
+            tiup: None,
+        })
+    }
+
+    fn ca_config(&self) -> Option<ConfigKey> {
+        let k = self.keys()?;
+        Some(ConfigKey {
+            component: self.title().to_string(),
+            file: k.file.to_string(),
+            key: k.ca.to_string(),
+            tiup: None,
+        })
+    }
+
+    fn list_config(&self) -> Option<ConfigKey> {
+        let p = self.inputs.target.profile()?;
+        let k = self.keys()?;
+        Some(ConfigKey {
+            component: p.component.title().to_string(),
+            file: p.config_file.to_string(),
+            key: p.list_key.to_string(),
+            tiup: k.tiup.and_then(|t| tiup_key(t, p.list_key)),
+        })
+    }
+
+    /// `accepted as tikv, pd; rejected as tidb` from the identity variants.
+    fn identity_split(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut ok = Vec::new();
+        let mut cn_no = Vec::new();
+        let mut other = Vec::new();
+        for v in self.variants.iter().filter(|v| v.id.starts_with("as:")) {
+            let rec = &v.record;
+            let name = rec
+                .identity
+                .cn
+                .clone()
+                .unwrap_or_else(|| rec.identity.name.clone());
+            let class = rec.outcome.authorization.unwrap_or(rec.outcome.class);
+            if admitted(rec) {
+                ok.push(name);
+            } else if class == OutcomeClass::CnRejected {
+                cn_no.push(name);
+            } else {
+                other.push(format!("{name} ({class})"));
+            }
+        }
+        (ok, cn_no, other)
+    }
+
+    fn server_answer(rec: &ProbeRecord) -> Option<String> {
+        let ev = &rec.evidence;
+        if let Some(a) = &ev.alert {
+            let when = match a.received {
+                Phase::Handshake => "during the handshake",
+                _ => "on the first read after the handshake",
+            };
+            return Some(format!(
+                "the server sent the alert {} ({}) {when}",
+                a.name, a.code
+            ));
+        }
+        if let Some(s) = ev.grpc_status {
+            return Some(format!(
+                "the server answered gRPC status {s} ({}){}",
+                crate::probe::classify::grpc_code_name(s),
+                ev.grpc_message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(s) = ev.http_status {
+            return Some(format!(
+                "the server answered HTTP {s}{}",
+                ev.http_body
+                    .as_ref()
+                    .map(|b| format!(": {b}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if ev.closed_silently {
+            return Some("the server closed the connection without an alert".to_string());
+        }
+        None
+    }
+
+    fn push(&mut self, f: Finding) {
+        if !self
+            .findings
+            .iter()
+            .any(|x| x.cause == f.cause && x.side == f.side)
+        {
+            self.findings.push(f);
+        }
+    }
+
+    fn run(&mut self) {
+        if let Some(m) = &self.inputs.key_mismatch {
+            let mut f = new_finding(
+                Cause::KeyMismatch,
+                Side::Client,
+                format!(
+                    "the key {} does not belong to the certificate {} (CN {}): no certificate could be presented, so the probes ran without one",
+                    m.key_file,
+                    m.cert_file,
+                    m.certificate.label()
+                ),
+            );
+            f.fix.push(format!(
+                "pair {} with the key it was issued with (TiUP: <role>.crt goes with <role>.pem in the same tls folder), or reissue both",
+                m.cert_file
+            ));
+            self.push(f);
+        }
+        let class = self.base.outcome.class;
+        match class {
+            OutcomeClass::ResolveFailed => self.link(Cause::ResolveFailed),
+            OutcomeClass::Refused => self.refused(),
+            OutcomeClass::Timeout if self.base.outcome.phase == Phase::Connect => {
+                self.link(Cause::Unreachable)
+            }
+            OutcomeClass::Timeout if self.base.outcome.phase == Phase::Handshake => {
+                self.link(Cause::NoAnswer)
+            }
+            OutcomeClass::Plaintext => self.plaintext(),
+            OutcomeClass::ProtocolError if self.base.evidence.peer_protocol.is_some() => {
+                self.link(Cause::NotTls)
+            }
+            OutcomeClass::ProtocolError
+                if self.base.outcome.phase == Phase::Handshake
+                    && self.base.server_chain.is_empty() =>
+            {
+                self.link(Cause::NoAnswer)
+            }
+            OutcomeClass::Reset if self.base.outcome.phase == Phase::Handshake => self.reset(),
+            OutcomeClass::TlsMismatch => self.mismatch(),
+            OutcomeClass::ServerUntrusted => {
+                self.server_untrusted();
+                if let Some(auth) = self.base.outcome.authorization {
+                    self.client(auth);
+                }
+            }
+            other => self.client(other),
+        }
+        self.alpn_checks();
+        self.observations();
+    }
+
+    fn link(&mut self, cause: Cause) {
+        let mut f = new_finding(cause, Side::Link, self.base.outcome.summary.clone());
+        match cause {
+            Cause::ResolveFailed => f.fix.push(format!(
+                "make {} resolve on this host (DNS, /etc/hosts), or dial the IP address the topology uses",
+                self.base.target.address
+            )),
+            Cause::Unreachable => f.fix.push(
+                "check that the host is up and that no firewall drops packets on this port".into(),
+            ),
+            Cause::NoAnswer => {
+                f.summary = format!(
+                    "{}: it accepts TCP but does not answer TLS",
+                    self.base.outcome.summary
+                );
+                f.fix.push("check which service listens on this port, and whether a proxy or load balancer in between expects another protocol".into());
+            }
+            Cause::NotTls => {
+                if let Some(b) = &self.base.evidence.peer_bytes {
+                    f.evidence.push(format!("the peer sent: {b}"));
+                }
+                f.fix.push(
+                    "point the caller at the component's TLS port (see the port table in the docs)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        self.push(f);
+    }
+
+    fn refused(&mut self) {
+        let mut f = new_finding(
+            Cause::NotListening,
+            Side::Link,
+            format!(
+                "{}: {} does not run, or listens on another port or address",
+                self.base.outcome.summary,
+                self.title()
+            ),
+        );
+        f.fix.push(format!(
+            "start {} (`tiup cluster display <cluster>` shows its state) and read its log for a start failure: a TLS config it cannot load stops it",
+            self.title()
+        ));
+        let declared = &self.inputs.target.declared_allowed_cn;
+        if self.comp() == Some(Component::Pd) && declared.len() > 1 {
+            let old = self
+                .inputs
+                .target
+                .version
+                .is_some_and(|v| v < Version(8, 4));
+            let mut pd = new_finding(
+                Cause::PdMultipleCn,
+                Side::Server,
+                format!(
+                    "the inventory gives PD {} allowed CNs ({}); PD before v8.4 refuses to start with more than one{}",
+                    declared.len(),
+                    declared.join(", "),
+                    if old { "" } else { " (the PD version is not known here)" }
+                ),
+            );
+            pd.config = self.list_config();
+            pd.fix.push("upgrade PD to v8.4 or later, or keep exactly one CN in cert-allowed-cn (before v8.4 it is applied to the peer port 2380 only)".into());
+            if old {
+                self.push(pd);
+                return;
+            }
+            f.evidence.push(pd.summary.clone());
+        }
+        self.push(f);
+    }
+
+    fn plaintext(&mut self) {
+        let proto = self.base.evidence.peer_protocol.clone().unwrap_or_default();
+        if proto == "mysql" {
+            let mut f = new_finding(
+                Cause::MysqlProtocol,
+                Side::Link,
+                "the port sent a MySQL greeting: this is TiDB's SQL port (4000), where TLS starts in-band after an SSLRequest; cluster TLS is checked on the status port 10080".into(),
+            );
+            f.fix.push("diagnose TiDB's status port (10080) for cluster TLS; check the SQL port with a MySQL client (`--ssl-mode=VERIFY_IDENTITY`), configured by `ssl-ca`, `ssl-cert`, `ssl-key` in tidb.toml".into());
+            self.push(f);
+            return;
+        }
+        let what = match proto.as_str() {
+            "http/1" => "plain HTTP/1.x",
+            "http2" => "plaintext HTTP/2 (h2c, gRPC without TLS)",
+            "ssh" => "SSH",
+            _ => "plaintext",
+        };
+        let mut f = new_finding(
+            Cause::Plaintext,
+            Side::Server,
+            format!(
+                "{} answers {what}, not TLS: TLS is not enabled on this port while callers use TLS (partial TLS enablement is unsupported)",
+                self.server()
+            ),
+        );
+        if let Some(b) = &self.base.evidence.peer_bytes {
+            f.evidence
+                .push(format!("the first bytes the port sent: {b}"));
+        }
+        if let Some(k) = self.keys() {
+            f.config = Some(ConfigKey {
+                component: self.title().to_string(),
+                file: k.file.to_string(),
+                key: format!("{}, {}, {}", k.ca, k.cert, k.key),
+                tiup: Some("global.enable_tls: true (tiup cluster tls)".to_string()),
+            });
+            f.fix.push(format!(
+                "enable TLS on {}: set {}, {} and {} in {} and restart it (TiUP: enable TLS for the whole cluster, never for part of it)",
+                self.title(),
+                k.ca,
+                k.cert,
+                k.key,
+                k.file
+            ));
+        }
+        f.fix.push("or, if this endpoint is meant to be plaintext, make its callers use http:// (and expect no mTLS)".into());
+        self.push(f);
+    }
+
+    fn reset(&mut self) {
+        let worked: Vec<&str> = ["tls1.2", "tls1.3", "alpn:none", "alpn:h2"]
+            .into_iter()
+            .filter(|id| self.variant(id).is_some_and(|v| v.record.tls.is_some()))
+            .collect();
+        if !worked.is_empty() {
+            let mut f = new_finding(
+                Cause::TlsVersionMismatch,
+                Side::Link,
+                format!(
+                    "the server resets the default handshake, but completes it {}",
+                    worked.join(", ")
+                ),
+            );
+            f.fix
+                .push("align the TLS versions and ALPN of caller and server".into());
+            self.push(f);
+            return;
+        }
+        let mut f = new_finding(
+            Cause::ConnectionReset,
+            Side::Link,
+            self.base.outcome.summary.to_string(),
+        );
+        f.fix.push("check for a proxy or firewall resetting TLS, or a server that refuses this client at the TCP level".into());
+        self.push(f);
+    }
+
+    fn mismatch(&mut self) {
+        let ev = &self.base.evidence;
+        let alpn = ev
+            .alert
+            .as_ref()
+            .is_some_and(|a| a.name == "no_application_protocol")
+            || ev
+                .tls_error
+                .as_deref()
+                .is_some_and(|e| e.contains("doesn't support any known protocol"));
+        if alpn {
+            let offered = self.base.target.alpn_offered.join(", ");
+            let ok: Vec<String> = self
+                .variants
+                .iter()
+                .filter(|v| v.id.starts_with("alpn:") && v.record.tls.is_some())
+                .map(|v| v.label.clone())
+                .collect();
+            let mut f = new_finding(
+                Cause::MissingAlpn,
+                Side::Link,
+                format!(
+                    "{} accepts none of the offered ALPN protocols ({offered})",
+                    self.server()
+                ),
+            );
+            if !ok.is_empty() {
+                f.evidence
+                    .push(format!("the handshake completes {}", ok.join(", ")));
+            }
+            f.fix.push("offer the protocol the endpoint serves (gRPC: h2; HTTP: http/1.1), i.e. probe it with the right --protocol".into());
+            self.push(f);
+            return;
+        }
+        let mut versions = Vec::new();
+        for (id, name) in [("tls1.2", "TLS 1.2"), ("tls1.3", "TLS 1.3")] {
+            if let Some(v) = self.variant(id) {
+                versions.push(format!("{name} only: {}", v.outcome));
+            }
+        }
+        let mut f = new_finding(
+            Cause::TlsVersionMismatch,
+            Side::Link,
+            self.base.outcome.summary.clone(),
+        );
+        if !versions.is_empty() {
+            f.evidence.push(versions.join("; "));
+        }
+        f.fix.push("align the TLS versions: TiKV's status port speaks TLS 1.2 only; TiProxy's `min-tls-version` can exclude 1.2".into());
+        self.push(f);
+    }
+
+    fn server_untrusted(&mut self) {
+        let Some(v) = self.base.server_verification.clone() else {
+            return;
+        };
+        let reason = v.reason.unwrap_or(UntrustedReason::Other);
+        let detail = v.detail.clone().unwrap_or_default();
+        let leaf = self.base.server_chain.first().cloned();
+        let dialed = self.dialed();
+        let trust_subject = self
+            .inputs
+            .trust
+            .certs
+            .first()
+            .map(|c| c.subject.clone())
+            .unwrap_or_default();
+        let verified_for: Vec<String> = self
+            .variants
+            .iter()
+            .filter(|x| x.id.starts_with("name:"))
+            .filter(|x| {
+                x.record
+                    .server_verification
+                    .as_ref()
+                    .is_some_and(|s| s.trusted)
+            })
+            .map(|x| x.id.trim_start_matches("name:").to_string())
+            .collect();
+        let not_verified_for: Vec<String> = self
+            .variants
+            .iter()
+            .filter(|x| x.id.starts_with("name:"))
+            .filter(|x| {
+                x.record
+                    .server_verification
+                    .as_ref()
+                    .is_some_and(|s| !s.trusted)
+            })
+            .map(|x| x.id.trim_start_matches("name:").to_string())
+            .collect();
+        let title = self.title();
+        match reason {
+            UntrustedReason::UnknownIssuer | UntrustedReason::BadSignature => {
+                let issuer = leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
+                let mut f = new_finding(
+                    Cause::UnknownCa,
+                    Side::Server,
+                    format!(
+                        "{}'s certificate is issued by {issuer}, which is not the cluster CA ({trust_subject}): {detail}",
+                        self.server()
+                    ),
+                );
+                if !not_verified_for.is_empty() && verified_for.is_empty() {
+                    f.evidence.push(format!(
+                        "no server name helps: it does not verify for {} either, so the chain is the problem, not the name",
+                        not_verified_for.join(", ")
+                    ));
+                }
+                f.config = self.cert_config();
+                f.fix.push(format!(
+                    "give {title} a certificate issued by the cluster CA ({}), or, if {issuer} is the right CA, put it in every component's CA file; all components must share one ca.crt, and a CA change needs restarts",
+                    f.config.as_ref().map(|c| format!("{} in {}", c.key, c.file)).unwrap_or_else(|| "its cert file".into())
+                ));
+                self.push(f);
+            }
+            UntrustedReason::IncompleteChain => {
+                let mut f = new_finding(Cause::IncompleteChain, Side::Server, detail);
+                f.config = self.cert_config();
+                f.fix.push(format!(
+                    "append the intermediate CA certificate after the leaf in {title}'s certificate file, or add the intermediate to the callers' CA files"
+                ));
+                self.push(f);
+            }
+            UntrustedReason::Expired | UntrustedReason::NotYetValid => {
+                let mut f = new_finding(
+                    Cause::Expired,
+                    Side::Server,
+                    format!("the certificate chain of {}: {detail}", self.server()),
+                );
+                if let Some(l) = &leaf {
+                    let now = time::OffsetDateTime::now_utc()
+                        .replace_nanosecond(0)
+                        .ok()
+                        .and_then(|t| {
+                            t.format(&time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .unwrap_or_default();
+                    let text = if reason == UntrustedReason::Expired {
+                        format!("x509: certificate has expired or is not yet valid: current time {now} is after {}", l.not_after)
+                    } else {
+                        format!("x509: certificate has expired or is not yet valid: current time {now} is before {}", l.not_before)
+                    };
+                    f.log_texts.insert(
+                        0,
+                        LogText::new(format!("Go callers dialing {dialed}, about now"), text),
+                    );
+                }
+                f.config = self.cert_config();
+                f.fix.push(format!(
+                    "renew {title}'s certificate; Go components and TiKV gRPC pick up a new cert file on new connections, TiKV's status port after a handshake error; a renewed CA needs restarts"
+                ));
+                if reason == UntrustedReason::NotYetValid {
+                    f.fix.push(
+                        "or fix the clock: the certificate's validity has not started here".into(),
+                    );
+                }
+                self.push(f);
+            }
+            UntrustedReason::NameMismatch => {
+                let sans = leaf.as_ref().map(|l| l.sans.clone()).unwrap_or_default();
+                let cn = leaf.as_ref().and_then(|l| l.common_name.clone());
+                let go = go_hostname_error(&sans, cn.as_deref(), &dialed);
+                let cn_only = sans.is_empty();
+                let cause = if cn_only {
+                    Cause::CnOnlyCert
+                } else {
+                    Cause::SanMismatch
+                };
+                let summary = if cn_only {
+                    format!(
+                        "{}'s certificate has no subjectAltName, only the subject {}: Go callers (TiDB, PD, TiCDC, TiUP) ignore the CN, so it is valid for no name, {dialed} included",
+                        self.server(),
+                        leaf.as_ref().map(|l| l.subject.as_str()).unwrap_or("?")
+                    )
+                } else {
+                    format!(
+                        "{}'s certificate is valid for {}, not for {dialed}, the name callers dial",
+                        self.server(),
+                        sans.join(", ")
+                    )
+                };
+                let mut f = new_finding(cause, Side::Server, summary);
+                f.log_texts.insert(
+                    0,
+                    LogText::new(
+                        format!("TiDB, PD, TiCDC, TiUP (Go) dialing {dialed}: exactly"),
+                        go,
+                    ),
+                );
+                if !verified_for.is_empty() {
+                    f.evidence.push(format!(
+                        "the same chain verifies for {}: the CA is right, only the dialed name is missing from the SANs",
+                        verified_for.join(", ")
+                    ));
+                }
+                if !not_verified_for.is_empty() {
+                    f.evidence.push(format!(
+                        "it does not verify for {} either",
+                        not_verified_for.join(", ")
+                    ));
+                }
+                f.config = self.cert_config();
+                let san = if dialed.parse::<std::net::IpAddr>().is_ok() {
+                    format!("IP:{dialed}")
+                } else {
+                    format!("DNS:{dialed}")
+                };
+                f.fix.push(format!(
+                    "reissue {title}'s certificate with {san} in its subjectAltName (TiUP puts localhost, 127.0.0.1 and the instance `host` there: the `host` in the topology must be the address others dial)"
+                ));
+                if !cn_only {
+                    f.fix.push(format!(
+                        "or make callers dial a name the certificate has: {}",
+                        sans.join(", ")
+                    ));
+                }
+                self.push(f);
+            }
+            UntrustedReason::BadEku => {
+                let eku = leaf
+                    .as_ref()
+                    .map(|l| l.extended_key_usage.join(", "))
+                    .unwrap_or_default();
+                let mut f = new_finding(
+                    Cause::IncompatibleEku,
+                    Side::Server,
+                    format!(
+                        "{}'s certificate lacks the serverAuth extended key usage (it has: {eku})",
+                        self.server()
+                    ),
+                );
+                f.config = self.cert_config();
+                f.fix.push(format!(
+                    "reissue {title}'s certificate with both serverAuth and clientAuth: component certificates act as server and client"
+                ));
+                self.push(f);
+            }
+            _ => {
+                let mut f = new_finding(Cause::Unexplained, Side::Server, detail);
+                f.fix.push("inspect the chain in step 3".into());
+                self.push(f);
+            }
+        }
+    }
+
+    /// A rejection of (or no rejection of) the caller.
+    fn client(&mut self, class: OutcomeClass) {
+        match class {
+            OutcomeClass::CertRequired => self.cert_required(),
+            OutcomeClass::CertRejected => self.cert_rejected(),
+            OutcomeClass::CnRejected => self.cn_rejected(),
+            OutcomeClass::Accepted => {}
+            OutcomeClass::Timeout => {
+                let mut f = new_finding(
+                    Cause::Unexplained,
+                    Side::Link,
+                    self.base.outcome.summary.clone(),
+                );
+                f.fix.push("the handshake completed but the server did not answer the check: check the --protocol and --path, and the server's load".into());
+                self.push(f);
+            }
+            OutcomeClass::Reset => self.reset(),
+            _ => {}
+        }
+    }
+
+    fn cert_required(&mut self) {
+        if self.inputs.key_mismatch.is_some() {
+            return;
+        }
+        let mut f = new_finding(
+            Cause::ClientCertRequired,
+            Side::Client,
+            format!(
+                "{} requires a client certificate and none was sent",
+                self.server()
+            ),
+        );
+        if self.comp() == Some(Component::Tidb) {
+            f.evidence.push("TiDB asks for a client certificate on its status port only when `cluster-verify-cn` is set: it is set here".into());
+        }
+        let ok: Vec<String> = self
+            .variants
+            .iter()
+            .filter(|v| v.id.starts_with("as:") && admitted(&v.record))
+            .map(|v| v.label.clone())
+            .collect();
+        if !ok.is_empty() {
+            f.evidence
+                .push(format!("with a certificate it works: {}", ok.join(", ")));
+        }
+        f.fix.push("configure the caller with a certificate and key issued by the cluster CA (tlsaudit: --cert/--key or --as; TiUP's own: ~/.tiup/storage/cluster/clusters/<cluster>/tls/client.crt and client.pem)".into());
+        self.push(f);
+    }
+
+    fn cert_rejected(&mut self) {
+        let id = &self.inputs.caller;
+        let check = &id.check;
+        let leaf = id.identity.leaf.clone();
+        let file = id
+            .identity
+            .cert_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| id.identity.name.clone());
+        let answer = Self::server_answer(self.base);
+        let cn = self.cn().unwrap_or("(no CN)").to_string();
+        let trust_subject = self
+            .inputs
+            .trust
+            .certs
+            .first()
+            .map(|c| c.subject.clone())
+            .unwrap_or_default();
+        let hints = self
+            .base
+            .tls
+            .as_ref()
+            .map(|t| t.ca_hints.clone())
+            .unwrap_or_default();
+        let others_ok: Vec<String> = self
+            .variants
+            .iter()
+            .filter(|v| v.id.starts_with("as:") && admitted(&v.record))
+            .map(|v| v.label.clone())
+            .collect();
+        let mut f = if check.has_certificate && !check.chains_to_ca {
+            let issuer = leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
+            let mut f = new_finding(
+                Cause::UnknownCa,
+                Side::Client,
+                format!(
+                    "our certificate {file} (CN {cn}) is issued by {issuer}, not by the cluster CA ({trust_subject}): the server does not trust it"
+                ),
+            );
+            f.fix.push(format!(
+                "give the caller a certificate issued by the cluster CA; if {file} is right, the CA file is the one that is wrong"
+            ));
+            f
+        } else if check.has_certificate && !check.within_validity {
+            let mut f = new_finding(
+                Cause::Expired,
+                Side::Client,
+                format!(
+                    "our certificate {file} (CN {cn}) {}",
+                    check
+                        .problem
+                        .clone()
+                        .unwrap_or_else(|| "is outside its validity".into())
+                ),
+            );
+            f.fix.push(format!(
+                "renew {file}; Go components re-read their cert at every handshake, TiKV when the file's mtime changes"
+            ));
+            f
+        } else if check.has_certificate && !check.client_auth_eku {
+            let eku = leaf
+                .as_ref()
+                .map(|l| l.extended_key_usage.join(", "))
+                .unwrap_or_default();
+            let mut f = new_finding(
+                Cause::IncompatibleEku,
+                Side::Client,
+                format!(
+                    "our certificate {file} (CN {cn}) lacks the clientAuth extended key usage (it has: {eku}); servers refuse it as a client certificate"
+                ),
+            );
+            f.fix.push("reissue it with both clientAuth and serverAuth (component certificates are used as client and server)".into());
+            f
+        } else if let Some(problem) = &check.problem {
+            let mut f = new_finding(
+                Cause::Unexplained,
+                Side::Client,
+                format!("our certificate {file} {problem}"),
+            );
+            f.fix
+                .push("reissue the certificate from the cluster CA".into());
+            f
+        } else if self
+            .base
+            .evidence
+            .alert
+            .as_ref()
+            .is_some_and(|a| a.name == "certificate_expired")
+        {
+            let mut f = new_finding(
+                Cause::ClockSkew,
+                Side::Server,
+                format!(
+                    "{} says our certificate expired, but it is valid here until {}: the server's clock is off",
+                    self.server(),
+                    leaf.as_ref().map(|l| l.not_after.as_str()).unwrap_or("?")
+                ),
+            );
+            f.fix.push("fix the server's clock (NTP)".into());
+            f
+        } else {
+            // Our certificate is valid for the cluster CA, yet the server refuses it at the TLS
+            // level (unknown_ca, or gRPC C-core's silent close): the server trusts another CA.
+            let mut f = new_finding(
+                Cause::UnknownCa,
+                Side::Server,
+                format!(
+                    "{} refuses our certificate (CN {cn}), which is valid for the cluster CA ({trust_subject}): the server's CA file is a different CA",
+                    self.server()
+                ),
+            );
+            if !hints.is_empty() && !hints.contains(&trust_subject) {
+                f.evidence.push(format!(
+                    "the server's CertificateRequest names the CAs it trusts: {} (not {trust_subject})",
+                    hints.join("; ")
+                ));
+            }
+            f.config = self.ca_config();
+            f.fix.push(format!(
+                "point {} at the cluster's ca.crt ({}), then restart it: the CA pool is built once at start",
+                self.title(),
+                f.config.as_ref().map(|c| format!("{} in {}", c.key, c.file)).unwrap_or_else(|| "its CA file".into())
+            ));
+            f
+        };
+        if let Some(a) = answer {
+            f.evidence.insert(0, a);
+        }
+        if let Some(v) = self.variant("no_cert") {
+            f.evidence
+                .push(format!("without a certificate: {}", v.outcome));
+        }
+        if !others_ok.is_empty() {
+            f.evidence.push(format!(
+                "other identities get through: {}; so the server works and our certificate is what it refuses",
+                others_ok.join(", ")
+            ));
+        }
+        self.push(f);
+    }
+
+    fn cn_rejected(&mut self) {
+        let cn = self.cn().unwrap_or("(no CN)").to_string();
+        let comp = self.comp();
+        let cause = match comp {
+            Some(Component::Pd) => Cause::PdCnNotAllowed,
+            Some(Component::Tidb) => Cause::TidbVerifyCn,
+            _ => Cause::CnNotAllowed,
+        };
+        let config = self.list_config();
+        let key = config
+            .as_ref()
+            .map(|c| c.key.clone())
+            .unwrap_or_else(|| "its CN allow-list".into());
+        let own = comp.is_some_and(|c| Component::from_identity_name(&cn) == Some(c));
+        let tiup_client = cn.ends_with("-client")
+            || self
+                .inputs
+                .cluster
+                .as_ref()
+                .is_some_and(|c| cn == format!("{c}-client"));
+        let summary = match cause {
+            Cause::PdCnNotAllowed if own => format!(
+                "{} refuses the CN {} — PD's own: PD applies cert-allowed-cn as a client too, so PD members refuse each other (`client certificate authentication failed`)",
+                self.server(),
+                code(&cn)
+            ),
+            Cause::PdCnNotAllowed => format!(
+                "{} refuses the CN {}: it is not in PD's {key}",
+                self.server(),
+                code(&cn)
+            ),
+            Cause::TidbVerifyCn if tiup_client => format!(
+                "{} refuses the CN {}: `cluster-verify-cn` does not list it; this is TiUP's own client certificate, so `tiup cluster display` shows this TiDB as Down",
+                self.server(),
+                code(&cn)
+            ),
+            Cause::TidbVerifyCn => format!(
+                "{} refuses the CN {}: `cluster-verify-cn` does not list it",
+                self.server(),
+                code(&cn)
+            ),
+            _ => format!(
+                "{} refuses the CN {}: it is not in {key}",
+                self.server(),
+                code(&cn)
+            ),
+        };
+        let mut f = new_finding(cause, Side::Server, summary);
+        if let Some(a) = Self::server_answer(self.base) {
+            f.evidence.push(a);
+        }
+        let (ok, no, other) = self.identity_split();
+        if !ok.is_empty() || !no.is_empty() {
+            let mut rejected = no.clone();
+            rejected.insert(0, cn.clone());
+            rejected.dedup();
+            f.evidence.push(format!(
+                "accepted as {}; rejected as {}: the CN is not on the list (every one of these certificates chains to the cluster CA)",
+                if ok.is_empty() { "nobody".to_string() } else { ok.join(", ") },
+                rejected.join(", ")
+            ));
+        }
+        if !other.is_empty() {
+            f.evidence
+                .push(format!("other identities: {}", other.join(", ")));
+        }
+        if ok.is_empty() && !no.is_empty() {
+            f.evidence.push("no configured identity is accepted: check the list for typos, case or spaces (the match is exact)".into());
+        }
+        if let Some(v) = self.variant("no_cert") {
+            f.evidence
+                .push(format!("without a certificate: {}", v.outcome));
+        }
+        let declared = &self.inputs.target.declared_allowed_cn;
+        if declared.contains(&cn) {
+            f.evidence.push(format!(
+                "the inventory says {} is on the list, but the running server refuses it: the file was edited and not applied (reload or restart), or the inventory is stale",
+                code(&cn)
+            ));
+        }
+        let comp_title = self.title();
+        let reload = self.keys().and_then(|k| k.tiup).map(|t| {
+            format!(
+                " (TiUP: {} via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R {t}`)",
+                config
+                    .as_ref()
+                    .and_then(|c| c.tiup.clone())
+                    .unwrap_or_default()
+            )
+        });
+        f.fix.push(format!(
+            "add {} to {key} in {} on {comp_title}{}",
+            code(&cn),
+            config
+                .as_ref()
+                .map(|c| c.file.clone())
+                .unwrap_or_else(|| "the server's config".into()),
+            reload.unwrap_or_default()
+        ));
+        if cause == Cause::PdCnNotAllowed {
+            f.fix.push("keep PD's own CN on the list; PD v8.4+ enforces the list on the client port 2379 only with more than one entry, and before v8.4 PD takes a single CN".into());
+        }
+        if !ok.is_empty() {
+            f.fix.push(format!(
+                "or call with an identity whose CN is listed ({})",
+                ok.join(", ")
+            ));
+        }
+        // The component's own words, with the names filled in.
+        let ev = &self.base.evidence;
+        let mut texts = Vec::new();
+        match (cause, comp) {
+            (Cause::CnNotAllowed, Some(Component::Tikv)) if ev.grpc_status.is_some() => {
+                let msg = ev.grpc_message.clone().unwrap_or_else(|| {
+                    format!("Common name check fail, reason: x509_common_name from peer is {cn}, cert_allowed_cn: {{...}}")
+                });
+                texts.push(LogText::new(
+                    "TiKV's answer, as a Go gRPC caller (TiDB, PD, TiCDC) logs it",
+                    format!("rpc error: code = Unauthenticated desc = {msg}"),
+                ));
+            }
+            (Cause::CnNotAllowed, _) if ev.http_status == Some(403) => {
+                texts.push(LogText::new(
+                    format!("{comp_title} status port (HTTP 403)"),
+                    ev.http_body
+                        .clone()
+                        .unwrap_or_else(|| "certificate role error".into()),
+                ));
+            }
+            (Cause::CnNotAllowed, Some(Component::Tiflash)) if ev.grpc_status.is_some() => {
+                texts.push(LogText::new(
+                    "TiFlash's answer, as a Go gRPC caller logs it",
+                    format!(
+                        "rpc error: code = PermissionDenied desc = {}",
+                        ev.grpc_message
+                            .clone()
+                            .unwrap_or_else(|| "common name check is failed".into())
+                    ),
+                ));
+            }
+            (Cause::TidbVerifyCn, _) => {
+                let list = if declared.is_empty() {
+                    "<cluster-verify-cn>".to_string()
+                } else {
+                    format!("[{}]", declared.join(" "))
+                };
+                texts.push(LogText::new(
+                    "TiDB log (recent versions; older ones omit the CN list)",
+                    format!("client certificate authentication failed. The Common Name from the client certificate [{cn}] was not found in the configuration cluster-verify-cn with value: {list}"),
+                ));
+            }
+            _ => {}
+        }
+        if !texts.is_empty() {
+            // The component is known: its own words replace the catalogue of every component's.
+            if cause == Cause::TidbVerifyCn {
+                texts.extend(f.log_texts.iter().skip(1).cloned());
+            }
+            f.log_texts = texts;
+        }
+        f.config = config;
+        self.push(f);
+    }
+
+    /// gRPC needs h2: a server that negotiates no ALPN breaks real gRPC callers even when this
+    /// probe (which speaks HTTP/2 by prior knowledge) got through.
+    fn alpn_checks(&mut self) {
+        if self.base.target.protocol != Protocol::Grpc.as_str() {
+            return;
+        }
+        let Some(tls) = &self.base.tls else { return };
+        if tls.alpn.as_deref() == Some("h2") {
+            return;
+        }
+        let offered_h2 = self.base.target.alpn_offered.iter().any(|p| p == "h2");
+        if !offered_h2 {
+            return;
+        }
+        let got_answer = self.base.evidence.grpc_status.is_some();
+        let mut f = new_finding(
+            Cause::MissingAlpn,
+            Side::Server,
+            format!(
+                "{} negotiates no ALPN protocol although h2 was offered: gRPC callers (C-core in TiKV/TiFlash, grpc-go >= 1.67 in TiDB/PD/TiCDC) refuse the connection{}",
+                self.server(),
+                if got_answer {
+                    "; this probe, speaking HTTP/2 by prior knowledge, still got an answer, which is why the server looks healthy to tools that do not check ALPN"
+                } else {
+                    ""
+                }
+            ),
+        );
+        f.evidence.push(format!(
+            "offered ALPN {}, negotiated none ({})",
+            self.base.target.alpn_offered.join(", "),
+            tls.version
+        ));
+        if let Some(v) = self
+            .variant("alpn:h2")
+            .or_else(|| self.variant("alpn:http/1.1"))
+        {
+            f.evidence.push(format!("{}: {}", v.label, v.observed));
+        }
+        f.config = self.cert_config().map(|mut c| {
+            c.key = "the server's TLS config (NextProtos / ALPN)".into();
+            c
+        });
+        f.fix.push(format!(
+            "make {} offer h2 in its TLS config (TiDB's status port offers http/1.1 and h2 since 2025: upgrade), or put nothing between the caller and the server that terminates TLS without ALPN",
+            self.title()
+        ));
+        // Replace a generic finding about the same link.
+        self.findings.retain(|x| x.cause != Cause::Unexplained);
+        self.push(f);
+    }
+
+    fn observations(&mut self) {
+        if let Some(v) = self.variant("no_cert") {
+            if admitted(&v.record) && self.inputs.caller.identity.key.is_some() {
+                let declared = !self.inputs.target.declared_allowed_cn.is_empty();
+                self.notes.push(format!(
+                    "{} also admits callers without a client certificate{}",
+                    self.server(),
+                    if declared {
+                        ": the allow-list the inventory declares is not enforced"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        let mut versions = Vec::new();
+        for (id, name) in [("tls1.2", "TLS 1.2"), ("tls1.3", "TLS 1.3")] {
+            if let Some(v) = self.variant(id) {
+                if v.outcome == OutcomeClass::TlsMismatch {
+                    versions.push(format!("does not speak {name}"));
+                }
+            }
+        }
+        if !versions.is_empty() {
+            self.notes
+                .push(format!("{} {}", self.server(), versions.join(" and ")));
+        }
+        let base_h2 = self
+            .base
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+        if base_h2 && self.base.target.protocol == Protocol::Grpc.as_str() {
+            if let Some(v) = self.variant("alpn:none") {
+                if !admitted(&v.record) && v.record.tls.is_some() {
+                    self.notes.push(format!(
+                        "without ALPN h2 {} closes the connection silently (gRPC C-core): a caller that does not offer h2 sees what looks like a certificate rejection",
+                        self.server()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiup_keys() {
+        assert_eq!(
+            tiup_key("tikv", "[security] cert-allowed-cn").as_deref(),
+            Some("server_configs.tikv.security.cert-allowed-cn")
+        );
+        assert_eq!(
+            tiup_key("tiproxy", "[security.server-http-tls] cert-allowed-cn").as_deref(),
+            Some("server_configs.tiproxy.security.server-http-tls.cert-allowed-cn")
+        );
+        assert_eq!(tiup_key("x", "--flag"), None);
+    }
+}

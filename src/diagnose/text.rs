@@ -1,0 +1,527 @@
+//! The trace's steps (built once, shared by the text and JSON output) and the text rendering.
+
+use std::fmt::Write;
+
+use crate::pki::CertSummary;
+use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsVersions};
+use crate::report::text::Style;
+
+use super::{Diagnosis, Inputs, Resolution, Step, StepStatus, VariantRun};
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map(|m| format!("{m:.1} ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn validity(c: &CertSummary, now: i64) -> String {
+    let days = |s: i64| s / 86_400;
+    let state = if c.not_after_unix < now {
+        format!("EXPIRED {} days ago", days(now - c.not_after_unix))
+    } else if c.not_before_unix > now {
+        format!(
+            "NOT YET VALID, starts in {} days",
+            days(c.not_before_unix - now)
+        )
+    } else {
+        format!("{} days left", days(c.not_after_unix - now))
+    };
+    format!("valid {} .. {} ({state})", c.not_before, c.not_after)
+}
+
+fn eku(c: &CertSummary) -> String {
+    if c.has_eku_extension {
+        c.extended_key_usage.join(", ")
+    } else {
+        "(no EKU extension: any)".to_string()
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..16).unwrap_or(hash)
+}
+
+fn chain_lines(chain: &[CertSummary], out: &mut Vec<String>) {
+    let now = now_unix();
+    out.push(format!(
+        "server chain, {} certificate{} as sent:",
+        chain.len(),
+        if chain.len() == 1 { "" } else { "s" }
+    ));
+    for (i, c) in chain.iter().enumerate() {
+        let pad = "  ".repeat(i + 1);
+        out.push(format!("{pad}{i} {}", c.subject));
+        out.push(format!("{pad}  issuer {}", c.issuer));
+        out.push(format!("{pad}  {}", validity(c, now)));
+        out.push(format!(
+            "{pad}  SAN {}",
+            if c.sans.is_empty() {
+                "(none)".to_string()
+            } else {
+                c.sans.join(", ")
+            }
+        ));
+        out.push(format!(
+            "{pad}  EKU {}; {}{}; sha256 {}",
+            eku(c),
+            c.public_key,
+            if c.is_ca { ", CA" } else { "" },
+            short(&c.sha256)
+        ));
+    }
+}
+
+fn versions(v: TlsVersions) -> &'static str {
+    match v {
+        TlsVersions::Any => "TLS 1.2 and 1.3",
+        TlsVersions::Tls12 => "TLS 1.2",
+        TlsVersions::Tls13 => "TLS 1.3",
+    }
+}
+
+fn connected(rec: &ProbeRecord) -> bool {
+    rec.peer_addr.is_some()
+}
+
+/// The server's answer to our identity, in words.
+fn answer(rec: &ProbeRecord) -> Option<String> {
+    let ev = &rec.evidence;
+    if let Some(a) = &ev.alert {
+        let when = match a.received {
+            Phase::Handshake => "during the handshake",
+            _ => "on the first read after the handshake (a TLS 1.3 post-handshake rejection)",
+        };
+        return Some(format!("alert {} ({}) {when}", a.name, a.code));
+    }
+    if let Some(s) = ev.grpc_status {
+        return Some(format!(
+            "gRPC status {s} ({}){}",
+            crate::probe::classify::grpc_code_name(s),
+            ev.grpc_message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(s) = ev.http_status {
+        return Some(format!(
+            "HTTP {s}{}",
+            ev.http_body
+                .as_ref()
+                .map(|b| format!(": {}", b.replace('\n', " ")))
+                .unwrap_or_default()
+        ));
+    }
+    if ev.session_ticket {
+        return Some(
+            "a TLS 1.3 session ticket after our Finished (it accepted our certificate)".into(),
+        );
+    }
+    if ev.closed_silently {
+        return Some("a close without any alert".into());
+    }
+    None
+}
+
+/// Steps 1 to 6 of the trace.
+pub fn steps(
+    inputs: &Inputs,
+    spec: &ProbeSpec,
+    res: &Resolution,
+    base: &ProbeRecord,
+    variants: &[VariantRun],
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let class = base.outcome.class;
+
+    // 1. Resolution and connect.
+    let mut lines = Vec::new();
+    if res.host.parse::<std::net::IpAddr>().is_ok() {
+        lines.push(format!("{} is an IP address: no lookup", res.host));
+    } else if let Some(e) = &res.error {
+        lines.push(format!(
+            "cannot resolve {}: {e} ({:.1} ms)",
+            res.host, res.ms
+        ));
+    } else {
+        lines.push(format!(
+            "{} resolved to {} in {:.1} ms",
+            res.host,
+            res.addresses.join(", "),
+            res.ms
+        ));
+    }
+    let status = if let Some(peer) = &base.peer_addr {
+        lines.push(format!(
+            "TCP connected to {peer} in {}",
+            fmt_ms(base.timings.connect_ms)
+        ));
+        StepStatus::Ok
+    } else {
+        lines.push(format!(
+            "{} ({})",
+            base.outcome.summary,
+            fmt_ms(base.timings.connect_ms)
+        ));
+        StepStatus::Fail
+    };
+    steps.push(Step {
+        number: 1,
+        title: "Name resolution and TCP connect".into(),
+        status,
+        lines,
+    });
+
+    // 2. TLS at all?
+    let mut lines = Vec::new();
+    let status = if !connected(base) {
+        lines.push("not reached".into());
+        StepStatus::Skipped
+    } else if let Some(p) = &base.evidence.peer_protocol {
+        let what = match p.as_str() {
+            "http/1" => "plain HTTP/1.x: it answered our ClientHello with an HTTP response",
+            "http2" => "HTTP/2 without TLS (a SETTINGS frame): plaintext gRPC",
+            "mysql" => {
+                "the MySQL protocol (a server greeting): TiDB's SQL port, where TLS is in-band"
+            }
+            "ssh" => "SSH",
+            "text" => "plain text",
+            _ => "bytes that are neither TLS nor a protocol tlsaudit knows",
+        };
+        lines.push(format!("no: the port speaks {what}"));
+        if let Some(b) = &base.evidence.peer_bytes {
+            lines.push(format!("first bytes: {b}"));
+        }
+        StepStatus::Fail
+    } else if base.tls.is_some() || !base.server_chain.is_empty() || base.evidence.alert.is_some() {
+        lines.push("yes: the server answered the ClientHello in TLS".into());
+        StepStatus::Ok
+    } else {
+        lines.push(format!("no TLS answer: {}", base.outcome.summary));
+        StepStatus::Fail
+    };
+    steps.push(Step {
+        number: 2,
+        title: "Does the port speak TLS?".into(),
+        status,
+        lines,
+    });
+
+    // 3. Handshake.
+    let mut lines = Vec::new();
+    let offered = spec.alpn_offered();
+    lines.push(format!(
+        "offered {} with ALPN {}; verifying the server as {}",
+        versions(spec.versions),
+        if offered.is_empty() {
+            "none".to_string()
+        } else {
+            offered.join(", ")
+        },
+        spec.server_name()
+    ));
+    let status = if let Some(tls) = &base.tls {
+        lines.push(format!(
+            "negotiated {} {}, ALPN {}{} in {}",
+            tls.version,
+            tls.cipher_suite,
+            tls.alpn.as_deref().unwrap_or("none"),
+            tls.key_exchange
+                .as_ref()
+                .map(|k| format!(", {k}"))
+                .unwrap_or_default(),
+            fmt_ms(base.timings.handshake_ms)
+        ));
+        if tls.client_cert_requested {
+            lines.push(format!(
+                "the server requested a client certificate{}",
+                if tls.ca_hints.is_empty() {
+                    " (naming no CA)".to_string()
+                } else {
+                    format!(", naming the CAs: {}", tls.ca_hints.join("; "))
+                }
+            ));
+        } else {
+            lines.push("the server did not request a client certificate".into());
+        }
+        StepStatus::Ok
+    } else if connected(base) && base.evidence.peer_protocol.is_none() {
+        lines.push(format!(
+            "failed after {}: {}",
+            fmt_ms(base.timings.handshake_ms),
+            base.outcome.summary
+        ));
+        StepStatus::Fail
+    } else {
+        lines.push("not reached".into());
+        StepStatus::Skipped
+    };
+    if !base.server_chain.is_empty() {
+        chain_lines(&base.server_chain, &mut lines);
+    }
+    steps.push(Step {
+        number: 3,
+        title: "TLS handshake".into(),
+        status,
+        lines,
+    });
+
+    // 4. Server verification.
+    let mut lines = Vec::new();
+    let ca = inputs
+        .trust
+        .certs
+        .first()
+        .map(|c| c.subject.clone())
+        .unwrap_or_default();
+    let status = match &base.server_verification {
+        Some(v) if v.trusted => {
+            lines.push(format!(
+                "the chain verifies against the cluster CA ({ca}) for {}",
+                v.server_name
+            ));
+            StepStatus::Ok
+        }
+        Some(v) => {
+            lines.push(format!(
+                "the chain does NOT verify for {}: {}",
+                v.server_name,
+                v.reason.map(|r| r.as_str()).unwrap_or("other")
+            ));
+            if let Some(d) = &v.detail {
+                lines.push(d.clone());
+            }
+            lines.push(format!("cluster CA: {ca}"));
+            StepStatus::Fail
+        }
+        None => {
+            lines.push("the server sent no certificate".into());
+            StepStatus::Skipped
+        }
+    };
+    steps.push(Step {
+        number: 4,
+        title: format!("Server certificate for {}", spec.server_name()),
+        status,
+        lines,
+    });
+
+    // 5. Client side.
+    let mut lines = Vec::new();
+    let id = &inputs.caller.identity;
+    let check = &inputs.caller.check;
+    if let Some(m) = &inputs.key_mismatch {
+        lines.push(format!(
+            "identity {}: certificate {} (CN {}) does NOT match its key {}: probed without a certificate",
+            m.identity,
+            m.cert_file,
+            m.certificate.label(),
+            m.key_file
+        ));
+    } else if let Some(leaf) = &id.leaf {
+        lines.push(format!(
+            "identity {}: {} (CN {}, sha256 {}); its key matches",
+            id.name,
+            id.cert_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "certificate".into()),
+            leaf.label(),
+            short(&leaf.sha256)
+        ));
+        lines.push(format!("EKU {}; {}", eku(leaf), validity(leaf, now_unix())));
+        lines.push(format!(
+            "issued by {}: {}",
+            leaf.issuer,
+            if check.chains_to_ca {
+                "chains to the cluster CA"
+            } else {
+                "does NOT chain to the cluster CA"
+            }
+        ));
+        if let Some(p) = &check.problem {
+            lines.push(format!("pre-flight check: the certificate {p}"));
+        }
+    } else {
+        lines.push("no client certificate configured".into());
+    }
+    if let Some(tls) = &base.tls {
+        lines.push(match (tls.client_cert_requested, tls.client_cert_sent) {
+            (true, true) => "sent it: the server asked".to_string(),
+            (true, false) => "the server asked for a certificate; none was sent".to_string(),
+            (false, _) => "not sent: the server did not ask".to_string(),
+        });
+    }
+    if let Some(a) = answer(base) {
+        lines.push(format!("the server answered: {a}"));
+    }
+    lines.push(format!(
+        "{}: {}",
+        class.as_str().to_uppercase(),
+        base.outcome.summary
+    ));
+    if let Some(auth) = base.outcome.authorization {
+        lines.push(format!("past the untrusted chain, the check saw: {auth}"));
+    }
+    let status = match base.outcome.authorization.unwrap_or(class) {
+        OutcomeClass::Accepted if class == OutcomeClass::Accepted => StepStatus::Ok,
+        OutcomeClass::Accepted => StepStatus::Warn,
+        c if c.is_rejection() => StepStatus::Fail,
+        _ if inputs.key_mismatch.is_some() => StepStatus::Fail,
+        _ => StepStatus::Skipped,
+    };
+    steps.push(Step {
+        number: 5,
+        title: "Client side".into(),
+        status,
+        lines,
+    });
+
+    // 6. Variants.
+    let mut lines = Vec::new();
+    if variants.is_empty() {
+        lines.push(
+            "none: the baseline did not reach TLS, so changing TLS parameters tells nothing".into(),
+        );
+    }
+    for v in variants {
+        let outcome = match v.authorization {
+            Some(a) => format!("{} (then {a})", v.outcome),
+            None => v.outcome.to_string(),
+        };
+        lines.push(format!("{:<42} {:<28} {}", v.label, outcome, v.observed));
+    }
+    steps.push(Step {
+        number: 6,
+        title: format!(
+            "Variants: {} extra handshake{}",
+            variants.len(),
+            if variants.len() == 1 { "" } else { "s" }
+        ),
+        status: StepStatus::Info,
+        lines,
+    });
+    steps
+}
+
+fn badge(s: StepStatus, style: Style) -> String {
+    match s {
+        StepStatus::Ok => style.good("ok"),
+        StepStatus::Warn => style.warn("warn"),
+        StepStatus::Fail => style.bad("FAIL"),
+        StepStatus::Info => style.dim("info"),
+        StepStatus::Skipped => style.dim("skipped"),
+    }
+}
+
+/// The diagnosis as text.
+pub fn render(d: &Diagnosis, style: Style) -> String {
+    let mut out = String::new();
+    let target = match (&d.target.endpoint, d.target.component) {
+        (Some(e), Some(c)) => format!(
+            "{e} ({}, {} {})",
+            d.target.address,
+            c.title(),
+            d.target.role.as_deref().unwrap_or("")
+        ),
+        (None, Some(c)) => format!(
+            "{} ({} {}{})",
+            d.target.address,
+            c.title(),
+            d.target.role.as_deref().unwrap_or(""),
+            if d.target.component_guessed {
+                ", guessed from the port"
+            } else {
+                ""
+            }
+        ),
+        (Some(e), None) => format!("{e} ({})", d.target.address),
+        (None, None) => d.target.address.clone(),
+    };
+    let who = match &d.identity.cn {
+        Some(cn) if *cn != d.identity.name => format!("{} (CN {cn})", d.identity.name),
+        Some(_) => d.identity.name.clone(),
+        None => format!("{} (no client certificate)", d.identity.name),
+    };
+    let _ = writeln!(
+        out,
+        "diagnose {target} as {who}, over {}{}",
+        d.target.protocol.as_str(),
+        d.target
+            .path
+            .as_ref()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default()
+    );
+    for s in &d.steps {
+        let _ = writeln!(
+            out,
+            "\n{}. {}  [{}]",
+            s.number,
+            s.title,
+            badge(s.status, style)
+        );
+        for l in &s.lines {
+            let _ = writeln!(out, "   {l}");
+        }
+    }
+    let v = &d.verdict;
+    let label = if v.works {
+        style.good("WORKS")
+    } else {
+        style.bad("BROKEN")
+    };
+    let _ = writeln!(out, "\n7. Verdict  [{label}]");
+    let _ = writeln!(out, "   {}", v.headline);
+    for f in &v.findings {
+        let fact = f
+            .fact
+            .map(|n| format!("  (tidb-tls-facts 6.{n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\n   {} {}{fact}",
+            style.bad(&format!("[{}]", f.cause.id())),
+            f.title
+        );
+        let _ = writeln!(out, "     cause: {}", f.summary);
+        for e in &f.evidence {
+            let _ = writeln!(out, "     seen:  {e}");
+        }
+        for x in &f.fix {
+            let _ = writeln!(out, "     fix:   {x}");
+        }
+        if let Some(c) = &f.config {
+            let _ = writeln!(
+                out,
+                "     where: {} {}, {}{}",
+                c.component,
+                c.file,
+                c.key,
+                c.tiup
+                    .as_ref()
+                    .map(|t| format!(" (TiUP topology: {t})"))
+                    .unwrap_or_default()
+            );
+        }
+        if !f.log_texts.is_empty() {
+            let _ = writeln!(
+                out,
+                "     what the components print (match it in their logs):"
+            );
+            for t in &f.log_texts {
+                let _ = writeln!(out, "       {}: \"{}\"", t.who, t.text);
+            }
+        }
+    }
+    if !v.notes.is_empty() {
+        let _ = writeln!(out, "\n   notes:");
+        for n in &v.notes {
+            let _ = writeln!(out, "     - {n}");
+        }
+    }
+    out
+}
