@@ -310,7 +310,10 @@ impl Topology {
                 if e.key.ends_with("_servers") || e.key.starts_with("tispark") {
                     let has = matches!(&e.value.value, Value::List(l) if !l.is_empty());
                     if has {
-                        skipped.push(source_at(path, e.key_pos, &e.key));
+                        skipped.push((
+                            format!("{} (line {})", e.key, e.key_pos.line),
+                            source_at(path, e.key_pos, &e.key),
+                        ));
                     }
                 }
                 continue;
@@ -336,9 +339,13 @@ impl Topology {
                     "{} section(s) of the topology are not audited",
                     skipped.len()
                 ),
-                skipped.join("; "),
+                skipped
+                    .iter()
+                    .map(|(what, _)| what.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS".to_string(),
-                skipped.first().cloned(),
+                skipped.first().map(|(_, src)| src.clone()),
             ));
         }
 
