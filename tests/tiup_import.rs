@@ -487,3 +487,70 @@ async fn report_command_with_a_topology() {
     assert_eq!(code, 2);
     assert!(err.contains("bad-syntax.yaml:7:13: invalid YAML"), "{err}");
 }
+
+#[test]
+fn ca_key_that_is_not_the_cas_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    pki::tiup_tls_dir(&tls, "prod", PROD_ROLES);
+    pki::write_key(&tls.join("ca.pem"), &pki::ca().key_pem);
+    let c = Cluster::load(&opts(&fixture("tiup/prod.yaml"), Some(&tls))).unwrap();
+    let (inv, notes) = c.inventory(AuditOptions::default()).unwrap();
+    assert!(inv.ca_key.is_none());
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(notes[0].code, "CA_KEY_SKIPPED");
+    // The audit still runs, without the unlisted identity.
+    let plan = Plan::new(inv).unwrap();
+    assert!(!plan.identities.iter().any(|i| i.name == "unlisted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn component_configs_alone_with_a_ca() {
+    let lab = lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = lab.pki();
+    let kv = lab.endpoint("tikv").unwrap().addr;
+    let kvs = lab.endpoint("tikv-status").unwrap().addr;
+    let tikv = dir.path().join("tikv.toml");
+    std::fs::write(
+        &tikv,
+        format!(
+            "[server]\naddr = \"0.0.0.0:{}\"\nadvertise-addr = \"{kv}\"\nadvertise-status-addr = \"{kvs}\"\n\n[security]\nca-path = {:?}\ncert-path = {:?}\nkey-path = {:?}\ncert-allowed-cn = [\"tidb\", \"pd\", \"tikv\"]\n",
+            kv.port(),
+            pki.ca_cert.display().to_string(),
+            pki.identities["tikv"].cert.display().to_string(),
+            pki.identities["tikv"].key.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let o = TiupOptions {
+        component_configs: vec![(None, tikv)],
+        ca: Some(pki.ca_cert.clone()),
+        ..Default::default()
+    };
+    let cluster = Cluster::load(&o).unwrap();
+    let findings = lint(&cluster, &LintOptions::default());
+    assert!(findings.is_empty(), "{findings:#?}");
+    let (inv, _) = cluster.inventory(AuditOptions::default()).unwrap();
+    assert_eq!(inv.identities.len(), 1);
+    assert_eq!(inv.identities[0].name, "tikv");
+    assert_eq!(inv.endpoints.len(), 2);
+    let auditor = Auditor::new(Plan::new(inv).unwrap());
+    let snap = auditor.run_round(None).await;
+    let i = snap
+        .identity_names
+        .iter()
+        .position(|n| n == "tikv")
+        .unwrap();
+    let u = snap
+        .identity_names
+        .iter()
+        .position(|n| n == "anonymous")
+        .unwrap();
+    assert_eq!(snap.cell(i, 0).verdict, Some(Verdict::Secure));
+    assert_eq!(snap.cell(u, 0).verdict, Some(Verdict::Enforced));
+    // The lab's TiKV also admits prod-client, which this file does not list: not a cell of
+    // this audit (no client identity), so nothing is open.
+    assert!(!snap.cells.iter().any(|c| c.verdict == Some(Verdict::Open)));
+    lab.stop().await;
+}
