@@ -39,6 +39,8 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// Explain a TLS error line from TiDB, TiKV, PD, Go or OpenSSL logs.
     Explain(ExplainArgs),
+    /// Check a TiUP topology and component configs without probing (static lint).
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,9 +71,14 @@ pub struct AuditFlags {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// The inventory file (tlsaudit.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["topology", "component_config"],
+        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
+    )]
+    pub config: Option<PathBuf>,
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
@@ -83,6 +90,8 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
+    #[command(flatten)]
+    pub tidb: TidbInputFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,15 +245,17 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Demo(args)) => run_demo(args).await,
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
+        Some(Command::Lint(args)) => run_lint(args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() {
                 run_report(ReportArgs {
-                    config: default,
+                    config: Some(default),
                     format: None,
                     fail_on: Severity::Critical,
                     output: None,
                     audit: AuditFlags::default(),
+                    tidb: TidbInputFlags::default(),
                 })
                 .await
             } else {
@@ -315,7 +326,10 @@ fn stdout_is_terminal() -> bool {
 }
 
 async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
-    let inv = Inventory::load(&args.config)?;
+    let Some(config) = &args.config else {
+        return run_report_tidb(args).await;
+    };
+    let inv = Inventory::load(config)?;
     let (auditor, snap) = audit(inv, &args.audit).await?;
     let format = args
         .format
@@ -468,4 +482,207 @@ fn run_explain(args: ExplainArgs) -> Result<u8, InputError> {
         Format::Text => eprint!("{}", crate::explain::unmatched_help(&text)),
     }
     Ok(e.exit_code())
+}
+
+// ---- TiDB-native inputs: --topology, --tls-dir, --component-config; `lint` ----
+
+/// Where a TiDB cluster's description comes from (instead of a tlsaudit.toml).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TidbInputFlags {
+    /// TiUP topology.yaml, or a cluster's meta.yaml
+    /// (~/.tiup/storage/cluster/clusters/<name>/meta.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// TiUP's TLS folder: ca.crt, ca.pem (the CA key), client.crt and client.pem, and any
+    /// <role>.crt/<role>.pem (default with a meta.yaml: the tls folder beside it).
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// A component config: tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml,
+    /// ticdc.toml (or COMPONENT=FILE). Repeatable.
+    #[arg(long = "component-config", value_name = "FILE")]
+    pub component_config: Vec<String>,
+    /// The CA callers trust (default: ca.crt in --tls-dir).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// The cluster name (default: meta.yaml's folder, the client certificate's CN
+    /// <name>-client, or the topology file's name).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// The cluster version, e.g. v8.5.0, for rules that changed (default: meta.yaml's
+    /// tidb_version).
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub cluster_version: Option<crate::profile::Version>,
+    /// Certificate files expiring within this many days are a warning.
+    #[arg(long, value_name = "DAYS", default_value = "30")]
+    pub expiry_days: u32,
+}
+
+fn parse_version(s: &str) -> Result<crate::profile::Version, String> {
+    crate::profile::Version::parse(s).ok_or_else(|| format!("{s:?} is not a version (e.g. v8.5.0)"))
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("tidb_input")
+        .args(["topology", "component_config"])
+        .required(true)
+        .multiple(true)
+))]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub tidb: TidbInputFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 1 when a finding reaches this severity.
+    #[arg(long, value_enum, default_value = "critical")]
+    pub fail_on: Severity,
+}
+
+/// Read the TiDB inputs and lint them.
+pub fn load_tidb(
+    flags: &TidbInputFlags,
+) -> Result<(crate::tiup::Cluster, Vec<crate::audit::Finding>), InputError> {
+    let mut configs = Vec::new();
+    for c in &flags.component_config {
+        let (kind, path) = match c.split_once('=') {
+            Some((k, p)) if !k.contains('/') => {
+                let kind = crate::tiup::ConfigKind::from_name(k).ok_or_else(|| {
+                    InputError::usage(
+                        format!("--component-config {c}: unknown component {k:?}"),
+                        "use tidb, tikv, pd, tiflash, tiflash-learner or ticdc, as in tikv=/path/tikv.toml",
+                    )
+                })?;
+                (Some(kind), PathBuf::from(p))
+            }
+            _ => (None, PathBuf::from(c)),
+        };
+        configs.push((kind, path));
+    }
+    let opts = crate::tiup::TiupOptions {
+        topology: flags.topology.clone(),
+        tls_dir: flags.tls_dir.clone(),
+        component_configs: configs,
+        ca: flags.ca.clone(),
+        cluster_name: flags.cluster_name.clone(),
+        version: flags.cluster_version,
+    };
+    let cluster = crate::tiup::Cluster::load(&opts)?;
+    let findings = crate::lint::lint(
+        &cluster,
+        &crate::lint::LintOptions {
+            expiry_warning_days: flags.expiry_days,
+        },
+    );
+    Ok((cluster, findings))
+}
+
+async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
+    let (cluster, mut findings) = load_tidb(&args.tidb)?;
+    let options = crate::inventory::AuditOptions {
+        expiry_warning_days: args.tidb.expiry_days,
+        ..Default::default()
+    };
+    let (mut inv, notes) = cluster.inventory(options)?;
+    findings.extend(notes);
+    apply(&args.audit, &mut inv);
+    let mut plan = Plan::new(inv)?;
+    plan.static_findings = findings;
+    let auditor = Auditor::new(plan);
+    let snap = auditor.run_round(None).await;
+    let format = args
+        .format
+        .unwrap_or(if stdout_is_terminal() && args.output.is_none() {
+            ReportFormat::Table
+        } else {
+            ReportFormat::Json
+        });
+    match &args.output {
+        Some(path) => {
+            let text = render_report(&auditor, &snap, format, Style::plain())?;
+            std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
+        }
+        None => emit(&render_report(&auditor, &snap, format, Style::detect())?),
+    }
+    Ok(exit_for(&snap, args.fail_on))
+}
+
+/// The lint findings for people.
+pub fn render_lint_text(
+    cluster: &crate::tiup::Cluster,
+    findings: &[crate::audit::Finding],
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let _ = writeln!(
+        out,
+        "tlsaudit lint: cluster {}, {} instance(s), {} finding(s): {} critical, {} warning, {} info",
+        cluster.name,
+        cluster.instances.len(),
+        findings.len(),
+        count(Severity::Critical),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "\n{:<8} {} {}",
+            f.severity.as_str().to_uppercase(),
+            f.code,
+            f.title
+        );
+        if let Some(src) = &f.source {
+            let _ = writeln!(out, "         at:   {src}");
+        }
+        if !f.evidence.is_empty() {
+            let _ = writeln!(out, "         seen: {}", f.evidence);
+        }
+        let _ = writeln!(out, "         fix:  {}", f.fix);
+    }
+    out
+}
+
+/// The lint findings as JSON.
+pub fn render_lint_json(
+    cluster: &crate::tiup::Cluster,
+    findings: &[crate::audit::Finding],
+) -> Result<String, serde_json::Error> {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let doc = serde_json::json!({
+        "schema": "tlsaudit.lint/1",
+        "cluster": cluster.name,
+        "inputs": {
+            "topology": cluster.topology.as_ref().map(|p| p.display().to_string()),
+            "tls_dir": cluster.tls_dir.as_ref().map(|d| d.dir.display().to_string()),
+            "component_configs": cluster.component_configs.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(),
+        },
+        "instances": cluster.instances.len(),
+        "summary": {
+            "critical": count(Severity::Critical),
+            "warning": count(Severity::Warning),
+            "info": count(Severity::Info),
+        },
+        "findings": findings,
+    });
+    serde_json::to_string_pretty(&doc).map(|mut s| {
+        s.push('\n');
+        s
+    })
+}
+
+fn run_lint(args: LintArgs) -> Result<u8, InputError> {
+    let (cluster, findings) = load_tidb(&args.tidb)?;
+    let text = match args.format {
+        Format::Text => render_lint_text(&cluster, &findings),
+        Format::Json => render_lint_json(&cluster, &findings).map_err(|e| {
+            InputError::usage(
+                format!("cannot serialize the findings: {e}"),
+                "report this as a bug",
+            )
+        })?,
+    };
+    emit(&text);
+    Ok(u8::from(crate::lint::fails(&findings, args.fail_on)))
 }

@@ -1,0 +1,446 @@
+//! Checks of certificate and key files that can be read here: extended key usage, SANs against
+//! the addresses callers dial, expiry, key match and key file mode. Files TiUP keeps on the
+//! servers (`<deploy_dir>/tls`) are checked only when copied into the TLS folder.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::{finding, LintOptions};
+use crate::audit::{Finding, Severity};
+use crate::pki::load::{self, CertRole};
+use crate::pki::{summarize, CertSummary, Identity, IdentityError};
+use crate::profile::Component;
+use crate::tiup::Cluster;
+
+/// A certificate file and how it is used.
+#[derive(Debug, Clone)]
+struct CertUse {
+    cert: PathBuf,
+    key: Option<PathBuf>,
+    /// Where the cert is named (`file:line:col: key`, or the file itself).
+    source: String,
+    key_source: String,
+    /// Who presents it (identity name).
+    who: String,
+    /// Used as a server certificate (component certs) or only as a client (TiUP's client).
+    server: bool,
+    /// Hosts callers dial to reach it.
+    hosts: Vec<String>,
+    /// Each host must be covered (a certificate of one instance); otherwise at least one (a
+    /// certificate shared or copied from one of several instances).
+    exact: bool,
+}
+
+fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
+    let mut uses: Vec<CertUse> = Vec::new();
+    let add = |u: CertUse, uses: &mut Vec<CertUse>| {
+        if let Some(e) = uses.iter_mut().find(|e| e.cert == u.cert) {
+            for h in u.hosts {
+                if !e.hosts.contains(&h) {
+                    e.hosts.push(h);
+                }
+            }
+            e.exact &= u.exact;
+        } else {
+            uses.push(u);
+        }
+    };
+    let mut unreadable = Vec::new();
+    for i in &cluster.instances {
+        for s in &i.security {
+            if s.tiup_managed {
+                continue;
+            }
+            for p in [&s.ca, &s.cert, &s.key].into_iter().flatten() {
+                if !p.value.is_file() {
+                    unreadable.push(p.clone());
+                }
+            }
+            let Some(cert) = s.cert.as_ref().filter(|c| c.value.is_file()) else {
+                continue;
+            };
+            add(
+                CertUse {
+                    cert: cert.value.clone(),
+                    key: s.key.as_ref().map(|k| k.value.clone()),
+                    source: cert.source.clone(),
+                    key_source: s
+                        .key
+                        .as_ref()
+                        .map_or(cert.source.clone(), |k| k.source.clone()),
+                    who: s.kind.cert_name().to_string(),
+                    server: true,
+                    hosts: vec![i.host.clone()],
+                    exact: s.exact,
+                },
+                &mut uses,
+            );
+        }
+    }
+    for f in &cluster.component_configs {
+        let s = &f.security;
+        for p in [&s.ca, &s.cert, &s.key].into_iter().flatten() {
+            if !p.value.is_file() {
+                unreadable.push(p.clone());
+            }
+        }
+        // Files not tied to an instance (no address to dial): checked without hosts.
+        if let Some(cert) = s
+            .cert
+            .as_ref()
+            .filter(|c| c.value.is_file() && !uses.iter().any(|u| u.cert == c.value))
+        {
+            add(
+                CertUse {
+                    cert: cert.value.clone(),
+                    key: s.key.as_ref().map(|k| k.value.clone()),
+                    source: cert.source.clone(),
+                    key_source: s
+                        .key
+                        .as_ref()
+                        .map_or(cert.source.clone(), |k| k.source.clone()),
+                    who: s.kind.cert_name().to_string(),
+                    server: true,
+                    hosts: Vec::new(),
+                    exact: false,
+                },
+                &mut uses,
+            );
+        }
+    }
+    if let Some(d) = &cluster.tls_dir {
+        if let Some((c, k)) = &d.client {
+            add(
+                CertUse {
+                    cert: c.clone(),
+                    key: Some(k.clone()),
+                    source: c.display().to_string(),
+                    key_source: k.display().to_string(),
+                    who: "client".into(),
+                    server: false,
+                    hosts: Vec::new(),
+                    exact: false,
+                },
+                &mut uses,
+            );
+        }
+        for r in &d.roles {
+            let component = Component::from_identity_name(&r.name);
+            let hosts: Vec<String> = cluster
+                .instances
+                .iter()
+                .filter(|i| Some(i.component) == component)
+                .map(|i| i.host.clone())
+                .collect();
+            add(
+                CertUse {
+                    cert: r.cert.clone(),
+                    key: Some(r.key.clone()),
+                    source: r.cert.display().to_string(),
+                    key_source: r.key.display().to_string(),
+                    who: r.name.clone(),
+                    server: component.is_some(),
+                    hosts,
+                    exact: false,
+                },
+                &mut uses,
+            );
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in unreadable {
+        if !seen.insert(p.value.clone()) {
+            continue;
+        }
+        out.push(finding(
+            "CERT_FILE_UNREADABLE",
+            Severity::Info,
+            None,
+            None,
+            format!("{} cannot be read here, so it was not checked", p.value.display()),
+            "the path is as the component sees it on its own host".to_string(),
+            "copy the file here (or run tlsaudit lint on that host) to check its expiry, SANs, key usage and key".to_string(),
+            Some(p.source),
+        ));
+    }
+    uses
+}
+
+/// Whether a certificate's SANs cover a host callers dial.
+pub(crate) fn covers(sans: &[String], host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return sans.iter().any(|s| {
+            s.strip_prefix("IP:")
+                .and_then(|v| v.parse::<IpAddr>().ok())
+                .is_some_and(|v| v == ip)
+        });
+    }
+    let host = host.to_ascii_lowercase();
+    sans.iter().filter_map(|s| s.strip_prefix("DNS:")).any(|d| {
+        let d = d.to_ascii_lowercase();
+        match d.strip_prefix("*.") {
+            Some(rest) => host
+                .split_once('.')
+                .is_some_and(|(label, tail)| !label.is_empty() && tail == rest),
+            None => d == host,
+        }
+    })
+}
+
+fn expiry(
+    leaf: &CertSummary,
+    who: &str,
+    cert: &Path,
+    source: &str,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let horizon = now + i64::from(opts.expiry_warning_days) * 86_400;
+    let evidence = format!("{} (sha256 {})", leaf.subject, leaf.sha256);
+    if leaf.not_after_unix <= now {
+        out.push(finding(
+            "CERT_FILE_EXPIRED",
+            Severity::Critical,
+            None,
+            Some(who.to_string()),
+            format!("{} expired on {}", cert.display(), leaf.not_after),
+            evidence,
+            "issue a new certificate from the cluster CA and replace the file (TiUP: `tiup cluster tls <cluster> enable --force` re-issues every certificate); callers see \"x509: certificate has expired or is not yet valid\"".to_string(),
+            Some(source.to_string()),
+        ));
+    } else if leaf.not_after_unix <= horizon {
+        out.push(finding(
+            "CERT_FILE_EXPIRING",
+            Severity::Warning,
+            None,
+            Some(who.to_string()),
+            format!(
+                "{} expires on {}, within {} days",
+                cert.display(),
+                leaf.not_after,
+                opts.expiry_warning_days
+            ),
+            evidence,
+            "renew it before it expires and replace the file in place: components re-read certificate and key on new connections, but a new CA needs a restart".to_string(),
+            Some(source.to_string()),
+        ));
+    }
+}
+
+fn key_checks(
+    who: &str,
+    chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    cert: &Path,
+    key: &Path,
+    key_source: &str,
+    out: &mut Vec<Finding>,
+) {
+    if !key.is_file() {
+        return;
+    }
+    match load::load_key(key) {
+        Err(e) => out.push(finding(
+            "KEY_UNUSABLE",
+            Severity::Critical,
+            None,
+            Some(who.to_string()),
+            format!("the key {} cannot be used", key.display()),
+            e.to_string(),
+            "the components need an unencrypted PEM key (PKCS#1, PKCS#8 or SEC1) matching the certificate".to_string(),
+            Some(key_source.to_string()),
+        )),
+        Ok(der) => {
+            if let Err(IdentityError::Mismatch) = Identity::from_der(who, chain, der) {
+                out.push(finding(
+                    "KEY_CERT_MISMATCH",
+                    Severity::Critical,
+                    None,
+                    Some(who.to_string()),
+                    format!(
+                        "the key {} does not belong to {}",
+                        key.display(),
+                        cert.display()
+                    ),
+                    "the key's public half differs from the certificate's: every TLS handshake with it fails".to_string(),
+                    "point the key path at the key issued with this certificate (TiUP: <role>.pem beside <role>.crt), or reissue both".to_string(),
+                    Some(key_source.to_string()),
+                ));
+            }
+        }
+    }
+    permissions(who, key, key_source, out);
+}
+
+#[cfg(unix)]
+fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(key) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        out.push(finding(
+            "KEY_FILE_PERMISSIONS",
+            Severity::Warning,
+            None,
+            Some(who.to_string()),
+            format!(
+                "the private key {} is readable by {}",
+                key.display(),
+                if mode & 0o007 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                }
+            ),
+            format!("mode {mode:04o}"),
+            format!(
+                "chmod 600 {} (owned by the user the component runs as)",
+                key.display()
+            ),
+            Some(key_source.to_string()),
+        ));
+    }
+}
+
+#[cfg(not(unix))]
+fn permissions(_: &str, _: &Path, _: &str, _: &mut Vec<Finding>) {}
+
+pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding>) {
+    for u in collect(cluster, out) {
+        let chain = match load::load_certs(&u.cert, CertRole::Leaf) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(finding(
+                    "CERT_FILE_INVALID",
+                    Severity::Critical,
+                    None,
+                    Some(u.who.clone()),
+                    format!("{} is not a usable certificate", u.cert.display()),
+                    e.to_string(),
+                    "point the path at the PEM certificate issued by the cluster CA".to_string(),
+                    Some(u.source.clone()),
+                ));
+                continue;
+            }
+        };
+        let Some(leaf) = chain.first().and_then(|c| summarize(c.as_ref()).ok()) else {
+            continue;
+        };
+        let eku_missing: Vec<&str> = [
+            (u.server && !leaf.allows_server_auth(), "serverAuth"),
+            (!leaf.allows_client_auth(), "clientAuth"),
+        ]
+        .into_iter()
+        .filter_map(|(m, n)| m.then_some(n))
+        .collect();
+        if !eku_missing.is_empty() {
+            out.push(finding(
+                "CERT_EKU",
+                Severity::Critical,
+                None,
+                Some(u.who.clone()),
+                format!(
+                    "{} lacks the {} extended key usage",
+                    u.cert.display(),
+                    eku_missing.join(" and ")
+                ),
+                format!(
+                    "extendedKeyUsage: {}; {}",
+                    if leaf.extended_key_usage.is_empty() { "none".to_string() } else { leaf.extended_key_usage.join(", ") },
+                    if u.server { "a component's certificate serves its port and calls the others, so it needs both" } else { "a client certificate needs clientAuth" }
+                ),
+                "reissue it with extendedKeyUsage = serverAuth, clientAuth (callers see \"x509: certificate specifies an incompatible key usage\")".to_string(),
+                Some(u.source.clone()),
+            ));
+        }
+        if u.server {
+            if leaf.sans.is_empty() {
+                out.push(finding(
+                    "CERT_NO_SANS",
+                    Severity::Critical,
+                    None,
+                    Some(u.who.clone()),
+                    format!("{} has a CN ({}) but no subject alternative names", u.cert.display(), leaf.label()),
+                    "Go callers (TiDB, PD, TiCDC, TiUP, pd-ctl) ignore the CN: \"x509: certificate relies on legacy Common Name field\" / \"doesn't contain any IP SANs\"".to_string(),
+                    "reissue it with the instance's IP and host name (and 127.0.0.1, localhost) as subjectAltName".to_string(),
+                    Some(u.source.clone()),
+                ));
+            } else if !u.hosts.is_empty() {
+                let missing: Vec<&String> =
+                    u.hosts.iter().filter(|h| !covers(&leaf.sans, h)).collect();
+                let bad = if u.exact {
+                    !missing.is_empty()
+                } else {
+                    missing.len() == u.hosts.len()
+                };
+                if bad {
+                    out.push(finding(
+                        "CERT_SAN_MISMATCH",
+                        if u.exact { Severity::Critical } else { Severity::Warning },
+                        None,
+                        Some(u.who.clone()),
+                        format!(
+                            "{} does not cover {} that callers dial",
+                            u.cert.display(),
+                            missing.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                        format!(
+                            "its SANs are {}; callers fail with \"x509: certificate is valid for ..., not {}\"",
+                            leaf.sans.join(", "),
+                            missing.first().map(|h| h.as_str()).unwrap_or_default()
+                        ),
+                        if u.exact {
+                            "reissue it with the instance's address in subjectAltName".to_string()
+                        } else {
+                            "this certificate matches none of the component's hosts: check that it is the right file, or reissue the instances' certificates with their addresses".to_string()
+                        },
+                        Some(u.source.clone()),
+                    ));
+                }
+            }
+        }
+        expiry(&leaf, &u.who, &u.cert, &u.source, opts, out);
+        if let Some(key) = &u.key {
+            key_checks(&u.who, chain, &u.cert, key, &u.key_source, out);
+        }
+    }
+    // The CA itself and its key.
+    if let Some(ca) = &cluster.ca {
+        if let Ok(chain) = load::load_certs(&ca.value, CertRole::Ca) {
+            for c in &chain {
+                if let Ok(s) = summarize(c.as_ref()) {
+                    expiry(&s, "ca", &ca.value, &ca.source, opts, out);
+                }
+            }
+            if let Some(key) = &cluster.ca_key {
+                let first = chain.into_iter().take(1).collect();
+                key_checks("ca", first, &ca.value, key, &key.display().to_string(), out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn san_coverage() {
+        let sans = vec![
+            "DNS:localhost".to_string(),
+            "IP:127.0.0.1".to_string(),
+            "IP:10.0.1.1".to_string(),
+            "DNS:*.tidb.example".to_string(),
+            "IP:::1".to_string(),
+        ];
+        assert!(covers(&sans, "10.0.1.1"));
+        assert!(!covers(&sans, "10.0.1.2"));
+        assert!(covers(&sans, "LOCALHOST"));
+        assert!(covers(&sans, "pd1.tidb.example"));
+        assert!(!covers(&sans, "a.b.tidb.example"));
+        assert!(covers(&sans, "[::1]"));
+    }
+}

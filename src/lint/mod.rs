@@ -1,0 +1,404 @@
+//! Static lint of a TiDB cluster's TLS configuration: what the topology, the component configs
+//! and the certificate files say, without probing. Every finding has a stable code, the file and
+//! key it comes from (`source`) and a fix. The same findings go into
+//! [`crate::audit::Plan::static_findings`], so they are part of every report.
+//!
+//! Codes (see `docs/tidb.md`): `TLS_DISABLED`, `HTTP_URL_WITH_TLS`, `CA_MISMATCH`,
+//! `PD_OWN_CN_NOT_LISTED`, `PD_MULTIPLE_CN_BEFORE_V8_4`, `PD_SINGLE_CN_CLIENT_PORT`,
+//! `TIUP_CLIENT_NOT_LISTED`, and for certificate files `CERT_EKU`, `CERT_NO_SANS`,
+//! `CERT_SAN_MISMATCH`, `CERT_FILE_EXPIRED`, `CERT_FILE_EXPIRING`, `CERT_FILE_INVALID`,
+//! `CERT_FILE_UNREADABLE`, `KEY_CERT_MISMATCH`, `KEY_UNUSABLE`, `KEY_FILE_PERMISSIONS`; plus the
+//! import's own notes (`TOPOLOGY_SECTION_NOT_AUDITED`, `ADDRESS_NOT_DIALABLE`,
+//! `CONFIG_APPLIED_TO_ALL`, `CONFIG_NOT_MATCHED`).
+
+mod certs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::audit::{Finding, Severity};
+use crate::profile::{Component, Version};
+use crate::tiup::{Cluster, Instance, Located};
+
+/// How the lint runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LintOptions {
+    /// A certificate expiring within this many days is a warning.
+    pub expiry_warning_days: u32,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            expiry_warning_days: 30,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finding(
+    code: &'static str,
+    severity: Severity,
+    endpoint: Option<String>,
+    identity: Option<String>,
+    title: String,
+    evidence: String,
+    fix: String,
+    source: Option<String>,
+) -> Finding {
+    Finding {
+        code,
+        severity,
+        endpoint,
+        identity,
+        title,
+        evidence,
+        fix,
+        source,
+    }
+}
+
+/// Lint a cluster: the import's notes and every check, most severe first.
+pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
+    let mut out = cluster.notes.clone();
+    tls_disabled(cluster, &mut out);
+    http_urls(cluster, &mut out);
+    pd_lists(cluster, &mut out);
+    tiup_client(cluster, &mut out);
+    ca_mismatch(cluster, &mut out);
+    certs::check(cluster, opts, &mut out);
+    let mut seen = BTreeSet::new();
+    out.retain(|f| seen.insert((f.code, f.source.clone(), f.title.clone())));
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.code.cmp(b.code))
+            .then_with(|| a.source.cmp(&b.source))
+    });
+    out
+}
+
+/// Whether any finding reaches `fail_on`.
+pub fn fails(findings: &[Finding], fail_on: Severity) -> bool {
+    findings.iter().any(|f| f.severity >= fail_on)
+}
+
+fn tls_disabled(cluster: &Cluster, out: &mut Vec<Finding>) {
+    let Some(tls) = &cluster.tls else { return };
+    if tls.value {
+        return;
+    }
+    let partial: Vec<&str> = cluster
+        .instances
+        .iter()
+        .filter(|i| i.security.iter().any(|s| s.cert.is_some()))
+        .map(|i| i.name.as_str())
+        .collect();
+    out.push(finding(
+        "TLS_DISABLED",
+        Severity::Critical,
+        None,
+        None,
+        format!(
+            "TLS is off in the topology: {} instance(s) talk to each other in plaintext",
+            cluster.instances.len()
+        ),
+        if partial.is_empty() {
+            "global.enable_tls is false or not set".to_string()
+        } else {
+            format!(
+                "global.enable_tls is off, but {} set certificate paths themselves: TiDB does not support a partly encrypted cluster",
+                partial.join(", ")
+            )
+        },
+        format!(
+            "run `tiup cluster tls {} enable` (then restart), or set global.enable_tls: true before deploying",
+            cluster.name
+        ),
+        Some(tls.source.clone()),
+    ));
+}
+
+fn http_urls(cluster: &Cluster, out: &mut Vec<Finding>) {
+    for i in &cluster.instances {
+        if !cluster.tls_on(i) {
+            continue;
+        }
+        for u in &i.urls {
+            if !u.value.trim().to_ascii_lowercase().starts_with("http://") {
+                continue;
+            }
+            out.push(finding(
+                "HTTP_URL_WITH_TLS",
+                Severity::Critical,
+                None,
+                None,
+                format!("{} = {} uses http:// while TLS is on", u.key, u.value),
+                format!(
+                    "{} ({}) has TLS enabled; a plaintext URL fails with \"first record does not look like a TLS handshake\" or \"wrong version number\"",
+                    i.name,
+                    i.component.title()
+                ),
+                format!(
+                    "write {} with https://",
+                    u.key
+                ),
+                Some(u.source.clone()),
+            ));
+        }
+    }
+}
+
+/// The CN of a PD instance's own certificate: its cert file if readable here, else the TLS
+/// folder's `pd.crt`, else `pd` when TiUP manages the certificates.
+fn pd_cn(cluster: &Cluster, inst: &Instance) -> Option<(String, String)> {
+    for s in &inst.security {
+        if let Some(c) = &s.cert {
+            if let Some(cn) = crate::tiup::tlsdir::cert_cn(&c.value) {
+                return Some((cn, format!("the CN of {}", c.value.display())));
+            }
+        }
+    }
+    if let Some(r) = cluster.tls_dir.as_ref().and_then(|d| d.role("pd")) {
+        if let Some(cn) = crate::tiup::tlsdir::cert_cn(&r.cert) {
+            return Some((cn, format!("the CN of {}", r.cert.display())));
+        }
+    }
+    if inst.security.iter().any(|s| s.tiup_managed) {
+        return Some((
+            "pd".to_string(),
+            "TiUP issues PD's certificate with CN pd".to_string(),
+        ));
+    }
+    None
+}
+
+fn list_of<'a>(inst: &'a Instance, role: &str) -> Option<&'a Located<Vec<String>>> {
+    inst.endpoints
+        .iter()
+        .find(|e| e.role == role)
+        .and_then(|e| e.list.as_ref())
+        .filter(|l| !l.value.is_empty())
+}
+
+fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
+    let mut done = BTreeSet::new();
+    for inst in cluster
+        .instances
+        .iter()
+        .filter(|i| i.component == Component::Pd)
+    {
+        let Some(list) = list_of(inst, "client").or_else(|| list_of(inst, "peer")) else {
+            continue;
+        };
+        if !done.insert((list.source.clone(), inst.version)) {
+            continue;
+        }
+        let ep = inst.endpoint_name("client");
+        let shown = format!("[{}]", list.value.join(", "));
+        if let Some((cn, why)) = pd_cn(cluster, inst) {
+            if !list.value.contains(&cn) {
+                out.push(finding(
+                    "PD_OWN_CN_NOT_LISTED",
+                    Severity::Critical,
+                    ep.clone(),
+                    None,
+                    format!("PD's own CN {cn} is missing from its cert-allowed-cn {shown}"),
+                    format!("{why}; PD applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
+                    format!("add \"{cn}\" to security.cert-allowed-cn in pd.toml (TiUP: server_configs.pd), then restart PD"),
+                    Some(list.source.clone()),
+                ));
+            }
+        }
+        let old = inst.version.is_some_and(|v| v < Version(8, 4));
+        let version = inst
+            .version
+            .map_or("unknown".to_string(), |v| format!("v{}.{}", v.0, v.1));
+        if old && list.value.len() > 1 {
+            out.push(finding(
+                "PD_MULTIPLE_CN_BEFORE_V8_4",
+                Severity::Critical,
+                ep.clone(),
+                None,
+                format!(
+                    "PD {version} accepts one CN in cert-allowed-cn, and this list has {}",
+                    list.value.len()
+                ),
+                format!("{shown}: PD before v8.4 refuses to start with several CNs"),
+                "keep one CN (PD's own, e.g. \"pd\") until PD runs v8.4 or later, or upgrade first"
+                    .to_string(),
+                Some(list.source.clone()),
+            ));
+        }
+        if list.value.len() == 1 {
+            out.push(finding(
+                "PD_SINGLE_CN_CLIENT_PORT",
+                Severity::Warning,
+                ep.clone(),
+                None,
+                format!("PD's cert-allowed-cn {shown} protects only the peer port, not the client port 2379"),
+                if old {
+                    format!("PD {version} applies cert-allowed-cn only to its peer port")
+                } else {
+                    "PD v8.4+ enforces cert-allowed-cn on its client port only when it has more than one entry".to_string()
+                },
+                "on PD v8.4 or later, list every caller's CN (pd, tidb, tikv, tiflash, cdc, tiproxy and <cluster>-client) so that 2379 enforces it too".to_string(),
+                Some(list.source.clone()),
+            ));
+        }
+    }
+}
+
+fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
+    let Some(cn) = cluster.tiup_client_cn() else {
+        return;
+    };
+    let mut done = BTreeSet::new();
+    for inst in &cluster.instances {
+        let (role, what) = match inst.component {
+            Component::Tidb => (
+                "status",
+                "`tiup cluster display` shows TiDB as Down and TiUP cannot check or scale it",
+            ),
+            Component::Pd => (
+                "client",
+                "TiUP cannot reach PD to display, scale or upgrade the cluster",
+            ),
+            _ => continue,
+        };
+        let Some(list) = list_of(inst, role) else {
+            continue;
+        };
+        if list.value.contains(&cn) || !done.insert(list.source.clone()) {
+            continue;
+        }
+        if inst.component == Component::Pd
+            && (list.value.len() < 2 || inst.version.is_some_and(|v| v < Version(8, 4)))
+        {
+            // Not enforced on 2379 then (see PD_SINGLE_CN_CLIENT_PORT).
+            continue;
+        }
+        let key = if inst.component == Component::Tidb {
+            "security.cluster-verify-cn"
+        } else {
+            "security.cert-allowed-cn"
+        };
+        out.push(finding(
+            "TIUP_CLIENT_NOT_LISTED",
+            Severity::Warning,
+            inst.endpoint_name(role),
+            None,
+            format!(
+                "{} {key} [{}] lacks TiUP's client CN {cn}",
+                inst.component.title(),
+                list.value.join(", ")
+            ),
+            format!("TiUP connects with its own certificate (CN {cn}): {what}"),
+            format!(
+                "add \"{cn}\" to {key} (TiUP: server_configs.{}), then reload",
+                if inst.component == Component::Tidb {
+                    "tidb"
+                } else {
+                    "pd"
+                }
+            ),
+            Some(list.source.clone()),
+        ));
+    }
+}
+
+/// The SHA-256 fingerprints of the certificates of a CA file, when readable here.
+fn ca_prints(path: &std::path::Path) -> Option<Vec<String>> {
+    let der = crate::pki::load::load_certs(path, crate::pki::CertRole::Ca).ok()?;
+    let mut v: Vec<String> = der
+        .iter()
+        .map(|d| crate::pki::summary::sha256_hex(d.as_ref()))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    if let Some(ca) = &cluster.ca {
+        files.push((ca.value.clone(), ca.source.clone()));
+    }
+    let blocks = cluster
+        .instances
+        .iter()
+        .flat_map(|i| i.security.iter())
+        .chain(cluster.component_configs.iter().map(|f| &f.security));
+    for s in blocks {
+        if s.tiup_managed {
+            continue;
+        }
+        if let Some(ca) = &s.ca {
+            if !files.iter().any(|(p, _)| *p == ca.value) {
+                files.push((ca.value.clone(), ca.source.clone()));
+            }
+        }
+    }
+    let mut groups: BTreeMap<Vec<String>, Vec<(PathBuf, String)>> = BTreeMap::new();
+    for (p, src) in files {
+        if let Some(prints) = ca_prints(&p) {
+            groups.entry(prints).or_default().push((p, src));
+        }
+    }
+    if groups.len() < 2 {
+        return;
+    }
+    let evidence: Vec<String> = groups
+        .iter()
+        .map(|(prints, files)| {
+            let short: Vec<&str> = prints.iter().map(|p| &p[..16.min(p.len())]).collect();
+            format!(
+                "CA {} in {}",
+                short.join("+"),
+                files
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    let first_other = groups
+        .values()
+        .nth(1)
+        .and_then(|f| f.first())
+        .map(|(_, s)| s.clone());
+    out.push(finding(
+        "CA_MISMATCH",
+        Severity::Critical,
+        None,
+        None,
+        format!("components trust {} different CA files", groups.len()),
+        format!(
+            "{}; callers then fail with \"x509: certificate signed by unknown authority\"",
+            evidence.join("; ")
+        ),
+        "give every component the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt, from ~/.tiup/storage/cluster/clusters/<name>/tls/ca.crt) and restart them: the CA is read only at start".to_string(),
+        first_other,
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fails_respects_the_threshold() {
+        let f = finding(
+            "X",
+            Severity::Warning,
+            None,
+            None,
+            String::new(),
+            String::new(),
+            String::new(),
+            None,
+        );
+        assert!(fails(std::slice::from_ref(&f), Severity::Warning));
+        assert!(!fails(&[f], Severity::Critical));
+    }
+}

@@ -1,0 +1,521 @@
+//! Component config files: the `[security]` keys each component really uses, its allow-list and
+//! the addresses it listens on and advertises.
+//!
+//! With a topology, a file's settings override the topology's for the instances it belongs to
+//! (the instance whose address it advertises, else every instance of the component). Without
+//! one, each file makes an instance of its own from its advertise (or listen) addresses.
+
+use std::path::{Path, PathBuf};
+
+use super::topology::is_url_key;
+use super::tree::{self, Setting, Value};
+use super::{
+    join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
+    UrlSetting,
+};
+use crate::audit::{Finding, Severity};
+use crate::error::InputError;
+use crate::profile::Version;
+
+/// A component config file, read.
+#[derive(Debug, Clone)]
+pub struct ComponentFile {
+    pub kind: ConfigKind,
+    pub path: PathBuf,
+    pub security: Security,
+    pub list: Option<Located<Vec<String>>>,
+    /// The address callers dial for each role, with the key it came from (`None`: the
+    /// component's default), or why it cannot be dialed.
+    pub addresses: Vec<(&'static str, Result<Located<String>, String>)>,
+    pub urls: Vec<UrlSetting>,
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+/// `http://h:p,https://h2:p` -> `h:p` (the first).
+fn strip_url(v: &str) -> String {
+    let first = v.split(',').next().unwrap_or(v).trim();
+    let no_scheme = first.split_once("://").map_or(first, |(_, r)| r);
+    no_scheme.trim_end_matches('/').to_string()
+}
+
+fn is_wildcard(host: &str) -> bool {
+    matches!(host, "0.0.0.0" | "::" | "[::]" | "")
+}
+
+impl ComponentFile {
+    pub fn load(kind: Option<ConfigKind>, path: &Path) -> Result<ComponentFile, InputError> {
+        let kind = match kind.or_else(|| ConfigKind::detect(path)) {
+            Some(k) => k,
+            None => {
+                return Err(InputError::file(
+                    path,
+                    "cannot tell which component this config belongs to",
+                    "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE",
+                ))
+            }
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        ComponentFile::parse(kind, &text, path)
+    }
+
+    pub fn parse(kind: ConfigKind, text: &str, path: &Path) -> Result<ComponentFile, InputError> {
+        let root = tree::parse_toml(text, path)?;
+        let settings = tree::flatten(&root);
+        let get = |key: &str| settings.iter().find(|s| s.key == key);
+        let src = |s: &Setting| source_at(path, s.pos, &s.key);
+        let bad = |s: &Setting, want: &str| InputError::Config {
+            path: path.to_path_buf(),
+            line: s.value.pos.line,
+            column: s.value.pos.column,
+            problem: format!("{} must be {want}, not {}", s.key, s.value.type_name()),
+            fix: format!(
+                "write {} = {}",
+                s.key,
+                if want.contains("list") {
+                    "[\"tidb\", \"pd\"]"
+                } else {
+                    "\"...\""
+                }
+            ),
+        };
+
+        let [ca_key, cert_key, key_key] = kind.security_keys();
+        let mut paths = Vec::new();
+        for key in [ca_key, cert_key, key_key] {
+            paths.push(match get(key) {
+                Some(s) => match s.value.as_str() {
+                    Some("") => None,
+                    Some(v) => Some(Located {
+                        value: resolve(path, v),
+                        source: src(s),
+                    }),
+                    None => return Err(bad(s, "a path string")),
+                },
+                None => None,
+            });
+        }
+        // TiFlash's proxy (tiflash-learner.toml) and TiCDC take the TiKV names; a hyphenated
+        // key in tiflash.toml is a common mistake: TiFlash ignores it.
+        if kind == ConfigKind::Tiflash {
+            for wrong in [
+                "security.ca-path",
+                "security.cert-path",
+                "security.key-path",
+                "security.cert-allowed-cn",
+            ] {
+                if let Some(s) = get(wrong) {
+                    return Err(InputError::Config {
+                        path: path.to_path_buf(),
+                        line: s.pos.line,
+                        column: s.pos.column,
+                        problem: format!("tiflash.toml uses underscores: TiFlash ignores {wrong}"),
+                        fix: format!(
+                            "write {} (the hyphenated names belong in tiflash-learner.toml)",
+                            wrong.replace('-', "_")
+                        ),
+                    });
+                }
+            }
+        }
+        let mut it = paths.into_iter();
+        let security = Security {
+            kind,
+            ca: it.next().flatten(),
+            cert: it.next().flatten(),
+            key: it.next().flatten(),
+            tiup_managed: false,
+            exact: true,
+        };
+        let list = match get(kind.list_key()) {
+            Some(s) => Some(Located {
+                value: s
+                    .value
+                    .string_list()
+                    .ok_or_else(|| bad(s, "a list of CNs"))?,
+                source: src(s),
+            }),
+            None => None,
+        };
+
+        let mut addresses = Vec::new();
+        for role in kind.roles() {
+            addresses.push((*role, address(kind, role, &settings, path)));
+        }
+        let mut urls = Vec::new();
+        for s in &settings {
+            if !is_url_key(&s.key) {
+                continue;
+            }
+            let values: Vec<String> = match &s.value.value {
+                Value::Str(v) => vec![v.clone()],
+                Value::List(items) => items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect(),
+                _ => continue,
+            };
+            for v in values {
+                urls.push(UrlSetting {
+                    key: s.key.clone(),
+                    value: v,
+                    source: src(s),
+                });
+            }
+        }
+        Ok(ComponentFile {
+            kind,
+            path: path.to_path_buf(),
+            security,
+            list,
+            addresses,
+            urls,
+        })
+    }
+
+    /// Apply to the instances of a topology, or (standalone) add an instance of its own.
+    pub fn apply(
+        &self,
+        instances: &mut Vec<Instance>,
+        standalone: bool,
+        version: Option<Version>,
+        notes: &mut Vec<Finding>,
+    ) {
+        let component = self.kind.component();
+        let dialable: Vec<(&str, &Located<String>)> = self
+            .addresses
+            .iter()
+            .filter_map(|(r, a)| a.as_ref().ok().map(|a| (*r, a)))
+            .collect();
+        for (role, a) in &self.addresses {
+            if let Err(why) = a {
+                notes.push(note(
+                    "ADDRESS_NOT_DIALABLE",
+                    Severity::Info,
+                    format!(
+                        "{}: the {} {role} endpoint has no address callers can dial",
+                        self.path.display(),
+                        component.title()
+                    ),
+                    why.clone(),
+                    "set the advertise address in the file, or pass --topology so the instance's host is known".to_string(),
+                    Some(self.path.display().to_string()),
+                ));
+            }
+        }
+        let matching: Vec<usize> = instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == component)
+            .filter(|(_, i)| {
+                i.endpoints.iter().any(|e| {
+                    dialable
+                        .iter()
+                        .any(|(r, a)| *r == e.role && a.value == e.address)
+                })
+            })
+            .map(|(n, _)| n)
+            .collect();
+        let targets: Vec<usize> = if !matching.is_empty() {
+            matching
+        } else if !standalone {
+            let all: Vec<usize> = instances
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.component == component)
+                .map(|(n, _)| n)
+                .collect();
+            if all.is_empty() {
+                notes.push(note(
+                    "CONFIG_NOT_MATCHED",
+                    Severity::Warning,
+                    format!(
+                        "{} matches no instance of the topology",
+                        self.path.display()
+                    ),
+                    format!("the topology has no {} instance", component.title()),
+                    "pass the config of a component the topology has, or add the instance to the topology".to_string(),
+                    Some(self.path.display().to_string()),
+                ));
+            } else if all.len() > 1 {
+                notes.push(note(
+                    "CONFIG_APPLIED_TO_ALL",
+                    Severity::Info,
+                    format!(
+                        "{} advertises no address of the topology: applied to all {} {} instances",
+                        self.path.display(),
+                        all.len(),
+                        component.title()
+                    ),
+                    self.addresses
+                        .iter()
+                        .filter_map(|(r, a)| a.as_ref().ok().map(|a| format!("{r} {}", a.value)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    "set advertise addresses in the file (or pass one file per instance) to tie it to one instance".to_string(),
+                    Some(self.path.display().to_string()),
+                ));
+            }
+            all
+        } else {
+            Vec::new()
+        };
+        let exact = targets.len() == 1;
+        for &n in &targets {
+            let inst = &mut instances[n];
+            self.merge_into(inst, exact);
+        }
+        if standalone && targets.is_empty() && !dialable.is_empty() {
+            let host = dialable
+                .first()
+                .map(|(_, a)| crate::probe::host_of(&a.value).to_string())
+                .unwrap_or_default();
+            let main = dialable
+                .first()
+                .map(|(_, a)| a.value.clone())
+                .unwrap_or_default();
+            let role_name = self.kind.cert_name();
+            let mut inst = Instance {
+                component,
+                name: format!("{role_name}-{}", super::addr_label(&main)),
+                host,
+                origin: self.path.display().to_string(),
+                version,
+                endpoints: Vec::new(),
+                security: Vec::new(),
+                urls: Vec::new(),
+            };
+            self.merge_into(&mut inst, true);
+            instances.push(inst);
+        }
+    }
+
+    fn merge_into(&self, inst: &mut Instance, exact: bool) {
+        for (role, a) in &self.addresses {
+            let Ok(a) = a else { continue };
+            if !inst.endpoints.iter().any(|e| e.role == *role) {
+                inst.endpoints.push(InstanceEndpoint {
+                    role,
+                    address: a.value.clone(),
+                    list: None,
+                });
+            }
+        }
+        for e in &mut inst.endpoints {
+            if self.kind.roles().contains(&e.role) {
+                e.list = self.list.clone();
+            }
+        }
+        inst.security.retain(|s| s.kind != self.kind);
+        inst.security.push(Security {
+            exact,
+            ..self.security.clone()
+        });
+        inst.urls
+            .retain(|u| !self.urls.iter().any(|o| o.key == u.key));
+        inst.urls.extend(self.urls.iter().cloned());
+    }
+}
+
+/// The address callers dial for a role, from the advertise key, else the listen key, else the
+/// component's default.
+fn address(
+    kind: ConfigKind,
+    role: &str,
+    settings: &[Setting],
+    path: &Path,
+) -> Result<Located<String>, String> {
+    let get = |key: &str| {
+        settings
+            .iter()
+            .find(|s| s.key == key)
+            .and_then(|s| s.value.scalar_text().map(|v| (s, v)))
+            .filter(|(_, v)| !v.trim().is_empty())
+    };
+    let from = |keys: &[&str], default: &str| -> Result<Located<String>, String> {
+        for k in keys {
+            if let Some((s, v)) = get(k) {
+                let addr = strip_url(&v);
+                let host = crate::probe::host_of(&addr);
+                if is_wildcard(host) {
+                    continue;
+                }
+                return Ok(Located {
+                    value: addr,
+                    source: source_at(path, s.pos, &s.key),
+                });
+            }
+        }
+        if let Some((_, v)) = keys.iter().find_map(|k| get(k)) {
+            return Err(format!(
+                "{} listens on {v} (every interface) and advertises no address",
+                keys.last().copied().unwrap_or_default()
+            ));
+        }
+        Ok(Located {
+            value: default.to_string(),
+            source: format!("{} (default)", keys.last().copied().unwrap_or_default()),
+        })
+    };
+    match (kind, role) {
+        (ConfigKind::Pd, "client") => {
+            from(&["advertise-client-urls", "client-urls"], "127.0.0.1:2379")
+        }
+        (ConfigKind::Pd, _) => from(&["advertise-peer-urls", "peer-urls"], "127.0.0.1:2380"),
+        (ConfigKind::Tikv, "grpc") => {
+            from(&["server.advertise-addr", "server.addr"], "127.0.0.1:20160")
+        }
+        (ConfigKind::Tikv, _) => from(
+            &["server.advertise-status-addr", "server.status-addr"],
+            "127.0.0.1:20180",
+        ),
+        (ConfigKind::TiflashLearner, "proxy") => {
+            from(&["server.advertise-addr", "server.addr"], "127.0.0.1:20170")
+        }
+        (ConfigKind::TiflashLearner, _) => from(
+            &["server.advertise-status-addr", "server.status-addr"],
+            "127.0.0.1:20292",
+        ),
+        (ConfigKind::Ticdc, _) => from(&["advertise-addr", "addr"], "127.0.0.1:8300"),
+        (ConfigKind::Tidb, _) => {
+            let port = get("status.status-port")
+                .and_then(|(_, v)| v.parse::<u16>().ok())
+                .unwrap_or(10080);
+            for key in ["advertise-address", "status.status-host", "host"] {
+                if let Some((s, v)) = get(key) {
+                    if !is_wildcard(v.trim()) {
+                        return Ok(Located {
+                            value: join_host_port(v.trim(), port),
+                            source: source_at(path, s.pos, &s.key),
+                        });
+                    }
+                }
+            }
+            Err(match get("status.status-host").or_else(|| get("host")) {
+                Some((_, v)) => format!(
+                    "TiDB's status port listens on {v} (every interface) and advertise-address is not set"
+                ),
+                None => "TiDB listens on every interface by default and advertise-address is not set"
+                    .to_string(),
+            })
+        }
+        (ConfigKind::Tiflash, "grpc") => from(&["flash.service_addr"], "127.0.0.1:3930"),
+        (ConfigKind::Tiflash, _) => {
+            let port = get("status.metrics_port")
+                .and_then(|(_, v)| v.parse::<u16>().ok())
+                .unwrap_or(8234);
+            match from(&["flash.service_addr"], "127.0.0.1:3930") {
+                Ok(a) => Ok(Located {
+                    value: join_host_port(crate::probe::host_of(&a.value), port),
+                    source: a.source,
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        (ConfigKind::Tiproxy, _) => from(&["api.addr", "proxy.advertise-addr"], "127.0.0.1:3080"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tikv_toml_security_list_and_addresses() {
+        let text = r#"
+[server]
+addr = "0.0.0.0:20160"
+advertise-addr = "10.0.1.31:20160"
+status-addr = "10.0.1.31:20180"
+
+[pd]
+endpoints = ["https://10.0.1.11:2379"]
+
+[security]
+ca-path = "tls/ca.crt"
+cert-path = "/etc/tikv/tikv.crt"
+key-path = "/etc/tikv/tikv.pem"
+cert-allowed-cn = ["tidb", "pd"]
+"#;
+        let f = ComponentFile::parse(ConfigKind::Tikv, text, Path::new("/cfg/tikv.toml")).unwrap();
+        assert_eq!(
+            f.security.ca.as_ref().unwrap().value,
+            PathBuf::from("/cfg/tls/ca.crt")
+        );
+        assert_eq!(f.list.as_ref().unwrap().value, ["tidb", "pd"]);
+        assert_eq!(
+            f.list.as_ref().unwrap().source,
+            "/cfg/tikv.toml:14:1: security.cert-allowed-cn"
+        );
+        assert_eq!(f.addresses[0].1.as_ref().unwrap().value, "10.0.1.31:20160");
+        assert_eq!(f.addresses[1].1.as_ref().unwrap().value, "10.0.1.31:20180");
+        assert_eq!(f.urls.len(), 4);
+    }
+
+    #[test]
+    fn pd_urls_tidb_status_and_wildcards() {
+        let pd = ComponentFile::parse(
+            ConfigKind::Pd,
+            "client-urls = \"https://0.0.0.0:2379\"\nadvertise-client-urls = \"https://10.0.1.11:2379\"\npeer-urls = \"https://0.0.0.0:2380\"\n[security]\ncacert-path = \"/a/ca.crt\"\n",
+            Path::new("pd.toml"),
+        )
+        .unwrap();
+        assert_eq!(pd.addresses[0].1.as_ref().unwrap().value, "10.0.1.11:2379");
+        assert!(pd.addresses[1].1.is_err());
+        assert!(pd.security.ca.is_some());
+        let tidb = ComponentFile::parse(
+            ConfigKind::Tidb,
+            "advertise-address = \"10.0.1.21\"\n[status]\nstatus-port = 10081\n[security]\ncluster-verify-cn = \"tidb\"\n",
+            Path::new("tidb.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            tidb.addresses[0].1.as_ref().unwrap().value,
+            "10.0.1.21:10081"
+        );
+        assert_eq!(tidb.list.as_ref().unwrap().value, ["tidb"]);
+    }
+
+    #[test]
+    fn tiflash_keys_are_underscored() {
+        let e = ComponentFile::parse(
+            ConfigKind::Tiflash,
+            "[security]\nca-path = \"/a\"\n",
+            Path::new("tiflash.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("tiflash.toml:2:1: "), "{e}");
+        assert!(e.contains("security.ca_path"), "{e}");
+        let f = ComponentFile::parse(
+            ConfigKind::Tiflash,
+            "[flash]\nservice_addr = \"10.0.1.41:3930\"\n[status]\nmetrics_port = 8235\n[security]\ncert_allowed_cn = [\"tidb\"]\n",
+            Path::new("tiflash.toml"),
+        )
+        .unwrap();
+        assert_eq!(f.addresses[1].1.as_ref().unwrap().value, "10.0.1.41:8235");
+    }
+
+    #[test]
+    fn bad_toml_and_types_are_located() {
+        let e = ComponentFile::parse(ConfigKind::Tikv, "[security\n", Path::new("tikv.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tikv.toml:1:"), "{e}");
+        let e = ComponentFile::parse(
+            ConfigKind::Tikv,
+            "[security]\ncert-allowed-cn = 3\n",
+            Path::new("tikv.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("tikv.toml:2:19: "), "{e}");
+    }
+}

@@ -1,0 +1,637 @@
+//! TiDB-native inputs: a TiUP topology (`topology.yaml`) or a cluster's `meta.yaml`, TiUP's TLS
+//! folder, and the components' own config files (`tidb.toml`, `tikv.toml`, `pd.toml`,
+//! `tiflash.toml`, `tiflash-learner.toml`, `ticdc.toml`).
+//!
+//! They are read into a [`Cluster`]: the instances with their endpoints, the allow-lists that
+//! apply to each endpoint and the certificate files each component uses, every value with the
+//! file, line and key it came from. [`Cluster::inventory`] turns that into the same
+//! [`Inventory`] a `tlsaudit.toml` gives, so the audit is unchanged; [`crate::lint`] checks the
+//! same model without probing. See `docs/tidb.md`.
+
+pub mod component;
+pub mod tlsdir;
+pub mod topology;
+pub mod tree;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::audit::{Finding, Severity};
+use crate::error::InputError;
+use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
+use crate::probe::{validate_address, Protocol};
+use crate::profile::{self, Component, Version};
+pub use tree::Pos;
+
+/// A value and where it came from: `file:line:col: key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub source: String,
+}
+
+/// `file:line:col: key`, the form of every [`Finding::source`] from these inputs.
+pub fn source_at(path: &Path, pos: Pos, key: &str) -> String {
+    format!("{}:{}:{}: {key}", path.display(), pos.line, pos.column)
+}
+
+/// A component config file kind: which keys it uses for TLS and which endpoints its allow-list
+/// governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigKind {
+    Pd,
+    Tidb,
+    Tikv,
+    Tiflash,
+    TiflashLearner,
+    Ticdc,
+    Tiproxy,
+}
+
+impl ConfigKind {
+    /// The kinds `--component-config` accepts, longest file name first (for detection).
+    pub const FILES: [ConfigKind; 6] = [
+        ConfigKind::TiflashLearner,
+        ConfigKind::Tiflash,
+        ConfigKind::Ticdc,
+        ConfigKind::Tidb,
+        ConfigKind::Tikv,
+        ConfigKind::Pd,
+    ];
+
+    pub fn component(self) -> Component {
+        match self {
+            ConfigKind::Pd => Component::Pd,
+            ConfigKind::Tidb => Component::Tidb,
+            ConfigKind::Tikv => Component::Tikv,
+            ConfigKind::Tiflash | ConfigKind::TiflashLearner => Component::Tiflash,
+            ConfigKind::Ticdc => Component::Ticdc,
+            ConfigKind::Tiproxy => Component::Tiproxy,
+        }
+    }
+
+    /// The file's usual name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ConfigKind::Pd => "pd.toml",
+            ConfigKind::Tidb => "tidb.toml",
+            ConfigKind::Tikv => "tikv.toml",
+            ConfigKind::Tiflash => "tiflash.toml",
+            ConfigKind::TiflashLearner => "tiflash-learner.toml",
+            ConfigKind::Ticdc => "ticdc.toml",
+            ConfigKind::Tiproxy => "tiproxy.toml",
+        }
+    }
+
+    /// The name in `COMPONENT=FILE` and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigKind::Pd => "pd",
+            ConfigKind::Tidb => "tidb",
+            ConfigKind::Tikv => "tikv",
+            ConfigKind::Tiflash => "tiflash",
+            ConfigKind::TiflashLearner => "tiflash-learner",
+            ConfigKind::Ticdc => "ticdc",
+            ConfigKind::Tiproxy => "tiproxy",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ConfigKind> {
+        match s {
+            "cdc" => Some(ConfigKind::Ticdc),
+            _ => ConfigKind::FILES
+                .into_iter()
+                .chain([ConfigKind::Tiproxy])
+                .find(|k| k.name() == s),
+        }
+    }
+
+    /// Guess the kind from a file name: `tikv.toml`, `tikv-1.toml`, `tiflash-learner.toml`,
+    /// `cdc.toml`.
+    pub fn detect(path: &Path) -> Option<ConfigKind> {
+        let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+        if stem.starts_with("cdc") {
+            return Some(ConfigKind::Ticdc);
+        }
+        ConfigKind::FILES
+            .into_iter()
+            .find(|k| stem.starts_with(k.name()))
+    }
+
+    /// The `[security]` keys of the CA, the certificate and the key.
+    pub fn security_keys(self) -> [&'static str; 3] {
+        match self {
+            ConfigKind::Pd => [
+                "security.cacert-path",
+                "security.cert-path",
+                "security.key-path",
+            ],
+            ConfigKind::Tidb => [
+                "security.cluster-ssl-ca",
+                "security.cluster-ssl-cert",
+                "security.cluster-ssl-key",
+            ],
+            ConfigKind::Tiflash => [
+                "security.ca_path",
+                "security.cert_path",
+                "security.key_path",
+            ],
+            ConfigKind::Tikv | ConfigKind::TiflashLearner | ConfigKind::Ticdc => [
+                "security.ca-path",
+                "security.cert-path",
+                "security.key-path",
+            ],
+            ConfigKind::Tiproxy => [
+                "security.cluster-tls.ca",
+                "security.cluster-tls.cert",
+                "security.cluster-tls.key",
+            ],
+        }
+    }
+
+    /// The allow-list key.
+    pub fn list_key(self) -> &'static str {
+        match self {
+            ConfigKind::Tidb => "security.cluster-verify-cn",
+            ConfigKind::Tiflash => "security.cert_allowed_cn",
+            ConfigKind::Tiproxy => "security.server-http-tls.cert-allowed-cn",
+            _ => "security.cert-allowed-cn",
+        }
+    }
+
+    /// The endpoint roles this file's allow-list governs.
+    pub fn roles(self) -> &'static [&'static str] {
+        match self {
+            ConfigKind::Pd => &["client", "peer"],
+            ConfigKind::Tidb => &["status"],
+            ConfigKind::Tikv => &["grpc", "status"],
+            ConfigKind::Tiflash => &["grpc", "metrics"],
+            ConfigKind::TiflashLearner => &["proxy", "proxy-status"],
+            ConfigKind::Ticdc => &["server"],
+            ConfigKind::Tiproxy => &["api"],
+        }
+    }
+
+    /// The name TiUP gives the component's certificate files (`<role>.crt`) and its CN.
+    pub fn cert_name(self) -> &'static str {
+        match self.component() {
+            Component::Ticdc => "cdc",
+            c => c.as_str(),
+        }
+    }
+}
+
+/// The certificate files one config section names (or TiUP manages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    pub kind: ConfigKind,
+    pub ca: Option<Located<PathBuf>>,
+    pub cert: Option<Located<PathBuf>>,
+    pub key: Option<Located<PathBuf>>,
+    /// Paths TiUP sets under `<deploy_dir>/tls` with `enable_tls` (on the server, usually not
+    /// readable here).
+    pub tiup_managed: bool,
+    /// The certificate was set for this instance exactly (its own file or an instance
+    /// `config`), not for every instance of the component.
+    pub exact: bool,
+}
+
+/// One endpoint of an instance and the allow-list that governs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceEndpoint {
+    pub role: &'static str,
+    pub address: String,
+    /// The allow-list as configured (`None`: not set).
+    pub list: Option<Located<Vec<String>>>,
+}
+
+/// A setting whose value is an address or URL (for the `http://` check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSetting {
+    pub key: String,
+    pub value: String,
+    pub source: String,
+}
+
+/// One instance of a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub component: Component,
+    /// `tikv-10.0.1.21-20160`: the TiUP role, host and main port.
+    pub name: String,
+    /// The host callers dial.
+    pub host: String,
+    /// Where the instance is declared.
+    pub origin: String,
+    pub version: Option<Version>,
+    pub endpoints: Vec<InstanceEndpoint>,
+    pub security: Vec<Security>,
+    pub urls: Vec<UrlSetting>,
+}
+
+impl Instance {
+    /// The endpoint name of a role.
+    pub fn endpoint_name(&self, role: &str) -> Option<String> {
+        self.endpoints
+            .iter()
+            .find(|e| e.role == role)
+            .map(|e| format!("{}-{}", self.component_label(), addr_label(&e.address)))
+    }
+
+    fn component_label(&self) -> &'static str {
+        match self.component {
+            Component::Ticdc => "cdc",
+            c => c.as_str(),
+        }
+    }
+}
+
+pub(crate) fn addr_label(address: &str) -> String {
+    let split = match address.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:"),
+        None => address.rsplit_once(':'),
+    };
+    split.map_or_else(|| address.to_string(), |(h, p)| format!("{h}-{p}"))
+}
+
+/// `host:port`, with brackets for IPv6.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct TiupOptions {
+    /// `topology.yaml` or `meta.yaml`.
+    pub topology: Option<PathBuf>,
+    /// TiUP's TLS folder (`ca.crt`, `ca.pem`, `client.crt`, `client.pem`, `<role>.crt`...).
+    /// Default with a `meta.yaml`: the `tls` folder beside it.
+    pub tls_dir: Option<PathBuf>,
+    /// Component config files, each with its kind when given as `COMPONENT=FILE`.
+    pub component_configs: Vec<(Option<ConfigKind>, PathBuf)>,
+    /// The CA callers trust (overrides the TLS folder's `ca.crt`).
+    pub ca: Option<PathBuf>,
+    pub cluster_name: Option<String>,
+    /// The cluster version (overrides `meta.yaml`'s `tidb_version`).
+    pub version: Option<Version>,
+}
+
+/// Everything read, with sources.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub topology: Option<PathBuf>,
+    /// `global.enable_tls` (`None` without a topology).
+    pub tls: Option<Located<bool>>,
+    pub instances: Vec<Instance>,
+    pub tls_dir: Option<tlsdir::TlsDir>,
+    /// The CA callers trust, and the source that named it.
+    pub ca: Option<Located<PathBuf>>,
+    /// The CA key (TiUP: `ca.pem`), which lets the audit mint an unlisted identity.
+    pub ca_key: Option<PathBuf>,
+    /// Component config files read.
+    pub component_configs: Vec<component::ComponentFile>,
+    /// Things the import noticed (sections not audited, addresses that cannot be dialed).
+    pub notes: Vec<Finding>,
+}
+
+/// A finding of the import itself.
+pub fn note(
+    code: &'static str,
+    severity: Severity,
+    title: String,
+    evidence: String,
+    fix: String,
+    source: Option<String>,
+) -> Finding {
+    Finding {
+        code,
+        severity,
+        endpoint: None,
+        identity: None,
+        title,
+        evidence,
+        fix,
+        source,
+    }
+}
+
+impl Cluster {
+    /// Read the inputs.
+    pub fn load(opts: &TiupOptions) -> Result<Cluster, InputError> {
+        if opts.topology.is_none() && opts.component_configs.is_empty() {
+            return Err(InputError::usage(
+                "nothing to read",
+                "pass --topology topology.yaml (or meta.yaml), or --component-config FILE",
+            ));
+        }
+        let topo = match &opts.topology {
+            Some(p) => Some(topology::Topology::load(p)?),
+            None => None,
+        };
+        let tls_dir_path = opts.tls_dir.clone().or_else(|| {
+            topo.as_ref()
+                .filter(|t| t.is_meta)
+                .map(|t| t.path.parent().unwrap_or(Path::new(".")).join("tls"))
+                .filter(|d| d.is_dir())
+        });
+        let tls_dir = match &tls_dir_path {
+            Some(d) => Some(tlsdir::TlsDir::load(d)?),
+            None => None,
+        };
+        let mut files = Vec::new();
+        for (kind, path) in &opts.component_configs {
+            files.push(component::ComponentFile::load(*kind, path)?);
+        }
+
+        let name = opts
+            .cluster_name
+            .clone()
+            .or_else(|| topo.as_ref().and_then(|t| t.meta_name.clone()))
+            .or_else(|| tls_dir.as_ref().and_then(|d| d.cluster_from_client_cn()))
+            .or_else(|| {
+                opts.topology
+                    .as_ref()
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "cluster".to_string());
+
+        let ca = match (&opts.ca, &tls_dir) {
+            (Some(p), _) => Some(Located {
+                value: p.clone(),
+                source: "--ca".to_string(),
+            }),
+            (None, Some(d)) => d.ca.clone().map(|p| Located {
+                source: p.display().to_string(),
+                value: p,
+            }),
+            _ => None,
+        };
+        let ca_key = tls_dir.as_ref().and_then(|d| d.ca_key.clone());
+
+        let mut notes = Vec::new();
+        let (tls, mut instances) = match topo {
+            Some(t) => {
+                notes.extend(t.notes.iter().cloned());
+                let version = opts.version.or(t.version);
+                let mut instances = t.instances;
+                for i in &mut instances {
+                    if opts.version.is_some() || i.version.is_none() {
+                        i.version = version;
+                    }
+                }
+                (t.tls, instances)
+            }
+            None => (None, Vec::new()),
+        };
+        let standalone = opts.topology.is_none();
+        for f in &files {
+            f.apply(&mut instances, standalone, opts.version, &mut notes);
+        }
+        Ok(Cluster {
+            name,
+            topology: opts.topology.clone(),
+            tls,
+            instances,
+            tls_dir,
+            ca,
+            ca_key,
+            component_configs: files,
+            notes,
+        })
+    }
+
+    /// Whether TLS is on for an instance: `global.enable_tls`, or certificate paths in its
+    /// config.
+    pub fn tls_on(&self, instance: &Instance) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.value)
+            || instance.security.iter().any(|s| s.cert.is_some())
+    }
+
+    /// The CN of TiUP's own client certificate: the TLS folder's `client.crt`, else
+    /// `<cluster>-client` when the cluster came from a topology.
+    pub fn tiup_client_cn(&self) -> Option<String> {
+        if let Some(cn) = self.tls_dir.as_ref().and_then(|d| d.client_cn()) {
+            return Some(cn);
+        }
+        self.topology
+            .as_ref()
+            .map(|_| format!("{}-client", self.name))
+    }
+
+    /// The inventory to audit, and notes about identities that could not be used.
+    pub fn inventory(
+        &self,
+        options: AuditOptions,
+    ) -> Result<(Inventory, Vec<Finding>), InputError> {
+        let Some(ca) = &self.ca else {
+            return Err(InputError::usage(
+                "the audit needs the CA that callers trust",
+                "pass --tls-dir with TiUP's tls folder (~/.tiup/storage/cluster/clusters/<name>/tls) or --ca ca.crt",
+            ));
+        };
+        let mut notes = Vec::new();
+        let ca_key = match &self.ca_key {
+            Some(k) if key_signs(&ca.value, k) => Some(k.clone()),
+            Some(k) => {
+                notes.push(note(
+                    "CA_KEY_SKIPPED",
+                    Severity::Warning,
+                    format!("{} is not used to mint the unlisted identity", k.display()),
+                    format!("it is not the key of {}", ca.value.display()),
+                    "put the CA's own key in ca.pem (TiUP keeps it there), or leave it out"
+                        .to_string(),
+                    Some(k.display().to_string()),
+                ));
+                None
+            }
+            None => None,
+        };
+        let mut identities: Vec<IdentityEntry> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut candidates: Vec<(String, Option<Component>, PathBuf, PathBuf)> = Vec::new();
+        if let Some(d) = &self.tls_dir {
+            if let Some((c, k)) = &d.client {
+                candidates.push(("client".into(), None, c.clone(), k.clone()));
+            }
+            for r in &d.roles {
+                candidates.push((
+                    r.name.clone(),
+                    Component::from_identity_name(&r.name),
+                    r.cert.clone(),
+                    r.key.clone(),
+                ));
+            }
+        }
+        for i in &self.instances {
+            for s in &i.security {
+                if let (Some(c), Some(k)) = (&s.cert, &s.key) {
+                    if c.value.is_file() && k.value.is_file() {
+                        candidates.push((
+                            s.kind.cert_name().to_string(),
+                            Some(i.component),
+                            c.value.clone(),
+                            k.value.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, component, cert, key) in candidates {
+            let id = match crate::pki::Identity::load(&name, &cert, &key) {
+                Ok(id) => id,
+                Err(e) => {
+                    notes.push(note(
+                        "IDENTITY_SKIPPED",
+                        Severity::Warning,
+                        format!("the certificate {} is not used as a caller", cert.display()),
+                        e.to_string(),
+                        "fix the certificate and key pair (see the other findings about it)"
+                            .to_string(),
+                        Some(cert.display().to_string()),
+                    ));
+                    continue;
+                }
+            };
+            let Some(fp) = id.leaf.as_ref().map(|l| l.sha256.clone()) else {
+                continue;
+            };
+            if !seen.insert(fp) {
+                continue;
+            }
+            let mut unique = name.clone();
+            let mut n = 2;
+            while identities.iter().any(|i| i.name == unique) {
+                unique = format!("{name}-{n}");
+                n += 1;
+            }
+            identities.push(IdentityEntry {
+                name: unique,
+                cert,
+                key,
+                component,
+            });
+        }
+
+        let mut endpoints: Vec<Endpoint> = Vec::new();
+        for i in &self.instances {
+            for e in &i.endpoints {
+                let Some(profile) = profile::lookup(i.component, e.role) else {
+                    continue;
+                };
+                let Some(name) = i.endpoint_name(e.role) else {
+                    continue;
+                };
+                if endpoints.iter().any(|x| x.name == name) {
+                    continue;
+                }
+                validate_address(&e.address).map_err(|m| {
+                    InputError::usage(
+                        format!("{}: {m}", i.origin),
+                        "give the instance a host and port",
+                    )
+                })?;
+                let protocol = profile.protocol;
+                let path =
+                    (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string());
+                endpoints.push(Endpoint {
+                    name,
+                    component: i.component,
+                    role: e.role.to_string(),
+                    address: e.address.clone(),
+                    server_name: None,
+                    protocol,
+                    path,
+                    allowed_cn: e.list.as_ref().map(|l| l.value.clone()).unwrap_or_default(),
+                    version: i.version,
+                    profile,
+                });
+            }
+        }
+        let inv = Inventory {
+            source: self
+                .topology
+                .clone()
+                .or_else(|| self.component_configs.first().map(|f| f.path.clone())),
+            cluster: self.name.clone(),
+            ca: ca.value.clone(),
+            ca_key,
+            identities,
+            endpoints,
+            options,
+        };
+        Ok((inv, notes))
+    }
+}
+
+/// Whether `key` is the key of the first certificate in `cert`.
+fn key_signs(cert: &Path, key: &Path) -> bool {
+    use crate::pki::load;
+    let (Ok(chain), Ok(der)) = (
+        load::load_certs(cert, load::CertRole::Ca),
+        load::load_key(key),
+    ) else {
+        return false;
+    };
+    crate::pki::Identity::from_der("ca", chain.into_iter().take(1).collect(), der).is_ok()
+}
+
+/// The closest of `candidates` to `word`, for "did you mean".
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= 3.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_kinds() {
+        assert_eq!(
+            ConfigKind::detect(Path::new("/x/tiflash-learner.toml")),
+            Some(ConfigKind::TiflashLearner)
+        );
+        assert_eq!(
+            ConfigKind::detect(Path::new("tikv-2.toml")),
+            Some(ConfigKind::Tikv)
+        );
+        assert_eq!(
+            ConfigKind::detect(Path::new("cdc.toml")),
+            Some(ConfigKind::Ticdc)
+        );
+        assert_eq!(ConfigKind::detect(Path::new("x.toml")), None);
+        assert_eq!(addr_label("10.0.1.1:2379"), "10.0.1.1-2379");
+        assert_eq!(addr_label("[::1]:2379"), "::1-2379");
+        assert_eq!(join_host_port("::1", 1), "[::1]:1");
+        assert_eq!(
+            did_you_mean("tikv_server", &["tikv_servers", "pd_servers"]),
+            Some("tikv_servers")
+        );
+        assert_eq!(did_you_mean("zzzzzzzz", &["pd_servers"]), None);
+    }
+}

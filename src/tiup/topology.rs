@@ -1,0 +1,845 @@
+//! TiUP topology (`topology.yaml`) and cluster metadata (`meta.yaml`: `user`, `tidb_version`,
+//! `topology`).
+//!
+//! Like TiUP (which reads it with `yaml.UnmarshalStrict`), an unknown top-level section or
+//! `server_configs` section is an error; a section TiUP knows but tlsaudit does not audit
+//! (`tispark_masters`, `monitoring_servers`, ...) is a note in the findings.
+
+use std::path::{Path, PathBuf};
+
+use super::tree::{self, Entry, Node, Setting, Value};
+use super::{
+    join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Pos,
+    Security, UrlSetting,
+};
+use crate::audit::{Finding, Severity};
+use crate::error::InputError;
+use crate::profile::{Component, Version};
+
+/// Sections read into instances.
+const AUDITED: [&str; 6] = [
+    "pd_servers",
+    "tidb_servers",
+    "tikv_servers",
+    "tiflash_servers",
+    "cdc_servers",
+    "tiproxy_servers",
+];
+
+/// Sections TiUP knows that carry no instances of audited components.
+const KNOWN_OTHER: [&str; 18] = [
+    "global",
+    "monitored",
+    "server_configs",
+    "component_versions",
+    "component_sources",
+    "tso_servers",
+    "scheduling_servers",
+    "tidb_dashboard_servers",
+    "pump_servers",
+    "drainer_servers",
+    "kvcdc_servers",
+    "tispark_masters",
+    "tispark_workers",
+    "monitoring_servers",
+    "grafana_servers",
+    "alertmanager_servers",
+    "tikv_worker_servers",
+    "tici_meta_servers",
+];
+
+const SERVER_CONFIGS: [&str; 14] = [
+    "tidb",
+    "tikv",
+    "pd",
+    "tso",
+    "scheduling",
+    "tidb_dashboard",
+    "tiflash",
+    "tiproxy",
+    "tiflash-learner",
+    "pump",
+    "drainer",
+    "cdc",
+    "kvcdc",
+    "grafana",
+];
+
+/// One audited section.
+struct SectionSpec {
+    section: &'static str,
+    component: Component,
+    /// TiUP's role name (certificate file names, deploy dirs).
+    role_name: &'static str,
+    /// The port that names the instance (and its default deploy dir).
+    main_port: (&'static str, u16),
+    /// Ports with endpoints: field, default, endpoint role.
+    ports: &'static [(&'static str, u16, &'static str)],
+    /// `server_configs` key and instance field of each config layer, with its file kind.
+    configs: &'static [(&'static str, &'static str, ConfigKind)],
+}
+
+const SPECS: [SectionSpec; 6] = [
+    SectionSpec {
+        section: "pd_servers",
+        component: Component::Pd,
+        role_name: "pd",
+        main_port: ("client_port", 2379),
+        ports: &[("client_port", 2379, "client"), ("peer_port", 2380, "peer")],
+        configs: &[("pd", "config", ConfigKind::Pd)],
+    },
+    SectionSpec {
+        section: "tidb_servers",
+        component: Component::Tidb,
+        role_name: "tidb",
+        main_port: ("port", 4000),
+        ports: &[("status_port", 10080, "status")],
+        configs: &[("tidb", "config", ConfigKind::Tidb)],
+    },
+    SectionSpec {
+        section: "tikv_servers",
+        component: Component::Tikv,
+        role_name: "tikv",
+        main_port: ("port", 20160),
+        ports: &[("port", 20160, "grpc"), ("status_port", 20180, "status")],
+        configs: &[("tikv", "config", ConfigKind::Tikv)],
+    },
+    SectionSpec {
+        section: "tiflash_servers",
+        component: Component::Tiflash,
+        role_name: "tiflash",
+        main_port: ("tcp_port", 9000),
+        ports: &[
+            ("flash_service_port", 3930, "grpc"),
+            ("flash_proxy_port", 20170, "proxy"),
+            ("flash_proxy_status_port", 20292, "proxy-status"),
+            ("metrics_port", 8234, "metrics"),
+        ],
+        configs: &[
+            ("tiflash", "config", ConfigKind::Tiflash),
+            (
+                "tiflash-learner",
+                "learner_config",
+                ConfigKind::TiflashLearner,
+            ),
+        ],
+    },
+    SectionSpec {
+        section: "cdc_servers",
+        component: Component::Ticdc,
+        role_name: "cdc",
+        main_port: ("port", 8300),
+        ports: &[("port", 8300, "server")],
+        configs: &[("cdc", "config", ConfigKind::Ticdc)],
+    },
+    SectionSpec {
+        section: "tiproxy_servers",
+        component: Component::Tiproxy,
+        role_name: "tiproxy",
+        main_port: ("port", 6000),
+        ports: &[("status_port", 3080, "api")],
+        configs: &[("tiproxy", "config", ConfigKind::Tiproxy)],
+    },
+];
+
+/// A parsed topology.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub path: PathBuf,
+    /// A `meta.yaml` (it has `topology:`).
+    pub is_meta: bool,
+    /// The cluster name a `meta.yaml` implies: its folder's name.
+    pub meta_name: Option<String>,
+    pub version: Option<Version>,
+    pub tls: Option<Located<bool>>,
+    pub instances: Vec<Instance>,
+    pub notes: Vec<Finding>,
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, pos: Pos, problem: impl Into<String>, fix: impl Into<String>) -> InputError {
+        InputError::Config {
+            path: self.path.to_path_buf(),
+            line: pos.line.max(1),
+            column: pos.column.max(1),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// A config layer's flattened settings, each with its source.
+#[derive(Debug, Clone, Default)]
+struct Layer {
+    settings: Vec<(Setting, String)>,
+}
+
+impl Layer {
+    fn from(node: &Node, path: &Path, label: &str) -> Layer {
+        Layer {
+            settings: tree::flatten(node)
+                .into_iter()
+                .map(|s| {
+                    let src = source_at(path, s.pos, &format!("{label} {}", s.key));
+                    (s, src)
+                })
+                .collect(),
+        }
+    }
+
+    /// Overlay `top` (instance) on `self` (global).
+    fn overlay(&self, top: &Layer) -> Layer {
+        let mut out = self.clone();
+        for (s, src) in &top.settings {
+            out.settings.retain(|(o, _)| o.key != s.key);
+            out.settings.push((s.clone(), src.clone()));
+        }
+        out
+    }
+
+    fn get(&self, key: &str) -> Option<&(Setting, String)> {
+        self.settings.iter().find(|(s, _)| s.key == key)
+    }
+}
+
+fn port(ctx: &Ctx<'_>, e: &Entry) -> Result<u16, InputError> {
+    match &e.value.value {
+        Value::Int(i) if (1..=65535).contains(i) => Ok(*i as u16),
+        Value::Str(s) => s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            ctx.err(
+                e.value.pos,
+                format!("{} must be a port number, not {s:?}", e.key),
+                "write a number from 1 to 65535",
+            )
+        }),
+        _ => Err(ctx.err(
+            e.value.pos,
+            format!("{} must be a port number (1-65535)", e.key),
+            "write a number from 1 to 65535",
+        )),
+    }
+}
+
+fn expect_map<'n>(
+    ctx: &Ctx<'_>,
+    e: &'n Entry,
+    fix: &str,
+) -> Result<Option<&'n [Entry]>, InputError> {
+    match &e.value.value {
+        Value::Null => Ok(None),
+        Value::Map(m) => Ok(Some(m)),
+        _ => Err(ctx.err(
+            e.value.pos,
+            format!("{} must be a mapping, not {}", e.key, e.value.type_name()),
+            fix,
+        )),
+    }
+}
+
+impl Topology {
+    pub fn load(path: &Path) -> Result<Topology, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        Topology::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Topology, InputError> {
+        let ctx = Ctx { path };
+        let root = tree::parse_yaml(text, path)?;
+        let Some(top) = root.map() else {
+            return Err(ctx.err(
+                root.pos,
+                format!("a topology must be a mapping, not {}", root.type_name()),
+                "start from `tiup cluster template` or the cluster's meta.yaml",
+            ));
+        };
+        let (is_meta, body, version) = match top.iter().find(|e| e.key == "topology") {
+            Some(t) => {
+                for e in top {
+                    if !["user", "group", "tidb_version", "last_ops_ver", "topology"]
+                        .contains(&e.key.as_str())
+                    {
+                        return Err(ctx.err(
+                            e.key_pos,
+                            format!("unknown key {:?} in a meta.yaml", e.key),
+                            "a meta.yaml has user, tidb_version, last_ops_ver and topology",
+                        ));
+                    }
+                }
+                let version = match top.iter().find(|e| e.key == "tidb_version") {
+                    Some(v) => {
+                        let text = v.value.scalar_text().unwrap_or_default();
+                        Some(Version::parse(&text).ok_or_else(|| {
+                            ctx.err(
+                                v.value.pos,
+                                format!("tidb_version {text:?} is not a version"),
+                                "write it as v8.5.0",
+                            )
+                        })?)
+                    }
+                    None => None,
+                };
+                (true, &t.value, version)
+            }
+            None => (false, &root, None),
+        };
+        let entries: &[Entry] = match &body.value {
+            Value::Map(m) => m,
+            Value::Null => &[],
+            _ => {
+                return Err(ctx.err(
+                    body.pos,
+                    "topology must be a mapping",
+                    "see `tiup cluster template`",
+                ))
+            }
+        };
+
+        let mut notes = Vec::new();
+        let mut all_known: Vec<&str> = AUDITED.to_vec();
+        all_known.extend(KNOWN_OTHER);
+        let mut skipped = Vec::new();
+        for e in entries {
+            if AUDITED.contains(&e.key.as_str()) {
+                continue;
+            }
+            if KNOWN_OTHER.contains(&e.key.as_str()) {
+                if e.key.ends_with("_servers") || e.key.starts_with("tispark") {
+                    let has = matches!(&e.value.value, Value::List(l) if !l.is_empty());
+                    if has {
+                        skipped.push((
+                            format!("{} (line {})", e.key, e.key_pos.line),
+                            source_at(path, e.key_pos, &e.key),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let fix = match super::did_you_mean(&e.key, &all_known) {
+                Some(s) => format!("did you mean {s}? (TiUP refuses unknown sections too)"),
+                None => format!(
+                    "tlsaudit reads {}; remove or rename the section",
+                    AUDITED.join(", ")
+                ),
+            };
+            return Err(ctx.err(
+                e.key_pos,
+                format!("unknown topology section {:?}", e.key),
+                fix,
+            ));
+        }
+        if !skipped.is_empty() {
+            notes.push(note(
+                "TOPOLOGY_SECTION_NOT_AUDITED",
+                Severity::Info,
+                format!(
+                    "{} section(s) of the topology are not audited",
+                    skipped.len()
+                ),
+                skipped
+                    .iter()
+                    .map(|(what, _)| what.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS".to_string(),
+                skipped.first().map(|(_, src)| src.clone()),
+            ));
+        }
+
+        // global
+        let mut tls = None;
+        let mut deploy_dir = "deploy".to_string();
+        let mut user = "tidb".to_string();
+        if let Some(g) = entries.iter().find(|e| e.key == "global") {
+            if let Some(g) = expect_map(&ctx, g, "global takes user, deploy_dir, enable_tls, ...")?
+            {
+                for e in g {
+                    match e.key.as_str() {
+                        "enable_tls" => {
+                            let v = e.value.as_bool().ok_or_else(|| {
+                                ctx.err(
+                                    e.value.pos,
+                                    format!(
+                                        "enable_tls must be true or false, not {}",
+                                        e.value.type_name()
+                                    ),
+                                    "write enable_tls: true",
+                                )
+                            })?;
+                            tls = Some(Located {
+                                value: v,
+                                source: source_at(path, e.key_pos, "global.enable_tls"),
+                            });
+                        }
+                        "deploy_dir" => {
+                            deploy_dir = e.value.scalar_text().unwrap_or(deploy_dir);
+                        }
+                        "user" => user = e.value.scalar_text().unwrap_or(user),
+                        "enable-tls" | "enable_TLS" | "tls_enabled" | "enable_ssl" => {
+                            return Err(ctx.err(
+                                e.key_pos,
+                                format!("unknown global key {:?}", e.key),
+                                "did you mean enable_tls?",
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if tls.is_none() {
+            tls = Some(Located {
+                value: false,
+                source: format!("{}: global.enable_tls (not set)", path.display()),
+            });
+        }
+
+        // server_configs
+        let mut globals: Vec<(&str, Layer)> = Vec::new();
+        if let Some(sc) = entries.iter().find(|e| e.key == "server_configs") {
+            if let Some(sc) = expect_map(&ctx, sc, "server_configs maps a component to its config")?
+            {
+                for e in sc {
+                    if !SERVER_CONFIGS.contains(&e.key.as_str()) {
+                        let fix = match super::did_you_mean(&e.key, &SERVER_CONFIGS) {
+                            Some(s) => format!("did you mean {s}?"),
+                            None => format!("use one of {}", SERVER_CONFIGS.join(", ")),
+                        };
+                        return Err(ctx.err(
+                            e.key_pos,
+                            format!("unknown server_configs section {:?}", e.key),
+                            fix,
+                        ));
+                    }
+                    if expect_map(&ctx, e, "a component's config is a mapping of keys")?.is_some() {
+                        globals.push((
+                            SERVER_CONFIGS
+                                .iter()
+                                .find(|s| **s == e.key)
+                                .copied()
+                                .unwrap_or("?"),
+                            Layer::from(&e.value, path, &format!("server_configs.{}", e.key)),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // component_versions
+        let mut versions: Vec<(Component, Version)> = Vec::new();
+        if let Some(cv) = entries.iter().find(|e| e.key == "component_versions") {
+            for e in cv.value.map().unwrap_or(&[]) {
+                let text = e.value.scalar_text().unwrap_or_default();
+                let comp = match e.key.as_str() {
+                    "cdc" => Some(Component::Ticdc),
+                    k => k.parse::<Component>().ok(),
+                };
+                if let (Some(c), Some(v)) = (comp, Version::parse(&text)) {
+                    versions.push((c, v));
+                }
+            }
+        }
+
+        let tls_on = tls.as_ref().is_some_and(|t| t.value);
+        let tls_source = tls.as_ref().map(|t| t.source.clone()).unwrap_or_default();
+        let mut instances = Vec::new();
+        for spec in &SPECS {
+            let Some(sec) = entries.iter().find(|e| e.key == spec.section) else {
+                continue;
+            };
+            let items: &[Node] = match &sec.value.value {
+                Value::Null => &[],
+                Value::List(l) => l,
+                _ => {
+                    return Err(ctx.err(
+                        sec.value.pos,
+                        format!("{} must be a list of instances", spec.section),
+                        format!("write it as\n{}:\n  - host: 10.0.1.1", spec.section),
+                    ))
+                }
+            };
+            for (idx, item) in items.iter().enumerate() {
+                let label = format!("{}[{idx}]", spec.section);
+                let Some(fields) = item.map() else {
+                    return Err(ctx.err(
+                        item.pos,
+                        format!("{label} must be a mapping with at least host"),
+                        "write each instance as `- host: 10.0.1.1`",
+                    ));
+                };
+                instances.push(read_instance(
+                    &ctx,
+                    spec,
+                    &label,
+                    item,
+                    fields,
+                    &globals,
+                    (&deploy_dir, &user),
+                    (tls_on, &tls_source),
+                    versions
+                        .iter()
+                        .find(|(c, _)| *c == spec.component)
+                        .map(|(_, v)| *v)
+                        .or(version),
+                )?);
+            }
+        }
+        let meta_name = is_meta
+            .then(|| {
+                path.canonicalize().ok().and_then(|p| {
+                    p.parent()
+                        .and_then(|d| d.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                })
+            })
+            .flatten();
+        Ok(Topology {
+            path: path.to_path_buf(),
+            is_meta,
+            meta_name,
+            version,
+            tls,
+            instances,
+            notes,
+        })
+    }
+}
+
+/// Keys whose values are addresses or URLs (checked for `http://` while TLS is on).
+pub(crate) fn is_url_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let last = last.replace('_', "-");
+    last == "pd"
+        || last.ends_with("url")
+        || last.ends_with("urls")
+        || last.ends_with("addr")
+        || last.ends_with("addrs")
+        || last.ends_with("address")
+        || last.ends_with("endpoints")
+        || last.ends_with("endpoint")
+}
+
+fn url_settings(layer: &[(Setting, String)]) -> Vec<UrlSetting> {
+    let mut out = Vec::new();
+    for (s, src) in layer {
+        if !is_url_key(&s.key) {
+            continue;
+        }
+        let values: Vec<String> = match &s.value.value {
+            Value::Str(v) => vec![v.clone()],
+            Value::List(items) => items
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            _ => continue,
+        };
+        for v in values {
+            out.push(UrlSetting {
+                key: s.key.clone(),
+                value: v,
+                source: src.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_instance(
+    ctx: &Ctx<'_>,
+    spec: &SectionSpec,
+    label: &str,
+    item: &Node,
+    fields: &[Entry],
+    globals: &[(&str, Layer)],
+    (deploy_root, user): (&str, &str),
+    (tls_on, tls_source): (bool, &str),
+    version: Option<Version>,
+) -> Result<Instance, InputError> {
+    let mut known: Vec<&str> = vec!["host", "deploy_dir"];
+    known.extend(spec.ports.iter().map(|p| p.0));
+    known.push(spec.main_port.0);
+    known.extend(spec.configs.iter().map(|c| c.1));
+    for e in fields {
+        let norm = e.key.replace('-', "_");
+        if let Some(k) = known.iter().find(|k| **k == norm && **k != e.key) {
+            return Err(ctx.err(
+                e.key_pos,
+                format!("unknown field {:?} in {label}", e.key),
+                format!("did you mean {k}? (TiUP uses underscores)"),
+            ));
+        }
+    }
+    let host = match fields.iter().find(|e| e.key == "host") {
+        Some(h) => h
+            .value
+            .scalar_text()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                ctx.err(
+                    h.value.pos,
+                    format!("{label}: host must be a host name or IP"),
+                    "write host: 10.0.1.1",
+                )
+            })?,
+        None => {
+            return Err(ctx.err(
+                item.pos,
+                format!("{label} has no host"),
+                "every instance needs `host:`",
+            ))
+        }
+    };
+    let host = host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let get_port = |field: &str, default: u16| -> Result<u16, InputError> {
+        match fields.iter().find(|e| e.key == field) {
+            Some(e) => port(ctx, e),
+            None => Ok(default),
+        }
+    };
+    let main_port = get_port(spec.main_port.0, spec.main_port.1)?;
+    let deploy_dir = match fields.iter().find(|e| e.key == "deploy_dir") {
+        Some(d) => d.value.scalar_text().unwrap_or_default(),
+        None => format!(
+            "{}/{}-{main_port}",
+            deploy_root.trim_end_matches('/'),
+            spec.role_name
+        ),
+    };
+    let deploy_dir = if deploy_dir.starts_with('/') {
+        deploy_dir
+    } else {
+        format!("/home/{user}/{deploy_dir}")
+    };
+    let origin = source_at(ctx.path, item.pos, label);
+
+    let mut endpoints = Vec::new();
+    let mut security = Vec::new();
+    let mut urls = Vec::new();
+    let mut layers: Vec<(ConfigKind, Layer, Layer)> = Vec::new();
+    for (global_key, field, kind) in spec.configs {
+        let global = globals
+            .iter()
+            .find(|(k, _)| k == global_key)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default();
+        let own = match fields.iter().find(|e| e.key == *field) {
+            Some(e) => {
+                if expect_map(ctx, e, "an instance's config is a mapping of keys")?.is_some() {
+                    Layer::from(&e.value, ctx.path, &format!("{label}.{field}"))
+                } else {
+                    Layer::default()
+                }
+            }
+            None => Layer::default(),
+        };
+        layers.push((*kind, global, own));
+    }
+    for (kind, global, own) in &layers {
+        let eff = global.overlay(own);
+        urls.extend(url_settings(&eff.settings));
+        let located_path = |key: &str| -> Option<Located<std::path::PathBuf>> {
+            eff.get(key).and_then(|(s, src)| {
+                s.value.as_str().filter(|v| !v.is_empty()).map(|v| Located {
+                    value: std::path::PathBuf::from(v),
+                    source: src.clone(),
+                })
+            })
+        };
+        let [ca_key, cert_key, key_key] = kind.security_keys();
+        let explicit = (
+            located_path(ca_key),
+            located_path(cert_key),
+            located_path(key_key),
+        );
+        if explicit.0.is_some() || explicit.1.is_some() || explicit.2.is_some() {
+            security.push(Security {
+                kind: *kind,
+                exact: own.get(cert_key).is_some(),
+                ca: explicit.0,
+                cert: explicit.1,
+                key: explicit.2,
+                tiup_managed: false,
+            });
+        } else if tls_on {
+            let tls = format!("{deploy_dir}/tls");
+            let managed = |file: String| {
+                Some(Located {
+                    value: std::path::PathBuf::from(format!("{tls}/{file}")),
+                    source: tls_source.to_string(),
+                })
+            };
+            security.push(Security {
+                kind: *kind,
+                ca: managed("ca.crt".into()),
+                cert: managed(format!("{}.crt", spec.role_name)),
+                key: managed(format!("{}.pem", spec.role_name)),
+                tiup_managed: true,
+                exact: true,
+            });
+        }
+        let list_key = kind.list_key();
+        let list = match eff.get(list_key) {
+            Some((s, src)) => Some(Located {
+                value: s.value.string_list().ok_or_else(|| {
+                    ctx.err(
+                        s.value.pos,
+                        format!(
+                            "{list_key} must be a list of CNs, not {}",
+                            s.value.type_name()
+                        ),
+                        format!("write {list_key}: [\"tidb\", \"pd\"]"),
+                    )
+                })?,
+                source: src.clone(),
+            }),
+            None => None,
+        };
+        for role in kind.roles() {
+            if let Some((field, default, _)) = spec.ports.iter().find(|p| p.2 == *role) {
+                endpoints.push(InstanceEndpoint {
+                    role,
+                    address: join_host_port(&host, get_port(field, *default)?),
+                    list: list.clone(),
+                });
+            }
+        }
+    }
+    // Endpoints in the order of the section's ports.
+    endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.2 == e.role));
+    Ok(Instance {
+        component: spec.component,
+        name: format!(
+            "{}-{}",
+            spec.role_name,
+            super::addr_label(&join_host_port(&host, main_port))
+        ),
+        host,
+        origin,
+        version,
+        endpoints,
+        security,
+        urls,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPO: &str = r#"
+global:
+  user: tidb
+  deploy_dir: /tidb-deploy
+  enable_tls: true
+server_configs:
+  pd:
+    security.cert-allowed-cn: ["pd", "tidb", "tikv"]
+  tidb:
+    security:
+      cluster-verify-cn: [tidb, prod-client]
+pd_servers:
+  - host: 10.0.1.11
+  - host: 10.0.1.12
+    client_port: 12379
+    config:
+      security.cert-allowed-cn: ["pd"]
+tidb_servers:
+  - host: 10.0.1.21
+tikv_servers:
+  - host: 10.0.1.31
+    status_port: 20181
+tiflash_servers:
+  - host: 10.0.1.41
+cdc_servers:
+  - host: 10.0.1.51
+tiproxy_servers:
+  - host: 10.0.1.61
+monitoring_servers:
+  - host: 10.0.1.99
+"#;
+
+    #[test]
+    fn instances_ports_and_lists() {
+        let t = Topology::parse(TOPO, Path::new("/c/prod.yaml")).unwrap();
+        assert!(t.tls.as_ref().unwrap().value);
+        assert_eq!(t.instances.len(), 7);
+        let pd1 = &t.instances[0];
+        assert_eq!(pd1.endpoints[0].address, "10.0.1.11:2379");
+        assert_eq!(pd1.endpoints[1].address, "10.0.1.11:2380");
+        assert_eq!(
+            pd1.endpoints[0].list.as_ref().unwrap().value,
+            ["pd", "tidb", "tikv"]
+        );
+        assert!(pd1.endpoints[0]
+            .list
+            .as_ref()
+            .unwrap()
+            .source
+            .starts_with("/c/prod.yaml:8:5: server_configs.pd security.cert-allowed-cn"));
+        let pd2 = &t.instances[1];
+        assert_eq!(pd2.endpoints[0].address, "10.0.1.12:12379");
+        assert_eq!(pd2.endpoints[0].list.as_ref().unwrap().value, ["pd"]);
+        assert!(pd2.security[0].tiup_managed);
+        assert_eq!(
+            pd2.security[0].cert.as_ref().unwrap().value,
+            PathBuf::from("/tidb-deploy/pd-12379/tls/pd.crt")
+        );
+        let tidb = &t.instances[2];
+        assert_eq!(tidb.endpoints.len(), 1);
+        assert_eq!(tidb.endpoints[0].address, "10.0.1.21:10080");
+        assert_eq!(
+            tidb.endpoints[0].list.as_ref().unwrap().value,
+            ["tidb", "prod-client"]
+        );
+        let tikv = &t.instances[3];
+        assert_eq!(tikv.endpoints[1].address, "10.0.1.31:20181");
+        let tiflash = &t.instances[4];
+        let roles: Vec<&str> = tiflash.endpoints.iter().map(|e| e.role).collect();
+        assert_eq!(roles, ["grpc", "proxy", "proxy-status", "metrics"]);
+        assert_eq!(t.instances[5].endpoints[0].address, "10.0.1.51:8300");
+        assert_eq!(t.instances[6].endpoints[0].address, "10.0.1.61:3080");
+        assert_eq!(t.notes[0].code, "TOPOLOGY_SECTION_NOT_AUDITED");
+    }
+
+    fn err(text: &str) -> String {
+        Topology::parse(text, Path::new("t.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_sections_are_errors_with_a_suggestion() {
+        let e = err("global:\n  enable_tls: true\ntikv_server:\n  - host: a\n");
+        assert!(e.starts_with("t.yaml:3:1: unknown topology section"), "{e}");
+        assert!(e.contains("did you mean tikv_servers"), "{e}");
+        let e = err("server_configs:\n  tikvv: {}\n");
+        assert!(e.starts_with("t.yaml:2:3: "), "{e}");
+        assert!(e.contains("did you mean tikv"), "{e}");
+        let e = err("pd_servers:\n  - host: a\n    client-port: 1\n");
+        assert!(e.contains("did you mean client_port"), "{e}");
+        let e = err("pd_servers:\n  - client_port: 1\n");
+        assert!(e.contains("has no host"), "{e}");
+        let e = err("pd_servers:\n  - host: a\n    client_port: 70000\n");
+        assert!(e.starts_with("t.yaml:3:18: "), "{e}");
+    }
+
+    #[test]
+    fn meta_yaml_has_version_and_topology() {
+        let text = format!(
+            "user: tidb\ntidb_version: v8.1.0\nlast_ops_ver: x\ntopology:\n{}",
+            TOPO.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        let t = Topology::parse(&text, Path::new("meta.yaml")).unwrap();
+        assert!(t.is_meta);
+        assert_eq!(t.version, Some(Version(8, 1)));
+        assert_eq!(t.instances[0].version, Some(Version(8, 1)));
+    }
+}

@@ -1,0 +1,372 @@
+//! A located config tree: YAML (TiUP topologies, read with `saphyr`) and TOML (component configs,
+//! read with `toml`'s spanned document) turned into one small tree whose every node and key knows
+//! its 1-based line and column, so that every error and every finding can name the place.
+
+use std::path::Path;
+
+use crate::error::InputError;
+
+/// 1-based line and column (characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// A value and where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    pub value: Value,
+}
+
+/// A key of a map, where it is, and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+impl Node {
+    pub fn map(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.map()?.iter().find(|e| e.key == key)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A scalar as text (numbers and booleans too), for values such as versions and hosts.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A boolean, accepting YAML 1.1 spellings (`yes`, `on`) as TiUP's YAML library does.
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "y" => Some(true),
+                "false" | "no" | "off" | "n" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A string, or a list of strings (an allow-list may be written either way).
+    pub fn string_list(&self) -> Option<Vec<String>> {
+        match &self.value {
+            Value::Str(s) if s.trim().is_empty() => Some(Vec::new()),
+            Value::Str(s) => Some(vec![s.clone()]),
+            Value::Null => Some(Vec::new()),
+            Value::List(items) => items
+                .iter()
+                .map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            _ => None,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::List(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// A leaf of a flattened config: `security.cert-allowed-cn` whether it was written as a dotted
+/// key or as nested tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// The dotted key.
+    pub key: String,
+    /// Where its (last) key part is.
+    pub pos: Pos,
+    pub value: Node,
+}
+
+/// Flatten a map into dotted keys; later entries override earlier ones with the same key.
+pub fn flatten(node: &Node) -> Vec<Setting> {
+    let mut out: Vec<Setting> = Vec::new();
+    walk(node, "", &mut out);
+    out
+}
+
+fn walk(node: &Node, prefix: &str, out: &mut Vec<Setting>) {
+    let Some(map) = node.map() else {
+        return;
+    };
+    for e in map {
+        let key = if prefix.is_empty() {
+            e.key.clone()
+        } else {
+            format!("{prefix}.{}", e.key)
+        };
+        if e.value.map().is_some() {
+            walk(&e.value, &key, out);
+        } else {
+            out.retain(|s| s.key != key);
+            out.push(Setting {
+                key,
+                pos: e.key_pos,
+                value: e.value.clone(),
+            });
+        }
+    }
+}
+
+fn config_error(path: &Path, pos: Pos, problem: String, fix: &str) -> InputError {
+    InputError::Config {
+        path: path.to_path_buf(),
+        line: pos.line.max(1),
+        column: pos.column.max(1),
+        problem,
+        fix: fix.to_string(),
+    }
+}
+
+/// Parse YAML text (the first document). Syntax errors carry the file, line and column.
+pub fn parse_yaml(text: &str, path: &Path) -> Result<Node, InputError> {
+    use saphyr::{LoadableYamlNode, MarkedYaml};
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let m = e.marker();
+        config_error(
+            path,
+            Pos {
+                line: m.line(),
+                column: m.col() + 1,
+            },
+            format!("invalid YAML: {}", e.info()),
+            "fix the YAML syntax (indentation, a missing ':' or an unclosed quote)",
+        )
+    })?;
+    match docs.first() {
+        Some(doc) => convert_yaml(doc, path),
+        None => Ok(Node {
+            pos: Pos { line: 1, column: 1 },
+            value: Value::Null,
+        }),
+    }
+}
+
+fn yaml_pos(m: &saphyr::Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        column: m.col() + 1,
+    }
+}
+
+fn convert_yaml(node: &saphyr::MarkedYaml<'_>, path: &Path) -> Result<Node, InputError> {
+    use saphyr::{Scalar, YamlData};
+    let pos = yaml_pos(&node.span.start);
+    let value = match &node.data {
+        YamlData::Value(s) => match s {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(b) => Value::Bool(*b),
+            Scalar::Integer(i) => Value::Int(*i),
+            Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
+            Scalar::String(s) => Value::Str(s.to_string()),
+        },
+        YamlData::Representation(s, _, _) => Value::Str(s.to_string()),
+        YamlData::Sequence(items) => Value::List(
+            items
+                .iter()
+                .map(|n| convert_yaml(n, path))
+                .collect::<Result<_, _>>()?,
+        ),
+        YamlData::Mapping(map) => {
+            let mut entries = Vec::new();
+            for (k, v) in map {
+                let key = match &k.data {
+                    YamlData::Value(Scalar::String(s)) => s.to_string(),
+                    YamlData::Value(Scalar::Integer(i)) => i.to_string(),
+                    YamlData::Value(Scalar::Boolean(b)) => b.to_string(),
+                    YamlData::Representation(s, _, _) => s.to_string(),
+                    _ => {
+                        return Err(config_error(
+                            path,
+                            yaml_pos(&k.span.start),
+                            "a mapping key must be a plain string".to_string(),
+                            "write the key as a string",
+                        ))
+                    }
+                };
+                entries.push(Entry {
+                    key,
+                    key_pos: yaml_pos(&k.span.start),
+                    value: convert_yaml(v, path)?,
+                });
+            }
+            Value::Map(entries)
+        }
+        YamlData::Tagged(_, inner) => return convert_yaml(inner, path),
+        YamlData::Alias(_) | YamlData::BadValue => {
+            return Err(config_error(
+                path,
+                pos,
+                "a value the YAML reader cannot use (an unresolved alias or a bad scalar)"
+                    .to_string(),
+                "write the value out in full",
+            ))
+        }
+    };
+    Ok(Node { pos, value })
+}
+
+/// Parse TOML text. Syntax errors carry the file, line and column.
+pub fn parse_toml(text: &str, path: &Path) -> Result<Node, InputError> {
+    let table = toml::de::DeTable::parse(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let (line, column) = crate::inventory::line_col(text, span.start);
+        config_error(
+            path,
+            Pos { line, column },
+            format!("invalid TOML: {}", e.message().trim()),
+            "fix the TOML syntax (quotes, brackets, one key per line)",
+        )
+    })?;
+    let pos = |span: std::ops::Range<usize>| {
+        let (line, column) = crate::inventory::line_col(text, span.start);
+        Pos { line, column }
+    };
+    Ok(Node {
+        pos: Pos { line: 1, column: 1 },
+        value: convert_table(table.get_ref(), &pos),
+    })
+}
+
+fn convert_table(t: &toml::de::DeTable<'_>, pos: &dyn Fn(std::ops::Range<usize>) -> Pos) -> Value {
+    Value::Map(
+        t.iter()
+            .map(|(k, v)| Entry {
+                key: k.get_ref().to_string(),
+                key_pos: pos(k.span()),
+                value: convert_toml(v, pos),
+            })
+            .collect(),
+    )
+}
+
+fn convert_toml(
+    v: &toml::Spanned<toml::de::DeValue<'_>>,
+    pos: &dyn Fn(std::ops::Range<usize>) -> Pos,
+) -> Node {
+    use toml::de::DeValue;
+    let value = match v.get_ref() {
+        DeValue::String(s) => Value::Str(s.to_string()),
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .map_or_else(|_| Value::Str(i.as_str().to_string()), Value::Int),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .map_or_else(|_| Value::Str(f.as_str().to_string()), Value::Float),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::Str(d.to_string()),
+        DeValue::Array(items) => Value::List(items.iter().map(|i| convert_toml(i, pos)).collect()),
+        DeValue::Table(t) => convert_table(t, pos),
+    };
+    Node {
+        pos: pos(v.span()),
+        value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_nodes_know_their_place() {
+        let text = "global:\n  enable_tls: true\nserver_configs:\n  pd:\n    security.cert-allowed-cn: [pd, tidb]\n    security:\n      cert-path: /x\n";
+        let root = parse_yaml(text, Path::new("t.yaml")).unwrap();
+        let g = root.get("global").unwrap();
+        assert_eq!(g.key_pos, Pos { line: 1, column: 1 });
+        let tls = g.value.get("enable_tls").unwrap();
+        assert_eq!(tls.key_pos, Pos { line: 2, column: 3 });
+        assert_eq!(tls.value.as_bool(), Some(true));
+        let pd = &root
+            .get("server_configs")
+            .unwrap()
+            .value
+            .get("pd")
+            .unwrap()
+            .value;
+        let flat = flatten(pd);
+        let keys: Vec<&str> = flat.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["security.cert-allowed-cn", "security.cert-path"]);
+        assert_eq!(flat[0].pos, Pos { line: 5, column: 5 });
+        assert_eq!(
+            flat[0].value.string_list().unwrap(),
+            vec!["pd".to_string(), "tidb".to_string()]
+        );
+    }
+
+    #[test]
+    fn yaml_syntax_error_is_located() {
+        let e = parse_yaml("a:\n  b: [1, 2\nc: 3\n", Path::new("t.yaml")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("t.yaml:"), "{s}");
+        assert!(s.contains("invalid YAML"), "{s}");
+        let InputError::Config { line, .. } = e else {
+            panic!("{s}")
+        };
+        assert!(line >= 2, "{s}");
+    }
+
+    #[test]
+    fn toml_nodes_know_their_place() {
+        let text = "[security]\nca-path = \"/a/ca.crt\"\ncert-allowed-cn = [\"tidb\"]\n";
+        let root = parse_toml(text, Path::new("tikv.toml")).unwrap();
+        let flat = flatten(&root);
+        assert_eq!(flat[0].key, "security.ca-path");
+        assert_eq!(flat[0].pos, Pos { line: 2, column: 1 });
+        assert_eq!(
+            flat[1].value.pos,
+            Pos {
+                line: 3,
+                column: 19
+            }
+        );
+        let e = parse_toml("[security\n", Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.toml:1:"), "{e}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Against a real Go peer: etcd (Debian's `etcd-server`, 3.4) configured like PD's peer port
+//! (`--peer-client-cert-auth`, `--peer-cert-allowed-cn`, peer TLS with the lab PKI), on
+//! 127.0.0.1 with its data in a temp dir. Its peer port is probed through an `Inventory` and
+//! the audit: the allowed CN is `secure`, another CN from the same CA `enforced`.
+//!
+//! Without an `etcd` binary (PATH or `ETCD_BIN`) the test prints a note and passes; CI installs
+//! `etcd-server`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tlsaudit::audit::{Auditor, Plan, Verdict};
+use tlsaudit::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
+use tlsaudit::lab::{Lab, LabSpec};
+use tlsaudit::probe::Protocol;
+use tlsaudit::profile::{self, Component};
+
+fn etcd_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ETCD_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("etcd"))
+        .find(|p| p.is_file())
+}
+
+/// A running etcd, killed and reaped on drop; its data dir goes with it.
+struct Etcd {
+    child: Child,
+    peer_port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_etcd(bin: &Path, lab: &Lab, allowed_cn: &str) -> Etcd {
+    let pki = lab.pki();
+    let pd = &pki.identities["pd"];
+    let mut last = String::new();
+    for _ in 0..5 {
+        let data = tempfile::tempdir().unwrap();
+        let (client, peer) = (free_port(), free_port());
+        let peer_url = format!("https://127.0.0.1:{peer}");
+        let client_url = format!("http://127.0.0.1:{client}");
+        let log = data.path().join("etcd.log");
+        let mut child = Command::new(bin)
+            .args(["--name", "tlsaudit"])
+            .arg("--data-dir")
+            .arg(data.path().join("data"))
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("tlsaudit={peer_url}")])
+            .args(["--initial-cluster-state", "new"])
+            .arg("--peer-cert-file")
+            .arg(&pd.cert)
+            .arg("--peer-key-file")
+            .arg(&pd.key)
+            .arg("--peer-trusted-ca-file")
+            .arg(&pki.ca_cert)
+            .arg("--peer-client-cert-auth")
+            .args(["--peer-cert-allowed-cn", allowed_cn])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("etcd starts");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", peer)).is_ok() {
+                return Etcd {
+                    child,
+                    peer_port: peer,
+                    _data: data,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        last = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    panic!("etcd did not listen on its peer port; its log:\n{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_peer_port_enforces_its_allowed_cn() {
+    let Some(bin) = etcd_bin() else {
+        eprintln!("note: etcd is not installed (apt-get install etcd-server); skipping the etcd interop test");
+        return;
+    };
+    let lab = Lab::start(LabSpec::new("x")).await.unwrap();
+    let etcd = start_etcd(&bin, &lab, "pd");
+    let pki = lab.pki();
+    let id = |name: &str, component: Option<Component>| IdentityEntry {
+        name: name.to_string(),
+        cert: pki.identities[name].cert.clone(),
+        key: pki.identities[name].key.clone(),
+        component,
+    };
+    let profile = profile::lookup(Component::Etcd, "peer").unwrap();
+    let inv = Inventory {
+        source: None,
+        cluster: "x".into(),
+        ca: pki.ca_cert.clone(),
+        ca_key: Some(pki.ca_key.clone()),
+        identities: vec![id("pd", None), id("tidb", None), id("client", None)],
+        endpoints: vec![Endpoint {
+            name: "etcd-peer".into(),
+            component: Component::Etcd,
+            role: "peer".into(),
+            address: format!("127.0.0.1:{}", etcd.peer_port),
+            server_name: None,
+            protocol: Protocol::Tls,
+            path: None,
+            allowed_cn: vec!["pd".into()],
+            version: None,
+            profile,
+        }],
+        options: AuditOptions::default(),
+    };
+    let auditor = Auditor::new(Plan::new(inv).unwrap());
+    let snap = auditor.run_round(None).await;
+    let verdict = |name: &str| {
+        let i = snap.identity_names.iter().position(|n| n == name).unwrap();
+        let c = snap.cell(i, 0);
+        (
+            c.verdict,
+            c.record
+                .as_ref()
+                .map(|r| format!("{}: {}", r.outcome.class, r.outcome.summary)),
+        )
+    };
+    for (name, want) in [
+        ("pd", Verdict::Secure),
+        ("tidb", Verdict::Enforced),
+        ("client", Verdict::Enforced),
+        ("unlisted", Verdict::Enforced),
+        ("anonymous", Verdict::Enforced),
+        ("foreign", Verdict::Enforced),
+    ] {
+        let (got, what) = verdict(name);
+        eprintln!(
+            "etcd peer, {name}: {got:?} ({})",
+            what.as_deref().unwrap_or("-")
+        );
+        assert_eq!(got, Some(want), "{name}: {what:?}");
+    }
+    drop(etcd);
+    lab.stop().await;
+}
