@@ -146,6 +146,9 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
         if !f.evidence.is_empty() {
             let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, WIDTH));
         }
+        if let Some(src) = &f.source {
+            let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, WIDTH));
+        }
         let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, WIDTH));
     }
     out
