@@ -20,3 +20,4 @@ pub mod pki;
 pub mod probe;
 pub mod profile;
 pub mod report;
+pub mod tui;
