@@ -1384,3 +1384,174 @@ fn draw_help(frame: &mut Frame, area: Rect, th: Theme) {
         rect,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::audit::{CellState, Expected, Snapshot};
+    use crate::profile::Component;
+    use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
+
+    /// `n_ep` endpoints in 4 components x `n_id` identities; verdicts cycle, none recorded.
+    fn big(n_ep: usize, n_id: usize) -> App {
+        let comps = [
+            Component::Pd,
+            Component::Tikv,
+            Component::Tidb,
+            Component::Tiflash,
+        ];
+        let endpoints: Vec<EndpointInfo> = (0..n_ep)
+            .map(|k| {
+                let c = comps[k * comps.len() / n_ep];
+                EndpointInfo {
+                    name: format!("{}-{k}", c.as_str()),
+                    component: c,
+                    role: "server".into(),
+                    address: format!("10.0.0.{k}:20160"),
+                    allowed_cn: vec![],
+                }
+            })
+            .collect();
+        let identities: Vec<IdentityInfo> = (0..n_id)
+            .map(|i| IdentityInfo {
+                name: format!("id-{i}"),
+                kind: IdentityKind::Configured,
+                cn: None,
+            })
+            .collect();
+        let cells = (0..n_ep * n_id)
+            .map(|k| CellState {
+                record: None,
+                verdict: Some(Verdict::ALL[k % 8]),
+                changed: false,
+                rotated: false,
+            })
+            .collect();
+        let snapshot = Snapshot {
+            cluster: "big".into(),
+            round: 2,
+            running: true,
+            total: 88,
+            done: 40,
+            started_at: None,
+            finished_at: None,
+            identity_names: identities.iter().map(|i| i.name.clone()).collect(),
+            endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
+            cells,
+            findings: Vec::new(),
+        };
+        let expected = vec![
+            Expected {
+                allow: true,
+                needed: false,
+                reason: "test".into()
+            };
+            n_ep * n_id
+        ];
+        App::new(
+            Catalog {
+                endpoints,
+                identities,
+                expected,
+            },
+            Arc::new(snapshot),
+            false,
+        )
+    }
+
+    fn frame(app: &mut App, w: u16, h: u16) -> String {
+        let Ok(mut t) = Terminal::new(TestBackend::new(w, h));
+        let Ok(_) = t.draw(|f| draw(f, app));
+        t.backend().to_string()
+    }
+
+    fn press(app: &mut App, c: char, times: usize) {
+        for _ in 0..times {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    /// The selected cell is drawn `[x]`; it must be on screen after every move.
+    #[test]
+    fn hundred_endpoints_ten_identities_stay_usable_in_80x24() {
+        for n_id in [10, 30] {
+            scroll_around(n_id);
+        }
+    }
+
+    fn scroll_around(n_id: usize) {
+        let mut app = big(100, n_id);
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("round 2: 40/88 probes"), "progress gauge:\n{s}");
+        let last = n_id - 1;
+        for (key, times) in [('l', 60), ('j', last), ('l', 39), ('h', 99), ('k', last)] {
+            for _ in 0..times {
+                press(&mut app, key, 1);
+                let s = frame(&mut app, 80, 24);
+                assert_eq!(s.matches('[').count(), 1, "one selected cell:\n{s}");
+                let name = &app.catalog.endpoints[app.sel_endpoint].name;
+                assert!(s.contains(&format!("-> {name} (")), "{name} named:\n{s}");
+                let row = &app.catalog.identities[app.sel_identity].name;
+                let line = s.lines().find(|l| l.contains('[')).unwrap_or_default();
+                assert!(line.contains(&format!("│{row} ")), "row {row}:\n{s}");
+            }
+        }
+        assert_eq!((app.sel_identity, app.sel_endpoint), (0, 0));
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("cols 1-"), "{s}");
+        assert!(s.contains("/100"), "{s}");
+    }
+
+    #[test]
+    fn counts_degrade_to_symbols_when_narrow_and_paused_shows() {
+        let mut app = big(8, 2);
+        app.paused = true;
+        let wide = frame(&mut app, 140, 30);
+        assert!(wide.contains("+ 2 secure"), "{wide}");
+        assert!(wide.contains("paused"), "{wide}");
+        let narrow = frame(&mut app, 60, 20);
+        assert!(narrow.contains("+2 -2 !2"), "{narrow}");
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_panic() {
+        let mut app = big(30, 5);
+        for (w, h) in [(1, 1), (10, 5), (20, 8), (40, 10), (80, 6)] {
+            app.detail = false;
+            frame(&mut app, w, h);
+            app.detail = true;
+            frame(&mut app, w, h);
+            app.help = true;
+            frame(&mut app, w, h);
+            app.help = false;
+            app.view = View::Findings;
+            frame(&mut app, w, h);
+            app.view = View::Matrix;
+        }
+    }
+
+    #[test]
+    fn hang_wrap_keeps_the_value_column() {
+        let th = Theme { color: false };
+        let line = kv(th, "Fix", vec![Span::raw("word ".repeat(20))]);
+        let lines = hang_wrap(line, 40);
+        assert!(lines.len() > 2);
+        for l in &lines {
+            assert!(l.width() <= 40);
+        }
+        for l in &lines[1..] {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            assert!(text.starts_with("          word"), "{text:?}");
+        }
+        let long = Line::from(format!("     sha256 {}", "ab".repeat(40)));
+        for l in hang_wrap(long, 30) {
+            assert!(l.width() <= 30);
+        }
+    }
+}
