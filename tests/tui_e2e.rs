@@ -47,6 +47,7 @@ impl Tmux {
             if ok(&screen) {
                 return screen;
             }
+            assert!(self.alive(), "the session ended while waiting for {what}");
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; the screen:\n{screen}"
@@ -92,6 +93,15 @@ fn dashboard_under_tmux() {
         session: "tui".to_string(),
     };
     let bin = env!("CARGO_BIN_EXE_tlsaudit");
+    let help = Command::new(bin)
+        .args(["demo", "--help"])
+        .output()
+        .expect("run tlsaudit");
+    assert!(
+        help.status.success(),
+        "`tlsaudit demo` is missing: cli.rs must run tlsaudit::tui::run for it on a terminal ({})",
+        String::from_utf8_lossy(&help.stderr).trim()
+    );
     let out = tmux.cmd(&[
         "new-session",
         "-d",
