@@ -33,8 +33,12 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Audit every identity against every endpoint of an inventory; JSON or table report.
     Report(ReportArgs),
-    /// Start the embedded lab cluster (with planted faults) on loopback and audit it.
+    /// Start the embedded lab cluster (with planted faults) on loopback and audit it: the live
+    /// dashboard on a terminal, the table report when piped.
     Demo(DemoArgs),
+    /// The live dashboard over an inventory (prints the JSON report when stdout is not a
+    /// terminal).
+    Tui(TuiArgs),
     /// Find out why one link fails: a step-by-step trace, variant handshakes, cause and fix.
     Diagnose(DiagnoseArgs),
     /// Explain a TLS error line from TiDB, TiKV, PD, Go or OpenSSL logs.
@@ -100,13 +104,28 @@ pub struct DemoArgs {
     /// `tlsaudit report --config` can be pointed at it; Ctrl-C stops it.
     #[arg(long)]
     pub keep_running: bool,
-    /// Output format (default: table on a terminal... and when piped).
+    /// Print a report (default: table) instead of opening the dashboard on a terminal.
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
     /// Exit 1 when a finding reaches this severity (the demo's faults are planted: by default it
     /// exits 0).
     #[arg(long, value_enum)]
     pub fail_on: Option<Severity>,
+    /// Time between automatic rounds in the dashboard, e.g. 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub interval: Duration,
+    #[command(flatten)]
+    pub audit: AuditFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    /// The inventory file (tlsaudit.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Time between automatic rounds, e.g. 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub interval: Duration,
     #[command(flatten)]
     pub audit: AuditFlags,
 }
@@ -243,12 +262,20 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Probe(args)) => run_probe(args).await,
         Some(Command::Report(args)) => run_report(args).await,
         Some(Command::Demo(args)) => run_demo(args).await,
+        Some(Command::Tui(args)) => run_tui(args).await,
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
-            if default.is_file() {
+            if default.is_file() && stdout_is_terminal() {
+                run_tui(TuiArgs {
+                    config: default,
+                    interval: Duration::from_secs(10),
+                    audit: AuditFlags::default(),
+                })
+                .await
+            } else if default.is_file() {
                 run_report(ReportArgs {
                     config: Some(default),
                     format: None,
@@ -263,6 +290,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     keep_running: false,
                     format: None,
                     fail_on: None,
+                    interval: Duration::from_secs(10),
                     audit: AuditFlags::default(),
                 })
                 .await
@@ -355,7 +383,15 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
             "check that loopback sockets can be opened",
         )
     })?;
-    let inv = Inventory::load(&config)?;
+    let mut inv = Inventory::load(&config)?;
+    if !args.keep_running && args.format.is_none() && stdout_is_terminal() {
+        apply(&args.audit, &mut inv);
+        let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
+        dashboard(auditor.clone(), args.interval).await?;
+        lab.stop().await;
+        let snap = auditor.snapshot();
+        return Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)));
+    }
     if args.keep_running {
         let text = std::fs::read_to_string(&config).unwrap_or_default();
         eprintln!("lab running; inventory at {}\n", config.display());
@@ -373,6 +409,47 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
     }
     lab.stop().await;
     Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)))
+}
+
+/// Open the live dashboard; `e` writes the JSON report into the current directory.
+async fn dashboard(auditor: std::sync::Arc<Auditor>, interval: Duration) -> Result<(), InputError> {
+    let plan = auditor.plan.clone();
+    let export: crate::tui::ExportFn = Box::new(move |snap: &Snapshot| {
+        let json = crate::report::json::to_string(&plan, snap).map_err(|e| e.to_string())?;
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let path = PathBuf::from(format!("tlsaudit-report-{stamp}.json"));
+        std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    });
+    let opts = crate::tui::TuiOptions {
+        interval,
+        export: Some(export),
+        ..Default::default()
+    };
+    crate::tui::run(auditor, opts).await.map_err(|e| {
+        InputError::usage(
+            format!("the terminal failed: {e}"),
+            "run it in a terminal, or pipe the output for a report",
+        )
+    })
+}
+
+async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
+    let mut inv = Inventory::load(&args.config)?;
+    if !stdout_is_terminal() {
+        let (auditor, snap) = audit(inv, &args.audit).await?;
+        emit(&render_report(
+            &auditor,
+            &snap,
+            ReportFormat::Json,
+            Style::plain(),
+        )?);
+        return Ok(exit_for(&snap, Severity::Critical));
+    }
+    apply(&args.audit, &mut inv);
+    let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
+    dashboard(auditor.clone(), args.interval).await?;
+    Ok(exit_for(&auditor.snapshot(), Severity::Critical))
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

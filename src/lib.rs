@@ -26,3 +26,4 @@ pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod tiup;
+pub mod tui;

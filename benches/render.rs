@@ -1,0 +1,269 @@
+//! Frame time of the dashboard on a large synthetic audit: 200 endpoints x 10 identities, drawn
+//! into a 200x60 `TestBackend`, with the selection moving every frame (so the diff is never
+//! empty). Prints mean and p99 per scenario; the budget is 16 ms (60 frames per second).
+//!
+//! `cargo bench --bench render` (`-- --frames N` to change the sample count).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tlsaudit::audit::{CellState, Expected, Finding, IdentityKind, Severity, Snapshot, Verdict};
+use tlsaudit::pki::{CertSummary, IdentityCheck};
+use tlsaudit::probe::{
+    Evidence, IdentityReport, Outcome, OutcomeClass, Phase, ProbeRecord, ServerVerification,
+    TargetReport, Timings, TlsParams,
+};
+use tlsaudit::profile::Component;
+use tlsaudit::tui::{self, App, Catalog, EndpointInfo, IdentityInfo};
+
+const ENDPOINTS: usize = 200;
+const IDENTITIES: usize = 10;
+
+fn cert(cn: &str, k: usize) -> CertSummary {
+    CertSummary {
+        subject: format!("CN={cn}"),
+        issuer: "O=PingCAP, OU=TiUP, CN=Cluster CA".into(),
+        common_name: Some(cn.into()),
+        sans: vec![
+            "DNS:localhost".into(),
+            format!("IP:10.0.{}.{}", k / 250, k % 250),
+        ],
+        serial: "01:02:03".into(),
+        not_before: "2025-01-01T00:00:00Z".into(),
+        not_after: "2035-01-01T00:00:00Z".into(),
+        not_before_unix: 1_735_689_600,
+        not_after_unix: 2_051_222_400,
+        public_key: "ECDSA P-256".into(),
+        signature_algorithm: "ecdsa-with-SHA256".into(),
+        sha256: format!("{k:064x}"),
+        is_ca: false,
+        key_usage: vec!["digitalSignature".into()],
+        extended_key_usage: vec!["serverAuth".into(), "clientAuth".into()],
+        has_eku_extension: true,
+    }
+}
+
+fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -> ProbeRecord {
+    ProbeRecord {
+        target: TargetReport {
+            address: ep.address.clone(),
+            server_name: "10.0.0.1".into(),
+            protocol: "grpc".into(),
+            path: None,
+            alpn_offered: vec!["h2".into()],
+        },
+        peer_addr: Some(ep.address.clone()),
+        identity: IdentityReport {
+            name: id.name.clone(),
+            cn: id.cn.clone(),
+            cert_file: None,
+            sha256: None,
+            not_after: None,
+            check: IdentityCheck {
+                has_certificate: true,
+                chains_to_ca: true,
+                within_validity: true,
+                client_auth_eku: true,
+                problem: None,
+            },
+        },
+        started_at: "2025-06-01T00:00:00Z".into(),
+        timings: Timings {
+            connect_ms: Some(0.4),
+            handshake_ms: Some(2.5),
+            check_ms: Some(1.1),
+            total_ms: 4.0,
+        },
+        tls: Some(TlsParams {
+            version: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("h2".into()),
+            key_exchange: Some("X25519".into()),
+            client_cert_requested: true,
+            client_cert_sent: true,
+            ca_hints: vec![],
+        }),
+        server_chain: vec![cert(&ep.name, k), cert("intermediate", k + 1)],
+        server_verification: Some(ServerVerification {
+            trusted: true,
+            server_name: "10.0.0.1".into(),
+            reason: None,
+            detail: None,
+        }),
+        outcome: Outcome {
+            class,
+            phase: Phase::Check,
+            summary: "the gRPC health check answered OK".into(),
+            authorization: None,
+        },
+        evidence: Evidence {
+            grpc_status: Some(0),
+            ..Evidence::default()
+        },
+    }
+}
+
+fn synthetic() -> App {
+    let components = [
+        Component::Pd,
+        Component::Tikv,
+        Component::Tidb,
+        Component::Tiflash,
+        Component::Ticdc,
+    ];
+    let endpoints: Vec<EndpointInfo> = (0..ENDPOINTS)
+        .map(|k| {
+            let c = components[k % components.len()];
+            EndpointInfo {
+                name: format!("{}-{}", c.as_str(), k / components.len() + 1),
+                component: c,
+                role: "server".into(),
+                address: format!("10.0.{}.{}:20160", k / 250, k % 250),
+                allowed_cn: vec!["tidb".into(), "pd".into(), "tikv".into()],
+            }
+        })
+        .collect();
+    let identities: Vec<IdentityInfo> = (0..IDENTITIES)
+        .map(|i| IdentityInfo {
+            name: format!("caller-{i}"),
+            kind: IdentityKind::Configured,
+            cn: Some(format!("caller-{i}")),
+        })
+        .collect();
+    let mut cells = Vec::new();
+    let mut expected = Vec::new();
+    let mut findings = Vec::new();
+    for (i, id) in identities.iter().enumerate() {
+        for (e, ep) in endpoints.iter().enumerate() {
+            let verdict = Verdict::ALL[(i * 7 + e * 3) % 8];
+            let class = if verdict == Verdict::Enforced {
+                OutcomeClass::CnRejected
+            } else {
+                OutcomeClass::Accepted
+            };
+            if verdict.is_failing() && findings.len() < 300 {
+                findings.push(Finding {
+                    code: "CN_NOT_ENFORCED",
+                    severity: Severity::Critical,
+                    endpoint: Some(ep.name.clone()),
+                    identity: Some(id.name.clone()),
+                    title: format!("{} accepts CN {}", ep.name, id.name),
+                    evidence: "accepted: the gRPC health check answered OK".into(),
+                    fix: "set cert-allowed-cn in tikv.toml and restart".into(),
+                    source: None,
+                });
+            }
+            expected.push(Expected {
+                allow: verdict != Verdict::Enforced,
+                needed: false,
+                reason: "synthetic".into(),
+            });
+            cells.push(CellState {
+                record: Some(Arc::new(record(ep, id, i * ENDPOINTS + e, class))),
+                verdict: Some(verdict),
+                changed: (i + e) % 17 == 0,
+                rotated: (i + e) % 31 == 0,
+            });
+        }
+    }
+    let snapshot = Snapshot {
+        cluster: "synthetic".into(),
+        round: 7,
+        running: true,
+        total: ENDPOINTS * IDENTITIES,
+        done: ENDPOINTS * IDENTITIES / 2,
+        started_at: Some("2025-06-01T00:00:00Z".into()),
+        finished_at: None,
+        identity_names: identities.iter().map(|i| i.name.clone()).collect(),
+        endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
+        cells,
+        findings,
+    };
+    App::new(
+        Catalog {
+            endpoints,
+            identities,
+            expected,
+        },
+        Arc::new(snapshot),
+        true,
+    )
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+/// Draw `frames` frames, pressing `step` before each; returns the frame times in ms, sorted.
+fn measure(app: &mut App, frames: usize, step: &[char]) -> Vec<f64> {
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 60));
+    let mut times = Vec::with_capacity(frames);
+    for n in 0..frames {
+        app.handle_key(key(step[n % step.len()]));
+        let t = Instant::now();
+        let Ok(_) = terminal.draw(|f| tui::draw(f, app));
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+fn report(name: &str, times: &[f64]) {
+    if times.is_empty() {
+        println!("{name:<34} no frames");
+        return;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+    println!(
+        "{name:<34} frames {:>5}  mean {mean:>7.3} ms  p99 {p99:>7.3} ms  max {:>7.3} ms  {}",
+        times.len(),
+        times[times.len() - 1],
+        if p99 < 16.0 {
+            "ok (< 16 ms)"
+        } else {
+            "OVER 16 ms"
+        }
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let frames = args
+        .iter()
+        .position(|a| a == "--frames")
+        .and_then(|k| args.get(k + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    println!("dashboard frame time: {ENDPOINTS} endpoints x {IDENTITIES} identities, 200x60");
+
+    let mut app = synthetic();
+    // Sweep right across all 200 columns (horizontal scrolling), then back.
+    let sweep: Vec<char> = std::iter::repeat_n('l', ENDPOINTS)
+        .chain(std::iter::repeat_n('h', ENDPOINTS))
+        .collect();
+    report("matrix, moving", &measure(&mut app, frames, &sweep));
+
+    let mut app = synthetic();
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    report(
+        "matrix + detail pane, moving",
+        &measure(&mut app, frames, &sweep),
+    );
+
+    let mut app = synthetic();
+    app.handle_key(key('f'));
+    app.handle_key(key('c'));
+    report(
+        "components, failing only",
+        &measure(&mut app, frames, &['l', 'l', 'j', 'h', 'h', 'k']),
+    );
+
+    let mut app = synthetic();
+    app.handle_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    report("findings (300), moving", &measure(&mut app, frames, &['j']));
+}

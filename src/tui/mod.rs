@@ -1,0 +1,312 @@
+//! The terminal dashboard: a live matrix of every identity against every endpoint.
+//!
+//! - [`app`]: the state machine ([`App`]): selection, scrolling, filters, keys -> [`Action`].
+//! - [`ui`]: one frame from an [`App`] ([`draw`]), for any ratatui backend.
+//! - here: [`run`] (terminal setup and restore) and [`run_loop`], generic over the backend so
+//!   tests drive it with `TestBackend`.
+//!
+//! The engine publishes owned snapshots on a watch channel; the loop waits on keys, new
+//! snapshots, finished rounds and a half-second tick with `tokio::select!`, and draws from the
+//! latest `Arc<Snapshot>` without holding any lock. Rounds run in spawned tasks.
+
+pub mod app;
+pub mod ui;
+
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use futures_core::Stream;
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::audit::{Auditor, Snapshot};
+pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, IdentityInfo, View};
+pub use ui::draw;
+
+/// Writes the JSON report of a snapshot and returns where.
+pub type ExportFn = Box<dyn Fn(&Snapshot) -> Result<PathBuf, String> + Send + Sync>;
+
+/// How the dashboard runs.
+pub struct TuiOptions {
+    /// Period of the automatic re-probe rounds (counted from the end of the previous round).
+    pub interval: Duration,
+    /// Colours on; `false` when `NO_COLOR` is set (see [`color_from_env`]).
+    pub color: bool,
+    /// The `e` key: write the JSON report.
+    pub export: Option<ExportFn>,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            interval: Duration::from_secs(10),
+            color: color_from_env(),
+            export: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for TuiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TuiOptions")
+            .field("interval", &self.interval)
+            .field("color", &self.color)
+            .field("export", &self.export.as_ref().map(|_| "fn"))
+            .finish()
+    }
+}
+
+/// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+pub fn color_from_env() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Whether the terminal is in raw mode / alternate screen on our behalf.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+fn restore_terminal() -> io::Result<()> {
+    let raw = terminal::disable_raw_mode();
+    execute!(io::stdout(), LeaveAlternateScreen, cursor::Show)?;
+    raw
+}
+
+/// Restores the terminal on the panic path, then runs the previous hook (which prints the
+/// message, now readable on the normal screen).
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ACTIVE.swap(false, Ordering::SeqCst) {
+                let _ = restore_terminal();
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Raw mode + alternate screen for its lifetime: dropped on return, on error and while
+/// unwinding.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        terminal::enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let guard = TerminalGuard;
+        execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+        Ok(guard)
+    }
+
+    fn restore(self) -> io::Result<()> {
+        let r = if ACTIVE.swap(false, Ordering::SeqCst) {
+            restore_terminal()
+        } else {
+            Ok(())
+        };
+        std::mem::forget(self);
+        r
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if ACTIVE.swap(false, Ordering::SeqCst) {
+            let _ = restore_terminal();
+        }
+    }
+}
+
+/// Run the dashboard on the terminal until `q` or Ctrl-C. Starts a round at once if none has
+/// run yet, then one every `opts.interval`.
+pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
+    let guard = TerminalGuard::enter()?;
+    let result = async {
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        terminal.clear()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(forward_events(tx));
+        let mut app = App::new(
+            Catalog::from_plan(&auditor.plan),
+            auditor.snapshot(),
+            opts.color,
+        );
+        let result = run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
+        reader.abort();
+        result
+    }
+    .await;
+    let restored = guard.restore();
+    result.and(restored)
+}
+
+/// Forward terminal events to the loop; ends (closing the channel, which quits) when the
+/// terminal's input ends or fails.
+async fn forward_events(tx: mpsc::UnboundedSender<Event>) {
+    let mut stream = EventStream::new();
+    loop {
+        match std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+            Some(Ok(ev)) => {
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!("terminal input failed: {e}");
+                break;
+            }
+            None => break,
+        }
+    }
+}
+
+/// At most one round in flight; a request meanwhile is queued (merged with any queued one).
+struct Rounds {
+    auditor: Arc<Auditor>,
+    in_flight: Option<JoinHandle<()>>,
+    queued: Option<Option<Vec<usize>>>,
+    done: mpsc::UnboundedSender<()>,
+}
+
+impl Rounds {
+    fn busy(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Start a round now, or queue it; returns whether it was queued.
+    fn request(&mut self, only: Option<Vec<usize>>) -> bool {
+        if self.busy() {
+            self.queued = Some(match (self.queued.take(), only) {
+                (Some(Some(mut a)), Some(b)) => {
+                    a.extend(b);
+                    a.sort_unstable();
+                    a.dedup();
+                    Some(a)
+                }
+                (None, Some(b)) => Some(b),
+                _ => None,
+            });
+            return true;
+        }
+        let (auditor, done) = (self.auditor.clone(), self.done.clone());
+        self.in_flight = Some(tokio::spawn(async move {
+            auditor.run_round(only).await;
+            let _ = done.send(());
+        }));
+        false
+    }
+
+    /// The round in flight ended; start the queued one. Returns whether one started.
+    fn finished(&mut self) -> bool {
+        self.in_flight = None;
+        match self.queued.take() {
+            Some(only) => {
+                self.request(only);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn abort(&mut self) {
+        if let Some(h) = self.in_flight.take() {
+            h.abort();
+        }
+    }
+}
+
+fn export(app: &mut App, opts: &TuiOptions) {
+    app.status = Some(match &opts.export {
+        None => "export is not available in this mode".to_string(),
+        Some(write) => match write(&app.snapshot) {
+            Ok(path) => format!("JSON report written to {}", path.display()),
+            Err(e) => format!("export failed: {e}"),
+        },
+    });
+}
+
+fn secs_until(t: Instant) -> u64 {
+    let d = t.saturating_duration_since(Instant::now());
+    u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// The main loop on any backend: draws, then waits for a key, a new snapshot, the end of a
+/// round or the tick. Returns on `q`/Ctrl-C or when `events` closes.
+pub async fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    auditor: Arc<Auditor>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    opts: &TuiOptions,
+) -> io::Result<()> {
+    let mut snapshots = auditor.subscribe();
+    app.set_snapshot(snapshots.borrow_and_update().clone());
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let mut rounds = Rounds {
+        auditor,
+        in_flight: None,
+        queued: None,
+        done: done_tx,
+    };
+    let mut next_round = Instant::now() + opts.interval;
+    if app.snapshot.round == 0 {
+        rounds.request(None);
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut watching = true;
+    let result = loop {
+        app.next_refresh_secs = (!rounds.busy()).then(|| secs_until(next_round));
+        if let Err(e) = terminal.draw(|f| draw(f, app)) {
+            break Err(io::Error::other(e.to_string()));
+        }
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break Ok(()) };
+                if let Event::Key(key) = ev {
+                    match app.handle_key(key) {
+                        Action::Quit => break Ok(()),
+                        Action::Reprobe(only) => {
+                            if rounds.request(only) {
+                                app.status = Some("queued: a round is in flight".into());
+                            }
+                        }
+                        Action::Export => export(app, opts),
+                        Action::None => {}
+                    }
+                }
+            }
+            changed = snapshots.changed(), if watching => match changed {
+                Ok(()) => {
+                    let snap = snapshots.borrow_and_update().clone();
+                    app.set_snapshot(snap);
+                }
+                Err(_) => watching = false,
+            },
+            Some(()) = done_rx.recv() => {
+                next_round = Instant::now() + opts.interval;
+                if rounds.finished() {
+                    app.status = Some("running the queued re-probe".into());
+                }
+            }
+            _ = tick.tick() => {
+                if !app.paused && !rounds.busy() && Instant::now() >= next_round {
+                    rounds.request(None);
+                }
+            }
+        }
+    };
+    rounds.abort();
+    result
+}

@@ -1,0 +1,1564 @@
+//! Drawing: one frame from the [`App`] state. Pure: reads the state (and stores the scroll
+//! offsets that keep the selection visible), never waits on anything.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, View};
+use crate::audit::{IdentityKind, Severity, Verdict};
+use crate::pki::CertSummary;
+use crate::probe::ProbeRecord;
+
+/// Styles, with or without colour (`NO_COLOR`): without, only modifiers remain and the verdict
+/// symbols carry the meaning.
+#[derive(Debug, Clone, Copy)]
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    fn verdict(self, v: Option<Verdict>) -> Style {
+        match v {
+            None => self.fg(Color::DarkGray),
+            Some(Verdict::Secure) => self.fg(Color::Green),
+            Some(Verdict::Enforced) => self.fg(Color::Cyan),
+            Some(Verdict::Open) => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+            Some(Verdict::Blocked) => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            Some(Verdict::Unencrypted) => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Some(Verdict::Untrusted) => self.fg(Color::Yellow),
+            Some(Verdict::Unreachable) => self.fg(Color::DarkGray),
+            Some(Verdict::Error) => self.fg(Color::LightMagenta),
+        }
+    }
+
+    fn severity(self, s: Severity) -> Style {
+        match s {
+            Severity::Critical => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Severity::Warning => self.fg(Color::Yellow),
+            Severity::Info => self.fg(Color::Cyan),
+        }
+    }
+
+    fn label(self) -> Style {
+        self.fg(Color::Gray).add_modifier(Modifier::BOLD)
+    }
+
+    fn dim(self) -> Style {
+        self.fg(Color::DarkGray)
+    }
+
+    fn title(self) -> Style {
+        self.fg(Color::White).add_modifier(Modifier::BOLD)
+    }
+
+    fn selected(self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    fn brand(self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        }
+    }
+}
+
+/// The symbol of a cell that has no verdict yet.
+pub const PENDING: char = '.';
+/// Marks a cell whose verdict changed since the previous round.
+pub const CHANGED: char = '*';
+/// Marks a cell whose server certificate changed (rotated) since the previous round.
+pub const ROTATED: char = '~';
+
+fn symbol(v: Option<Verdict>) -> char {
+    v.map_or(PENDING, Verdict::symbol)
+}
+
+fn width(s: &str) -> u16 {
+    u16::try_from(s.chars().count()).unwrap_or(u16::MAX)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else if max == 0 {
+        String::new()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('~');
+        t
+    }
+}
+
+/// `HH:MM:SS` of an RFC 3339 time.
+fn clock(rfc3339: &str) -> &str {
+    rfc3339.get(11..19).unwrap_or(rfc3339)
+}
+
+/// Draw a whole frame.
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let th = Theme { color: app.color };
+    let area = frame.area();
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app, th);
+    match app.view {
+        View::Matrix => draw_matrix_view(frame, body, app, th),
+        View::Findings => draw_findings(frame, body, app, th),
+    }
+    draw_status(frame, status, app, th);
+    if app.help {
+        draw_help(frame, area, th);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
+    let s = &app.snapshot;
+    let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
+    let mut left = vec![
+        Span::styled(" tlsaudit ", th.brand()),
+        Span::raw(" cluster "),
+        Span::styled(s.cluster.clone(), th.title()),
+        Span::raw("  round "),
+        Span::styled(s.round.to_string(), th.title()),
+    ];
+    match &app.last_finished {
+        Some(t) => {
+            left.push(Span::raw("  last "));
+            left.push(Span::raw(format!("{} UTC", clock(t))));
+        }
+        None => left.push(Span::styled("  no round finished yet", th.dim())),
+    }
+    left.push(Span::raw("  "));
+    if s.running {
+        left.push(Span::styled("probing...", th.title()));
+    } else if app.paused {
+        left.push(Span::styled(
+            "paused",
+            th.fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    } else if let Some(n) = app.next_refresh_secs {
+        left.push(Span::raw(format!("next refresh in {n}s")));
+    }
+    if app.paused && s.running {
+        left.push(Span::styled(" (paused)", th.fg(Color::Yellow)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(left)), l1);
+    let help = "? help ";
+    if l1.width > 60 {
+        let w = width(help);
+        frame.render_widget(
+            Paragraph::new(Span::styled(help, th.dim())),
+            Rect::new(l1.right().saturating_sub(w), l1.y, w, 1),
+        );
+    }
+
+    // Counts per verdict: full words if they fit, else without the zeros, else symbols only.
+    let counts = s.counts();
+    let full = |skip_zero: bool, words: bool| -> Vec<Span<'static>> {
+        let mut v = vec![Span::raw(" ")];
+        for (verdict, n) in &counts {
+            if skip_zero && *n == 0 {
+                continue;
+            }
+            let text = if words {
+                format!("{} {} {}  ", verdict.symbol(), n, verdict.as_str())
+            } else {
+                format!("{}{} ", verdict.symbol(), n)
+            };
+            v.push(Span::styled(text, th.verdict(Some(*verdict))));
+        }
+        v
+    };
+    let fits = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>() <= l2.width as usize;
+    let mut line = full(false, true);
+    if !fits(&line) {
+        line = full(true, true);
+    }
+    if !fits(&line) {
+        line = full(false, false);
+    }
+    frame.render_widget(Paragraph::new(Line::from(line)), l2);
+
+    if s.running && s.total > 0 {
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = (s.done as f64 / s.total as f64).clamp(0.0, 1.0);
+        let gauge = Gauge::default()
+            .ratio(ratio)
+            .label(format!("round {}: {}/{} probes", s.round, s.done, s.total))
+            .gauge_style(th.fg(Color::Cyan));
+        frame.render_widget(gauge, l3.inner(ratatui::layout::Margin::new(1, 0)));
+    } else {
+        let mut by = [0usize; 3];
+        for f in &s.findings {
+            by[match f.severity {
+                Severity::Info => 0,
+                Severity::Warning => 1,
+                Severity::Critical => 2,
+            }] += 1;
+        }
+        let line = if s.findings.is_empty() && s.round > 0 {
+            Line::from(Span::styled(
+                " no findings",
+                th.verdict(Some(Verdict::Secure)),
+            ))
+        } else if s.findings.is_empty() {
+            Line::default()
+        } else {
+            Line::from(vec![
+                Span::raw(" findings: "),
+                Span::styled(
+                    format!("{} critical", by[2]),
+                    th.severity(Severity::Critical),
+                ),
+                Span::raw(", "),
+                Span::styled(format!("{} warning", by[1]), th.severity(Severity::Warning)),
+                Span::raw(", "),
+                Span::styled(format!("{} info", by[0]), th.severity(Severity::Info)),
+                Span::styled("  (Tab lists them)", th.dim()),
+            ])
+        };
+        frame.render_widget(Paragraph::new(line), l3);
+    }
+}
+
+/// The legend, as lines that fit `width`, never splitting an item.
+fn legend(th: Theme, width: u16, pending: bool) -> Vec<Line<'static>> {
+    let mut items: Vec<Span<'static>> = Verdict::ALL
+        .iter()
+        .map(|v| {
+            Span::styled(
+                format!("{} {}", v.symbol(), v.as_str()),
+                th.verdict(Some(*v)),
+            )
+        })
+        .collect();
+    if pending {
+        items.push(Span::styled(format!("{PENDING} pending"), th.dim()));
+    }
+    items.push(Span::raw(format!("{CHANGED} changed")));
+    items.push(Span::raw(format!("{ROTATED} rotated")));
+    let mut lines = Vec::new();
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    for item in items {
+        let w = item.width() + 2;
+        if used + w > usize::from(width) && !line.is_empty() {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+        }
+        line.push(Span::raw(" "));
+        line.push(item);
+        line.push(Span::raw(" "));
+        used += w;
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    lines
+}
+
+fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
+    let legend_h = u16::try_from(legend(th, area.width, pending).len()).unwrap_or(1);
+    let rows = u16::try_from(app.grid().rows.len()).unwrap_or(u16::MAX);
+    let matrix_h = rows.saturating_add(4 + 1 + legend_h);
+    let (matrix, detail) = if !app.detail {
+        (Some(area), None)
+    } else if area.height >= 30 {
+        let h = matrix_h.min(area.height.saturating_sub(12)).max(8);
+        let [m, d] = Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).areas(area);
+        (Some(m), Some(d))
+    } else if area.width >= 100 {
+        let [m, d] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(area);
+        (Some(m), Some(d))
+    } else {
+        (None, Some(area))
+    };
+    if let Some(m) = matrix {
+        let legend = legend(th, m.width, pending);
+        let legend_h = u16::try_from(legend.len()).unwrap_or(1);
+        let [grid_area, info, leg, _] = Layout::vertical([
+            Constraint::Max(rows.saturating_add(4).max(5)),
+            Constraint::Length(1),
+            Constraint::Length(legend_h),
+            Constraint::Min(0),
+        ])
+        .areas(m);
+        draw_matrix(frame, grid_area, app, th);
+        frame.render_widget(Paragraph::new(selection_line(app, th)), info);
+        frame.render_widget(Paragraph::new(legend), leg);
+    }
+    if let Some(d) = detail {
+        draw_detail(frame, d, app, th);
+    }
+}
+
+/// The label of an endpoint column: the name without the component prefix the group header
+/// already shows.
+fn endpoint_label(app: &App, e: usize) -> String {
+    let Some(ep) = app.catalog.endpoints.get(e) else {
+        return String::new();
+    };
+    let prefix = format!("{}-", ep.component.as_str());
+    match ep.name.strip_prefix(&prefix) {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => ep.name.clone(),
+    }
+}
+
+fn draw_matrix(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let grid = app.grid();
+    let mut title = vec![Span::styled(
+        if app.by_component {
+            " Matrix by component "
+        } else {
+            " Matrix "
+        },
+        th.title(),
+    )];
+    if app.failing_only {
+        title.push(Span::styled(" failing only ", th.fg(Color::Yellow)));
+    }
+    let filter = app.active_filter().to_string();
+    if !filter.is_empty() {
+        title.push(Span::styled(
+            format!(" filter: {filter} "),
+            th.fg(Color::Yellow),
+        ));
+    }
+    let mut block = Block::bordered().title(Line::from(title));
+    let inner = block.inner(area);
+    if grid.rows.is_empty() || grid.cols.is_empty() {
+        frame.render_widget(block, area);
+        let msg = if app.catalog.endpoints.is_empty() {
+            "The inventory has no endpoints."
+        } else if app.failing_only && app.snapshot.round > 0 && filter.is_empty() {
+            "No failing cells. (f shows all)"
+        } else {
+            "No endpoint matches the filters. (Esc clears them)"
+        };
+        frame.render_widget(
+            Paragraph::new(format!(" {msg}")).wrap(Wrap { trim: false }),
+            inner,
+        );
+        return;
+    }
+    let layout = MatrixLayout::new(app, &grid, inner);
+    let (sel_r, sel_c) = app.selection_in(&grid);
+    app.col_offset = fit_cols(
+        app.col_offset,
+        sel_c.unwrap_or(0),
+        &layout.widths,
+        layout.avail,
+    );
+    app.row_offset = fit_rows(
+        app.row_offset,
+        sel_r.unwrap_or(0),
+        grid.rows.len(),
+        usize::from(inner.height.saturating_sub(2)),
+    );
+    let last_col = layout.last_visible(app.col_offset);
+    let last_row = (app.row_offset + usize::from(inner.height.saturating_sub(2)))
+        .min(grid.rows.len())
+        .saturating_sub(1);
+    block = block.title_bottom(Line::from(Span::styled(
+        format!(
+            " cols {}-{}/{}  rows {}-{}/{} ",
+            app.col_offset + 1,
+            last_col + 1,
+            grid.cols.len(),
+            app.row_offset + 1,
+            last_row + 1,
+            grid.rows.len()
+        ),
+        th.dim(),
+    )));
+    frame.render_widget(block, area);
+    layout.render(
+        frame.buffer_mut(),
+        app,
+        &grid,
+        th,
+        (sel_r, sel_c),
+        last_col,
+        last_row,
+    );
+}
+
+/// Column widths and labels of the matrix for one frame.
+struct MatrixLayout {
+    inner: Rect,
+    name_w: u16,
+    cell_w: u16,
+    /// Per column: cell width plus one for a group separator before it.
+    widths: Vec<u16>,
+    seps: Vec<bool>,
+    labels: Vec<String>,
+    avail: u16,
+}
+
+impl MatrixLayout {
+    fn new(app: &App, grid: &Grid, inner: Rect) -> MatrixLayout {
+        let name_w = grid
+            .rows
+            .iter()
+            .filter_map(|&i| app.catalog.identities.get(i))
+            .map(|i| width(&i.name))
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 16)
+            + 1;
+        let avail = inner.width.saturating_sub(name_w);
+        let seps: Vec<bool> = grid
+            .cols
+            .iter()
+            .enumerate()
+            .map(|(k, c)| k > 0 && grid.cols[k - 1].component != c.component)
+            .collect();
+        let wide: Vec<String> = grid
+            .cols
+            .iter()
+            .map(|c| {
+                if app.by_component {
+                    c.component.title().to_string()
+                } else {
+                    endpoint_label(app, c.endpoints[0])
+                }
+            })
+            .collect();
+        let natural = wide
+            .iter()
+            .map(|l| width(l))
+            .max()
+            .unwrap_or(1)
+            .saturating_add(1)
+            .clamp(3, 12);
+        let total: u32 = seps
+            .iter()
+            .map(|s| u32::from(natural) + u32::from(*s))
+            .sum();
+        let (cell_w, labels) = if total <= u32::from(avail) {
+            (natural, wide)
+        } else if app.by_component {
+            (3, wide.iter().map(|l| truncate(l, 2)).collect())
+        } else {
+            // Too many endpoints for names: number them in display order; the selection line
+            // names the selected one.
+            let order = app.endpoint_order();
+            (
+                3,
+                grid.cols
+                    .iter()
+                    .map(|c| {
+                        let n = order.iter().position(|&e| e == c.endpoints[0]).unwrap_or(0) + 1;
+                        if n < 100 {
+                            n.to_string()
+                        } else {
+                            format!("{:02}", n % 100)
+                        }
+                    })
+                    .collect(),
+            )
+        };
+        let widths = seps.iter().map(|s| cell_w + u16::from(*s)).collect();
+        MatrixLayout {
+            inner,
+            name_w,
+            cell_w,
+            widths,
+            seps,
+            labels,
+            avail,
+        }
+    }
+
+    fn last_visible(&self, offset: usize) -> usize {
+        let mut used = 0u32;
+        let mut last = offset;
+        for (k, w) in self.widths.iter().enumerate().skip(offset) {
+            used += u32::from(*w);
+            if used > u32::from(self.avail) {
+                break;
+            }
+            last = k;
+        }
+        last
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &self,
+        buf: &mut Buffer,
+        app: &App,
+        grid: &Grid,
+        th: Theme,
+        (sel_r, sel_c): (Option<usize>, Option<usize>),
+        last_col: usize,
+        last_row: usize,
+    ) {
+        let inner = self.inner;
+        if inner.height < 3 || self.avail < self.cell_w {
+            return;
+        }
+        let y_group = inner.y;
+        let y_label = inner.y + 1;
+        let y0 = inner.y + 2;
+        let visible_rows = app.row_offset..=last_row;
+        // Identity names.
+        for (line, r) in visible_rows.clone().enumerate() {
+            let Some(id) = grid
+                .rows
+                .get(r)
+                .and_then(|&i| app.catalog.identities.get(i))
+            else {
+                continue;
+            };
+            let style = if Some(r) == sel_r {
+                th.title().add_modifier(Modifier::UNDERLINED)
+            } else {
+                th.label()
+            };
+            buf.set_stringn(
+                inner.x,
+                y0 + u16::try_from(line).unwrap_or(0),
+                &id.name,
+                usize::from(self.name_w - 1),
+                style,
+            );
+        }
+        // Columns hidden to the left / right.
+        let mut hint = String::new();
+        if app.col_offset > 0 {
+            hint.push('<');
+        }
+        if last_col + 1 < grid.cols.len() {
+            hint.push('>');
+        }
+        buf.set_string(inner.x, y_label, hint, th.dim());
+        let mut x = inner.x + self.name_w;
+        for k in app.col_offset..=last_col {
+            let Some(col) = grid.cols.get(k) else {
+                break;
+            };
+            if self.seps[k] {
+                for y in y_group..y0 + u16::try_from(visible_rows.clone().count()).unwrap_or(0) {
+                    buf.set_string(x, y, "│", th.dim());
+                }
+                x += 1;
+            }
+            // Group header at a group's first visible column.
+            let group_start = k == app.col_offset || self.seps[k];
+            if group_start && !app.by_component {
+                let last_group = (k + 1..=last_col).all(|j| !self.seps[j]);
+                let span: u16 = if last_group {
+                    inner.right().saturating_sub(x) + 1
+                } else {
+                    (k..=last_col)
+                        .take_while(|&j| j == k || !self.seps[j])
+                        .map(|j| self.widths[j])
+                        .sum::<u16>()
+                        .saturating_sub(u16::from(self.seps[k]))
+                };
+                buf.set_stringn(
+                    x,
+                    y_group,
+                    col.component.title(),
+                    usize::from(span.saturating_sub(1)),
+                    th.title(),
+                );
+            }
+            let selected_col = Some(k) == sel_c;
+            let label_style = if selected_col {
+                th.title().add_modifier(Modifier::UNDERLINED)
+            } else {
+                th.label()
+            };
+            if app.by_component {
+                buf.set_stringn(
+                    x,
+                    y_group,
+                    &self.labels[k],
+                    usize::from(self.cell_w - 1),
+                    label_style,
+                );
+                let n = format!("({})", col.endpoints.len());
+                buf.set_stringn(x, y_label, n, usize::from(self.cell_w - 1), th.dim());
+            } else {
+                buf.set_stringn(
+                    x,
+                    y_label,
+                    &self.labels[k],
+                    usize::from(self.cell_w - 1),
+                    label_style,
+                );
+            }
+            for (line, r) in visible_rows.clone().enumerate() {
+                let Some(&identity) = grid.rows.get(r) else {
+                    continue;
+                };
+                let y = y0 + u16::try_from(line).unwrap_or(0);
+                self.render_cell(
+                    buf,
+                    app,
+                    th,
+                    identity,
+                    col,
+                    x,
+                    y,
+                    selected_col && Some(r) == sel_r,
+                );
+            }
+            x += self.cell_w;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_cell(
+        &self,
+        buf: &mut Buffer,
+        app: &App,
+        th: Theme,
+        identity: usize,
+        col: &Column,
+        x: u16,
+        y: u16,
+        selected: bool,
+    ) {
+        let (verdict, changed, rotated) = if col.endpoints.len() == 1 {
+            let c = app.cell(identity, col.endpoints[0]);
+            (
+                c.and_then(|c| c.verdict),
+                c.is_some_and(|c| c.changed),
+                c.is_some_and(|c| c.rotated),
+            )
+        } else {
+            let mut worst = None;
+            let (mut changed, mut rotated) = (false, false);
+            for &e in &col.endpoints {
+                if let Some(c) = app.cell(identity, e) {
+                    if badness(c.verdict) > badness(worst) {
+                        worst = c.verdict;
+                    }
+                    changed |= c.changed;
+                    rotated |= c.rotated;
+                }
+            }
+            (worst, changed, rotated)
+        };
+        let mut style = th.verdict(verdict);
+        let mid = (self.cell_w - 1) / 2;
+        if selected {
+            // Reversed, and bracketed so that the selection shows without any attribute too.
+            style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            buf.set_string(x, y, " ".repeat(usize::from(self.cell_w)), style);
+            buf.set_string(x + mid - 1, y, "[", style);
+            buf.set_string(x + mid + 1, y, "]", style);
+        }
+        buf.set_string(x + mid, y, symbol(verdict).to_string(), style);
+        let marker = if rotated {
+            Some(ROTATED)
+        } else if changed {
+            Some(CHANGED)
+        } else {
+            None
+        };
+        let marker_x = if selected { mid + 2 } else { mid + 1 };
+        if let (Some(m), true) = (marker, marker_x < self.cell_w) {
+            buf.set_string(
+                x + marker_x,
+                y,
+                m.to_string(),
+                style.add_modifier(Modifier::BOLD),
+            );
+        }
+    }
+}
+
+/// The line under the matrix that names the selected cell in full.
+fn selection_line(app: &App, th: Theme) -> Line<'static> {
+    let Some((i, e)) = app.selected_cell() else {
+        return Line::default();
+    };
+    let (Some(id), Some(ep)) = (app.catalog.identities.get(i), app.catalog.endpoints.get(e)) else {
+        return Line::default();
+    };
+    let v = app.verdict(i, e);
+    let mut spans = vec![
+        Span::raw(" "),
+        Span::styled(id.name.clone(), th.title()),
+        Span::raw(" -> "),
+    ];
+    if app.by_component {
+        let n = app
+            .grid()
+            .cols
+            .iter()
+            .find(|c| c.endpoints.contains(&e))
+            .map_or(1, |c| c.endpoints.len());
+        spans.push(Span::styled(ep.component.title().to_string(), th.title()));
+        spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
+    } else {
+        spans.push(Span::styled(ep.name.clone(), th.title()));
+        spans.push(Span::raw(format!(
+            " ({} {} {}): ",
+            ep.component.title(),
+            ep.role,
+            ep.address
+        )));
+    }
+    spans.push(Span::styled(
+        format!("{} {}", symbol(v), v.map_or("pending", Verdict::as_str)),
+        th.verdict(v),
+    ));
+    if let Some(x) = app.catalog.expected(i, e) {
+        spans.push(Span::styled(
+            format!(
+                ", expected {}",
+                match (x.allow, x.needed) {
+                    (true, _) => "allow",
+                    (false, true) => "deny by its list, but its component needs this link",
+                    (false, false) => "deny",
+                }
+            ),
+            th.dim(),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn kv(th: Theme, label: &str, value: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!("{label:<10}"), th.label())];
+    spans.extend(value);
+    Line::from(spans)
+}
+
+fn more(value: Vec<Span<'static>>) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ".repeat(10))];
+    spans.extend(value);
+    Line::from(spans)
+}
+
+fn kind_str(k: IdentityKind) -> &'static str {
+    match k {
+        IdentityKind::Configured => "from the inventory",
+        IdentityKind::Anonymous => "no client certificate",
+        IdentityKind::Foreign => "certificate from a throwaway CA",
+        IdentityKind::Unlisted => "cluster CA, CN on no allow-list",
+    }
+}
+
+fn validity(c: &CertSummary, now: i64) -> &'static str {
+    if c.not_after_unix < now {
+        "EXPIRED"
+    } else if c.not_before_unix > now {
+        "NOT YET VALID"
+    } else {
+        "valid"
+    }
+}
+
+fn chain_lines(th: Theme, rec: &ProbeRecord, rotated: bool, out: &mut Vec<Line<'static>>) {
+    let verdict = match &rec.server_verification {
+        Some(v) if v.trusted => Span::styled(
+            format!("trusted for {}", v.server_name),
+            th.verdict(Some(Verdict::Secure)),
+        ),
+        Some(v) => Span::styled(
+            format!(
+                "NOT trusted for {}: {}{}",
+                v.server_name,
+                v.reason.map_or("other", |r| r.as_str()),
+                v.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+            th.verdict(Some(Verdict::Untrusted)),
+        ),
+        None => Span::styled("no certificate seen", th.dim()),
+    };
+    out.push(kv(th, "Chain", vec![verdict]));
+    if rotated {
+        out.push(more(vec![Span::styled(
+            format!("{ROTATED} rotated: the server certificate changed since the previous round"),
+            th.title(),
+        )]));
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (k, c) in rec.server_chain.iter().enumerate() {
+        let pad = " ".repeat(2 + 3 * k);
+        let role = if k == 0 {
+            "leaf"
+        } else if c.is_ca {
+            "CA"
+        } else {
+            "intermediate"
+        };
+        out.push(Line::from(vec![
+            Span::raw(format!("{pad}`- ")),
+            Span::styled(c.subject.clone(), th.title()),
+            Span::styled(format!("  [{role}]"), th.dim()),
+        ]));
+        let pad = format!("{pad}   ");
+        let state = validity(c, now);
+        let state_style = if state == "valid" {
+            th.verdict(Some(Verdict::Secure))
+        } else {
+            th.verdict(Some(Verdict::Untrusted))
+                .add_modifier(Modifier::BOLD)
+        };
+        out.push(Line::from(vec![
+            Span::raw(format!("{pad}{} .. {}  ", c.not_before, c.not_after)),
+            Span::styled(state, state_style),
+        ]));
+        if !c.sans.is_empty() {
+            out.push(Line::from(format!("{pad}SAN {}", c.sans.join(", "))));
+        }
+        out.push(Line::from(vec![
+            Span::raw(pad.clone()),
+            Span::styled(format!("sha256 {}", c.sha256), th.dim()),
+        ]));
+        if k + 1 == rec.server_chain.len() && c.issuer != c.subject {
+            out.push(Line::from(vec![
+                Span::raw(format!("{}`- ", " ".repeat(2 + 3 * (k + 1)))),
+                Span::raw(c.issuer.clone()),
+                Span::styled("  [issuer, not sent]", th.dim()),
+            ]));
+        }
+    }
+}
+
+fn evidence_lines(th: Theme, rec: &ProbeRecord) -> Vec<Line<'static>> {
+    let ev = &rec.evidence;
+    let mut items: Vec<String> = Vec::new();
+    if let Some(a) = &ev.alert {
+        items.push(format!(
+            "alert {} ({}) received in {}",
+            a.name,
+            a.code,
+            match a.received {
+                crate::probe::Phase::Handshake => "the handshake",
+                crate::probe::Phase::Connect => "connect",
+                crate::probe::Phase::Check => "the first read",
+            }
+        ));
+    }
+    if let Some(s) = ev.grpc_status {
+        items.push(match &ev.grpc_message {
+            Some(m) => format!("grpc-status {s}: {m}"),
+            None => format!("grpc-status {s}"),
+        });
+    }
+    if let Some(s) = ev.http_status {
+        items.push(match &ev.http_body {
+            Some(b) if !b.trim().is_empty() => format!("HTTP {s}: {}", b.trim()),
+            _ => format!("HTTP {s}"),
+        });
+    }
+    if let Some(p) = &ev.peer_protocol {
+        items.push(format!("peer speaks {p}"));
+    }
+    if let Some(b) = &ev.peer_bytes {
+        items.push(format!("peer sent {b}"));
+    }
+    if let Some(e) = &ev.io_error {
+        items.push(format!("io error {e}"));
+    }
+    if let Some(e) = &ev.tls_error {
+        items.push(format!("TLS error: {e}"));
+    }
+    if ev.closed_silently {
+        items.push("closed without an alert or an answer".into());
+    }
+    if ev.session_ticket {
+        items.push("session ticket after our Finished (certificate accepted)".into());
+    }
+    if items.is_empty() {
+        return vec![kv(th, "Evidence", vec![Span::styled("none", th.dim())])];
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(k, s)| {
+            if k == 0 {
+                kv(th, "Evidence", vec![Span::raw(s)])
+            } else {
+                more(vec![Span::raw(s)])
+            }
+        })
+        .collect()
+}
+
+/// A duration in milliseconds, right-aligned so that the line keeps its width.
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| format!("{:>6}", "-"), |v| format!("{v:>6.2}"))
+}
+
+/// The detail pane's lines for the selected cell.
+fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
+    let Some((i, e)) = app.selected_cell() else {
+        return vec![Line::from(" No cell selected.")];
+    };
+    let (Some(id), Some(ep)) = (app.catalog.identities.get(i), app.catalog.endpoints.get(e)) else {
+        return vec![Line::from(" No cell selected.")];
+    };
+    let cell = app.cell(i, e);
+    let mut out = vec![
+        kv(
+            th,
+            "Endpoint",
+            vec![
+                Span::styled(ep.name.clone(), th.title()),
+                Span::raw(format!(
+                    "  {} {}  {}",
+                    ep.component.title(),
+                    ep.role,
+                    ep.address
+                )),
+            ],
+        ),
+        more(vec![Span::styled(
+            if ep.allowed_cn.is_empty() {
+                "allow-list: none set".to_string()
+            } else {
+                format!("allow-list: {}", ep.allowed_cn.join(", "))
+            },
+            th.dim(),
+        )]),
+        kv(
+            th,
+            "Identity",
+            vec![
+                Span::styled(id.name.clone(), th.title()),
+                Span::raw(format!(
+                    "  {}{}",
+                    kind_str(id.kind),
+                    id.cn
+                        .as_deref()
+                        .map(|cn| format!(", CN {cn}"))
+                        .unwrap_or_default()
+                )),
+            ],
+        ),
+    ];
+    if let Some(x) = app.catalog.expected(i, e) {
+        out.push(kv(
+            th,
+            "Expected",
+            vec![
+                Span::styled(if x.allow { "allow" } else { "deny" }, th.title()),
+                Span::raw(format!(
+                    ": {}{}",
+                    x.reason,
+                    if x.needed {
+                        " (its component needs this link)"
+                    } else {
+                        ""
+                    }
+                )),
+            ],
+        ));
+    }
+    let verdict = cell.and_then(|c| c.verdict);
+    let rec = cell.and_then(|c| c.record.clone());
+    let Some(rec) = rec else {
+        out.push(kv(
+            th,
+            "Observed",
+            vec![Span::styled("not probed yet", th.dim())],
+        ));
+        return out;
+    };
+    out.push(kv(
+        th,
+        "Observed",
+        vec![
+            Span::styled(rec.outcome.class.as_str(), th.title()),
+            Span::raw(format!(
+                " in {}: {}",
+                rec.outcome.phase.as_str(),
+                rec.outcome.summary
+            )),
+        ],
+    ));
+    if let Some(a) = rec.outcome.authorization {
+        out.push(more(vec![Span::raw(format!("authorization: {a}"))]));
+    }
+    let mut v = vec![Span::styled(
+        format!(
+            "{} {}",
+            symbol(verdict),
+            verdict.map_or("pending", Verdict::as_str)
+        ),
+        th.verdict(verdict),
+    )];
+    if cell.is_some_and(|c| c.changed) {
+        v.push(Span::styled(
+            format!("  {CHANGED} changed since the previous round"),
+            th.title(),
+        ));
+    }
+    out.push(kv(th, "Verdict", v));
+    out.extend(cell_findings(app, th, ep, id));
+    match &rec.tls {
+        Some(t) => {
+            out.push(kv(
+                th,
+                "TLS",
+                vec![Span::raw(format!(
+                    "{}  {}  ALPN {}",
+                    t.version,
+                    t.cipher_suite,
+                    t.alpn.as_deref().unwrap_or("none")
+                ))],
+            ));
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            out.push(more(vec![Span::styled(
+                format!(
+                    "key exchange {}  client cert requested {}, sent {}",
+                    t.key_exchange.as_deref().unwrap_or("-"),
+                    yes(t.client_cert_requested),
+                    yes(t.client_cert_sent)
+                ),
+                th.dim(),
+            )]));
+        }
+        None => out.push(kv(
+            th,
+            "TLS",
+            vec![Span::styled("no TLS session", th.dim())],
+        )),
+    }
+    chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
+    let t = &rec.timings;
+    out.push(kv(
+        th,
+        "Timings",
+        vec![Span::raw(format!(
+            "connect {}  handshake {}  check {}  total {} ms",
+            ms(t.connect_ms),
+            ms(t.handshake_ms),
+            ms(t.check_ms),
+            ms(Some(t.total_ms))
+        ))],
+    ));
+    out.extend(evidence_lines(th, &rec));
+    out
+}
+
+/// The findings about a cell: its own, and its endpoint's.
+fn cell_findings(
+    app: &App,
+    th: Theme,
+    ep: &super::app::EndpointInfo,
+    id: &super::app::IdentityInfo,
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let findings: Vec<_> = app
+        .snapshot
+        .findings
+        .iter()
+        .filter(|f| {
+            f.endpoint.as_deref() == Some(ep.name.as_str())
+                && f.identity.as_deref().is_none_or(|n| n == id.name)
+        })
+        .collect();
+    if findings.is_empty() {
+        out.push(kv(th, "Finding", vec![Span::styled("none", th.dim())]));
+    }
+    for f in findings {
+        out.push(kv(
+            th,
+            "Finding",
+            vec![
+                Span::styled(format!("{} ", f.code), th.severity(f.severity)),
+                Span::raw(format!(
+                    "({}{}) {}",
+                    f.severity.as_str(),
+                    if f.identity.is_none() {
+                        ", endpoint"
+                    } else {
+                        ""
+                    },
+                    f.title
+                )),
+            ],
+        ));
+        out.push(kv(th, "Fix", vec![Span::raw(f.fix.clone())]));
+    }
+    out
+}
+
+/// Wrap a line to `width` cells with a hanging indent: continuation lines start under the value
+/// (after the label column, or under a tree node's text).
+fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    if text.chars().count() <= width || width < 20 {
+        return vec![line];
+    }
+    let lead = text.chars().take_while(|c| *c == ' ').count();
+    let indent = if lead == 0 {
+        10
+    } else if text[lead..].starts_with("`- ") {
+        lead + 3
+    } else {
+        lead
+    }
+    .min(width / 2);
+    let mut tokens: Vec<(String, Style)> = Vec::new();
+    for span in &line.spans {
+        let mut cur = String::new();
+        let mut cur_space = None;
+        for c in span.content.chars() {
+            let space = c == ' ';
+            if cur_space.is_some_and(|s| s != space) {
+                tokens.push((std::mem::take(&mut cur), span.style));
+            }
+            cur.push(c);
+            cur_space = Some(space);
+        }
+        if !cur.is_empty() {
+            tokens.push((cur, span.style));
+        }
+    }
+    let mut out = Vec::new();
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    let newline = |out: &mut Vec<Line<'static>>, spans: &mut Vec<Span<'static>>| {
+        out.push(Line::from(std::mem::take(spans)));
+        spans.push(Span::raw(" ".repeat(indent)));
+    };
+    for (tok, style) in tokens {
+        let len = tok.chars().count();
+        if used + len <= width {
+            spans.push(Span::styled(tok, style));
+            used += len;
+            continue;
+        }
+        if tok.starts_with(' ') {
+            newline(&mut out, &mut spans);
+            used = indent;
+            continue;
+        }
+        if used > indent {
+            newline(&mut out, &mut spans);
+            used = indent;
+        }
+        let mut rest: Vec<char> = tok.chars().collect();
+        while used + rest.len() > width {
+            let head: String = rest.drain(..width - used).collect();
+            spans.push(Span::styled(head, style));
+            newline(&mut out, &mut spans);
+            used = indent;
+        }
+        used += rest.len();
+        spans.push(Span::styled(rest.into_iter().collect::<String>(), style));
+    }
+    if !spans.is_empty() {
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let wrap_w = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = detail_lines(app, th)
+        .into_iter()
+        .flat_map(|l| hang_wrap(l, wrap_w))
+        .collect();
+    let max = u16::try_from(lines.len().saturating_sub(1)).unwrap_or(u16::MAX);
+    app.detail_scroll = app.detail_scroll.min(max);
+    let title = match app.selected_cell().and_then(|(i, e)| {
+        Some((
+            app.catalog.identities.get(i)?,
+            app.catalog.endpoints.get(e)?,
+        ))
+    }) {
+        Some((id, ep)) => format!(" {} -> {} ", id.name, ep.name),
+        None => " Detail ".to_string(),
+    };
+    let block = Block::bordered()
+        .title(Span::styled(title, th.title()))
+        .title_bottom(Span::styled(
+            " Enter/Esc close  PgUp/PgDn scroll ",
+            th.dim(),
+        ));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((app.detail_scroll, 0)),
+        area,
+    );
+}
+
+fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let n = app.findings_len();
+    let detail_h = if area.height >= 16 { 8 } else { 0 };
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
+    let block = Block::bordered().title(Span::styled(
+        format!(" Findings ({n}) most severe first; Enter shows the cell "),
+        th.title(),
+    ));
+    let inner = block.inner(list_area);
+    frame.render_widget(block, list_area);
+    if n == 0 {
+        let msg = if app.snapshot.round == 0 || app.snapshot.finished_at.is_none() {
+            " No round finished yet."
+        } else {
+            " No findings."
+        };
+        frame.render_widget(Paragraph::new(msg), inner);
+        return;
+    }
+    let cap = usize::from(inner.height);
+    app.finding_offset = fit_rows(app.finding_offset, app.finding_sel, n, cap);
+    let code_w = app.findings().map(|f| f.code.len()).max().unwrap_or(4);
+    let target = |f: &crate::audit::Finding| match (&f.endpoint, &f.identity) {
+        (Some(e), Some(i)) => format!("{e} x {i}"),
+        (Some(e), None) => e.clone(),
+        (None, Some(i)) => format!("identity {i}"),
+        (None, None) => "cluster".to_string(),
+    };
+    let target_w = app
+        .findings()
+        .map(|f| target(f).chars().count())
+        .max()
+        .unwrap_or(7)
+        .min(28);
+    let lines: Vec<Line> = app
+        .findings()
+        .enumerate()
+        .skip(app.finding_offset)
+        .take(cap)
+        .map(|(k, f)| {
+            let sev = match f.severity {
+                Severity::Critical => "CRIT",
+                Severity::Warning => "WARN",
+                Severity::Info => "INFO",
+            };
+            let mark = if k == app.finding_sel { '>' } else { ' ' };
+            let mut line = Line::from(vec![
+                Span::raw(mark.to_string()),
+                Span::styled(format!("{sev} "), th.severity(f.severity)),
+                Span::styled(format!("{:<code_w$} ", f.code), th.title()),
+                Span::raw(format!("{:<target_w$} ", truncate(&target(f), target_w))),
+                Span::raw(f.title.clone()),
+            ]);
+            if k == app.finding_sel {
+                line = line.style(th.selected());
+            }
+            line
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    if detail_h > 0 {
+        if let Some(f) = app.selected_finding() {
+            let wrap_w = usize::from(detail_area.width.saturating_sub(2));
+            let lines: Vec<Line> = [
+                kv(th, "Title", vec![Span::raw(f.title.clone())]),
+                kv(th, "Evidence", vec![Span::raw(f.evidence.clone())]),
+                kv(th, "Fix", vec![Span::raw(f.fix.clone())]),
+            ]
+            .into_iter()
+            .flat_map(|l| hang_wrap(l, wrap_w))
+            .collect();
+            let block = Block::bordered().title(Span::styled(
+                format!(" {} ({}) ", f.code, f.severity.as_str()),
+                th.severity(f.severity),
+            ));
+            frame.render_widget(Paragraph::new(lines).block(block), detail_area);
+        }
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
+    let line = if let Some(input) = &app.input {
+        Line::from(vec![
+            Span::styled(" filter endpoints: /", th.title()),
+            Span::raw(input.clone()),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled("   Enter apply  Esc cancel", th.dim()),
+        ])
+    } else if let Some(s) = &app.status {
+        Line::from(Span::styled(format!(" {s}"), th.title()))
+    } else {
+        let hints = match app.view {
+            View::Matrix => " hjkl/arrows move  Enter detail  Tab findings  c components  f failing  / filter  r re-probe  R cell  space pause  e export  ? help  q quit",
+            View::Findings => " j/k move  Enter show cell  Tab matrix  r re-probe  e export  ? help  q quit",
+        };
+        Line::from(Span::styled(hints, th.dim()))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys, as the help overlay lists them.
+pub const KEYS: &[(&str, &str)] = &[
+    ("arrows, h j k l", "move the selection"),
+    ("Home / End", "first / last column"),
+    (
+        "Enter",
+        "toggle the cell's detail; in findings: go to the cell",
+    ),
+    ("PgUp / PgDn", "scroll the detail"),
+    ("Tab", "switch matrix / findings"),
+    ("c", "fold endpoints by component (worst verdict)"),
+    ("f", "only rows and columns with a failing cell"),
+    ("/", "filter endpoints by name, address or component"),
+    ("Esc", "close the detail, else clear the filters"),
+    ("r", "re-probe every cell now"),
+    ("R", "re-probe the selected cell"),
+    ("space", "pause / resume the automatic rounds"),
+    ("e", "export the JSON report"),
+    ("?", "this help"),
+    ("q, Ctrl-C", "quit"),
+];
+
+fn draw_help(frame: &mut Frame, area: Rect, th: Theme) {
+    let w = area.width.min(76);
+    let h = area
+        .height
+        .min(u16::try_from(KEYS.len() + 14).unwrap_or(u16::MAX));
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<16}"), th.title()),
+                Span::raw((*what).to_string()),
+            ])
+        })
+        .collect();
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(" Verdicts", th.title())));
+    for v in Verdict::ALL {
+        let what = match v {
+            Verdict::Secure => "expected allow, accepted over a trusted chain",
+            Verdict::Enforced => "expected deny, rejected",
+            Verdict::Open => "expected deny, ACCEPTED: allow-list not enforced",
+            Verdict::Blocked => "expected allow or needed, rejected",
+            Verdict::Unencrypted => "the endpoint speaks plaintext",
+            Verdict::Untrusted => "the server chain does not verify",
+            Verdict::Unreachable => "refused or timed out",
+            Verdict::Error => "reset, protocol error, no common TLS parameters",
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {} {:<12}", v.symbol(), v.as_str()),
+                th.verdict(Some(v)),
+            ),
+            Span::raw(what),
+        ]));
+    }
+    lines.push(Line::from(format!(
+        "  {PENDING} pending  {CHANGED} verdict changed  {ROTATED} certificate rotated"
+    )));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(Span::styled(" Help ", th.title()))
+                .title_bottom(Span::styled(" any key closes ", th.dim())),
+        ),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::audit::{CellState, Expected, Snapshot};
+    use crate::profile::Component;
+    use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
+
+    /// `n_ep` endpoints in 4 components x `n_id` identities; verdicts cycle, none recorded.
+    fn big(n_ep: usize, n_id: usize) -> App {
+        let comps = [
+            Component::Pd,
+            Component::Tikv,
+            Component::Tidb,
+            Component::Tiflash,
+        ];
+        let endpoints: Vec<EndpointInfo> = (0..n_ep)
+            .map(|k| {
+                let c = comps[k * comps.len() / n_ep];
+                EndpointInfo {
+                    name: format!("{}-{k}", c.as_str()),
+                    component: c,
+                    role: "server".into(),
+                    address: format!("10.0.0.{k}:20160"),
+                    allowed_cn: vec![],
+                }
+            })
+            .collect();
+        let identities: Vec<IdentityInfo> = (0..n_id)
+            .map(|i| IdentityInfo {
+                name: format!("id-{i}"),
+                kind: IdentityKind::Configured,
+                cn: None,
+            })
+            .collect();
+        let cells = (0..n_ep * n_id)
+            .map(|k| CellState {
+                record: None,
+                verdict: Some(Verdict::ALL[k % 8]),
+                changed: false,
+                rotated: false,
+            })
+            .collect();
+        let snapshot = Snapshot {
+            cluster: "big".into(),
+            round: 2,
+            running: true,
+            total: 88,
+            done: 40,
+            started_at: None,
+            finished_at: None,
+            identity_names: identities.iter().map(|i| i.name.clone()).collect(),
+            endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
+            cells,
+            findings: Vec::new(),
+        };
+        let expected = vec![
+            Expected {
+                allow: true,
+                needed: false,
+                reason: "test".into()
+            };
+            n_ep * n_id
+        ];
+        App::new(
+            Catalog {
+                endpoints,
+                identities,
+                expected,
+            },
+            Arc::new(snapshot),
+            false,
+        )
+    }
+
+    fn frame(app: &mut App, w: u16, h: u16) -> String {
+        let Ok(mut t) = Terminal::new(TestBackend::new(w, h));
+        let Ok(_) = t.draw(|f| draw(f, app));
+        t.backend().to_string()
+    }
+
+    fn press(app: &mut App, c: char, times: usize) {
+        for _ in 0..times {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    /// The selected cell is drawn `[x]`; it must be on screen after every move.
+    #[test]
+    fn hundred_endpoints_ten_identities_stay_usable_in_80x24() {
+        for n_id in [10, 30] {
+            scroll_around(n_id);
+        }
+    }
+
+    fn scroll_around(n_id: usize) {
+        let mut app = big(100, n_id);
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("round 2: 40/88 probes"), "progress gauge:\n{s}");
+        let last = n_id - 1;
+        for (key, times) in [('l', 60), ('j', last), ('l', 39), ('h', 99), ('k', last)] {
+            for _ in 0..times {
+                press(&mut app, key, 1);
+                let s = frame(&mut app, 80, 24);
+                assert_eq!(s.matches('[').count(), 1, "one selected cell:\n{s}");
+                let name = &app.catalog.endpoints[app.sel_endpoint].name;
+                assert!(s.contains(&format!("-> {name} (")), "{name} named:\n{s}");
+                let row = &app.catalog.identities[app.sel_identity].name;
+                let line = s.lines().find(|l| l.contains('[')).unwrap_or_default();
+                assert!(line.contains(&format!("│{row} ")), "row {row}:\n{s}");
+            }
+        }
+        assert_eq!((app.sel_identity, app.sel_endpoint), (0, 0));
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("cols 1-"), "{s}");
+        assert!(s.contains("/100"), "{s}");
+    }
+
+    #[test]
+    fn counts_degrade_to_symbols_when_narrow_and_paused_shows() {
+        let mut app = big(8, 2);
+        app.paused = true;
+        let wide = frame(&mut app, 140, 30);
+        assert!(wide.contains("+ 2 secure"), "{wide}");
+        assert!(wide.contains("paused"), "{wide}");
+        let narrow = frame(&mut app, 60, 20);
+        assert!(narrow.contains("+2 -2 !2"), "{narrow}");
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_panic() {
+        let mut app = big(30, 5);
+        for (w, h) in [(1, 1), (10, 5), (20, 8), (40, 10), (80, 6)] {
+            app.detail = false;
+            frame(&mut app, w, h);
+            app.detail = true;
+            frame(&mut app, w, h);
+            app.help = true;
+            frame(&mut app, w, h);
+            app.help = false;
+            app.view = View::Findings;
+            frame(&mut app, w, h);
+            app.view = View::Matrix;
+        }
+    }
+
+    #[test]
+    fn hang_wrap_keeps_the_value_column() {
+        let th = Theme { color: false };
+        let line = kv(th, "Fix", vec![Span::raw("word ".repeat(20))]);
+        let lines = hang_wrap(line, 40);
+        assert!(lines.len() > 2);
+        for l in &lines {
+            assert!(l.width() <= 40);
+        }
+        for l in &lines[1..] {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            assert!(text.starts_with("          word"), "{text:?}");
+        }
+        let long = Line::from(format!("     sha256 {}", "ab".repeat(40)));
+        for l in hang_wrap(long, 30) {
+            assert!(l.width() <= 30);
+        }
+    }
+}

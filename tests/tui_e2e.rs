@@ -1,0 +1,178 @@
+//! End to end: the real binary's dashboard (`tlsaudit demo` on a terminal) under tmux, driven
+//! with send-keys and read with capture-pane. Skipped only when tmux is not installed.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One tmux server on its own socket (so that the test never touches the user's sessions),
+/// killed on drop.
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd(&["capture-pane", "-p", "-t", &self.session]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        let out = self.cmd(&args);
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", &self.session])
+            .status
+            .success()
+    }
+
+    /// Wait (bounded) until the screen satisfies `ok`; returns it.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(self.alive(), "the session ended while waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_installed() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The line under the matrix that names the selected cell.
+fn selection_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .find(|l| l.contains(" -> ") && l.contains("expected"))
+        .unwrap_or("")
+}
+
+#[test]
+fn dashboard_under_tmux() {
+    if !tmux_installed() {
+        eprintln!("note: tmux is not installed; skipping the dashboard end-to-end test");
+        return;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmux = Tmux {
+        socket: format!("tlsaudit-e2e-{}-{nanos}", std::process::id()),
+        session: "tui".to_string(),
+    };
+    let bin = env!("CARGO_BIN_EXE_tlsaudit");
+    let help = Command::new(bin)
+        .args(["demo", "--help"])
+        .output()
+        .expect("run tlsaudit");
+    assert!(
+        help.status.success(),
+        "`tlsaudit demo` is missing: cli.rs must run tlsaudit::tui::run for it on a terminal ({})",
+        String::from_utf8_lossy(&help.stderr).trim()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-s",
+        &tmux.session,
+        &format!("'{bin}' demo"),
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+
+    // The first round finishes and the matrix is drawn.
+    let screen = tmux.wait_for("the matrix after the first round", |s| {
+        s.contains("Matrix") && s.contains("cluster demo") && s.contains(" last ")
+    });
+    for id in ["client", "tidb", "anonymous", "foreign", "unlisted"] {
+        assert!(screen.contains(id), "identity {id} missing:\n{screen}");
+    }
+    for group in ["PD", "TiKV", "TiDB", "TiFlash"] {
+        assert!(screen.contains(group), "group {group} missing:\n{screen}");
+    }
+    assert!(
+        selection_line(&screen).contains("tidb -> pd-1 "),
+        "{screen}"
+    );
+
+    // Right: the next endpoint; down: the next identity.
+    tmux.keys(&["l"]);
+    let screen = tmux.wait_for("the selection on pd-2", |s| {
+        selection_line(s).contains(" -> pd-2 ")
+    });
+    assert!(screen.contains("[+]"), "selected cell bracketed:\n{screen}");
+    tmux.keys(&["j"]);
+    tmux.wait_for("the selection on tikv x pd-2", |s| {
+        selection_line(s).contains(" tikv -> pd-2 ")
+    });
+
+    // Enter: the detail pane of that cell.
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the detail pane", |s| s.contains("tikv -> pd-2 ─"));
+    for part in [
+        "Endpoint  pd-2",
+        "Expected  allow",
+        "Observed  accepted",
+        "TLSv1.3",
+        "sha256 ",
+        "Timings",
+    ] {
+        assert!(
+            screen.contains(part),
+            "{part} missing from the detail:\n{screen}"
+        );
+    }
+
+    // f: only rows and columns with a failing cell (the planted faults).
+    tmux.keys(&["f"]);
+    let screen = tmux.wait_for("the failing filter", |s| s.contains("failing only"));
+    let header = screen
+        .lines()
+        .find(|l| l.contains("TiKV"))
+        .unwrap_or_default();
+    assert!(!header.contains("PD "), "PD has no failing cell:\n{screen}");
+    assert!(header.contains("TiDB"), "tidb-2-status fails:\n{screen}");
+
+    // q: the dashboard quits and, the binary having exited, the session ends.
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "the session did not end after q");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
