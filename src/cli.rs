@@ -567,11 +567,11 @@ fn run_explain(args: ExplainArgs) -> Result<u8, InputError> {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TidbInputFlags {
     /// TiUP topology.yaml, or a cluster's meta.yaml
-    /// (~/.tiup/storage/cluster/clusters/<name>/meta.yaml).
+    /// (~/.tiup/storage/cluster/clusters/NAME/meta.yaml).
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// TiUP's TLS folder: ca.crt, ca.pem (the CA key), client.crt and client.pem, and any
-    /// <role>.crt/<role>.pem (default with a meta.yaml: the tls folder beside it).
+    /// ROLE.crt/ROLE.pem (default with a meta.yaml: the tls folder beside it).
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
     /// A component config: tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml,
@@ -582,7 +582,7 @@ pub struct TidbInputFlags {
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// The cluster name (default: meta.yaml's folder, the client certificate's CN
-    /// <name>-client, or the topology file's name).
+    /// NAME-client, or the topology file's name).
     #[arg(long, value_name = "NAME")]
     pub cluster_name: Option<String>,
     /// The cluster version, e.g. v8.5.0, for rules that changed (default: meta.yaml's

@@ -7,7 +7,10 @@
 //! - [`profile`]: what each TiDB component role does with TLS and CN allow-lists.
 //! - [`inventory`]: the cluster description (`tlsaudit.toml`).
 //! - [`lab`]: an embedded mTLS cluster on loopback for tests, benchmarks and the demo.
-//! - [`report`]: text and JSON writers.
+//! - [`audit`]: every identity against every endpoint, verdicts, findings, snapshots.
+//! - [`report`]: text, table and JSON writers.
+//! - [`tui`]: the live terminal dashboard over the audit's snapshots.
+//! - [`tiup`], [`lint`]: TiUP topology and component configs as inputs; static checks.
 //! - [`diagnose`]: why one link fails: a traced probe, variant probes, a named cause and fix.
 //! - [`explain`]: a pasted TLS error line mapped to its likely cause.
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
