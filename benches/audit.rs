@@ -6,7 +6,9 @@
 //! - and the peak memory of the real CLI (`tlsaudit report --config`) auditing it.
 //!
 //! `cargo bench --bench audit`. Env: `BENCH_ENDPOINTS` (default 200), `BENCH_OPENSSL_CELLS`
-//! (default: all; a smaller number samples the openssl loop and extrapolates).
+//! (default: all; a smaller number samples the openssl loop and extrapolates), `BENCH_PER_HOST`
+//! (the audit's per-host limit; default the inventory default, 16: every lab endpoint is on
+//! 127.0.0.1, so this caps the audit's concurrency while the bare loop runs 64).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +85,9 @@ fn main() {
         // 5 configured identities (tidb, tikv, pd, tiflash, client) + anonymous = 6.
         inv.options.foreign = false;
         inv.options.unlisted = false;
+        if let Some(p) = std::env::var("BENCH_PER_HOST").ok().and_then(|v| v.parse().ok()) {
+            inv.options.per_host = p;
+        }
         // The same for the CLI run.
         let cli_config = config.with_file_name("bench.toml");
         let text = std::fs::read_to_string(&config).expect("read");
