@@ -353,12 +353,9 @@ fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
-async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
-    let Some(config) = &args.config else {
-        return run_report_tidb(args).await;
-    };
-    let inv = Inventory::load(config)?;
-    let (auditor, snap) = audit(inv, &args.audit).await?;
+/// Write a finished round as `report` does: `--format` (default: table on a terminal, JSON
+/// otherwise) to stdout or `--output`; the exit code follows `--fail-on`.
+fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
     let format = args
         .format
         .unwrap_or(if stdout_is_terminal() && args.output.is_none() {
@@ -368,12 +365,21 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
         });
     match &args.output {
         Some(path) => {
-            let text = render_report(&auditor, &snap, format, Style::plain())?;
+            let text = render_report(auditor, snap, format, Style::plain())?;
             std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
         }
-        None => emit(&render_report(&auditor, &snap, format, Style::detect())?),
+        None => emit(&render_report(auditor, snap, format, Style::detect())?),
     }
-    Ok(exit_for(&snap, args.fail_on))
+    Ok(exit_for(snap, args.fail_on))
+}
+
+async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
+    let Some(config) = &args.config else {
+        return run_report_tidb(args).await;
+    };
+    let inv = Inventory::load(config)?;
+    let (auditor, snap) = audit(inv, &args.audit).await?;
+    write_report(&auditor, &snap, &args)
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
@@ -667,21 +673,7 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
     plan.static_findings = findings;
     let auditor = Auditor::new(plan);
     let snap = auditor.run_round(None).await;
-    let format = args
-        .format
-        .unwrap_or(if stdout_is_terminal() && args.output.is_none() {
-            ReportFormat::Table
-        } else {
-            ReportFormat::Json
-        });
-    match &args.output {
-        Some(path) => {
-            let text = render_report(&auditor, &snap, format, Style::plain())?;
-            std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
-        }
-        None => emit(&render_report(&auditor, &snap, format, Style::detect())?),
-    }
-    Ok(exit_for(&snap, args.fail_on))
+    write_report(&auditor, &snap, &args)
 }
 
 /// The lint findings for people.

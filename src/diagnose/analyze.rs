@@ -286,40 +286,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn server_answer(rec: &ProbeRecord) -> Option<String> {
-        let ev = &rec.evidence;
-        if let Some(a) = &ev.alert {
-            let when = match a.received {
-                Phase::Handshake => "during the handshake",
-                _ => "on the first read after the handshake",
-            };
-            return Some(format!(
-                "the server sent the alert {} ({}) {when}",
-                a.name, a.code
-            ));
-        }
-        if let Some(s) = ev.grpc_status {
-            return Some(format!(
-                "the server answered gRPC status {s} ({}){}",
-                crate::probe::classify::grpc_code_name(s),
-                ev.grpc_message
-                    .as_ref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            ));
-        }
-        if let Some(s) = ev.http_status {
-            return Some(format!(
-                "the server answered HTTP {s}{}",
-                ev.http_body
-                    .as_ref()
-                    .map(|b| format!(": {b}"))
-                    .unwrap_or_default()
-            ));
-        }
-        if ev.closed_silently {
-            return Some("the server closed the connection without an alert".to_string());
-        }
-        None
+        super::text::answer(rec).map(|a| format!("the server answered with {a}"))
     }
 
     fn push(&mut self, f: Finding) {

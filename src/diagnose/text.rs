@@ -87,7 +87,7 @@ fn connected(rec: &ProbeRecord) -> bool {
 }
 
 /// The server's answer to our identity, in words.
-fn answer(rec: &ProbeRecord) -> Option<String> {
+pub(crate) fn answer(rec: &ProbeRecord) -> Option<String> {
     let ev = &rec.evidence;
     if let Some(a) = &ev.alert {
         let when = match a.received {
