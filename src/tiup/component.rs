@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::topology::is_url_key;
-use super::tree::{self, Setting, Value};
+use super::tree::{self, Setting};
 use super::{
     join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
     UrlSetting,
@@ -154,13 +154,8 @@ impl ComponentFile {
             if !is_url_key(&s.key) {
                 continue;
             }
-            let values: Vec<String> = match &s.value.value {
-                Value::Str(v) => vec![v.clone()],
-                Value::List(items) => items
-                    .iter()
-                    .filter_map(|n| n.as_str().map(str::to_string))
-                    .collect(),
-                _ => continue,
+            let Some(values) = s.value.value.strings() else {
+                continue;
             };
             for v in values {
                 urls.push(UrlSetting {

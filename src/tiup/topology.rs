@@ -528,13 +528,8 @@ fn url_settings(layer: &[(Setting, String)]) -> Vec<UrlSetting> {
         if !is_url_key(&s.key) {
             continue;
         }
-        let values: Vec<String> = match &s.value.value {
-            Value::Str(v) => vec![v.clone()],
-            Value::List(items) => items
-                .iter()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect(),
-            _ => continue,
+        let Some(values) = s.value.value.strings() else {
+            continue;
         };
         for v in values {
             out.push(UrlSetting {

@@ -40,6 +40,22 @@ pub struct Entry {
     pub value: Node,
 }
 
+impl Value {
+    /// A string, or the strings of a list (non-strings skipped); `None` for other values.
+    pub fn strings(&self) -> Option<Vec<String>> {
+        match self {
+            Value::Str(v) => Some(vec![v.clone()]),
+            Value::List(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 impl Node {
     pub fn map(&self) -> Option<&[Entry]> {
         match &self.value {
