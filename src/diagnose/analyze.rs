@@ -569,30 +569,18 @@ impl<'a> Analysis<'a> {
             .first()
             .map(|c| c.subject.clone())
             .unwrap_or_default();
-        let verified_for: Vec<String> = self
-            .variants
-            .iter()
-            .filter(|x| x.id.starts_with("name:"))
-            .filter(|x| {
-                x.record
-                    .server_verification
-                    .as_ref()
-                    .is_some_and(|s| s.trusted)
-            })
-            .map(|x| x.id.trim_start_matches("name:").to_string())
-            .collect();
-        let not_verified_for: Vec<String> = self
-            .variants
-            .iter()
-            .filter(|x| x.id.starts_with("name:"))
-            .filter(|x| {
-                x.record
-                    .server_verification
-                    .as_ref()
-                    .is_some_and(|s| !s.trusted)
-            })
-            .map(|x| x.id.trim_start_matches("name:").to_string())
-            .collect();
+        // The server-name variants, split by whether the chain verified for that name.
+        let (mut verified_for, mut not_verified_for) = (Vec::new(), Vec::new());
+        for x in self.variants {
+            let Some(name) = x.id.strip_prefix("name:") else {
+                continue;
+            };
+            match x.record.server_verification.as_ref().map(|s| s.trusted) {
+                Some(true) => verified_for.push(name.to_string()),
+                Some(false) => not_verified_for.push(name.to_string()),
+                None => {}
+            }
+        }
         let title = self.title();
         match reason {
             UntrustedReason::UnknownIssuer | UntrustedReason::BadSignature => {

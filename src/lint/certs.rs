@@ -10,7 +10,7 @@ use crate::audit::{Finding, Severity};
 use crate::pki::load::{self, CertRole};
 use crate::pki::{summarize, CertSummary, Identity, IdentityError};
 use crate::profile::Component;
-use crate::tiup::Cluster;
+use crate::tiup::{Cluster, Located, Security};
 
 /// A certificate file and how it is used.
 #[derive(Debug, Clone)]
@@ -29,6 +29,26 @@ struct CertUse {
     /// Each host must be covered (a certificate of one instance); otherwise at least one (a
     /// certificate shared or copied from one of several instances).
     exact: bool,
+}
+
+impl CertUse {
+    /// A component's own certificate from a `[security]` section (presented as server and
+    /// client).
+    fn component(s: &Security, cert: &Located<PathBuf>, hosts: Vec<String>, exact: bool) -> Self {
+        CertUse {
+            cert: cert.value.clone(),
+            key: s.key.as_ref().map(|k| k.value.clone()),
+            source: cert.source.clone(),
+            key_source: s
+                .key
+                .as_ref()
+                .map_or(cert.source.clone(), |k| k.source.clone()),
+            who: s.kind.cert_name().to_string(),
+            server: true,
+            hosts,
+            exact,
+        }
+    }
 }
 
 fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
@@ -60,19 +80,7 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
                 continue;
             };
             add(
-                CertUse {
-                    cert: cert.value.clone(),
-                    key: s.key.as_ref().map(|k| k.value.clone()),
-                    source: cert.source.clone(),
-                    key_source: s
-                        .key
-                        .as_ref()
-                        .map_or(cert.source.clone(), |k| k.source.clone()),
-                    who: s.kind.cert_name().to_string(),
-                    server: true,
-                    hosts: vec![i.host.clone()],
-                    exact: s.exact,
-                },
+                CertUse::component(s, cert, vec![i.host.clone()], s.exact),
                 &mut uses,
             );
         }
@@ -90,22 +98,7 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
             .as_ref()
             .filter(|c| c.value.is_file() && !uses.iter().any(|u| u.cert == c.value))
         {
-            add(
-                CertUse {
-                    cert: cert.value.clone(),
-                    key: s.key.as_ref().map(|k| k.value.clone()),
-                    source: cert.source.clone(),
-                    key_source: s
-                        .key
-                        .as_ref()
-                        .map_or(cert.source.clone(), |k| k.source.clone()),
-                    who: s.kind.cert_name().to_string(),
-                    server: true,
-                    hosts: Vec::new(),
-                    exact: false,
-                },
-                &mut uses,
-            );
+            add(CertUse::component(s, cert, Vec::new(), false), &mut uses);
         }
     }
     if let Some(d) = &cluster.tls_dir {
