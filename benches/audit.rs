@@ -10,16 +10,19 @@
 //! (the audit's per-host limit; default the inventory default, 16: every lab endpoint is on
 //! 127.0.0.1, so this caps the audit's concurrency while the bare loop runs 64).
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::client::Resumption;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tlsaudit::audit::{Auditor, Plan};
-use tlsaudit::inventory::Inventory;
-use tlsaudit::lab::{EndpointSpec, LabSpec};
-use tlsaudit::pki::{provider, Trust};
+use tlsaudit_engine::audit::{Auditor, Plan};
+use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_engine::pki::{provider, Trust};
+use tlsaudit_lab::{EndpointSpec, LabSpec};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -116,8 +119,8 @@ fn main() {
         let addrs: Vec<std::net::SocketAddr> = lab.endpoints().iter().map(|e| e.addr).collect();
         let mut configs = Vec::new();
         for id in &inv.identities {
-            let chain = tlsaudit::pki::load::load_certs(&id.cert, tlsaudit::pki::CertRole::Leaf).expect("cert");
-            let key = tlsaudit::pki::load::load_key(&id.key).expect("key");
+            let chain = tlsaudit_engine::pki::load::load_certs(&id.cert, tlsaudit_engine::pki::CertRole::Leaf).expect("cert");
+            let key = tlsaudit_engine::pki::load::load_key(&id.key).expect("key");
             let mut c = ClientConfig::builder_with_provider(provider())
                 .with_safe_default_protocol_versions()
                 .expect("versions")
@@ -195,7 +198,7 @@ fn main() {
         let openssl_rate = done as f64 / t.elapsed().as_secs_f64();
 
         let median = |mut v: Vec<f64>| {
-            v.sort_by(|a, b| a.total_cmp(b));
+            v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
         let (a, b) = (median(audit_rates), median(bare_rates));

@@ -4,15 +4,18 @@
 //! `cargo bench --bench probe` (env `BENCH_PROBES`, default 3000 per round; `BENCH_CONCURRENCY`,
 //! default 16). Prints probes per second for both and the ratio engine/bare.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::client::Resumption;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tlsaudit::lab::{EndpointSpec, Lab, LabSpec};
-use tlsaudit::pki::{provider, Identity, Trust};
-use tlsaudit::probe::{probe, Caller, OutcomeClass, ProbeSpec, Protocol};
+use tlsaudit_engine::pki::{provider, Identity, Trust};
+use tlsaudit_engine::probe::{probe, Caller, OutcomeClass, ProbeSpec, Protocol};
+use tlsaudit_lab::{EndpointSpec, Lab, LabSpec};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -84,7 +87,7 @@ async fn bare_round(
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 

@@ -4,20 +4,25 @@
 //!
 //! `cargo bench --bench render` (`-- --frames N` to change the sample count).
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tlsaudit::audit::{CellState, Expected, Finding, IdentityKind, Severity, Snapshot, Verdict};
-use tlsaudit::pki::{CertSummary, IdentityCheck};
-use tlsaudit::probe::{
+use tlsaudit::tui::{self, App, Catalog, EndpointInfo, IdentityInfo};
+use tlsaudit_engine::audit::{
+    CellState, Expected, Finding, IdentityKind, Severity, Snapshot, Verdict,
+};
+use tlsaudit_engine::pki::{CertSummary, IdentityCheck};
+use tlsaudit_engine::probe::{
     Evidence, IdentityReport, Outcome, OutcomeClass, Phase, ProbeRecord, ServerVerification,
     TargetReport, Timings, TlsParams,
 };
-use tlsaudit::profile::Component;
-use tlsaudit::tui::{self, App, Catalog, EndpointInfo, IdentityInfo};
+use tlsaudit_engine::profile::Component;
 
 const ENDPOINTS: usize = 200;
 const IDENTITIES: usize = 10;

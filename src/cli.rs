@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audit::{Auditor, Plan, Severity, Snapshot};
-use crate::error::InputError;
-use crate::inventory::Inventory;
-use crate::pki::{Identity, Trust};
-use crate::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
 use crate::report::text::{self, Style};
+use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
+use tlsaudit_engine::error::InputError;
+use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_engine::pki::{Identity, Trust};
+use tlsaudit_engine::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -203,7 +203,7 @@ pub struct DiagnoseArgs {
     /// The component behind the address (pd, tikv, tidb, tiflash, ticdc, tiproxy), for the
     /// config keys in the verdict (default: the inventory's, or guessed from the port).
     #[arg(long, value_name = "COMPONENT")]
-    pub component: Option<crate::profile::Component>,
+    pub component: Option<tlsaudit_engine::profile::Component>,
     /// The component's role (client, peer, grpc, status, ...).
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
@@ -236,7 +236,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Seed the crypto library's entropy once, before any probe is timed.
-    crate::pki::warm_up();
+    tlsaudit_engine::pki::warm_up();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -472,8 +472,7 @@ async fn run_probe(args: ProbeArgs) -> Result<u8, InputError> {
         (Some(c), Some(k)) => {
             let name = c
                 .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "client".into());
+                .map_or_else(|| "client".into(), |s| s.to_string_lossy().into_owned());
             Identity::load(&name, c, k)?
         }
         _ => Identity::anonymous(),
@@ -510,7 +509,7 @@ async fn run_probe(args: ProbeArgs) -> Result<u8, InputError> {
 }
 
 async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
-    let request = crate::diagnose::Request {
+    let request = tlsaudit_engine::diagnose::Request {
         target: args.target,
         as_identity: args.as_identity,
         config: args.config,
@@ -525,13 +524,13 @@ async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
         timeout: args.timeout,
     };
     let inputs = request.resolve()?;
-    let d = crate::diagnose::diagnose(&inputs).await;
+    let d = tlsaudit_engine::diagnose::diagnose(&inputs).await;
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&d) {
             Ok(j) => emit(&format!("{j}\n")),
             Err(e) => eprintln!("error: cannot serialize the diagnosis: {e}"),
         },
-        Format::Text => emit(&crate::diagnose::text::render(&d, Style::detect())),
+        Format::Text => emit(&crate::report::diagnose::render(&d, Style::detect())),
     }
     Ok(d.exit_code())
 }
@@ -555,14 +554,14 @@ fn run_explain(args: ExplainArgs) -> Result<u8, InputError> {
             "pass the log line in quotes: tlsaudit explain \"x509: certificate signed by unknown authority\"",
         ));
     }
-    let e = crate::explain::explain(&text);
+    let e = tlsaudit_engine::explain::explain(&text);
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&e) {
             Ok(j) => emit(&format!("{j}\n")),
             Err(err) => eprintln!("error: cannot serialize the explanation: {err}"),
         },
-        Format::Text if e.matched() => emit(&crate::explain::render(&e, Style::detect())),
-        Format::Text => eprint!("{}", crate::explain::unmatched_help(&text)),
+        Format::Text if e.matched() => emit(&crate::report::explain::render(&e, Style::detect())),
+        Format::Text => eprint!("{}", tlsaudit_engine::explain::unmatched_help(&text)),
     }
     Ok(e.exit_code())
 }
@@ -594,14 +593,15 @@ pub struct TidbInputFlags {
     /// The cluster version, e.g. v8.5.0, for rules that changed (default: meta.yaml's
     /// tidb_version).
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
-    pub cluster_version: Option<crate::profile::Version>,
+    pub cluster_version: Option<tlsaudit_engine::profile::Version>,
     /// Certificate files expiring within this many days are a warning.
     #[arg(long, value_name = "DAYS", default_value = "30")]
     pub expiry_days: u32,
 }
 
-fn parse_version(s: &str) -> Result<crate::profile::Version, String> {
-    crate::profile::Version::parse(s).ok_or_else(|| format!("{s:?} is not a version (e.g. v8.5.0)"))
+fn parse_version(s: &str) -> Result<tlsaudit_engine::profile::Version, String> {
+    tlsaudit_engine::profile::Version::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a version (e.g. v8.5.0)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -625,12 +625,18 @@ pub struct LintArgs {
 /// Read the TiDB inputs and lint them.
 pub fn load_tidb(
     flags: &TidbInputFlags,
-) -> Result<(crate::tiup::Cluster, Vec<crate::audit::Finding>), InputError> {
+) -> Result<
+    (
+        tlsaudit_engine::tiup::Cluster,
+        Vec<tlsaudit_engine::audit::Finding>,
+    ),
+    InputError,
+> {
     let mut configs = Vec::new();
     for c in &flags.component_config {
         let (kind, path) = match c.split_once('=') {
             Some((k, p)) if !k.contains('/') => {
-                let kind = crate::tiup::ConfigKind::from_name(k).ok_or_else(|| {
+                let kind = tlsaudit_engine::tiup::ConfigKind::from_name(k).ok_or_else(|| {
                     InputError::usage(
                         format!("--component-config {c}: unknown component {k:?}"),
                         "use tidb, tikv, pd, tiflash, tiflash-learner or ticdc, as in tikv=/path/tikv.toml",
@@ -642,7 +648,7 @@ pub fn load_tidb(
         };
         configs.push((kind, path));
     }
-    let opts = crate::tiup::TiupOptions {
+    let opts = tlsaudit_engine::tiup::TiupOptions {
         topology: flags.topology.clone(),
         tls_dir: flags.tls_dir.clone(),
         component_configs: configs,
@@ -650,10 +656,10 @@ pub fn load_tidb(
         cluster_name: flags.cluster_name.clone(),
         version: flags.cluster_version,
     };
-    let cluster = crate::tiup::Cluster::load(&opts)?;
-    let findings = crate::lint::lint(
+    let cluster = tlsaudit_engine::tiup::Cluster::load(&opts)?;
+    let findings = tlsaudit_engine::lint::lint(
         &cluster,
-        &crate::lint::LintOptions {
+        &tlsaudit_engine::lint::LintOptions {
             expiry_warning_days: flags.expiry_days,
         },
     );
@@ -662,7 +668,7 @@ pub fn load_tidb(
 
 async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
     let (cluster, mut findings) = load_tidb(&args.tidb)?;
-    let options = crate::inventory::AuditOptions {
+    let options = tlsaudit_engine::inventory::AuditOptions {
         expiry_warning_days: args.tidb.expiry_days,
         ..Default::default()
     };
@@ -678,8 +684,8 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
 
 /// The lint findings for people.
 pub fn render_lint_text(
-    cluster: &crate::tiup::Cluster,
-    findings: &[crate::audit::Finding],
+    cluster: &tlsaudit_engine::tiup::Cluster,
+    findings: &[tlsaudit_engine::audit::Finding],
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -715,8 +721,8 @@ pub fn render_lint_text(
 
 /// The lint findings as JSON.
 pub fn render_lint_json(
-    cluster: &crate::tiup::Cluster,
-    findings: &[crate::audit::Finding],
+    cluster: &tlsaudit_engine::tiup::Cluster,
+    findings: &[tlsaudit_engine::audit::Finding],
 ) -> Result<String, serde_json::Error> {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let doc = serde_json::json!({
@@ -753,5 +759,8 @@ fn run_lint(args: LintArgs) -> Result<u8, InputError> {
         })?,
     };
     emit(&text);
-    Ok(u8::from(crate::lint::fails(&findings, args.fail_on)))
+    Ok(u8::from(tlsaudit_engine::lint::fails(
+        &findings,
+        args.fail_on,
+    )))
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::lab::{EndpointSpec, Lab, LabError, LabSpec, ServerCertKind};
+use tlsaudit_lab::{EndpointSpec, Lab, LabError, LabSpec, ServerCertKind};
 
 /// Allow-lists the inventory states differently from what the lab server enforces.
 fn declared_overrides() -> BTreeMap<&'static str, Vec<&'static str>> {
@@ -106,7 +106,7 @@ pub fn inventory_toml(lab: &Lab) -> String {
         let _ = writeln!(t, "role = {}", toml_str(role));
         let _ = writeln!(t, "address = {}", toml_str(&ep.addr.to_string()));
         let list: Vec<String> = match overrides.get(ep.name.as_str()) {
-            Some(l) => l.iter().map(|s| s.to_string()).collect(),
+            Some(l) => l.iter().map(std::string::ToString::to_string).collect(),
             None => ep.allowed_cn.clone(),
         };
         if !list.is_empty() {

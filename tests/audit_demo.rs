@@ -1,11 +1,14 @@
 //! End-to-end audit of the demo lab: every verdict appears exactly where planted, and nowhere
 //! else; the JSON report validates against the published schema; exit codes.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use tlsaudit::audit::{Auditor, Plan, Verdict};
-use tlsaudit::inventory::Inventory;
+use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::inventory::Inventory;
 
 fn verdict_map(auditor: &Auditor) -> BTreeMap<(String, String), Verdict> {
     let snap = auditor.snapshot();

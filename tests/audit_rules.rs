@@ -1,11 +1,14 @@
 //! Component rules through the whole audit: PD's single-entry list, TiDB status without
 //! cluster-verify-cn, TiKV status exempt paths, endpoints with no list, unreachable endpoints.
 
-use tlsaudit::audit::{Auditor, Plan, Verdict};
-use tlsaudit::inventory::Inventory;
-use tlsaudit::lab::{EndpointSpec, LabSpec};
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
 
-async fn audit(spec: LabSpec, edit: impl Fn(String) -> String) -> (tlsaudit::lab::Lab, Auditor) {
+use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_lab::{EndpointSpec, LabSpec};
+
+async fn audit(spec: LabSpec, edit: impl Fn(String) -> String) -> (tlsaudit_lab::Lab, Auditor) {
     let (lab, config) = tlsaudit::demo::start_spec(spec).await.unwrap();
     let text = edit(std::fs::read_to_string(&config).unwrap());
     std::fs::write(&config, text).unwrap();

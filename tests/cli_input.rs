@@ -1,6 +1,9 @@
 //! Bad input through the real binary: one line naming the file and the fix, exit 2, no key
 //! material, no panic.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,12 +3,17 @@
 //! and the component's log text; the variants are shown to be real handshakes by the lab's own
 //! connection counter and log.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use tlsaudit::diagnose::{self, load_caller, Cause, Diagnosis, Inputs, Request, Side, StepStatus};
-use tlsaudit::lab::{EndpointSpec, Lab, LabSpec, ServerCertKind};
+use tlsaudit_engine::diagnose::{
+    self, load_caller, Cause, Diagnosis, Inputs, Request, Side, StepStatus,
+};
+use tlsaudit_lab::{EndpointSpec, Lab, LabSpec, ServerCertKind};
 
 struct Bench {
     lab: Lab,
@@ -69,7 +74,7 @@ fn only(d: &Diagnosis, cause: Cause) -> &diagnose::Finding {
         d.causes(),
         vec![cause],
         "{}",
-        diagnose::text::render(d, tlsaudit::report::text::Style::plain())
+        tlsaudit::report::diagnose::render(d, tlsaudit::report::text::Style::plain())
     );
     assert_eq!(d.exit_code(), 1);
     d.finding(cause).expect("finding")
@@ -330,7 +335,10 @@ async fn grpc_server_without_alpn() {
     assert!(ep.alpn.is_empty(), "{:?}", ep.alpn);
     assert!(ep.fault.as_deref().is_some_and(|f| f.contains("no ALPN")));
     let mut inputs = b.inputs("grpc-no-alpn", "tidb");
-    assert_eq!(inputs.target.protocol, tlsaudit::probe::Protocol::Grpc);
+    assert_eq!(
+        inputs.target.protocol,
+        tlsaudit_engine::probe::Protocol::Grpc
+    );
     inputs.target.path = None;
     let d = diagnose::diagnose(&inputs).await;
     // The probe itself got its answer over HTTP/2 by prior knowledge...

@@ -6,16 +6,19 @@
 //! Without an `etcd` binary (PATH or `ETCD_BIN`) the test prints a note and passes; CI installs
 //! `etcd-server`.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tlsaudit::audit::{Auditor, Plan, Verdict};
-use tlsaudit::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
-use tlsaudit::lab::{Lab, LabSpec};
-use tlsaudit::probe::Protocol;
-use tlsaudit::profile::{self, Component};
+use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
+use tlsaudit_engine::probe::Protocol;
+use tlsaudit_engine::profile::{self, Component};
+use tlsaudit_lab::{Lab, LabSpec};
 
 fn etcd_bin() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ETCD_BIN") {

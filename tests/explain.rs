@@ -1,11 +1,14 @@
 //! `tlsaudit explain`: error texts exactly as the components and libraries print them, each
 //! mapped to its cause; and the command's exit codes through the built binary.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use tlsaudit::diagnose::Cause;
-use tlsaudit::explain::explain;
+use tlsaudit_engine::diagnose::Cause;
+use tlsaudit_engine::explain::explain;
 
 fn cause_of(text: &str) -> Option<Cause> {
     explain(text).cause()

@@ -1,14 +1,17 @@
-//! Smoke test of `tlsaudit::lab` through its public API only: many concurrent handshakes
+//! Smoke test of `tlsaudit_lab` through its public API only: many concurrent handshakes
 //! against a lab with many endpoints, then a clean stop.
 //!
 //! `LAB_SMOKE_HANDSHAKES` (default 400) and `LAB_SMOKE_CONCURRENCY` (default 32) size the
 //! run; use `--release -- --nocapture` to see the rate.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use tlsaudit::lab::{EndpointSpec, Lab, LabSpec};
+use tlsaudit_lab::{EndpointSpec, Lab, LabSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;

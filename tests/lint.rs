@@ -1,6 +1,9 @@
 //! Static lint: every finding code has a case that triggers it and one that does not, on the
 //! fixture topologies and component configs with a TLS folder minted at test time.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 #[path = "fixtures/pki.rs"]
 mod pki;
 
@@ -9,9 +12,9 @@ use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 use pki::{fixture, Leaf};
-use tlsaudit::audit::{Finding, Severity};
-use tlsaudit::lint::{lint, LintOptions};
-use tlsaudit::tiup::{Cluster, ConfigKind, TiupOptions};
+use tlsaudit_engine::audit::{Finding, Severity};
+use tlsaudit_engine::lint::{lint, LintOptions};
+use tlsaudit_engine::tiup::{Cluster, ConfigKind, TiupOptions};
 
 const PROD_HOSTS: &[(&str, &[&str])] = &[
     ("pd", &["10.0.1.11", "10.0.1.12", "10.0.1.13"]),
@@ -117,7 +120,7 @@ fn codes(f: &[Finding]) -> Vec<&'static str> {
 fn find<'a>(f: &'a [Finding], code: &str) -> &'a Finding {
     f.iter()
         .find(|x| x.code == code)
-        .unwrap_or_else(|| panic!("no {code} in {:#?}", f))
+        .unwrap_or_else(|| panic!("no {code} in {f:#?}"))
 }
 
 fn has(f: &[Finding], code: &str) -> bool {
@@ -259,7 +262,7 @@ fn pd_multiple_cn_before_v8_4() {
         .unwrap()
         .contains("meta.yaml:27:7: server_configs.pd"));
     let mut opts = topo(&meta, None);
-    opts.version = tlsaudit::profile::Version::parse("v8.5.0");
+    opts.version = tlsaudit_engine::profile::Version::parse("v8.5.0");
     assert!(!has(&run(&opts), "PD_MULTIPLE_CN_BEFORE_V8_4"));
 }
 
@@ -555,7 +558,7 @@ fn address_not_dialable() {
     assert!(!cluster
         .instances
         .iter()
-        .any(|i| i.component == tlsaudit::profile::Component::Tidb));
+        .any(|i| i.component == tlsaudit_engine::profile::Component::Tidb));
 }
 
 #[test]

@@ -1,15 +1,18 @@
 //! Against a TLS server nobody here wrote: `openssl s_server -Verify 1 -verify_return_error`.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use tlsaudit::lab::{Lab, LabSpec};
-use tlsaudit::pki::{Identity, Trust};
-use tlsaudit::probe::{
+use tlsaudit_engine::pki::{Identity, Trust};
+use tlsaudit_engine::probe::{
     probe, Caller, OutcomeClass, Phase, ProbeSpec, Protocol, Timeouts, TlsVersions,
 };
+use tlsaudit_lab::{Lab, LabSpec};
 
 struct Server {
     child: Child,

@@ -1,14 +1,17 @@
 //! One test per outcome class against the embedded lab, over real loopback sockets with real
 //! certificates, asserting the class and its evidence.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
-use tlsaudit::lab::{Lab, LabSpec};
-use tlsaudit::pki::{Identity, Trust};
-use tlsaudit::probe::{
+use tlsaudit_engine::pki::{Identity, Trust};
+use tlsaudit_engine::probe::{
     probe, Caller, OutcomeClass, Phase, ProbeRecord, ProbeSpec, Protocol, Timeouts, TlsVersions,
     UntrustedReason,
 };
+use tlsaudit_lab::{Lab, LabSpec};
 
 struct Bench {
     lab: Lab,
@@ -97,7 +100,7 @@ async fn cn_rejected_in_tls13_only_shows_on_the_first_read() {
 async fn cn_rejected_by_tikv_grpc_status_16() {
     let b = Bench::start().await;
     let rec = b.probe("tikv-1", "client", Protocol::Grpc).await;
-    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{rec:#?}");
     assert_eq!(rec.evidence.grpc_status, Some(16));
     let msg = rec.evidence.grpc_message.as_deref().unwrap();
     assert!(
@@ -148,7 +151,7 @@ async fn cert_rejected_foreign_ca_and_expired_and_no_eku() {
     }
     // gRPC C-core closes without an alert: still attributed to the certificate.
     let rec = b.probe("tikv-1", "foreign", Protocol::Grpc).await;
-    assert_eq!(class(&rec), OutcomeClass::CertRejected, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::CertRejected, "{rec:#?}");
     assert!(rec.evidence.alert.is_none());
     assert!(
         rec.evidence.closed_silently || rec.evidence.io_error.is_some(),
@@ -217,7 +220,7 @@ async fn server_untrusted_with_each_reason() {
 async fn plaintext_http_is_recognised() {
     let b = Bench::start().await;
     let rec = b.probe("plain-http", "tidb", Protocol::Tls).await;
-    assert_eq!(class(&rec), OutcomeClass::Plaintext, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::Plaintext, "{rec:#?}");
     assert_eq!(rec.evidence.peer_protocol.as_deref(), Some("http/1"));
     assert!(rec
         .evidence
@@ -234,7 +237,7 @@ async fn tls_mismatch_when_no_version_is_common() {
     let mut spec = b.spec("tikv-1-status", Protocol::Http);
     spec.versions = TlsVersions::Tls13;
     let rec = probe(&spec, &b.caller("tidb"), &b.trust).await;
-    assert_eq!(class(&rec), OutcomeClass::TlsMismatch, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::TlsMismatch, "{rec:#?}");
     assert_eq!(rec.outcome.phase, Phase::Handshake);
 }
 
@@ -269,7 +272,7 @@ async fn silent_port_times_out_within_its_deadline() {
 async fn reset_is_reset() {
     let b = Bench::start().await;
     let rec = b.probe("reset", "tidb", Protocol::Tls).await;
-    assert_eq!(class(&rec), OutcomeClass::Reset, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::Reset, "{rec:#?}");
     assert_eq!(rec.evidence.io_error.as_deref(), Some("connection_reset"));
 }
 
@@ -277,7 +280,7 @@ async fn reset_is_reset() {
 async fn garbage_is_a_protocol_error() {
     let b = Bench::start().await;
     let rec = b.probe("garbage", "tidb", Protocol::Tls).await;
-    assert_eq!(class(&rec), OutcomeClass::ProtocolError, "{:#?}", rec);
+    assert_eq!(class(&rec), OutcomeClass::ProtocolError, "{rec:#?}");
     assert!(rec
         .evidence
         .peer_bytes
@@ -304,9 +307,7 @@ async fn resolve_failed_for_a_name_that_cannot_exist() {
 
 #[cfg(target_os = "linux")]
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd").map_or(0, std::iter::Iterator::count)
 }
 
 #[cfg(target_os = "linux")]

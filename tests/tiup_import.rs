@@ -1,6 +1,9 @@
 //! TiUP import: topology and meta.yaml to an Inventory, identities from the TLS folder, and a
 //! whole report of the embedded lab described by a TiUP topology.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 #[path = "fixtures/pki.rs"]
 mod pki;
 
@@ -9,13 +12,13 @@ use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 use pki::fixture;
-use tlsaudit::audit::{Auditor, Plan, Verdict};
-use tlsaudit::inventory::{AuditOptions, Inventory};
-use tlsaudit::lab::{EndpointSpec, Lab, LabSpec};
-use tlsaudit::lint::{lint, LintOptions};
-use tlsaudit::probe::Protocol;
-use tlsaudit::profile::{Component, Version};
-use tlsaudit::tiup::{Cluster, TiupOptions};
+use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::inventory::{AuditOptions, Inventory};
+use tlsaudit_engine::lint::{lint, LintOptions};
+use tlsaudit_engine::probe::Protocol;
+use tlsaudit_engine::profile::{Component, Version};
+use tlsaudit_engine::tiup::{Cluster, TiupOptions};
+use tlsaudit_lab::{EndpointSpec, Lab, LabSpec};
 
 const PROD_ROLES: &[(&str, &[&str])] = &[
     ("pd", &["10.0.1.11"]),
@@ -398,7 +401,7 @@ async fn report_of_the_lab_from_a_topology() {
     assert!(!snap
         .findings
         .iter()
-        .any(|f| f.severity == tlsaudit::audit::Severity::Critical));
+        .any(|f| f.severity == tlsaudit_engine::audit::Severity::Critical));
     lab.stop().await;
 }
 

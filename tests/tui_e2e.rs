@@ -1,6 +1,9 @@
 //! End to end: the real binary's dashboard (`tlsaudit demo` on a terminal) under tmux, driven
 //! with send-keys and read with capture-pane. Skipped only when tmux is not installed.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -86,8 +89,7 @@ fn dashboard_under_tmux() {
     }
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+        .map_or(0, |d| d.subsec_nanos());
     let tmux = Tmux {
         socket: format!("tlsaudit-e2e-{}-{nanos}", std::process::id()),
         session: "tui".to_string(),

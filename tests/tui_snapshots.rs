@@ -1,16 +1,19 @@
 //! Screen snapshots of the dashboard, rendered with ratatui's `TestBackend` from a real audit of
 //! the demo lab. Ports, timings, dates, clock times and fingerprints are filtered out.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tlsaudit::audit::{Auditor, Plan};
-use tlsaudit::inventory::Inventory;
-use tlsaudit::lab::Lab;
 use tlsaudit::tui::{self, App, Catalog, TuiOptions, View};
+use tlsaudit_engine::audit::{Auditor, Plan};
+use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_lab::Lab;
 
 const FILTERS: &[(&str, &str)] = &[
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),

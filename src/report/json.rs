@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit::{Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
-use crate::pki::IdentityCheck;
-use crate::probe::{OutcomeClass, ProbeRecord};
+use tlsaudit_engine::audit::{Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
+use tlsaudit_engine::pki::IdentityCheck;
+use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
 /// The schema identifier; bump the version on an incompatible change.
 pub const SCHEMA: &str = "tlsaudit.report/v1";
@@ -104,9 +104,9 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
         }
     }
     let mut findings: BTreeMap<&'static str, usize> = [
-        crate::audit::Severity::Critical,
-        crate::audit::Severity::Warning,
-        crate::audit::Severity::Info,
+        tlsaudit_engine::audit::Severity::Critical,
+        tlsaudit_engine::audit::Severity::Warning,
+        tlsaudit_engine::audit::Severity::Info,
     ]
     .iter()
     .map(|s| (s.as_str(), 0))
@@ -148,7 +148,9 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             IdentityOut {
                 name: id.name.clone(),
                 kind: id.kind,
-                component: id.component.map(|c| c.as_str()),
+                component: id
+                    .component
+                    .map(tlsaudit_engine::profile::Component::as_str),
                 cn: r.cn,
                 cert_file: r.cert_file,
                 sha256: r.sha256,

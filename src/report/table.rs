@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::text::Style;
-use crate::audit::{Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::audit::{Plan, Severity, Snapshot, Verdict};
 
 const WIDTH: usize = 100;
 
@@ -108,7 +108,9 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
         }
         for (i, c) in cols.iter().enumerate() {
             let cell = &snap.cells[i * n_ep + e];
-            let sym = cell.verdict.map_or('.', |v| v.symbol());
+            let sym = cell
+                .verdict
+                .map_or('.', tlsaudit_engine::audit::Verdict::symbol);
             let pad = c.len().div_ceil(2);
             let text = format!("{:>pad$}{}", sym, " ".repeat(c.len() + 1 - pad));
             line.push_str(&match cell.verdict {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::probe::{OutcomeClass, ProbeRecord};
+use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
 /// Terminal styling; `plain` when stdout is not a terminal or `NO_COLOR` is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +47,7 @@ impl Style {
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
-    v.map(|m| format!("{m:.1} ms"))
-        .unwrap_or_else(|| "-".into())
+    v.map_or_else(|| "-".into(), |m| format!("{m:.1} ms"))
 }
 
 /// The probe record as text.
@@ -153,7 +152,8 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             Some(v) => style.bad(&format!(
                 "NOT verified for {}: {}",
                 v.server_name,
-                v.reason.map(|r| r.as_str()).unwrap_or("other")
+                v.reason
+                    .map_or("other", tlsaudit_engine::probe::UntrustedReason::as_str)
             )),
             None => "not verified".to_string(),
         };
@@ -196,7 +196,7 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
     let mut lines = Vec::new();
     if let Some(a) = &ev.alert {
         let when = match a.received {
-            crate::probe::Phase::Handshake => "during the handshake",
+            tlsaudit_engine::probe::Phase::Handshake => "during the handshake",
             _ => "on the first read after the handshake",
         };
         lines.push(format!("alert {} ({}) {when}", a.name, a.code));

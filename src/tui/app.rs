@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::audit::{CellState, Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
-use crate::profile::Component;
+use tlsaudit_engine::audit::{CellState, Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
+use tlsaudit_engine::profile::Component;
 
 /// What the dashboard shows of an endpoint (copied from the plan, so that benches and tests can
 /// build one without a PKI).
@@ -634,7 +634,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Severity;
+    use tlsaudit_engine::audit::Severity;
 
     fn key(c: char) -> KeyEvent {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)

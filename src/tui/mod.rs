@@ -29,8 +29,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::audit::{Auditor, Snapshot};
 pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, IdentityInfo, View};
+use tlsaudit_engine::audit::{Auditor, Snapshot};
 pub use ui::draw;
 
 /// Writes the JSON report of a snapshot and returns where.

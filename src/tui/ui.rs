@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, View};
-use crate::audit::{IdentityKind, Severity, Verdict};
-use crate::pki::CertSummary;
-use crate::probe::ProbeRecord;
+use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
+use tlsaudit_engine::pki::CertSummary;
+use tlsaudit_engine::probe::ProbeRecord;
 
 /// Styles, with or without colour (`NO_COLOR`): without, only modifiers remain and the verdict
 /// symbols carry the meaning.
@@ -191,7 +191,13 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
         }
         v
     };
-    let fits = |spans: &[Span]| spans.iter().map(|s| s.width()).sum::<usize>() <= l2.width as usize;
+    let fits = |spans: &[Span]| {
+        spans
+            .iter()
+            .map(ratatui::prelude::Span::width)
+            .sum::<usize>()
+            <= l2.width as usize
+    };
     let mut line = full(false, true);
     if !fits(&line) {
         line = full(true, true);
@@ -860,9 +866,9 @@ fn evidence_lines(th: Theme, rec: &ProbeRecord) -> Vec<Line<'static>> {
             a.name,
             a.code,
             match a.received {
-                crate::probe::Phase::Handshake => "the handshake",
-                crate::probe::Phase::Connect => "connect",
-                crate::probe::Phase::Check => "the first read",
+                tlsaudit_engine::probe::Phase::Handshake => "the handshake",
+                tlsaudit_engine::probe::Phase::Connect => "connect",
+                tlsaudit_engine::probe::Phase::Check => "the first read",
             }
         ));
     }
@@ -1237,7 +1243,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let cap = usize::from(inner.height);
     app.finding_offset = fit_rows(app.finding_offset, app.finding_sel, n, cap);
     let code_w = app.findings().map(|f| f.code.len()).max().unwrap_or(4);
-    let target = |f: &crate::audit::Finding| match (&f.endpoint, &f.identity) {
+    let target = |f: &tlsaudit_engine::audit::Finding| match (&f.endpoint, &f.identity) {
         (Some(e), Some(i)) => format!("{e} x {i}"),
         (Some(e), None) => e.clone(),
         (None, Some(i)) => format!("identity {i}"),
@@ -1401,9 +1407,9 @@ mod tests {
     use ratatui::Terminal;
 
     use super::*;
-    use crate::audit::{CellState, Expected, Snapshot};
-    use crate::profile::Component;
     use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
+    use tlsaudit_engine::audit::{CellState, Expected, Snapshot};
+    use tlsaudit_engine::profile::Component;
 
     /// `n_ep` endpoints in 4 components x `n_id` identities; verdicts cycle, none recorded.
     fn big(n_ep: usize, n_id: usize) -> App {

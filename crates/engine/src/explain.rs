@@ -2,12 +2,9 @@
 //! OpenSSL or rustls to the likely cause, the checks that confirm it, and the
 //! `tlsaudit diagnose` command that probes it.
 
-use std::fmt::Write;
-
 use serde::Serialize;
 
 use crate::diagnose::cause::Cause;
-use crate::report::text::Style;
 
 /// One recognised text.
 struct Pattern {
@@ -439,48 +436,6 @@ pub fn unmatched_help(input: &str) -> String {
          Paste the whole log line (the part after the timestamp is enough), or let tlsaudit probe the link:\n\
          \x20 tlsaudit diagnose HOST:PORT --config tlsaudit.toml --as IDENTITY\n"
     )
-}
-
-/// The explanation as text.
-pub fn render(e: &Explanation, style: Style) -> String {
-    let mut out = String::new();
-    for (i, m) in e.matches.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let _ = writeln!(out, "{} \"{}\"", style.warn("recognised:"), m.matched);
-        let _ = writeln!(out, "  printed by: {}", m.source);
-        let _ = writeln!(out, "  meaning:    {}", m.meaning);
-        for d in &m.details {
-            let _ = writeln!(out, "  read:       {d}");
-        }
-        let _ = writeln!(
-            out,
-            "  likely cause{}:",
-            if m.causes.len() > 1 {
-                "s, most likely first"
-            } else {
-                ""
-            }
-        );
-        for c in &m.causes {
-            let _ = writeln!(
-                out,
-                "    [{}] {}{}",
-                c.cause.id(),
-                c.title,
-                c.fact
-                    .map(|n| format!("  (tidb-tls-facts 6.{n})"))
-                    .unwrap_or_default()
-            );
-        }
-        let _ = writeln!(out, "  check:");
-        for c in &m.checks {
-            let _ = writeln!(out, "    - {c}");
-        }
-        let _ = writeln!(out, "  confirm:    {}", m.confirm);
-    }
-    out
 }
 
 #[cfg(test)]

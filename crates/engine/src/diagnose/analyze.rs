@@ -286,7 +286,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn server_answer(rec: &ProbeRecord) -> Option<String> {
-        super::text::answer(rec).map(|a| format!("the server answered with {a}"))
+        super::steps::answer(rec).map(|a| format!("the server answered with {a}"))
     }
 
     fn push(&mut self, f: Finding) {
@@ -322,20 +322,20 @@ impl<'a> Analysis<'a> {
             OutcomeClass::ResolveFailed => self.link(Cause::ResolveFailed),
             OutcomeClass::Refused => self.refused(),
             OutcomeClass::Timeout if self.base.outcome.phase == Phase::Connect => {
-                self.link(Cause::Unreachable)
+                self.link(Cause::Unreachable);
             }
             OutcomeClass::Timeout if self.base.outcome.phase == Phase::Handshake => {
-                self.link(Cause::NoAnswer)
+                self.link(Cause::NoAnswer);
             }
             OutcomeClass::Plaintext => self.plaintext(),
             OutcomeClass::ProtocolError if self.base.evidence.peer_protocol.is_some() => {
-                self.link(Cause::NotTls)
+                self.link(Cause::NotTls);
             }
             OutcomeClass::ProtocolError
                 if self.base.outcome.phase == Phase::Handshake
                     && self.base.server_chain.is_empty() =>
             {
-                self.link(Cause::NoAnswer)
+                self.link(Cause::NoAnswer);
             }
             OutcomeClass::Reset if self.base.outcome.phase == Phase::Handshake => self.reset(),
             OutcomeClass::TlsMismatch => self.mismatch(),
@@ -496,7 +496,7 @@ impl<'a> Analysis<'a> {
         let mut f = new_finding(
             Cause::ConnectionReset,
             Side::Link,
-            self.base.outcome.summary.to_string(),
+            self.base.outcome.summary.clone(),
         );
         f.fix.push("check for a proxy or firewall resetting TLS, or a server that refuses this client at the TCP level".into());
         self.push(f);
@@ -602,7 +602,7 @@ impl<'a> Analysis<'a> {
                 f.config = self.cert_config();
                 f.fix.push(format!(
                     "give {title} a certificate issued by the cluster CA ({}), or, if {issuer} is the right CA, put it in every component's CA file; all components must share one ca.crt, and a CA change needs restarts",
-                    f.config.as_ref().map(|c| format!("{} in {}", c.key, c.file)).unwrap_or_else(|| "its cert file".into())
+                    f.config.as_ref().map_or_else(|| "its cert file".into(), |c| format!("{} in {}", c.key, c.file))
                 ));
                 self.push(f);
             }
@@ -664,7 +664,7 @@ impl<'a> Analysis<'a> {
                     format!(
                         "{}'s certificate has no subjectAltName, only the subject {}: Go callers (TiDB, PD, TiCDC, TiUP) ignore the CN, so it is valid for no name, {dialed} included",
                         self.server(),
-                        leaf.as_ref().map(|l| l.subject.as_str()).unwrap_or("?")
+                        leaf.as_ref().map_or("?", |l| l.subject.as_str())
                     )
                 } else {
                     format!(
@@ -795,8 +795,7 @@ impl<'a> Analysis<'a> {
             .identity
             .cert_path
             .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| id.identity.name.clone());
+            .map_or_else(|| id.identity.name.clone(), |p| p.display().to_string());
         let answer = Self::server_answer(self.base);
         let cn = self.cn().unwrap_or("(no CN)").to_string();
         let trust_subject = self
@@ -883,7 +882,7 @@ impl<'a> Analysis<'a> {
                 format!(
                     "{} says our certificate expired, but it is valid here until {}: the server's clock is off",
                     self.server(),
-                    leaf.as_ref().map(|l| l.not_after.as_str()).unwrap_or("?")
+                    leaf.as_ref().map_or("?", |l| l.not_after.as_str())
                 ),
             );
             f.fix.push("fix the server's clock (NTP)".into());
@@ -909,7 +908,7 @@ impl<'a> Analysis<'a> {
             f.fix.push(format!(
                 "point {} at the cluster's ca.crt ({}), then restart it: the CA pool is built once at start",
                 self.title(),
-                f.config.as_ref().map(|c| format!("{} in {}", c.key, c.file)).unwrap_or_else(|| "its CA file".into())
+                f.config.as_ref().map_or_else(|| "its CA file".into(), |c| format!("{} in {}", c.key, c.file))
             ));
             f
         };
@@ -940,8 +939,7 @@ impl<'a> Analysis<'a> {
         let config = self.list_config();
         let key = config
             .as_ref()
-            .map(|c| c.key.clone())
-            .unwrap_or_else(|| "its CN allow-list".into());
+            .map_or_else(|| "its CN allow-list".into(), |c| c.key.clone());
         let own = comp.is_some_and(|c| Component::from_identity_name(&cn) == Some(c));
         let tiup_client = cn.ends_with("-client")
             || self
@@ -1024,8 +1022,7 @@ impl<'a> Analysis<'a> {
             code(&cn),
             config
                 .as_ref()
-                .map(|c| c.file.clone())
-                .unwrap_or_else(|| "the server's config".into()),
+                .map_or_else(|| "the server's config".into(), |c| c.file.clone()),
             reload.unwrap_or_default()
         ));
         if cause == Cause::PdCnNotAllowed {

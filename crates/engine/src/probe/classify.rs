@@ -318,8 +318,7 @@ pub fn untrusted(
                     trust
                         .certs
                         .first()
-                        .map(|c| c.subject.as_str())
-                        .unwrap_or("?")
+                        .map_or("?", |c| c.subject.as_str())
                 ),
             )
         }

@@ -59,7 +59,9 @@ impl<S> Tap<S> {
 }
 
 fn record_error(seen: &Mutex<Tapped>, e: &std::io::Error) {
-    let mut t = seen.lock().unwrap_or_else(|p| p.into_inner());
+    let mut t = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if t.kind.is_none() {
         t.kind = Some(e.kind());
         t.tls = e
@@ -81,7 +83,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         match &r {
             Poll::Ready(Err(e)) => record_error(&this.seen, e),
             Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
-                this.seen.lock().unwrap_or_else(|p| p.into_inner()).eof = true;
+                this.seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .eof = true;
             }
             _ => {}
         }
@@ -137,7 +142,7 @@ pub fn classify_failure(t: &Tapped, a: &Attribution<'_>, ev: &mut Evidence) -> C
     }
     use std::io::ErrorKind as K;
     match t.kind {
-        Some(K::ConnectionReset) | Some(K::BrokenPipe) | Some(K::ConnectionAborted) => {
+        Some(K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted) => {
             if a.requested {
                 let (class, words) = classify::attribute(a, &Signal::Reset);
                 done(class, words)
@@ -188,7 +193,10 @@ where
         }
     };
     let r = tokio::time::timeout(spec.timeouts.check, work).await;
-    let failure = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let failure = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     if obs.lock().ticket {
         ev.session_ticket = true;
     }
@@ -254,7 +262,7 @@ where
             ))
         }
         // EOF or an error: the caller classifies it from the tap.
-        Seen::Read(Ok(0)) | Seen::Read(Err(_)) => None,
+        Seen::Read(Ok(0) | Err(_)) => None,
         Seen::Read(Ok(_)) => Some(done(
             OutcomeClass::Accepted,
             "the server accepted our certificate and sent application data",

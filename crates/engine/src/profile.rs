@@ -83,7 +83,7 @@ impl std::str::FromStr for Component {
             .ok_or_else(|| {
                 format!(
                     "unknown component {s:?}; use one of {}",
-                    Component::ALL.map(|c| c.as_str()).join(", ")
+                    Component::ALL.map(Component::as_str).join(", ")
                 )
             })
     }
@@ -387,12 +387,12 @@ impl Profile {
                     Some(v) if v < Version(8, 4) => {
                         not_enforced_because = Some(
                             "PD before v8.4 applies cert-allowed-cn only to its peer port, not to the client port 2379".to_string(),
-                        )
+                        );
                     }
                     _ if allowed_cn.len() < self.min_entries => {
                         not_enforced_because = Some(
                             "PD (v8.4+) enforces cert-allowed-cn on its client port 2379 only when the list has more than one entry".to_string(),
-                        )
+                        );
                     }
                     _ => {}
                 }
@@ -421,18 +421,14 @@ pub fn needs(caller: Component, callee: Component, role: &str) -> bool {
     use Component as C;
     matches!(
         (caller, callee, role),
-        (C::Tidb, C::Pd, "client")
-            | (C::Tidb, C::Tikv, "grpc")
+        (
+            C::Tidb | C::Tikv | C::Tiflash | C::Ticdc | C::Tiproxy,
+            C::Pd,
+            "client"
+        ) | (C::Tidb | C::Tikv | C::Tiflash | C::Ticdc, C::Tikv, "grpc")
             | (C::Tidb, C::Tiflash, "grpc")
-            | (C::Tikv, C::Pd, "client")
-            | (C::Tikv, C::Tikv, "grpc")
             | (C::Pd, C::Pd, _)
-            | (C::Tiflash, C::Pd, "client")
-            | (C::Tiflash, C::Tikv, "grpc")
             | (C::Tiflash, C::Tiflash, "proxy")
-            | (C::Ticdc, C::Pd, "client")
-            | (C::Ticdc, C::Tikv, "grpc")
-            | (C::Tiproxy, C::Pd, "client")
             | (C::Tiproxy, C::Tidb, "status")
     )
 }
@@ -442,7 +438,7 @@ mod tests {
     use super::*;
 
     fn list(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        v.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

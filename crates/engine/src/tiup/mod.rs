@@ -352,7 +352,11 @@ impl Cluster {
             .cluster_name
             .clone()
             .or_else(|| topo.as_ref().and_then(|t| t.meta_name.clone()))
-            .or_else(|| tls_dir.as_ref().and_then(|d| d.cluster_from_client_cn()))
+            .or_else(|| {
+                tls_dir
+                    .as_ref()
+                    .and_then(tlsdir::TlsDir::cluster_from_client_cn)
+            })
             .or_else(|| {
                 opts.topology
                     .as_ref()
@@ -416,7 +420,7 @@ impl Cluster {
     /// The CN of TiUP's own client certificate: the TLS folder's `client.crt`, else
     /// `<cluster>-client` when the cluster came from a topology.
     pub fn tiup_client_cn(&self) -> Option<String> {
-        if let Some(cn) = self.tls_dir.as_ref().and_then(|d| d.client_cn()) {
+        if let Some(cn) = self.tls_dir.as_ref().and_then(tlsdir::TlsDir::client_cn) {
             return Some(cn);
         }
         self.topology

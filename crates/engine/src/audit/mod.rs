@@ -367,7 +367,8 @@ mod mint {
         let cert = leaf_params(cn)
             .and_then(|p| p.signed_by(&key, &issuer))
             .map_err(|e| e.to_string())?;
-        let key_der = PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| e.to_string())?;
+        let key_der = PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(std::string::ToString::to_string)?;
         Identity::from_der("foreign", vec![cert.der().clone()], key_der).map_err(|e| e.to_string())
     }
 

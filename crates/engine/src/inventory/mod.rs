@@ -251,7 +251,7 @@ impl Inventory {
                 None => profile::roles(e.component)[0].to_string(),
             };
             let Some(profile) = profile::lookup(e.component, &role) else {
-                let span = e.role.as_ref().map_or(e.name.span(), |r| r.span());
+                let span = e.role.as_ref().map_or(e.name.span(), toml::Spanned::span);
                 return Err(ctx.at(
                     span,
                     format!("{} has no role {role:?}", e.component.title()),

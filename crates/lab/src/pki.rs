@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{LabError, ServerCertKind};
 
-/// Paths of the PEM files the lab wrote (all inside [`crate::lab::Lab::dir`]).
+/// Paths of the PEM files the lab wrote (all inside [`crate::Lab::dir`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LabPki {
     /// Root CA certificate (`ca.crt`), subject `O=PingCAP, OU=TiUP, CN=tlsaudit lab CA`.

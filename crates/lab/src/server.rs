@@ -54,7 +54,10 @@ pub(crate) struct EndpointState {
 
 impl EndpointState {
     fn push(&self, ev: ConnEvent) {
-        let mut q = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.len() >= EVENT_CAP {
             q.pop_front();
         }
@@ -62,12 +65,18 @@ impl EndpointState {
     }
 
     pub(crate) fn events(&self) -> Vec<ConnEvent> {
-        let q = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let q = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         q.iter().cloned().collect()
     }
 
     pub(crate) fn event_count(&self) -> usize {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -195,7 +204,7 @@ async fn handle(rt: Arc<Runtime>, stream: TcpStream, peer: SocketAddr, id: u64) 
         Kind::Plaintext => plaintext(stream, info).await,
         _ => {
             NOTE.scope(ConnNote::default(), tls_conn(rt.clone(), stream, info))
-                .await
+                .await;
         }
     }
 }

@@ -73,7 +73,7 @@ impl Trust {
                 .add(c.clone())
                 .map_err(|e| format!("certificate #{} cannot be a trust anchor: {e}", i + 1))?;
         }
-        for a in roots.roots.iter() {
+        for a in &roots.roots {
             anchor_subjects.push(a.subject.as_ref().to_vec());
         }
         if roots.is_empty() {

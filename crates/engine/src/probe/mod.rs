@@ -23,7 +23,8 @@ use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch
 pub use record::*;
 
 /// What the check phase speaks after the handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Only wait for the server's verdict on the certificate (TLS 1.3 alert window).
@@ -54,14 +55,15 @@ impl Protocol {
 }
 
 /// Which TLS versions to offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum TlsVersions {
     #[default]
-    #[value(name = "any")]
+    #[cfg_attr(feature = "clap", value(name = "any"))]
     Any,
-    #[value(name = "1.2")]
+    #[cfg_attr(feature = "clap", value(name = "1.2"))]
     Tls12,
-    #[value(name = "1.3")]
+    #[cfg_attr(feature = "clap", value(name = "1.3"))]
     Tls13,
 }
 

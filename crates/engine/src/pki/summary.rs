@@ -142,7 +142,7 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
                     out.push(name.to_string());
                 }
             }
-            out.extend(v.other.iter().map(|o| o.to_id_string()));
+            out.extend(v.other.iter().map(x509_parser::asn1_rs::Oid::to_id_string));
             (true, out)
         }
         _ => (false, Vec::new()),
@@ -198,8 +198,7 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
 
 fn oid_name(oid: &x509_parser::der_parser::oid::Oid<'_>) -> String {
     x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
-        .map(str::to_string)
-        .unwrap_or_else(|_| oid.to_id_string())
+        .map_or_else(|_| oid.to_id_string(), str::to_string)
 }
 
 fn ip_to_string(bytes: &[u8]) -> String {

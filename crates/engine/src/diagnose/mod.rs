@@ -9,7 +9,7 @@
 
 pub mod analyze;
 pub mod cause;
-pub mod text;
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -292,8 +292,7 @@ impl Request {
             (Some(c), Some(k)) => {
                 let name = c
                     .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "client".into());
+                    .map_or_else(|| "client".into(), |s| s.to_string_lossy().into_owned());
                 load_caller(&name, c, k, &trust)?
             }
             (None, None) => (Caller::new(Identity::anonymous(), &trust), None),
@@ -404,7 +403,7 @@ impl Request {
                         entry.name
                     )),
                     Err(e) => {
-                        notes.push(format!("identity {} skipped as a variant: {e}", entry.name))
+                        notes.push(format!("identity {} skipped as a variant: {e}", entry.name));
                     }
                 }
             }
@@ -689,7 +688,7 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
             label,
             spec,
             caller: caller.clone(),
-        })
+        });
     };
     let me = &inputs.caller;
     if me.identity.key.is_some() {
@@ -826,7 +825,8 @@ pub fn observed(rec: &ProbeRecord) -> String {
             format!(
                 "server NOT verified for {} ({})",
                 v.server_name,
-                v.reason.map(|r| r.as_str()).unwrap_or("other")
+                v.reason
+                    .map_or("other", super::probe::record::UntrustedReason::as_str)
             )
         });
     }
@@ -879,7 +879,7 @@ pub async fn diagnose(inputs: &Inputs) -> Diagnosis {
     let plans = plan_variants(inputs, &baseline);
     let variants = run_variants(plans, &inputs.trust).await;
     let verdict = analyze::verdict(inputs, &baseline, &variants);
-    let steps = text::steps(inputs, &spec, &resolution, &baseline, &variants);
+    let steps = steps::steps(inputs, &spec, &resolution, &baseline, &variants);
     Diagnosis {
         target: TargetInfo {
             address: inputs.target.address.clone(),

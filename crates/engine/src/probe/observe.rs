@@ -39,7 +39,9 @@ pub struct Observer {
 impl Observer {
     pub fn lock(&self) -> MutexGuard<'_, Observed> {
         // A poisoned lock only means another instrument panicked; the data is still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -1,0 +1,126 @@
+//! A diagnosis as text: the trace's steps, the verdict with its causes and fixes.
+
+use std::fmt::Write;
+
+use tlsaudit_engine::diagnose::{Diagnosis, StepStatus};
+
+use super::text::Style;
+
+fn badge(s: StepStatus, style: Style) -> String {
+    match s {
+        StepStatus::Ok => style.good("ok"),
+        StepStatus::Warn => style.warn("warn"),
+        StepStatus::Fail => style.bad("FAIL"),
+        StepStatus::Info => style.dim("info"),
+        StepStatus::Skipped => style.dim("skipped"),
+    }
+}
+
+/// The diagnosis as text.
+pub fn render(d: &Diagnosis, style: Style) -> String {
+    let mut out = String::new();
+    let target = match (&d.target.endpoint, d.target.component) {
+        (Some(e), Some(c)) => format!(
+            "{e} ({}, {} {})",
+            d.target.address,
+            c.title(),
+            d.target.role.as_deref().unwrap_or("")
+        ),
+        (None, Some(c)) => format!(
+            "{} ({} {}{})",
+            d.target.address,
+            c.title(),
+            d.target.role.as_deref().unwrap_or(""),
+            if d.target.component_guessed {
+                ", guessed from the port"
+            } else {
+                ""
+            }
+        ),
+        (Some(e), None) => format!("{e} ({})", d.target.address),
+        (None, None) => d.target.address.clone(),
+    };
+    let who = match &d.identity.cn {
+        Some(cn) if *cn != d.identity.name => format!("{} (CN {cn})", d.identity.name),
+        Some(_) => d.identity.name.clone(),
+        None => format!("{} (no client certificate)", d.identity.name),
+    };
+    let _ = writeln!(
+        out,
+        "diagnose {target} as {who}, over {}{}",
+        d.target.protocol.as_str(),
+        d.target
+            .path
+            .as_ref()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default()
+    );
+    for s in &d.steps {
+        let _ = writeln!(
+            out,
+            "\n{}. {}  [{}]",
+            s.number,
+            s.title,
+            badge(s.status, style)
+        );
+        for l in &s.lines {
+            let _ = writeln!(out, "   {l}");
+        }
+    }
+    let v = &d.verdict;
+    let label = if v.works {
+        style.good("WORKS")
+    } else {
+        style.bad("BROKEN")
+    };
+    let _ = writeln!(out, "\n7. Verdict  [{label}]");
+    let _ = writeln!(out, "   {}", v.headline);
+    for f in &v.findings {
+        let fact = f
+            .fact
+            .map(|n| format!("  (tidb-tls-facts 6.{n})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\n   {} {}{fact}",
+            style.bad(&format!("[{}]", f.cause.id())),
+            f.title
+        );
+        let _ = writeln!(out, "     cause: {}", f.summary);
+        for e in &f.evidence {
+            let _ = writeln!(out, "     seen:  {e}");
+        }
+        for x in &f.fix {
+            let _ = writeln!(out, "     fix:   {x}");
+        }
+        if let Some(c) = &f.config {
+            let _ = writeln!(
+                out,
+                "     where: {} {}, {}{}",
+                c.component,
+                c.file,
+                c.key,
+                c.tiup
+                    .as_ref()
+                    .map(|t| format!(" (TiUP topology: {t})"))
+                    .unwrap_or_default()
+            );
+        }
+        if !f.log_texts.is_empty() {
+            let _ = writeln!(
+                out,
+                "     what the components print (match it in their logs):"
+            );
+            for t in &f.log_texts {
+                let _ = writeln!(out, "       {}: \"{}\"", t.who, t.text);
+            }
+        }
+    }
+    if !v.notes.is_empty() {
+        let _ = writeln!(out, "\n   notes:");
+        for n in &v.notes {
+            let _ = writeln!(out, "     - {n}");
+        }
+    }
+    out
+}
