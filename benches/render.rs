@@ -125,7 +125,7 @@ fn synthetic() -> App {
             EndpointInfo {
                 name: format!("{}-{}", c.as_str(), k / components.len() + 1),
                 component: c,
-                role: "server".into(),
+                role: tlsaudit_engine::profile::Role::default_for(c),
                 address: format!("10.0.{}.{}:20160", k / 250, k % 250),
                 allowed_cn: vec!["tidb".into(), "pd".into(), "tikv".into()],
             }

@@ -120,7 +120,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
         key: pki.identities[name].key.clone(),
         component,
     };
-    let profile = profile::lookup(Component::Etcd, "peer").unwrap();
+    let profile = profile::Role::EtcdPeer.profile();
     let inv = Inventory {
         source: None,
         cluster: "x".into(),
@@ -130,7 +130,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
         endpoints: vec![Endpoint {
             name: "etcd-peer".into(),
             component: Component::Etcd,
-            role: "peer".into(),
+            role: profile::Role::EtcdPeer,
             address: format!("127.0.0.1:{}", etcd.peer_port),
             server_name: None,
             protocol: Protocol::Tls,

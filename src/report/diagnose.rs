@@ -24,13 +24,13 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             "{e} ({}, {} {})",
             d.target.address,
             c.title(),
-            d.target.role.as_deref().unwrap_or("")
+            d.target.role.map_or("", |r| r.as_str())
         ),
         (None, Some(c)) => format!(
             "{} ({} {}{})",
             d.target.address,
             c.title(),
-            d.target.role.as_deref().unwrap_or(""),
+            d.target.role.map_or("", |r| r.as_str()),
             if d.target.component_guessed {
                 ", guessed from the port"
             } else {

@@ -124,7 +124,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             EndpointOut {
                 name: ep.name.clone(),
                 component: ep.component.as_str(),
-                role: ep.role.clone(),
+                role: ep.role.to_string(),
                 address: ep.address.clone(),
                 server_name: ep
                     .server_name
@@ -135,8 +135,8 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
                 allowed_cn: ep.allowed_cn.clone(),
                 requires_client_cert: policy.requires_cert,
                 list_enforced: policy.list_enforced,
-                list_key: ep.profile.list_key.to_string(),
-                config_file: ep.profile.config_file.to_string(),
+                list_key: ep.profile.list.to_string(),
+                config_file: ep.profile.config.file.to_string(),
             }
         })
         .collect();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use tlsaudit_engine::audit::{CellState, Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
-use tlsaudit_engine::profile::Component;
+use tlsaudit_engine::profile::{Component, Role};
 
 /// What the dashboard shows of an endpoint (copied from the plan, so that benches and tests can
 /// build one without a PKI).
@@ -15,7 +15,7 @@ use tlsaudit_engine::profile::Component;
 pub struct EndpointInfo {
     pub name: String,
     pub component: Component,
-    pub role: String,
+    pub role: Role,
     pub address: String,
     pub allowed_cn: Vec<String>,
 }
@@ -47,7 +47,7 @@ impl Catalog {
                 .map(|e| EndpointInfo {
                     name: e.name.clone(),
                     component: e.component,
-                    role: e.role.clone(),
+                    role: e.role,
                     address: e.address.clone(),
                     allowed_cn: e.allowed_cn.clone(),
                 })
@@ -670,7 +670,7 @@ mod tests {
                 .map(|(k, (n, c))| EndpointInfo {
                     name: (*n).to_string(),
                     component: *c,
-                    role: "server".into(),
+                    role: Role::default_for(*c),
                     address: format!("10.0.0.{k}:1000"),
                     allowed_cn: vec![],
                 })

@@ -1425,7 +1425,7 @@ mod tests {
                 EndpointInfo {
                     name: format!("{}-{k}", c.as_str()),
                     component: c,
-                    role: "server".into(),
+                    role: tlsaudit_engine::profile::Role::default_for(c),
                     address: format!("10.0.0.{k}:20160"),
                     allowed_cn: vec![],
                 }

@@ -121,21 +121,180 @@ pub enum CnMatch {
     AnyInChain,
 }
 
-/// One component role.
+/// A config key: its table and its name. Renders the spelling of the component's TOML file
+/// (`[security] cert-allowed-cn`) and the dotted spelling of a TiUP topology
+/// (`security.cert-allowed-cn`, under `server_configs.<component>`). A key with an empty table is
+/// a command-line flag (etcd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConfigKey {
+    pub table: &'static str,
+    pub key: &'static str,
+}
+
+impl ConfigKey {
+    const fn new(table: &'static str, key: &'static str) -> ConfigKey {
+        ConfigKey { table, key }
+    }
+
+    /// As written in the component's TOML file: `[security] cert-allowed-cn`.
+    pub fn toml(self) -> String {
+        if self.table.is_empty() {
+            self.key.to_string()
+        } else {
+            format!("[{}] {}", self.table, self.key)
+        }
+    }
+
+    /// As written in a TiUP topology: `security.cert-allowed-cn`.
+    pub fn dotted(self) -> String {
+        if self.table.is_empty() {
+            self.key.to_string()
+        } else {
+            format!("{}.{}", self.table, self.key)
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.toml())
+    }
+}
+
+/// The CA, certificate and key settings of one TLS context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TlsKeys {
+    pub ca: ConfigKey,
+    pub cert: ConfigKey,
+    pub key: ConfigKey,
+}
+
+impl TlsKeys {
+    const fn new(
+        table: &'static str,
+        ca: &'static str,
+        cert: &'static str,
+        key: &'static str,
+    ) -> TlsKeys {
+        TlsKeys {
+            ca: ConfigKey::new(table, ca),
+            cert: ConfigKey::new(table, cert),
+            key: ConfigKey::new(table, key),
+        }
+    }
+}
+
+/// A component's config file: where it is, what TiUP calls it, and its TLS keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConfigFile {
+    /// `tikv.toml`.
+    pub file: &'static str,
+    /// The section in a TiUP topology's `server_configs` and the `-R` of `tiup cluster reload`.
+    pub tiup: Option<&'static str>,
+    /// What the component presents and trusts when it calls other components.
+    pub client: TlsKeys,
+}
+
+impl ConfigFile {
+    /// A key of this file in a TiUP topology: `server_configs.tikv.security.cert-allowed-cn`.
+    pub fn tiup_key(&self, key: ConfigKey) -> Option<String> {
+        self.tiup
+            .filter(|_| !key.table.is_empty())
+            .map(|t| format!("server_configs.{t}.{}", key.dotted()))
+    }
+}
+
+const SECURITY_PATHS: TlsKeys = TlsKeys::new("security", "ca-path", "cert-path", "key-path");
+
+pub const PD_TOML: ConfigFile = ConfigFile {
+    file: "pd.toml",
+    tiup: Some("pd"),
+    client: TlsKeys::new("security", "cacert-path", "cert-path", "key-path"),
+};
+pub const TIKV_TOML: ConfigFile = ConfigFile {
+    file: "tikv.toml",
+    tiup: Some("tikv"),
+    client: SECURITY_PATHS,
+};
+pub const TIDB_TOML: ConfigFile = ConfigFile {
+    file: "tidb.toml",
+    tiup: Some("tidb"),
+    client: TlsKeys::new(
+        "security",
+        "cluster-ssl-ca",
+        "cluster-ssl-cert",
+        "cluster-ssl-key",
+    ),
+};
+pub const TIFLASH_TOML: ConfigFile = ConfigFile {
+    file: "tiflash.toml",
+    tiup: Some("tiflash"),
+    client: TlsKeys::new("security", "ca_path", "cert_path", "key_path"),
+};
+pub const TIFLASH_LEARNER_TOML: ConfigFile = ConfigFile {
+    file: "tiflash-learner.toml",
+    tiup: Some("tiflash-learner"),
+    client: SECURITY_PATHS,
+};
+pub const TICDC_TOML: ConfigFile = ConfigFile {
+    file: "ticdc.toml",
+    tiup: Some("cdc"),
+    client: SECURITY_PATHS,
+};
+pub const TIPROXY_TOML: ConfigFile = ConfigFile {
+    file: "tiproxy.toml",
+    tiup: Some("tiproxy"),
+    client: TlsKeys::new("security.cluster-tls", "ca", "cert", "key"),
+};
+pub const ETCD_FLAGS: ConfigFile = ConfigFile {
+    file: "etcd flags",
+    tiup: None,
+    client: TlsKeys::new("", "--trusted-ca-file", "--cert-file", "--key-file"),
+};
+pub const GENERIC_CONFIG: ConfigFile = ConfigFile {
+    file: "the server's config",
+    tiup: None,
+    client: TlsKeys::new("", "its CA file", "its certificate file", "its key file"),
+};
+
+/// One endpoint role of a component. The role implies the component; it serialises as the
+/// role's short name (`grpc`), the component travelling beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    PdClient,
+    PdPeer,
+    TikvGrpc,
+    TikvStatus,
+    TidbStatus,
+    TiflashGrpc,
+    TiflashProxy,
+    TiflashProxyStatus,
+    TiflashMetrics,
+    TicdcServer,
+    TiproxyApi,
+    EtcdClient,
+    EtcdPeer,
+    GenericTls,
+}
+
+/// What one component role does with TLS: the one table of component facts that the audit,
+/// TiUP import, lint and diagnose read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
     pub component: Component,
-    pub role: &'static str,
+    pub role: Role,
     pub default_port: u16,
     pub protocol: Protocol,
     pub path: Option<&'static str>,
     pub cert_policy: CertPolicy,
     pub enforcement: Enforcement,
     pub cn_match: CnMatch,
-    /// The component's own config file.
-    pub config_file: &'static str,
-    /// The table and key of the allow-list in that file.
-    pub list_key: &'static str,
+    /// The component's config file that configures this endpoint.
+    pub config: ConfigFile,
+    /// The CA, certificate and key this endpoint serves and verifies callers with.
+    pub server: TlsKeys,
+    /// The allow-list key in that file.
+    pub list: ConfigKey,
     /// Paths the allow-list does not cover.
     pub exempt_paths: &'static [&'static str],
     /// The list is enforced only with at least this many entries (PD 2379 since v8.4: 2).
@@ -143,203 +302,306 @@ pub struct Profile {
 }
 
 const TIKV_STATUS_EXEMPT: &[&str] = &["/metrics", "/status", "/config", "/debug/pprof/profile"];
+const CERT_ALLOWED_CN: ConfigKey = ConfigKey::new("security", "cert-allowed-cn");
 
-/// The roles of a component, first the default.
-pub fn roles(component: Component) -> &'static [&'static str] {
-    match component {
-        Component::Pd => &["client", "peer"],
-        Component::Tikv => &["grpc", "status"],
-        Component::Tidb => &["status"],
-        Component::Tiflash => &["grpc", "proxy", "proxy-status", "metrics"],
-        Component::Ticdc => &["server"],
-        Component::Tiproxy => &["api"],
-        Component::Etcd => &["client", "peer"],
-        Component::Generic => &["tls"],
-    }
-}
-
-/// The profile of a component role; `None` for a role the component does not have.
-pub fn lookup(component: Component, role: &str) -> Option<Profile> {
-    use CertPolicy::*;
-    use Component as C;
-    use Enforcement::*;
-    let p = |role: &'static str,
-             port: u16,
-             protocol: Protocol,
-             path: Option<&'static str>,
-             cert_policy: CertPolicy,
-             enforcement: Enforcement,
-             config_file: &'static str,
-             list_key: &'static str| Profile {
+/// A row of [`PROFILES`] with the common defaults.
+const fn row(
+    component: Component,
+    role: Role,
+    default_port: u16,
+    protocol: Protocol,
+    path: Option<&'static str>,
+    cert_policy: CertPolicy,
+    enforcement: Enforcement,
+    config: ConfigFile,
+    list: ConfigKey,
+) -> Profile {
+    Profile {
         component,
         role,
-        default_port: port,
+        default_port,
         protocol,
         path,
         cert_policy,
         enforcement,
         cn_match: CnMatch::Leaf,
-        config_file,
-        list_key,
+        config,
+        server: config.client,
+        list,
         exempt_paths: &[],
         min_entries: 1,
-    };
-    let profile = match (component, role) {
-        (C::Pd, "client") => Profile {
-            min_entries: 2,
-            ..p(
-                "client",
-                2379,
-                Protocol::Tls,
-                None,
-                Always,
-                Handshake,
-                "pd.toml",
-                "[security] cert-allowed-cn",
-            )
-        },
-        (C::Pd, "peer") => p(
-            "peer",
-            2380,
-            Protocol::Tls,
-            None,
-            Always,
-            Handshake,
-            "pd.toml",
-            "[security] cert-allowed-cn",
-        ),
-        (C::Tikv, "grpc") => p(
-            "grpc",
-            20160,
-            Protocol::Grpc,
-            None,
-            Always,
-            GrpcStatus,
-            "tikv.toml",
-            "[security] cert-allowed-cn",
-        ),
-        (C::Tikv, "status") => Profile {
-            exempt_paths: TIKV_STATUS_EXEMPT,
-            ..p(
-                "status",
-                20180,
-                Protocol::Http,
-                Some("/engine_type"),
-                WithList,
-                HttpStatus,
-                "tikv.toml",
-                "[security] cert-allowed-cn",
-            )
-        },
-        (C::Tidb, "status") => p(
-            "status",
-            10080,
-            Protocol::Http,
-            Some("/status"),
-            WithList,
-            Handshake,
-            "tidb.toml",
-            "[security] cluster-verify-cn",
-        ),
-        (C::Tiflash, "grpc") => p(
-            "grpc",
-            3930,
-            Protocol::Grpc,
-            None,
-            Always,
-            GrpcStatus,
-            "tiflash.toml",
-            "[security] cert_allowed_cn",
-        ),
-        (C::Tiflash, "proxy") => p(
-            "proxy",
-            20170,
-            Protocol::Grpc,
-            None,
-            Always,
-            GrpcStatus,
-            "tiflash-learner.toml",
-            "[security] cert-allowed-cn",
-        ),
-        (C::Tiflash, "proxy-status") => Profile {
-            exempt_paths: TIKV_STATUS_EXEMPT,
-            ..p(
-                "proxy-status",
-                20292,
-                Protocol::Http,
-                Some("/engine_type"),
-                WithList,
-                HttpStatus,
-                "tiflash-learner.toml",
-                "[security] cert-allowed-cn",
-            )
-        },
-        (C::Tiflash, "metrics") => p(
-            "metrics",
-            8234,
-            Protocol::Tls,
-            None,
-            Always,
-            Handshake,
-            "tiflash.toml",
-            "[security] cert_allowed_cn",
-        ),
-        (C::Ticdc, "server") => Profile {
-            cn_match: CnMatch::AnyInChain,
-            ..p(
-                "server",
-                8300,
-                Protocol::Http,
-                Some("/status"),
-                WithList,
-                Handshake,
-                "ticdc.toml",
-                "[security] cert-allowed-cn",
-            )
-        },
-        (C::Tiproxy, "api") => p(
-            "api",
-            3080,
-            Protocol::Tls,
-            None,
-            WithList,
-            Handshake,
-            "tiproxy.toml",
-            "[security.server-http-tls] cert-allowed-cn",
-        ),
-        (C::Etcd, "client") => p(
-            "client",
+    }
+}
+
+use CertPolicy::{Always, WithList};
+use Component as C;
+use Enforcement::{GrpcStatus, Handshake, HttpStatus};
+
+/// Every component role, in [`Role`] order (a test checks it).
+pub static PROFILES: [Profile; 14] = [
+    Profile {
+        min_entries: 2,
+        ..row(
+            C::Pd,
+            Role::PdClient,
             2379,
             Protocol::Tls,
             None,
             Always,
             Handshake,
-            "etcd flags",
-            "--client-cert-allowed-hostname / --cert-allowed-cn",
-        ),
-        (C::Etcd, "peer") => p(
-            "peer",
-            2380,
-            Protocol::Tls,
-            None,
-            Always,
+            PD_TOML,
+            CERT_ALLOWED_CN,
+        )
+    },
+    row(
+        C::Pd,
+        Role::PdPeer,
+        2380,
+        Protocol::Tls,
+        None,
+        Always,
+        Handshake,
+        PD_TOML,
+        CERT_ALLOWED_CN,
+    ),
+    row(
+        C::Tikv,
+        Role::TikvGrpc,
+        20160,
+        Protocol::Grpc,
+        None,
+        Always,
+        GrpcStatus,
+        TIKV_TOML,
+        CERT_ALLOWED_CN,
+    ),
+    Profile {
+        exempt_paths: TIKV_STATUS_EXEMPT,
+        ..row(
+            C::Tikv,
+            Role::TikvStatus,
+            20180,
+            Protocol::Http,
+            Some("/engine_type"),
+            WithList,
+            HttpStatus,
+            TIKV_TOML,
+            CERT_ALLOWED_CN,
+        )
+    },
+    row(
+        C::Tidb,
+        Role::TidbStatus,
+        10080,
+        Protocol::Http,
+        Some("/status"),
+        WithList,
+        Handshake,
+        TIDB_TOML,
+        ConfigKey::new("security", "cluster-verify-cn"),
+    ),
+    row(
+        C::Tiflash,
+        Role::TiflashGrpc,
+        3930,
+        Protocol::Grpc,
+        None,
+        Always,
+        GrpcStatus,
+        TIFLASH_TOML,
+        ConfigKey::new("security", "cert_allowed_cn"),
+    ),
+    row(
+        C::Tiflash,
+        Role::TiflashProxy,
+        20170,
+        Protocol::Grpc,
+        None,
+        Always,
+        GrpcStatus,
+        TIFLASH_LEARNER_TOML,
+        CERT_ALLOWED_CN,
+    ),
+    Profile {
+        exempt_paths: TIKV_STATUS_EXEMPT,
+        ..row(
+            C::Tiflash,
+            Role::TiflashProxyStatus,
+            20292,
+            Protocol::Http,
+            Some("/engine_type"),
+            WithList,
+            HttpStatus,
+            TIFLASH_LEARNER_TOML,
+            CERT_ALLOWED_CN,
+        )
+    },
+    row(
+        C::Tiflash,
+        Role::TiflashMetrics,
+        8234,
+        Protocol::Tls,
+        None,
+        Always,
+        Handshake,
+        TIFLASH_TOML,
+        ConfigKey::new("security", "cert_allowed_cn"),
+    ),
+    Profile {
+        cn_match: CnMatch::AnyInChain,
+        ..row(
+            C::Ticdc,
+            Role::TicdcServer,
+            8300,
+            Protocol::Http,
+            Some("/status"),
+            WithList,
             Handshake,
-            "etcd flags",
-            "--peer-cert-allowed-cn",
-        ),
-        (C::Generic, "tls") => p(
-            "tls",
-            443,
+            TICDC_TOML,
+            CERT_ALLOWED_CN,
+        )
+    },
+    // TiProxy's HTTP API serves [security.server-http-tls]; it calls others with cluster-tls.
+    Profile {
+        server: TlsKeys::new("security.server-http-tls", "ca", "cert", "key"),
+        ..row(
+            C::Tiproxy,
+            Role::TiproxyApi,
+            3080,
             Protocol::Tls,
             None,
             WithList,
             Handshake,
-            "the server's config",
-            "its client CN allow-list",
-        ),
-        _ => return None,
-    };
-    Some(profile)
+            TIPROXY_TOML,
+            ConfigKey::new("security.server-http-tls", "cert-allowed-cn"),
+        )
+    },
+    row(
+        C::Etcd,
+        Role::EtcdClient,
+        2379,
+        Protocol::Tls,
+        None,
+        Always,
+        Handshake,
+        ETCD_FLAGS,
+        ConfigKey::new("", "--client-cert-allowed-hostname / --cert-allowed-cn"),
+    ),
+    row(
+        C::Etcd,
+        Role::EtcdPeer,
+        2380,
+        Protocol::Tls,
+        None,
+        Always,
+        Handshake,
+        ETCD_FLAGS,
+        ConfigKey::new("", "--peer-cert-allowed-cn"),
+    ),
+    row(
+        C::Generic,
+        Role::GenericTls,
+        443,
+        Protocol::Tls,
+        None,
+        WithList,
+        Handshake,
+        GENERIC_CONFIG,
+        ConfigKey::new("", "its client CN allow-list"),
+    ),
+];
+
+impl Role {
+    pub const ALL: [Role; 14] = [
+        Role::PdClient,
+        Role::PdPeer,
+        Role::TikvGrpc,
+        Role::TikvStatus,
+        Role::TidbStatus,
+        Role::TiflashGrpc,
+        Role::TiflashProxy,
+        Role::TiflashProxyStatus,
+        Role::TiflashMetrics,
+        Role::TicdcServer,
+        Role::TiproxyApi,
+        Role::EtcdClient,
+        Role::EtcdPeer,
+        Role::GenericTls,
+    ];
+
+    /// The role's facts.
+    pub fn profile(self) -> &'static Profile {
+        &PROFILES[self as usize]
+    }
+
+    pub fn component(self) -> Component {
+        self.profile().component
+    }
+
+    /// The role's short name within its component: `client`, `grpc`, `proxy-status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::PdClient | Role::EtcdClient => "client",
+            Role::PdPeer | Role::EtcdPeer => "peer",
+            Role::TikvGrpc | Role::TiflashGrpc => "grpc",
+            Role::TikvStatus | Role::TidbStatus => "status",
+            Role::TiflashProxy => "proxy",
+            Role::TiflashProxyStatus => "proxy-status",
+            Role::TiflashMetrics => "metrics",
+            Role::TicdcServer => "server",
+            Role::TiproxyApi => "api",
+            Role::GenericTls => "tls",
+        }
+    }
+
+    /// The role of a component by its short name.
+    pub fn parse(component: Component, name: &str) -> Option<Role> {
+        roles(component)
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == name)
+    }
+
+    /// The component's default role.
+    pub fn default_for(component: Component) -> Role {
+        roles(component)[0]
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The roles of a component, first the default.
+pub fn roles(component: Component) -> &'static [Role] {
+    match component {
+        C::Pd => &[Role::PdClient, Role::PdPeer],
+        C::Tikv => &[Role::TikvGrpc, Role::TikvStatus],
+        C::Tidb => &[Role::TidbStatus],
+        C::Tiflash => &[
+            Role::TiflashGrpc,
+            Role::TiflashProxy,
+            Role::TiflashProxyStatus,
+            Role::TiflashMetrics,
+        ],
+        C::Ticdc => &[Role::TicdcServer],
+        C::Tiproxy => &[Role::TiproxyApi],
+        C::Etcd => &[Role::EtcdClient, Role::EtcdPeer],
+        C::Generic => &[Role::GenericTls],
+    }
+}
+
+/// The profile of a component role by name; `None` for a role the component does not have.
+pub fn lookup(component: Component, role: &str) -> Option<&'static Profile> {
+    Role::parse(component, role).map(Role::profile)
 }
 
 /// A `major.minor` version, for rules that changed (PD v8.4).
@@ -382,7 +644,7 @@ impl Profile {
         };
         let mut not_enforced_because = None;
         if has_list {
-            if self.component == Component::Pd && self.role == "client" {
+            if self.role == Role::PdClient {
                 match version {
                     Some(v) if v < Version(8, 4) => {
                         not_enforced_because = Some(
@@ -415,21 +677,21 @@ impl Profile {
     }
 }
 
-/// Whether a caller component needs to reach an endpoint for the cluster to work. A needed caller
-/// missing from the allow-list is an outage by configuration.
-pub fn needs(caller: Component, callee: Component, role: &str) -> bool {
-    use Component as C;
+/// Whether a caller component needs to reach an endpoint role for the cluster to work (who
+/// connects to whom, docs/tidb.md). A needed caller missing from the allow-list is an outage by
+/// configuration.
+pub fn needs(caller: Component, callee: Role) -> bool {
     matches!(
-        (caller, callee, role),
+        (caller, callee),
         (
             C::Tidb | C::Tikv | C::Tiflash | C::Ticdc | C::Tiproxy,
-            C::Pd,
-            "client"
-        ) | (C::Tidb | C::Tikv | C::Tiflash | C::Ticdc, C::Tikv, "grpc")
-            | (C::Tidb, C::Tiflash, "grpc")
-            | (C::Pd, C::Pd, _)
-            | (C::Tiflash, C::Tiflash, "proxy")
-            | (C::Tiproxy, C::Tidb, "status")
+            Role::PdClient
+        ) | (C::Tidb | C::Tikv | C::Tiflash | C::Ticdc, Role::TikvGrpc)
+            | (C::Tidb, Role::TiflashGrpc)
+            | (C::Pd, Role::PdClient | Role::PdPeer)
+            // raft to the TiFlash learner comes from TiKV and from other TiFlash stores
+            | (C::Tikv | C::Tiflash, Role::TiflashProxy)
+            | (C::Tiproxy, Role::TidbStatus)
     )
 }
 
@@ -475,13 +737,45 @@ mod tests {
     }
 
     #[test]
-    fn every_role_has_a_profile() {
+    fn every_role_has_its_row_in_order() {
+        for (i, r) in Role::ALL.into_iter().enumerate() {
+            assert_eq!(PROFILES[i].role, r, "PROFILES[{i}]");
+            assert!(roles(r.component()).contains(&r), "{r:?}");
+            assert_eq!(Role::parse(r.component(), r.as_str()), Some(r));
+        }
         for c in Component::ALL {
-            for r in roles(c) {
-                assert!(lookup(c, r).is_some(), "{c:?} {r}");
-            }
+            assert_eq!(Role::default_for(c).component(), c);
         }
         assert!(lookup(Component::Tidb, "peer").is_none());
         assert_eq!(Version::parse("v8.4.0"), Some(Version(8, 4)));
+    }
+
+    #[test]
+    fn one_key_two_spellings() {
+        let p = Role::TikvGrpc.profile();
+        assert_eq!(p.list.toml(), "[security] cert-allowed-cn");
+        assert_eq!(p.list.dotted(), "security.cert-allowed-cn");
+        assert_eq!(
+            p.config.tiup_key(p.list).as_deref(),
+            Some("server_configs.tikv.security.cert-allowed-cn")
+        );
+        let api = Role::TiproxyApi.profile();
+        assert_eq!(
+            api.config.tiup_key(api.list).as_deref(),
+            Some("server_configs.tiproxy.security.server-http-tls.cert-allowed-cn")
+        );
+        assert_eq!(api.server.ca.toml(), "[security.server-http-tls] ca");
+        assert_eq!(api.config.client.ca.dotted(), "security.cluster-tls.ca");
+        let etcd = Role::EtcdPeer.profile();
+        assert_eq!(etcd.list.toml(), "--peer-cert-allowed-cn");
+        assert_eq!(etcd.config.tiup_key(etcd.list), None);
+    }
+
+    #[test]
+    fn tikv_needs_the_tiflash_learner() {
+        assert!(needs(Component::Tikv, Role::TiflashProxy));
+        assert!(needs(Component::Tiflash, Role::TiflashProxy));
+        assert!(!needs(Component::Tidb, Role::TiflashProxy));
+        assert!(needs(Component::Tidb, Role::TikvGrpc));
     }
 }

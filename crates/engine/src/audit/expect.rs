@@ -108,9 +108,7 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     let policy = ep
         .profile
         .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
-    let needed = id
-        .component
-        .is_some_and(|c| profile::needs(c, ep.component, &ep.role));
+    let needed = id.component.is_some_and(|c| profile::needs(c, ep.role));
     let title = ep.component.title();
     let list = || format!("[{}]", ep.allowed_cn.join(", "));
     let e = |allow: bool, reason: String| Expected {
@@ -146,7 +144,7 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
         let why = policy.not_enforced_because.unwrap_or_else(|| {
             format!(
                 "no {} is set: any certificate from the CA is admitted",
-                ep.profile.list_key
+                ep.profile.list
             )
         });
         return e(true, why);

@@ -100,8 +100,8 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
 
     for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
         let title = ep.component.title();
-        let file = ep.profile.config_file;
-        let key = ep.profile.list_key;
+        let file = ep.profile.config.file;
+        let key = ep.profile.list;
         let records: Vec<(usize, &ProbeRecord, Verdict)> = (0..plan.identities.len())
             .filter_map(|i| {
                 let c = &snap.cells[i * n_ep + e];

@@ -3,108 +3,10 @@
 //! the real components print for it.
 
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
-use crate::profile::{Component, Version};
+use crate::profile::{Component, Profile, Version};
 
 use super::cause::{go_hostname_error, Cause, LogText};
 use super::{admitted, ConfigKey, Finding, Inputs, Side, VariantRun, Verdict};
-
-/// Where a component keeps its TLS files and its allow-list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keys {
-    pub file: &'static str,
-    pub ca: &'static str,
-    pub cert: &'static str,
-    pub key: &'static str,
-    /// The component's name in a TiUP topology's `server_configs` and in `-R`.
-    pub tiup: Option<&'static str>,
-}
-
-/// The TLS keys of a component role (tidb-tls-facts.md section 1).
-pub fn keys(component: Component, role: &str) -> Keys {
-    let k = |file, ca, cert, key, tiup| Keys {
-        file,
-        ca,
-        cert,
-        key,
-        tiup,
-    };
-    match (component, role) {
-        (Component::Pd, _) => k(
-            "pd.toml",
-            "[security] cacert-path",
-            "[security] cert-path",
-            "[security] key-path",
-            Some("pd"),
-        ),
-        (Component::Tikv, _) => k(
-            "tikv.toml",
-            "[security] ca-path",
-            "[security] cert-path",
-            "[security] key-path",
-            Some("tikv"),
-        ),
-        (Component::Tidb, _) => k(
-            "tidb.toml",
-            "[security] cluster-ssl-ca",
-            "[security] cluster-ssl-cert",
-            "[security] cluster-ssl-key",
-            Some("tidb"),
-        ),
-        (Component::Tiflash, "proxy" | "proxy-status") => k(
-            "tiflash-learner.toml",
-            "[security] ca-path",
-            "[security] cert-path",
-            "[security] key-path",
-            Some("tiflash-learner"),
-        ),
-        (Component::Tiflash, _) => k(
-            "tiflash.toml",
-            "[security] ca_path",
-            "[security] cert_path",
-            "[security] key_path",
-            Some("tiflash"),
-        ),
-        (Component::Ticdc, _) => k(
-            "ticdc.toml",
-            "[security] ca-path",
-            "[security] cert-path",
-            "[security] key-path",
-            Some("cdc"),
-        ),
-        (Component::Tiproxy, _) => k(
-            "tiproxy.toml",
-            "[security.server-http-tls] ca",
-            "[security.server-http-tls] cert",
-            "[security.server-http-tls] key",
-            Some("tiproxy"),
-        ),
-        (Component::Etcd, _) => k(
-            "etcd flags",
-            "--trusted-ca-file",
-            "--cert-file",
-            "--key-file",
-            None,
-        ),
-        (Component::Generic, _) => k(
-            "the server's config",
-            "its CA file",
-            "its certificate file",
-            "its key file",
-            None,
-        ),
-    }
-}
-
-/// `[security] cert-allowed-cn` -> `server_configs.tikv.security.cert-allowed-cn`.
-pub fn tiup_key(tiup: &str, table_key: &str) -> Option<String> {
-    let rest = table_key.strip_prefix('[')?;
-    let (table, key) = rest.split_once(']')?;
-    Some(format!(
-        "server_configs.{tiup}.{}.{}",
-        table.trim(),
-        key.trim()
-    ))
-}
 
 fn code(s: &str) -> String {
     format!("`{s}`")
@@ -204,17 +106,9 @@ impl<'a> Analysis<'a> {
         self.inputs.target.component
     }
 
-    fn role(&self) -> String {
-        self.inputs
-            .target
-            .profile()
-            .map(|p| p.role.to_string())
-            .or_else(|| self.inputs.target.role.clone())
-            .unwrap_or_default()
-    }
-
-    fn keys(&self) -> Option<Keys> {
-        self.comp().map(|c| keys(c, &self.role()))
+    /// The target's row of the component table, when its component is known.
+    fn keys(&self) -> Option<&'static Profile> {
+        self.inputs.target.profile()
     }
 
     fn title(&self) -> &'static str {
@@ -234,8 +128,8 @@ impl<'a> Analysis<'a> {
         let k = self.keys()?;
         Some(ConfigKey {
             component: self.title().to_string(),
-            file: k.file.to_string(),
-            key: format!("{} / {}", k.cert, k.key),
+            file: k.config.file.to_string(),
+            key: format!("{} / {}", k.server.cert, k.server.key),
             tiup: None,
         })
     }
@@ -244,20 +138,19 @@ impl<'a> Analysis<'a> {
         let k = self.keys()?;
         Some(ConfigKey {
             component: self.title().to_string(),
-            file: k.file.to_string(),
-            key: k.ca.to_string(),
+            file: k.config.file.to_string(),
+            key: k.server.ca.to_string(),
             tiup: None,
         })
     }
 
     fn list_config(&self) -> Option<ConfigKey> {
-        let p = self.inputs.target.profile()?;
-        let k = self.keys()?;
+        let p = self.keys()?;
         Some(ConfigKey {
             component: p.component.title().to_string(),
-            file: p.config_file.to_string(),
-            key: p.list_key.to_string(),
-            tiup: k.tiup.and_then(|t| tiup_key(t, p.list_key)),
+            file: p.config.file.to_string(),
+            key: p.list.to_string(),
+            tiup: p.config.tiup_key(p.list),
         })
     }
 
@@ -457,17 +350,17 @@ impl<'a> Analysis<'a> {
         if let Some(k) = self.keys() {
             f.config = Some(ConfigKey {
                 component: self.title().to_string(),
-                file: k.file.to_string(),
-                key: format!("{}, {}, {}", k.ca, k.cert, k.key),
+                file: k.config.file.to_string(),
+                key: format!("{}, {}, {}", k.server.ca, k.server.cert, k.server.key),
                 tiup: Some("global.enable_tls: true (tiup cluster tls)".to_string()),
             });
             f.fix.push(format!(
                 "enable TLS on {}: set {}, {} and {} in {} and restart it (TiUP: enable TLS for the whole cluster, never for part of it)",
                 self.title(),
-                k.ca,
-                k.cert,
-                k.key,
-                k.file
+                k.server.ca,
+                k.server.cert,
+                k.server.key,
+                k.config.file
             ));
         }
         f.fix.push("or, if this endpoint is meant to be plaintext, make its callers use http:// (and expect no mTLS)".into());
@@ -1008,7 +901,7 @@ impl<'a> Analysis<'a> {
             ));
         }
         let comp_title = self.title();
-        let reload = self.keys().and_then(|k| k.tiup).map(|t| {
+        let reload = self.keys().and_then(|k| k.config.tiup).map(|t| {
             format!(
                 " (TiUP: {} via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R {t}`)",
                 config
@@ -1184,23 +1077,5 @@ impl<'a> Analysis<'a> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiup_keys() {
-        assert_eq!(
-            tiup_key("tikv", "[security] cert-allowed-cn").as_deref(),
-            Some("server_configs.tikv.security.cert-allowed-cn")
-        );
-        assert_eq!(
-            tiup_key("tiproxy", "[security.server-http-tls] cert-allowed-cn").as_deref(),
-            Some("server_configs.tiproxy.security.server-http-tls.cert-allowed-cn")
-        );
-        assert_eq!(tiup_key("x", "--flag"), None);
     }
 }

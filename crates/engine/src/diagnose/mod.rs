@@ -24,7 +24,7 @@ use crate::probe::{
     self, Caller, IdentityReport, OutcomeClass, ProbeRecord, ProbeSpec, Protocol, Timeouts,
     TlsVersions,
 };
-use crate::profile::{self, Component, Profile, Version};
+use crate::profile::{self, Component, Profile, Role, Version};
 
 pub use cause::{Cause, LogText};
 
@@ -39,7 +39,7 @@ pub struct Target {
     pub protocol: Protocol,
     pub path: Option<String>,
     pub component: Option<Component>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// True when the component was guessed from the port number.
     pub component_guessed: bool,
     /// The allow-list the inventory declares (empty: none declared).
@@ -65,13 +65,9 @@ impl Target {
     }
 
     /// The component's profile, when the component (and role) are known.
-    pub fn profile(&self) -> Option<Profile> {
+    pub fn profile(&self) -> Option<&'static Profile> {
         let c = self.component?;
-        let role = self
-            .role
-            .clone()
-            .unwrap_or_else(|| profile::roles(c)[0].to_string());
-        profile::lookup(c, &role)
+        Some(self.role.unwrap_or_else(|| Role::default_for(c)).profile())
     }
 
     /// The name the verdict uses for the server: `TiKV (tikv-1)`, or the address.
@@ -184,18 +180,12 @@ pub fn load_caller(
 }
 
 /// The component whose default port this is (first role that uses it).
-pub fn guess_component(port: u16) -> Option<(Component, &'static str)> {
-    for c in Component::ALL {
-        if matches!(c, Component::Generic | Component::Etcd) {
-            continue;
-        }
-        for r in profile::roles(c) {
-            if profile::lookup(c, r).is_some_and(|p| p.default_port == port) {
-                return Some((c, r));
-            }
-        }
-    }
-    None
+pub fn guess_component(port: u16) -> Option<(Component, Role)> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| !matches!(r.component(), Component::Generic | Component::Etcd))
+        .find(|r| r.profile().default_port == port)
+        .map(|r| (r.component(), r))
 }
 
 fn port_of(address: &str) -> Option<u16> {
@@ -227,16 +217,30 @@ impl Request {
         }
     }
 
-    fn apply_overrides(&self, t: &mut Target) {
+    fn apply_overrides(&self, t: &mut Target) -> Result<(), InputError> {
         if let Some(s) = &self.server_name {
             t.server_name = Some(s.clone());
         }
         if let Some(c) = self.component {
             t.component = Some(c);
             t.component_guessed = false;
-            t.role = self.role.clone();
-        } else if let Some(r) = &self.role {
-            t.role = Some(r.clone());
+            t.role = None;
+        }
+        if let Some(r) = &self.role {
+            let Some(c) = t.component else {
+                return Err(InputError::usage(
+                    format!("--role {r} needs a component"),
+                    "give --component too (pd, tikv, tidb, tiflash, ticdc, tiproxy, etcd, generic)",
+                ));
+            };
+            let role = Role::parse(c, r).ok_or_else(|| {
+                let names: Vec<_> = profile::roles(c).iter().map(|r| r.as_str()).collect();
+                InputError::usage(
+                    format!("{} has no role {r:?}", c.title()),
+                    format!("use one of: {}", names.join(", ")),
+                )
+            })?;
+            t.role = Some(role);
         }
         if let Some(p) = self.protocol {
             t.protocol = p;
@@ -244,6 +248,7 @@ impl Request {
         if let Some(p) = &self.path {
             t.path = Some(p.clone());
         }
+        Ok(())
     }
 
     fn bare_target(&self) -> Result<Target, InputError> {
@@ -257,11 +262,11 @@ impl Request {
         if self.component.is_none() {
             if let Some((c, r)) = port_of(&self.target).and_then(guess_component) {
                 t.component = Some(c);
-                t.role = Some(r.to_string());
+                t.role = Some(r);
                 t.component_guessed = true;
             }
         }
-        self.apply_overrides(&mut t);
+        self.apply_overrides(&mut t)?;
         if self.protocol.is_none() {
             if let Some(p) = t.profile() {
                 t.protocol = p.protocol;
@@ -335,12 +340,12 @@ impl Request {
                     protocol: e.protocol,
                     path: e.path.clone(),
                     component: Some(e.component),
-                    role: Some(e.role.clone()),
+                    role: Some(e.role),
                     component_guessed: false,
                     declared_allowed_cn: e.allowed_cn.clone(),
                     version: e.version,
                 };
-                self.apply_overrides(&mut t);
+                self.apply_overrides(&mut t)?;
                 t
             }
             None if probe::validate_address(&self.target).is_ok() => self.bare_target()?,
@@ -554,7 +559,7 @@ pub struct TargetInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub component: Option<Component>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub component_guessed: bool,
     pub protocol: Protocol,
@@ -885,7 +890,7 @@ pub async fn diagnose(inputs: &Inputs) -> Diagnosis {
             address: inputs.target.address.clone(),
             endpoint: inputs.target.endpoint.clone(),
             component: inputs.target.component,
-            role: inputs.target.role.clone(),
+            role: inputs.target.role,
             component_guessed: inputs.target.component_guessed,
             protocol: inputs.target.protocol,
             path: inputs.target.path.clone(),

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::error::InputError;
 use crate::probe::{validate_address, Protocol, Timeouts};
-use crate::profile::{self, Component, Profile, Version};
+use crate::profile::{self, Component, Profile, Role, Version};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +83,7 @@ pub struct IdentityEntry {
 pub struct Endpoint {
     pub name: String,
     pub component: Component,
-    pub role: String,
+    pub role: Role,
     pub address: String,
     pub server_name: Option<String>,
     pub protocol: Protocol,
@@ -91,7 +91,7 @@ pub struct Endpoint {
     /// The callee's allow-list as configured; empty when none is set.
     pub allowed_cn: Vec<String>,
     pub version: Option<Version>,
-    pub profile: Profile,
+    pub profile: &'static Profile,
 }
 
 impl Endpoint {
@@ -247,17 +247,20 @@ impl Inventory {
                 ));
             }
             let role = match &e.role {
-                Some(r) => r.get_ref().clone(),
-                None => profile::roles(e.component)[0].to_string(),
+                None => Role::default_for(e.component),
+                Some(r) => Role::parse(e.component, r.get_ref()).ok_or_else(|| {
+                    let names: Vec<_> = profile::roles(e.component)
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect();
+                    ctx.at(
+                        r.span(),
+                        format!("{} has no role {:?}", e.component.title(), r.get_ref()),
+                        format!("use one of: {}", names.join(", ")),
+                    )
+                })?,
             };
-            let Some(profile) = profile::lookup(e.component, &role) else {
-                let span = e.role.as_ref().map_or(e.name.span(), toml::Spanned::span);
-                return Err(ctx.at(
-                    span,
-                    format!("{} has no role {role:?}", e.component.title()),
-                    format!("use one of: {}", profile::roles(e.component).join(", ")),
-                ));
-            };
+            let profile = role.profile();
             validate_address(e.address.get_ref()).map_err(|m| {
                 ctx.at(
                     e.address.span(),
@@ -380,7 +383,7 @@ version = "v8.5.0"
         let inv = Inventory::parse(GOOD, Path::new("/etc/tlsaudit/tlsaudit.toml")).unwrap();
         assert_eq!(inv.ca, PathBuf::from("/etc/tlsaudit/tls/ca.crt"));
         assert_eq!(inv.identities[0].component, Some(Component::Tidb));
-        assert_eq!(inv.endpoints[0].role, "client");
+        assert_eq!(inv.endpoints[0].role, crate::profile::Role::PdClient);
         assert_eq!(inv.endpoints[0].protocol, Protocol::Tls);
         assert_eq!(inv.endpoints[1].protocol, Protocol::Http);
         assert_eq!(inv.endpoints[1].path.as_deref(), Some("/engine_type"));

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::audit::{Finding, Severity};
-use crate::profile::{Component, Version};
+use crate::profile::{Component, Role, Version};
 use crate::tiup::{Cluster, Instance, Located};
 
 /// How the lint runs.
@@ -173,7 +173,7 @@ fn pd_cn(cluster: &Cluster, inst: &Instance) -> Option<(String, String)> {
     None
 }
 
-fn list_of<'a>(inst: &'a Instance, role: &str) -> Option<&'a Located<Vec<String>>> {
+fn list_of<'a>(inst: &'a Instance, role: Role) -> Option<&'a Located<Vec<String>>> {
     inst.endpoints
         .iter()
         .find(|e| e.role == role)
@@ -188,13 +188,14 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         .iter()
         .filter(|i| i.component == Component::Pd)
     {
-        let Some(list) = list_of(inst, "client").or_else(|| list_of(inst, "peer")) else {
+        let Some(list) = list_of(inst, Role::PdClient).or_else(|| list_of(inst, Role::PdPeer))
+        else {
             continue;
         };
         if !done.insert((list.source.clone(), inst.version)) {
             continue;
         }
-        let ep = inst.endpoint_name("client");
+        let ep = inst.endpoint_name(Role::PdClient);
         let shown = format!("[{}]", list.value.join(", "));
         if let Some((cn, why)) = pd_cn(cluster, inst) {
             if !list.value.contains(&cn) {
@@ -257,11 +258,11 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
     for inst in &cluster.instances {
         let (role, what) = match inst.component {
             Component::Tidb => (
-                "status",
+                Role::TidbStatus,
                 "`tiup cluster display` shows TiDB as Down and TiUP cannot check or scale it",
             ),
             Component::Pd => (
-                "client",
+                Role::PdClient,
                 "TiUP cannot reach PD to display, scale or upgrade the cluster",
             ),
             _ => continue,
@@ -278,11 +279,7 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
             // Not enforced on 2379 then (see PD_SINGLE_CN_CLIENT_PORT).
             continue;
         }
-        let key = if inst.component == Component::Tidb {
-            "security.cluster-verify-cn"
-        } else {
-            "security.cert-allowed-cn"
-        };
+        let key = role.profile().list.dotted();
         out.push(finding(
             "TIUP_CLIENT_NOT_LISTED",
             Severity::Warning,

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::audit::{Finding, Severity};
 use crate::error::InputError;
-use crate::profile::Version;
+use crate::profile::{Role, Version};
 
 /// A component config file, read.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct ComponentFile {
     pub list: Option<Located<Vec<String>>>,
     /// The address callers dial for each role, with the key it came from (`None`: the
     /// component's default), or why it cannot be dialed.
-    pub addresses: Vec<(&'static str, Result<Located<String>, String>)>,
+    pub addresses: Vec<(Role, Result<Located<String>, String>)>,
     pub urls: Vec<UrlSetting>,
 }
 
@@ -90,7 +90,7 @@ impl ComponentFile {
         let [ca_key, cert_key, key_key] = kind.security_keys();
         let mut paths = Vec::new();
         for key in [ca_key, cert_key, key_key] {
-            paths.push(match get(key) {
+            paths.push(match get(&key) {
                 Some(s) => match s.value.as_str() {
                     Some("") => None,
                     Some(v) => Some(Located {
@@ -134,7 +134,7 @@ impl ComponentFile {
             tiup_managed: false,
             exact: true,
         };
-        let list = match get(kind.list_key()) {
+        let list = match get(&kind.list_key()) {
             Some(s) => Some(Located {
                 value: s
                     .value
@@ -147,7 +147,7 @@ impl ComponentFile {
 
         let mut addresses = Vec::new();
         for role in kind.roles() {
-            addresses.push((*role, address(kind, role, &settings, path)));
+            addresses.push((role, address(kind, role, &settings, path)));
         }
         let mut urls = Vec::new();
         for s in &settings {
@@ -184,7 +184,7 @@ impl ComponentFile {
         notes: &mut Vec<Finding>,
     ) {
         let component = self.kind.component();
-        let dialable: Vec<(&str, &Located<String>)> = self
+        let dialable: Vec<(Role, &Located<String>)> = self
             .addresses
             .iter()
             .filter_map(|(r, a)| a.as_ref().ok().map(|a| (*r, a)))
@@ -297,7 +297,7 @@ impl ComponentFile {
             let Ok(a) = a else { continue };
             if !inst.endpoints.iter().any(|e| e.role == *role) {
                 inst.endpoints.push(InstanceEndpoint {
-                    role,
+                    role: *role,
                     address: a.value.clone(),
                     list: None,
                 });
@@ -323,7 +323,7 @@ impl ComponentFile {
 /// component's default.
 fn address(
     kind: ConfigKind,
-    role: &str,
+    role: Role,
     settings: &[Setting],
     path: &Path,
 ) -> Result<Located<String>, String> {
@@ -359,30 +359,32 @@ fn address(
             source: format!("{} (default)", keys.last().copied().unwrap_or_default()),
         })
     };
+    // The component's default port, from the component table.
+    let default = format!("127.0.0.1:{}", role.profile().default_port);
     match (kind, role) {
-        (ConfigKind::Pd, "client") => {
-            from(&["advertise-client-urls", "client-urls"], "127.0.0.1:2379")
+        (ConfigKind::Pd, Role::PdClient) => {
+            from(&["advertise-client-urls", "client-urls"], &default)
         }
-        (ConfigKind::Pd, _) => from(&["advertise-peer-urls", "peer-urls"], "127.0.0.1:2380"),
-        (ConfigKind::Tikv, "grpc") => {
-            from(&["server.advertise-addr", "server.addr"], "127.0.0.1:20160")
+        (ConfigKind::Pd, _) => from(&["advertise-peer-urls", "peer-urls"], &default),
+        (ConfigKind::Tikv, Role::TikvGrpc) => {
+            from(&["server.advertise-addr", "server.addr"], &default)
         }
         (ConfigKind::Tikv, _) => from(
             &["server.advertise-status-addr", "server.status-addr"],
-            "127.0.0.1:20180",
+            &default,
         ),
-        (ConfigKind::TiflashLearner, "proxy") => {
-            from(&["server.advertise-addr", "server.addr"], "127.0.0.1:20170")
+        (ConfigKind::TiflashLearner, Role::TiflashProxy) => {
+            from(&["server.advertise-addr", "server.addr"], &default)
         }
         (ConfigKind::TiflashLearner, _) => from(
             &["server.advertise-status-addr", "server.status-addr"],
-            "127.0.0.1:20292",
+            &default,
         ),
-        (ConfigKind::Ticdc, _) => from(&["advertise-addr", "addr"], "127.0.0.1:8300"),
+        (ConfigKind::Ticdc, _) => from(&["advertise-addr", "addr"], &default),
         (ConfigKind::Tidb, _) => {
             let port = get("status.status-port")
                 .and_then(|(_, v)| v.parse::<u16>().ok())
-                .unwrap_or(10080);
+                .unwrap_or(role.profile().default_port);
             for key in ["advertise-address", "status.status-host", "host"] {
                 if let Some((s, v)) = get(key) {
                     if !is_wildcard(v.trim()) {
@@ -401,12 +403,12 @@ fn address(
                     .to_string(),
             })
         }
-        (ConfigKind::Tiflash, "grpc") => from(&["flash.service_addr"], "127.0.0.1:3930"),
+        (ConfigKind::Tiflash, Role::TiflashGrpc) => from(&["flash.service_addr"], &default),
         (ConfigKind::Tiflash, _) => {
             let port = get("status.metrics_port")
                 .and_then(|(_, v)| v.parse::<u16>().ok())
-                .unwrap_or(8234);
-            match from(&["flash.service_addr"], "127.0.0.1:3930") {
+                .unwrap_or(role.profile().default_port);
+            match from(&["flash.service_addr"], &default) {
                 Ok(a) => Ok(Located {
                     value: join_host_port(crate::probe::host_of(&a.value), port),
                     source: a.source,
@@ -414,7 +416,7 @@ fn address(
                 Err(e) => Err(e),
             }
         }
-        (ConfigKind::Tiproxy, _) => from(&["api.addr", "proxy.advertise-addr"], "127.0.0.1:3080"),
+        (ConfigKind::Tiproxy, _) => from(&["api.addr", "proxy.advertise-addr"], &default),
     }
 }
 

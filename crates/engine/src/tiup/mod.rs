@@ -20,7 +20,7 @@ use crate::audit::{Finding, Severity};
 use crate::error::InputError;
 use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};
-use crate::profile::{self, Component, Version};
+use crate::profile::{self, Component, ConfigFile, Role, Version};
 pub use tree::Pos;
 
 /// A value and where it came from: `file:line:col: key`.
@@ -70,29 +70,29 @@ impl ConfigKind {
         }
     }
 
+    /// The file's row in the component table.
+    pub fn config(self) -> &'static ConfigFile {
+        match self {
+            ConfigKind::Pd => &profile::PD_TOML,
+            ConfigKind::Tidb => &profile::TIDB_TOML,
+            ConfigKind::Tikv => &profile::TIKV_TOML,
+            ConfigKind::Tiflash => &profile::TIFLASH_TOML,
+            ConfigKind::TiflashLearner => &profile::TIFLASH_LEARNER_TOML,
+            ConfigKind::Ticdc => &profile::TICDC_TOML,
+            ConfigKind::Tiproxy => &profile::TIPROXY_TOML,
+        }
+    }
+
     /// The file's usual name.
     pub fn file_name(self) -> &'static str {
-        match self {
-            ConfigKind::Pd => "pd.toml",
-            ConfigKind::Tidb => "tidb.toml",
-            ConfigKind::Tikv => "tikv.toml",
-            ConfigKind::Tiflash => "tiflash.toml",
-            ConfigKind::TiflashLearner => "tiflash-learner.toml",
-            ConfigKind::Ticdc => "ticdc.toml",
-            ConfigKind::Tiproxy => "tiproxy.toml",
-        }
+        self.config().file
     }
 
     /// The name in `COMPONENT=FILE` and in file names.
     pub fn name(self) -> &'static str {
         match self {
-            ConfigKind::Pd => "pd",
-            ConfigKind::Tidb => "tidb",
-            ConfigKind::Tikv => "tikv",
-            ConfigKind::Tiflash => "tiflash",
-            ConfigKind::TiflashLearner => "tiflash-learner",
             ConfigKind::Ticdc => "ticdc",
-            ConfigKind::Tiproxy => "tiproxy",
+            k => k.config().tiup.unwrap_or(k.config().file),
         }
     }
 
@@ -118,58 +118,26 @@ impl ConfigKind {
             .find(|k| stem.starts_with(k.name()))
     }
 
-    /// The `[security]` keys of the CA, the certificate and the key.
-    pub fn security_keys(self) -> [&'static str; 3] {
-        match self {
-            ConfigKind::Pd => [
-                "security.cacert-path",
-                "security.cert-path",
-                "security.key-path",
-            ],
-            ConfigKind::Tidb => [
-                "security.cluster-ssl-ca",
-                "security.cluster-ssl-cert",
-                "security.cluster-ssl-key",
-            ],
-            ConfigKind::Tiflash => [
-                "security.ca_path",
-                "security.cert_path",
-                "security.key_path",
-            ],
-            ConfigKind::Tikv | ConfigKind::TiflashLearner | ConfigKind::Ticdc => [
-                "security.ca-path",
-                "security.cert-path",
-                "security.key-path",
-            ],
-            ConfigKind::Tiproxy => [
-                "security.cluster-tls.ca",
-                "security.cluster-tls.cert",
-                "security.cluster-tls.key",
-            ],
-        }
+    /// The keys of the CA, the certificate and the key the component calls others with, in
+    /// the dotted spelling (`security.ca-path`).
+    pub fn security_keys(self) -> [String; 3] {
+        let k = self.config().client;
+        [k.ca.dotted(), k.cert.dotted(), k.key.dotted()]
     }
 
-    /// The allow-list key.
-    pub fn list_key(self) -> &'static str {
-        match self {
-            ConfigKind::Tidb => "security.cluster-verify-cn",
-            ConfigKind::Tiflash => "security.cert_allowed_cn",
-            ConfigKind::Tiproxy => "security.server-http-tls.cert-allowed-cn",
-            _ => "security.cert-allowed-cn",
-        }
+    /// The allow-list key, in the dotted spelling.
+    pub fn list_key(self) -> String {
+        self.roles()
+            .first()
+            .map_or_else(String::new, |r| r.profile().list.dotted())
     }
 
     /// The endpoint roles this file's allow-list governs.
-    pub fn roles(self) -> &'static [&'static str] {
-        match self {
-            ConfigKind::Pd => &["client", "peer"],
-            ConfigKind::Tidb => &["status"],
-            ConfigKind::Tikv => &["grpc", "status"],
-            ConfigKind::Tiflash => &["grpc", "metrics"],
-            ConfigKind::TiflashLearner => &["proxy", "proxy-status"],
-            ConfigKind::Ticdc => &["server"],
-            ConfigKind::Tiproxy => &["api"],
-        }
+    pub fn roles(self) -> Vec<Role> {
+        Role::ALL
+            .into_iter()
+            .filter(|r| r.profile().config == *self.config())
+            .collect()
     }
 
     /// The name TiUP gives the component's certificate files (`<role>.crt`) and its CN.
@@ -199,7 +167,7 @@ pub struct Security {
 /// One endpoint of an instance and the allow-list that governs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceEndpoint {
-    pub role: &'static str,
+    pub role: Role,
     pub address: String,
     /// The allow-list as configured (`None`: not set).
     pub list: Option<Located<Vec<String>>>,
@@ -231,7 +199,7 @@ pub struct Instance {
 
 impl Instance {
     /// The endpoint name of a role.
-    pub fn endpoint_name(&self, role: &str) -> Option<String> {
+    pub fn endpoint_name(&self, role: Role) -> Option<String> {
         self.endpoints
             .iter()
             .find(|e| e.role == role)
@@ -525,9 +493,7 @@ impl Cluster {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         for i in &self.instances {
             for e in &i.endpoints {
-                let Some(profile) = profile::lookup(i.component, e.role) else {
-                    continue;
-                };
+                let profile = e.role.profile();
                 let Some(name) = i.endpoint_name(e.role) else {
                     continue;
                 };
@@ -546,7 +512,7 @@ impl Cluster {
                 endpoints.push(Endpoint {
                     name,
                     component: i.component,
-                    role: e.role.to_string(),
+                    role: e.role,
                     address: e.address.clone(),
                     server_name: None,
                     protocol,

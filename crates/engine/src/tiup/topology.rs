@@ -14,7 +14,7 @@ use super::{
 };
 use crate::audit::{Finding, Severity};
 use crate::error::InputError;
-use crate::profile::{Component, Version};
+use crate::profile::{Component, Role, Version};
 
 /// Sections read into instances.
 const AUDITED: [&str; 6] = [
@@ -73,10 +73,12 @@ struct SectionSpec {
     role_name: &'static str,
     /// The port that names the instance (and its default deploy dir).
     main_port: (&'static str, u16),
-    /// Ports with endpoints: field, default, endpoint role.
-    ports: &'static [(&'static str, u16, &'static str)],
-    /// `server_configs` key and instance field of each config layer, with its file kind.
-    configs: &'static [(&'static str, &'static str, ConfigKind)],
+    /// Ports with endpoints: the field and the endpoint role (its default port is in the
+    /// component table).
+    ports: &'static [(&'static str, Role)],
+    /// The instance field of each config layer and its file kind (whose `server_configs` key
+    /// is in the component table).
+    configs: &'static [(&'static str, ConfigKind)],
 }
 
 const SPECS: [SectionSpec; 6] = [
@@ -85,24 +87,24 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Pd,
         role_name: "pd",
         main_port: ("client_port", 2379),
-        ports: &[("client_port", 2379, "client"), ("peer_port", 2380, "peer")],
-        configs: &[("pd", "config", ConfigKind::Pd)],
+        ports: &[("client_port", Role::PdClient), ("peer_port", Role::PdPeer)],
+        configs: &[("config", ConfigKind::Pd)],
     },
     SectionSpec {
         section: "tidb_servers",
         component: Component::Tidb,
         role_name: "tidb",
         main_port: ("port", 4000),
-        ports: &[("status_port", 10080, "status")],
-        configs: &[("tidb", "config", ConfigKind::Tidb)],
+        ports: &[("status_port", Role::TidbStatus)],
+        configs: &[("config", ConfigKind::Tidb)],
     },
     SectionSpec {
         section: "tikv_servers",
         component: Component::Tikv,
         role_name: "tikv",
         main_port: ("port", 20160),
-        ports: &[("port", 20160, "grpc"), ("status_port", 20180, "status")],
-        configs: &[("tikv", "config", ConfigKind::Tikv)],
+        ports: &[("port", Role::TikvGrpc), ("status_port", Role::TikvStatus)],
+        configs: &[("config", ConfigKind::Tikv)],
     },
     SectionSpec {
         section: "tiflash_servers",
@@ -110,18 +112,14 @@ const SPECS: [SectionSpec; 6] = [
         role_name: "tiflash",
         main_port: ("tcp_port", 9000),
         ports: &[
-            ("flash_service_port", 3930, "grpc"),
-            ("flash_proxy_port", 20170, "proxy"),
-            ("flash_proxy_status_port", 20292, "proxy-status"),
-            ("metrics_port", 8234, "metrics"),
+            ("flash_service_port", Role::TiflashGrpc),
+            ("flash_proxy_port", Role::TiflashProxy),
+            ("flash_proxy_status_port", Role::TiflashProxyStatus),
+            ("metrics_port", Role::TiflashMetrics),
         ],
         configs: &[
-            ("tiflash", "config", ConfigKind::Tiflash),
-            (
-                "tiflash-learner",
-                "learner_config",
-                ConfigKind::TiflashLearner,
-            ),
+            ("config", ConfigKind::Tiflash),
+            ("learner_config", ConfigKind::TiflashLearner),
         ],
     },
     SectionSpec {
@@ -129,16 +127,16 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Ticdc,
         role_name: "cdc",
         main_port: ("port", 8300),
-        ports: &[("port", 8300, "server")],
-        configs: &[("cdc", "config", ConfigKind::Ticdc)],
+        ports: &[("port", Role::TicdcServer)],
+        configs: &[("config", ConfigKind::Ticdc)],
     },
     SectionSpec {
         section: "tiproxy_servers",
         component: Component::Tiproxy,
         role_name: "tiproxy",
         main_port: ("port", 6000),
-        ports: &[("status_port", 3080, "api")],
-        configs: &[("tiproxy", "config", ConfigKind::Tiproxy)],
+        ports: &[("status_port", Role::TiproxyApi)],
+        configs: &[("config", ConfigKind::Tiproxy)],
     },
 ];
 
@@ -557,7 +555,7 @@ fn read_instance(
     let mut known: Vec<&str> = vec!["host", "deploy_dir"];
     known.extend(spec.ports.iter().map(|p| p.0));
     known.push(spec.main_port.0);
-    known.extend(spec.configs.iter().map(|c| c.1));
+    known.extend(spec.configs.iter().map(|c| c.0));
     for e in fields {
         let norm = e.key.replace('-', "_");
         if let Some(k) = known.iter().find(|k| **k == norm && **k != e.key) {
@@ -619,10 +617,11 @@ fn read_instance(
     let mut security = Vec::new();
     let mut urls = Vec::new();
     let mut layers: Vec<(ConfigKind, Layer, Layer)> = Vec::new();
-    for (global_key, field, kind) in spec.configs {
+    for (field, kind) in spec.configs {
+        let global_key = kind.config().tiup.unwrap_or(kind.name());
         let global = globals
             .iter()
-            .find(|(k, _)| k == global_key)
+            .find(|(k, _)| *k == global_key)
             .map(|(_, l)| l.clone())
             .unwrap_or_default();
         let own = match fields.iter().find(|e| e.key == *field) {
@@ -650,14 +649,14 @@ fn read_instance(
         };
         let [ca_key, cert_key, key_key] = kind.security_keys();
         let explicit = (
-            located_path(ca_key),
-            located_path(cert_key),
-            located_path(key_key),
+            located_path(&ca_key),
+            located_path(&cert_key),
+            located_path(&key_key),
         );
         if explicit.0.is_some() || explicit.1.is_some() || explicit.2.is_some() {
             security.push(Security {
                 kind: *kind,
-                exact: own.get(cert_key).is_some(),
+                exact: own.get(&cert_key).is_some(),
                 ca: explicit.0,
                 cert: explicit.1,
                 key: explicit.2,
@@ -681,7 +680,7 @@ fn read_instance(
             });
         }
         let list_key = kind.list_key();
-        let list = match eff.get(list_key) {
+        let list = match eff.get(&list_key) {
             Some((s, src)) => Some(Located {
                 value: s.value.string_list().ok_or_else(|| {
                     ctx.err(
@@ -698,17 +697,17 @@ fn read_instance(
             None => None,
         };
         for role in kind.roles() {
-            if let Some((field, default, _)) = spec.ports.iter().find(|p| p.2 == *role) {
+            if let Some((field, _)) = spec.ports.iter().find(|p| p.1 == role) {
                 endpoints.push(InstanceEndpoint {
                     role,
-                    address: join_host_port(&host, get_port(field, *default)?),
+                    address: join_host_port(&host, get_port(field, role.profile().default_port)?),
                     list: list.clone(),
                 });
             }
         }
     }
     // Endpoints in the order of the section's ports.
-    endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.2 == e.role));
+    endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
     Ok(Instance {
         component: spec.component,
         name: format!(
@@ -797,7 +796,7 @@ monitoring_servers:
         let tikv = &t.instances[3];
         assert_eq!(tikv.endpoints[1].address, "10.0.1.31:20181");
         let tiflash = &t.instances[4];
-        let roles: Vec<&str> = tiflash.endpoints.iter().map(|e| e.role).collect();
+        let roles: Vec<&str> = tiflash.endpoints.iter().map(|e| e.role.as_str()).collect();
         assert_eq!(roles, ["grpc", "proxy", "proxy-status", "metrics"]);
         assert_eq!(t.instances[5].endpoints[0].address, "10.0.1.51:8300");
         assert_eq!(t.instances[6].endpoints[0].address, "10.0.1.61:3080");
