@@ -151,7 +151,7 @@ fn synthetic() -> App {
             };
             if verdict.is_failing() && findings.len() < 300 {
                 findings.push(Finding {
-                    code: "CN_NOT_ENFORCED",
+                    code: tlsaudit_engine::audit::Code::CnNotEnforced,
                     severity: Severity::Critical,
                     endpoint: Some(ep.name.clone()),
                     identity: Some(id.name.clone()),

@@ -69,7 +69,13 @@ async fn every_verdict_appears_exactly_where_planted() {
     let codes: Vec<(&str, Option<&str>, Option<&str>)> = snap
         .findings
         .iter()
-        .map(|f| (f.code, f.endpoint.as_deref(), f.identity.as_deref()))
+        .map(|f| {
+            (
+                f.code.as_str(),
+                f.endpoint.as_deref(),
+                f.identity.as_deref(),
+            )
+        })
         .collect();
     assert!(
         codes.contains(&("CALLER_NOT_LISTED", Some("tikv-2"), Some("tidb"))),
@@ -95,7 +101,7 @@ async fn every_verdict_appears_exactly_where_planted() {
     let fix = &snap
         .findings
         .iter()
-        .find(|f| f.code == "CALLER_NOT_LISTED")
+        .find(|f| f.code.as_str() == "CALLER_NOT_LISTED")
         .unwrap()
         .fix;
     assert!(

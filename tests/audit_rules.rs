@@ -89,7 +89,7 @@ async fn no_list_admits_every_certificate_and_says_so() {
         .snapshot()
         .findings
         .iter()
-        .find(|f| f.code == "NO_ALLOW_LIST")
+        .find(|f| f.code.as_str() == "NO_ALLOW_LIST")
         .cloned()
         .unwrap();
     assert_eq!(f.endpoint.as_deref(), Some("tikv-open"));

@@ -114,17 +114,17 @@ fn run(opts: &TiupOptions) -> Vec<Finding> {
 }
 
 fn codes(f: &[Finding]) -> Vec<&'static str> {
-    f.iter().map(|f| f.code).collect()
+    f.iter().map(|f| f.code.as_str()).collect()
 }
 
 fn find<'a>(f: &'a [Finding], code: &str) -> &'a Finding {
     f.iter()
-        .find(|x| x.code == code)
+        .find(|x| x.code.as_str() == code)
         .unwrap_or_else(|| panic!("no {code} in {f:#?}"))
 }
 
 fn has(f: &[Finding], code: &str) -> bool {
-    f.iter().any(|x| x.code == code)
+    f.iter().any(|x| x.code.as_str() == code)
 }
 
 // ---- clean baselines: nothing triggers ----
@@ -306,7 +306,7 @@ fn tiup_client_not_listed() {
     // The instance override on 10.0.1.22 lists it: one finding only.
     assert_eq!(
         f.iter()
-            .filter(|x| x.code == "TIUP_CLIENT_NOT_LISTED")
+            .filter(|x| x.code.as_str() == "TIUP_CLIENT_NOT_LISTED")
             .count(),
         1
     );
@@ -417,7 +417,7 @@ fn cert_expiry() {
     let f = run(&configs(&files));
     let expiring: Vec<&Finding> = f
         .iter()
-        .filter(|x| x.code == "CERT_FILE_EXPIRING")
+        .filter(|x| x.code.as_str() == "CERT_FILE_EXPIRING")
         .collect();
     assert_eq!(expiring.len(), 1, "{f:#?}");
     assert_eq!(expiring[0].identity.as_deref(), Some("tikv"));
@@ -434,7 +434,9 @@ fn cert_expiry() {
         },
     );
     assert_eq!(
-        f.iter().filter(|x| x.code == "CERT_FILE_EXPIRING").count(),
+        f.iter()
+            .filter(|x| x.code.as_str() == "CERT_FILE_EXPIRING")
+            .count(),
         2
     );
 }
@@ -463,7 +465,9 @@ fn key_cert_mismatch_and_unusable_key() {
     let u = find(&f, "KEY_UNUSABLE");
     assert_eq!(u.identity.as_deref(), Some("cdc"));
     assert_eq!(
-        f.iter().filter(|x| x.code == "KEY_CERT_MISMATCH").count(),
+        f.iter()
+            .filter(|x| x.code.as_str() == "KEY_CERT_MISMATCH")
+            .count(),
         1
     );
     // The CA key must be the CA's.
@@ -488,7 +492,7 @@ fn key_file_permissions() {
     let f = run(&opts);
     let perms: Vec<&Finding> = f
         .iter()
-        .filter(|x| x.code == "KEY_FILE_PERMISSIONS")
+        .filter(|x| x.code.as_str() == "KEY_FILE_PERMISSIONS")
         .collect();
     assert_eq!(perms.len(), 2, "{f:#?}");
     assert!(perms

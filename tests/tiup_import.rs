@@ -238,7 +238,9 @@ fn meta_yaml_gives_name_version_and_tls_folder() {
     );
     // PD before v8.4 with two CNs is in the lint.
     let f = lint(&c, &LintOptions::default());
-    assert!(f.iter().any(|f| f.code == "PD_MULTIPLE_CN_BEFORE_V8_4"));
+    assert!(f
+        .iter()
+        .any(|f| f.code.as_str() == "PD_MULTIPLE_CN_BEFORE_V8_4"));
 }
 
 #[test]
@@ -284,7 +286,7 @@ fn tls_folder_variants() {
     let c = Cluster::load(&opts(&fixture("tiup/plain.yaml"), Some(dir.path()))).unwrap();
     let (inv, notes) = c.inventory(AuditOptions::default()).unwrap();
     assert!(inv.identities.is_empty());
-    assert_eq!(notes[0].code, "IDENTITY_SKIPPED");
+    assert_eq!(notes[0].code.as_str(), "IDENTITY_SKIPPED");
 }
 
 /// Copy the lab's PKI into a TiUP-shaped folder.
@@ -501,7 +503,7 @@ fn ca_key_that_is_not_the_cas_is_left_out() {
     let (inv, notes) = c.inventory(AuditOptions::default()).unwrap();
     assert!(inv.ca_key.is_none());
     assert_eq!(notes.len(), 1, "{notes:#?}");
-    assert_eq!(notes[0].code, "CA_KEY_SKIPPED");
+    assert_eq!(notes[0].code.as_str(), "CA_KEY_SKIPPED");
     // The audit still runs, without the unlisted identity.
     let plan = Plan::new(inv).unwrap();
     assert!(!plan.identities.iter().any(|i| i.name == "unlisted"));

@@ -634,7 +634,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tlsaudit_engine::audit::Severity;
+    use tlsaudit_engine::audit::{Code, Severity};
 
     fn key(c: char) -> KeyEvent {
         KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
@@ -695,12 +695,12 @@ mod tests {
         let mut cells = vec![cell(Some(Verdict::Secure)); 12];
         cells[4 + 1] = cell(Some(Verdict::Open));
         cells[2 * 4 + 3] = cell(Some(Verdict::Blocked));
-        let finding = |code: &'static str, sev, ep: Option<&str>, id: Option<&str>| Finding {
+        let finding = |code: Code, sev, ep: Option<&str>, id: Option<&str>| Finding {
             code,
             severity: sev,
             endpoint: ep.map(str::to_string),
             identity: id.map(str::to_string),
-            title: code.into(),
+            title: code.to_string(),
             evidence: String::new(),
             fix: String::new(),
             source: None,
@@ -717,10 +717,15 @@ mod tests {
             endpoint_names: eps.iter().map(|(n, _)| (*n).to_string()).collect(),
             cells,
             findings: vec![
-                finding("INFO_ONE", Severity::Info, Some("pd-2"), None),
-                finding("BLOCKED", Severity::Critical, Some("db-1"), Some("c")),
-                finding("WARN", Severity::Warning, None, Some("b")),
-                finding("CLUSTER", Severity::Critical, None, None),
+                finding(Code::NoAllowList, Severity::Info, Some("pd-2"), None),
+                finding(
+                    Code::CallerNotListed,
+                    Severity::Critical,
+                    Some("db-1"),
+                    Some("c"),
+                ),
+                finding(Code::CertExpiring, Severity::Warning, None, Some("b")),
+                finding(Code::PartialTls, Severity::Critical, None, None),
             ],
         };
         App::new(catalog, Arc::new(snapshot), false)
@@ -886,8 +891,16 @@ mod tests {
         let mut app = app();
         app.handle_key(code(KeyCode::Tab));
         assert_eq!(app.view, View::Findings);
-        let codes: Vec<&str> = app.findings().map(|f| f.code).collect();
-        assert_eq!(codes, ["BLOCKED", "CLUSTER", "WARN", "INFO_ONE"]);
+        let codes: Vec<Code> = app.findings().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            [
+                Code::CallerNotListed,
+                Code::PartialTls,
+                Code::CertExpiring,
+                Code::NoAllowList
+            ]
+        );
         app.handle_key(code(KeyCode::Enter));
         assert_eq!(app.view, View::Matrix);
         assert!(app.detail);

@@ -1242,7 +1242,11 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     }
     let cap = usize::from(inner.height);
     app.finding_offset = fit_rows(app.finding_offset, app.finding_sel, n, cap);
-    let code_w = app.findings().map(|f| f.code.len()).max().unwrap_or(4);
+    let code_w = app
+        .findings()
+        .map(|f| f.code.as_str().len())
+        .max()
+        .unwrap_or(4);
     let target = |f: &tlsaudit_engine::audit::Finding| match (&f.endpoint, &f.identity) {
         (Some(e), Some(i)) => format!("{e} x {i}"),
         (Some(e), None) => e.clone(),

@@ -1,6 +1,7 @@
 //! Findings: what is wrong, with a stable code, a severity, the evidence and a fix in the
 //! operator's words naming the config key and file.
 
+use crate::audit::Code;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
@@ -33,7 +34,7 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Stable code, e.g. `CN_NOT_ENFORCED`.
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -51,7 +52,7 @@ pub struct Finding {
 }
 
 fn finding(
-    code: &'static str,
+    code: Code,
     severity: Severity,
     endpoint: Option<&str>,
     identity: Option<&str>,
@@ -114,7 +115,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         // Endpoint-level conditions, once per endpoint.
         if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
             out.push(finding(
-                "PLAINTEXT_ENDPOINT",
+                Code::PlaintextEndpoint,
                 Severity::Critical,
                 Some(&ep.name),
                 None,
@@ -127,7 +128,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             let v = rec.server_verification.as_ref();
             let reason = v.and_then(|v| v.reason);
             out.push(finding(
-                "SERVER_UNTRUSTED",
+                Code::ServerUntrusted,
                 Severity::Critical,
                 Some(&ep.name),
                 None,
@@ -143,7 +144,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         }
         if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
             out.push(finding(
-                "UNREACHABLE",
+                Code::Unreachable,
                 Severity::Warning,
                 Some(&ep.name),
                 None,
@@ -153,7 +154,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             ));
         } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
             out.push(finding(
-                "PROTOCOL_ERROR",
+                Code::ProtocolError,
                 Severity::Warning,
                 Some(&ep.name),
                 None,
@@ -168,7 +169,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             .find(|c| c.not_after_unix > now && c.not_after_unix <= horizon)
         {
             out.push(finding(
-                "CERT_EXPIRING",
+                Code::CertExpiring,
                 Severity::Warning,
                 Some(&ep.name),
                 None,
@@ -188,7 +189,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 .all(|p| Some(*p) != ep.path.as_deref())
             {
                 out.push(finding(
-                    "LIST_NOT_ENFORCED_BY_DESIGN",
+                    Code::ListNotEnforcedByDesign,
                     Severity::Warning,
                     Some(&ep.name),
                     None,
@@ -210,7 +211,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 .filter_map(|(_, id)| id.caller.identity.cn())
                 .collect();
             out.push(finding(
-                "NO_ALLOW_LIST",
+                Code::NoAllowList,
                 Severity::Info,
                 Some(&ep.name),
                 None,
@@ -242,22 +243,22 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 Verdict::Open => {
                     let (code, what, fix) = match id.kind {
                         IdentityKind::Anonymous => (
-                            "ANONYMOUS_ACCEPTED",
+                            Code::AnonymousAccepted,
                             "accepts a caller without a client certificate".to_string(),
                             format!("require client certificates: set the CA path in the [security] section of {file} and restart"),
                         ),
                         IdentityKind::Foreign => (
-                            "FOREIGN_CA_ACCEPTED",
+                            Code::ForeignCaAccepted,
                             format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
                             format!("make {file} point its CA path at the cluster CA only, and restart"),
                         ),
                         _ if id.caller.check.problem.is_some() => (
-                            "BAD_CERT_ACCEPTED",
+                            Code::BadCertAccepted,
                             format!("accepts a certificate that {}", id.caller.check.problem.clone().unwrap_or_default()),
                             "the server does not verify client certificates properly; check its TLS settings".to_string(),
                         ),
                         _ => (
-                            "CN_NOT_ENFORCED",
+                            Code::CnNotEnforced,
                             format!("accepts CN {cn} although {key} does not list it"),
                             format!("the running {title} does not enforce {key} = [{}]: set it in {file} on {} and restart ({title} reads it at start)", ep.allowed_cn.join(", "), ep.host()),
                         ),
@@ -273,7 +274,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                     ));
                 }
                 Verdict::Blocked if !exp.allow && exp.needed => out.push(finding(
-                    "CALLER_NOT_LISTED",
+                    Code::CallerNotListed,
                     Severity::Critical,
                     Some(&ep.name),
                     Some(&id.name),
@@ -295,7 +296,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                         _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
                     };
                     out.push(finding(
-                        "CALLER_BLOCKED",
+                        Code::CallerBlocked,
                         Severity::Critical,
                         Some(&ep.name),
                         Some(&id.name),
@@ -322,7 +323,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         };
         if leaf.not_after_unix <= now {
             out.push(finding(
-                "CERT_EXPIRED",
+                Code::CertExpired,
                 Severity::Critical,
                 None,
                 Some(&id.name),
@@ -335,7 +336,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             ));
         } else if leaf.not_after_unix <= horizon {
             out.push(finding(
-                "CERT_EXPIRING",
+                Code::CertExpiring,
                 Severity::Warning,
                 None,
                 Some(&id.name),
@@ -352,7 +353,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     // Partial TLS: some endpoints plaintext while others are encrypted.
     let plaintext = out
         .iter()
-        .filter(|f| f.code == "PLAINTEXT_ENDPOINT")
+        .filter(|f| f.code == Code::PlaintextEndpoint)
         .count();
     let encrypted = (0..n_ep)
         .filter(|e| {
@@ -366,7 +367,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         .count();
     if plaintext > 0 && encrypted > 0 {
         out.push(finding(
-            "PARTIAL_TLS",
+            Code::PartialTls,
             Severity::Critical,
             None,
             None,
@@ -380,7 +381,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
-            .then_with(|| a.code.cmp(b.code))
+            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
             .then_with(|| a.endpoint.cmp(&b.endpoint))
             .then_with(|| a.identity.cmp(&b.identity))
     });

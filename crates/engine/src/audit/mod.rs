@@ -2,6 +2,7 @@
 //! per-host limit, judged against the allow-lists. Progress and results are published as owned
 //! snapshots on a `tokio::sync::watch` channel that any front end reads without locks.
 
+pub mod code;
 pub mod expect;
 pub mod findings;
 
@@ -17,6 +18,7 @@ use crate::inventory::{Endpoint, Inventory};
 use crate::pki::{Identity, Trust};
 use crate::probe::{probe, Caller, ProbeRecord, ProbeSpec};
 use crate::profile::Component;
+pub use code::Code;
 pub use expect::{Expected, Verdict};
 pub use findings::{Finding, Severity};
 

@@ -2,6 +2,7 @@
 //! the addresses callers dial, expiry, key match and key file mode. Files TiUP keeps on the
 //! servers (`<deploy_dir>/tls`) are checked only when copied into the TLS folder.
 
+use crate::audit::Code;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -146,7 +147,7 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
             continue;
         }
         out.push(finding(
-            "CERT_FILE_UNREADABLE",
+            Code::CertFileUnreadable,
             Severity::Info,
             None,
             None,
@@ -194,7 +195,7 @@ fn expiry(
     let evidence = format!("{} (sha256 {})", leaf.subject, leaf.sha256);
     if leaf.not_after_unix <= now {
         out.push(finding(
-            "CERT_FILE_EXPIRED",
+            Code::CertFileExpired,
             Severity::Critical,
             None,
             Some(who.to_string()),
@@ -205,7 +206,7 @@ fn expiry(
         ));
     } else if leaf.not_after_unix <= horizon {
         out.push(finding(
-            "CERT_FILE_EXPIRING",
+            Code::CertFileExpiring,
             Severity::Warning,
             None,
             Some(who.to_string()),
@@ -235,7 +236,7 @@ fn key_checks(
     }
     match load::load_key(key) {
         Err(e) => out.push(finding(
-            "KEY_UNUSABLE",
+            Code::KeyUnusable,
             Severity::Critical,
             None,
             Some(who.to_string()),
@@ -247,7 +248,7 @@ fn key_checks(
         Ok(der) => {
             if let Err(IdentityError::Mismatch) = Identity::from_der(who, chain, der) {
                 out.push(finding(
-                    "KEY_CERT_MISMATCH",
+                    Code::KeyCertMismatch,
                     Severity::Critical,
                     None,
                     Some(who.to_string()),
@@ -275,7 +276,7 @@ fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) 
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         out.push(finding(
-            "KEY_FILE_PERMISSIONS",
+            Code::KeyFilePermissions,
             Severity::Warning,
             None,
             Some(who.to_string()),
@@ -307,7 +308,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
             Ok(c) => c,
             Err(e) => {
                 out.push(finding(
-                    "CERT_FILE_INVALID",
+                    Code::CertFileInvalid,
                     Severity::Critical,
                     None,
                     Some(u.who.clone()),
@@ -331,7 +332,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         .collect();
         if !eku_missing.is_empty() {
             out.push(finding(
-                "CERT_EKU",
+                Code::CertEku,
                 Severity::Critical,
                 None,
                 Some(u.who.clone()),
@@ -352,7 +353,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         if u.server {
             if leaf.sans.is_empty() {
                 out.push(finding(
-                    "CERT_NO_SANS",
+                    Code::CertNoSans,
                     Severity::Critical,
                     None,
                     Some(u.who.clone()),
@@ -371,7 +372,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
                 };
                 if bad {
                     out.push(finding(
-                        "CERT_SAN_MISMATCH",
+                        Code::CertSanMismatch,
                         if u.exact { Severity::Critical } else { Severity::Warning },
                         None,
                         Some(u.who.clone()),

@@ -13,6 +13,7 @@
 
 mod certs;
 
+use crate::audit::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -37,7 +38,7 @@ impl Default for LintOptions {
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finding(
-    code: &'static str,
+    code: Code,
     severity: Severity,
     endpoint: Option<String>,
     identity: Option<String>,
@@ -72,7 +73,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
-            .then_with(|| a.code.cmp(b.code))
+            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
             .then_with(|| a.source.cmp(&b.source))
     });
     out
@@ -95,7 +96,7 @@ fn tls_disabled(cluster: &Cluster, out: &mut Vec<Finding>) {
         .map(|i| i.name.as_str())
         .collect();
     out.push(finding(
-        "TLS_DISABLED",
+        Code::TlsDisabled,
         Severity::Critical,
         None,
         None,
@@ -129,7 +130,7 @@ fn http_urls(cluster: &Cluster, out: &mut Vec<Finding>) {
                 continue;
             }
             out.push(finding(
-                "HTTP_URL_WITH_TLS",
+                Code::HttpUrlWithTls,
                 Severity::Critical,
                 None,
                 None,
@@ -200,7 +201,7 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         if let Some((cn, why)) = pd_cn(cluster, inst) {
             if !list.value.contains(&cn) {
                 out.push(finding(
-                    "PD_OWN_CN_NOT_LISTED",
+                    Code::PdOwnCnNotListed,
                     Severity::Critical,
                     ep.clone(),
                     None,
@@ -217,7 +218,7 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
             .map_or("unknown".to_string(), |v| format!("v{}.{}", v.0, v.1));
         if old && list.value.len() > 1 {
             out.push(finding(
-                "PD_MULTIPLE_CN_BEFORE_V8_4",
+                Code::PdMultipleCnBeforeV84,
                 Severity::Critical,
                 ep.clone(),
                 None,
@@ -233,7 +234,7 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         }
         if list.value.len() == 1 {
             out.push(finding(
-                "PD_SINGLE_CN_CLIENT_PORT",
+                Code::PdSingleCnClientPort,
                 Severity::Warning,
                 ep.clone(),
                 None,
@@ -281,7 +282,7 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
         }
         let key = role.profile().list.dotted();
         out.push(finding(
-            "TIUP_CLIENT_NOT_LISTED",
+            Code::TiupClientNotListed,
             Severity::Warning,
             inst.endpoint_name(role),
             None,
@@ -365,7 +366,7 @@ fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
         .and_then(|f| f.first())
         .map(|(_, s)| s.clone());
     out.push(finding(
-        "CA_MISMATCH",
+        Code::CaMismatch,
         Severity::Critical,
         None,
         None,
@@ -386,7 +387,7 @@ mod tests {
     #[test]
     fn fails_respects_the_threshold() {
         let f = finding(
-            "X",
+            Code::NoAllowList,
             Severity::Warning,
             None,
             None,

@@ -5,6 +5,7 @@
 //! (the instance whose address it advertises, else every instance of the component). Without
 //! one, each file makes an instance of its own from its advertise (or listen) addresses.
 
+use crate::audit::Code;
 use std::path::{Path, PathBuf};
 
 use super::topology::is_url_key;
@@ -192,7 +193,7 @@ impl ComponentFile {
         for (role, a) in &self.addresses {
             if let Err(why) = a {
                 notes.push(note(
-                    "ADDRESS_NOT_DIALABLE",
+                    Code::AddressNotDialable,
                     Severity::Info,
                     format!(
                         "{}: the {} {role} endpoint has no address callers can dial",
@@ -229,7 +230,7 @@ impl ComponentFile {
                 .collect();
             if all.is_empty() {
                 notes.push(note(
-                    "CONFIG_NOT_MATCHED",
+                    Code::ConfigNotMatched,
                     Severity::Warning,
                     format!(
                         "{} matches no instance of the topology",
@@ -241,7 +242,7 @@ impl ComponentFile {
                 ));
             } else if all.len() > 1 {
                 notes.push(note(
-                    "CONFIG_APPLIED_TO_ALL",
+                    Code::ConfigAppliedToAll,
                     Severity::Info,
                     format!(
                         "{} advertises no address of the topology: applied to all {} {} instances",

@@ -13,6 +13,7 @@ pub mod tlsdir;
 pub mod topology;
 pub mod tree;
 
+use crate::audit::Code;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -269,7 +270,7 @@ pub struct Cluster {
 
 /// A finding of the import itself.
 pub fn note(
-    code: &'static str,
+    code: Code,
     severity: Severity,
     title: String,
     evidence: String,
@@ -412,7 +413,7 @@ impl Cluster {
             Some(k) if key_signs(&ca.value, k) => Some(k.clone()),
             Some(k) => {
                 notes.push(note(
-                    "CA_KEY_SKIPPED",
+                    Code::CaKeySkipped,
                     Severity::Warning,
                     format!("{} is not used to mint the unlisted identity", k.display()),
                     format!("it is not the key of {}", ca.value.display()),
@@ -459,7 +460,7 @@ impl Cluster {
                 Ok(id) => id,
                 Err(e) => {
                     notes.push(note(
-                        "IDENTITY_SKIPPED",
+                        Code::IdentitySkipped,
                         Severity::Warning,
                         format!("the certificate {} is not used as a caller", cert.display()),
                         e.to_string(),

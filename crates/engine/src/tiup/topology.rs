@@ -5,6 +5,7 @@
 //! `server_configs` section is an error; a section TiUP knows but tlsaudit does not audit
 //! (`tispark_masters`, `monitoring_servers`, ...) is a note in the findings.
 
+use crate::audit::Code;
 use std::path::{Path, PathBuf};
 
 use super::tree::{self, Entry, Node, Setting, Value};
@@ -331,7 +332,7 @@ impl Topology {
         }
         if !skipped.is_empty() {
             notes.push(note(
-                "TOPOLOGY_SECTION_NOT_AUDITED",
+                Code::TopologySectionNotAudited,
                 Severity::Info,
                 format!(
                     "{} section(s) of the topology are not audited",
@@ -800,7 +801,7 @@ monitoring_servers:
         assert_eq!(roles, ["grpc", "proxy", "proxy-status", "metrics"]);
         assert_eq!(t.instances[5].endpoints[0].address, "10.0.1.51:8300");
         assert_eq!(t.instances[6].endpoints[0].address, "10.0.1.61:3080");
-        assert_eq!(t.notes[0].code, "TOPOLOGY_SECTION_NOT_AUDITED");
+        assert_eq!(t.notes[0].code, Code::TopologySectionNotAudited);
     }
 
     fn err(text: &str) -> String {
