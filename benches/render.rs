@@ -15,7 +15,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tlsaudit::tui::{self, App, Catalog, EndpointInfo, IdentityInfo};
 use tlsaudit_engine::audit::{
-    CellState, Expected, Finding, IdentityKind, Severity, Snapshot, Verdict,
+    CellState, Expected, Finding, IdentityKind, Matrix, Severity, Snapshot, Verdict,
 };
 use tlsaudit_engine::pki::{CertSummary, IdentityCheck};
 use tlsaudit_engine::probe::{
@@ -174,6 +174,9 @@ fn synthetic() -> App {
             });
         }
     }
+    let (mut cells, mut expected) = (cells.into_iter(), expected.into_iter());
+    let cells = Matrix::from_fn(IDENTITIES, ENDPOINTS, |_, _| cells.next().unwrap());
+    let expected = Matrix::from_fn(IDENTITIES, ENDPOINTS, |_, _| expected.next().unwrap());
     let snapshot = Snapshot {
         cluster: "synthetic".into(),
         round: 7,

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::Inventory;
@@ -17,7 +18,9 @@ fn verdict_map(auditor: &Auditor) -> BTreeMap<(String, String), Verdict> {
         for (e, ep) in snap.endpoint_names.iter().enumerate() {
             m.insert(
                 (id.clone(), ep.clone()),
-                snap.cell(i, e).verdict.expect("probed"),
+                snap.cell(IdentityId(i), EndpointId(e))
+                    .verdict
+                    .expect("probed"),
             );
         }
     }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::audit::{EndpointId, IdentityId};
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_lab::{EndpointSpec, LabSpec};
 
@@ -22,7 +23,7 @@ fn verdict(a: &Auditor, id: &str, ep: &str) -> Verdict {
     let s = a.snapshot();
     let i = s.identity_names.iter().position(|n| n == id).unwrap();
     let e = s.endpoint_names.iter().position(|n| n == ep).unwrap();
-    s.cell(i, e).verdict.unwrap()
+    s.cell(IdentityId(i), EndpointId(e)).verdict.unwrap()
 }
 
 fn codes(a: &Auditor) -> Vec<(String, Option<String>)> {

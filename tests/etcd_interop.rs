@@ -13,6 +13,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
@@ -145,7 +146,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
     let snap = auditor.run_round(None).await;
     let verdict = |name: &str| {
         let i = snap.identity_names.iter().position(|n| n == name).unwrap();
-        let c = snap.cell(i, 0);
+        let c = snap.cell(IdentityId(i), EndpointId(0));
         (
             c.verdict,
             c.record

@@ -9,6 +9,7 @@ mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
 use assert_cmd::cargo::CommandCargoExt;
 use pki::fixture;
@@ -368,7 +369,7 @@ async fn report_of_the_lab_from_a_topology() {
     let cell = |id: &str, ep: &str| {
         let i = snap.identity_names.iter().position(|n| n == id).unwrap();
         let e = snap.endpoint_names.iter().position(|n| n == ep).unwrap();
-        snap.cell(i, e).verdict
+        snap.cell(IdentityId(i), EndpointId(e)).verdict
     };
     let kv = format!(
         "tikv-127.0.0.1-{}",
@@ -552,8 +553,14 @@ async fn component_configs_alone_with_a_ca() {
         .iter()
         .position(|n| n == "anonymous")
         .unwrap();
-    assert_eq!(snap.cell(i, 0).verdict, Some(Verdict::Secure));
-    assert_eq!(snap.cell(u, 0).verdict, Some(Verdict::Enforced));
+    assert_eq!(
+        snap.cell(IdentityId(i), EndpointId(0)).verdict,
+        Some(Verdict::Secure)
+    );
+    assert_eq!(
+        snap.cell(IdentityId(u), EndpointId(0)).verdict,
+        Some(Verdict::Enforced)
+    );
     // The lab's TiKV also admits prod-client, which this file does not list: not a cell of
     // this audit (no client identity), so nothing is open.
     assert!(!snap.cells.iter().any(|c| c.verdict == Some(Verdict::Open)));

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -145,7 +146,6 @@ async fn narrow_80x24_detail_replaces_the_matrix() {
 #[tokio::test]
 async fn changed_and_rotated_cells_are_marked() {
     let (_lab, _auditor, mut app) = audited().await;
-    let n = app.catalog.endpoints.len();
     let mut snap = (*app.snapshot).clone();
     let tidb = app
         .catalog
@@ -165,9 +165,9 @@ async fn changed_and_rotated_cells_are_marked() {
         .iter()
         .position(|e| e.name == "pd-2")
         .expect("pd-2");
-    snap.cells[tidb * n + pd1].changed = true;
-    snap.cells[tidb * n + pd2].changed = true;
-    snap.cells[tidb * n + pd2].rotated = true;
+    snap.cells[(IdentityId(tidb), EndpointId(pd1))].changed = true;
+    snap.cells[(IdentityId(tidb), EndpointId(pd2))].changed = true;
+    snap.cells[(IdentityId(tidb), EndpointId(pd2))].rotated = true;
     app.set_snapshot(Arc::new(snap));
     // Keep the selection off the tidb row so its cells show their plain markers.
     select(&mut app, "pd", "tikv-1");

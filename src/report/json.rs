@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use tlsaudit_engine::audit::{Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
+use tlsaudit_engine::audit::{
+    EndpointId, Expected, Finding, IdentityId, IdentityKind, Plan, Snapshot, Verdict,
+};
 use tlsaudit_engine::pki::IdentityCheck;
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
@@ -98,7 +100,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
     let n_ep = inv.endpoints.len();
     let mut verdicts: BTreeMap<&'static str, usize> =
         Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect();
-    for c in &snap.cells {
+    for c in snap.cells.iter() {
         if let Some(v) = c.verdict {
             *verdicts.entry(v.as_str()).or_default() += 1;
         }
@@ -162,7 +164,8 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
     let mut cells = Vec::with_capacity(snap.cells.len());
     for (i, id) in plan.identities.iter().enumerate() {
         for (e, ep) in inv.endpoints.iter().enumerate() {
-            let c = &snap.cells[i * n_ep + e];
+            let cell = (IdentityId(i), EndpointId(e));
+            let c = &snap.cells[cell];
             let fix = snap
                 .findings
                 .iter()
@@ -174,7 +177,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             cells.push(CellOut {
                 identity: &id.name,
                 endpoint: &ep.name,
-                expected: &plan.expected[i * n_ep + e],
+                expected: &plan.expected[cell],
                 verdict: c.verdict,
                 outcome: c.record.as_ref().map(|r| r.outcome.class),
                 changed: c.changed,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::text::Style;
-use tlsaudit_engine::audit::{Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
 
 const WIDTH: usize = 100;
 
@@ -107,7 +107,7 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
             line.push_str(&format!("{:<addr_w$} ", cut(&ep.address, addr_w)));
         }
         for (i, c) in cols.iter().enumerate() {
-            let cell = &snap.cells[i * n_ep + e];
+            let cell = &snap.cells[(IdentityId(i), EndpointId(e))];
             let sym = cell
                 .verdict
                 .map_or('.', tlsaudit_engine::audit::Verdict::symbol);

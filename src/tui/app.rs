@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use tlsaudit_engine::audit::{CellState, Expected, Finding, IdentityKind, Plan, Snapshot, Verdict};
+use tlsaudit_engine::audit::{
+    CellId, CellState, EndpointId, Expected, Finding, IdentityId, IdentityKind, Matrix, Plan,
+    Snapshot, Verdict,
+};
 use tlsaudit_engine::profile::{Component, Role};
 
 /// What the dashboard shows of an endpoint (copied from the plan, so that benches and tests can
@@ -34,7 +37,7 @@ pub struct Catalog {
     pub endpoints: Vec<EndpointInfo>,
     pub identities: Vec<IdentityInfo>,
     /// Row-major like the snapshot: `expected[identity * endpoints + endpoint]`.
-    pub expected: Vec<Expected>,
+    pub expected: Matrix<Expected>,
 }
 
 impl Catalog {
@@ -67,7 +70,7 @@ impl Catalog {
 
     pub fn expected(&self, identity: usize, endpoint: usize) -> Option<&Expected> {
         self.expected
-            .get(identity * self.endpoints.len() + endpoint)
+            .get(IdentityId(identity), EndpointId(endpoint))
     }
 }
 
@@ -84,7 +87,7 @@ pub enum Action {
     None,
     Quit,
     /// Re-probe these cells (`None`: all).
-    Reprobe(Option<Vec<usize>>),
+    Reprobe(Option<Vec<CellId>>),
     /// Write the JSON report.
     Export,
 }
@@ -267,11 +270,9 @@ impl App {
 
     /// The cell state, if the snapshot has it.
     pub fn cell(&self, identity: usize, endpoint: usize) -> Option<&CellState> {
-        let n = self.snapshot.endpoint_names.len();
-        if endpoint >= n {
-            return None;
-        }
-        self.snapshot.cells.get(identity * n + endpoint)
+        self.snapshot
+            .cells
+            .get(IdentityId(identity), EndpointId(endpoint))
     }
 
     pub fn verdict(&self, identity: usize, endpoint: usize) -> Option<Verdict> {
@@ -370,18 +371,19 @@ impl App {
     }
 
     /// Cell indexes of the selection (several in the component view).
-    pub fn selected_cells(&self) -> Vec<usize> {
+    pub fn selected_cells(&self) -> Vec<CellId> {
         let grid = self.grid();
         let (Some(_), Some(c)) = self.selection_in(&grid) else {
             return Vec::new();
         };
-        let n = self.catalog.endpoints.len();
         let eps: Vec<usize> = if self.by_component {
             grid.cols[c].endpoints.clone()
         } else {
             vec![self.sel_endpoint]
         };
-        eps.into_iter().map(|e| self.sel_identity * n + e).collect()
+        eps.into_iter()
+            .map(|e| (IdentityId(self.sel_identity), EndpointId(e)))
+            .collect()
     }
 
     /// Keep the selection on a visible cell, as close as possible to where it was.
@@ -683,18 +685,16 @@ mod tests {
                     cn: Some((*n).to_string()),
                 })
                 .collect(),
-            expected: vec![
-                Expected {
-                    allow: true,
-                    needed: false,
-                    reason: "test".into()
-                };
-                12
-            ],
+            expected: Matrix::from_fn(3, 4, |_, _| Expected {
+                allow: true,
+                needed: false,
+                reason: "test".into(),
+            }),
         };
-        let mut cells = vec![cell(Some(Verdict::Secure)); 12];
-        cells[4 + 1] = cell(Some(Verdict::Open));
-        cells[2 * 4 + 3] = cell(Some(Verdict::Blocked));
+        let at = |i, e| (IdentityId(i), EndpointId(e));
+        let mut cells = Matrix::from_fn(3, 4, |_, _| cell(Some(Verdict::Secure)));
+        cells[at(1, 1)] = cell(Some(Verdict::Open));
+        cells[at(2, 3)] = cell(Some(Verdict::Blocked));
         let finding = |code: Code, sev, ep: Option<&str>, id: Option<&str>| Finding {
             code,
             severity: sev,
@@ -843,7 +843,10 @@ mod tests {
         app.handle_key(key('h'));
         assert_eq!(
             app.selected_cells(),
-            vec![4, 4 + 2],
+            vec![
+                (IdentityId(1), EndpointId(0)),
+                (IdentityId(1), EndpointId(2))
+            ],
             "R re-probes the whole group"
         );
     }
@@ -854,7 +857,10 @@ mod tests {
         assert_eq!(app.handle_key(key('r')), Action::Reprobe(None));
         app.handle_key(key('l'));
         app.handle_key(key('j'));
-        assert_eq!(app.handle_key(key('R')), Action::Reprobe(Some(vec![4 + 2])));
+        assert_eq!(
+            app.handle_key(key('R')),
+            Action::Reprobe(Some(vec![(IdentityId(1), EndpointId(2))]))
+        );
         assert_eq!(app.handle_key(key('e')), Action::Export);
         app.handle_key(key(' '));
         assert!(app.paused);
@@ -972,7 +978,7 @@ mod tests {
         app.handle_key(key('j'));
         assert_eq!((app.sel_identity, app.sel_endpoint), (2, 1));
         let mut snap = (*app.snapshot).clone();
-        snap.cells[2 * 4 + 3] = cell(Some(Verdict::Secure));
+        snap.cells[(IdentityId(2), EndpointId(3))] = cell(Some(Verdict::Secure));
         app.set_snapshot(Arc::new(snap));
         let g = app.grid();
         assert_eq!(g.rows, [1]);

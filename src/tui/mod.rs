@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, IdentityInfo, View};
-use tlsaudit_engine::audit::{Auditor, Snapshot};
+use tlsaudit_engine::audit::{Auditor, CellId, Snapshot};
 pub use ui::draw;
 
 /// Writes the JSON report of a snapshot and returns where.
@@ -175,7 +175,7 @@ async fn forward_events(tx: mpsc::UnboundedSender<Event>) {
 struct Rounds {
     auditor: Arc<Auditor>,
     in_flight: Option<JoinHandle<()>>,
-    queued: Option<Option<Vec<usize>>>,
+    queued: Option<Option<Vec<CellId>>>,
     done: mpsc::UnboundedSender<()>,
 }
 
@@ -185,7 +185,7 @@ impl Rounds {
     }
 
     /// Start a round now, or queue it; returns whether it was queued.
-    fn request(&mut self, only: Option<Vec<usize>>) -> bool {
+    fn request(&mut self, only: Option<Vec<CellId>>) -> bool {
         if self.busy() {
             self.queued = Some(match (self.queued.take(), only) {
                 (Some(Some(mut a)), Some(b)) => {

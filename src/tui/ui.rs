@@ -1412,7 +1412,7 @@ mod tests {
 
     use super::*;
     use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
-    use tlsaudit_engine::audit::{CellState, Expected, Snapshot};
+    use tlsaudit_engine::audit::{CellState, Expected, Matrix, Snapshot};
     use tlsaudit_engine::profile::Component;
 
     /// `n_ep` endpoints in 4 components x `n_id` identities; verdicts cycle, none recorded.
@@ -1442,14 +1442,12 @@ mod tests {
                 cn: None,
             })
             .collect();
-        let cells = (0..n_ep * n_id)
-            .map(|k| CellState {
-                record: None,
-                verdict: Some(Verdict::ALL[k % 8]),
-                changed: false,
-                rotated: false,
-            })
-            .collect();
+        let cells = Matrix::from_fn(n_id, n_ep, |i, e| CellState {
+            record: None,
+            verdict: Some(Verdict::ALL[(i.0 * n_ep + e.0) % 8]),
+            changed: false,
+            rotated: false,
+        });
         let snapshot = Snapshot {
             cluster: "big".into(),
             round: 2,
@@ -1463,14 +1461,11 @@ mod tests {
             cells,
             findings: Vec::new(),
         };
-        let expected = vec![
-            Expected {
-                allow: true,
-                needed: false,
-                reason: "test".into()
-            };
-            n_ep * n_id
-        ];
+        let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
+            allow: true,
+            needed: false,
+            reason: "test".into(),
+        });
         App::new(
             Catalog {
                 endpoints,

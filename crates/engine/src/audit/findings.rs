@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::expect::Verdict;
-use super::{IdentityKind, Plan, Snapshot};
+use super::{EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
 use crate::probe::{OutcomeClass, ProbeRecord, UntrustedReason};
 
 #[derive(
@@ -94,20 +94,19 @@ fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
 
 /// Compute the findings of a finished round.
 pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
-    let n_ep = plan.inventory.endpoints.len();
     let mut out = Vec::new();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let horizon = now + i64::from(plan.inventory.options.expiry_warning_days) * 86_400;
 
     for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
+        let e = EndpointId(e);
         let title = ep.component.title();
         let file = ep.profile.config.file;
         let key = ep.profile.list;
-        let records: Vec<(usize, &ProbeRecord, Verdict)> = (0..plan.identities.len())
-            .filter_map(|i| {
-                let c = &snap.cells[i * n_ep + e];
-                Some((i, c.record.as_deref()?, c.verdict?))
-            })
+        let records: Vec<(IdentityId, &ProbeRecord, Verdict)> = snap
+            .cells
+            .column(e)
+            .filter_map(|(i, c)| Some((i, c.record.as_deref()?, c.verdict?)))
             .collect();
         if records.is_empty() {
             continue;
@@ -207,7 +206,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 .identities
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| plan.expected[i * n_ep + e].needed)
+                .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
                 .filter_map(|(_, id)| id.caller.identity.cn())
                 .collect();
             out.push(finding(
@@ -236,8 +235,8 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         }
         // Cell-level findings.
         for (i, rec, verdict) in &records {
-            let id = &plan.identities[*i];
-            let exp = &plan.expected[i * n_ep + e];
+            let id = &plan.identities[i.0];
+            let exp = &plan.expected[(*i, e)];
             let cn = id.caller.identity.cn().unwrap_or("(none)");
             match verdict {
                 Verdict::Open => {
@@ -355,14 +354,11 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         .iter()
         .filter(|f| f.code == Code::PlaintextEndpoint)
         .count();
-    let encrypted = (0..n_ep)
+    let encrypted = (0..snap.cells.endpoints())
         .filter(|e| {
-            (0..plan.identities.len()).any(|i| {
-                snap.cells[i * n_ep + e]
-                    .record
-                    .as_ref()
-                    .is_some_and(|r| r.tls.is_some())
-            })
+            snap.cells
+                .column(EndpointId(*e))
+                .any(|(_, c)| c.record.as_ref().is_some_and(|r| r.tls.is_some()))
         })
         .count();
     if plaintext > 0 && encrypted > 0 {

@@ -5,6 +5,7 @@
 pub mod code;
 pub mod expect;
 pub mod findings;
+pub mod matrix;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::profile::Component;
 pub use code::Code;
 pub use expect::{Expected, Verdict};
 pub use findings::{Finding, Severity};
+pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 
 /// Where an identity comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,8 +53,8 @@ pub struct Plan {
     pub inventory: Inventory,
     pub trust: Trust,
     pub identities: Vec<AuditIdentity>,
-    /// Row-major: `expected[i * endpoints + e]`.
-    pub expected: Vec<Expected>,
+    /// What each cell should see.
+    pub expected: Matrix<Expected>,
     /// Findings known before any probe (static lint of the configs); part of every round's
     /// findings.
     pub static_findings: Vec<Finding>,
@@ -123,12 +125,9 @@ impl Plan {
                 caller: Caller::new(identity, &trust),
             });
         }
-        let mut expected = Vec::new();
-        for id in &identities {
-            for ep in &inventory.endpoints {
-                expected.push(expect::expect(ep, id, &trust));
-            }
-        }
+        let expected = Matrix::from_fn(identities.len(), inventory.endpoints.len(), |i, e| {
+            expect::expect(&inventory.endpoints[e.0], &identities[i.0], &trust)
+        });
         let specs = inventory
             .endpoints
             .iter()
@@ -186,14 +185,13 @@ pub struct Snapshot {
     pub finished_at: Option<String>,
     pub identity_names: Vec<String>,
     pub endpoint_names: Vec<String>,
-    /// Row-major: `cells[identity * endpoints + endpoint]`.
-    pub cells: Vec<CellState>,
+    pub cells: Matrix<CellState>,
     pub findings: Vec<Finding>,
 }
 
 impl Snapshot {
-    pub fn cell(&self, identity: usize, endpoint: usize) -> &CellState {
-        &self.cells[identity * self.endpoint_names.len() + endpoint]
+    pub fn cell(&self, identity: IdentityId, endpoint: EndpointId) -> &CellState {
+        &self.cells[(identity, endpoint)]
     }
 
     /// Count of each verdict.
@@ -240,15 +238,12 @@ impl Auditor {
                 .iter()
                 .map(|e| e.name.clone())
                 .collect(),
-            cells: vec![
-                CellState {
-                    record: None,
-                    verdict: None,
-                    changed: false,
-                    rotated: false,
-                };
-                plan.identities.len() * endpoints
-            ],
+            cells: Matrix::from_fn(plan.identities.len(), endpoints, |_, _| CellState {
+                record: None,
+                verdict: None,
+                changed: false,
+                rotated: false,
+            }),
             findings: Vec::new(),
         };
         let (tx, _) = watch::channel(Arc::new(snapshot));
@@ -266,11 +261,10 @@ impl Auditor {
         self.tx.borrow().clone()
     }
 
-    /// Run one round over every cell, or over `only` (cell indexes). Returns the final snapshot.
-    pub async fn run_round(&self, only: Option<Vec<usize>>) -> Arc<Snapshot> {
+    /// Run one round over every cell, or over `only`. Returns the final snapshot.
+    pub async fn run_round(&self, only: Option<Vec<CellId>>) -> Arc<Snapshot> {
         let plan = self.plan.clone();
-        let n_ep = plan.inventory.endpoints.len();
-        let cells: Vec<usize> = only.unwrap_or_else(|| (0..plan.cell_count()).collect());
+        let cells: Vec<CellId> = only.unwrap_or_else(|| plan.expected.ids().collect());
         let mut state = (*self.snapshot()).clone();
         state.round += 1;
         state.running = true;
@@ -282,11 +276,11 @@ impl Auditor {
 
         let global = Arc::new(Semaphore::new(plan.inventory.options.concurrency));
         let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, ProbeRecord)>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
         let mut tasks = tokio::task::JoinSet::new();
         for &cell in &cells {
             let host_sem = per_host
-                .entry(plan.inventory.endpoints[cell % n_ep].host().to_string())
+                .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
                 .or_insert_with(|| Arc::new(Semaphore::new(plan.inventory.options.per_host)))
                 .clone();
             let (plan, global, done_tx) = (plan.clone(), global.clone(), done_tx.clone());
@@ -297,8 +291,8 @@ impl Auditor {
                 let Ok(_slot) = global.acquire_owned().await else {
                     return;
                 };
-                let id = &plan.identities[cell / n_ep];
-                let rec = probe(&plan.specs[cell % n_ep], &id.caller, &plan.trust).await;
+                let (i, e) = cell;
+                let rec = probe(&plan.specs[e.0], &plan.identities[i.0].caller, &plan.trust).await;
                 let _ = done_tx.send((cell, rec));
             });
         }
