@@ -221,7 +221,10 @@ async fn plaintext_http_is_recognised() {
     let b = Bench::start().await;
     let rec = b.probe("plain-http", "tidb", Protocol::Tls).await;
     assert_eq!(class(&rec), OutcomeClass::Plaintext, "{rec:#?}");
-    assert_eq!(rec.evidence.peer_protocol.as_deref(), Some("http/1"));
+    assert_eq!(
+        rec.evidence.peer_protocol.map(|p| p.as_str()),
+        Some("http/1")
+    );
     assert!(rec
         .evidence
         .peer_bytes

@@ -2,11 +2,12 @@
 //! what showed it (the differences between the variants), what to change and where, and what
 //! the real components print for it.
 
+use crate::probe::classify::PeerProtocol;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
 use crate::profile::{Component, Profile, Version};
 
 use super::cause::{go_hostname_error, Cause, LogText};
-use super::{admitted, ConfigKey, Finding, Inputs, Side, VariantRun, Verdict};
+use super::{admitted, ConfigKey, Finding, Inputs, Side, Variant, VariantRun, Verdict};
 
 fn code(s: &str) -> String {
     format!("`{s}`")
@@ -98,8 +99,8 @@ impl<'a> Analysis<'a> {
         self.inputs.caller.identity.cn()
     }
 
-    fn variant(&self, id: &str) -> Option<&VariantRun> {
-        self.variants.iter().find(|v| v.id == id)
+    fn variant(&self, id: &Variant) -> Option<&VariantRun> {
+        self.variants.iter().find(|v| v.id == *id)
     }
 
     fn comp(&self) -> Option<Component> {
@@ -159,7 +160,7 @@ impl<'a> Analysis<'a> {
         let mut ok = Vec::new();
         let mut cn_no = Vec::new();
         let mut other = Vec::new();
-        for v in self.variants.iter().filter(|v| v.id.starts_with("as:")) {
+        for v in self.variants.iter().filter(|v| v.id.is_identity()) {
             let rec = &v.record;
             let name = rec
                 .identity
@@ -318,8 +319,8 @@ impl<'a> Analysis<'a> {
     }
 
     fn plaintext(&mut self) {
-        let proto = self.base.evidence.peer_protocol.clone().unwrap_or_default();
-        if proto == "mysql" {
+        let proto = self.base.evidence.peer_protocol;
+        if proto == Some(PeerProtocol::Mysql) {
             let mut f = new_finding(
                 Cause::MysqlProtocol,
                 Side::Link,
@@ -329,12 +330,7 @@ impl<'a> Analysis<'a> {
             self.push(f);
             return;
         }
-        let what = match proto.as_str() {
-            "http/1" => "plain HTTP/1.x",
-            "http2" => "plaintext HTTP/2 (h2c, gRPC without TLS)",
-            "ssh" => "SSH",
-            _ => "plaintext",
-        };
+        let what = proto.map_or("plaintext", PeerProtocol::describe);
         let mut f = new_finding(
             Cause::Plaintext,
             Side::Server,
@@ -368,10 +364,16 @@ impl<'a> Analysis<'a> {
     }
 
     fn reset(&mut self) {
-        let worked: Vec<&str> = ["tls1.2", "tls1.3", "alpn:none", "alpn:h2"]
-            .into_iter()
-            .filter(|id| self.variant(id).is_some_and(|v| v.record.tls.is_some()))
-            .collect();
+        let worked: Vec<String> = [
+            Variant::Tls12,
+            Variant::Tls13,
+            Variant::AlpnNone,
+            Variant::AlpnH2,
+        ]
+        .iter()
+        .filter(|id| self.variant(id).is_some_and(|v| v.record.tls.is_some()))
+        .map(Variant::id)
+        .collect();
         if !worked.is_empty() {
             let mut f = new_finding(
                 Cause::TlsVersionMismatch,
@@ -410,7 +412,7 @@ impl<'a> Analysis<'a> {
             let ok: Vec<String> = self
                 .variants
                 .iter()
-                .filter(|v| v.id.starts_with("alpn:") && v.record.tls.is_some())
+                .filter(|v| v.id.is_alpn() && v.record.tls.is_some())
                 .map(|v| v.label.clone())
                 .collect();
             let mut f = new_finding(
@@ -430,8 +432,8 @@ impl<'a> Analysis<'a> {
             return;
         }
         let mut versions = Vec::new();
-        for (id, name) in [("tls1.2", "TLS 1.2"), ("tls1.3", "TLS 1.3")] {
-            if let Some(v) = self.variant(id) {
+        for (id, name) in [(Variant::Tls12, "TLS 1.2"), (Variant::Tls13, "TLS 1.3")] {
+            if let Some(v) = self.variant(&id) {
                 versions.push(format!("{name} only: {}", v.outcome));
             }
         }
@@ -465,7 +467,7 @@ impl<'a> Analysis<'a> {
         // The server-name variants, split by whether the chain verified for that name.
         let (mut verified_for, mut not_verified_for) = (Vec::new(), Vec::new());
         for x in self.variants {
-            let Some(name) = x.id.strip_prefix("name:") else {
+            let Variant::ServerName(name) = &x.id else {
                 continue;
             };
             match x.record.server_verification.as_ref().map(|s| s.trusted) {
@@ -669,7 +671,7 @@ impl<'a> Analysis<'a> {
         let ok: Vec<String> = self
             .variants
             .iter()
-            .filter(|v| v.id.starts_with("as:") && admitted(&v.record))
+            .filter(|v| v.id.is_identity() && admitted(&v.record))
             .map(|v| v.label.clone())
             .collect();
         if !ok.is_empty() {
@@ -707,7 +709,7 @@ impl<'a> Analysis<'a> {
         let others_ok: Vec<String> = self
             .variants
             .iter()
-            .filter(|v| v.id.starts_with("as:") && admitted(&v.record))
+            .filter(|v| v.id.is_identity() && admitted(&v.record))
             .map(|v| v.label.clone())
             .collect();
         let mut f = if check.has_certificate && !check.chains_to_ca {
@@ -808,7 +810,7 @@ impl<'a> Analysis<'a> {
         if let Some(a) = answer {
             f.evidence.insert(0, a);
         }
-        if let Some(v) = self.variant("no_cert") {
+        if let Some(v) = self.variant(&Variant::NoCert) {
             f.evidence
                 .push(format!("without a certificate: {}", v.outcome));
         }
@@ -889,7 +891,7 @@ impl<'a> Analysis<'a> {
         if ok.is_empty() && !no.is_empty() {
             f.evidence.push("no configured identity is accepted: check the list for typos, case or spaces (the match is exact)".into());
         }
-        if let Some(v) = self.variant("no_cert") {
+        if let Some(v) = self.variant(&Variant::NoCert) {
             f.evidence
                 .push(format!("without a certificate: {}", v.outcome));
         }
@@ -1017,8 +1019,8 @@ impl<'a> Analysis<'a> {
             tls.version
         ));
         if let Some(v) = self
-            .variant("alpn:h2")
-            .or_else(|| self.variant("alpn:http/1.1"))
+            .variant(&Variant::AlpnH2)
+            .or_else(|| self.variant(&Variant::AlpnHttp11))
         {
             f.evidence.push(format!("{}: {}", v.label, v.observed));
         }
@@ -1036,7 +1038,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn observations(&mut self) {
-        if let Some(v) = self.variant("no_cert") {
+        if let Some(v) = self.variant(&Variant::NoCert) {
             if admitted(&v.record) && self.inputs.caller.identity.key.is_some() {
                 let declared = !self.inputs.target.declared_allowed_cn.is_empty();
                 self.notes.push(format!(
@@ -1051,8 +1053,8 @@ impl<'a> Analysis<'a> {
             }
         }
         let mut versions = Vec::new();
-        for (id, name) in [("tls1.2", "TLS 1.2"), ("tls1.3", "TLS 1.3")] {
-            if let Some(v) = self.variant(id) {
+        for (id, name) in [(Variant::Tls12, "TLS 1.2"), (Variant::Tls13, "TLS 1.3")] {
+            if let Some(v) = self.variant(&id) {
                 if v.outcome == OutcomeClass::TlsMismatch {
                     versions.push(format!("does not speak {name}"));
                 }
@@ -1068,7 +1070,7 @@ impl<'a> Analysis<'a> {
             .as_ref()
             .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
         if base_h2 && self.base.target.protocol == Protocol::Grpc.as_str() {
-            if let Some(v) = self.variant("alpn:none") {
+            if let Some(v) = self.variant(&Variant::AlpnNone) {
                 if !admitted(&v.record) && v.record.tls.is_some() {
                     self.notes.push(format!(
                         "without ALPN h2 {} closes the connection silently (gRPC C-core): a caller that does not offer h2 sees what looks like a certificate rejection",

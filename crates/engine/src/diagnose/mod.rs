@@ -459,12 +459,66 @@ pub struct Resolution {
     pub error: Option<String>,
 }
 
+/// What a variant probe changes against the baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Variant {
+    /// No client certificate.
+    NoCert,
+    /// Another identity of the inventory.
+    As(String),
+    Tls12,
+    Tls13,
+    AlpnNone,
+    AlpnH2,
+    AlpnHttp11,
+    /// The server verified for another name.
+    ServerName(String),
+}
+
+impl Variant {
+    /// The stable id in the JSON output: `no_cert`, `as:<identity>`, `tls1.2`, `tls1.3`,
+    /// `alpn:none`, `alpn:h2`, `alpn:http/1.1`, `name:<server name>`.
+    pub fn id(&self) -> String {
+        match self {
+            Variant::NoCert => "no_cert".into(),
+            Variant::As(name) => format!("as:{name}"),
+            Variant::Tls12 => "tls1.2".into(),
+            Variant::Tls13 => "tls1.3".into(),
+            Variant::AlpnNone => "alpn:none".into(),
+            Variant::AlpnH2 => "alpn:h2".into(),
+            Variant::AlpnHttp11 => "alpn:http/1.1".into(),
+            Variant::ServerName(name) => format!("name:{name}"),
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        matches!(self, Variant::As(_))
+    }
+
+    pub fn is_alpn(&self) -> bool {
+        matches!(
+            self,
+            Variant::AlpnNone | Variant::AlpnH2 | Variant::AlpnHttp11
+        )
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.id())
+    }
+}
+
+impl Serialize for Variant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.id())
+    }
+}
+
 /// One variant probe and what it showed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantRun {
-    /// `no_cert`, `as:<identity>`, `tls1.2`, `tls1.3`, `alpn:none`, `alpn:h2`,
-    /// `alpn:http/1.1`, `name:<server name>`.
-    pub id: String,
+    pub id: Variant,
     /// What changed, in words.
     pub label: String,
     pub outcome: OutcomeClass,
@@ -666,7 +720,7 @@ pub fn reached_tls(rec: &ProbeRecord) -> bool {
 /// One planned variant.
 #[derive(Debug, Clone)]
 pub struct VariantPlan {
-    pub id: String,
+    pub id: Variant,
     pub label: String,
     pub spec: ProbeSpec,
     pub caller: Caller,
@@ -687,7 +741,7 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
         return out;
     }
     let spec = base_spec(inputs);
-    let mut push = |id: String, label: String, spec: ProbeSpec, caller: &Caller| {
+    let mut push = |id: Variant, label: String, spec: ProbeSpec, caller: &Caller| {
         out.push(VariantPlan {
             id,
             label,
@@ -698,7 +752,7 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
     let me = &inputs.caller;
     if me.identity.key.is_some() {
         push(
-            "no_cert".into(),
+            Variant::NoCert,
             "without a client certificate".into(),
             spec.clone(),
             &Caller::new(Identity::anonymous(), &inputs.trust),
@@ -706,19 +760,19 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
     }
     for other in &inputs.others {
         push(
-            format!("as:{}", other.identity.name),
+            Variant::As(other.identity.name.clone()),
             format!("as {}", who(other)),
             spec.clone(),
             other,
         );
     }
     for (id, label, v) in [
-        ("tls1.2", "TLS 1.2 only", TlsVersions::Tls12),
-        ("tls1.3", "TLS 1.3 only", TlsVersions::Tls13),
+        (Variant::Tls12, "TLS 1.2 only", TlsVersions::Tls12),
+        (Variant::Tls13, "TLS 1.3 only", TlsVersions::Tls13),
     ] {
         let mut s = spec.clone();
         s.versions = v;
-        push(id.into(), label.into(), s, me);
+        push(id, label.into(), s, me);
     }
     // ALPN: an HTTP/1.1 check over a connection that negotiated h2 would mislead, so for HTTP
     // endpoints the ALPN variants stop after the handshake (and the server's verdict).
@@ -727,17 +781,17 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
         p => p,
     };
     let offered = spec.alpn_offered();
-    let mut alpn_variants: Vec<(String, String, Vec<String>)> =
-        vec![("alpn:none".into(), "without ALPN".into(), Vec::new())];
+    let mut alpn_variants: Vec<(Variant, String, Vec<String>)> =
+        vec![(Variant::AlpnNone, "without ALPN".into(), Vec::new())];
     if offered != ["h2"] {
         alpn_variants.push((
-            "alpn:h2".into(),
+            Variant::AlpnH2,
             "with ALPN h2 only".into(),
             vec!["h2".into()],
         ));
     } else {
         alpn_variants.push((
-            "alpn:http/1.1".into(),
+            Variant::AlpnHttp11,
             "with ALPN http/1.1 only".into(),
             vec!["http/1.1".into()],
         ));
@@ -757,7 +811,7 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
         let mut s = spec.clone();
         s.server_name = Some(name.clone());
         push(
-            format!("name:{name}"),
+            Variant::ServerName(name.clone()),
             format!("verifying the server for {name}"),
             s,
             me,

@@ -1,6 +1,7 @@
 //! The trace's steps, built once and shared by the text and JSON output.
 
 use crate::pki::CertSummary;
+use crate::probe::classify::PeerProtocol;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsVersions};
 
 use super::{Inputs, Resolution, Step, StepStatus, VariantRun};
@@ -177,15 +178,15 @@ pub fn steps(
         lines.push("not reached".into());
         StepStatus::Skipped
     } else if let Some(p) = &base.evidence.peer_protocol {
-        let what = match p.as_str() {
-            "http/1" => "plain HTTP/1.x: it answered our ClientHello with an HTTP response",
-            "http2" => "HTTP/2 without TLS (a SETTINGS frame): plaintext gRPC",
-            "mysql" => {
+        let what = match p {
+            PeerProtocol::Http1 => {
+                "plain HTTP/1.x: it answered our ClientHello with an HTTP response"
+            }
+            PeerProtocol::Http2 => "HTTP/2 without TLS (a SETTINGS frame): plaintext gRPC",
+            PeerProtocol::Mysql => {
                 "the MySQL protocol (a server greeting): TiDB's SQL port, where TLS is in-band"
             }
-            "ssh" => "SSH",
-            "text" => "plain text",
-            _ => "bytes that are neither TLS nor a protocol tlsaudit knows",
+            other => other.describe(),
         };
         lines.push(format!("no: the port speaks {what}"));
         if let Some(b) = &base.evidence.peer_bytes {

@@ -198,34 +198,84 @@ pub fn alert_name(a: AlertDescription) -> (String, u8) {
     (name, code)
 }
 
+/// The protocol a peer that does not speak TLS seems to speak, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerProtocol {
+    Http1,
+    Http2,
+    Mysql,
+    Ssh,
+    Text,
+    Unknown,
+}
+
+impl PeerProtocol {
+    /// The stable name in records and reports: `http/1`, `http2`, `mysql`, `ssh`, `text`,
+    /// `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerProtocol::Http1 => "http/1",
+            PeerProtocol::Http2 => "http2",
+            PeerProtocol::Mysql => "mysql",
+            PeerProtocol::Ssh => "ssh",
+            PeerProtocol::Text => "text",
+            PeerProtocol::Unknown => "unknown",
+        }
+    }
+
+    /// In an operator's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PeerProtocol::Http1 => "plain HTTP/1.x",
+            PeerProtocol::Http2 => "plaintext HTTP/2 (h2c, gRPC without TLS)",
+            PeerProtocol::Mysql => "the MySQL protocol (a server greeting)",
+            PeerProtocol::Ssh => "SSH",
+            PeerProtocol::Text => "plain text",
+            PeerProtocol::Unknown => "bytes that are neither TLS nor a protocol tlsaudit knows",
+        }
+    }
+}
+
+impl std::fmt::Display for PeerProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl serde::Serialize for PeerProtocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Recognise a peer that does not speak TLS from the first bytes it sent.
 /// Returns the class and the protocol's name.
-pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, &'static str)> {
+pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, PeerProtocol)> {
     let first = *bytes.first()?;
     if (0x14..=0x17).contains(&first) && bytes.get(1) == Some(&0x03) {
         return None; // a TLS record
     }
     if bytes.starts_with(b"HTTP/") {
-        return Some((OutcomeClass::Plaintext, "http/1"));
+        return Some((OutcomeClass::Plaintext, PeerProtocol::Http1));
     }
     if bytes.starts_with(b"SSH-") {
-        return Some((OutcomeClass::Plaintext, "ssh"));
+        return Some((OutcomeClass::Plaintext, PeerProtocol::Ssh));
     }
     // HTTP/2 server preface: a SETTINGS frame (type 4) on stream 0.
     if bytes.len() >= 9 && bytes[3] == 0x04 && bytes[5..9] == [0, 0, 0, 0] {
-        return Some((OutcomeClass::Plaintext, "http2"));
+        return Some((OutcomeClass::Plaintext, PeerProtocol::Http2));
     }
     // MySQL initial handshake: 3-byte length, sequence 0, protocol version 10.
     if bytes.len() >= 5 && bytes[3] == 0 && bytes[4] == 10 {
-        return Some((OutcomeClass::Plaintext, "mysql"));
+        return Some((OutcomeClass::Plaintext, PeerProtocol::Mysql));
     }
     let printable = bytes
         .iter()
         .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if printable {
-        return Some((OutcomeClass::Plaintext, "text"));
+        return Some((OutcomeClass::Plaintext, PeerProtocol::Text));
     }
-    Some((OutcomeClass::ProtocolError, "unknown"))
+    Some((OutcomeClass::ProtocolError, PeerProtocol::Unknown))
 }
 
 /// Bytes as text an operator can read: printable ASCII kept, the rest as `\xNN`.
@@ -439,20 +489,20 @@ mod tests {
     fn sniffing() {
         assert_eq!(
             sniff(b"HTTP/1.1 400 Bad Request"),
-            Some((OutcomeClass::Plaintext, "http/1"))
+            Some((OutcomeClass::Plaintext, PeerProtocol::Http1))
         );
         assert_eq!(sniff(&[0x16, 0x03, 0x03, 0, 5]), None);
         assert_eq!(
             sniff(&[0, 0, 0x12, 4, 0, 0, 0, 0, 0]),
-            Some((OutcomeClass::Plaintext, "http2"))
+            Some((OutcomeClass::Plaintext, PeerProtocol::Http2))
         );
         assert_eq!(
             sniff(&[0x4a, 0, 0, 0, 10, b'8']),
-            Some((OutcomeClass::Plaintext, "mysql"))
+            Some((OutcomeClass::Plaintext, PeerProtocol::Mysql))
         );
         assert_eq!(
             sniff(&[0x9f, 0x01, 0xff]),
-            Some((OutcomeClass::ProtocolError, "unknown"))
+            Some((OutcomeClass::ProtocolError, PeerProtocol::Unknown))
         );
         assert_eq!(escape(b"a\r\n\x00"), "a\\r\\n\\x00");
         assert_eq!(

@@ -500,7 +500,7 @@ fn handshake_failure(
     // A peer that does not speak TLS shows in its first bytes, whatever the error says.
     if let Some((class, proto)) = classify::sniff(first) {
         ev.peer_bytes = Some(classify::escape(first));
-        ev.peer_protocol = Some(proto.to_string());
+        ev.peer_protocol = Some(proto);
         let words = match class {
             OutcomeClass::Plaintext => format!(
                 "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"

@@ -1,6 +1,7 @@
 //! The probe record: everything one (identity, endpoint) attempt observed. Serialized as is
 //! into `tlsaudit probe --format json` and into every report cell.
 
+use crate::probe::classify::PeerProtocol;
 use serde::{Deserialize, Serialize};
 
 use crate::pki::{CertSummary, IdentityCheck};
@@ -138,7 +139,7 @@ pub struct Evidence {
     pub peer_bytes: Option<String>,
     /// The protocol a non-TLS peer seems to speak (`http/1`, `http2`, `mysql`, `ssh`, `text`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub peer_protocol: Option<String>,
+    pub peer_protocol: Option<PeerProtocol>,
     /// The peer closed the connection without an alert or an answer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub closed_silently: bool,
