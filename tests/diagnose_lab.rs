@@ -69,7 +69,7 @@ impl Bench {
     }
 }
 
-fn only(d: &Diagnosis, cause: Cause) -> &diagnose::Finding {
+fn only(d: &Diagnosis, cause: Cause) -> &diagnose::CauseFinding {
     assert_eq!(
         d.causes(),
         vec![cause],
@@ -80,11 +80,11 @@ fn only(d: &Diagnosis, cause: Cause) -> &diagnose::Finding {
     d.finding(cause).expect("finding")
 }
 
-fn has_log(f: &diagnose::Finding, needle: &str) -> bool {
+fn has_log(f: &diagnose::CauseFinding, needle: &str) -> bool {
     f.log_texts.iter().any(|t| t.text.contains(needle))
 }
 
-fn fixes(f: &diagnose::Finding) -> String {
+fn fixes(f: &diagnose::CauseFinding) -> String {
     f.fix.join("\n")
 }
 

@@ -7,14 +7,14 @@ use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
 use crate::profile::{Component, Profile, Version};
 
 use super::cause::{go_hostname_error, Cause, LogText};
-use super::{admitted, ConfigKey, Finding, Inputs, Side, Variant, VariantRun, Verdict};
+use super::{admitted, CauseFinding, ConfigChange, Inputs, LinkVerdict, Side, Variant, VariantRun};
 
 fn code(s: &str) -> String {
     format!("`{s}`")
 }
 
-fn new_finding(cause: Cause, side: Side, summary: String) -> Finding {
-    Finding {
+fn new_finding(cause: Cause, side: Side, summary: String) -> CauseFinding {
+    CauseFinding {
         cause,
         title: cause.title().to_string(),
         side,
@@ -31,12 +31,12 @@ struct Analysis<'a> {
     inputs: &'a Inputs,
     base: &'a ProbeRecord,
     variants: &'a [VariantRun],
-    findings: Vec<Finding>,
+    findings: Vec<CauseFinding>,
     notes: Vec<String>,
 }
 
 /// Decide the verdict.
-pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> Verdict {
+pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> LinkVerdict {
     let mut a = Analysis {
         inputs,
         base,
@@ -74,7 +74,7 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
             names.join(", ")
         )
     };
-    Verdict {
+    LinkVerdict {
         works,
         headline,
         findings: a.findings,
@@ -124,10 +124,10 @@ impl<'a> Analysis<'a> {
         self.base.target.server_name.clone()
     }
 
-    /// The server's certificate file keys, as a ConfigKey.
-    fn cert_config(&self) -> Option<ConfigKey> {
+    /// The server's certificate file keys, as a ConfigChange.
+    fn cert_config(&self) -> Option<ConfigChange> {
         let k = self.keys()?;
-        Some(ConfigKey {
+        Some(ConfigChange {
             component: self.title().to_string(),
             file: k.config.file.to_string(),
             key: format!("{} / {}", k.server.cert, k.server.key),
@@ -135,9 +135,9 @@ impl<'a> Analysis<'a> {
         })
     }
 
-    fn ca_config(&self) -> Option<ConfigKey> {
+    fn ca_config(&self) -> Option<ConfigChange> {
         let k = self.keys()?;
-        Some(ConfigKey {
+        Some(ConfigChange {
             component: self.title().to_string(),
             file: k.config.file.to_string(),
             key: k.server.ca.to_string(),
@@ -145,9 +145,9 @@ impl<'a> Analysis<'a> {
         })
     }
 
-    fn list_config(&self) -> Option<ConfigKey> {
+    fn list_config(&self) -> Option<ConfigChange> {
         let p = self.keys()?;
-        Some(ConfigKey {
+        Some(ConfigChange {
             component: p.component.title().to_string(),
             file: p.config.file.to_string(),
             key: p.list.to_string(),
@@ -183,7 +183,7 @@ impl<'a> Analysis<'a> {
         super::steps::answer(rec).map(|a| format!("the server answered with {a}"))
     }
 
-    fn push(&mut self, f: Finding) {
+    fn push(&mut self, f: CauseFinding) {
         if !self
             .findings
             .iter()
@@ -344,7 +344,7 @@ impl<'a> Analysis<'a> {
                 .push(format!("the first bytes the port sent: {b}"));
         }
         if let Some(k) = self.keys() {
-            f.config = Some(ConfigKey {
+            f.config = Some(ConfigChange {
                 component: self.title().to_string(),
                 file: k.config.file.to_string(),
                 key: format!("{}, {}, {}", k.server.ca, k.server.cert, k.server.key),

@@ -547,7 +547,7 @@ pub fn admitted(rec: &ProbeRecord) -> bool {
 
 /// A config key to change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfigKey {
+pub struct ConfigChange {
     /// `TiKV`, `PD`, ...
     pub component: String,
     /// `tikv.toml`.
@@ -573,7 +573,7 @@ pub enum Side {
 
 /// One named cause with its evidence and fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub struct CauseFinding {
     pub cause: Cause,
     pub title: String,
     pub side: Side,
@@ -584,7 +584,7 @@ pub struct Finding {
     /// What to change, in the operator's words.
     pub fix: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub config: Option<ConfigKey>,
+    pub config: Option<ConfigChange>,
     /// What the real components print for this failure.
     pub log_texts: Vec<LogText>,
     /// The failure mode's number in tidb-tls-facts.md section 6.
@@ -594,11 +594,11 @@ pub struct Finding {
 
 /// The outcome of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
+pub struct LinkVerdict {
     /// The link works and no cause was found.
     pub works: bool,
     pub headline: String,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<CauseFinding>,
     /// Observations that do not break the link (an endpoint admitting anonymous callers, the
     /// TLS versions it speaks, ...).
     pub notes: Vec<String>,
@@ -635,7 +635,7 @@ pub struct Diagnosis {
     pub steps: Vec<Step>,
     pub baseline: ProbeRecord,
     pub variants: Vec<VariantRun>,
-    pub verdict: Verdict,
+    pub verdict: LinkVerdict,
 }
 
 impl Diagnosis {
@@ -650,7 +650,7 @@ impl Diagnosis {
     }
 
     /// The finding for a cause, if found.
-    pub fn finding(&self, cause: Cause) -> Option<&Finding> {
+    pub fn finding(&self, cause: Cause) -> Option<&CauseFinding> {
         self.verdict.findings.iter().find(|f| f.cause == cause)
     }
 }
