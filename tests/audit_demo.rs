@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
+use tlsaudit_testkit::bin;
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::Inventory;
@@ -145,10 +145,6 @@ async fn json_report_validates_against_the_published_schema() {
     broken["cells"][0]["verdict"] = serde_json::json!("fine");
     assert!(!validator.is_valid(&broken));
     lab.stop().await;
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,8 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use assert_cmd::cargo::CommandCargoExt;
+use tlsaudit_testkit::cli as run;
 
 struct Files {
     dir: tempfile::TempDir,
@@ -38,19 +37,6 @@ impl Files {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("tlsaudit")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn assert_input_error(args: &[&str], file: &Path, words: &str, key_files: &[PathBuf]) {

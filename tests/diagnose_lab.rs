@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
+use tlsaudit_testkit::bin;
 
 use tlsaudit_engine::diagnose::{
     self, load_caller, Cause, Diagnosis, Inputs, Request, Side, StepStatus,
@@ -448,10 +448,6 @@ async fn variants_are_real_handshakes() {
     ] {
         assert!(ids.iter().any(|x| x == id), "{id} missing from {ids:?}");
     }
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,32 +3,24 @@
 //! 127.0.0.1 with its data in a temp dir. Its peer port is probed through an `Inventory` and
 //! the audit: the allowed CN is `secure`, another CN from the same CA `enforced`.
 //!
-//! Without an `etcd` binary (PATH or `ETCD_BIN`) the test prints a note and passes; CI installs
-//! `etcd-server`.
+//! Without an `etcd` binary (PATH or `ETCD_BIN`) the test prints a note and skips, except under
+//! `CI=true`, where it fails; `.ci/run` installs `etcd-server`.
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
+use tlsaudit_testkit::free_port;
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use tlsaudit_engine::probe::Protocol;
 use tlsaudit_engine::profile::{self, Component};
 use tlsaudit_lab::{Lab, LabSpec};
-
-fn etcd_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ETCD_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("etcd"))
-        .find(|p| p.is_file())
-}
 
 /// A running etcd, killed and reaped on drop; its data dir goes with it.
 struct Etcd {
@@ -42,14 +34,6 @@ impl Drop for Etcd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_etcd(bin: &Path, lab: &Lab, allowed_cn: &str) -> Etcd {
@@ -108,8 +92,7 @@ fn start_etcd(bin: &Path, lab: &Lab, allowed_cn: &str) -> Etcd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_peer_port_enforces_its_allowed_cn() {
-    let Some(bin) = etcd_bin() else {
-        eprintln!("note: etcd is not installed (apt-get install etcd-server); skipping the etcd interop test");
+    let Some(bin) = tlsaudit_testkit::require_tool("etcd") else {
         return;
     };
     let lab = Lab::start(LabSpec::new("x")).await.unwrap();

@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use tlsaudit_testkit::bin;
 
 use tlsaudit_engine::diagnose::Cause;
 use tlsaudit_engine::explain::explain;
@@ -232,10 +233,6 @@ fn unrelated_text_is_not_matched() {
         cause_of("ERROR 1045 (28000): Access denied for user 'root'@'10.0.1.5'"),
         None
     );
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
 }
 
 #[test]

@@ -4,13 +4,11 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-#[path = "fixtures/pki.rs"]
-mod pki;
+use tlsaudit_testkit::cli;
+use tlsaudit_testkit::pki;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
 use pki::{fixture, Leaf};
 use tlsaudit_engine::audit::{Finding, Severity};
 use tlsaudit_engine::lint::{lint, LintOptions};
@@ -636,19 +634,6 @@ fn bad_yaml_and_toml_are_located() {
 }
 
 // ---- the command ----
-
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("tlsaudit")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn lint_command_exit_codes_and_formats() {

@@ -6,6 +6,7 @@
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tlsaudit_testkit::free_port;
 
 use assert_cmd::cargo::CommandCargoExt;
 use tlsaudit_engine::pki::{Identity, Trust};
@@ -24,14 +25,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Start `openssl s_server` with the lab's pd certificate, trusting the lab CA, demanding a

@@ -4,14 +4,12 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-#[path = "fixtures/pki.rs"]
-mod pki;
+use tlsaudit_testkit::cli;
+use tlsaudit_testkit::pki;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
-use assert_cmd::cargo::CommandCargoExt;
 use pki::fixture;
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::{AuditOptions, Inventory};
@@ -406,19 +404,6 @@ async fn report_of_the_lab_from_a_topology() {
         .iter()
         .any(|f| f.severity == tlsaudit_engine::audit::Severity::Critical));
     lab.stop().await;
-}
-
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("tlsaudit")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

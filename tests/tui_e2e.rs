@@ -66,13 +66,6 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_installed() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// The line under the matrix that names the selected cell.
 fn selection_line(screen: &str) -> &str {
     screen
@@ -83,8 +76,7 @@ fn selection_line(screen: &str) -> &str {
 
 #[test]
 fn dashboard_under_tmux() {
-    if !tmux_installed() {
-        eprintln!("note: tmux is not installed; skipping the dashboard end-to-end test");
+    if tlsaudit_testkit::require_tool("tmux").is_none() {
         return;
     }
     let nanos = SystemTime::now()

@@ -1,0 +1,63 @@
+//! Helpers shared by the tlsaudit integration tests (a dev-dependency of the root package):
+//! run the built binary, find a third-party tool (required under `CI=true`), and mint a
+//! TiUP-shaped PKI ([`pki`]).
+
+// Test support: a helper that cannot do its job panics with the reason, as a test would.
+#![allow(clippy::unwrap_used)]
+
+pub mod pki;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The built `tlsaudit` binary.
+pub fn bin() -> Command {
+    Command::cargo_bin("tlsaudit").expect("the tlsaudit binary is built for the tests")
+}
+
+/// Run the binary with `args`: (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("tlsaudit runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A port nothing listens on right now (bound and released: for servers that must be given
+/// a number).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether this run is CI (`CI=true`), where every third-party tool a test uses is required.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A third-party program the test needs: `$<NAME>_BIN` (upper case) or `name` on the PATH.
+/// Missing under `CI=true`: the test fails (`.ci/run` installs it). Missing elsewhere: a note
+/// on stderr and `None`, so the caller skips.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let env = format!("{}_BIN", name.to_ascii_uppercase().replace('-', "_"));
+    let found = std::env::var_os(&env).map(PathBuf::from).or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !in_ci(),
+            "{name} is required under CI=true (set {env} or install it; .ci/run does)"
+        );
+        eprintln!("note: {name} is not installed (or {env} unset); skipping this test");
+    }
+    found
+}
