@@ -611,13 +611,53 @@ async fn stop_closes_every_listener_and_connection() {
     tokio::time::timeout(Duration::from_secs(5), lab.stop())
         .await
         .unwrap();
+    // No socket of this process listens on a lab port any more. (Connecting would not tell:
+    // another process may take a freed ephemeral port at once.)
+    let listening = own_listening_ports();
     for addr in addrs {
-        let err = TcpStream::connect(addr).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{addr}");
+        assert!(!listening.contains(&addr.port()), "{addr} still listens");
     }
     assert!(is_bare_close(&first_read(&mut held).await));
     assert!(is_bare_close(&first_read(&mut idle_tls).await));
     assert!(!dir.exists(), "the lab directory is removed");
+}
+
+/// The TCP ports this process listens on: LISTEN sockets of /proc/net/tcp{,6} whose inode is
+/// one of this process's file descriptors.
+fn own_listening_ports() -> Vec<u16> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is f[1] (HEX_IP:HEX_PORT), st is f[3] (0A = LISTEN), inode f[9].
+            if f.len() > 9 && f[3] == "0A" && inodes.contains(f[9]) {
+                if let Some(port) = f[1].rsplit(':').next() {
+                    ports.push(u16::from_str_radix(port, 16).unwrap());
+                }
+            }
+        }
+    }
+    ports
+}
+
+#[test]
+fn own_listening_ports_sees_a_listener() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    assert!(own_listening_ports().contains(&port));
+    drop(l);
+    assert!(!own_listening_ports().contains(&port));
 }
 
 #[tokio::test]
@@ -630,8 +670,10 @@ async fn drop_aborts_listeners() {
     drop(lab);
     let read = first_read(&mut held).await;
     assert!(is_bare_close(&read), "{read:?}");
-    let err = TcpStream::connect(addr).await.unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    assert!(
+        !own_listening_ports().contains(&addr.port()),
+        "{addr} still listens"
+    );
 }
 
 #[tokio::test]
