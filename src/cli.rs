@@ -265,7 +265,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Tui(args)) => run_tui(args).await,
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
-        Some(Command::Lint(args)) => run_lint(args),
+        Some(Command::Lint(args)) => run_lint(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -747,7 +747,7 @@ pub fn render_lint_json(
     })
 }
 
-fn run_lint(args: LintArgs) -> Result<u8, InputError> {
+fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
     let (cluster, findings) = load_tidb(&args.tidb)?;
     let text = match args.format {
         Format::Text => render_lint_text(&cluster, &findings),

@@ -222,7 +222,9 @@ async fn plaintext_http_is_recognised() {
     let rec = b.probe("plain-http", "tidb", Protocol::Tls).await;
     assert_eq!(class(&rec), OutcomeClass::Plaintext, "{rec:#?}");
     assert_eq!(
-        rec.evidence.peer_protocol.map(|p| p.as_str()),
+        rec.evidence
+            .peer_protocol
+            .map(tlsaudit_engine::probe::classify::PeerProtocol::as_str),
         Some("http/1")
     );
     assert!(rec

@@ -304,7 +304,8 @@ pub struct Profile {
 const TIKV_STATUS_EXEMPT: &[&str] = &["/metrics", "/status", "/config", "/debug/pprof/profile"];
 const CERT_ALLOWED_CN: ConfigKey = ConfigKey::new("security", "cert-allowed-cn");
 
-/// A row of [`PROFILES`] with the common defaults.
+/// A row of [`PROFILES`] with the common defaults (one argument per column of the table).
+#[allow(clippy::too_many_arguments)]
 const fn row(
     component: Component,
     role: Role,

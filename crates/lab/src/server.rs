@@ -200,7 +200,7 @@ async fn handle(rt: Arc<Runtime>, stream: TcpStream, peer: SocketAddr, id: u64) 
     match &rt.kind {
         Kind::Silent => silent(stream, info).await,
         Kind::Garbage => garbage(stream, info).await,
-        Kind::Reset => reset(stream, info),
+        Kind::Reset => reset(stream, &info),
         Kind::Plaintext => plaintext(stream, info).await,
         _ => {
             NOTE.scope(ConnNote::default(), tls_conn(rt.clone(), stream, info))
@@ -226,7 +226,7 @@ async fn garbage(mut stream: TcpStream, info: ConnInfo) {
     http::write_and_close(&mut stream, &GARBAGE).await;
 }
 
-fn reset(stream: TcpStream, info: ConnInfo) {
+fn reset(stream: TcpStream, info: &ConnInfo) {
     info.record("reset", None, None);
     if let Err(e) = stream.set_zero_linger() {
         tracing::warn!(error = %e, "lab: SO_LINGER 0 failed; closing normally");

@@ -471,8 +471,8 @@ impl<'a> Analysis<'a> {
                 continue;
             };
             match x.record.server_verification.as_ref().map(|s| s.trusted) {
-                Some(true) => verified_for.push(name.to_string()),
-                Some(false) => not_verified_for.push(name.to_string()),
+                Some(true) => verified_for.push(name.clone()),
+                Some(false) => not_verified_for.push(name.clone()),
                 None => {}
             }
         }

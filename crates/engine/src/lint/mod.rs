@@ -174,7 +174,7 @@ fn pd_cn(cluster: &Cluster, inst: &Instance) -> Option<(String, String)> {
     None
 }
 
-fn list_of<'a>(inst: &'a Instance, role: Role) -> Option<&'a Located<Vec<String>>> {
+fn list_of(inst: &Instance, role: Role) -> Option<&Located<Vec<String>>> {
     inst.endpoints
         .iter()
         .find(|e| e.role == role)

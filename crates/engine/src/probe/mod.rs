@@ -331,15 +331,12 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     // Phase 2: the TLS handshake, instrumented.
     let obs = Arc::new(Observer::default());
     let server_name = spec.server_name();
-    let name = match ServerName::try_from(server_name.clone()) {
-        Ok(n) => n,
-        Err(_) => {
-            return outcome(
-                OutcomeClass::ProtocolError,
-                Phase::Handshake,
-                format!("{server_name:?} is not a valid server name"),
-            )
-        }
+    let Ok(name) = ServerName::try_from(server_name.clone()) else {
+        return outcome(
+            OutcomeClass::ProtocolError,
+            Phase::Handshake,
+            format!("{server_name:?} is not a valid server name"),
+        );
     };
     let config = match client_config(spec, caller, trust, &obs) {
         Ok(c) => c,

@@ -53,15 +53,12 @@ fn is_wildcard(host: &str) -> bool {
 
 impl ComponentFile {
     pub fn load(kind: Option<ConfigKind>, path: &Path) -> Result<ComponentFile, InputError> {
-        let kind = match kind.or_else(|| ConfigKind::detect(path)) {
-            Some(k) => k,
-            None => {
-                return Err(InputError::file(
-                    path,
-                    "cannot tell which component this config belongs to",
-                    "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE",
-                ))
-            }
+        let Some(kind) = kind.or_else(|| ConfigKind::detect(path)) else {
+            return Err(InputError::file(
+                path,
+                "cannot tell which component this config belongs to",
+                "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE",
+            ));
         };
         let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
         ComponentFile::parse(kind, &text, path)
