@@ -2,12 +2,11 @@
 //! the addresses callers dial, expiry, key match and key file mode. Files TiUP keeps on the
 //! servers (`<deploy_dir>/tls`) are checked only when copied into the TLS folder.
 
-use crate::audit::Code;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::{finding, LintOptions};
-use crate::audit::{Finding, Severity};
+use crate::audit::{Code, Finding, Severity};
 use crate::pki::load::{self, CertRole};
 use crate::pki::{summarize, CertSummary, Identity, IdentityError};
 use crate::profile::Component;
@@ -52,31 +51,28 @@ impl CertUse {
     }
 }
 
+/// Add a use, merging it with an earlier use of the same certificate file.
+fn add(u: CertUse, uses: &mut Vec<CertUse>) {
+    if let Some(e) = uses.iter_mut().find(|e| e.cert == u.cert) {
+        for h in u.hosts {
+            if !e.hosts.contains(&h) {
+                e.hosts.push(h);
+            }
+        }
+        e.exact &= u.exact;
+    } else {
+        uses.push(u);
+    }
+}
+
+/// Every certificate the inputs name, with the hosts it must be valid for; files that cannot be
+/// read here become info findings.
 fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
     let mut uses: Vec<CertUse> = Vec::new();
-    let add = |u: CertUse, uses: &mut Vec<CertUse>| {
-        if let Some(e) = uses.iter_mut().find(|e| e.cert == u.cert) {
-            for h in u.hosts {
-                if !e.hosts.contains(&h) {
-                    e.hosts.push(h);
-                }
-            }
-            e.exact &= u.exact;
-        } else {
-            uses.push(u);
-        }
-    };
     let mut unreadable = Vec::new();
     for i in &cluster.instances {
-        for s in &i.security {
-            if s.tiup_managed {
-                continue;
-            }
-            for p in [&s.ca, &s.cert, &s.key].into_iter().flatten() {
-                if !p.value.is_file() {
-                    unreadable.push(p.clone());
-                }
-            }
+        for s in i.security.iter().filter(|s| !s.tiup_managed) {
+            unreadable.extend(missing_files(s));
             let Some(cert) = s.cert.as_ref().filter(|c| c.value.is_file()) else {
                 continue;
             };
@@ -88,11 +84,7 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
     }
     for f in &cluster.component_configs {
         let s = &f.security;
-        for p in [&s.ca, &s.cert, &s.key].into_iter().flatten() {
-            if !p.value.is_file() {
-                unreadable.push(p.clone());
-            }
-        }
+        unreadable.extend(missing_files(s));
         // Files not tied to an instance (no address to dial): checked without hosts.
         if let Some(cert) = s
             .cert
@@ -102,45 +94,64 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
             add(CertUse::component(s, cert, Vec::new(), false), &mut uses);
         }
     }
-    if let Some(d) = &cluster.tls_dir {
-        if let Some((c, k)) = &d.client {
-            add(
-                CertUse {
-                    cert: c.clone(),
-                    key: Some(k.clone()),
-                    source: c.display().to_string(),
-                    key_source: k.display().to_string(),
-                    who: "client".into(),
-                    server: false,
-                    hosts: Vec::new(),
-                    exact: false,
-                },
-                &mut uses,
-            );
-        }
-        for r in &d.roles {
-            let component = Component::from_identity_name(&r.name);
-            let hosts: Vec<String> = cluster
-                .instances
-                .iter()
-                .filter(|i| Some(i.component) == component)
-                .map(|i| i.host.clone())
-                .collect();
-            add(
-                CertUse {
-                    cert: r.cert.clone(),
-                    key: Some(r.key.clone()),
-                    source: r.cert.display().to_string(),
-                    key_source: r.key.display().to_string(),
-                    who: r.name.clone(),
-                    server: component.is_some(),
-                    hosts,
-                    exact: false,
-                },
-                &mut uses,
-            );
-        }
+    for u in tls_dir_uses(cluster) {
+        add(u, &mut uses);
     }
+    unreadable_findings(unreadable, out);
+    uses
+}
+
+/// The CA, certificate and key paths of a section that are not files here.
+fn missing_files(s: &Security) -> Vec<Located<PathBuf>> {
+    [&s.ca, &s.cert, &s.key]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.value.is_file())
+        .cloned()
+        .collect()
+}
+
+/// The client and component certificates of TiUP's TLS folder.
+fn tls_dir_uses(cluster: &Cluster) -> Vec<CertUse> {
+    let Some(d) = &cluster.tls_dir else {
+        return Vec::new();
+    };
+    let mut uses = Vec::new();
+    if let Some((c, k)) = &d.client {
+        uses.push(CertUse {
+            cert: c.clone(),
+            key: Some(k.clone()),
+            source: c.display().to_string(),
+            key_source: k.display().to_string(),
+            who: "client".into(),
+            server: false,
+            hosts: Vec::new(),
+            exact: false,
+        });
+    }
+    for r in &d.roles {
+        let component = Component::from_identity_name(&r.name);
+        let hosts: Vec<String> = cluster
+            .instances
+            .iter()
+            .filter(|i| Some(i.component) == component)
+            .map(|i| i.host.clone())
+            .collect();
+        uses.push(CertUse {
+            cert: r.cert.clone(),
+            key: Some(r.key.clone()),
+            source: r.cert.display().to_string(),
+            key_source: r.key.display().to_string(),
+            who: r.name.clone(),
+            server: component.is_some(),
+            hosts,
+            exact: false,
+        });
+    }
+    uses
+}
+
+fn unreadable_findings(unreadable: Vec<Located<PathBuf>>, out: &mut Vec<Finding>) {
     let mut seen = std::collections::BTreeSet::new();
     for p in unreadable {
         if !seen.insert(p.value.clone()) {
@@ -157,7 +168,6 @@ fn collect(cluster: &Cluster, out: &mut Vec<Finding>) -> Vec<CertUse> {
             Some(p.source),
         ));
     }
-    uses
 }
 
 /// Whether a certificate's SANs cover a host callers dial.
@@ -302,6 +312,84 @@ fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) 
 #[cfg(not(unix))]
 fn permissions(_: &str, _: &Path, _: &str, _: &mut Vec<Finding>) {}
 
+/// A component certificate needs serverAuth and clientAuth, a client certificate clientAuth.
+fn eku_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
+    let eku_missing: Vec<&str> = [
+        (u.server && !leaf.allows_server_auth(), "serverAuth"),
+        (!leaf.allows_client_auth(), "clientAuth"),
+    ]
+    .into_iter()
+    .filter_map(|(m, n)| m.then_some(n))
+    .collect();
+    if !eku_missing.is_empty() {
+        out.push(finding(
+            Code::CertEku,
+            Severity::Critical,
+            None,
+            Some(u.who.clone()),
+            format!(
+                "{} lacks the {} extended key usage",
+                u.cert.display(),
+                eku_missing.join(" and ")
+            ),
+            format!(
+                "extendedKeyUsage: {}; {}",
+                if leaf.extended_key_usage.is_empty() { "none".to_string() } else { leaf.extended_key_usage.join(", ") },
+                if u.server { "a component's certificate serves its port and calls the others, so it needs both" } else { "a client certificate needs clientAuth" }
+            ),
+            "reissue it with extendedKeyUsage = serverAuth, clientAuth (callers see \"x509: certificate specifies an incompatible key usage\")".to_string(),
+            Some(u.source.clone()),
+        ));
+    }
+}
+
+/// A component certificate must carry SANs that cover the hosts callers dial.
+fn san_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
+    if leaf.sans.is_empty() {
+        out.push(finding(
+            Code::CertNoSans,
+            Severity::Critical,
+            None,
+            Some(u.who.clone()),
+            format!("{} has a CN ({}) but no subject alternative names", u.cert.display(), leaf.label()),
+            "Go callers (TiDB, PD, TiCDC, TiUP, pd-ctl) ignore the CN: \"x509: certificate relies on legacy Common Name field\" / \"doesn't contain any IP SANs\"".to_string(),
+            "reissue it with the instance's IP and host name (and 127.0.0.1, localhost) as subjectAltName".to_string(),
+            Some(u.source.clone()),
+        ));
+    } else if !u.hosts.is_empty() {
+        let missing: Vec<&String> = u.hosts.iter().filter(|h| !covers(&leaf.sans, h)).collect();
+        let bad = if u.exact {
+            !missing.is_empty()
+        } else {
+            missing.len() == u.hosts.len()
+        };
+        if bad {
+            out.push(finding(
+                Code::CertSanMismatch,
+                if u.exact { Severity::Critical } else { Severity::Warning },
+                None,
+                Some(u.who.clone()),
+                format!(
+                    "{} does not cover {} that callers dial",
+                    u.cert.display(),
+                    missing.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                format!(
+                    "its SANs are {}; callers fail with \"x509: certificate is valid for ..., not {}\"",
+                    leaf.sans.join(", "),
+                    missing.first().map(|h| h.as_str()).unwrap_or_default()
+                ),
+                if u.exact {
+                    "reissue it with the instance's address in subjectAltName".to_string()
+                } else {
+                    "this certificate matches none of the component's hosts: check that it is the right file, or reissue the instances' certificates with their addresses".to_string()
+                },
+                Some(u.source.clone()),
+            ));
+        }
+    }
+}
+
 pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding>) {
     for u in collect(cluster, out) {
         let chain = match load::load_certs(&u.cert, CertRole::Leaf) {
@@ -323,78 +411,9 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         let Some(leaf) = chain.first().and_then(|c| summarize(c.as_ref()).ok()) else {
             continue;
         };
-        let eku_missing: Vec<&str> = [
-            (u.server && !leaf.allows_server_auth(), "serverAuth"),
-            (!leaf.allows_client_auth(), "clientAuth"),
-        ]
-        .into_iter()
-        .filter_map(|(m, n)| m.then_some(n))
-        .collect();
-        if !eku_missing.is_empty() {
-            out.push(finding(
-                Code::CertEku,
-                Severity::Critical,
-                None,
-                Some(u.who.clone()),
-                format!(
-                    "{} lacks the {} extended key usage",
-                    u.cert.display(),
-                    eku_missing.join(" and ")
-                ),
-                format!(
-                    "extendedKeyUsage: {}; {}",
-                    if leaf.extended_key_usage.is_empty() { "none".to_string() } else { leaf.extended_key_usage.join(", ") },
-                    if u.server { "a component's certificate serves its port and calls the others, so it needs both" } else { "a client certificate needs clientAuth" }
-                ),
-                "reissue it with extendedKeyUsage = serverAuth, clientAuth (callers see \"x509: certificate specifies an incompatible key usage\")".to_string(),
-                Some(u.source.clone()),
-            ));
-        }
+        eku_check(&u, &leaf, out);
         if u.server {
-            if leaf.sans.is_empty() {
-                out.push(finding(
-                    Code::CertNoSans,
-                    Severity::Critical,
-                    None,
-                    Some(u.who.clone()),
-                    format!("{} has a CN ({}) but no subject alternative names", u.cert.display(), leaf.label()),
-                    "Go callers (TiDB, PD, TiCDC, TiUP, pd-ctl) ignore the CN: \"x509: certificate relies on legacy Common Name field\" / \"doesn't contain any IP SANs\"".to_string(),
-                    "reissue it with the instance's IP and host name (and 127.0.0.1, localhost) as subjectAltName".to_string(),
-                    Some(u.source.clone()),
-                ));
-            } else if !u.hosts.is_empty() {
-                let missing: Vec<&String> =
-                    u.hosts.iter().filter(|h| !covers(&leaf.sans, h)).collect();
-                let bad = if u.exact {
-                    !missing.is_empty()
-                } else {
-                    missing.len() == u.hosts.len()
-                };
-                if bad {
-                    out.push(finding(
-                        Code::CertSanMismatch,
-                        if u.exact { Severity::Critical } else { Severity::Warning },
-                        None,
-                        Some(u.who.clone()),
-                        format!(
-                            "{} does not cover {} that callers dial",
-                            u.cert.display(),
-                            missing.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                        format!(
-                            "its SANs are {}; callers fail with \"x509: certificate is valid for ..., not {}\"",
-                            leaf.sans.join(", "),
-                            missing.first().map(|h| h.as_str()).unwrap_or_default()
-                        ),
-                        if u.exact {
-                            "reissue it with the instance's address in subjectAltName".to_string()
-                        } else {
-                            "this certificate matches none of the component's hosts: check that it is the right file, or reissue the instances' certificates with their addresses".to_string()
-                        },
-                        Some(u.source.clone()),
-                    ));
-                }
-            }
+            san_check(&u, &leaf, out);
         }
         expiry(&leaf, &u.who, &u.cert, &u.source, opts, out);
         if let Some(key) = &u.key {

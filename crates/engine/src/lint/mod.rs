@@ -13,11 +13,10 @@
 
 mod certs;
 
-use crate::audit::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::audit::{Finding, Severity};
+use crate::audit::{Code, Finding, Severity};
 use crate::profile::{Component, Role, Version};
 use crate::tiup::{Cluster, Instance, Located};
 

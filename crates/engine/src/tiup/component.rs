@@ -5,7 +5,6 @@
 //! (the instance whose address it advertises, else every instance of the component). Without
 //! one, each file makes an instance of its own from its advertise (or listen) addresses.
 
-use crate::audit::Code;
 use std::path::{Path, PathBuf};
 
 use super::topology::is_url_key;
@@ -14,7 +13,7 @@ use super::{
     join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
     UrlSetting,
 };
-use crate::audit::{Finding, Severity};
+use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
 use crate::profile::{Role, Version};
 

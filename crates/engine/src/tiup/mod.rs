@@ -13,11 +13,10 @@ pub mod tlsdir;
 pub mod topology;
 pub mod tree;
 
-use crate::audit::Code;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::audit::{Finding, Severity};
+use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
 use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};

@@ -5,7 +5,6 @@
 //! `server_configs` section is an error; a section TiUP knows but tlsaudit does not audit
 //! (`tispark_masters`, `monitoring_servers`, ...) is a note in the findings.
 
-use crate::audit::Code;
 use std::path::{Path, PathBuf};
 
 use super::tree::{self, Entry, Node, Setting, Value};
@@ -13,7 +12,7 @@ use super::{
     join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Pos,
     Security, UrlSetting,
 };
-use crate::audit::{Finding, Severity};
+use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
 use crate::profile::{Component, Role, Version};
 
