@@ -3,6 +3,8 @@
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
+// Table-like tests: one case after another reads better than helpers split for length.
+#![allow(clippy::too_many_lines)]
 
 use tlsaudit_testkit::cli;
 use tlsaudit_testkit::pki;

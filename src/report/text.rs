@@ -4,6 +4,12 @@ use std::fmt::Write;
 
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
+/// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>): the one place
+/// that reads it, for the text reports and the dashboard.
+pub fn color_from_env() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Terminal styling; `plain` when stdout is not a terminal or `NO_COLOR` is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
@@ -18,9 +24,8 @@ impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset.
     pub fn detect() -> Style {
         use std::io::IsTerminal;
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
-            color: !no_color && std::io::stdout().is_terminal(),
+            color: color_from_env() && std::io::stdout().is_terminal(),
         }
     }
 

@@ -66,10 +66,7 @@ impl std::fmt::Debug for TuiOptions {
     }
 }
 
-/// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
-pub fn color_from_env() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
+pub use crate::report::text::color_from_env;
 
 /// Whether the terminal is in raw mode / alternate screen on our behalf.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
