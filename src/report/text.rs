@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
 /// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>): the one place
@@ -152,84 +153,29 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
         );
     }
     if !rec.server_chain.is_empty() {
-        let verdict = match &rec.server_verification {
-            Some(v) if v.trusted => style.good(&format!("verified for {}", v.server_name)),
-            Some(v) => style.bad(&format!(
-                "NOT verified for {}: {}",
-                v.server_name,
-                v.reason
-                    .map_or("other", tlsaudit_engine::probe::UntrustedReason::as_str)
-            )),
+        let verdict = match describe::verification(rec) {
+            Some((true, words)) => style.good(&words),
+            Some((false, words)) => style.bad(&words),
             None => "not verified".to_string(),
         };
         let _ = writeln!(out, "\n  server chain ({verdict})");
-        for (i, c) in rec.server_chain.iter().enumerate() {
-            let indent = "  ".repeat(i);
-            let _ = writeln!(out, "    {indent}{i} {}", c.subject);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for c in describe::chain(rec, now) {
+            let indent = "  ".repeat(c.index);
+            let _ = writeln!(out, "    {indent}{} {}", c.index, c.subject);
             let _ = writeln!(out, "    {indent}  issuer   {}", c.issuer);
-            let _ = writeln!(
-                out,
-                "    {indent}  valid    {} .. {}",
-                c.not_before, c.not_after
-            );
-            if !c.sans.is_empty() {
-                let _ = writeln!(out, "    {indent}  SAN      {}", c.sans.join(", "));
-            }
-            let eku = if c.has_eku_extension {
-                c.extended_key_usage.join(", ")
+            let validity = if c.validity.is_valid() {
+                c.validity.detail()
             } else {
-                "(no EKU extension)".to_string()
+                style.bad(&c.validity.detail())
             };
-            let _ = writeln!(
-                out,
-                "    {indent}  key      {}, {}{}, EKU {eku}",
-                c.public_key,
-                c.signature_algorithm,
-                if c.is_ca { ", CA" } else { "" }
-            );
+            let _ = writeln!(out, "    {indent}  valid    {} ({validity})", c.period);
+            let _ = writeln!(out, "    {indent}  SAN      {}", c.sans);
+            let _ = writeln!(out, "    {indent}  key      {}, EKU {}", c.key, c.eku);
             let _ = writeln!(out, "    {indent}  sha256   {}", style.dim(&c.sha256));
         }
-        if let Some(detail) = rec
-            .server_verification
-            .as_ref()
-            .and_then(|v| v.detail.as_ref())
-        {
-            let _ = writeln!(out, "    {detail}");
-        }
     }
-    let ev = &rec.evidence;
-    let mut lines = Vec::new();
-    if let Some(a) = &ev.alert {
-        let when = match a.received {
-            tlsaudit_engine::probe::Phase::Handshake => "during the handshake",
-            _ => "on the first read after the handshake",
-        };
-        lines.push(format!("alert {} ({}) {when}", a.name, a.code));
-    }
-    if let Some(m) = &ev.grpc_message {
-        lines.push(format!("grpc-message: {m}"));
-    }
-    if let Some(b) = &ev.http_body {
-        lines.push(format!("http body: {b}"));
-    }
-    if let Some(p) = &ev.peer_protocol {
-        lines.push(format!("peer speaks: {p}"));
-    }
-    if let Some(b) = &ev.peer_bytes {
-        lines.push(format!("peer sent: {b}"));
-    }
-    if ev.closed_silently {
-        lines.push("peer closed without an alert".to_string());
-    }
-    if let Some(e) = &ev.tls_error {
-        lines.push(format!("tls error: {e}"));
-    }
-    if let Some(e) = &ev.io_error {
-        lines.push(format!("io error: {e}"));
-    }
-    if let Some(p) = &rec.identity.check.problem {
-        lines.push(format!("our certificate {p}"));
-    }
+    let lines = describe::evidence(rec);
     if !lines.is_empty() {
         let _ = writeln!(out, "\n  evidence");
         for l in lines {

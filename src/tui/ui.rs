@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, View};
 use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
-use tlsaudit_engine::pki::CertSummary;
+use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::ProbeRecord;
 
 /// Styles, with or without colour (`NO_COLOR`): without, only modifiers remain and the verdict
@@ -776,34 +776,10 @@ fn kind_str(k: IdentityKind) -> &'static str {
     }
 }
 
-fn validity(c: &CertSummary, now: i64) -> &'static str {
-    if c.not_after_unix < now {
-        "EXPIRED"
-    } else if c.not_before_unix > now {
-        "NOT YET VALID"
-    } else {
-        "valid"
-    }
-}
-
 fn chain_lines(th: Theme, rec: &ProbeRecord, rotated: bool, out: &mut Vec<Line<'static>>) {
-    let verdict = match &rec.server_verification {
-        Some(v) if v.trusted => Span::styled(
-            format!("trusted for {}", v.server_name),
-            th.verdict(Some(Verdict::Secure)),
-        ),
-        Some(v) => Span::styled(
-            format!(
-                "NOT trusted for {}: {}{}",
-                v.server_name,
-                v.reason.map_or("other", |r| r.as_str()),
-                v.detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            ),
-            th.verdict(Some(Verdict::Untrusted)),
-        ),
+    let verdict = match describe::verification(rec) {
+        Some((true, words)) => Span::styled(words, th.verdict(Some(Verdict::Secure))),
+        Some((false, words)) => Span::styled(words, th.verdict(Some(Verdict::Untrusted))),
         None => Span::styled("no certificate seen", th.dim()),
     };
     out.push(kv(th, "Chain", vec![verdict]));
@@ -814,94 +790,42 @@ fn chain_lines(th: Theme, rec: &ProbeRecord, rotated: bool, out: &mut Vec<Line<'
         )]));
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for (k, c) in rec.server_chain.iter().enumerate() {
-        let pad = " ".repeat(2 + 3 * k);
-        let role = if k == 0 {
-            "leaf"
-        } else if c.is_ca {
-            "CA"
-        } else {
-            "intermediate"
-        };
+    let chain = describe::chain(rec, now);
+    for c in &chain {
+        let pad = " ".repeat(2 + 3 * c.index);
         out.push(Line::from(vec![
             Span::raw(format!("{pad}`- ")),
             Span::styled(c.subject.clone(), th.title()),
-            Span::styled(format!("  [{role}]"), th.dim()),
+            Span::styled(format!("  [{}]", c.position.as_str()), th.dim()),
         ]));
         let pad = format!("{pad}   ");
-        let state = validity(c, now);
-        let state_style = if state == "valid" {
+        let state_style = if c.validity.is_valid() {
             th.verdict(Some(Verdict::Secure))
         } else {
             th.verdict(Some(Verdict::Untrusted))
                 .add_modifier(Modifier::BOLD)
         };
         out.push(Line::from(vec![
-            Span::raw(format!("{pad}{} .. {}  ", c.not_before, c.not_after)),
-            Span::styled(state, state_style),
+            Span::raw(format!("{pad}{}  ", c.period)),
+            Span::styled(c.validity.label(), state_style),
         ]));
-        if !c.sans.is_empty() {
-            out.push(Line::from(format!("{pad}SAN {}", c.sans.join(", "))));
-        }
+        out.push(Line::from(format!("{pad}SAN {}", c.sans)));
         out.push(Line::from(vec![
             Span::raw(pad.clone()),
             Span::styled(format!("sha256 {}", c.sha256), th.dim()),
         ]));
-        if k + 1 == rec.server_chain.len() && c.issuer != c.subject {
-            out.push(Line::from(vec![
-                Span::raw(format!("{}`- ", " ".repeat(2 + 3 * (k + 1)))),
-                Span::raw(c.issuer.clone()),
-                Span::styled("  [issuer, not sent]", th.dim()),
-            ]));
-        }
+    }
+    if let Some(issuer) = describe::issuer_not_sent(rec) {
+        out.push(Line::from(vec![
+            Span::raw(format!("{}`- ", " ".repeat(2 + 3 * chain.len()))),
+            Span::raw(issuer.to_string()),
+            Span::styled("  [issuer, not sent]", th.dim()),
+        ]));
     }
 }
 
 fn evidence_lines(th: Theme, rec: &ProbeRecord) -> Vec<Line<'static>> {
-    let ev = &rec.evidence;
-    let mut items: Vec<String> = Vec::new();
-    if let Some(a) = &ev.alert {
-        items.push(format!(
-            "alert {} ({}) received in {}",
-            a.name,
-            a.code,
-            match a.received {
-                tlsaudit_engine::probe::Phase::Handshake => "the handshake",
-                tlsaudit_engine::probe::Phase::Connect => "connect",
-                tlsaudit_engine::probe::Phase::Check => "the first read",
-            }
-        ));
-    }
-    if let Some(s) = ev.grpc_status {
-        items.push(match &ev.grpc_message {
-            Some(m) => format!("grpc-status {s}: {m}"),
-            None => format!("grpc-status {s}"),
-        });
-    }
-    if let Some(s) = ev.http_status {
-        items.push(match &ev.http_body {
-            Some(b) if !b.trim().is_empty() => format!("HTTP {s}: {}", b.trim()),
-            _ => format!("HTTP {s}"),
-        });
-    }
-    if let Some(p) = &ev.peer_protocol {
-        items.push(format!("peer speaks {p}"));
-    }
-    if let Some(b) = &ev.peer_bytes {
-        items.push(format!("peer sent {b}"));
-    }
-    if let Some(e) = &ev.io_error {
-        items.push(format!("io error {e}"));
-    }
-    if let Some(e) = &ev.tls_error {
-        items.push(format!("TLS error: {e}"));
-    }
-    if ev.closed_silently {
-        items.push("closed without an alert or an answer".into());
-    }
-    if ev.session_ticket {
-        items.push("session ticket after our Finished (certificate accepted)".into());
-    }
+    let items = describe::evidence(rec);
     if items.is_empty() {
         return vec![kv(th, "Evidence", vec![Span::styled("none", th.dim())])];
     }

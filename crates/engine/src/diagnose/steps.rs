@@ -1,7 +1,7 @@
 //! The trace's steps, built once and shared by the text and JSON output.
 
-use crate::pki::CertSummary;
 use crate::probe::classify::PeerProtocol;
+use crate::probe::describe;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsVersions};
 
 use super::{Inputs, Resolution, Step, StepStatus, VariantRun};
@@ -14,59 +14,26 @@ fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn validity(c: &CertSummary, now: i64) -> String {
-    let days = |s: i64| s / 86_400;
-    let state = if c.not_after_unix < now {
-        format!("EXPIRED {} days ago", days(now - c.not_after_unix))
-    } else if c.not_before_unix > now {
-        format!(
-            "NOT YET VALID, starts in {} days",
-            days(c.not_before_unix - now)
-        )
-    } else {
-        format!("{} days left", days(c.not_after_unix - now))
-    };
-    format!("valid {} .. {} ({state})", c.not_before, c.not_after)
-}
-
-fn eku(c: &CertSummary) -> String {
-    if c.has_eku_extension {
-        c.extended_key_usage.join(", ")
-    } else {
-        "(no EKU extension: any)".to_string()
-    }
-}
-
-fn short(hash: &str) -> &str {
-    hash.get(..16).unwrap_or(hash)
-}
-
-fn chain_lines(chain: &[CertSummary], out: &mut Vec<String>) {
-    let now = now_unix();
+fn chain_lines(rec: &ProbeRecord, out: &mut Vec<String>) {
+    let chain = describe::chain(rec, now_unix());
     out.push(format!(
         "server chain, {} certificate{} as sent:",
         chain.len(),
         if chain.len() == 1 { "" } else { "s" }
     ));
-    for (i, c) in chain.iter().enumerate() {
-        let pad = "  ".repeat(i + 1);
-        out.push(format!("{pad}{i} {}", c.subject));
+    for c in chain {
+        let pad = "  ".repeat(c.index + 1);
+        out.push(format!("{pad}{} {}", c.index, c.subject));
         out.push(format!("{pad}  issuer {}", c.issuer));
-        out.push(format!("{pad}  {}", validity(c, now)));
         out.push(format!(
-            "{pad}  SAN {}",
-            if c.sans.is_empty() {
-                "(none)".to_string()
-            } else {
-                c.sans.join(", ")
-            }
+            "{pad}  valid {} ({})",
+            c.period,
+            c.validity.detail()
         ));
+        out.push(format!("{pad}  SAN {}", c.sans));
         out.push(format!(
-            "{pad}  EKU {}; {}{}; sha256 {}",
-            eku(c),
-            c.public_key,
-            if c.is_ca { ", CA" } else { "" },
-            short(&c.sha256)
+            "{pad}  EKU {}; {}; sha256 {}",
+            c.eku, c.key, c.sha256_short
         ));
     }
 }
@@ -88,8 +55,10 @@ pub(crate) fn answer(rec: &ProbeRecord) -> Option<String> {
     let ev = &rec.evidence;
     if let Some(a) = &ev.alert {
         let when = match a.received {
-            Phase::Handshake => "during the handshake",
-            _ => "on the first read after the handshake (a TLS 1.3 post-handshake rejection)",
+            Phase::Check => {
+                "on the first read after the handshake (a TLS 1.3 post-handshake rejection)"
+            }
+            p => describe::alert_when(p),
         };
         return Some(format!("alert {} ({}) {when}", a.name, a.code));
     }
@@ -257,7 +226,7 @@ pub fn steps(
         StepStatus::Skipped
     };
     if !base.server_chain.is_empty() {
-        chain_lines(&base.server_chain, &mut lines);
+        chain_lines(base, &mut lines);
     }
     steps.push(Step {
         number: 3,
@@ -322,6 +291,7 @@ pub fn steps(
             m.key_file
         ));
     } else if let Some(leaf) = &id.leaf {
+        let facts = describe::CertFacts::of(0, leaf, now_unix());
         lines.push(format!(
             "identity {}: {} (CN {}, sha256 {}); its key matches",
             id.name,
@@ -329,9 +299,14 @@ pub fn steps(
                 .as_ref()
                 .map_or_else(|| "certificate".into(), |p| p.display().to_string()),
             leaf.label(),
-            short(&leaf.sha256)
+            facts.sha256_short
         ));
-        lines.push(format!("EKU {}; {}", eku(leaf), validity(leaf, now_unix())));
+        lines.push(format!(
+            "EKU {}; valid {} ({})",
+            facts.eku,
+            facts.period,
+            facts.validity.detail()
+        ));
         lines.push(format!(
             "issued by {}: {}",
             leaf.issuer,

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod classify;
+pub mod describe;
 pub mod observe;
 pub mod record;
 
