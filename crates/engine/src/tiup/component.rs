@@ -68,21 +68,7 @@ impl ComponentFile {
         let settings = tree::flatten(&root);
         let get = |key: &str| settings.iter().find(|s| s.key == key);
         let src = |s: &Setting| source_at(path, s.pos, &s.key);
-        let bad = |s: &Setting, want: &str| InputError::Config {
-            path: path.to_path_buf(),
-            line: s.value.pos.line,
-            column: s.value.pos.column,
-            problem: format!("{} must be {want}, not {}", s.key, s.value.type_name()),
-            fix: format!(
-                "write {} = {}",
-                s.key,
-                if want.contains("list") {
-                    "[\"tidb\", \"pd\"]"
-                } else {
-                    "\"...\""
-                }
-            ),
-        };
+        let bad = |s: &Setting, want: &str| type_error(path, s, want);
 
         let [ca_key, cert_key, key_key] = kind.security_keys();
         let mut paths = Vec::new();
@@ -99,28 +85,8 @@ impl ComponentFile {
                 None => None,
             });
         }
-        // TiFlash's proxy (tiflash-learner.toml) and TiCDC take the TiKV names; a hyphenated
-        // key in tiflash.toml is a common mistake: TiFlash ignores it.
         if kind == ConfigKind::Tiflash {
-            for wrong in [
-                "security.ca-path",
-                "security.cert-path",
-                "security.key-path",
-                "security.cert-allowed-cn",
-            ] {
-                if let Some(s) = get(wrong) {
-                    return Err(InputError::Config {
-                        path: path.to_path_buf(),
-                        line: s.pos.line,
-                        column: s.pos.column,
-                        problem: format!("tiflash.toml uses underscores: TiFlash ignores {wrong}"),
-                        fix: format!(
-                            "write {} (the hyphenated names belong in tiflash-learner.toml)",
-                            wrong.replace('-', "_")
-                        ),
-                    });
-                }
-            }
+            tiflash_key_spelling(&settings, path)?;
         }
         let mut it = paths.into_iter();
         let security = Security {
@@ -146,22 +112,7 @@ impl ComponentFile {
         for role in kind.roles() {
             addresses.push((role, address(kind, role, &settings, path)));
         }
-        let mut urls = Vec::new();
-        for s in &settings {
-            if !is_url_key(&s.key) {
-                continue;
-            }
-            let Some(values) = s.value.value.strings() else {
-                continue;
-            };
-            for v in values {
-                urls.push(UrlSetting {
-                    key: s.key.clone(),
-                    value: v,
-                    source: src(s),
-                });
-            }
-        }
+        let urls = url_settings(&settings, path);
         Ok(ComponentFile {
             kind,
             path: path.to_path_buf(),
@@ -218,44 +169,7 @@ impl ComponentFile {
         let targets: Vec<usize> = if !matching.is_empty() {
             matching
         } else if !standalone {
-            let all: Vec<usize> = instances
-                .iter()
-                .enumerate()
-                .filter(|(_, i)| i.component == component)
-                .map(|(n, _)| n)
-                .collect();
-            if all.is_empty() {
-                notes.push(note(
-                    Code::ConfigNotMatched,
-                    Severity::Warning,
-                    format!(
-                        "{} matches no instance of the topology",
-                        self.path.display()
-                    ),
-                    format!("the topology has no {} instance", component.title()),
-                    "pass the config of a component the topology has, or add the instance to the topology".to_string(),
-                    Some(self.path.display().to_string()),
-                ));
-            } else if all.len() > 1 {
-                notes.push(note(
-                    Code::ConfigAppliedToAll,
-                    Severity::Info,
-                    format!(
-                        "{} advertises no address of the topology: applied to all {} {} instances",
-                        self.path.display(),
-                        all.len(),
-                        component.title()
-                    ),
-                    self.addresses
-                        .iter()
-                        .filter_map(|(r, a)| a.as_ref().ok().map(|a| format!("{r} {}", a.value)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    "set advertise addresses in the file (or pass one file per instance) to tie it to one instance".to_string(),
-                    Some(self.path.display().to_string()),
-                ));
-            }
-            all
+            self.all_of_component(instances, notes)
         } else {
             Vec::new()
         };
@@ -289,6 +203,50 @@ impl ComponentFile {
         }
     }
 
+    /// No instance advertises this file's addresses: it applies to every instance of its
+    /// component, with a note saying so (or that there is none).
+    fn all_of_component(&self, instances: &[Instance], notes: &mut Vec<Finding>) -> Vec<usize> {
+        let component = self.kind.component();
+        let all: Vec<usize> = instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == component)
+            .map(|(n, _)| n)
+            .collect();
+        if all.is_empty() {
+            notes.push(note(
+                Code::ConfigNotMatched,
+                Severity::Warning,
+                format!(
+                    "{} matches no instance of the topology",
+                    self.path.display()
+                ),
+                format!("the topology has no {} instance", component.title()),
+                "pass the config of a component the topology has, or add the instance to the topology".to_string(),
+                Some(self.path.display().to_string()),
+            ));
+        } else if all.len() > 1 {
+            notes.push(note(
+                Code::ConfigAppliedToAll,
+                Severity::Info,
+                format!(
+                    "{} advertises no address of the topology: applied to all {} {} instances",
+                    self.path.display(),
+                    all.len(),
+                    component.title()
+                ),
+                self.addresses
+                    .iter()
+                    .filter_map(|(r, a)| a.as_ref().ok().map(|a| format!("{r} {}", a.value)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "set advertise addresses in the file (or pass one file per instance) to tie it to one instance".to_string(),
+                Some(self.path.display().to_string()),
+            ));
+        }
+        all
+    }
+
     fn merge_into(&self, inst: &mut Instance, exact: bool) {
         for (role, a) in &self.addresses {
             let Ok(a) = a else { continue };
@@ -314,6 +272,68 @@ impl ComponentFile {
             .retain(|u| !self.urls.iter().any(|o| o.key == u.key));
         inst.urls.extend(self.urls.iter().cloned());
     }
+}
+
+/// A setting of the wrong type, at its value's line and column.
+fn type_error(path: &Path, s: &Setting, want: &str) -> InputError {
+    InputError::Config {
+        path: path.to_path_buf(),
+        line: s.value.pos.line,
+        column: s.value.pos.column,
+        problem: format!("{} must be {want}, not {}", s.key, s.value.type_name()),
+        fix: format!(
+            "write {} = {}",
+            s.key,
+            if want.contains("list") {
+                "[\"tidb\", \"pd\"]"
+            } else {
+                "\"...\""
+            }
+        ),
+    }
+}
+
+/// TiFlash's proxy (tiflash-learner.toml) and TiCDC take the TiKV names; a hyphenated key in
+/// tiflash.toml is a common mistake: TiFlash ignores it.
+fn tiflash_key_spelling(settings: &[Setting], path: &Path) -> Result<(), InputError> {
+    for wrong in [
+        "security.ca-path",
+        "security.cert-path",
+        "security.key-path",
+        "security.cert-allowed-cn",
+    ] {
+        if let Some(s) = settings.iter().find(|s| s.key == wrong) {
+            return Err(InputError::Config {
+                path: path.to_path_buf(),
+                line: s.pos.line,
+                column: s.pos.column,
+                problem: format!("tiflash.toml uses underscores: TiFlash ignores {wrong}"),
+                fix: format!(
+                    "write {} (the hyphenated names belong in tiflash-learner.toml)",
+                    wrong.replace('-', "_")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The settings whose values are addresses or URLs (for the `http://` check).
+fn url_settings(settings: &[Setting], path: &Path) -> Vec<UrlSetting> {
+    let mut urls = Vec::new();
+    for s in settings.iter().filter(|s| is_url_key(&s.key)) {
+        let Some(values) = s.value.value.strings() else {
+            continue;
+        };
+        for v in values {
+            urls.push(UrlSetting {
+                key: s.key.clone(),
+                value: v,
+                source: source_at(path, s.pos, &s.key),
+            });
+        }
+    }
+    urls
 }
 
 /// The address callers dial for a role, from the advertise key, else the listen key, else the

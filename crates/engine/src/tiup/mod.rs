@@ -424,37 +424,30 @@ impl Cluster {
             }
             None => None,
         };
+        let identities = self.identities(&mut notes);
+        let endpoints = self.endpoints()?;
+        let inv = Inventory {
+            source: self
+                .topology
+                .clone()
+                .or_else(|| self.component_configs.first().map(|f| f.path.clone())),
+            cluster: self.name.clone(),
+            ca: ca.value.clone(),
+            ca_key,
+            identities,
+            endpoints,
+            options,
+        };
+        Ok((inv, notes))
+    }
+
+    /// The certificate and key pairs usable as callers: TiUP's TLS folder, then the files the
+    /// configs name (readable here); one identity per certificate. Pairs that do not load are
+    /// notes.
+    fn identities(&self, notes: &mut Vec<Finding>) -> Vec<IdentityEntry> {
         let mut identities: Vec<IdentityEntry> = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut candidates: Vec<(String, Option<Component>, PathBuf, PathBuf)> = Vec::new();
-        if let Some(d) = &self.tls_dir {
-            if let Some((c, k)) = &d.client {
-                candidates.push(("client".into(), None, c.clone(), k.clone()));
-            }
-            for r in &d.roles {
-                candidates.push((
-                    r.name.clone(),
-                    Component::from_identity_name(&r.name),
-                    r.cert.clone(),
-                    r.key.clone(),
-                ));
-            }
-        }
-        for i in &self.instances {
-            for s in &i.security {
-                if let (Some(c), Some(k)) = (&s.cert, &s.key) {
-                    if c.value.is_file() && k.value.is_file() {
-                        candidates.push((
-                            s.kind.cert_name().to_string(),
-                            Some(i.component),
-                            c.value.clone(),
-                            k.value.clone(),
-                        ));
-                    }
-                }
-            }
-        }
-        for (name, component, cert, key) in candidates {
+        for (name, component, cert, key) in self.identity_candidates() {
             let id = match crate::pki::Identity::load(&name, &cert, &key) {
                 Ok(id) => id,
                 Err(e) => {
@@ -489,7 +482,43 @@ impl Cluster {
                 component,
             });
         }
+        identities
+    }
 
+    fn identity_candidates(&self) -> Vec<(String, Option<Component>, PathBuf, PathBuf)> {
+        let mut candidates = Vec::new();
+        if let Some(d) = &self.tls_dir {
+            if let Some((c, k)) = &d.client {
+                candidates.push(("client".into(), None, c.clone(), k.clone()));
+            }
+            for r in &d.roles {
+                candidates.push((
+                    r.name.clone(),
+                    Component::from_identity_name(&r.name),
+                    r.cert.clone(),
+                    r.key.clone(),
+                ));
+            }
+        }
+        for i in &self.instances {
+            for s in &i.security {
+                if let (Some(c), Some(k)) = (&s.cert, &s.key) {
+                    if c.value.is_file() && k.value.is_file() {
+                        candidates.push((
+                            s.kind.cert_name().to_string(),
+                            Some(i.component),
+                            c.value.clone(),
+                            k.value.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        candidates
+    }
+
+    /// One endpoint per instance role, named after the instance.
+    fn endpoints(&self) -> Result<Vec<Endpoint>, InputError> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         for i in &self.instances {
             for e in &i.endpoints {
@@ -523,19 +552,7 @@ impl Cluster {
                 });
             }
         }
-        let inv = Inventory {
-            source: self
-                .topology
-                .clone()
-                .or_else(|| self.component_configs.first().map(|f| f.path.clone())),
-            cluster: self.name.clone(),
-            ca: ca.value.clone(),
-            ca_key,
-            identities,
-            endpoints,
-            options,
-        };
-        Ok((inv, notes))
+        Ok(endpoints)
     }
 }
 
