@@ -76,6 +76,102 @@ fn run_cli_measuring(args: &[&std::ffi::OsStr]) -> (Duration, u64, i32) {
     }
 }
 
+/// One client config per identity (and one without a certificate), as a bare loop would build.
+fn bare_configs(inv: &Inventory, trust: &Trust) -> Vec<Arc<ClientConfig>> {
+    let mut configs = Vec::new();
+    for id in &inv.identities {
+        let chain =
+            tlsaudit_engine::pki::load::load_certs(&id.cert, tlsaudit_engine::pki::CertRole::Leaf)
+                .expect("cert");
+        let key = tlsaudit_engine::pki::load::load_key(&id.key).expect("key");
+        let mut c = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(trust.roots.clone())
+            .with_client_auth_cert(chain, key)
+            .expect("client cert");
+        c.resumption = Resumption::disabled();
+        c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        configs.push(Arc::new(c));
+    }
+    let mut anon = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(trust.roots.clone())
+        .with_no_client_auth();
+    anon.resumption = Resumption::disabled();
+    configs.push(Arc::new(anon));
+    configs
+}
+
+/// Bare tokio-rustls handshakes over every pair, `concurrency` at a time: handshakes per second.
+async fn bare_round(
+    pairs: &Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>>,
+    concurrency: usize,
+) -> f64 {
+    let t = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (pairs, next) = (pairs.clone(), next.clone());
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((addr, cfg)) = pairs.get(i) else {
+                    break;
+                };
+                let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let name = ServerName::try_from("127.0.0.1").expect("name");
+                let _ = tokio_rustls::TlsConnector::from(cfg.clone())
+                    .connect(name, tcp)
+                    .await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    pairs.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+/// `openssl s_client`, one handshake at a time, as a person would script it: (runs, per second).
+fn openssl_loop(
+    ca: &std::path::Path,
+    ids: &[(Option<std::path::PathBuf>, Option<std::path::PathBuf>)],
+    addrs: &[std::net::SocketAddr],
+    sample: usize,
+) -> (usize, f64) {
+    let t = Instant::now();
+    let mut done = 0usize;
+    'outer: for (cert, key) in ids {
+        for addr in addrs {
+            if done >= sample {
+                break 'outer;
+            }
+            let mut cmd = std::process::Command::new("openssl");
+            cmd.args([
+                "s_client",
+                "-connect",
+                &addr.to_string(),
+                "-brief",
+                "-CAfile",
+            ])
+            .arg(ca);
+            if let (Some(c), Some(k)) = (cert, key) {
+                cmd.arg("-cert").arg(c).arg("-key").arg(k);
+            }
+            let _ = cmd
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            done += 1;
+        }
+    }
+    (done, done as f64 / t.elapsed().as_secs_f64())
+}
+
 fn main() {
     let n = env_usize("BENCH_ENDPOINTS", 200);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -117,27 +213,7 @@ fn main() {
 
         // Bare tokio-rustls handshakes over the same pairs, same concurrency.
         let addrs: Vec<std::net::SocketAddr> = lab.endpoints().iter().map(|e| e.addr).collect();
-        let mut configs = Vec::new();
-        for id in &inv.identities {
-            let chain = tlsaudit_engine::pki::load::load_certs(&id.cert, tlsaudit_engine::pki::CertRole::Leaf).expect("cert");
-            let key = tlsaudit_engine::pki::load::load_key(&id.key).expect("key");
-            let mut c = ClientConfig::builder_with_provider(provider())
-                .with_safe_default_protocol_versions()
-                .expect("versions")
-                .with_root_certificates(trust.roots.clone())
-                .with_client_auth_cert(chain, key)
-                .expect("client cert");
-            c.resumption = Resumption::disabled();
-            c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            configs.push(Arc::new(c));
-        }
-        let mut anon = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(trust.roots.clone())
-            .with_no_client_auth();
-        anon.resumption = Resumption::disabled();
-        configs.push(Arc::new(anon));
+        let configs = bare_configs(&inv, &trust);
         let pairs: Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>> = Arc::new(
             configs
                 .iter()
@@ -146,24 +222,7 @@ fn main() {
         );
         let mut bare_rates = Vec::new();
         for _ in 0..3 {
-            let t = Instant::now();
-            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..concurrency {
-                let (pairs, next) = (pairs.clone(), next.clone());
-                tasks.spawn(async move {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((addr, cfg)) = pairs.get(i) else { break };
-                        let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else { continue };
-                        let _ = tcp.set_nodelay(true);
-                        let name = ServerName::try_from("127.0.0.1").expect("name");
-                        let _ = tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp).await;
-                    }
-                });
-            }
-            while tasks.join_next().await.is_some() {}
-            bare_rates.push(pairs.len() as f64 / t.elapsed().as_secs_f64());
+            bare_rates.push(bare_round(&pairs, concurrency).await);
         }
 
         // openssl s_client, one handshake at a time, as a person would script it.
@@ -174,28 +233,7 @@ fn main() {
             .map(|i| (Some(i.cert.clone()), Some(i.key.clone())))
             .chain(std::iter::once((None, None)))
             .collect();
-        let ca = inv.ca.clone();
-        let t = Instant::now();
-        let mut done = 0usize;
-        'outer: for (cert, key) in &ids {
-            for addr in &addrs {
-                if done >= sample {
-                    break 'outer;
-                }
-                let mut cmd = std::process::Command::new("openssl");
-                cmd.args(["s_client", "-connect", &addr.to_string(), "-brief", "-CAfile"]).arg(&ca);
-                if let (Some(c), Some(k)) = (cert, key) {
-                    cmd.arg("-cert").arg(c).arg("-key").arg(k);
-                }
-                let _ = cmd
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-                done += 1;
-            }
-        }
-        let openssl_rate = done as f64 / t.elapsed().as_secs_f64();
+        let (done, openssl_rate) = openssl_loop(&inv.ca, &ids, &addrs, sample);
 
         let median = |mut v: Vec<f64>| {
             v.sort_by(f64::total_cmp);
