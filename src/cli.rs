@@ -51,6 +51,34 @@ pub enum Command {
 pub enum ReportFormat {
     Json,
     Table,
+    /// One self-contained page: matrix, findings, every cell's detail.
+    Html,
+    /// A compact summary for a pull request or $GITHUB_STEP_SUMMARY.
+    Markdown,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+}
+
+impl ReportFormat {
+    fn shared(self) -> Option<crate::report::SharedFormat> {
+        use crate::report::SharedFormat;
+        match self {
+            ReportFormat::Html => Some(SharedFormat::Html),
+            ReportFormat::Markdown => Some(SharedFormat::Markdown),
+            ReportFormat::Sarif => Some(SharedFormat::Sarif),
+            ReportFormat::Json | ReportFormat::Table => None,
+        }
+    }
+}
+
+/// `lint --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Html,
+    Markdown,
+    Sarif,
 }
 
 /// Flags shared by the audit commands.
@@ -84,7 +112,7 @@ pub struct ReportArgs {
     )]
     pub config: Option<PathBuf>,
     /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ReportFormat>,
     /// Exit 1 when a finding reaches this severity.
     #[arg(long, value_enum, default_value = "critical")]
@@ -105,7 +133,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub keep_running: bool,
     /// Print a report (default: table) instead of opening the dashboard on a terminal.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ReportFormat>,
     /// Exit 1 when a finding reaches this severity (the demo's faults are planted: by default it
     /// exits 0).
@@ -168,7 +196,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "LIST")]
     pub alpn: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
 }
 
@@ -211,7 +239,7 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
 }
 
@@ -220,7 +248,7 @@ pub struct ExplainArgs {
     /// The error text, as logged; "-" reads it from standard input.
     pub text: String,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
 }
 
@@ -341,6 +369,16 @@ fn render_report(
                 )
             }),
         ReportFormat::Table => Ok(crate::report::table::render(&auditor.plan, snap, style)),
+        ReportFormat::Html | ReportFormat::Markdown | ReportFormat::Sarif => {
+            let doc = crate::report::Doc::audit(&auditor.plan, snap);
+            let shared = format.shared().unwrap_or(crate::report::SharedFormat::Html);
+            crate::report::render_shared(&doc, shared).map_err(|e| {
+                InputError::usage(
+                    format!("cannot serialize the report: {e}"),
+                    "report this as a bug",
+                )
+            })
+        }
     }
 }
 
@@ -615,8 +653,8 @@ pub struct LintArgs {
     #[command(flatten)]
     pub tidb: TidbInputFlags,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
+    pub format: LintFormat,
     /// Exit 1 when a finding reaches this severity.
     #[arg(long, value_enum, default_value = "critical")]
     pub fail_on: Severity,
@@ -749,14 +787,22 @@ pub fn render_lint_json(
 
 fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
     let (cluster, findings) = load_tidb(&args.tidb)?;
+    let serialize = |e: serde_json::Error| {
+        InputError::usage(
+            format!("cannot serialize the findings: {e}"),
+            "report this as a bug",
+        )
+    };
+    let shared = |f| {
+        crate::report::render_shared(&crate::report::Doc::lint(&cluster, &findings), f)
+            .map_err(serialize)
+    };
     let text = match args.format {
-        Format::Text => render_lint_text(&cluster, &findings),
-        Format::Json => render_lint_json(&cluster, &findings).map_err(|e| {
-            InputError::usage(
-                format!("cannot serialize the findings: {e}"),
-                "report this as a bug",
-            )
-        })?,
+        LintFormat::Text => render_lint_text(&cluster, &findings),
+        LintFormat::Json => render_lint_json(&cluster, &findings).map_err(serialize)?,
+        LintFormat::Html => shared(crate::report::SharedFormat::Html)?,
+        LintFormat::Markdown => shared(crate::report::SharedFormat::Markdown)?,
+        LintFormat::Sarif => shared(crate::report::SharedFormat::Sarif)?,
     };
     emit(&text);
     Ok(u8::from(tlsaudit_engine::lint::fails(

@@ -2,7 +2,8 @@
 //!
 //! Module map:
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
-//! - [`report`]: writers: text, table and JSON reports, diagnose and explain as text.
+//! - [`report`]: writers: text, table and JSON reports; HTML, Markdown and SARIF from the JSON
+//!   report's model; diagnose and explain as text.
 //! - [`tui`]: the live terminal dashboard over the audit's snapshots.
 //! - [`demo`]: the embedded lab ([`tlsaudit_lab`]) with planted faults and the inventory that
 //!   describes it.

@@ -1,0 +1,349 @@
+//! The Markdown summary, for `$GITHUB_STEP_SUMMARY` or a pull-request comment: the verdict
+//! counts, the matrix as a table (folded by component when it has many endpoints, with the
+//! failing endpoints listed under it), and the critical and warning findings with their fix.
+//! It stays under GitHub's 65,536-character comment limit whatever the size of the audit: what
+//! does not fit is counted and left to the HTML or JSON report.
+//!
+//! Everything from the inventory, the inputs or a peer is escaped: prose has its Markdown and
+//! HTML characters backslash-escaped and `@` mentions broken, and the evidence (the text peers
+//! control most) goes into code spans.
+
+use std::fmt::Write;
+
+use tlsaudit_engine::audit::{Finding, Severity, Verdict};
+
+use super::shared::{inert, Doc, Kind, SEVERITIES};
+
+/// GitHub's limit for a comment body (and a step summary's per-step budget is larger).
+pub const GITHUB_LIMIT: usize = 65_536;
+/// What the summary aims for: the limit less room for a caller's own heading.
+const BUDGET: usize = 60_000;
+/// Above this many endpoints the matrix is folded by component.
+const FOLD_ABOVE: usize = 30;
+
+/// Escape text for Markdown prose (also inside table cells).
+pub fn text(s: &str) -> String {
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // What makes emphasis, code, links, tables, strikethrough and math; `(`, `!` and
+            // quotes are harmless once `[` is escaped, and text never starts a line.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => {
+                out.push('@');
+                // A word joiner keeps GitHub from turning `@team` into a mention.
+                if chars.peek().is_some_and(|n| n.is_alphanumeric()) {
+                    out.push('\u{2060}');
+                }
+            }
+            ':' | '.'
+                if out.ends_with("http") || out.ends_with("https") || out.ends_with("www") =>
+            {
+                // Keep peer-supplied URLs from becoming links.
+                out.push('\u{2060}');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span holding any text: inert, on one line, fenced with more backticks than it holds.
+/// (Not for table cells, where `|` would need escaping.)
+pub fn code(s: &str) -> String {
+    let s = inert(s);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') || s.starts_with(' ') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+fn cell_symbol(v: Option<Verdict>) -> String {
+    match v {
+        Some(v) if v.is_failing() => format!("**{}**", text(&v.symbol().to_string())),
+        Some(v) => text(&v.symbol().to_string()),
+        None => "·".into(),
+    }
+}
+
+/// The summary as Markdown.
+pub fn render(doc: &Doc<'_>) -> String {
+    let r = &doc.report;
+    let mut out = String::new();
+    let what = match doc.kind {
+        Kind::Audit => "report",
+        Kind::Lint => "lint",
+    };
+    let _ = writeln!(
+        out,
+        "## tlsaudit {what}: cluster {}\n",
+        text(&r.cluster.name)
+    );
+    let mut facts = Vec::new();
+    if doc.kind == Kind::Audit {
+        facts.push(format!(
+            "{} endpoints × {} identities",
+            r.summary.endpoints, r.summary.identities
+        ));
+    }
+    if let Some(f) = &r.finished_at {
+        facts.push(text(f));
+    }
+    facts.push(format!("{} {}", r.tool.name, r.tool.version));
+    let _ = writeln!(out, "{}\n", facts.join(" · "));
+
+    if doc.kind == Kind::Audit {
+        let counts: Vec<String> = Verdict::ALL
+            .iter()
+            .map(|&v| (v, doc.verdict_count(v)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(v, n)| format!("{} {} **{n}**", cell_symbol(Some(v)), v.as_str()))
+            .collect();
+        let _ = writeln!(out, "**Verdicts:** {}  ", counts.join(" · "));
+    }
+    let sev: Vec<String> = SEVERITIES
+        .iter()
+        .map(|&s| format!("{} {}", doc.count(s), s.as_str()))
+        .collect();
+    let _ = writeln!(out, "**Findings:** {}\n", sev.join(", "));
+
+    // The matrix takes at most half the budget (it folds, then cuts its list of failing
+    // endpoints); the findings get what is left.
+    if doc.kind == Kind::Audit {
+        out.push_str(&matrix(doc, BUDGET / 2));
+    }
+    let room = BUDGET.saturating_sub(out.chars().count());
+    out.push_str(&findings(doc, room));
+    // A last guard for extreme shapes (thousands of identities): cut at a line.
+    if out.chars().count() > BUDGET {
+        let cut: String = out.chars().take(BUDGET - 200).collect();
+        let end = cut.rfind('\n').unwrap_or(cut.len());
+        out = format!(
+            "{}\n\n… cut to stay under GitHub's comment limit: see the HTML or JSON report.\n",
+            &cut[..end]
+        );
+    }
+    out
+}
+
+fn header_row(doc: &Doc<'_>, first: &str) -> String {
+    let r = &doc.report;
+    let mut h = format!("| {first} |");
+    let mut sep = String::from("|---|");
+    for id in &r.identities {
+        let _ = write!(h, " {} |", text(&id.name));
+        sep.push_str(":-:|");
+    }
+    format!("{h}\n{sep}\n")
+}
+
+fn endpoint_row(doc: &Doc<'_>, e: usize) -> String {
+    let r = &doc.report;
+    let ep = &r.endpoints[e];
+    let mut row = format!("| {} {} |", text(&ep.name), text(&format!("({})", ep.role)));
+    for i in 0..r.identities.len() {
+        let _ = write!(row, " {} |", cell_symbol(doc.cell(i, e).verdict));
+    }
+    row.push('\n');
+    row
+}
+
+fn legend() -> String {
+    let l: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| format!("{} {}", code(&v.symbol().to_string()), v.as_str()))
+        .collect();
+    format!("<sub>{}</sub>\n\n", l.join(" · "))
+}
+
+fn matrix(doc: &Doc<'_>, room: usize) -> String {
+    let r = &doc.report;
+    let groups = doc.groups();
+    let mut out = String::from("### Matrix\n\n");
+    if r.endpoints.len() <= FOLD_ABOVE {
+        let mut table = header_row(doc, "endpoint");
+        for g in &groups {
+            let mut row = format!("| **{}** |", g.title);
+            row.push_str(&" |".repeat(r.identities.len()));
+            let _ = writeln!(table, "{row}");
+            for &e in &g.endpoints {
+                table.push_str(&endpoint_row(doc, e));
+            }
+        }
+        if table.chars().count() + 1000 < room {
+            out.push_str(&table);
+            out.push('\n');
+            out.push_str(&legend());
+            return out;
+        }
+    }
+    // Folded: one row per component; a cell shows its worst verdict and how many of the
+    // component's endpoints fail for that identity.
+    out.push_str(&header_row(doc, "component"));
+    for g in &groups {
+        let _ = write!(out, "| {} ({}) |", g.title, g.endpoints.len());
+        for i in 0..r.identities.len() {
+            let verdicts: Vec<Verdict> = g
+                .endpoints
+                .iter()
+                .filter_map(|&e| doc.cell(i, e).verdict)
+                .collect();
+            let failing = verdicts.iter().filter(|v| v.is_failing()).count();
+            let cell = match verdicts.iter().copied().filter(|v| v.is_failing()).max() {
+                Some(worst) => format!(
+                    "{} {failing}/{}",
+                    cell_symbol(Some(worst)),
+                    g.endpoints.len()
+                ),
+                None if verdicts.is_empty() => "·".into(),
+                None => "ok".into(),
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&legend());
+    let failing: Vec<usize> = groups
+        .iter()
+        .flat_map(|g| g.endpoints.iter().copied())
+        .filter(|&e| doc.endpoint_failing(e))
+        .collect();
+    if failing.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "#### Failing endpoints ({})\n", failing.len());
+    out.push_str(&header_row(doc, "endpoint"));
+    let tail_room = 200;
+    for (k, &e) in failing.iter().enumerate() {
+        let row = endpoint_row(doc, e);
+        if out.chars().count() + row.chars().count() + tail_room > room {
+            let _ = writeln!(
+                out,
+                "\n… and {} more failing endpoints: see the HTML or JSON report.",
+                failing.len() - k
+            );
+            break;
+        }
+        out.push_str(&row);
+    }
+    out.push('\n');
+    out
+}
+
+fn finding_md(f: &Finding) -> String {
+    let mut s = format!(
+        "- **{}** {} {}",
+        f.severity.as_str().to_uppercase(),
+        code(f.code),
+        text(&f.title)
+    );
+    match (&f.identity, &f.endpoint) {
+        (Some(i), Some(e)) => {
+            let _ = write!(s, " ({} at {})", text(i), text(e));
+        }
+        (None, Some(e)) => {
+            let _ = write!(s, " ({})", text(e));
+        }
+        _ => {}
+    }
+    s.push('\n');
+    if !f.evidence.is_empty() {
+        let _ = writeln!(s, "  - seen: {}", code(&f.evidence));
+    }
+    let _ = writeln!(s, "  - fix: {}", text(&f.fix));
+    if let Some(src) = &f.source {
+        let _ = writeln!(s, "  - at: {}", code(src));
+    }
+    s
+}
+
+fn findings(doc: &Doc<'_>, room: usize) -> String {
+    let list = doc.findings_by_severity();
+    let shown: Vec<&Finding> = list
+        .iter()
+        .copied()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    let mut out = String::new();
+    if shown.is_empty() {
+        let _ = writeln!(out, "### Findings\n\nNo critical or warning findings.");
+    } else {
+        let _ = writeln!(out, "### Findings\n");
+        let tail_room = 300;
+        for (k, f) in shown.iter().enumerate() {
+            let item = finding_md(f);
+            if out.chars().count() + item.chars().count() + tail_room > room {
+                let rest = &shown[k..];
+                let crit = rest
+                    .iter()
+                    .filter(|f| f.severity == Severity::Critical)
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "\n… and {} more ({crit} critical, {} warning): see the HTML or JSON report.",
+                    rest.len(),
+                    rest.len() - crit
+                );
+                break;
+            }
+            out.push_str(&item);
+        }
+    }
+    let info = doc.count(Severity::Info);
+    if info > 0 {
+        let _ = writeln!(
+            out,
+            "\n{info} info finding{} not listed here.",
+            if info == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_is_escaped() {
+        assert_eq!(
+            text("<script>alert(\"x\")</script>"),
+            "&lt;script&gt;alert(\"x\")&lt;/script&gt;"
+        );
+        assert_eq!(text("a|b *c* [d](e)"), "a\\|b \\*c\\* \\[d\\](e)");
+        assert_eq!(text("ping @team"), "ping @\u{2060}team");
+        assert_eq!(text("see https://x"), "see https\u{2060}://x");
+        assert_eq!(text("esc\x1b[0m"), "esc\\\\x1b\\[0m");
+    }
+
+    #[test]
+    fn code_spans_hold_anything() {
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x`"), "`` `x` ``");
+        assert_eq!(code("a|b\n"), "`a|b\\n`");
+    }
+}

@@ -1,0 +1,437 @@
+//! The model the shared reports (HTML, Markdown, SARIF) draw from: the JSON report's
+//! [`json::Report`] itself, plus what the report was made from and whether it is an audit
+//! (a matrix of probes) or a lint (findings only). Helpers every writer needs live here too:
+//! component groups, stable cell anchors, making peer text inert, reading a finding's source.
+
+use std::borrow::Cow;
+
+use tlsaudit_engine::audit::{Finding, Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::profile::Component;
+
+use super::json::{self, CellOut, ClusterOut, Report, Summary, Tool};
+
+/// What a shared report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One audit round: the matrix, its cells and the findings.
+    Audit,
+    /// A static lint of TiDB inputs: findings only.
+    Lint,
+}
+
+/// A file (or flag) the report was made from, for the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub label: &'static str,
+    pub value: String,
+}
+
+/// The report model of the shared writers: the JSON report's model and its inputs.
+#[derive(Debug)]
+pub struct Doc<'a> {
+    pub kind: Kind,
+    pub report: Report<'a>,
+    pub inputs: Vec<Input>,
+}
+
+impl<'a> Doc<'a> {
+    /// An audit round, with the same model as `--format json`.
+    pub fn audit(plan: &'a Plan, snap: &'a Snapshot) -> Doc<'a> {
+        Doc::from_report(json::build(plan, snap))
+    }
+
+    /// An audit report built elsewhere (by hand in tests, or from a merged round).
+    pub fn from_report(report: Report<'a>) -> Doc<'a> {
+        let mut inputs = Vec::new();
+        if let Some(inv) = &report.cluster.inventory {
+            // A tlsaudit.toml, or the TiUP topology a TiDB-native report was read from.
+            let topology = inv.ends_with(".yaml") || inv.ends_with(".yml");
+            inputs.push(Input {
+                label: if topology { "topology" } else { "inventory" },
+                value: inv.clone(),
+            });
+        }
+        inputs.push(Input {
+            label: "CA",
+            value: report.cluster.ca.clone(),
+        });
+        Doc {
+            kind: Kind::Audit,
+            report,
+            inputs,
+        }
+    }
+
+    /// A lint: the same model with no endpoints, identities or cells.
+    pub fn lint(cluster: &tlsaudit_engine::tiup::Cluster, findings: &'a [Finding]) -> Doc<'a> {
+        let mut inputs = Vec::new();
+        if let Some(t) = &cluster.topology {
+            inputs.push(Input {
+                label: "topology",
+                value: t.display().to_string(),
+            });
+        }
+        if let Some(d) = &cluster.tls_dir {
+            inputs.push(Input {
+                label: "TLS folder",
+                value: d.dir.display().to_string(),
+            });
+        }
+        for c in &cluster.component_configs {
+            inputs.push(Input {
+                label: "component config",
+                value: c.path.display().to_string(),
+            });
+        }
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+        let report = Report {
+            schema: "tlsaudit.lint/1",
+            tool: Tool {
+                name: "tlsaudit",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            started_at: now.clone(),
+            finished_at: now,
+            cluster: ClusterOut {
+                name: cluster.name.clone(),
+                ca: cluster
+                    .ca
+                    .as_ref()
+                    .map(|c| c.value.display().to_string())
+                    .unwrap_or_default(),
+                inventory: None,
+            },
+            summary: Summary {
+                endpoints: 0,
+                identities: 0,
+                cells: 0,
+                verdicts: Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect(),
+                findings: SEVERITIES
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.as_str(),
+                            findings.iter().filter(|f| f.severity == *s).count(),
+                        )
+                    })
+                    .collect(),
+            },
+            endpoints: Vec::new(),
+            identities: Vec::new(),
+            cells: Vec::new(),
+            findings,
+        };
+        Doc {
+            kind: Kind::Lint,
+            report,
+            inputs,
+        }
+    }
+
+    /// The cell of identity `i` at endpoint `e` (cells are identity-major).
+    pub fn cell(&self, i: usize, e: usize) -> &CellOut<'a> {
+        &self.report.cells[i * self.report.endpoints.len() + e]
+    }
+
+    /// Whether any identity's cell at endpoint `e` is a problem.
+    pub fn endpoint_failing(&self, e: usize) -> bool {
+        (0..self.report.identities.len())
+            .any(|i| self.cell(i, e).verdict.is_some_and(Verdict::is_failing))
+    }
+
+    /// Endpoints grouped by component, in the dashboard's order (PD, TiKV, TiDB, ...), stable
+    /// within a group.
+    pub fn groups(&self) -> Vec<Group> {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut order: Vec<usize> = (0..self.report.endpoints.len()).collect();
+        order.sort_by_key(|&e| component_rank(self.report.endpoints[e].component));
+        for e in order {
+            let component = self.report.endpoints[e].component;
+            match groups.last_mut() {
+                Some(g) if g.component == component => g.endpoints.push(e),
+                _ => groups.push(Group {
+                    component,
+                    title: component_title(component),
+                    endpoints: vec![e],
+                }),
+            }
+        }
+        groups
+    }
+
+    /// The component of an endpoint, by name.
+    pub fn endpoint_component(&self, endpoint: &str) -> Option<&'static str> {
+        self.report
+            .endpoints
+            .iter()
+            .find(|e| e.name == endpoint)
+            .map(|e| e.component)
+    }
+
+    /// The findings, most severe first (stable within a severity).
+    pub fn findings_by_severity(&self) -> Vec<&'a Finding> {
+        let mut v: Vec<&Finding> = self.report.findings.iter().collect();
+        v.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        v
+    }
+
+    /// Count of findings of a severity.
+    pub fn count(&self, s: Severity) -> usize {
+        self.report
+            .findings
+            .iter()
+            .filter(|f| f.severity == s)
+            .count()
+    }
+
+    /// Count of cells with a verdict.
+    pub fn verdict_count(&self, v: Verdict) -> usize {
+        self.report
+            .cells
+            .iter()
+            .filter(|c| c.verdict == Some(v))
+            .count()
+    }
+}
+
+/// Severities, most severe first.
+pub const SEVERITIES: [Severity; 3] = [Severity::Critical, Severity::Warning, Severity::Info];
+
+/// Endpoints of one component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub component: &'static str,
+    pub title: &'static str,
+    /// Indexes into `report.endpoints`.
+    pub endpoints: Vec<usize>,
+}
+
+fn component_rank(name: &str) -> usize {
+    Component::ALL
+        .iter()
+        .position(|c| c.as_str() == name)
+        .unwrap_or(Component::ALL.len())
+}
+
+/// The display name of a component (`tikv` → `TiKV`).
+pub fn component_title(name: &str) -> &'static str {
+    Component::ALL
+        .iter()
+        .find(|c| c.as_str() == name)
+        .map_or("other", |c| c.title())
+}
+
+/// What a verdict means, for legends.
+pub fn verdict_meaning(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Secure => "expected to be admitted, and admitted over a verified chain",
+        Verdict::Enforced => "expected to be refused, and refused",
+        Verdict::Open => "expected to be refused, but admitted: the allow-list is not enforced",
+        Verdict::Blocked => "expected to be admitted (or needed), but refused: an outage",
+        Verdict::Unencrypted => "the endpoint speaks plaintext",
+        Verdict::Untrusted => "the server chain does not verify for the dialed address",
+        Verdict::Unreachable => "refused or timed out",
+        Verdict::Error => "reset, protocol error or no common TLS parameters",
+    }
+}
+
+/// The stable anchor of a cell: `cell-<identity>-<endpoint>`, e.g. `cell-tidb-tikv-1`. Letters,
+/// digits, `-`, `_` and `.` are kept; anything else becomes `_`.
+pub fn cell_anchor(identity: &str, endpoint: &str) -> String {
+    format!("cell-{}-{}", anchor_part(identity), anchor_part(endpoint))
+}
+
+/// The anchor of an endpoint's row in the matrix: `endpoint-<name>`.
+pub fn endpoint_anchor(endpoint: &str) -> String {
+    format!("endpoint-{}", anchor_part(endpoint))
+}
+
+fn anchor_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Text that came from a peer (a certificate subject, a gRPC message, an HTTP body) or from
+/// input files, made inert for display: control characters and the Unicode controls that
+/// reorder or hide text (bidi overrides, zero-width joiners) become visible escapes (`\x1b`,
+/// `\n`, `\u{202e}`). Writers escape their own markup characters on top of this.
+pub fn inert(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if needs_escape(c) {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
+}
+
+/// Where a finding's `source` points: `file:line:col: key` (TiUP and component configs), a bare
+/// file (certificate files), `file: key (not set)`, or no file at all (`--ca`, a default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef<'s> {
+    pub file: Option<&'s str>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The key (or what is left of the source once the file is taken out).
+    pub key: Option<&'s str>,
+}
+
+/// Read a finding's source.
+pub fn parse_source(s: &str) -> SourceRef<'_> {
+    // `file:line:col: key` or `file:line:col`: find the last `:N:M` followed by `: ` or the end.
+    let mut i = s.len();
+    while let Some(colon) = s[..i].rfind(':') {
+        if let Some(found) = line_col_at(s, colon) {
+            let (line, column, end) = found;
+            let key = s[end..].strip_prefix(": ").filter(|k| !k.is_empty());
+            if end == s.len() || key.is_some() {
+                return SourceRef {
+                    file: Some(&s[..colon]).filter(|f| !f.is_empty()),
+                    line: Some(line),
+                    column: Some(column),
+                    key,
+                };
+            }
+        }
+        i = colon;
+    }
+    // `file: key`: the part before `: ` is a file when it looks like a path.
+    if let Some((file, key)) = s.split_once(": ") {
+        if looks_like_path(file) {
+            return SourceRef {
+                file: Some(file),
+                line: None,
+                column: None,
+                key: Some(key),
+            };
+        }
+    }
+    if looks_like_path(s) {
+        return SourceRef {
+            file: Some(s),
+            line: None,
+            column: None,
+            key: None,
+        };
+    }
+    SourceRef {
+        file: None,
+        line: None,
+        column: None,
+        key: Some(s).filter(|k| !k.is_empty()),
+    }
+}
+
+/// `:N:M` at byte `colon` of `s`: the line, the column and the index past them.
+fn line_col_at(s: &str, colon: usize) -> Option<(usize, usize, usize)> {
+    let rest = &s[colon + 1..];
+    let n_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if n_len == 0 || rest.as_bytes().get(n_len) != Some(&b':') {
+        return None;
+    }
+    let after = &rest[n_len + 1..];
+    let m_len = after.bytes().take_while(u8::is_ascii_digit).count();
+    if m_len == 0 {
+        return None;
+    }
+    let line = rest[..n_len].parse().ok()?;
+    let column = after[..m_len].parse().ok()?;
+    Some((line, column, colon + 1 + n_len + 1 + m_len))
+}
+
+fn looks_like_path(s: &str) -> bool {
+    if ["/", "./", "../", "~/"].iter().any(|p| s.starts_with(p)) {
+        return true;
+    }
+    !s.is_empty()
+        && !s.starts_with('-')
+        && !s.chars().any(char::is_whitespace)
+        && (s.contains('/')
+            || s.contains('\\')
+            || [".toml", ".yaml", ".yml", ".crt", ".pem", ".key", ".cert"]
+                .iter()
+                .any(|ext| s.ends_with(ext)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_read_in_every_form() {
+        let s = parse_source("tests/fixtures/components/tikv.toml:16:1: security.ca-path");
+        assert_eq!(s.file, Some("tests/fixtures/components/tikv.toml"));
+        assert_eq!((s.line, s.column), (Some(16), Some(1)));
+        assert_eq!(s.key, Some("security.ca-path"));
+        let s =
+            parse_source("/tmp/x:y/prod.yaml:85:3: server_configs tikv security.cert-allowed-cn");
+        assert_eq!(s.file, Some("/tmp/x:y/prod.yaml"));
+        assert_eq!((s.line, s.column), (Some(85), Some(3)));
+        let s = parse_source("tls/tidb.crt");
+        assert_eq!((s.file, s.line, s.key), (Some("tls/tidb.crt"), None, None));
+        let s = parse_source("topology.yaml: global.enable_tls (not set)");
+        assert_eq!(s.file, Some("topology.yaml"));
+        assert_eq!(s.key, Some("global.enable_tls (not set)"));
+        let s = parse_source("security.cert-allowed-cn (default)");
+        assert_eq!(
+            (s.file, s.key),
+            (None, Some("security.cert-allowed-cn (default)"))
+        );
+        let s = parse_source("/home/me/my cluster/tls/ca.crt");
+        assert_eq!(
+            (s.file, s.key),
+            (Some("/home/me/my cluster/tls/ca.crt"), None)
+        );
+        let s = parse_source("--ca");
+        assert_eq!((s.file, s.key), (None, Some("--ca")));
+        let s = parse_source("a.toml:12:7");
+        assert_eq!(
+            (s.file, s.line, s.column, s.key),
+            (Some("a.toml"), Some(12), Some(7), None)
+        );
+    }
+
+    #[test]
+    fn anchors_are_stable_and_safe() {
+        assert_eq!(cell_anchor("tidb", "tikv-1"), "cell-tidb-tikv-1");
+        assert_eq!(cell_anchor("a b", "x\"<y>"), "cell-a_b-x__y_");
+    }
+
+    #[test]
+    fn inert_makes_controls_visible() {
+        assert_eq!(inert("plain"), "plain");
+        assert_eq!(inert("a\x1b[31mb\n"), "a\\x1b[31mb\\n");
+        assert_eq!(inert("x\u{202e}y"), "x\\u{202e}y");
+    }
+}
