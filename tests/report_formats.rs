@@ -16,7 +16,7 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use tlsaudit::report::{html, markdown, sarif, Doc};
-use tlsaudit_engine::audit::{Auditor, Finding, Plan, Severity};
+use tlsaudit_engine::audit::{Auditor, Code, Finding, Plan, Severity};
 use tlsaudit_engine::inventory::Inventory;
 
 /// The OASIS schema's `language` pattern has a stray `]`
@@ -118,7 +118,7 @@ async fn the_demo_in_every_shared_format() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    let mut codes: Vec<&str> = snap.findings.iter().map(|f| f.code).collect();
+    let mut codes: Vec<&str> = snap.findings.iter().map(|f| f.code.as_str()).collect();
     codes.dedup();
     codes.sort_unstable();
     codes.dedup();
@@ -182,7 +182,7 @@ fn lint_sarif_annotates_the_file_line_and_column() {
     assert_eq!(results.len(), findings.len());
     let mut located = 0;
     for (r, f) in results.iter().zip(&findings) {
-        assert_eq!(r["ruleId"], f.code);
+        assert_eq!(r["ruleId"], f.code.as_str());
         let Some(src) = &f.source else { continue };
         let p = tlsaudit::report::shared::parse_source(src);
         let Some(file) = p.file else { continue };
@@ -231,7 +231,7 @@ fn every_code_has_a_rule_and_every_rule_validates() {
         }
     }
     let catalogue: std::collections::BTreeSet<String> =
-        sarif::RULES.iter().map(|r| r.code.to_string()).collect();
+        Code::ALL.iter().map(|c| c.as_str().to_string()).collect();
     assert_eq!(documented, catalogue);
 
     // A log with one finding of every code, from every kind of source, is valid SARIF.
@@ -243,15 +243,15 @@ fn every_code_has_a_rule_and_every_rule_validates() {
         Some("--ca".to_string()),
         None,
     ];
-    let findings: Vec<Finding> = sarif::RULES
+    let findings: Vec<Finding> = Code::ALL
         .iter()
         .enumerate()
         .map(|(k, r)| Finding {
-            code: r.code,
-            severity: r.severity,
+            code: *r,
+            severity: r.default_severity(),
             endpoint: (k % 3 == 0).then(|| "tikv-1".to_string()),
             identity: (k % 6 == 0).then(|| "tidb".to_string()),
-            title: format!("{} happened", r.code),
+            title: format!("{r} happened"),
             evidence: String::new(),
             fix: "fix it".into(),
             source: sources[k % sources.len()].clone(),
@@ -266,7 +266,7 @@ fn every_code_has_a_rule_and_every_rule_validates() {
     let run = &log["runs"][0];
     assert_eq!(
         run["tool"]["driver"]["rules"].as_array().unwrap().len(),
-        sarif::RULES.len()
+        Code::ALL.len()
     );
     for r in run["results"].as_array().unwrap() {
         assert!(

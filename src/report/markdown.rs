@@ -257,7 +257,7 @@ fn finding_md(f: &Finding) -> String {
     let mut s = format!(
         "- **{}** {} {}",
         f.severity.as_str().to_uppercase(),
-        code(f.code),
+        code(f.code.as_str()),
         text(&f.title)
     );
     match (&f.identity, &f.endpoint) {

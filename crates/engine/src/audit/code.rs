@@ -4,8 +4,10 @@
 
 use serde::{Serialize, Serializer};
 
+use super::Severity;
+
 macro_rules! codes {
-    ($($variant:ident = $name:literal: $help:literal,)*) => {
+    ($($variant:ident = $name:literal, $severity:ident: $help:literal fix $fix:literal,)*) => {
         /// A finding's stable code.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Code {
@@ -23,10 +25,24 @@ macro_rules! codes {
                 }
             }
 
-            /// One sentence on what the code means (rule help in SARIF, the docs' list).
+            /// What the code means (rule help in SARIF, the docs' list).
             pub fn help(self) -> &'static str {
                 match self {
                     $(Code::$variant => $help,)*
+                }
+            }
+
+            /// The usual fix, in general terms (a finding's own fix names the file and key).
+            pub fn fix(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $fix,)*
+                }
+            }
+
+            /// The severity a finding of this code usually has (some depend on the case).
+            pub fn default_severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
                 }
             }
         }
@@ -35,45 +51,45 @@ macro_rules! codes {
 
 codes! {
     // Probe findings (audit).
-    CallerNotListed = "CALLER_NOT_LISTED": "A component that needs this link is missing from the endpoint's CN allow-list, so the server refuses it: an outage by configuration.",
-    CallerBlocked = "CALLER_BLOCKED": "A caller that should be admitted was refused for another reason than its CN (certificate, CA or protocol).",
-    CnNotEnforced = "CN_NOT_ENFORCED": "The endpoint admits a certificate from the cluster CA whose CN its allow-list does not name: the list is not enforced.",
-    AnonymousAccepted = "ANONYMOUS_ACCEPTED": "The endpoint admits a caller that sends no client certificate although it should require one.",
-    ForeignCaAccepted = "FOREIGN_CA_ACCEPTED": "The endpoint admits a certificate issued by a CA other than the cluster CA.",
-    BadCertAccepted = "BAD_CERT_ACCEPTED": "The endpoint admits a client certificate that fails verification (expired, wrong EKU).",
-    ListNotEnforcedByDesign = "LIST_NOT_ENFORCED_BY_DESIGN": "An allow-list is configured where the component does not apply it (PD's client port with one entry, exempt status paths).",
-    NoAllowList = "NO_ALLOW_LIST": "No CN allow-list is set: any certificate from the cluster CA is admitted.",
-    PlaintextEndpoint = "PLAINTEXT_ENDPOINT": "The endpoint speaks plaintext, not TLS.",
-    PartialTls = "PARTIAL_TLS": "Some endpoints speak plaintext while others use TLS: TLS is enabled for part of the cluster only, which TiDB does not support.",
-    ServerUntrusted = "SERVER_UNTRUSTED": "The server's certificate chain does not verify against the cluster CA for the dialed name (unknown CA, expired, name mismatch, missing intermediate, EKU).",
-    CertExpired = "CERT_EXPIRED": "The certificate an endpoint serves has expired.",
-    CertExpiring = "CERT_EXPIRING": "The certificate an endpoint serves expires within the warning window.",
-    Unreachable = "UNREACHABLE": "The endpoint could not be reached (refused, timed out, unresolvable), so nothing about it was verified.",
-    ProtocolError = "PROTOCOL_ERROR": "The endpoint broke the TLS or application protocol.",
-    // Static findings (lint and input notes).
-    TlsDisabled = "TLS_DISABLED": "The topology does not enable TLS between components.",
-    HttpUrlWithTls = "HTTP_URL_WITH_TLS": "A URL setting uses http:// while TLS is enabled: callers will speak plaintext to a TLS port.",
-    PdOwnCnNotListed = "PD_OWN_CN_NOT_LISTED": "PD's own certificate CN is missing from its allow-list; PD applies the list to itself as a client and cannot reach its peers.",
-    PdSingleCnClientPort = "PD_SINGLE_CN_CLIENT_PORT": "PD's list has a single entry, which PD (v8.4+) does not enforce on its client port 2379.",
-    PdMultipleCnBeforeV84 = "PD_MULTIPLE_CN_BEFORE_V8_4": "PD before v8.4 accepts a single CN in cert-allowed-cn and refuses to start with several.",
-    TiupClientNotListed = "TIUP_CLIENT_NOT_LISTED": "TiUP's client certificate CN is missing from a list that TiUP needs (TiDB's cluster-verify-cn, PD's list).",
-    CaMismatch = "CA_MISMATCH": "Components are configured with different CA files.",
-    CertEku = "CERT_EKU": "A component certificate lacks the serverAuth or clientAuth extended key usage it needs.",
-    CertNoSans = "CERT_NO_SANS": "A component certificate has no subject alternative names; Go callers ignore the CN and refuse it.",
-    CertSanMismatch = "CERT_SAN_MISMATCH": "A component certificate's SANs do not include the address callers dial.",
-    CertFileExpired = "CERT_FILE_EXPIRED": "A certificate file on disk has expired.",
-    CertFileExpiring = "CERT_FILE_EXPIRING": "A certificate file on disk expires within the warning window.",
-    CertFileInvalid = "CERT_FILE_INVALID": "A configured certificate file is not a usable PEM certificate.",
-    CertFileUnreadable = "CERT_FILE_UNREADABLE": "A configured certificate file cannot be read on this host.",
-    KeyCertMismatch = "KEY_CERT_MISMATCH": "A key file does not match its certificate.",
-    KeyUnusable = "KEY_UNUSABLE": "A key file cannot be used (encrypted, unsupported or malformed).",
-    KeyFilePermissions = "KEY_FILE_PERMISSIONS": "A private key file is readable by other users.",
-    IdentitySkipped = "IDENTITY_SKIPPED": "A certificate was not used as a caller identity because it or its key is unusable.",
-    CaKeySkipped = "CA_KEY_SKIPPED": "The CA key was not used to mint the unlisted identity because it is not the CA's key.",
-    AddressNotDialable = "ADDRESS_NOT_DIALABLE": "An endpoint has no address callers can dial (it listens on every interface and advertises none).",
-    ConfigNotMatched = "CONFIG_NOT_MATCHED": "A component config file matches no instance of the topology.",
-    ConfigAppliedToAll = "CONFIG_APPLIED_TO_ALL": "A component config file names no instance address, so it was applied to every instance of its component.",
-    TopologySectionNotAudited = "TOPOLOGY_SECTION_NOT_AUDITED": "A topology section names components tlsaudit does not probe.",
+    CnNotEnforced = "CN_NOT_ENFORCED", Critical: "An endpoint admitted a certificate whose Common Name its allow-list does not name: the list is configured but not enforced." fix "Apply the allow-list on the running server (restart it after editing the config) and check the key name for the component.",
+    AnonymousAccepted = "ANONYMOUS_ACCEPTED", Critical: "An endpoint admitted a caller without a client certificate where one is required." fix "Require client certificates on the endpoint (the component's CA, cert and key settings, and its allow-list).",
+    ForeignCaAccepted = "FOREIGN_CA_ACCEPTED", Critical: "An endpoint admitted a certificate issued by another CA." fix "Point the component's CA setting at the cluster CA only.",
+    BadCertAccepted = "BAD_CERT_ACCEPTED", Critical: "An endpoint admitted an expired or wrong-usage certificate." fix "Make the component verify client certificates (validity and extended key usage).",
+    CallerNotListed = "CALLER_NOT_LISTED", Critical: "A component that needs the link is missing from the callee's allow-list: an outage." fix "Add the caller's Common Name to the callee's allow-list, then reload the callee.",
+    CallerBlocked = "CALLER_BLOCKED", Critical: "A caller the allow-list admits was refused: the running config differs from the file, or the CAs differ." fix "Reload the component with its config, or give every component the same CA.",
+    ServerUntrusted = "SERVER_UNTRUSTED", Critical: "The server's certificate chain does not verify for the address callers dial." fix "Reissue the server certificate from the cluster CA with the address in its SANs, within its validity.",
+    PlaintextEndpoint = "PLAINTEXT_ENDPOINT", Critical: "The endpoint speaks plaintext." fix "Enable TLS on the component (TiUP: global.enable_tls).",
+    PartialTls = "PARTIAL_TLS", Critical: "Some endpoints speak plaintext while others use TLS, which TiDB does not support." fix "Enable TLS on every component.",
+    CertExpired = "CERT_EXPIRED", Critical: "An identity's certificate has expired." fix "Reissue the certificate and replace it.",
+    CertExpiring = "CERT_EXPIRING", Warning: "A server or identity certificate expires within the warning window." fix "Renew the certificate in time.",
+    ListNotEnforcedByDesign = "LIST_NOT_ENFORCED_BY_DESIGN", Warning: "An allow-list has no effect where it is set (PD's client port with one entry, PD before v8.4)." fix "List every caller (PD v8.4 and later), or rely on another control.",
+    Unreachable = "UNREACHABLE", Warning: "No probe reached the endpoint." fix "Check the address, the port and the firewall, and that the component runs.",
+    ProtocolError = "PROTOCOL_ERROR", Warning: "The endpoint broke the TLS or the application protocol." fix "Check what listens on the port and its TLS settings.",
+    NoAllowList = "NO_ALLOW_LIST", Info: "The endpoint admits every certificate the CA issued." fix "Set the component's allow-list to the callers that need it.",
+    // Static findings (lint and the TiDB import).
+    TlsDisabled = "TLS_DISABLED", Critical: "global.enable_tls is off: every link is plaintext." fix "tiup cluster tls <name> enable, or enable_tls: true before deploying.",
+    HttpUrlWithTls = "HTTP_URL_WITH_TLS", Critical: "An address or URL key says http:// on a TLS instance: \"first record does not look like a TLS handshake\"." fix "Use https://.",
+    CaMismatch = "CA_MISMATCH", Critical: "The CA files readable here hold different certificates: \"x509: certificate signed by unknown authority\"." fix "One ca.crt everywhere; restart the components (the CA is read only at start).",
+    PdOwnCnNotListed = "PD_OWN_CN_NOT_LISTED", Critical: "PD's cert-allowed-cn lacks PD's own Common Name; PD applies the list to its own peer connections too." fix "Add PD's Common Name to the list.",
+    PdMultipleCnBeforeV84 = "PD_MULTIPLE_CN_BEFORE_V8_4", Critical: "PD before v8.4 with several Common Names in cert-allowed-cn refuses to start." fix "Keep one Common Name until v8.4.",
+    PdSingleCnClientPort = "PD_SINGLE_CN_CLIENT_PORT", Warning: "With one Common Name, PD v8.4 and later enforces the list on its client port only with more than one entry; before v8.4 never." fix "List every caller on v8.4 and later.",
+    TiupClientNotListed = "TIUP_CLIENT_NOT_LISTED", Warning: "TiDB's cluster-verify-cn (or an enforced PD list) lacks <cluster>-client: TiUP cannot manage the cluster." fix "Add <cluster>-client to the list.",
+    CertEku = "CERT_EKU", Critical: "A component certificate lacks serverAuth or clientAuth (a client certificate lacks clientAuth): \"incompatible key usage\"." fix "Reissue the certificate with both usages.",
+    CertNoSans = "CERT_NO_SANS", Critical: "A component certificate has a Common Name and no SANs: Go callers ignore the Common Name." fix "Reissue it with IP and DNS SANs.",
+    CertSanMismatch = "CERT_SAN_MISMATCH", Critical: "The certificate's SANs do not cover the host callers dial." fix "Reissue it with the address in its SANs.",
+    CertFileExpired = "CERT_FILE_EXPIRED", Critical: "A certificate file (component, client, CA) has expired." fix "Reissue and replace it.",
+    CertFileExpiring = "CERT_FILE_EXPIRING", Warning: "A certificate file expires within --expiry-days." fix "Renew it in time.",
+    CertFileInvalid = "CERT_FILE_INVALID", Critical: "A certificate path holds no usable PEM certificate." fix "Point the setting at the certificate.",
+    CertFileUnreadable = "CERT_FILE_UNREADABLE", Info: "A path named in a config cannot be read here (it is the server's path)." fix "Copy the file here, or lint on that host.",
+    KeyCertMismatch = "KEY_CERT_MISMATCH", Critical: "The key file is not the certificate's key (also ca.pem against ca.crt)." fix "Use the matching key.",
+    KeyUnusable = "KEY_UNUSABLE", Critical: "The key file holds no usable unencrypted key." fix "Give an unencrypted PEM key.",
+    KeyFilePermissions = "KEY_FILE_PERMISSIONS", Warning: "A private key is readable by its group or by everyone." fix "chmod 600 the key file.",
+    TopologySectionNotAudited = "TOPOLOGY_SECTION_NOT_AUDITED", Info: "A topology section is not audited (monitoring, TiSpark, binlog, ...)." fix "Audit it with a tlsaudit.toml if it serves mutual TLS.",
+    AddressNotDialable = "ADDRESS_NOT_DIALABLE", Info: "A component config listens on every interface and advertises no address." fix "Set the advertise address, or give the topology.",
+    ConfigAppliedToAll = "CONFIG_APPLIED_TO_ALL", Info: "A component config matched no instance address, so it applies to every instance of its component." fix "Set advertise addresses, one file per instance.",
+    ConfigNotMatched = "CONFIG_NOT_MATCHED", Warning: "A component config is for a component the topology does not have." fix "Give the right file or topology.",
+    IdentitySkipped = "IDENTITY_SKIPPED", Warning: "A certificate and key pair cannot be used as a caller of the audit." fix "See its lint findings.",
+    CaKeySkipped = "CA_KEY_SKIPPED", Warning: "ca.pem is not the CA's key: the audit has no unlisted identity." fix "Put the CA's key there.",
 }
 
 impl std::fmt::Display for Code {
@@ -110,6 +126,7 @@ mod tests {
             assert!(seen.insert(c.as_str()), "{c:?} twice");
             assert_eq!(c.as_str().parse::<Code>(), Ok(*c));
             assert!(c.help().ends_with('.'), "{c:?}");
+            assert!(c.fix().ends_with('.'), "{c:?}");
         }
         assert_eq!(
             serde_json::to_string(&Code::CnNotEnforced).unwrap(),
