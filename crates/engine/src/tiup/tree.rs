@@ -180,20 +180,55 @@ fn config_error(path: &Path, pos: Pos, problem: String, fix: &str) -> InputError
 /// Parse YAML text (the first document). Syntax errors carry the file, line and column.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Node, InputError> {
     use saphyr::{LoadableYamlNode, MarkedYaml};
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
-        let m = e.marker();
-        config_error(
+    // Each block level indents by at least one column: bound the indentation before the reader
+    // (and the drop of what it built) recurses once per level.
+    if let Some((n, _)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.len() - l.trim_start_matches([' ', '-', '\t']).len() > MAX_INDENT)
+    {
+        return Err(config_error(
             path,
             Pos {
-                line: m.line(),
-                column: m.col() + 1,
+                line: n + 1,
+                column: 1,
             },
-            format!("invalid YAML: {}", e.info()),
-            "fix the YAML syntax (indentation, a missing ':' or an unclosed quote)",
-        )
+            format!("the YAML is indented deeper than {MAX_INDENT} columns"),
+            "a TiUP topology nests a few levels: check the indentation and the '-' markers",
+        ));
+    }
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let m = e.marker();
+        let at = Pos {
+            line: m.line(),
+            column: m.col() + 1,
+        };
+        match unclosed(text, m.index()) {
+            Some((what, opened)) => config_error(
+                path,
+                opened,
+                format!(
+                    "invalid YAML: the {what} opened here is not closed (the reader stopped at line {}, column {}: {})",
+                    at.line,
+                    at.column,
+                    e.info()
+                ),
+                match what {
+                    '[' => "close it with ']'",
+                    '{' => "close it with '}'",
+                    _ => "close the quote",
+                },
+            ),
+            None => config_error(
+                path,
+                at,
+                format!("invalid YAML: {}", e.info()),
+                "fix the YAML syntax (indentation, a missing ':' or an unclosed quote)",
+            ),
+        }
     })?;
     match docs.first() {
-        Some(doc) => convert_yaml(doc, path),
+        Some(doc) => convert_yaml(doc, path, 0),
         None => Ok(Node {
             pos: Pos { line: 1, column: 1 },
             value: Value::Null,
@@ -208,9 +243,75 @@ fn yaml_pos(m: &saphyr::Marker) -> Pos {
     }
 }
 
-fn convert_yaml(node: &saphyr::MarkedYaml<'_>, path: &Path) -> Result<Node, InputError> {
+/// How deep a config may nest; TiUP topologies use about 6 levels.
+const MAX_DEPTH: usize = 64;
+/// How far a YAML line may be indented (spaces and `-` markers).
+const MAX_INDENT: usize = 256;
+
+/// The innermost `[`, `{` or quote still open at byte `end` of a YAML text, with where it opened.
+/// Comments and the inside of quotes are skipped; block scalars are not understood (an
+/// approximation for error messages only).
+fn unclosed(text: &str, end: usize) -> Option<(char, Pos)> {
+    let mut open: Vec<(char, Pos)> = Vec::new();
+    let mut quote: Option<(char, Pos)> = None;
+    let (mut line, mut column) = (1, 0);
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        if i >= end {
+            break;
+        }
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            if quote.is_none() {
+                prev = c;
+                continue;
+            }
+        } else {
+            column += 1;
+        }
+        let here = Pos { line, column };
+        match quote {
+            Some((q, _)) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => {
+                    // A comment: skip to the end of the line.
+                    let rest = &text[i..end.min(text.len())];
+                    if !rest.contains('\n') {
+                        break;
+                    }
+                }
+                '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => {
+                    quote = Some((c, here));
+                }
+                '[' | '{' => open.push((c, here)),
+                ']' | '}' => {
+                    open.pop();
+                }
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    quote.or_else(|| open.pop())
+}
+
+fn convert_yaml(
+    node: &saphyr::MarkedYaml<'_>,
+    path: &Path,
+    depth: usize,
+) -> Result<Node, InputError> {
     use saphyr::{Scalar, YamlData};
     let pos = yaml_pos(&node.span.start);
+    if depth > MAX_DEPTH {
+        return Err(config_error(
+            path,
+            pos,
+            format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+            "a TiUP topology nests a few levels: check the indentation and the '-' markers",
+        ));
+    }
     let value = match &node.data {
         YamlData::Value(s) => match s {
             Scalar::Null => Value::Null,
@@ -223,7 +324,7 @@ fn convert_yaml(node: &saphyr::MarkedYaml<'_>, path: &Path) -> Result<Node, Inpu
         YamlData::Sequence(items) => Value::List(
             items
                 .iter()
-                .map(|n| convert_yaml(n, path))
+                .map(|n| convert_yaml(n, path, depth + 1))
                 .collect::<Result<_, _>>()?,
         ),
         YamlData::Mapping(map) => {
@@ -246,12 +347,12 @@ fn convert_yaml(node: &saphyr::MarkedYaml<'_>, path: &Path) -> Result<Node, Inpu
                 entries.push(Entry {
                     key,
                     key_pos: yaml_pos(&k.span.start),
-                    value: convert_yaml(v, path)?,
+                    value: convert_yaml(v, path, depth + 1)?,
                 });
             }
             Value::Map(entries)
         }
-        YamlData::Tagged(_, inner) => return convert_yaml(inner, path),
+        YamlData::Tagged(_, inner) => return convert_yaml(inner, path, depth + 1),
         YamlData::Alias(_) | YamlData::BadValue => {
             return Err(config_error(
                 path,
@@ -384,5 +485,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("x.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn deep_yaml_is_an_error_not_a_crash() {
+        let mut block = String::from("x:\n");
+        for i in 1..5000 {
+            block.push_str(&" ".repeat(i));
+            block.push_str("-\n");
+        }
+        let e = parse_yaml(&block, Path::new("/t/deep.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/t/deep.yaml:257:1: the YAML is indented deeper"),
+            "{e}"
+        );
+        let flow = format!("x: {}", "[".repeat(100_000));
+        assert!(parse_yaml(&flow, Path::new("/t/flow.yaml")).is_err());
+        let nested = format!("x: {}1{}", "[".repeat(100), "]".repeat(100));
+        let e = parse_yaml(&nested, Path::new("/t/n.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nests deeper than 64"), "{e}");
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_named_where_it_opened() {
+        let text = "pd_servers:\n  - host: [10.0.1.1\n    client_port: 2379\n# a [ in a comment\ntikv_servers:\n  - host: 10.0.1.2\n";
+        let e = parse_yaml(text, Path::new("/t/u.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/t/u.yaml:2:11: invalid YAML: the [ opened here is not closed"),
+            "{e}"
+        );
+        assert!(e.contains("close it with ']'"), "{e}");
+        let quote = "a: \"open\nb: 1\n";
+        let e = parse_yaml(quote, Path::new("/t/q.yaml"))
+            .unwrap_err()
+            .to_string();
+        // The reader itself stops at the quote: the error points at where it opened.
+        assert!(e.starts_with("/t/q.yaml:1:4: invalid YAML"), "{e}");
     }
 }
