@@ -65,7 +65,9 @@ fn topology_becomes_an_inventory() {
             "pd-10.0.1.13-12379",
             "pd-10.0.1.13-12380",
             "tidb-10.0.1.21-10080",
+            "tidb-10.0.1.21-4000",
             "tidb-10.0.1.22-10081",
+            "tidb-10.0.1.22-4001",
             "tikv-10.0.1.31-20160",
             "tikv-10.0.1.31-20180",
             "tikv-10.0.1.32-20161",
@@ -78,6 +80,7 @@ fn topology_becomes_an_inventory() {
             "tiflash-10.0.1.41-8234",
             "cdc-10.0.1.51-8301",
             "tiproxy-10.0.1.61-3080",
+            "tiproxy-10.0.1.61-6000",
         ]
     );
     let ep = |n: &str| inv.endpoints.iter().find(|e| e.name == n).unwrap();
@@ -93,6 +96,8 @@ fn topology_becomes_an_inventory() {
         "tiflash-10.0.1.41-8234",
         "cdc-10.0.1.51-8301",
         "tiproxy-10.0.1.61-3080",
+        "tidb-10.0.1.22-4001",
+        "tiproxy-10.0.1.61-6000",
     ]
     .iter()
     .map(|n| {
@@ -114,8 +119,12 @@ fn topology_becomes_an_inventory() {
             ("metrics", Component::Tiflash, Protocol::Tls),
             ("server", Component::Ticdc, Protocol::Http),
             ("api", Component::Tiproxy, Protocol::Tls),
+            ("sql", Component::Tidb, Protocol::Mysql),
+            ("sql", Component::Tiproxy, Protocol::Mysql),
         ]
     );
+    // The SQL ports (TiUP's `port`) carry no allow-list.
+    assert!(ep("tidb-10.0.1.22-4001").allowed_cn.is_empty());
     // Global lists, and per-instance overrides.
     assert_eq!(
         ep("pd-10.0.1.13-12380").allowed_cn,
@@ -203,7 +212,7 @@ fn plain_topology_without_tls_folder() {
         ..o
     };
     let (_, inv) = inventory(&o);
-    assert_eq!(inv.endpoints.len(), 2 + 1 + 3 * 2);
+    assert_eq!(inv.endpoints.len(), 2 + 2 + 3 * 2);
     assert!(inv.identities.is_empty());
     assert!(inv.ca_key.is_none());
 }

@@ -687,7 +687,8 @@ mod tests {
                 Expected {
                     allow: true,
                     needed: false,
-                    reason: "test".into()
+                    reason: "test".into(),
+                    deny_only_if_sent: false,
                 };
                 12
             ],

@@ -98,6 +98,9 @@ pub enum CertPolicy {
     /// Requires one only when its allow-list is set (TiDB status with `cluster-verify-cn`,
     /// TiKV status with `cert-allowed-cn`, TiCDC).
     WithList,
+    /// Asks for one when a client CA is set (TiDB `ssl-ca`), verifies it when given, and admits
+    /// callers without one (the SQL ports; per-user `REQUIRE X509` decides later).
+    Optional,
 }
 
 /// Where the CN allow-list is enforced.
@@ -149,10 +152,10 @@ pub fn roles(component: Component) -> &'static [&'static str] {
     match component {
         Component::Pd => &["client", "peer"],
         Component::Tikv => &["grpc", "status"],
-        Component::Tidb => &["status"],
+        Component::Tidb => &["status", "sql"],
         Component::Tiflash => &["grpc", "proxy", "proxy-status", "metrics"],
         Component::Ticdc => &["server"],
-        Component::Tiproxy => &["api"],
+        Component::Tiproxy => &["api", "sql"],
         Component::Etcd => &["client", "peer"],
         Component::Generic => &["tls"],
     }
@@ -307,6 +310,26 @@ pub fn lookup(component: Component, role: &str) -> Option<Profile> {
             "tiproxy.toml",
             "[security.server-http-tls] cert-allowed-cn",
         ),
+        (C::Tidb, "sql") => p(
+            "sql",
+            4000,
+            Protocol::Mysql,
+            None,
+            Optional,
+            Handshake,
+            "tidb.toml",
+            "[security] ssl-ca",
+        ),
+        (C::Tiproxy, "sql") => p(
+            "sql",
+            6000,
+            Protocol::Mysql,
+            None,
+            Optional,
+            Handshake,
+            "tiproxy.toml",
+            "[security.server-tls] ca",
+        ),
         (C::Etcd, "client") => p(
             "client",
             2379,
@@ -379,6 +402,7 @@ impl Profile {
         let requires_cert = match self.cert_policy {
             CertPolicy::Always => true,
             CertPolicy::WithList => has_list,
+            CertPolicy::Optional => false,
         };
         let mut not_enforced_because = None;
         if has_list {
@@ -429,7 +453,7 @@ pub fn needs(caller: Component, callee: Component, role: &str) -> bool {
             | (C::Tidb, C::Tiflash, "grpc")
             | (C::Pd, C::Pd, _)
             | (C::Tiflash, C::Tiflash, "proxy")
-            | (C::Tiproxy, C::Tidb, "status")
+            | (C::Tiproxy, C::Tidb, "status" | "sql")
     )
 }
 

@@ -4,6 +4,7 @@
 
 pub mod expect;
 pub mod findings;
+pub mod sql;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -156,6 +157,9 @@ fn spec_for(ep: &Endpoint, inv: &Inventory) -> ProbeSpec {
     spec.server_name = ep.server_name.clone();
     spec.path = ep.path.clone();
     spec.timeouts = inv.options.timeouts;
+    if ep.protocol == crate::probe::Protocol::Mysql {
+        spec.mysql_account = inv.options.mysql_account.clone();
+    }
     spec
 }
 
@@ -296,7 +300,15 @@ impl Auditor {
                     return;
                 };
                 let id = &plan.identities[cell / n_ep];
-                let rec = probe(&plan.specs[cell % n_ep], &id.caller, &plan.trust).await;
+                let spec = &plan.specs[cell % n_ep];
+                // A SQL port's plaintext login is tried once per round, by the first identity.
+                let rec = if spec.protocol == crate::probe::Protocol::Mysql && cell >= n_ep {
+                    let mut s = spec.clone();
+                    s.mysql_plaintext = false;
+                    probe(&s, &id.caller, &plan.trust).await
+                } else {
+                    probe(spec, &id.caller, &plan.trust).await
+                };
                 let _ = done_tx.send((cell, rec));
             });
         }

@@ -93,7 +93,7 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Tidb,
         role_name: "tidb",
         main_port: ("port", 4000),
-        ports: &[("status_port", 10080, "status")],
+        ports: &[("status_port", 10080, "status"), ("port", 4000, "sql")],
         configs: &[("tidb", "config", ConfigKind::Tidb)],
     },
     SectionSpec {
@@ -137,7 +137,7 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Tiproxy,
         role_name: "tiproxy",
         main_port: ("port", 6000),
-        ports: &[("status_port", 3080, "api")],
+        ports: &[("status_port", 3080, "api"), ("port", 6000, "sql")],
         configs: &[("tiproxy", "config", ConfigKind::Tiproxy)],
     },
 ];
@@ -707,6 +707,16 @@ fn read_instance(
             }
         }
     }
+    // Ports no allow-list governs (the SQL ports): endpoints without a list.
+    for (field, default, role) in spec.ports {
+        if !endpoints.iter().any(|e| e.role == *role) {
+            endpoints.push(InstanceEndpoint {
+                role,
+                address: join_host_port(&host, get_port(field, *default)?),
+                list: None,
+            });
+        }
+    }
     // Endpoints in the order of the section's ports.
     endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.2 == e.role));
     Ok(Instance {
@@ -788,8 +798,14 @@ monitoring_servers:
             PathBuf::from("/tidb-deploy/pd-12379/tls/pd.crt")
         );
         let tidb = &t.instances[2];
-        assert_eq!(tidb.endpoints.len(), 1);
+        assert_eq!(tidb.endpoints.len(), 2);
         assert_eq!(tidb.endpoints[0].address, "10.0.1.21:10080");
+        // The SQL port (`port`, default 4000): no allow-list governs it.
+        assert_eq!(
+            (tidb.endpoints[1].role, tidb.endpoints[1].address.as_str()),
+            ("sql", "10.0.1.21:4000")
+        );
+        assert!(tidb.endpoints[1].list.is_none());
         assert_eq!(
             tidb.endpoints[0].list.as_ref().unwrap().value,
             ["tidb", "prod-client"]
