@@ -108,6 +108,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             grpc_status: Some(0),
             ..Evidence::default()
         },
+        mysql: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn synthetic() -> App {
                 allow: verdict != Verdict::Enforced,
                 needed: false,
                 reason: "synthetic".into(),
+                deny_only_if_sent: false,
             });
             cells.push(CellState {
                 record: Some(Arc::new(record(ep, id, i * ENDPOINTS + e, class))),

@@ -12,6 +12,7 @@ use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::pki::{Identity, Trust};
+use tlsaudit_engine::probe::mysql::MysqlAccount;
 use tlsaudit_engine::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
 
 #[derive(Debug, Parser)]
@@ -81,6 +82,30 @@ pub enum LintFormat {
     Sarif,
 }
 
+/// The audit account for the SQL ports (`mysql` protocol). The password is read from the
+/// environment or a file only, never from the command line.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MysqlFlags {
+    /// SQL ports: log in as this account over TLS and in plaintext, to learn whether plaintext
+    /// is refused (it needs no privileges). Password: TLSAUDIT_MYSQL_PASSWORD or
+    /// --mysql-password-file.
+    #[arg(long, value_name = "NAME")]
+    pub mysql_user: Option<String>,
+    /// A file holding the password of --mysql-user (one line).
+    #[arg(long, value_name = "FILE", requires = "mysql_user")]
+    pub mysql_password_file: Option<PathBuf>,
+}
+
+impl MysqlFlags {
+    /// The audit account, with its password from the file or the environment.
+    pub fn account(&self) -> Result<Option<MysqlAccount>, InputError> {
+        self.mysql_user
+            .as_deref()
+            .map(|u| MysqlAccount::load(u, self.mysql_password_file.as_deref()))
+            .transpose()
+    }
+}
+
 /// Flags shared by the audit commands.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AuditFlags {
@@ -99,6 +124,8 @@ pub struct AuditFlags {
     /// Do not mint a certificate with an unlisted CN (needs the CA key).
     #[arg(long)]
     pub no_unlisted: bool,
+    #[command(flatten)]
+    pub mysql: MysqlFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,6 +225,8 @@ pub struct ProbeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
+    #[command(flatten)]
+    pub mysql: MysqlFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -241,6 +270,8 @@ pub struct DiagnoseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
+    #[command(flatten)]
+    pub mysql: MysqlFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -327,7 +358,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
     }
 }
 
-fn apply(flags: &AuditFlags, inv: &mut Inventory) {
+fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }
@@ -337,6 +368,10 @@ fn apply(flags: &AuditFlags, inv: &mut Inventory) {
     inv.options.anonymous &= !flags.no_anonymous;
     inv.options.foreign &= !flags.no_foreign;
     inv.options.unlisted &= !flags.no_unlisted;
+    if let Some(account) = flags.mysql.account()? {
+        inv.options.mysql_account = Some(account);
+    }
+    Ok(())
 }
 
 /// Run one audit round over an inventory.
@@ -344,7 +379,7 @@ pub async fn audit(
     mut inv: Inventory,
     flags: &AuditFlags,
 ) -> Result<(Auditor, std::sync::Arc<Snapshot>), InputError> {
-    apply(flags, &mut inv);
+    apply(flags, &mut inv)?;
     let auditor = Auditor::new(Plan::new(inv)?);
     let snap = auditor.run_round(None).await;
     Ok((auditor, snap))
@@ -429,7 +464,7 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
     })?;
     let mut inv = Inventory::load(&config)?;
     if !args.keep_running && args.format.is_none() && stdout_is_terminal() {
-        apply(&args.audit, &mut inv);
+        apply(&args.audit, &mut inv)?;
         let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
         dashboard(auditor.clone(), args.interval).await?;
         lab.stop().await;
@@ -490,7 +525,7 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
         )?);
         return Ok(exit_for(&snap, Severity::Critical));
     }
-    apply(&args.audit, &mut inv);
+    apply(&args.audit, &mut inv)?;
     let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
     dashboard(auditor.clone(), args.interval).await?;
     Ok(exit_for(&auditor.snapshot(), Severity::Critical))
@@ -521,6 +556,7 @@ async fn run_probe(args: ProbeArgs) -> Result<u8, InputError> {
     spec.path = args.path.clone();
     spec.versions = args.versions;
     spec.timeouts = Timeouts::uniform(args.timeout);
+    spec.mysql_account = args.mysql.account()?;
     spec.alpn = args.alpn.as_deref().map(|list| {
         if list == "none" {
             Vec::new()
@@ -560,6 +596,7 @@ async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
         component: args.component,
         role: args.role,
         timeout: args.timeout,
+        mysql_account: args.mysql.account()?,
     };
     let inputs = request.resolve()?;
     let d = tlsaudit_engine::diagnose::diagnose(&inputs).await;
@@ -712,7 +749,7 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
     };
     let (mut inv, notes) = cluster.inventory(options)?;
     findings.extend(notes);
-    apply(&args.audit, &mut inv);
+    apply(&args.audit, &mut inv)?;
     let mut plan = Plan::new(inv)?;
     plan.static_findings = findings;
     let auditor = Auditor::new(plan);

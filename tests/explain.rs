@@ -230,10 +230,10 @@ fn alerts_as_go_openssl_and_rustls_print_them() {
 fn unrelated_text_is_not_matched() {
     assert_eq!(cause_of("disk quota exceeded on /data"), None);
     assert_eq!(explain("disk quota exceeded").exit_code(), 1);
-    // MySQL's "Access denied" is not a TLS alert.
+    // MySQL's "Access denied" is not a TLS alert: it is the SQL layer's answer.
     assert_eq!(
         cause_of("ERROR 1045 (28000): Access denied for user 'root'@'10.0.1.5'"),
-        None
+        Some(Cause::SqlAccessDenied)
     );
 }
 
@@ -300,4 +300,58 @@ fn binary_unknown_text_exits_one_with_help() {
     assert!(e.contains("tlsaudit diagnose HOST:PORT"), "{e}");
     let out = bin().args(["explain", "  "]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sql_port_texts() {
+    // The MySQL client and the servers, as printed.
+    assert_cause(
+        "ERROR 3159 (HY000): Connections using insecure transport are prohibited while --require_secure_transport=ON.",
+        Cause::SecureTransportRequired,
+    );
+    let e = explain(
+        "ERROR 1045 (28000): Access denied for user 'app'@'10.0.1.9' (using password: YES)",
+    );
+    assert_eq!(e.cause(), Some(Cause::SqlAccessDenied));
+    assert!(e.matches[0]
+        .meaning
+        .contains("proves the TLS session was accepted"));
+    assert!(
+        e.matches[0].confirm.contains("--protocol mysql"),
+        "{}",
+        e.matches[0].confirm
+    );
+    assert_cause(
+        "ERROR 1130 (HY000): Host '10.0.1.9' is not allowed to connect to this MariaDB server",
+        Cause::SqlHostNotAllowed,
+    );
+    assert_cause(
+        "ERROR 2026 (HY000): SSL connection error: SSL is required but the server doesn't support it",
+        Cause::SqlTlsNotOffered,
+    );
+    // 2026 wrapping a certificate error: the certificate error is explained too.
+    let e = explain("ERROR 2026 (HY000): SSL connection error: error:0A000086:SSL routines::certificate verify failed");
+    let causes: Vec<Cause> = e
+        .matches
+        .iter()
+        .filter_map(|m| m.causes.first().map(|c| c.cause))
+        .collect();
+    assert!(
+        causes.contains(&Cause::CertVerifyFailed) && causes.contains(&Cause::SqlTlsNotOffered),
+        "{causes:?}"
+    );
+    // TiDB's own log lines about the SQL port's TLS.
+    assert_cause(
+        r#"[2024/06/03 10:12:01.342 +08:00] [WARN] [server.go:412] ["secure connection is not enabled"]"#,
+        Cause::SqlTlsNotOffered,
+    );
+    assert_cause("Secure connection is NOT ENABLED", Cause::SqlTlsNotOffered);
+    assert_cause(
+        r#"[WARN] [server.go:380] ["load x509 failed"] [error="open /tidb-deploy/tls/server.pem: no such file or directory"]"#,
+        Cause::SqlTlsNotOffered,
+    );
+    assert_cause(
+        "[mysql] TLS requested but server does not support TLS",
+        Cause::SqlTlsNotOffered,
+    );
 }

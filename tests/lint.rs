@@ -619,7 +619,11 @@ fn load_err(opts: &TiupOptions) -> String {
 #[test]
 fn bad_yaml_and_toml_are_located() {
     let e = load_err(&topo(&fixture("tiup/bad-syntax.yaml"), None));
-    assert!(e.contains("bad-syntax.yaml:7:13: invalid YAML"), "{e}");
+    // The unclosed bracket is named where it opened, with where the reader stopped.
+    assert!(
+        e.contains("bad-syntax.yaml:6:33: invalid YAML: the [ opened here is not closed (the reader stopped at line 7, column 13"),
+        "{e}"
+    );
     let e = load_err(&topo(&fixture("tiup/typo-section.yaml"), None));
     assert!(
         e.contains("typo-section.yaml:5:1: unknown topology section \"tikv_server\""),

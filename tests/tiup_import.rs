@@ -66,7 +66,9 @@ fn topology_becomes_an_inventory() {
             "pd-10.0.1.13-12379",
             "pd-10.0.1.13-12380",
             "tidb-10.0.1.21-10080",
+            "tidb-10.0.1.21-4000",
             "tidb-10.0.1.22-10081",
+            "tidb-10.0.1.22-4001",
             "tikv-10.0.1.31-20160",
             "tikv-10.0.1.31-20180",
             "tikv-10.0.1.32-20161",
@@ -79,6 +81,7 @@ fn topology_becomes_an_inventory() {
             "tiflash-10.0.1.41-8234",
             "cdc-10.0.1.51-8301",
             "tiproxy-10.0.1.61-3080",
+            "tiproxy-10.0.1.61-6000",
         ]
     );
     let ep = |n: &str| inv.endpoints.iter().find(|e| e.name == n).unwrap();
@@ -94,6 +97,8 @@ fn topology_becomes_an_inventory() {
         "tiflash-10.0.1.41-8234",
         "cdc-10.0.1.51-8301",
         "tiproxy-10.0.1.61-3080",
+        "tidb-10.0.1.22-4001",
+        "tiproxy-10.0.1.61-6000",
     ]
     .iter()
     .map(|n| {
@@ -115,8 +120,12 @@ fn topology_becomes_an_inventory() {
             ("metrics", Component::Tiflash, Protocol::Tls),
             ("server", Component::Ticdc, Protocol::Http),
             ("api", Component::Tiproxy, Protocol::Tls),
+            ("sql", Component::Tidb, Protocol::Mysql),
+            ("sql", Component::Tiproxy, Protocol::Mysql),
         ]
     );
+    // The SQL ports (TiUP's `port`) carry no allow-list.
+    assert!(ep("tidb-10.0.1.22-4001").allowed_cn.is_empty());
     // Global lists, and per-instance overrides.
     assert_eq!(
         ep("pd-10.0.1.13-12380").allowed_cn,
@@ -204,7 +213,7 @@ fn plain_topology_without_tls_folder() {
         ..o
     };
     let (_, inv) = inventory(&o);
-    assert_eq!(inv.endpoints.len(), 2 + 1 + 3 * 2);
+    assert_eq!(inv.endpoints.len(), 2 + 2 + 3 * 2);
     assert!(inv.identities.is_empty());
     assert!(inv.ca_key.is_none());
 }
@@ -478,7 +487,10 @@ async fn report_command_with_a_topology() {
         d,
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad-syntax.yaml:7:13: invalid YAML"), "{err}");
+    assert!(
+        err.contains("bad-syntax.yaml:6:33: invalid YAML: the [ opened here is not closed"),
+        "{err}"
+    );
 }
 
 #[test]

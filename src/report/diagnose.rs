@@ -73,7 +73,7 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     } else {
         style.bad("BROKEN")
     };
-    let _ = writeln!(out, "\n7. Verdict  [{label}]");
+    let _ = writeln!(out, "\n{}. Verdict  [{label}]", d.steps.len() + 1);
     let _ = writeln!(out, "   {}", v.headline);
     for f in &v.findings {
         let fact = f

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use tlsaudit_engine::probe::describe;
+use tlsaudit_engine::probe::mysql::{AccountKind, MysqlReport, PlaintextVerdict};
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
 /// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>): the one place
@@ -54,6 +55,51 @@ impl Style {
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |m| format!("{m:.1} ms"))
+}
+
+/// A SQL port's greeting, logins and what they prove.
+fn mysql(out: &mut String, m: &MysqlReport, style: Style) {
+    let _ = writeln!(
+        out,
+        "\n  mysql      {} (connection {}), {}",
+        m.server_version,
+        m.connection_id,
+        if m.tls_offered {
+            "TLS offered (CLIENT_SSL)".to_string()
+        } else {
+            style.bad("TLS NOT offered (no CLIENT_SSL in the greeting)")
+        }
+    );
+    let who = match m.account {
+        AccountKind::Audit => format!("{} (audit account)", m.user),
+        AccountKind::MadeUp => format!("{} (made-up user)", m.user),
+    };
+    if let Some(a) = &m.tls_login {
+        let _ = writeln!(
+            out,
+            "             login inside TLS as {who}: {}",
+            a.describe()
+        );
+    }
+    if let Some(a) = &m.plaintext_login {
+        let _ = writeln!(
+            out,
+            "             login in plaintext as {who}: {}",
+            a.describe()
+        );
+    }
+    let verdict = match m.plaintext {
+        PlaintextVerdict::Refused => style.good("refused"),
+        PlaintextVerdict::Accepted => style.bad("ACCEPTED"),
+        PlaintextVerdict::NoTls => style.bad("the only way in (no TLS)"),
+        PlaintextVerdict::Unknown => style.warn("unknown"),
+        PlaintextVerdict::NotTested => "not tested".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "             plaintext: {verdict}: {}",
+        m.plaintext_detail
+    );
 }
 
 /// The probe record as text.
@@ -137,7 +183,9 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
     }
     if rec.timings.check_ms.is_some() {
         let ev = &rec.evidence;
-        let what = if let Some(s) = ev.grpc_status {
+        let what = if rec.mysql.as_ref().is_some_and(|m| m.tls_login.is_some()) {
+            "MySQL login inside TLS".to_string()
+        } else if let Some(s) = ev.grpc_status {
             format!("grpc-status {s}")
         } else if let Some(s) = ev.http_status {
             format!("HTTP {s}")
@@ -151,6 +199,9 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             "  check      {what:<48} {}",
             fmt_ms(rec.timings.check_ms)
         );
+    }
+    if let Some(m) = &rec.mysql {
+        mysql(&mut out, m, style);
     }
     if !rec.server_chain.is_empty() {
         let verdict = match describe::verification(rec) {

@@ -689,6 +689,7 @@ mod tests {
                 allow: true,
                 needed: false,
                 reason: "test".into(),
+                deny_only_if_sent: false,
             }),
         };
         let at = |i, e| (IdentityId(i), EndpointId(e));

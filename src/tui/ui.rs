@@ -842,6 +842,57 @@ fn evidence_lines(th: Theme, rec: &ProbeRecord) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// A SQL port: the greeting, the logins over TLS and in plaintext, what they prove.
+fn mysql_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
+    use tlsaudit_engine::probe::mysql::PlaintextVerdict;
+    let Some(m) = &rec.mysql else {
+        return;
+    };
+    out.push(kv(
+        th,
+        "MySQL",
+        vec![
+            Span::styled(m.server_version.clone(), th.title()),
+            Span::raw(if m.tls_offered {
+                "  TLS offered (CLIENT_SSL)"
+            } else {
+                "  TLS NOT offered (no CLIENT_SSL)"
+            }),
+        ],
+    ));
+    if let Some(a) = &m.tls_login {
+        out.push(more(vec![Span::raw(format!(
+            "login as {} inside TLS: {}",
+            m.user,
+            a.describe()
+        ))]));
+    }
+    if let Some(a) = &m.plaintext_login {
+        out.push(more(vec![Span::raw(format!(
+            "login as {} in plaintext: {}",
+            m.user,
+            a.describe()
+        ))]));
+    }
+    let verdict = match m.plaintext {
+        PlaintextVerdict::Refused => {
+            Span::styled("plaintext refused", th.verdict(Some(Verdict::Secure)))
+        }
+        PlaintextVerdict::Accepted => {
+            Span::styled("plaintext ACCEPTED", th.verdict(Some(Verdict::Unencrypted)))
+        }
+        PlaintextVerdict::NoTls => {
+            Span::styled("plaintext only", th.verdict(Some(Verdict::Unencrypted)))
+        }
+        PlaintextVerdict::Unknown => Span::styled("plaintext: unknown", th.title()),
+        PlaintextVerdict::NotTested => Span::styled("plaintext not tested", th.dim()),
+    };
+    out.push(more(vec![
+        verdict,
+        Span::raw(format!(": {}", m.plaintext_detail)),
+    ]));
+}
+
 /// A duration in milliseconds, right-aligned so that the line keeps its width.
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| format!("{:>6}", "-"), |v| format!("{v:>6.2}"))
@@ -982,6 +1033,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             vec![Span::styled("no TLS session", th.dim())],
         )),
     }
+    mysql_lines(th, &rec, &mut out);
     chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
     let t = &rec.timings;
     out.push(kv(
@@ -1389,6 +1441,7 @@ mod tests {
             allow: true,
             needed: false,
             reason: "test".into(),
+            deny_only_if_sent: false,
         });
         App::new(
             Catalog {

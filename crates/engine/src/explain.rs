@@ -181,6 +181,23 @@ static PATTERNS: &[Pattern] = &[
       "No TLS version in common."),
     p(&["no protocols available"], "OpenSSL", &[C::TlsVersionMismatch],
       "The configured minimum and maximum TLS versions leave none."),
+    // The SQL ports (MySQL protocol: TiDB 4000, TiProxy 6000, MySQL, MariaDB).
+    p(&["insecure transport are prohibited"], "TiDB, MySQL (error 3159 ER_SECURE_TRANSPORT_REQUIRED)", &[C::SecureTransportRequired],
+      "The client logged in without TLS and the server requires TLS (`require-secure-transport` in tidb.toml, the `require_secure_transport` variable). TiDB checks it right after the handshake response, before authentication, so the user does not matter."),
+    p(&["er_secure_transport_required"], "TiDB, MySQL (error 3159)", &[C::SecureTransportRequired],
+      "The client logged in without TLS and the server requires TLS (`require_secure_transport`)."),
+    p(&["ssl is required but the server doesn't support it"], "MySQL/MariaDB client (error 2026 CR_SSL_CONNECTION_ERROR) with --ssl-mode=REQUIRED", &[C::SqlTlsNotOffered],
+      "The server's greeting lacks CLIENT_SSL: no certificate is loaded on the SQL port (TiDB: ssl-cert and ssl-key under [security]), so TLS is not offered at all."),
+    p(&["server does not support tls"], "Go MySQL driver (go-sql-driver/mysql) with tls=true", &[C::SqlTlsNotOffered],
+      "The server's greeting lacks CLIENT_SSL: no certificate is loaded on the SQL port, so TLS is not offered."),
+    p(&["secure connection is not enabled"], "TiDB log, at start", &[C::SqlTlsNotOffered],
+      "TiDB started without TLS for SQL clients: ssl-cert and ssl-key are not set under [security] in tidb.toml, or could not be loaded (\"load x509 failed\" just before). Clients connect in plaintext; require-secure-transport cannot be on."),
+    p(&["load x509 failed"], "TiDB log, at start", &[C::SqlTlsNotOffered, C::KeyMismatch],
+      "TiDB could not load ssl-cert/ssl-key (a missing file, or a key that does not belong to the certificate): it starts anyway, without TLS on the SQL port."),
+    p(&["access denied for user"], "TiDB, TiProxy, MySQL, MariaDB (error 1045 ER_ACCESS_DENIED_ERROR)", &[C::SqlAccessDenied, C::SecureTransportRequired],
+      "Authentication failed: the user does not exist, the password is wrong, or the account is not allowed from this host. It comes after TLS: a 1045 inside TLS proves the TLS session was accepted. MySQL and MariaDB check require_secure_transport after authentication, and MariaDB answers a plaintext login to a real account with this same 1045: in plaintext it may mean \"TLS required\"."),
+    p(&["is not allowed to connect to this"], "MySQL, MariaDB (error 1130 ER_HOST_NOT_PRIVILEGED)", &[C::SqlHostNotAllowed],
+      "No account matches the client's host: the server refuses right after TCP connect, before TLS and before authentication."),
     // Generic: superseded by any specific match.
     g(&["certificate verify failed"], "OpenSSL (TiKV, TiFlash, tikv-ctl, curl)", &[C::CertVerifyFailed, C::UnknownCa, C::SanMismatch, C::Expired],
       "OpenSSL refused the peer's certificate: its chain does not lead to the CA file, or its SANs lack the dialed address, or it expired. The detail in parentheses (if logged) names which."),
@@ -203,6 +220,8 @@ static PATTERNS: &[Pattern] = &[
     g(&["no such host"], "Go resolver", &[C::ResolveFailed], "The host name does not resolve."),
     g(&["name or service not known"], "glibc resolver", &[C::ResolveFailed], "The host name does not resolve."),
     g(&["failed to lookup address"], "Rust resolver", &[C::ResolveFailed], "The host name does not resolve."),
+    g(&["ssl connection error"], "MySQL/MariaDB client (error 2026 CR_SSL_CONNECTION_ERROR)", &[C::SqlTlsNotOffered, C::UnknownCa, C::SanMismatch],
+      "The client could not set up TLS with the SQL port. The text after the colon says why: the server offers no TLS, or a certificate error (explained on its own when recognised)."),
     g(&["i/o timeout"], "Go net", &[C::Unreachable, C::NoAnswer],
       "No answer in time: the host is unreachable, packets are dropped, or the port accepts TCP and never answers TLS."),
 ];
@@ -358,6 +377,13 @@ fn confirm(cause: Cause, ex: &Extracted) -> String {
             "tlsaudit diagnose {target} --config tlsaudit.toml --protocol grpc   (step 3 shows the negotiated ALPN)"
         ),
         C::KeyMismatch => "tlsaudit diagnose HOST:PORT --ca ca.crt --cert CERT --key KEY".to_string(),
+        C::SqlTlsNotOffered | C::SecureTransportRequired | C::SqlAccessDenied | C::SqlHostNotAllowed => format!(
+            "tlsaudit diagnose {} --ca ca.crt --protocol mysql   (add --mysql-user NAME, password in TLSAUDIT_MYSQL_PASSWORD, to learn whether plaintext is refused)",
+            match &ex.host {
+                Some(h) => format!("{h}:4000"),
+                None => "HOST:4000".to_string(),
+            }
+        ),
         _ => format!("tlsaudit diagnose {target} --config tlsaudit.toml {who}"),
     }
 }
@@ -428,11 +454,12 @@ pub fn unmatched_help(input: &str) -> String {
     format!(
         "tlsaudit does not recognise this text: \"{shown}\"\n\
          It knows the TLS errors of TiDB, TiKV, PD, TiFlash and TiCDC, of Go (crypto/tls, crypto/x509, gRPC),\n\
-         OpenSSL and rustls, for example:\n\
+         OpenSSL and rustls, and the SQL ports' MySQL errors (1045, 1130, 2026, 3159), for example:\n\
          \x20 x509: certificate signed by unknown authority\n\
          \x20 x509: certificate is valid for 127.0.0.1, not 10.0.1.5\n\
          \x20 Common name check fail, reason: x509_common_name from peer is tidb\n\
          \x20 remote error: tls: bad certificate / sslv3 alert bad certificate / wrong version number\n\
+         \x20 ERROR 3159 (HY000): Connections using insecure transport are prohibited while --require_secure_transport=ON.\n\
          Paste the whole log line (the part after the timestamp is enough), or let tlsaudit probe the link:\n\
          \x20 tlsaudit diagnose HOST:PORT --config tlsaudit.toml --as IDENTITY\n"
     )

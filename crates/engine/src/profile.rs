@@ -98,6 +98,9 @@ pub enum CertPolicy {
     /// Requires one only when its allow-list is set (TiDB status with `cluster-verify-cn`,
     /// TiKV status with `cert-allowed-cn`, TiCDC).
     WithList,
+    /// Asks for one when a client CA is set (TiDB `ssl-ca`), verifies it when given, and admits
+    /// callers without one (the SQL ports; per-user `REQUIRE X509` decides later).
+    Optional,
 }
 
 /// Where the CN allow-list is enforced.
@@ -266,12 +269,14 @@ pub enum Role {
     TikvGrpc,
     TikvStatus,
     TidbStatus,
+    TidbSql,
     TiflashGrpc,
     TiflashProxy,
     TiflashProxyStatus,
     TiflashMetrics,
     TicdcServer,
     TiproxyApi,
+    TiproxySql,
     EtcdClient,
     EtcdPeer,
     GenericTls,
@@ -334,12 +339,12 @@ const fn row(
     }
 }
 
-use CertPolicy::{Always, WithList};
+use CertPolicy::{Always, Optional, WithList};
 use Component as C;
 use Enforcement::{GrpcStatus, Handshake, HttpStatus};
 
 /// Every component role, in [`Role`] order (a test checks it).
-pub static PROFILES: [Profile; 14] = [
+pub static PROFILES: [Profile; 16] = [
     Profile {
         min_entries: 2,
         ..row(
@@ -401,6 +406,21 @@ pub static PROFILES: [Profile; 14] = [
         TIDB_TOML,
         ConfigKey::new("security", "cluster-verify-cn"),
     ),
+    // The MySQL port: client-facing TLS (`ssl-*`), no CN list; a client certificate is optional.
+    Profile {
+        server: TlsKeys::new("security", "ssl-ca", "ssl-cert", "ssl-key"),
+        ..row(
+            C::Tidb,
+            Role::TidbSql,
+            4000,
+            Protocol::Mysql,
+            None,
+            Optional,
+            Handshake,
+            TIDB_TOML,
+            ConfigKey::new("security", "ssl-ca"),
+        )
+    },
     row(
         C::Tiflash,
         Role::TiflashGrpc,
@@ -477,6 +497,20 @@ pub static PROFILES: [Profile; 14] = [
             ConfigKey::new("security.server-http-tls", "cert-allowed-cn"),
         )
     },
+    Profile {
+        server: TlsKeys::new("security.server-tls", "ca", "cert", "key"),
+        ..row(
+            C::Tiproxy,
+            Role::TiproxySql,
+            6000,
+            Protocol::Mysql,
+            None,
+            Optional,
+            Handshake,
+            TIPROXY_TOML,
+            ConfigKey::new("security.server-tls", "ca"),
+        )
+    },
     row(
         C::Etcd,
         Role::EtcdClient,
@@ -513,18 +547,20 @@ pub static PROFILES: [Profile; 14] = [
 ];
 
 impl Role {
-    pub const ALL: [Role; 14] = [
+    pub const ALL: [Role; 16] = [
         Role::PdClient,
         Role::PdPeer,
         Role::TikvGrpc,
         Role::TikvStatus,
         Role::TidbStatus,
+        Role::TidbSql,
         Role::TiflashGrpc,
         Role::TiflashProxy,
         Role::TiflashProxyStatus,
         Role::TiflashMetrics,
         Role::TicdcServer,
         Role::TiproxyApi,
+        Role::TiproxySql,
         Role::EtcdClient,
         Role::EtcdPeer,
         Role::GenericTls,
@@ -550,6 +586,7 @@ impl Role {
             Role::TiflashProxyStatus => "proxy-status",
             Role::TiflashMetrics => "metrics",
             Role::TicdcServer => "server",
+            Role::TidbSql | Role::TiproxySql => "sql",
             Role::TiproxyApi => "api",
             Role::GenericTls => "tls",
         }
@@ -586,7 +623,7 @@ pub fn roles(component: Component) -> &'static [Role] {
     match component {
         C::Pd => &[Role::PdClient, Role::PdPeer],
         C::Tikv => &[Role::TikvGrpc, Role::TikvStatus],
-        C::Tidb => &[Role::TidbStatus],
+        C::Tidb => &[Role::TidbStatus, Role::TidbSql],
         C::Tiflash => &[
             Role::TiflashGrpc,
             Role::TiflashProxy,
@@ -594,7 +631,7 @@ pub fn roles(component: Component) -> &'static [Role] {
             Role::TiflashMetrics,
         ],
         C::Ticdc => &[Role::TicdcServer],
-        C::Tiproxy => &[Role::TiproxyApi],
+        C::Tiproxy => &[Role::TiproxyApi, Role::TiproxySql],
         C::Etcd => &[Role::EtcdClient, Role::EtcdPeer],
         C::Generic => &[Role::GenericTls],
     }
@@ -631,6 +668,11 @@ pub struct Policy {
 }
 
 impl Profile {
+    /// Whether the endpoint has a CN allow-list at all (the SQL ports have none).
+    pub fn has_cn_list(&self) -> bool {
+        self.cert_policy != CertPolicy::Optional
+    }
+
     /// The policy for a configured allow-list (empty = none) and an optional component version.
     pub fn policy(
         &self,
@@ -642,6 +684,7 @@ impl Profile {
         let requires_cert = match self.cert_policy {
             CertPolicy::Always => true,
             CertPolicy::WithList => has_list,
+            CertPolicy::Optional => false,
         };
         let mut not_enforced_because = None;
         if has_list {
@@ -692,7 +735,7 @@ pub fn needs(caller: Component, callee: Role) -> bool {
             | (C::Pd, Role::PdClient | Role::PdPeer)
             // raft to the TiFlash learner comes from TiKV and from other TiFlash stores
             | (C::Tikv | C::Tiflash, Role::TiflashProxy)
-            | (C::Tiproxy, Role::TidbStatus)
+            | (C::Tiproxy, Role::TidbStatus | Role::TidbSql)
     )
 }
 

@@ -26,6 +26,11 @@
 //!   `/status`, `/config`, `/debug/pprof/profile`. Without: no CertificateRequest, all 200.
 //! - [`EndpointSpec::tidb_status`]: TLS 1.2/1.3, ALPN `http/1.1`, `GET /status` 200 JSON;
 //!   CertificateRequest (and handshake-level CN check) only when `verify_cn` is non-empty.
+//! - [`EndpointSpec::tidb_sql`]: TiDB's SQL port (MySQL protocol): `CLIENT_SSL` in the
+//!   greeting only with TLS configured, TLS 1.2/1.3 after an SSLRequest, a client certificate
+//!   asked for with a client CA and verified only when given; `3159` to a plaintext login
+//!   before authentication with `require-secure-transport`; `mysql_native_password` logins to
+//!   the configured account, `1045` for anyone else (see [`SqlConfig`]).
 //! - [`EndpointSpec::plaintext_http`]: plain HTTP; a TLS record gets Go's `400 Bad Request`.
 //! - [`EndpointSpec::silent`], [`EndpointSpec::garbage`], [`EndpointSpec::reset`]: no
 //!   answer, 64 non-TLS bytes (first 0x9f), TCP RST.
@@ -39,6 +44,7 @@
 
 mod grpc;
 mod http;
+mod mysql;
 mod pki;
 mod server;
 mod verify;
@@ -63,6 +69,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 pub use grpc::{percent_encode_grpc_message, HEALTH_CHECK_PATH};
+pub use mysql::{SqlAccount, SqlConfig};
 pub use pki::{IdentityFiles, LabPki};
 
 use grpc::GrpcPolicy;
@@ -190,6 +197,8 @@ pub enum Behavior {
         /// `cluster-verify-cn`.
         verify_cn: Vec<String>,
     },
+    /// TiDB SQL port (MySQL protocol).
+    TidbSql(SqlConfig),
     /// Plaintext HTTP/1.1 (Go-style 400 to a TLS ClientHello).
     PlaintextHttp,
     /// Accepts TCP, never sends a byte.
@@ -202,10 +211,13 @@ pub enum Behavior {
 
 impl Behavior {
     fn is_tls(&self) -> bool {
-        !matches!(
-            self,
-            Behavior::PlaintextHttp | Behavior::Silent | Behavior::Garbage | Behavior::Reset
-        )
+        match self {
+            Behavior::TidbSql(c) => c.tls,
+            _ => !matches!(
+                self,
+                Behavior::PlaintextHttp | Behavior::Silent | Behavior::Garbage | Behavior::Reset
+            ),
+        }
     }
 
     fn allowed_cn(&self) -> &[String] {
@@ -312,6 +324,11 @@ impl EndpointSpec {
                 allowed_cn: strings(allowed_cn),
             },
         )
+    }
+
+    /// TiDB SQL port (MySQL protocol) configured as `config` says.
+    pub fn tidb_sql(name: impl Into<String>, config: SqlConfig) -> Self {
+        Self::new(name, "tidb", "sql", Behavior::TidbSql(config))
     }
 
     /// Plaintext HTTP/1.1 server.
@@ -441,8 +458,8 @@ pub struct LabEndpoint {
     pub server_name: String,
     /// The CN allow-list (`cert-allowed-cn` / `cluster-verify-cn`); empty = none.
     pub allowed_cn: Vec<String>,
-    /// `"tls"` (speaks nothing useful), `"http"` (HTTPS), `"grpc"` (gRPC over TLS, h2) or
-    /// `"plaintext"` (plain HTTP).
+    /// `"tls"` (speaks nothing useful), `"http"` (HTTPS), `"grpc"` (gRPC over TLS, h2),
+    /// `"mysql"` (MySQL protocol, TLS in-band) or `"plaintext"` (plain HTTP).
     pub protocol: &'static str,
     /// Default probe path: the HTTP path for `http`/`plaintext`, the gRPC method path
     /// ([`HEALTH_CHECK_PATH`]) for `grpc`.
@@ -482,7 +499,9 @@ pub struct ConnEvent {
     /// `closed_silently:<reason>` (refused without alert, gRPC C-core style),
     /// `handshake_failed:<reason>` (client alert, EOF, timeout, non-TLS bytes),
     /// `accepted`, `http_no_request:<reason>`, `h2_failed`, `grpc_aborted`,
-    /// `silent`, `garbage_sent`, `reset`.
+    /// `silent`, `garbage_sent`, `reset`; SQL endpoints: `sql_error:3159` (plaintext refused
+    /// before authentication), `sql_error:1045` (access denied; `path` is the user),
+    /// `sql_login:tls` / `sql_login:plaintext`, `sql_no_request:<reason>`, `sql_malformed`.
     pub decision: String,
     /// Free-form detail (error text, gRPC message).
     pub detail: Option<String>,
@@ -704,6 +723,41 @@ fn prepare(
                 } else {
                     "handshake"
                 },
+            )
+        }
+        Behavior::TidbSql(config) => {
+            let acceptor = if config.tls {
+                let verifier = if config.client_ca {
+                    Some(lab_verifier(VerifyMode::Optional)?)
+                } else {
+                    None
+                };
+                let cfg = server_config(provider, &[&V12, &V13], verifier, cert()?, &[])?;
+                Some(TlsAcceptor::from(cfg))
+            } else {
+                fault = Some("the SQL port offers no TLS (no ssl-cert/ssl-key)".into());
+                None
+            };
+            if config.tls && !config.require_secure_transport {
+                fault = Some(
+                    "require-secure-transport is off: plaintext logins reach authentication".into(),
+                );
+            }
+            (
+                Kind::TidbSql {
+                    acceptor,
+                    config: Arc::new(config.clone()),
+                },
+                "mysql",
+                None,
+                if config.tls {
+                    vec![TLS12, TLS13]
+                } else {
+                    vec![]
+                },
+                vec![],
+                config.tls && config.client_ca,
+                "none",
             )
         }
         Behavior::PlaintextHttp => {

@@ -105,6 +105,24 @@ impl ConnInfo {
         }
     }
 
+    /// The client's IP address, as MySQL servers name it in "Access denied" messages.
+    pub(crate) fn peer_host(&self) -> String {
+        self.peer.ip().to_string()
+    }
+
+    pub(crate) fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+
+    /// Note the negotiated TLS parameters of the connection.
+    pub(crate) fn set_tls(&mut self, conn: &rustls::ServerConnection) {
+        self.tls_version = version_name(conn.protocol_version());
+        self.alpn = conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        self.sni = conn.server_name().map(str::to_owned);
+    }
+
     pub(crate) fn record(&self, decision: &str, path: Option<String>, detail: Option<String>) {
         tracing::debug!(
             conn = self.conn_id,
@@ -151,6 +169,11 @@ pub(crate) enum Kind {
     /// TiDB status port.
     TidbStatus {
         acceptor: TlsAcceptor,
+    },
+    /// TiDB SQL port (MySQL protocol, TLS in-band); no acceptor when TLS is not offered.
+    TidbSql {
+        acceptor: Option<TlsAcceptor>,
+        config: Arc<super::mysql::SqlConfig>,
     },
     Plaintext,
     Silent,
@@ -202,6 +225,10 @@ async fn handle(rt: Arc<Runtime>, stream: TcpStream, peer: SocketAddr, id: u64) 
         Kind::Garbage => garbage(stream, info).await,
         Kind::Reset => reset(stream, &info),
         Kind::Plaintext => plaintext(stream, info).await,
+        Kind::TidbSql { acceptor, config } => {
+            let serve = super::mysql::serve(stream, info, acceptor.clone(), config.clone());
+            NOTE.scope(ConnNote::default(), serve).await;
+        }
         _ => {
             NOTE.scope(ConnNote::default(), tls_conn(rt.clone(), stream, info))
                 .await;

@@ -98,6 +98,9 @@ pub(crate) enum VerifyMode {
     /// after the handshake); a chain that does not verify aborts the handshake with no alert
     /// at all (the alert rustls would send is swallowed by [`LabIo`]).
     Silent,
+    /// Go's `VerifyClientCertIfGiven` (TiDB's SQL port with `ssl-ca`): request a certificate,
+    /// admit a client without one, verify one that is given (rustls sends its usual alerts).
+    Optional,
 }
 
 /// A [`ClientCertVerifier`] wrapping WebPKI with the lab's policies.

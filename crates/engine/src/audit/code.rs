@@ -66,6 +66,9 @@ codes! {
     Unreachable = "UNREACHABLE", Warning: "No probe reached the endpoint." fix "Check the address, the port and the firewall, and that the component runs.",
     ProtocolError = "PROTOCOL_ERROR", Warning: "The endpoint broke the TLS or the application protocol." fix "Check what listens on the port and its TLS settings.",
     NoAllowList = "NO_ALLOW_LIST", Info: "The endpoint admits every certificate the CA issued." fix "Set the component's allow-list to the callers that need it.",
+    SqlTlsNotOffered = "SQL_TLS_NOT_OFFERED", Critical: "A SQL port (TiDB 4000, TiProxy 6000) does not offer TLS: its greeting lacks CLIENT_SSL, so clients can only connect in plaintext." fix "Load a server certificate: [security] ssl-cert and ssl-key in tidb.toml (or auto-tls), [security.server-tls] in tiproxy.toml.",
+    SqlPlaintextAccepted = "SQL_PLAINTEXT_ACCEPTED", Critical: "A SQL port accepts plaintext logins: the audit account logged in without TLS." fix "Set require-secure-transport = true in tidb.toml's [security] (or the require_secure_transport variable).",
+    SqlPlaintextUnknown = "SQL_PLAINTEXT_UNKNOWN", Warning: "Whether a SQL port refuses plaintext is unknown: it checks secure transport after authentication, so a made-up user cannot tell." fix "Give an audit account (--mysql-user and TLSAUDIT_MYSQL_PASSWORD) to compare a TLS and a plaintext login.",
     // Static findings (lint and the TiDB import).
     TlsDisabled = "TLS_DISABLED", Critical: "global.enable_tls is off: every link is plaintext." fix "tiup cluster tls <name> enable, or enable_tls: true before deploying.",
     HttpUrlWithTls = "HTTP_URL_WITH_TLS", Critical: "An address or URL key says http:// on a TLS instance: \"first record does not look like a TLS handshake\"." fix "Use https://.",

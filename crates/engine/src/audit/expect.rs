@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::{AuditIdentity, IdentityKind};
 use crate::inventory::Endpoint;
 use crate::pki::Trust;
-use crate::probe::{OutcomeClass, ProbeRecord};
-use crate::profile::{self, CnMatch};
+use crate::probe::{OutcomeClass, ProbeRecord, Protocol};
+use crate::profile::{self, CertPolicy, CnMatch};
 
 /// What the configuration says should happen to one identity at one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,6 +18,10 @@ pub struct Expected {
     pub needed: bool,
     /// Why, in words.
     pub reason: String,
+    /// A deny that holds only if the server asks for the certificate (SQL ports ask only with a
+    /// client CA): an identity admitted without sending it is not a finding.
+    #[serde(skip)]
+    pub deny_only_if_sent: bool,
 }
 
 /// A cell's verdict.
@@ -115,7 +119,22 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
         allow,
         needed,
         reason,
+        deny_only_if_sent: false,
     };
+    // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
+    let optional = ep.profile.cert_policy == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
+    if optional && id.kind == IdentityKind::Foreign {
+        return Expected {
+            deny_only_if_sent: true,
+            ..e(
+                false,
+                format!(
+                    "{title} {} verifies a client certificate when it asks for one: a certificate from another CA must be refused",
+                    ep.role
+                ),
+            )
+        };
+    }
     if !policy.requires_cert {
         return e(
             true,
@@ -176,6 +195,12 @@ pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
         O::Refused | O::Timeout | O::ResolveFailed => Verdict::Unreachable,
         O::Reset | O::ProtocolError | O::TlsMismatch => Verdict::Error,
         O::Accepted if expected.allow => Verdict::Secure,
+        O::Accepted
+            if expected.deny_only_if_sent
+                && rec.tls.as_ref().is_some_and(|t| !t.client_cert_sent) =>
+        {
+            Verdict::Secure
+        }
         O::Accepted => Verdict::Open,
         O::CnRejected | O::CertRejected | O::CertRequired => {
             if expected.allow || (expected.needed && rec.outcome.class == O::CnRejected) {

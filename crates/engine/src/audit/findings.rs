@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::expect::Verdict;
 use super::{EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
-use crate::probe::{OutcomeClass, ProbeRecord, UntrustedReason};
+use crate::probe::{OutcomeClass, ProbeRecord, Protocol, UntrustedReason};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
@@ -97,6 +97,15 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     let mut out = Vec::new();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let horizon = now + i64::from(plan.inventory.options.expiry_warning_days) * 86_400;
+    // Endpoints of the cluster's own links that negotiated TLS (the SQL ports are the clients').
+    let encrypted: Vec<usize> = (0..snap.cells.endpoints())
+        .filter(|&e| plan.inventory.endpoints[e].protocol != Protocol::Mysql)
+        .filter(|e| {
+            snap.cells
+                .column(EndpointId(*e))
+                .any(|(_, c)| c.record.as_ref().is_some_and(|r| r.tls.is_some()))
+        })
+        .collect();
 
     for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
         let e = EndpointId(e);
@@ -112,7 +121,11 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             continue;
         }
         // Endpoint-level conditions, once per endpoint.
-        if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
+        if ep.protocol == Protocol::Mysql {
+            super::sql::findings(ep, &records, !encrypted.is_empty(), &mut out);
+        } else if let Some((_, rec, _)) =
+            records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted)
+        {
             out.push(finding(
                 Code::PlaintextEndpoint,
                 Severity::Critical,
@@ -354,13 +367,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         .iter()
         .filter(|f| f.code == Code::PlaintextEndpoint)
         .count();
-    let encrypted = (0..snap.cells.endpoints())
-        .filter(|e| {
-            snap.cells
-                .column(EndpointId(*e))
-                .any(|(_, c)| c.record.as_ref().is_some_and(|r| r.tls.is_some()))
-        })
-        .count();
+    let encrypted = encrypted.len();
     if plaintext > 0 && encrypted > 0 {
         out.push(finding(
             Code::PartialTls,

@@ -6,6 +6,7 @@ pub mod code;
 pub mod expect;
 pub mod findings;
 pub mod matrix;
+pub mod sql;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,6 +158,9 @@ fn spec_for(ep: &Endpoint, inv: &Inventory) -> ProbeSpec {
     spec.server_name = ep.server_name.clone();
     spec.path = ep.path.clone();
     spec.timeouts = inv.options.timeouts;
+    if ep.protocol == crate::probe::Protocol::Mysql {
+        spec.mysql_account = inv.options.mysql_account.clone();
+    }
     spec
 }
 
@@ -292,7 +296,16 @@ impl Auditor {
                     return;
                 };
                 let (i, e) = cell;
-                let rec = probe(&plan.specs[e.0], &plan.identities[i.0].caller, &plan.trust).await;
+                let spec = &plan.specs[e.0];
+                let caller = &plan.identities[i.0].caller;
+                // A SQL port's plaintext login is tried once per round, by the first identity.
+                let rec = if spec.protocol == crate::probe::Protocol::Mysql && i.0 > 0 {
+                    let mut s = spec.clone();
+                    s.mysql_plaintext = false;
+                    probe(&s, caller, &plan.trust).await
+                } else {
+                    probe(spec, caller, &plan.trust).await
+                };
                 let _ = done_tx.send((cell, rec));
             });
         }

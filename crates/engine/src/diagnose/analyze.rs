@@ -320,13 +320,20 @@ impl<'a> Analysis<'a> {
 
     fn plaintext(&mut self) {
         let proto = self.base.evidence.peer_protocol;
+        if proto == Some(PeerProtocol::Mysql) && self.base.mysql.is_some() {
+            self.sql_tls_not_offered();
+            return;
+        }
         if proto == Some(PeerProtocol::Mysql) {
             let mut f = new_finding(
                 Cause::MysqlProtocol,
                 Side::Link,
-                "the port sent a MySQL greeting: this is TiDB's SQL port (4000), where TLS starts in-band after an SSLRequest; cluster TLS is checked on the status port 10080".into(),
+                "the port sent a MySQL greeting: this is a SQL port (TiDB 4000, TiProxy 6000), where TLS starts in-band after an SSLRequest; cluster TLS is checked on the status port 10080".into(),
             );
-            f.fix.push("diagnose TiDB's status port (10080) for cluster TLS; check the SQL port with a MySQL client (`--ssl-mode=VERIFY_IDENTITY`), configured by `ssl-ca`, `ssl-cert`, `ssl-key` in tidb.toml".into());
+            f.fix.push(format!(
+                "diagnose it as a SQL port: `tlsaudit diagnose {} --protocol mysql` (TLS offered or not, the chain, whether plaintext is refused); cluster TLS: TiDB's status port (10080)",
+                self.base.target.address
+            ));
             self.push(f);
             return;
         }
@@ -360,6 +367,50 @@ impl<'a> Analysis<'a> {
             ));
         }
         f.fix.push("or, if this endpoint is meant to be plaintext, make its callers use http:// (and expect no mTLS)".into());
+        self.push(f);
+    }
+
+    /// A SQL port whose greeting lacks CLIENT_SSL.
+    fn sql_tls_not_offered(&mut self) {
+        let Some(m) = &self.base.mysql else { return };
+        let mut f = new_finding(
+            Cause::SqlTlsNotOffered,
+            Side::Server,
+            format!(
+                "{} ({}) offers no TLS: its greeting lacks CLIENT_SSL, so it has no certificate loaded and every SQL client connects in plaintext",
+                self.server(),
+                m.server_version
+            ),
+        );
+        f.evidence.push(format!(
+            "greeting capability flags 0x{:08x}: CLIENT_SSL (0x0800) not set",
+            m.capabilities
+        ));
+        if let Some(a) = &m.plaintext_login {
+            f.evidence.push(format!(
+                "the login in plaintext as {}: {}",
+                m.user,
+                a.describe()
+            ));
+        }
+        if let Some(k) = self.keys() {
+            f.config = Some(ConfigChange {
+                component: self.title().to_string(),
+                file: k.config.file.to_string(),
+                key: format!("{}, {}", k.server.cert, k.server.key),
+                tiup: k.config.tiup_key(k.server.cert),
+            });
+            f.fix.push(format!(
+                "load a server certificate: set {} and {} in {} (and {} to verify client certificates), restart {}, then refuse plaintext with require-secure-transport",
+                k.server.cert,
+                k.server.key,
+                k.config.file,
+                k.server.ca,
+                self.title()
+            ));
+        } else {
+            f.fix.push("load a server certificate (ssl_cert, ssl_key) and restart the server; then SET GLOBAL require_secure_transport = ON".into());
+        }
         self.push(f);
     }
 
@@ -987,6 +1038,26 @@ impl<'a> Analysis<'a> {
 
     /// gRPC needs h2: a server that negotiates no ALPN breaks real gRPC callers even when this
     /// probe (which speaks HTTP/2 by prior knowledge) got through.
+    /// A SQL port offering TLS: does it still accept plaintext? (A note: the TLS link works.)
+    fn sql_plaintext(&mut self) {
+        use crate::probe::mysql::PlaintextVerdict as V;
+        let Some(m) = &self.base.mysql else { return };
+        let server = self.server();
+        let note = match m.plaintext {
+            V::Refused => format!("{server} refuses plaintext logins: {}", m.plaintext_detail),
+            V::Accepted => format!(
+                "{server} ACCEPTS plaintext logins, although it offers TLS: {}; refuse them with require-secure-transport (TiDB: [security] in tidb.toml) or SET GLOBAL require_secure_transport = ON",
+                m.plaintext_detail
+            ),
+            V::Unknown => format!(
+                "whether {server} refuses plaintext logins is {}",
+                m.plaintext_detail
+            ),
+            V::NoTls | V::NotTested => return,
+        };
+        self.notes.push(note);
+    }
+
     fn alpn_checks(&mut self) {
         if self.base.target.protocol != Protocol::Grpc.as_str() {
             return;
@@ -1038,6 +1109,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn observations(&mut self) {
+        self.sql_plaintext();
         if let Some(v) = self.variant(&Variant::NoCert) {
             if admitted(&v.record) && self.inputs.caller.identity.key.is_some() {
                 let declared = !self.inputs.target.declared_allowed_cn.is_empty();

@@ -45,6 +45,14 @@ pub enum Cause {
     TlsVersionMismatch,
     /// The port speaks the MySQL protocol (TiDB 4000): TLS is negotiated in-band.
     MysqlProtocol,
+    /// A SQL port offers no TLS: its greeting lacks `CLIENT_SSL` (no `ssl-cert`/`ssl-key`).
+    SqlTlsNotOffered,
+    /// A SQL client connected without TLS to a server that requires it (3159).
+    SecureTransportRequired,
+    /// MySQL authentication failed (1045): user, password or host.
+    SqlAccessDenied,
+    /// No MySQL account matches the client's host (1130).
+    SqlHostNotAllowed,
     /// The port speaks something that is not TLS.
     NotTls,
     /// The port accepts TCP and never answers the ClientHello.
@@ -80,7 +88,7 @@ impl LogText {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 25] = [
+    pub const ALL: [Cause; 29] = [
         Cause::UnknownCa,
         Cause::SanMismatch,
         Cause::CnOnlyCert,
@@ -99,6 +107,10 @@ impl Cause {
         Cause::ClockSkew,
         Cause::TlsVersionMismatch,
         Cause::MysqlProtocol,
+        Cause::SqlTlsNotOffered,
+        Cause::SecureTransportRequired,
+        Cause::SqlAccessDenied,
+        Cause::SqlHostNotAllowed,
         Cause::NotTls,
         Cause::NoAnswer,
         Cause::NotListening,
@@ -129,6 +141,10 @@ impl Cause {
             Cause::ClockSkew => "clock_skew",
             Cause::TlsVersionMismatch => "tls_version_mismatch",
             Cause::MysqlProtocol => "mysql_protocol",
+            Cause::SqlTlsNotOffered => "sql_tls_not_offered",
+            Cause::SecureTransportRequired => "secure_transport_required",
+            Cause::SqlAccessDenied => "sql_access_denied",
+            Cause::SqlHostNotAllowed => "sql_host_not_allowed",
             Cause::NotTls => "not_tls",
             Cause::NoAnswer => "no_answer",
             Cause::NotListening => "not_listening",
@@ -174,6 +190,16 @@ impl Cause {
             Cause::MysqlProtocol => {
                 "the port speaks the MySQL protocol (TLS is in-band after SSLRequest)"
             }
+            Cause::SqlTlsNotOffered => {
+                "the SQL port offers no TLS (no ssl-cert/ssl-key loaded): clients connect in plaintext"
+            }
+            Cause::SecureTransportRequired => {
+                "the SQL client connected without TLS, and the server requires TLS (require_secure_transport)"
+            }
+            Cause::SqlAccessDenied => {
+                "MySQL authentication failed (1045): wrong user, password or host"
+            }
+            Cause::SqlHostNotAllowed => "no MySQL account for the client's host (1130)",
             Cause::NotTls => "the port does not speak TLS",
             Cause::NoAnswer => "the port accepts TCP but never answers the TLS ClientHello",
             Cause::NotListening => "nothing listens on the port (connection refused)",
@@ -287,6 +313,10 @@ impl Cause {
                 t("OpenSSL", "tlsv1 alert protocol version / unsupported protocol"),
             ],
             Cause::MysqlProtocol => vec![],
+            Cause::SqlTlsNotOffered
+            | Cause::SecureTransportRequired
+            | Cause::SqlAccessDenied
+            | Cause::SqlHostNotAllowed => self.sql_log_texts(),
             Cause::NotTls => vec![t("Go", "tls: first record does not look like a TLS handshake")],
             Cause::NoAnswer => vec![t("Go", "i/o timeout / context deadline exceeded (during the TLS handshake)")],
             Cause::NotListening => vec![t("Go", "connect: connection refused")],
@@ -294,6 +324,32 @@ impl Cause {
             Cause::ResolveFailed => vec![t("Go", "dial tcp: lookup <host>: no such host")],
             Cause::ConnectionReset => vec![t("Go", "read: connection reset by peer")],
             Cause::Unexplained => vec![],
+        }
+    }
+
+    /// The texts of the SQL ports' causes.
+    fn sql_log_texts(self) -> Vec<LogText> {
+        let t = LogText::new;
+        match self {
+            Cause::SqlTlsNotOffered => vec![
+                t("TiDB log, at start", "secure connection is not enabled"),
+                t("TiDB log, at start, when ssl-cert/ssl-key cannot be loaded", "load x509 failed"),
+                t("mysql client with --ssl-mode=REQUIRED", "ERROR 2026 (HY000): SSL connection error: SSL is required but the server doesn't support it"),
+                t("Go driver (go-sql-driver/mysql) with tls=true", "TLS requested but server does not support TLS"),
+            ],
+            Cause::SecureTransportRequired => vec![t(
+                "TiDB, MySQL, as the client sees it",
+                "ERROR 3159 (HY000): Connections using insecure transport are prohibited while --require_secure_transport=ON.",
+            )],
+            Cause::SqlAccessDenied => vec![t(
+                "TiDB, TiProxy, MySQL, MariaDB, as the client sees it",
+                "ERROR 1045 (28000): Access denied for user '<user>'@'<host>' (using password: YES)",
+            )],
+            Cause::SqlHostNotAllowed => vec![t(
+                "MySQL, MariaDB, as the client sees it",
+                "ERROR 1130 (HY000): Host '<host>' is not allowed to connect to this MySQL server",
+            )],
+            _ => vec![],
         }
     }
 
@@ -350,6 +406,22 @@ impl Cause {
             )],
             Cause::MysqlProtocol => vec![s(
                 "check the SQL port with a MySQL client: `mysql -h <host> -P 4000 --ssl-mode=VERIFY_IDENTITY --ssl-ca=ca.crt`",
+            )],
+            Cause::SqlTlsNotOffered => vec![
+                s("look for \"secure connection is enabled\" / \"secure connection is not enabled\" in the TiDB log at start, and \"load x509 failed\" just before"),
+                s("check that ssl-cert and ssl-key are set under [security] in tidb.toml (TiUP: server_configs.tidb.security.ssl-cert) and readable by TiDB"),
+                s("`tlsaudit probe <host>:4000 --protocol mysql --ca ca.crt` shows whether the greeting carries CLIENT_SSL"),
+            ],
+            Cause::SecureTransportRequired => vec![
+                s("connect with TLS: `mysql -h <host> -P 4000 --ssl-mode=VERIFY_IDENTITY --ssl-ca=ca.crt`; drivers: tls=true / sslMode=VERIFY_IDENTITY"),
+                s("see the setting: `SHOW GLOBAL VARIABLES LIKE 'require_secure_transport'`"),
+            ],
+            Cause::SqlAccessDenied => vec![
+                s("check the account and the hosts it may connect from: `SELECT user, host, plugin FROM mysql.user WHERE user = '<user>'`"),
+                s("a 1045 inside TLS proves the TLS session was accepted; in plaintext on MySQL or MariaDB it may also mean require_secure_transport: `tlsaudit probe <host>:<port> --protocol mysql --ca ca.crt --mysql-user <audit account>` tells them apart"),
+            ],
+            Cause::SqlHostNotAllowed => vec![s(
+                "list the account's hosts: `SELECT user, host FROM mysql.user`; create the account for the client's host or '%'",
             )],
             Cause::NotTls | Cause::NoAnswer => vec![s(
                 "check which service owns the port: `ss -ltnp 'sport = :<port>'` on the host",

@@ -112,6 +112,8 @@ pub struct Inputs {
     pub timeouts: Timeouts,
     /// Things noticed while resolving the inputs (an identity that failed to load, ...).
     pub notes: Vec<String>,
+    /// The audit account for a SQL port (`mysql` protocol).
+    pub mysql_account: Option<probe::mysql::MysqlAccount>,
 }
 
 /// What the command line asked for.
@@ -131,6 +133,8 @@ pub struct Request {
     pub component: Option<Component>,
     pub role: Option<String>,
     pub timeout: Option<Duration>,
+    /// The audit account for a SQL port (`mysql` protocol).
+    pub mysql_account: Option<probe::mysql::MysqlAccount>,
 }
 
 /// Load an identity for a diagnosis: a key that does not match is a finding, not an error.
@@ -317,6 +321,7 @@ impl Request {
             cluster: None,
             timeouts: Timeouts::uniform(self.timeout.unwrap_or(Duration::from_secs(5))),
             notes: Vec::new(),
+            mysql_account: self.mysql_account.clone(),
         })
     }
 
@@ -425,6 +430,7 @@ impl Request {
                 None => inv.options.timeouts,
             },
             notes,
+            mysql_account: self.mysql_account.clone(),
         })
     }
 }
@@ -700,6 +706,9 @@ pub fn base_spec(inputs: &Inputs) -> ProbeSpec {
     spec.server_name = t.server_name.clone();
     spec.path = t.path.clone();
     spec.timeouts = inputs.timeouts;
+    if spec.protocol == Protocol::Mysql {
+        spec.mysql_account = inputs.mysql_account.clone();
+    }
     spec
 }
 
@@ -740,7 +749,9 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
     if !reached_tls(base) {
         return out;
     }
-    let spec = base_spec(inputs);
+    let mut spec = base_spec(inputs);
+    // A SQL port's plaintext login is the baseline's; the variants change the TLS side only.
+    spec.mysql_plaintext = false;
     let mut push = |id: Variant, label: String, spec: ProbeSpec, caller: &Caller| {
         out.push(VariantPlan {
             id,
@@ -795,6 +806,10 @@ pub fn plan_variants(inputs: &Inputs, base: &ProbeRecord) -> Vec<VariantPlan> {
             "with ALPN http/1.1 only".into(),
             vec!["http/1.1".into()],
         ));
+    }
+    // MySQL servers negotiate no ALPN: nothing to vary.
+    if spec.protocol == Protocol::Mysql {
+        alpn_variants.clear();
     }
     for (id, label, list) in alpn_variants {
         let mut s = spec.clone();

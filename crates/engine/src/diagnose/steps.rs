@@ -62,6 +62,15 @@ pub(crate) fn answer(rec: &ProbeRecord) -> Option<String> {
         };
         return Some(format!("alert {} ({}) {when}", a.name, a.code));
     }
+    if let Some(m) = &rec.mysql {
+        if let Some(a) = &m.tls_login {
+            return Some(format!(
+                "the login inside TLS as {} with {}",
+                m.user,
+                a.describe()
+            ));
+        }
+    }
     if let Some(s) = ev.grpc_status {
         return Some(format!(
             "gRPC status {s} ({}){}",
@@ -92,7 +101,42 @@ pub(crate) fn answer(rec: &ProbeRecord) -> Option<String> {
     None
 }
 
-/// Steps 1 to 6 of the trace.
+/// The SQL logins, and what they prove about plaintext.
+fn sql_step(m: &crate::probe::mysql::MysqlReport) -> Step {
+    use crate::probe::mysql::{AccountKind, PlaintextVerdict as V};
+    let mut lines = Vec::new();
+    let who = match m.account {
+        AccountKind::Audit => format!("{} (the audit account)", m.user),
+        AccountKind::MadeUp => format!("{} (a made-up user: no credential)", m.user),
+    };
+    match &m.tls_login {
+        Some(a) => lines.push(format!("inside TLS as {who}: {}", a.describe())),
+        None => lines.push(format!("inside TLS as {who}: no TLS session")),
+    }
+    if let Some(a) = &m.plaintext_login {
+        lines.push(format!("in plaintext as {who}: {}", a.describe()));
+    }
+    lines.push(format!(
+        "plaintext {}: {}",
+        m.plaintext.as_str(),
+        m.plaintext_detail
+    ));
+    let status = match m.plaintext {
+        V::Refused => StepStatus::Ok,
+        V::Accepted => StepStatus::Warn,
+        V::NoTls => StepStatus::Fail,
+        V::Unknown => StepStatus::Info,
+        V::NotTested => StepStatus::Skipped,
+    };
+    Step {
+        number: 6,
+        title: "SQL logins: inside TLS and in plaintext".into(),
+        status,
+        lines,
+    }
+}
+
+/// Steps 1 to 6 of the trace (7 for a SQL port).
 pub fn steps(
     inputs: &Inputs,
     spec: &ProbeSpec,
@@ -146,6 +190,18 @@ pub fn steps(
     let status = if !connected(base) {
         lines.push("not reached".into());
         StepStatus::Skipped
+    } else if let Some(m) = &base.mysql {
+        lines.push(format!(
+            "the MySQL protocol: a greeting from {} (connection {}, capabilities 0x{:08x})",
+            m.server_version, m.connection_id, m.capabilities
+        ));
+        if m.tls_offered {
+            lines.push("yes, in-band: the greeting carries CLIENT_SSL; an SSLRequest was sent and TLS started on the same socket".into());
+            StepStatus::Ok
+        } else {
+            lines.push("no: the greeting lacks CLIENT_SSL: the server has no certificate loaded, so every client connects in plaintext".into());
+            StepStatus::Fail
+        }
     } else if let Some(p) = &base.evidence.peer_protocol {
         let what = match p {
             PeerProtocol::Http1 => {
@@ -354,7 +410,12 @@ pub fn steps(
         lines,
     });
 
-    // 6. Variants.
+    // 6. A SQL port: the logins over TLS and in plaintext.
+    if let Some(m) = &base.mysql {
+        steps.push(sql_step(m));
+    }
+
+    // 6 (or 7). Variants.
     let mut lines = Vec::new();
     if variants.is_empty() {
         lines.push(
@@ -369,7 +430,7 @@ pub fn steps(
         lines.push(format!("{:<42} {:<28} {}", v.label, outcome, v.observed));
     }
     steps.push(Step {
-        number: 6,
+        number: u8::try_from(steps.len() + 1).unwrap_or(u8::MAX),
         title: format!(
             "Variants: {} extra handshake{}",
             variants.len(),

@@ -110,6 +110,8 @@ pub struct AuditOptions {
     pub concurrency: usize,
     pub per_host: usize,
     pub expiry_warning_days: u32,
+    /// The audit account for the SQL ports (from `--mysql-user`; never from the file).
+    pub mysql_account: Option<crate::probe::mysql::MysqlAccount>,
 }
 
 impl Default for AuditOptions {
@@ -122,6 +124,7 @@ impl Default for AuditOptions {
             concurrency: 64,
             per_host: 16,
             expiry_warning_days: 30,
+            mysql_account: None,
         }
     }
 }

@@ -187,7 +187,10 @@ where
     let (mut stream, seen) = Tap::new(stream);
     let work = async {
         match spec.protocol {
-            Protocol::Tls => tls_window(spec, &mut stream, obs, a, tls13, ev).await,
+            // `mysql` runs its own check (mysql.rs); here it only waits like `tls`.
+            Protocol::Tls | Protocol::Mysql => {
+                tls_window(spec, &mut stream, obs, a, tls13, ev).await
+            }
             Protocol::Http => http(spec, &mut stream, a, ev).await,
             Protocol::Grpc => grpc(spec, stream, a, ev).await,
         }

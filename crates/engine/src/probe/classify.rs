@@ -206,6 +206,8 @@ pub enum PeerProtocol {
     Mysql,
     Ssh,
     Text,
+    /// TLS records where another protocol's greeting was expected (a MySQL probe of a TLS port).
+    Tls,
     Unknown,
 }
 
@@ -219,6 +221,7 @@ impl PeerProtocol {
             PeerProtocol::Mysql => "mysql",
             PeerProtocol::Ssh => "ssh",
             PeerProtocol::Text => "text",
+            PeerProtocol::Tls => "tls",
             PeerProtocol::Unknown => "unknown",
         }
     }
@@ -231,6 +234,7 @@ impl PeerProtocol {
             PeerProtocol::Mysql => "the MySQL protocol (a server greeting)",
             PeerProtocol::Ssh => "SSH",
             PeerProtocol::Text => "plain text",
+            PeerProtocol::Tls => "TLS",
             PeerProtocol::Unknown => "bytes that are neither TLS nor a protocol tlsaudit knows",
         }
     }

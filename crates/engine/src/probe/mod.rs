@@ -4,6 +4,7 @@
 pub mod check;
 pub mod classify;
 pub mod describe;
+pub mod mysql;
 pub mod observe;
 pub mod record;
 
@@ -34,6 +35,9 @@ pub enum Protocol {
     Http,
     /// gRPC `grpc.health.v1.Health/Check` over HTTP/2; status 16/7 means the CN is refused.
     Grpc,
+    /// MySQL protocol (TiDB 4000, TiProxy 6000): greeting, SSLRequest, TLS, a login inside TLS,
+    /// then the same login in plaintext (see [`mysql`]).
+    Mysql,
 }
 
 impl Protocol {
@@ -42,6 +46,7 @@ impl Protocol {
             Protocol::Tls => "tls",
             Protocol::Http => "http",
             Protocol::Grpc => "grpc",
+            Protocol::Mysql => "mysql",
         }
     }
 
@@ -51,6 +56,8 @@ impl Protocol {
             Protocol::Tls => vec!["h2".into(), "http/1.1".into()],
             Protocol::Http => vec!["http/1.1".into()],
             Protocol::Grpc => vec!["h2".into()],
+            // MySQL clients and servers negotiate no ALPN.
+            Protocol::Mysql => Vec::new(),
         }
     }
 }
@@ -116,6 +123,10 @@ pub struct ProbeSpec {
     pub alpn: Option<Vec<String>>,
     pub versions: TlsVersions,
     pub timeouts: Timeouts,
+    /// `mysql`: the audit account to log in with (else a made-up user).
+    pub mysql_account: Option<mysql::MysqlAccount>,
+    /// `mysql`: also try the login in plaintext on a second connection (default true).
+    pub mysql_plaintext: bool,
 }
 
 impl ProbeSpec {
@@ -128,6 +139,8 @@ impl ProbeSpec {
             alpn: None,
             versions: TlsVersions::Any,
             timeouts: Timeouts::default(),
+            mysql_account: None,
+            mysql_plaintext: true,
         }
     }
 
@@ -211,7 +224,7 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
             server_name: spec.server_name(),
             protocol: spec.protocol.as_str().to_string(),
             path: match spec.protocol {
-                Protocol::Tls => None,
+                Protocol::Tls | Protocol::Mysql => None,
                 _ => spec.path.clone(),
             },
             alpn_offered: spec.alpn_offered(),
@@ -230,8 +243,12 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
             authorization: None,
         },
         evidence: Evidence::default(),
+        mysql: None,
     };
     rec.outcome = run(spec, caller, trust, &mut rec).await;
+    if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
+        mysql::plaintext_test(spec, &mut rec).await;
+    }
     rec.timings.total_ms = ms(t0.elapsed());
     rec
 }
@@ -312,7 +329,7 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     let t = Instant::now();
     let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
     rec.timings.connect_ms = Some(ms(t.elapsed()));
-    let tcp = match connected {
+    let mut tcp = match connected {
         Err(_) => {
             return outcome(
                 OutcomeClass::Timeout,
@@ -328,6 +345,15 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     };
     rec.peer_addr = tcp.peer_addr().ok().map(|a| a.to_string());
     let _ = tcp.set_nodelay(true);
+    // MySQL: TLS starts in-band, after the greeting and an SSLRequest.
+    let greeting = if spec.protocol == Protocol::Mysql {
+        match mysql::negotiate(&mut tcp, spec, rec).await {
+            Ok(g) => Some(g),
+            Err(o) => return o,
+        }
+    } else {
+        None
+    };
 
     // Phase 2: the TLS handshake, instrumented.
     let obs = Arc::new(Observer::default());
@@ -424,7 +450,13 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
 
     // Phase 3: the post-handshake check.
     let t = Instant::now();
-    let checked = check::run(spec, tls, &obs, &attribution, tls13, &mut rec.evidence).await;
+    let checked = match &greeting {
+        Some(g) => {
+            let ev = &mut rec.evidence;
+            mysql::check(spec, tls, g, &obs, &attribution, ev, rec.mysql.as_mut()).await
+        }
+        None => check::run(spec, tls, &obs, &attribution, tls13, &mut rec.evidence).await,
+    };
     rec.timings.check_ms = Some(ms(t.elapsed()));
     let verdict = rec.server_verification.as_ref();
     if let Some(v) = verdict.filter(|v| !v.trusted) {

@@ -261,6 +261,9 @@ pub struct ProbeRecord {
     pub server_verification: Option<ServerVerification>,
     pub outcome: Outcome,
     pub evidence: Evidence,
+    /// `mysql`: the greeting, the logins over TLS and in plaintext, and what they prove.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<super::mysql::MysqlReport>,
 }
 
 impl ProbeRecord {

@@ -132,11 +132,11 @@ impl ConfigKind {
             .map_or_else(String::new, |r| r.profile().list.dotted())
     }
 
-    /// The endpoint roles this file's allow-list governs.
+    /// The endpoint roles this file's allow-list governs (not the SQL ports, which have none).
     pub fn roles(self) -> Vec<Role> {
         Role::ALL
             .into_iter()
-            .filter(|r| r.profile().config == *self.config())
+            .filter(|r| r.profile().config == *self.config() && r.profile().has_cn_list())
             .collect()
     }
 

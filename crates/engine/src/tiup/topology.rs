@@ -95,7 +95,7 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Tidb,
         role_name: "tidb",
         main_port: ("port", 4000),
-        ports: &[("status_port", Role::TidbStatus)],
+        ports: &[("status_port", Role::TidbStatus), ("port", Role::TidbSql)],
         configs: &[("config", ConfigKind::Tidb)],
     },
     SectionSpec {
@@ -135,7 +135,10 @@ const SPECS: [SectionSpec; 6] = [
         component: Component::Tiproxy,
         role_name: "tiproxy",
         main_port: ("port", 6000),
-        ports: &[("status_port", Role::TiproxyApi)],
+        ports: &[
+            ("status_port", Role::TiproxyApi),
+            ("port", Role::TiproxySql),
+        ],
         configs: &[("config", ConfigKind::Tiproxy)],
     },
 ];
@@ -706,6 +709,16 @@ fn read_instance(
             }
         }
     }
+    // Ports no allow-list governs (the SQL ports): endpoints without a list.
+    for (field, role) in spec.ports {
+        if !endpoints.iter().any(|e| e.role == *role) {
+            endpoints.push(InstanceEndpoint {
+                role: *role,
+                address: join_host_port(&host, get_port(field, role.profile().default_port)?),
+                list: None,
+            });
+        }
+    }
     // Endpoints in the order of the section's ports.
     endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
     Ok(Instance {
@@ -787,8 +800,14 @@ monitoring_servers:
             PathBuf::from("/tidb-deploy/pd-12379/tls/pd.crt")
         );
         let tidb = &t.instances[2];
-        assert_eq!(tidb.endpoints.len(), 1);
+        assert_eq!(tidb.endpoints.len(), 2);
         assert_eq!(tidb.endpoints[0].address, "10.0.1.21:10080");
+        // The SQL port (`port`, default 4000): no allow-list governs it.
+        assert_eq!(
+            (tidb.endpoints[1].role, tidb.endpoints[1].address.as_str()),
+            (Role::TidbSql, "10.0.1.21:4000")
+        );
+        assert!(tidb.endpoints[1].list.is_none());
         assert_eq!(
             tidb.endpoints[0].list.as_ref().unwrap().value,
             ["tidb", "prod-client"]
