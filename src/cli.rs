@@ -45,6 +45,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check a TiUP topology and component configs without probing (static lint).
     Lint(LintArgs),
+    /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
+    /// findings that changed; exit 1 when a change reaches --fail-on.
+    Diff(crate::report::diff::DiffArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,6 +95,10 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A JSON report from before a change: mark what changed since (as `tlsaudit diff` lists
+    /// it) in the table and the JSON.
+    #[arg(long, value_name = "BEFORE.json")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
     #[command(flatten)]
@@ -266,6 +273,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(args),
+        Some(Command::Diff(args)) => crate::report::diff::run(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -281,6 +289,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     format: None,
                     fail_on: Severity::Critical,
                     output: None,
+                    baseline: None,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
                 })
@@ -363,12 +372,24 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         } else {
             ReportFormat::Json
         });
+    let style = if args.output.is_some() {
+        Style::plain()
+    } else {
+        Style::detect()
+    };
+    let text = match &args.baseline {
+        Some(path) => crate::report::diff::render_report_with_baseline(
+            &auditor.plan,
+            snap,
+            path,
+            format == ReportFormat::Json,
+            style,
+        )?,
+        None => render_report(auditor, snap, format, style)?,
+    };
     match &args.output {
-        Some(path) => {
-            let text = render_report(auditor, snap, format, Style::plain())?;
-            std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
-        }
-        None => emit(&render_report(auditor, snap, format, Style::detect())?),
+        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        None => emit(&text),
     }
     Ok(exit_for(snap, args.fail_on))
 }

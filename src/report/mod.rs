@@ -2,6 +2,7 @@
 //! `diagnose` and `explain`.
 
 pub mod diagnose;
+pub mod diff;
 pub mod explain;
 pub mod json;
 pub mod table;
