@@ -38,6 +38,9 @@ async fn audited() -> (Lab, Arc<Auditor>, App) {
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
     let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
+    assert!(app.transposed, "11 endpoints outnumber 8 identities");
+    // These snapshots show the identity-rows layout (`t`).
+    app.transposed = false;
     app.next_refresh_secs = Some(10);
     (lab, auditor, app)
 }

@@ -10,6 +10,7 @@
 //! latest `Arc<Snapshot>` without holding any lock. Rounds run in spawned tasks.
 
 pub mod app;
+pub mod history;
 pub mod ui;
 
 use std::io;
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, IdentityInfo, View};
+pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, GroupBy, IdentityInfo, Row, View};
 use tlsaudit_engine::audit::{Auditor, Snapshot};
 pub use ui::draw;
 

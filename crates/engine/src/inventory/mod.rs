@@ -65,6 +65,8 @@ struct RawEndpoint {
     path: Option<String>,
     allowed_cn: Option<Vec<String>>,
     version: Option<Spanned<String>>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A caller identity from the inventory.
@@ -92,6 +94,9 @@ pub struct Endpoint {
     pub allowed_cn: Vec<String>,
     pub version: Option<Version>,
     pub profile: Profile,
+    /// Free-form labels (`labels = { rack = "r1", zone = "az1" }`): the dashboard groups by
+    /// them.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Endpoint {
@@ -290,6 +295,7 @@ impl Inventory {
                 allowed_cn: e.allowed_cn.unwrap_or_default(),
                 version,
                 profile,
+                labels: e.labels,
             });
         }
 
