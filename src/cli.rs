@@ -133,6 +133,9 @@ pub struct TuiArgs {
     /// Time between automatic rounds, e.g. 10s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
+    /// A JSON report from before a change: the changes view lists what changed since.
+    #[arg(long, value_name = "BEFORE.json")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
 }
@@ -280,6 +283,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                 run_tui(TuiArgs {
                     config: default,
                     interval: Duration::from_secs(10),
+                    baseline: None,
                     audit: AuditFlags::default(),
                 })
                 .await
@@ -404,7 +408,7 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
-    let (lab, config) = crate::demo::start().await.map_err(|e| {
+    let (mut lab, config) = crate::demo::start().await.map_err(|e| {
         InputError::usage(
             format!("cannot start the demo lab: {e}"),
             "check that loopback sockets can be opened",
@@ -414,7 +418,7 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
     if !args.keep_running && args.format.is_none() && stdout_is_terminal() {
         apply(&args.audit, &mut inv);
         let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
-        dashboard(auditor.clone(), args.interval).await?;
+        dashboard(auditor.clone(), args.interval, None).await?;
         lab.stop().await;
         let snap = auditor.snapshot();
         return Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)));
@@ -423,6 +427,12 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
         let text = std::fs::read_to_string(&config).unwrap_or_default();
         eprintln!("lab running; inventory at {}\n", config.display());
         eprintln!("{text}");
+        if let Ok(path) = crate::demo::write_lab_config(&lab) {
+            eprintln!(
+                "the lab servers' own config (edit to change them): {}\n",
+                path.display()
+            );
+        }
     }
     let (auditor, snap) = audit(inv, &args.audit).await?;
     let format = args.format.unwrap_or(ReportFormat::Table);
@@ -432,14 +442,25 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
             "\nthe lab keeps running: tlsaudit report --config {}\npress Ctrl-C to stop it",
             config.display()
         );
-        let _ = tokio::signal::ctrl_c().await;
+        crate::demo::watch_lab_config(&mut lab).await;
     }
     lab.stop().await;
     Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)))
 }
 
 /// Open the live dashboard; `e` writes the JSON report into the current directory.
-async fn dashboard(auditor: std::sync::Arc<Auditor>, interval: Duration) -> Result<(), InputError> {
+async fn dashboard(
+    auditor: std::sync::Arc<Auditor>,
+    interval: Duration,
+    baseline: Option<&std::path::Path>,
+) -> Result<(), InputError> {
+    let baseline = match baseline {
+        Some(path) => Some(crate::tui::history::baseline_verdicts(
+            &crate::report::diff::load(path)?,
+            &crate::tui::Catalog::from_plan(&auditor.plan),
+        )),
+        None => None,
+    };
     let plan = auditor.plan.clone();
     let export: crate::tui::ExportFn = Box::new(move |snap: &Snapshot| {
         let json = crate::report::json::to_string(&plan, snap).map_err(|e| e.to_string())?;
@@ -451,6 +472,7 @@ async fn dashboard(auditor: std::sync::Arc<Auditor>, interval: Duration) -> Resu
     let opts = crate::tui::TuiOptions {
         interval,
         export: Some(export),
+        baseline,
         ..Default::default()
     };
     crate::tui::run(auditor, opts).await.map_err(|e| {
@@ -475,7 +497,7 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
     }
     apply(&args.audit, &mut inv);
     let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
-    dashboard(auditor.clone(), args.interval).await?;
+    dashboard(auditor.clone(), args.interval, args.baseline.as_deref()).await?;
     Ok(exit_for(&auditor.snapshot(), Severity::Critical))
 }
 

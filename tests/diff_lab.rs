@@ -9,8 +9,6 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use tlsaudit_lab::{Behavior, ServerCertKind};
-
 fn bin(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tlsaudit"));
     c.current_dir(dir);
@@ -57,22 +55,31 @@ fn report(dir: &Path, config: &Path, out: &str) {
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// The planted change: tikv-1 now admits demo-client (the inventory still says it must not),
-/// and pd-2 serves a re-issued certificate.
+/// The planted change, through the lab servers' own config (`lab.toml`, as `demo
+/// --keep-running` applies it): tikv-1 now admits demo-client (the inventory still says it must
+/// not), and pd-2 serves a re-issued certificate.
 fn plant_change(lab: &mut tlsaudit_lab::Lab) {
-    let mut kv = lab.spec("tikv-1").unwrap().clone();
-    kv.behavior = Behavior::TikvGrpc {
-        allowed_cn: ["tidb", "pd", "tikv", "tiflash", "demo-client"]
-            .map(String::from)
-            .to_vec(),
-    };
-    lab.reconfigure(kv).unwrap();
-    let pd = lab
-        .spec("pd-2")
-        .unwrap()
-        .clone()
-        .with_server_cert(ServerCertKind::Reissued);
-    lab.reconfigure(pd).unwrap();
+    let path = tlsaudit::demo::write_lab_config(lab).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let kv = "[\"tikv-1\"]\nallowed_cn = [\"tidb\", \"pd\", \"tikv\", \"tiflash\"]\nserver_cert = \"good\"";
+    let pd = "[\"pd-2\"]\nallowed_cn = [\"pd\", \"tidb\", \"tikv\", \"tiflash\", \"demo-client\"]\nserver_cert = \"good\"";
+    assert!(text.contains(kv) && text.contains(pd), "{text}");
+    let edited = text
+        .replace(
+            kv,
+            &kv.replace("\"tiflash\"]", "\"tiflash\", \"demo-client\"]"),
+        )
+        .replace(pd, &pd.replace("\"good\"", "\"reissued\""));
+    let changed = tlsaudit::demo::apply_lab_config(lab, &edited).unwrap();
+    assert_eq!(changed, ["pd-2", "tikv-1"]);
+    assert!(
+        tlsaudit::demo::apply_lab_config(lab, &edited)
+            .unwrap()
+            .is_empty(),
+        "applying the same config again changes nothing"
+    );
+    let bad = tlsaudit::demo::apply_lab_config(lab, "[\"tikv-1\"]\nserver_cert = \"shiny\"\n");
+    assert!(bad.unwrap_err().contains("unknown kind \"shiny\""));
 }
 
 const FILTERS: &[(&str, &str)] = &[

@@ -50,7 +50,11 @@ fn snapshot(round: u64, n_ep: usize, n_id: usize, f: impl Fn(usize, usize) -> Ve
         total: n_ep * n_id,
         done: n_ep * n_id,
         started_at: None,
-        finished_at: Some(format!("2026-03-01T10:{:02}:{:02}Z", round / 60 % 60, round % 60)),
+        finished_at: Some(format!(
+            "2026-03-01T10:{:02}:{:02}Z",
+            round / 60 % 60,
+            round % 60
+        )),
         identity_names: (0..n_id).map(|i| format!("id-{i}")).collect(),
         endpoint_names: (0..n_ep).map(|e| format!("ep-{e}")).collect(),
         cells,
@@ -96,7 +100,11 @@ fn catalog(n_ep: usize, n_id: usize) -> Catalog {
 }
 
 fn fleet() -> App {
-    let mut app = App::new(catalog(1000, 6), Arc::new(snapshot(1, 1000, 6, verdict)), false);
+    let mut app = App::new(
+        catalog(1000, 6),
+        Arc::new(snapshot(1, 1000, 6, verdict)),
+        false,
+    );
     app.next_refresh_secs = Some(10);
     app
 }
@@ -131,9 +139,15 @@ fn transposed_1000x6_names_endpoints_in_rows() {
     assert!(app.transposed, "the default follows the shape");
     typed(&mut app, "jjjl");
     let s = screen(&mut app, 120, 40);
-    assert!(s.contains("Matrix: endpoints x identities, by component"), "{s}");
+    assert!(
+        s.contains("Matrix: endpoints x identities, by component"),
+        "{s}"
+    );
     assert!(s.contains("- PD (250)"), "{s}");
-    assert!(s.contains("pd-0004.prod.example"), "full endpoint names:\n{s}");
+    assert!(
+        s.contains("pd-0004.prod.example"),
+        "full endpoint names:\n{s}"
+    );
     assert_eq!(s.matches('[').count(), 1, "one selected cell:\n{s}");
     assert_screen!("fleet_transposed_1000x6_120x40", s);
     // `t` goes back to identity rows.
@@ -209,7 +223,11 @@ fn history_memory_is_flat_over_1000_rounds() {
     assert_eq!(h.len(), tui::history::DEFAULT_ROUNDS);
     assert_eq!(h.changes_len(), tui::history::LOG_CAP);
     assert!(at_100 > 0);
-    assert_eq!(h.heap_bytes(), at_100, "memory grew between round 100 and 1,000");
+    assert_eq!(
+        h.heap_bytes(),
+        at_100,
+        "memory grew between round 100 and 1,000"
+    );
     // About 20 rounds x 2,000 cells plus the log: well under a megabyte.
     assert!(h.heap_bytes() < 1 << 20, "{}", h.heap_bytes());
 }

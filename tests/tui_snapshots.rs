@@ -202,6 +202,7 @@ async fn loop_draws_handles_keys_and_quits() {
     let opts = TuiOptions {
         interval: Duration::from_secs(3600),
         color: false,
+        baseline: None,
         export: Some(Box::new(|snap| {
             Ok(std::path::PathBuf::from(format!(
                 "/tmp/round-{}.json",

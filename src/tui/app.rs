@@ -584,26 +584,7 @@ impl App {
         if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
             return Action::Quit;
         }
-        if let Some(input) = self.input.as_mut() {
-            match key.code {
-                KeyCode::Char(c) => input.push(c),
-                KeyCode::Backspace => {
-                    input.pop();
-                }
-                KeyCode::Enter => {
-                    self.filter = input.trim().to_string();
-                    self.input = None;
-                }
-                KeyCode::Esc => {
-                    self.filter = std::mem::take(&mut self.input_backup);
-                    self.input = None;
-                }
-                _ => {}
-            }
-            self.normalize();
-            return Action::None;
-        }
-        if self.search_key(key.code) {
+        if self.filter_key(key.code) || self.search_key(key.code) {
             return Action::None;
         }
         if self.help {
@@ -651,25 +632,13 @@ impl App {
                 self.failing_only = !self.failing_only;
                 self.normalize();
             }
-            KeyCode::Char('c') if self.transposed => self.fold_all(),
+            KeyCode::Char('t' | 'g' | 's' | 'n' | 'c' | 'z') if self.layout_key(key.code) => {}
             KeyCode::Char('c') => {
                 self.by_component = !self.by_component;
                 self.col_offset = 0;
                 self.normalize();
             }
-            KeyCode::Char('t') => {
-                self.transposed = !self.transposed;
-                self.sel_group = None;
-                (self.row_offset, self.col_offset) = (0, 0);
-                self.normalize();
-            }
-            KeyCode::Char('g') => self.cycle_group(),
-            KeyCode::Char('z') if self.transposed => self.toggle_fold(),
-            KeyCode::Char('s') => self.search = Some(String::new()),
-            KeyCode::Char('n') => {
-                let q = self.last_search.clone();
-                self.jump(&q);
-            }
+
             KeyCode::Char('/') => {
                 self.input_backup = self.filter.clone();
                 self.input = Some(self.filter.clone());
@@ -997,7 +966,8 @@ impl App {
         self.normalize();
     }
 
-    /// Cycle the grouping: component, host, then each label key the inventory uses.
+    /// Cycle the grouping: component, host, then each label key the inventory uses (in the
+    /// transposed layout, which it switches to).
     pub fn cycle_group(&mut self) {
         let keys: BTreeSet<&String> = self
             .catalog
@@ -1019,6 +989,8 @@ impl App {
         };
         self.folded.clear();
         self.sel_group = None;
+        // Grouping is of endpoint rows: show them.
+        self.transposed = true;
         self.status = Some(format!("rows grouped by {}", self.group_by.describe()));
         self.normalize();
     }
@@ -1105,6 +1077,53 @@ impl App {
         self.detail = true;
         self.detail_scroll = 0;
         self.normalize();
+    }
+
+    /// The fleet layout's keys (`t`, `g`, `z`, `c` when transposed, `s`, `n`); returns whether
+    /// the key was handled.
+    fn layout_key(&mut self, code: KeyCode) -> bool {
+        match code {
+            KeyCode::Char('t') => {
+                self.transposed = !self.transposed;
+                self.sel_group = None;
+                (self.row_offset, self.col_offset) = (0, 0);
+                self.normalize();
+            }
+            KeyCode::Char('g') => self.cycle_group(),
+            KeyCode::Char('z') if self.transposed => self.toggle_fold(),
+            KeyCode::Char('c') if self.transposed => self.fold_all(),
+            KeyCode::Char('s') => self.search = Some(String::new()),
+            KeyCode::Char('n') => {
+                let q = self.last_search.clone();
+                self.jump(&q);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The filter prompt's keys (after `/`); returns whether the key was consumed.
+    fn filter_key(&mut self, code: KeyCode) -> bool {
+        if let Some(input) = self.input.as_mut() {
+            match code {
+                KeyCode::Char(c) => input.push(c),
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                KeyCode::Enter => {
+                    self.filter = input.trim().to_string();
+                    self.input = None;
+                }
+                KeyCode::Esc => {
+                    self.filter = std::mem::take(&mut self.input_backup);
+                    self.input = None;
+                }
+                _ => {}
+            }
+            self.normalize();
+            return true;
+        }
+        false
     }
 
     /// The search prompt's keys; returns whether the key was consumed.

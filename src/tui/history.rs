@@ -179,6 +179,31 @@ impl History {
     }
 }
 
+/// A baseline report's verdicts in the catalog's cell order (`None` where the report has no such
+/// cell), for [`History::seed`].
+pub fn baseline_verdicts(
+    doc: &crate::report::json::ReportDoc,
+    catalog: &super::Catalog,
+) -> Vec<Option<Verdict>> {
+    let by_name: std::collections::HashMap<(&str, &str), Option<Verdict>> = doc
+        .cells
+        .iter()
+        .map(|c| ((c.identity.as_str(), c.endpoint.as_str()), c.verdict))
+        .collect();
+    catalog
+        .identities
+        .iter()
+        .flat_map(|i| {
+            catalog.endpoints.iter().map(|e| {
+                by_name
+                    .get(&(i.name.as_str(), e.name.as_str()))
+                    .copied()
+                    .flatten()
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,9 @@ pub struct TuiOptions {
     pub color: bool,
     /// The `e` key: write the JSON report.
     pub export: Option<ExportFn>,
+    /// Verdicts of a baseline report in cell order ([`history::baseline_verdicts`]): the
+    /// changes view then lists what changed since it.
+    pub baseline: Option<Vec<Option<tlsaudit_engine::audit::Verdict>>>,
 }
 
 impl Default for TuiOptions {
@@ -53,6 +56,7 @@ impl Default for TuiOptions {
             interval: Duration::from_secs(10),
             color: color_from_env(),
             export: None,
+            baseline: None,
         }
     }
 }
@@ -143,6 +147,9 @@ pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
             auditor.snapshot(),
             opts.color,
         );
+        if let Some(b) = &opts.baseline {
+            app.history.seed(b);
+        }
         let result = run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
         reader.abort();
         result

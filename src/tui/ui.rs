@@ -1367,7 +1367,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("PgUp / PgDn", "scroll the detail"),
     ("Tab", "matrix, findings, changes (newest first)"),
     ("t", "transpose: endpoints as rows, identities as columns"),
-    ("g", "group rows by component, host or an inventory label"),
+    (
+        "g",
+        "group endpoint rows by component, host or an inventory label",
+    ),
     (
         "z",
         "fold / unfold the selected group (also Enter on its header)",

@@ -110,6 +110,9 @@ pub(super) fn draw_transposed(frame: &mut Frame, area: Rect, app: &mut App, th: 
         th.dim(),
     )));
     frame.render_widget(block, area);
+    if inner.height < 2 || g.avail < g.cell_w {
+        return;
+    }
     let buf = frame.buffer_mut();
     // Header: identity names.
     let mut hint = String::new();
