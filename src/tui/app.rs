@@ -730,9 +730,18 @@ impl App {
 
     /// Endpoints in the order of the transposed view's groups (ignoring filters).
     fn grouped_order(&self) -> Vec<usize> {
-        let mut eps = self.order.clone();
+        self.grouped().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Endpoints with their group names, in group order (each name computed once).
+    fn grouped(&self) -> Vec<(usize, String)> {
+        let mut eps: Vec<(usize, String)> = self
+            .order
+            .iter()
+            .map(|&e| (e, self.group_name(e)))
+            .collect();
         if self.group_by != GroupBy::Component {
-            eps.sort_by_cached_key(|&e| self.group_name(e));
+            eps.sort_by(|a, b| a.1.cmp(&b.1));
         }
         eps
     }
@@ -770,14 +779,13 @@ impl App {
                 }
             }
         };
-        for e in self.grouped_order() {
+        for (e, name) in self.grouped() {
             if !self.matches_filter(e) {
                 continue;
             }
             if self.failing_only && !ids.iter().any(|&i| self.failing(i, e)) {
                 continue;
             }
-            let name = self.group_name(e);
             match current.as_mut() {
                 Some((g, eps)) if *g == name => eps.push(e),
                 _ => {
