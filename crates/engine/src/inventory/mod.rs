@@ -393,6 +393,23 @@ version = "v8.5.0"
         assert_eq!(inv.endpoints[1].version, Some(Version(8, 5)));
     }
 
+    #[test]
+    fn labels_are_optional_and_kept() {
+        let text = GOOD.replace(
+            "version = \"v8.5.0\"",
+            "version = \"v8.5.0\"\nlabels = { rack = \"r12\", zone = \"az1\" }",
+        );
+        let inv = Inventory::parse(&text, Path::new("t.toml")).unwrap();
+        assert!(inv.endpoints[0].labels.is_empty());
+        assert_eq!(
+            inv.endpoints[1].labels.get("rack").map(String::as_str),
+            Some("r12")
+        );
+        assert_eq!(inv.endpoints[1].labels.len(), 2);
+        let bad = GOOD.replace("version = \"v8.5.0\"", "labels = { rack = 12 }");
+        assert!(Inventory::parse(&bad, Path::new("t.toml")).is_err());
+    }
+
     fn err(text: &str) -> String {
         Inventory::parse(text, Path::new("t.toml"))
             .unwrap_err()
