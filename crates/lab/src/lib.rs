@@ -35,6 +35,10 @@
 //! - [`ServerCertKind::CnOnly`] / [`ServerCertKind::NoServerEku`]: a legacy server certificate
 //!   without SANs, and one without the `serverAuth` EKU.
 //!
+//! - [`ServerCertKind::Reissued`]: a good certificate re-issued (new key, later notAfter), and
+//!   [`Lab::reconfigure`]: change a running endpoint's allow-list or certificate on the same
+//!   address, as a config change plus a reload would.
+//!
 //! TLS session resumption is disabled on every endpoint: each probe gets a full handshake.
 
 mod grpc;
