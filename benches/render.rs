@@ -1,6 +1,8 @@
-//! Frame time of the dashboard on a large synthetic audit: 200 endpoints x 10 identities, drawn
-//! into a 200x60 `TestBackend`, with the selection moving every frame (so the diff is never
-//! empty). Prints mean and p99 per scenario; the budget is 16 ms (60 frames per second).
+//! Frame time of the dashboard on large synthetic audits: 200 endpoints x 10 identities (the
+//! identity-rows layout) and a fleet of 1,000 endpoints x 12 identities (the transposed view,
+//! grouped and folded, and the changes view), drawn into a 200x60 `TestBackend`, with the
+//! selection moving every frame (so the diff is never empty). Prints mean and p99 per scenario;
+//! the budget is 16 ms (60 frames per second).
 //!
 //! `cargo bench --bench render` (`-- --frames N` to change the sample count).
 
@@ -15,7 +17,8 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tlsaudit::tui::{self, App, Catalog, EndpointInfo, IdentityInfo};
 use tlsaudit_engine::audit::{
-    CellState, Expected, Finding, IdentityKind, Matrix, Severity, Snapshot, Verdict,
+    CellState, EndpointId, Expected, Finding, IdentityId, IdentityKind, Matrix, Severity, Snapshot,
+    Verdict,
 };
 use tlsaudit_engine::pki::{CertSummary, IdentityCheck};
 use tlsaudit_engine::probe::{
@@ -23,9 +26,6 @@ use tlsaudit_engine::probe::{
     TargetReport, Timings, TlsParams,
 };
 use tlsaudit_engine::profile::Component;
-
-const ENDPOINTS: usize = 200;
-const IDENTITIES: usize = 10;
 
 fn cert(cn: &str, k: usize) -> CertSummary {
     CertSummary {
@@ -112,7 +112,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
     }
 }
 
-fn synthetic() -> App {
+fn synthetic(n_ep: usize, n_id: usize) -> App {
     let components = [
         Component::Pd,
         Component::Tikv,
@@ -120,7 +120,7 @@ fn synthetic() -> App {
         Component::Tiflash,
         Component::Ticdc,
     ];
-    let endpoints: Vec<EndpointInfo> = (0..ENDPOINTS)
+    let endpoints: Vec<EndpointInfo> = (0..n_ep)
         .map(|k| {
             let c = components[k % components.len()];
             EndpointInfo {
@@ -129,10 +129,14 @@ fn synthetic() -> App {
                 role: tlsaudit_engine::profile::Role::default_for(c),
                 address: format!("10.0.{}.{}:20160", k / 250, k % 250),
                 allowed_cn: vec!["tidb".into(), "pd".into(), "tikv".into()],
+                labels: std::collections::BTreeMap::from([(
+                    "rack".to_string(),
+                    format!("rack-{:02}", k % 40),
+                )]),
             }
         })
         .collect();
-    let identities: Vec<IdentityInfo> = (0..IDENTITIES)
+    let identities: Vec<IdentityInfo> = (0..n_id)
         .map(|i| IdentityInfo {
             name: format!("caller-{i}"),
             kind: IdentityKind::Configured,
@@ -169,7 +173,7 @@ fn synthetic() -> App {
                 deny_only_if_sent: false,
             });
             cells.push(CellState {
-                record: Some(Arc::new(record(ep, id, i * ENDPOINTS + e, class))),
+                record: Some(Arc::new(record(ep, id, i * n_ep + e, class))),
                 verdict: Some(verdict),
                 changed: (i + e) % 17 == 0,
                 rotated: (i + e) % 31 == 0,
@@ -177,14 +181,14 @@ fn synthetic() -> App {
         }
     }
     let (mut cells, mut expected) = (cells.into_iter(), expected.into_iter());
-    let cells = Matrix::from_fn(IDENTITIES, ENDPOINTS, |_, _| cells.next().unwrap());
-    let expected = Matrix::from_fn(IDENTITIES, ENDPOINTS, |_, _| expected.next().unwrap());
+    let cells = Matrix::from_fn(n_id, n_ep, |_, _| cells.next().unwrap());
+    let expected = Matrix::from_fn(n_id, n_ep, |_, _| expected.next().unwrap());
     let snapshot = Snapshot {
         cluster: "synthetic".into(),
         round: 7,
         running: true,
-        total: ENDPOINTS * IDENTITIES,
-        done: ENDPOINTS * IDENTITIES / 2,
+        total: n_ep * n_id,
+        done: n_ep * n_id / 2,
         started_at: Some("2025-06-01T00:00:00Z".into()),
         finished_at: None,
         identity_names: identities.iter().map(|i| i.name.clone()).collect(),
@@ -192,15 +196,36 @@ fn synthetic() -> App {
         cells,
         findings,
     };
-    App::new(
+    let mut app = App::new(
         Catalog {
             endpoints,
             identities,
             expected,
         },
-        Arc::new(snapshot),
+        Arc::new(snapshot.clone()),
         true,
-    )
+    );
+    // Ten finished rounds in which a few cells change, for the history and the changes view.
+    for round in 1..=10u64 {
+        let mut s = snapshot.clone();
+        s.round = round;
+        s.running = false;
+        s.finished_at = Some(format!("2025-06-01T00:{round:02}:00Z"));
+        for k in (round as usize..s.cells.len()).step_by(97) {
+            let cell = (IdentityId(k / n_ep), EndpointId(k % n_ep));
+            s.cells[cell].verdict = Some(Verdict::ALL[(k + round as usize) % 8]);
+        }
+        app.set_snapshot(Arc::new(s));
+    }
+    app.set_snapshot(Arc::new(snapshot));
+    app
+}
+
+/// The 200 x 10 scenarios, as before: identities as rows.
+fn wide() -> App {
+    let mut app = synthetic(200, 10);
+    app.transposed = false;
+    app
 }
 
 fn key(c: char) -> KeyEvent {
@@ -249,23 +274,23 @@ fn main() {
         .and_then(|k| args.get(k + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    println!("dashboard frame time: {ENDPOINTS} endpoints x {IDENTITIES} identities, 200x60");
+    println!("dashboard frame time: 200 endpoints x 10 identities, 200x60");
 
-    let mut app = synthetic();
+    let mut app = wide();
     // Sweep right across all 200 columns (horizontal scrolling), then back.
-    let sweep: Vec<char> = std::iter::repeat_n('l', ENDPOINTS)
-        .chain(std::iter::repeat_n('h', ENDPOINTS))
+    let sweep: Vec<char> = std::iter::repeat_n('l', 200)
+        .chain(std::iter::repeat_n('h', 200))
         .collect();
     report("matrix, moving", &measure(&mut app, frames, &sweep));
 
-    let mut app = synthetic();
+    let mut app = wide();
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     report(
         "matrix + detail pane, moving",
         &measure(&mut app, frames, &sweep),
     );
 
-    let mut app = synthetic();
+    let mut app = wide();
     app.handle_key(key('f'));
     app.handle_key(key('c'));
     report(
@@ -273,7 +298,57 @@ fn main() {
         &measure(&mut app, frames, &['l', 'l', 'j', 'h', 'h', 'k']),
     );
 
-    let mut app = synthetic();
+    let mut app = wide();
     app.handle_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     report("findings (300), moving", &measure(&mut app, frames, &['j']));
+
+    fleet(frames);
+}
+
+/// 1,000 endpoints x 12 identities: the transposed view (the default for this shape).
+fn fleet(frames: usize) {
+    println!("\ndashboard frame time: 1000 endpoints x 12 identities, 200x60");
+    let down: Vec<char> = std::iter::repeat_n('j', 1004)
+        .chain(std::iter::repeat_n('k', 1004))
+        .collect();
+    let mut app = synthetic(1000, 12);
+    assert!(app.transposed);
+    report("transposed, moving down", &measure(&mut app, frames, &down));
+
+    let mut app = synthetic(1000, 12);
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    report(
+        "transposed + detail pane, moving",
+        &measure(&mut app, frames, &down),
+    );
+
+    let mut app = synthetic(1000, 12);
+    app.handle_key(key('g'));
+    app.handle_key(key('g'));
+    app.handle_key(key('c'));
+    report(
+        "grouped by rack, folded, moving",
+        &measure(&mut app, frames, &['j', 'l', 'j', 'h', 'k', 'k']),
+    );
+
+    let mut app = synthetic(1000, 12);
+    app.handle_key(key('f'));
+    report(
+        "transposed, failing only",
+        &measure(&mut app, frames, &['j', 'l', 'j', 'h']),
+    );
+
+    let mut app = synthetic(1000, 12);
+    app.transposed = false;
+    let sweep: Vec<char> = std::iter::repeat_n('l', 1000)
+        .chain(std::iter::repeat_n('h', 1000))
+        .collect();
+    report("identity rows, moving", &measure(&mut app, frames, &sweep));
+
+    let mut app = synthetic(1000, 12);
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::NONE));
+    report(
+        &format!("changes ({}), moving", app.history.changes_len()),
+        &measure(&mut app, frames, &['j']),
+    );
 }

@@ -46,6 +46,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check a TiUP topology and component configs without probing (static lint).
     Lint(LintArgs),
+    /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
+    /// findings that changed; exit 1 when a change reaches --fail-on.
+    Diff(crate::report::diff::DiffArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,6 +150,10 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A JSON report from before a change: mark what changed since (as `tlsaudit diff` lists
+    /// it) in the table and the JSON.
+    #[arg(long, value_name = "BEFORE.json")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
     #[command(flatten)]
@@ -181,6 +188,9 @@ pub struct TuiArgs {
     /// Time between automatic rounds, e.g. 10s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
+    /// A JSON report from before a change: the changes view lists what changed since.
+    #[arg(long, value_name = "BEFORE.json")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
 }
@@ -325,12 +335,14 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(&args),
+        Some(Command::Diff(args)) => crate::report::diff::run(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
                 run_tui(TuiArgs {
                     config: default,
                     interval: Duration::from_secs(10),
+                    baseline: None,
                     audit: AuditFlags::default(),
                 })
                 .await
@@ -340,6 +352,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     format: None,
                     fail_on: Severity::Critical,
                     output: None,
+                    baseline: None,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
                 })
@@ -436,12 +449,24 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         } else {
             ReportFormat::Json
         });
+    let style = if args.output.is_some() {
+        Style::plain()
+    } else {
+        Style::detect()
+    };
+    let text = match &args.baseline {
+        Some(path) => crate::report::diff::render_report_with_baseline(
+            &auditor.plan,
+            snap,
+            path,
+            format == ReportFormat::Json,
+            style,
+        )?,
+        None => render_report(auditor, snap, format, style)?,
+    };
     match &args.output {
-        Some(path) => {
-            let text = render_report(auditor, snap, format, Style::plain())?;
-            std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?;
-        }
-        None => emit(&render_report(auditor, snap, format, Style::detect())?),
+        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        None => emit(&text),
     }
     Ok(exit_for(snap, args.fail_on))
 }
@@ -456,7 +481,7 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
-    let (lab, config) = crate::demo::start().await.map_err(|e| {
+    let (mut lab, config) = crate::demo::start().await.map_err(|e| {
         InputError::usage(
             format!("cannot start the demo lab: {e}"),
             "check that loopback sockets can be opened",
@@ -466,7 +491,7 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
     if !args.keep_running && args.format.is_none() && stdout_is_terminal() {
         apply(&args.audit, &mut inv)?;
         let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
-        dashboard(auditor.clone(), args.interval).await?;
+        dashboard(auditor.clone(), args.interval, None).await?;
         lab.stop().await;
         let snap = auditor.snapshot();
         return Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)));
@@ -475,6 +500,12 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
         let text = std::fs::read_to_string(&config).unwrap_or_default();
         eprintln!("lab running; inventory at {}\n", config.display());
         eprintln!("{text}");
+        if let Ok(path) = crate::demo::write_lab_config(&lab) {
+            eprintln!(
+                "the lab servers' own config (edit to change them): {}\n",
+                path.display()
+            );
+        }
     }
     let (auditor, snap) = audit(inv, &args.audit).await?;
     let format = args.format.unwrap_or(ReportFormat::Table);
@@ -484,14 +515,25 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
             "\nthe lab keeps running: tlsaudit report --config {}\npress Ctrl-C to stop it",
             config.display()
         );
-        let _ = tokio::signal::ctrl_c().await;
+        crate::demo::watch_lab_config(&mut lab).await;
     }
     lab.stop().await;
     Ok(args.fail_on.map_or(0, |f| exit_for(&snap, f)))
 }
 
 /// Open the live dashboard; `e` writes the JSON report into the current directory.
-async fn dashboard(auditor: std::sync::Arc<Auditor>, interval: Duration) -> Result<(), InputError> {
+async fn dashboard(
+    auditor: std::sync::Arc<Auditor>,
+    interval: Duration,
+    baseline: Option<&std::path::Path>,
+) -> Result<(), InputError> {
+    let baseline = match baseline {
+        Some(path) => Some(crate::tui::history::baseline_verdicts(
+            &crate::report::diff::load(path)?,
+            &crate::tui::Catalog::from_plan(&auditor.plan),
+        )),
+        None => None,
+    };
     let plan = auditor.plan.clone();
     let export: crate::tui::ExportFn = Box::new(move |snap: &Snapshot| {
         let json = crate::report::json::to_string(&plan, snap).map_err(|e| e.to_string())?;
@@ -503,6 +545,7 @@ async fn dashboard(auditor: std::sync::Arc<Auditor>, interval: Duration) -> Resu
     let opts = crate::tui::TuiOptions {
         interval,
         export: Some(export),
+        baseline,
         ..Default::default()
     };
     crate::tui::run(auditor, opts).await.map_err(|e| {
@@ -527,7 +570,7 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
     }
     apply(&args.audit, &mut inv)?;
     let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
-    dashboard(auditor.clone(), args.interval).await?;
+    dashboard(auditor.clone(), args.interval, args.baseline.as_deref()).await?;
     Ok(exit_for(&auditor.snapshot(), Severity::Critical))
 }
 

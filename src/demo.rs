@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use tlsaudit_lab::{EndpointSpec, Lab, LabError, LabSpec, ServerCertKind};
+use tlsaudit_lab::{Behavior, EndpointSpec, Lab, LabError, LabSpec, ServerCertKind};
 
 /// Allow-lists the inventory states differently from what the lab server enforces.
 fn declared_overrides() -> BTreeMap<&'static str, Vec<&'static str>> {
@@ -132,4 +132,147 @@ pub async fn start_spec(spec: LabSpec) -> Result<(Lab, PathBuf), LabError> {
         source: e,
     })?;
     Ok((lab, path))
+}
+
+// ---- The lab's own config: change a running server as `edit-config` + `reload` would ----
+
+/// The server certificate kinds, as `lab.toml` names them.
+const CERT_KINDS: [(&str, ServerCertKind); 8] = [
+    ("good", ServerCertKind::Good),
+    ("reissued", ServerCertKind::Reissued),
+    ("expired", ServerCertKind::Expired),
+    ("wrong_san", ServerCertKind::WrongSan),
+    ("unknown_ca", ServerCertKind::UnknownCa),
+    ("missing_intermediate", ServerCertKind::MissingIntermediate),
+    ("cn_only", ServerCertKind::CnOnly),
+    ("no_server_eku", ServerCertKind::NoServerEku),
+];
+
+fn cert_name(kind: ServerCertKind) -> &'static str {
+    CERT_KINDS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("good", |(n, _)| n)
+}
+
+/// The allow-list a lab endpoint enforces, if its behaviour has one.
+fn list_of(b: &Behavior) -> Option<&Vec<String>> {
+    match b {
+        Behavior::Pd { allowed_cn }
+        | Behavior::TikvGrpc { allowed_cn }
+        | Behavior::TiflashGrpc { allowed_cn }
+        | Behavior::TikvStatus { allowed_cn } => Some(allowed_cn),
+        Behavior::TidbStatus { verify_cn } => Some(verify_cn),
+        _ => None,
+    }
+}
+
+fn with_list(b: &Behavior, list: Vec<String>) -> Behavior {
+    match b {
+        Behavior::Pd { .. } => Behavior::Pd { allowed_cn: list },
+        Behavior::TikvGrpc { .. } => Behavior::TikvGrpc { allowed_cn: list },
+        Behavior::TiflashGrpc { .. } => Behavior::TiflashGrpc { allowed_cn: list },
+        Behavior::TikvStatus { .. } => Behavior::TikvStatus { allowed_cn: list },
+        Behavior::TidbStatus { .. } => Behavior::TidbStatus { verify_cn: list },
+        other => other.clone(),
+    }
+}
+
+/// `lab.toml`: what each running lab server enforces (its own config, unlike the inventory,
+/// which states what the operator believes).
+pub fn lab_config_toml(lab: &Lab) -> String {
+    let mut t = String::from(
+        "# The embedded lab's servers, as their own configs say. Edit and save while\n\
+         # `tlsaudit demo --keep-running` runs: changes apply within a second, like\n\
+         # `tiup cluster edit-config` + `reload`. server_cert: good, reissued (a rotation),\n\
+         # expired, wrong_san, unknown_ca, missing_intermediate, cn_only, no_server_eku.\n",
+    );
+    for ep in lab.endpoints() {
+        let Some(spec) = lab.spec(&ep.name) else {
+            continue;
+        };
+        let Some(list) = list_of(&spec.behavior) else {
+            continue;
+        };
+        let items: Vec<String> = list.iter().map(|s| toml_str(s)).collect();
+        let _ = writeln!(t, "\n[{}]", toml_str(&ep.name));
+        let _ = writeln!(t, "allowed_cn = [{}]", items.join(", "));
+        let _ = writeln!(t, "server_cert = {}", toml_str(cert_name(spec.server_cert)));
+    }
+    t
+}
+
+/// Apply `lab.toml` text to the running lab: every endpoint whose list or certificate differs
+/// is reconfigured. Returns the names changed; errors name the endpoint or the TOML problem.
+pub fn apply_lab_config(lab: &mut Lab, text: &str) -> Result<Vec<String>, String> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut changed = Vec::new();
+    for (name, v) in &doc {
+        let spec = lab
+            .spec(name)
+            .ok_or_else(|| format!("[{name}]: the lab has no endpoint {name}"))?;
+        let mut next = spec.clone();
+        if let Some(list) = v.get("allowed_cn") {
+            let list: Vec<String> = list
+                .as_array()
+                .ok_or_else(|| format!("[{name}] allowed_cn: expected a list of strings"))?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("[{name}] allowed_cn: expected a list of strings"))?;
+            next.behavior = with_list(&next.behavior, list);
+        }
+        if let Some(c) = v.get("server_cert") {
+            let c = c.as_str().unwrap_or_default();
+            next.server_cert = CERT_KINDS
+                .iter()
+                .find(|(n, _)| *n == c)
+                .map(|(_, k)| *k)
+                .ok_or_else(|| format!("[{name}] server_cert: unknown kind {c:?}"))?;
+        }
+        if &next != spec {
+            lab.reconfigure(next)
+                .map_err(|e| format!("[{name}]: {e}"))?;
+            changed.push(name.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// Write `lab.toml` into the lab's folder and return its path.
+pub fn write_lab_config(lab: &Lab) -> std::io::Result<PathBuf> {
+    let path = lab.dir().join("lab.toml");
+    std::fs::write(&path, lab_config_toml(lab))?;
+    Ok(path)
+}
+
+/// Until Ctrl-C: apply `lab.toml` whenever it is saved (checked twice a second).
+pub async fn watch_lab_config(lab: &mut Lab) {
+    let path = lab.dir().join("lab.toml");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+        let now = modified(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| apply_lab_config(lab, &t))
+        {
+            Ok(names) if names.is_empty() => {}
+            Ok(names) => eprintln!("lab: reloaded {}", names.join(", ")),
+            Err(e) => eprintln!(
+                "lab: {}: {e} (the servers keep their settings)",
+                path.display()
+            ),
+        }
+    }
 }

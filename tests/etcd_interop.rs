@@ -122,6 +122,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
             allowed_cn: vec!["pd".into()],
             version: None,
             profile,
+            labels: std::collections::BTreeMap::new(),
         }],
         options: AuditOptions::default(),
     };

@@ -392,6 +392,7 @@ async fn mariadb_tls_and_require_secure_transport() {
         allowed_cn: Vec::new(),
         version: None,
         profile: profile::Role::GenericTls.profile(),
+        labels: Default::default(),
     };
     let inventory = |account: Option<MysqlAccount>| Inventory {
         source: None,

@@ -123,8 +123,18 @@ fn dashboard_under_tmux() {
         selection_line(&screen).contains("tidb -> pd-1 "),
         "{screen}"
     );
+    // 11 endpoints outnumber 8 identities: endpoints are rows, named in full.
+    assert!(screen.contains("endpoints x identities"), "{screen}");
+    for ep in ["tikv-3-status", "tidb-2-status", "tiflash-1"] {
+        assert!(screen.contains(ep), "endpoint row {ep} missing:\n{screen}");
+    }
 
-    // Right: the next endpoint; down: the next identity.
+    // `t` transposes: identities as rows again. Right: the next endpoint; down: the next
+    // identity.
+    tmux.keys(&["t"]);
+    tmux.wait_for("the identity rows", |s| {
+        s.contains("Matrix ") && !s.contains("endpoints x identities")
+    });
     tmux.keys(&["l"]);
     let screen = tmux.wait_for("the selection on pd-2", |s| {
         selection_line(s).contains(" -> pd-2 ")

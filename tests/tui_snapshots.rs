@@ -39,6 +39,9 @@ async fn audited() -> (Lab, Arc<Auditor>, App) {
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
     let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
+    assert!(app.transposed, "11 endpoints outnumber 8 identities");
+    // These snapshots show the identity-rows layout (`t`).
+    app.transposed = false;
     app.next_refresh_secs = Some(10);
     (lab, auditor, app)
 }
@@ -199,6 +202,7 @@ async fn loop_draws_handles_keys_and_quits() {
     let opts = TuiOptions {
         interval: Duration::from_secs(3600),
         color: false,
+        baseline: None,
         export: Some(Box::new(|snap| {
             Ok(std::path::PathBuf::from(format!(
                 "/tmp/round-{}.json",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use tlsaudit_engine::audit::{
     EndpointId, Expected, Finding, IdentityId, IdentityKind, Plan, Snapshot, Verdict,
@@ -26,6 +26,9 @@ pub struct Report<'a> {
     pub identities: Vec<IdentityOut>,
     pub cells: Vec<CellOut<'a>>,
     pub findings: &'a [Finding],
+    /// With `report --baseline`: everything that changed since the baseline report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::diff::Diff>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +95,16 @@ pub struct CellOut<'a> {
     /// The fix of the finding about this cell, if any.
     pub fix: Option<&'a str>,
     pub record: Option<&'a ProbeRecord>,
+    /// With `report --baseline`, on a cell whose verdict changed since the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineMark>,
+}
+
+/// How a cell changed since the baseline report.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BaselineMark {
+    pub before: Option<Verdict>,
+    pub change: super::diff::Change,
 }
 
 /// Build the report of a snapshot.
@@ -184,6 +197,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
                 rotated: c.rotated,
                 fix,
                 record: c.record.as_deref(),
+                baseline: None,
             });
         }
     }
@@ -211,10 +225,186 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
         identities,
         cells,
         findings: &snap.findings,
+        baseline: None,
     }
 }
 
 /// The report as pretty JSON.
 pub fn to_string(plan: &Plan, snap: &Snapshot) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(&build(plan, snap))
+}
+
+/// Compare a round with a baseline report (`baseline.1` names its file).
+pub fn compare(
+    plan: &Plan,
+    snap: &Snapshot,
+    baseline: (&ReportDoc, &str),
+) -> Result<super::diff::Diff, serde_json::Error> {
+    let now: ReportDoc = serde_json::from_value(serde_json::to_value(build(plan, snap))?)?;
+    Ok(super::diff::diff(
+        baseline.0,
+        &now,
+        (baseline.1, "this audit"),
+    ))
+}
+
+/// The report as pretty JSON, with the changes since a baseline marked on the cells and
+/// listed under `baseline`.
+pub fn to_string_with_baseline(
+    plan: &Plan,
+    snap: &Snapshot,
+    diff: super::diff::Diff,
+) -> Result<String, serde_json::Error> {
+    let mut report = build(plan, snap);
+    for cell in &mut report.cells {
+        cell.baseline = diff
+            .cell(cell.identity, cell.endpoint)
+            .map(|c| BaselineMark {
+                before: c.before,
+                change: c.change,
+            });
+    }
+    report.baseline = Some(diff);
+    serde_json::to_string_pretty(&report)
+}
+
+// ---- Reading reports back (`tlsaudit diff`, `report --baseline`) ----
+//
+// Owned mirrors of the fields above that comparing two reports needs. They read any
+// `tlsaudit.report/v1` document (merged ones too): unknown fields are ignored and fields a
+// writer may leave out default to empty, so that the serialized form above stays the only
+// contract.
+
+/// A report as read from a file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportDoc {
+    pub schema: String,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub cluster: Option<ClusterDoc>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointDoc>,
+    #[serde(default)]
+    pub identities: Vec<IdentityDoc>,
+    #[serde(default)]
+    pub cells: Vec<CellDoc>,
+    #[serde(default)]
+    pub findings: Vec<FindingDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterDoc {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointDoc {
+    pub name: String,
+    #[serde(default)]
+    pub component: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub allowed_cn: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityDoc {
+    pub name: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub cn: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CellDoc {
+    pub identity: String,
+    pub endpoint: String,
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    #[serde(default)]
+    pub record: Option<RecordDoc>,
+}
+
+/// Of a probe record, the server chain (leaf first).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordDoc {
+    #[serde(default)]
+    pub server_chain: Vec<CertDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertDoc {
+    pub sha256: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default)]
+    pub not_after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingDoc {
+    pub code: String,
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub fix: String,
+}
+
+impl ReportDoc {
+    /// Parse a report; `what` (a file name) names it in errors.
+    pub fn parse(text: &str, what: &str) -> Result<ReportDoc, String> {
+        let doc: ReportDoc = serde_json::from_str(text).map_err(|e| {
+            format!("{what}: not a tlsaudit JSON report ({e}); write one with `tlsaudit report --format json --output FILE`")
+        })?;
+        if !doc.schema.starts_with("tlsaudit.report/") {
+            return Err(format!(
+                "{what}: schema {:?} is not a tlsaudit report (expected {SCHEMA})",
+                doc.schema
+            ));
+        }
+        Ok(doc)
+    }
+
+    /// The cluster name, empty when the report has none.
+    pub fn cluster_name(&self) -> &str {
+        self.cluster.as_ref().map_or("", |c| c.name.as_str())
+    }
+
+    /// The server certificate (leaf) each endpoint served: from the first cell that recorded
+    /// a chain.
+    pub fn server_certs(&self) -> BTreeMap<&str, &CertDoc> {
+        let mut out = BTreeMap::new();
+        for c in &self.cells {
+            if let Some(leaf) = c.record.as_ref().and_then(|r| r.server_chain.first()) {
+                out.entry(c.endpoint.as_str()).or_insert(leaf);
+            }
+        }
+        out
+    }
+}
+
+impl FindingDoc {
+    /// What identifies a finding across reports.
+    pub fn key(&self) -> (&str, Option<&str>, Option<&str>) {
+        (
+            self.code.as_str(),
+            self.endpoint.as_deref(),
+            self.identity.as_deref(),
+        )
+    }
 }

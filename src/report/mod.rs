@@ -3,6 +3,7 @@
 //! `explain`.
 
 pub mod diagnose;
+pub mod diff;
 pub mod explain;
 pub mod html;
 pub mod json;

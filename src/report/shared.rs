@@ -98,6 +98,7 @@ impl<'a> Doc<'a> {
             },
             started_at: now.clone(),
             finished_at: now,
+            baseline: None,
             cluster: ClusterOut {
                 name: cluster.name.clone(),
                 ca: cluster

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::diff::Diff;
 use super::text::Style;
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
 
@@ -49,6 +50,18 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
 
 /// Render the table report.
 pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
+    render_with(plan, snap, style, None)
+}
+
+/// Render the table report with the changes since a baseline report marked: `*` after the
+/// symbol of a cell whose verdict changed, `~` after the row of an endpoint whose server
+/// certificate changed, and the changes listed after the legend.
+pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
+    render_with(plan, snap, style, Some(diff))
+}
+
+#[allow(clippy::too_many_lines)]
+fn render_with(plan: &Plan, snap: &Snapshot, style: Style, baseline: Option<&Diff>) -> String {
     let inv = &plan.inventory;
     let n_ep = inv.endpoints.len();
     let mut out = String::new();
@@ -112,11 +125,18 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
                 .verdict
                 .map_or('.', tlsaudit_engine::audit::Verdict::symbol);
             let pad = c.len().div_ceil(2);
-            let text = format!("{:>pad$}{}", sym, " ".repeat(c.len() + 1 - pad));
+            let mark = match baseline {
+                Some(d) if d.cell(&plan.identities[i].name, &ep.name).is_some() => "*",
+                _ => " ",
+            };
+            let text = format!("{:>pad$}{mark}{}", sym, " ".repeat(c.len() - pad));
             line.push_str(&match cell.verdict {
                 Some(v) => paint(style, v, &text),
                 None => text,
             });
+        }
+        if baseline.is_some_and(|d| d.rotated(&ep.name)) {
+            line = format!("{} ~", line.trim_end());
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
@@ -129,6 +149,13 @@ pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
         "\n{}",
         wrap(&format!("legend: {}", legend.join("  ")), 0, WIDTH)
     );
+    if let Some(d) = baseline {
+        let _ = writeln!(
+            out,
+            "*: verdict changed since the baseline  ~: server certificate changed\n"
+        );
+        out.push_str(&super::diff::render_text(d, &[]));
+    }
 
     if snap.findings.is_empty() {
         let _ = writeln!(out, "\nno findings");

@@ -2,6 +2,7 @@
 //! that need the auditor (re-probe, export, quit) come out; nothing here does I/O, so every
 //! transition is unit-tested without a terminal.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -21,6 +22,8 @@ pub struct EndpointInfo {
     pub role: Role,
     pub address: String,
     pub allowed_cn: Vec<String>,
+    /// Inventory labels (`labels = { rack = "r1" }`), for grouping.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What the dashboard shows of a caller identity.
@@ -53,6 +56,7 @@ impl Catalog {
                     role: e.role,
                     address: e.address.clone(),
                     allowed_cn: e.allowed_cn.clone(),
+                    labels: e.labels.clone(),
                 })
                 .collect(),
             identities: plan
@@ -79,6 +83,39 @@ impl Catalog {
 pub enum View {
     Matrix,
     Findings,
+    /// Every verdict change since the start (or the baseline), newest first.
+    Changes,
+}
+
+/// How the transposed view groups endpoint rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    Component,
+    Host,
+    /// An inventory label key.
+    Label(String),
+}
+
+impl GroupBy {
+    pub fn describe(&self) -> String {
+        match self {
+            GroupBy::Component => "component".into(),
+            GroupBy::Host => "host".into(),
+            GroupBy::Label(k) => format!("label {k}"),
+        }
+    }
+}
+
+/// One row of the transposed view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// A group's header: its name and (visible) endpoints.
+    Group {
+        name: String,
+        endpoints: Vec<usize>,
+        folded: bool,
+    },
+    Endpoint(usize),
 }
 
 /// What the main loop must do after a key.
@@ -189,6 +226,23 @@ pub struct App {
     /// Selected line of the findings view (index into `findings_order`).
     pub finding_sel: usize,
     pub finding_offset: usize,
+    /// Endpoints as rows and identities as columns (`t`); the default follows the shape:
+    /// on when endpoints outnumber identities.
+    pub transposed: bool,
+    /// How the rows of the transposed view are grouped (`g` cycles).
+    pub group_by: GroupBy,
+    /// Folded groups of the transposed view (by group name).
+    pub folded: BTreeSet<String>,
+    /// In the transposed view, the selection is on this group's header row.
+    pub sel_group: Option<String>,
+    /// The jump-to-endpoint search being typed after `s`, and the last one (for `n`).
+    pub search: Option<String>,
+    pub last_search: String,
+    /// Verdict history of the last rounds ([`super::history::History`]).
+    pub history: super::history::History,
+    /// Selected line of the changes view.
+    pub change_sel: usize,
+    pub change_offset: usize,
     /// Endpoints in display order: grouped by component, stable within a group.
     order: Vec<usize>,
     /// Indexes into `snapshot.findings`, most severe first.
@@ -223,9 +277,20 @@ impl App {
             col_offset: 0,
             finding_sel: 0,
             finding_offset: 0,
+            transposed: false,
+            group_by: GroupBy::Component,
+            folded: BTreeSet::new(),
+            sel_group: None,
+            search: None,
+            last_search: String::new(),
+            history: super::history::History::new(super::history::DEFAULT_ROUNDS),
+            change_sel: 0,
+            change_offset: 0,
             order,
             findings_order: Vec::new(),
         };
+        app.transposed = app.catalog.endpoints.len() > app.catalog.identities.len();
+        app.history.record(&app.snapshot);
         app.sort_findings();
         app.last_finished.clone_from(&app.snapshot.finished_at);
         app
@@ -234,6 +299,7 @@ impl App {
     /// Take a newer snapshot.
     pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
         self.snapshot = snapshot;
+        self.history.record(&self.snapshot);
         if self.snapshot.finished_at.is_some() {
             self.last_finished.clone_from(&self.snapshot.finished_at);
         }
@@ -357,6 +423,9 @@ impl App {
     /// The selected cell as (identity, endpoint); in the component view, the worst endpoint of
     /// the selected component.
     pub fn selected_cell(&self) -> Option<(usize, usize)> {
+        if self.transposed {
+            return self.tselected_cell();
+        }
         let grid = self.grid();
         let (Some(r), Some(c)) = self.selection_in(&grid) else {
             return None;
@@ -372,6 +441,9 @@ impl App {
 
     /// Cell indexes of the selection (several in the component view).
     pub fn selected_cells(&self) -> Vec<CellId> {
+        if self.transposed {
+            return self.tselected_cells();
+        }
         let grid = self.grid();
         let (Some(_), Some(c)) = self.selection_in(&grid) else {
             return Vec::new();
@@ -388,6 +460,10 @@ impl App {
 
     /// Keep the selection on a visible cell, as close as possible to where it was.
     pub fn normalize(&mut self) {
+        if self.transposed {
+            self.tnormalize();
+            return;
+        }
         let grid = self.grid();
         let (r, c) = self.selection_in(&grid);
         if r.is_none() {
@@ -510,23 +586,7 @@ impl App {
         if ctrl && matches!(key.code, KeyCode::Char('c' | 'C')) {
             return Action::Quit;
         }
-        if let Some(input) = self.input.as_mut() {
-            match key.code {
-                KeyCode::Char(c) => input.push(c),
-                KeyCode::Backspace => {
-                    input.pop();
-                }
-                KeyCode::Enter => {
-                    self.filter = input.trim().to_string();
-                    self.input = None;
-                }
-                KeyCode::Esc => {
-                    self.filter = std::mem::take(&mut self.input_backup);
-                    self.input = None;
-                }
-                _ => {}
-            }
-            self.normalize();
+        if self.filter_key(key.code) || self.search_key(key.code) {
             return Action::None;
         }
         if self.help {
@@ -542,9 +602,10 @@ impl App {
             KeyCode::Char('q') => return Action::Quit,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Tab | KeyCode::BackTab => {
-                self.view = match self.view {
-                    View::Matrix => View::Findings,
-                    View::Findings => View::Matrix,
+                self.view = match (self.view, key.code == KeyCode::BackTab) {
+                    (View::Matrix, false) | (View::Changes, true) => View::Findings,
+                    (View::Findings, false) | (View::Matrix, true) => View::Changes,
+                    (View::Changes, false) | (View::Findings, true) => View::Matrix,
                 };
             }
             KeyCode::Char('r') => {
@@ -573,11 +634,13 @@ impl App {
                 self.failing_only = !self.failing_only;
                 self.normalize();
             }
+            KeyCode::Char('t' | 'g' | 's' | 'n' | 'c' | 'z') if self.layout_key(key.code) => {}
             KeyCode::Char('c') => {
                 self.by_component = !self.by_component;
                 self.col_offset = 0;
                 self.normalize();
             }
+
             KeyCode::Char('/') => {
                 self.input_backup = self.filter.clone();
                 self.input = Some(self.filter.clone());
@@ -585,7 +648,7 @@ impl App {
             KeyCode::Esc => {
                 if self.detail && self.view == View::Matrix {
                     self.detail = false;
-                } else if self.view == View::Findings {
+                } else if self.view != View::Matrix {
                     self.view = View::Matrix;
                 } else {
                     self.filter.clear();
@@ -596,12 +659,27 @@ impl App {
             _ => match self.view {
                 View::Matrix => self.matrix_key(key.code),
                 View::Findings => self.findings_key(key.code),
+                View::Changes => self.changes_key(key.code),
             },
         }
         Action::None
     }
 
     fn matrix_key(&mut self, code: KeyCode) {
+        if self.transposed {
+            match code {
+                KeyCode::Up | KeyCode::Char('k') => return self.tmove_row(-1),
+                KeyCode::Down | KeyCode::Char('j') => return self.tmove_row(1),
+                KeyCode::Left | KeyCode::Char('h') => return self.tmove_col(-1),
+                KeyCode::Right | KeyCode::Char('l') => return self.tmove_col(1),
+                KeyCode::Home => return self.tmove_col(isize::MIN / 2),
+                KeyCode::End => return self.tmove_col(isize::MAX / 2),
+                KeyCode::Enter if self.sel_group.is_some() && !self.detail => {
+                    return self.toggle_fold()
+                }
+                _ => {}
+            }
+        }
         match code {
             KeyCode::Up | KeyCode::Char('k') => self.move_row(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_row(1),
@@ -630,6 +708,453 @@ impl App {
             KeyCode::Enter => self.jump_to_finding(),
             _ => {}
         }
+    }
+}
+
+// ---- The fleet view: endpoints as rows, grouped and foldable; search; changes ----
+
+impl App {
+    /// The group an endpoint belongs to under [`App::group_by`].
+    pub fn group_name(&self, e: usize) -> String {
+        let Some(ep) = self.catalog.endpoints.get(e) else {
+            return String::new();
+        };
+        match &self.group_by {
+            GroupBy::Component => ep.component.title().to_string(),
+            GroupBy::Host => tlsaudit_engine::probe::host_of(&ep.address).to_string(),
+            GroupBy::Label(k) => ep
+                .labels
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| format!("(no {k})")),
+        }
+    }
+
+    /// Endpoints in the order of the transposed view's groups (ignoring filters).
+    fn grouped_order(&self) -> Vec<usize> {
+        self.grouped().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// Endpoints with their group names, in group order (each name computed once).
+    fn grouped(&self) -> Vec<(usize, String)> {
+        let mut eps: Vec<(usize, String)> = self
+            .order
+            .iter()
+            .map(|&e| (e, self.group_name(e)))
+            .collect();
+        if self.group_by != GroupBy::Component {
+            eps.sort_by(|a, b| a.1.cmp(&b.1));
+        }
+        eps
+    }
+
+    /// Identity columns of the transposed view after the filters.
+    pub fn tcols(&self) -> Vec<usize> {
+        let ids: Vec<usize> = (0..self.catalog.identities.len()).collect();
+        if !self.failing_only {
+            return ids;
+        }
+        ids.into_iter()
+            .filter(|&i| {
+                self.order
+                    .iter()
+                    .any(|&e| self.matches_filter(e) && self.failing(i, e))
+            })
+            .collect()
+    }
+
+    /// Rows of the transposed view: a header per group, then its endpoints unless folded.
+    pub fn trows(&self) -> Vec<Row> {
+        let ids = self.tcols();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut current: Option<(String, Vec<usize>)> = None;
+        let flush = |rows: &mut Vec<Row>, group: Option<(String, Vec<usize>)>| {
+            if let Some((name, eps)) = group {
+                let folded = self.folded.contains(&name);
+                rows.push(Row::Group {
+                    name,
+                    endpoints: eps.clone(),
+                    folded,
+                });
+                if !folded {
+                    rows.extend(eps.into_iter().map(Row::Endpoint));
+                }
+            }
+        };
+        for (e, name) in self.grouped() {
+            if !self.matches_filter(e) {
+                continue;
+            }
+            if self.failing_only && !ids.iter().any(|&i| self.failing(i, e)) {
+                continue;
+            }
+            match current.as_mut() {
+                Some((g, eps)) if *g == name => eps.push(e),
+                _ => {
+                    flush(&mut rows, current.take());
+                    current = Some((name, vec![e]));
+                }
+            }
+        }
+        flush(&mut rows, current);
+        rows
+    }
+
+    /// The selected row of the transposed view.
+    pub fn tsel_row(&self, rows: &[Row]) -> Option<usize> {
+        rows.iter().position(|r| match (r, &self.sel_group) {
+            (Row::Group { name, .. }, Some(g)) => name == g,
+            (Row::Endpoint(e), None) => *e == self.sel_endpoint,
+            _ => false,
+        })
+    }
+
+    /// The worst cell of a group for an identity.
+    pub fn group_worst(&self, identity: usize, eps: &[usize]) -> Option<(usize, Option<Verdict>)> {
+        eps.iter()
+            .map(|&e| (e, self.verdict(identity, e)))
+            .max_by_key(|(e, v)| (badness(*v), std::cmp::Reverse(*e)))
+    }
+
+    /// Verdict counts of a group's cells over `identities`, most severe first, zeros left out.
+    pub fn group_counts(&self, eps: &[usize], identities: &[usize]) -> Vec<(Verdict, usize)> {
+        let mut n = [0usize; 8];
+        for &e in eps {
+            for &i in identities {
+                if let Some(v) = self.verdict(i, e) {
+                    if let Some(k) = Verdict::ALL.iter().position(|x| *x == v) {
+                        n[k] += 1;
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(Verdict, usize)> = Verdict::ALL
+            .iter()
+            .zip(n)
+            .filter(|(_, c)| *c > 0)
+            .map(|(v, c)| (*v, c))
+            .collect();
+        out.sort_by_key(|(v, _)| std::cmp::Reverse(badness(Some(*v))));
+        out
+    }
+
+    fn tselected_cell(&self) -> Option<(usize, usize)> {
+        if !self.tcols().contains(&self.sel_identity) {
+            return None;
+        }
+        match &self.sel_group {
+            Some(g) => self.trows().into_iter().find_map(|r| match r {
+                Row::Group {
+                    name, endpoints, ..
+                } if name == *g => self
+                    .group_worst(self.sel_identity, &endpoints)
+                    .map(|(e, _)| (self.sel_identity, e)),
+                _ => None,
+            }),
+            None => Some((self.sel_identity, self.sel_endpoint)),
+        }
+    }
+
+    fn tselected_cells(&self) -> Vec<CellId> {
+        let eps: Vec<usize> = match &self.sel_group {
+            Some(g) => self
+                .trows()
+                .into_iter()
+                .find_map(|r| match r {
+                    Row::Group {
+                        name, endpoints, ..
+                    } if name == *g => Some(endpoints),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            None => vec![self.sel_endpoint],
+        };
+        eps.into_iter()
+            .map(|e| (IdentityId(self.sel_identity), EndpointId(e)))
+            .collect()
+    }
+
+    /// Keep the transposed selection on a visible row and column.
+    fn tnormalize(&mut self) {
+        let rows = self.trows();
+        if self.tsel_row(&rows).is_none() {
+            // The selected endpoint's group is folded: select its header; else the nearest row.
+            let group = self.group_name(self.sel_endpoint);
+            let header = rows
+                .iter()
+                .any(|r| matches!(r, Row::Group { name, .. } if *name == group));
+            if header && self.folded.contains(&group) {
+                self.sel_group = Some(group);
+            } else if let Some(r) = rows
+                .iter()
+                .find(|r| matches!(r, Row::Endpoint(_)))
+                .or(rows.first())
+            {
+                self.select_row(r);
+            }
+        }
+        let cols = self.tcols();
+        if !cols.contains(&self.sel_identity) {
+            if let Some(&i) = cols.iter().min_by_key(|&&i| i.abs_diff(self.sel_identity)) {
+                self.sel_identity = i;
+            }
+        }
+    }
+
+    fn select_row(&mut self, row: &Row) {
+        match row {
+            Row::Group {
+                name, endpoints, ..
+            } => {
+                self.sel_group = Some(name.clone());
+                if let Some(&e) = endpoints.first() {
+                    self.sel_endpoint = e;
+                }
+            }
+            Row::Endpoint(e) => {
+                self.sel_group = None;
+                self.sel_endpoint = *e;
+            }
+        }
+    }
+
+    fn tmove_row(&mut self, delta: isize) {
+        let rows = self.trows();
+        if rows.is_empty() {
+            return;
+        }
+        let to = self
+            .tsel_row(&rows)
+            .unwrap_or(0)
+            .saturating_add_signed(delta)
+            .min(rows.len() - 1);
+        self.select_row(&rows[to]);
+        self.detail_scroll = 0;
+    }
+
+    fn tmove_col(&mut self, delta: isize) {
+        let cols = self.tcols();
+        if cols.is_empty() {
+            return;
+        }
+        let at = cols
+            .iter()
+            .position(|&i| i == self.sel_identity)
+            .unwrap_or(0);
+        self.sel_identity = cols[at.saturating_add_signed(delta).min(cols.len() - 1)];
+        self.detail_scroll = 0;
+    }
+
+    /// Fold or unfold the selected row's group.
+    pub fn toggle_fold(&mut self) {
+        let group = self
+            .sel_group
+            .clone()
+            .unwrap_or_else(|| self.group_name(self.sel_endpoint));
+        if !self.folded.remove(&group) {
+            self.folded.insert(group.clone());
+            self.sel_group = Some(group);
+        }
+        self.normalize();
+    }
+
+    /// Fold every group, or unfold all when any is folded.
+    pub fn fold_all(&mut self) {
+        if self.folded.is_empty() {
+            self.folded = self
+                .trows()
+                .into_iter()
+                .filter_map(|r| match r {
+                    Row::Group { name, .. } => Some(name),
+                    Row::Endpoint(_) => None,
+                })
+                .collect();
+            self.sel_group = Some(self.group_name(self.sel_endpoint));
+        } else {
+            self.folded.clear();
+            self.sel_group = None;
+        }
+        self.normalize();
+    }
+
+    /// Cycle the grouping: component, host, then each label key the inventory uses (in the
+    /// transposed layout, which it switches to).
+    pub fn cycle_group(&mut self) {
+        let keys: BTreeSet<&String> = self
+            .catalog
+            .endpoints
+            .iter()
+            .flat_map(|e| e.labels.keys())
+            .collect();
+        let keys: Vec<String> = keys.into_iter().cloned().collect();
+        self.group_by = match &self.group_by {
+            GroupBy::Component => GroupBy::Host,
+            GroupBy::Host => keys
+                .first()
+                .map_or(GroupBy::Component, |k| GroupBy::Label(k.clone())),
+            GroupBy::Label(k) => keys
+                .iter()
+                .skip_while(|x| *x != k)
+                .nth(1)
+                .map_or(GroupBy::Component, |k| GroupBy::Label(k.clone())),
+        };
+        self.folded.clear();
+        self.sel_group = None;
+        // Grouping is of endpoint rows: show them.
+        self.transposed = true;
+        self.status = Some(format!("rows grouped by {}", self.group_by.describe()));
+        self.normalize();
+    }
+
+    /// Jump to the next endpoint (after the selected one, wrapping) whose name or address
+    /// contains `query`; unfolds its group and clears filters that hide it.
+    pub fn jump(&mut self, query: &str) {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return;
+        }
+        let order = self.grouped_order();
+        let matches: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let ep = &self.catalog.endpoints[e];
+                ep.name.to_lowercase().contains(&q) || ep.address.to_lowercase().contains(&q)
+            })
+            .collect();
+        let here = order
+            .iter()
+            .position(|&e| e == self.sel_endpoint)
+            .unwrap_or(0);
+        let pos = |e: usize| order.iter().position(|&x| x == e).unwrap_or(0);
+        let Some(&e) = matches
+            .iter()
+            .find(|&&e| pos(e) > here || (self.sel_group.is_some() && pos(e) == here))
+            .or(matches.first())
+        else {
+            self.status = Some(format!("no endpoint matches {query:?}"));
+            return;
+        };
+        self.last_search = query.to_string();
+        if !self.matches_filter(e) || self.failing_only {
+            self.filter.clear();
+            self.failing_only = false;
+        }
+        self.folded.remove(&self.group_name(e));
+        self.sel_group = None;
+        self.sel_endpoint = e;
+        self.view = View::Matrix;
+        let k = matches.iter().position(|&m| m == e).unwrap_or(0) + 1;
+        self.status = Some(format!(
+            "{} ({k} of {} matches; n: next)",
+            self.catalog.endpoints[e].name,
+            matches.len()
+        ));
+        self.normalize();
+    }
+
+    fn changes_key(&mut self, code: KeyCode) {
+        let n = self.history.changes_len();
+        let mut step = |d: isize| {
+            if n > 0 {
+                self.change_sel = self.change_sel.saturating_add_signed(d).min(n - 1);
+            }
+        };
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => step(-1),
+            KeyCode::Down | KeyCode::Char('j') => step(1),
+            KeyCode::PageUp => step(-10),
+            KeyCode::PageDown => step(10),
+            KeyCode::Home => step(isize::MIN / 2),
+            KeyCode::End => step(isize::MAX / 2),
+            KeyCode::Enter => self.jump_to_change(),
+            _ => {}
+        }
+    }
+
+    /// Select the cell of the selected change and show its detail.
+    pub fn jump_to_change(&mut self) {
+        let Some(c) = self.history.changes().nth(self.change_sel) else {
+            return;
+        };
+        let n = self.catalog.endpoints.len().max(1);
+        self.sel_identity = c.cell / n;
+        self.sel_endpoint = c.cell % n;
+        self.sel_group = None;
+        self.filter.clear();
+        self.failing_only = false;
+        self.folded.remove(&self.group_name(self.sel_endpoint));
+        self.view = View::Matrix;
+        self.detail = true;
+        self.detail_scroll = 0;
+        self.normalize();
+    }
+
+    /// The fleet layout's keys (`t`, `g`, `z`, `c` when transposed, `s`, `n`); returns whether
+    /// the key was handled.
+    fn layout_key(&mut self, code: KeyCode) -> bool {
+        match code {
+            KeyCode::Char('t') => {
+                self.transposed = !self.transposed;
+                self.sel_group = None;
+                (self.row_offset, self.col_offset) = (0, 0);
+                self.normalize();
+            }
+            KeyCode::Char('g') => self.cycle_group(),
+            KeyCode::Char('z') if self.transposed => self.toggle_fold(),
+            KeyCode::Char('c') if self.transposed => self.fold_all(),
+            KeyCode::Char('s') => self.search = Some(String::new()),
+            KeyCode::Char('n') => {
+                let q = self.last_search.clone();
+                self.jump(&q);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The filter prompt's keys (after `/`); returns whether the key was consumed.
+    fn filter_key(&mut self, code: KeyCode) -> bool {
+        if let Some(input) = self.input.as_mut() {
+            match code {
+                KeyCode::Char(c) => input.push(c),
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                KeyCode::Enter => {
+                    self.filter = input.trim().to_string();
+                    self.input = None;
+                }
+                KeyCode::Esc => {
+                    self.filter = std::mem::take(&mut self.input_backup);
+                    self.input = None;
+                }
+                _ => {}
+            }
+            self.normalize();
+            return true;
+        }
+        false
+    }
+
+    /// The search prompt's keys; returns whether the key was consumed.
+    fn search_key(&mut self, code: KeyCode) -> bool {
+        let Some(q) = self.search.as_mut() else {
+            return false;
+        };
+        match code {
+            KeyCode::Char(c) => q.push(c),
+            KeyCode::Backspace => {
+                q.pop();
+            }
+            KeyCode::Enter => {
+                let q = self.search.take().unwrap_or_default();
+                self.jump(&q);
+            }
+            KeyCode::Esc => self.search = None,
+            _ => {}
+        }
+        true
     }
 }
 
@@ -675,6 +1200,7 @@ mod tests {
                     role: Role::default_for(*c),
                     address: format!("10.0.0.{k}:1000"),
                     allowed_cn: vec![],
+                    labels: BTreeMap::from([("rack".to_string(), format!("r{}", k % 2))]),
                 })
                 .collect(),
             identities: ids
@@ -729,7 +1255,11 @@ mod tests {
                 finding(Code::PartialTls, Severity::Critical, None, None),
             ],
         };
-        App::new(catalog, Arc::new(snapshot), false)
+        let mut app = App::new(catalog, Arc::new(snapshot), false);
+        assert!(app.transposed, "4 endpoints outnumber 3 identities");
+        // These tests drive the identity-rows layout.
+        app.transposed = false;
+        app
     }
 
     fn names(app: &App, grid: &Grid) -> Vec<String> {
@@ -984,5 +1514,87 @@ mod tests {
         let g = app.grid();
         assert_eq!(g.rows, [1]);
         assert_eq!(app.selection_in(&g), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn transposed_rows_group_fold_and_jump() {
+        let mut app = app();
+        app.handle_key(key('t'));
+        assert!(app.transposed);
+        let names = |app: &App| -> Vec<String> {
+            app.trows()
+                .iter()
+                .map(|r| match r {
+                    Row::Group { name, folded, .. } => {
+                        format!("{}{name}", if *folded { "+" } else { "-" })
+                    }
+                    Row::Endpoint(e) => app.catalog.endpoints[*e].name.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(&app),
+            ["-PD", "pd-1", "pd-2", "-TiKV", "kv-1", "-TiDB", "db-1"]
+        );
+        assert_eq!(app.selected_cell(), Some((0, 0)));
+        app.handle_key(key('j'));
+        app.handle_key(key('j'));
+        assert_eq!(app.sel_group.as_deref(), Some("TiKV"));
+        app.handle_key(key('l'));
+        assert_eq!(
+            app.selected_cell(),
+            Some((1, 1)),
+            "the header selects the group's worst"
+        );
+        app.handle_key(key('z'));
+        assert_eq!(
+            names(&app),
+            ["-PD", "pd-1", "pd-2", "+TiKV", "-TiDB", "db-1"]
+        );
+        assert_eq!(
+            app.group_counts(&[1], &[0, 1, 2]),
+            vec![(Verdict::Open, 1), (Verdict::Secure, 2)]
+        );
+        app.handle_key(key('g'));
+        app.handle_key(key('g'));
+        assert_eq!(app.group_by, GroupBy::Label("rack".into()));
+        assert_eq!(names(&app), ["-r0", "pd-1", "pd-2", "-r1", "kv-1", "db-1"]);
+        app.handle_key(key('c'));
+        assert_eq!(names(&app), ["+r0", "+r1"]);
+        // Jump: unfolds the group of the match and selects it.
+        app.handle_key(key('s'));
+        for c in "db".chars() {
+            app.handle_key(key(c));
+        }
+        app.handle_key(code(KeyCode::Enter));
+        assert_eq!(app.sel_endpoint, 3);
+        assert_eq!(app.sel_group, None);
+        assert!(names(&app).contains(&"db-1".to_string()));
+        assert_eq!(app.handle_key(key('n')), Action::None);
+        assert_eq!(app.sel_endpoint, 3, "the only match");
+    }
+
+    #[test]
+    fn changes_view_lists_newest_first_and_enter_jumps() {
+        let mut app = app();
+        let mut snap = (*app.snapshot).clone();
+        snap.finished_at = Some("2026-01-01T00:00:01Z".into());
+        app.set_snapshot(Arc::new(snap.clone()));
+        snap.round = 2;
+        snap.cells[(IdentityId(1), EndpointId(1))] = cell(Some(Verdict::Enforced));
+        app.set_snapshot(Arc::new(snap.clone()));
+        snap.round = 3;
+        snap.cells[(IdentityId(2), EndpointId(0))] = cell(Some(Verdict::Blocked));
+        app.set_snapshot(Arc::new(snap));
+        app.handle_key(code(KeyCode::Tab));
+        app.handle_key(code(KeyCode::Tab));
+        assert_eq!(app.view, View::Changes);
+        let cells: Vec<usize> = app.history.changes().map(|c| c.cell).collect();
+        assert_eq!(cells, [8, 5]);
+        app.handle_key(key('j'));
+        app.handle_key(code(KeyCode::Enter));
+        assert_eq!(app.view, View::Matrix);
+        assert_eq!((app.sel_identity, app.sel_endpoint), (1, 1));
+        assert!(app.detail);
     }
 }

@@ -10,6 +10,7 @@
 //! latest `Arc<Snapshot>` without holding any lock. Rounds run in spawned tasks.
 
 pub mod app;
+pub mod history;
 pub mod ui;
 
 use std::io;
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, IdentityInfo, View};
+pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, GroupBy, IdentityInfo, Row, View};
 use tlsaudit_engine::audit::{Auditor, CellId, Snapshot};
 pub use ui::draw;
 
@@ -44,6 +45,9 @@ pub struct TuiOptions {
     pub color: bool,
     /// The `e` key: write the JSON report.
     pub export: Option<ExportFn>,
+    /// Verdicts of a baseline report in cell order ([`history::baseline_verdicts`]): the
+    /// changes view then lists what changed since it.
+    pub baseline: Option<Vec<Option<tlsaudit_engine::audit::Verdict>>>,
 }
 
 impl Default for TuiOptions {
@@ -52,6 +56,7 @@ impl Default for TuiOptions {
             interval: Duration::from_secs(10),
             color: color_from_env(),
             export: None,
+            baseline: None,
         }
     }
 }
@@ -139,6 +144,9 @@ pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
             auditor.snapshot(),
             opts.color,
         );
+        if let Some(b) = &opts.baseline {
+            app.history.seed(b);
+        }
         let result = run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
         reader.abort();
         result

@@ -8,6 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 use ratatui::Frame;
 
+mod fleet;
+
 use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, View};
 use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
 use tlsaudit_engine::probe::describe;
@@ -125,6 +127,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view {
         View::Matrix => draw_matrix_view(frame, body, app, th),
         View::Findings => draw_findings(frame, body, app, th),
+        View::Changes => fleet::draw_changes(frame, body, app, th),
     }
     draw_status(frame, status, app, th);
     if app.help {
@@ -288,7 +291,12 @@ fn legend(th: Theme, width: u16, pending: bool) -> Vec<Line<'static>> {
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
     let legend_h = u16::try_from(legend(th, area.width, pending).len()).unwrap_or(1);
-    let rows = u16::try_from(app.grid().rows.len()).unwrap_or(u16::MAX);
+    let rows = if app.transposed {
+        app.trows().len().saturating_sub(1)
+    } else {
+        app.grid().rows.len()
+    };
+    let rows = u16::try_from(rows).unwrap_or(u16::MAX);
     let matrix_h = rows.saturating_add(4 + 1 + legend_h);
     let (matrix, detail) = if !app.detail {
         (Some(area), None)
@@ -313,7 +321,11 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
             Constraint::Min(0),
         ])
         .areas(m);
-        draw_matrix(frame, grid_area, app, th);
+        if app.transposed {
+            fleet::draw_transposed(frame, grid_area, app, th);
+        } else {
+            draw_matrix(frame, grid_area, app, th);
+        }
         frame.render_widget(Paragraph::new(selection_line(app, th)), info);
         frame.render_widget(Paragraph::new(legend), leg);
     }
@@ -717,7 +729,20 @@ fn selection_line(app: &App, th: Theme) -> Line<'static> {
         Span::styled(id.name.clone(), th.title()),
         Span::raw(" -> "),
     ];
-    if app.by_component {
+    if let (true, Some(g)) = (app.transposed, &app.sel_group) {
+        let n = app
+            .trows()
+            .into_iter()
+            .find_map(|r| match r {
+                super::app::Row::Group {
+                    name, endpoints, ..
+                } if name == *g => Some(endpoints.len()),
+                _ => None,
+            })
+            .unwrap_or(0);
+        spans.push(Span::styled(format!("group {g}"), th.title()));
+        spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
+    } else if app.by_component && !app.transposed {
         let n = app
             .grid()
             .cols
@@ -1003,6 +1028,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
         ));
     }
     out.push(kv(th, "Verdict", v));
+    out.extend(fleet::history_lines(app, th, i, e));
     out.extend(cell_findings(app, th, ep, id));
     match &rec.tls {
         Some(t) => {
@@ -1282,7 +1308,14 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
-    let line = if let Some(input) = &app.input {
+    let line = if let Some(q) = &app.search {
+        Line::from(vec![
+            Span::styled(" jump to endpoint: ", th.title()),
+            Span::raw(q.clone()),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled("   Enter jump  Esc cancel  (n: next match)", th.dim()),
+        ])
+    } else if let Some(input) = &app.input {
         Line::from(vec![
             Span::styled(" filter endpoints: /", th.title()),
             Span::raw(input.clone()),
@@ -1293,8 +1326,10 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
         Line::from(Span::styled(format!(" {s}"), th.title()))
     } else {
         let hints = match app.view {
+            View::Matrix if app.transposed => " hjkl move  Enter detail/fold  z fold  c fold all  g group  t transpose  s jump  f failing  / filter  Tab views  ? help  q quit",
             View::Matrix => " hjkl/arrows move  Enter detail  Tab findings  c components  f failing  / filter  r re-probe  R cell  space pause  e export  ? help  q quit",
-            View::Findings => " j/k move  Enter show cell  Tab matrix  r re-probe  e export  ? help  q quit",
+            View::Findings => " j/k move  Enter show cell  Tab changes  r re-probe  e export  ? help  q quit",
+            View::Changes => " j/k move  Enter show cell  Tab matrix  r re-probe  e export  ? help  q quit",
         };
         Line::from(Span::styled(hints, th.dim()))
     };
@@ -1310,8 +1345,24 @@ pub const KEYS: &[(&str, &str)] = &[
         "toggle the cell's detail; in findings: go to the cell",
     ),
     ("PgUp / PgDn", "scroll the detail"),
-    ("Tab", "switch matrix / findings"),
-    ("c", "fold endpoints by component (worst verdict)"),
+    ("Tab", "matrix, findings, changes (newest first)"),
+    ("t", "transpose: endpoints as rows, identities as columns"),
+    (
+        "g",
+        "group endpoint rows by component, host or an inventory label",
+    ),
+    (
+        "z",
+        "fold / unfold the selected group (also Enter on its header)",
+    ),
+    (
+        "c",
+        "fold endpoints by component; transposed: fold all groups",
+    ),
+    (
+        "s / n",
+        "jump to an endpoint by name or address / next match",
+    ),
     ("f", "only rows and columns with a failing cell"),
     ("/", "filter endpoints by name, address or component"),
     ("Esc", "close the detail, else clear the filters"),
@@ -1408,6 +1459,7 @@ mod tests {
                     role: tlsaudit_engine::profile::Role::default_for(c),
                     address: format!("10.0.0.{k}:20160"),
                     allowed_cn: vec![],
+                    labels: std::collections::BTreeMap::new(),
                 }
             })
             .collect();
@@ -1443,7 +1495,7 @@ mod tests {
             reason: "test".into(),
             deny_only_if_sent: false,
         });
-        App::new(
+        let mut app = App::new(
             Catalog {
                 endpoints,
                 identities,
@@ -1451,7 +1503,9 @@ mod tests {
             },
             Arc::new(snapshot),
             false,
-        )
+        );
+        app.transposed = false;
+        app
     }
 
     fn frame(app: &mut App, w: u16, h: u16) -> String {
@@ -1521,7 +1575,14 @@ mod tests {
             app.help = false;
             app.view = View::Findings;
             frame(&mut app, w, h);
+            app.view = View::Changes;
+            frame(&mut app, w, h);
             app.view = View::Matrix;
+            app.transposed = true;
+            frame(&mut app, w, h);
+            app.detail = true;
+            frame(&mut app, w, h);
+            app.transposed = false;
         }
     }
 

@@ -40,6 +40,10 @@
 //! - [`ServerCertKind::CnOnly`] / [`ServerCertKind::NoServerEku`]: a legacy server certificate
 //!   without SANs, and one without the `serverAuth` EKU.
 //!
+//! - [`ServerCertKind::Reissued`]: a good certificate re-issued (new key, later notAfter), and
+//!   [`Lab::reconfigure`]: change a running endpoint's allow-list or certificate on the same
+//!   address, as a config change plus a reload would.
+//!
 //! TLS session resumption is disabled on every endpoint: each probe gets a full handshake.
 
 mod grpc;
@@ -142,13 +146,16 @@ pub enum ServerCertKind {
     CnOnly,
     /// The good SANs, but the extended key usage is `clientAuth` only (no `serverAuth`).
     NoServerEku,
+    /// A re-issued instance certificate: the same CA, CN and SANs as [`ServerCertKind::Good`],
+    /// a new key and serial (what a certificate rotation serves). Not a fault.
+    Reissued,
 }
 
 impl ServerCertKind {
     /// Human description of the planted fault, `None` for [`ServerCertKind::Good`].
     pub fn fault(self) -> Option<&'static str> {
         match self {
-            ServerCertKind::Good => None,
+            ServerCertKind::Good | ServerCertKind::Reissued => None,
             ServerCertKind::Expired => Some("server certificate expired (notAfter yesterday)"),
             ServerCertKind::WrongSan => Some(
                 "server certificate SANs are 10.255.0.1 and other.example only (not localhost/127.0.0.1)",
@@ -517,6 +524,10 @@ pub struct Lab {
     provider: Arc<CryptoProvider>,
     endpoints: Vec<LabEndpoint>,
     states: Vec<Arc<EndpointState>>,
+    /// The behaviour each listener serves new connections with.
+    runtimes: Vec<watch::Sender<Arc<Runtime>>>,
+    specs: Vec<EndpointSpec>,
+    roots: Arc<RootCertStore>,
     index: HashMap<String, usize>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -863,6 +874,9 @@ impl Lab {
             provider,
             endpoints: Vec::with_capacity(spec.endpoints.len()),
             states: Vec::with_capacity(spec.endpoints.len()),
+            runtimes: Vec::with_capacity(spec.endpoints.len()),
+            specs: spec.endpoints.clone(),
+            roots: roots.clone(),
             index: HashMap::with_capacity(spec.endpoints.len()),
             shutdown,
             tasks: Vec::with_capacity(spec.endpoints.len()),
@@ -885,11 +899,13 @@ impl Lab {
                 kind: prepared.kind,
                 state: state.clone(),
             });
+            let (runtime, current) = watch::channel(rt);
             lab.tasks.push(tokio::spawn(server::accept_loop(
                 listener,
-                rt,
+                current,
                 shutdown_rx.clone(),
             )));
+            lab.runtimes.push(runtime);
             lab.index.insert(ep.name.clone(), lab.endpoints.len());
             lab.endpoints.push(prepared.endpoint);
             lab.states.push(state);
@@ -993,6 +1009,38 @@ impl Lab {
                 builder.with_client_auth_cert(id.chain.clone(), id.key())?
             }
         })
+    }
+
+    /// The spec an endpoint runs with now (as started, or as last reconfigured).
+    pub fn spec(&self, name: &str) -> Option<&EndpointSpec> {
+        self.index.get(name).map(|&i| &self.specs[i])
+    }
+
+    /// Change a running endpoint, as an operator's config change plus a reload would: the
+    /// endpoint named `spec.name` keeps its address, counters and log, and serves every new
+    /// connection with the new behaviour and server certificate (issued now if the lab has
+    /// none of that kind yet, e.g. [`ServerCertKind::Reissued`] for a rotation).
+    /// Connections already open finish with the old behaviour.
+    pub fn reconfigure(&mut self, spec: EndpointSpec) -> Result<(), LabError> {
+        let Some(&i) = self.index.get(&spec.name) else {
+            return Err(LabError::Spec(format!("no endpoint named {}", spec.name)));
+        };
+        if spec.behavior.is_tls() {
+            // One P-256 key and signature: about a millisecond, fine on the async thread.
+            self.material
+                .ensure_server(&spec.component, spec.server_cert)?;
+        }
+        let addr = self.endpoints[i].addr;
+        let prepared = prepare(&spec, addr, &self.material, &self.provider, &self.roots)?;
+        let rt = Arc::new(Runtime {
+            kind: prepared.kind,
+            state: self.states[i].clone(),
+        });
+        self.runtimes[i].send_replace(rt);
+        self.endpoints[i] = prepared.endpoint;
+        tracing::info!(endpoint = %spec.name, "lab endpoint reconfigured");
+        self.specs[i] = spec;
+        Ok(())
     }
 
     /// Stop every listener and connection task, and wait for them to finish.

@@ -77,6 +77,25 @@ pub(crate) struct Material {
     pub(crate) identities: BTreeMap<String, CertAndKey>,
     /// Server certificates by (component, kind).
     pub(crate) servers: HashMap<(String, ServerCertKind), CertAndKey>,
+    /// The CAs, kept to issue server certificates later ([`Material::ensure_server`]).
+    cas: Cas,
+}
+
+/// The lab's CAs and the validity of the certificates they issue.
+struct Cas {
+    root: Ca,
+    intermediate: Ca,
+    foreign: Ca,
+    now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Cas")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A CA that can sign.
@@ -250,13 +269,8 @@ pub(crate) fn generate(
     write_public(&files.intermediate_ca_cert, &intermediate.pem)?;
     write_public(&files.foreign_ca_cert, &foreign.pem)?;
 
-    let mut material = Material {
-        files,
-        ca_der: root.der.clone(),
-        identities: BTreeMap::new(),
-        servers: HashMap::new(),
-    };
-
+    let mut files = files;
+    let mut held: BTreeMap<String, CertAndKey> = BTreeMap::new();
     // Instance certificates double as client identities (as with TiUP).
     let client_cn = format!("{cluster}-client");
     let identities: Vec<(&str, LeafSpec<'_>, &Ca)> = vec![
@@ -296,14 +310,13 @@ pub(crate) fn generate(
         ),
         ("foreign", instance("tidb", valid_from, valid_to), &foreign),
     ];
-    let mut instance_by_cn: HashMap<String, (CertificateDer<'static>, Vec<u8>)> = HashMap::new();
     for (name, spec, ca) in identities {
         let leaf = make_leaf(&spec, ca)?;
         let cert_path = dir.join(format!("{name}.crt"));
         let key_path = dir.join(format!("{name}.pem"));
         write_public(&cert_path, &leaf.pem)?;
         write_private(&key_path, &leaf.key_pem)?;
-        material.files.identities.insert(
+        files.identities.insert(
             name.to_owned(),
             IdentityFiles {
                 cn: spec.cn.to_owned(),
@@ -311,10 +324,7 @@ pub(crate) fn generate(
                 key: key_path,
             },
         );
-        if matches!(name, "pd" | "tikv" | "tidb" | "tiflash" | "cdc") {
-            instance_by_cn.insert(name.to_owned(), (leaf.der.clone(), leaf.key_der.clone()));
-        }
-        material.identities.insert(
+        held.insert(
             name.to_owned(),
             CertAndKey {
                 chain: vec![leaf.der],
@@ -323,58 +333,94 @@ pub(crate) fn generate(
         );
     }
 
+    let mut material = Material {
+        files,
+        ca_der: root.der.clone(),
+        identities: held,
+        servers: HashMap::new(),
+        cas: Cas {
+            root,
+            intermediate,
+            foreign,
+            now,
+        },
+    };
     for (component, kind) in server_certs {
-        let key = (component.clone(), *kind);
-        if material.servers.contains_key(&key) {
-            continue;
+        material.ensure_server(component, *kind)?;
+    }
+    Ok(material)
+}
+
+impl Material {
+    /// Issue the server certificate `kind` for `component` unless it exists. Blocking (key
+    /// generation).
+    pub(crate) fn ensure_server(
+        &mut self,
+        component: &str,
+        kind: ServerCertKind,
+    ) -> Result<(), LabError> {
+        let key = (component.to_owned(), kind);
+        if self.servers.contains_key(&key) {
+            return Ok(());
         }
+        let cas = &self.cas;
+        let now = cas.now;
         let cn = instance_cn(component);
-        let base = instance(cn, valid_from, valid_to);
+        let base = instance(cn, now - Duration::days(1), now + Duration::days(365 * 10));
         let entry = match kind {
-            ServerCertKind::Good => match instance_by_cn.get(cn) {
-                Some((der, key_der)) => CertAndKey {
-                    chain: vec![der.clone()],
-                    key_der: key_der.clone(),
+            ServerCertKind::Good => match self.identities.get(cn) {
+                Some(id) => CertAndKey {
+                    chain: id.chain.clone(),
+                    key_der: id.key_der.clone(),
                 },
-                None => leaf_only(make_leaf(&base, &root)?),
+                None => leaf_only(make_leaf(&base, &cas.root)?),
             },
+            // Same CA, CN and SANs as the instance certificate, a new key and serial.
+            // Valid a year longer than the instance certificate, so that notAfter changes too.
+            ServerCertKind::Reissued => leaf_only(make_leaf(
+                &LeafSpec {
+                    not_after: now + Duration::days(365 * 11),
+                    ..base
+                },
+                &cas.root,
+            )?),
             ServerCertKind::Expired => leaf_only(make_leaf(
                 &LeafSpec {
                     not_before: now - Duration::days(365),
                     not_after: now - Duration::days(1),
                     ..base
                 },
-                &root,
+                &cas.root,
             )?),
             ServerCertKind::WrongSan => leaf_only(make_leaf(
                 &LeafSpec {
                     sans: WRONG_SANS,
                     ..base
                 },
-                &root,
+                &cas.root,
             )?),
-            ServerCertKind::UnknownCa => leaf_only(make_leaf(&base, &foreign)?),
+            ServerCertKind::UnknownCa => leaf_only(make_leaf(&base, &cas.foreign)?),
             // The leaf is issued by the intermediate, but the server sends only the leaf.
-            ServerCertKind::MissingIntermediate => leaf_only(make_leaf(&base, &intermediate)?),
+            ServerCertKind::MissingIntermediate => leaf_only(make_leaf(&base, &cas.intermediate)?),
             ServerCertKind::CnOnly => leaf_only(make_leaf(
                 &LeafSpec {
                     cn: "localhost",
                     sans: &[],
                     ..base
                 },
-                &root,
+                &cas.root,
             )?),
             ServerCertKind::NoServerEku => leaf_only(make_leaf(
                 &LeafSpec {
                     server_auth: false,
                     ..base
                 },
-                &root,
+                &cas.root,
             )?),
         };
-        material.servers.insert(key, entry);
+        self.servers.insert(key, entry);
+        Ok(())
     }
-    Ok(material)
 }
 
 fn leaf_only(leaf: Leaf) -> CertAndKey {

@@ -191,7 +191,7 @@ pub(crate) struct Runtime {
 /// `JoinSet` that owns them is dropped with it.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    rt: Arc<Runtime>,
+    current: watch::Receiver<Arc<Runtime>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns: JoinSet<()> = JoinSet::new();
@@ -202,9 +202,11 @@ pub(crate) async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // The behaviour in force when the connection arrived (see Lab::reconfigure).
+                    let rt = current.borrow().clone();
                     let id = rt.state.connections.fetch_add(1, Ordering::Relaxed) + 1;
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(handle(rt.clone(), stream, peer, id));
+                    conns.spawn(handle(rt, stream, peer, id));
                 }
                 Err(e) => {
                     // Typically EMFILE/ENFILE: back off instead of spinning.

@@ -764,3 +764,39 @@ async fn spec_validation() {
     assert!(lab.client_config(Some("nobody")).is_err());
     assert_eq!(lab.connections("nobody"), 0);
 }
+
+#[tokio::test]
+async fn reconfigure_widens_a_list_and_rotates_the_certificate_on_the_same_address() {
+    let mut lab = standard().await;
+    let addr = lab.endpoint("tikv-1").unwrap().addr;
+    let leaf = |tls: &TlsStream<TcpStream>| tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+
+    let tls = connect(&lab, "tikv-1", Some("client"), &["h2"])
+        .await
+        .unwrap();
+    let before = leaf(&tls);
+    assert_eq!(grpc_call(tls, HEALTH_CHECK_PATH).await.status, "16");
+
+    let mut spec = lab.spec("tikv-1").unwrap().clone();
+    spec.behavior = Behavior::TikvGrpc {
+        allowed_cn: strings(&["tidb", "pd", "tikv", "lab-client"]),
+    };
+    spec = spec.with_server_cert(ServerCertKind::Reissued);
+    lab.reconfigure(spec).unwrap();
+    assert_eq!(lab.endpoint("tikv-1").unwrap().addr, addr);
+    assert!(lab
+        .endpoint("tikv-1")
+        .unwrap()
+        .allowed_cn
+        .contains(&"lab-client".to_string()));
+
+    let tls = connect(&lab, "tikv-1", Some("client"), &["h2"])
+        .await
+        .unwrap();
+    let after = leaf(&tls);
+    assert_ne!(before, after, "a new certificate");
+    assert_eq!(grpc_call(tls, HEALTH_CHECK_PATH).await.status, "0");
+
+    let unknown = EndpointSpec::pd("nope", &[]);
+    assert!(lab.reconfigure(unknown).is_err());
+}

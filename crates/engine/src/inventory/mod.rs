@@ -65,6 +65,8 @@ struct RawEndpoint {
     path: Option<String>,
     allowed_cn: Option<Vec<String>>,
     version: Option<Spanned<String>>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A caller identity from the inventory.
@@ -92,6 +94,9 @@ pub struct Endpoint {
     pub allowed_cn: Vec<String>,
     pub version: Option<Version>,
     pub profile: &'static Profile,
+    /// Free-form labels (`labels = { rack = "r1", zone = "az1" }`): the dashboard groups by
+    /// them.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Endpoint {
@@ -296,6 +301,7 @@ impl Inventory {
                 allowed_cn: e.allowed_cn.unwrap_or_default(),
                 version,
                 profile,
+                labels: e.labels,
             });
         }
 
@@ -391,6 +397,23 @@ version = "v8.5.0"
         assert_eq!(inv.endpoints[1].protocol, Protocol::Http);
         assert_eq!(inv.endpoints[1].path.as_deref(), Some("/engine_type"));
         assert_eq!(inv.endpoints[1].version, Some(Version(8, 5)));
+    }
+
+    #[test]
+    fn labels_are_optional_and_kept() {
+        let text = GOOD.replace(
+            "version = \"v8.5.0\"",
+            "version = \"v8.5.0\"\nlabels = { rack = \"r12\", zone = \"az1\" }",
+        );
+        let inv = Inventory::parse(&text, Path::new("t.toml")).unwrap();
+        assert!(inv.endpoints[0].labels.is_empty());
+        assert_eq!(
+            inv.endpoints[1].labels.get("rack").map(String::as_str),
+            Some("r12")
+        );
+        assert_eq!(inv.endpoints[1].labels.len(), 2);
+        let bad = GOOD.replace("version = \"v8.5.0\"", "labels = { rack = 12 }");
+        assert!(Inventory::parse(&bad, Path::new("t.toml")).is_err());
     }
 
     fn err(text: &str) -> String {

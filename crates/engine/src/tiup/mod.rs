@@ -549,6 +549,7 @@ impl Cluster {
                     allowed_cn: e.list.as_ref().map(|l| l.value.clone()).unwrap_or_default(),
                     version: i.version,
                     profile,
+                    labels: std::collections::BTreeMap::new(),
                 });
             }
         }
