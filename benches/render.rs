@@ -112,7 +112,8 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
     }
 }
 
-fn synthetic(n_ep: usize, n_id: usize) -> App {
+/// `n_ep` endpoints, cycling through the components, spread over 40 racks.
+fn synthetic_endpoints(n_ep: usize) -> Vec<EndpointInfo> {
     let components = [
         Component::Pd,
         Component::Tikv,
@@ -120,7 +121,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
         Component::Tiflash,
         Component::Ticdc,
     ];
-    let endpoints: Vec<EndpointInfo> = (0..n_ep)
+    (0..n_ep)
         .map(|k| {
             let c = components[k % components.len()];
             EndpointInfo {
@@ -135,14 +136,27 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
                 )]),
             }
         })
-        .collect();
-    let identities: Vec<IdentityInfo> = (0..n_id)
+        .collect()
+}
+
+/// `n_id` configured caller identities.
+fn synthetic_identities(n_id: usize) -> Vec<IdentityInfo> {
+    (0..n_id)
         .map(|i| IdentityInfo {
             name: format!("caller-{i}"),
             kind: IdentityKind::Configured,
             cn: Some(format!("caller-{i}")),
         })
-        .collect();
+        .collect()
+}
+
+/// The cells, their expectations and up to 300 findings, identity-major, with a verdict mix
+/// that cycles through every verdict.
+fn synthetic_cells(
+    endpoints: &[EndpointInfo],
+    identities: &[IdentityInfo],
+) -> (Vec<CellState>, Vec<Expected>, Vec<Finding>) {
+    let n_ep = endpoints.len();
     let mut cells = Vec::new();
     let mut expected = Vec::new();
     let mut findings = Vec::new();
@@ -180,6 +194,31 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
             });
         }
     }
+    (cells, expected, findings)
+}
+
+/// Feed `app` ten finished rounds derived from `snapshot`, then `snapshot` itself.
+fn with_history(app: &mut App, snapshot: Snapshot, n_ep: usize) {
+    // Ten finished rounds in which a few cells change, for the history and the changes view.
+    for round in 1..=10u64 {
+        let mut s = snapshot.clone();
+        s.round = round;
+        s.running = false;
+        s.finished_at = Some(format!("2025-06-01T00:{round:02}:00Z"));
+        for k in (round as usize..s.cells.len()).step_by(97) {
+            let cell = (IdentityId(k / n_ep), EndpointId(k % n_ep));
+            s.cells[cell].verdict = Some(Verdict::ALL[(k + round as usize) % 8]);
+        }
+        app.set_snapshot(Arc::new(s));
+    }
+    app.set_snapshot(Arc::new(snapshot));
+}
+
+/// A dashboard of `n_ep` endpoints and `n_id` identities, with ten rounds of history.
+fn synthetic(n_ep: usize, n_id: usize) -> App {
+    let endpoints = synthetic_endpoints(n_ep);
+    let identities = synthetic_identities(n_id);
+    let (cells, expected, findings) = synthetic_cells(&endpoints, &identities);
     let (mut cells, mut expected) = (cells.into_iter(), expected.into_iter());
     let cells = Matrix::from_fn(n_id, n_ep, |_, _| cells.next().unwrap());
     let expected = Matrix::from_fn(n_id, n_ep, |_, _| expected.next().unwrap());
@@ -205,19 +244,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
         Arc::new(snapshot.clone()),
         true,
     );
-    // Ten finished rounds in which a few cells change, for the history and the changes view.
-    for round in 1..=10u64 {
-        let mut s = snapshot.clone();
-        s.round = round;
-        s.running = false;
-        s.finished_at = Some(format!("2025-06-01T00:{round:02}:00Z"));
-        for k in (round as usize..s.cells.len()).step_by(97) {
-            let cell = (IdentityId(k / n_ep), EndpointId(k % n_ep));
-            s.cells[cell].verdict = Some(Verdict::ALL[(k + round as usize) % 8]);
-        }
-        app.set_snapshot(Arc::new(s));
-    }
-    app.set_snapshot(Arc::new(snapshot));
+    with_history(&mut app, snapshot, n_ep);
     app
 }
 

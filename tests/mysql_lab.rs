@@ -264,7 +264,9 @@ async fn tls_not_offered() {
     );
     assert!(rec.tls.is_none() && rec.server_chain.is_empty());
     assert_eq!(
-        rec.evidence.peer_protocol.map(|p| p.as_str()),
+        rec.evidence
+            .peer_protocol
+            .map(tlsaudit_engine::probe::classify::PeerProtocol::as_str),
         Some("mysql")
     );
     let m = rec.mysql.as_ref().unwrap();

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use tlsaudit_engine::diagnose::{Diagnosis, StepStatus};
+use tlsaudit_engine::diagnose::{CauseFinding, Diagnosis, StepStatus};
 
 use super::text::Style;
 
@@ -19,6 +19,25 @@ fn badge(s: StepStatus, style: Style) -> String {
 /// The diagnosis as text.
 pub fn render(d: &Diagnosis, style: Style) -> String {
     let mut out = String::new();
+    header(&mut out, d);
+    for s in &d.steps {
+        let _ = writeln!(
+            out,
+            "\n{}. {}  [{}]",
+            s.number,
+            s.title,
+            badge(s.status, style)
+        );
+        for l in &s.lines {
+            let _ = writeln!(out, "   {l}");
+        }
+    }
+    verdict(&mut out, d, style);
+    out
+}
+
+/// The first line: what is diagnosed, as whom, over which protocol.
+fn header(out: &mut String, d: &Diagnosis) {
     let target = match (&d.target.endpoint, d.target.component) {
         (Some(e), Some(c)) => format!(
             "{e} ({}, {} {})",
@@ -55,18 +74,10 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             .map(|p| format!(" {p}"))
             .unwrap_or_default()
     );
-    for s in &d.steps {
-        let _ = writeln!(
-            out,
-            "\n{}. {}  [{}]",
-            s.number,
-            s.title,
-            badge(s.status, style)
-        );
-        for l in &s.lines {
-            let _ = writeln!(out, "   {l}");
-        }
-    }
+}
+
+/// The verdict step: the headline, each finding, then the notes.
+fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
     let v = &d.verdict;
     let label = if v.works {
         style.good("WORKS")
@@ -76,45 +87,7 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
     let _ = writeln!(out, "\n{}. Verdict  [{label}]", d.steps.len() + 1);
     let _ = writeln!(out, "   {}", v.headline);
     for f in &v.findings {
-        let fact = f
-            .fact
-            .map(|n| format!("  (tidb-tls-facts 6.{n})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "\n   {} {}{fact}",
-            style.bad(&format!("[{}]", f.cause.id())),
-            f.title
-        );
-        let _ = writeln!(out, "     cause: {}", f.summary);
-        for e in &f.evidence {
-            let _ = writeln!(out, "     seen:  {e}");
-        }
-        for x in &f.fix {
-            let _ = writeln!(out, "     fix:   {x}");
-        }
-        if let Some(c) = &f.config {
-            let _ = writeln!(
-                out,
-                "     where: {} {}, {}{}",
-                c.component,
-                c.file,
-                c.key,
-                c.tiup
-                    .as_ref()
-                    .map(|t| format!(" (TiUP topology: {t})"))
-                    .unwrap_or_default()
-            );
-        }
-        if !f.log_texts.is_empty() {
-            let _ = writeln!(
-                out,
-                "     what the components print (match it in their logs):"
-            );
-            for t in &f.log_texts {
-                let _ = writeln!(out, "       {}: \"{}\"", t.who, t.text);
-            }
-        }
+        finding(out, f, style);
     }
     if !v.notes.is_empty() {
         let _ = writeln!(out, "\n   notes:");
@@ -122,5 +95,47 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             let _ = writeln!(out, "     - {n}");
         }
     }
-    out
+}
+
+/// One finding: its cause, what showed it, the fixes, where to change them, and the log texts.
+fn finding(out: &mut String, f: &CauseFinding, style: Style) {
+    let fact = f
+        .fact
+        .map(|n| format!("  (tidb-tls-facts 6.{n})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n   {} {}{fact}",
+        style.bad(&format!("[{}]", f.cause.id())),
+        f.title
+    );
+    let _ = writeln!(out, "     cause: {}", f.summary);
+    for e in &f.evidence {
+        let _ = writeln!(out, "     seen:  {e}");
+    }
+    for x in &f.fix {
+        let _ = writeln!(out, "     fix:   {x}");
+    }
+    if let Some(c) = &f.config {
+        let _ = writeln!(
+            out,
+            "     where: {} {}, {}{}",
+            c.component,
+            c.file,
+            c.key,
+            c.tiup
+                .as_ref()
+                .map(|t| format!(" (TiUP topology: {t})"))
+                .unwrap_or_default()
+        );
+    }
+    if !f.log_texts.is_empty() {
+        let _ = writeln!(
+            out,
+            "     what the components print (match it in their logs):"
+        );
+        for t in &f.log_texts {
+            let _ = writeln!(out, "       {}: \"{}\"", t.who, t.text);
+        }
+    }
 }

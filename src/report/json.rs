@@ -107,10 +107,8 @@ pub struct BaselineMark {
     pub change: super::diff::Change,
 }
 
-/// Build the report of a snapshot.
-pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
-    let inv = &plan.inventory;
-    let n_ep = inv.endpoints.len();
+/// Counts of the snapshot's verdicts and findings: every verdict and severity, zeros included.
+fn summary(plan: &Plan, snap: &Snapshot) -> Summary {
     let mut verdicts: BTreeMap<&'static str, usize> =
         Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect();
     for c in snap.cells.iter() {
@@ -129,7 +127,18 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
     for f in &snap.findings {
         *findings.entry(f.severity.as_str()).or_default() += 1;
     }
-    let endpoints = inv
+    Summary {
+        endpoints: plan.inventory.endpoints.len(),
+        identities: plan.identities.len(),
+        cells: snap.cells.len(),
+        verdicts,
+        findings,
+    }
+}
+
+/// One entry per inventory endpoint, with its client-certificate policy.
+fn endpoints_out(plan: &Plan) -> Vec<EndpointOut> {
+    plan.inventory
         .endpoints
         .iter()
         .map(|ep| {
@@ -154,9 +163,12 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
                 config_file: ep.profile.config.file.to_string(),
             }
         })
-        .collect();
-    let identities = plan
-        .identities
+        .collect()
+}
+
+/// One entry per caller identity.
+fn identities_out(plan: &Plan) -> Vec<IdentityOut> {
+    plan.identities
         .iter()
         .map(|id| {
             let r = id.caller.report();
@@ -173,7 +185,12 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
                 check: r.check,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// One entry per cell, identity-major, with the fix of the finding about it.
+fn cells_out<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Vec<CellOut<'a>> {
+    let inv = &plan.inventory;
     let mut cells = Vec::with_capacity(snap.cells.len());
     for (i, id) in plan.identities.iter().enumerate() {
         for (e, ep) in inv.endpoints.iter().enumerate() {
@@ -201,6 +218,16 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             });
         }
     }
+    cells
+}
+
+/// Build the report of a snapshot.
+pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
+    let inv = &plan.inventory;
+    let summary = summary(plan, snap);
+    let endpoints = endpoints_out(plan);
+    let identities = identities_out(plan);
+    let cells = cells_out(plan, snap);
     Report {
         schema: SCHEMA,
         tool: Tool {
@@ -214,13 +241,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             ca: inv.ca.display().to_string(),
             inventory: inv.source.as_ref().map(|p| p.display().to_string()),
         },
-        summary: Summary {
-            endpoints: n_ep,
-            identities: plan.identities.len(),
-            cells: snap.cells.len(),
-            verdicts,
-            findings,
-        },
+        summary,
         endpoints,
         identities,
         cells,

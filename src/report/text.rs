@@ -102,9 +102,8 @@ fn mysql(out: &mut String, m: &MysqlReport, style: Style) {
     );
 }
 
-/// The probe record as text.
-pub fn probe(rec: &ProbeRecord, style: Style) -> String {
-    let mut out = String::new();
+/// The first lines: who probed what, and the outcome with its summary.
+fn header(out: &mut String, rec: &ProbeRecord, style: Style) {
     let who = match &rec.identity.cn {
         Some(cn) if *cn != rec.identity.name => format!("{} (CN {cn})", rec.identity.name),
         Some(_) => rec.identity.name.clone(),
@@ -135,6 +134,11 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
         let _ = writeln!(out, "  (past the untrusted chain, the check saw: {auth})");
     }
     let _ = writeln!(out);
+}
+
+/// The connect and handshake phases: timings, the negotiated parameters and the client
+/// certificate exchange.
+fn handshake(out: &mut String, rec: &ProbeRecord) {
     let _ = writeln!(
         out,
         "  connect    {:<48} {}",
@@ -181,6 +185,10 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             fmt_ms(rec.timings.handshake_ms)
         );
     }
+}
+
+/// The application-level check after the handshake, with its timing.
+fn check(out: &mut String, rec: &ProbeRecord) {
     if rec.timings.check_ms.is_some() {
         let ev = &rec.evidence;
         let what = if rec.mysql.as_ref().is_some_and(|m| m.tls_login.is_some()) {
@@ -200,9 +208,10 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             fmt_ms(rec.timings.check_ms)
         );
     }
-    if let Some(m) = &rec.mysql {
-        mysql(&mut out, m, style);
-    }
+}
+
+/// The certificate chain the server sent, each certificate with its details.
+fn server_chain(out: &mut String, rec: &ProbeRecord, style: Style) {
     if !rec.server_chain.is_empty() {
         let verdict = match describe::verification(rec) {
             Some((true, words)) => style.good(&words),
@@ -226,6 +235,10 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             let _ = writeln!(out, "    {indent}  sha256   {}", style.dim(&c.sha256));
         }
     }
+}
+
+/// The evidence lines behind the outcome.
+fn evidence(out: &mut String, rec: &ProbeRecord) {
     let lines = describe::evidence(rec);
     if !lines.is_empty() {
         let _ = writeln!(out, "\n  evidence");
@@ -233,6 +246,19 @@ pub fn probe(rec: &ProbeRecord, style: Style) -> String {
             let _ = writeln!(out, "    {l}");
         }
     }
+}
+
+/// The probe record as text.
+pub fn probe(rec: &ProbeRecord, style: Style) -> String {
+    let mut out = String::new();
+    header(&mut out, rec, style);
+    handshake(&mut out, rec);
+    check(&mut out, rec);
+    if let Some(m) = &rec.mysql {
+        mysql(&mut out, m, style);
+    }
+    server_chain(&mut out, rec, style);
+    evidence(&mut out, rec);
     let _ = writeln!(out, "\n  total {}", fmt_ms(Some(rec.timings.total_ms)));
     out
 }

@@ -136,8 +136,15 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
-    let s = &app.snapshot;
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
+    draw_header_title(frame, l1, app, th);
+    draw_header_counts(frame, l2, app, th);
+    draw_header_progress(frame, l3, app, th);
+}
+
+/// The first header line: cluster, round, refresh state and the help hint.
+fn draw_header_title(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
+    let s = &app.snapshot;
     let mut left = vec![
         Span::styled(" tlsaudit ", th.brand()),
         Span::raw(" cluster "),
@@ -167,16 +174,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     if app.paused && s.running {
         left.push(Span::styled(" (paused)", th.fg(Color::Yellow)));
     }
-    frame.render_widget(Paragraph::new(Line::from(left)), l1);
+    frame.render_widget(Paragraph::new(Line::from(left)), area);
     let help = "? help ";
-    if l1.width > 60 {
+    if area.width > 60 {
         let w = width(help);
         frame.render_widget(
             Paragraph::new(Span::styled(help, th.dim())),
-            Rect::new(l1.right().saturating_sub(w), l1.y, w, 1),
+            Rect::new(area.right().saturating_sub(w), area.y, w, 1),
         );
     }
+}
 
+/// The second header line: the counts per verdict.
+fn draw_header_counts(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
+    let s = &app.snapshot;
     // Counts per verdict: full words if they fit, else without the zeros, else symbols only.
     let counts = s.counts();
     let full = |skip_zero: bool, words: bool| -> Vec<Span<'static>> {
@@ -199,7 +210,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
             .iter()
             .map(ratatui::prelude::Span::width)
             .sum::<usize>()
-            <= l2.width as usize
+            <= area.width as usize
     };
     let mut line = full(false, true);
     if !fits(&line) {
@@ -208,8 +219,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     if !fits(&line) {
         line = full(false, false);
     }
-    frame.render_widget(Paragraph::new(Line::from(line)), l2);
+    frame.render_widget(Paragraph::new(Line::from(line)), area);
+}
 
+/// The third header line: the round's progress while probing, else the findings by severity.
+fn draw_header_progress(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
+    let s = &app.snapshot;
     if s.running && s.total > 0 {
         #[allow(clippy::cast_precision_loss)]
         let ratio = (s.done as f64 / s.total as f64).clamp(0.0, 1.0);
@@ -217,7 +232,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
             .ratio(ratio)
             .label(format!("round {}: {}/{} probes", s.round, s.done, s.total))
             .gauge_style(th.fg(Color::Cyan));
-        frame.render_widget(gauge, l3.inner(ratatui::layout::Margin::new(1, 0)));
+        frame.render_widget(gauge, area.inner(ratatui::layout::Margin::new(1, 0)));
     } else {
         let mut by = [0usize; 3];
         for f in &s.findings {
@@ -248,7 +263,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
                 Span::styled("  (Tab lists them)", th.dim()),
             ])
         };
-        frame.render_widget(Paragraph::new(line), l3);
+        frame.render_widget(Paragraph::new(line), area);
     }
 }
 
@@ -426,6 +441,25 @@ fn draw_matrix(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     );
 }
 
+/// One render pass of the matrix: the state drawn, the selection, and the last visible column
+/// and row.
+struct RenderPass<'a> {
+    app: &'a App,
+    grid: &'a Grid,
+    th: Theme,
+    sel_r: Option<usize>,
+    sel_c: Option<usize>,
+    last_col: usize,
+    last_row: usize,
+}
+
+impl RenderPass<'_> {
+    /// The grid rows on screen.
+    fn visible_rows(&self) -> std::ops::RangeInclusive<usize> {
+        self.app.row_offset..=self.last_row
+    }
+}
+
 /// Column widths and labels of the matrix for one frame.
 struct MatrixLayout {
     inner: Rect,
@@ -541,115 +575,187 @@ impl MatrixLayout {
         if inner.height < 3 || self.avail < self.cell_w {
             return;
         }
-        let y_group = inner.y;
-        let y_label = inner.y + 1;
-        let y0 = inner.y + 2;
-        let visible_rows = app.row_offset..=last_row;
-        // Identity names.
-        for (line, r) in visible_rows.clone().enumerate() {
-            let Some(id) = grid
+        let pass = RenderPass {
+            app,
+            grid,
+            th,
+            sel_r,
+            sel_c,
+            last_col,
+            last_row,
+        };
+        self.render_row_names(buf, &pass);
+        self.render_scroll_hint(buf, &pass);
+        let mut x = inner.x + self.name_w;
+        for k in app.col_offset..=last_col {
+            let Some(col) = grid.cols.get(k) else {
+                break;
+            };
+            x = self.render_column(buf, &pass, k, col, x);
+        }
+    }
+
+    /// The line of the group headers (and, by component, of the column labels).
+    fn y_group(&self) -> u16 {
+        self.inner.y
+    }
+
+    /// The line of the column labels (and of the scroll hint).
+    fn y_label(&self) -> u16 {
+        self.inner.y + 1
+    }
+
+    /// The line of the first visible row.
+    fn y_rows(&self) -> u16 {
+        self.inner.y + 2
+    }
+
+    /// The identity names, one per visible row.
+    fn render_row_names(&self, buf: &mut Buffer, pass: &RenderPass<'_>) {
+        let (app, th) = (pass.app, pass.th);
+        for (line, r) in pass.visible_rows().enumerate() {
+            let Some(id) = pass
+                .grid
                 .rows
                 .get(r)
                 .and_then(|&i| app.catalog.identities.get(i))
             else {
                 continue;
             };
-            let style = if Some(r) == sel_r {
+            let style = if Some(r) == pass.sel_r {
                 th.title().add_modifier(Modifier::UNDERLINED)
             } else {
                 th.label()
             };
             buf.set_stringn(
-                inner.x,
-                y0 + u16::try_from(line).unwrap_or(0),
+                self.inner.x,
+                self.y_rows() + u16::try_from(line).unwrap_or(0),
                 &id.name,
                 usize::from(self.name_w - 1),
                 style,
             );
         }
-        // Columns hidden to the left / right.
+    }
+
+    /// `<` and `>` when columns are hidden to the left / right.
+    fn render_scroll_hint(&self, buf: &mut Buffer, pass: &RenderPass<'_>) {
         let mut hint = String::new();
-        if app.col_offset > 0 {
+        if pass.app.col_offset > 0 {
             hint.push('<');
         }
-        if last_col + 1 < grid.cols.len() {
+        if pass.last_col + 1 < pass.grid.cols.len() {
             hint.push('>');
         }
-        buf.set_string(inner.x, y_label, hint, th.dim());
-        let mut x = inner.x + self.name_w;
-        for k in app.col_offset..=last_col {
-            let Some(col) = grid.cols.get(k) else {
-                break;
+        buf.set_string(self.inner.x, self.y_label(), hint, pass.th.dim());
+    }
+
+    /// Column `k` at `x`: its group separator, group header, label and cells. Returns the x of
+    /// the next column.
+    fn render_column(
+        &self,
+        buf: &mut Buffer,
+        pass: &RenderPass<'_>,
+        k: usize,
+        col: &Column,
+        mut x: u16,
+    ) -> u16 {
+        let (app, th) = (pass.app, pass.th);
+        if self.seps[k] {
+            let rows = u16::try_from(pass.visible_rows().count()).unwrap_or(0);
+            for y in self.y_group()..self.y_rows() + rows {
+                buf.set_string(x, y, "│", th.dim());
+            }
+            x += 1;
+        }
+        self.render_group_header(buf, pass, k, col, x);
+        let selected_col = Some(k) == pass.sel_c;
+        self.render_column_label(buf, pass, k, col, x, selected_col);
+        for (line, r) in pass.visible_rows().enumerate() {
+            let Some(&identity) = pass.grid.rows.get(r) else {
+                continue;
             };
-            if self.seps[k] {
-                for y in y_group..y0 + u16::try_from(visible_rows.clone().count()).unwrap_or(0) {
-                    buf.set_string(x, y, "│", th.dim());
-                }
-                x += 1;
-            }
-            // Group header at a group's first visible column.
-            let group_start = k == app.col_offset || self.seps[k];
-            if group_start && !app.by_component {
-                let last_group = (k + 1..=last_col).all(|j| !self.seps[j]);
-                let span: u16 = if last_group {
-                    inner.right().saturating_sub(x) + 1
-                } else {
-                    (k..=last_col)
-                        .take_while(|&j| j == k || !self.seps[j])
-                        .map(|j| self.widths[j])
-                        .sum::<u16>()
-                        .saturating_sub(u16::from(self.seps[k]))
-                };
-                buf.set_stringn(
-                    x,
-                    y_group,
-                    col.component.title(),
-                    usize::from(span.saturating_sub(1)),
-                    th.title(),
-                );
-            }
-            let selected_col = Some(k) == sel_c;
-            let label_style = if selected_col {
-                th.title().add_modifier(Modifier::UNDERLINED)
+            let y = self.y_rows() + u16::try_from(line).unwrap_or(0);
+            self.render_cell(
+                buf,
+                app,
+                th,
+                identity,
+                col,
+                x,
+                y,
+                selected_col && Some(r) == pass.sel_r,
+            );
+        }
+        x + self.cell_w
+    }
+
+    /// The group header, at a group's first visible column (not when grouped by component).
+    fn render_group_header(
+        &self,
+        buf: &mut Buffer,
+        pass: &RenderPass<'_>,
+        k: usize,
+        col: &Column,
+        x: u16,
+    ) {
+        let (app, last_col) = (pass.app, pass.last_col);
+        let group_start = k == app.col_offset || self.seps[k];
+        if group_start && !app.by_component {
+            let last_group = (k + 1..=last_col).all(|j| !self.seps[j]);
+            let span: u16 = if last_group {
+                self.inner.right().saturating_sub(x) + 1
             } else {
-                th.label()
+                (k..=last_col)
+                    .take_while(|&j| j == k || !self.seps[j])
+                    .map(|j| self.widths[j])
+                    .sum::<u16>()
+                    .saturating_sub(u16::from(self.seps[k]))
             };
-            if app.by_component {
-                buf.set_stringn(
-                    x,
-                    y_group,
-                    &self.labels[k],
-                    usize::from(self.cell_w - 1),
-                    label_style,
-                );
-                let n = format!("({})", col.endpoints.len());
-                buf.set_stringn(x, y_label, n, usize::from(self.cell_w - 1), th.dim());
-            } else {
-                buf.set_stringn(
-                    x,
-                    y_label,
-                    &self.labels[k],
-                    usize::from(self.cell_w - 1),
-                    label_style,
-                );
-            }
-            for (line, r) in visible_rows.clone().enumerate() {
-                let Some(&identity) = grid.rows.get(r) else {
-                    continue;
-                };
-                let y = y0 + u16::try_from(line).unwrap_or(0);
-                self.render_cell(
-                    buf,
-                    app,
-                    th,
-                    identity,
-                    col,
-                    x,
-                    y,
-                    selected_col && Some(r) == sel_r,
-                );
-            }
-            x += self.cell_w;
+            buf.set_stringn(
+                x,
+                self.y_group(),
+                col.component.title(),
+                usize::from(span.saturating_sub(1)),
+                pass.th.title(),
+            );
+        }
+    }
+
+    /// The label of column `k` (by component: on the group line, with the endpoint count
+    /// below).
+    fn render_column_label(
+        &self,
+        buf: &mut Buffer,
+        pass: &RenderPass<'_>,
+        k: usize,
+        col: &Column,
+        x: u16,
+        selected_col: bool,
+    ) {
+        let th = pass.th;
+        let label_style = if selected_col {
+            th.title().add_modifier(Modifier::UNDERLINED)
+        } else {
+            th.label()
+        };
+        if pass.app.by_component {
+            buf.set_stringn(
+                x,
+                self.y_group(),
+                &self.labels[k],
+                usize::from(self.cell_w - 1),
+                label_style,
+            );
+            let n = format!("({})", col.endpoints.len());
+            buf.set_stringn(x, self.y_label(), n, usize::from(self.cell_w - 1), th.dim());
+        } else {
+            buf.set_stringn(
+                x,
+                self.y_label(),
+                &self.labels[k],
+                usize::from(self.cell_w - 1),
+                label_style,
+            );
         }
     }
 
@@ -932,7 +1038,53 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
         return vec![Line::from(" No cell selected.")];
     };
     let cell = app.cell(i, e);
-    let mut out = vec![
+    let mut out = subject_lines(th, ep, id);
+    if let Some(x) = app.catalog.expected(i, e) {
+        out.push(kv(
+            th,
+            "Expected",
+            vec![
+                Span::styled(if x.allow { "allow" } else { "deny" }, th.title()),
+                Span::raw(format!(
+                    ": {}{}",
+                    x.reason,
+                    if x.needed {
+                        " (its component needs this link)"
+                    } else {
+                        ""
+                    }
+                )),
+            ],
+        ));
+    }
+    let verdict = cell.and_then(|c| c.verdict);
+    let rec = cell.and_then(|c| c.record.clone());
+    let Some(rec) = rec else {
+        out.push(kv(
+            th,
+            "Observed",
+            vec![Span::styled("not probed yet", th.dim())],
+        ));
+        return out;
+    };
+    observed_lines(th, &rec, verdict, cell.is_some_and(|c| c.changed), &mut out);
+    out.extend(fleet::history_lines(app, th, i, e));
+    out.extend(cell_findings(app, th, ep, id));
+    tls_lines(th, &rec, &mut out);
+    mysql_lines(th, &rec, &mut out);
+    chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
+    out.push(timings_line(th, &rec));
+    out.extend(evidence_lines(th, &rec));
+    out
+}
+
+/// The endpoint (with its allow-list) and the identity of a cell.
+fn subject_lines(
+    th: Theme,
+    ep: &super::app::EndpointInfo,
+    id: &super::app::IdentityInfo,
+) -> Vec<Line<'static>> {
+    vec![
         kv(
             th,
             "Endpoint",
@@ -969,35 +1121,18 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
                 )),
             ],
         ),
-    ];
-    if let Some(x) = app.catalog.expected(i, e) {
-        out.push(kv(
-            th,
-            "Expected",
-            vec![
-                Span::styled(if x.allow { "allow" } else { "deny" }, th.title()),
-                Span::raw(format!(
-                    ": {}{}",
-                    x.reason,
-                    if x.needed {
-                        " (its component needs this link)"
-                    } else {
-                        ""
-                    }
-                )),
-            ],
-        ));
-    }
-    let verdict = cell.and_then(|c| c.verdict);
-    let rec = cell.and_then(|c| c.record.clone());
-    let Some(rec) = rec else {
-        out.push(kv(
-            th,
-            "Observed",
-            vec![Span::styled("not probed yet", th.dim())],
-        ));
-        return out;
-    };
+    ]
+}
+
+/// The observed outcome of a probed cell, and its verdict (`changed`: since the previous
+/// round).
+fn observed_lines(
+    th: Theme,
+    rec: &ProbeRecord,
+    verdict: Option<Verdict>,
+    changed: bool,
+    out: &mut Vec<Line<'static>>,
+) {
     out.push(kv(
         th,
         "Observed",
@@ -1021,15 +1156,17 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
         ),
         th.verdict(verdict),
     )];
-    if cell.is_some_and(|c| c.changed) {
+    if changed {
         v.push(Span::styled(
             format!("  {CHANGED} changed since the previous round"),
             th.title(),
         ));
     }
     out.push(kv(th, "Verdict", v));
-    out.extend(fleet::history_lines(app, th, i, e));
-    out.extend(cell_findings(app, th, ep, id));
+}
+
+/// The negotiated TLS session, or that there was none.
+fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
     match &rec.tls {
         Some(t) => {
             out.push(kv(
@@ -1059,10 +1196,12 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             vec![Span::styled("no TLS session", th.dim())],
         )),
     }
-    mysql_lines(th, &rec, &mut out);
-    chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
+}
+
+/// The timings of the probe's phases.
+fn timings_line(th: Theme, rec: &ProbeRecord) -> Line<'static> {
     let t = &rec.timings;
-    out.push(kv(
+    kv(
         th,
         "Timings",
         vec![Span::raw(format!(
@@ -1072,9 +1211,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             ms(t.check_ms),
             ms(Some(t.total_ms))
         ))],
-    ));
-    out.extend(evidence_lines(th, &rec));
-    out
+    )
 }
 
 /// The findings about a cell: its own, and its endpoint's.

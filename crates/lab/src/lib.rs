@@ -65,6 +65,7 @@ use std::time::{Duration, SystemTime};
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
+use rustls::version::{TLS12 as V12, TLS13 as V13};
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -585,6 +586,270 @@ fn alpn_or_none<'a>(spec: &EndpointSpec, default: Vec<&'a str>) -> Vec<&'a str> 
     }
 }
 
+/// The inputs every behaviour shares when it builds the server side of one endpoint.
+struct PrepareCtx<'a> {
+    spec: &'a EndpointSpec,
+    material: &'a Material,
+    provider: &'a Arc<CryptoProvider>,
+    roots: &'a Arc<RootCertStore>,
+}
+
+/// What one behaviour serves: the listener kind and the facts the endpoint reports about it.
+struct Served {
+    kind: Kind,
+    protocol: &'static str,
+    path: Option<&'static str>,
+    tls_versions: Vec<&'static str>,
+    alpn: Vec<&'static str>,
+    requests_client_cert: bool,
+    cn_check: &'static str,
+    /// Replaces the server certificate's fault when set.
+    fault: Option<String>,
+}
+
+impl Served {
+    /// A behaviour that is a fault in itself: no TLS versions, no ALPN, no client certificate
+    /// and no CN check.
+    fn faulty(
+        kind: Kind,
+        protocol: &'static str,
+        path: Option<&'static str>,
+        fault: &str,
+    ) -> Served {
+        Served {
+            kind,
+            protocol,
+            path,
+            tls_versions: vec![],
+            alpn: vec![],
+            requests_client_cert: false,
+            cn_check: "none",
+            fault: Some(fault.into()),
+        }
+    }
+}
+
+/// The CN check an endpoint reports: `"none"` without allowed CNs, `stage` otherwise.
+fn cn_check_stage(allowed: &[String], stage: &'static str) -> &'static str {
+    if allowed.is_empty() {
+        "none"
+    } else {
+        stage
+    }
+}
+
+impl PrepareCtx<'_> {
+    /// The server certificate of the endpoint.
+    fn cert(&self) -> Result<&pki::CertAndKey, LabError> {
+        let cert_key = (self.spec.component.clone(), self.spec.server_cert);
+        self.material.servers.get(&cert_key).ok_or_else(|| {
+            LabError::Spec(format!(
+                "no server certificate for endpoint {}",
+                self.spec.name
+            ))
+        })
+    }
+
+    /// A lab client-certificate verifier over the lab roots.
+    fn lab_verifier(
+        &self,
+        mode: VerifyMode,
+    ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, LabError> {
+        let webpki =
+            WebPkiClientVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
+                .build()?;
+        let v: Arc<dyn rustls::server::danger::ClientCertVerifier> =
+            Arc::new(LabVerifier::new(webpki, mode));
+        Ok(v)
+    }
+
+    /// A server configuration with the endpoint's certificate.
+    fn config(
+        &self,
+        versions: &[&'static SupportedProtocolVersion],
+        verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+        alpn: &[&str],
+    ) -> Result<Arc<ServerConfig>, LabError> {
+        server_config(self.provider, versions, verifier, self.cert()?, alpn)
+    }
+
+    /// PD client port: TLS 1.3 only, handshake-level CN check.
+    fn pd(&self, allowed_cn: &[String]) -> Result<Served, LabError> {
+        let alpn = alpn_or_none(self.spec, vec!["h2", "http/1.1"]);
+        let verifier = self.lab_verifier(VerifyMode::Alert {
+            allowed: allowed_cn.to_vec(),
+        })?;
+        let cfg = self.config(&[&V13], Some(verifier), &alpn)?;
+        Ok(Served {
+            kind: Kind::Pd {
+                acceptor: TlsAcceptor::from(cfg),
+            },
+            protocol: "http",
+            path: Some("/pd/api/v1/version"),
+            tls_versions: vec![TLS13],
+            alpn,
+            requests_client_cert: true,
+            cn_check: cn_check_stage(allowed_cn, "handshake"),
+            fault: None,
+        })
+    }
+
+    /// TiKV and TiFlash gRPC ports: silent verifier, CN check per call.
+    fn grpc(&self, allowed_cn: &[String]) -> Result<Served, LabError> {
+        let verifier = self.lab_verifier(VerifyMode::Silent)?;
+        let served_alpn = alpn_or_none(self.spec, vec!["h2"]);
+        let with_h2 = self.config(&[&V12, &V13], Some(verifier.clone()), &served_alpn)?;
+        let no_alpn = self.config(&[&V12, &V13], Some(verifier), &[])?;
+        let policy = match &self.spec.behavior {
+            Behavior::TikvGrpc { .. } => GrpcPolicy::Tikv {
+                allowed: allowed_cn.to_vec(),
+            },
+            _ => GrpcPolicy::Tiflash {
+                allowed: allowed_cn.to_vec(),
+            },
+        };
+        Ok(Served {
+            kind: Kind::Grpc {
+                with_h2,
+                no_alpn,
+                policy: Arc::new(policy),
+                require_h2: self.spec.negotiate_alpn,
+            },
+            protocol: "grpc",
+            path: Some(HEALTH_CHECK_PATH),
+            tls_versions: vec![TLS12, TLS13],
+            alpn: served_alpn,
+            requests_client_cert: true,
+            cn_check: cn_check_stage(allowed_cn, "application"),
+            fault: None,
+        })
+    }
+
+    /// TiKV status port: TLS 1.2 only, client certificate only with allowed CNs.
+    fn tikv_status(&self, allowed_cn: &[String]) -> Result<Served, LabError> {
+        let verifier = if allowed_cn.is_empty() {
+            None
+        } else {
+            Some(self.lab_verifier(VerifyMode::Alert { allowed: vec![] })?)
+        };
+        let cfg = self.config(&[&V12], verifier, &[])?;
+        Ok(Served {
+            kind: Kind::TikvStatus {
+                acceptor: TlsAcceptor::from(cfg),
+                allowed: allowed_cn.to_vec(),
+            },
+            protocol: "http",
+            path: Some("/engine_type"),
+            tls_versions: vec![TLS12],
+            alpn: vec![],
+            requests_client_cert: !allowed_cn.is_empty(),
+            cn_check: cn_check_stage(allowed_cn, "application"),
+            fault: None,
+        })
+    }
+
+    /// TiDB status port: client certificate only with `verify_cn`.
+    fn tidb_status(&self, verify_cn: &[String]) -> Result<Served, LabError> {
+        let verifier = if verify_cn.is_empty() {
+            None
+        } else {
+            Some(self.lab_verifier(VerifyMode::Alert {
+                allowed: verify_cn.to_vec(),
+            })?)
+        };
+        let alpn = alpn_or_none(self.spec, vec!["http/1.1"]);
+        let cfg = self.config(&[&V12, &V13], verifier, &alpn)?;
+        Ok(Served {
+            kind: Kind::TidbStatus {
+                acceptor: TlsAcceptor::from(cfg),
+            },
+            protocol: "http",
+            path: Some("/status"),
+            tls_versions: vec![TLS12, TLS13],
+            alpn,
+            requests_client_cert: !verify_cn.is_empty(),
+            cn_check: cn_check_stage(verify_cn, "handshake"),
+            fault: None,
+        })
+    }
+
+    /// TiDB SQL port: TLS optional per `config`, optional client certificate.
+    fn tidb_sql(&self, config: &SqlConfig) -> Result<Served, LabError> {
+        let mut fault = None;
+        let acceptor = if config.tls {
+            let verifier = if config.client_ca {
+                Some(self.lab_verifier(VerifyMode::Optional)?)
+            } else {
+                None
+            };
+            let cfg = self.config(&[&V12, &V13], verifier, &[])?;
+            Some(TlsAcceptor::from(cfg))
+        } else {
+            fault = Some("the SQL port offers no TLS (no ssl-cert/ssl-key)".into());
+            None
+        };
+        if config.tls && !config.require_secure_transport {
+            fault = Some(
+                "require-secure-transport is off: plaintext logins reach authentication".into(),
+            );
+        }
+        Ok(Served {
+            kind: Kind::TidbSql {
+                acceptor,
+                config: Arc::new(config.clone()),
+            },
+            protocol: "mysql",
+            path: None,
+            tls_versions: if config.tls {
+                vec![TLS12, TLS13]
+            } else {
+                vec![]
+            },
+            alpn: vec![],
+            requests_client_cert: config.tls && config.client_ca,
+            cn_check: "none",
+            fault,
+        })
+    }
+
+    /// What the endpoint's behaviour serves.
+    fn served(&self) -> Result<Served, LabError> {
+        Ok(match &self.spec.behavior {
+            Behavior::Pd { allowed_cn } => self.pd(allowed_cn)?,
+            Behavior::TikvGrpc { allowed_cn } | Behavior::TiflashGrpc { allowed_cn } => {
+                self.grpc(allowed_cn)?
+            }
+            Behavior::TikvStatus { allowed_cn } => self.tikv_status(allowed_cn)?,
+            Behavior::TidbStatus { verify_cn } => self.tidb_status(verify_cn)?,
+            Behavior::TidbSql(config) => self.tidb_sql(config)?,
+            Behavior::PlaintextHttp => Served::faulty(
+                Kind::Plaintext,
+                "plaintext",
+                Some("/"),
+                "plaintext HTTP, no TLS",
+            ),
+            Behavior::Silent => Served::faulty(
+                Kind::Silent,
+                "tls",
+                None,
+                "accepts TCP and never sends a byte",
+            ),
+            Behavior::Garbage => Served::faulty(
+                Kind::Garbage,
+                "tls",
+                None,
+                "answers 64 bytes of non-TLS data, then closes",
+            ),
+            Behavior::Reset => Served::faulty(
+                Kind::Reset,
+                "tls",
+                None,
+                "accepts, then resets the connection (TCP RST)",
+            ),
+        })
+    }
+}
+
 fn prepare(
     spec: &EndpointSpec,
     addr: SocketAddr,
@@ -592,19 +857,11 @@ fn prepare(
     provider: &Arc<CryptoProvider>,
     roots: &Arc<RootCertStore>,
 ) -> Result<Prepared, LabError> {
-    use rustls::version::{TLS12 as V12, TLS13 as V13};
-    let cert_key = (spec.component.clone(), spec.server_cert);
-    let cert = || {
-        material.servers.get(&cert_key).ok_or_else(|| {
-            LabError::Spec(format!("no server certificate for endpoint {}", spec.name))
-        })
-    };
-    let webpki =
-        || WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build();
-    let lab_verifier = |mode: VerifyMode| -> Result<_, LabError> {
-        let v: Arc<dyn rustls::server::danger::ClientCertVerifier> =
-            Arc::new(LabVerifier::new(webpki()?, mode));
-        Ok(v)
+    let ctx = PrepareCtx {
+        spec,
+        material,
+        provider,
+        roots,
     };
     let allowed = spec.behavior.allowed_cn().to_vec();
     let mut fault = if spec.behavior.is_tls() {
@@ -612,190 +869,10 @@ fn prepare(
     } else {
         None
     };
-    let (kind, protocol, path, versions, alpn, requests_cert, cn_check): (
-        Kind,
-        &'static str,
-        Option<&str>,
-        Vec<&'static str>,
-        Vec<&str>,
-        bool,
-        &'static str,
-    ) = match &spec.behavior {
-        Behavior::Pd { allowed_cn } => {
-            let alpn = alpn_or_none(spec, vec!["h2", "http/1.1"]);
-            let cfg = server_config(
-                provider,
-                &[&V13],
-                Some(lab_verifier(VerifyMode::Alert {
-                    allowed: allowed_cn.clone(),
-                })?),
-                cert()?,
-                &alpn,
-            )?;
-            (
-                Kind::Pd {
-                    acceptor: TlsAcceptor::from(cfg),
-                },
-                "http",
-                Some("/pd/api/v1/version"),
-                vec![TLS13],
-                alpn,
-                true,
-                if allowed_cn.is_empty() {
-                    "none"
-                } else {
-                    "handshake"
-                },
-            )
-        }
-        Behavior::TikvGrpc { allowed_cn } | Behavior::TiflashGrpc { allowed_cn } => {
-            let verifier = lab_verifier(VerifyMode::Silent)?;
-            let served_alpn = alpn_or_none(spec, vec!["h2"]);
-            let with_h2 = server_config(
-                provider,
-                &[&V12, &V13],
-                Some(verifier.clone()),
-                cert()?,
-                &served_alpn,
-            )?;
-            let no_alpn = server_config(provider, &[&V12, &V13], Some(verifier), cert()?, &[])?;
-            let policy = match &spec.behavior {
-                Behavior::TikvGrpc { .. } => GrpcPolicy::Tikv {
-                    allowed: allowed_cn.clone(),
-                },
-                _ => GrpcPolicy::Tiflash {
-                    allowed: allowed_cn.clone(),
-                },
-            };
-            (
-                Kind::Grpc {
-                    with_h2,
-                    no_alpn,
-                    policy: Arc::new(policy),
-                    require_h2: spec.negotiate_alpn,
-                },
-                "grpc",
-                Some(HEALTH_CHECK_PATH),
-                vec![TLS12, TLS13],
-                served_alpn,
-                true,
-                if allowed_cn.is_empty() {
-                    "none"
-                } else {
-                    "application"
-                },
-            )
-        }
-        Behavior::TikvStatus { allowed_cn } => {
-            let verifier = if allowed_cn.is_empty() {
-                None
-            } else {
-                Some(lab_verifier(VerifyMode::Alert { allowed: vec![] })?)
-            };
-            let cfg = server_config(provider, &[&V12], verifier, cert()?, &[])?;
-            (
-                Kind::TikvStatus {
-                    acceptor: TlsAcceptor::from(cfg),
-                    allowed: allowed_cn.clone(),
-                },
-                "http",
-                Some("/engine_type"),
-                vec![TLS12],
-                vec![],
-                !allowed_cn.is_empty(),
-                if allowed_cn.is_empty() {
-                    "none"
-                } else {
-                    "application"
-                },
-            )
-        }
-        Behavior::TidbStatus { verify_cn } => {
-            let verifier = if verify_cn.is_empty() {
-                None
-            } else {
-                Some(lab_verifier(VerifyMode::Alert {
-                    allowed: verify_cn.clone(),
-                })?)
-            };
-            let alpn = alpn_or_none(spec, vec!["http/1.1"]);
-            let cfg = server_config(provider, &[&V12, &V13], verifier, cert()?, &alpn)?;
-            (
-                Kind::TidbStatus {
-                    acceptor: TlsAcceptor::from(cfg),
-                },
-                "http",
-                Some("/status"),
-                vec![TLS12, TLS13],
-                alpn,
-                !verify_cn.is_empty(),
-                if verify_cn.is_empty() {
-                    "none"
-                } else {
-                    "handshake"
-                },
-            )
-        }
-        Behavior::TidbSql(config) => {
-            let acceptor = if config.tls {
-                let verifier = if config.client_ca {
-                    Some(lab_verifier(VerifyMode::Optional)?)
-                } else {
-                    None
-                };
-                let cfg = server_config(provider, &[&V12, &V13], verifier, cert()?, &[])?;
-                Some(TlsAcceptor::from(cfg))
-            } else {
-                fault = Some("the SQL port offers no TLS (no ssl-cert/ssl-key)".into());
-                None
-            };
-            if config.tls && !config.require_secure_transport {
-                fault = Some(
-                    "require-secure-transport is off: plaintext logins reach authentication".into(),
-                );
-            }
-            (
-                Kind::TidbSql {
-                    acceptor,
-                    config: Arc::new(config.clone()),
-                },
-                "mysql",
-                None,
-                if config.tls {
-                    vec![TLS12, TLS13]
-                } else {
-                    vec![]
-                },
-                vec![],
-                config.tls && config.client_ca,
-                "none",
-            )
-        }
-        Behavior::PlaintextHttp => {
-            fault = Some("plaintext HTTP, no TLS".into());
-            (
-                Kind::Plaintext,
-                "plaintext",
-                Some("/"),
-                vec![],
-                vec![],
-                false,
-                "none",
-            )
-        }
-        Behavior::Silent => {
-            fault = Some("accepts TCP and never sends a byte".into());
-            (Kind::Silent, "tls", None, vec![], vec![], false, "none")
-        }
-        Behavior::Garbage => {
-            fault = Some("answers 64 bytes of non-TLS data, then closes".into());
-            (Kind::Garbage, "tls", None, vec![], vec![], false, "none")
-        }
-        Behavior::Reset => {
-            fault = Some("accepts, then resets the connection (TCP RST)".into());
-            (Kind::Reset, "tls", None, vec![], vec![], false, "none")
-        }
-    };
+    let served = ctx.served()?;
+    if let Some(behavior_fault) = served.fault {
+        fault = Some(behavior_fault);
+    }
     if !spec.negotiate_alpn && spec.behavior.is_tls() && fault.is_none() {
         fault =
             Some("negotiates no ALPN (gRPC callers refuse: missing selected ALPN property)".into());
@@ -808,15 +885,15 @@ fn prepare(
             addr,
             server_name: "localhost".to_owned(),
             allowed_cn: allowed,
-            protocol,
-            path: path.map(str::to_owned),
+            protocol: served.protocol,
+            path: served.path.map(str::to_owned),
             fault,
-            tls_versions: versions,
-            alpn: alpn.into_iter().map(str::to_owned).collect(),
-            requests_client_cert: requests_cert,
-            cn_check,
+            tls_versions: served.tls_versions,
+            alpn: served.alpn.into_iter().map(str::to_owned).collect(),
+            requests_client_cert: served.requests_client_cert,
+            cn_check: served.cn_check,
         },
-        kind,
+        kind: served.kind,
     })
 }
 

@@ -228,6 +228,110 @@ fn write_private(path: &Path, pem: &str) -> Result<(), LabError> {
 const STANDARD_SANS: &[&str] = &["localhost", "127.0.0.1"];
 const WRONG_SANS: &[&str] = &["10.255.0.1", "other.example"];
 
+/// Write the root, intermediate and foreign CA files under `dir`; the returned file list has
+/// no identities yet.
+fn write_ca_files(
+    dir: &Path,
+    root: &Ca,
+    root_key_pem: &str,
+    intermediate: &Ca,
+    foreign: &Ca,
+) -> Result<LabPki, LabError> {
+    let files = LabPki {
+        ca_cert: dir.join("ca.crt"),
+        ca_key: dir.join("ca.pem"),
+        intermediate_ca_cert: dir.join("intermediate-ca.crt"),
+        identities: BTreeMap::new(),
+        foreign_ca_cert: dir.join("foreign-ca.crt"),
+    };
+    write_public(&files.ca_cert, &root.pem)?;
+    write_private(&files.ca_key, root_key_pem)?;
+    write_public(&files.intermediate_ca_cert, &intermediate.pem)?;
+    write_public(&files.foreign_ca_cert, &foreign.pem)?;
+    Ok(files)
+}
+
+/// The client identities to issue, in order: name, leaf and issuing CA.
+fn identity_specs<'a>(
+    client_cn: &'a str,
+    now: OffsetDateTime,
+    valid_from: OffsetDateTime,
+    valid_to: OffsetDateTime,
+    root: &'a Ca,
+    foreign: &'a Ca,
+) -> Vec<(&'static str, LeafSpec<'a>, &'a Ca)> {
+    vec![
+        ("pd", instance("pd", valid_from, valid_to), root),
+        ("tikv", instance("tikv", valid_from, valid_to), root),
+        ("tidb", instance("tidb", valid_from, valid_to), root),
+        ("tiflash", instance("tiflash", valid_from, valid_to), root),
+        ("cdc", instance("cdc", valid_from, valid_to), root),
+        (
+            "client",
+            LeafSpec {
+                cn: client_cn,
+                sans: &[],
+                server_auth: false,
+                client_auth: true,
+                not_before: valid_from,
+                not_after: valid_to,
+            },
+            root,
+        ),
+        (
+            "expired",
+            LeafSpec {
+                not_before: now - Duration::days(365),
+                not_after: now - Duration::days(1),
+                ..instance("tidb", valid_from, valid_to)
+            },
+            root,
+        ),
+        (
+            "noeku",
+            LeafSpec {
+                client_auth: false,
+                ..instance("tidb", valid_from, valid_to)
+            },
+            root,
+        ),
+        ("foreign", instance("tidb", valid_from, valid_to), foreign),
+    ]
+}
+
+/// Issue every identity, write its certificate and key under `dir` and record them in
+/// `files`; returns the certificates and keys by name.
+fn issue_identities(
+    dir: &Path,
+    identities: Vec<(&str, LeafSpec<'_>, &Ca)>,
+    files: &mut LabPki,
+) -> Result<BTreeMap<String, CertAndKey>, LabError> {
+    let mut held: BTreeMap<String, CertAndKey> = BTreeMap::new();
+    for (name, spec, ca) in identities {
+        let leaf = make_leaf(&spec, ca)?;
+        let cert_path = dir.join(format!("{name}.crt"));
+        let key_path = dir.join(format!("{name}.pem"));
+        write_public(&cert_path, &leaf.pem)?;
+        write_private(&key_path, &leaf.key_pem)?;
+        files.identities.insert(
+            name.to_owned(),
+            IdentityFiles {
+                cn: spec.cn.to_owned(),
+                cert: cert_path,
+                key: key_path,
+            },
+        );
+        held.insert(
+            name.to_owned(),
+            CertAndKey {
+                chain: vec![leaf.der],
+                key_der: leaf.key_der,
+            },
+        );
+    }
+    Ok(held)
+}
+
 /// Generate the whole PKI and write it under `dir`. Blocking (CPU and small file writes):
 /// call from `spawn_blocking`.
 pub(crate) fn generate(
@@ -257,81 +361,11 @@ pub(crate) fn generate(
     )?;
     let intermediate = make_intermediate(&root, now)?;
 
-    let files = LabPki {
-        ca_cert: dir.join("ca.crt"),
-        ca_key: dir.join("ca.pem"),
-        intermediate_ca_cert: dir.join("intermediate-ca.crt"),
-        identities: BTreeMap::new(),
-        foreign_ca_cert: dir.join("foreign-ca.crt"),
-    };
-    write_public(&files.ca_cert, &root.pem)?;
-    write_private(&files.ca_key, &root_key_pem)?;
-    write_public(&files.intermediate_ca_cert, &intermediate.pem)?;
-    write_public(&files.foreign_ca_cert, &foreign.pem)?;
-
-    let mut files = files;
-    let mut held: BTreeMap<String, CertAndKey> = BTreeMap::new();
+    let mut files = write_ca_files(dir, &root, &root_key_pem, &intermediate, &foreign)?;
     // Instance certificates double as client identities (as with TiUP).
     let client_cn = format!("{cluster}-client");
-    let identities: Vec<(&str, LeafSpec<'_>, &Ca)> = vec![
-        ("pd", instance("pd", valid_from, valid_to), &root),
-        ("tikv", instance("tikv", valid_from, valid_to), &root),
-        ("tidb", instance("tidb", valid_from, valid_to), &root),
-        ("tiflash", instance("tiflash", valid_from, valid_to), &root),
-        ("cdc", instance("cdc", valid_from, valid_to), &root),
-        (
-            "client",
-            LeafSpec {
-                cn: &client_cn,
-                sans: &[],
-                server_auth: false,
-                client_auth: true,
-                not_before: valid_from,
-                not_after: valid_to,
-            },
-            &root,
-        ),
-        (
-            "expired",
-            LeafSpec {
-                not_before: now - Duration::days(365),
-                not_after: now - Duration::days(1),
-                ..instance("tidb", valid_from, valid_to)
-            },
-            &root,
-        ),
-        (
-            "noeku",
-            LeafSpec {
-                client_auth: false,
-                ..instance("tidb", valid_from, valid_to)
-            },
-            &root,
-        ),
-        ("foreign", instance("tidb", valid_from, valid_to), &foreign),
-    ];
-    for (name, spec, ca) in identities {
-        let leaf = make_leaf(&spec, ca)?;
-        let cert_path = dir.join(format!("{name}.crt"));
-        let key_path = dir.join(format!("{name}.pem"));
-        write_public(&cert_path, &leaf.pem)?;
-        write_private(&key_path, &leaf.key_pem)?;
-        files.identities.insert(
-            name.to_owned(),
-            IdentityFiles {
-                cn: spec.cn.to_owned(),
-                cert: cert_path,
-                key: key_path,
-            },
-        );
-        held.insert(
-            name.to_owned(),
-            CertAndKey {
-                chain: vec![leaf.der],
-                key_der: leaf.key_der,
-            },
-        );
-    }
+    let identities = identity_specs(&client_cn, now, valid_from, valid_to, &root, &foreign);
+    let held = issue_identities(dir, identities, &mut files)?;
 
     let mut material = Material {
         files,

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::expect::Verdict;
-use super::{EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
+use super::{AuditIdentity, EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
+use crate::inventory::Endpoint;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol, UntrustedReason};
 
 #[derive(
@@ -92,26 +93,27 @@ fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     }
 }
 
+/// A probed endpoint's records: identity, record and verdict of every cell that has both.
+type Records<'a> = [(IdentityId, &'a ProbeRecord, Verdict)];
+
+/// The certificate-expiry window of a round, in Unix seconds.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    now: i64,
+    /// Certificates expiring at or before this are about to expire.
+    horizon: i64,
+}
+
 /// Compute the findings of a finished round.
 pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     let mut out = Vec::new();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let horizon = now + i64::from(plan.inventory.options.expiry_warning_days) * 86_400;
-    // Endpoints of the cluster's own links that negotiated TLS (the SQL ports are the clients').
-    let encrypted: Vec<usize> = (0..snap.cells.endpoints())
-        .filter(|&e| plan.inventory.endpoints[e].protocol != Protocol::Mysql)
-        .filter(|e| {
-            snap.cells
-                .column(EndpointId(*e))
-                .any(|(_, c)| c.record.as_ref().is_some_and(|r| r.tls.is_some()))
-        })
-        .collect();
+    let window = Window { now, horizon };
+    let encrypted = encrypted_endpoints(plan, snap);
 
     for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
         let e = EndpointId(e);
-        let title = ep.component.title();
-        let file = ep.profile.config.file;
-        let key = ep.profile.list;
         let records: Vec<(IdentityId, &ProbeRecord, Verdict)> = snap
             .cells
             .column(e)
@@ -120,212 +122,279 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         if records.is_empty() {
             continue;
         }
-        // Endpoint-level conditions, once per endpoint.
-        if ep.protocol == Protocol::Mysql {
-            super::sql::findings(ep, &records, !encrypted.is_empty(), &mut out);
-        } else if let Some((_, rec, _)) =
-            records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted)
-        {
-            out.push(finding(
-                Code::PlaintextEndpoint,
-                Severity::Critical,
-                Some(&ep.name),
-                None,
-                format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
-                rec.outcome.summary.clone(),
-                format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
-            ));
-        }
-        if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
-            let v = rec.server_verification.as_ref();
-            let reason = v.and_then(|v| v.reason);
-            out.push(finding(
-                Code::ServerUntrusted,
-                Severity::Critical,
-                Some(&ep.name),
-                None,
-                format!(
-                    "{title} {} ({}) presents a certificate callers refuse: {}",
-                    ep.role,
-                    ep.address,
-                    reason.map_or("other", |r| r.as_str())
-                ),
-                v.and_then(|v| v.detail.clone()).unwrap_or_default(),
-                untrusted_fix(reason, rec),
-            ));
-        }
-        if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
-            out.push(finding(
-                Code::Unreachable,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!("{title} {} ({}) could not be reached", ep.role, ep.address),
-                records[0].1.outcome.summary.clone(),
-                "check that the component runs and listens on that address, and that no firewall drops the port".to_string(),
-            ));
-        } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
-            out.push(finding(
-                Code::ProtocolError,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
-                rec.outcome.summary.clone(),
-                "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)".to_string(),
-            ));
-        }
-        if let Some(leaf) = records
-            .iter()
-            .filter_map(|(_, r, _)| r.server_chain.first())
-            .find(|c| c.not_after_unix > now && c.not_after_unix <= horizon)
-        {
-            out.push(finding(
-                Code::CertExpiring,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!("the server certificate of {} expires on {}", ep.name, leaf.not_after),
-                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-                "renew it before it expires; replace the cert file in place (the components re-read it on new connections)".to_string(),
-            ));
-        }
-        let policy = ep
+        endpoint_findings(ep, &records, !encrypted.is_empty(), window, &mut out);
+        allow_list_findings(plan, e, ep, &mut out);
+        cell_findings(plan, e, ep, &records, &mut out);
+    }
+
+    identity_findings(plan, window, &mut out);
+    partial_tls_finding(encrypted.len(), &mut out);
+    out.extend(plan.static_findings.iter().cloned());
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+            .then_with(|| a.identity.cmp(&b.identity))
+    });
+    out
+}
+
+/// Endpoints of the cluster's own links that negotiated TLS (the SQL ports are the clients').
+fn encrypted_endpoints(plan: &Plan, snap: &Snapshot) -> Vec<usize> {
+    (0..snap.cells.endpoints())
+        .filter(|&e| plan.inventory.endpoints[e].protocol != Protocol::Mysql)
+        .filter(|e| {
+            snap.cells
+                .column(EndpointId(*e))
+                .any(|(_, c)| c.record.as_ref().is_some_and(|r| r.tls.is_some()))
+        })
+        .collect()
+}
+
+/// Endpoint-level conditions, once per endpoint: plaintext (or the SQL port's findings), an
+/// untrusted server certificate, unreachable or broken, and a server certificate about to expire.
+fn endpoint_findings(
+    ep: &Endpoint,
+    records: &Records<'_>,
+    cluster_tls: bool,
+    window: Window,
+    out: &mut Vec<Finding>,
+) {
+    let title = ep.component.title();
+    let file = ep.profile.config.file;
+    if ep.protocol == Protocol::Mysql {
+        super::sql::findings(ep, records, cluster_tls, out);
+    } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
+        out.push(finding(
+            Code::PlaintextEndpoint,
+            Severity::Critical,
+            Some(&ep.name),
+            None,
+            format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
+            rec.outcome.summary.clone(),
+            format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
+        ));
+    }
+    if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
+        let v = rec.server_verification.as_ref();
+        let reason = v.and_then(|v| v.reason);
+        out.push(finding(
+            Code::ServerUntrusted,
+            Severity::Critical,
+            Some(&ep.name),
+            None,
+            format!(
+                "{title} {} ({}) presents a certificate callers refuse: {}",
+                ep.role,
+                ep.address,
+                reason.map_or("other", |r| r.as_str())
+            ),
+            v.and_then(|v| v.detail.clone()).unwrap_or_default(),
+            untrusted_fix(reason, rec),
+        ));
+    }
+    if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+        out.push(finding(
+            Code::Unreachable,
+            Severity::Warning,
+            Some(&ep.name),
+            None,
+            format!("{title} {} ({}) could not be reached", ep.role, ep.address),
+            records[0].1.outcome.summary.clone(),
+            "check that the component runs and listens on that address, and that no firewall drops the port".to_string(),
+        ));
+    } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
+        out.push(finding(
+            Code::ProtocolError,
+            Severity::Warning,
+            Some(&ep.name),
+            None,
+            format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
+            rec.outcome.summary.clone(),
+            "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)".to_string(),
+        ));
+    }
+    if let Some(leaf) = records
+        .iter()
+        .filter_map(|(_, r, _)| r.server_chain.first())
+        .find(|c| c.not_after_unix > window.now && c.not_after_unix <= window.horizon)
+    {
+        out.push(finding(
+            Code::CertExpiring,
+            Severity::Warning,
+            Some(&ep.name),
+            None,
+            format!("the server certificate of {} expires on {}", ep.name, leaf.not_after),
+            format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+            "renew it before it expires; replace the cert file in place (the components re-read it on new connections)".to_string(),
+        ));
+    }
+}
+
+/// The endpoint's CN allow-list: configured where it has no effect, or missing where a client
+/// certificate is required.
+fn allow_list_findings(plan: &Plan, e: EndpointId, ep: &Endpoint, out: &mut Vec<Finding>) {
+    let file = ep.profile.config.file;
+    let key = ep.profile.list;
+    let policy = ep
+        .profile
+        .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
+    if let Some(why) = &policy.not_enforced_because {
+        if ep
             .profile
-            .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
-        if let Some(why) = &policy.not_enforced_because {
-            if ep
-                .profile
-                .exempt_paths
-                .iter()
-                .all(|p| Some(*p) != ep.path.as_deref())
-            {
-                out.push(finding(
-                    Code::ListNotEnforcedByDesign,
-                    Severity::Warning,
-                    Some(&ep.name),
-                    None,
-                    format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
-                    why.clone(),
-                    if ep.component == crate::profile::Component::Pd {
-                        format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
-                    } else {
-                        format!("probe a path the list covers; {key} in {file} is in force elsewhere")
-                    },
-                ));
-            }
-        } else if policy.requires_cert && ep.allowed_cn.is_empty() {
-            let needed: BTreeSet<&str> = plan
-                .identities
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
-                .filter_map(|(_, id)| id.caller.identity.cn())
-                .collect();
+            .exempt_paths
+            .iter()
+            .all(|p| Some(*p) != ep.path.as_deref())
+        {
             out.push(finding(
-                Code::NoAllowList,
-                Severity::Info,
+                Code::ListNotEnforcedByDesign,
+                Severity::Warning,
                 Some(&ep.name),
                 None,
-                format!(
-                    "{} admits every certificate the CA issued: {key} is not set",
-                    ep.name
-                ),
-                "no CN allow-list is configured".to_string(),
-                if needed.is_empty() {
-                    format!("set {key} in {file} to the CNs of the components that call it")
+                format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
+                why.clone(),
+                if ep.component == crate::profile::Component::Pd {
+                    format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
                 } else {
-                    format!(
-                        "set {key} = [{}] in {file} to admit only the components that need it",
-                        needed
-                            .iter()
-                            .map(|c| format!("\"{c}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!("probe a path the list covers; {key} in {file} is in force elsewhere")
                 },
             ));
         }
-        // Cell-level findings.
-        for (i, rec, verdict) in &records {
-            let id = &plan.identities[i.0];
-            let exp = &plan.expected[(*i, e)];
-            let cn = id.caller.identity.cn().unwrap_or("(none)");
-            match verdict {
-                Verdict::Open => {
-                    let (code, what, fix) = match id.kind {
-                        IdentityKind::Anonymous => (
-                            Code::AnonymousAccepted,
-                            "accepts a caller without a client certificate".to_string(),
-                            format!("require client certificates: set the CA path in the [security] section of {file} and restart"),
-                        ),
-                        IdentityKind::Foreign => (
-                            Code::ForeignCaAccepted,
-                            format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
-                            format!("make {file} point its CA path at the cluster CA only, and restart"),
-                        ),
-                        _ if id.caller.check.problem.is_some() => (
-                            Code::BadCertAccepted,
-                            format!("accepts a certificate that {}", id.caller.check.problem.clone().unwrap_or_default()),
-                            "the server does not verify client certificates properly; check its TLS settings".to_string(),
-                        ),
-                        _ => (
-                            Code::CnNotEnforced,
-                            format!("accepts CN {cn} although {key} does not list it"),
-                            format!("the running {title} does not enforce {key} = [{}]: set it in {file} on {} and restart ({title} reads it at start)", ep.allowed_cn.join(", "), ep.host()),
-                        ),
-                    };
-                    out.push(finding(
-                        code,
-                        Severity::Critical,
-                        Some(&ep.name),
-                        Some(&id.name),
-                        format!("{} {what}", ep.name),
-                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                        fix,
-                    ));
-                }
-                Verdict::Blocked if !exp.allow && exp.needed => out.push(finding(
-                    Code::CallerNotListed,
+    } else if policy.requires_cert && ep.allowed_cn.is_empty() {
+        let needed: BTreeSet<&str> = plan
+            .identities
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
+            .filter_map(|(_, id)| id.caller.identity.cn())
+            .collect();
+        out.push(finding(
+            Code::NoAllowList,
+            Severity::Info,
+            Some(&ep.name),
+            None,
+            format!(
+                "{} admits every certificate the CA issued: {key} is not set",
+                ep.name
+            ),
+            "no CN allow-list is configured".to_string(),
+            if needed.is_empty() {
+                format!("set {key} in {file} to the CNs of the components that call it")
+            } else {
+                format!(
+                    "set {key} = [{}] in {file} to admit only the components that need it",
+                    needed
+                        .iter()
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        ));
+    }
+}
+
+/// Cell-level findings: a caller admitted that should be refused, or refused that should be
+/// admitted.
+fn cell_findings(
+    plan: &Plan,
+    e: EndpointId,
+    ep: &Endpoint,
+    records: &Records<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let title = ep.component.title();
+    let file = ep.profile.config.file;
+    let key = ep.profile.list;
+    for (i, rec, verdict) in records {
+        let id = &plan.identities[i.0];
+        let exp = &plan.expected[(*i, e)];
+        let cn = id.caller.identity.cn().unwrap_or("(none)");
+        match verdict {
+            Verdict::Open => {
+                let (code, what, fix) = open_problem(ep, id, cn);
+                out.push(finding(
+                    code,
+                    Severity::Critical,
+                    Some(&ep.name),
+                    Some(&id.name),
+                    format!("{} {what}", ep.name),
+                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                    fix,
+                ));
+            }
+            Verdict::Blocked if !exp.allow && exp.needed => out.push(finding(
+                Code::CallerNotListed,
+                Severity::Critical,
+                Some(&ep.name),
+                Some(&id.name),
+                format!(
+                    "{title} {key} on {} lacks {cn}, which {} needs",
+                    ep.name,
+                    id.component.map_or("this caller", |c| c.title())
+                ),
+                format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                format!(
+                    "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
+                    ep.host()
+                ),
+            )),
+            Verdict::Blocked => {
+                let fix = match rec.outcome.class {
+                    OutcomeClass::CnRejected => format!("the running {title} refuses CN {cn} although the inventory lists it: the server runs with another {key}; check {file} and restart"),
+                    OutcomeClass::CertRequired => "send a client certificate: this caller has none".to_string(),
+                    _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
+                };
+                out.push(finding(
+                    Code::CallerBlocked,
                     Severity::Critical,
                     Some(&ep.name),
                     Some(&id.name),
                     format!(
-                        "{title} {key} on {} lacks {cn}, which {} needs",
-                        ep.name,
-                        id.component.map_or("this caller", |c| c.title())
+                        "{} refuses {} ({cn}), which it should admit",
+                        ep.name, id.name
                     ),
                     format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                    format!(
-                        "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
-                        ep.host()
-                    ),
-                )),
-                Verdict::Blocked => {
-                    let fix = match rec.outcome.class {
-                        OutcomeClass::CnRejected => format!("the running {title} refuses CN {cn} although the inventory lists it: the server runs with another {key}; check {file} and restart"),
-                        OutcomeClass::CertRequired => "send a client certificate: this caller has none".to_string(),
-                        _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
-                    };
-                    out.push(finding(
-                        Code::CallerBlocked,
-                        Severity::Critical,
-                        Some(&ep.name),
-                        Some(&id.name),
-                        format!(
-                            "{} refuses {} ({cn}), which it should admit",
-                            ep.name, id.name
-                        ),
-                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                        fix,
-                    ));
-                }
-                _ => {}
+                    fix,
+                ));
             }
+            _ => {}
         }
     }
+}
 
-    // Identities: certificates expiring or expired.
+/// Why an endpoint that admitted `id` should not have: the code, what it accepts, and the fix.
+fn open_problem(ep: &Endpoint, id: &AuditIdentity, cn: &str) -> (Code, String, String) {
+    let title = ep.component.title();
+    let file = ep.profile.config.file;
+    let key = ep.profile.list;
+    match id.kind {
+        IdentityKind::Anonymous => (
+            Code::AnonymousAccepted,
+            "accepts a caller without a client certificate".to_string(),
+            format!("require client certificates: set the CA path in the [security] section of {file} and restart"),
+        ),
+        IdentityKind::Foreign => (
+            Code::ForeignCaAccepted,
+            format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
+            format!("make {file} point its CA path at the cluster CA only, and restart"),
+        ),
+        _ if id.caller.check.problem.is_some() => (
+            Code::BadCertAccepted,
+            format!("accepts a certificate that {}", id.caller.check.problem.clone().unwrap_or_default()),
+            "the server does not verify client certificates properly; check its TLS settings".to_string(),
+        ),
+        _ => (
+            Code::CnNotEnforced,
+            format!("accepts CN {cn} although {key} does not list it"),
+            format!("the running {title} does not enforce {key} = [{}]: set it in {file} on {} and restart ({title} reads it at start)", ep.allowed_cn.join(", "), ep.host()),
+        ),
+    }
+}
+
+/// Identities: certificates expiring or expired.
+fn identity_findings(plan: &Plan, window: Window, out: &mut Vec<Finding>) {
     for id in &plan.identities {
         if id.kind != IdentityKind::Configured {
             continue;
@@ -333,7 +402,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         let Some(leaf) = &id.caller.identity.leaf else {
             continue;
         };
-        if leaf.not_after_unix <= now {
+        if leaf.not_after_unix <= window.now {
             out.push(finding(
                 Code::CertExpired,
                 Severity::Critical,
@@ -346,7 +415,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 format!("{} (sha256 {})", leaf.subject, leaf.sha256),
                 "issue a new certificate from the cluster CA and replace the file".to_string(),
             ));
-        } else if leaf.not_after_unix <= horizon {
+        } else if leaf.not_after_unix <= window.horizon {
             out.push(finding(
                 Code::CertExpiring,
                 Severity::Warning,
@@ -361,13 +430,14 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             ));
         }
     }
+}
 
-    // Partial TLS: some endpoints plaintext while others are encrypted.
+/// Partial TLS: some endpoints plaintext (counted in `out`) while `encrypted` others use TLS.
+fn partial_tls_finding(encrypted: usize, out: &mut Vec<Finding>) {
     let plaintext = out
         .iter()
         .filter(|f| f.code == Code::PlaintextEndpoint)
         .count();
-    let encrypted = encrypted.len();
     if plaintext > 0 && encrypted > 0 {
         out.push(finding(
             Code::PartialTls,
@@ -380,13 +450,4 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
                 .to_string(),
         ));
     }
-    out.extend(plan.static_findings.iter().cloned());
-    out.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
-            .then_with(|| a.endpoint.cmp(&b.endpoint))
-            .then_with(|| a.identity.cmp(&b.identity))
-    });
-    out
 }

@@ -2,6 +2,7 @@
 //! what showed it (the differences between the variants), what to change and where, and what
 //! the real components print for it.
 
+use crate::pki::CertSummary;
 use crate::probe::classify::PeerProtocol;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
 use crate::profile::{Component, Profile, Version};
@@ -33,6 +34,22 @@ struct Analysis<'a> {
     variants: &'a [VariantRun],
     findings: Vec<CauseFinding>,
     notes: Vec<String>,
+}
+
+/// What the server's untrusted chain shows, gathered once for its finding.
+struct Untrusted {
+    reason: UntrustedReason,
+    detail: String,
+    /// The server's leaf certificate, as sent.
+    leaf: Option<CertSummary>,
+    /// The server name the baseline dialed.
+    dialed: String,
+    /// The cluster CA's subject.
+    trust_subject: String,
+    /// The server-name variants the chain verified for.
+    verified_for: Vec<String>,
+    /// The server-name variants it did not verify for.
+    not_verified_for: Vec<String>,
 }
 
 /// Decide the verdict.
@@ -504,18 +521,54 @@ impl<'a> Analysis<'a> {
         let Some(v) = self.base.server_verification.clone() else {
             return;
         };
-        let reason = v.reason.unwrap_or(UntrustedReason::Other);
-        let detail = v.detail.clone().unwrap_or_default();
-        let leaf = self.base.server_chain.first().cloned();
-        let dialed = self.dialed();
-        let trust_subject = self
-            .inputs
+        let (verified_for, not_verified_for) = self.server_name_split();
+        let u = Untrusted {
+            reason: v.reason.unwrap_or(UntrustedReason::Other),
+            detail: v.detail.clone().unwrap_or_default(),
+            leaf: self.base.server_chain.first().cloned(),
+            dialed: self.dialed(),
+            trust_subject: self.trust_subject(),
+            verified_for,
+            not_verified_for,
+        };
+        let f = match u.reason {
+            UntrustedReason::UnknownIssuer | UntrustedReason::BadSignature => {
+                self.untrusted_issuer(&u)
+            }
+            UntrustedReason::IncompleteChain => {
+                let mut f = new_finding(Cause::IncompleteChain, Side::Server, u.detail.clone());
+                f.config = self.cert_config();
+                f.fix.push(format!(
+                    "append the intermediate CA certificate after the leaf in {}'s certificate file, or add the intermediate to the callers' CA files",
+                    self.title()
+                ));
+                f
+            }
+            UntrustedReason::Expired | UntrustedReason::NotYetValid => self.untrusted_validity(&u),
+            UntrustedReason::NameMismatch => self.untrusted_name(&u),
+            UntrustedReason::BadEku => self.untrusted_eku(&u),
+            _ => {
+                let mut f = new_finding(Cause::Unexplained, Side::Server, u.detail.clone());
+                f.fix.push("inspect the chain in step 3".into());
+                f
+            }
+        };
+        self.push(f);
+    }
+
+    /// The subject of the cluster CA (the trust's first certificate).
+    fn trust_subject(&self) -> String {
+        self.inputs
             .trust
             .certs
             .first()
             .map(|c| c.subject.clone())
-            .unwrap_or_default();
-        // The server-name variants, split by whether the chain verified for that name.
+            .unwrap_or_default()
+    }
+
+    /// The server-name variants, split by whether the chain verified for that name:
+    /// (verified for, not verified for).
+    fn server_name_split(&self) -> (Vec<String>, Vec<String>) {
         let (mut verified_for, mut not_verified_for) = (Vec::new(), Vec::new());
         for x in self.variants {
             let Variant::ServerName(name) = &x.id else {
@@ -527,160 +580,165 @@ impl<'a> Analysis<'a> {
                 None => {}
             }
         }
-        let title = self.title();
-        match reason {
-            UntrustedReason::UnknownIssuer | UntrustedReason::BadSignature => {
-                let issuer = leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
-                let mut f = new_finding(
-                    Cause::UnknownCa,
-                    Side::Server,
-                    format!(
-                        "{}'s certificate is issued by {issuer}, which is not the cluster CA ({trust_subject}): {detail}",
-                        self.server()
-                    ),
-                );
-                if !not_verified_for.is_empty() && verified_for.is_empty() {
-                    f.evidence.push(format!(
-                        "no server name helps: it does not verify for {} either, so the chain is the problem, not the name",
-                        not_verified_for.join(", ")
-                    ));
-                }
-                f.config = self.cert_config();
-                f.fix.push(format!(
-                    "give {title} a certificate issued by the cluster CA ({}), or, if {issuer} is the right CA, put it in every component's CA file; all components must share one ca.crt, and a CA change needs restarts",
-                    f.config.as_ref().map_or_else(|| "its cert file".into(), |c| format!("{} in {}", c.key, c.file))
-                ));
-                self.push(f);
-            }
-            UntrustedReason::IncompleteChain => {
-                let mut f = new_finding(Cause::IncompleteChain, Side::Server, detail);
-                f.config = self.cert_config();
-                f.fix.push(format!(
-                    "append the intermediate CA certificate after the leaf in {title}'s certificate file, or add the intermediate to the callers' CA files"
-                ));
-                self.push(f);
-            }
-            UntrustedReason::Expired | UntrustedReason::NotYetValid => {
-                let mut f = new_finding(
-                    Cause::Expired,
-                    Side::Server,
-                    format!("the certificate chain of {}: {detail}", self.server()),
-                );
-                if let Some(l) = &leaf {
-                    let now = time::OffsetDateTime::now_utc()
-                        .replace_nanosecond(0)
-                        .ok()
-                        .and_then(|t| {
-                            t.format(&time::format_description::well_known::Rfc3339)
-                                .ok()
-                        })
-                        .unwrap_or_default();
-                    let text = if reason == UntrustedReason::Expired {
-                        format!("x509: certificate has expired or is not yet valid: current time {now} is after {}", l.not_after)
-                    } else {
-                        format!("x509: certificate has expired or is not yet valid: current time {now} is before {}", l.not_before)
-                    };
-                    f.log_texts.insert(
-                        0,
-                        LogText::new(format!("Go callers dialing {dialed}, about now"), text),
-                    );
-                }
-                f.config = self.cert_config();
-                f.fix.push(format!(
-                    "renew {title}'s certificate; Go components and TiKV gRPC pick up a new cert file on new connections, TiKV's status port after a handshake error; a renewed CA needs restarts"
-                ));
-                if reason == UntrustedReason::NotYetValid {
-                    f.fix.push(
-                        "or fix the clock: the certificate's validity has not started here".into(),
-                    );
-                }
-                self.push(f);
-            }
-            UntrustedReason::NameMismatch => {
-                let sans = leaf.as_ref().map(|l| l.sans.clone()).unwrap_or_default();
-                let cn = leaf.as_ref().and_then(|l| l.common_name.clone());
-                let go = go_hostname_error(&sans, cn.as_deref(), &dialed);
-                let cn_only = sans.is_empty();
-                let cause = if cn_only {
-                    Cause::CnOnlyCert
-                } else {
-                    Cause::SanMismatch
-                };
-                let summary = if cn_only {
-                    format!(
-                        "{}'s certificate has no subjectAltName, only the subject {}: Go callers (TiDB, PD, TiCDC, TiUP) ignore the CN, so it is valid for no name, {dialed} included",
-                        self.server(),
-                        leaf.as_ref().map_or("?", |l| l.subject.as_str())
-                    )
-                } else {
-                    format!(
-                        "{}'s certificate is valid for {}, not for {dialed}, the name callers dial",
-                        self.server(),
-                        sans.join(", ")
-                    )
-                };
-                let mut f = new_finding(cause, Side::Server, summary);
-                f.log_texts.insert(
-                    0,
-                    LogText::new(
-                        format!("TiDB, PD, TiCDC, TiUP (Go) dialing {dialed}: exactly"),
-                        go,
-                    ),
-                );
-                if !verified_for.is_empty() {
-                    f.evidence.push(format!(
-                        "the same chain verifies for {}: the CA is right, only the dialed name is missing from the SANs",
-                        verified_for.join(", ")
-                    ));
-                }
-                if !not_verified_for.is_empty() {
-                    f.evidence.push(format!(
-                        "it does not verify for {} either",
-                        not_verified_for.join(", ")
-                    ));
-                }
-                f.config = self.cert_config();
-                let san = if dialed.parse::<std::net::IpAddr>().is_ok() {
-                    format!("IP:{dialed}")
-                } else {
-                    format!("DNS:{dialed}")
-                };
-                f.fix.push(format!(
-                    "reissue {title}'s certificate with {san} in its subjectAltName (TiUP puts localhost, 127.0.0.1 and the instance `host` there: the `host` in the topology must be the address others dial)"
-                ));
-                if !cn_only {
-                    f.fix.push(format!(
-                        "or make callers dial a name the certificate has: {}",
-                        sans.join(", ")
-                    ));
-                }
-                self.push(f);
-            }
-            UntrustedReason::BadEku => {
-                let eku = leaf
-                    .as_ref()
-                    .map(|l| l.extended_key_usage.join(", "))
-                    .unwrap_or_default();
-                let mut f = new_finding(
-                    Cause::IncompatibleEku,
-                    Side::Server,
-                    format!(
-                        "{}'s certificate lacks the serverAuth extended key usage (it has: {eku})",
-                        self.server()
-                    ),
-                );
-                f.config = self.cert_config();
-                f.fix.push(format!(
-                    "reissue {title}'s certificate with both serverAuth and clientAuth: component certificates act as server and client"
-                ));
-                self.push(f);
-            }
-            _ => {
-                let mut f = new_finding(Cause::Unexplained, Side::Server, detail);
-                f.fix.push("inspect the chain in step 3".into());
-                self.push(f);
-            }
+        (verified_for, not_verified_for)
+    }
+
+    /// The server's chain is issued by a CA other than the cluster's.
+    fn untrusted_issuer(&self, u: &Untrusted) -> CauseFinding {
+        let trust_subject = &u.trust_subject;
+        let detail = &u.detail;
+        let issuer = u
+            .leaf
+            .as_ref()
+            .map(|l| l.issuer.clone())
+            .unwrap_or_default();
+        let mut f = new_finding(
+            Cause::UnknownCa,
+            Side::Server,
+            format!(
+                "{}'s certificate is issued by {issuer}, which is not the cluster CA ({trust_subject}): {detail}",
+                self.server()
+            ),
+        );
+        if !u.not_verified_for.is_empty() && u.verified_for.is_empty() {
+            f.evidence.push(format!(
+                "no server name helps: it does not verify for {} either, so the chain is the problem, not the name",
+                u.not_verified_for.join(", ")
+            ));
         }
+        f.config = self.cert_config();
+        f.fix.push(format!(
+            "give {} a certificate issued by the cluster CA ({}), or, if {issuer} is the right CA, put it in every component's CA file; all components must share one ca.crt, and a CA change needs restarts",
+            self.title(),
+            f.config.as_ref().map_or_else(|| "its cert file".into(), |c| format!("{} in {}", c.key, c.file))
+        ));
+        f
+    }
+
+    /// The server's chain is expired or not yet valid, with what Go callers print about now.
+    fn untrusted_validity(&self, u: &Untrusted) -> CauseFinding {
+        let mut f = new_finding(
+            Cause::Expired,
+            Side::Server,
+            format!("the certificate chain of {}: {}", self.server(), u.detail),
+        );
+        if let Some(l) = &u.leaf {
+            let now = time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            let text = if u.reason == UntrustedReason::Expired {
+                format!("x509: certificate has expired or is not yet valid: current time {now} is after {}", l.not_after)
+            } else {
+                format!("x509: certificate has expired or is not yet valid: current time {now} is before {}", l.not_before)
+            };
+            f.log_texts.insert(
+                0,
+                LogText::new(format!("Go callers dialing {}, about now", u.dialed), text),
+            );
+        }
+        f.config = self.cert_config();
+        f.fix.push(format!(
+            "renew {}'s certificate; Go components and TiKV gRPC pick up a new cert file on new connections, TiKV's status port after a handshake error; a renewed CA needs restarts",
+            self.title()
+        ));
+        if u.reason == UntrustedReason::NotYetValid {
+            f.fix
+                .push("or fix the clock: the certificate's validity has not started here".into());
+        }
+        f
+    }
+
+    /// The server's certificate is not valid for the dialed name (or carries a CN only).
+    fn untrusted_name(&self, u: &Untrusted) -> CauseFinding {
+        let dialed = &u.dialed;
+        let leaf = u.leaf.as_ref();
+        let sans = leaf.map(|l| l.sans.clone()).unwrap_or_default();
+        let cn = leaf.and_then(|l| l.common_name.clone());
+        let go = go_hostname_error(&sans, cn.as_deref(), dialed);
+        let cn_only = sans.is_empty();
+        let cause = if cn_only {
+            Cause::CnOnlyCert
+        } else {
+            Cause::SanMismatch
+        };
+        let summary = if cn_only {
+            format!(
+                "{}'s certificate has no subjectAltName, only the subject {}: Go callers (TiDB, PD, TiCDC, TiUP) ignore the CN, so it is valid for no name, {dialed} included",
+                self.server(),
+                leaf.map_or("?", |l| l.subject.as_str())
+            )
+        } else {
+            format!(
+                "{}'s certificate is valid for {}, not for {dialed}, the name callers dial",
+                self.server(),
+                sans.join(", ")
+            )
+        };
+        let mut f = new_finding(cause, Side::Server, summary);
+        f.log_texts.insert(
+            0,
+            LogText::new(
+                format!("TiDB, PD, TiCDC, TiUP (Go) dialing {dialed}: exactly"),
+                go,
+            ),
+        );
+        if !u.verified_for.is_empty() {
+            f.evidence.push(format!(
+                "the same chain verifies for {}: the CA is right, only the dialed name is missing from the SANs",
+                u.verified_for.join(", ")
+            ));
+        }
+        if !u.not_verified_for.is_empty() {
+            f.evidence.push(format!(
+                "it does not verify for {} either",
+                u.not_verified_for.join(", ")
+            ));
+        }
+        f.config = self.cert_config();
+        let san = if dialed.parse::<std::net::IpAddr>().is_ok() {
+            format!("IP:{dialed}")
+        } else {
+            format!("DNS:{dialed}")
+        };
+        f.fix.push(format!(
+            "reissue {}'s certificate with {san} in its subjectAltName (TiUP puts localhost, 127.0.0.1 and the instance `host` there: the `host` in the topology must be the address others dial)",
+            self.title()
+        ));
+        if !cn_only {
+            f.fix.push(format!(
+                "or make callers dial a name the certificate has: {}",
+                sans.join(", ")
+            ));
+        }
+        f
+    }
+
+    /// The server's certificate lacks serverAuth.
+    fn untrusted_eku(&self, u: &Untrusted) -> CauseFinding {
+        let eku = u
+            .leaf
+            .as_ref()
+            .map(|l| l.extended_key_usage.join(", "))
+            .unwrap_or_default();
+        let mut f = new_finding(
+            Cause::IncompatibleEku,
+            Side::Server,
+            format!(
+                "{}'s certificate lacks the serverAuth extended key usage (it has: {eku})",
+                self.server()
+            ),
+        );
+        f.config = self.cert_config();
+        f.fix.push(format!(
+            "reissue {}'s certificate with both serverAuth and clientAuth: component certificates act as server and client",
+            self.title()
+        ));
+        f
     }
 
     /// A rejection of (or no rejection of) the caller.
@@ -719,12 +777,7 @@ impl<'a> Analysis<'a> {
         if self.comp() == Some(Component::Tidb) {
             f.evidence.push("TiDB asks for a client certificate on its status port only when `cluster-verify-cn` is set: it is set here".into());
         }
-        let ok: Vec<String> = self
-            .variants
-            .iter()
-            .filter(|v| v.id.is_identity() && admitted(&v.record))
-            .map(|v| v.label.clone())
-            .collect();
+        let ok = self.admitted_identities();
         if !ok.is_empty() {
             f.evidence
                 .push(format!("with a certificate it works: {}", ok.join(", ")));
@@ -735,8 +788,6 @@ impl<'a> Analysis<'a> {
 
     fn cert_rejected(&mut self) {
         let id = &self.inputs.caller;
-        let check = &id.check;
-        let leaf = id.identity.leaf.clone();
         let file = id
             .identity
             .cert_path
@@ -744,27 +795,43 @@ impl<'a> Analysis<'a> {
             .map_or_else(|| id.identity.name.clone(), |p| p.display().to_string());
         let answer = Self::server_answer(self.base);
         let cn = self.cn().unwrap_or("(no CN)").to_string();
-        let trust_subject = self
-            .inputs
-            .trust
-            .certs
-            .first()
-            .map(|c| c.subject.clone())
-            .unwrap_or_default();
-        let hints = self
-            .base
-            .tls
-            .as_ref()
-            .map(|t| t.ca_hints.clone())
-            .unwrap_or_default();
-        let others_ok: Vec<String> = self
-            .variants
+        let trust_subject = self.trust_subject();
+        let others_ok = self.admitted_identities();
+        let mut f = self
+            .own_cert_fault(&file, &cn, &trust_subject)
+            .unwrap_or_else(|| self.server_cert_fault(&cn, &trust_subject));
+        if let Some(a) = answer {
+            f.evidence.insert(0, a);
+        }
+        if let Some(v) = self.variant(&Variant::NoCert) {
+            f.evidence
+                .push(format!("without a certificate: {}", v.outcome));
+        }
+        if !others_ok.is_empty() {
+            f.evidence.push(format!(
+                "other identities get through: {}; so the server works and our certificate is what it refuses",
+                others_ok.join(", ")
+            ));
+        }
+        self.push(f);
+    }
+
+    /// The labels of the identity variants the server admitted.
+    fn admitted_identities(&self) -> Vec<String> {
+        self.variants
             .iter()
             .filter(|v| v.id.is_identity() && admitted(&v.record))
             .map(|v| v.label.clone())
-            .collect();
-        let mut f = if check.has_certificate && !check.chains_to_ca {
-            let issuer = leaf.as_ref().map(|l| l.issuer.clone()).unwrap_or_default();
+            .collect()
+    }
+
+    /// What the pre-flight check found wrong with our own certificate, if anything: not from
+    /// the cluster CA, outside its validity, no clientAuth, or another problem.
+    fn own_cert_fault(&self, file: &str, cn: &str, trust_subject: &str) -> Option<CauseFinding> {
+        let check = &self.inputs.caller.check;
+        let leaf = self.inputs.caller.identity.leaf.as_ref();
+        let f = if check.has_certificate && !check.chains_to_ca {
+            let issuer = leaf.map(|l| l.issuer.clone()).unwrap_or_default();
             let mut f = new_finding(
                 Cause::UnknownCa,
                 Side::Client,
@@ -794,7 +861,6 @@ impl<'a> Analysis<'a> {
             f
         } else if check.has_certificate && !check.client_auth_eku {
             let eku = leaf
-                .as_ref()
                 .map(|l| l.extended_key_usage.join(", "))
                 .unwrap_or_default();
             let mut f = new_finding(
@@ -815,7 +881,22 @@ impl<'a> Analysis<'a> {
             f.fix
                 .push("reissue the certificate from the cluster CA".into());
             f
-        } else if self
+        } else {
+            return None;
+        };
+        Some(f)
+    }
+
+    /// Our certificate is fine here, so the server is at fault: its clock, or its CA file.
+    fn server_cert_fault(&self, cn: &str, trust_subject: &str) -> CauseFinding {
+        let leaf = self.inputs.caller.identity.leaf.as_ref();
+        let hints = self
+            .base
+            .tls
+            .as_ref()
+            .map(|t| t.ca_hints.clone())
+            .unwrap_or_default();
+        if self
             .base
             .evidence
             .alert
@@ -828,50 +909,35 @@ impl<'a> Analysis<'a> {
                 format!(
                     "{} says our certificate expired, but it is valid here until {}: the server's clock is off",
                     self.server(),
-                    leaf.as_ref().map_or("?", |l| l.not_after.as_str())
+                    leaf.map_or("?", |l| l.not_after.as_str())
                 ),
             );
             f.fix.push("fix the server's clock (NTP)".into());
-            f
-        } else {
-            // Our certificate is valid for the cluster CA, yet the server refuses it at the TLS
-            // level (unknown_ca, or gRPC C-core's silent close): the server trusts another CA.
-            let mut f = new_finding(
-                Cause::UnknownCa,
-                Side::Server,
-                format!(
-                    "{} refuses our certificate (CN {cn}), which is valid for the cluster CA ({trust_subject}): the server's CA file is a different CA",
-                    self.server()
-                ),
-            );
-            if !hints.is_empty() && !hints.contains(&trust_subject) {
-                f.evidence.push(format!(
-                    "the server's CertificateRequest names the CAs it trusts: {} (not {trust_subject})",
-                    hints.join("; ")
-                ));
-            }
-            f.config = self.ca_config();
-            f.fix.push(format!(
-                "point {} at the cluster's ca.crt ({}), then restart it: the CA pool is built once at start",
-                self.title(),
-                f.config.as_ref().map_or_else(|| "its CA file".into(), |c| format!("{} in {}", c.key, c.file))
-            ));
-            f
-        };
-        if let Some(a) = answer {
-            f.evidence.insert(0, a);
+            return f;
         }
-        if let Some(v) = self.variant(&Variant::NoCert) {
-            f.evidence
-                .push(format!("without a certificate: {}", v.outcome));
-        }
-        if !others_ok.is_empty() {
+        // Our certificate is valid for the cluster CA, yet the server refuses it at the TLS
+        // level (unknown_ca, or gRPC C-core's silent close): the server trusts another CA.
+        let mut f = new_finding(
+            Cause::UnknownCa,
+            Side::Server,
+            format!(
+                "{} refuses our certificate (CN {cn}), which is valid for the cluster CA ({trust_subject}): the server's CA file is a different CA",
+                self.server()
+            ),
+        );
+        if !hints.is_empty() && !hints.iter().any(|h| h == trust_subject) {
             f.evidence.push(format!(
-                "other identities get through: {}; so the server works and our certificate is what it refuses",
-                others_ok.join(", ")
+                "the server's CertificateRequest names the CAs it trusts: {} (not {trust_subject})",
+                hints.join("; ")
             ));
         }
-        self.push(f);
+        f.config = self.ca_config();
+        f.fix.push(format!(
+            "point {} at the cluster's ca.crt ({}), then restart it: the CA pool is built once at start",
+            self.title(),
+            f.config.as_ref().map_or_else(|| "its CA file".into(), |c| format!("{} in {}", c.key, c.file))
+        ));
+        f
     }
 
     fn cn_rejected(&mut self) {
@@ -886,48 +952,72 @@ impl<'a> Analysis<'a> {
         let key = config
             .as_ref()
             .map_or_else(|| "its CN allow-list".into(), |c| c.key.clone());
-        let own = comp.is_some_and(|c| Component::from_identity_name(&cn) == Some(c));
+        let summary = self.cn_summary(cause, &cn, &key);
+        let mut f = new_finding(cause, Side::Server, summary);
+        let ok = self.cn_evidence(&mut f, &cn);
+        self.cn_fixes(&mut f, cause, &cn, &key, config.as_ref(), &ok);
+        let mut texts = self.cn_log_texts(cause, &cn);
+        if !texts.is_empty() {
+            // The component is known: its own words replace the catalogue of every component's.
+            if cause == Cause::TidbVerifyCn {
+                texts.extend(f.log_texts.iter().skip(1).cloned());
+            }
+            f.log_texts = texts;
+        }
+        f.config = config;
+        self.push(f);
+    }
+
+    /// The summary of a CN rejection, in the words of the component that refuses it.
+    fn cn_summary(&self, cause: Cause, cn: &str, key: &str) -> String {
+        let own = self
+            .comp()
+            .is_some_and(|c| Component::from_identity_name(cn) == Some(c));
         let tiup_client = cn.ends_with("-client")
             || self
                 .inputs
                 .cluster
                 .as_ref()
                 .is_some_and(|c| cn == format!("{c}-client"));
-        let summary = match cause {
+        match cause {
             Cause::PdCnNotAllowed if own => format!(
                 "{} refuses the CN {} — PD's own: PD applies cert-allowed-cn as a client too, so PD members refuse each other (`client certificate authentication failed`)",
                 self.server(),
-                code(&cn)
+                code(cn)
             ),
             Cause::PdCnNotAllowed => format!(
                 "{} refuses the CN {}: it is not in PD's {key}",
                 self.server(),
-                code(&cn)
+                code(cn)
             ),
             Cause::TidbVerifyCn if tiup_client => format!(
                 "{} refuses the CN {}: `cluster-verify-cn` does not list it; this is TiUP's own client certificate, so `tiup cluster display` shows this TiDB as Down",
                 self.server(),
-                code(&cn)
+                code(cn)
             ),
             Cause::TidbVerifyCn => format!(
                 "{} refuses the CN {}: `cluster-verify-cn` does not list it",
                 self.server(),
-                code(&cn)
+                code(cn)
             ),
             _ => format!(
                 "{} refuses the CN {}: it is not in {key}",
                 self.server(),
-                code(&cn)
+                code(cn)
             ),
-        };
-        let mut f = new_finding(cause, Side::Server, summary);
+        }
+    }
+
+    /// The evidence of a CN rejection: the server's answer, which identities get through, the
+    /// probe without a certificate, and the inventory's list. Returns the accepted identities.
+    fn cn_evidence(&self, f: &mut CauseFinding, cn: &str) -> Vec<String> {
         if let Some(a) = Self::server_answer(self.base) {
             f.evidence.push(a);
         }
         let (ok, no, other) = self.identity_split();
         if !ok.is_empty() || !no.is_empty() {
             let mut rejected = no.clone();
-            rejected.insert(0, cn.clone());
+            rejected.insert(0, cn.to_string());
             rejected.dedup();
             f.evidence.push(format!(
                 "accepted as {}; rejected as {}: the CN is not on the list (every one of these certificates chains to the cluster CA)",
@@ -946,29 +1036,43 @@ impl<'a> Analysis<'a> {
             f.evidence
                 .push(format!("without a certificate: {}", v.outcome));
         }
-        let declared = &self.inputs.target.declared_allowed_cn;
-        if declared.contains(&cn) {
+        if self
+            .inputs
+            .target
+            .declared_allowed_cn
+            .iter()
+            .any(|d| d == cn)
+        {
             f.evidence.push(format!(
                 "the inventory says {} is on the list, but the running server refuses it: the file was edited and not applied (reload or restart), or the inventory is stale",
-                code(&cn)
+                code(cn)
             ));
         }
-        let comp_title = self.title();
+        ok
+    }
+
+    /// The fixes for a CN rejection: add the CN to the list (with TiUP's commands), or call as
+    /// an identity that is listed.
+    fn cn_fixes(
+        &self,
+        f: &mut CauseFinding,
+        cause: Cause,
+        cn: &str,
+        key: &str,
+        config: Option<&ConfigChange>,
+        ok: &[String],
+    ) {
         let reload = self.keys().and_then(|k| k.config.tiup).map(|t| {
             format!(
                 " (TiUP: {} via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R {t}`)",
-                config
-                    .as_ref()
-                    .and_then(|c| c.tiup.clone())
-                    .unwrap_or_default()
+                config.and_then(|c| c.tiup.clone()).unwrap_or_default()
             )
         });
         f.fix.push(format!(
-            "add {} to {key} in {} on {comp_title}{}",
-            code(&cn),
-            config
-                .as_ref()
-                .map_or_else(|| "the server's config".into(), |c| c.file.clone()),
+            "add {} to {key} in {} on {}{}",
+            code(cn),
+            config.map_or_else(|| "the server's config".into(), |c| c.file.clone()),
+            self.title(),
             reload.unwrap_or_default()
         ));
         if cause == Cause::PdCnNotAllowed {
@@ -980,10 +1084,14 @@ impl<'a> Analysis<'a> {
                 ok.join(", ")
             ));
         }
-        // The component's own words, with the names filled in.
+    }
+
+    /// The component's own words for a CN rejection, with the names filled in (empty when
+    /// the component or its answer is not known).
+    fn cn_log_texts(&self, cause: Cause, cn: &str) -> Vec<LogText> {
         let ev = &self.base.evidence;
         let mut texts = Vec::new();
-        match (cause, comp) {
+        match (cause, self.comp()) {
             (Cause::CnNotAllowed, Some(Component::Tikv)) if ev.grpc_status.is_some() => {
                 let msg = ev.grpc_message.clone().unwrap_or_else(|| {
                     format!("Common name check fail, reason: x509_common_name from peer is {cn}, cert_allowed_cn: {{...}}")
@@ -995,7 +1103,7 @@ impl<'a> Analysis<'a> {
             }
             (Cause::CnNotAllowed, _) if ev.http_status == Some(403) => {
                 texts.push(LogText::new(
-                    format!("{comp_title} status port (HTTP 403)"),
+                    format!("{} status port (HTTP 403)", self.title()),
                     ev.http_body
                         .clone()
                         .unwrap_or_else(|| "certificate role error".into()),
@@ -1013,6 +1121,7 @@ impl<'a> Analysis<'a> {
                 ));
             }
             (Cause::TidbVerifyCn, _) => {
+                let declared = &self.inputs.target.declared_allowed_cn;
                 let list = if declared.is_empty() {
                     "<cluster-verify-cn>".to_string()
                 } else {
@@ -1025,19 +1134,9 @@ impl<'a> Analysis<'a> {
             }
             _ => {}
         }
-        if !texts.is_empty() {
-            // The component is known: its own words replace the catalogue of every component's.
-            if cause == Cause::TidbVerifyCn {
-                texts.extend(f.log_texts.iter().skip(1).cloned());
-            }
-            f.log_texts = texts;
-        }
-        f.config = config;
-        self.push(f);
+        texts
     }
 
-    /// gRPC needs h2: a server that negotiates no ALPN breaks real gRPC callers even when this
-    /// probe (which speaks HTTP/2 by prior knowledge) got through.
     /// A SQL port offering TLS: does it still accept plaintext? (A note: the TLS link works.)
     fn sql_plaintext(&mut self) {
         use crate::probe::mysql::PlaintextVerdict as V;
@@ -1058,6 +1157,8 @@ impl<'a> Analysis<'a> {
         self.notes.push(note);
     }
 
+    /// gRPC needs h2: a server that negotiates no ALPN breaks real gRPC callers even when this
+    /// probe (which speaks HTTP/2 by prior knowledge) got through.
     fn alpn_checks(&mut self) {
         if self.base.target.protocol != Protocol::Grpc.as_str() {
             return;

@@ -334,6 +334,28 @@ impl Request {
         }
         let inv = Inventory::load(path)?;
         let trust = Trust::load(&inv.ca)?;
+        let target = self.inventory_target(&inv, path)?;
+        let chosen = self.chosen_identity(&inv, path)?;
+        let loaded = load_identities(&inv, &chosen, &trust)?;
+        Ok(Inputs {
+            target,
+            trust,
+            caller: loaded.caller,
+            key_mismatch: loaded.key_mismatch,
+            others: loaded.others,
+            cluster: Some(inv.cluster.clone()),
+            timeouts: match self.timeout {
+                Some(t) => Timeouts::uniform(t),
+                None => inv.options.timeouts,
+            },
+            notes: loaded.notes,
+            mysql_account: self.mysql_account.clone(),
+        })
+    }
+
+    /// The target from the inventory: an endpoint by name or address (with the flags'
+    /// overrides), else a bare HOST:PORT.
+    fn inventory_target(&self, inv: &Inventory, path: &Path) -> Result<Target, InputError> {
         let by_name = inv.endpoints.iter().find(|e| e.name == self.target);
         let by_addr = inv.endpoints.iter().find(|e| e.address == self.target);
         let mut target = match by_name.or(by_addr) {
@@ -373,6 +395,11 @@ impl Request {
         if target.server_name.is_none() {
             target.server_name = self.server_name.clone();
         }
+        Ok(target)
+    }
+
+    /// The name of the identity to probe as: `--as`, else the inventory's first (or none).
+    fn chosen_identity(&self, inv: &Inventory, path: &Path) -> Result<String, InputError> {
         let chosen = match &self.as_identity {
             Some(name) => inv
                 .identities
@@ -396,43 +423,53 @@ impl Request {
                 None => String::new(),
             },
         };
-        let mut caller = Caller::new(Identity::anonymous(), &trust);
-        let mut key_mismatch = None;
-        let mut others = Vec::new();
-        let mut notes = Vec::new();
-        for entry in &inv.identities {
-            if entry.name == chosen {
-                let (c, m) = load_caller(&entry.name, &entry.cert, &entry.key, &trust)?;
-                caller = c;
-                key_mismatch = m;
-            } else {
-                match load_caller(&entry.name, &entry.cert, &entry.key, &trust) {
-                    Ok((c, None)) => others.push(c),
-                    Ok((_, Some(_))) => notes.push(format!(
-                        "identity {} skipped as a variant: its key does not match its certificate",
-                        entry.name
-                    )),
-                    Err(e) => {
-                        notes.push(format!("identity {} skipped as a variant: {e}", entry.name));
-                    }
+        Ok(chosen)
+    }
+}
+
+/// The inventory's identities, loaded: the chosen one as the caller, the others as variants.
+struct LoadedIdentities {
+    caller: Caller,
+    key_mismatch: Option<KeyMismatch>,
+    others: Vec<Caller>,
+    notes: Vec<String>,
+}
+
+/// Load every identity of the inventory, in order. The chosen one must load; another that
+/// does not load, or whose key does not match, is skipped with a note.
+fn load_identities(
+    inv: &Inventory,
+    chosen: &str,
+    trust: &Trust,
+) -> Result<LoadedIdentities, InputError> {
+    let mut caller = Caller::new(Identity::anonymous(), trust);
+    let mut key_mismatch = None;
+    let mut others = Vec::new();
+    let mut notes = Vec::new();
+    for entry in &inv.identities {
+        if entry.name == chosen {
+            let (c, m) = load_caller(&entry.name, &entry.cert, &entry.key, trust)?;
+            caller = c;
+            key_mismatch = m;
+        } else {
+            match load_caller(&entry.name, &entry.cert, &entry.key, trust) {
+                Ok((c, None)) => others.push(c),
+                Ok((_, Some(_))) => notes.push(format!(
+                    "identity {} skipped as a variant: its key does not match its certificate",
+                    entry.name
+                )),
+                Err(e) => {
+                    notes.push(format!("identity {} skipped as a variant: {e}", entry.name));
                 }
             }
         }
-        Ok(Inputs {
-            target,
-            trust,
-            caller,
-            key_mismatch,
-            others,
-            cluster: Some(inv.cluster.clone()),
-            timeouts: match self.timeout {
-                Some(t) => Timeouts::uniform(t),
-                None => inv.options.timeouts,
-            },
-            notes,
-            mysql_account: self.mysql_account.clone(),
-        })
     }
+    Ok(LoadedIdentities {
+        caller,
+        key_mismatch,
+        others,
+        notes,
+    })
 }
 
 /// How a step went.

@@ -144,10 +144,25 @@ pub fn steps(
     base: &ProbeRecord,
     variants: &[VariantRun],
 ) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let class = base.outcome.class;
+    let mut steps = vec![
+        connect_step(res, base),
+        speaks_tls_step(base),
+        handshake_step(spec, base),
+        server_step(inputs, spec, base),
+        client_step(inputs, base),
+    ];
+    // 6. A SQL port: the logins over TLS and in plaintext.
+    if let Some(m) = &base.mysql {
+        steps.push(sql_step(m));
+    }
+    // 6 (or 7). Variants.
+    let number = u8::try_from(steps.len() + 1).unwrap_or(u8::MAX);
+    steps.push(variants_step(number, variants));
+    steps
+}
 
-    // 1. Resolution and connect.
+/// Step 1: name resolution and the TCP connect.
+fn connect_step(res: &Resolution, base: &ProbeRecord) -> Step {
     let mut lines = Vec::new();
     if res.host.parse::<std::net::IpAddr>().is_ok() {
         lines.push(format!("{} is an IP address: no lookup", res.host));
@@ -178,14 +193,16 @@ pub fn steps(
         ));
         StepStatus::Fail
     };
-    steps.push(Step {
+    Step {
         number: 1,
         title: "Name resolution and TCP connect".into(),
         status,
         lines,
-    });
+    }
+}
 
-    // 2. TLS at all?
+/// Step 2: does the port speak TLS at all (in-band for MySQL)?
+fn speaks_tls_step(base: &ProbeRecord) -> Step {
     let mut lines = Vec::new();
     let status = if !connected(base) {
         lines.push("not reached".into());
@@ -225,14 +242,16 @@ pub fn steps(
         lines.push(format!("no TLS answer: {}", base.outcome.summary));
         StepStatus::Fail
     };
-    steps.push(Step {
+    Step {
         number: 2,
         title: "Does the port speak TLS?".into(),
         status,
         lines,
-    });
+    }
+}
 
-    // 3. Handshake.
+/// Step 3: what was offered, what was negotiated, and the chain the server sent.
+fn handshake_step(spec: &ProbeSpec, base: &ProbeRecord) -> Step {
     let mut lines = Vec::new();
     let offered = spec.alpn_offered();
     lines.push(format!(
@@ -284,14 +303,16 @@ pub fn steps(
     if !base.server_chain.is_empty() {
         chain_lines(base, &mut lines);
     }
-    steps.push(Step {
+    Step {
         number: 3,
         title: "TLS handshake".into(),
         status,
         lines,
-    });
+    }
+}
 
-    // 4. Server verification.
+/// Step 4: whether the server's chain verifies against the cluster CA.
+fn server_step(inputs: &Inputs, spec: &ProbeSpec, base: &ProbeRecord) -> Step {
     let mut lines = Vec::new();
     let ca = inputs
         .trust
@@ -327,15 +348,54 @@ pub fn steps(
             StepStatus::Skipped
         }
     };
-    steps.push(Step {
+    Step {
         number: 4,
         title: format!("Server certificate for {}", spec.server_name()),
         status,
         lines,
-    });
+    }
+}
 
-    // 5. Client side.
+/// Step 5: our identity, whether it was sent, and what the server made of it.
+fn client_step(inputs: &Inputs, base: &ProbeRecord) -> Step {
+    let class = base.outcome.class;
     let mut lines = Vec::new();
+    identity_lines(inputs, &mut lines);
+    if let Some(tls) = &base.tls {
+        lines.push(match (tls.client_cert_requested, tls.client_cert_sent) {
+            (true, true) => "sent it: the server asked".to_string(),
+            (true, false) => "the server asked for a certificate; none was sent".to_string(),
+            (false, _) => "not sent: the server did not ask".to_string(),
+        });
+    }
+    if let Some(a) = answer(base) {
+        lines.push(format!("the server answered: {a}"));
+    }
+    lines.push(format!(
+        "{}: {}",
+        class.as_str().to_uppercase(),
+        base.outcome.summary
+    ));
+    if let Some(auth) = base.outcome.authorization {
+        lines.push(format!("past the untrusted chain, the check saw: {auth}"));
+    }
+    let status = match base.outcome.authorization.unwrap_or(class) {
+        OutcomeClass::Accepted if class == OutcomeClass::Accepted => StepStatus::Ok,
+        OutcomeClass::Accepted => StepStatus::Warn,
+        c if c.is_rejection() => StepStatus::Fail,
+        _ if inputs.key_mismatch.is_some() => StepStatus::Fail,
+        _ => StepStatus::Skipped,
+    };
+    Step {
+        number: 5,
+        title: "Client side".into(),
+        status,
+        lines,
+    }
+}
+
+/// The caller's identity for step 5: a key that does not match, or the certificate's facts.
+fn identity_lines(inputs: &Inputs, lines: &mut Vec<String>) {
     let id = &inputs.caller.identity;
     let check = &inputs.caller.check;
     if let Some(m) = &inputs.key_mismatch {
@@ -378,44 +438,10 @@ pub fn steps(
     } else {
         lines.push("no client certificate configured".into());
     }
-    if let Some(tls) = &base.tls {
-        lines.push(match (tls.client_cert_requested, tls.client_cert_sent) {
-            (true, true) => "sent it: the server asked".to_string(),
-            (true, false) => "the server asked for a certificate; none was sent".to_string(),
-            (false, _) => "not sent: the server did not ask".to_string(),
-        });
-    }
-    if let Some(a) = answer(base) {
-        lines.push(format!("the server answered: {a}"));
-    }
-    lines.push(format!(
-        "{}: {}",
-        class.as_str().to_uppercase(),
-        base.outcome.summary
-    ));
-    if let Some(auth) = base.outcome.authorization {
-        lines.push(format!("past the untrusted chain, the check saw: {auth}"));
-    }
-    let status = match base.outcome.authorization.unwrap_or(class) {
-        OutcomeClass::Accepted if class == OutcomeClass::Accepted => StepStatus::Ok,
-        OutcomeClass::Accepted => StepStatus::Warn,
-        c if c.is_rejection() => StepStatus::Fail,
-        _ if inputs.key_mismatch.is_some() => StepStatus::Fail,
-        _ => StepStatus::Skipped,
-    };
-    steps.push(Step {
-        number: 5,
-        title: "Client side".into(),
-        status,
-        lines,
-    });
+}
 
-    // 6. A SQL port: the logins over TLS and in plaintext.
-    if let Some(m) = &base.mysql {
-        steps.push(sql_step(m));
-    }
-
-    // 6 (or 7). Variants.
+/// The last step: one line per variant probe.
+fn variants_step(number: u8, variants: &[VariantRun]) -> Step {
     let mut lines = Vec::new();
     if variants.is_empty() {
         lines.push(
@@ -429,8 +455,8 @@ pub fn steps(
         };
         lines.push(format!("{:<42} {:<28} {}", v.label, outcome, v.observed));
     }
-    steps.push(Step {
-        number: u8::try_from(steps.len() + 1).unwrap_or(u8::MAX),
+    Step {
+        number,
         title: format!(
             "Variants: {} extra handshake{}",
             variants.len(),
@@ -438,6 +464,5 @@ pub fn steps(
         ),
         status: StepStatus::Info,
         lines,
-    });
-    steps
+    }
 }

@@ -199,144 +199,10 @@ impl Inventory {
     /// Parse inventory text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Inventory, InputError> {
         let ctx = Ctx { path, text };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let msg = e.message().trim().to_string();
-            let fix = if msg.contains("unknown field") {
-                "remove or rename the key; see docs/configuration.md for the keys each table takes"
-            } else if msg.contains("missing field") {
-                "add the key; see docs/configuration.md"
-            } else {
-                "fix the TOML syntax or the value's type"
-            };
-            ctx.at(span, msg, fix)
-        })?;
-
-        let mut identities = Vec::new();
-        for (name, value) in raw.identities {
-            let id: RawIdentity = value.try_into().map_err(|e: toml::de::Error| {
-                let span = find_table(text, &format!("identities.{name}"));
-                ctx.at(
-                    span,
-                    format!("identity {name:?}: {}", e.message().trim()),
-                    "an identity takes cert, key and optionally component",
-                )
-            })?;
-            identities.push(IdentityEntry {
-                component: id
-                    .component
-                    .or_else(|| Component::from_identity_name(&name)),
-                name,
-                cert: ctx.resolve(&id.cert),
-                key: ctx.resolve(&id.key),
-            });
-        }
-        for reserved in ["anonymous", "foreign", "unlisted"] {
-            if identities.iter().any(|i| i.name == reserved) {
-                return Err(ctx.at(
-                    find_table(text, &format!("identities.{reserved}")),
-                    format!(
-                        "the identity name {reserved:?} is reserved for the audit's own probes"
-                    ),
-                    "rename the identity",
-                ));
-            }
-        }
-
-        let mut endpoints = Vec::new();
-        let mut names = BTreeSet::new();
-        for e in raw.endpoints {
-            let name = e.name.get_ref().clone();
-            if name.is_empty() || !names.insert(name.clone()) {
-                return Err(ctx.at(
-                    e.name.span(),
-                    format!("endpoint name {name:?} is empty or used twice"),
-                    "give every endpoint a unique name",
-                ));
-            }
-            let role = match &e.role {
-                None => Role::default_for(e.component),
-                Some(r) => Role::parse(e.component, r.get_ref()).ok_or_else(|| {
-                    let names: Vec<_> = profile::roles(e.component)
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect();
-                    ctx.at(
-                        r.span(),
-                        format!("{} has no role {:?}", e.component.title(), r.get_ref()),
-                        format!("use one of: {}", names.join(", ")),
-                    )
-                })?,
-            };
-            let profile = role.profile();
-            validate_address(e.address.get_ref()).map_err(|m| {
-                ctx.at(
-                    e.address.span(),
-                    m,
-                    "write the address as HOST:PORT, e.g. 10.0.1.11:2379",
-                )
-            })?;
-            let version = match &e.version {
-                Some(v) => Some(Version::parse(v.get_ref()).ok_or_else(|| {
-                    ctx.at(
-                        v.span(),
-                        format!("{:?} is not a version", v.get_ref()),
-                        "write it as v8.5.0 or 8.5",
-                    )
-                })?),
-                None => None,
-            };
-            let protocol = e.protocol.unwrap_or(profile.protocol);
-            let path = e.path.or_else(|| {
-                (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string())
-            });
-            endpoints.push(Endpoint {
-                name,
-                component: e.component,
-                role,
-                address: e.address.into_inner(),
-                server_name: e.server_name,
-                protocol,
-                path,
-                allowed_cn: e.allowed_cn.unwrap_or_default(),
-                version,
-                profile,
-                labels: e.labels,
-            });
-        }
-
-        let mut options = AuditOptions::default();
-        let p = raw.probe;
-        options.anonymous = p.anonymous.unwrap_or(true);
-        options.foreign = p.foreign.unwrap_or(true);
-        options.unlisted = p.unlisted.unwrap_or(true);
-        if let Some(t) = p.timeout {
-            let d = humantime::parse_duration(t.get_ref())
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    ctx.at(
-                        t.span(),
-                        format!("{:?} is not a duration", t.get_ref()),
-                        "write it like \"5s\" or \"500ms\"",
-                    )
-                })?;
-            options.timeouts = Timeouts::uniform(d);
-        }
-        for (field, target) in [
-            (p.concurrency, &mut options.concurrency),
-            (p.per_host, &mut options.per_host),
-        ] {
-            if let Some(v) = field {
-                if *v.get_ref() == 0 {
-                    return Err(ctx.at(v.span(), "must be at least 1", "use a positive number"));
-                }
-                *target = *v.get_ref();
-            }
-        }
-        if let Some(d) = p.expiry_warning_days {
-            options.expiry_warning_days = d;
-        }
+        let raw = ctx.raw_config()?;
+        let identities = ctx.identities(raw.identities)?;
+        let endpoints = ctx.endpoints(raw.endpoints)?;
+        let options = ctx.options(raw.probe)?;
         Ok(Inventory {
             source: Some(path.to_path_buf()),
             cluster: raw.cluster.name,
@@ -351,6 +217,186 @@ impl Inventory {
     /// A per-phase deadline override from the command line.
     pub fn set_timeout(&mut self, d: Duration) {
         self.options.timeouts = Timeouts::uniform(d);
+    }
+}
+
+/// The parsing steps of [`Inventory::parse`], in the order they run.
+impl Ctx<'_> {
+    /// Deserialize the file into its raw tables, with a fix hint for the TOML error.
+    fn raw_config(&self) -> Result<RawConfig, InputError> {
+        toml::from_str(self.text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let msg = e.message().trim().to_string();
+            let fix = if msg.contains("unknown field") {
+                "remove or rename the key; see docs/configuration.md for the keys each table takes"
+            } else if msg.contains("missing field") {
+                "add the key; see docs/configuration.md"
+            } else {
+                "fix the TOML syntax or the value's type"
+            };
+            self.at(span, msg, fix)
+        })
+    }
+
+    /// The `[identities.*]` tables, with their paths resolved; the audit's own probe names are
+    /// reserved.
+    fn identities(
+        &self,
+        raw: toml::map::Map<String, toml::Value>,
+    ) -> Result<Vec<IdentityEntry>, InputError> {
+        let mut identities = Vec::new();
+        for (name, value) in raw {
+            let id: RawIdentity = value.try_into().map_err(|e: toml::de::Error| {
+                let span = find_table(self.text, &format!("identities.{name}"));
+                self.at(
+                    span,
+                    format!("identity {name:?}: {}", e.message().trim()),
+                    "an identity takes cert, key and optionally component",
+                )
+            })?;
+            identities.push(IdentityEntry {
+                component: id
+                    .component
+                    .or_else(|| Component::from_identity_name(&name)),
+                name,
+                cert: self.resolve(&id.cert),
+                key: self.resolve(&id.key),
+            });
+        }
+        for reserved in ["anonymous", "foreign", "unlisted"] {
+            if identities.iter().any(|i| i.name == reserved) {
+                return Err(self.at(
+                    find_table(self.text, &format!("identities.{reserved}")),
+                    format!(
+                        "the identity name {reserved:?} is reserved for the audit's own probes"
+                    ),
+                    "rename the identity",
+                ));
+            }
+        }
+        Ok(identities)
+    }
+
+    /// The `[[endpoints]]` entries, in file order; names must be unique.
+    fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, InputError> {
+        let mut endpoints = Vec::new();
+        let mut names = BTreeSet::new();
+        for e in raw {
+            endpoints.push(self.endpoint(e, &mut names)?);
+        }
+        Ok(endpoints)
+    }
+
+    /// One endpoint: its name (recorded in `names`), role, address, version, protocol and path.
+    fn endpoint(
+        &self,
+        e: RawEndpoint,
+        names: &mut BTreeSet<String>,
+    ) -> Result<Endpoint, InputError> {
+        let name = e.name.get_ref().clone();
+        if name.is_empty() || !names.insert(name.clone()) {
+            return Err(self.at(
+                e.name.span(),
+                format!("endpoint name {name:?} is empty or used twice"),
+                "give every endpoint a unique name",
+            ));
+        }
+        let role = self.role(e.component, e.role.as_ref())?;
+        let profile = role.profile();
+        validate_address(e.address.get_ref()).map_err(|m| {
+            self.at(
+                e.address.span(),
+                m,
+                "write the address as HOST:PORT, e.g. 10.0.1.11:2379",
+            )
+        })?;
+        let version = match &e.version {
+            Some(v) => Some(Version::parse(v.get_ref()).ok_or_else(|| {
+                self.at(
+                    v.span(),
+                    format!("{:?} is not a version", v.get_ref()),
+                    "write it as v8.5.0 or 8.5",
+                )
+            })?),
+            None => None,
+        };
+        let protocol = e.protocol.unwrap_or(profile.protocol);
+        let path = e.path.or_else(|| {
+            (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string())
+        });
+        Ok(Endpoint {
+            name,
+            component: e.component,
+            role,
+            address: e.address.into_inner(),
+            server_name: e.server_name,
+            protocol,
+            path,
+            allowed_cn: e.allowed_cn.unwrap_or_default(),
+            version,
+            profile,
+            labels: e.labels,
+        })
+    }
+
+    /// An endpoint's role: the component's default, or the named one if the component has it.
+    fn role(
+        &self,
+        component: Component,
+        role: Option<&Spanned<String>>,
+    ) -> Result<Role, InputError> {
+        match role {
+            None => Ok(Role::default_for(component)),
+            Some(r) => Role::parse(component, r.get_ref()).ok_or_else(|| {
+                let names: Vec<_> = profile::roles(component)
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect();
+                self.at(
+                    r.span(),
+                    format!("{} has no role {:?}", component.title(), r.get_ref()),
+                    format!("use one of: {}", names.join(", ")),
+                )
+            }),
+        }
+    }
+
+    /// The `[probe]` table over the defaults.
+    fn options(&self, p: RawProbe) -> Result<AuditOptions, InputError> {
+        let mut options = AuditOptions {
+            anonymous: p.anonymous.unwrap_or(true),
+            foreign: p.foreign.unwrap_or(true),
+            unlisted: p.unlisted.unwrap_or(true),
+            ..AuditOptions::default()
+        };
+        if let Some(t) = p.timeout {
+            let d = humantime::parse_duration(t.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    self.at(
+                        t.span(),
+                        format!("{:?} is not a duration", t.get_ref()),
+                        "write it like \"5s\" or \"500ms\"",
+                    )
+                })?;
+            options.timeouts = Timeouts::uniform(d);
+        }
+        for (field, target) in [
+            (p.concurrency, &mut options.concurrency),
+            (p.per_host, &mut options.per_host),
+        ] {
+            if let Some(v) = field {
+                if *v.get_ref() == 0 {
+                    return Err(self.at(v.span(), "must be at least 1", "use a positive number"));
+                }
+                *target = *v.get_ref();
+            }
+        }
+        if let Some(d) = p.expiry_warning_days {
+            options.expiry_warning_days = d;
+        }
+        Ok(options)
     }
 }
 

@@ -337,86 +337,10 @@ pub fn untrusted(
         other => return (UntrustedReason::Other, other.to_string()),
     };
     match cert {
-        C::UnknownIssuer | C::BadSignature => {
-            let same_name = trust.certs.iter().any(|a| a.subject == leaf.issuer);
-            let issuer_sent = chain.iter().skip(1).any(|c| c.subject == leaf.issuer);
-            if same_name && !issuer_sent {
-                return (
-                    UntrustedReason::UnknownIssuer,
-                    format!(
-                        "the server certificate's issuer is named like the cluster CA ({}) but was signed with another key: a CA from another cluster (TiUP names every CA O=PingCAP, OU=TiUP)",
-                        leaf.issuer
-                    ),
-                );
-            }
-            let same_org = organization(&leaf.issuer).is_some_and(|o| {
-                trust
-                    .certs
-                    .iter()
-                    .any(|a| organization(&a.subject) == Some(o))
-            });
-            if chain.len() == 1 && leaf.issuer != leaf.subject && same_org {
-                return (
-                    UntrustedReason::IncompleteChain,
-                    format!(
-                        "the server sent only its own certificate, issued by {}, which is not the cluster CA: it most likely omits the intermediate CA certificate; serve the full chain (leaf then intermediate) in the cert file",
-                        leaf.issuer
-                    ),
-                );
-            }
-            (
-                UntrustedReason::UnknownIssuer,
-                format!(
-                    "the server certificate is issued by {}, which does not chain to the cluster CA ({}); the server uses a certificate from another CA (or omits an intermediate)",
-                    leaf.issuer,
-                    trust
-                        .certs
-                        .first()
-                        .map_or("?", |c| c.subject.as_str())
-                ),
-            )
-        }
-        C::Expired | C::ExpiredContext { .. } => {
-            let who = chain
-                .iter()
-                .find(|c| c.not_after_unix < now)
-                .unwrap_or(leaf);
-            (
-                UntrustedReason::Expired,
-                format!(
-                    "the certificate {} expired on {}",
-                    who.label(),
-                    who.not_after
-                ),
-            )
-        }
-        C::NotValidYet | C::NotValidYetContext { .. } => {
-            let who = chain
-                .iter()
-                .find(|c| c.not_before_unix > now)
-                .unwrap_or(leaf);
-            (
-                UntrustedReason::NotYetValid,
-                format!(
-                    "the certificate {} is not valid before {} (check clocks)",
-                    who.label(),
-                    who.not_before
-                ),
-            )
-        }
-        C::NotValidForName | C::NotValidForNameContext { .. } => (
-            UntrustedReason::NameMismatch,
-            if leaf.sans.is_empty() {
-                format!(
-                    "the certificate has no subject alternative names, so it is valid for no name (Go ignores the legacy CN field); callers dialing {server_name} refuse it"
-                )
-            } else {
-                format!(
-                    "the certificate is valid for {}, not {server_name}; callers dialing {server_name} refuse it",
-                    leaf.sans.join(", ")
-                )
-            },
-        ),
+        C::UnknownIssuer | C::BadSignature => unknown_issuer(leaf, chain, trust),
+        C::Expired | C::ExpiredContext { .. } => expired(leaf, chain, now),
+        C::NotValidYet | C::NotValidYetContext { .. } => not_yet_valid(leaf, chain, now),
+        C::NotValidForName | C::NotValidForNameContext { .. } => name_mismatch(leaf, server_name),
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
             UntrustedReason::BadEku,
             "the server certificate lacks the serverAuth extended key usage".to_string(),
@@ -431,6 +355,101 @@ pub fn untrusted(
         ),
         other => (UntrustedReason::Other, other.to_string()),
     }
+}
+
+/// An unknown issuer (or a bad signature): another cluster's CA of the same name, a chain missing
+/// its intermediate, or simply another CA.
+fn unknown_issuer(
+    leaf: &CertSummary,
+    chain: &[CertSummary],
+    trust: &Trust,
+) -> (UntrustedReason, String) {
+    let same_name = trust.certs.iter().any(|a| a.subject == leaf.issuer);
+    let issuer_sent = chain.iter().skip(1).any(|c| c.subject == leaf.issuer);
+    if same_name && !issuer_sent {
+        return (
+            UntrustedReason::UnknownIssuer,
+            format!(
+                "the server certificate's issuer is named like the cluster CA ({}) but was signed with another key: a CA from another cluster (TiUP names every CA O=PingCAP, OU=TiUP)",
+                leaf.issuer
+            ),
+        );
+    }
+    let same_org = organization(&leaf.issuer).is_some_and(|o| {
+        trust
+            .certs
+            .iter()
+            .any(|a| organization(&a.subject) == Some(o))
+    });
+    if chain.len() == 1 && leaf.issuer != leaf.subject && same_org {
+        return (
+            UntrustedReason::IncompleteChain,
+            format!(
+                "the server sent only its own certificate, issued by {}, which is not the cluster CA: it most likely omits the intermediate CA certificate; serve the full chain (leaf then intermediate) in the cert file",
+                leaf.issuer
+            ),
+        );
+    }
+    (
+        UntrustedReason::UnknownIssuer,
+        format!(
+            "the server certificate is issued by {}, which does not chain to the cluster CA ({}); the server uses a certificate from another CA (or omits an intermediate)",
+            leaf.issuer,
+            trust
+                .certs
+                .first()
+                .map_or("?", |c| c.subject.as_str())
+        ),
+    )
+}
+
+/// An expired certificate: the first expired one of the chain, else the leaf.
+fn expired(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
+    let who = chain
+        .iter()
+        .find(|c| c.not_after_unix < now)
+        .unwrap_or(leaf);
+    (
+        UntrustedReason::Expired,
+        format!(
+            "the certificate {} expired on {}",
+            who.label(),
+            who.not_after
+        ),
+    )
+}
+
+/// A certificate not valid yet: the first such one of the chain, else the leaf.
+fn not_yet_valid(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
+    let who = chain
+        .iter()
+        .find(|c| c.not_before_unix > now)
+        .unwrap_or(leaf);
+    (
+        UntrustedReason::NotYetValid,
+        format!(
+            "the certificate {} is not valid before {} (check clocks)",
+            who.label(),
+            who.not_before
+        ),
+    )
+}
+
+/// A leaf not valid for the name the callers dial.
+fn name_mismatch(leaf: &CertSummary, server_name: &str) -> (UntrustedReason, String) {
+    (
+        UntrustedReason::NameMismatch,
+        if leaf.sans.is_empty() {
+            format!(
+                "the certificate has no subject alternative names, so it is valid for no name (Go ignores the legacy CN field); callers dialing {server_name} refuse it"
+            )
+        } else {
+            format!(
+                "the certificate is valid for {}, not {server_name}; callers dialing {server_name} refuse it",
+                leaf.sans.join(", ")
+            )
+        },
+    )
 }
 
 #[cfg(test)]

@@ -326,25 +326,10 @@ fn client_config(
 
 async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRecord) -> Outcome {
     // Phase 1: resolve and connect.
-    let t = Instant::now();
-    let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
-    rec.timings.connect_ms = Some(ms(t.elapsed()));
-    let mut tcp = match connected {
-        Err(_) => {
-            return outcome(
-                OutcomeClass::Timeout,
-                Phase::Connect,
-                format!(
-                "no TCP connection within {} (a firewall dropping packets, or the host is down)",
-                humantime::format_duration(spec.timeouts.connect)
-            ),
-            )
-        }
-        Ok(Err((class, words))) => return outcome(class, Phase::Connect, words),
-        Ok(Ok(s)) => s,
+    let mut tcp = match connect_phase(spec, rec).await {
+        Ok(s) => s,
+        Err(o) => return o,
     };
-    rec.peer_addr = tcp.peer_addr().ok().map(|a| a.to_string());
-    let _ = tcp.set_nodelay(true);
     // MySQL: TLS starts in-band, after the greeting and an SSLRequest.
     let greeting = if spec.protocol == Protocol::Mysql {
         match mysql::negotiate(&mut tcp, spec, rec).await {
@@ -357,22 +342,81 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
 
     // Phase 2: the TLS handshake, instrumented.
     let obs = Arc::new(Observer::default());
+    let done = match handshake_phase(spec, caller, trust, &obs, tcp, rec).await {
+        Ok(h) => h,
+        Err(o) => return o,
+    };
+    let tls13 = record_tls_params(rec, &done.tls, &obs, &done.attribution);
+    if done.ticket {
+        rec.evidence.session_ticket = true;
+    }
+
+    // Phase 3: the post-handshake check.
+    check_phase(spec, done, greeting.as_ref(), &obs, tls13, rec).await
+}
+
+/// The client side of a finished TLS handshake, over the sniffing TCP stream.
+type ClientTls = tokio_rustls::client::TlsStream<Sniff<TcpStream>>;
+
+/// What a successful handshake phase hands to the check phase.
+struct Handshaken<'c> {
+    tls: ClientTls,
+    attribution: Attribution<'c>,
+    /// Whether the server had sent a session ticket when the handshake ended.
+    ticket: bool,
+}
+
+/// Phase 1: resolve and connect within the connect deadline, recording its duration and the
+/// peer address.
+async fn connect_phase(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Result<TcpStream, Outcome> {
+    let t = Instant::now();
+    let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
+    rec.timings.connect_ms = Some(ms(t.elapsed()));
+    let tcp = match connected {
+        Err(_) => {
+            return Err(outcome(
+                OutcomeClass::Timeout,
+                Phase::Connect,
+                format!(
+                "no TCP connection within {} (a firewall dropping packets, or the host is down)",
+                humantime::format_duration(spec.timeouts.connect)
+            ),
+            ))
+        }
+        Ok(Err((class, words))) => return Err(outcome(class, Phase::Connect, words)),
+        Ok(Ok(s)) => s,
+    };
+    rec.peer_addr = tcp.peer_addr().ok().map(|a| a.to_string());
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Phase 2: the instrumented TLS handshake within its deadline. Records its duration and the
+/// server side (chain and verdict), and attributes a failure to the caller's identity.
+async fn handshake_phase<'c>(
+    spec: &ProbeSpec,
+    caller: &'c Caller,
+    trust: &Trust,
+    obs: &Arc<Observer>,
+    tcp: TcpStream,
+    rec: &mut ProbeRecord,
+) -> Result<Handshaken<'c>, Outcome> {
     let server_name = spec.server_name();
     let Ok(name) = ServerName::try_from(server_name.clone()) else {
-        return outcome(
+        return Err(outcome(
             OutcomeClass::ProtocolError,
             Phase::Handshake,
             format!("{server_name:?} is not a valid server name"),
-        );
+        ));
     };
-    let config = match client_config(spec, caller, trust, &obs) {
+    let config = match client_config(spec, caller, trust, obs) {
         Ok(c) => c,
         Err(e) => {
-            return outcome(
+            return Err(outcome(
                 OutcomeClass::TlsMismatch,
                 Phase::Handshake,
                 format!("cannot configure TLS: {e}"),
-            )
+            ))
         }
     };
     let connector = TlsConnector::from(Arc::new(config));
@@ -383,7 +427,7 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     )
     .await;
     rec.timings.handshake_ms = Some(ms(t.elapsed()));
-    record_server_side(rec, &obs, trust, &server_name);
+    record_server_side(rec, obs, trust, &server_name);
     let (requested, ticket) = {
         let st = obs.lock();
         (st.cert_requested, st.ticket)
@@ -396,7 +440,7 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
     };
     let tls = match handshake {
         Err(_) => {
-            return outcome(
+            return Err(outcome(
                 OutcomeClass::Timeout,
                 Phase::Handshake,
                 format!(
@@ -408,54 +452,81 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
                         ""
                     }
                 ),
-            )
+            ))
         }
         Ok(Err((err, io))) => {
-            return handshake_failure(&err, &io.first, &attribution, &mut rec.evidence);
+            return Err(handshake_failure(
+                &err,
+                &io.first,
+                &attribution,
+                &mut rec.evidence,
+            ));
         }
         Ok(Ok(tls)) => tls,
     };
-    let tls13 = {
-        let (_, conn) = tls.get_ref();
-        let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
-        rec.tls = Some(TlsParams {
-            version: conn
-                .protocol_version()
-                .map(version_name)
-                .unwrap_or_default(),
-            cipher_suite: conn
-                .negotiated_cipher_suite()
-                .map(|s| format!("{:?}", s.suite()))
-                .unwrap_or_default(),
-            alpn: conn
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned()),
-            key_exchange: conn
-                .negotiated_key_exchange_group()
-                .map(|g| format!("{:?}", g.name())),
-            client_cert_requested: requested,
-            client_cert_sent: attribution.sent,
-            ca_hints: obs
-                .lock()
-                .ca_hints
-                .iter()
-                .map(|dn| dn_to_string(dn))
-                .collect(),
-        });
-        tls13
-    };
-    if ticket {
-        rec.evidence.session_ticket = true;
-    }
+    Ok(Handshaken {
+        tls,
+        attribution,
+        ticket,
+    })
+}
 
-    // Phase 3: the post-handshake check.
+/// Record the negotiated TLS parameters; returns whether the connection is TLS 1.3.
+fn record_tls_params(
+    rec: &mut ProbeRecord,
+    tls: &ClientTls,
+    obs: &Observer,
+    attribution: &Attribution<'_>,
+) -> bool {
+    let (_, conn) = tls.get_ref();
+    let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    rec.tls = Some(TlsParams {
+        version: conn
+            .protocol_version()
+            .map(version_name)
+            .unwrap_or_default(),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        key_exchange: conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name())),
+        client_cert_requested: attribution.requested,
+        client_cert_sent: attribution.sent,
+        ca_hints: obs
+            .lock()
+            .ca_hints
+            .iter()
+            .map(|dn| dn_to_string(dn))
+            .collect(),
+    });
+    tls13
+}
+
+/// Phase 3: the post-handshake check (MySQL login or the protocol's check), within its
+/// deadline; an untrusted server certificate outranks the check's verdict.
+async fn check_phase(
+    spec: &ProbeSpec,
+    done: Handshaken<'_>,
+    greeting: Option<&mysql::Greeting>,
+    obs: &Observer,
+    tls13: bool,
+    rec: &mut ProbeRecord,
+) -> Outcome {
+    let Handshaken {
+        tls, attribution, ..
+    } = done;
     let t = Instant::now();
-    let checked = match &greeting {
+    let checked = match greeting {
         Some(g) => {
             let ev = &mut rec.evidence;
-            mysql::check(spec, tls, g, &obs, &attribution, ev, rec.mysql.as_mut()).await
+            mysql::check(spec, tls, g, obs, &attribution, ev, rec.mysql.as_mut()).await
         }
-        None => check::run(spec, tls, &obs, &attribution, tls13, &mut rec.evidence).await,
+        None => check::run(spec, tls, obs, &attribution, tls13, &mut rec.evidence).await,
     };
     rec.timings.check_ms = Some(ms(t.elapsed()));
     let verdict = rec.server_verification.as_ref();

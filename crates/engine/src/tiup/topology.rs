@@ -250,43 +250,7 @@ impl Topology {
     pub fn parse(text: &str, path: &Path) -> Result<Topology, InputError> {
         let ctx = Ctx { path };
         let root = tree::parse_yaml(text, path)?;
-        let Some(top) = root.map() else {
-            return Err(ctx.err(
-                root.pos,
-                format!("a topology must be a mapping, not {}", root.type_name()),
-                "start from `tiup cluster template` or the cluster's meta.yaml",
-            ));
-        };
-        let (is_meta, body, version) = match top.iter().find(|e| e.key == "topology") {
-            Some(t) => {
-                for e in top {
-                    if !["user", "group", "tidb_version", "last_ops_ver", "topology"]
-                        .contains(&e.key.as_str())
-                    {
-                        return Err(ctx.err(
-                            e.key_pos,
-                            format!("unknown key {:?} in a meta.yaml", e.key),
-                            "a meta.yaml has user, tidb_version, last_ops_ver and topology",
-                        ));
-                    }
-                }
-                let version = match top.iter().find(|e| e.key == "tidb_version") {
-                    Some(v) => {
-                        let text = v.value.scalar_text().unwrap_or_default();
-                        Some(Version::parse(&text).ok_or_else(|| {
-                            ctx.err(
-                                v.value.pos,
-                                format!("tidb_version {text:?} is not a version"),
-                                "write it as v8.5.0",
-                            )
-                        })?)
-                    }
-                    None => None,
-                };
-                (true, &t.value, version)
-            }
-            None => (false, &root, None),
-        };
+        let (is_meta, body, version) = split_meta(&ctx, &root)?;
         let entries: &[Entry] = match &body.value {
             Value::Map(m) => m,
             Value::Null => &[],
@@ -298,196 +262,11 @@ impl Topology {
                 ))
             }
         };
-
-        let mut notes = Vec::new();
-        let mut all_known: Vec<&str> = AUDITED.to_vec();
-        all_known.extend(KNOWN_OTHER);
-        let mut skipped = Vec::new();
-        for e in entries {
-            if AUDITED.contains(&e.key.as_str()) {
-                continue;
-            }
-            if KNOWN_OTHER.contains(&e.key.as_str()) {
-                if e.key.ends_with("_servers") || e.key.starts_with("tispark") {
-                    let has = matches!(&e.value.value, Value::List(l) if !l.is_empty());
-                    if has {
-                        skipped.push((
-                            format!("{} (line {})", e.key, e.key_pos.line),
-                            source_at(path, e.key_pos, &e.key),
-                        ));
-                    }
-                }
-                continue;
-            }
-            let fix = match super::did_you_mean(&e.key, &all_known) {
-                Some(s) => format!("did you mean {s}? (TiUP refuses unknown sections too)"),
-                None => format!(
-                    "tlsaudit reads {}; remove or rename the section",
-                    AUDITED.join(", ")
-                ),
-            };
-            return Err(ctx.err(
-                e.key_pos,
-                format!("unknown topology section {:?}", e.key),
-                fix,
-            ));
-        }
-        if !skipped.is_empty() {
-            notes.push(note(
-                Code::TopologySectionNotAudited,
-                Severity::Info,
-                format!(
-                    "{} section(s) of the topology are not audited",
-                    skipped.len()
-                ),
-                skipped
-                    .iter()
-                    .map(|(what, _)| what.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS".to_string(),
-                skipped.first().map(|(_, src)| src.clone()),
-            ));
-        }
-
-        // global
-        let mut tls = None;
-        let mut deploy_dir = "deploy".to_string();
-        let mut user = "tidb".to_string();
-        if let Some(g) = entries.iter().find(|e| e.key == "global") {
-            if let Some(g) = expect_map(&ctx, g, "global takes user, deploy_dir, enable_tls, ...")?
-            {
-                for e in g {
-                    match e.key.as_str() {
-                        "enable_tls" => {
-                            let v = e.value.as_bool().ok_or_else(|| {
-                                ctx.err(
-                                    e.value.pos,
-                                    format!(
-                                        "enable_tls must be true or false, not {}",
-                                        e.value.type_name()
-                                    ),
-                                    "write enable_tls: true",
-                                )
-                            })?;
-                            tls = Some(Located {
-                                value: v,
-                                source: source_at(path, e.key_pos, "global.enable_tls"),
-                            });
-                        }
-                        "deploy_dir" => {
-                            deploy_dir = e.value.scalar_text().unwrap_or(deploy_dir);
-                        }
-                        "user" => user = e.value.scalar_text().unwrap_or(user),
-                        "enable-tls" | "enable_TLS" | "tls_enabled" | "enable_ssl" => {
-                            return Err(ctx.err(
-                                e.key_pos,
-                                format!("unknown global key {:?}", e.key),
-                                "did you mean enable_tls?",
-                            ))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        if tls.is_none() {
-            tls = Some(Located {
-                value: false,
-                source: format!("{}: global.enable_tls (not set)", path.display()),
-            });
-        }
-
-        // server_configs
-        let mut globals: Vec<(&str, Layer)> = Vec::new();
-        if let Some(sc) = entries.iter().find(|e| e.key == "server_configs") {
-            if let Some(sc) = expect_map(&ctx, sc, "server_configs maps a component to its config")?
-            {
-                for e in sc {
-                    if !SERVER_CONFIGS.contains(&e.key.as_str()) {
-                        let fix = match super::did_you_mean(&e.key, &SERVER_CONFIGS) {
-                            Some(s) => format!("did you mean {s}?"),
-                            None => format!("use one of {}", SERVER_CONFIGS.join(", ")),
-                        };
-                        return Err(ctx.err(
-                            e.key_pos,
-                            format!("unknown server_configs section {:?}", e.key),
-                            fix,
-                        ));
-                    }
-                    if expect_map(&ctx, e, "a component's config is a mapping of keys")?.is_some() {
-                        globals.push((
-                            SERVER_CONFIGS
-                                .iter()
-                                .find(|s| **s == e.key)
-                                .copied()
-                                .unwrap_or("?"),
-                            Layer::from(&e.value, path, &format!("server_configs.{}", e.key)),
-                        ));
-                    }
-                }
-            }
-        }
-
-        // component_versions
-        let mut versions: Vec<(Component, Version)> = Vec::new();
-        if let Some(cv) = entries.iter().find(|e| e.key == "component_versions") {
-            for e in cv.value.map().unwrap_or(&[]) {
-                let text = e.value.scalar_text().unwrap_or_default();
-                let comp = match e.key.as_str() {
-                    "cdc" => Some(Component::Ticdc),
-                    k => k.parse::<Component>().ok(),
-                };
-                if let (Some(c), Some(v)) = (comp, Version::parse(&text)) {
-                    versions.push((c, v));
-                }
-            }
-        }
-
-        let tls_on = tls.as_ref().is_some_and(|t| t.value);
-        let tls_source = tls.as_ref().map(|t| t.source.clone()).unwrap_or_default();
-        let mut instances = Vec::new();
-        for spec in &SPECS {
-            let Some(sec) = entries.iter().find(|e| e.key == spec.section) else {
-                continue;
-            };
-            let items: &[Node] = match &sec.value.value {
-                Value::Null => &[],
-                Value::List(l) => l,
-                _ => {
-                    return Err(ctx.err(
-                        sec.value.pos,
-                        format!("{} must be a list of instances", spec.section),
-                        format!("write it as\n{}:\n  - host: 10.0.1.1", spec.section),
-                    ))
-                }
-            };
-            for (idx, item) in items.iter().enumerate() {
-                let label = format!("{}[{idx}]", spec.section);
-                let Some(fields) = item.map() else {
-                    return Err(ctx.err(
-                        item.pos,
-                        format!("{label} must be a mapping with at least host"),
-                        "write each instance as `- host: 10.0.1.1`",
-                    ));
-                };
-                instances.push(read_instance(
-                    &ctx,
-                    spec,
-                    &label,
-                    item,
-                    fields,
-                    &globals,
-                    (&deploy_dir, &user),
-                    (tls_on, &tls_source),
-                    versions
-                        .iter()
-                        .find(|(c, _)| *c == spec.component)
-                        .map(|(_, v)| *v)
-                        .or(version),
-                )?);
-            }
-        }
+        let notes = check_sections(&ctx, entries)?;
+        let global = read_global(&ctx, entries)?;
+        let globals = read_server_configs(&ctx, entries)?;
+        let versions = read_component_versions(entries);
+        let instances = read_instances(&ctx, entries, &globals, &global, &versions, version)?;
         let meta_name = is_meta
             .then(|| {
                 path.canonicalize().ok().and_then(|p| {
@@ -502,11 +281,283 @@ impl Topology {
             is_meta,
             meta_name,
             version,
-            tls,
+            tls: Some(global.tls),
             instances,
             notes,
         })
     }
+}
+
+/// The `global` section's settings that instances inherit.
+struct Global {
+    /// `enable_tls`, or false (not set).
+    tls: Located<bool>,
+    deploy_dir: String,
+    user: String,
+}
+
+/// Tell a `meta.yaml` (it has `topology:`) from a plain topology: whether it is one, the
+/// topology body and the `tidb_version` it names.
+fn split_meta<'n>(
+    ctx: &Ctx<'_>,
+    root: &'n Node,
+) -> Result<(bool, &'n Node, Option<Version>), InputError> {
+    let Some(top) = root.map() else {
+        return Err(ctx.err(
+            root.pos,
+            format!("a topology must be a mapping, not {}", root.type_name()),
+            "start from `tiup cluster template` or the cluster's meta.yaml",
+        ));
+    };
+    let Some(t) = top.iter().find(|e| e.key == "topology") else {
+        return Ok((false, root, None));
+    };
+    for e in top {
+        if !["user", "group", "tidb_version", "last_ops_ver", "topology"].contains(&e.key.as_str())
+        {
+            return Err(ctx.err(
+                e.key_pos,
+                format!("unknown key {:?} in a meta.yaml", e.key),
+                "a meta.yaml has user, tidb_version, last_ops_ver and topology",
+            ));
+        }
+    }
+    let version = match top.iter().find(|e| e.key == "tidb_version") {
+        Some(v) => {
+            let text = v.value.scalar_text().unwrap_or_default();
+            Some(Version::parse(&text).ok_or_else(|| {
+                ctx.err(
+                    v.value.pos,
+                    format!("tidb_version {text:?} is not a version"),
+                    "write it as v8.5.0",
+                )
+            })?)
+        }
+        None => None,
+    };
+    Ok((true, &t.value, version))
+}
+
+/// Refuse unknown top-level sections (like TiUP); a note lists the known sections with
+/// instances that are not audited.
+fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Vec<Finding>, InputError> {
+    let path = ctx.path;
+    let mut notes = Vec::new();
+    let mut all_known: Vec<&str> = AUDITED.to_vec();
+    all_known.extend(KNOWN_OTHER);
+    let mut skipped = Vec::new();
+    for e in entries {
+        if AUDITED.contains(&e.key.as_str()) {
+            continue;
+        }
+        if KNOWN_OTHER.contains(&e.key.as_str()) {
+            if e.key.ends_with("_servers") || e.key.starts_with("tispark") {
+                let has = matches!(&e.value.value, Value::List(l) if !l.is_empty());
+                if has {
+                    skipped.push((
+                        format!("{} (line {})", e.key, e.key_pos.line),
+                        source_at(path, e.key_pos, &e.key),
+                    ));
+                }
+            }
+            continue;
+        }
+        let fix = match super::did_you_mean(&e.key, &all_known) {
+            Some(s) => format!("did you mean {s}? (TiUP refuses unknown sections too)"),
+            None => format!(
+                "tlsaudit reads {}; remove or rename the section",
+                AUDITED.join(", ")
+            ),
+        };
+        return Err(ctx.err(
+            e.key_pos,
+            format!("unknown topology section {:?}", e.key),
+            fix,
+        ));
+    }
+    if !skipped.is_empty() {
+        notes.push(note(
+            Code::TopologySectionNotAudited,
+            Severity::Info,
+            format!(
+                "{} section(s) of the topology are not audited",
+                skipped.len()
+            ),
+            skipped
+                .iter()
+                .map(|(what, _)| what.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS".to_string(),
+            skipped.first().map(|(_, src)| src.clone()),
+        ));
+    }
+    Ok(notes)
+}
+
+/// The `global` section: `enable_tls` (false when not set), `deploy_dir` and `user`.
+fn read_global(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Global, InputError> {
+    let path = ctx.path;
+    let mut tls = None;
+    let mut deploy_dir = "deploy".to_string();
+    let mut user = "tidb".to_string();
+    if let Some(g) = entries.iter().find(|e| e.key == "global") {
+        if let Some(g) = expect_map(ctx, g, "global takes user, deploy_dir, enable_tls, ...")? {
+            for e in g {
+                match e.key.as_str() {
+                    "enable_tls" => {
+                        let v = e.value.as_bool().ok_or_else(|| {
+                            ctx.err(
+                                e.value.pos,
+                                format!(
+                                    "enable_tls must be true or false, not {}",
+                                    e.value.type_name()
+                                ),
+                                "write enable_tls: true",
+                            )
+                        })?;
+                        tls = Some(Located {
+                            value: v,
+                            source: source_at(path, e.key_pos, "global.enable_tls"),
+                        });
+                    }
+                    "deploy_dir" => {
+                        deploy_dir = e.value.scalar_text().unwrap_or(deploy_dir);
+                    }
+                    "user" => user = e.value.scalar_text().unwrap_or(user),
+                    "enable-tls" | "enable_TLS" | "tls_enabled" | "enable_ssl" => {
+                        return Err(ctx.err(
+                            e.key_pos,
+                            format!("unknown global key {:?}", e.key),
+                            "did you mean enable_tls?",
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let tls = tls.unwrap_or_else(|| Located {
+        value: false,
+        source: format!("{}: global.enable_tls (not set)", path.display()),
+    });
+    Ok(Global {
+        tls,
+        deploy_dir,
+        user,
+    })
+}
+
+/// The `server_configs` section: each component's global config layer.
+fn read_server_configs(
+    ctx: &Ctx<'_>,
+    entries: &[Entry],
+) -> Result<Vec<(&'static str, Layer)>, InputError> {
+    let path = ctx.path;
+    let mut globals: Vec<(&str, Layer)> = Vec::new();
+    if let Some(sc) = entries.iter().find(|e| e.key == "server_configs") {
+        if let Some(sc) = expect_map(ctx, sc, "server_configs maps a component to its config")? {
+            for e in sc {
+                if !SERVER_CONFIGS.contains(&e.key.as_str()) {
+                    let fix = match super::did_you_mean(&e.key, &SERVER_CONFIGS) {
+                        Some(s) => format!("did you mean {s}?"),
+                        None => format!("use one of {}", SERVER_CONFIGS.join(", ")),
+                    };
+                    return Err(ctx.err(
+                        e.key_pos,
+                        format!("unknown server_configs section {:?}", e.key),
+                        fix,
+                    ));
+                }
+                if expect_map(ctx, e, "a component's config is a mapping of keys")?.is_some() {
+                    globals.push((
+                        SERVER_CONFIGS
+                            .iter()
+                            .find(|s| **s == e.key)
+                            .copied()
+                            .unwrap_or("?"),
+                        Layer::from(&e.value, path, &format!("server_configs.{}", e.key)),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(globals)
+}
+
+/// The `component_versions` section: the versions it names that parse (others are ignored).
+fn read_component_versions(entries: &[Entry]) -> Vec<(Component, Version)> {
+    let mut versions: Vec<(Component, Version)> = Vec::new();
+    if let Some(cv) = entries.iter().find(|e| e.key == "component_versions") {
+        for e in cv.value.map().unwrap_or(&[]) {
+            let text = e.value.scalar_text().unwrap_or_default();
+            let comp = match e.key.as_str() {
+                "cdc" => Some(Component::Ticdc),
+                k => k.parse::<Component>().ok(),
+            };
+            if let (Some(c), Some(v)) = (comp, Version::parse(&text)) {
+                versions.push((c, v));
+            }
+        }
+    }
+    versions
+}
+
+/// The instances of the audited sections, in [`SPECS`] order; each takes its component's
+/// version from `component_versions`, else the cluster's `version`.
+fn read_instances(
+    ctx: &Ctx<'_>,
+    entries: &[Entry],
+    globals: &[(&str, Layer)],
+    global: &Global,
+    versions: &[(Component, Version)],
+    version: Option<Version>,
+) -> Result<Vec<Instance>, InputError> {
+    let tls_on = global.tls.value;
+    let tls_source = global.tls.source.clone();
+    let mut instances = Vec::new();
+    for spec in &SPECS {
+        let Some(sec) = entries.iter().find(|e| e.key == spec.section) else {
+            continue;
+        };
+        let items: &[Node] = match &sec.value.value {
+            Value::Null => &[],
+            Value::List(l) => l,
+            _ => {
+                return Err(ctx.err(
+                    sec.value.pos,
+                    format!("{} must be a list of instances", spec.section),
+                    format!("write it as\n{}:\n  - host: 10.0.1.1", spec.section),
+                ))
+            }
+        };
+        for (idx, item) in items.iter().enumerate() {
+            let label = format!("{}[{idx}]", spec.section);
+            let Some(fields) = item.map() else {
+                return Err(ctx.err(
+                    item.pos,
+                    format!("{label} must be a mapping with at least host"),
+                    "write each instance as `- host: 10.0.1.1`",
+                ));
+            };
+            instances.push(read_instance(
+                ctx,
+                spec,
+                &label,
+                item,
+                fields,
+                globals,
+                (&global.deploy_dir, &global.user),
+                (tls_on, &tls_source),
+                versions
+                    .iter()
+                    .find(|(c, _)| *c == spec.component)
+                    .map(|(_, v)| *v)
+                    .or(version),
+            )?);
+        }
+    }
+    Ok(instances)
 }
 
 /// Keys whose values are addresses or URLs (checked for `http://` while TLS is on).
@@ -555,6 +606,79 @@ fn read_instance(
     (tls_on, tls_source): (bool, &str),
     version: Option<Version>,
 ) -> Result<Instance, InputError> {
+    check_field_spelling(ctx, spec, label, fields)?;
+    let host = instance_host(ctx, label, item, fields)?;
+    let main_port = field_port(ctx, fields, spec.main_port.0, spec.main_port.1)?;
+    let deploy_dir = instance_deploy_dir(spec, fields, (deploy_root, user), main_port);
+    let origin = source_at(ctx.path, item.pos, label);
+
+    let mut endpoints = Vec::new();
+    let mut security = Vec::new();
+    let mut urls = Vec::new();
+    let layers = config_layers(ctx, spec, label, fields, globals)?;
+    for (kind, global, own) in &layers {
+        let eff = global.overlay(own);
+        urls.extend(url_settings(&eff.settings));
+        security.extend(layer_security(
+            spec,
+            *kind,
+            &eff,
+            own,
+            &deploy_dir,
+            (tls_on, tls_source),
+        ));
+        let list = layer_allow_list(ctx, *kind, &eff)?;
+        for role in kind.roles() {
+            if let Some((field, _)) = spec.ports.iter().find(|p| p.1 == role) {
+                endpoints.push(InstanceEndpoint {
+                    role,
+                    address: join_host_port(
+                        &host,
+                        field_port(ctx, fields, field, role.profile().default_port)?,
+                    ),
+                    list: list.clone(),
+                });
+            }
+        }
+    }
+    // Ports no allow-list governs (the SQL ports): endpoints without a list.
+    for (field, role) in spec.ports {
+        if !endpoints.iter().any(|e| e.role == *role) {
+            endpoints.push(InstanceEndpoint {
+                role: *role,
+                address: join_host_port(
+                    &host,
+                    field_port(ctx, fields, field, role.profile().default_port)?,
+                ),
+                list: None,
+            });
+        }
+    }
+    // Endpoints in the order of the section's ports.
+    endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
+    Ok(Instance {
+        component: spec.component,
+        name: format!(
+            "{}-{}",
+            spec.role_name,
+            super::addr_label(&join_host_port(&host, main_port))
+        ),
+        host,
+        origin,
+        version,
+        endpoints,
+        security,
+        urls,
+    })
+}
+
+/// Refuse a field spelled with hyphens where TiUP uses underscores (`status-port`).
+fn check_field_spelling(
+    ctx: &Ctx<'_>,
+    spec: &SectionSpec,
+    label: &str,
+    fields: &[Entry],
+) -> Result<(), InputError> {
     let mut known: Vec<&str> = vec!["host", "deploy_dir"];
     known.extend(spec.ports.iter().map(|p| p.0));
     known.push(spec.main_port.0);
@@ -569,6 +693,16 @@ fn read_instance(
             ));
         }
     }
+    Ok(())
+}
+
+/// The instance's `host`, required and non-empty, without IPv6 brackets.
+fn instance_host(
+    ctx: &Ctx<'_>,
+    label: &str,
+    item: &Node,
+    fields: &[Entry],
+) -> Result<String, InputError> {
     let host = match fields.iter().find(|e| e.key == "host") {
         Some(h) => h
             .value
@@ -589,18 +723,34 @@ fn read_instance(
             ))
         }
     };
-    let host = host
+    Ok(host
         .trim()
         .trim_start_matches('[')
         .trim_end_matches(']')
-        .to_string();
-    let get_port = |field: &str, default: u16| -> Result<u16, InputError> {
-        match fields.iter().find(|e| e.key == field) {
-            Some(e) => port(ctx, e),
-            None => Ok(default),
-        }
-    };
-    let main_port = get_port(spec.main_port.0, spec.main_port.1)?;
+        .to_string())
+}
+
+/// The port in `field`, or `default` when the instance does not set it.
+fn field_port(
+    ctx: &Ctx<'_>,
+    fields: &[Entry],
+    field: &str,
+    default: u16,
+) -> Result<u16, InputError> {
+    match fields.iter().find(|e| e.key == field) {
+        Some(e) => port(ctx, e),
+        None => Ok(default),
+    }
+}
+
+/// The instance's deploy dir: its own `deploy_dir` or TiUP's default under the global one,
+/// relative paths under the user's home.
+fn instance_deploy_dir(
+    spec: &SectionSpec,
+    fields: &[Entry],
+    (deploy_root, user): (&str, &str),
+    main_port: u16,
+) -> String {
     let deploy_dir = match fields.iter().find(|e| e.key == "deploy_dir") {
         Some(d) => d.value.scalar_text().unwrap_or_default(),
         None => format!(
@@ -609,16 +759,21 @@ fn read_instance(
             spec.role_name
         ),
     };
-    let deploy_dir = if deploy_dir.starts_with('/') {
+    if deploy_dir.starts_with('/') {
         deploy_dir
     } else {
         format!("/home/{user}/{deploy_dir}")
-    };
-    let origin = source_at(ctx.path, item.pos, label);
+    }
+}
 
-    let mut endpoints = Vec::new();
-    let mut security = Vec::new();
-    let mut urls = Vec::new();
+/// Each config layer of the instance: its kind, the `server_configs` layer and its own.
+fn config_layers(
+    ctx: &Ctx<'_>,
+    spec: &SectionSpec,
+    label: &str,
+    fields: &[Entry],
+    globals: &[(&str, Layer)],
+) -> Result<Vec<(ConfigKind, Layer, Layer)>, InputError> {
     let mut layers: Vec<(ConfigKind, Layer, Layer)> = Vec::new();
     for (field, kind) in spec.configs {
         let global_key = kind.config().tiup.unwrap_or(kind.name());
@@ -639,101 +794,85 @@ fn read_instance(
         };
         layers.push((*kind, global, own));
     }
-    for (kind, global, own) in &layers {
-        let eff = global.overlay(own);
-        urls.extend(url_settings(&eff.settings));
-        let located_path = |key: &str| -> Option<Located<std::path::PathBuf>> {
-            eff.get(key).and_then(|(s, src)| {
-                s.value.as_str().filter(|v| !v.is_empty()).map(|v| Located {
-                    value: std::path::PathBuf::from(v),
-                    source: src.clone(),
-                })
+    Ok(layers)
+}
+
+/// A layer's TLS files: the ones it sets (`eff`, exact when the instance's `own` layer sets the
+/// cert), else TiUP's managed files under the deploy dir when `enable_tls` is on.
+fn layer_security(
+    spec: &SectionSpec,
+    kind: ConfigKind,
+    eff: &Layer,
+    own: &Layer,
+    deploy_dir: &str,
+    (tls_on, tls_source): (bool, &str),
+) -> Option<Security> {
+    let located_path = |key: &str| -> Option<Located<std::path::PathBuf>> {
+        eff.get(key).and_then(|(s, src)| {
+            s.value.as_str().filter(|v| !v.is_empty()).map(|v| Located {
+                value: std::path::PathBuf::from(v),
+                source: src.clone(),
+            })
+        })
+    };
+    let [ca_key, cert_key, key_key] = kind.security_keys();
+    let explicit = (
+        located_path(&ca_key),
+        located_path(&cert_key),
+        located_path(&key_key),
+    );
+    if explicit.0.is_some() || explicit.1.is_some() || explicit.2.is_some() {
+        Some(Security {
+            kind,
+            exact: own.get(&cert_key).is_some(),
+            ca: explicit.0,
+            cert: explicit.1,
+            key: explicit.2,
+            tiup_managed: false,
+        })
+    } else if tls_on {
+        let tls = format!("{deploy_dir}/tls");
+        let managed = |file: String| {
+            Some(Located {
+                value: std::path::PathBuf::from(format!("{tls}/{file}")),
+                source: tls_source.to_string(),
             })
         };
-        let [ca_key, cert_key, key_key] = kind.security_keys();
-        let explicit = (
-            located_path(&ca_key),
-            located_path(&cert_key),
-            located_path(&key_key),
-        );
-        if explicit.0.is_some() || explicit.1.is_some() || explicit.2.is_some() {
-            security.push(Security {
-                kind: *kind,
-                exact: own.get(&cert_key).is_some(),
-                ca: explicit.0,
-                cert: explicit.1,
-                key: explicit.2,
-                tiup_managed: false,
-            });
-        } else if tls_on {
-            let tls = format!("{deploy_dir}/tls");
-            let managed = |file: String| {
-                Some(Located {
-                    value: std::path::PathBuf::from(format!("{tls}/{file}")),
-                    source: tls_source.to_string(),
-                })
-            };
-            security.push(Security {
-                kind: *kind,
-                ca: managed("ca.crt".into()),
-                cert: managed(format!("{}.crt", spec.role_name)),
-                key: managed(format!("{}.pem", spec.role_name)),
-                tiup_managed: true,
-                exact: true,
-            });
-        }
-        let list_key = kind.list_key();
-        let list = match eff.get(&list_key) {
-            Some((s, src)) => Some(Located {
-                value: s.value.string_list().ok_or_else(|| {
-                    ctx.err(
-                        s.value.pos,
-                        format!(
-                            "{list_key} must be a list of CNs, not {}",
-                            s.value.type_name()
-                        ),
-                        format!("write {list_key}: [\"tidb\", \"pd\"]"),
-                    )
-                })?,
-                source: src.clone(),
-            }),
-            None => None,
-        };
-        for role in kind.roles() {
-            if let Some((field, _)) = spec.ports.iter().find(|p| p.1 == role) {
-                endpoints.push(InstanceEndpoint {
-                    role,
-                    address: join_host_port(&host, get_port(field, role.profile().default_port)?),
-                    list: list.clone(),
-                });
-            }
-        }
+        Some(Security {
+            kind,
+            ca: managed("ca.crt".into()),
+            cert: managed(format!("{}.crt", spec.role_name)),
+            key: managed(format!("{}.pem", spec.role_name)),
+            tiup_managed: true,
+            exact: true,
+        })
+    } else {
+        None
     }
-    // Ports no allow-list governs (the SQL ports): endpoints without a list.
-    for (field, role) in spec.ports {
-        if !endpoints.iter().any(|e| e.role == *role) {
-            endpoints.push(InstanceEndpoint {
-                role: *role,
-                address: join_host_port(&host, get_port(field, role.profile().default_port)?),
-                list: None,
-            });
-        }
-    }
-    // Endpoints in the order of the section's ports.
-    endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
-    Ok(Instance {
-        component: spec.component,
-        name: format!(
-            "{}-{}",
-            spec.role_name,
-            super::addr_label(&join_host_port(&host, main_port))
-        ),
-        host,
-        origin,
-        version,
-        endpoints,
-        security,
-        urls,
+}
+
+/// The layer's CN allow-list, if set; it must be a list of strings.
+fn layer_allow_list(
+    ctx: &Ctx<'_>,
+    kind: ConfigKind,
+    eff: &Layer,
+) -> Result<Option<Located<Vec<String>>>, InputError> {
+    let list_key = kind.list_key();
+    Ok(match eff.get(&list_key) {
+        Some((s, src)) => Some(Located {
+            value: s.value.string_list().ok_or_else(|| {
+                ctx.err(
+                    s.value.pos,
+                    format!(
+                        "{list_key} must be a list of CNs, not {}",
+                        s.value.type_name()
+                    ),
+                    format!("write {list_key}: [\"tidb\", \"pd\"]"),
+                )
+            })?,
+            source: src.clone(),
+        }),
+        None => None,
     })
 }
 
