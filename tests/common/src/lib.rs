@@ -1,11 +1,12 @@
 //! Helpers shared by the tlsaudit integration tests (a dev-dependency of the root package):
 //! run the built binary, find a third-party tool (required under `CI=true`), and mint a
-//! TiUP-shaped PKI ([`pki`]).
+//! TiUP-shaped PKI ([`pki`]), and report models built by hand ([`report_model`]).
 
 // Test support: a helper that cannot do its job panics with the reason, as a test would.
 #![allow(clippy::unwrap_used)]
 
 pub mod pki;
+pub mod report_model;
 
 use std::path::PathBuf;
 use std::process::Command;

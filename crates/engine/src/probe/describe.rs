@@ -224,7 +224,14 @@ pub fn evidence(rec: &ProbeRecord) -> Vec<String> {
         items.push(format!("io error: {e}"));
     }
     if ev.session_ticket {
-        items.push("session ticket after our Finished (certificate accepted)".into());
+        // A ticket proves the TLS layer took our certificate; an answer after it (gRPC 16, HTTP
+        // 403) decides, so the ticket is labelled as superseded rather than contradicting it.
+        let accepted = rec.outcome.authorization.unwrap_or(rec.outcome.class);
+        items.push(if accepted == super::OutcomeClass::Accepted {
+            "session ticket after our Finished (certificate accepted)".into()
+        } else {
+            "session ticket after our Finished (the TLS layer took the certificate; superseded by the answer above)".into()
+        });
     }
     if let Some(p) = &rec.identity.check.problem {
         items.push(format!("our certificate {p}"));
