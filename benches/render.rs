@@ -301,6 +301,8 @@ fn main() {
         .and_then(|k| args.get(k + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    // First, while this process has allocated nothing else: resident memory is its own.
+    history_memory();
     println!("dashboard frame time: 200 endpoints x 10 identities, 200x60");
 
     let mut app = wide();
@@ -330,6 +332,56 @@ fn main() {
     report("findings (300), moving", &measure(&mut app, frames, &['j']));
 
     fleet(frames);
+}
+
+/// Resident memory of this process in kB (Linux `VmRSS`).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// 1,000 finished rounds over 200 x 10, a few cells changing each round: the dashboard keeps a
+/// bounded history, so resident memory after the first rounds stays flat.
+fn history_memory() {
+    let (n_ep, n_id) = (200, 10);
+    let mut app = synthetic(n_ep, n_id);
+    let base = (*app.snapshot).clone();
+    let mut marks = Vec::new();
+    for round in 1..=1000u64 {
+        let mut s = base.clone();
+        s.round = 100 + round;
+        s.running = false;
+        s.finished_at = Some(format!(
+            "2025-06-02T{:02}:{:02}:00Z",
+            round / 60 % 24,
+            round % 60
+        ));
+        for k in (round as usize % 97..s.cells.len()).step_by(97) {
+            let cell = (IdentityId(k / n_ep), EndpointId(k % n_ep));
+            s.cells[cell].verdict = Some(Verdict::ALL[(k + round as usize) % 8]);
+        }
+        app.set_snapshot(Arc::new(s));
+        if [100, 250, 500, 750, 1000].contains(&round) {
+            marks.push((round, rss_kb()));
+        }
+    }
+    println!("history, 1,000 rounds of 200 x 10: resident memory (VmRSS) by round");
+    for (round, kb) in &marks {
+        println!("  round {round:>4}: {:.1} MB", *kb as f64 / 1024.0);
+    }
+    if let (Some((_, first)), Some((_, last))) = (marks.first(), marks.last()) {
+        println!(
+            "  round 1000 / round 100: {:.3} (flat when close to 1)",
+            *last as f64 / (*first).max(1) as f64
+        );
+    }
 }
 
 /// 1,000 endpoints x 12 identities: the transposed view (the default for this shape).
