@@ -230,6 +230,20 @@ async fn tikv_rejects_a_cn() {
         Some("server_configs.tikv.security.cert-allowed-cn")
     );
     assert!(fixes(f).contains("add `lab-client` to [security] cert-allowed-cn in tikv.toml"));
+    // Never the advice to borrow another component's certificate (tidb, tikv and pd are
+    // accepted here).
+    assert!(!fixes(f).contains("call with an identity"), "{}", fixes(f));
+    for borrowed in ["tidb", "tikv", "pd"] {
+        assert!(
+            !f.fix.iter().any(|x| x.contains(&format!("({borrowed}"))),
+            "{:?}",
+            f.fix
+        );
+    }
+    // The citation points at the shipped docs.
+    let text = tlsaudit::report::diagnose::render(&d, tlsaudit::report::text::Style::plain());
+    assert!(text.contains("(docs/tidb.md failure mode 4)"), "{text}");
+    assert!(!text.contains("tidb-tls-facts"), "{text}");
     assert!(
         f.evidence
             .iter()

@@ -226,6 +226,28 @@ fn meta_yaml_gives_name_version_and_tls_folder() {
     assert!(c.tls_dir.is_none());
     assert!(c.instances.iter().all(|i| i.version == Some(Version(8, 1))));
 
+    // A development build's version (`nightly`) is accepted and taken as the newest.
+    let dir = tempfile::tempdir().unwrap();
+    let nightly = dir.path().join("meta.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let replaced = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("tidb_version:") {
+                "tidb_version: nightly".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&nightly, replaced).unwrap();
+    let c = Cluster::load(&opts(&nightly, None)).unwrap();
+    assert!(c
+        .instances
+        .iter()
+        .all(|i| i.version == Some(Version::NEWEST)));
+
     // As TiUP stores it: ~/.tiup/storage/cluster/clusters/<name>/{meta.yaml,tls/}.
     let home = tempfile::tempdir().unwrap();
     let cdir = home.path().join("storage/cluster/clusters/legacy");

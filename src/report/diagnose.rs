@@ -101,7 +101,7 @@ fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
 fn finding(out: &mut String, f: &CauseFinding, style: Style) {
     let fact = f
         .fact
-        .map(|n| format!("  (tidb-tls-facts 6.{n})"))
+        .map(|n| format!("  (docs/tidb.md failure mode {n})"))
         .unwrap_or_default();
     let _ = writeln!(
         out,

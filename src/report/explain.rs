@@ -35,7 +35,7 @@ pub fn render(e: &Explanation, style: Style) -> String {
                 c.cause.id(),
                 c.title,
                 c.fact
-                    .map(|n| format!("  (tidb-tls-facts 6.{n})"))
+                    .map(|n| format!("  (docs/tidb.md failure mode {n})"))
                     .unwrap_or_default()
             );
         }

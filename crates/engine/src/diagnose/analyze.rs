@@ -954,8 +954,8 @@ impl<'a> Analysis<'a> {
             .map_or_else(|| "its CN allow-list".into(), |c| c.key.clone());
         let summary = self.cn_summary(cause, &cn, &key);
         let mut f = new_finding(cause, Side::Server, summary);
-        let ok = self.cn_evidence(&mut f, &cn);
-        self.cn_fixes(&mut f, cause, &cn, &key, config.as_ref(), &ok);
+        self.cn_evidence(&mut f, &cn);
+        self.cn_fixes(&mut f, cause, &cn, &key, config.as_ref());
         let mut texts = self.cn_log_texts(cause, &cn);
         if !texts.is_empty() {
             // The component is known: its own words replace the catalogue of every component's.
@@ -1010,7 +1010,7 @@ impl<'a> Analysis<'a> {
 
     /// The evidence of a CN rejection: the server's answer, which identities get through, the
     /// probe without a certificate, and the inventory's list. Returns the accepted identities.
-    fn cn_evidence(&self, f: &mut CauseFinding, cn: &str) -> Vec<String> {
+    fn cn_evidence(&self, f: &mut CauseFinding, cn: &str) {
         if let Some(a) = Self::server_answer(self.base) {
             f.evidence.push(a);
         }
@@ -1048,11 +1048,9 @@ impl<'a> Analysis<'a> {
                 code(cn)
             ));
         }
-        ok
     }
 
-    /// The fixes for a CN rejection: add the CN to the list (with TiUP's commands), or call as
-    /// an identity that is listed.
+    /// The fixes for a CN rejection: add the CN to the list (with TiUP's commands).
     fn cn_fixes(
         &self,
         f: &mut CauseFinding,
@@ -1060,7 +1058,6 @@ impl<'a> Analysis<'a> {
         cn: &str,
         key: &str,
         config: Option<&ConfigChange>,
-        ok: &[String],
     ) {
         let reload = self.keys().and_then(|k| k.config.tiup).map(|t| {
             format!(
@@ -1078,12 +1075,8 @@ impl<'a> Analysis<'a> {
         if cause == Cause::PdCnNotAllowed {
             f.fix.push("keep PD's own CN on the list; PD v8.4+ enforces the list on the client port 2379 only with more than one entry, and before v8.4 PD takes a single CN".into());
         }
-        if !ok.is_empty() {
-            f.fix.push(format!(
-                "or call with an identity whose CN is listed ({})",
-                ok.join(", ")
-            ));
-        }
+        // Never "call with an identity whose CN is listed": that is one component borrowing
+        // another's certificate, and its list entry would stop meaning anything.
     }
 
     /// The component's own words for a CN rejection, with the names filled in (empty when

@@ -1,5 +1,5 @@
 //! The causes a diagnosis (or an explained log line) can name, with the texts the real
-//! components print for each, from `shared/docs/tidb-tls-facts.md` section 6 (the `fact`
+//! components print for each, from the failure modes of `docs/tidb.md` (the `fact`
 //! number) and the TLS libraries' own error strings (Go `crypto/tls` and `crypto/x509`, OpenSSL,
 //! rustls).
 
@@ -210,7 +210,7 @@ impl Cause {
         }
     }
 
-    /// The number of the failure mode in `tidb-tls-facts.md` section 6, when it is one.
+    /// The number of the failure mode in `docs/tidb.md` ("Failure modes"), when it is one.
     pub fn fact(self) -> Option<u8> {
         match self {
             Cause::UnknownCa => Some(1),

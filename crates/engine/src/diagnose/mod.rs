@@ -630,7 +630,7 @@ pub struct CauseFinding {
     pub config: Option<ConfigChange>,
     /// What the real components print for this failure.
     pub log_texts: Vec<LogText>,
-    /// The failure mode's number in tidb-tls-facts.md section 6.
+    /// The failure mode's number in `docs/tidb.md` ("Failure modes").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fact: Option<u8>,
 }

@@ -214,7 +214,7 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         let old = inst.version.is_some_and(|v| v < Version(8, 4));
         let version = inst
             .version
-            .map_or("unknown".to_string(), |v| format!("v{}.{}", v.0, v.1));
+            .map_or("unknown".to_string(), |v| v.to_string());
         if old && list.value.len() > 1 {
             out.push(finding(
                 Code::PdMultipleCnBeforeV84,
