@@ -312,6 +312,36 @@ fn tls_folder_variants() {
     assert_eq!(c.ca.as_ref().unwrap().value, dir.path().join("ca.pem"));
     assert!(c.ca_key.is_none());
     assert!(c.tls_dir.as_ref().unwrap().client.is_some());
+    // A component certificate of a component the topology does not have (cdc.crt, no
+    // cdc_servers) is a caller without needs; pd.crt stands for PD, which the topology has.
+    pki::write_pair(
+        dir.path(),
+        "cdc",
+        &ca,
+        &pki::Leaf::component("cdc", &["10.0.1.9"]),
+    );
+    pki::write_pair(
+        dir.path(),
+        "pd",
+        &ca,
+        &pki::Leaf::component("pd", &["10.0.1.11"]),
+    );
+    let c = Cluster::load(&opts(&fixture("tiup/plain.yaml"), Some(dir.path()))).unwrap();
+    let (inv, _) = c.inventory(AuditOptions::default()).unwrap();
+    let component = |n: &str| {
+        inv.identities
+            .iter()
+            .find(|i| i.name == n)
+            .unwrap()
+            .component
+    };
+    assert_eq!(component("cdc"), None);
+    assert_eq!(
+        component("pd"),
+        Some(tlsaudit_engine::profile::Component::Pd)
+    );
+    std::fs::remove_file(dir.path().join("cdc.crt")).unwrap();
+    std::fs::remove_file(dir.path().join("pd.crt")).unwrap();
     // A key that does not belong to its certificate: the identity is left out, with a note.
     let (_, other) = pki::issue(&ca, &pki::Leaf::client("x"));
     pki::write_key(&dir.path().join("client.pem"), &other);

@@ -492,12 +492,11 @@ impl Cluster {
                 candidates.push(("client".into(), None, c.clone(), k.clone()));
             }
             for r in &d.roles {
-                candidates.push((
-                    r.name.clone(),
-                    Component::from_identity_name(&r.name),
-                    r.cert.clone(),
-                    r.key.clone(),
-                ));
+                // A certificate is a component's only when the cluster has that component:
+                // `cdc.crt` in the folder of a cluster without TiCDC creates no needs.
+                let component = Component::from_identity_name(&r.name)
+                    .filter(|c| self.instances.iter().any(|i| i.component == *c));
+                candidates.push((r.name.clone(), component, r.cert.clone(), r.key.clone()));
             }
         }
         for i in &self.instances {
