@@ -127,6 +127,10 @@ pub struct AuditFlags {
     /// Do not mint a certificate with an unlisted CN (needs the CA key).
     #[arg(long)]
     pub no_unlisted: bool,
+    /// An endpoint no probe reached is a warning, not a critical finding (by default an audit
+    /// that could not see an endpoint it lists fails).
+    #[arg(long)]
+    pub allow_unreachable: bool,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -381,6 +385,7 @@ fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
     inv.options.anonymous &= !flags.no_anonymous;
     inv.options.foreign &= !flags.no_foreign;
     inv.options.unlisted &= !flags.no_unlisted;
+    inv.options.allow_unreachable |= flags.allow_unreachable;
     if let Some(account) = flags.mysql.account()? {
         inv.options.mysql_account = Some(account);
     }

@@ -4,7 +4,7 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
+use tlsaudit_engine::audit::{Auditor, Plan, Severity, Verdict};
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_lab::{EndpointSpec, LabSpec};
@@ -124,25 +124,62 @@ async fn tikv_status_exempt_path_admits_everyone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_endpoint_is_one_warning() {
-    let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &["pd", "tidb", "tikv"]));
+async fn an_unreachable_endpoint_fails_the_gate_unless_allowed() {
+    let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &["pd", "tidb", "tikv", "tiflash"]));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let (lab, a) = audit(spec, |t| {
+    let add_gone = move |t: String| {
         format!("{t}[[endpoints]]\nname = \"gone\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:{port}\"\n")
-    })
-    .await;
+    };
+    let (lab, a) = audit(spec, add_gone).await;
     assert_eq!(verdict(&a, "tidb", "gone"), Verdict::Unreachable);
-    let unreachable: Vec<_> = codes(&a)
-        .into_iter()
-        .filter(|(c, _)| c == "UNREACHABLE")
+    let unreachable: Vec<_> = a
+        .snapshot()
+        .findings
+        .iter()
+        .filter(|f| f.code.to_string() == "UNREACHABLE")
+        .map(|f| (f.endpoint.clone(), f.severity))
         .collect();
     assert_eq!(
         unreachable,
-        vec![("UNREACHABLE".to_string(), Some("gone".to_string()))]
+        vec![(Some("gone".to_string()), Severity::Critical)]
     );
+    // Through the binary: the gate fails by default, and passes with --allow-unreachable (the
+    // only critical finding is the unreachable endpoint).
+    let config = lab.dir().join("tlsaudit.toml");
+    let run = move |extra: &[&str]| {
+        let mut c = tlsaudit_testkit::bin();
+        c.args(["report", "--format", "json", "--config"])
+            .arg(&config)
+            .args(extra);
+        c.output().unwrap()
+    };
+    let (strict, lenient) =
+        tokio::task::spawn_blocking(move || (run(&[]), run(&["--allow-unreachable"])))
+            .await
+            .unwrap();
+    assert_eq!(
+        strict.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
+    assert_eq!(
+        lenient.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&lenient.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&lenient.stdout).unwrap();
+    let sev = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "UNREACHABLE")
+        .map(|f| f["severity"].clone());
+    assert_eq!(sev, Some(serde_json::json!("warning")));
     lab.stop().await;
 }

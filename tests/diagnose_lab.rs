@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tlsaudit_testkit::bin;
 
+use tlsaudit_engine::audit::Verdict;
 use tlsaudit_engine::diagnose::{
     self, load_caller, Cause, Diagnosis, Inputs, Request, Side, StepStatus,
 };
@@ -76,7 +77,9 @@ fn only(d: &Diagnosis, cause: Cause) -> &diagnose::CauseFinding {
         "{}",
         tlsaudit::report::diagnose::render(d, tlsaudit::report::text::Style::plain())
     );
-    assert_eq!(d.exit_code(), 1);
+    // A refusal the inventory intends is the report's `enforced`: exit 0, the cause still named.
+    let want = u8::from(d.verdict.cell != Some(Verdict::Enforced));
+    assert_eq!(d.exit_code(), want, "{:?}", d.verdict.cell);
     d.finding(cause).expect("finding")
 }
 
@@ -214,6 +217,7 @@ async fn cn_only_certificate() {
 async fn tikv_rejects_a_cn() {
     let b = bench().await;
     let d = b.diag("tikv-1", "client").await;
+    assert_eq!(d.verdict.cell, Some(Verdict::Enforced));
     let f = only(&d, Cause::CnNotAllowed);
     assert!(f.summary.contains("`lab-client`"), "{}", f.summary);
     assert!(has_log(
@@ -484,13 +488,16 @@ async fn the_binary_names_the_cause_and_exits_by_it() {
     .await
     .expect("join");
     let (text, json, ok, bad) = out;
-    assert_eq!(text.status.code(), Some(1));
+    // The inventory does not list the client on tikv-1: refused as configured, exit 0.
+    assert_eq!(text.status.code(), Some(0));
     let s = String::from_utf8_lossy(&text.stdout);
+    assert!(s.contains("[ENFORCED]"), "{s}");
     assert!(s.contains("[cn_not_allowed]"), "{s}");
     assert!(s.contains("7. Verdict"), "{s}");
     assert!(!s.contains("PRIVATE KEY"), "{s}");
-    assert_eq!(json.status.code(), Some(1));
+    assert_eq!(json.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(v["verdict"]["cell"], "enforced");
     assert_eq!(v["verdict"]["findings"][0]["cause"], "cn_not_allowed");
     assert_eq!(v["verdict"]["works"], false);
     assert!(v["variants"].as_array().is_some_and(|a| a.len() >= 9));

@@ -79,13 +79,28 @@ fn header(out: &mut String, d: &Diagnosis) {
 /// The verdict step: the headline, each finding, then the notes.
 fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
     let v = &d.verdict;
-    let label = if v.works {
-        style.good("WORKS")
-    } else {
-        style.bad("BROKEN")
+    // With the inventory's expectation, the label is the report's verdict for this cell.
+    let label = match v.cell {
+        Some(cell) if cell.is_failing() => style.bad(&cell.as_str().to_uppercase()),
+        Some(cell) => style.good(&cell.as_str().to_uppercase()),
+        None if v.works => style.good("WORKS"),
+        None => style.bad("BROKEN"),
     };
     let _ = writeln!(out, "\n{}. Verdict  [{label}]", d.steps.len() + 1);
     let _ = writeln!(out, "   {}", v.headline);
+    if let Some(e) = &v.expected {
+        let _ = writeln!(
+            out,
+            "   expected: {}{} ({})",
+            if e.allow { "admit" } else { "refuse" },
+            if e.needed {
+                ", a link the cluster needs"
+            } else {
+                ""
+            },
+            e.reason
+        );
+    }
     for f in &v.findings {
         finding(out, f, style);
     }

@@ -122,7 +122,13 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         if records.is_empty() {
             continue;
         }
-        endpoint_findings(ep, &records, !encrypted.is_empty(), window, &mut out);
+        let ctx = EndpointContext {
+            cluster_tls: !encrypted.is_empty(),
+            window,
+            allow_unreachable: plan.inventory.options.allow_unreachable,
+        };
+        endpoint_findings(ep, &records, ctx, &mut out);
+        alpn_finding(ep, &records, &mut out);
         allow_list_findings(plan, e, ep, &mut out);
         cell_findings(plan, e, ep, &records, &mut out);
     }
@@ -152,15 +158,27 @@ fn encrypted_endpoints(plan: &Plan, snap: &Snapshot) -> Vec<usize> {
         .collect()
 }
 
+/// What the endpoint findings need besides the endpoint.
+#[derive(Debug, Clone, Copy)]
+struct EndpointContext {
+    cluster_tls: bool,
+    window: Window,
+    allow_unreachable: bool,
+}
+
 /// Endpoint-level conditions, once per endpoint: plaintext (or the SQL port's findings), an
 /// untrusted server certificate, unreachable or broken, and a server certificate about to expire.
 fn endpoint_findings(
     ep: &Endpoint,
     records: &Records<'_>,
-    cluster_tls: bool,
-    window: Window,
+    ctx: EndpointContext,
     out: &mut Vec<Finding>,
 ) {
+    let EndpointContext {
+        cluster_tls,
+        window,
+        allow_unreachable,
+    } = ctx;
     let title = ep.component.title();
     let file = ep.profile.config.file;
     if ep.protocol == Protocol::Mysql {
@@ -197,12 +215,19 @@ fn endpoint_findings(
     if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
         out.push(finding(
             Code::Unreachable,
-            Severity::Warning,
+            if allow_unreachable {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
             Some(&ep.name),
             None,
-            format!("{title} {} ({}) could not be reached", ep.role, ep.address),
+            format!(
+                "{title} {} ({}) could not be reached: nothing about it was checked",
+                ep.role, ep.address
+            ),
             records[0].1.outcome.summary.clone(),
-            "check that the component runs and listens on that address, and that no firewall drops the port".to_string(),
+            "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down".to_string(),
         ));
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
         out.push(finding(
@@ -230,6 +255,38 @@ fn endpoint_findings(
             "renew it before it expires; replace the cert file in place (the components re-read it on new connections)".to_string(),
         ));
     }
+}
+
+/// A gRPC endpoint whose handshakes negotiated no ALPN `h2`: the probe, speaking HTTP/2 by prior
+/// knowledge, gets through, but real gRPC callers refuse the connection.
+fn alpn_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
+    if ep.protocol != Protocol::Grpc {
+        return;
+    }
+    let Some(tls) = records
+        .iter()
+        .filter_map(|(_, r, _)| r.tls.as_ref())
+        .find(|t| t.alpn.as_deref() != Some("h2"))
+    else {
+        return;
+    };
+    out.push(finding(
+        Code::GrpcNoAlpn,
+        Severity::Critical,
+        Some(&ep.name),
+        None,
+        format!(
+            "{} {} ({}) negotiates no ALPN h2: gRPC callers refuse it",
+            ep.component.title(),
+            ep.role,
+            ep.address
+        ),
+        format!(
+            "ALPN negotiated: {}",
+            tls.alpn.as_deref().unwrap_or("none")
+        ),
+        "serve gRPC with ALPN h2 (upgrade the component, or make the TLS proxy in front of it negotiate h2); gRPC callers log \"missing selected ALPN property\"".to_string(),
+    ));
 }
 
 /// The endpoint's CN allow-list: configured where it has no effect, or missing where a client

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::InputError;
-use crate::inventory::{Endpoint, Inventory};
+use crate::inventory::{Endpoint, IdentityEntry, Inventory};
 use crate::pki::{Identity, Trust};
 use crate::probe::{probe, Caller, ProbeRecord, ProbeSpec};
 use crate::profile::Component;
@@ -48,6 +48,81 @@ pub struct AuditIdentity {
     pub caller: Caller,
 }
 
+impl AuditIdentity {
+    /// An identity of the inventory; its component is the entry's, else the one its CN names.
+    pub fn configured(entry: &IdentityEntry, caller: Caller) -> AuditIdentity {
+        let component = entry
+            .component
+            .or_else(|| caller.identity.cn().and_then(Component::from_identity_name));
+        AuditIdentity {
+            name: entry.name.clone(),
+            kind: IdentityKind::Configured,
+            component,
+            caller,
+        }
+    }
+}
+
+/// The identities the audit adds to the inventory's, as its options ask: `anonymous` (no
+/// certificate), `foreign` (another CA, a listed CN) and `unlisted` (the cluster CA, a CN no list
+/// names; only with the CA key). `configured` are the inventory's, loaded (the foreign identity
+/// takes the first CN among them).
+pub fn extra_identities(
+    inventory: &Inventory,
+    trust: &Trust,
+    configured: &[AuditIdentity],
+) -> Result<Vec<AuditIdentity>, InputError> {
+    let mut identities = Vec::new();
+    let opts = &inventory.options;
+    if opts.anonymous {
+        identities.push(AuditIdentity {
+            name: "anonymous".into(),
+            kind: IdentityKind::Anonymous,
+            component: None,
+            caller: Caller::new(Identity::anonymous(), trust),
+        });
+    }
+    if opts.foreign {
+        // The foreign identity carries a CN that is on the lists, so that only the CA check
+        // can refuse it.
+        let cn = configured
+            .iter()
+            .find_map(|i| i.caller.identity.cn().map(str::to_string))
+            .unwrap_or_else(|| "tidb".to_string());
+        let identity = mint::foreign(&cn).map_err(|e| {
+            InputError::usage(
+                format!("cannot mint the foreign identity: {e}"),
+                "report this as a bug",
+            )
+        })?;
+        identities.push(AuditIdentity {
+            name: "foreign".into(),
+            kind: IdentityKind::Foreign,
+            component: None,
+            caller: Caller::new(identity, trust),
+        });
+    }
+    if let (true, Some(ca_key)) = (opts.unlisted, &inventory.ca_key) {
+        let listed: Vec<&str> = inventory
+            .endpoints
+            .iter()
+            .flat_map(|e| e.allowed_cn.iter().map(String::as_str))
+            .collect();
+        let mut cn = "tlsaudit-unlisted".to_string();
+        while listed.contains(&cn.as_str()) {
+            cn.push('x');
+        }
+        let identity = mint::unlisted(&inventory.ca, ca_key, &cn)?;
+        identities.push(AuditIdentity {
+            name: "unlisted".into(),
+            kind: IdentityKind::Unlisted,
+            component: None,
+            caller: Caller::new(identity, trust),
+        });
+    }
+    Ok(identities)
+}
+
 /// What the audit probes: loaded once, shared by every round.
 #[derive(Debug)]
 pub struct Plan {
@@ -69,63 +144,13 @@ impl Plan {
         let mut identities = Vec::new();
         for entry in &inventory.identities {
             let identity = Identity::load(&entry.name, &entry.cert, &entry.key)?;
-            let component = entry
-                .component
-                .or_else(|| identity.cn().and_then(Component::from_identity_name));
-            identities.push(AuditIdentity {
-                name: entry.name.clone(),
-                kind: IdentityKind::Configured,
-                component,
-                caller: Caller::new(identity, &trust),
-            });
+            identities.push(AuditIdentity::configured(
+                entry,
+                Caller::new(identity, &trust),
+            ));
         }
-        let opts = &inventory.options;
-        if opts.anonymous {
-            identities.push(AuditIdentity {
-                name: "anonymous".into(),
-                kind: IdentityKind::Anonymous,
-                component: None,
-                caller: Caller::new(Identity::anonymous(), &trust),
-            });
-        }
-        if opts.foreign {
-            // The foreign identity carries a CN that is on the lists, so that only the CA check
-            // can refuse it.
-            let cn = identities
-                .iter()
-                .find_map(|i| i.caller.identity.cn().map(str::to_string))
-                .unwrap_or_else(|| "tidb".to_string());
-            let identity = mint::foreign(&cn).map_err(|e| {
-                InputError::usage(
-                    format!("cannot mint the foreign identity: {e}"),
-                    "report this as a bug",
-                )
-            })?;
-            identities.push(AuditIdentity {
-                name: "foreign".into(),
-                kind: IdentityKind::Foreign,
-                component: None,
-                caller: Caller::new(identity, &trust),
-            });
-        }
-        if let (true, Some(ca_key)) = (opts.unlisted, &inventory.ca_key) {
-            let listed: Vec<&str> = inventory
-                .endpoints
-                .iter()
-                .flat_map(|e| e.allowed_cn.iter().map(String::as_str))
-                .collect();
-            let mut cn = "tlsaudit-unlisted".to_string();
-            while listed.contains(&cn.as_str()) {
-                cn.push('x');
-            }
-            let identity = mint::unlisted(&inventory.ca, ca_key, &cn)?;
-            identities.push(AuditIdentity {
-                name: "unlisted".into(),
-                kind: IdentityKind::Unlisted,
-                component: None,
-                caller: Caller::new(identity, &trust),
-            });
-        }
+        let extra = extra_identities(&inventory, &trust, &identities)?;
+        identities.extend(extra);
         let expected = Matrix::from_fn(identities.len(), inventory.endpoints.len(), |i, e| {
             expect::expect(&inventory.endpoints[e.0], &identities[i.0], &trust)
         });

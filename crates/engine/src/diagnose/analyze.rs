@@ -2,6 +2,7 @@
 //! what showed it (the differences between the variants), what to change and where, and what
 //! the real components print for it.
 
+use crate::audit::Verdict;
 use crate::pki::CertSummary;
 use crate::probe::classify::PeerProtocol;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, Protocol, UntrustedReason};
@@ -62,6 +63,13 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
         notes: inputs.notes.clone(),
     };
     a.run();
+    let cell = inputs
+        .expected
+        .as_ref()
+        .map(|e| crate::audit::expect::verdict(e, base));
+    if cell == Some(Verdict::Open) {
+        a.not_enforced();
+    }
     let works = a.findings.is_empty() && admitted(base);
     if !works && a.findings.is_empty() {
         let mut f = new_finding(
@@ -76,7 +84,14 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
             .push("read the evidence of the baseline and the variants (--format json)".into());
         a.findings.push(f);
     }
-    let headline = if works {
+    let headline = if cell == Some(Verdict::Enforced) {
+        format!(
+            "{} refuses {}, as its configuration intends: {}",
+            inputs.target.server_label(),
+            a.who(),
+            inputs.expected.as_ref().map_or("", |e| e.reason.as_str())
+        )
+    } else if works {
         format!(
             "the link works: {} admits {}",
             inputs.target.server_label(),
@@ -93,6 +108,8 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
     };
     LinkVerdict {
         works,
+        cell,
+        expected: inputs.expected.clone(),
         headline,
         findings: a.findings,
         notes: a.notes,
@@ -1199,6 +1216,51 @@ impl<'a> Analysis<'a> {
         ));
         // Replace a generic finding about the same link.
         self.findings.retain(|x| x.cause != Cause::Unexplained);
+        self.push(f);
+    }
+
+    /// The audit expects a refusal and the server admitted the caller: its list is not enforced.
+    fn not_enforced(&mut self) {
+        let reason = self
+            .inputs
+            .expected
+            .as_ref()
+            .map_or(String::new(), |e| e.reason.clone());
+        let mut f = new_finding(
+            Cause::ListNotEnforced,
+            Side::Server,
+            format!(
+                "{} admitted {} although {reason}: the server does not enforce its list",
+                self.server(),
+                self.who()
+            ),
+        );
+        if let Some(answer) = Self::server_answer(self.base) {
+            f.evidence.push(answer);
+        }
+        if let Some(c) = self.list_config() {
+            let declared = &self.inputs.target.declared_allowed_cn;
+            f.fix.push(format!(
+                "set {} = [{}] in {} as the inventory declares{}, then restart it (the list is read at start)",
+                c.key,
+                declared.join(", "),
+                c.file,
+                c.tiup
+                    .as_ref()
+                    .map(|t| format!(" (TiUP: {t})"))
+                    .unwrap_or_default()
+            ));
+            f.config = Some(c);
+        } else {
+            f.fix.push(
+                "set the allow-list on the server as the inventory declares, then restart it"
+                    .into(),
+            );
+        }
+        f.fix.push(
+            "if the server runs a version that checks no CN on this port, upgrade it or restrict the port by network"
+                .into(),
+        );
         self.push(f);
     }
 

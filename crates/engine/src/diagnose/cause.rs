@@ -65,6 +65,9 @@ pub enum Cause {
     ResolveFailed,
     /// The peer reset the connection.
     ConnectionReset,
+    /// The server admits a caller its configured allow-list does not name (the list is not
+    /// enforced: not set on the server, an older version, or a port that checks no CN).
+    ListNotEnforced,
     /// The link fails for a reason this tool cannot name.
     Unexplained,
 }
@@ -88,7 +91,7 @@ impl LogText {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 29] = [
+    pub const ALL: [Cause; 30] = [
         Cause::UnknownCa,
         Cause::SanMismatch,
         Cause::CnOnlyCert,
@@ -117,6 +120,7 @@ impl Cause {
         Cause::Unreachable,
         Cause::ResolveFailed,
         Cause::ConnectionReset,
+        Cause::ListNotEnforced,
         Cause::Unexplained,
     ];
 
@@ -151,6 +155,7 @@ impl Cause {
             Cause::Unreachable => "unreachable",
             Cause::ResolveFailed => "resolve_failed",
             Cause::ConnectionReset => "connection_reset",
+            Cause::ListNotEnforced => "list_not_enforced",
             Cause::Unexplained => "unexplained",
         }
     }
@@ -206,6 +211,9 @@ impl Cause {
             Cause::Unreachable => "no TCP connection (host down or packets dropped)",
             Cause::ResolveFailed => "the host name does not resolve",
             Cause::ConnectionReset => "the peer resets the connection",
+            Cause::ListNotEnforced => {
+                "the server admits a caller its allow-list does not name: the list is not enforced"
+            }
             Cause::Unexplained => "the link fails for a reason tlsaudit cannot name",
         }
     }
@@ -323,6 +331,10 @@ impl Cause {
             Cause::Unreachable => vec![t("Go", "dial tcp <addr>: i/o timeout")],
             Cause::ResolveFailed => vec![t("Go", "dial tcp: lookup <host>: no such host")],
             Cause::ConnectionReset => vec![t("Go", "read: connection reset by peer")],
+            Cause::ListNotEnforced => vec![t(
+                "every component",
+                "nothing: an admitted caller is not logged, which is why only a probe shows it",
+            )],
             Cause::Unexplained => vec![],
         }
     }
@@ -435,6 +447,10 @@ impl Cause {
             Cause::ConnectionReset => vec![s(
                 "a gRPC C-core server (TiKV, TiFlash) closes without an alert on any certificate problem: check the caller's cert, its CA and h2 ALPN",
             )],
+            Cause::ListNotEnforced => vec![
+                s("read the component's effective config: `tiup cluster show-config <cluster>` and look for the list key"),
+                s("check the version: PD before v8.4 and TiDB's status port check no CN on some paths (docs/tidb.md)"),
+            ],
             Cause::Unexplained => vec![s("run `tlsaudit probe` with `--format json` and read the evidence")],
         }
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::audit::{extra_identities, AuditIdentity, Expected, Verdict};
 use crate::error::InputError;
 use crate::inventory::Inventory;
 use crate::pki::load::{load_certs, load_key, CertRole};
@@ -114,6 +115,9 @@ pub struct Inputs {
     pub notes: Vec<String>,
     /// The audit account for a SQL port (`mysql` protocol).
     pub mysql_account: Option<probe::mysql::MysqlAccount>,
+    /// What the audit expects of this identity at this endpoint (known when both come from the
+    /// inventory): the diagnosis then judges the link exactly as the report's cell.
+    pub expected: Option<Expected>,
 }
 
 /// What the command line asked for.
@@ -322,6 +326,7 @@ impl Request {
             timeouts: Timeouts::uniform(self.timeout.unwrap_or(Duration::from_secs(5))),
             notes: Vec::new(),
             mysql_account: self.mysql_account.clone(),
+            expected: None,
         })
     }
 
@@ -337,7 +342,18 @@ impl Request {
         let target = self.inventory_target(&inv, path)?;
         let chosen = self.chosen_identity(&inv, path)?;
         let loaded = load_identities(&inv, &chosen, &trust)?;
+        // The cell's expectation, exactly as the audit computes it (unless the flags changed
+        // what the endpoint is).
+        let expected = match (&target.endpoint, &loaded.audit) {
+            (Some(name), Some(id)) if self.component.is_none() && self.role.is_none() => inv
+                .endpoints
+                .iter()
+                .find(|e| &e.name == name)
+                .map(|ep| crate::audit::expect::expect(ep, id, &trust)),
+            _ => None,
+        };
         Ok(Inputs {
+            expected,
             target,
             trust,
             caller: loaded.caller,
@@ -400,13 +416,20 @@ impl Request {
 
     /// The name of the identity to probe as: `--as`, else the inventory's first (or none).
     fn chosen_identity(&self, inv: &Inventory, path: &Path) -> Result<String, InputError> {
+        let extra = extra_names(inv);
         let chosen = match &self.as_identity {
+            Some(name) if extra.contains(&name.as_str()) => name.clone(),
             Some(name) => inv
                 .identities
                 .iter()
                 .find(|i| &i.name == name)
                 .ok_or_else(|| {
-                    let names: Vec<&str> = inv.identities.iter().map(|i| i.name.as_str()).collect();
+                    let names: Vec<&str> = inv
+                        .identities
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .chain(extra.iter().copied())
+                        .collect();
                     InputError::usage(
                         format!("no identity {name:?} in {}", path.display()),
                         if names.is_empty() {
@@ -427,12 +450,29 @@ impl Request {
     }
 }
 
+/// The identities the audit adds to the inventory's, by name, as the inventory's options ask
+/// (an inventory identity of the same name wins).
+fn extra_names(inv: &Inventory) -> Vec<&'static str> {
+    let o = &inv.options;
+    [
+        (o.anonymous, "anonymous"),
+        (o.foreign, "foreign"),
+        (o.unlisted && inv.ca_key.is_some(), "unlisted"),
+    ]
+    .into_iter()
+    .filter(|(on, name)| *on && !inv.identities.iter().any(|i| i.name == *name))
+    .map(|(_, name)| name)
+    .collect()
+}
+
 /// The inventory's identities, loaded: the chosen one as the caller, the others as variants.
 struct LoadedIdentities {
     caller: Caller,
     key_mismatch: Option<KeyMismatch>,
     others: Vec<Caller>,
     notes: Vec<String>,
+    /// The chosen identity as the audit sees it (kind, component), when it loaded.
+    audit: Option<AuditIdentity>,
 }
 
 /// Load every identity of the inventory, in order. The chosen one must load; another that
@@ -446,14 +486,23 @@ fn load_identities(
     let mut key_mismatch = None;
     let mut others = Vec::new();
     let mut notes = Vec::new();
+    let mut audit = None;
+    let mut configured = Vec::new();
     for entry in &inv.identities {
         if entry.name == chosen {
             let (c, m) = load_caller(&entry.name, &entry.cert, &entry.key, trust)?;
+            if m.is_none() {
+                audit = Some(AuditIdentity::configured(entry, c.clone()));
+                configured.push(AuditIdentity::configured(entry, c.clone()));
+            }
             caller = c;
             key_mismatch = m;
         } else {
             match load_caller(&entry.name, &entry.cert, &entry.key, trust) {
-                Ok((c, None)) => others.push(c),
+                Ok((c, None)) => {
+                    configured.push(AuditIdentity::configured(entry, c.clone()));
+                    others.push(c);
+                }
                 Ok((_, Some(_))) => notes.push(format!(
                     "identity {} skipped as a variant: its key does not match its certificate",
                     entry.name
@@ -464,11 +513,21 @@ fn load_identities(
             }
         }
     }
+    if audit.is_none() && extra_names(inv).contains(&chosen) {
+        let id = extra_identities(inv, trust, &configured)?
+            .into_iter()
+            .find(|i| i.name == chosen);
+        if let Some(id) = id {
+            caller = id.caller.clone();
+            audit = Some(id);
+        }
+    }
     Ok(LoadedIdentities {
         caller,
         key_mismatch,
         others,
         notes,
+        audit,
     })
 }
 
@@ -640,6 +699,13 @@ pub struct CauseFinding {
 pub struct LinkVerdict {
     /// The link works and no cause was found.
     pub works: bool,
+    /// The report's verdict for this cell, by the audit's own rule, when the inventory says what
+    /// to expect (endpoint and identity from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<Verdict>,
+    /// What the configuration expects of this identity here, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
     pub headline: String,
     pub findings: Vec<CauseFinding>,
     /// Observations that do not break the link (an endpoint admitting anonymous callers, the
@@ -682,9 +748,17 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    /// 0 when the link works, 1 when a cause was found.
+    /// As the report judges the cell when the expectation is known: 0 for `secure` (and no
+    /// cause found) and `enforced` (refused as configured), 1 otherwise. Without an expectation: 0 when the link
+    /// works, 1 when a cause was found.
     pub fn exit_code(&self) -> u8 {
-        u8::from(!self.verdict.works)
+        match self.verdict.cell {
+            // Secure by the audit's rule, yet a cause found (a gRPC server without ALPN h2,
+            // which the report flags on the endpoint): real callers fail.
+            Some(Verdict::Secure) => u8::from(!self.verdict.findings.is_empty()),
+            Some(v) => u8::from(v.is_failing()),
+            None => u8::from(!self.verdict.works),
+        }
     }
 
     /// The causes found, in order.

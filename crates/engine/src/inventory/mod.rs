@@ -43,6 +43,7 @@ struct RawProbe {
     concurrency: Option<Spanned<usize>>,
     per_host: Option<Spanned<usize>>,
     expiry_warning_days: Option<u32>,
+    allow_unreachable: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +116,9 @@ pub struct AuditOptions {
     pub concurrency: usize,
     pub per_host: usize,
     pub expiry_warning_days: u32,
+    /// An endpoint no probe reached is a warning, not a critical finding (by default an audit
+    /// that could not see a listed endpoint does not pass).
+    pub allow_unreachable: bool,
     /// The audit account for the SQL ports (from `--mysql-user`; never from the file).
     pub mysql_account: Option<crate::probe::mysql::MysqlAccount>,
 }
@@ -129,6 +133,7 @@ impl Default for AuditOptions {
             concurrency: 64,
             per_host: 16,
             expiry_warning_days: 30,
+            allow_unreachable: false,
             mysql_account: None,
         }
     }
@@ -395,6 +400,9 @@ impl Ctx<'_> {
         }
         if let Some(d) = p.expiry_warning_days {
             options.expiry_warning_days = d;
+        }
+        if let Some(a) = p.allow_unreachable {
+            options.allow_unreachable = a;
         }
         Ok(options)
     }
