@@ -54,6 +54,8 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Json,
+    /// The matrix and findings for a terminal (`text` is the same).
+    #[value(alias = "text")]
     Table,
     /// One self-contained page: matrix, findings, every cell's detail.
     Html,
@@ -78,6 +80,7 @@ impl ReportFormat {
 /// `lint --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LintFormat {
+    #[value(alias = "table")]
     Text,
     Json,
     Html,
@@ -141,7 +144,6 @@ pub struct ReportArgs {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present_any = ["topology", "component_config"],
         conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
     )]
     pub config: Option<PathBuf>,
@@ -201,6 +203,7 @@ pub struct TuiArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    #[value(alias = "table")]
     Text,
     Json,
 }
@@ -478,6 +481,12 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
 
 async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
     let Some(config) = &args.config else {
+        if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
+            return Err(InputError::usage(
+                "report needs something to audit",
+                "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster), or --component-config tikv=tikv.toml (repeatable); `tlsaudit demo` audits the embedded lab",
+            ));
+        }
         return run_report_tidb(args).await;
     };
     let inv = Inventory::load(config)?;

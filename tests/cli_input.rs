@@ -231,3 +231,96 @@ fn refused_port_exits_1_with_the_class() {
     assert_eq!(v["outcome"]["class"], "refused");
     assert_eq!(v["outcome"]["phase"], "connect");
 }
+
+#[test]
+fn a_port_out_of_range_says_so() {
+    let f = Files::new();
+    for (addr, words) in [
+        ("127.0.0.1:70000", "port 70000 is out of range"),
+        ("127.0.0.1:0", "port 0 cannot be dialed"),
+        ("127.0.0.1:http", "is not a port number"),
+    ] {
+        let (code, _, stderr) = run(&["probe", addr, "--ca", f.path("ca.crt").to_str().unwrap()]);
+        assert_eq!(code, 2, "{addr}");
+        assert!(stderr.contains(words), "{addr}: {stderr}");
+        let (code, _, stderr) =
+            run(&["diagnose", addr, "--ca", f.path("ca.crt").to_str().unwrap()]);
+        assert_eq!(code, 2, "{addr}");
+        assert!(stderr.contains(words), "{addr}: {stderr}");
+    }
+}
+
+#[test]
+fn report_without_input_names_every_input_option() {
+    let (code, _, stderr) = run(&["report"]);
+    assert_eq!(code, 2);
+    for option in [
+        "--config",
+        "--topology",
+        "--component-config",
+        "tlsaudit demo",
+    ] {
+        assert!(stderr.contains(option), "{option}: {stderr}");
+    }
+}
+
+/// The same `--format` words for every command, in any case: `text` (the table where the
+/// output is a matrix) and `json` everywhere.
+#[test]
+fn format_words_are_the_same_for_every_command_in_any_case() {
+    let f = Files::new();
+    let ca = f.path("ca.crt");
+    let ca = ca.to_str().unwrap();
+    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let log = f.path("log.txt");
+    std::fs::write(&log, "x509: certificate signed by unknown authority\n").unwrap();
+    let log = log.to_str().unwrap();
+    let topo = f.path("topology.yaml");
+    std::fs::write(
+        &topo,
+        "global:\n  enable_tls: true\npd_servers:\n  - host: 127.0.0.1\n",
+    )
+    .unwrap();
+    let topo = topo.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["probe", &dead, "--ca", ca],
+        vec!["diagnose", &dead, "--ca", ca, "--timeout", "1s"],
+        vec!["explain", log],
+        vec!["lint", "--topology", topo],
+    ];
+    for cmd in &commands {
+        for word in ["TEXT", "Json", "json", "text"] {
+            let mut args = cmd.clone();
+            args.extend(["--format", word]);
+            let (code, stdout, stderr) = run(&args);
+            assert!(code == 0 || code == 1, "{args:?}: {code} {stderr}");
+            if word.eq_ignore_ascii_case("json") {
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&stdout).is_ok(),
+                    "{args:?}: {stdout}"
+                );
+            }
+        }
+    }
+    // `report` and `diff` take the same words (the report's text is its table).
+    for word in ["TEXT", "table", "JSON"] {
+        let (code, _, stderr) = run(&[
+            "report",
+            "--topology",
+            "/nonexistent.yaml",
+            "--format",
+            word,
+        ]);
+        assert_eq!(code, 2, "{word}");
+        assert!(!stderr.contains("invalid value"), "{word}: {stderr}");
+        let (code, _, stderr) = run(&[
+            "diff",
+            "/nonexistent-a.json",
+            "/nonexistent-b.json",
+            "--format",
+            word,
+        ]);
+        assert_eq!(code, 2, "{word}");
+        assert!(!stderr.contains("invalid value"), "{word}: {stderr}");
+    }
+}

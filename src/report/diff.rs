@@ -852,6 +852,7 @@ mod tests {
 /// Output formats of `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
+    #[value(alias = "table")]
     Text,
     Json,
     Markdown,
@@ -865,7 +866,7 @@ pub struct DiffArgs {
     /// The report from after the change.
     pub after: std::path::PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: DiffFormat,
     /// Exit 1 when a change of these kinds is found, comma separated: open, blocked, insecure
     /// (unencrypted or untrusted), other (any other verdict change), rotation, inventory

@@ -169,9 +169,23 @@ pub fn host_of(address: &str) -> &str {
 
 /// Check that an address is `host:port` with a numeric port.
 pub fn validate_address(address: &str) -> Result<(), String> {
-    match address.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(format!("{address:?} is not HOST:PORT")),
+    let Some((h, p)) = address.rsplit_once(':') else {
+        return Err(format!("{address:?} is not HOST:PORT (no port)"));
+    };
+    if h.is_empty() {
+        return Err(format!("{address:?} is not HOST:PORT (no host)"));
+    }
+    match p.parse::<u64>() {
+        Ok(0) => Err(format!(
+            "{address:?}: port 0 cannot be dialed (ports are 1-65535)"
+        )),
+        Ok(n) if n > u64::from(u16::MAX) => Err(format!(
+            "{address:?}: port {n} is out of range (ports are 1-65535)"
+        )),
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "{address:?} is not HOST:PORT ({p:?} is not a port number)"
+        )),
     }
 }
 
