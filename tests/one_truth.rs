@@ -106,3 +106,34 @@ async fn the_binary_calls_the_open_cell_open_and_the_enforced_cell_enforced() {
     assert_eq!(anonymous.status.code(), Some(0), "{v}");
     assert_eq!(v["verdict"]["cell"], "enforced");
 }
+
+/// Every output of the report says what the audit did not check: here the foreign identity is
+/// switched off and no PD endpoint declares a version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_format_says_what_was_not_checked() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let outputs = tokio::task::spawn_blocking(move || {
+        ["json", "table", "markdown", "html"].map(|format| {
+            let out = bin()
+                .args(["report", "--no-foreign", "--format", format, "--config"])
+                .arg(&config)
+                .output()
+                .unwrap();
+            (format, String::from_utf8_lossy(&out.stdout).into_owned())
+        })
+    })
+    .await
+    .unwrap();
+    for (format, text) in &outputs {
+        assert!(
+            text.contains("a certificate from another CA was not tried"),
+            "{format}: {text}"
+        );
+        assert!(
+            text.contains("PD&#39;s v8.4+ rule") || text.contains("PD's v8.4+ rule"),
+            "{format}: {text}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&outputs[0].1).unwrap();
+    assert_eq!(json["not_checked"].as_array().map(Vec::len), Some(2), "{json}");
+}

@@ -206,6 +206,16 @@ pub fn render(doc: &Doc<'_>) -> String {
                         (matrix(doc))
                     }
                     (findings(doc))
+                    @if !r.not_checked.is_empty() {
+                        section id="not-checked" {
+                            h2 { "Not checked" }
+                            ul {
+                                @for n in &r.not_checked {
+                                    li { (inert(n)) }
+                                }
+                            }
+                        }
+                    }
                     @if doc.kind == Kind::Audit {
                         (details(doc))
                     }

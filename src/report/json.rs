@@ -26,6 +26,9 @@ pub struct Report<'a> {
     pub identities: Vec<IdentityOut>,
     pub cells: Vec<CellOut<'a>>,
     pub findings: &'a [Finding],
+    /// What this audit did not check, in words (identities not tried, versions assumed,
+    /// endpoints left out of scope).
+    pub not_checked: Vec<String>,
     /// With `report --baseline`: everything that changed since the baseline report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<super::diff::Diff>,
@@ -246,6 +249,7 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
         identities,
         cells,
         findings: &snap.findings,
+        not_checked: plan.not_checked.clone(),
         baseline: None,
     }
 }

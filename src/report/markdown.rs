@@ -128,6 +128,13 @@ pub fn render(doc: &Doc<'_>) -> String {
         .map(|&s| format!("{} {}", doc.count(s), s.as_str()))
         .collect();
     let _ = writeln!(out, "**Findings:** {}\n", sev.join(", "));
+    if !r.not_checked.is_empty() {
+        let _ = writeln!(out, "**Not checked:**\n");
+        for n in &r.not_checked {
+            let _ = writeln!(out, "- {}", text(n));
+        }
+        let _ = writeln!(out);
+    }
 
     // The matrix takes at most half the budget (it folds, then cuts its list of failing
     // endpoints); the findings get what is left.

@@ -99,6 +99,7 @@ impl<'a> Doc<'a> {
             started_at: now.clone(),
             finished_at: now,
             baseline: None,
+            not_checked: Vec::new(),
             cluster: ClusterOut {
                 name: cluster.name.clone(),
                 ca: cluster

@@ -50,14 +50,28 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
 
 /// Render the table report.
 pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
-    render_with(plan, snap, style, None)
+    render_with(plan, snap, style, None) + &not_checked(plan)
 }
 
 /// Render the table report with the changes since a baseline report marked: `*` after the
 /// symbol of a cell whose verdict changed, `~` after the row of an endpoint whose server
 /// certificate changed, and the changes listed after the legend.
 pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
-    render_with(plan, snap, style, Some(diff))
+    render_with(plan, snap, style, Some(diff)) + &not_checked(plan)
+}
+
+/// What the audit did not check, after the findings (nothing when it checked everything).
+fn not_checked(plan: &Plan) -> String {
+    if plan.not_checked.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nnot checked ({}):\n", plan.not_checked.len());
+    for n in &plan.not_checked {
+        let w = wrap(n, 4, WIDTH);
+        out.push_str("  - ");
+        out.push_str(w.get(4..).unwrap_or_default());
+    }
+    out
 }
 
 #[allow(clippy::too_many_lines)]

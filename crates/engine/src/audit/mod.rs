@@ -123,6 +123,53 @@ pub fn extra_identities(
     Ok(identities)
 }
 
+/// What an audit of `inv` leaves unchecked: the extra identities not tried, and the component
+/// versions assumed where a rule depends on them.
+pub fn not_checked(inv: &Inventory) -> Vec<String> {
+    let o = &inv.options;
+    let mut out = Vec::new();
+    for (on, name, what) in [
+        (o.anonymous, "anonymous", "a caller without a client certificate"),
+        (o.foreign, "foreign", "a certificate from another CA"),
+    ] {
+        if !on {
+            out.push(format!(
+                "{what} was not tried (the {name} identity is switched off)"
+            ));
+        }
+    }
+    if !o.unlisted {
+        out.push("a CN no allow-list names was not tried (the unlisted identity is switched off)".into());
+    } else if inv.ca_key.is_none() {
+        out.push("a CN no allow-list names was not tried: without the CA key (ca_key; TiUP's ca.pem) no unlisted identity can be issued, so a list that is set but not enforced shows only where a configured identity is outside it".into());
+    }
+    let unversioned: Vec<&str> = inv
+        .endpoints
+        .iter()
+        .filter(|e| e.role == crate::profile::Role::PdClient && e.version.is_none())
+        .map(|e| e.name.as_str())
+        .collect();
+    if !unversioned.is_empty() {
+        out.push(format!(
+            "no version is known for {}: PD's v8.4+ rule for cert-allowed-cn on the client port was assumed (set tidb_version in the topology, --cluster-version, or version on the endpoint)",
+            unversioned.join(", ")
+        ));
+    }
+    let dev: Vec<&str> = inv
+        .endpoints
+        .iter()
+        .filter(|e| e.version.is_some_and(crate::profile::Version::is_development))
+        .map(|e| e.name.as_str())
+        .collect();
+    if !dev.is_empty() {
+        out.push(format!(
+            "{} run a development version (nightly): taken as newer than every release, so the newest rules were applied",
+            dev.join(", ")
+        ));
+    }
+    out
+}
+
 /// What the audit probes: loaded once, shared by every round.
 #[derive(Debug)]
 pub struct Plan {
@@ -134,6 +181,9 @@ pub struct Plan {
     /// Findings known before any probe (static lint of the configs); part of every round's
     /// findings.
     pub static_findings: Vec<Finding>,
+    /// What this audit does not check, in words, for every output to say (identities not
+    /// tried, versions assumed; callers add endpoints left out of scope).
+    pub not_checked: Vec<String>,
     specs: Vec<ProbeSpec>,
 }
 
@@ -159,12 +209,14 @@ impl Plan {
             .iter()
             .map(|ep| spec_for(ep, &inventory))
             .collect();
+        let not_checked = not_checked(&inventory);
         Ok(Plan {
             inventory,
             trust,
             identities,
             expected,
             static_findings: Vec::new(),
+            not_checked,
             specs,
         })
     }

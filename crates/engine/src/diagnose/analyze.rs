@@ -67,6 +67,15 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
         .expected
         .as_ref()
         .map(|e| crate::audit::expect::verdict(e, base));
+    if inputs.expected.is_none() {
+        a.notes.push("not checked: whether this caller should be admitted here (no inventory endpoint and identity to take the allow-list and the needs from; give --config or --topology with an endpoint name and --as)".into());
+    }
+    if inputs.target.component_guessed {
+        a.notes.push(format!(
+            "not checked: what listens on this port; {} was assumed from the port number (give --component to say)",
+            inputs.target.component.map_or("the component", |c| c.title())
+        ));
+    }
     if cell == Some(Verdict::Open) {
         a.not_enforced();
     }
