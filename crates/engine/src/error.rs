@@ -76,6 +76,7 @@ impl InputError {
     /// (capped at [`MAX_ERRORS`], duplicates dropped) for several.
     pub fn collect(errors: Vec<InputError>) -> Result<(), InputError> {
         let mut flat: Vec<InputError> = Vec::new();
+        let mut dropped: Vec<InputError> = Vec::new();
         let mut more = 0;
         for e in errors {
             let (items, extra) = match e {
@@ -84,12 +85,13 @@ impl InputError {
             };
             more += extra;
             for e in items {
-                if flat.contains(&e) {
+                if flat.contains(&e) || dropped.contains(&e) {
                     continue;
                 }
                 if flat.len() < MAX_ERRORS {
                     flat.push(e);
                 } else {
+                    dropped.push(e);
                     more += 1;
                 }
             }
@@ -162,7 +164,7 @@ mod tests {
         };
         assert_eq!(InputError::collect(vec![]), Ok(()));
         assert_eq!(InputError::collect(vec![e(1), e(1)]), Err(e(1)));
-        let many = InputError::collect((1..=25).map(e).collect()).unwrap_err();
+        let many = InputError::collect((1..=25).chain(20..=25).map(e).collect()).unwrap_err();
         let text = many.to_string();
         assert_eq!(text.lines().count(), MAX_ERRORS + 1, "{text}");
         assert!(text.starts_with("t.yaml:1:1: bad; fix it\nerror: t.yaml:2:1: bad"));
