@@ -610,6 +610,316 @@ fn component_config_matching_a_topology() {
     assert!(!has(&run(&opts), "CONFIG_NOT_MATCHED"));
 }
 
+// ---- issue 10: findings a TiDB SRE can trust ----
+
+/// The finding of `code` whose source ends with `at` (`file:line:col: key`).
+fn find_at<'a>(f: &'a [Finding], code: &str, at: &str) -> &'a Finding {
+    f.iter()
+        .find(|x| x.code.as_str() == code && x.source.as_deref().is_some_and(|s| s.ends_with(at)))
+        .unwrap_or_else(|| panic!("no {code} at {at} in {f:#?}"))
+}
+
+#[test]
+fn cn_case_mismatch() {
+    // TiUP-issued certificates: TiDB's CN is tidb, TiUP's own is <cluster>-client.
+    let f = run(&topo(&fixture("tiup/cn-case.yaml"), None));
+    let tidb = find_at(
+        &f,
+        "CN_CASE_MISMATCH",
+        "cn-case.yaml:9:5: server_configs.tidb security.cluster-verify-cn",
+    );
+    assert_eq!(tidb.severity, Severity::Critical);
+    assert!(
+        tidb.title
+            .contains(r#"lists "TiDB", but the certificate's CN is "tidb""#),
+        "{tidb:#?}"
+    );
+    assert!(tidb.fix.contains(r#"write "tidb""#), "{tidb:#?}");
+    let client = find_at(
+        &f,
+        "CN_CASE_MISMATCH",
+        "cn-case.yaml:20:7: tikv_servers[0].config security.cert-allowed-cn",
+    );
+    assert!(client.title.contains(r#""cn-case-client""#), "{client:#?}");
+    // Exact entries (tidb, tikv, pd on the TiKV list, cn-case-client on TiDB's) are not findings.
+    assert_eq!(
+        f.iter()
+            .filter(|x| x.code.as_str() == "CN_CASE_MISMATCH")
+            .count(),
+        2,
+        "{f:#?}"
+    );
+
+    // A real certificate: the component configs' TLS folder has tidb.crt with CN tidb.
+    let s = Setup::new();
+    let (files, _) = s.components();
+    let edited = s.fixture_edited(
+        "components/tidb.toml",
+        "cfg/tidb.toml",
+        r#"cluster-verify-cn = ["tidb", "prod-client"]"#,
+        r#"cluster-verify-cn = ["Tidb", "prod-client"]"#,
+    );
+    let mut all = files.clone();
+    all[0] = edited;
+    let f = run(&configs(&all));
+    let m = find_at(
+        &f,
+        "CN_CASE_MISMATCH",
+        "tidb.toml:22:1: security.cluster-verify-cn",
+    );
+    assert!(m.evidence.contains("tidb.crt"), "{m:#?}");
+
+    // Through the command: a critical finding, exit 1, with the place.
+    let path = fixture("tiup/cn-case.yaml");
+    let (code, out, err) = cli(&["lint", "--topology", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("CRITICAL CN_CASE_MISMATCH security.cluster-verify-cn lists \"TiDB\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("at:   ") && out.contains("cn-case.yaml:9:5:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_findings_with_a_suggestion() {
+    let f = run(&topo(&fixture("tiup/unknown-keys.yaml"), None));
+    let cases = [
+        (
+            "unknown-keys.yaml:10:5: server_configs.tiflash security.cert-allowed-cn",
+            "did you mean security.cert_allowed_cn?",
+            Severity::Critical,
+        ),
+        (
+            "unknown-keys.yaml:13:5: server_configs.tidb security.cert-allowed-cn",
+            "did you mean security.cluster-verify-cn?",
+            Severity::Critical,
+        ),
+        (
+            "unknown-keys.yaml:17:9: server_configs.tiproxy security.server_http_tls.cert-allowed-cn",
+            "did you mean security.server-http-tls?",
+            Severity::Warning,
+        ),
+        (
+            "unknown-keys.yaml:21:5: pd_servers[0].clientport",
+            "did you mean client_port",
+            Severity::Critical,
+        ),
+        (
+            "unknown-keys.yaml:29:7: tikv_servers[0].config security.cert-alowed-cn",
+            "did you mean security.cert-allowed-cn?",
+            Severity::Critical,
+        ),
+    ];
+    for (at, fix, severity) in cases {
+        let x = find_at(&f, "UNKNOWN_KEY", at);
+        assert!(x.fix.starts_with(fix), "{x:#?}");
+        assert_eq!(x.severity, severity, "{x:#?}");
+    }
+    assert_eq!(codes(&f), ["UNKNOWN_KEY"; 5], "{f:#?}");
+    // The ignored port: PD is taken at its default client port, as TiUP would not.
+    let cluster = Cluster::load(&topo(&fixture("tiup/unknown-keys.yaml"), None)).unwrap();
+    assert_eq!(cluster.instances[0].endpoints[0].address, "10.0.4.11:2379");
+
+    // TOML alike: the TiKV spelling in tiflash.toml.
+    let f = run(&configs(&[fixture("components/tiflash-hyphen.toml")]));
+    let x = find_at(
+        &f,
+        "UNKNOWN_KEY",
+        "tiflash-hyphen.toml:9:1: security.cert-allowed-cn",
+    );
+    assert_eq!(x.severity, Severity::Critical);
+    assert!(
+        x.fix.starts_with("did you mean security.cert_allowed_cn?"),
+        "{x:#?}"
+    );
+    assert!(x.evidence.contains("cert_allowed_cn"), "{x:#?}");
+
+    // Through the command.
+    let path = fixture("tiup/unknown-keys.yaml");
+    let (code, out, err) = cli(&[
+        "lint",
+        "--topology",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sources: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["code"] == "UNKNOWN_KEY")
+        .map(|x| x["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 5, "{out}");
+    assert!(sources
+        .iter()
+        .any(|s| s.ends_with("unknown-keys.yaml:21:5: pd_servers[0].clientport")));
+}
+
+#[test]
+fn allow_list_emptied_on_one_instance() {
+    let f = run(&topo(&fixture("tiup/instance-list-off.yaml"), None));
+    let x = find_at(
+        &f,
+        "ALLOW_LIST_EMPTIED",
+        "instance-list-off.yaml:17:7: tidb_servers[1].config security.cluster-verify-cn",
+    );
+    assert_eq!(x.severity, Severity::Critical);
+    assert!(
+        x.title.contains("[tidb, instance-list-off-client]"),
+        "{x:#?}"
+    );
+    assert!(
+        x.evidence.contains("asks for no client certificate"),
+        "{x:#?}"
+    );
+    assert_eq!(codes(&f), ["ALLOW_LIST_EMPTIED"], "{f:#?}");
+    // With no list in server_configs, an empty instance list is a warning.
+    let s = Setup::new();
+    let t = s.fixture_edited(
+        "tiup/instance-list-off.yaml",
+        "t.yaml",
+        "    security.cluster-verify-cn: [tidb, instance-list-off-client]\n",
+        "    log.level: info\n",
+    );
+    let f = run(&topo(&t, None));
+    assert_eq!(find(&f, "ALLOW_LIST_EMPTIED").severity, Severity::Warning);
+}
+
+/// The `error: ` lines of a run that failed with exit 2.
+fn errors_of(args: &[&str]) -> Vec<String> {
+    let (code, out, err) = cli(args);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    err.lines()
+        .map(|l| {
+            l.strip_prefix("error: ")
+                .unwrap_or_else(|| panic!("{l:?} in {err}"))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn every_input_error_is_reported_in_one_run() {
+    let topo_path = fixture("tiup/wrong-types.yaml");
+    let toml_path = fixture("components/tikv-wrong-types.toml");
+    let t = topo_path.to_str().unwrap();
+    let c = toml_path.to_str().unwrap();
+    let lines = errors_of(&["lint", "--topology", t, "--component-config", c]);
+    let expected = [
+        (t, "4:15: enable_tls must be true or false, not a string"),
+        (
+            t,
+            "8:32: security.cert-allowed-cn must be a list of CNs, not a mapping",
+        ),
+        (
+            t,
+            "10:25: security.cert-path must be a path string, not a list",
+        ),
+        (
+            t,
+            "14:5: pd_servers[1] duplicates pd_servers[0] (line 13): both use 10.0.5.11:2379",
+        ),
+        (t, "19:18: status_port must be a port number, not \"http\""),
+        (
+            t,
+            "24:33: security.cert-allowed-cn must be a list of CNs, not an integer",
+        ),
+        (
+            c,
+            "6:11: security.ca-path must be a path string, not an integer",
+        ),
+        (
+            c,
+            "7:21: security.cert-allowed-cn must be a list of CNs, not a mapping",
+        ),
+    ];
+    assert_eq!(lines.len(), expected.len() + 1, "{lines:#?}");
+    for ((file, what), line) in expected.iter().zip(&lines) {
+        assert!(
+            line.starts_with(&format!("{file}:{what}")),
+            "{line} vs {what}"
+        );
+        assert!(line.contains("; "), "a fix: {line}");
+    }
+    assert_eq!(lines[8], "8 input errors; fix them and run again");
+
+    // A sensible cap: 30 bad ports give 20 errors and the count.
+    let s = Setup::new();
+    let mut text = String::from("tikv_servers:\n");
+    for n in 0..30 {
+        text.push_str(&format!("  - host: 10.0.9.{n}\n    port: x{n}\n"));
+    }
+    let many = s.write("many.yaml", &text);
+    let lines = errors_of(&["lint", "--topology", many.to_str().unwrap()]);
+    assert_eq!(lines.len(), 21, "{lines:#?}");
+    assert!(lines[0].ends_with("many.yaml:3:11: port must be a port number, not \"x0\"; write a number from 1 to 65535"), "{}", lines[0]);
+    assert_eq!(
+        lines[20],
+        "30 input errors, the first 20 shown; fix them and run again"
+    );
+}
+
+#[test]
+fn unclosed_brackets_and_quotes_name_where_they_opened() {
+    let cases = [
+        (
+            "tiup/unclosed-brace.yaml",
+            "unclosed-brace.yaml:5:13: invalid YAML: the { opened here is not closed (the reader stopped at line 6, column 3",
+            "close it with '}'",
+        ),
+        (
+            "tiup/unclosed-quote.yaml",
+            "unclosed-quote.yaml:4:11: invalid YAML: the quote \" opened here is not closed",
+            "close the quote",
+        ),
+        (
+            "tiup/bad-syntax.yaml",
+            "bad-syntax.yaml:6:33: invalid YAML: the [ opened here is not closed (the reader stopped at line 7, column 13: illegal placement of ':' indicator)",
+            "close it with ']'",
+        ),
+        (
+            "components/tikv-unclosed.toml",
+            "tikv-unclosed.toml:5:19: invalid TOML: the [ opened here is not closed (the reader stopped at line 6, column 1",
+            "close it with ']'",
+        ),
+        (
+            "components/tidb-unclosed-quote.toml",
+            "tidb-unclosed-quote.toml:4:18: invalid TOML: the quote \" opened here is not closed (the reader stopped at line 4, column 30",
+            "close the quote",
+        ),
+    ];
+    for (rel, what, fix) in cases {
+        let p = fixture(rel);
+        let flag = if rel.ends_with(".toml") {
+            "--component-config"
+        } else {
+            "--topology"
+        };
+        let lines = errors_of(&["lint", flag, p.to_str().unwrap()]);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains(what), "{} vs {what}", lines[0]);
+        assert!(lines[0].ends_with(fix), "{}", lines[0]);
+    }
+    // A bracket in a comment or a quoted string is not taken for an open one.
+    let s = Setup::new();
+    let p = s.write(
+        "tikv.toml",
+        "# [ \"\n[security]\nca-path = \"a\\\"[b\" # {\ncert-allowed-cn = [\"x\",\n  \"y\"\nkey-path = \"k\"\n",
+    );
+    let lines = errors_of(&["lint", "--component-config", p.to_str().unwrap()]);
+    assert!(
+        lines[0].contains("tikv.toml:4:19: invalid TOML: the [ opened here"),
+        "{lines:#?}"
+    );
+}
+
 // ---- input errors ----
 
 fn load_err(opts: &TiupOptions) -> String {

@@ -23,7 +23,17 @@ pub enum InputError {
     },
     /// A flag or argument is wrong.
     Usage { problem: String, fix: String },
+    /// Several problems found in one pass over the inputs (at most [`MAX_ERRORS`] kept), so
+    /// that one run reports them all. Displayed one per line.
+    Many {
+        errors: Vec<InputError>,
+        /// How many more were found beyond those kept.
+        more: usize,
+    },
 }
+
+/// How many input errors one run reports.
+pub const MAX_ERRORS: usize = 20;
 
 impl InputError {
     pub fn file(path: &Path, problem: impl Into<String>, fix: impl Into<String>) -> Self {
@@ -61,6 +71,37 @@ impl InputError {
         };
         InputError::file(path, problem, fix)
     }
+
+    /// Every error of a pass: `Ok` for none, the error itself for one, [`InputError::Many`]
+    /// (capped at [`MAX_ERRORS`], duplicates dropped) for several.
+    pub fn collect(errors: Vec<InputError>) -> Result<(), InputError> {
+        let mut flat: Vec<InputError> = Vec::new();
+        let mut dropped: Vec<InputError> = Vec::new();
+        let mut more = 0;
+        for e in errors {
+            let (items, extra) = match e {
+                InputError::Many { errors, more } => (errors, more),
+                e => (vec![e], 0),
+            };
+            more += extra;
+            for e in items {
+                if flat.contains(&e) || dropped.contains(&e) {
+                    continue;
+                }
+                if flat.len() < MAX_ERRORS {
+                    flat.push(e);
+                } else {
+                    dropped.push(e);
+                    more += 1;
+                }
+            }
+        }
+        match flat.len() {
+            0 => Ok(()),
+            1 if more == 0 => Err(flat.remove(0)),
+            _ => Err(InputError::Many { errors: flat, more }),
+        }
+    }
 }
 
 impl fmt::Display for InputError {
@@ -77,6 +118,25 @@ impl fmt::Display for InputError {
                 fix,
             } => write!(f, "{}:{line}:{column}: {problem}; {fix}", path.display()),
             InputError::Usage { problem, fix } => write!(f, "{problem}; {fix}"),
+            // The first line follows the caller's `error: ` prefix; the others carry their own.
+            InputError::Many { errors, more } => {
+                for (n, e) in errors.iter().enumerate() {
+                    if n > 0 {
+                        f.write_str("\nerror: ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                let total = errors.len() + more;
+                if *more > 0 {
+                    write!(
+                        f,
+                        "\nerror: {total} input errors, the first {} shown; fix them and run again",
+                        errors.len()
+                    )
+                } else {
+                    write!(f, "\nerror: {total} input errors; fix them and run again")
+                }
+            }
         }
     }
 }
@@ -91,6 +151,26 @@ mod tests {
     fn file_error_is_one_line_with_path_and_fix() {
         let e = InputError::file(Path::new("/x/ca.crt"), "is empty", "point --ca at ca.crt");
         assert_eq!(e.to_string(), "/x/ca.crt: is empty; point --ca at ca.crt");
+    }
+
+    #[test]
+    fn several_errors_are_one_per_line_and_capped() {
+        let e = |n: usize| InputError::Config {
+            path: "t.yaml".into(),
+            line: n,
+            column: 1,
+            problem: "bad".into(),
+            fix: "fix it".into(),
+        };
+        assert_eq!(InputError::collect(vec![]), Ok(()));
+        assert_eq!(InputError::collect(vec![e(1), e(1)]), Err(e(1)));
+        let many = InputError::collect((1..=25).chain(20..=25).map(e).collect()).unwrap_err();
+        let text = many.to_string();
+        assert_eq!(text.lines().count(), MAX_ERRORS + 1, "{text}");
+        assert!(text.starts_with("t.yaml:1:1: bad; fix it\nerror: t.yaml:2:1: bad"));
+        assert!(
+            text.ends_with("error: 25 input errors, the first 20 shown; fix them and run again")
+        );
     }
 
     #[test]

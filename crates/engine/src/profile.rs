@@ -196,6 +196,11 @@ pub struct ConfigFile {
     pub tiup: Option<&'static str>,
     /// What the component presents and trusts when it calls other components.
     pub client: TlsKeys,
+    /// The other keys of its TLS tables, by table, besides `client` and the endpoints' `server`
+    /// and `list` keys: a key of a known table that is in none of them is an unknown key (a
+    /// lint finding), a name of a sub-table (`encryption`) is known too.
+    #[serde(skip)]
+    pub other_keys: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl ConfigFile {
@@ -205,7 +210,53 @@ impl ConfigFile {
             .filter(|_| !key.table.is_empty())
             .map(|t| format!("server_configs.{t}.{}", key.dotted()))
     }
+
+    /// Every key of the file's TLS tables this table knows: `client`, the `server` and `list`
+    /// keys of the roles it configures, and `other_keys`.
+    pub fn known_keys(&self) -> Vec<ConfigKey> {
+        let mut keys: Vec<ConfigKey> = Vec::new();
+        let tls = |k: &TlsKeys| [k.ca, k.cert, k.key];
+        keys.extend(tls(&self.client));
+        for p in PROFILES.iter().filter(|p| p.config == *self) {
+            keys.extend(tls(&p.server));
+            keys.push(p.list);
+        }
+        for (table, names) in self.other_keys {
+            keys.extend(names.iter().map(|k| ConfigKey::new(table, k)));
+        }
+        keys.retain(|k| !k.table.is_empty());
+        let mut seen = Vec::new();
+        keys.retain(|k| {
+            let new = !seen.contains(k);
+            seen.push(*k);
+            new
+        });
+        keys
+    }
 }
+
+/// `[security]` keys of TiKV's code (TiKV, the TiFlash proxy) besides the paths and the list.
+const TIKV_SECURITY_OTHER: &[(&str, &[&str])] = &[(
+    "security",
+    &[
+        "redact-info-log",
+        "encryption",
+        "override-ssl-target",
+        "cipher-file",
+    ],
+)];
+/// The options of each TiProxy TLS table.
+const TIPROXY_TLS_OPTIONS: &[&str] = &[
+    "ca",
+    "cert",
+    "key",
+    "auto-certs",
+    "skip-ca",
+    "cert-allowed-cn",
+    "min-tls-version",
+    "rsa-key-size",
+    "auto-expire-duration",
+];
 
 const SECURITY_PATHS: TlsKeys = TlsKeys::new("security", "ca-path", "cert-path", "key-path");
 
@@ -213,11 +264,13 @@ pub const PD_TOML: ConfigFile = ConfigFile {
     file: "pd.toml",
     tiup: Some("pd"),
     client: TlsKeys::new("security", "cacert-path", "cert-path", "key-path"),
+    other_keys: &[("security", &["redact-info-log", "encryption"])],
 };
 pub const TIKV_TOML: ConfigFile = ConfigFile {
     file: "tikv.toml",
     tiup: Some("tikv"),
     client: SECURITY_PATHS,
+    other_keys: TIKV_SECURITY_OTHER,
 };
 pub const TIDB_TOML: ConfigFile = ConfigFile {
     file: "tidb.toml",
@@ -228,36 +281,70 @@ pub const TIDB_TOML: ConfigFile = ConfigFile {
         "cluster-ssl-cert",
         "cluster-ssl-key",
     ),
+    other_keys: &[(
+        "security",
+        &[
+            "skip-grant-table",
+            "require-secure-transport",
+            "auto-tls",
+            "tls-version",
+            "rsa-key-size",
+            "secure-bootstrap",
+            "session-token-signing-cert",
+            "session-token-signing-key",
+            "spilled-file-encryption-method",
+            "enable-sem",
+            "sem-config",
+            "auth-token-jwks",
+            "auth-token-refresh-interval",
+            "disconnect-on-expired-password",
+        ],
+    )],
 };
 pub const TIFLASH_TOML: ConfigFile = ConfigFile {
     file: "tiflash.toml",
     tiup: Some("tiflash"),
     client: TlsKeys::new("security", "ca_path", "cert_path", "key_path"),
+    other_keys: &[("security", &["redact_info_log"])],
 };
 pub const TIFLASH_LEARNER_TOML: ConfigFile = ConfigFile {
     file: "tiflash-learner.toml",
     tiup: Some("tiflash-learner"),
     client: SECURITY_PATHS,
+    other_keys: TIKV_SECURITY_OTHER,
 };
 pub const TICDC_TOML: ConfigFile = ConfigFile {
     file: "ticdc.toml",
     tiup: Some("cdc"),
     client: SECURITY_PATHS,
+    other_keys: &[(
+        "security",
+        &["mtls", "client-user-required", "client-allowed-user"],
+    )],
 };
 pub const TIPROXY_TOML: ConfigFile = ConfigFile {
     file: "tiproxy.toml",
     tiup: Some("tiproxy"),
     client: TlsKeys::new("security.cluster-tls", "ca", "cert", "key"),
+    other_keys: &[
+        ("security", &["require-backend-tls"]),
+        ("security.server-tls", TIPROXY_TLS_OPTIONS),
+        ("security.server-http-tls", TIPROXY_TLS_OPTIONS),
+        ("security.cluster-tls", TIPROXY_TLS_OPTIONS),
+        ("security.sql-tls", TIPROXY_TLS_OPTIONS),
+    ],
 };
 pub const ETCD_FLAGS: ConfigFile = ConfigFile {
     file: "etcd flags",
     tiup: None,
     client: TlsKeys::new("", "--trusted-ca-file", "--cert-file", "--key-file"),
+    other_keys: &[],
 };
 pub const GENERIC_CONFIG: ConfigFile = ConfigFile {
     file: "the server's config",
     tiup: None,
     client: TlsKeys::new("", "its CA file", "its certificate file", "its key file"),
+    other_keys: &[],
 };
 
 /// One endpoint role of a component. The role implies the component; it serialises as the

@@ -9,7 +9,8 @@
 //! `CERT_SAN_MISMATCH`, `CERT_FILE_EXPIRED`, `CERT_FILE_EXPIRING`, `CERT_FILE_INVALID`,
 //! `CERT_FILE_UNREADABLE`, `KEY_CERT_MISMATCH`, `KEY_UNUSABLE`, `KEY_FILE_PERMISSIONS`; plus the
 //! import's own notes (`TOPOLOGY_SECTION_NOT_AUDITED`, `ADDRESS_NOT_DIALABLE`,
-//! `CONFIG_APPLIED_TO_ALL`, `CONFIG_NOT_MATCHED`).
+//! `CONFIG_APPLIED_TO_ALL`, `CONFIG_NOT_MATCHED`, `UNKNOWN_KEY`, `ALLOW_LIST_EMPTIED`) and
+//! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case).
 
 mod certs;
 
@@ -66,6 +67,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
     pd_lists(cluster, &mut out);
     tiup_client(cluster, &mut out);
     ca_mismatch(cluster, &mut out);
+    cn_case(cluster, &mut out);
     certs::check(cluster, opts, &mut out);
     let mut seen = BTreeSet::new();
     out.retain(|f| seen.insert((f.code, f.source.clone(), f.title.clone())));
@@ -301,6 +303,96 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
             ),
             Some(list.source.clone()),
         ));
+    }
+}
+
+/// The Common Names the cluster's certificates have: those readable here (TiUP's TLS folder,
+/// the files the configs name) and, where TiUP issues them, the names it gives (`tidb`,
+/// `<cluster>-client`), each with where it comes from.
+fn known_cns(cluster: &Cluster) -> Vec<(String, String)> {
+    use crate::tiup::tlsdir::cert_cn;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut file = |p: &std::path::Path| {
+        if let Some(cn) = cert_cn(p) {
+            out.push((cn, format!("the CN of {}", p.display())));
+        }
+    };
+    if let Some(d) = &cluster.tls_dir {
+        if let Some((c, _)) = &d.client {
+            file(c);
+        }
+        for r in &d.roles {
+            file(&r.cert);
+        }
+    }
+    let blocks = cluster
+        .instances
+        .iter()
+        .flat_map(|i| i.security.iter())
+        .chain(cluster.component_configs.iter().map(|f| &f.security));
+    let mut managed = Vec::new();
+    for s in blocks {
+        if s.tiup_managed {
+            managed.push(s.kind.cert_name());
+        } else if let Some(c) = &s.cert {
+            file(&c.value);
+        }
+    }
+    for name in managed {
+        out.push((
+            name.to_string(),
+            format!("TiUP issues the {name} certificate with CN {name}"),
+        ));
+    }
+    if cluster
+        .instances
+        .iter()
+        .any(|i| i.security.iter().any(|s| s.tiup_managed))
+    {
+        if let Some(cn) = cluster.tiup_client_cn() {
+            out.push((
+                cn.clone(),
+                format!("TiUP's own client certificate has CN {cn}"),
+            ));
+        }
+    }
+    out
+}
+
+/// An allow-list entry that equals a known CN only when case is ignored: the components
+/// compare exactly, so the certificate it was meant for is refused.
+fn cn_case(cluster: &Cluster, out: &mut Vec<Finding>) {
+    let known = known_cns(cluster);
+    let mut done = BTreeSet::new();
+    for inst in &cluster.instances {
+        for ep in &inst.endpoints {
+            let Some(list) = ep.list.as_ref() else {
+                continue;
+            };
+            for entry in &list.value {
+                if known.iter().any(|(cn, _)| cn == entry) {
+                    continue;
+                }
+                let Some((cn, why)) = known.iter().find(|(cn, _)| cn.eq_ignore_ascii_case(entry))
+                else {
+                    continue;
+                };
+                if !done.insert((list.source.clone(), entry.clone())) {
+                    continue;
+                }
+                let key = ep.role.profile().list.dotted();
+                out.push(finding(
+                    Code::CnCaseMismatch,
+                    Severity::Critical,
+                    inst.endpoint_name(ep.role),
+                    None,
+                    format!("{key} lists {entry:?}, but the certificate's CN is {cn:?}: case matters"),
+                    format!("{why}; {} compares Common Names exactly, so the caller with CN {cn} is refused", inst.component.title()),
+                    format!("write \"{cn}\" in {key}, exactly as the certificate has it"),
+                    Some(list.source.clone()),
+                ));
+            }
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct ComponentFile {
     /// component's default), or why it cannot be dialed.
     pub addresses: Vec<(Role, Result<Located<String>, String>)>,
     pub urls: Vec<UrlSetting>,
+    /// Findings about the file itself (unknown keys in its TLS tables).
+    pub notes: Vec<Finding>,
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -68,25 +70,29 @@ impl ComponentFile {
         let settings = tree::flatten(&root);
         let get = |key: &str| settings.iter().find(|s| s.key == key);
         let src = |s: &Setting| source_at(path, s.pos, &s.key);
-        let bad = |s: &Setting, want: &str| type_error(path, s, want);
+
+        // Unknown keys of the TLS tables are findings; paths and lists of the wrong type are
+        // errors, all of them reported at once.
+        let located: Vec<(Setting, String)> =
+            settings.iter().map(|s| (s.clone(), src(s))).collect();
+        let mut notes = Vec::new();
+        let mut errors = Vec::new();
+        let layer = kind.file_name();
+        super::keys::check(kind, &located, path, layer, &mut notes, &mut errors);
+        InputError::collect(errors)?;
 
         let [ca_key, cert_key, key_key] = kind.security_keys();
         let mut paths = Vec::new();
         for key in [ca_key, cert_key, key_key] {
-            paths.push(match get(&key) {
-                Some(s) => match s.value.as_str() {
-                    Some("") => None,
-                    Some(v) => Some(Located {
+            paths.push(
+                get(&key)
+                    .and_then(|s| s.value.as_str().map(|v| (s, v)))
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(s, v)| Located {
                         value: resolve(path, v),
                         source: src(s),
                     }),
-                    None => return Err(bad(s, "a path string")),
-                },
-                None => None,
-            });
-        }
-        if kind == ConfigKind::Tiflash {
-            tiflash_key_spelling(&settings, path)?;
+            );
         }
         let mut it = paths.into_iter();
         let security = Security {
@@ -97,16 +103,12 @@ impl ComponentFile {
             tiup_managed: false,
             exact: true,
         };
-        let list = match get(&kind.list_key()) {
-            Some(s) => Some(Located {
-                value: s
-                    .value
-                    .string_list()
-                    .ok_or_else(|| bad(s, "a list of CNs"))?,
+        let list = get(&kind.list_key()).and_then(|s| {
+            Some(Located {
+                value: s.value.string_list()?,
                 source: src(s),
-            }),
-            None => None,
-        };
+            })
+        });
 
         let mut addresses = Vec::new();
         for role in kind.roles() {
@@ -120,6 +122,7 @@ impl ComponentFile {
             list,
             addresses,
             urls,
+            notes,
         })
     }
 
@@ -272,50 +275,6 @@ impl ComponentFile {
             .retain(|u| !self.urls.iter().any(|o| o.key == u.key));
         inst.urls.extend(self.urls.iter().cloned());
     }
-}
-
-/// A setting of the wrong type, at its value's line and column.
-fn type_error(path: &Path, s: &Setting, want: &str) -> InputError {
-    InputError::Config {
-        path: path.to_path_buf(),
-        line: s.value.pos.line,
-        column: s.value.pos.column,
-        problem: format!("{} must be {want}, not {}", s.key, s.value.type_name()),
-        fix: format!(
-            "write {} = {}",
-            s.key,
-            if want.contains("list") {
-                "[\"tidb\", \"pd\"]"
-            } else {
-                "\"...\""
-            }
-        ),
-    }
-}
-
-/// TiFlash's proxy (tiflash-learner.toml) and TiCDC take the TiKV names; a hyphenated key in
-/// tiflash.toml is a common mistake: TiFlash ignores it.
-fn tiflash_key_spelling(settings: &[Setting], path: &Path) -> Result<(), InputError> {
-    for wrong in [
-        "security.ca-path",
-        "security.cert-path",
-        "security.key-path",
-        "security.cert-allowed-cn",
-    ] {
-        if let Some(s) = settings.iter().find(|s| s.key == wrong) {
-            return Err(InputError::Config {
-                path: path.to_path_buf(),
-                line: s.pos.line,
-                column: s.pos.column,
-                problem: format!("tiflash.toml uses underscores: TiFlash ignores {wrong}"),
-                fix: format!(
-                    "write {} (the hyphenated names belong in tiflash-learner.toml)",
-                    wrong.replace('-', "_")
-                ),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The settings whose values are addresses or URLs (for the `http://` check).
@@ -499,15 +458,24 @@ cert-allowed-cn = ["tidb", "pd"]
 
     #[test]
     fn tiflash_keys_are_underscored() {
-        let e = ComponentFile::parse(
+        let f = ComponentFile::parse(
             ConfigKind::Tiflash,
             "[security]\nca-path = \"/a\"\n",
             Path::new("tiflash.toml"),
         )
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("tiflash.toml:2:1: "), "{e}");
-        assert!(e.contains("security.ca_path"), "{e}");
+        .unwrap();
+        assert_eq!(f.notes.len(), 1, "{:?}", f.notes);
+        assert_eq!(f.notes[0].code, Code::UnknownKey);
+        assert_eq!(
+            f.notes[0].source.as_deref(),
+            Some("tiflash.toml:2:1: security.ca-path")
+        );
+        assert!(
+            f.notes[0].fix.contains("security.ca_path"),
+            "{:?}",
+            f.notes[0]
+        );
+        assert!(f.security.ca.is_none());
         let f = ComponentFile::parse(
             ConfigKind::Tiflash,
             "[flash]\nservice_addr = \"10.0.1.41:3930\"\n[status]\nmetrics_port = 8235\n[security]\ncert_allowed_cn = [\"tidb\"]\n",

@@ -9,6 +9,7 @@
 //! same model without probing. See `docs/tidb.md`.
 
 pub mod component;
+mod keys;
 pub mod tlsdir;
 pub mod topology;
 pub mod tree;
@@ -297,8 +298,14 @@ impl Cluster {
                 "pass --topology topology.yaml (or meta.yaml), or --component-config FILE",
             ));
         }
-        let topo = match &opts.topology {
-            Some(p) => Some(topology::Topology::load(p)?),
+        // Every file's errors in one run: the topology's, then each component config's.
+        let mut errors = Vec::new();
+        let topo = match opts.topology.as_deref().map(topology::Topology::load) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                errors.push(e);
+                None
+            }
             None => None,
         };
         let tls_dir_path = opts.tls_dir.clone().or_else(|| {
@@ -313,8 +320,12 @@ impl Cluster {
         };
         let mut files = Vec::new();
         for (kind, path) in &opts.component_configs {
-            files.push(component::ComponentFile::load(*kind, path)?);
+            match component::ComponentFile::load(*kind, path) {
+                Ok(f) => files.push(f),
+                Err(e) => errors.push(e),
+            }
         }
+        InputError::collect(errors)?;
 
         let name = opts
             .cluster_name
@@ -363,6 +374,7 @@ impl Cluster {
         };
         let standalone = opts.topology.is_none();
         for f in &files {
+            notes.extend(f.notes.iter().cloned());
             f.apply(&mut instances, standalone, opts.version, &mut notes);
         }
         Ok(Cluster {

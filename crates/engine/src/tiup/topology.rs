@@ -3,8 +3,12 @@
 //!
 //! Like TiUP (which reads it with `yaml.UnmarshalStrict`), an unknown top-level section or
 //! `server_configs` section is an error; a section TiUP knows but tlsaudit does not audit
-//! (`tispark_masters`, `monitoring_servers`, ...) is a note in the findings.
+//! (`tispark_masters`, `monitoring_servers`, ...) is a note in the findings. An unknown key
+//! inside a known section (a `global` or instance field, a key of a component's TLS tables) is
+//! an `UNKNOWN_KEY` finding with a "did you mean"; a value of the wrong type is an error. Every
+//! error of the file is reported in one run (up to [`crate::error::MAX_ERRORS`]).
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use super::tree::{self, Entry, Node, Setting, Value};
@@ -65,6 +69,47 @@ const SERVER_CONFIGS: [&str; 14] = [
     "grafana",
 ];
 
+/// The fields every instance of TiUP's audited sections may have.
+const INSTANCE_FIELDS: [&str; 19] = [
+    "host",
+    "manage_host",
+    "listen_host",
+    "ssh_port",
+    "imported",
+    "patched",
+    "ignore_exporter",
+    "name",
+    "deploy_dir",
+    "data_dir",
+    "log_dir",
+    "source",
+    "numa_node",
+    "numa_cores",
+    "resource_control",
+    "arch",
+    "os",
+    "offline",
+    "config",
+];
+
+/// The fields of `global`.
+const GLOBAL_FIELDS: [&str; 14] = [
+    "user",
+    "group",
+    "systemd_mode",
+    "ssh_port",
+    "ssh_type",
+    "enable_tls",
+    "listen_host",
+    "deploy_dir",
+    "data_dir",
+    "log_dir",
+    "resource_control",
+    "os",
+    "arch",
+    "custom",
+];
+
 /// One audited section.
 struct SectionSpec {
     section: &'static str,
@@ -79,6 +124,8 @@ struct SectionSpec {
     /// The instance field of each config layer and its file kind (whose `server_configs` key
     /// is in the component table).
     configs: &'static [(&'static str, ConfigKind)],
+    /// Fields of this section besides [`INSTANCE_FIELDS`], the ports and the configs.
+    fields: &'static [&'static str],
 }
 
 const SPECS: [SectionSpec; 6] = [
@@ -89,6 +136,7 @@ const SPECS: [SectionSpec; 6] = [
         main_port: ("client_port", 2379),
         ports: &[("client_port", Role::PdClient), ("peer_port", Role::PdPeer)],
         configs: &[("config", ConfigKind::Pd)],
+        fields: &["advertise_client_addr", "advertise_peer_addr"],
     },
     SectionSpec {
         section: "tidb_servers",
@@ -97,6 +145,7 @@ const SPECS: [SectionSpec; 6] = [
         main_port: ("port", 4000),
         ports: &[("status_port", Role::TidbStatus), ("port", Role::TidbSql)],
         configs: &[("config", ConfigKind::Tidb)],
+        fields: &["advertise_address"],
     },
     SectionSpec {
         section: "tikv_servers",
@@ -105,6 +154,7 @@ const SPECS: [SectionSpec; 6] = [
         main_port: ("port", 20160),
         ports: &[("port", Role::TikvGrpc), ("status_port", Role::TikvStatus)],
         configs: &[("config", ConfigKind::Tikv)],
+        fields: &["advertise_addr", "advertise_status_addr"],
     },
     SectionSpec {
         section: "tiflash_servers",
@@ -121,6 +171,7 @@ const SPECS: [SectionSpec; 6] = [
             ("config", ConfigKind::Tiflash),
             ("learner_config", ConfigKind::TiflashLearner),
         ],
+        fields: &["http_port", "tmp_path"],
     },
     SectionSpec {
         section: "cdc_servers",
@@ -129,6 +180,7 @@ const SPECS: [SectionSpec; 6] = [
         main_port: ("port", 8300),
         ports: &[("port", Role::TicdcServer)],
         configs: &[("config", ConfigKind::Ticdc)],
+        fields: &["gc-ttl", "tz", "ticdc_cluster_id"],
     },
     SectionSpec {
         section: "tiproxy_servers",
@@ -140,6 +192,7 @@ const SPECS: [SectionSpec; 6] = [
             ("port", Role::TiproxySql),
         ],
         configs: &[("config", ConfigKind::Tiproxy)],
+        fields: &[],
     },
 ];
 
@@ -159,9 +212,21 @@ pub struct Topology {
 
 struct Ctx<'a> {
     path: &'a Path,
+    /// Every input error found so far: the file is read to its end and all are reported.
+    errors: RefCell<Vec<InputError>>,
+    /// Findings about the file (unknown keys, sections not audited, ...).
+    notes: RefCell<Vec<Finding>>,
 }
 
 impl Ctx<'_> {
+    fn report(&self, e: InputError) {
+        self.errors.borrow_mut().push(e);
+    }
+
+    fn note(&self, f: Finding) {
+        self.notes.borrow_mut().push(f);
+    }
+
     fn err(&self, pos: Pos, problem: impl Into<String>, fix: impl Into<String>) -> InputError {
         InputError::Config {
             path: self.path.to_path_buf(),
@@ -248,7 +313,11 @@ impl Topology {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Topology, InputError> {
-        let ctx = Ctx { path };
+        let ctx = Ctx {
+            path,
+            errors: RefCell::new(Vec::new()),
+            notes: RefCell::new(Vec::new()),
+        };
         let root = tree::parse_yaml(text, path)?;
         let (is_meta, body, version) = split_meta(&ctx, &root)?;
         let entries: &[Entry] = match &body.value {
@@ -262,11 +331,13 @@ impl Topology {
                 ))
             }
         };
-        let notes = check_sections(&ctx, entries)?;
-        let global = read_global(&ctx, entries)?;
-        let globals = read_server_configs(&ctx, entries)?;
+        check_sections(&ctx, entries);
+        let global = read_global(&ctx, entries);
+        let globals = read_server_configs(&ctx, entries);
         let versions = read_component_versions(entries);
-        let instances = read_instances(&ctx, entries, &globals, &global, &versions, version)?;
+        let instances = read_instances(&ctx, entries, &globals, &global, &versions, version);
+        InputError::collect(ctx.errors.take())?;
+        let notes = ctx.notes.take();
         let meta_name = is_meta
             .then(|| {
                 path.canonicalize().ok().and_then(|p| {
@@ -315,7 +386,7 @@ fn split_meta<'n>(
     for e in top {
         if !["user", "group", "tidb_version", "last_ops_ver", "topology"].contains(&e.key.as_str())
         {
-            return Err(ctx.err(
+            ctx.report(ctx.err(
                 e.key_pos,
                 format!("unknown key {:?} in a meta.yaml", e.key),
                 "a meta.yaml has user, tidb_version, last_ops_ver and topology",
@@ -325,13 +396,15 @@ fn split_meta<'n>(
     let version = match top.iter().find(|e| e.key == "tidb_version") {
         Some(v) => {
             let text = v.value.scalar_text().unwrap_or_default();
-            Some(Version::parse(&text).ok_or_else(|| {
-                ctx.err(
+            let parsed = Version::parse(&text);
+            if parsed.is_none() {
+                ctx.report(ctx.err(
                     v.value.pos,
                     format!("tidb_version {text:?} is not a version"),
                     "write it as v8.5.0",
-                )
-            })?)
+                ));
+            }
+            parsed
         }
         None => None,
     };
@@ -340,9 +413,8 @@ fn split_meta<'n>(
 
 /// Refuse unknown top-level sections (like TiUP); a note lists the known sections with
 /// instances that are not audited.
-fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Vec<Finding>, InputError> {
+fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) {
     let path = ctx.path;
-    let mut notes = Vec::new();
     let mut all_known: Vec<&str> = AUDITED.to_vec();
     all_known.extend(KNOWN_OTHER);
     let mut skipped = Vec::new();
@@ -369,14 +441,14 @@ fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Vec<Finding>, Inpu
                 AUDITED.join(", ")
             ),
         };
-        return Err(ctx.err(
+        ctx.report(ctx.err(
             e.key_pos,
             format!("unknown topology section {:?}", e.key),
             fix,
         ));
     }
     if !skipped.is_empty() {
-        notes.push(note(
+        ctx.note(note(
             Code::TopologySectionNotAudited,
             Severity::Info,
             format!(
@@ -392,97 +464,146 @@ fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Vec<Finding>, Inpu
             skipped.first().map(|(_, src)| src.clone()),
         ));
     }
-    Ok(notes)
 }
 
-/// The `global` section: `enable_tls` (false when not set), `deploy_dir` and `user`.
-fn read_global(ctx: &Ctx<'_>, entries: &[Entry]) -> Result<Global, InputError> {
+/// The `global` section: `enable_tls` (false when not set), `deploy_dir` and `user`; an unknown
+/// field is a finding.
+fn read_global(ctx: &Ctx<'_>, entries: &[Entry]) -> Global {
     let path = ctx.path;
     let mut tls = None;
     let mut deploy_dir = "deploy".to_string();
     let mut user = "tidb".to_string();
-    if let Some(g) = entries.iter().find(|e| e.key == "global") {
-        if let Some(g) = expect_map(ctx, g, "global takes user, deploy_dir, enable_tls, ...")? {
-            for e in g {
-                match e.key.as_str() {
-                    "enable_tls" => {
-                        let v = e.value.as_bool().ok_or_else(|| {
-                            ctx.err(
-                                e.value.pos,
-                                format!(
-                                    "enable_tls must be true or false, not {}",
-                                    e.value.type_name()
-                                ),
-                                "write enable_tls: true",
-                            )
-                        })?;
-                        tls = Some(Located {
-                            value: v,
-                            source: source_at(path, e.key_pos, "global.enable_tls"),
-                        });
-                    }
-                    "deploy_dir" => {
-                        deploy_dir = e.value.scalar_text().unwrap_or(deploy_dir);
-                    }
-                    "user" => user = e.value.scalar_text().unwrap_or(user),
-                    "enable-tls" | "enable_TLS" | "tls_enabled" | "enable_ssl" => {
-                        return Err(ctx.err(
-                            e.key_pos,
-                            format!("unknown global key {:?}", e.key),
-                            "did you mean enable_tls?",
-                        ))
-                    }
-                    _ => {}
+    let g = entries.iter().find(|e| e.key == "global");
+    let fields = g.and_then(|g| {
+        expect_map(ctx, g, "global takes user, deploy_dir, enable_tls, ...")
+            .map_err(|e| ctx.report(e))
+            .ok()
+            .flatten()
+    });
+    for e in fields.unwrap_or(&[]) {
+        match e.key.as_str() {
+            "enable_tls" => match e.value.as_bool() {
+                Some(v) => {
+                    tls = Some(Located {
+                        value: v,
+                        source: source_at(path, e.key_pos, "global.enable_tls"),
+                    });
                 }
-            }
+                None => ctx.report(ctx.err(
+                    e.value.pos,
+                    format!(
+                        "enable_tls must be true or false, not {}",
+                        e.value.type_name()
+                    ),
+                    "write enable_tls: true",
+                )),
+            },
+            "deploy_dir" => deploy_dir = e.value.scalar_text().unwrap_or(deploy_dir),
+            "user" => user = e.value.scalar_text().unwrap_or(user),
+            k if GLOBAL_FIELDS.contains(&k) => {}
+            k => unknown_field(ctx, "global", e, &GLOBAL_FIELDS, k.contains("tls")),
         }
     }
     let tls = tls.unwrap_or_else(|| Located {
         value: false,
         source: format!("{}: global.enable_tls (not set)", path.display()),
     });
-    Ok(Global {
+    Global {
         tls,
         deploy_dir,
         user,
-    })
+    }
 }
 
-/// The `server_configs` section: each component's global config layer.
-fn read_server_configs(
-    ctx: &Ctx<'_>,
-    entries: &[Entry],
-) -> Result<Vec<(&'static str, Layer)>, InputError> {
+/// An unknown field of `global` or of an instance: a finding naming the closest field
+/// (critical when it stands for a TLS setting, such as `enable-tls`).
+fn unknown_field(ctx: &Ctx<'_>, label: &str, e: &Entry, known: &[&str], tls: bool) {
+    let hint = super::did_you_mean(&e.key, known).or_else(|| {
+        known
+            .iter()
+            .find(|k| k.replace('-', "_") == e.key.replace('-', "_"))
+            .copied()
+    });
+    let tls = tls || hint.is_some_and(|h| h.contains("tls") || h.ends_with("port"));
+    ctx.note(super::keys::unknown_key(
+        format!("{label}: {:?} is not a field TiUP knows", e.key),
+        format!(
+            "the field is ignored by tlsaudit and refused by TiUP{}",
+            if tls {
+                ", and the setting it was meant for is not in force"
+            } else {
+                ""
+            }
+        ),
+        hint.map(|h| format!("{h} (TiUP spells its fields with underscores)"))
+            .as_deref(),
+        if tls {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        source_at(ctx.path, e.key_pos, &format!("{label}.{}", e.key)),
+    ));
+}
+
+/// The `server_configs` section: each component's global config layer (its TLS tables checked
+/// for unknown keys and types).
+fn read_server_configs(ctx: &Ctx<'_>, entries: &[Entry]) -> Vec<(&'static str, Layer)> {
     let path = ctx.path;
     let mut globals: Vec<(&str, Layer)> = Vec::new();
-    if let Some(sc) = entries.iter().find(|e| e.key == "server_configs") {
-        if let Some(sc) = expect_map(ctx, sc, "server_configs maps a component to its config")? {
-            for e in sc {
-                if !SERVER_CONFIGS.contains(&e.key.as_str()) {
-                    let fix = match super::did_you_mean(&e.key, &SERVER_CONFIGS) {
-                        Some(s) => format!("did you mean {s}?"),
-                        None => format!("use one of {}", SERVER_CONFIGS.join(", ")),
-                    };
-                    return Err(ctx.err(
-                        e.key_pos,
-                        format!("unknown server_configs section {:?}", e.key),
-                        fix,
-                    ));
+    let Some(sc) = entries.iter().find(|e| e.key == "server_configs") else {
+        return globals;
+    };
+    let sc = match expect_map(ctx, sc, "server_configs maps a component to its config") {
+        Ok(m) => m.unwrap_or(&[]),
+        Err(e) => {
+            ctx.report(e);
+            &[]
+        }
+    };
+    for e in sc {
+        let Some(name) = SERVER_CONFIGS.iter().find(|s| **s == e.key).copied() else {
+            let fix = match super::did_you_mean(&e.key, &SERVER_CONFIGS) {
+                Some(s) => format!("did you mean {s}?"),
+                None => format!("use one of {}", SERVER_CONFIGS.join(", ")),
+            };
+            ctx.report(ctx.err(
+                e.key_pos,
+                format!("unknown server_configs section {:?}", e.key),
+                fix,
+            ));
+            continue;
+        };
+        match expect_map(ctx, e, "a component's config is a mapping of keys") {
+            Ok(Some(_)) => {
+                let label = format!("server_configs.{name}");
+                let layer = Layer::from(&e.value, path, &label);
+                if let Some(kind) = ConfigKind::from_name(name) {
+                    check_layer(ctx, kind, &layer, &label);
                 }
-                if expect_map(ctx, e, "a component's config is a mapping of keys")?.is_some() {
-                    globals.push((
-                        SERVER_CONFIGS
-                            .iter()
-                            .find(|s| **s == e.key)
-                            .copied()
-                            .unwrap_or("?"),
-                        Layer::from(&e.value, path, &format!("server_configs.{}", e.key)),
-                    ));
-                }
+                globals.push((name, layer));
             }
+            Ok(None) => {}
+            Err(err) => ctx.report(err),
         }
     }
-    Ok(globals)
+    globals
+}
+
+/// Unknown keys (findings) and wrong types (errors) in a layer's TLS tables.
+fn check_layer(ctx: &Ctx<'_>, kind: ConfigKind, layer: &Layer, label: &str) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    super::keys::check(
+        kind,
+        &layer.settings,
+        ctx.path,
+        label,
+        &mut findings,
+        &mut errors,
+    );
+    ctx.notes.borrow_mut().extend(findings);
+    ctx.errors.borrow_mut().extend(errors);
 }
 
 /// The `component_versions` section: the versions it names that parse (others are ignored).
@@ -504,7 +625,8 @@ fn read_component_versions(entries: &[Entry]) -> Vec<(Component, Version)> {
 }
 
 /// The instances of the audited sections, in [`SPECS`] order; each takes its component's
-/// version from `component_versions`, else the cluster's `version`.
+/// version from `component_versions`, else the cluster's `version`. An instance that cannot be
+/// read is reported and left out; two instances on one host and port are an error.
 fn read_instances(
     ctx: &Ctx<'_>,
     entries: &[Entry],
@@ -512,10 +634,11 @@ fn read_instances(
     global: &Global,
     versions: &[(Component, Version)],
     version: Option<Version>,
-) -> Result<Vec<Instance>, InputError> {
+) -> Vec<Instance> {
     let tls_on = global.tls.value;
     let tls_source = global.tls.source.clone();
     let mut instances = Vec::new();
+    let mut used = PortsInUse::default();
     for spec in &SPECS {
         let Some(sec) = entries.iter().find(|e| e.key == spec.section) else {
             continue;
@@ -524,23 +647,35 @@ fn read_instances(
             Value::Null => &[],
             Value::List(l) => l,
             _ => {
-                return Err(ctx.err(
+                ctx.report(ctx.err(
                     sec.value.pos,
-                    format!("{} must be a list of instances", spec.section),
-                    format!("write it as\n{}:\n  - host: 10.0.1.1", spec.section),
-                ))
+                    format!(
+                        "{} must be a list of instances, not {}",
+                        spec.section,
+                        sec.value.type_name()
+                    ),
+                    format!(
+                        "write each instance as `- host: 10.0.1.1` under {}",
+                        spec.section
+                    ),
+                ));
+                continue;
             }
         };
         for (idx, item) in items.iter().enumerate() {
             let label = format!("{}[{idx}]", spec.section);
             let Some(fields) = item.map() else {
-                return Err(ctx.err(
+                ctx.report(ctx.err(
                     item.pos,
-                    format!("{label} must be a mapping with at least host"),
+                    format!(
+                        "{label} must be a mapping with at least host, not {}",
+                        item.type_name()
+                    ),
                     "write each instance as `- host: 10.0.1.1`",
                 ));
+                continue;
             };
-            instances.push(read_instance(
+            let read = read_instance(
                 ctx,
                 spec,
                 &label,
@@ -554,10 +689,57 @@ fn read_instances(
                     .find(|(c, _)| *c == spec.component)
                     .map(|(_, v)| *v)
                     .or(version),
-            )?);
+            );
+            match read {
+                Ok(inst) => {
+                    let main = field_port(ctx, fields, spec.main_port.0, spec.main_port.1)
+                        .unwrap_or(spec.main_port.1);
+                    used.claim(ctx, &inst, main, &label, item.pos);
+                    instances.push(inst);
+                }
+                Err(e) => ctx.report(e),
+            }
         }
     }
-    Ok(instances)
+    instances
+}
+
+/// The host and port pairs the instances read so far use, with the instance and its line.
+#[derive(Default)]
+struct PortsInUse(Vec<(String, u16, String, usize)>);
+
+impl PortsInUse {
+    /// Claim an instance's ports; one already claimed is an error at the instance.
+    fn claim(&mut self, ctx: &Ctx<'_>, inst: &Instance, main: u16, label: &str, pos: Pos) {
+        let host = inst.host.to_ascii_lowercase();
+        let mut ports: Vec<u16> = inst
+            .endpoints
+            .iter()
+            .filter_map(|e| e.address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+            .collect();
+        ports.insert(0, main);
+        ports.dedup();
+        let clash = ports.iter().find_map(|p| {
+            self.0
+                .iter()
+                .find(|(h, q, _, _)| *h == host && q == p)
+                .map(|(_, _, other, line)| (*p, other.clone(), *line))
+        });
+        if let Some((port, other, line)) = clash {
+            ctx.report(ctx.err(
+                pos,
+                format!(
+                    "{label} duplicates {other} (line {line}): both use {}",
+                    join_host_port(&inst.host, port)
+                ),
+                "remove the duplicate instance or give it other ports (TiUP refuses the conflict too)",
+            ));
+            return;
+        }
+        for p in ports {
+            self.0.push((host.clone(), p, label.to_string(), pos.line));
+        }
+    }
 }
 
 /// Keys whose values are addresses or URLs (checked for `http://` while TLS is on).
@@ -606,7 +788,7 @@ fn read_instance(
     (tls_on, tls_source): (bool, &str),
     version: Option<Version>,
 ) -> Result<Instance, InputError> {
-    check_field_spelling(ctx, spec, label, fields)?;
+    check_fields(ctx, spec, label, fields);
     let host = instance_host(ctx, label, item, fields)?;
     let main_port = field_port(ctx, fields, spec.main_port.0, spec.main_port.1)?;
     let deploy_dir = instance_deploy_dir(spec, fields, (deploy_root, user), main_port);
@@ -615,8 +797,9 @@ fn read_instance(
     let mut endpoints = Vec::new();
     let mut security = Vec::new();
     let mut urls = Vec::new();
-    let layers = config_layers(ctx, spec, label, fields, globals)?;
+    let layers = config_layers(ctx, spec, label, fields, globals);
     for (kind, global, own) in &layers {
+        emptied_list(ctx, label, *kind, global, own);
         let eff = global.overlay(own);
         urls.extend(url_settings(&eff.settings));
         security.extend(layer_security(
@@ -627,7 +810,7 @@ fn read_instance(
             &deploy_dir,
             (tls_on, tls_source),
         ));
-        let list = layer_allow_list(ctx, *kind, &eff)?;
+        let list = layer_allow_list(*kind, &eff);
         for role in kind.roles() {
             if let Some((field, _)) = spec.ports.iter().find(|p| p.1 == role) {
                 endpoints.push(InstanceEndpoint {
@@ -672,28 +855,76 @@ fn read_instance(
     })
 }
 
-/// Refuse a field spelled with hyphens where TiUP uses underscores (`status-port`).
-fn check_field_spelling(
-    ctx: &Ctx<'_>,
-    spec: &SectionSpec,
-    label: &str,
-    fields: &[Entry],
-) -> Result<(), InputError> {
-    let mut known: Vec<&str> = vec!["host", "deploy_dir"];
+/// An instance field TiUP does not know (`clientport`, `client-port`) is a finding.
+fn check_fields(ctx: &Ctx<'_>, spec: &SectionSpec, label: &str, fields: &[Entry]) {
+    let mut known: Vec<&str> = INSTANCE_FIELDS.to_vec();
     known.extend(spec.ports.iter().map(|p| p.0));
     known.push(spec.main_port.0);
     known.extend(spec.configs.iter().map(|c| c.0));
+    known.extend(spec.fields);
+    known.sort_unstable();
+    known.dedup();
     for e in fields {
-        let norm = e.key.replace('-', "_");
-        if let Some(k) = known.iter().find(|k| **k == norm && **k != e.key) {
-            return Err(ctx.err(
-                e.key_pos,
-                format!("unknown field {:?} in {label}", e.key),
-                format!("did you mean {k}? (TiUP uses underscores)"),
-            ));
+        if !known.contains(&e.key.as_str()) {
+            unknown_field(ctx, label, e, &known, false);
         }
     }
-    Ok(())
+}
+
+/// An instance's own config that empties the allow-list switches the check off there.
+fn emptied_list(ctx: &Ctx<'_>, label: &str, kind: ConfigKind, global: &Layer, own: &Layer) {
+    let key = kind.list_key();
+    let Some((s, src)) = own.get(&key) else {
+        return;
+    };
+    if s.value.string_list().is_none_or(|l| !l.is_empty()) {
+        return;
+    }
+    let global_list = global
+        .get(&key)
+        .and_then(|(g, _)| g.value.string_list())
+        .filter(|l| !l.is_empty());
+    let title = kind.component().title();
+    let open = kind
+        .roles()
+        .iter()
+        .filter(|r| r.profile().cert_policy == crate::profile::CertPolicy::WithList)
+        .map(|r| format!("{title} {r} port {}", r.profile().default_port))
+        .collect::<Vec<_>>();
+    let evidence = format!(
+        "an empty list admits every certificate the CA issued{}",
+        if open.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the {} then asks for no client certificate at all",
+                open.join(" and ")
+            )
+        }
+    );
+    let (severity, title_text, fix) = match &global_list {
+        Some(g) => (
+            Severity::Critical,
+            format!(
+                "{label}: {key} is empty, switching off on this {title} the list that server_configs sets for the others [{}]",
+                g.join(", ")
+            ),
+            format!("remove {key} from {label}'s config so that it inherits server_configs, or list its callers there"),
+        ),
+        None => (
+            Severity::Warning,
+            format!("{label}: {key} is set to an empty list: no Common Name check on this {title}"),
+            format!("list the callers in {key}, or remove the empty setting"),
+        ),
+    };
+    ctx.note(note(
+        Code::AllowListEmptied,
+        severity,
+        title_text,
+        evidence,
+        fix,
+        Some(src.clone()),
+    ));
 }
 
 /// The instance's `host`, required and non-empty, without IPv6 brackets.
@@ -738,7 +969,10 @@ fn field_port(
     default: u16,
 ) -> Result<u16, InputError> {
     match fields.iter().find(|e| e.key == field) {
-        Some(e) => port(ctx, e),
+        Some(e) => port(ctx, e).or_else(|err| {
+            ctx.report(err);
+            Ok(default)
+        }),
         None => Ok(default),
     }
 }
@@ -773,7 +1007,7 @@ fn config_layers(
     label: &str,
     fields: &[Entry],
     globals: &[(&str, Layer)],
-) -> Result<Vec<(ConfigKind, Layer, Layer)>, InputError> {
+) -> Vec<(ConfigKind, Layer, Layer)> {
     let mut layers: Vec<(ConfigKind, Layer, Layer)> = Vec::new();
     for (field, kind) in spec.configs {
         let global_key = kind.config().tiup.unwrap_or(kind.name());
@@ -783,18 +1017,24 @@ fn config_layers(
             .map(|(_, l)| l.clone())
             .unwrap_or_default();
         let own = match fields.iter().find(|e| e.key == *field) {
-            Some(e) => {
-                if expect_map(ctx, e, "an instance's config is a mapping of keys")?.is_some() {
-                    Layer::from(&e.value, ctx.path, &format!("{label}.{field}"))
-                } else {
+            Some(e) => match expect_map(ctx, e, "an instance's config is a mapping of keys") {
+                Ok(Some(_)) => {
+                    let name = format!("{label}.{field}");
+                    let layer = Layer::from(&e.value, ctx.path, &name);
+                    check_layer(ctx, *kind, &layer, &name);
+                    layer
+                }
+                Ok(None) => Layer::default(),
+                Err(err) => {
+                    ctx.report(err);
                     Layer::default()
                 }
-            }
+            },
             None => Layer::default(),
         };
         layers.push((*kind, global, own));
     }
-    Ok(layers)
+    layers
 }
 
 /// A layer's TLS files: the ones it sets (`eff`, exact when the instance's `own` layer sets the
@@ -851,28 +1091,13 @@ fn layer_security(
     }
 }
 
-/// The layer's CN allow-list, if set; it must be a list of strings.
-fn layer_allow_list(
-    ctx: &Ctx<'_>,
-    kind: ConfigKind,
-    eff: &Layer,
-) -> Result<Option<Located<Vec<String>>>, InputError> {
-    let list_key = kind.list_key();
-    Ok(match eff.get(&list_key) {
-        Some((s, src)) => Some(Located {
-            value: s.value.string_list().ok_or_else(|| {
-                ctx.err(
-                    s.value.pos,
-                    format!(
-                        "{list_key} must be a list of CNs, not {}",
-                        s.value.type_name()
-                    ),
-                    format!("write {list_key}: [\"tidb\", \"pd\"]"),
-                )
-            })?,
-            source: src.clone(),
-        }),
-        None => None,
+/// The layer's CN allow-list, if set (a value of the wrong type is reported by the layer's
+/// check and left out here).
+fn layer_allow_list(kind: ConfigKind, eff: &Layer) -> Option<Located<Vec<String>>> {
+    let (s, src) = eff.get(&kind.list_key())?;
+    Some(Located {
+        value: s.value.string_list()?,
+        source: src.clone(),
     })
 }
 
@@ -975,8 +1200,18 @@ monitoring_servers:
         let e = err("server_configs:\n  tikvv: {}\n");
         assert!(e.starts_with("t.yaml:2:3: "), "{e}");
         assert!(e.contains("did you mean tikv"), "{e}");
-        let e = err("pd_servers:\n  - host: a\n    client-port: 1\n");
-        assert!(e.contains("did you mean client_port"), "{e}");
+        // A misspelled field is a finding, not an error.
+        for field in ["client-port", "clientport"] {
+            let text = format!("pd_servers:\n  - host: a\n    {field}: 1\n");
+            let t = Topology::parse(&text, Path::new("t.yaml")).unwrap();
+            let f = &t.notes[0];
+            assert_eq!((f.code, f.severity), (Code::UnknownKey, Severity::Critical));
+            assert!(f.fix.starts_with("did you mean client_port"), "{f:?}");
+            assert_eq!(
+                f.source.as_deref(),
+                Some(format!("t.yaml:3:5: pd_servers[0].{field}").as_str())
+            );
+        }
         let e = err("pd_servers:\n  - client_port: 1\n");
         assert!(e.contains("has no host"), "{e}");
         let e = err("pd_servers:\n  - host: a\n    client_port: 70000\n");

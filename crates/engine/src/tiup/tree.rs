@@ -203,21 +203,18 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Node, InputError> {
             line: m.line(),
             column: m.col() + 1,
         };
-        match unclosed(text, m.index()) {
+        match unclosed(text, m.index(), Syntax::Yaml) {
             Some((what, opened)) => config_error(
                 path,
                 opened,
                 format!(
-                    "invalid YAML: the {what} opened here is not closed (the reader stopped at line {}, column {}: {})",
+                    "invalid YAML: the {} opened here is not closed (the reader stopped at line {}, column {}: {})",
+                    describe(what),
                     at.line,
                     at.column,
                     e.info()
                 ),
-                match what {
-                    '[' => "close it with ']'",
-                    '{' => "close it with '}'",
-                    _ => "close the quote",
-                },
+                close_fix(what),
             ),
             None => config_error(
                 path,
@@ -248,21 +245,50 @@ const MAX_DEPTH: usize = 64;
 /// How far a YAML line may be indented (spaces and `-` markers).
 const MAX_INDENT: usize = 256;
 
-/// The innermost `[`, `{` or quote still open at byte `end` of a YAML text, with where it opened.
-/// Comments and the inside of quotes are skipped; block scalars are not understood (an
-/// approximation for error messages only).
-fn unclosed(text: &str, end: usize) -> Option<(char, Pos)> {
+/// Which text [`unclosed`] scans.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Yaml,
+    Toml,
+}
+
+fn describe(what: char) -> &'static str {
+    match what {
+        '[' => "[",
+        '{' => "{",
+        '\'' => "quote '",
+        _ => "quote \"",
+    }
+}
+
+fn close_fix(what: char) -> &'static str {
+    match what {
+        '[' => "close it with ']'",
+        '{' => "close it with '}'",
+        _ => "close the quote",
+    }
+}
+
+/// The innermost `[`, `{` or quote still open at byte `end` of a YAML or TOML text (a quote at
+/// `end` itself counts: readers stop at a quote they cannot close), with where it opened.
+/// Comments and the inside of quotes are skipped (with `\` escapes in double quotes); YAML
+/// block scalars and TOML multi-line strings are not understood (an approximation for error
+/// messages only).
+fn unclosed(text: &str, end: usize, syntax: Syntax) -> Option<(char, Pos)> {
     let mut open: Vec<(char, Pos)> = Vec::new();
     let mut quote: Option<(char, Pos)> = None;
     let (mut line, mut column) = (1, 0);
     let mut prev = ' ';
+    let mut escaped = false;
+    let mut comment = false;
     for (i, c) in text.char_indices() {
-        if i >= end {
+        if i > end || (i == end && (quote.is_some() || !"\"'".contains(c))) {
             break;
         }
         if c == '\n' {
             line += 1;
             column = 0;
+            comment = false;
             if quote.is_none() {
                 prev = c;
                 continue;
@@ -270,19 +296,20 @@ fn unclosed(text: &str, end: usize) -> Option<(char, Pos)> {
         } else {
             column += 1;
         }
+        if comment {
+            continue;
+        }
         let here = Pos { line, column };
         match quote {
+            Some(_) if escaped => escaped = false,
+            Some(('"', _)) if c == '\\' => escaped = true,
             Some((q, _)) if c == q => quote = None,
             Some(_) => {}
             None => match c {
-                '#' if prev.is_whitespace() => {
-                    // A comment: skip to the end of the line.
-                    let rest = &text[i..end.min(text.len())];
-                    if !rest.contains('\n') {
-                        break;
-                    }
-                }
-                '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => {
+                '#' if prev.is_whitespace() || syntax == Syntax::Toml => comment = true,
+                '"' | '\''
+                    if syntax == Syntax::Toml || prev.is_whitespace() || "[{,:".contains(prev) =>
+                {
                     quote = Some((c, here));
                 }
                 '[' | '{' => open.push((c, here)),
@@ -371,12 +398,24 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Node, InputError> {
     let table = toml::de::DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let (line, column) = crate::inventory::line_col(text, span.start);
-        config_error(
-            path,
-            Pos { line, column },
-            format!("invalid TOML: {}", e.message().trim()),
-            "fix the TOML syntax (quotes, brackets, one key per line)",
-        )
+        let message = e.message().trim().to_string();
+        match unclosed(text, span.start, Syntax::Toml) {
+            Some((what, opened)) => config_error(
+                path,
+                opened,
+                format!(
+                    "invalid TOML: the {} opened here is not closed (the reader stopped at line {line}, column {column}: {message})",
+                    describe(what)
+                ),
+                close_fix(what),
+            ),
+            None => config_error(
+                path,
+                Pos { line, column },
+                format!("invalid TOML: {message}"),
+                "fix the TOML syntax (quotes, brackets, one key per line)",
+            ),
+        }
     })?;
     let pos = |span: std::ops::Range<usize>| {
         let (line, column) = crate::inventory::line_col(text, span.start);
