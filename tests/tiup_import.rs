@@ -421,7 +421,13 @@ async fn report_of_the_lab_from_a_topology() {
     let o = opts(&topo, Some(&tls));
     let cluster = Cluster::load(&o).unwrap();
     let findings = lint(&cluster, &LintOptions::default());
-    let (inv, notes) = cluster.inventory(AuditOptions::default()).unwrap();
+    // The lab serves no SQL port for TiDB (the topology's port 4000): that one endpoint is
+    // allowed to be unreachable.
+    let options = AuditOptions {
+        allow_unreachable: true,
+        ..AuditOptions::default()
+    };
+    let (inv, notes) = cluster.inventory(options).unwrap();
     assert!(notes.is_empty(), "{notes:#?}");
     let mut plan = Plan::new(inv).unwrap();
     plan.static_findings = findings.clone();
@@ -462,10 +468,12 @@ async fn report_of_the_lab_from_a_topology() {
     for f in &findings {
         assert!(snap.findings.contains(f), "{f:?}");
     }
-    assert!(!snap
+    let critical: Vec<_> = snap
         .findings
         .iter()
-        .any(|f| f.severity == tlsaudit_engine::audit::Severity::Critical));
+        .filter(|f| f.severity == tlsaudit_engine::audit::Severity::Critical)
+        .collect();
+    assert!(critical.is_empty(), "{critical:#?}");
     lab.stop().await;
 }
 
