@@ -136,6 +136,38 @@ async fn narrow_80x24_component_view_failing_only() {
     assert_screen!("narrow_80x24_components_failing", s);
 }
 
+/// Folded by component, tidb -> TiKV shows the blocked gRPC port (not the plaintext status
+/// port) with the disagreement mark; Enter lists every TiKV endpoint with its verdict, and Enter
+/// again opens the selected one's detail.
+#[tokio::test]
+async fn folded_80x24_shows_the_worst_and_enter_lists_the_members() {
+    let (_lab, _auditor, mut app) = audited().await;
+    app.handle_key(key(KeyCode::Char('c')));
+    select(&mut app, "tidb", "tikv-1");
+    let s = screen(&mut app, 80, 24);
+    let row = s.lines().find(|l| l.contains("│tidb ")).expect("tidb row");
+    assert!(row.contains("[X]≠"), "{s}");
+    assert!(s.contains("worst tikv-2"), "{s}");
+    assert_screen!("folded_80x24", s);
+
+    app.handle_key(key(KeyCode::Enter));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("tidb -> TiKV: 6 endpoints, 3 verdicts"), "{s}");
+    for member in [
+        "X blocked     tikv-2 ",
+        "P unencrypted tikv-3-status",
+        "+ secure      tikv-1 ",
+    ] {
+        assert!(s.contains(member), "{member} listed:\n{s}");
+    }
+    assert_screen!("folded_members_80x24", s);
+
+    app.handle_key(key(KeyCode::Enter));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("tidb -> tikv-2"), "{s}");
+    assert!(s.contains("CALLER_NOT_LISTED"), "{s}");
+}
+
 #[tokio::test]
 async fn narrow_80x24_detail_replaces_the_matrix() {
     let (_lab, _auditor, mut app) = audited().await;

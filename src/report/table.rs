@@ -1,13 +1,161 @@
-//! The table report: the matrix (endpoints down, identities across) and the findings, fitting a
-//! 100-column terminal.
+//! The table report: the matrix (endpoints down, identities across) and the findings, fitting the
+//! terminal's width (`COLUMNS`, else the terminal's, else 100 columns). Names too long for their
+//! column are shortened by [`abbreviate`] (unique, keeping the distinguishing end) and a key under
+//! the table gives each in full.
 
 use std::fmt::Write;
+use std::io::IsTerminal;
 
 use super::diff::Diff;
 use super::text::Style;
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
 
-const WIDTH: usize = 100;
+/// The width when neither `COLUMNS` nor a terminal says otherwise.
+pub const DEFAULT_WIDTH: usize = 100;
+/// The narrowest width the table lays itself out for.
+pub const MIN_WIDTH: usize = 60;
+
+/// The width the table fits: `COLUMNS` when set to a number, else the terminal's width when
+/// stdout is one, else [`DEFAULT_WIDTH`]; never under [`MIN_WIDTH`].
+pub fn width_from_env() -> usize {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let from_tty = || {
+        std::io::stdout()
+            .is_terminal()
+            .then(crossterm::terminal::size)
+            .and_then(Result::ok)
+            .map(|(w, _)| usize::from(w))
+    };
+    from_env
+        .or_else(from_tty)
+        .unwrap_or(DEFAULT_WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// Shorten each of `names` to at most `max` characters so that they stay unique and keep what
+/// tells them apart. A name that fits is kept; a longer one is cut (`tikv-1-status` at 10:
+/// `tikv-1-st~`). Names whose cuts come out alike (a shared long prefix) keep instead their first
+/// `-` segment (the component) and the shortest run of their last segments that no other name
+/// ends with (the port, the role), joined by `~`: `tiflash-127.0.0.1-59201` becomes
+/// `tiflash~59201`, the first segment giving way before the end does. Names that still come out
+/// alike take their 1-based position (`tiflash-127~3`), which makes every name unique as long as
+/// `max` leaves room for the number.
+pub fn abbreviate(names: &[&str], max: usize) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if len(n) <= max {
+                (*n).to_string()
+            } else {
+                format!("{}~", take(n, max.saturating_sub(1)))
+            }
+        })
+        .collect();
+    for k in clashing(&out) {
+        if out[k] != names[k] {
+            if let Some(s) = keep_end(names[k], k, names, max) {
+                out[k] = s;
+            }
+        }
+    }
+    let mut numbered = vec![false; names.len()];
+    loop {
+        // Shortened names give way first; a name kept whole is numbered only when it clashes
+        // with another kept whole (the same name twice).
+        let open: Vec<usize> = clashing(&out)
+            .into_iter()
+            .filter(|&k| !numbered[k])
+            .collect();
+        let short: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|&k| out[k] != names[k])
+            .collect();
+        let todo = if short.is_empty() { open } else { short };
+        if todo.is_empty() {
+            return out;
+        }
+        for k in todo {
+            let n = (k + 1).to_string();
+            let keep = max.saturating_sub(n.len() + 1);
+            out[k] = format!("{}~{n}", take(names[k], keep));
+            numbered[k] = true;
+        }
+    }
+}
+
+/// The positions whose text another position also has.
+fn clashing(out: &[String]) -> Vec<usize> {
+    (0..out.len())
+        .filter(|&k| (0..out.len()).any(|j| j != k && out[j] == out[k]))
+        .collect()
+}
+
+fn take(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `head~end`: the first `-` segment of `name` (cut if need be) and the shortest run of its last
+/// segments that no other name ends with; `None` when the name has one segment or the end does
+/// not fit.
+fn keep_end(name: &str, k: usize, all: &[&str], max: usize) -> Option<String> {
+    let (head, rest) = name.split_once('-')?;
+    // The ends of `rest` at segment boundaries, shortest first, then `rest` itself.
+    let mut ends: Vec<&str> = rest
+        .char_indices()
+        .filter(|(_, c)| *c == '-')
+        .map(|(i, _)| &rest[i + 1..])
+        .rev()
+        .collect();
+    ends.push(rest);
+    let unique = |end: &&&str| {
+        all.iter()
+            .enumerate()
+            .filter(|(j, _)| *j != k)
+            .all(|(_, o)| *o != **end && !o.ends_with(&format!("-{end}")))
+    };
+    let end = ends.iter().find(unique).copied().unwrap_or(rest);
+    if len(end) + 2 <= max {
+        return Some(format!("{}~{end}", take(head, max - len(end) - 1)));
+    }
+    // The end does not fit whole: keep its first segment (the port) and what fits after it.
+    let first = end.split('-').next().unwrap_or(end);
+    let head_len = max.checked_sub(len(first) + 4)?.clamp(1, len(head));
+    Some(format!(
+        "{}~{}~",
+        take(head, head_len),
+        take(end, max - head_len - 2)
+    ))
+}
+
+/// `prefix` then `items` separated by `gap`, wrapped to `width` between items.
+fn wrap_items(prefix: &str, items: &[String], gap: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = prefix.to_string();
+    for item in items {
+        let sep = if line.ends_with(' ') || line.is_empty() {
+            ""
+        } else {
+            gap
+        };
+        if len(&line) + sep.len() + len(item) > width && !line.trim().is_empty() {
+            let _ = writeln!(out, "{}", line.trim_end());
+            line.clear();
+            line.push_str(item);
+        } else {
+            line.push_str(sep);
+            line.push_str(item);
+        }
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
+    out
+}
 
 fn wrap(text: &str, indent: usize, width: usize) -> String {
     let mut out = String::new();
@@ -48,132 +196,211 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
     }
 }
 
-/// Render the table report.
+/// Render the table report at the width of [`width_from_env`].
 pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
-    render_with(plan, snap, style, None) + &not_checked(plan)
+    let width = width_from_env();
+    render_with(plan, snap, style, None, width) + &not_checked(plan, width)
+}
+
+/// Render the table report for a terminal `width` columns wide.
+pub fn render_width(plan: &Plan, snap: &Snapshot, style: Style, width: usize) -> String {
+    let width = width.max(MIN_WIDTH);
+    render_with(plan, snap, style, None, width) + &not_checked(plan, width)
 }
 
 /// Render the table report with the changes since a baseline report marked: `*` after the
 /// symbol of a cell whose verdict changed, `~` after the row of an endpoint whose server
 /// certificate changed, and the changes listed after the legend.
 pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
-    render_with(plan, snap, style, Some(diff)) + &not_checked(plan)
+    let width = width_from_env();
+    render_with(plan, snap, style, Some(diff), width) + &not_checked(plan, width)
 }
 
 /// What the audit did not check, after the findings (nothing when it checked everything).
-fn not_checked(plan: &Plan) -> String {
+fn not_checked(plan: &Plan, width: usize) -> String {
     if plan.not_checked.is_empty() {
         return String::new();
     }
     let mut out = format!("\nnot checked ({}):\n", plan.not_checked.len());
     for n in &plan.not_checked {
-        let w = wrap(n, 4, WIDTH);
+        let w = wrap(n, 4, width);
         out.push_str("  - ");
         out.push_str(w.get(4..).unwrap_or_default());
     }
     out
 }
 
-#[allow(clippy::too_many_lines)]
-fn render_with(plan: &Plan, snap: &Snapshot, style: Style, baseline: Option<&Diff>) -> String {
-    let inv = &plan.inventory;
-    let n_ep = inv.endpoints.len();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "tlsaudit report: cluster {}, {} endpoints x {} identities, {}",
-        inv.cluster,
-        n_ep,
-        plan.identities.len(),
-        snap.finished_at.as_deref().unwrap_or("-")
-    );
-    let counts: Vec<String> = snap
-        .counts()
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(v, n)| paint(style, v, &format!("{} {n}", v.as_str())))
-        .collect();
-    let _ = writeln!(out, "verdicts: {}\n", counts.join(", "));
+/// The columns of the matrix for one width: the shortened names and which columns show.
+struct Columns {
+    /// Identity column labels (each column is its label plus one space wide).
+    ids: Vec<String>,
+    /// Endpoint names as shown, at most `name_w` wide.
+    eps: Vec<String>,
+    kinds: Vec<String>,
+    name_w: usize,
+    kind_w: usize,
+    /// The ADDRESS column's width, `None` when it does not fit.
+    addr_w: Option<usize>,
+}
 
-    // Identity columns: as wide as the name, up to 9.
-    let cols: Vec<String> = plan.identities.iter().map(|i| cut(&i.name, 9)).collect();
-    let id_width: usize = cols.iter().map(|c| c.len() + 1).sum();
-    let name_w = inv
-        .endpoints
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 22);
-    let kind_w = 14;
-    let addr_w = inv
-        .endpoints
-        .iter()
-        .map(|e| e.address.len())
-        .max()
-        .unwrap_or(0)
-        .min(21);
-    let show_addr = name_w + 1 + kind_w + 1 + addr_w + 1 + id_width <= WIDTH;
-    let mut header = format!("{:<name_w$} {:<kind_w$} ", "ENDPOINT", "KIND");
-    if show_addr {
-        header.push_str(&format!("{:<addr_w$} ", "ADDRESS"));
-    }
-    for c in &cols {
-        header.push_str(c);
-        header.push(' ');
-    }
-    let _ = writeln!(out, "{}", header.trim_end());
-    for (e, ep) in inv.endpoints.iter().enumerate() {
-        let kind = format!("{} {}", ep.component.title(), ep.role);
-        let mut line = format!(
-            "{:<name_w$} {:<kind_w$} ",
-            cut(&ep.name, name_w),
-            cut(&kind, kind_w)
-        );
-        if show_addr {
-            line.push_str(&format!("{:<addr_w$} ", cut(&ep.address, addr_w)));
+/// The most an ADDRESS cell shows (longer addresses are cut and given in full in the key).
+const ADDR_MAX: usize = 24;
+
+impl Columns {
+    /// The widest layout that fits `width`: endpoint names shrink to 16, identity labels to 6,
+    /// then both further, and the ADDRESS column goes last.
+    fn fit(plan: &Plan, width: usize) -> Columns {
+        let inv = &plan.inventory;
+        let id_names: Vec<&str> = plan.identities.iter().map(|i| i.name.as_str()).collect();
+        let ep_names: Vec<&str> = inv.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let kinds: Vec<String> = inv
+            .endpoints
+            .iter()
+            .map(|ep| format!("{} {}", ep.component.title(), ep.role))
+            .collect();
+        let kind_w = kinds.iter().map(|k| len(k)).max().unwrap_or(0).max(4);
+        let addr_nat = inv
+            .endpoints
+            .iter()
+            .map(|e| len(&e.address))
+            .max()
+            .unwrap_or(0)
+            .clamp(7, ADDR_MAX);
+        let name_nat = ep_names
+            .iter()
+            .map(|n| len(n))
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 40);
+        let id_w = |cap: usize| -> usize { id_names.iter().map(|n| len(n).min(cap) + 1).sum() };
+        let steps = [
+            (name_nat, 9),
+            (name_nat.min(22), 9),
+            (name_nat.min(16), 9),
+            (name_nat.min(16), 8),
+            (name_nat.min(16), 7),
+            (name_nat.min(16), 6),
+            (name_nat.min(14), 6),
+            (name_nat.min(12), 6),
+            (name_nat.min(12), 5),
+            (name_nat.min(10), 5),
+            (name_nat.min(10), 4),
+            (8, 4),
+        ];
+        let fixed = |name_w: usize, addr: Option<usize>| {
+            name_w + 1 + kind_w + 1 + addr.map_or(0, |a| a + 1)
+        };
+        let choice = [Some(addr_nat), None]
+            .into_iter()
+            .flat_map(|addr| steps.iter().map(move |&(n, cap)| (n, cap, addr)))
+            .find(|&(n, cap, addr)| fixed(n, addr) + id_w(cap) <= width)
+            .unwrap_or((8, 4, None));
+        let (name_w, cap, addr_w) = choice;
+        Columns {
+            ids: abbreviate(&id_names, cap),
+            eps: abbreviate(&ep_names, name_w),
+            kinds,
+            name_w,
+            kind_w,
+            addr_w,
         }
-        for (i, c) in cols.iter().enumerate() {
-            let cell = &snap.cells[(IdentityId(i), EndpointId(e))];
-            let sym = cell
-                .verdict
-                .map_or('.', tlsaudit_engine::audit::Verdict::symbol);
-            let pad = c.len().div_ceil(2);
-            let mark = match baseline {
-                Some(d) if d.cell(&plan.identities[i].name, &ep.name).is_some() => "*",
-                _ => " ",
-            };
-            let text = format!("{:>pad$}{mark}{}", sym, " ".repeat(c.len() - pad));
-            line.push_str(&match cell.verdict {
-                Some(v) => paint(style, v, &text),
-                None => text,
-            });
-        }
-        if baseline.is_some_and(|d| d.rotated(&ep.name)) {
-            line = format!("{} ~", line.trim_end());
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
-    let legend: Vec<String> = Verdict::ALL
-        .iter()
-        .map(|v| format!("{} {}", v.symbol(), v.as_str()))
-        .collect();
-    let _ = write!(
-        out,
-        "\n{}",
-        wrap(&format!("legend: {}", legend.join("  ")), 0, WIDTH)
-    );
-    if let Some(d) = baseline {
-        let _ = writeln!(
-            out,
-            "*: verdict changed since the baseline  ~: server certificate changed\n"
-        );
-        out.push_str(&super::diff::render_text(d, &[]));
     }
 
+    fn header(&self) -> String {
+        let (name_w, kind_w) = (self.name_w, self.kind_w);
+        let mut header = format!("{:<name_w$} {:<kind_w$} ", "ENDPOINT", "KIND");
+        if let Some(addr_w) = self.addr_w {
+            let _ = write!(header, "{:<addr_w$} ", "ADDRESS");
+        }
+        for c in &self.ids {
+            header.push_str(c);
+            header.push(' ');
+        }
+        header.trim_end().to_string()
+    }
+
+    /// The key to shortened names (and to every address when the ADDRESS column is left out).
+    fn key(&self, plan: &Plan, width: usize) -> String {
+        let inv = &plan.inventory;
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for (k, ep) in inv.endpoints.iter().enumerate() {
+            let addr_cut = self.addr_w.is_some() && len(&ep.address) > ADDR_MAX;
+            if self.addr_w.is_none() || addr_cut {
+                rows.push((self.eps[k].clone(), format!("{}  {}", ep.name, ep.address)));
+            } else if self.eps[k] != ep.name {
+                rows.push((self.eps[k].clone(), ep.name.clone()));
+            }
+        }
+        for (k, id) in plan.identities.iter().enumerate() {
+            if self.ids[k] != id.name {
+                rows.push((self.ids[k].clone(), format!("{} (identity)", id.name)));
+            }
+        }
+        if rows.is_empty() {
+            return String::new();
+        }
+        let mut out = format!(
+            "\nkey: names shortened to fit {width} columns{} (COLUMNS sets the width)\n",
+            if self.addr_w.is_none() {
+                ", addresses below"
+            } else {
+                ""
+            }
+        );
+        let w = rows.iter().map(|(s, _)| len(s)).max().unwrap_or(0);
+        for (short, full) in rows {
+            let _ = writeln!(out, "  {short:<w$}  {full}");
+        }
+        out
+    }
+}
+
+/// One endpoint's row of the matrix.
+fn matrix_row(
+    plan: &Plan,
+    snap: &Snapshot,
+    style: Style,
+    baseline: Option<&Diff>,
+    cols: &Columns,
+    e: usize,
+) -> String {
+    let ep = &plan.inventory.endpoints[e];
+    let (name_w, kind_w) = (cols.name_w, cols.kind_w);
+    let mut line = format!(
+        "{:<name_w$} {:<kind_w$} ",
+        cols.eps[e],
+        cut(&cols.kinds[e], kind_w)
+    );
+    if let Some(addr_w) = cols.addr_w {
+        let _ = write!(line, "{:<addr_w$} ", cut(&ep.address, addr_w));
+    }
+    for (i, c) in cols.ids.iter().enumerate() {
+        let cell = &snap.cells[(IdentityId(i), EndpointId(e))];
+        let sym = cell
+            .verdict
+            .map_or('.', tlsaudit_engine::audit::Verdict::symbol);
+        let w = len(c);
+        let pad = w.div_ceil(2);
+        let mark = match baseline {
+            Some(d) if d.cell(&plan.identities[i].name, &ep.name).is_some() => "*",
+            _ => " ",
+        };
+        let text = format!("{:>pad$}{mark}{}", sym, " ".repeat(w - pad));
+        line.push_str(&match cell.verdict {
+            Some(v) => paint(style, v, &text),
+            None => text,
+        });
+    }
+    if baseline.is_some_and(|d| d.rotated(&ep.name)) {
+        line = format!("{} ~", line.trim_end());
+    }
+    line.trim_end().to_string()
+}
+
+fn render_findings(snap: &Snapshot, style: Style, width: usize, out: &mut String) {
     if snap.findings.is_empty() {
         let _ = writeln!(out, "\nno findings");
-        return out;
+        return;
     }
     let _ = writeln!(out, "\nfindings ({}):", snap.findings.len());
     for f in &snap.findings {
@@ -184,15 +411,179 @@ fn render_with(plan: &Plan, snap: &Snapshot, style: Style, baseline: Option<&Dif
         };
         let _ = writeln!(out);
         let head = format!("{} {}", f.code, f.title);
-        let wrapped = wrap(&head, 9, WIDTH);
+        let wrapped = wrap(&head, 9, width);
         let _ = write!(out, "{sev} {}", wrapped.trim_start());
         if !f.evidence.is_empty() {
-            let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, WIDTH));
+            let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, width));
         }
         if let Some(src) = &f.source {
-            let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, WIDTH));
+            let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, width));
         }
-        let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, WIDTH));
+        let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, width));
     }
+}
+
+fn render_with(
+    plan: &Plan,
+    snap: &Snapshot,
+    style: Style,
+    baseline: Option<&Diff>,
+    width: usize,
+) -> String {
+    let inv = &plan.inventory;
+    let mut out = String::new();
+    let title = format!(
+        "tlsaudit report: cluster {}, {} endpoints x {} identities,",
+        inv.cluster,
+        inv.endpoints.len(),
+        plan.identities.len(),
+    );
+    let at = snap.finished_at.as_deref().unwrap_or("-");
+    let sep = if len(&title) + 1 + len(at) > width {
+        '\n'
+    } else {
+        ' '
+    };
+    let _ = writeln!(out, "{title}{sep}{at}");
+    let nonzero = snap.counts().iter().filter(|(_, n)| *n > 0).count();
+    let counts: Vec<String> = snap
+        .counts()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .enumerate()
+        .map(|(k, (v, n))| {
+            let comma = if k + 1 < nonzero { "," } else { "" };
+            paint(style, v, &format!("{} {n}{comma}", v.as_str()))
+        })
+        .collect();
+    let _ = writeln!(out, "{}", wrap_items("verdicts: ", &counts, " ", width));
+    let cols = Columns::fit(plan, width);
+    let _ = writeln!(out, "{}", cols.header());
+    for e in 0..inv.endpoints.len() {
+        let _ = writeln!(out, "{}", matrix_row(plan, snap, style, baseline, &cols, e));
+    }
+    let legend: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| format!("{} {}", v.symbol(), v.as_str()))
+        .collect();
+    let _ = write!(out, "\n{}", wrap_items("legend: ", &legend, "  ", width));
+    out.push_str(&cols.key(plan, width));
+    if let Some(d) = baseline {
+        let _ = writeln!(
+            out,
+            "*: verdict changed since the baseline  ~: server certificate changed\n"
+        );
+        out.push_str(&super::diff::render_text(d, &[]));
+    }
+    render_findings(snap, style, width, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::abbreviate;
+    use std::collections::BTreeSet;
+
+    fn unique(v: &[String]) -> bool {
+        v.iter().collect::<BTreeSet<_>>().len() == v.len()
+    }
+
+    #[test]
+    fn names_that_fit_are_kept() {
+        let names = ["pd-1", "tikv-1", "tikv-1-status"];
+        assert_eq!(abbreviate(&names, 13), names);
+    }
+
+    #[test]
+    fn a_cut_is_enough_when_names_differ_early() {
+        let names = ["tikv-1-status", "tikv-2-status", "tidb-1-status", "pd-1"];
+        assert_eq!(
+            abbreviate(&names, 10),
+            ["tikv-1-st~", "tikv-2-st~", "tidb-1-st~", "pd-1"]
+        );
+        assert_eq!(
+            abbreviate(&["1-status", "2-status", "1"], 4),
+            ["1-s~", "2-s~", "1"]
+        );
+    }
+
+    #[test]
+    fn shared_long_prefixes_keep_the_component_and_the_distinguishing_end() {
+        // Cut at 22 these were all `tiflash-127.0.0.1-592~`.
+        let names = [
+            "tiflash-127.0.0.1-59201",
+            "tiflash-127.0.0.1-59202",
+            "tiflash-127.0.0.1-59201-proxy",
+            "tiflash-127.0.0.1-59202-proxy",
+            "tikv-127.0.0.1-20160",
+        ];
+        let got = abbreviate(&names, 22);
+        assert_eq!(
+            got,
+            [
+                "tiflash~59201",
+                "tiflash~59202",
+                "tiflash~59201-proxy",
+                "tiflash~59202-proxy",
+                "tikv-127.0.0.1-20160",
+            ]
+        );
+        // Narrower, the component gives way before the end does.
+        let got = abbreviate(&names, 14);
+        assert_eq!(got[2], "ti~59201-proxy");
+        assert!(unique(&got), "{got:?}");
+    }
+
+    #[test]
+    fn names_alike_but_for_the_middle_keep_it_or_are_numbered() {
+        // Same prefix, same end: only the middle differs.
+        let names = [
+            "tikv-10.0.0.1-20160-status",
+            "tikv-10.0.0.2-20160-status",
+            "tikv-10.0.0.3-20160-status",
+        ];
+        // The distinguishing end does not fit whole: its first segment does.
+        assert_eq!(
+            abbreviate(&names, 12),
+            ["t~10.0.0.1-~", "t~10.0.0.2-~", "t~10.0.0.3-~"]
+        );
+        // Not even that: their positions.
+        assert_eq!(abbreviate(&names, 6), ["tikv~1", "tikv~2", "tikv~3"]);
+    }
+
+    #[test]
+    fn uniqueness_holds_for_many_colliding_prefixes_and_any_width() {
+        let owned: Vec<String> = (0..120)
+            .map(|k| {
+                format!(
+                    "tiflash-very-long-shared-host-name.example.internal-{}",
+                    3930 + k % 7
+                )
+            })
+            .chain((0..30).map(|k| format!("tiflash-very-long-shared-host-name-{k}")))
+            .collect();
+        // Duplicated inputs too: a name appearing twice still gets two labels.
+        let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        for max in [4, 5, 6, 8, 12, 22, 40] {
+            let got = abbreviate(&names, max);
+            assert!(unique(&got), "max {max}: {got:?}");
+            assert!(
+                got.iter().all(|s| s.chars().count() <= max),
+                "max {max}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_shortened_name_never_takes_another_names_text() {
+        // `tikv~1` is the distinguishing form of the first and the second literally.
+        let names = ["tikv-host-a-1", "tikv~1", "tikv-host-b-2"];
+        let got = abbreviate(&names, 6);
+        assert!(unique(&got), "{got:?}");
+        assert!(got.iter().all(|s| s.chars().count() <= 6), "{got:?}");
+        // A name kept whole gives way only to another kept whole: here none clash.
+        let names = ["tikv-host-a-1", "tikv-1", "tikv-host-b-2"];
+        // `1` ends `tikv-1` too, so the first keeps `a-1`.
+        assert_eq!(abbreviate(&names, 6), ["ti~a-1", "tikv-1", "tikv~2"]);
+    }
 }

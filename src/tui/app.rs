@@ -143,7 +143,10 @@ pub struct Grid {
     pub cols: Vec<Column>,
 }
 
-/// How bad a verdict is, for folding a component into its worst cell.
+/// How bad a verdict is, for folding several cells into their worst, by the severity of the
+/// finding the audit makes of it: `open` and `blocked` (critical, about this very caller: a
+/// hole, an outage) beat `untrusted` and `unencrypted` (critical, about the endpoint whoever
+/// calls), which beat `error` and `unreachable` (warnings), then `enforced` and `secure`.
 pub fn badness(v: Option<Verdict>) -> u8 {
     match v {
         None => 0,
@@ -151,11 +154,22 @@ pub fn badness(v: Option<Verdict>) -> u8 {
         Some(Verdict::Enforced) => 2,
         Some(Verdict::Unreachable) => 3,
         Some(Verdict::Error) => 4,
-        Some(Verdict::Blocked) => 5,
+        Some(Verdict::Unencrypted) => 5,
         Some(Verdict::Untrusted) => 6,
-        Some(Verdict::Unencrypted) => 7,
+        Some(Verdict::Blocked) => 7,
         Some(Verdict::Open) => 8,
     }
+}
+
+/// The member list of a folded cell (`Enter` on it): one identity at every endpoint the cell
+/// folds, worst first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Members {
+    pub identity: usize,
+    /// Worst first, then in display order.
+    pub endpoints: Vec<usize>,
+    /// The selected member (its detail opens with `Enter`).
+    pub sel: usize,
 }
 
 /// The first row offset that keeps `sel` inside a window of `capacity` rows out of `len`.
@@ -202,6 +216,9 @@ pub struct App {
     pub by_component: bool,
     /// The detail pane of the selected cell is open.
     pub detail: bool,
+    /// The member list of the selected folded cell is open (the detail, when open too, is the
+    /// selected member's).
+    pub members: Option<Members>,
     pub detail_scroll: u16,
     pub help: bool,
     pub paused: bool,
@@ -261,6 +278,7 @@ impl App {
             view: View::Matrix,
             by_component: false,
             detail: false,
+            members: None,
             detail_scroll: 0,
             help: false,
             paused: false,
@@ -402,6 +420,52 @@ impl App {
         Grid { rows, cols }
     }
 
+    /// Whether the cells of `identity` at `eps` have more than one verdict: their fold shows the
+    /// worst with a mark, and `Enter` lists them.
+    pub fn members_differ(&self, identity: usize, eps: &[usize]) -> bool {
+        let mut seen = eps.iter().filter_map(|&e| self.verdict(identity, e));
+        seen.next().is_some_and(|first| seen.any(|v| v != first))
+    }
+
+    /// `eps` ordered worst first for `identity` (display order within a verdict).
+    pub fn worst_first(&self, identity: usize, eps: &[usize]) -> Vec<usize> {
+        let mut v = eps.to_vec();
+        v.sort_by_key(|&e| std::cmp::Reverse(badness(self.verdict(identity, e))));
+        v
+    }
+
+    /// Open the member list of the selected folded cell; false when the cell folds one endpoint.
+    fn open_members(&mut self) -> bool {
+        let grid = self.grid();
+        let (Some(_), Some(c)) = self.selection_in(&grid) else {
+            return false;
+        };
+        let eps = &grid.cols[c].endpoints;
+        if !self.by_component || eps.len() < 2 {
+            return false;
+        }
+        self.members = Some(Members {
+            identity: self.sel_identity,
+            endpoints: self.worst_first(self.sel_identity, eps),
+            sel: 0,
+        });
+        self.detail = false;
+        self.detail_scroll = 0;
+        true
+    }
+
+    /// Move in the member list (when open).
+    fn move_member(&mut self, delta: isize) {
+        let Some(m) = self.members.as_mut() else {
+            return;
+        };
+        m.sel = m
+            .sel
+            .saturating_add_signed(delta)
+            .min(m.endpoints.len().saturating_sub(1));
+        self.detail_scroll = 0;
+    }
+
     /// The worst endpoint of a column for an identity, with its verdict.
     pub fn worst(&self, identity: usize, col: &Column) -> Option<(usize, Option<Verdict>)> {
         col.endpoints
@@ -426,6 +490,9 @@ impl App {
         if self.transposed {
             return self.tselected_cell();
         }
+        if let Some(m) = &self.members {
+            return m.endpoints.get(m.sel).map(|&e| (m.identity, e));
+        }
         let grid = self.grid();
         let (Some(r), Some(c)) = self.selection_in(&grid) else {
             return None;
@@ -444,6 +511,13 @@ impl App {
         if self.transposed {
             return self.tselected_cells();
         }
+        if self.members.is_some() {
+            return self
+                .selected_cell()
+                .map(|(i, e)| (IdentityId(i), EndpointId(e)))
+                .into_iter()
+                .collect();
+        }
         let grid = self.grid();
         let (Some(_), Some(c)) = self.selection_in(&grid) else {
             return Vec::new();
@@ -461,10 +535,26 @@ impl App {
     /// Keep the selection on a visible cell, as close as possible to where it was.
     pub fn normalize(&mut self) {
         if self.transposed {
+            self.members = None;
             self.tnormalize();
             return;
         }
         let grid = self.grid();
+        // The member list stays open while its cell is still a fold of the same endpoints.
+        if let Some(m) = &self.members {
+            let mut eps = m.endpoints.clone();
+            eps.sort_unstable();
+            let same = self.by_component
+                && grid.rows.contains(&m.identity)
+                && grid.cols.iter().any(|c| {
+                    let mut v = c.endpoints.clone();
+                    v.sort_unstable();
+                    v == eps
+                });
+            if !same {
+                self.members = None;
+            }
+        }
         let (r, c) = self.selection_in(&grid);
         if r.is_none() {
             if let Some(&i) = grid
@@ -648,6 +738,8 @@ impl App {
             KeyCode::Esc => {
                 if self.detail && self.view == View::Matrix {
                     self.detail = false;
+                } else if self.members.is_some() && self.view == View::Matrix {
+                    self.members = None;
                 } else if self.view != View::Matrix {
                     self.view = View::Matrix;
                 } else {
@@ -680,6 +772,22 @@ impl App {
                 _ => {}
             }
         }
+        if self.members.is_some() {
+            match code {
+                KeyCode::Up | KeyCode::Char('k') => return self.move_member(-1),
+                KeyCode::Down | KeyCode::Char('j') => return self.move_member(1),
+                KeyCode::Enter => {
+                    self.detail = !self.detail;
+                    self.detail_scroll = 0;
+                    return;
+                }
+                KeyCode::Left | KeyCode::Right | KeyCode::Char('h' | 'l') => {
+                    self.members = None;
+                    self.detail = false;
+                }
+                _ => {}
+            }
+        }
         match code {
             KeyCode::Up | KeyCode::Char('k') => self.move_row(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_row(1),
@@ -687,6 +795,7 @@ impl App {
             KeyCode::Right | KeyCode::Char('l') => self.move_col(1),
             KeyCode::Home => self.move_col(isize::MIN / 2),
             KeyCode::End => self.move_col(isize::MAX / 2),
+            KeyCode::Enter if !self.detail && self.open_members() => {}
             KeyCode::Enter => {
                 self.detail = !self.detail;
                 self.detail_scroll = 0;

@@ -87,6 +87,9 @@ pub const PENDING: char = '.';
 pub const CHANGED: char = '*';
 /// Marks a cell whose server certificate changed (rotated) since the previous round.
 pub const ROTATED: char = '~';
+/// Marks a folded cell whose members have different verdicts (it shows the worst; `Enter`
+/// lists them all).
+pub const DIFFER: char = '≠';
 
 fn symbol(v: Option<Verdict>) -> char {
     v.map_or(PENDING, Verdict::symbol)
@@ -268,7 +271,7 @@ fn draw_header_progress(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
 }
 
 /// The legend, as lines that fit `width`, never splitting an item.
-fn legend(th: Theme, width: u16, pending: bool) -> Vec<Line<'static>> {
+fn legend(th: Theme, width: u16, pending: bool, folds: bool) -> Vec<Line<'static>> {
     let mut items: Vec<Span<'static>> = Verdict::ALL
         .iter()
         .map(|v| {
@@ -283,6 +286,9 @@ fn legend(th: Theme, width: u16, pending: bool) -> Vec<Line<'static>> {
     }
     items.push(Span::raw(format!("{CHANGED} changed")));
     items.push(Span::raw(format!("{ROTATED} rotated")));
+    if folds {
+        items.push(Span::raw(format!("{DIFFER} members differ")));
+    }
     let mut lines = Vec::new();
     let mut line: Vec<Span<'static>> = Vec::new();
     let mut used = 0usize;
@@ -305,7 +311,8 @@ fn legend(th: Theme, width: u16, pending: bool) -> Vec<Line<'static>> {
 
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
-    let legend_h = u16::try_from(legend(th, area.width, pending).len()).unwrap_or(1);
+    let folds = app.by_component || app.transposed;
+    let legend_h = u16::try_from(legend(th, area.width, pending, folds).len()).unwrap_or(1);
     let rows = if app.transposed {
         app.trows().len().saturating_sub(1)
     } else {
@@ -313,7 +320,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     };
     let rows = u16::try_from(rows).unwrap_or(u16::MAX);
     let matrix_h = rows.saturating_add(4 + 1 + legend_h);
-    let (matrix, detail) = if !app.detail {
+    let (matrix, detail) = if !app.detail && app.members.is_none() {
         (Some(area), None)
     } else if area.height >= 30 {
         let h = matrix_h.min(area.height.saturating_sub(12)).max(8);
@@ -327,7 +334,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         (None, Some(area))
     };
     if let Some(m) = matrix {
-        let legend = legend(th, m.width, pending);
+        let legend = legend(th, m.width, pending, folds);
         let legend_h = u16::try_from(legend.len()).unwrap_or(1);
         let [grid_area, info, leg, _] = Layout::vertical([
             Constraint::Max(rows.saturating_add(4).max(5)),
@@ -344,8 +351,10 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         frame.render_widget(Paragraph::new(selection_line(app, th)), info);
         frame.render_widget(Paragraph::new(legend), leg);
     }
-    if let Some(d) = detail {
-        draw_detail(frame, d, app, th);
+    match detail {
+        Some(d) if !app.detail => draw_members(frame, d, app, th),
+        Some(d) => draw_detail(frame, d, app, th),
+        None => {}
     }
 }
 
@@ -360,6 +369,21 @@ fn endpoint_label(app: &App, e: usize) -> String {
         Some(rest) if !rest.is_empty() => rest.to_string(),
         _ => ep.name.clone(),
     }
+}
+
+/// Column labels shortened to `max` characters, unique within each group of columns (a group
+/// starts where `seps` is true).
+fn shorten_labels(labels: &[String], seps: &[bool], max: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(labels.len());
+    let mut start = 0;
+    for end in 1..=labels.len() {
+        if end == labels.len() || seps[end] {
+            let group: Vec<&str> = labels[start..end].iter().map(String::as_str).collect();
+            out.extend(crate::report::table::abbreviate(&group, max));
+            start = end;
+        }
+    }
+    out
 }
 
 fn draw_matrix(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
@@ -501,13 +525,14 @@ impl MatrixLayout {
                 }
             })
             .collect();
+        // Folded cells need room for the symbol, the disagreement mark and a change mark.
         let natural = wide
             .iter()
             .map(|l| width(l))
             .max()
             .unwrap_or(1)
             .saturating_add(1)
-            .clamp(3, 12);
+            .clamp(if app.by_component { 5 } else { 3 }, 12);
         let total: u32 = seps
             .iter()
             .map(|s| u32::from(natural) + u32::from(*s))
@@ -515,24 +540,18 @@ impl MatrixLayout {
         let (cell_w, labels) = if total <= u32::from(avail) {
             (natural, wide)
         } else if app.by_component {
-            (3, wide.iter().map(|l| truncate(l, 2)).collect())
+            (5, wide.iter().map(|l| truncate(l, 4)).collect())
         } else {
-            // Too many endpoints for names: number them in display order; the selection line
-            // names the selected one.
-            let order = app.endpoint_order();
+            // Names too long for every column to show: shorten them (unique within their
+            // component, by the table's rule) to fit, but never under 4 characters (columns
+            // scroll instead); the selection line names the selected one in full.
+            let n = u32::try_from(grid.cols.len()).unwrap_or(u32::MAX).max(1);
+            let n_seps = u32::try_from(seps.iter().filter(|s| **s).count()).unwrap_or(0);
+            let fit = u16::try_from(u32::from(avail).saturating_sub(n_seps) / n).unwrap_or(5);
+            let cell_w = fit.max(5).min(natural.max(5));
             (
-                3,
-                grid.cols
-                    .iter()
-                    .map(|c| {
-                        let n = order.iter().position(|&e| e == c.endpoints[0]).unwrap_or(0) + 1;
-                        if n < 100 {
-                            n.to_string()
-                        } else {
-                            format!("{:02}", n % 100)
-                        }
-                    })
-                    .collect(),
+                cell_w,
+                shorten_labels(&wide, &seps, usize::from(cell_w - 1)),
             )
         };
         let widths = seps.iter().map(|s| cell_w + u16::from(*s)).collect();
@@ -771,6 +790,7 @@ impl MatrixLayout {
         y: u16,
         selected: bool,
     ) {
+        let differ = col.endpoints.len() > 1 && app.members_differ(identity, &col.endpoints);
         let (verdict, changed, rotated) = if col.endpoints.len() == 1 {
             let c = app.cell(identity, col.endpoints[0]);
             (
@@ -802,15 +822,19 @@ impl MatrixLayout {
             buf.set_string(x + mid + 1, y, "]", style);
         }
         buf.set_string(x + mid, y, symbol(verdict).to_string(), style);
-        let marker = if rotated {
-            Some(ROTATED)
-        } else if changed {
-            Some(CHANGED)
-        } else {
-            None
-        };
-        let marker_x = if selected { mid + 2 } else { mid + 1 };
-        if let (Some(m), true) = (marker, marker_x < self.cell_w) {
+        // The members' disagreement first (it must not be lost for lack of room), then a change.
+        let marks = [
+            differ.then_some(DIFFER),
+            if rotated {
+                Some(ROTATED)
+            } else if changed {
+                Some(CHANGED)
+            } else {
+                None
+            },
+        ];
+        let first = if selected { mid + 2 } else { mid + 1 };
+        for (marker_x, m) in (first..self.cell_w).zip(marks.into_iter().flatten()) {
             buf.set_string(
                 x + marker_x,
                 y,
@@ -848,15 +872,30 @@ fn selection_line(app: &App, th: Theme) -> Line<'static> {
             .unwrap_or(0);
         spans.push(Span::styled(format!("group {g}"), th.title()));
         spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
+    } else if let Some(m) = app.members.as_ref().filter(|_| !app.transposed) {
+        spans.push(Span::styled(ep.name.clone(), th.title()));
+        spans.push(Span::raw(format!(
+            " ({} of {} {} endpoints): ",
+            m.sel + 1,
+            m.endpoints.len(),
+            ep.component.title()
+        )));
     } else if app.by_component && !app.transposed {
-        let n = app
+        let col = app
             .grid()
             .cols
-            .iter()
-            .find(|c| c.endpoints.contains(&e))
-            .map_or(1, |c| c.endpoints.len());
+            .into_iter()
+            .find(|c| c.endpoints.contains(&e));
+        let n = col.as_ref().map_or(1, |c| c.endpoints.len());
+        let differ = col
+            .as_ref()
+            .is_some_and(|c| app.members_differ(i, &c.endpoints));
         spans.push(Span::styled(ep.component.title().to_string(), th.title()));
-        spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
+        spans.push(Span::raw(format!(" ({n} endpoints")));
+        if differ {
+            spans.push(Span::styled(format!(" {DIFFER}"), th.title()));
+        }
+        spans.push(Span::raw(format!(", worst {}): ", ep.name)));
     } else {
         spans.push(Span::styled(ep.name.clone(), th.title()));
         spans.push(Span::raw(format!(
@@ -1328,6 +1367,87 @@ fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
     out
 }
 
+/// The member list of a folded cell: every endpoint it folds with this identity's verdict there,
+/// worst first; `Enter` opens the selected member's detail.
+fn draw_members(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let Some(m) = app.members.clone() else {
+        return;
+    };
+    let id = app
+        .catalog
+        .identities
+        .get(m.identity)
+        .map_or("?", |i| i.name.as_str());
+    let component = m
+        .endpoints
+        .first()
+        .and_then(|&e| app.catalog.endpoints.get(e))
+        .map_or("?", |e| e.component.title());
+    let kinds: std::collections::BTreeSet<Option<Verdict>> = m
+        .endpoints
+        .iter()
+        .map(|&e| app.verdict(m.identity, e))
+        .collect();
+    let block = Block::bordered()
+        .title(Span::styled(
+            format!(
+                " {id} -> {component}: {} endpoints, {} verdicts ",
+                m.endpoints.len(),
+                kinds.len()
+            ),
+            th.title(),
+        ))
+        .title_bottom(Span::styled(
+            " j/k move  Enter detail  Esc close ",
+            th.dim(),
+        ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let name_w = m
+        .endpoints
+        .iter()
+        .filter_map(|&e| app.catalog.endpoints.get(e))
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(8);
+    let cap = usize::from(inner.height);
+    let offset = fit_rows(0, m.sel, m.endpoints.len(), cap);
+    let lines: Vec<Line> = m
+        .endpoints
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(cap)
+        .filter_map(|(k, &e)| {
+            let ep = app.catalog.endpoints.get(e)?;
+            let v = app.verdict(m.identity, e);
+            let expected =
+                app.catalog
+                    .expected(m.identity, e)
+                    .map_or("", |x| match (x.allow, x.needed) {
+                        (true, _) => "expected allow",
+                        (false, true) => "not listed, but needed",
+                        (false, false) => "expected deny",
+                    });
+            let mut line = Line::from(vec![
+                Span::raw(if k == m.sel { ">" } else { " " }),
+                Span::styled(
+                    format!("{} {:<12}", symbol(v), v.map_or("pending", Verdict::as_str)),
+                    th.verdict(v),
+                ),
+                Span::styled(format!("{:<name_w$}  ", ep.name), th.title()),
+                Span::raw(format!("{} {}  ", ep.role, ep.address)),
+                Span::styled(expected, th.dim()),
+            ]);
+            if k == m.sel {
+                line = line.style(th.selected());
+            }
+            Some(line)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
 fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let wrap_w = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = detail_lines(app, th)
@@ -1462,15 +1582,83 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     } else if let Some(s) = &app.status {
         Line::from(Span::styled(format!(" {s}"), th.title()))
     } else {
-        let hints = match app.view {
-            View::Matrix if app.transposed => " hjkl move  Enter detail/fold  z fold  c fold all  g group  t transpose  s jump  f failing  / filter  Tab views  ? help  q quit",
-            View::Matrix => " hjkl/arrows move  Enter detail  Tab findings  c components  f failing  / filter  r re-probe  R cell  space pause  e export  ? help  q quit",
-            View::Findings => " j/k move  Enter show cell  Tab changes  r re-probe  e export  ? help  q quit",
-            View::Changes => " j/k move  Enter show cell  Tab matrix  r re-probe  e export  ? help  q quit",
-        };
-        Line::from(Span::styled(hints, th.dim()))
+        Line::from(Span::styled(fit_hints(hints(app), area.width), th.dim()))
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The footer's key hints for the current view, most useful first.
+fn hints(app: &App) -> &'static [&'static str] {
+    match app.view {
+        View::Matrix if app.transposed => &[
+            "hjkl move",
+            "Enter detail/fold",
+            "z fold",
+            "c fold all",
+            "g group",
+            "t transpose",
+            "s jump",
+            "f failing",
+            "/ filter",
+            "Tab views",
+        ],
+        View::Matrix if app.members.is_some() => &[
+            "j/k member",
+            "Enter detail",
+            "Esc back",
+            "h/l other column",
+            "R re-probe it",
+            "Tab views",
+        ],
+        View::Matrix => &[
+            "hjkl move",
+            "Enter detail",
+            "Tab views",
+            "c fold",
+            "f failing",
+            "/ filter",
+            "t transpose",
+            "r re-probe",
+            "R cell",
+            "space pause",
+            "e export",
+        ],
+        View::Findings => &[
+            "j/k move",
+            "Enter show cell",
+            "Tab changes",
+            "r re-probe",
+            "e export",
+        ],
+        View::Changes => &[
+            "j/k move",
+            "Enter show cell",
+            "Tab matrix",
+            "r re-probe",
+            "e export",
+        ],
+    }
+}
+
+/// As many `hints` as fit `width`, in order, always ending with `? help  q quit`.
+fn fit_hints(hints: &[&str], width: u16) -> String {
+    const TAIL: &str = "  ? help  q quit";
+    let room = usize::from(width).saturating_sub(TAIL.len() + 1);
+    let mut out = String::from(" ");
+    for h in hints {
+        let sep = if out.len() > 1 { "  " } else { "" };
+        if out.chars().count() + sep.len() + h.chars().count() > room {
+            break;
+        }
+        out.push_str(sep);
+        out.push_str(h);
+    }
+    out.push_str(if out.len() > 1 {
+        TAIL
+    } else {
+        TAIL.trim_start()
+    });
+    out
 }
 
 /// The keys, as the help overlay lists them.
@@ -1479,7 +1667,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "first / last column"),
     (
         "Enter",
-        "toggle the cell's detail; in findings: go to the cell",
+        "detail; folded cell: its endpoints; findings: go to it",
     ),
     ("PgUp / PgDn", "scroll the detail"),
     ("Tab", "matrix, findings, changes (newest first)"),
@@ -1655,6 +1843,95 @@ mod tests {
         for _ in 0..times {
             app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
         }
+    }
+
+    /// A folded cell over a blocked and a secure member shows the blocked one with the mark,
+    /// and `Enter` lists both; the plaintext status port does not hide the blocked gRPC port.
+    #[test]
+    fn a_folded_cell_shows_the_blocked_member_with_the_mark_and_enter_lists_both() {
+        // 4 endpoints, one per component: pd-0, tikv-1, tidb-2, tiflash-3; 1 identity.
+        let mut app = big(4, 1);
+        let mut snap = (*app.snapshot).clone();
+        let mut set = |e: usize, v: Verdict| {
+            snap.cells[(
+                tlsaudit_engine::audit::IdentityId(0),
+                tlsaudit_engine::audit::EndpointId(e),
+            )]
+                .verdict = Some(v);
+        };
+        set(0, Verdict::Secure);
+        set(1, Verdict::Blocked);
+        set(2, Verdict::Secure);
+        set(3, Verdict::Secure);
+        app.set_snapshot(Arc::new(snap.clone()));
+        // Fold tikv-1 and pd-0 into one column: make pd-0 a TiKV endpoint.
+        app.catalog.endpoints[0].component = Component::Tikv;
+        app.catalog.endpoints[0].name = "tikv-0".into();
+        app = App::new(app.catalog.clone(), Arc::new(snap), false);
+        app.transposed = false;
+        press(&mut app, 'c', 1);
+        let s = frame(&mut app, 80, 24);
+        let row = s
+            .lines()
+            .find(|l| l.contains("│id-0"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(row.contains("[X]≠"), "blocked shown, with the mark:\n{s}");
+        assert!(s.contains("≠ members differ"), "legend:\n{s}");
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("id-0 -> TiKV: 2 endpoints, 2 verdicts"), "{s}");
+        let blocked = s.lines().position(|l| l.contains("X blocked     tikv-1"));
+        let secure = s.lines().position(|l| l.contains("+ secure      tikv-0"));
+        assert!(
+            matches!((blocked, secure), (Some(b), Some(s)) if b < s),
+            "both listed, worst first:\n{s}"
+        );
+        // Enter opens the selected member's own detail; Esc goes back to the list.
+        app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert_eq!(app.selected_cell(), Some((0, 0)));
+        let s = frame(&mut app, 80, 24);
+        assert!(s.contains("id-0 -> tikv-0"), "{s}");
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert!(app.members.is_some() && !app.detail);
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert!(app.members.is_none());
+        // Unencrypted (a status port) does not outrank blocked (a gRPC port).
+        let mut snap = (*app.snapshot).clone();
+        snap.cells[(
+            tlsaudit_engine::audit::IdentityId(0),
+            tlsaudit_engine::audit::EndpointId(0),
+        )]
+            .verdict = Some(Verdict::Unencrypted);
+        app.set_snapshot(Arc::new(snap));
+        let s = frame(&mut app, 80, 24);
+        let row = s
+            .lines()
+            .find(|l| l.contains("│id-0"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(row.contains("[X]≠"), "{s}");
+    }
+
+    /// The footer ends with `? help  q quit` at any width, dropping hints that do not fit.
+    #[test]
+    fn the_footer_fits_80_columns_and_keeps_help_and_quit() {
+        let mut app = big(11, 8);
+        for transposed in [false, true] {
+            app.transposed = transposed;
+            let s = frame(&mut app, 80, 24);
+            let footer = s.lines().last().unwrap_or_default();
+            assert!(
+                footer
+                    .trim_matches('"')
+                    .trim_end()
+                    .ends_with("? help  q quit"),
+                "{footer}"
+            );
+        }
+        assert_eq!(fit_hints(&["a b", "c d"], 20), " ? help  q quit");
+        assert_eq!(fit_hints(&["a b", "c d"], 40), " a b  c d  ? help  q quit");
     }
 
     /// The selected cell is drawn `[x]`; it must be on screen after every move.

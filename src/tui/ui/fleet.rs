@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{
-    clock, fit_cols, fit_rows, kv, more, symbol, truncate, width, Theme, CHANGED, ROTATED,
+    clock, fit_cols, fit_rows, kv, more, symbol, truncate, width, Theme, CHANGED, DIFFER, ROTATED,
 };
 use crate::report::diff::Change;
 use crate::tui::app::{App, Row};
@@ -200,7 +200,7 @@ fn draw_row(
                     y,
                     g.cell_w,
                     v,
-                    None,
+                    app.members_differ(i, endpoints).then_some(DIFFER),
                     selected && i == app.sel_identity,
                 );
             }
