@@ -134,6 +134,20 @@ pub struct AuditFlags {
     /// that could not see an endpoint it lists fails).
     #[arg(long)]
     pub allow_unreachable: bool,
+    /// Audit only the endpoints of this component (repeatable: --component tikv --component pd).
+    #[arg(long = "component", value_name = "COMPONENT")]
+    pub only_component: Vec<tlsaudit_engine::profile::Component>,
+    /// Audit only this endpoint, by name (repeatable).
+    #[arg(long = "endpoint", value_name = "NAME")]
+    pub only_endpoint: Vec<String>,
+    /// Probe only as this identity: an inventory name, or anonymous, foreign, unlisted
+    /// (repeatable).
+    #[arg(long = "identity", value_name = "NAME")]
+    pub only_identity: Vec<String>,
+    /// Start at most N probes per second (for production: each probe is one TLS handshake,
+    /// and a log line on the server when it is refused).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -389,6 +403,14 @@ fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
     inv.options.foreign &= !flags.no_foreign;
     inv.options.unlisted &= !flags.no_unlisted;
     inv.options.allow_unreachable |= flags.allow_unreachable;
+    if let Some(r) = flags.rate {
+        inv.options.rate = Some(r);
+    }
+    inv.restrict(&tlsaudit_engine::inventory::Scope {
+        components: flags.only_component.clone(),
+        endpoints: flags.only_endpoint.clone(),
+        identities: flags.only_identity.clone(),
+    })?;
     if let Some(account) = flags.mysql.account()? {
         inv.options.mysql_account = Some(account);
     }

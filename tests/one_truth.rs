@@ -135,5 +135,111 @@ async fn every_report_format_says_what_was_not_checked() {
         );
     }
     let json: serde_json::Value = serde_json::from_str(&outputs[0].1).unwrap();
-    assert_eq!(json["not_checked"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(
+        json["not_checked"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+}
+
+/// Subsets for production: `--component`, `--endpoint`, `--identity` narrow the audit, what they
+/// leave out is listed under "not checked", unknown names are input errors, and `--rate` spaces
+/// the probes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_subsets_and_rate_limit() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let run = move |args: &[&str]| {
+        let mut c = bin();
+        c.arg("report").args(args).arg("--config").arg(&config);
+        let t = std::time::Instant::now();
+        let out = c.output().unwrap();
+        (out, t.elapsed())
+    };
+    let (scoped, paced, by_name, bad_ep, bad_id) = tokio::task::spawn_blocking(move || {
+        (
+            run(&[
+                "--format",
+                "json",
+                "--component",
+                "tikv",
+                "--identity",
+                "tidb",
+                "--identity",
+                "anonymous",
+            ]),
+            run(&[
+                "--format",
+                "json",
+                "--component",
+                "tikv",
+                "--identity",
+                "tidb",
+                "--identity",
+                "anonymous",
+                "--rate",
+                "10",
+            ]),
+            run(&[
+                "--format",
+                "json",
+                "--endpoint",
+                "tikv-2",
+                "--endpoint",
+                "pd-1",
+                "--identity",
+                "tidb",
+            ]),
+            run(&["--endpoint", "nope"]),
+            run(&["--identity", "nobody"]),
+        )
+    })
+    .await
+    .unwrap();
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = json(&scoped.0);
+    let eps: Vec<&str> = v["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["component"].as_str().unwrap())
+        .collect();
+    assert_eq!(eps.len(), 6, "{eps:?}");
+    assert!(eps.iter().all(|c| *c == "tikv"), "{eps:?}");
+    let ids: Vec<&str> = v["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["tidb", "anonymous"]);
+    let notes = v["not_checked"].to_string();
+    assert!(notes.contains("5 of 11 endpoints were left out"), "{notes}");
+    assert!(notes.contains("tikv, pd, tiflash, client"), "{notes}");
+    // The planted outage is still found inside the scope.
+    assert_eq!(scoped.0.status.code(), Some(1));
+    // 12 probes at 10 per second take at least 1.1 s (the first starts at once).
+    assert_eq!(json(&paced.0)["summary"]["cells"], 12);
+    assert!(
+        paced.1 >= std::time::Duration::from_millis(1100),
+        "{:?}",
+        paced.1
+    );
+    let v = json(&by_name.0);
+    let names: Vec<&str> = v["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pd-1", "tikv-2"]);
+    for (out, words) in [
+        (&bad_ep.0, "no endpoint \"nope\""),
+        (&bad_id.0, "no identity \"nobody\""),
+    ] {
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(e.contains(words) && e.contains("use one of:"), "{e}");
+    }
 }

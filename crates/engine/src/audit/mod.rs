@@ -127,9 +127,13 @@ pub fn extra_identities(
 /// versions assumed where a rule depends on them.
 pub fn not_checked(inv: &Inventory) -> Vec<String> {
     let o = &inv.options;
-    let mut out = Vec::new();
+    let mut out = o.scope_notes.clone();
     for (on, name, what) in [
-        (o.anonymous, "anonymous", "a caller without a client certificate"),
+        (
+            o.anonymous,
+            "anonymous",
+            "a caller without a client certificate",
+        ),
         (o.foreign, "foreign", "a certificate from another CA"),
     ] {
         if !on {
@@ -139,7 +143,9 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
         }
     }
     if !o.unlisted {
-        out.push("a CN no allow-list names was not tried (the unlisted identity is switched off)".into());
+        out.push(
+            "a CN no allow-list names was not tried (the unlisted identity is switched off)".into(),
+        );
     } else if inv.ca_key.is_none() {
         out.push("a CN no allow-list names was not tried: without the CA key (ca_key; TiUP's ca.pem) no unlisted identity can be issued, so a list that is set but not enforced shows only where a configured identity is outside it".into());
     }
@@ -158,7 +164,10 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
     let dev: Vec<&str> = inv
         .endpoints
         .iter()
-        .filter(|e| e.version.is_some_and(crate::profile::Version::is_development))
+        .filter(|e| {
+            e.version
+                .is_some_and(crate::profile::Version::is_development)
+        })
         .map(|e| e.name.as_str())
         .collect();
     if !dev.is_empty() {
@@ -356,6 +365,7 @@ impl Auditor {
         self.tx.send_replace(Arc::new(state.clone()));
 
         let global = Arc::new(Semaphore::new(plan.inventory.options.concurrency));
+        let pacer = plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r)));
         let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
         let mut tasks = tokio::task::JoinSet::new();
@@ -365,6 +375,7 @@ impl Auditor {
                 .or_insert_with(|| Arc::new(Semaphore::new(plan.inventory.options.per_host)))
                 .clone();
             let (plan, global, done_tx) = (plan.clone(), global.clone(), done_tx.clone());
+            let pacer = pacer.clone();
             tasks.spawn(async move {
                 let Ok(_host) = host_sem.acquire_owned().await else {
                     return;
@@ -372,6 +383,9 @@ impl Auditor {
                 let Ok(_slot) = global.acquire_owned().await else {
                     return;
                 };
+                if let Some(p) = &pacer {
+                    p.wait().await;
+                }
                 let (i, e) = cell;
                 let spec = &plan.specs[e.0];
                 let caller = &plan.identities[i.0].caller;
@@ -414,6 +428,31 @@ impl Auditor {
         let snap = Arc::new(state);
         self.tx.send_replace(snap.clone());
         snap
+    }
+}
+
+/// Spaces probe starts evenly: at most `rate` per second across the round.
+#[derive(Debug)]
+struct Pacer {
+    gap: std::time::Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(rate: u32) -> Pacer {
+        Pacer {
+            gap: std::time::Duration::from_secs(1) / rate.max(1),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Wait for this probe's start time (the lock is held while waiting, so starts queue up).
+    async fn wait(&self) {
+        let mut next = self.next.lock().await;
+        let now = tokio::time::Instant::now();
+        let at = (*next).max(now);
+        tokio::time::sleep_until(at).await;
+        *next = at + self.gap;
     }
 }
 

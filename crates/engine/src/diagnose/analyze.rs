@@ -93,7 +93,13 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
             .push("read the evidence of the baseline and the variants (--format json)".into());
         a.findings.push(f);
     }
-    let headline = if cell == Some(Verdict::Enforced) {
+    let headline = if cell == Some(Verdict::Open) {
+        format!(
+            "{} admits {}, which its allow-list does not name: the list is not enforced",
+            inputs.target.server_label(),
+            a.who()
+        )
+    } else if cell == Some(Verdict::Enforced) {
         format!(
             "{} refuses {}, as its configuration intends: {}",
             inputs.target.server_label(),

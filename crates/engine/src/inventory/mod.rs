@@ -11,7 +11,10 @@ use toml::Spanned;
 
 use crate::error::InputError;
 use crate::probe::{validate_address, Protocol, Timeouts};
+
+mod scope;
 use crate::profile::{self, Component, Profile, Role, Version};
+pub use scope::Scope;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +47,7 @@ struct RawProbe {
     per_host: Option<Spanned<usize>>,
     expiry_warning_days: Option<u32>,
     allow_unreachable: Option<bool>,
+    rate: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +123,10 @@ pub struct AuditOptions {
     /// An endpoint no probe reached is a warning, not a critical finding (by default an audit
     /// that could not see a listed endpoint does not pass).
     pub allow_unreachable: bool,
+    /// Probes started per second at most (none: as fast as the concurrency limits allow).
+    pub rate: Option<u32>,
+    /// What a `--component` / `--endpoint` / `--identity` scope left out, in words.
+    pub scope_notes: Vec<String>,
     /// The audit account for the SQL ports (from `--mysql-user`; never from the file).
     pub mysql_account: Option<crate::probe::mysql::MysqlAccount>,
 }
@@ -134,6 +142,8 @@ impl Default for AuditOptions {
             per_host: 16,
             expiry_warning_days: 30,
             allow_unreachable: false,
+            rate: None,
+            scope_notes: Vec::new(),
             mysql_account: None,
         }
     }
@@ -222,6 +232,13 @@ impl Inventory {
     /// A per-phase deadline override from the command line.
     pub fn set_timeout(&mut self, d: Duration) {
         self.options.timeouts = Timeouts::uniform(d);
+    }
+
+    /// Keep only the endpoints and identities `scope` names; what is left out is said in
+    /// `options.scope_notes` (every output lists it under "not checked"). A name the
+    /// inventory does not have is an error that lists the names it has.
+    pub fn restrict(&mut self, scope: &Scope) -> Result<(), InputError> {
+        scope::restrict(self, scope)
     }
 }
 
@@ -403,6 +420,16 @@ impl Ctx<'_> {
         }
         if let Some(a) = p.allow_unreachable {
             options.allow_unreachable = a;
+        }
+        if let Some(r) = p.rate {
+            if *r.get_ref() == 0 {
+                return Err(self.at(
+                    r.span(),
+                    "rate must be at least 1 probe per second",
+                    "use a positive number, or drop rate for no limit",
+                ));
+            }
+            options.rate = Some(*r.get_ref());
         }
         Ok(options)
     }
