@@ -408,7 +408,9 @@ fn component_log_lines_from_the_fixture() {
     assert!(cases.len() >= 15, "{} cases", cases.len());
     for c in &cases {
         assert!(
-            c.source.starts_with("verbatim ") || c.source.starts_with("shape "),
+            ["verbatim ", "observed ", "shape "]
+                .iter()
+                .any(|p| c.source.starts_with(p)),
             "every line says where its shape comes from: {}",
             c.line
         );
