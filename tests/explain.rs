@@ -355,3 +355,137 @@ fn sql_port_texts() {
         Cause::SqlTlsNotOffered,
     );
 }
+
+/// One block of tests/fixtures/explain/component-lines.txt.
+struct Case {
+    source: String,
+    line: String,
+    cause: String,
+    details: Vec<String>,
+    confirm: Option<String>,
+}
+
+fn fixture_cases() -> Vec<Case> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/explain/component-lines.txt"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut cases = Vec::new();
+    for block in text.split("\n\n") {
+        let mut case = Case {
+            source: String::new(),
+            line: String::new(),
+            cause: String::new(),
+            details: Vec::new(),
+            confirm: None,
+        };
+        for l in block.lines() {
+            if let Some(v) = l.strip_prefix("# source: ") {
+                case.source = v.to_string();
+            } else if let Some(v) = l.strip_prefix("line: ") {
+                case.line = v.to_string();
+            } else if let Some(v) = l.strip_prefix("cause: ") {
+                case.cause = v.to_string();
+            } else if let Some(v) = l.strip_prefix("detail: ") {
+                case.details.push(v.to_string());
+            } else if let Some(v) = l.strip_prefix("confirm: ") {
+                case.confirm = Some(v.to_string());
+            } else {
+                assert!(l.starts_with('#'), "unknown fixture line: {l}");
+            }
+        }
+        if !case.line.is_empty() {
+            cases.push(case);
+        }
+    }
+    cases
+}
+
+#[test]
+fn component_log_lines_from_the_fixture() {
+    let cases = fixture_cases();
+    assert!(cases.len() >= 15, "{} cases", cases.len());
+    for c in &cases {
+        assert!(
+            ["verbatim ", "observed ", "shape "]
+                .iter()
+                .any(|p| c.source.starts_with(p)),
+            "every line says where its shape comes from: {}",
+            c.line
+        );
+        let e = explain(&c.line);
+        let got = e.cause().map(Cause::id);
+        assert_eq!(got, Some(c.cause.as_str()), "{}\n{e:#?}", c.line);
+        let m = &e.matches[0];
+        for d in &c.details {
+            assert!(
+                m.details.contains(d),
+                "{}\nwanted {d:?} in {:?}",
+                c.line,
+                m.details
+            );
+        }
+        if let Some(want) = &c.confirm {
+            assert!(
+                m.confirm.contains(want.as_str()),
+                "{}\n{}",
+                c.line,
+                m.confirm
+            );
+        }
+        // Nothing read from an escaped field keeps the escape's backslash.
+        assert!(
+            m.details.iter().all(|d| !d.contains('\\')),
+            "{:?}",
+            m.details
+        );
+    }
+}
+
+#[test]
+fn grpc_c_core_lines_name_the_component_and_the_probe() {
+    // The line C-core prints for every rejected client certificate: the meaning says which side
+    // logs it and that a foreign-CA probe leaves it.
+    let e = explain("E1201 10:12:01.342000000 140735530255168 ssl_transport_security.cc:1063] Handshake failed with fatal error SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED.");
+    assert_eq!(e.matches.len(), 1, "{e:#?}");
+    let m = &e.matches[0];
+    assert!(m.source.contains("C-core"), "{}", m.source);
+    assert!(m.meaning.contains("foreign-CA"), "{}", m.meaning);
+    let causes: Vec<Cause> = m.causes.iter().map(|c| c.cause).collect();
+    assert_eq!(causes[..2], [Cause::UnknownCa, Cause::Expired]);
+    // The upper-case reason alone (no C-core prefix) is still OpenSSL's verify failure.
+    assert_eq!(
+        cause_of("error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"),
+        Some(Cause::CertVerifyFailed)
+    );
+    // ER_SECURE_TRANSPORT_REQUIRED keeps matching with its underscores.
+    assert_eq!(
+        cause_of("ER_SECURE_TRANSPORT_REQUIRED"),
+        Some(Cause::SecureTransportRequired)
+    );
+}
+
+#[test]
+fn binary_renders_control_characters_inert() {
+    // A CN is chosen by whoever made the certificate: an escape sequence in it must not reach
+    // the terminal.
+    let out = bin()
+        .args([
+            "explain",
+            "Common name check fail, reason: x509_common_name from peer is evil\u{1b}[2J, cert_allowed_cn: {\"pd\"}",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(!s.contains('\u{1b}'), "{s:?}");
+    assert!(s.contains("evil\\x1b[2J"), "{s}");
+    let out = bin()
+        .args(["explain", "nothing known \u{1b}]0;title\u{7}"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e:?}");
+}

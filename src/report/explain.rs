@@ -4,20 +4,27 @@ use std::fmt::Write;
 
 use tlsaudit_engine::explain::Explanation;
 
+use super::shared::inert;
 use super::text::Style;
 
-/// The explanation as text.
+/// The explanation as text. The recognised words, the names read and the suggested command
+/// come from the pasted line (a CN is whatever the certificate's maker chose): made inert.
 pub fn render(e: &Explanation, style: Style) -> String {
     let mut out = String::new();
     for (i, m) in e.matches.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        let _ = writeln!(out, "{} \"{}\"", style.warn("recognised:"), m.matched);
+        let _ = writeln!(
+            out,
+            "{} \"{}\"",
+            style.warn("recognised:"),
+            inert(&m.matched)
+        );
         let _ = writeln!(out, "  printed by: {}", m.source);
         let _ = writeln!(out, "  meaning:    {}", m.meaning);
         for d in &m.details {
-            let _ = writeln!(out, "  read:       {d}");
+            let _ = writeln!(out, "  read:       {}", inert(d));
         }
         let _ = writeln!(
             out,
@@ -43,7 +50,7 @@ pub fn render(e: &Explanation, style: Style) -> String {
         for c in &m.checks {
             let _ = writeln!(out, "    - {c}");
         }
-        let _ = writeln!(out, "  confirm:    {}", m.confirm);
+        let _ = writeln!(out, "  confirm:    {}", inert(&m.confirm));
     }
     out
 }

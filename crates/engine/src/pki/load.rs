@@ -99,7 +99,17 @@ fn labels(sections: &[PemSection]) -> String {
 /// Load every certificate of a PEM file; at least one must be there and each must parse.
 pub fn load_certs(path: &Path, role: CertRole) -> Result<Vec<CertificateDer<'static>>, InputError> {
     let text = read_text(path)?;
-    let sections = scan(&text);
+    certs_from_pem(&text, path, role)
+}
+
+/// The certificates of a PEM text already read from `path` (which names it in errors): what
+/// [`load_certs`] does after reading the file. Public for the fuzz targets (`fuzz/`).
+pub fn certs_from_pem(
+    text: &str,
+    path: &Path,
+    role: CertRole,
+) -> Result<Vec<CertificateDer<'static>>, InputError> {
+    let sections = scan(text);
     let mut certs = Vec::new();
     for (i, sec) in sections.iter().enumerate() {
         if sec.label != "CERTIFICATE" && sec.label != "TRUSTED CERTIFICATE" {

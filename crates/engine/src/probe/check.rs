@@ -504,8 +504,9 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<(u32, String)> {
     Some((code, message))
 }
 
-/// gRPC percent-encodes grpc-message.
-fn percent_decode(s: &str) -> String {
+/// gRPC percent-encodes grpc-message: `%XX` becomes the byte, anything else stays, and the
+/// bytes are read as UTF-8 (lossily). Public for the fuzz targets (`fuzz/`).
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -1,22 +1,18 @@
-//! `tlsaudit explain "ERROR TEXT"`: map a log line from TiDB, TiKV, PD, TiFlash, TiCDC, Go,
-//! OpenSSL or rustls to the likely cause, the checks that confirm it, and the
-//! `tlsaudit diagnose` command that probes it.
-
-use serde::Serialize;
+//! The texts `explain` recognises: each with who prints it, its meaning and its causes.
 
 use crate::diagnose::cause::Cause;
 
 /// One recognised text.
-struct Pattern {
+pub(super) struct Pattern {
     /// Every needle must occur (ASCII case-insensitive).
-    needles: &'static [&'static str],
+    pub needles: &'static [&'static str],
     /// Who prints it.
-    source: &'static str,
+    pub source: &'static str,
     /// The likely causes, most likely first.
-    causes: &'static [Cause],
-    meaning: &'static str,
+    pub causes: &'static [Cause],
+    pub meaning: &'static str,
     /// A generic text (an alert, an OS error) that a more specific match supersedes.
-    generic: bool,
+    pub generic: bool,
 }
 
 const fn p(
@@ -52,9 +48,24 @@ const fn g(
 use Cause as C;
 
 const BAD_CERT: &str = "The server refused the client certificate during the handshake (alert 42). Go servers (PD, TiDB's status port, TiCDC, TiProxy) send it when the certificate's CN is not on their allow-list; Go before 1.20 also sent it for a missing certificate, one from another CA or an expired one.";
+const CCORE_VERIFY: &str = "gRPC C-core (the TLS layer of TiKV's and TiFlash's gRPC) refused the peer's certificate. Logged by TiKV/TiFlash serving a connection, it is the caller's client certificate: it does not chain to `ca-path`, or it expired (the caller sees only a closed connection, no alert; a tlsaudit probe with a foreign-CA certificate leaves exactly this line). Logged when TiKV/TiFlash is the caller (to PD, another TiKV), it is the server's certificate: another CA, a missing intermediate, or SANs without the dialed address.";
 const SILENT: &str = "The peer closed the connection without a TLS alert. gRPC C-core servers (TiKV 20160, TiFlash 3930) do this for every client-certificate problem (none sent, another CA, expired) and when the caller does not offer the h2 ALPN protocol.";
 
-static PATTERNS: &[Pattern] = &[
+pub(super) static PATTERNS: &[Pattern] = &[
+    // gRPC C-core's TLS (TiKV 20160, TiFlash 3930, and both as callers): ssl_transport_security.cc
+    // logs `Handshake failed with fatal error SSL_ERROR_SSL: <OpenSSL error>.` at ERROR on either
+    // side. TiKV's slog shows it as `[ERROR] [<unknown>] ["Handshake failed ..."]`.
+    p(&["handshake failed with fatal error", "certificate verify failed"], "gRPC C-core TLS (TiKV 20160, TiFlash 3930, or TiKV/TiFlash as a caller), at ERROR", &[C::UnknownCa, C::Expired, C::SanMismatch, C::IncompleteChain], CCORE_VERIFY),
+    p(&["handshake failed with fatal error", "peer did not return a certificate"], "gRPC C-core TLS server (TiKV 20160, TiFlash 3930), at ERROR", &[C::ClientCertRequired],
+      "A caller connected to TiKV's or TiFlash's gRPC port without a client certificate. C-core closes the connection without an alert, so the caller sees only EOF or a reset. A tlsaudit probe with no certificate leaves exactly this line."),
+    p(&["handshake failed with fatal error", "wrong version number"], "gRPC C-core TLS (TiKV 20160, TiFlash 3930, or TiKV/TiFlash as a caller), at ERROR", &[C::Plaintext],
+      "The TLS layer read bytes that are not TLS. On a TiKV/TiFlash server: a caller spoke plaintext to the TLS port (http://, a gRPC client without TLS, a port scanner). As a caller: the server it dialed speaks plaintext (partial TLS enablement)."),
+    p(&["handshake failed with fatal error", "http request"], "gRPC C-core TLS server (TiKV 20160, TiFlash 3930), at ERROR", &[C::Plaintext],
+      "A plaintext HTTP request reached TiKV's or TiFlash's TLS gRPC port: the caller must use TLS."),
+    p(&["handshake failed with fatal error", "no shared cipher"], "gRPC C-core TLS server (TiKV 20160, TiFlash 3930), at ERROR", &[C::TlsVersionMismatch],
+      "The caller offered no cipher suite (or TLS version) this server accepts."),
+    p(&["status server error", "tls handshake error"], "TiKV status server (20180), at ERROR", &[C::Plaintext, C::ClientCertRequired, C::UnknownCa, C::TlsVersionMismatch],
+      "A TLS handshake on TiKV's status port failed; TiKV does not log why. Seen for http:// requests to the TLS port, for callers without a certificate or from another CA, and during certificate rotation (the status port reloads its certificate only after a handshake error). It also speaks TLS 1.2 only."),
     // Allow-lists.
     p(&["common name check fail"], "TiKV gRPC (status 16 UNAUTHENTICATED), as its callers log it", &[C::CnNotAllowed],
       "TiKV compared the caller certificate's CN with `cert-allowed-cn` ([security] in tikv.toml) and it is not on the list. The TLS handshake itself succeeded; every gRPC call is refused."),
@@ -225,274 +236,3 @@ static PATTERNS: &[Pattern] = &[
     g(&["i/o timeout"], "Go net", &[C::Unreachable, C::NoAnswer],
       "No answer in time: the host is unreachable, packets are dropped, or the port accepts TCP and never answers TLS."),
 ];
-
-/// A cause as the explanation lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CauseInfo {
-    pub cause: Cause,
-    pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fact: Option<u8>,
-}
-
-/// One recognised text in the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Match {
-    /// The recognised words, as they appear in the input.
-    pub matched: String,
-    /// Who prints it.
-    pub source: String,
-    pub meaning: String,
-    /// Likely causes, most likely first.
-    pub causes: Vec<CauseInfo>,
-    /// Names read from the text (the CN, the dialed address, the SANs, the list).
-    pub details: Vec<String>,
-    /// What to check to confirm.
-    pub checks: Vec<String>,
-    /// The tlsaudit command that probes the link and names the cause.
-    pub confirm: String,
-}
-
-/// The explanation of a pasted text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Explanation {
-    pub input: String,
-    pub matches: Vec<Match>,
-}
-
-impl Explanation {
-    pub fn matched(&self) -> bool {
-        !self.matches.is_empty()
-    }
-
-    /// 0 when the text was recognised, 1 when it was not.
-    pub fn exit_code(&self) -> u8 {
-        u8::from(!self.matched())
-    }
-
-    /// The most likely cause.
-    pub fn cause(&self) -> Option<Cause> {
-        self.matches
-            .first()
-            .and_then(|m| m.causes.first())
-            .map(|c| c.cause)
-    }
-}
-
-/// The text after `marker` (case-insensitive) up to the first of `stops`, trimmed.
-fn after<'a>(text: &'a str, lower: &str, marker: &str, stops: &[char]) -> Option<&'a str> {
-    let i = lower.find(marker)? + marker.len();
-    let rest = text.get(i..)?;
-    let end = rest
-        .find(|c: char| stops.contains(&c))
-        .unwrap_or(rest.len());
-    let v = rest[..end].trim().trim_matches(|c| c == '"' || c == '\'');
-    (!v.is_empty()).then_some(v)
-}
-
-struct Extracted {
-    details: Vec<String>,
-    cn: Option<String>,
-    host: Option<String>,
-}
-
-fn extract(text: &str, lower: &str) -> Extracted {
-    let mut details = Vec::new();
-    let mut cn = None;
-    let mut host = None;
-    if let Some(v) = after(
-        text,
-        lower,
-        "x509_common_name from peer is ",
-        &[',', '"', '\n'],
-    ) {
-        details.push(format!("the refused caller's CN: {v}"));
-        cn = Some(v.to_string());
-    }
-    if let Some(i) = lower.find("cert_allowed_cn: {") {
-        let rest = &text[i + "cert_allowed_cn: ".len()..];
-        if let Some(end) = rest.find('}') {
-            let list = rest[..=end].replace("\\\"", "\"");
-            details.push(format!("TiKV's cert-allowed-cn: {list}"));
-        }
-    }
-    if let Some(v) = after(text, lower, "from the client certificate [", &[']']) {
-        details.push(format!("the refused caller's CN: {v}"));
-        cn = Some(v.to_string());
-    }
-    if let Some(v) = after(text, lower, "cluster-verify-cn with value: ", &['\n', '"']) {
-        details.push(format!("TiDB's cluster-verify-cn: {v}"));
-    }
-    if let Some(i) = lower.find("certificate is valid for ") {
-        let rest = &text[i + "certificate is valid for ".len()..];
-        if let Some(j) = rest.find(", not ") {
-            let names = &rest[..j];
-            let dialed_rest = &rest[j + ", not ".len()..];
-            let end = dialed_rest
-                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')')
-                .unwrap_or(dialed_rest.len());
-            let dialed = dialed_rest[..end].trim_end_matches([',', '.', ';']);
-            details.push(format!("the certificate's SANs: {names}"));
-            details.push(format!("the address the caller dialed: {dialed}"));
-            host = Some(dialed.to_string());
-        }
-    }
-    if let Some(v) = after(text, lower, "cannot validate certificate for ", &[' ']) {
-        details.push(format!("the address the caller dialed: {v}"));
-        host = Some(v.to_string());
-    }
-    if let Some(v) = after(text, lower, "but wanted to match ", &[' ', '"', '\n']) {
-        details.push(format!("the name the caller dialed: {v}"));
-        host = Some(v.to_string());
-    }
-    if let Some(v) = after(text, lower, "certificate not valid for name ", &[';']) {
-        details.push(format!("the name the client verified: {v}"));
-        host = Some(v.trim_matches('"').to_string());
-    }
-    Extracted { details, cn, host }
-}
-
-fn confirm(cause: Cause, ex: &Extracted) -> String {
-    let target = match &ex.host {
-        Some(h) if h.contains(':') && !h.contains('.') => format!("[{h}]:PORT"),
-        Some(h) => format!("{h}:PORT"),
-        None => "HOST:PORT".to_string(),
-    };
-    let who = match &ex.cn {
-        Some(cn) => format!("--as {cn}"),
-        None => "--as IDENTITY".to_string(),
-    };
-    match cause {
-        C::CnNotAllowed | C::PdCnNotAllowed | C::TidbVerifyCn => format!(
-            "tlsaudit diagnose ENDPOINT --config tlsaudit.toml {who}   (the identity whose certificate has that CN; the variants show which CNs the server accepts)"
-        ),
-        C::SanMismatch | C::CnOnlyCert => format!(
-            "tlsaudit diagnose {target} --config tlsaudit.toml   (dial it as the callers do; the variants verify the chain for the certificate's own SANs)"
-        ),
-        C::PdMultipleCn | C::NotListening => "tlsaudit diagnose PD-HOST:2379 --config tlsaudit.toml".to_string(),
-        C::Plaintext => format!(
-            "tlsaudit diagnose {target} --config tlsaudit.toml   (step 2 shows what the port speaks)"
-        ),
-        C::MissingAlpn => format!(
-            "tlsaudit diagnose {target} --config tlsaudit.toml --protocol grpc   (step 3 shows the negotiated ALPN)"
-        ),
-        C::KeyMismatch => "tlsaudit diagnose HOST:PORT --ca ca.crt --cert CERT --key KEY".to_string(),
-        C::SqlTlsNotOffered | C::SecureTransportRequired | C::SqlAccessDenied | C::SqlHostNotAllowed => format!(
-            "tlsaudit diagnose {} --ca ca.crt --protocol mysql   (add --mysql-user NAME, password in TLSAUDIT_MYSQL_PASSWORD, to learn whether plaintext is refused)",
-            match &ex.host {
-                Some(h) => format!("{h}:4000"),
-                None => "HOST:4000".to_string(),
-            }
-        ),
-        _ => format!("tlsaudit diagnose {target} --config tlsaudit.toml {who}"),
-    }
-}
-
-/// Explain a pasted text (one or more log lines).
-pub fn explain(input: &str) -> Explanation {
-    let text = input.trim();
-    let lower = text.to_ascii_lowercase();
-    let ex = extract(text, &lower);
-    let mut found: Vec<(&Pattern, String)> = Vec::new();
-    for pat in PATTERNS {
-        if pat.needles.iter().all(|n| lower.contains(n)) {
-            let first = pat.needles[0];
-            let matched = lower
-                .find(first)
-                .and_then(|i| text.get(i..i + first.len()))
-                .unwrap_or(first)
-                .to_string();
-            found.push((pat, matched));
-        }
-    }
-    if found.iter().any(|(p, _)| !p.generic) {
-        found.retain(|(p, _)| !p.generic);
-    }
-    let mut seen = Vec::new();
-    let mut matches = Vec::new();
-    for (pat, matched) in found {
-        let primary = pat.causes[0];
-        if seen.contains(&primary) {
-            continue;
-        }
-        seen.push(primary);
-        let mut checks = Vec::new();
-        for c in pat.causes.iter().take(2) {
-            for x in c.checks() {
-                if !checks.contains(&x) {
-                    checks.push(x);
-                }
-            }
-        }
-        matches.push(Match {
-            matched,
-            source: pat.source.to_string(),
-            meaning: pat.meaning.to_string(),
-            causes: pat
-                .causes
-                .iter()
-                .map(|c| CauseInfo {
-                    cause: *c,
-                    title: c.title().to_string(),
-                    fact: c.fact(),
-                })
-                .collect(),
-            details: ex.details.clone(),
-            checks,
-            confirm: confirm(primary, &ex),
-        });
-    }
-    Explanation {
-        input: text.to_string(),
-        matches,
-    }
-}
-
-/// What to say when nothing matched.
-pub fn unmatched_help(input: &str) -> String {
-    let shown: String = input.trim().chars().take(120).collect();
-    format!(
-        "tlsaudit does not recognise this text: \"{shown}\"\n\
-         It knows the TLS errors of TiDB, TiKV, PD, TiFlash and TiCDC, of Go (crypto/tls, crypto/x509, gRPC),\n\
-         OpenSSL and rustls, and the SQL ports' MySQL errors (1045, 1130, 2026, 3159), for example:\n\
-         \x20 x509: certificate signed by unknown authority\n\
-         \x20 x509: certificate is valid for 127.0.0.1, not 10.0.1.5\n\
-         \x20 Common name check fail, reason: x509_common_name from peer is tidb\n\
-         \x20 remote error: tls: bad certificate / sslv3 alert bad certificate / wrong version number\n\
-         \x20 ERROR 3159 (HY000): Connections using insecure transport are prohibited while --require_secure_transport=ON.\n\
-         Paste the whole log line (the part after the timestamp is enough), or let tlsaudit probe the link:\n\
-         \x20 tlsaudit diagnose HOST:PORT --config tlsaudit.toml --as IDENTITY\n"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_pattern_is_lowercase() {
-        for p in PATTERNS {
-            for n in p.needles {
-                assert_eq!(*n, n.to_ascii_lowercase());
-            }
-            assert!(!p.causes.is_empty());
-        }
-    }
-
-    #[test]
-    fn specific_beats_generic() {
-        let e = explain("rpc error: code = Unavailable desc = connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\"");
-        assert_eq!(e.cause(), Some(Cause::UnknownCa));
-        assert_eq!(e.matches.len(), 1);
-    }
-
-    #[test]
-    fn reads_the_names() {
-        let e = explain("x509: certificate is valid for 127.0.0.1, ::1, not 10.0.1.5");
-        assert!(e.matches[0]
-            .details
-            .iter()
-            .any(|d| d.ends_with("dialed: 10.0.1.5")));
-        assert!(e.matches[0].confirm.contains("10.0.1.5:PORT"));
-    }
-}
