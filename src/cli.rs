@@ -49,6 +49,9 @@ pub enum Command {
     /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
     /// findings that changed; exit 1 when a change reaches --fail-on.
     Diff(crate::report::diff::DiffArgs),
+    /// Build a cluster's PKI and allow-lists from a TiUP topology: a certificate per instance,
+    /// TiUP's client certificate, each component's [security] section, a server_configs patch.
+    Init(crate::remedy::InitArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -336,6 +339,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(&args),
         Some(Command::Diff(args)) => crate::report::diff::run(&args),
+        Some(Command::Init(args)) => crate::remedy::run_init(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
