@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use std::process::Command;
 use tlsaudit_lab::{Behavior, EndpointSpec, Lab, LabSpec, SqlConfig};
 use tlsaudit_testkit::{cli, require_tool};
 
@@ -265,13 +266,278 @@ fn check_cells(v: &serde_json::Value) {
             needed += 1;
             assert!(listed, "{what}");
         }
-        if ep["role"] == "sql" {
-            assert_eq!(verdict, "secure", "{what}");
-        } else if listed {
+        if ep["role"] == "sql" || listed {
             assert_eq!(verdict, "secure", "{what}");
         } else {
             assert_eq!(verdict, "enforced", "{what}");
         }
     }
     assert!(needed >= 10, "{needed} needed links");
+}
+
+fn openssl(bin: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(bin).args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn new_ca_certificates_pass_openssl_and_are_what_tiup_would_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("prod.yaml");
+    std::fs::write(
+        &topo,
+        "global:\n  user: tidb\npd_servers:\n  - host: 10.0.1.11\n    client_port: 12379\ntikv_servers:\n  - host: tikv-1.example\ntidb_servers:\n  - host: 10.0.1.21\ncdc_servers:\n  - host: 10.0.1.51\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "init",
+        "--topology",
+        &s(&topo),
+        "--out",
+        &s(&out),
+        "--new-ca",
+    ];
+    let (code, stdout, stderr) = cli(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"));
+    // Never overwrites without --force: one line, exit 2.
+    let (code, _, err) = cli(&args);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("out: is not empty") && err.contains("--force"),
+        "{err}"
+    );
+    let before = std::fs::read(out.join("tls/ca.crt")).unwrap();
+    let (code, _, err) = cli(&[&args[..], &["--force"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(before, std::fs::read(out.join("tls/ca.crt")).unwrap());
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for key in [
+            "tls/ca.pem",
+            "tls/client.pem",
+            "pd-10.0.1.11-12379/tls/pd.pem",
+            "cdc-10.0.1.51-8300/tls/cdc.pem",
+        ] {
+            let mode = std::fs::metadata(out.join(key))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{key}");
+        }
+    }
+
+    let Some(bin) = require_tool("openssl") else {
+        return;
+    };
+    check_with_openssl(&bin, &out);
+}
+
+/// Every instance certificate and the client certificate, read back by openssl.
+fn check_with_openssl(bin: &Path, out: &Path) {
+    let bin = bin.to_path_buf();
+    let ca = s(&out.join("tls/ca.crt"));
+    let cases = [
+        (
+            "pd-10.0.1.11-12379/tls/pd.crt",
+            "pd",
+            "IP Address:10.0.1.11",
+        ),
+        (
+            "tikv-tikv-1.example-20160/tls/tikv.crt",
+            "tikv",
+            "DNS:tikv-1.example",
+        ),
+        (
+            "tidb-10.0.1.21-4000/tls/tidb.crt",
+            "tidb",
+            "IP Address:10.0.1.21",
+        ),
+        (
+            "cdc-10.0.1.51-8300/tls/cdc.crt",
+            "cdc",
+            "IP Address:10.0.1.51",
+        ),
+    ];
+    for (file, cn, san) in cases {
+        check_leaf(&bin, &ca, &out.join(file), cn, san);
+    }
+    let client = s(&out.join("tls/client.crt"));
+    let (ok, text) = openssl(
+        &bin,
+        &["verify", "-CAfile", &ca, "-purpose", "sslclient", &client],
+    );
+    assert!(ok, "{text}");
+    let (_, text) = openssl(
+        &bin,
+        &[
+            "x509",
+            "-in",
+            &client,
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+        ],
+    );
+    assert!(text.contains("subject=CN = prod-client"), "{text}");
+    assert!(
+        !text.contains("DNS:"),
+        "TiUP's client certificate has no SANs: {text}"
+    );
+    // The key matches the certificate.
+    let (_, a) = openssl(&bin, &["x509", "-in", &client, "-noout", "-pubkey"]);
+    let (_, b) = openssl(
+        &bin,
+        &["pkey", "-in", &s(&out.join("tls/client.pem")), "-pubout"],
+    );
+    assert_eq!(a, b);
+}
+
+#[test]
+fn init_input_errors_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = s(&dir.path().join("out"));
+    let (code, _, err) = cli(&[
+        "init",
+        "--topology",
+        "/nonexistent/topo.yaml",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/nonexistent/topo.yaml") && err.lines().count() == 1,
+        "{err}"
+    );
+    // A CA key that is not the CA certificate's.
+    let topo = dir.path().join("t.yaml");
+    std::fs::write(&topo, "pd_servers:\n  - host: 10.0.1.11\n").unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    for d in [&a, &b] {
+        let (code, _, err) = cli(&["init", "--topology", &s(&topo), "--out", &s(d)]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = cli(&[
+        "init",
+        "--topology",
+        &s(&topo),
+        "--out",
+        &out,
+        "--ca-cert",
+        &s(&a.join("tls/ca.crt")),
+        "--ca-key",
+        &s(&b.join("tls/ca.pem")),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("is not the key of") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!err.contains("PRIVATE"), "{err}");
+    // A leaf is not a CA.
+    let (code, _, err) = cli(&[
+        "init",
+        "--topology",
+        &s(&topo),
+        "--out",
+        &out,
+        "--ca-cert",
+        &s(&a.join("tls/client.crt")),
+        "--ca-key",
+        &s(&a.join("tls/client.pem")),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("client.crt") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+/// One instance certificate: chains for both purposes, valid now and for the default 730
+/// days, CN and SANs as TiUP gives them, both EKUs.
+fn check_leaf(bin: &Path, ca: &str, path: &Path, cn: &str, san: &str) {
+    let file = path.display();
+    let bin = bin.to_path_buf();
+    let ca = ca.to_string();
+    let cert = s(path);
+    let (ok, text) = openssl(
+        &bin,
+        &["verify", "-CAfile", &ca, "-purpose", "sslserver", &cert],
+    );
+    assert!(ok, "{file}: {text}");
+    let (ok, text) = openssl(
+        &bin,
+        &["verify", "-CAfile", &ca, "-purpose", "sslclient", &cert],
+    );
+    assert!(ok, "{file}: {text}");
+    let (ok, text) = openssl(
+        &bin,
+        &["x509", "-in", &cert, "-noout", "-checkend", "86400"],
+    );
+    assert!(ok, "{file}: {text}");
+    let (ok, text) = openssl(
+        &bin,
+        &[
+            "x509",
+            "-in",
+            &cert,
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName,extendedKeyUsage",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("subject=CN = {cn}\n")),
+        "{file}: {text}"
+    );
+    assert!(text.contains(san), "{file}: {text}");
+    assert!(
+        text.contains("DNS:localhost") && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TLS Web Server Authentication")
+            && text.contains("TLS Web Client Authentication"),
+        "{text}"
+    );
+    // Still valid in 700 days, not in 731 (the default validity is 730 days).
+    let (ok, _) = openssl(
+        &bin,
+        &[
+            "x509",
+            "-in",
+            &cert,
+            "-noout",
+            "-checkend",
+            &(700 * 86400).to_string(),
+        ],
+    );
+    assert!(ok, "{file}");
+    let (ok, _) = openssl(
+        &bin,
+        &[
+            "x509",
+            "-in",
+            &cert,
+            "-noout",
+            "-checkend",
+            &(731 * 86400).to_string(),
+        ],
+    );
+    assert!(!ok, "{file}");
 }

@@ -759,9 +759,8 @@ pub fn needs(caller: Component, callee: Role) -> bool {
             C::Tidb | C::Tikv | C::Tiflash | C::Ticdc | C::Tiproxy,
             Role::PdClient
         ) | (C::Tidb | C::Tikv | C::Tiflash | C::Ticdc, Role::TikvGrpc)
-            | (C::Tidb, Role::TiflashGrpc)
-            // TiDB reads the other TiDB servers' status ports (cluster tables, plan replayer)
-            | (C::Tidb, Role::TidbStatus)
+            // TiDB also reads the other TiDB servers' status ports (cluster tables)
+            | (C::Tidb, Role::TiflashGrpc | Role::TidbStatus)
             | (C::Pd, Role::PdClient | Role::PdPeer)
             // raft to the TiFlash learner comes from TiKV and from other TiFlash stores
             | (C::Tikv | C::Tiflash, Role::TiflashProxy)
