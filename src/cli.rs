@@ -52,6 +52,9 @@ pub enum Command {
     /// Build a cluster's PKI and allow-lists from a TiUP topology: a certificate per instance,
     /// TiUP's client certificate, each component's [security] section, a server_configs patch.
     Init(crate::remedy::InitArgs),
+    /// Turn the findings of a lint or a JSON report into a patch of the TiUP topology and the
+    /// reload commands, in an order that keeps the cluster up; --write applies it to the file.
+    Fix(crate::remedy::FixArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -340,6 +343,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Lint(args)) => run_lint(&args),
         Some(Command::Diff(args)) => crate::report::diff::run(&args),
         Some(Command::Init(args)) => crate::remedy::run_init(&args),
+        Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {

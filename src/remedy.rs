@@ -163,3 +163,169 @@ fn inert(s: &str) -> String {
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
+
+/// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`.
+#[derive(Debug, clap::Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub tidb: crate::cli::TidbInputFlags,
+    /// Fix the findings of this JSON report (`tlsaudit report --format json`) instead of a
+    /// lint of the inputs.
+    #[arg(long, value_name = "REPORT")]
+    pub from: Option<PathBuf>,
+    /// Apply the patch to the topology file (atomically, the old one kept as FILE.bak); never
+    /// to a live cluster.
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// The findings to fix: the report's, or a lint of the inputs.
+fn issues(
+    args: &FixArgs,
+    lint: &[tlsaudit_engine::audit::Finding],
+    cluster: &Cluster,
+) -> Result<Vec<remedy::fix::Issue>, InputError> {
+    let Some(path) = &args.from else {
+        let cn_of = |name: &Option<String>| {
+            name.as_ref().and_then(|n| {
+                tlsaudit_engine::profile::Component::from_identity_name(n)
+                    .map(|c| remedy::allow::cn_of(c).to_string())
+                    .or_else(|| (n == "client").then(|| cluster.tiup_client_cn()).flatten())
+            })
+        };
+        return Ok(lint
+            .iter()
+            .map(|f| remedy::fix::Issue {
+                code: f.code.as_str().to_string(),
+                endpoint: f.endpoint.clone(),
+                cn: cn_of(&f.identity),
+                title: f.title.clone(),
+                fix: f.fix.clone(),
+            })
+            .collect());
+    };
+    let doc = crate::report::diff::load(path)?;
+    Ok(doc
+        .findings
+        .iter()
+        .map(|f| remedy::fix::Issue {
+            code: f.code.clone(),
+            endpoint: f.endpoint.clone(),
+            cn: f.identity.as_ref().and_then(|i| {
+                doc.identities
+                    .iter()
+                    .find(|d| &d.name == i)
+                    .and_then(|d| d.cn.clone())
+            }),
+            title: f.title.clone(),
+            fix: f.fix.clone(),
+        })
+        .collect())
+}
+
+/// The `file:line:col: key` source's line, when it is in `file`.
+fn line_in(source: Option<&str>, file: &std::path::Path) -> Option<usize> {
+    let rest = source?.strip_prefix(&file.display().to_string())?;
+    rest.strip_prefix(':')?.split(':').next()?.parse().ok()
+}
+
+/// The topology with every list change applied.
+fn patched_topology(
+    topology: &std::path::Path,
+    plan: &remedy::fix::FixPlan,
+) -> Result<(String, String), InputError> {
+    let before = std::fs::read_to_string(topology).map_err(|e| InputError::io(topology, &e))?;
+    let mut text = before.clone();
+    // Bottom up, then the lists not set yet: an edit never moves a line still to edit.
+    let mut changes: Vec<(Option<usize>, &remedy::fix::ListChange)> = plan
+        .lists
+        .iter()
+        .map(|c| (line_in(c.source.as_deref(), topology), c))
+        .collect();
+    changes.sort_by_key(|c| std::cmp::Reverse(c.0));
+    for (line, c) in changes {
+        let section = c.kind.config().tiup.unwrap_or_default();
+        text = remedy::edit::set_yaml_list(&text, line, section, &c.key.dotted(), &c.after)
+            .map_err(|e| {
+                InputError::file(
+                    topology,
+                    e,
+                    "apply the fragment printed by `tlsaudit fix` with `tiup cluster edit-config` by hand",
+                )
+            })?;
+    }
+    Ok((before, text))
+}
+
+/// Run `fix`: print the patch and the commands; `--write` applies it to the topology.
+pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
+    let Some(topology) = args.tidb.topology.clone() else {
+        return Err(InputError::usage(
+            "fix needs the TiUP topology the lists are set in",
+            "pass --topology topology.yaml (or the cluster's meta.yaml)",
+        ));
+    };
+    let (cluster, lint) = crate::cli::load_tidb(&args.tidb)?;
+    let issues = issues(args, &lint, &cluster)?;
+    let plan = remedy::fix::plan(&cluster, &issues);
+    let (before, after) = patched_topology(&topology, &plan)?;
+    let name = topology.display().to_string();
+    let mut t = render_fix(&cluster.name, &plan);
+    let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
+    if !diff.is_empty() {
+        let lines: Vec<String> = diff.lines().map(inert).collect();
+        let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
+    }
+    if args.write && before != after {
+        let bak = remedy::edit::write_with_backup(&topology, &after)?;
+        let _ = writeln!(t, "wrote {name} (the old one is {})", bak.display());
+    }
+    crate::cli::emit(&t);
+    Ok(0)
+}
+
+/// The plan as text: the edit-config fragment, the commands, what is not fixed here.
+pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit fix: cluster {}: {} finding(s) fixed by this patch, {} not",
+        inert(cluster),
+        plan.fixed.len(),
+        plan.not_fixed.len()
+    );
+    for i in &plan.fixed {
+        let _ = writeln!(t, "  fixes {} {}", i.code, inert(&i.title));
+    }
+    if !plan.lists.is_empty() {
+        let _ = writeln!(t, "\ntiup cluster edit-config fragment:");
+        let _ = writeln!(t, "server_configs:");
+        for c in &plan.lists {
+            let section = c.kind.config().tiup.unwrap_or_default();
+            let items: Vec<String> = c
+                .after
+                .iter()
+                .map(|s| remedy::render::yaml_str(s))
+                .collect();
+            let _ = writeln!(t, "  {section}:");
+            let _ = writeln!(t, "    {}: [{}]", c.key.dotted(), inert(&items.join(", ")));
+        }
+    }
+    let _ = writeln!(t, "\napply, with the cluster up:");
+    for (n, c) in remedy::fix::commands(cluster, plan).iter().enumerate() {
+        let _ = writeln!(t, "  {}. {}", n + 1, inert(c));
+    }
+    if !plan.not_fixed.is_empty() {
+        let _ = writeln!(t, "\nnot fixed by this patch (do it by hand):");
+        for i in &plan.not_fixed {
+            let _ = writeln!(
+                t,
+                "  {} {}\n      fix: {}",
+                i.code,
+                inert(&i.title),
+                inert(&i.fix)
+            );
+        }
+    }
+    t
+}

@@ -5,6 +5,8 @@
 
 pub mod allow;
 pub mod certs;
+pub mod edit;
+pub mod fix;
 pub mod init;
 pub mod render;
 
