@@ -229,6 +229,13 @@ fn line_in(source: Option<&str>, file: &std::path::Path) -> Option<usize> {
     rest.strip_prefix(':')?.split(':').next()?.parse().ok()
 }
 
+/// Whether a list is set in another file than the topology (a `--component-config` TOML).
+fn elsewhere(c: &remedy::fix::ListChange, topology: &std::path::Path) -> bool {
+    c.source
+        .as_deref()
+        .is_some_and(|s| line_in(Some(s), topology).is_none())
+}
+
 /// The topology with every list change applied.
 fn patched_topology(
     topology: &std::path::Path,
@@ -237,9 +244,11 @@ fn patched_topology(
     let before = std::fs::read_to_string(topology).map_err(|e| InputError::io(topology, &e))?;
     let mut text = before.clone();
     // Bottom up, then the lists not set yet: an edit never moves a line still to edit.
+    // Lists set in a component TOML file are printed for a hand edit, not written here.
     let mut changes: Vec<(Option<usize>, &remedy::fix::ListChange)> = plan
         .lists
         .iter()
+        .filter(|c| !elsewhere(c, topology))
         .map(|c| (line_in(c.source.as_deref(), topology), c))
         .collect();
     changes.sort_by_key(|c| std::cmp::Reverse(c.0));
@@ -272,6 +281,20 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
     let name = topology.display().to_string();
     let mut t = render_fix(&cluster.name, &plan);
     let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
+    for c in plan.lists.iter().filter(|c| elsewhere(c, &topology)) {
+        let items: Vec<String> = c
+            .after
+            .iter()
+            .map(|s| remedy::render::toml_str(s))
+            .collect();
+        let _ = writeln!(
+            t,
+            "\nedit by hand: {}: {} = [{}]",
+            inert(c.source.as_deref().unwrap_or_default()),
+            c.key,
+            inert(&items.join(", "))
+        );
+    }
     if !diff.is_empty() {
         let lines: Vec<String> = diff.lines().map(inert).collect();
         let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
