@@ -352,3 +352,104 @@ pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
     }
     t
 }
+
+/// `tlsaudit rotate --topology topology.yaml --out DIR --ca-cert ca.crt --ca-key ca.pem`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// TiUP topology.yaml (or a cluster's meta.yaml): the instances to re-issue for.
+    #[arg(long, value_name = "FILE")]
+    pub topology: PathBuf,
+    /// The folder to write into (must be empty unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The cluster's CA certificate (TiUP: tls/ca.crt); the new leaves chain to it.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: PathBuf,
+    /// Its key (TiUP: tls/ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub ca_key: PathBuf,
+    /// Validity of the new certificates, in days.
+    #[arg(long, value_name = "DAYS", default_value = "730", value_parser = clap::value_parser!(u16).range(1..=3650))]
+    pub days: u16,
+    /// The cluster name (the client certificate's CN is NAME-client).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// Replace files in --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Run `rotate`: write the new certificates, print the rolling order and the checks.
+pub fn run_rotate(args: &RotateArgs) -> Result<u8, InputError> {
+    let cluster = Cluster::load(&TiupOptions {
+        topology: Some(args.topology.clone()),
+        cluster_name: args.cluster_name.clone(),
+        ..Default::default()
+    })?;
+    let out = remedy::rotate::rotate(
+        &cluster,
+        &remedy::rotate::RotateOptions {
+            out: args.out.clone(),
+            ca_cert: args.ca_cert.clone(),
+            ca_key: args.ca_key.clone(),
+            days: i64::from(args.days),
+            force: args.force,
+        },
+    )?;
+    crate::cli::emit(&render_rotate(&out, &args.topology));
+    Ok(0)
+}
+
+/// The rolling order with the check after each step.
+pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Path) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit rotate: cluster {}, {} new certificate(s) from the same CA, into {}",
+        inert(&o.cluster),
+        o.steps.len(),
+        o.out.display()
+    );
+    let _ = writeln!(
+        t,
+        "\nbefore: tlsaudit report --topology {} --tls-dir <tls> --format json -o before.json",
+        topology.display()
+    );
+    let _ = writeln!(
+        t,
+        "the CA is unchanged: no restart; each component reads its new certificate for new connections\n(TiKV's status port only after a handshake error: reload TiKV if its status port still serves the old one)"
+    );
+    for (n, s) in o.steps.iter().enumerate() {
+        if s.node.is_empty() {
+            let _ = writeln!(
+                t,
+                "\n{}. TiUP's client: replace tls/client.crt and tls/client.pem with {} and {}",
+                n + 1,
+                s.cert.display(),
+                s.key.display()
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "\n{}. {} ({}): copy {} and {} to <deploy_dir>/tls/ on {} (keep the file names)",
+                n + 1,
+                inert(&s.instance),
+                inert(&s.node),
+                s.cert.display(),
+                s.key.display(),
+                inert(&s.host)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "   check: tlsaudit report --topology {} --tls-dir <tls> --baseline before.json\n          expect ~ (rotated) on {} and no new finding; stop and restore the old files if not",
+            topology.display(),
+            if s.node.is_empty() { "nothing (the client is not a server)".to_string() } else { inert(&s.instance) }
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nat the end: tlsaudit report ... --format json -o after.json; tlsaudit diff before.json after.json\n(server certificates changed, no verdict changed)"
+    );
+    t
+}

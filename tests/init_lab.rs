@@ -541,3 +541,145 @@ fn check_leaf(bin: &Path, ca: &str, path: &Path, cn: &str, san: &str) {
     );
     assert!(!ok, "{file}");
 }
+
+/// Serve the rotated files: the same names under the rotation's folder.
+fn apply_rotation(lab: &mut Lab, out: &Path, rotated: &Path, topo: &Topo) {
+    for (name, instance, file) in &topo.map {
+        let (cert, key, _) = security_of(&out.join(instance).join(file));
+        let tls = rotated.join(instance).join("tls");
+        let spec = lab.spec(name).unwrap().clone().with_server_files(
+            tls.join(cert.file_name().unwrap()),
+            tls.join(key.file_name().unwrap()),
+        );
+        lab.reconfigure(spec).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_issues_new_leaves_and_the_audit_sees_only_rotations() {
+    let mut lab = Lab::start(lab_spec()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let topo = lab_topology(&lab, dir.path(), "");
+    let (out, rotated) = (dir.path().join("out"), dir.path().join("rotated"));
+    let pki = lab.pki().clone();
+    let ca = [
+        "--ca-cert".into(),
+        s(&pki.ca_cert),
+        "--ca-key".into(),
+        s(&pki.ca_key),
+    ];
+    let init = [
+        vec![
+            "init".into(),
+            "--topology".into(),
+            s(&topo.path),
+            "--out".into(),
+            s(&out),
+        ],
+        ca.to_vec(),
+    ];
+    let (code, _, err) = run(init.concat()).await;
+    assert_eq!(code, 0, "{err}");
+    apply_init(&mut lab, &out, &topo);
+    let fragment = std::fs::read_to_string(out.join("tiup-server-configs.yaml")).unwrap();
+    let full = dir.path().join("prod-tls.yaml");
+    std::fs::write(&full, format!("{}{fragment}", topo.text)).unwrap();
+    let tls = audit_tls_dir(&out, &topo, dir.path());
+    let report = |file: &str, baseline: Option<&str>| {
+        let mut a = vec![
+            "report".to_string(),
+            "--topology".into(),
+            s(&full),
+            "--tls-dir".into(),
+            s(&tls),
+            "--format".into(),
+            "json".into(),
+            "-o".into(),
+            s(&dir.path().join(file)),
+        ];
+        if let Some(b) = baseline {
+            a.extend(["--baseline".to_string(), s(&dir.path().join(b))]);
+        }
+        a
+    };
+    let (code, _, err) = run(report("before.json", None)).await;
+    assert_eq!(code, 0, "{err}");
+
+    let rot = [
+        vec![
+            "rotate".into(),
+            "--topology".into(),
+            s(&full),
+            "--out".into(),
+            s(&rotated),
+        ],
+        ca.to_vec(),
+    ];
+    let (code, stdout, err) = run(rot.concat()).await;
+    assert_eq!(code, 0, "{err}");
+    // PD first, TiDB after TiKV and TiFlash, TiUP's client last.
+    let at = |w: &str| stdout.find(w).unwrap_or_else(|| panic!("{w}: {stdout}"));
+    assert!(at("1. pd-127.0.0.1-") < at(". tikv-127.0.0.1-"), "{stdout}");
+    assert!(
+        at(". tiflash-127.0.0.1-") < at(". tidb-127.0.0.1-"),
+        "{stdout}"
+    );
+    assert!(
+        at(". tidb-127.0.0.1-") < at("TiUP's client: replace"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("check: tlsaudit report"), "{stdout}");
+    for (_, instance, _) in &topo.map {
+        let old = std::fs::read_dir(out.join(instance).join("tls"))
+            .unwrap()
+            .count();
+        assert_eq!(
+            old,
+            std::fs::read_dir(rotated.join(instance).join("tls"))
+                .unwrap()
+                .count()
+        );
+    }
+
+    apply_rotation(&mut lab, &out, &rotated, &topo);
+    let (code, _, err) = run(report("after.json", Some("before.json"))).await;
+    assert_eq!(code, 0, "{err}");
+    check_rotation(&dir.path().join("after.json"));
+    let (code, stdout, err) = run(vec![
+        "diff".into(),
+        s(&dir.path().join("before.json")),
+        s(&dir.path().join("after.json")),
+    ])
+    .await;
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(
+        stdout.contains("Server certificates changed (10)"),
+        "{stdout}"
+    );
+    lab.stop().await;
+}
+
+/// The report after the rotation, against the one before: no finding, no verdict changed,
+/// every endpoint's certificate rotated.
+fn check_rotation(after: &Path) {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(after).unwrap()).unwrap();
+    assert_eq!(v["findings"], serde_json::json!([]));
+    let cells = v["cells"].as_array().unwrap();
+    let tls_cells: Vec<_> = cells
+        .iter()
+        .filter(|c| c["record"]["tls"].is_object())
+        .collect();
+    assert!(!tls_cells.is_empty());
+    let b = &v["baseline"];
+    assert_eq!(b["cells"], serde_json::json!([]), "no verdict changed");
+    assert_eq!(b["findings"]["added"], serde_json::json!([]));
+    let rotated_endpoints: std::collections::BTreeSet<_> = b["rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["after"].is_object() && r["before"]["sha256"] != r["after"]["sha256"])
+        .map(|r| r["endpoint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rotated_endpoints.len(), 10, "{rotated_endpoints:?}");
+}

@@ -86,7 +86,7 @@ pub fn sans_of(instance: &Instance) -> Vec<String> {
 }
 
 /// The cluster must have instances, and the folder must be empty unless `force`.
-fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), InputError> {
+pub(crate) fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), InputError> {
     if cluster.instances.is_empty() {
         let src = cluster.topology.clone().unwrap_or_default();
         return Err(InputError::file(
@@ -106,7 +106,7 @@ fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), InputError> {
     Ok(())
 }
 
-fn mkdir(dir: &Path) -> Result<(), InputError> {
+pub(crate) fn mkdir(dir: &Path) -> Result<(), InputError> {
     std::fs::create_dir_all(dir).map_err(|e| InputError::io(dir, &e))
 }
 
@@ -175,51 +175,24 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
     })
 }
 
-/// Issue an instance's certificate and write its folder and config files.
-fn write_instance(
+/// Issue an instance's certificate and write its `tls/` folder (CA, certificate, key 0600).
+pub fn issue_instance(
     inst: &Instance,
     ca: &Ca,
-    lists: &[AllowList],
-    opts: &InitOptions,
+    out: &Path,
+    days: i64,
+    force: bool,
 ) -> Result<InstanceFiles, InputError> {
     let cn = allow::cn_of(inst.component).to_string();
     let sans = sans_of(inst);
-    let issued = ca.issue(&cn, &sans, true, opts.days)?;
-    let dir = opts.out.join(&inst.name);
-    let tls = dir.join("tls");
+    let issued = ca.issue(&cn, &sans, true, days)?;
+    let tls = out.join(&inst.name).join("tls");
     mkdir(&tls)?;
     let cert = tls.join(format!("{cn}.crt"));
     let key = tls.join(format!("{cn}.pem"));
-    certs::write(&tls.join("ca.crt"), &ca.pem, false, opts.force)?;
-    certs::write(&cert, &issued.cert_pem, false, opts.force)?;
-    certs::write(&key, &issued.key_pem, true, opts.force)?;
-    let remote = match &opts.host_dir {
-        Some(t) => t.replace("{name}", &inst.name),
-        None => std::path::absolute(&tls)
-            .unwrap_or_else(|_| tls.clone())
-            .display()
-            .to_string(),
-    };
-    let mut configs = Vec::new();
-    for kind in allow::kinds_of(inst.component) {
-        let path = dir.join(kind.file_name());
-        let settings = security_settings(kind, &remote, &cn, lists);
-        let header = vec![
-            format!(
-                "tlsaudit init: the TLS settings of {} ({})",
-                inst.name,
-                kind.file_name()
-            ),
-            format!("certificate CN {cn}, SANs {}", sans.join(", ")),
-        ];
-        certs::write(
-            &path,
-            &render::toml_file(&header, &settings),
-            false,
-            opts.force,
-        )?;
-        configs.push(path);
-    }
+    certs::write(&tls.join("ca.crt"), &ca.pem, false, force)?;
+    certs::write(&cert, &issued.cert_pem, false, force)?;
+    certs::write(&key, &issued.key_pem, true, force)?;
     Ok(InstanceFiles {
         name: inst.name.clone(),
         component: inst.component,
@@ -227,8 +200,51 @@ fn write_instance(
         sans,
         cert,
         key,
-        configs,
+        configs: Vec::new(),
     })
+}
+
+/// Issue an instance's certificate and write its folder and config files.
+fn write_instance(
+    inst: &Instance,
+    ca: &Ca,
+    lists: &[AllowList],
+    opts: &InitOptions,
+) -> Result<InstanceFiles, InputError> {
+    let mut files = issue_instance(inst, ca, &opts.out, opts.days, opts.force)?;
+    let dir = opts.out.join(&inst.name);
+    let tls = dir.join("tls");
+    let remote = match &opts.host_dir {
+        Some(t) => t.replace("{name}", &inst.name),
+        None => std::path::absolute(&tls)
+            .unwrap_or_else(|_| tls.clone())
+            .display()
+            .to_string(),
+    };
+    for kind in allow::kinds_of(inst.component) {
+        let path = dir.join(kind.file_name());
+        let settings = security_settings(kind, &remote, &files.cn, lists);
+        let header = vec![
+            format!(
+                "tlsaudit init: the TLS settings of {} ({})",
+                inst.name,
+                kind.file_name()
+            ),
+            format!(
+                "certificate CN {}, SANs {}",
+                files.cn,
+                files.sans.join(", ")
+            ),
+        ];
+        certs::write(
+            &path,
+            &render::toml_file(&header, &settings),
+            false,
+            opts.force,
+        )?;
+        files.configs.push(path);
+    }
+    Ok(files)
 }
 
 /// The settings of one config file: the files the component calls others with, the files each

@@ -9,6 +9,7 @@ pub mod edit;
 pub mod fix;
 pub mod init;
 pub mod render;
+pub mod rotate;
 
 pub use allow::{allow_lists, AllowList, Entry};
 pub use init::{init, CaSource, InitOptions, InitOutput, InstanceFiles};
