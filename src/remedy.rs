@@ -173,8 +173,8 @@ pub struct FixArgs {
     /// lint of the inputs.
     #[arg(long, value_name = "REPORT")]
     pub from: Option<PathBuf>,
-    /// Apply the patch to the topology file (atomically, the old one kept as FILE.bak); never
-    /// to a live cluster.
+    /// Apply the patch to the topology and the --component-config files (atomically, the old
+    /// ones kept as FILE.bak); never to a live cluster.
     #[arg(long)]
     pub write: bool,
 }
@@ -236,37 +236,40 @@ fn elsewhere(c: &remedy::fix::ListChange, topology: &std::path::Path) -> bool {
         .is_some_and(|s| line_in(Some(s), topology).is_none())
 }
 
-/// The topology with every list change applied.
-fn patched_topology(
-    topology: &std::path::Path,
-    plan: &remedy::fix::FixPlan,
+/// One file and the list changes set in it (or, for the topology, not set yet).
+fn patched(
+    path: &std::path::Path,
+    changes: &[&remedy::fix::ListChange],
+    toml: bool,
 ) -> Result<(String, String), InputError> {
-    let before = std::fs::read_to_string(topology).map_err(|e| InputError::io(topology, &e))?;
+    let before = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
     let mut text = before.clone();
     // Bottom up, then the lists not set yet: an edit never moves a line still to edit.
-    // Lists set in a component TOML file are printed for a hand edit, not written here.
-    let mut changes: Vec<(Option<usize>, &remedy::fix::ListChange)> = plan
-        .lists
+    let mut at: Vec<(Option<usize>, &&remedy::fix::ListChange)> = changes
         .iter()
-        .filter(|c| !elsewhere(c, topology))
-        .map(|c| (line_in(c.source.as_deref(), topology), c))
+        .map(|c| (line_in(c.source.as_deref(), path), c))
         .collect();
-    changes.sort_by_key(|c| std::cmp::Reverse(c.0));
-    for (line, c) in changes {
-        let section = c.kind.config().tiup.unwrap_or_default();
-        text = remedy::edit::set_yaml_list(&text, line, section, &c.key.dotted(), &c.after)
-            .map_err(|e| {
-                InputError::file(
-                    topology,
-                    e,
-                    "apply the fragment printed by `tlsaudit fix` with `tiup cluster edit-config` by hand",
-                )
-            })?;
+    at.sort_by_key(|c| std::cmp::Reverse(c.0));
+    for (line, c) in at {
+        text = if toml {
+            remedy::edit::set_toml_list(&text, line, c.key.table, c.key.key, &c.after)
+        } else {
+            let section = c.kind.config().tiup.unwrap_or_default();
+            remedy::edit::set_yaml_list(&text, line, section, &c.key.dotted(), &c.after)
+        }
+        .map_err(|e| {
+            InputError::file(
+                path,
+                e,
+                "apply the lists printed by `tlsaudit fix` by hand (tiup cluster edit-config)",
+            )
+        })?;
     }
     Ok((before, text))
 }
 
-/// Run `fix`: print the patch and the commands; `--write` applies it to the topology.
+/// Run `fix`: print the patch and the commands; `--write` applies it to the topology and the
+/// component config files.
 pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
     let Some(topology) = args.tidb.topology.clone() else {
         return Err(InputError::usage(
@@ -277,31 +280,53 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
     let (cluster, lint) = crate::cli::load_tidb(&args.tidb)?;
     let issues = issues(args, &lint, &cluster)?;
     let plan = remedy::fix::plan(&cluster, &issues);
-    let (before, after) = patched_topology(&topology, &plan)?;
-    let name = topology.display().to_string();
     let mut t = render_fix(&cluster.name, &plan);
-    let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
-    for c in plan.lists.iter().filter(|c| elsewhere(c, &topology)) {
-        let items: Vec<String> = c
-            .after
+    // The topology gets every list not set in a component file; each component file its own.
+    let mut files: Vec<(PathBuf, bool, Vec<&remedy::fix::ListChange>)> = vec![(
+        topology.clone(),
+        false,
+        plan.lists
             .iter()
-            .map(|s| remedy::render::toml_str(s))
+            .filter(|c| !elsewhere(c, &topology))
+            .collect(),
+    )];
+    for f in &cluster.component_configs {
+        let mine: Vec<_> = plan
+            .lists
+            .iter()
+            .filter(|c| line_in(c.source.as_deref(), &f.path).is_some())
             .collect();
+        if !mine.is_empty() {
+            files.push((f.path.clone(), true, mine));
+        }
+    }
+    for c in plan.lists.iter().filter(|c| {
+        elsewhere(c, &topology)
+            && !cluster
+                .component_configs
+                .iter()
+                .any(|f| line_in(c.source.as_deref(), &f.path).is_some())
+    }) {
         let _ = writeln!(
             t,
             "\nedit by hand: {}: {} = [{}]",
             inert(c.source.as_deref().unwrap_or_default()),
             c.key,
-            inert(&items.join(", "))
+            inert(&c.after.join(", "))
         );
     }
-    if !diff.is_empty() {
-        let lines: Vec<String> = diff.lines().map(inert).collect();
-        let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
-    }
-    if args.write && before != after {
-        let bak = remedy::edit::write_with_backup(&topology, &after)?;
-        let _ = writeln!(t, "wrote {name} (the old one is {})", bak.display());
+    for (path, toml, changes) in &files {
+        let (before, after) = patched(path, changes, *toml)?;
+        let name = path.display().to_string();
+        let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
+        if !diff.is_empty() {
+            let lines: Vec<String> = diff.lines().map(inert).collect();
+            let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
+        }
+        if args.write && before != after {
+            let bak = remedy::edit::write_with_backup(path, &after)?;
+            let _ = writeln!(t, "wrote {name} (the old one is {})", bak.display());
+        }
     }
     crate::cli::emit(&t);
     Ok(0)

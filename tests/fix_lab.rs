@@ -249,3 +249,62 @@ async fn fix_clears_exactly_the_fixed_findings() {
     assert!(!stdout.contains("patch of"), "{stdout}");
     lab.stop().await;
 }
+
+/// The findings of `lint --format json` as (code, source file).
+fn lint_codes(args: &[&str]) -> BTreeSet<String> {
+    let (_, stdout, stderr) = cli(&[&["lint", "--format", "json"], args].concat());
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn fix_patches_a_component_toml_and_lint_clears_its_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("prod.yaml");
+    std::fs::write(
+        &topo,
+        "global:\n  user: tidb\n  enable_tls: true\npd_servers:\n  - host: 10.0.1.11\n",
+    )
+    .unwrap();
+    let pd = dir.path().join("pd.toml");
+    let original = "# PD\n[security]\ncert-allowed-cn = [\n  \"tidb\",\n  \"tikv\",\n]\n\n[log]\nlevel = \"info\"\n";
+    std::fs::write(&pd, original).unwrap();
+    let args = ["--topology", &s(&topo), "--component-config", &s(&pd)];
+    let before = lint_codes(&args);
+    assert!(before.contains("TIUP_CLIENT_NOT_LISTED"), "{before:?}");
+
+    let (code, stdout, stderr) = cli(&[&["fix"], &args[..], &["--write"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("patch of {}", pd.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+cert-allowed-cn = [\"tidb\", \"tikv\", \"prod-client\"]"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("patch of ") || !stdout.contains(&format!("patch of {}", topo.display())),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("pd.toml.bak")).unwrap(),
+        original
+    );
+    let patched = std::fs::read_to_string(&pd).unwrap();
+    assert!(
+        patched.starts_with("# PD\n[security]\ncert-allowed-cn = [")
+            && patched.ends_with("[log]\nlevel = \"info\"\n"),
+        "{patched}"
+    );
+
+    let after = lint_codes(&args);
+    assert!(after.is_subset(&before), "{after:?}");
+    assert!(!after.contains("TIUP_CLIENT_NOT_LISTED"), "{after:?}");
+}

@@ -134,6 +134,60 @@ fn insert_under(
     Ok(())
 }
 
+/// Set `key` to the list `values` in a component's TOML file. `line` (1-based) is where the key
+/// is set now; without it the key goes under `[table]`.
+pub fn set_toml_list(
+    text: &str,
+    line: Option<usize>,
+    table: &str,
+    key: &str,
+    values: &[String],
+) -> Result<String, String> {
+    let items: Vec<String> = values.iter().map(|v| super::render::toml_str(v)).collect();
+    let setting = format!("{key} = [{}]", items.join(", "));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    match line {
+        Some(l) => {
+            let i = l
+                .checked_sub(1)
+                .filter(|i| *i < lines.len())
+                .ok_or("line out of range")?;
+            let t = lines[i].trim_start();
+            let value = t
+                .strip_prefix(key)
+                .or_else(|| t.strip_prefix(&format!("\"{key}\"")))
+                .and_then(|r| r.trim_start().strip_prefix('='))
+                .ok_or_else(|| format!("line {l} does not set {key}"))?
+                .trim()
+                .to_string();
+            if !value.starts_with('[') {
+                return Err(format!("line {l}: {key} is not a list"));
+            }
+            let indent = " ".repeat(indent_of(&lines[i]));
+            let mut end = i + 1;
+            if !value.contains(']') {
+                // A list over several lines: up to the line that closes it.
+                while end < lines.len() && !lines[end].contains(']') {
+                    end += 1;
+                }
+                end = (end + 1).min(lines.len());
+            }
+            lines.splice(i..end, [format!("{indent}{setting}")]);
+        }
+        None => match lines.iter().position(|l| l.trim() == format!("[{table}]")) {
+            Some(h) => lines.insert(h + 1, setting),
+            None => {
+                lines.push(String::new());
+                lines.push(format!("[{table}]"));
+                lines.push(setting);
+            }
+        },
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Ok(out)
+}
+
 /// A unified diff (3 lines of context) of two texts, empty when they are equal.
 pub fn unified_diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
     let a: Vec<&str> = old.lines().collect();
@@ -281,6 +335,30 @@ mod tests {
             "{four}"
         );
         assert!(set_yaml_list(t, Some(1), "tikv", "security.cert-allowed-cn", &[]).is_err());
+    }
+
+    #[test]
+    fn toml_lists_are_replaced_or_inserted() {
+        let t =
+            "[security]\nca-path = \"ca.crt\"\ncert-allowed-cn = [\n  \"tidb\",\n]\n\n[server]\n";
+        let one = set_toml_list(
+            t,
+            Some(3),
+            "security",
+            "cert-allowed-cn",
+            &v(&["tidb", "pd"]),
+        )
+        .unwrap();
+        assert_eq!(
+            one,
+            "[security]\nca-path = \"ca.crt\"\ncert-allowed-cn = [\"tidb\", \"pd\"]\n\n[server]\n"
+        );
+        let two = set_toml_list("[server]\n", None, "security", "k", &v(&["a"])).unwrap();
+        assert_eq!(two, "[server]\n\n[security]\nk = [\"a\"]\n");
+        let three =
+            set_toml_list("[security]\nx = 1\n", None, "security", "k", &v(&["a"])).unwrap();
+        assert_eq!(three, "[security]\nk = [\"a\"]\nx = 1\n");
+        assert!(set_toml_list(t, Some(2), "security", "cert-allowed-cn", &[]).is_err());
     }
 
     #[test]
