@@ -133,3 +133,66 @@ pub fn allow_lists(cluster: &Cluster, client_cn: &str) -> Vec<AllowList> {
         .filter_map(|k| list_for(cluster, k, client_cn))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiup::TiupOptions;
+
+    fn cluster(version: Option<Version>) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("prod.yaml");
+        std::fs::write(
+            &p,
+            "pd_servers:\n  - host: a\ntikv_servers:\n  - host: b\ntidb_servers:\n  - host: c\ntiflash_servers:\n  - host: d\ncdc_servers:\n  - host: e\n",
+        )
+        .unwrap();
+        Cluster::load(&TiupOptions {
+            topology: Some(p),
+            version,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn list(lists: &[AllowList], kind: ConfigKind) -> Vec<String> {
+        lists.iter().find(|l| l.kind == kind).unwrap().cns()
+    }
+
+    #[test]
+    fn lists_hold_exactly_who_needs_each_file() {
+        let l = allow_lists(&cluster(None), "prod-client");
+        assert_eq!(
+            list(&l, ConfigKind::Pd),
+            ["pd", "tikv", "tidb", "tiflash", "cdc", "prod-client"]
+        );
+        assert_eq!(
+            list(&l, ConfigKind::Tikv),
+            ["tikv", "tidb", "tiflash", "cdc", "prod-client"]
+        );
+        assert_eq!(list(&l, ConfigKind::Tidb), ["tidb", "prod-client"]);
+        assert_eq!(list(&l, ConfigKind::Tiflash), ["tidb"]);
+        assert_eq!(list(&l, ConfigKind::TiflashLearner), ["tikv", "tiflash"]);
+        assert_eq!(list(&l, ConfigKind::Ticdc), ["prod-client"]);
+        // Every listed component needs one of the file's roles, or is the tools' client.
+        for a in &l {
+            for e in a.entries.iter().filter(|e| e.cn != "prod-client") {
+                let c = Component::from_identity_name(&e.cn).unwrap();
+                assert!(
+                    a.kind.roles().iter().any(|r| profile::needs(c, *r)),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pd_before_v8_4_keeps_one_cn() {
+        let l = allow_lists(&cluster(Some(Version(8, 1))), "prod-client");
+        let pd = l.iter().find(|l| l.kind == ConfigKind::Pd).unwrap();
+        assert_eq!(pd.cns(), ["pd"]);
+        assert!(pd.note.as_deref().unwrap().contains("v8.1"), "{pd:?}");
+        let l = allow_lists(&cluster(Some(Version(8, 4))), "prod-client");
+        assert_eq!(list(&l, ConfigKind::Pd).len(), 6);
+    }
+}
