@@ -49,6 +49,15 @@ pub enum Command {
     /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
     /// findings that changed; exit 1 when a change reaches --fail-on.
     Diff(crate::report::diff::DiffArgs),
+    /// Build a cluster's PKI and allow-lists from a TiUP topology: a certificate per instance,
+    /// TiUP's client certificate, each component's [security] section, a server_configs patch.
+    Init(crate::remedy::InitArgs),
+    /// Turn the findings of a lint or a JSON report into a patch of the TiUP topology and the
+    /// reload commands, in an order that keeps the cluster up; --write applies it to the file.
+    Fix(crate::remedy::FixArgs),
+    /// New leaf certificates from the same CA for every instance of a TiUP topology, with the
+    /// rolling order and the check to run after each step.
+    Rotate(crate::remedy::RotateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -357,6 +366,9 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(&args),
         Some(Command::Diff(args)) => crate::report::diff::run(&args),
+        Some(Command::Init(args)) => crate::remedy::run_init(&args),
+        Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
+        Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {

@@ -22,4 +22,5 @@ pub mod lint;
 pub mod pki;
 pub mod probe;
 pub mod profile;
+pub mod remedy;
 pub mod tiup;

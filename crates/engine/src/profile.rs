@@ -846,7 +846,8 @@ pub fn needs(caller: Component, callee: Role) -> bool {
             C::Tidb | C::Tikv | C::Tiflash | C::Ticdc | C::Tiproxy,
             Role::PdClient
         ) | (C::Tidb | C::Tikv | C::Tiflash | C::Ticdc, Role::TikvGrpc)
-            | (C::Tidb, Role::TiflashGrpc)
+            // TiDB also reads the other TiDB servers' status ports (cluster tables)
+            | (C::Tidb, Role::TiflashGrpc | Role::TidbStatus)
             | (C::Pd, Role::PdClient | Role::PdPeer)
             // raft to the TiFlash learner comes from TiKV and from other TiFlash stores
             | (C::Tikv | C::Tiflash, Role::TiflashProxy)
@@ -943,5 +944,7 @@ mod tests {
         assert!(needs(Component::Tiflash, Role::TiflashProxy));
         assert!(!needs(Component::Tidb, Role::TiflashProxy));
         assert!(needs(Component::Tidb, Role::TikvGrpc));
+        assert!(needs(Component::Tidb, Role::TidbStatus));
+        assert!(!needs(Component::Tikv, Role::TidbStatus));
     }
 }

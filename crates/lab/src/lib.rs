@@ -58,7 +58,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -256,6 +256,9 @@ pub struct EndpointSpec {
     /// Whether the server negotiates ALPN at all (default `true`). See
     /// [`EndpointSpec::without_alpn`].
     pub negotiate_alpn: bool,
+    /// Serve this certificate chain and PKCS#8 key (PEM files) instead of a generated
+    /// certificate. See [`EndpointSpec::with_server_files`].
+    pub server_files: Option<(PathBuf, PathBuf)>,
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -271,6 +274,7 @@ impl EndpointSpec {
             behavior,
             server_cert: ServerCertKind::Good,
             negotiate_alpn: true,
+            server_files: None,
         }
     }
 
@@ -362,6 +366,14 @@ impl EndpointSpec {
     /// Serve `kind` instead of the good certificate (ignored by non-TLS endpoints).
     pub fn with_server_cert(mut self, kind: ServerCertKind) -> Self {
         self.server_cert = kind;
+        self
+    }
+
+    /// Serve the certificate chain in `cert` and the PKCS#8 key in `key` (PEM files, e.g.
+    /// issued by `tlsaudit init` from the lab CA) instead of a generated certificate, as a
+    /// server configured with those files would. Callers still verify it against the lab CA.
+    pub fn with_server_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.server_files = Some((cert.into(), key.into()));
         self
     }
 
@@ -641,6 +653,13 @@ fn cn_check_stage(allowed: &[String], stage: &'static str) -> &'static str {
 impl PrepareCtx<'_> {
     /// The server certificate of the endpoint.
     fn cert(&self) -> Result<&pki::CertAndKey, LabError> {
+        if let Some((cert, _)) = &self.spec.server_files {
+            return self
+                .material
+                .loaded
+                .get(cert)
+                .ok_or_else(|| LabError::Spec(format!("{} is not loaded", cert.display())));
+        }
         let cert_key = (self.spec.component.clone(), self.spec.server_cert);
         self.material.servers.get(&cert_key).ok_or_else(|| {
             LabError::Spec(format!(
@@ -938,6 +957,12 @@ impl Lab {
         .await
         .map_err(|e| LabError::Task(e.to_string()))??;
 
+        let mut material = material;
+        for ep in &spec.endpoints {
+            if let Some((cert, key)) = &ep.server_files {
+                material.load_server_files(cert, key)?;
+            }
+        }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = RootCertStore::empty();
         roots.add(material.ca_der.clone())?;
@@ -1106,6 +1131,9 @@ impl Lab {
             // One P-256 key and signature: about a millisecond, fine on the async thread.
             self.material
                 .ensure_server(&spec.component, spec.server_cert)?;
+            if let Some((cert, key)) = &spec.server_files {
+                self.material.load_server_files(cert, key)?;
+            }
         }
         let addr = self.endpoints[i].addr;
         let prepared = prepare(&spec, addr, &self.material, &self.provider, &self.roots)?;

@@ -77,6 +77,9 @@ pub(crate) struct Material {
     pub(crate) identities: BTreeMap<String, CertAndKey>,
     /// Server certificates by (component, kind).
     pub(crate) servers: HashMap<(String, ServerCertKind), CertAndKey>,
+    /// Server certificates read from PEM files, by certificate path
+    /// ([`crate::EndpointSpec::with_server_files`]).
+    pub(crate) loaded: HashMap<PathBuf, CertAndKey>,
     /// The CAs, kept to issue server certificates later ([`Material::ensure_server`]).
     cas: Cas,
 }
@@ -372,6 +375,7 @@ pub(crate) fn generate(
         ca_der: root.der.clone(),
         identities: held,
         servers: HashMap::new(),
+        loaded: HashMap::new(),
         cas: Cas {
             root,
             intermediate,
@@ -386,6 +390,40 @@ pub(crate) fn generate(
 }
 
 impl Material {
+    /// Read a server certificate chain and its PKCS#8 key from PEM files (again on every call:
+    /// a reload picks up a rotated file).
+    pub(crate) fn load_server_files(&mut self, cert: &Path, key: &Path) -> Result<(), LabError> {
+        use rustls_pki_types::pem::PemObject;
+        let read = |e: rustls_pki_types::pem::Error, p: &Path| LabError::Io {
+            context: format!("reading {}", p.display()),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| read(e, cert))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| read(e, cert))?;
+        if chain.is_empty() {
+            return Err(LabError::Spec(format!(
+                "{} holds no certificate",
+                cert.display()
+            )));
+        }
+        let PrivateKeyDer::Pkcs8(k) =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| read(e, key))?
+        else {
+            return Err(LabError::Spec(format!(
+                "{} is not a PKCS#8 key",
+                key.display()
+            )));
+        };
+        let entry = CertAndKey {
+            chain,
+            key_der: k.secret_pkcs8_der().to_vec(),
+        };
+        self.loaded.insert(cert.to_path_buf(), entry);
+        Ok(())
+    }
+
     /// Issue the server certificate `kind` for `component` unless it exists. Blocking (key
     /// generation).
     pub(crate) fn ensure_server(

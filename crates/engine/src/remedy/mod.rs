@@ -1,0 +1,15 @@
+//! From audit to remedy: `init` builds a cluster's PKI and allow-lists from a TiUP topology
+//! ([`init`]), from the table of needs in [`crate::profile`] (never a second table); `fix`
+//! turns findings into a patch; `rotate` issues new leaves from the same CA.
+//! See `docs/remedy.md`.
+
+pub mod allow;
+pub mod certs;
+pub mod edit;
+pub mod fix;
+pub mod init;
+pub mod render;
+pub mod rotate;
+
+pub use allow::{allow_lists, AllowList, Entry};
+pub use init::{init, CaSource, InitOptions, InitOutput, InstanceFiles};

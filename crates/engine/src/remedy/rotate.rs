@@ -1,0 +1,100 @@
+//! `tlsaudit rotate`: new leaf certificates from the same CA (new keys, the same CNs and SANs),
+//! and the rolling order: one instance at a time, PD first, TiUP's client last, with the check
+//! to run after each step. The CA does not change, so no component needs a restart: Go
+//! components (PD, TiDB, TiCDC) re-read certificate and key at every handshake, TiKV and the
+//! TiFlash proxy when the file's mtime changes, for new connections.
+
+use std::path::PathBuf;
+
+use super::certs::{self, Ca};
+use super::fix::{node_id, RELOAD_ORDER};
+use super::init::{check_out, issue_instance, mkdir, InitOptions, InstanceFiles};
+use crate::error::InputError;
+use crate::tiup::Cluster;
+
+/// What `rotate` does.
+#[derive(Debug, Clone)]
+pub struct RotateOptions {
+    pub out: PathBuf,
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    pub days: i64,
+    pub force: bool,
+}
+
+/// One step of the rolling order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The instance name, or `client` for TiUP's certificate.
+    pub instance: String,
+    /// TiUP's node ID (`host:port`), empty for the client.
+    pub node: String,
+    pub host: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// What `rotate` wrote, in the order to roll it out.
+#[derive(Debug, Clone)]
+pub struct RotateOutput {
+    pub cluster: String,
+    pub out: PathBuf,
+    pub instances: Vec<InstanceFiles>,
+    pub steps: Vec<Step>,
+}
+
+/// Issue the new certificates of every instance and of TiUP's client.
+pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, InputError> {
+    check_out(
+        cluster,
+        &InitOptions {
+            out: opts.out.clone(),
+            ca: super::init::CaSource::New,
+            days: opts.days,
+            force: opts.force,
+            host_dir: None,
+        },
+    )?;
+    let ca = Ca::load(&opts.ca_cert, &opts.ca_key)?;
+    let mut order: Vec<&crate::tiup::Instance> = cluster.instances.iter().collect();
+    let rank = |c: crate::profile::Component| {
+        let name = super::allow::cn_of(c);
+        RELOAD_ORDER
+            .iter()
+            .position(|r| *r == name)
+            .unwrap_or(RELOAD_ORDER.len())
+    };
+    order.sort_by_key(|i| rank(i.component));
+    let mut instances = Vec::new();
+    let mut steps = Vec::new();
+    for inst in order {
+        let files = issue_instance(inst, &ca, &opts.out, opts.days, opts.force)?;
+        steps.push(Step {
+            instance: inst.name.clone(),
+            node: node_id(inst),
+            host: inst.host.clone(),
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        });
+        instances.push(files);
+    }
+    let tls = opts.out.join("tls");
+    mkdir(&tls)?;
+    let client = ca.issue(&format!("{}-client", cluster.name), &[], false, opts.days)?;
+    let (cert, key) = (tls.join("client.crt"), tls.join("client.pem"));
+    certs::write(&cert, &client.cert_pem, false, opts.force)?;
+    certs::write(&key, &client.key_pem, true, opts.force)?;
+    steps.push(Step {
+        instance: "client".to_string(),
+        node: String::new(),
+        host: String::new(),
+        cert,
+        key,
+    });
+    Ok(RotateOutput {
+        cluster: cluster.name.clone(),
+        out: opts.out.clone(),
+        instances,
+        steps,
+    })
+}

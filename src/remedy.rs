@@ -1,0 +1,480 @@
+//! `tlsaudit init`, `fix` and `rotate`: the command-line side of [`tlsaudit_engine::remedy`]
+//! (arguments and the text people read).
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use tlsaudit_engine::error::InputError;
+use tlsaudit_engine::remedy::{self, CaSource, InitOptions, InitOutput};
+use tlsaudit_engine::tiup::{Cluster, TiupOptions};
+
+/// `tlsaudit init --topology topology.yaml --out DIR`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// TiUP topology.yaml (or a cluster's meta.yaml): the instances to issue certificates for.
+    #[arg(long, value_name = "FILE")]
+    pub topology: PathBuf,
+    /// The folder to write into (must be empty unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Reuse this CA certificate (with --ca-key), e.g. TiUP's tls/ca.crt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_key",
+        conflicts_with = "new_ca"
+    )]
+    pub ca_cert: Option<PathBuf>,
+    /// The key of --ca-cert (TiUP: tls/ca.pem).
+    #[arg(long, value_name = "FILE", requires = "ca_cert")]
+    pub ca_key: Option<PathBuf>,
+    /// Make a new CA (the default without --ca-cert).
+    #[arg(long)]
+    pub new_ca: bool,
+    /// Validity of the instance and client certificates, in days.
+    #[arg(long, value_name = "DAYS", default_value = "730", value_parser = clap::value_parser!(u16).range(1..=3650))]
+    pub days: u16,
+    /// Where each instance's tls folder will be on its host, for the paths in the TOML files
+    /// (`{name}` is replaced by the instance name), e.g. /tidb-deploy/{name}/tls. Default: the
+    /// folder written here.
+    #[arg(long, value_name = "DIR")]
+    pub host_dir: Option<String>,
+    /// The cluster name (default: meta.yaml's folder or the topology file's name); the client
+    /// certificate's CN is NAME-client.
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// The cluster version, e.g. v8.5.0 (PD before v8.4 takes one CN).
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub cluster_version: Option<tlsaudit_engine::profile::Version>,
+    /// Replace files in --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_version(s: &str) -> Result<tlsaudit_engine::profile::Version, String> {
+    tlsaudit_engine::profile::Version::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a version; use e.g. v8.5.0"))
+}
+
+/// Run `init`; exit 0 when everything was written.
+pub fn run_init(args: &InitArgs) -> Result<u8, InputError> {
+    let cluster = Cluster::load(&TiupOptions {
+        topology: Some(args.topology.clone()),
+        cluster_name: args.cluster_name.clone(),
+        version: args.cluster_version,
+        ..Default::default()
+    })?;
+    let ca = match (&args.ca_cert, &args.ca_key) {
+        (Some(cert), Some(key)) => CaSource::Existing {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CaSource::New,
+    };
+    let out = remedy::init(
+        &cluster,
+        &InitOptions {
+            out: args.out.clone(),
+            ca,
+            days: i64::from(args.days),
+            force: args.force,
+            host_dir: args.host_dir.clone(),
+        },
+    )?;
+    crate::cli::emit(&render_init(&out));
+    Ok(0)
+}
+
+/// Text an operator reads: what was written, each list and why, the next steps.
+pub fn render_init(o: &InitOutput) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit init: cluster {}, into {}",
+        inert(&o.cluster),
+        o.out.display()
+    );
+    let _ = writeln!(
+        t,
+        "  CA          {}{}",
+        o.ca_cert.display(),
+        o.ca_key.as_ref().map_or_else(
+            || " (reused)".to_string(),
+            |k| format!(", key {} (0600)", k.display())
+        )
+    );
+    let _ = writeln!(
+        t,
+        "  client      {} (CN {})",
+        o.client_cert.display(),
+        inert(&o.client_cn)
+    );
+    for i in &o.instances {
+        let _ = writeln!(
+            t,
+            "  {:<11} {} (CN {}, SANs {})",
+            i.component.as_str(),
+            i.cert.display(),
+            inert(&i.cn),
+            inert(&i.sans.join(", "))
+        );
+    }
+    let _ = writeln!(t, "\nallow-lists (who needs each component):");
+    for l in &o.lists {
+        let _ = writeln!(
+            t,
+            "  {} {} = [{}]",
+            l.kind.file_name(),
+            l.key,
+            inert(&l.cns().join(", "))
+        );
+        for e in &l.entries {
+            let _ = writeln!(t, "      {:<16} {}", inert(&e.cn), e.why);
+        }
+        if let Some(n) = &l.note {
+            let _ = writeln!(t, "      note: {n}");
+        }
+    }
+    let _ = writeln!(t, "\nnext:");
+    let _ = writeln!(
+        t,
+        "  TiUP:   merge {} with `tiup cluster edit-config {}`, then `tiup cluster reload {}`",
+        o.tiup_fragment.display(),
+        inert(&o.cluster),
+        inert(&o.cluster)
+    );
+    let _ = writeln!(
+        t,
+        "  manual: copy each <instance>/tls to the host (<deploy_dir>/tls) and merge <instance>/*.toml, then restart"
+    );
+    let _ = writeln!(
+        t,
+        "  check:  tlsaudit lint --topology <topology with the fragment> --tls-dir {}",
+        o.ca_cert
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
+    t
+}
+
+/// Text from a topology made inert for a terminal (no control characters).
+fn inert(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`.
+#[derive(Debug, clap::Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub tidb: crate::cli::TidbInputFlags,
+    /// Fix the findings of this JSON report (`tlsaudit report --format json`) instead of a
+    /// lint of the inputs.
+    #[arg(long, value_name = "REPORT")]
+    pub from: Option<PathBuf>,
+    /// Apply the patch to the topology and the --component-config files (atomically, the old
+    /// ones kept as FILE.bak); never to a live cluster.
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// The findings to fix: the report's, or a lint of the inputs.
+fn issues(
+    args: &FixArgs,
+    lint: &[tlsaudit_engine::audit::Finding],
+    cluster: &Cluster,
+) -> Result<Vec<remedy::fix::Issue>, InputError> {
+    let Some(path) = &args.from else {
+        let cn_of = |name: &Option<String>| {
+            name.as_ref().and_then(|n| {
+                tlsaudit_engine::profile::Component::from_identity_name(n)
+                    .map(|c| remedy::allow::cn_of(c).to_string())
+                    .or_else(|| (n == "client").then(|| cluster.tiup_client_cn()).flatten())
+            })
+        };
+        return Ok(lint
+            .iter()
+            .map(|f| remedy::fix::Issue {
+                code: f.code.as_str().to_string(),
+                endpoint: f.endpoint.clone(),
+                cn: cn_of(&f.identity),
+                title: f.title.clone(),
+                fix: f.fix.clone(),
+            })
+            .collect());
+    };
+    let doc = crate::report::diff::load(path)?;
+    Ok(doc
+        .findings
+        .iter()
+        .map(|f| remedy::fix::Issue {
+            code: f.code.clone(),
+            endpoint: f.endpoint.clone(),
+            cn: f.identity.as_ref().and_then(|i| {
+                doc.identities
+                    .iter()
+                    .find(|d| &d.name == i)
+                    .and_then(|d| d.cn.clone())
+            }),
+            title: f.title.clone(),
+            fix: f.fix.clone(),
+        })
+        .collect())
+}
+
+/// The `file:line:col: key` source's line, when it is in `file`.
+fn line_in(source: Option<&str>, file: &std::path::Path) -> Option<usize> {
+    let rest = source?.strip_prefix(&file.display().to_string())?;
+    rest.strip_prefix(':')?.split(':').next()?.parse().ok()
+}
+
+/// Whether a list is set in another file than the topology (a `--component-config` TOML).
+fn elsewhere(c: &remedy::fix::ListChange, topology: &std::path::Path) -> bool {
+    c.source
+        .as_deref()
+        .is_some_and(|s| line_in(Some(s), topology).is_none())
+}
+
+/// One file and the list changes set in it (or, for the topology, not set yet).
+fn patched(
+    path: &std::path::Path,
+    changes: &[&remedy::fix::ListChange],
+    toml: bool,
+) -> Result<(String, String), InputError> {
+    let before = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+    let mut text = before.clone();
+    // Bottom up, then the lists not set yet: an edit never moves a line still to edit.
+    let mut at: Vec<(Option<usize>, &&remedy::fix::ListChange)> = changes
+        .iter()
+        .map(|c| (line_in(c.source.as_deref(), path), c))
+        .collect();
+    at.sort_by_key(|c| std::cmp::Reverse(c.0));
+    for (line, c) in at {
+        text = if toml {
+            remedy::edit::set_toml_list(&text, line, c.key.table, c.key.key, &c.after)
+        } else {
+            let section = c.kind.config().tiup.unwrap_or_default();
+            remedy::edit::set_yaml_list(&text, line, section, &c.key.dotted(), &c.after)
+        }
+        .map_err(|e| {
+            InputError::file(
+                path,
+                e,
+                "apply the lists printed by `tlsaudit fix` by hand (tiup cluster edit-config)",
+            )
+        })?;
+    }
+    Ok((before, text))
+}
+
+/// Run `fix`: print the patch and the commands; `--write` applies it to the topology and the
+/// component config files.
+pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
+    let Some(topology) = args.tidb.topology.clone() else {
+        return Err(InputError::usage(
+            "fix needs the TiUP topology the lists are set in",
+            "pass --topology topology.yaml (or the cluster's meta.yaml)",
+        ));
+    };
+    let (cluster, lint) = crate::cli::load_tidb(&args.tidb)?;
+    let issues = issues(args, &lint, &cluster)?;
+    let plan = remedy::fix::plan(&cluster, &issues);
+    let mut t = render_fix(&cluster.name, &plan);
+    // The topology gets every list not set in a component file; each component file its own.
+    let mut files: Vec<(PathBuf, bool, Vec<&remedy::fix::ListChange>)> = vec![(
+        topology.clone(),
+        false,
+        plan.lists
+            .iter()
+            .filter(|c| !elsewhere(c, &topology))
+            .collect(),
+    )];
+    for f in &cluster.component_configs {
+        let mine: Vec<_> = plan
+            .lists
+            .iter()
+            .filter(|c| line_in(c.source.as_deref(), &f.path).is_some())
+            .collect();
+        if !mine.is_empty() {
+            files.push((f.path.clone(), true, mine));
+        }
+    }
+    for c in plan.lists.iter().filter(|c| {
+        elsewhere(c, &topology)
+            && !cluster
+                .component_configs
+                .iter()
+                .any(|f| line_in(c.source.as_deref(), &f.path).is_some())
+    }) {
+        let _ = writeln!(
+            t,
+            "\nedit by hand: {}: {} = [{}]",
+            inert(c.source.as_deref().unwrap_or_default()),
+            c.key,
+            inert(&c.after.join(", "))
+        );
+    }
+    for (path, toml, changes) in &files {
+        let (before, after) = patched(path, changes, *toml)?;
+        let name = path.display().to_string();
+        let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
+        if !diff.is_empty() {
+            let lines: Vec<String> = diff.lines().map(inert).collect();
+            let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
+        }
+        if args.write && before != after {
+            let bak = remedy::edit::write_with_backup(path, &after)?;
+            let _ = writeln!(t, "wrote {name} (the old one is {})", bak.display());
+        }
+    }
+    crate::cli::emit(&t);
+    Ok(0)
+}
+
+/// The plan as text: the edit-config fragment, the commands, what is not fixed here.
+pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit fix: cluster {}: {} finding(s) fixed by this patch, {} not",
+        inert(cluster),
+        plan.fixed.len(),
+        plan.not_fixed.len()
+    );
+    for i in &plan.fixed {
+        let _ = writeln!(t, "  fixes {} {}", i.code, inert(&i.title));
+    }
+    if !plan.lists.is_empty() {
+        let _ = writeln!(t, "\ntiup cluster edit-config fragment:");
+        let _ = writeln!(t, "server_configs:");
+        for c in &plan.lists {
+            let section = c.kind.config().tiup.unwrap_or_default();
+            let items: Vec<String> = c
+                .after
+                .iter()
+                .map(|s| remedy::render::yaml_str(s))
+                .collect();
+            let _ = writeln!(t, "  {section}:");
+            let _ = writeln!(t, "    {}: [{}]", c.key.dotted(), inert(&items.join(", ")));
+        }
+    }
+    let _ = writeln!(t, "\napply, with the cluster up:");
+    for (n, c) in remedy::fix::commands(cluster, plan).iter().enumerate() {
+        let _ = writeln!(t, "  {}. {}", n + 1, inert(c));
+    }
+    if !plan.not_fixed.is_empty() {
+        let _ = writeln!(t, "\nnot fixed by this patch (do it by hand):");
+        for i in &plan.not_fixed {
+            let _ = writeln!(
+                t,
+                "  {} {}\n      fix: {}",
+                i.code,
+                inert(&i.title),
+                inert(&i.fix)
+            );
+        }
+    }
+    t
+}
+
+/// `tlsaudit rotate --topology topology.yaml --out DIR --ca-cert ca.crt --ca-key ca.pem`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// TiUP topology.yaml (or a cluster's meta.yaml): the instances to re-issue for.
+    #[arg(long, value_name = "FILE")]
+    pub topology: PathBuf,
+    /// The folder to write into (must be empty unless --force).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The cluster's CA certificate (TiUP: tls/ca.crt); the new leaves chain to it.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: PathBuf,
+    /// Its key (TiUP: tls/ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub ca_key: PathBuf,
+    /// Validity of the new certificates, in days.
+    #[arg(long, value_name = "DAYS", default_value = "730", value_parser = clap::value_parser!(u16).range(1..=3650))]
+    pub days: u16,
+    /// The cluster name (the client certificate's CN is NAME-client).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// Replace files in --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Run `rotate`: write the new certificates, print the rolling order and the checks.
+pub fn run_rotate(args: &RotateArgs) -> Result<u8, InputError> {
+    let cluster = Cluster::load(&TiupOptions {
+        topology: Some(args.topology.clone()),
+        cluster_name: args.cluster_name.clone(),
+        ..Default::default()
+    })?;
+    let out = remedy::rotate::rotate(
+        &cluster,
+        &remedy::rotate::RotateOptions {
+            out: args.out.clone(),
+            ca_cert: args.ca_cert.clone(),
+            ca_key: args.ca_key.clone(),
+            days: i64::from(args.days),
+            force: args.force,
+        },
+    )?;
+    crate::cli::emit(&render_rotate(&out, &args.topology));
+    Ok(0)
+}
+
+/// The rolling order with the check after each step.
+pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Path) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit rotate: cluster {}, {} new certificate(s) from the same CA, into {}",
+        inert(&o.cluster),
+        o.steps.len(),
+        o.out.display()
+    );
+    let _ = writeln!(
+        t,
+        "\nbefore: tlsaudit report --topology {} --tls-dir <tls> --format json -o before.json",
+        topology.display()
+    );
+    let _ = writeln!(
+        t,
+        "the CA is unchanged: no restart; each component reads its new certificate for new connections\n(TiKV's status port only after a handshake error: reload TiKV if its status port still serves the old one)"
+    );
+    for (n, s) in o.steps.iter().enumerate() {
+        if s.node.is_empty() {
+            let _ = writeln!(
+                t,
+                "\n{}. TiUP's client: replace tls/client.crt and tls/client.pem with {} and {}",
+                n + 1,
+                s.cert.display(),
+                s.key.display()
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "\n{}. {} ({}): copy {} and {} to <deploy_dir>/tls/ on {} (keep the file names)",
+                n + 1,
+                inert(&s.instance),
+                inert(&s.node),
+                s.cert.display(),
+                s.key.display(),
+                inert(&s.host)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "   check: tlsaudit report --topology {} --tls-dir <tls> --baseline before.json\n          expect ~ (rotated) on {} and no new finding; stop and restore the old files if not",
+            topology.display(),
+            if s.node.is_empty() { "nothing (the client is not a server)".to_string() } else { inert(&s.instance) }
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nat the end: tlsaudit report ... --format json -o after.json; tlsaudit diff before.json after.json\n(server certificates changed, no verdict changed)"
+    );
+    t
+}
