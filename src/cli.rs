@@ -211,9 +211,15 @@ pub struct DemoArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct TuiArgs {
-    /// The inventory file (tlsaudit.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
+    )]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub tidb: TidbInputFlags,
     /// Time between automatic rounds, e.g. 10s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub interval: Duration,
@@ -310,6 +316,16 @@ pub struct DiagnoseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: Format,
+    /// A TiUP topology (meta.yaml) instead of an inventory: TARGET is then one of its endpoint
+    /// names (as `report --topology` names them) and --as one of its identities.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "ca", "cert", "key"])]
+    pub topology: Option<PathBuf>,
+    /// With --topology: the TLS folder (TiUP's `tls/` on the control machine).
+    #[arg(long, value_name = "DIR", requires = "topology")]
+    pub tls_dir: Option<PathBuf>,
+    /// With --topology: the cluster version when meta.yaml does not say.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version, requires = "topology")]
+    pub cluster_version: Option<tlsaudit_engine::profile::Version>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -373,7 +389,8 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
                 run_tui(TuiArgs {
-                    config: default,
+                    config: Some(default),
+                    tidb: TidbInputFlags::default(),
                     interval: Duration::from_secs(10),
                     baseline: None,
                     audit: AuditFlags::default(),
@@ -605,9 +622,24 @@ async fn dashboard(
 }
 
 async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
-    let mut inv = Inventory::load(&args.config)?;
+    let (mut inv, static_findings) = match &args.config {
+        Some(config) => (Inventory::load(config)?, Vec::new()),
+        None if args.tidb.topology.is_some() || !args.tidb.component_config.is_empty() => {
+            load_tidb_inventory(&args.tidb)?
+        }
+        None => {
+            return Err(InputError::usage(
+                "tui needs something to audit",
+                "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster), or --component-config tikv=tikv.toml (repeatable); `tlsaudit demo` opens the dashboard on the embedded lab",
+            ))
+        }
+    };
+    apply(&args.audit, &mut inv)?;
+    let mut plan = Plan::new(inv)?;
+    plan.static_findings = static_findings;
     if !stdout_is_terminal() {
-        let (auditor, snap) = audit(inv, &args.audit).await?;
+        let auditor = Auditor::new(plan);
+        let snap = auditor.run_round(None).await;
         emit(&render_report(
             &auditor,
             &snap,
@@ -616,8 +648,7 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
         )?);
         return Ok(exit_for(&snap, Severity::Critical));
     }
-    apply(&args.audit, &mut inv)?;
-    let auditor = std::sync::Arc::new(Auditor::new(Plan::new(inv)?));
+    let auditor = std::sync::Arc::new(Auditor::new(plan));
     dashboard(auditor.clone(), args.interval, args.baseline.as_deref()).await?;
     Ok(exit_for(&auditor.snapshot(), Severity::Critical))
 }
@@ -688,6 +719,23 @@ async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
         role: args.role,
         timeout: args.timeout,
         mysql_account: args.mysql.account()?,
+        inventory: None,
+    };
+    let request = match &args.topology {
+        Some(t) => {
+            let flags = TidbInputFlags {
+                topology: Some(t.clone()),
+                tls_dir: args.tls_dir.clone(),
+                cluster_version: args.cluster_version,
+                expiry_days: 30,
+                ..TidbInputFlags::default()
+            };
+            tlsaudit_engine::diagnose::Request {
+                inventory: Some(load_tidb_inventory(&flags)?.0),
+                ..request
+            }
+        }
+        None => request,
     };
     let inputs = request.resolve()?;
     let d = tlsaudit_engine::diagnose::diagnose(&inputs).await;
@@ -832,14 +880,23 @@ pub fn load_tidb(
     Ok((cluster, findings))
 }
 
-async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
-    let (cluster, mut findings) = load_tidb(&args.tidb)?;
+/// The inventory of a TiDB cluster read from its TiUP topology or component configs, with the
+/// static findings of its lint (and of the import).
+pub fn load_tidb_inventory(
+    flags: &TidbInputFlags,
+) -> Result<(Inventory, Vec<tlsaudit_engine::audit::Finding>), InputError> {
+    let (cluster, mut findings) = load_tidb(flags)?;
     let options = tlsaudit_engine::inventory::AuditOptions {
-        expiry_warning_days: args.tidb.expiry_days,
+        expiry_warning_days: flags.expiry_days,
         ..Default::default()
     };
-    let (mut inv, notes) = cluster.inventory(options)?;
+    let (inv, notes) = cluster.inventory(options)?;
     findings.extend(notes);
+    Ok((inv, findings))
+}
+
+async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
+    let (mut inv, findings) = load_tidb_inventory(&args.tidb)?;
     apply(&args.audit, &mut inv)?;
     let mut plan = Plan::new(inv)?;
     plan.static_findings = findings;

@@ -625,3 +625,56 @@ async fn component_configs_alone_with_a_ca() {
     assert!(!snap.cells.iter().any(|c| c.verdict == Some(Verdict::Open)));
     lab.stop().await;
 }
+
+/// `diagnose` and `tui` take the TiDB inputs like `report`: the endpoint's role (and its
+/// allow-list) come from the topology, and the verdict is the report's for that cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_and_tui_read_the_topology() {
+    let lab = lab().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tls = tls_from_lab(&lab, dir.path());
+    let topo = lab_topology(&lab, dir.path());
+    let kv = format!(
+        "tikv-127.0.0.1-{}",
+        lab.endpoint("tikv").unwrap().addr.port()
+    );
+    let (diag, tui) = tokio::task::spawn_blocking(move || {
+        let diag = tlsaudit_testkit::bin()
+            .args([
+                "diagnose",
+                &kv,
+                "--as",
+                "tidb",
+                "--format",
+                "json",
+                "--topology",
+            ])
+            .arg(&topo)
+            .arg("--tls-dir")
+            .arg(&tls)
+            .output()
+            .unwrap();
+        // Not a terminal: the dashboard writes the JSON report of one round.
+        let tui = tlsaudit_testkit::bin()
+            .args(["tui", "--allow-unreachable", "--topology"])
+            .arg(&topo)
+            .arg("--tls-dir")
+            .arg(&tls)
+            .output()
+            .unwrap();
+        (diag, tui)
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&diag.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&diag.stderr)));
+    assert_eq!(v["target"]["role"], "grpc", "{v}");
+    assert_eq!(v["target"]["protocol"], "grpc");
+    assert_eq!(v["verdict"]["cell"], "secure", "{}", v["verdict"]);
+    assert_eq!(diag.status.code(), Some(0));
+    let r: serde_json::Value = serde_json::from_slice(&tui.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&tui.stderr)));
+    assert_eq!(r["schema"], "tlsaudit.report/v1");
+    assert!(r["summary"]["cells"].as_u64().unwrap() > 0);
+    lab.stop().await;
+}

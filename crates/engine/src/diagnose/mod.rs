@@ -139,6 +139,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// The audit account for a SQL port (`mysql` protocol).
     pub mysql_account: Option<probe::mysql::MysqlAccount>,
+    /// An inventory already loaded (from a TiUP topology), instead of `config`.
+    pub inventory: Option<Inventory>,
 }
 
 /// Load an identity for a diagnosis: a key that does not match is a finding, not an error.
@@ -204,6 +206,13 @@ impl Request {
     /// Resolve the request into inputs: the inventory (explicit, or `./tlsaudit.toml` when no
     /// `--ca` is given) or the `--ca/--cert/--key` flags.
     pub fn resolve(&self) -> Result<Inputs, InputError> {
+        if let Some(inv) = &self.inventory {
+            let label = inv
+                .source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("the topology"));
+            return self.resolve_loaded(inv.clone(), &label);
+        }
         let config = match (&self.config, &self.ca) {
             (Some(c), _) => Some(c.clone()),
             (None, Some(_)) => None,
@@ -337,7 +346,11 @@ impl Request {
                 "pick the identity with --as NAME, or drop --config",
             ));
         }
-        let inv = Inventory::load(path)?;
+        self.resolve_loaded(Inventory::load(path)?, path)
+    }
+
+    /// Resolve against a loaded inventory; `path` names it in errors.
+    fn resolve_loaded(&self, inv: Inventory, path: &Path) -> Result<Inputs, InputError> {
         let trust = Trust::load(&inv.ca)?;
         let target = self.inventory_target(&inv, path)?;
         let chosen = self.chosen_identity(&inv, path)?;
