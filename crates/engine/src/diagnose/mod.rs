@@ -211,7 +211,7 @@ impl Request {
                 .source
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("the topology"));
-            return self.resolve_loaded(inv.clone(), &label);
+            return self.resolve_loaded(inv, &label);
         }
         let config = match (&self.config, &self.ca) {
             (Some(c), _) => Some(c.clone()),
@@ -346,15 +346,15 @@ impl Request {
                 "pick the identity with --as NAME, or drop --config",
             ));
         }
-        self.resolve_loaded(Inventory::load(path)?, path)
+        self.resolve_loaded(&Inventory::load(path)?, path)
     }
 
     /// Resolve against a loaded inventory; `path` names it in errors.
-    fn resolve_loaded(&self, inv: Inventory, path: &Path) -> Result<Inputs, InputError> {
+    fn resolve_loaded(&self, inv: &Inventory, path: &Path) -> Result<Inputs, InputError> {
         let trust = Trust::load(&inv.ca)?;
-        let target = self.inventory_target(&inv, path)?;
-        let chosen = self.chosen_identity(&inv, path)?;
-        let loaded = load_identities(&inv, &chosen, &trust)?;
+        let target = self.inventory_target(inv, path)?;
+        let chosen = self.chosen_identity(inv, path)?;
+        let loaded = load_identities(inv, &chosen, &trust)?;
         // The cell's expectation, exactly as the audit computes it (unless the flags changed
         // what the endpoint is).
         let expected = match (&target.endpoint, &loaded.audit) {
