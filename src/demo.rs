@@ -13,32 +13,38 @@ use std::path::PathBuf;
 
 use tlsaudit_lab::{Behavior, EndpointSpec, Lab, LabError, LabSpec, ServerCertKind};
 
-/// Allow-lists the inventory states differently from what the lab server enforces.
+/// Allow-lists the inventory states differently from what the lab server enforces: tikv-3's
+/// `tikv.toml` declares the list, but the running server does not enforce it (both its ports).
 fn declared_overrides() -> BTreeMap<&'static str, Vec<&'static str>> {
-    BTreeMap::from([("tikv-3", vec!["tidb", "pd", "tikv", "tiflash"])])
+    let kv = vec!["tidb", "pd", "tikv", "tiflash"];
+    BTreeMap::from([("tikv-3", kv.clone()), ("tikv-3-status", kv)])
 }
 
-/// The demo cluster.
+/// The version every demo endpoint declares (the rules that depend on it are then known).
+pub const VERSION: &str = "v8.5.0";
+
+/// The demo cluster, shaped like a TiUP deployment: one `cert-allowed-cn` per TiKV instance for
+/// both its ports (one `tikv.toml` key), PD's client and peer ports (one `pd.toml` list), and
+/// TiFlash's gRPC, metrics (`tiflash.toml`) and proxy ports (`tiflash-learner.toml`).
 pub fn spec() -> LabSpec {
     let pd_list = ["pd", "tidb", "tikv", "tiflash", "demo-client"];
     let kv_list = ["tidb", "pd", "tikv", "tiflash"];
-    LabSpec::new("demo")
-        .with(EndpointSpec::pd("pd-1", &pd_list))
-        .with(EndpointSpec::pd("pd-2", &pd_list))
-        .with(EndpointSpec::tikv_grpc("tikv-1", &kv_list))
-        .with(EndpointSpec::tikv_grpc(
-            "tikv-2",
-            &["pd", "tikv", "tiflash"],
-        ))
+    // Planted: tikv-2's list lacks tidb, which needs TiKV.
+    let kv2_list = ["pd", "tikv", "tiflash"];
+    let flash_list = ["tidb", "tikv", "tiflash"];
+    let mut spec = LabSpec::new("demo");
+    for pd in ["pd-1", "pd-2"] {
+        spec = spec
+            .with(EndpointSpec::pd(pd, &pd_list))
+            .with(EndpointSpec::pd(format!("{pd}-peer"), &pd_list).with_role("peer"));
+    }
+    spec.with(EndpointSpec::tikv_grpc("tikv-1", &kv_list))
+        .with(EndpointSpec::tikv_grpc("tikv-2", &kv2_list))
+        // Planted: tikv-3 enforces no list (the inventory declares one).
         .with(EndpointSpec::tikv_grpc("tikv-3", &[]))
-        .with(EndpointSpec::tikv_status(
-            "tikv-1-status",
-            &["tidb", "pd", "tikv", "demo-client"],
-        ))
-        .with(EndpointSpec::tikv_status(
-            "tikv-2-status",
-            &["tidb", "pd", "tikv", "demo-client"],
-        ))
+        .with(EndpointSpec::tikv_status("tikv-1-status", &kv_list))
+        .with(EndpointSpec::tikv_status("tikv-2-status", &kv2_list))
+        // Planted: a plaintext status port.
         .with(
             EndpointSpec::plaintext_http("tikv-3-status")
                 .with_component("tikv")
@@ -48,14 +54,22 @@ pub fn spec() -> LabSpec {
             "tidb-1-status",
             &["tidb", "demo-client"],
         ))
+        // Planted: an expired server certificate.
         .with(
             EndpointSpec::tidb_status("tidb-2-status", &["tidb", "demo-client"])
                 .with_server_cert(ServerCertKind::Expired),
         )
-        .with(EndpointSpec::tiflash_grpc(
-            "tiflash-1",
-            &["tidb", "tikv", "tiflash"],
-        ))
+        .with(EndpointSpec::tiflash_grpc("tiflash-1", &flash_list))
+        .with(
+            EndpointSpec::pd("tiflash-1-metrics", &flash_list)
+                .with_component("tiflash")
+                .with_role("metrics"),
+        )
+        .with(
+            EndpointSpec::tikv_grpc("tiflash-1-proxy", &kv_list)
+                .with_component("tiflash")
+                .with_role("proxy"),
+        )
 }
 
 fn toml_str(s: &str) -> String {
@@ -105,6 +119,9 @@ pub fn inventory_toml(lab: &Lab) -> String {
         let _ = writeln!(t, "component = {}", toml_str(component));
         let _ = writeln!(t, "role = {}", toml_str(role));
         let _ = writeln!(t, "address = {}", toml_str(&ep.addr.to_string()));
+        if component != "generic" {
+            let _ = writeln!(t, "version = {}", toml_str(VERSION));
+        }
         let list: Vec<String> = match overrides.get(ep.name.as_str()) {
             Some(l) => l.iter().map(std::string::ToString::to_string).collect(),
             None => ep.allowed_cn.clone(),

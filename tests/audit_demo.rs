@@ -50,23 +50,7 @@ async fn every_verdict_appears_exactly_where_planted() {
     assert_eq!(snap.identity_names, ids);
     for ((id, ep), v) in &got {
         let (id, ep) = (id.as_str(), ep.as_str());
-        let expected = match (ep, id) {
-            // Planted: plaintext port, expired server certificate.
-            ("tikv-3-status", _) => Verdict::Unencrypted,
-            ("tidb-2-status", _) => Verdict::Untrusted,
-            // Planted: tikv-2's list lacks tidb, which needs TiKV.
-            ("tikv-2", "tidb") => Verdict::Blocked,
-            // Planted: tikv-3's list is configured but not enforced.
-            ("tikv-3", "client" | "unlisted") => Verdict::Open,
-            // Everything else is either admitted by its list or refused by it.
-            (_, "anonymous" | "foreign") => Verdict::Enforced,
-            ("tikv-1" | "tikv-2", "client" | "unlisted") => Verdict::Enforced,
-            ("tikv-1-status" | "tikv-2-status", "tiflash" | "unlisted") => Verdict::Enforced,
-            ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted") => Verdict::Enforced,
-            ("tiflash-1", "pd" | "client" | "unlisted") => Verdict::Enforced,
-            ("pd-1" | "pd-2", "unlisted") => Verdict::Enforced,
-            _ => Verdict::Secure,
-        };
+        let expected = tlsaudit_testkit::demo_planted(id, ep);
         assert_eq!(*v, expected, "cell ({id}, {ep})");
     }
     let codes: Vec<(&str, Option<&str>, Option<&str>)> = snap
@@ -137,7 +121,7 @@ async fn json_report_validates_against_the_published_schema() {
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(value["schema"], "tlsaudit.report/v1");
-    assert_eq!(value["summary"]["cells"], 88);
+    assert_eq!(value["summary"]["cells"], 120);
     assert_eq!(value["summary"]["verdicts"]["open"], 2);
     assert!(!json.contains("PRIVATE KEY"));
     // A document that breaks the contract is refused, so the check can fail.

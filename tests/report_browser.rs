@@ -52,19 +52,7 @@ fn missing() -> Vec<String> {
 
 /// The verdict planted at each cell of the demo (tests/audit_demo.rs has the reasons).
 fn planted(id: &str, ep: &str) -> &'static str {
-    match (ep, id) {
-        ("tikv-3-status", _) => "unencrypted",
-        ("tidb-2-status", _) => "untrusted",
-        ("tikv-2", "tidb") => "blocked",
-        ("tikv-3", "client" | "unlisted") => "open",
-        (_, "anonymous" | "foreign")
-        | ("tikv-1" | "tikv-2", "client" | "unlisted")
-        | ("tikv-1-status" | "tikv-2-status", "tiflash" | "unlisted")
-        | ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted")
-        | ("tiflash-1", "pd" | "client" | "unlisted")
-        | ("pd-1" | "pd-2", "unlisted") => "enforced",
-        _ => "secure",
-    }
+    tlsaudit_testkit::demo_planted(id, ep).as_str()
 }
 
 fn symbol(verdict: &str) -> &'static str {
@@ -153,19 +141,7 @@ const IDS: [&str; 8] = [
     "foreign",
     "unlisted",
 ];
-const EPS: [&str; 11] = [
-    "pd-1",
-    "pd-2",
-    "tikv-1",
-    "tikv-2",
-    "tikv-3",
-    "tikv-1-status",
-    "tikv-2-status",
-    "tikv-3-status",
-    "tidb-1-status",
-    "tidb-2-status",
-    "tiflash-1",
-];
+const EPS: [&str; 15] = tlsaudit_testkit::DEMO_ENDPOINTS;
 
 /// One cell per identity x endpoint with the planted verdict, its symbol and anchor; one
 /// detail per cell, none shown at first; the blocked cell's detail by click and by anchor.

@@ -92,8 +92,8 @@ async fn the_demo_in_every_shared_format() {
     // that would load from elsewhere.
     let page = html::render(&doc);
     assert!(page.starts_with("<!DOCTYPE html>"));
-    assert_eq!(page.matches("<td class=\"cell ").count(), 88);
-    assert_eq!(page.matches("<article class=\"detail").count(), 88);
+    assert_eq!(page.matches("<td class=\"cell ").count(), 120);
+    assert_eq!(page.matches("<article class=\"detail").count(), 120);
     assert!(page.contains("id=\"cell-tidb-tikv-2\""));
     assert!(page.contains("href=\"#cell-tidb-tikv-2\""));
     assert!(page.contains("Content-Security-Policy"));

@@ -112,9 +112,9 @@ async fn ten_identities_and_tiup_names_fit_80_and_100_columns() {
 
     for (columns, width) in [("80", 80), ("100", 100)] {
         let table = table_at(&renamed, columns);
-        assert!(table.contains("11 endpoints x 10 identities"), "{table}");
+        assert!(table.contains("15 endpoints x 10 identities"), "{table}");
         let rows = matrix(&table);
-        assert_eq!(rows.len(), 12, "{table}");
+        assert_eq!(rows.len(), 16, "{table}");
         for l in table.lines().take_while(|l| !l.starts_with("findings")) {
             assert!(
                 l.chars().count() <= width,
@@ -155,7 +155,7 @@ async fn ten_identities_and_tiup_names_fit_80_and_100_columns() {
             .iter()
             .map(|l| l.split(' ').next().unwrap())
             .collect();
-        assert_eq!(shown.iter().collect::<BTreeSet<_>>().len(), 11, "{table}");
+        assert_eq!(shown.iter().collect::<BTreeSet<_>>().len(), 15, "{table}");
         let full_ep = |s: &str| -> String {
             key.get(s)
                 .map_or(s.to_string(), |f| f.split("  ").next().unwrap().to_string())

@@ -136,20 +136,20 @@ fn dashboard_under_tmux() {
         s.contains("Matrix ") && !s.contains("endpoints x identities")
     });
     tmux.keys(&["l"]);
-    let screen = tmux.wait_for("the selection on pd-2", |s| {
-        selection_line(s).contains(" -> pd-2 ")
+    let screen = tmux.wait_for("the selection on pd-1-peer", |s| {
+        selection_line(s).contains(" -> pd-1-peer ")
     });
     assert!(screen.contains("[+]"), "selected cell bracketed:\n{screen}");
     tmux.keys(&["j"]);
-    tmux.wait_for("the selection on tikv x pd-2", |s| {
-        selection_line(s).contains(" tikv -> pd-2 ")
+    tmux.wait_for("the selection on tikv x pd-1-peer", |s| {
+        selection_line(s).contains(" tikv -> pd-1-peer ")
     });
 
     // Enter: the detail pane of that cell.
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("the detail pane", |s| s.contains("tikv -> pd-2 ─"));
+    let screen = tmux.wait_for("the detail pane", |s| s.contains("tikv -> pd-1-peer ─"));
     for part in [
-        "Endpoint  pd-2",
+        "Endpoint  pd-1-peer",
         "Expected  allow",
         "Observed  accepted",
         "TLSv1.3",

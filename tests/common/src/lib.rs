@@ -62,3 +62,48 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// The demo's endpoints, in the order the report lists them.
+pub const DEMO_ENDPOINTS: [&str; 15] = [
+    "pd-1",
+    "pd-1-peer",
+    "pd-2",
+    "pd-2-peer",
+    "tikv-1",
+    "tikv-2",
+    "tikv-3",
+    "tikv-1-status",
+    "tikv-2-status",
+    "tikv-3-status",
+    "tidb-1-status",
+    "tidb-2-status",
+    "tiflash-1",
+    "tiflash-1-metrics",
+    "tiflash-1-proxy",
+];
+
+/// The verdict planted at each cell of the demo (`src/demo.rs` plants them).
+pub fn demo_planted(identity: &str, endpoint: &str) -> tlsaudit_engine::audit::Verdict {
+    use tlsaudit_engine::audit::Verdict;
+    match (endpoint, identity) {
+        // Planted: a plaintext status port, an expired server certificate.
+        ("tikv-3-status", _) => Verdict::Unencrypted,
+        ("tidb-2-status", _) => Verdict::Untrusted,
+        // Planted: tikv-2's list lacks tidb, which needs TiKV.
+        ("tikv-2", "tidb") => Verdict::Blocked,
+        // Planted: tikv-3's list is configured but not enforced.
+        ("tikv-3", "client" | "unlisted") => Verdict::Open,
+        // Everything else is either admitted by its list or refused by it.
+        (_, "anonymous" | "foreign")
+        // One tikv.toml list for both ports of an instance (tikv-2's lacks tidb).
+        | ("tikv-1" | "tikv-2" | "tikv-1-status" | "tikv-2-status", "client" | "unlisted")
+        | ("tikv-2-status", "tidb")
+        | ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted")
+        // tiflash.toml's list (gRPC and metrics) and tiflash-learner.toml's (proxy).
+        | ("tiflash-1" | "tiflash-1-metrics", "pd" | "client" | "unlisted")
+        | ("tiflash-1-proxy", "client" | "unlisted")
+        // One pd.toml list for the client and peer ports.
+        | ("pd-1" | "pd-2" | "pd-1-peer" | "pd-2-peer", "unlisted") => Verdict::Enforced,
+        _ => Verdict::Secure,
+    }
+}
