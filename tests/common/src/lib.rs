@@ -94,16 +94,18 @@ pub fn demo_planted(identity: &str, endpoint: &str) -> tlsaudit_engine::audit::V
         // Planted: tikv-3's list is configured but not enforced.
         ("tikv-3", "client" | "unlisted") => Verdict::Open,
         // Everything else is either admitted by its list or refused by it.
-        (_, "anonymous" | "foreign")
+        (_, "anonymous" | "foreign") => Verdict::Enforced,
         // One tikv.toml list for both ports of an instance (tikv-2's lacks tidb).
-        | ("tikv-1" | "tikv-2" | "tikv-1-status" | "tikv-2-status", "client" | "unlisted")
-        | ("tikv-2-status", "tidb")
-        | ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted")
+        ("tikv-1" | "tikv-2" | "tikv-1-status" | "tikv-2-status", "client" | "unlisted") => {
+            Verdict::Enforced
+        }
+        ("tikv-2-status", "tidb") => Verdict::Enforced,
+        ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted") => Verdict::Enforced,
         // tiflash.toml's list (gRPC and metrics) and tiflash-learner.toml's (proxy).
-        | ("tiflash-1" | "tiflash-1-metrics", "pd" | "client" | "unlisted")
-        | ("tiflash-1-proxy", "client" | "unlisted")
+        ("tiflash-1" | "tiflash-1-metrics", "pd" | "client" | "unlisted") => Verdict::Enforced,
+        ("tiflash-1-proxy", "client" | "unlisted") => Verdict::Enforced,
         // One pd.toml list for the client and peer ports.
-        | ("pd-1" | "pd-2" | "pd-1-peer" | "pd-2-peer", "unlisted") => Verdict::Enforced,
+        ("pd-1" | "pd-2" | "pd-1-peer" | "pd-2-peer", "unlisted") => Verdict::Enforced,
         _ => Verdict::Secure,
     }
 }
