@@ -24,6 +24,10 @@ use super::ConnEvent;
 pub(crate) const EVENT_CAP: usize = 1000;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const GARBAGE_READ_TIMEOUT: Duration = Duration::from_millis(500);
+/// gRPC C-core checks the peer after the TLS handshake, on its own schedule: the session
+/// ticket OpenSSL sent with the handshake reaches the client well before the close. The lab
+/// keeps that gap so a prober that takes the ticket for a verdict is caught.
+const CORE_CHECK_DELAY: Duration = Duration::from_millis(30);
 
 /// What Go's net/http answers when a TLS ClientHello reaches a plaintext listener.
 pub(crate) const GO_TLS_ON_PLAINTEXT: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
@@ -415,10 +419,12 @@ async fn tls_conn(rt: Arc<Runtime>, stream: TcpStream, mut info: ConnInfo) {
         } => {
             // gRPC C-core: no certificate, or no h2, means a bare close (no close_notify).
             if !has_cert {
+                tokio::time::sleep(CORE_CHECK_DELAY).await;
                 info.record("closed_silently:no_client_cert", None, None);
                 return;
             }
             if *require_h2 && info.alpn.as_deref() != Some("h2") {
+                tokio::time::sleep(CORE_CHECK_DELAY).await;
                 info.record("closed_silently:no_h2_alpn", None, None);
                 return;
             }

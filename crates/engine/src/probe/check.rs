@@ -217,8 +217,15 @@ where
     }
 }
 
-/// `tls`: wait for the server's verdict on our certificate. Ends early on a TLS 1.3 session
-/// ticket (sent only after the server accepted our Finished), data, an alert or a close.
+/// `tls`: wait for the server's verdict on our certificate. A decision is taken on evidence
+/// only, never on which of two signals won a race:
+/// - an alert, a close or a reset is a rejection, also when a session ticket came first (the
+///   ticket only proves the TLS layer took the handshake; gRPC C-core, for one, sends tickets
+///   and then closes on a caller without a certificate);
+/// - application data is acceptance;
+/// - a ticket ends the wait early only when our certificate was sent, and only after whatever
+///   the peer sent with it has been read; without a certificate the ticket says nothing about
+///   the caller, so the probe waits out the alert window for a close.
 async fn tls_window<S>(
     spec: &ProbeSpec,
     stream: &mut Tap<S>,
@@ -240,43 +247,56 @@ where
             },
         ));
     }
-    enum Seen {
-        Ticket,
-        Read(std::io::Result<usize>),
-        Quiet,
-    }
     let mut buf = [0u8; 512];
-    let seen = if obs.lock().ticket {
-        Seen::Ticket
-    } else {
-        tokio::select! {
-            _ = obs.ticket_arrived.notified() => Seen::Ticket,
-            r = stream.read(&mut buf) => Seen::Read(r),
-            _ = tokio::time::sleep(spec.timeouts.alert_window) => Seen::Quiet,
+    let deadline = tokio::time::Instant::now() + spec.timeouts.alert_window;
+    loop {
+        let ticket = obs.lock().ticket;
+        let read = if ticket && a.sent {
+            // A ticket with our certificate: decisive, once what already arrived is read.
+            tokio::time::timeout(Duration::ZERO, stream.read(&mut buf)).await
+        } else {
+            tokio::select! {
+                r = stream.read(&mut buf) => Ok(r),
+                // Re-checked at the top of the loop: a ticket only counts with a certificate.
+                _ = obs.ticket_arrived.notified(), if a.sent => continue,
+                _ = tokio::time::sleep_until(deadline) => {
+                    tokio::time::timeout(Duration::ZERO, stream.read(&mut buf)).await
+                }
+            }
+        };
+        match read {
+            // EOF or an error: the caller classifies it from the tap.
+            Ok(Ok(0) | Err(_)) => return None,
+            Ok(Ok(_)) => {
+                return Some(done(
+                    OutcomeClass::Accepted,
+                    "the server accepted our certificate and sent application data",
+                ))
+            }
+            Err(_) if obs.lock().ticket && a.sent => {
+                ev.session_ticket = true;
+                let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+                return Some(done(
+                    OutcomeClass::Accepted,
+                    "the server accepted our certificate: it sent a TLS 1.3 session ticket after our Finished",
+                ));
+            }
+            Err(_) => {
+                let words = if obs.lock().ticket {
+                    ev.session_ticket = true;
+                    format!(
+                        "no rejection within {} after the handshake (the server sent a session ticket and keeps the connection open)",
+                        humantime::format_duration(spec.timeouts.alert_window)
+                    )
+                } else {
+                    format!(
+                        "no rejection within {} after the handshake (the server sent no session ticket and keeps the connection open)",
+                        humantime::format_duration(spec.timeouts.alert_window)
+                    )
+                };
+                return Some(done(OutcomeClass::Accepted, words));
+            }
         }
-    };
-    match seen {
-        Seen::Ticket => {
-            ev.session_ticket = true;
-            let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
-            Some(done(
-                OutcomeClass::Accepted,
-                "the server accepted our certificate: it sent a TLS 1.3 session ticket after our Finished",
-            ))
-        }
-        // EOF or an error: the caller classifies it from the tap.
-        Seen::Read(Ok(0) | Err(_)) => None,
-        Seen::Read(Ok(_)) => Some(done(
-            OutcomeClass::Accepted,
-            "the server accepted our certificate and sent application data",
-        )),
-        Seen::Quiet => Some(done(
-            OutcomeClass::Accepted,
-            format!(
-                "no rejection within {} after the handshake (the server sent no session ticket and keeps the connection open)",
-                humantime::format_duration(spec.timeouts.alert_window)
-            ),
-        )),
     }
 }
 

@@ -276,19 +276,76 @@ async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
     for a in &addrs {
         match TcpStream::connect(a).await {
             Ok(s) => return Ok(s),
-            Err(e) => last = Some((a, e)),
+            // A local shortage is no fact about the endpoint: trying the next address would
+            // only hit it again.
+            Err(e) if local_cause(&e).is_some() => return Err(connect_error(*a, &e)),
+            Err(e) => last = Some((*a, e)),
         }
     }
     match last {
-        Some((a, e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err((
-            OutcomeClass::Refused,
-            format!("{a} refused the TCP connection: nothing listens there"),
-        )),
-        Some((a, e)) => Err((OutcomeClass::Refused, format!("cannot connect to {a}: {e}"))),
+        Some((a, e)) => Err(connect_error(a, &e)),
         None => Err((
             OutcomeClass::ResolveFailed,
             format!("{address} resolved to no address"),
         )),
+    }
+}
+
+/// Linux errno values of the local failures a connect can meet.
+mod errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ENOBUFS: i32 = 105;
+}
+
+/// When a socket error is caused by this host rather than the endpoint, the cause in words.
+pub fn local_cause(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    let by_code = match e.raw_os_error() {
+        Some(errno::EMFILE) => Some("this host ran out of file descriptors (EMFILE: the process's open-file limit; raise `ulimit -n` or lower `concurrency`)"),
+        Some(errno::ENFILE) => Some("this host ran out of file descriptors (ENFILE: the system-wide file table is full)"),
+        Some(errno::EADDRNOTAVAIL) => Some("this host ran out of local ports or has no such local address (EADDRNOTAVAIL; lower `concurrency`)"),
+        Some(errno::ENOBUFS | errno::ENOMEM) => Some("this host ran out of socket buffers or memory (ENOBUFS/ENOMEM)"),
+        Some(errno::ENETUNREACH) => Some("this host has no route to that network (ENETUNREACH: check its routing table and interfaces)"),
+        _ => None,
+    };
+    by_code.or(match e.kind() {
+        K::AddrNotAvailable => {
+            Some("this host has no such local address or ran out of local ports (EADDRNOTAVAIL)")
+        }
+        K::NetworkUnreachable => Some("this host has no route to that network (ENETUNREACH)"),
+        K::OutOfMemory => Some("this host ran out of memory"),
+        _ => None,
+    })
+}
+
+/// Classify a failed TCP connect: the endpoint's answer (refused, reset, timeout) or a local
+/// failure (`error`), never one taken for the other.
+fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, String) {
+    use std::io::ErrorKind as K;
+    if let Some(cause) = local_cause(e) {
+        return (
+            OutcomeClass::Error,
+            format!("cannot connect to {a}: {cause}; this says nothing about the endpoint"),
+        );
+    }
+    match e.kind() {
+        K::ConnectionRefused => (
+            OutcomeClass::Refused,
+            format!("{a} refused the TCP connection: nothing listens there"),
+        ),
+        K::ConnectionReset | K::ConnectionAborted => (
+            OutcomeClass::Reset,
+            format!("{a} accepted the TCP connection and reset it at once"),
+        ),
+        K::TimedOut => (
+            OutcomeClass::Timeout,
+            format!("the TCP connection to {a} timed out in the kernel: {e}"),
+        ),
+        _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
     }
 }
 

@@ -36,6 +36,10 @@ pub enum OutcomeClass {
     ProtocolError,
     /// The host name did not resolve.
     ResolveFailed,
+    /// The probe could not run because of this host, not the endpoint: it ran out of file
+    /// descriptors, local ports or socket buffers, or has no route to the network. Says
+    /// nothing about the endpoint.
+    Error,
 }
 
 impl OutcomeClass {
@@ -53,6 +57,7 @@ impl OutcomeClass {
             OutcomeClass::Reset => "reset",
             OutcomeClass::ProtocolError => "protocol_error",
             OutcomeClass::ResolveFailed => "resolve_failed",
+            OutcomeClass::Error => "error",
         }
     }
 
