@@ -437,3 +437,40 @@ async fn tikv_grpc_without_a_certificate_is_cert_required_every_time() {
         );
     }
 }
+
+/// Issue: a Go TLS 1.2 server refusing a CN sends `bad_certificate` and resets while our
+/// flight is still being written; the alert must not be lost to the write error.
+#[tokio::test]
+async fn tls12_cn_rejection_followed_by_a_reset_is_cn_rejected_with_its_alert() {
+    use tlsaudit_lab::EndpointSpec;
+    let lab = Lab::start(LabSpec::new("lab").with(EndpointSpec::go_tls12("go12", &["tidb"])))
+        .await
+        .unwrap();
+    let trust = Trust::load(&lab.pki().ca_cert).unwrap();
+    let ep = lab.endpoint("go12").unwrap();
+    let load = |who: &str| {
+        let f = &lab.pki().identities[who];
+        Caller::new(Identity::load(who, &f.cert, &f.key).unwrap(), &trust)
+    };
+    for proto in [Protocol::Http, Protocol::Tls] {
+        let mut spec = ProbeSpec::new(ep.addr.to_string(), proto);
+        spec.path = ep.path.clone();
+        for round in 0..20 {
+            let rec = probe(&spec, &load("client"), &trust).await;
+            assert_eq!(
+                class(&rec),
+                OutcomeClass::CnRejected,
+                "{proto:?} round {round}: {rec:#?}"
+            );
+            let alert = rec.evidence.alert.as_ref().expect("the alert is kept");
+            assert_eq!((alert.name.as_str(), alert.code), ("bad_certificate", 42));
+        }
+        let ok = probe(&spec, &load("tidb"), &trust).await;
+        assert_eq!(class(&ok), OutcomeClass::Accepted, "{:#?}", ok.outcome);
+        assert_eq!(ok.tls.as_ref().unwrap().version, "TLSv1.2");
+    }
+    let events = lab.events("go12");
+    assert!(events
+        .iter()
+        .any(|e| e.decision == "handshake_rejected:cn_not_allowed"));
+}

@@ -174,6 +174,10 @@ pub(crate) enum Kind {
     TidbStatus {
         acceptor: TlsAcceptor,
     },
+    /// Go TLS 1.2 status port that resets the connection after refusing a certificate.
+    GoTls12 {
+        acceptor: TlsAcceptor,
+    },
     /// TiDB SQL port (MySQL protocol, TLS in-band); no acceptor when TLS is not offered.
     TidbSql {
         acceptor: Option<TlsAcceptor>,
@@ -378,6 +382,14 @@ async fn tls_handshake(rt: &Runtime, io: LabIo) -> std::io::Result<TlsStream<Lab
             Kind::Pd { acceptor }
             | Kind::TikvStatus { acceptor, .. }
             | Kind::TidbStatus { acceptor } => acceptor.accept(io).await,
+            Kind::GoTls12 { acceptor } => match acceptor.accept(io).into_fallible().await {
+                Ok(tls) => Ok(tls),
+                Err((e, io)) => {
+                    // Go closes with the client's flight partly unread: the kernel resets.
+                    io.abort();
+                    Err(e)
+                }
+            },
             _ => Err(std::io::Error::other("not a TLS endpoint")),
         }
     };
@@ -444,7 +456,9 @@ async fn tls_conn(rt: Arc<Runtime>, stream: TcpStream, mut info: ConnInfo) {
             })
             .await;
         }
-        Kind::TidbStatus { .. } => serve_http(tls, &info, Vec::new(), tidb_status_route).await,
+        Kind::TidbStatus { .. } | Kind::GoTls12 { .. } => {
+            serve_http(tls, &info, Vec::new(), tidb_status_route).await;
+        }
         _ => {}
     }
 }

@@ -62,12 +62,17 @@ fn record_error(seen: &Mutex<Tapped>, e: &std::io::Error) {
     let mut t = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if t.kind.is_none() {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    // The first failure is kept, except that an alert read after a write error or a reset
+    // replaces it: the alert is the peer's own verdict.
+    let alert = matches!(tls, Some(rustls::Error::AlertReceived(_)));
+    let had_alert = matches!(t.tls, Some(rustls::Error::AlertReceived(_)));
+    if t.kind.is_none() || (alert && !had_alert) {
         t.kind = Some(e.kind());
-        t.tls = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .cloned();
+        t.tls = tls;
     }
 }
 
@@ -317,6 +322,10 @@ where
         env!("CARGO_PKG_VERSION")
     );
     if stream.write_all(request.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        // The peer's alert is usually waiting in the receive buffer: let the TLS layer read
+        // it (the tap keeps it) before the write error is classified.
+        let mut sink = [0u8; 512];
+        let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink)).await;
         return None;
     }
     let mut buf = Vec::with_capacity(2048);

@@ -512,9 +512,19 @@ async fn handshake_phase<'c>(
             ))
         }
         Ok(Err((err, io))) => {
+            let Sniff { inner, first } = io;
+            // A write error or a reset can hide the alert the peer sent before closing: it is
+            // usually waiting in the receive buffer. Read it before classifying.
+            let waiting = if is_reset(&err) {
+                let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
+                drain_alert(inner, left.min(DRAIN_BUDGET)).await
+            } else {
+                None
+            };
             return Err(handshake_failure(
                 &err,
-                &io.first,
+                &first,
+                waiting,
                 &attribution,
                 &mut rec.evidence,
             ));
@@ -648,13 +658,65 @@ fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, serv
     });
 }
 
+/// How long a probe reads, after a write error or a reset, for an alert the peer sent first.
+const DRAIN_BUDGET: Duration = Duration::from_millis(200);
+
+/// A plain io error that says the peer closed hard: a reset, an abort or a broken pipe.
+fn is_reset(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let tls = err
+        .get_ref()
+        .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some());
+    !tls && matches!(
+        err.kind(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    )
+}
+
+/// Read what the peer already sent (at most 64 KiB, within `budget`) and return the
+/// description of the first plaintext TLS alert in it.
+pub async fn drain_alert(mut tcp: TcpStream, budget: Duration) -> Option<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let _ = tokio::time::timeout(budget, async {
+        while got.len() < 64 * 1024 {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    classify::find_alert(&got)
+}
+
 fn handshake_failure(
     err: &std::io::Error,
     first: &[u8],
+    waiting: Option<u8>,
     a: &Attribution<'_>,
     ev: &mut Evidence,
 ) -> Outcome {
     ev.io_error = Some(classify::io_kind(err.kind()));
+    if let Some(code) = waiting {
+        let alert = rustls::AlertDescription::from(code);
+        let (name, code) = classify::alert_name(alert);
+        ev.alert = Some(AlertEvidence {
+            name,
+            code,
+            received: Phase::Handshake,
+        });
+        let (class, words) = classify::handshake_alert(a, alert);
+        return outcome(
+            class,
+            Phase::Handshake,
+            format!(
+                "{words} (read from the receive buffer after the {})",
+                classify::io_kind(err.kind()).replace('_', " ")
+            ),
+        );
+    }
     // A peer that does not speak TLS shows in its first bytes, whatever the error says.
     if let Some((class, proto)) = classify::sniff(first) {
         ev.peer_bytes = Some(classify::escape(first));
