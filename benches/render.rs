@@ -48,6 +48,7 @@ fn cert(cn: &str, k: usize) -> CertSummary {
         key_usage: vec!["digitalSignature".into()],
         extended_key_usage: vec!["serverAuth".into(), "clientAuth".into()],
         has_eku_extension: true,
+        parse_error: None,
     }
 }
 

@@ -430,7 +430,7 @@ fn unknown_issuer(
 fn expired(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
     let who = chain
         .iter()
-        .find(|c| c.not_after_unix < now)
+        .find(|c| c.parse_error.is_none() && c.not_after_unix < now)
         .unwrap_or(leaf);
     (
         UntrustedReason::Expired,
@@ -446,7 +446,7 @@ fn expired(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedRea
 fn not_yet_valid(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
     let who = chain
         .iter()
-        .find(|c| c.not_before_unix > now)
+        .find(|c| c.parse_error.is_none() && c.not_before_unix > now)
         .unwrap_or(leaf);
     (
         UntrustedReason::NotYetValid,

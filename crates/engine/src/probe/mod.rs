@@ -635,7 +635,7 @@ fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, serv
     rec.server_chain = st
         .chain
         .iter()
-        .filter_map(|c| crate::pki::summarize(c.as_ref()).ok())
+        .map(|c| crate::pki::summarize_or_placeholder(c.as_ref()))
         .collect();
     rec.server_verification = st.verdict.as_ref().map(|v| match v {
         Ok(()) => ServerVerification {
