@@ -162,3 +162,165 @@ async fn an_unparsable_certificate_keeps_its_place_in_the_chain() {
     assert!(chain[1].parse_error.is_some(), "{:#?}", chain[1]);
     assert!(chain[2].is_ca && chain[2].parse_error.is_none());
 }
+
+/// One HTTP/2 frame.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HPACK integer with an `n`-bit prefix (first byte's high bits zero).
+fn hpack_int(value: usize, n: u32, out: &mut Vec<u8>) {
+    let max = (1usize << n) - 1;
+    if value < max {
+        out.push(u8::try_from(value).unwrap());
+        return;
+    }
+    out.push(u8::try_from(max).unwrap());
+    let mut v = value - max;
+    while v >= 128 {
+        out.push(u8::try_from(v % 128 + 128).unwrap());
+        v /= 128;
+    }
+    out.push(u8::try_from(v).unwrap());
+}
+
+/// A TLS server with ALPN `h2` that reads the client's first bytes, then runs `script` on the
+/// stream.
+async fn h2_peer<F, Fut>(pki: &Pki, script: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cfg = pki.server(pki.chain(), &["h2"]);
+    serve(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        let script = script.clone();
+        async move {
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let mut first = [0u8; 4096];
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(300), tls.read(&mut first)).await;
+                script(tls).await;
+            }
+        }
+    })
+    .await
+}
+
+/// Probe, then check the deadline and the record's size.
+async fn bounded(pki: &Pki, addr: std::net::SocketAddr, protocol: Protocol) -> ProbeRecord {
+    let each = Duration::from_millis(800);
+    let t = std::time::Instant::now();
+    let rec = pki.probe(addr, protocol, each).await;
+    // Three phases and the small drains after them.
+    assert!(
+        t.elapsed() < each * 3 + Duration::from_secs(1),
+        "took {:?}: {rec:#?}",
+        t.elapsed()
+    );
+    assert!(size(&rec) < 24 * 1024, "record of {} bytes", size(&rec));
+    rec
+}
+
+#[tokio::test]
+async fn an_http2_settings_storm_ends_within_the_deadline() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let storm: Vec<u8> = (0..2000)
+            .flat_map(|_| frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]))
+            .collect();
+        while tls.write_all(&storm).await.is_ok() {}
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_ne!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn huge_http2_headers_are_refused_not_stored() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut block = vec![0x88]; // :status 200
+        block.push(0x00);
+        hpack_int(12, 7, &mut block);
+        block.extend_from_slice(b"grpc-message");
+        hpack_int(200_000, 7, &mut block);
+        block.extend(std::iter::repeat_n(b'x', 200_000));
+        let mut out = frame(4, 0, 0, &[]);
+        let mut chunks = block.chunks(16_000);
+        out.extend(frame(1, 0, 1, chunks.next().unwrap()));
+        let rest: Vec<_> = chunks.collect();
+        for (i, c) in rest.iter().enumerate() {
+            let end = if i + 1 == rest.len() { 4 } else { 0 };
+            out.extend(frame(9, end, 1, c));
+        }
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_ne!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.evidence.grpc_message.is_none());
+}
+
+#[tokio::test]
+async fn a_push_promise_is_a_protocol_error() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(5, 4, 1, &[0, 0, 0, 2, 0x82, 0x87, 0x84]));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_long_grpc_message_is_truncated() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut block = vec![0x88];
+        for (name, value) in [
+            (&b"content-type"[..], "application/grpc".to_string()),
+            (b"grpc-status", "16".to_string()),
+            (b"grpc-message", "m".repeat(9_000)),
+        ] {
+            block.push(0x00);
+            hpack_int(name.len(), 7, &mut block);
+            block.extend_from_slice(name);
+            hpack_int(value.len(), 7, &mut block);
+            block.extend_from_slice(value.as_bytes());
+        }
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(4, 1, 0, &[]));
+        out.extend(frame(1, 4 | 1, 1, &block));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_eq!(rec.evidence.grpc_status, Some(16), "{:#?}", rec.outcome);
+    let msg = rec.evidence.grpc_message.as_deref().unwrap();
+    assert!(msg.len() <= 1024 + 3, "{}", msg.len());
+}

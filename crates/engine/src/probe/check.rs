@@ -416,6 +416,37 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The most header bytes (HPACK-decoded) a server may send in one header list.
+pub const MAX_HEADER_LIST: u32 = 64 * 1024;
+/// The most characters of a server's text (`grpc-message`) a record keeps.
+pub const MAX_TEXT: usize = 1024;
+
+/// An HTTP/2 client a hostile server cannot grow: bounded header lists, no server push, no
+/// stream the server may open, small windows.
+fn h2_client() -> h2::client::Builder {
+    let mut b = h2::client::Builder::new();
+    b.max_header_list_size(MAX_HEADER_LIST)
+        .enable_push(false)
+        .max_concurrent_streams(0)
+        .initial_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024)
+        .max_frame_size(16 * 1024)
+        .max_send_buffer_size(64 * 1024)
+        .max_concurrent_reset_streams(8)
+        .max_pending_accept_reset_streams(8);
+    b
+}
+
+/// A server's text cut to [`MAX_TEXT`] characters (marked with `...`).
+pub fn truncate(text: &str) -> String {
+    if text.chars().count() <= MAX_TEXT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_TEXT).collect();
+    cut.push_str("...");
+    cut
+}
+
 /// `grpc`: call `/grpc.health.v1.Health/Check` over HTTP/2 and read grpc-status.
 async fn grpc<S>(
     spec: &ProbeSpec,
@@ -426,10 +457,7 @@ async fn grpc<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (client, conn) = h2::client::Builder::new()
-        .handshake::<_, Bytes>(stream)
-        .await
-        .ok()?;
+    let (client, conn) = h2_client().handshake::<_, Bytes>(stream).await.ok()?;
     let _driver = AbortOnDrop(tokio::spawn(async move {
         let _ = conn.await;
     }));
@@ -477,10 +505,16 @@ where
     }
     let mut status = grpc_status(&head.headers);
     if status.is_none() {
+        // A health answer is a few bytes; a server streaming more is not waited for.
+        let mut read = 0usize;
         while let Some(chunk) = body.data().await {
             match chunk {
                 Ok(c) => {
+                    read += c.len();
                     let _ = body.flow_control().release_capacity(c.len());
+                    if read > 64 * 1024 {
+                        break;
+                    }
                 }
                 Err(_) => break,
             }
@@ -528,7 +562,7 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<(u32, String)> {
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
-        .map(percent_decode)
+        .map(|m| truncate(&percent_decode(m)))
         .unwrap_or_default();
     Some((code, message))
 }
