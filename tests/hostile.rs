@@ -324,3 +324,154 @@ async fn a_long_grpc_message_is_truncated() {
     let msg = rec.evidence.grpc_message.as_deref().unwrap();
     assert!(msg.len() <= 1024 + 3, "{}", msg.len());
 }
+
+/// A raw peer: reads the ClientHello, then runs `script` on the TCP stream.
+async fn raw_peer<F, Fut>(script: F) -> std::net::SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    serve(move |mut s| {
+        let script = script.clone();
+        async move {
+            let mut hello = [0u8; 4096];
+            let _ = s.read(&mut hello).await;
+            script(s).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_handshake_sent_one_byte_per_second_times_out() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        for b in [0x16u8, 3, 3, 0, 80, 2, 0, 0, 76, 3, 3] {
+            if s.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Timeout,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_close_in_the_middle_of_a_record_is_a_protocol_error() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(&[0x16, 3, 3, 0x10, 0, 2, 0, 0]).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.evidence.closed_silently, "{:#?}", rec.evidence);
+}
+
+#[tokio::test]
+async fn an_alert_before_the_server_hello_is_decided_by_the_alert() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(&[0x15, 3, 3, 0, 2, 2, 40]).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::TlsMismatch,
+        "{:#?}",
+        rec.outcome
+    );
+    assert_eq!(rec.evidence.alert.as_ref().unwrap().code, 40);
+}
+
+/// A TLS server (no ALPN) that runs `script` after the handshake.
+async fn tls_peer<F, Fut>(
+    pki: &Pki,
+    chain: Vec<CertificateDer<'static>>,
+    script: F,
+) -> std::net::SocketAddr
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cfg = pki.server(chain, &[]);
+    serve(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        let script = script.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(s).await {
+                script(tls).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_flood_after_the_handshake_is_not_read_to_the_end() {
+    let pki = Pki::new().await;
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let flood = vec![b'A'; 64 * 1024];
+        while tls.write_all(&flood).await.is_ok() {}
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_never_closes_after_its_headers_is_judged_on_them() {
+    let pki = Pki::new().await;
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let mut req = [0u8; 4096];
+        let _ = tls.read(&mut req).await;
+        let _ = tls
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+    assert_eq!(rec.evidence.http_status, Some(200));
+}
+
+#[tokio::test]
+async fn a_multi_megabyte_certificate_chain_is_refused_unstored() {
+    let pki = Pki::new().await;
+    let mut chain = pki.chain();
+    let ca = CertificateDer::from_pem_file(&pki.lab.pki().ca_cert).unwrap();
+    chain.extend(std::iter::repeat_n(ca, 5000));
+    let addr = tls_peer(&pki, chain, |_tls| async move {}).await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.server_chain.is_empty());
+}
