@@ -4,6 +4,7 @@
 pub mod check;
 pub mod classify;
 pub mod describe;
+pub mod limits;
 pub mod mysql;
 pub mod observe;
 pub mod record;
