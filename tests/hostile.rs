@@ -504,3 +504,40 @@ fn a_huge_concurrency_is_an_input_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The overall deadline ends a probe whose phases each stay within theirs.
+#[tokio::test]
+async fn the_overall_deadline_bounds_the_whole_probe() {
+    let pki = Pki::new().await;
+    // A server that completes the handshake, then stalls the check (5 s phase deadline).
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let mut req = [0u8; 4096];
+        let _ = tls.read(&mut req).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let mut spec = ProbeSpec::new(addr.to_string(), Protocol::Http);
+    spec.timeouts = Timeouts {
+        total: Duration::from_millis(700),
+        ..Timeouts::default()
+    };
+    let t = std::time::Instant::now();
+    let rec = probe(&spec, &pki.caller(), &pki.trust).await;
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Timeout,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(
+        rec.outcome.summary.contains("overall deadline of 700ms"),
+        "{}",
+        rec.outcome.summary
+    );
+    assert_eq!(rec.outcome.phase, tlsaudit_engine::probe::Phase::Check);
+}

@@ -85,6 +85,9 @@ pub struct Timeouts {
     /// How long the `tls` check waits for a TLS 1.3 rejection when the server sends no session
     /// ticket.
     pub alert_window: Duration,
+    /// The whole probe, phases and drains included (a MySQL probe's plaintext login too):
+    /// whatever the peer does, a probe ends within this.
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -94,18 +97,20 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(5),
             check: Duration::from_secs(5),
             alert_window: Duration::from_millis(500),
+            total: Duration::from_secs(15),
         }
     }
 }
 
 impl Timeouts {
-    /// Every phase bounded by one overall figure.
+    /// Every phase bounded by one figure; the whole probe by three of them.
     pub fn uniform(d: Duration) -> Self {
         Timeouts {
             connect: d,
             handshake: d,
             check: d,
             alert_window: d.min(Duration::from_millis(500)),
+            total: d.saturating_mul(3),
         }
     }
 }
@@ -246,12 +251,37 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
         evidence: Evidence::default(),
         mysql: None,
     };
-    rec.outcome = run(spec, caller, trust, &mut rec).await;
+    let total = spec.timeouts.total;
+    match tokio::time::timeout(total, run(spec, caller, trust, &mut rec)).await {
+        Ok(o) => rec.outcome = o,
+        Err(_) => rec.outcome = overall_timeout(&rec, total),
+    }
     if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
-        mysql::plaintext_test(spec, &mut rec).await;
+        let left = total.saturating_sub(t0.elapsed());
+        let _ = tokio::time::timeout(left, mysql::plaintext_test(spec, &mut rec)).await;
     }
     rec.timings.total_ms = ms(t0.elapsed());
     rec
+}
+
+/// The outcome of a probe stopped by its overall deadline, in the phase it had reached.
+fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
+    let phase = if rec.timings.connect_ms.is_none() {
+        Phase::Connect
+    } else if rec.timings.handshake_ms.is_none() {
+        Phase::Handshake
+    } else {
+        Phase::Check
+    };
+    outcome(
+        OutcomeClass::Timeout,
+        phase,
+        format!(
+            "the probe did not end within its overall deadline of {} (stopped in the {} phase)",
+            humantime::format_duration(total),
+            phase.as_str()
+        ),
+    )
 }
 
 fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Outcome {
@@ -263,7 +293,8 @@ fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Out
     }
 }
 
-async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
+async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (OutcomeClass, String)> {
+    let deadline = tokio::time::Instant::now() + budget;
     let addrs: Vec<_> = tokio::net::lookup_host(address)
         .await
         .map_err(|e| {
@@ -274,8 +305,16 @@ async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
         })?
         .collect();
     let mut last = None;
-    for a in &addrs {
-        match TcpStream::connect(a).await {
+    for (i, a) in addrs.iter().enumerate() {
+        // Several addresses share the connect budget fairly: each gets an equal part of
+        // what is left, so a black-holed first address cannot starve the others.
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now())
+            / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let attempt = match tokio::time::timeout(share, TcpStream::connect(a)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        match attempt {
             Ok(s) => return Ok(s),
             // A local shortage is no fact about the endpoint: trying the next address would
             // only hit it again.
@@ -344,7 +383,7 @@ fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, 
         ),
         K::TimedOut => (
             OutcomeClass::Timeout,
-            format!("the TCP connection to {a} timed out in the kernel: {e}"),
+            format!("no TCP connection to {a} within its share of the connect deadline (a firewall dropping packets, or the host is down)"),
         ),
         _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
     }
@@ -428,7 +467,11 @@ struct Handshaken<'c> {
 /// peer address.
 async fn connect_phase(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Result<TcpStream, Outcome> {
     let t = Instant::now();
-    let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
+    let connected = tokio::time::timeout(
+        spec.timeouts.connect,
+        connect(&spec.address, spec.timeouts.connect),
+    )
+    .await;
     rec.timings.connect_ms = Some(ms(t.elapsed()));
     let tcp = match connected {
         Err(_) => {
