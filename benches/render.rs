@@ -60,6 +60,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             protocol: "grpc".into(),
             path: None,
             alpn_offered: vec!["h2".into()],
+            check_from_alpn: None,
         },
         peer_addr: Some(ep.address.clone()),
         identity: IdentityReport {

@@ -474,3 +474,28 @@ async fn tls12_cn_rejection_followed_by_a_reset_is_cn_rejected_with_its_alert() 
         .iter()
         .any(|e| e.decision == "handshake_rejected:cn_not_allowed"));
 }
+
+/// Issue: the generic `tls` check on TiKV's gRPC port concluded the link works for a CN that
+/// TiKV refuses in the call. ALPN `h2` now runs the gRPC check, `http/1.1` the HTTP check.
+#[tokio::test]
+async fn the_check_follows_the_negotiated_alpn() {
+    let b = Bench::start().await;
+    let rec = b.probe("tikv-1", "client", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec.outcome);
+    assert_eq!(rec.evidence.grpc_status, Some(16));
+    assert_eq!(rec.target.protocol, "tls");
+    assert_eq!(rec.target.check_from_alpn.as_deref(), Some("grpc"));
+    assert!(
+        rec.outcome.summary.contains("negotiated ALPN h2"),
+        "{}",
+        rec.outcome.summary
+    );
+    let rec = b.probe("tidb-1-status", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::Accepted, "{:#?}", rec.outcome);
+    assert_eq!(rec.target.check_from_alpn.as_deref(), Some("http"));
+    // GET / on TiDB's status port: 404, an answer of the HTTP server (not a rejection).
+    assert_eq!(rec.evidence.http_status, Some(404));
+    // A server without ALPN keeps the generic check.
+    let rec = b.probe("tikv-1-status", "tidb", Protocol::Tls).await;
+    assert_eq!(rec.target.check_from_alpn, None);
+}

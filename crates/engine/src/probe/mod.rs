@@ -234,6 +234,7 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
                 _ => spec.path.clone(),
             },
             alpn_offered: spec.alpn_offered(),
+            check_from_alpn: None,
         },
         peer_addr: None,
         identity: caller.report(),
@@ -637,7 +638,11 @@ async fn check_phase(
             let ev = &mut rec.evidence;
             mysql::check(spec, tls, g, obs, &attribution, ev, rec.mysql.as_mut()).await
         }
-        None => check::run(spec, tls, obs, &attribution, tls13, &mut rec.evidence).await,
+        None => {
+            let upgraded = upgrade_from_alpn(spec, rec);
+            let spec = upgraded.as_ref().unwrap_or(spec);
+            check::run(spec, tls, obs, &attribution, tls13, &mut rec.evidence).await
+        }
     };
     rec.timings.check_ms = Some(ms(t.elapsed()));
     let verdict = rec.server_verification.as_ref();
@@ -653,7 +658,34 @@ async fn check_phase(
             authorization: Some(checked.class),
         };
     }
-    outcome(checked.class, Phase::Check, checked.summary)
+    let summary = match &rec.target.check_from_alpn {
+        Some(check) => format!(
+            "{} (the {check} check, chosen because the server negotiated ALPN {})",
+            checked.summary,
+            if check == "grpc" { "h2" } else { "http/1.1" }
+        ),
+        None => checked.summary,
+    };
+    outcome(checked.class, Phase::Check, summary)
+}
+
+/// The generic `tls` check guesses nothing: when the server negotiated `h2` it speaks gRPC
+/// (TiKV, TiFlash and PD refuse a CN inside the call), when `http/1.1` it speaks HTTP. The
+/// spec to check with then, noted in the record.
+fn upgrade_from_alpn(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Option<ProbeSpec> {
+    if spec.protocol != Protocol::Tls {
+        return None;
+    }
+    let protocol = match rec.tls.as_ref()?.alpn.as_deref()? {
+        "h2" => Protocol::Grpc,
+        "http/1.1" => Protocol::Http,
+        _ => return None,
+    };
+    rec.target.check_from_alpn = Some(protocol.as_str().to_string());
+    let mut upgraded = spec.clone();
+    upgraded.protocol = protocol;
+    upgraded.path = None;
+    Some(upgraded)
 }
 
 fn version_name(v: rustls::ProtocolVersion) -> String {

@@ -247,6 +247,10 @@ pub struct TargetReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub alpn_offered: Vec<String>,
+    /// The check run instead of the generic `tls` one, chosen from the ALPN protocol the
+    /// server negotiated: `grpc` for `h2`, `http` for `http/1.1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_from_alpn: Option<String>,
 }
 
 /// One probe, fully recorded.
