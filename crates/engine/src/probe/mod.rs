@@ -658,6 +658,7 @@ async fn check_phase(
             authorization: Some(checked.class),
         };
     }
+    let checked = keep_tls_verdict(checked, &attribution, tls13, rec);
     let summary = match &rec.target.check_from_alpn {
         Some(check) => format!(
             "{} (the {check} check, chosen because the server negotiated ALPN {})",
@@ -667,6 +668,33 @@ async fn check_phase(
         None => checked.summary,
     };
     outcome(checked.class, Phase::Check, summary)
+}
+
+/// A check chosen from ALPN speaks a protocol the server may not serve (etcd's peer port
+/// negotiates `h2` but serves no gRPC). When it ends without any answer (no alert, no status,
+/// just a close or a reset) after the TLS layer took our certificate (a TLS 1.3 session ticket,
+/// or a completed TLS 1.2 handshake), that silence is no rejection: the TLS verdict stands.
+fn keep_tls_verdict(
+    checked: check::CheckResult,
+    a: &Attribution<'_>,
+    tls13: bool,
+    rec: &ProbeRecord,
+) -> check::CheckResult {
+    let ev = &rec.evidence;
+    let silent = ev.alert.is_none() && ev.grpc_status.is_none() && ev.http_status.is_none();
+    let tls_took_it = a.sent && (!tls13 || ev.session_ticket);
+    let rejected =
+        checked.class != OutcomeClass::Accepted && checked.class != OutcomeClass::Timeout;
+    match &rec.target.check_from_alpn {
+        Some(check) if silent && tls_took_it && rejected => check::CheckResult {
+            class: OutcomeClass::Accepted,
+            summary: format!(
+                "the server accepted our certificate at the TLS layer; the {check} check got no answer ({}), which is no rejection",
+                checked.summary
+            ),
+        },
+        _ => checked,
+    }
 }
 
 /// The generic `tls` check guesses nothing: when the server negotiated `h2` it speaks gRPC
