@@ -48,6 +48,7 @@ fn cert(cn: &str, k: usize) -> CertSummary {
         key_usage: vec!["digitalSignature".into()],
         extended_key_usage: vec!["serverAuth".into(), "clientAuth".into()],
         has_eku_extension: true,
+        parse_error: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             protocol: "grpc".into(),
             path: None,
             alpn_offered: vec!["h2".into()],
+            check_from_alpn: None,
         },
         peer_addr: Some(ep.address.clone()),
         identity: IdentityReport {

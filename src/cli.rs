@@ -128,7 +128,7 @@ pub struct AuditFlags {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Probes in flight at once (overrides the inventory).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: Option<u32>,
     /// Do not probe without a client certificate.
     #[arg(long)]
@@ -352,6 +352,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Seed the crypto library's entropy once, before any probe is timed.
     tlsaudit_engine::pki::warm_up();
+    // Probes hold sockets: the soft open-file limit goes up to the hard one.
+    let _ = tlsaudit_engine::probe::limits::raise_nofile();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -363,6 +365,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli));
+    if let Some(note) = tlsaudit_engine::probe::limits::take_note() {
+        eprintln!("note: {note}");
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

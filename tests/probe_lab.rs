@@ -366,3 +366,136 @@ async fn hostile_peers_leak_no_socket() {
         "fds before {before}, after probes {after}, after lab stop {end}"
     );
 }
+
+/// Issue: the same probe gave CERT_REQUIRED or ACCEPTED from run to run (a session ticket and a
+/// close racing). Every endpoint x identity x protocol, 20 times: one class each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_probe_decides_the_same_class_twenty_times() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    let b = Arc::new(Bench::start().await);
+    let who = ["tidb", "client", "foreign", "expired", "noeku", "anonymous"];
+    let limit = Arc::new(tokio::sync::Semaphore::new(24));
+    let mut tasks = Vec::new();
+    for ep in b.lab.endpoints().iter().filter(|e| e.name != "silent") {
+        let native = match ep.protocol {
+            "grpc" => Protocol::Grpc,
+            "http" | "plaintext" => Protocol::Http,
+            "mysql" => Protocol::Mysql,
+            _ => Protocol::Tls,
+        };
+        let protos: BTreeSet<_> = [Protocol::Tls.as_str(), native.as_str()].into();
+        for proto in protos {
+            let proto = if proto == "tls" {
+                Protocol::Tls
+            } else {
+                native
+            };
+            for id in who {
+                for _ in 0..20 {
+                    let (b, limit, name) = (b.clone(), limit.clone(), ep.name.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let _permit = limit.acquire().await.unwrap();
+                        let rec = b.probe(&name, id, proto).await;
+                        (
+                            (name, proto.as_str(), id),
+                            rec.outcome.class,
+                            rec.outcome.summary,
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    let mut seen: BTreeMap<_, BTreeMap<OutcomeClass, String>> = BTreeMap::new();
+    for t in tasks {
+        let (key, class, summary) = t.await.unwrap();
+        seen.entry(key).or_default().entry(class).or_insert(summary);
+    }
+    let unstable: Vec<_> = seen.iter().filter(|(_, c)| c.len() > 1).collect();
+    assert!(
+        unstable.is_empty(),
+        "classes vary from run to run: {unstable:#?}"
+    );
+    // The case of the issue: TiKV's gRPC port probed with the generic check, no certificate.
+    let tikv = &seen[&("tikv-1".to_string(), "tls", "anonymous")];
+    assert!(tikv.contains_key(&OutcomeClass::CertRequired), "{tikv:#?}");
+}
+
+/// The case of the issue, one probe at a time (an idle client reads a ticket before the close
+/// that follows it).
+#[tokio::test]
+async fn tikv_grpc_without_a_certificate_is_cert_required_every_time() {
+    let b = Bench::start().await;
+    for round in 0..20 {
+        let rec = b.probe("tikv-1", "anonymous", Protocol::Tls).await;
+        assert_eq!(
+            class(&rec),
+            OutcomeClass::CertRequired,
+            "round {round}: {:#?}",
+            rec.outcome
+        );
+    }
+}
+
+/// Issue: a Go TLS 1.2 server refusing a CN sends `bad_certificate` and resets while our
+/// flight is still being written; the alert must not be lost to the write error.
+#[tokio::test]
+async fn tls12_cn_rejection_followed_by_a_reset_is_cn_rejected_with_its_alert() {
+    use tlsaudit_lab::EndpointSpec;
+    let lab = Lab::start(LabSpec::new("lab").with(EndpointSpec::go_tls12("go12", &["tidb"])))
+        .await
+        .unwrap();
+    let trust = Trust::load(&lab.pki().ca_cert).unwrap();
+    let ep = lab.endpoint("go12").unwrap();
+    let load = |who: &str| {
+        let f = &lab.pki().identities[who];
+        Caller::new(Identity::load(who, &f.cert, &f.key).unwrap(), &trust)
+    };
+    for proto in [Protocol::Http, Protocol::Tls] {
+        let mut spec = ProbeSpec::new(ep.addr.to_string(), proto);
+        spec.path = ep.path.clone();
+        for round in 0..20 {
+            let rec = probe(&spec, &load("client"), &trust).await;
+            assert_eq!(
+                class(&rec),
+                OutcomeClass::CnRejected,
+                "{proto:?} round {round}: {rec:#?}"
+            );
+            let alert = rec.evidence.alert.as_ref().expect("the alert is kept");
+            assert_eq!((alert.name.as_str(), alert.code), ("bad_certificate", 42));
+        }
+        let ok = probe(&spec, &load("tidb"), &trust).await;
+        assert_eq!(class(&ok), OutcomeClass::Accepted, "{:#?}", ok.outcome);
+        assert_eq!(ok.tls.as_ref().unwrap().version, "TLSv1.2");
+    }
+    let events = lab.events("go12");
+    assert!(events
+        .iter()
+        .any(|e| e.decision == "handshake_rejected:cn_not_allowed"));
+}
+
+/// Issue: the generic `tls` check on TiKV's gRPC port concluded the link works for a CN that
+/// TiKV refuses in the call. ALPN `h2` now runs the gRPC check, `http/1.1` the HTTP check.
+#[tokio::test]
+async fn the_check_follows_the_negotiated_alpn() {
+    let b = Bench::start().await;
+    let rec = b.probe("tikv-1", "client", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::CnRejected, "{:#?}", rec.outcome);
+    assert_eq!(rec.evidence.grpc_status, Some(16));
+    assert_eq!(rec.target.protocol, "tls");
+    assert_eq!(rec.target.check_from_alpn.as_deref(), Some("grpc"));
+    assert!(
+        rec.outcome.summary.contains("negotiated ALPN h2"),
+        "{}",
+        rec.outcome.summary
+    );
+    let rec = b.probe("tidb-1-status", "tidb", Protocol::Tls).await;
+    assert_eq!(class(&rec), OutcomeClass::Accepted, "{:#?}", rec.outcome);
+    assert_eq!(rec.target.check_from_alpn.as_deref(), Some("http"));
+    // GET / on TiDB's status port: 404, an answer of the HTTP server (not a rejection).
+    assert_eq!(rec.evidence.http_status, Some(404));
+    // A server without ALPN keeps the generic check.
+    let rec = b.probe("tikv-1-status", "tidb", Protocol::Tls).await;
+    assert_eq!(rec.target.check_from_alpn, None);
+}

@@ -26,6 +26,9 @@
 //!   `/status`, `/config`, `/debug/pprof/profile`. Without: no CertificateRequest, all 200.
 //! - [`EndpointSpec::tidb_status`]: TLS 1.2/1.3, ALPN `http/1.1`, `GET /status` 200 JSON;
 //!   CertificateRequest (and handshake-level CN check) only when `verify_cn` is non-empty.
+//! - [`EndpointSpec::go_tls12`]: a Go `crypto/tls` HTTPS port limited to TLS 1.2 (TiDB and PD
+//!   on older settings): an unlisted CN gets `bad_certificate` in the handshake, then a TCP
+//!   reset (Go closes with the client's flight unread). Not part of [`LabSpec::standard`].
 //! - [`EndpointSpec::tidb_sql`]: TiDB's SQL port (MySQL protocol): `CLIENT_SSL` in the
 //!   greeting only with TLS configured, TLS 1.2/1.3 after an SSLRequest, a client certificate
 //!   asked for with a client CA and verified only when given; `3159` to a plaintext login
@@ -205,6 +208,13 @@ pub enum Behavior {
         /// `cluster-verify-cn`.
         verify_cn: Vec<String>,
     },
+    /// A Go `crypto/tls` status port limited to TLS 1.2 (TiDB and PD on older settings):
+    /// the CN check runs in the handshake (`bad_certificate`), then an abortive close (RST), as
+    /// Go's close does with the rest of the client's flight unread.
+    GoTls12 {
+        /// `cluster-verify-cn` / `cert-allowed-cn`.
+        verify_cn: Vec<String>,
+    },
     /// TiDB SQL port (MySQL protocol).
     TidbSql(SqlConfig),
     /// Plaintext HTTP/1.1 (Go-style 400 to a TLS ClientHello).
@@ -234,7 +244,7 @@ impl Behavior {
             | Behavior::TikvGrpc { allowed_cn }
             | Behavior::TiflashGrpc { allowed_cn }
             | Behavior::TikvStatus { allowed_cn } => allowed_cn,
-            Behavior::TidbStatus { verify_cn } => verify_cn,
+            Behavior::TidbStatus { verify_cn } | Behavior::GoTls12 { verify_cn } => verify_cn,
             _ => &[],
         }
     }
@@ -321,6 +331,20 @@ impl EndpointSpec {
             "tidb",
             "status",
             Behavior::TidbStatus {
+                verify_cn: strings(verify_cn),
+            },
+        )
+    }
+
+    /// A Go `crypto/tls` HTTPS port limited to TLS 1.2 that refuses a CN outside `verify_cn`
+    /// in the handshake with `bad_certificate` and resets the connection (see
+    /// [`Behavior::GoTls12`]); `GET /status` answers 200.
+    pub fn go_tls12(name: impl Into<String>, verify_cn: &[&str]) -> Self {
+        Self::new(
+            name,
+            "tidb",
+            "status",
+            Behavior::GoTls12 {
                 verify_cn: strings(verify_cn),
             },
         )
@@ -792,6 +816,26 @@ impl PrepareCtx<'_> {
         })
     }
 
+    /// Go TLS 1.2 status port: handshake-level CN check, abortive close on a refusal.
+    fn go_tls12(&self, verify_cn: &[String]) -> Result<Served, LabError> {
+        let verifier = self.lab_verifier(VerifyMode::Alert {
+            allowed: verify_cn.to_vec(),
+        })?;
+        let cfg = self.config(&[&V12], Some(verifier), &[])?;
+        Ok(Served {
+            kind: Kind::GoTls12 {
+                acceptor: TlsAcceptor::from(cfg),
+            },
+            protocol: "http",
+            path: Some("/status"),
+            tls_versions: vec![TLS12],
+            alpn: vec![],
+            requests_client_cert: true,
+            cn_check: cn_check_stage(verify_cn, "handshake"),
+            fault: None,
+        })
+    }
+
     /// TiDB SQL port: TLS optional per `config`, optional client certificate.
     fn tidb_sql(&self, config: &SqlConfig) -> Result<Served, LabError> {
         let mut fault = None;
@@ -840,6 +884,7 @@ impl PrepareCtx<'_> {
             }
             Behavior::TikvStatus { allowed_cn } => self.tikv_status(allowed_cn)?,
             Behavior::TidbStatus { verify_cn } => self.tidb_status(verify_cn)?,
+            Behavior::GoTls12 { verify_cn } => self.go_tls12(verify_cn)?,
             Behavior::TidbSql(config) => self.tidb_sql(config)?,
             Behavior::PlaintextHttp => Served::faulty(
                 Kind::Plaintext,

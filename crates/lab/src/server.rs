@@ -24,6 +24,10 @@ use super::ConnEvent;
 pub(crate) const EVENT_CAP: usize = 1000;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const GARBAGE_READ_TIMEOUT: Duration = Duration::from_millis(500);
+/// gRPC C-core checks the peer after the TLS handshake, on its own schedule: the session
+/// ticket OpenSSL sent with the handshake reaches the client well before the close. The lab
+/// keeps that gap so a prober that takes the ticket for a verdict is caught.
+const CORE_CHECK_DELAY: Duration = Duration::from_millis(30);
 
 /// What Go's net/http answers when a TLS ClientHello reaches a plaintext listener.
 pub(crate) const GO_TLS_ON_PLAINTEXT: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
@@ -168,6 +172,10 @@ pub(crate) enum Kind {
     },
     /// TiDB status port.
     TidbStatus {
+        acceptor: TlsAcceptor,
+    },
+    /// Go TLS 1.2 status port that resets the connection after refusing a certificate.
+    GoTls12 {
         acceptor: TlsAcceptor,
     },
     /// TiDB SQL port (MySQL protocol, TLS in-band); no acceptor when TLS is not offered.
@@ -374,6 +382,14 @@ async fn tls_handshake(rt: &Runtime, io: LabIo) -> std::io::Result<TlsStream<Lab
             Kind::Pd { acceptor }
             | Kind::TikvStatus { acceptor, .. }
             | Kind::TidbStatus { acceptor } => acceptor.accept(io).await,
+            Kind::GoTls12 { acceptor } => match acceptor.accept(io).into_fallible().await {
+                Ok(tls) => Ok(tls),
+                Err((e, io)) => {
+                    // Go closes with the client's flight partly unread: the kernel resets.
+                    io.abort();
+                    Err(e)
+                }
+            },
             _ => Err(std::io::Error::other("not a TLS endpoint")),
         }
     };
@@ -415,10 +431,12 @@ async fn tls_conn(rt: Arc<Runtime>, stream: TcpStream, mut info: ConnInfo) {
         } => {
             // gRPC C-core: no certificate, or no h2, means a bare close (no close_notify).
             if !has_cert {
+                tokio::time::sleep(CORE_CHECK_DELAY).await;
                 info.record("closed_silently:no_client_cert", None, None);
                 return;
             }
             if *require_h2 && info.alpn.as_deref() != Some("h2") {
+                tokio::time::sleep(CORE_CHECK_DELAY).await;
                 info.record("closed_silently:no_h2_alpn", None, None);
                 return;
             }
@@ -438,7 +456,9 @@ async fn tls_conn(rt: Arc<Runtime>, stream: TcpStream, mut info: ConnInfo) {
             })
             .await;
         }
-        Kind::TidbStatus { .. } => serve_http(tls, &info, Vec::new(), tidb_status_route).await,
+        Kind::TidbStatus { .. } | Kind::GoTls12 { .. } => {
+            serve_http(tls, &info, Vec::new(), tidb_status_route).await;
+        }
         _ => {}
     }
 }

@@ -202,6 +202,13 @@ impl LabIo {
     pub(crate) fn new(inner: TcpStream) -> Self {
         Self { inner }
     }
+
+    /// Close with a TCP RST (SO_LINGER 0), as a peer closing with unread data does.
+    pub(crate) fn abort(self) {
+        if let Err(e) = self.inner.set_zero_linger() {
+            tracing::warn!(error = %e, "lab: SO_LINGER 0 failed; closing normally");
+        }
+    }
 }
 
 impl AsyncRead for LabIo {

@@ -195,7 +195,7 @@ pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
         O::Plaintext => Verdict::Unencrypted,
         O::ServerUntrusted => Verdict::Untrusted,
         O::Refused | O::Timeout | O::ResolveFailed => Verdict::Unreachable,
-        O::Reset | O::ProtocolError | O::TlsMismatch => Verdict::Error,
+        O::Reset | O::ProtocolError | O::TlsMismatch | O::Error => Verdict::Error,
         O::Accepted if expected.allow => Verdict::Secure,
         O::Accepted
             if expected.deny_only_if_sent

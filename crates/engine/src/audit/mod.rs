@@ -364,7 +364,10 @@ impl Auditor {
         state.finished_at = None;
         self.tx.send_replace(Arc::new(state.clone()));
 
-        let global = Arc::new(Semaphore::new(plan.inventory.options.concurrency));
+        // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
+        let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
+        let per_host_limit = plan.inventory.options.per_host.clamp(1, concurrency);
+        let global = Arc::new(Semaphore::new(concurrency));
         let pacer = plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r)));
         let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
@@ -372,7 +375,7 @@ impl Auditor {
         for &cell in &cells {
             let host_sem = per_host
                 .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(plan.inventory.options.per_host)))
+                .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit)))
                 .clone();
             let (plan, global, done_tx) = (plan.clone(), global.clone(), done_tx.clone());
             let pacer = pacer.clone();

@@ -412,6 +412,13 @@ impl Ctx<'_> {
                 if *v.get_ref() == 0 {
                     return Err(self.at(v.span(), "must be at least 1", "use a positive number"));
                 }
+                if *v.get_ref() > crate::probe::limits::MAX_CONCURRENCY {
+                    return Err(self.at(
+                        v.span(),
+                        format!("must be at most {}", crate::probe::limits::MAX_CONCURRENCY),
+                        "use a smaller number (the open-file limit caps it anyway)",
+                    ));
+                }
                 *target = *v.get_ref();
             }
         }

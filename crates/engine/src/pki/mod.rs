@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::error::InputError;
 pub use load::CertRole;
-pub use summary::{summarize, CertSummary};
+pub use summary::{summarize, summarize_or_placeholder, CertSummary};
 
 /// The one crypto provider (aws-lc-rs) every connection uses.
 pub fn provider() -> Arc<CryptoProvider> {

@@ -35,6 +35,10 @@ pub struct CertSummary {
     pub extended_key_usage: Vec<String>,
     /// Whether the certificate carries an extended key usage extension at all.
     pub has_eku_extension: bool,
+    /// Set when the DER does not parse: the certificate keeps its place in the chain (so the
+    /// next one is not taken for it) with only its SHA-256 and this error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
 }
 
 impl CertSummary {
@@ -67,6 +71,30 @@ pub fn summarize(der: &[u8]) -> Result<CertSummary, String> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
     Ok(summarize_parsed(&cert, der))
+}
+
+/// Parse a DER certificate into a summary; one that does not parse becomes a placeholder that
+/// carries its SHA-256 and the parse error, so a chain keeps its order.
+pub fn summarize_or_placeholder(der: &[u8]) -> CertSummary {
+    summarize(der).unwrap_or_else(|error| CertSummary {
+        subject: "(unparsable certificate)".to_string(),
+        issuer: String::new(),
+        common_name: None,
+        sans: Vec::new(),
+        serial: String::new(),
+        not_before: String::new(),
+        not_after: String::new(),
+        not_before_unix: 0,
+        not_after_unix: 0,
+        public_key: String::new(),
+        signature_algorithm: String::new(),
+        sha256: sha256_hex(der),
+        is_ca: false,
+        key_usage: Vec::new(),
+        extended_key_usage: Vec::new(),
+        has_eku_extension: false,
+        parse_error: Some(error),
+    })
 }
 
 /// SHA-256 of bytes as lowercase hex.
@@ -193,6 +221,7 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
         key_usage,
         extended_key_usage,
         has_eku_extension,
+        parse_error: None,
     }
 }
 
@@ -242,5 +271,12 @@ mod tests {
     #[test]
     fn garbage_is_not_a_certificate() {
         assert!(summarize(b"\x30\x03\x02\x01\x01").is_err());
+        let kept = summarize_or_placeholder(b"\x30\x03\x02\x01\x01");
+        assert!(kept
+            .parse_error
+            .as_deref()
+            .is_some_and(|e| e.contains("X.509")));
+        assert_eq!(kept.sha256, sha256_hex(b"\x30\x03\x02\x01\x01"));
+        assert!(!kept.is_ca && kept.common_name.is_none());
     }
 }

@@ -62,12 +62,17 @@ fn record_error(seen: &Mutex<Tapped>, e: &std::io::Error) {
     let mut t = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if t.kind.is_none() {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    // The first failure is kept, except that an alert read after a write error or a reset
+    // replaces it: the alert is the peer's own verdict.
+    let alert = matches!(tls, Some(rustls::Error::AlertReceived(_)));
+    let had_alert = matches!(t.tls, Some(rustls::Error::AlertReceived(_)));
+    if t.kind.is_none() || (alert && !had_alert) {
         t.kind = Some(e.kind());
-        t.tls = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .cloned();
+        t.tls = tls;
     }
 }
 
@@ -217,8 +222,15 @@ where
     }
 }
 
-/// `tls`: wait for the server's verdict on our certificate. Ends early on a TLS 1.3 session
-/// ticket (sent only after the server accepted our Finished), data, an alert or a close.
+/// `tls`: wait for the server's verdict on our certificate. A decision is taken on evidence
+/// only, never on which of two signals won a race:
+/// - an alert, a close or a reset is a rejection, also when a session ticket came first (the
+///   ticket only proves the TLS layer took the handshake; gRPC C-core, for one, sends tickets
+///   and then closes on a caller without a certificate);
+/// - application data is acceptance;
+/// - a ticket ends the wait early only when our certificate was sent, and only after whatever
+///   the peer sent with it has been read; without a certificate the ticket says nothing about
+///   the caller, so the probe waits out the alert window for a close.
 async fn tls_window<S>(
     spec: &ProbeSpec,
     stream: &mut Tap<S>,
@@ -240,43 +252,56 @@ where
             },
         ));
     }
-    enum Seen {
-        Ticket,
-        Read(std::io::Result<usize>),
-        Quiet,
-    }
     let mut buf = [0u8; 512];
-    let seen = if obs.lock().ticket {
-        Seen::Ticket
-    } else {
-        tokio::select! {
-            _ = obs.ticket_arrived.notified() => Seen::Ticket,
-            r = stream.read(&mut buf) => Seen::Read(r),
-            _ = tokio::time::sleep(spec.timeouts.alert_window) => Seen::Quiet,
+    let deadline = tokio::time::Instant::now() + spec.timeouts.alert_window;
+    loop {
+        let ticket = obs.lock().ticket;
+        let read = if ticket && a.sent {
+            // A ticket with our certificate: decisive, once what already arrived is read.
+            tokio::time::timeout(Duration::ZERO, stream.read(&mut buf)).await
+        } else {
+            tokio::select! {
+                r = stream.read(&mut buf) => Ok(r),
+                // Re-checked at the top of the loop: a ticket only counts with a certificate.
+                _ = obs.ticket_arrived.notified(), if a.sent => continue,
+                _ = tokio::time::sleep_until(deadline) => {
+                    tokio::time::timeout(Duration::ZERO, stream.read(&mut buf)).await
+                }
+            }
+        };
+        match read {
+            // EOF or an error: the caller classifies it from the tap.
+            Ok(Ok(0) | Err(_)) => return None,
+            Ok(Ok(_)) => {
+                return Some(done(
+                    OutcomeClass::Accepted,
+                    "the server accepted our certificate and sent application data",
+                ))
+            }
+            Err(_) if obs.lock().ticket && a.sent => {
+                ev.session_ticket = true;
+                let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+                return Some(done(
+                    OutcomeClass::Accepted,
+                    "the server accepted our certificate: it sent a TLS 1.3 session ticket after our Finished",
+                ));
+            }
+            Err(_) => {
+                let words = if obs.lock().ticket {
+                    ev.session_ticket = true;
+                    format!(
+                        "no rejection within {} after the handshake (the server sent a session ticket and keeps the connection open)",
+                        humantime::format_duration(spec.timeouts.alert_window)
+                    )
+                } else {
+                    format!(
+                        "no rejection within {} after the handshake (the server sent no session ticket and keeps the connection open)",
+                        humantime::format_duration(spec.timeouts.alert_window)
+                    )
+                };
+                return Some(done(OutcomeClass::Accepted, words));
+            }
         }
-    };
-    match seen {
-        Seen::Ticket => {
-            ev.session_ticket = true;
-            let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
-            Some(done(
-                OutcomeClass::Accepted,
-                "the server accepted our certificate: it sent a TLS 1.3 session ticket after our Finished",
-            ))
-        }
-        // EOF or an error: the caller classifies it from the tap.
-        Seen::Read(Ok(0) | Err(_)) => None,
-        Seen::Read(Ok(_)) => Some(done(
-            OutcomeClass::Accepted,
-            "the server accepted our certificate and sent application data",
-        )),
-        Seen::Quiet => Some(done(
-            OutcomeClass::Accepted,
-            format!(
-                "no rejection within {} after the handshake (the server sent no session ticket and keeps the connection open)",
-                humantime::format_duration(spec.timeouts.alert_window)
-            ),
-        )),
     }
 }
 
@@ -297,6 +322,10 @@ where
         env!("CARGO_PKG_VERSION")
     );
     if stream.write_all(request.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        // The peer's alert is usually waiting in the receive buffer: let the TLS layer read
+        // it (the tap keeps it) before the write error is classified.
+        let mut sink = [0u8; 512];
+        let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink)).await;
         return None;
     }
     let mut buf = Vec::with_capacity(2048);
@@ -387,6 +416,37 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The most header bytes (HPACK-decoded) a server may send in one header list.
+pub const MAX_HEADER_LIST: u32 = 64 * 1024;
+/// The most characters of a server's text (`grpc-message`) a record keeps.
+pub const MAX_TEXT: usize = 1024;
+
+/// An HTTP/2 client a hostile server cannot grow: bounded header lists, no server push, no
+/// stream the server may open, small windows.
+fn h2_client() -> h2::client::Builder {
+    let mut b = h2::client::Builder::new();
+    b.max_header_list_size(MAX_HEADER_LIST)
+        .enable_push(false)
+        .max_concurrent_streams(0)
+        .initial_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024)
+        .max_frame_size(16 * 1024)
+        .max_send_buffer_size(64 * 1024)
+        .max_concurrent_reset_streams(8)
+        .max_pending_accept_reset_streams(8);
+    b
+}
+
+/// A server's text cut to [`MAX_TEXT`] characters (marked with `...`).
+pub fn truncate(text: &str) -> String {
+    if text.chars().count() <= MAX_TEXT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_TEXT).collect();
+    cut.push_str("...");
+    cut
+}
+
 /// `grpc`: call `/grpc.health.v1.Health/Check` over HTTP/2 and read grpc-status.
 async fn grpc<S>(
     spec: &ProbeSpec,
@@ -397,10 +457,7 @@ async fn grpc<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (client, conn) = h2::client::Builder::new()
-        .handshake::<_, Bytes>(stream)
-        .await
-        .ok()?;
+    let (client, conn) = h2_client().handshake::<_, Bytes>(stream).await.ok()?;
     let _driver = AbortOnDrop(tokio::spawn(async move {
         let _ = conn.await;
     }));
@@ -448,10 +505,16 @@ where
     }
     let mut status = grpc_status(&head.headers);
     if status.is_none() {
+        // A health answer is a few bytes; a server streaming more is not waited for.
+        let mut read = 0usize;
         while let Some(chunk) = body.data().await {
             match chunk {
                 Ok(c) => {
+                    read += c.len();
                     let _ = body.flow_control().release_capacity(c.len());
+                    if read > 64 * 1024 {
+                        break;
+                    }
                 }
                 Err(_) => break,
             }
@@ -499,7 +562,7 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<(u32, String)> {
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
-        .map(percent_decode)
+        .map(|m| truncate(&percent_decode(m)))
         .unwrap_or_default();
     Some((code, message))
 }

@@ -282,6 +282,29 @@ pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, PeerProtocol)> {
     Some((OutcomeClass::ProtocolError, PeerProtocol::Unknown))
 }
 
+/// The description of the first plaintext TLS alert in bytes read from a peer: records are
+/// walked from the start; when the start is not a record boundary (the TLS library had
+/// consumed part of a record), the alert record's 7-byte shape is searched for instead.
+pub fn find_alert(bytes: &[u8]) -> Option<u8> {
+    let mut at = 0;
+    while at + 5 <= bytes.len() {
+        let (kind, major) = (bytes[at], bytes[at + 1]);
+        if !(0x14..=0x18).contains(&kind) || major != 3 {
+            break;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[at + 3], bytes[at + 4]]));
+        if kind == 0x15 && len == 2 {
+            return bytes.get(at + 6).copied();
+        }
+        at += 5 + len;
+    }
+    bytes.windows(7).find_map(|w| {
+        let shape =
+            w[0] == 0x15 && w[1] == 3 && w[2] <= 4 && w[3..5] == [0, 2] && (w[5] == 1 || w[5] == 2);
+        shape.then_some(w[6])
+    })
+}
+
 /// Bytes as text an operator can read: printable ASCII kept, the rest as `\xNN`.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::new();
@@ -407,7 +430,7 @@ fn unknown_issuer(
 fn expired(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
     let who = chain
         .iter()
-        .find(|c| c.not_after_unix < now)
+        .find(|c| c.parse_error.is_none() && c.not_after_unix < now)
         .unwrap_or(leaf);
     (
         UntrustedReason::Expired,
@@ -423,7 +446,7 @@ fn expired(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedRea
 fn not_yet_valid(leaf: &CertSummary, chain: &[CertSummary], now: i64) -> (UntrustedReason, String) {
     let who = chain
         .iter()
-        .find(|c| c.not_before_unix > now)
+        .find(|c| c.parse_error.is_none() && c.not_before_unix > now)
         .unwrap_or(leaf);
     (
         UntrustedReason::NotYetValid,
@@ -506,6 +529,16 @@ mod tests {
             handshake_alert(&a, AlertDescription::HandshakeFailure).0,
             OutcomeClass::TlsMismatch
         );
+    }
+
+    #[test]
+    fn alerts_are_found_after_records_or_inside_a_partial_one() {
+        let hs = [0x16, 3, 3, 0, 3, 1, 2, 3];
+        let alert = [0x15, 3, 3, 0, 2, 2, 42];
+        assert_eq!(find_alert(&[&hs[..], &alert[..]].concat()), Some(42));
+        assert_eq!(find_alert(&[&[9, 9, 9][..], &alert[..]].concat()), Some(42));
+        assert_eq!(find_alert(&hs), None);
+        assert_eq!(find_alert(&[]), None);
     }
 
     #[test]

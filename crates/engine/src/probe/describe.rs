@@ -261,6 +261,7 @@ mod tests {
             key_usage: vec![],
             extended_key_usage: vec![],
             has_eku_extension: false,
+            parse_error: None,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod classify;
 pub mod describe;
+pub mod limits;
 pub mod mysql;
 pub mod observe;
 pub mod record;
@@ -84,6 +85,9 @@ pub struct Timeouts {
     /// How long the `tls` check waits for a TLS 1.3 rejection when the server sends no session
     /// ticket.
     pub alert_window: Duration,
+    /// The whole probe, phases and drains included (a MySQL probe's plaintext login too):
+    /// whatever the peer does, a probe ends within this.
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -93,18 +97,20 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(5),
             check: Duration::from_secs(5),
             alert_window: Duration::from_millis(500),
+            total: Duration::from_secs(15),
         }
     }
 }
 
 impl Timeouts {
-    /// Every phase bounded by one overall figure.
+    /// Every phase bounded by one figure; the whole probe by three of them.
     pub fn uniform(d: Duration) -> Self {
         Timeouts {
             connect: d,
             handshake: d,
             check: d,
             alert_window: d.min(Duration::from_millis(500)),
+            total: d.saturating_mul(3),
         }
     }
 }
@@ -242,6 +248,7 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
                 _ => spec.path.clone(),
             },
             alpn_offered: spec.alpn_offered(),
+            check_from_alpn: None,
         },
         peer_addr: None,
         identity: caller.report(),
@@ -259,12 +266,37 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
         evidence: Evidence::default(),
         mysql: None,
     };
-    rec.outcome = run(spec, caller, trust, &mut rec).await;
+    let total = spec.timeouts.total;
+    match tokio::time::timeout(total, run(spec, caller, trust, &mut rec)).await {
+        Ok(o) => rec.outcome = o,
+        Err(_) => rec.outcome = overall_timeout(&rec, total),
+    }
     if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
-        mysql::plaintext_test(spec, &mut rec).await;
+        let left = total.saturating_sub(t0.elapsed());
+        let _ = tokio::time::timeout(left, mysql::plaintext_test(spec, &mut rec)).await;
     }
     rec.timings.total_ms = ms(t0.elapsed());
     rec
+}
+
+/// The outcome of a probe stopped by its overall deadline, in the phase it had reached.
+fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
+    let phase = if rec.timings.connect_ms.is_none() {
+        Phase::Connect
+    } else if rec.timings.handshake_ms.is_none() {
+        Phase::Handshake
+    } else {
+        Phase::Check
+    };
+    outcome(
+        OutcomeClass::Timeout,
+        phase,
+        format!(
+            "the probe did not end within its overall deadline of {} (stopped in the {} phase)",
+            humantime::format_duration(total),
+            phase.as_str()
+        ),
+    )
 }
 
 fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Outcome {
@@ -276,7 +308,8 @@ fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Out
     }
 }
 
-async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
+async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (OutcomeClass, String)> {
+    let deadline = tokio::time::Instant::now() + budget;
     let addrs: Vec<_> = tokio::net::lookup_host(address)
         .await
         .map_err(|e| {
@@ -287,22 +320,87 @@ async fn connect(address: &str) -> Result<TcpStream, (OutcomeClass, String)> {
         })?
         .collect();
     let mut last = None;
-    for a in &addrs {
-        match TcpStream::connect(a).await {
+    for (i, a) in addrs.iter().enumerate() {
+        // Several addresses share the connect budget fairly: each gets an equal part of
+        // what is left, so a black-holed first address cannot starve the others.
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now())
+            / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let attempt = match tokio::time::timeout(share, TcpStream::connect(a)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        match attempt {
             Ok(s) => return Ok(s),
-            Err(e) => last = Some((a, e)),
+            // A local shortage is no fact about the endpoint: trying the next address would
+            // only hit it again.
+            Err(e) if local_cause(&e).is_some() => return Err(connect_error(*a, &e)),
+            Err(e) => last = Some((*a, e)),
         }
     }
     match last {
-        Some((a, e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err((
-            OutcomeClass::Refused,
-            format!("{a} refused the TCP connection: nothing listens there"),
-        )),
-        Some((a, e)) => Err((OutcomeClass::Refused, format!("cannot connect to {a}: {e}"))),
+        Some((a, e)) => Err(connect_error(a, &e)),
         None => Err((
             OutcomeClass::ResolveFailed,
             format!("{address} resolved to no address"),
         )),
+    }
+}
+
+/// Linux errno values of the local failures a connect can meet.
+mod errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ENOBUFS: i32 = 105;
+}
+
+/// When a socket error is caused by this host rather than the endpoint, the cause in words.
+pub fn local_cause(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    let by_code = match e.raw_os_error() {
+        Some(errno::EMFILE) => Some("this host ran out of file descriptors (EMFILE: the process's open-file limit; raise `ulimit -n` or lower `concurrency`)"),
+        Some(errno::ENFILE) => Some("this host ran out of file descriptors (ENFILE: the system-wide file table is full)"),
+        Some(errno::EADDRNOTAVAIL) => Some("this host ran out of local ports or has no such local address (EADDRNOTAVAIL; lower `concurrency`)"),
+        Some(errno::ENOBUFS | errno::ENOMEM) => Some("this host ran out of socket buffers or memory (ENOBUFS/ENOMEM)"),
+        Some(errno::ENETUNREACH) => Some("this host has no route to that network (ENETUNREACH: check its routing table and interfaces)"),
+        _ => None,
+    };
+    by_code.or(match e.kind() {
+        K::AddrNotAvailable => {
+            Some("this host has no such local address or ran out of local ports (EADDRNOTAVAIL)")
+        }
+        K::NetworkUnreachable => Some("this host has no route to that network (ENETUNREACH)"),
+        K::OutOfMemory => Some("this host ran out of memory"),
+        _ => None,
+    })
+}
+
+/// Classify a failed TCP connect: the endpoint's answer (refused, reset, timeout) or a local
+/// failure (`error`), never one taken for the other.
+fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, String) {
+    use std::io::ErrorKind as K;
+    if let Some(cause) = local_cause(e) {
+        return (
+            OutcomeClass::Error,
+            format!("cannot connect to {a}: {cause}; this says nothing about the endpoint"),
+        );
+    }
+    match e.kind() {
+        K::ConnectionRefused => (
+            OutcomeClass::Refused,
+            format!("{a} refused the TCP connection: nothing listens there"),
+        ),
+        K::ConnectionReset | K::ConnectionAborted => (
+            OutcomeClass::Reset,
+            format!("{a} accepted the TCP connection and reset it at once"),
+        ),
+        K::TimedOut => (
+            OutcomeClass::Timeout,
+            format!("no TCP connection to {a} within its share of the connect deadline (a firewall dropping packets, or the host is down)"),
+        ),
+        _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
     }
 }
 
@@ -384,7 +482,11 @@ struct Handshaken<'c> {
 /// peer address.
 async fn connect_phase(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Result<TcpStream, Outcome> {
     let t = Instant::now();
-    let connected = tokio::time::timeout(spec.timeouts.connect, connect(&spec.address)).await;
+    let connected = tokio::time::timeout(
+        spec.timeouts.connect,
+        connect(&spec.address, spec.timeouts.connect),
+    )
+    .await;
     rec.timings.connect_ms = Some(ms(t.elapsed()));
     let tcp = match connected {
         Err(_) => {
@@ -469,9 +571,19 @@ async fn handshake_phase<'c>(
             ))
         }
         Ok(Err((err, io))) => {
+            let Sniff { inner, first } = io;
+            // A write error or a reset can hide the alert the peer sent before closing: it is
+            // usually waiting in the receive buffer. Read it before classifying.
+            let waiting = if is_reset(&err) {
+                let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
+                drain_alert(inner, left.min(DRAIN_BUDGET)).await
+            } else {
+                None
+            };
             return Err(handshake_failure(
                 &err,
-                &io.first,
+                &first,
+                waiting,
                 &attribution,
                 &mut rec.evidence,
             ));
@@ -540,7 +652,11 @@ async fn check_phase(
             let ev = &mut rec.evidence;
             mysql::check(spec, tls, g, obs, &attribution, ev, rec.mysql.as_mut()).await
         }
-        None => check::run(spec, tls, obs, &attribution, tls13, &mut rec.evidence).await,
+        None => {
+            let upgraded = upgrade_from_alpn(spec, rec);
+            let spec = upgraded.as_ref().unwrap_or(spec);
+            check::run(spec, tls, obs, &attribution, tls13, &mut rec.evidence).await
+        }
     };
     rec.timings.check_ms = Some(ms(t.elapsed()));
     let verdict = rec.server_verification.as_ref();
@@ -556,7 +672,62 @@ async fn check_phase(
             authorization: Some(checked.class),
         };
     }
-    outcome(checked.class, Phase::Check, checked.summary)
+    let checked = keep_tls_verdict(checked, &attribution, tls13, rec);
+    let summary = match &rec.target.check_from_alpn {
+        Some(check) => format!(
+            "{} (the {check} check, chosen because the server negotiated ALPN {})",
+            checked.summary,
+            if check == "grpc" { "h2" } else { "http/1.1" }
+        ),
+        None => checked.summary,
+    };
+    outcome(checked.class, Phase::Check, summary)
+}
+
+/// A check chosen from ALPN speaks a protocol the server may not serve (etcd's peer port
+/// negotiates `h2` but serves no gRPC). When it ends without any answer (no alert, no status,
+/// just a close or a reset) after the TLS layer took our certificate (a TLS 1.3 session ticket,
+/// or a completed TLS 1.2 handshake), that silence is no rejection: the TLS verdict stands.
+fn keep_tls_verdict(
+    checked: check::CheckResult,
+    a: &Attribution<'_>,
+    tls13: bool,
+    rec: &ProbeRecord,
+) -> check::CheckResult {
+    let ev = &rec.evidence;
+    let silent = ev.alert.is_none() && ev.grpc_status.is_none() && ev.http_status.is_none();
+    let tls_took_it = a.sent && (!tls13 || ev.session_ticket);
+    let rejected =
+        checked.class != OutcomeClass::Accepted && checked.class != OutcomeClass::Timeout;
+    match &rec.target.check_from_alpn {
+        Some(check) if silent && tls_took_it && rejected => check::CheckResult {
+            class: OutcomeClass::Accepted,
+            summary: format!(
+                "the server accepted our certificate at the TLS layer; the {check} check got no answer ({}), which is no rejection",
+                checked.summary
+            ),
+        },
+        _ => checked,
+    }
+}
+
+/// The generic `tls` check guesses nothing: when the server negotiated `h2` it speaks gRPC
+/// (TiKV, TiFlash and PD refuse a CN inside the call), when `http/1.1` it speaks HTTP. The
+/// spec to check with then, noted in the record.
+fn upgrade_from_alpn(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Option<ProbeSpec> {
+    if spec.protocol != Protocol::Tls {
+        return None;
+    }
+    let protocol = match rec.tls.as_ref()?.alpn.as_deref()? {
+        "h2" => Protocol::Grpc,
+        "http/1.1" => Protocol::Http,
+        _ => return None,
+    };
+    rec.target.check_from_alpn = Some(protocol.as_str().to_string());
+    let mut upgraded = spec.clone();
+    upgraded.protocol = protocol;
+    upgraded.path = None;
+    Some(upgraded)
 }
 
 fn version_name(v: rustls::ProtocolVersion) -> String {
@@ -582,7 +753,7 @@ fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, serv
     rec.server_chain = st
         .chain
         .iter()
-        .filter_map(|c| crate::pki::summarize(c.as_ref()).ok())
+        .map(|c| crate::pki::summarize_or_placeholder(c.as_ref()))
         .collect();
     rec.server_verification = st.verdict.as_ref().map(|v| match v {
         Ok(()) => ServerVerification {
@@ -605,13 +776,65 @@ fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, serv
     });
 }
 
+/// How long a probe reads, after a write error or a reset, for an alert the peer sent first.
+const DRAIN_BUDGET: Duration = Duration::from_millis(200);
+
+/// A plain io error that says the peer closed hard: a reset, an abort or a broken pipe.
+fn is_reset(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let tls = err
+        .get_ref()
+        .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some());
+    !tls && matches!(
+        err.kind(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    )
+}
+
+/// Read what the peer already sent (at most 64 KiB, within `budget`) and return the
+/// description of the first plaintext TLS alert in it.
+pub async fn drain_alert(mut tcp: TcpStream, budget: Duration) -> Option<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let _ = tokio::time::timeout(budget, async {
+        while got.len() < 64 * 1024 {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    classify::find_alert(&got)
+}
+
 fn handshake_failure(
     err: &std::io::Error,
     first: &[u8],
+    waiting: Option<u8>,
     a: &Attribution<'_>,
     ev: &mut Evidence,
 ) -> Outcome {
     ev.io_error = Some(classify::io_kind(err.kind()));
+    if let Some(code) = waiting {
+        let alert = rustls::AlertDescription::from(code);
+        let (name, code) = classify::alert_name(alert);
+        ev.alert = Some(AlertEvidence {
+            name,
+            code,
+            received: Phase::Handshake,
+        });
+        let (class, words) = classify::handshake_alert(a, alert);
+        return outcome(
+            class,
+            Phase::Handshake,
+            format!(
+                "{words} (read from the receive buffer after the {})",
+                classify::io_kind(err.kind()).replace('_', " ")
+            ),
+        );
+    }
     // A peer that does not speak TLS shows in its first bytes, whatever the error says.
     if let Some((class, proto)) = classify::sniff(first) {
         ev.peer_bytes = Some(classify::escape(first));

@@ -936,7 +936,9 @@ pub(super) async fn plaintext_test(spec: &ProbeSpec, rec: &mut ProbeRecord) {
     let account = spec.mysql_account.as_ref();
     let deadline = spec.timeouts.connect + spec.timeouts.handshake + spec.timeouts.check;
     let attempt = async {
-        let mut tcp = super::connect(&spec.address).await.map_err(|(_, w)| w)?;
+        let mut tcp = super::connect(&spec.address, spec.timeouts.connect)
+            .await
+            .map_err(|(_, w)| w)?;
         let _ = tcp.set_nodelay(true);
         let g = match read_packet(&mut tcp).await {
             Ok((_, p)) if p.first() == Some(&0xff) => {

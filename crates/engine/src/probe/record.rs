@@ -36,6 +36,10 @@ pub enum OutcomeClass {
     ProtocolError,
     /// The host name did not resolve.
     ResolveFailed,
+    /// The probe could not run because of this host, not the endpoint: it ran out of file
+    /// descriptors, local ports or socket buffers, or has no route to the network. Says
+    /// nothing about the endpoint.
+    Error,
 }
 
 impl OutcomeClass {
@@ -53,6 +57,7 @@ impl OutcomeClass {
             OutcomeClass::Reset => "reset",
             OutcomeClass::ProtocolError => "protocol_error",
             OutcomeClass::ResolveFailed => "resolve_failed",
+            OutcomeClass::Error => "error",
         }
     }
 
@@ -242,6 +247,10 @@ pub struct TargetReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub alpn_offered: Vec<String>,
+    /// The check run instead of the generic `tls` one, chosen from the ALPN protocol the
+    /// server negotiated: `grpc` for `h2`, `http` for `http/1.1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_from_alpn: Option<String>,
 }
 
 /// One probe, fully recorded.

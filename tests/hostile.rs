@@ -1,0 +1,543 @@
+//! Hostile and broken peers, written here as loopback servers (raw bytes or rustls): each probe
+//! ends classified within its deadline, with a bounded record.
+
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A TLS 1.2 `bad_certificate` alert record.
+const BAD_CERTIFICATE: [u8; 7] = [0x15, 3, 3, 0, 2, 2, 42];
+
+/// A peer that sends its alert and resets: our next write fails, and the alert is still read
+/// from the receive buffer afterwards.
+#[tokio::test]
+async fn an_alert_before_a_reset_survives_the_write_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut hello = [0u8; 16];
+        let _ = s.read(&mut hello).await;
+        s.write_all(&[0x16, 3, 3, 0, 1, 0]).await.unwrap();
+        s.write_all(&BAD_CERTIFICATE).await.unwrap();
+        // Unread bytes plus SO_LINGER 0: the kernel sends a reset.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.set_zero_linger().unwrap();
+    });
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"first flight").await.unwrap();
+    server.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut failed = false;
+    for _ in 0..10 {
+        if c.write_all(b"more of the flight").await.is_err() {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(failed, "the write after the reset fails");
+    let alert = tlsaudit_engine::probe::drain_alert(c, Duration::from_secs(1)).await;
+    assert_eq!(alert, Some(42));
+}
+
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tlsaudit_engine::pki::{Identity, Trust};
+use tlsaudit_engine::probe::{
+    probe, Caller, OutcomeClass, ProbeRecord, ProbeSpec, Protocol, Timeouts,
+};
+use tlsaudit_lab::{Lab, LabSpec};
+
+/// A lab PKI (no endpoints) for servers written here: the `tidb` instance certificate serves
+/// `127.0.0.1`, and `tidb` is the caller.
+struct Pki {
+    lab: Lab,
+    trust: Trust,
+}
+
+impl Pki {
+    async fn new() -> Pki {
+        let lab = Lab::start(LabSpec::new("lab")).await.unwrap();
+        let trust = Trust::load(&lab.pki().ca_cert).unwrap();
+        Pki { lab, trust }
+    }
+
+    fn chain(&self) -> Vec<CertificateDer<'static>> {
+        let f = &self.lab.pki().identities["tidb"];
+        CertificateDer::pem_file_iter(&f.cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A TLS server config serving `chain` with the `tidb` key, no client auth, ALPN `alpn`.
+    fn server(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        alpn: &[&str],
+    ) -> Arc<rustls::ServerConfig> {
+        let f = &self.lab.pki().identities["tidb"];
+        let key = PrivateKeyDer::from_pem_file(&f.key).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        cfg.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Arc::new(cfg)
+    }
+
+    fn caller(&self) -> Caller {
+        let f = &self.lab.pki().identities["tidb"];
+        Caller::new(
+            Identity::load("tidb", &f.cert, &f.key).unwrap(),
+            &self.trust,
+        )
+    }
+
+    async fn probe(
+        &self,
+        addr: std::net::SocketAddr,
+        protocol: Protocol,
+        each: Duration,
+    ) -> ProbeRecord {
+        let mut spec = ProbeSpec::new(addr.to_string(), protocol);
+        spec.timeouts = Timeouts::uniform(each);
+        probe(&spec, &self.caller(), &self.trust).await
+    }
+}
+
+/// Serve every connection with `serve` on a fresh loopback port.
+async fn serve<F, Fut>(serve: F) -> std::net::SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s));
+        }
+    });
+    addr
+}
+
+/// The record's size as JSON: what one cell of a report costs.
+fn size(rec: &ProbeRecord) -> usize {
+    serde_json::to_vec(rec).unwrap().len()
+}
+
+#[tokio::test]
+async fn an_unparsable_certificate_keeps_its_place_in_the_chain() {
+    let pki = Pki::new().await;
+    let mut chain = pki.chain();
+    let ca = CertificateDer::from_pem_file(&pki.lab.pki().ca_cert).unwrap();
+    chain.push(CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]));
+    chain.push(ca);
+    let cfg = pki.server(chain, &[]);
+    let addr = serve(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        async move {
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let _ = tls.shutdown().await;
+            }
+        }
+    })
+    .await;
+    let rec = pki.probe(addr, Protocol::Tls, Duration::from_secs(3)).await;
+    let chain = &rec.server_chain;
+    assert_eq!(chain.len(), 3, "{chain:#?}");
+    assert_eq!(chain[0].common_name.as_deref(), Some("tidb"));
+    assert!(chain[0].parse_error.is_none());
+    assert!(chain[1].parse_error.is_some(), "{:#?}", chain[1]);
+    assert!(chain[2].is_ca && chain[2].parse_error.is_none());
+}
+
+/// One HTTP/2 frame.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HPACK integer with an `n`-bit prefix (first byte's high bits zero).
+fn hpack_int(value: usize, n: u32, out: &mut Vec<u8>) {
+    let max = (1usize << n) - 1;
+    if value < max {
+        out.push(u8::try_from(value).unwrap());
+        return;
+    }
+    out.push(u8::try_from(max).unwrap());
+    let mut v = value - max;
+    while v >= 128 {
+        out.push(u8::try_from(v % 128 + 128).unwrap());
+        v /= 128;
+    }
+    out.push(u8::try_from(v).unwrap());
+}
+
+/// A TLS server with ALPN `h2` that reads the client's first bytes, then runs `script` on the
+/// stream.
+async fn h2_peer<F, Fut>(pki: &Pki, script: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cfg = pki.server(pki.chain(), &["h2"]);
+    serve(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        let script = script.clone();
+        async move {
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let mut first = [0u8; 4096];
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(300), tls.read(&mut first)).await;
+                script(tls).await;
+            }
+        }
+    })
+    .await
+}
+
+/// Probe, then check the deadline and the record's size.
+async fn bounded(pki: &Pki, addr: std::net::SocketAddr, protocol: Protocol) -> ProbeRecord {
+    let each = Duration::from_millis(800);
+    let t = std::time::Instant::now();
+    let rec = pki.probe(addr, protocol, each).await;
+    // Three phases and the small drains after them.
+    assert!(
+        t.elapsed() < each * 3 + Duration::from_secs(1),
+        "took {:?}: {rec:#?}",
+        t.elapsed()
+    );
+    assert!(size(&rec) < 24 * 1024, "record of {} bytes", size(&rec));
+    rec
+}
+
+#[tokio::test]
+async fn an_http2_settings_storm_ends_within_the_deadline() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let storm: Vec<u8> = (0..2000)
+            .flat_map(|_| frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]))
+            .collect();
+        while tls.write_all(&storm).await.is_ok() {}
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_ne!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn huge_http2_headers_are_refused_not_stored() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut block = vec![0x88]; // :status 200
+        block.push(0x00);
+        hpack_int(12, 7, &mut block);
+        block.extend_from_slice(b"grpc-message");
+        hpack_int(200_000, 7, &mut block);
+        block.extend(std::iter::repeat_n(b'x', 200_000));
+        let mut out = frame(4, 0, 0, &[]);
+        let mut chunks = block.chunks(16_000);
+        out.extend(frame(1, 0, 1, chunks.next().unwrap()));
+        let rest: Vec<_> = chunks.collect();
+        for (i, c) in rest.iter().enumerate() {
+            let end = if i + 1 == rest.len() { 4 } else { 0 };
+            out.extend(frame(9, end, 1, c));
+        }
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_ne!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.evidence.grpc_message.is_none());
+}
+
+#[tokio::test]
+async fn a_push_promise_is_a_protocol_error() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(5, 4, 1, &[0, 0, 0, 2, 0x82, 0x87, 0x84]));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_long_grpc_message_is_truncated() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        let mut block = vec![0x88];
+        for (name, value) in [
+            (&b"content-type"[..], "application/grpc".to_string()),
+            (b"grpc-status", "16".to_string()),
+            (b"grpc-message", "m".repeat(9_000)),
+        ] {
+            block.push(0x00);
+            hpack_int(name.len(), 7, &mut block);
+            block.extend_from_slice(name);
+            hpack_int(value.len(), 7, &mut block);
+            block.extend_from_slice(value.as_bytes());
+        }
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(4, 1, 0, &[]));
+        out.extend(frame(1, 4 | 1, 1, &block));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_eq!(rec.evidence.grpc_status, Some(16), "{:#?}", rec.outcome);
+    let msg = rec.evidence.grpc_message.as_deref().unwrap();
+    assert!(msg.len() <= 1024 + 3, "{}", msg.len());
+}
+
+/// A raw peer: reads the ClientHello, then runs `script` on the TCP stream.
+async fn raw_peer<F, Fut>(script: F) -> std::net::SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    serve(move |mut s| {
+        let script = script.clone();
+        async move {
+            let mut hello = [0u8; 4096];
+            let _ = s.read(&mut hello).await;
+            script(s).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_handshake_sent_one_byte_per_second_times_out() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        for b in [0x16u8, 3, 3, 0, 80, 2, 0, 0, 76, 3, 3] {
+            if s.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Timeout,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_close_in_the_middle_of_a_record_is_a_protocol_error() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(&[0x16, 3, 3, 0x10, 0, 2, 0, 0]).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.evidence.closed_silently, "{:#?}", rec.evidence);
+}
+
+#[tokio::test]
+async fn an_alert_before_the_server_hello_is_decided_by_the_alert() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(&[0x15, 3, 3, 0, 2, 2, 40]).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::TlsMismatch,
+        "{:#?}",
+        rec.outcome
+    );
+    assert_eq!(rec.evidence.alert.as_ref().unwrap().code, 40);
+}
+
+/// A TLS server (no ALPN) that runs `script` after the handshake.
+async fn tls_peer<F, Fut>(
+    pki: &Pki,
+    chain: Vec<CertificateDer<'static>>,
+    script: F,
+) -> std::net::SocketAddr
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cfg = pki.server(chain, &[]);
+    serve(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        let script = script.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(s).await {
+                script(tls).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_flood_after_the_handshake_is_not_read_to_the_end() {
+    let pki = Pki::new().await;
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let flood = vec![b'A'; 64 * 1024];
+        while tls.write_all(&flood).await.is_ok() {}
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_never_closes_after_its_headers_is_judged_on_them() {
+    let pki = Pki::new().await;
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let mut req = [0u8; 4096];
+        let _ = tls.read(&mut req).await;
+        let _ = tls
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Accepted,
+        "{:#?}",
+        rec.outcome
+    );
+    assert_eq!(rec.evidence.http_status, Some(200));
+}
+
+#[tokio::test]
+async fn a_multi_megabyte_certificate_chain_is_refused_unstored() {
+    let pki = Pki::new().await;
+    let mut chain = pki.chain();
+    let ca = CertificateDer::from_pem_file(&pki.lab.pki().ca_cert).unwrap();
+    chain.extend(std::iter::repeat_n(ca, 5000));
+    let addr = tls_peer(&pki, chain, |_tls| async move {}).await;
+    let rec = bounded(&pki, addr, Protocol::Tls).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(rec.server_chain.is_empty());
+}
+
+/// Config values that would make a semaphore panic are input errors naming the file.
+#[test]
+fn a_huge_concurrency_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pki = rt.block_on(Pki::new());
+    let config = dir.path().join("tlsaudit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cluster]\nname = \"c\"\nca = {:?}\n\n[probe]\nconcurrency = 100000000000\n\n[[endpoints]]\nname = \"pd\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:1\"\n",
+            pki.lab.pki().ca_cert.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["report", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("tlsaudit.toml:6:") && err.contains("at most 4096"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The overall deadline ends a probe whose phases each stay within theirs.
+#[tokio::test]
+async fn the_overall_deadline_bounds_the_whole_probe() {
+    let pki = Pki::new().await;
+    // A server that completes the handshake, then stalls the check (5 s phase deadline).
+    let addr = tls_peer(&pki, pki.chain(), |mut tls| async move {
+        let mut req = [0u8; 4096];
+        let _ = tls.read(&mut req).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let mut spec = ProbeSpec::new(addr.to_string(), Protocol::Http);
+    spec.timeouts = Timeouts {
+        total: Duration::from_millis(700),
+        ..Timeouts::default()
+    };
+    let t = std::time::Instant::now();
+    let rec = probe(&spec, &pki.caller(), &pki.trust).await;
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::Timeout,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(
+        rec.outcome.summary.contains("overall deadline of 700ms"),
+        "{}",
+        rec.outcome.summary
+    );
+    assert_eq!(rec.outcome.phase, tlsaudit_engine::probe::Phase::Check);
+}
