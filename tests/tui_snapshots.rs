@@ -152,7 +152,7 @@ async fn folded_80x24_shows_the_worst_and_enter_lists_the_members() {
 
     app.handle_key(key(KeyCode::Enter));
     let s = screen(&mut app, 80, 24);
-    assert!(s.contains("tidb -> TiKV: 6 endpoints, 3 verdicts"), "{s}");
+    assert!(s.contains("tidb -> TiKV: 6 endpoints, 4 verdicts"), "{s}");
     for member in [
         "X blocked     tikv-2 ",
         "P unencrypted tikv-3-status",
