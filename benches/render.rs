@@ -242,6 +242,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
             endpoints,
             identities,
             expected,
+            not_checked: Vec::new(),
         },
         Arc::new(snapshot.clone()),
         true,

@@ -91,6 +91,7 @@ fn catalog(n_ep: usize, n_id: usize) -> Catalog {
             reason: "synthetic".into(),
             deny_only_if_sent: false,
         }),
+        not_checked: Vec::new(),
     }
 }
 

@@ -39,7 +39,7 @@ async fn audited() -> (Lab, Arc<Auditor>, App) {
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
     let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
-    assert!(app.transposed, "11 endpoints outnumber 8 identities");
+    assert!(app.transposed, "15 endpoints outnumber 8 identities");
     // These snapshots show the identity-rows layout (`t`).
     app.transposed = false;
     app.next_refresh_secs = Some(10);
@@ -109,6 +109,27 @@ async fn findings_120x40() {
     let s = screen(&mut app, 120, 40);
     assert_eq!(app.view, View::Findings);
     assert_screen!("findings_120x40", s);
+}
+
+/// The findings view says what the audit did not check (here: a scope left endpoints out).
+#[tokio::test]
+async fn findings_view_lists_what_was_not_checked() {
+    let (lab, config) = tlsaudit::demo::start().await.expect("demo lab");
+    let mut inventory = Inventory::load(&config).expect("inventory");
+    inventory
+        .restrict(&tlsaudit_engine::inventory::Scope {
+            components: vec![tlsaudit_engine::profile::Component::Tikv],
+            ..Default::default()
+        })
+        .expect("scope");
+    let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
+    auditor.run_round(None).await;
+    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
+    app.handle_key(key(KeyCode::Tab));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("Not checked (1)"), "{s}");
+    assert!(s.contains("9 of 15 endpoints were left out"), "{s}");
+    drop(lab);
 }
 
 #[tokio::test]

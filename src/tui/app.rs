@@ -41,6 +41,8 @@ pub struct Catalog {
     pub identities: Vec<IdentityInfo>,
     /// Row-major like the snapshot: `expected[identity * endpoints + endpoint]`.
     pub expected: Matrix<Expected>,
+    /// What the audit does not check (the plan's `not_checked`), shown under the findings.
+    pub not_checked: Vec<String>,
 }
 
 impl Catalog {
@@ -69,6 +71,7 @@ impl Catalog {
                 })
                 .collect(),
             expected: plan.expected.clone(),
+            not_checked: plan.not_checked.clone(),
         }
     }
 
@@ -1326,6 +1329,7 @@ mod tests {
                 reason: "test".into(),
                 deny_only_if_sent: false,
             }),
+            not_checked: Vec::new(),
         };
         let at = |i, e| (IdentityId(i), EndpointId(e));
         let mut cells = Matrix::from_fn(3, 4, |_, _| cell(Some(Verdict::Secure)));

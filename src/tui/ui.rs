@@ -1480,6 +1480,27 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
 }
 
 fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    // What the audit did not check, under the findings (never hidden by an empty list).
+    let gaps = app.catalog.not_checked.len();
+    let gaps_h = if gaps > 0 && area.height >= 12 {
+        u16::try_from(gaps.min(4) + 2).unwrap_or(6)
+    } else {
+        0
+    };
+    let [area, gaps_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(gaps_h)]).areas(area);
+    if gaps_h > 0 {
+        let block =
+            Block::bordered().title(Span::styled(format!(" Not checked ({gaps}) "), th.title()));
+        let w = usize::from(gaps_area.width.saturating_sub(4));
+        let lines: Vec<Line> = app
+            .catalog
+            .not_checked
+            .iter()
+            .map(|n| Line::from(format!("- {}", truncate(n, w))))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).block(block), gaps_area);
+    }
     let n = app.findings_len();
     let detail_h = if area.height >= 16 { 8 } else { 0 };
     let [list_area, detail_area] =
@@ -1825,6 +1846,7 @@ mod tests {
                 endpoints,
                 identities,
                 expected,
+                not_checked: Vec::new(),
             },
             Arc::new(snapshot),
             false,
