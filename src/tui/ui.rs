@@ -1479,8 +1479,9 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     );
 }
 
-fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
-    // What the audit did not check, under the findings (never hidden by an empty list).
+/// What the audit did not check, under the findings (never hidden by an empty list); returns
+/// the area left for the findings.
+fn draw_not_checked(frame: &mut Frame, area: Rect, app: &App, th: Theme) -> Rect {
     let gaps = app.catalog.not_checked.len();
     let gaps_h = if gaps > 0 && area.height >= 12 {
         u16::try_from(gaps.min(4) + 2).unwrap_or(6)
@@ -1501,6 +1502,11 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
             .collect();
         frame.render_widget(Paragraph::new(lines).block(block), gaps_area);
     }
+    area
+}
+
+fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
+    let area = draw_not_checked(frame, area, app, th);
     let n = app.findings_len();
     let detail_h = if area.height >= 16 { 8 } else { 0 };
     let [list_area, detail_area] =
