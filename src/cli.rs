@@ -49,6 +49,9 @@ pub enum Command {
     /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
     /// findings that changed; exit 1 when a change reaches --fail-on.
     Diff(crate::report::diff::DiffArgs),
+    /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
+    /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -300,7 +303,7 @@ pub struct ExplainArgs {
     pub format: Format,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 500ms)"))?;
     if d.is_zero() {
         return Err("must be more than zero".into());
@@ -343,6 +346,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(&args),
         Some(Command::Diff(args)) => crate::report::diff::run(&args),
+        Some(Command::Serve(args)) => crate::serve::run(args).await,
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -378,7 +382,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
     }
 }
 
-fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
+pub(crate) fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }

@@ -5,10 +5,12 @@
 //! - [`report`]: writers: text, table and JSON reports; HTML, Markdown and SARIF from the JSON
 //!   report's model; diagnose and explain as text.
 //! - [`tui`]: the live terminal dashboard over the audit's snapshots.
+//! - [`serve`]: `tlsaudit serve`, the Prometheus exporter (rounds on an interval, HTTP).
 //! - [`demo`]: the embedded lab ([`tlsaudit_lab`]) with planted faults and the inventory that
 //!   describes it.
 
 pub mod cli;
 pub mod demo;
 pub mod report;
+pub mod serve;
 pub mod tui;

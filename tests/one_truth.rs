@@ -135,5 +135,9 @@ async fn every_report_format_says_what_was_not_checked() {
         );
     }
     let json: serde_json::Value = serde_json::from_str(&outputs[0].1).unwrap();
-    assert_eq!(json["not_checked"].as_array().map(Vec::len), Some(2), "{json}");
+    assert_eq!(
+        json["not_checked"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
 }

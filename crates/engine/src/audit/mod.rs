@@ -129,7 +129,11 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
     let o = &inv.options;
     let mut out = Vec::new();
     for (on, name, what) in [
-        (o.anonymous, "anonymous", "a caller without a client certificate"),
+        (
+            o.anonymous,
+            "anonymous",
+            "a caller without a client certificate",
+        ),
         (o.foreign, "foreign", "a certificate from another CA"),
     ] {
         if !on {
@@ -139,7 +143,9 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
         }
     }
     if !o.unlisted {
-        out.push("a CN no allow-list names was not tried (the unlisted identity is switched off)".into());
+        out.push(
+            "a CN no allow-list names was not tried (the unlisted identity is switched off)".into(),
+        );
     } else if inv.ca_key.is_none() {
         out.push("a CN no allow-list names was not tried: without the CA key (ca_key; TiUP's ca.pem) no unlisted identity can be issued, so a list that is set but not enforced shows only where a configured identity is outside it".into());
     }
@@ -158,7 +164,10 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
     let dev: Vec<&str> = inv
         .endpoints
         .iter()
-        .filter(|e| e.version.is_some_and(crate::profile::Version::is_development))
+        .filter(|e| {
+            e.version
+                .is_some_and(crate::profile::Version::is_development)
+        })
         .map(|e| e.name.as_str())
         .collect();
     if !dev.is_empty() {
@@ -223,6 +232,11 @@ impl Plan {
 
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.inventory.endpoints
+    }
+
+    /// How the audit probes `endpoint` (for a probe on demand outside a round).
+    pub fn spec(&self, endpoint: EndpointId) -> &ProbeSpec {
+        &self.specs[endpoint.0]
     }
 
     pub fn cell_count(&self) -> usize {
