@@ -260,6 +260,17 @@ impl Metrics {
             "The configured time between rounds (--interval)",
             interval,
         );
+        let start = FloatGauge::default();
+        start.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
+        registry.register(
+            "start_timestamp_seconds",
+            "When this exporter started (Unix time); with last_round_end, how long since a round ended",
+            start,
+        );
         let cells = Gauge::<i64>::default();
         cells.set(i64::try_from(plan.cell_count()).unwrap_or(i64::MAX));
         registry.register(
