@@ -430,3 +430,101 @@ fn bad_flags_are_one_line_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("missing.toml"), "{err}");
 }
+
+/// The rules file's expression of TlsauditVantagesDisagree, without its `for`.
+fn disagreement_expr() -> String {
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring/tlsaudit.rules.yml"),
+    )
+    .unwrap();
+    let start = rules.find("alert: TlsauditVantagesDisagree").unwrap();
+    let expr = &rules[start..];
+    let expr = &expr[expr.find("expr: >").unwrap() + "expr: >".len()..];
+    let expr = &expr[..expr.find("for:").unwrap()];
+    expr.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
+    let Some(prometheus) = tlsaudit_testkit::require_tool("prometheus") else {
+        return;
+    };
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    // rack-b's route to tikv-1 is cut: from there its address refuses connections.
+    let tikv1 = lab
+        .endpoints()
+        .iter()
+        .find(|e| e.name == "tikv-1")
+        .unwrap()
+        .addr
+        .to_string();
+    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&tikv1));
+    let cut = config.with_file_name("rack-b.toml");
+    std::fs::write(&cut, text.replace(&tikv1, &dead)).unwrap();
+    let a = serve(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--vantage",
+        "rack-a",
+    ]);
+    let b = serve(&[
+        "--config",
+        cut.to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--vantage",
+        "rack-b",
+        "--allow-unreachable",
+    ]);
+    wait_200(&a.addr, "/-/ready", 60).await;
+    wait_200(&b.addr, "/-/ready", 60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_prom, prom) = start_prometheus(
+        &prometheus,
+        dir.path(),
+        &format!("{}', '{}", a.addr, b.addr),
+    );
+    // Both exporters scraped, then the alert's expression names tikv-1 and only tikv-1.
+    let up = query_until(&prom, "count(tlsaudit_cells)", 60).await;
+    assert_eq!(up, 2.0);
+    let expr = disagreement_expr();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let endpoints = loop {
+        let (_, _, body) = get(
+            &prom,
+            &format!("/api/v1/query?query={}", urlencode(&expr)),
+            None,
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        if !result.is_empty() {
+            break result
+                .iter()
+                .map(|r| r["metric"]["endpoint"].as_str().unwrap().to_string())
+                .collect::<std::collections::BTreeSet<_>>();
+        }
+        assert!(Instant::now() < deadline, "no disagreement found by {expr}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(endpoints.into_iter().collect::<Vec<_>>(), ["tikv-1"]);
+    let seen_b = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{vantage="rack-b",endpoint="tikv-1",identity="tidb",verdict="unreachable"}"#,
+        30,
+    )
+    .await;
+    assert_eq!(seen_b, 1.0);
+    let seen_a = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{vantage="rack-a",endpoint="tikv-1",identity="tidb",verdict="secure"}"#,
+        30,
+    )
+    .await;
+    assert_eq!(seen_a, 1.0);
+    lab.stop().await;
+}

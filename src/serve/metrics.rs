@@ -2,7 +2,7 @@
 //!
 //! Every series carries `cluster` and `vantage` (registry-wide labels). Cardinality is fixed by
 //! the plan: cells x 8 verdicts (`tlsaudit_link_verdict`), cells x 2 (`expected_allowed`,
-//! `needed`), endpoints x 4 phases x 18 (the probe histogram), a few per endpoint and per
+//! `needed`), endpoints x 4 phases x 15 (the probe histogram), a few per endpoint and per
 //! identity, findings by severity and code, and the round's own; see docs/serve.md.
 
 use std::sync::atomic::AtomicU64;
@@ -81,9 +81,9 @@ pub fn phase_seconds(t: &Timings) -> [Option<f64>; 4] {
     [t.connect_ms, t.handshake_ms, t.check_ms, Some(t.total_ms)].map(|ms| ms.map(|v| v / 1000.0))
 }
 
-/// The buckets of the phase histogram: 0.5 ms to 8 s, doubling.
+/// The buckets of the phase histogram: 1 ms to 2.048 s, doubling (12, and +Inf).
 fn phase_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+    Histogram::new(exponential_buckets(0.001, 2.0, 12))
 }
 
 /// The registry and direct handles to every series a round sets.
