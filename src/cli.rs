@@ -58,6 +58,9 @@ pub enum Command {
     /// New leaf certificates from the same CA for every instance of a TiUP topology, with the
     /// rolling order and the check to run after each step.
     Rotate(crate::remedy::RotateArgs),
+    /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
+    /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -339,7 +342,7 @@ pub struct ExplainArgs {
     pub format: Format,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 5s, 500ms)"))?;
     if d.is_zero() {
         return Err("must be more than zero".into());
@@ -390,6 +393,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Init(args)) => crate::remedy::run_init(&args),
         Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
         Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
+        Some(Command::Serve(args)) => crate::serve::run(args).await,
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -426,7 +430,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
     }
 }
 
-fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
+pub(crate) fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }

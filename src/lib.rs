@@ -6,6 +6,7 @@
 //!   report's model; diagnose and explain as text.
 //! - [`remedy`]: `init`, `fix` and `rotate` (arguments and text output).
 //! - [`tui`]: the live terminal dashboard over the audit's snapshots.
+//! - [`serve`]: `tlsaudit serve`, the Prometheus exporter (rounds on an interval, HTTP).
 //! - [`demo`]: the embedded lab ([`tlsaudit_lab`]) with planted faults and the inventory that
 //!   describes it.
 
@@ -13,4 +14,5 @@ pub mod cli;
 pub mod demo;
 pub mod remedy;
 pub mod report;
+pub mod serve;
 pub mod tui;

@@ -234,6 +234,11 @@ impl Plan {
         &self.inventory.endpoints
     }
 
+    /// How the audit probes `endpoint` (for a probe on demand outside a round).
+    pub fn spec(&self, endpoint: EndpointId) -> &ProbeSpec {
+        &self.specs[endpoint.0]
+    }
+
     pub fn cell_count(&self) -> usize {
         self.identities.len() * self.inventory.endpoints.len()
     }

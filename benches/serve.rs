@@ -1,0 +1,208 @@
+//! `tlsaudit serve` under load: 200 lab endpoints x 10 identities (2,000 cells), the real binary.
+//!
+//! - Phase A: `--interval 10s`; `/metrics` scraped 10 times a second for `BENCH_SCRAPE_SECONDS`
+//!   (default 30): scrape time p50, p99, max.
+//! - Phase B: rounds back to back (`--interval 1ms`, so a round is always running) until
+//!   `BENCH_ROUNDS` (default 1000) rounds have completed: scrape time again (every scrape lands
+//!   while a round runs), and the exporter's resident memory (VmRSS) every 50 rounds.
+//!
+//! `cargo bench --bench serve`. Env: `BENCH_ENDPOINTS` (200), `BENCH_IDENTITIES` (10: the lab's
+//! five, anonymous, foreign, unlisted, and copies of the lab's certificates under other names).
+
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use tlsaudit_lab::{EndpointSpec, LabSpec};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spec(n: usize) -> LabSpec {
+    let list = ["tidb", "pd", "tikv", "tiflash"];
+    let mut s = LabSpec::new("bench");
+    for i in 0..n {
+        let ep = match i % 4 {
+            0 => EndpointSpec::pd(format!("pd-{i}"), &list),
+            1 => EndpointSpec::tikv_grpc(format!("tikv-{i}"), &list),
+            2 => EndpointSpec::tikv_status(format!("tikv-{i}-status"), &list),
+            _ => EndpointSpec::tidb_status(format!("tidb-{i}-status"), &["tidb", "bench-client"]),
+        };
+        s = s.with(ep);
+    }
+    s
+}
+
+/// GET a path; (elapsed, body).
+fn get(addr: &str, path: &str) -> (Duration, String) {
+    let t = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    (t.elapsed(), body)
+}
+
+fn rounds(addr: &str) -> u64 {
+    let (_, body) = get(addr, "/metrics");
+    body.lines()
+        .find(|l| l.starts_with("tlsaudit_rounds_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_mb(child: &Child) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Scrape `/metrics` every 100 ms until `until` says stop; print p50/p99/max.
+fn scrape_loop(label: &str, addr: &str, mut until: impl FnMut(usize) -> bool) {
+    let mut times = Vec::new();
+    let mut size = 0;
+    while !until(times.len()) {
+        let (t, body) = get(addr, "/metrics");
+        size = body.len();
+        times.push(t);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    times.sort();
+    println!(
+        "{label}: {} scrapes of {:.1} MB: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        times.len(),
+        size as f64 / 1e6,
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&times, 1.0)
+    );
+}
+
+struct Serve {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(config: &std::path::Path, interval: &str) -> Serve {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", interval])
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    Serve { child, addr }
+}
+
+fn wait_ready(addr: &str) {
+    let t = Instant::now();
+    while !get(addr, "/-/ready").1.starts_with("HTTP/1.1 200") {
+        assert!(t.elapsed() < Duration::from_secs(300), "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn main() {
+    let endpoints = env_usize("BENCH_ENDPOINTS", 200);
+    let identities = env_usize("BENCH_IDENTITIES", 10);
+    let scrape_seconds = env_usize("BENCH_SCRAPE_SECONDS", 30) as u64;
+    let target_rounds = env_usize("BENCH_ROUNDS", 1000) as u64;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (lab, config) = rt
+        .block_on(tlsaudit::demo::start_spec(spec(endpoints)))
+        .unwrap();
+    // The lab's five identities and anonymous, foreign, unlisted: 8; copies up to `identities`.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    let pki = lab.pki();
+    for n in 8..identities {
+        let f = &pki.identities["tidb"];
+        text.push_str(&format!(
+            "\n[identities.tidb-copy-{n}]\ncert = {:?}\nkey = {:?}\n",
+            f.cert.display().to_string(),
+            f.key.display().to_string()
+        ));
+    }
+    let config = config.with_file_name("bench-serve.toml");
+    std::fs::write(&config, text).unwrap();
+    println!("serve bench: {endpoints} endpoints x {identities} identities");
+
+    let s = serve(&config, "10s");
+    let t = Instant::now();
+    wait_ready(&s.addr);
+    println!("first round done after {:.2} s", t.elapsed().as_secs_f64());
+    let deadline = Instant::now() + Duration::from_secs(scrape_seconds);
+    scrape_loop("phase A, --interval 10s", &s.addr, |_| {
+        Instant::now() >= deadline
+    });
+    println!("phase A: RSS {:.1} MB", rss_mb(&s.child));
+    drop(s);
+
+    let s = serve(&config, "1ms");
+    wait_ready(&s.addr);
+    let started = Instant::now();
+    let mut next = 50;
+    let mut last = 0;
+    scrape_loop("phase B, rounds back to back", &s.addr, |n| {
+        if n % 10 == 0 {
+            last = rounds(&s.addr);
+            if last >= next {
+                println!(
+                    "  after {last} rounds ({:.0} s): RSS {:.1} MB",
+                    started.elapsed().as_secs_f64(),
+                    rss_mb(&s.child)
+                );
+                next = (last / 50 + 1) * 50;
+            }
+        }
+        last >= target_rounds
+    });
+    println!(
+        "phase B: {last} rounds in {:.0} s ({:.2} s per round); RSS {:.1} MB",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() / last.max(1) as f64,
+        rss_mb(&s.child)
+    );
+    drop(s);
+    rt.block_on(lab.stop());
+}

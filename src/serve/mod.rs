@@ -1,0 +1,438 @@
+//! `tlsaudit serve`: audit rounds on an interval, exported over HTTP for Prometheus.
+//!
+//! One task runs the rounds (one at a time; a round that overruns the interval delays the next,
+//! rounds never overlap) and, when a round ends, updates the metrics and encodes them once in
+//! both exposition formats; a scrape only hands out the encoded bytes, so it costs the same
+//! while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
+//! `/-/healthy`, `/-/ready`. HTTP is axum (the tokio project's server, on hyper).
+
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::cli::{AuditFlags, TidbInputFlags};
+use tlsaudit_engine::audit::{expect, Auditor, EndpointId, IdentityId, Plan, Snapshot, Verdict};
+use tlsaudit_engine::error::InputError;
+use tlsaudit_engine::inventory::Inventory;
+
+use metrics::{encode_both, phase_seconds, EndpointLabels, Metrics, PHASES};
+
+/// The default address: loopback only (`--allow-remote` for others).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9819";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to serve HTTP on. A non-loopback address also needs --allow-remote.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Allow --listen on an address other than loopback (the report names every endpoint and
+    /// certificate: keep it behind your network policy).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
+    )]
+    pub config: Option<PathBuf>,
+    /// Time between the starts of rounds, e.g. 60s (a longer round delays the next).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::parse_duration)]
+    pub interval: Duration,
+    /// Where this process runs (a rack, a host, a zone): the `vantage` label of every series.
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub vantage: String,
+    #[command(flatten)]
+    pub audit: AuditFlags,
+    #[command(flatten)]
+    pub tidb: TidbInputFlags,
+}
+
+/// What the HTTP handlers read.
+struct Shared {
+    plan: Arc<Plan>,
+    vantage: String,
+    /// The metrics as of the last round: Prometheus text 0.0.4, OpenMetrics.
+    exposition: RwLock<(Bytes, Bytes)>,
+    /// The last finished round.
+    latest: RwLock<Option<Arc<Snapshot>>>,
+    /// Probes on demand in flight at once.
+    probes: tokio::sync::Semaphore,
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+fn check_vantage(v: &str) -> Result<(), InputError> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::usage(
+            format!("--vantage {v:?} is not a usable name"),
+            "use 1 to 64 letters, digits, '-', '_' or '.', e.g. --vantage rack-a",
+        ))
+    }
+}
+
+fn check_listen(args: &ServeArgs) -> Result<SocketAddr, InputError> {
+    let addr: SocketAddr = args.listen.parse().map_err(|_| {
+        InputError::usage(
+            format!("--listen {:?} is not an IP:PORT address", args.listen),
+            "give an address and port, e.g. --listen 127.0.0.1:9819",
+        )
+    })?;
+    if !addr.ip().is_loopback() && !args.allow_remote {
+        return Err(InputError::usage(
+            format!("--listen {addr} is not a loopback address"),
+            "add --allow-remote to serve other hosts (the report names every endpoint and certificate), or listen on 127.0.0.1",
+        ));
+    }
+    Ok(addr)
+}
+
+/// The plan, from an inventory or from the TiDB inputs (as `report` loads them).
+fn load_plan(args: &ServeArgs) -> Result<Plan, InputError> {
+    if let Some(config) = &args.config {
+        let mut inv = Inventory::load(config)?;
+        crate::cli::apply(&args.audit, &mut inv)?;
+        return Plan::new(inv);
+    }
+    if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
+        return Err(InputError::usage(
+            "serve needs something to audit",
+            "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster)",
+        ));
+    }
+    let (cluster, mut findings) = crate::cli::load_tidb(&args.tidb)?;
+    let options = tlsaudit_engine::inventory::AuditOptions {
+        expiry_warning_days: args.tidb.expiry_days,
+        ..Default::default()
+    };
+    let (mut inv, notes) = cluster.inventory(options)?;
+    findings.extend(notes);
+    crate::cli::apply(&args.audit, &mut inv)?;
+    let mut plan = Plan::new(inv)?;
+    plan.static_findings = findings;
+    Ok(plan)
+}
+
+/// `tlsaudit serve`: until SIGTERM or Ctrl-C; exit 0 after a clean stop.
+pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
+    check_vantage(&args.vantage)?;
+    let addr = check_listen(&args)?;
+    let plan = load_plan(&args)?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        InputError::usage(
+            format!("cannot listen on {addr}: {e}"),
+            "choose a free port with --listen, e.g. --listen 127.0.0.1:9820",
+        )
+    })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let auditor = Arc::new(Auditor::new(plan));
+    let metrics = Metrics::new(&auditor.plan, &args.vantage, args.interval.as_secs_f64());
+    let shared = Arc::new(Shared {
+        plan: auditor.plan.clone(),
+        vantage: args.vantage.clone(),
+        exposition: RwLock::new(encode(&metrics.registry)),
+        latest: RwLock::new(None),
+        probes: tokio::sync::Semaphore::new(4),
+    });
+    eprintln!(
+        "tlsaudit serve: listening on http://{local} (cluster {}, vantage {}, {} cells, a round every {})",
+        auditor.plan.inventory.cluster,
+        args.vantage,
+        auditor.plan.cell_count(),
+        humantime::format_duration(args.interval)
+    );
+    let rounds = tokio::spawn(round_loop(auditor, metrics, shared.clone(), args.interval));
+    let served = axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    // Cancel the round in flight: dropping it aborts its probes.
+    rounds.abort();
+    let _ = rounds.await;
+    served.map_err(|e| {
+        InputError::usage(
+            format!("the HTTP server on {local} failed: {e}"),
+            "check the address given to --listen",
+        )
+    })?;
+    eprintln!("tlsaudit serve: stopped");
+    Ok(0)
+}
+
+fn encode(registry: &Registry) -> (Bytes, Bytes) {
+    match encode_both(registry) {
+        Ok((text, open)) => (Bytes::from(text), Bytes::from(open)),
+        Err(e) => {
+            let msg = Bytes::from(format!("# encoding the metrics failed: {e}\n"));
+            (msg.clone(), msg)
+        }
+    }
+}
+
+async fn round_loop(
+    auditor: Arc<Auditor>,
+    mut metrics: Metrics,
+    shared: Arc<Shared>,
+    interval: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = Instant::now();
+        let snap = auditor.run_round(None).await;
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
+        let exposition = encode(&metrics.registry);
+        if let Ok(mut slot) = shared.exposition.write() {
+            *slot = exposition;
+        }
+        if let Ok(mut slot) = shared.latest.write() {
+            *slot = Some(snap);
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/report.json", get(report_handler))
+        .route("/probe", get(probe_handler))
+        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/ready", get(ready_handler))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: the paths are /metrics, /report.json, /probe?endpoint=NAME&identity=NAME, /-/healthy, /-/ready\n",
+            )
+        })
+        .with_state(shared)
+}
+
+fn wants_openmetrics(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"))
+}
+
+fn exposition_response(headers: &HeaderMap, text: Bytes, open: Bytes) -> Response {
+    if wants_openmetrics(headers) {
+        ([(header::CONTENT_TYPE, OPENMETRICS)], open).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, TEXT)], text).into_response()
+    }
+}
+
+async fn metrics_handler(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let (text, open) = match s.exposition.read() {
+        Ok(g) => g.clone(),
+        Err(_) => return unavailable("the metrics are being replaced; retry"),
+    };
+    exposition_response(&headers, text, open)
+}
+
+fn latest(s: &Shared) -> Option<Arc<Snapshot>> {
+    s.latest.read().ok().and_then(|g| g.clone())
+}
+
+fn unavailable(why: &str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response()
+}
+
+fn bad_request(why: &str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+}
+
+async fn ready_handler(State(s): State<Arc<Shared>>) -> Response {
+    match latest(&s) {
+        Some(_) => "ready\n".into_response(),
+        None => unavailable("not ready: the first round has not finished"),
+    }
+}
+
+async fn report_handler(State(s): State<Arc<Shared>>) -> Response {
+    let Some(snap) = latest(&s) else {
+        return unavailable("no report yet: the first round has not finished");
+    };
+    match crate::report::json::to_string(&s.plan, &snap) {
+        Ok(mut json) => {
+            json.push('\n');
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot serialize the report: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// The cell a `/probe` query names, or the one-line reason it names none.
+fn probe_target(
+    plan: &Plan,
+    query: &[(String, String)],
+) -> Result<(IdentityId, EndpointId), String> {
+    const USAGE: &str = "use /probe?endpoint=NAME&identity=NAME";
+    let mut endpoint = None;
+    let mut identity = None;
+    for (k, v) in query {
+        let slot = match k.as_str() {
+            "endpoint" => &mut endpoint,
+            "identity" => &mut identity,
+            other => return Err(format!("unknown parameter {other:?}: {USAGE}")),
+        };
+        if slot.replace(v.as_str()).is_some() {
+            return Err(format!("parameter {k:?} given twice: {USAGE}"));
+        }
+    }
+    let endpoint = endpoint.ok_or_else(|| format!("missing parameter endpoint: {USAGE}"))?;
+    let identity = identity.ok_or_else(|| format!("missing parameter identity: {USAGE}"))?;
+    let e = plan
+        .endpoints()
+        .iter()
+        .position(|ep| ep.name == endpoint)
+        .ok_or_else(|| format!("unknown endpoint {endpoint:?}: name one of the inventory's endpoints (see /report.json)"))?;
+    let i = plan
+        .identities
+        .iter()
+        .position(|id| id.name == identity)
+        .ok_or_else(|| {
+            let names: Vec<&str> = plan.identities.iter().map(|i| i.name.as_str()).collect();
+            format!("unknown identity {identity:?}: one of {}", names.join(", "))
+        })?;
+    Ok((IdentityId(i), EndpointId(e)))
+}
+
+/// `/probe?endpoint=NAME&identity=NAME`: one fresh probe, its metrics (blackbox-exporter style).
+async fn probe_handler(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let (i, e) = match probe_target(&s.plan, &query) {
+        Ok(cell) => cell,
+        Err(why) => return bad_request(&why),
+    };
+    let Ok(_permit) = s.probes.acquire().await else {
+        return unavailable("shutting down");
+    };
+    let plan = &s.plan;
+    let rec =
+        tlsaudit_engine::probe::probe(plan.spec(e), &plan.identities[i.0].caller, &plan.trust)
+            .await;
+    let verdict = expect::verdict(&plan.expected[(i, e)], &rec);
+    let registry = probe_registry(&s, i, e, &rec, verdict);
+    let (text, open) = encode(&registry);
+    exposition_response(&headers, text, open)
+}
+
+fn probe_registry(
+    s: &Shared,
+    i: IdentityId,
+    e: EndpointId,
+    rec: &tlsaudit_engine::probe::ProbeRecord,
+    verdict: Verdict,
+) -> Registry {
+    use prometheus_client::metrics::family::Family;
+    type Labels = Vec<(String, String)>;
+    let ep = &s.plan.endpoints()[e.0];
+    let l = EndpointLabels::of(ep);
+    let mut registry = Registry::with_prefix_and_labels(
+        "tlsaudit_probe",
+        [
+            ("cluster".into(), s.plan.inventory.cluster.clone().into()),
+            ("vantage".into(), s.vantage.clone().into()),
+            ("endpoint".into(), l.endpoint.into()),
+            ("component".into(), l.component.into()),
+            ("role".into(), l.role.into()),
+            (
+                "identity".into(),
+                s.plan.identities[i.0].name.clone().into(),
+            ),
+        ]
+        .into_iter(),
+    );
+    let success = Gauge::<i64>::default();
+    success.set(i64::from(matches!(
+        verdict,
+        Verdict::Secure | Verdict::Enforced
+    )));
+    registry.register(
+        "success",
+        "1 when the verdict is what the configuration expects (secure or enforced)",
+        success,
+    );
+    let states = Family::<Labels, Gauge>::default();
+    for v in Verdict::ALL {
+        states
+            .get_or_create(&vec![("verdict".into(), v.as_str().into())])
+            .set(i64::from(v == verdict));
+    }
+    registry.register("verdict", "The probe's verdict as a state set", states);
+    let phases = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for (p, secs) in PHASES.iter().zip(phase_seconds(&rec.timings)) {
+        if let Some(secs) = secs {
+            phases
+                .get_or_create(&vec![("phase".into(), (*p).into())])
+                .set(secs);
+        }
+    }
+    registry.register(
+        "phase_duration_seconds",
+        "Duration of each phase of the probe",
+        phases,
+    );
+    if let Some(leaf) = rec.server_chain.first() {
+        let g = Gauge::<i64>::default();
+        g.set(leaf.not_after_unix);
+        registry.register(
+            "server_cert_not_after_timestamp_seconds",
+            "When the server certificate served to this probe expires (Unix time)",
+            g,
+        );
+    }
+    registry
+}

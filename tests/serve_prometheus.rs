@@ -1,0 +1,531 @@
+//! `tlsaudit serve` over the embedded lab: a real Prometheus scrapes it and its query API
+//! returns the planted verdicts; `promtool check metrics` accepts /metrics; every path, the
+//! 400s, and a clean stop on SIGTERM and Ctrl-C (SIGINT) with a round in flight.
+
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `tlsaudit serve`: its process, its address, and the rest of its stderr.
+struct Serve {
+    proc: Proc,
+    addr: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+/// Start `tlsaudit serve --listen 127.0.0.1:0 ARGS` and read the address it prints.
+fn serve(args: &[&str]) -> Serve {
+    let mut child = tlsaudit_testkit::bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tlsaudit serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let proc = Proc(child);
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve prints its address");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    Serve {
+        proc,
+        addr,
+        stderr: rx,
+    }
+}
+
+/// GET over HTTP/1.1 on loopback: (status, content type, body); status 0 when nothing
+/// listens yet.
+async fn get(addr: &str, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, String::new(), String::new());
+    };
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let ctype = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, ctype, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// Poll `path` until it answers 200 (or panic after `secs`).
+async fn wait_200(addr: &str, path: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, _, _) = get(addr, path, None).await;
+        if status == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} never answered 200");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Run an instant query against Prometheus until it returns a series; its value.
+async fn query_until(prom: &str, q: &str, secs: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (status, _, body) =
+            get(prom, &format!("/api/v1/query?query={}", urlencode(q)), None).await;
+        if status == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if let Some(first) = v["data"]["result"].as_array().and_then(|r| r.first()) {
+                return first["value"][1].as_str().unwrap().parse().unwrap();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never returned a series for {q}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tlsaudit\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let child = std::process::Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus starts");
+    (Proc(child), addr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_scrapes_the_planted_verdicts_and_expiry() {
+    let Some(prometheus) = tlsaudit_testkit::require_tool("prometheus") else {
+        return;
+    };
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let s = serve(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--vantage",
+        "rack-a",
+    ]);
+    wait_200(&s.addr, "/-/ready", 60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_prom, prom) = start_prometheus(&prometheus, dir.path(), &s.addr);
+    let open = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{endpoint="tikv-3",identity="unlisted",verdict="open",vantage="rack-a",cluster="demo"}"#,
+        60,
+    )
+    .await;
+    assert_eq!(open, 1.0, "the planted open cell");
+    let blocked = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{endpoint="tikv-2",identity="tidb",verdict="blocked"}"#,
+        30,
+    )
+    .await;
+    assert_eq!(blocked, 1.0, "the planted blocked cell");
+    // The same cell's other states are 0: a state set.
+    let others = query_until(
+        &prom,
+        r#"sum(tlsaudit_link_verdict{endpoint="tikv-2",identity="tidb",verdict!="blocked"})"#,
+        30,
+    )
+    .await;
+    assert_eq!(others, 0.0);
+    let expired_for = query_until(
+        &prom,
+        r#"time() - tlsaudit_server_cert_not_after_timestamp_seconds{endpoint="tidb-2-status"}"#,
+        30,
+    )
+    .await;
+    assert!(
+        expired_for > 0.0,
+        "tidb-2-status's certificate has expired: {expired_for}"
+    );
+    let valid_for = query_until(
+        &prom,
+        r#"tlsaudit_server_cert_not_after_timestamp_seconds{endpoint="tikv-1"} - time()"#,
+        30,
+    )
+    .await;
+    assert!(valid_for > 0.0, "tikv-1's certificate is valid");
+    let rounds = query_until(&prom, "tlsaudit_rounds_total", 30).await;
+    assert!(rounds >= 1.0);
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promtool_accepts_the_metrics_in_both_formats() {
+    let Some(promtool) = tlsaudit_testkit::require_tool("promtool") else {
+        return;
+    };
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let s = serve(&["--config", config.to_str().unwrap(), "--interval", "30s"]);
+    wait_200(&s.addr, "/-/ready", 60).await;
+    let (status, ctype, text) = get(&s.addr, "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Cardinality as documented: 8 identities x 15 endpoints x 8 verdicts.
+    let verdict_series = text
+        .lines()
+        .filter(|l| l.starts_with("tlsaudit_link_verdict{"))
+        .count();
+    assert_eq!(verdict_series, 8 * 15 * 8);
+    assert!(text.contains("tlsaudit_rounds_total{cluster=\"demo\",vantage=\"local\"} 1"));
+    let (status, ctype, open) = get(
+        &s.addr,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
+    assert!(open.ends_with("# EOF\n"));
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_path_and_the_400s() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let s = serve(&["--config", config.to_str().unwrap(), "--interval", "30s"]);
+    let (status, _, body) = get(&s.addr, "/-/healthy", None).await;
+    assert_eq!((status, body.as_str()), (200, "OK\n"));
+    wait_200(&s.addr, "/-/ready", 60).await;
+
+    let (status, ctype, body) = get(&s.addr, "/report.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(ctype, "application/json");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["schema"], "tlsaudit.report/v1");
+    assert_eq!(report["cluster"]["name"], "demo", "{}", &body[..200]);
+
+    let (status, _, body) = get(&s.addr, "/probe?endpoint=tikv-3&identity=unlisted", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("tlsaudit_probe_verdict{")
+                && l.contains("verdict=\"open\"")
+                && l.ends_with(" 1")),
+        "{body}"
+    );
+    assert!(body.contains("tlsaudit_probe_success{"));
+
+    for (path, reason) in [
+        ("/probe?endpoint=tikv-3", "missing parameter identity"),
+        ("/probe?identity=tidb", "missing parameter endpoint"),
+        (
+            "/probe?endpoint=nope&identity=tidb",
+            "unknown endpoint \"nope\"",
+        ),
+        (
+            "/probe?endpoint=tikv-3&identity=nobody",
+            "unknown identity \"nobody\"",
+        ),
+        (
+            "/probe?endpoint=tikv-3&identity=tidb&x=1",
+            "unknown parameter \"x\"",
+        ),
+        (
+            "/probe?endpoint=tikv-3&endpoint=tikv-2&identity=tidb",
+            "given twice",
+        ),
+    ] {
+        let (status, _, body) = get(&s.addr, path, None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(reason), "{path}: {body}");
+        assert_eq!(body.lines().count(), 1, "{path}: one line: {body:?}");
+    }
+    let (status, _, _) = get(&s.addr, "/nothing-here", None).await;
+    assert_eq!(status, 404);
+    lab.stop().await;
+}
+
+/// A TCP listener that accepts and never answers: a probe of it stalls until its timeout.
+fn stalling_listener() -> (std::net::TcpListener, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+fn with_stalled_endpoint(config: &Path, port: u16) -> PathBuf {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(&format!(
+        "\n[[endpoints]]\nname = \"stalled\"\ncomponent = \"tikv\"\nrole = \"grpc\"\naddress = \"127.0.0.1:{port}\"\nallowed_cn = [\"tidb\"]\n"
+    ));
+    let path = config.with_file_name("stalled.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_ctrl_c_stop_cleanly_with_a_round_in_flight() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let (_stall, port) = stalling_listener();
+    let config = with_stalled_endpoint(&config, port);
+    for signal in ["-TERM", "-INT"] {
+        let mut s = serve(&["--config", config.to_str().unwrap(), "--timeout", "60s"]);
+        wait_200(&s.addr, "/-/healthy", 30).await;
+        // The first round waits on the stalled endpoint for a minute: not ready.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (status, _, body) = get(&s.addr, "/-/ready", None).await;
+        assert_eq!(status, 503, "{body}");
+        let (status, _, _) = get(&s.addr, "/report.json", None).await;
+        assert_eq!(status, 503);
+        let sent = std::process::Command::new("kill")
+            .args([signal, &s.proc.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        let code = loop {
+            if let Some(st) = s.proc.0.try_wait().unwrap() {
+                break st.code();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "serve did not stop on {signal} within 10 s (the round was not cancelled)"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(code, Some(0), "{signal}: exit code");
+        let rest: Vec<String> = s.stderr.try_iter().collect();
+        assert!(
+            rest.iter().any(|l| l.contains("stopped")),
+            "{signal}: {rest:?}"
+        );
+        // The port is released.
+        std::net::TcpListener::bind(&s.addr)
+            .unwrap_or_else(|e| panic!("{signal}: {} still bound: {e}", s.addr));
+    }
+    lab.stop().await;
+}
+
+#[test]
+fn bad_flags_are_one_line_errors() {
+    let (code, _, err) = tlsaudit_testkit::cli(&[
+        "serve",
+        "--config",
+        "nowhere.toml",
+        "--listen",
+        "0.0.0.0:9819",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-remote"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, _, err) =
+        tlsaudit_testkit::cli(&["serve", "--config", "x.toml", "--vantage", "a b"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--vantage"), "{err}");
+    let (code, _, err) = tlsaudit_testkit::cli(&["serve", "--listen", "127.0.0.1:1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("serve needs something to audit"), "{err}");
+    let (code, _, err) = tlsaudit_testkit::cli(&["serve", "--config", "missing.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+/// The rules file's expression of TlsauditVantagesDisagree, without its `for`.
+fn disagreement_expr() -> String {
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring/tlsaudit.rules.yml"),
+    )
+    .unwrap();
+    let start = rules.find("alert: TlsauditVantagesDisagree").unwrap();
+    let expr = &rules[start..];
+    let expr = &expr[expr.find("expr: >").unwrap() + "expr: >".len()..];
+    let expr = &expr[..expr.find("for:").unwrap()];
+    expr.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
+    let Some(prometheus) = tlsaudit_testkit::require_tool("prometheus") else {
+        return;
+    };
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    // rack-b's route to tikv-1 is cut: from there its address refuses connections.
+    let tikv1 = lab
+        .endpoints()
+        .iter()
+        .find(|e| e.name == "tikv-1")
+        .unwrap()
+        .addr
+        .to_string();
+    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&tikv1));
+    let cut = config.with_file_name("rack-b.toml");
+    std::fs::write(&cut, text.replace(&tikv1, &dead)).unwrap();
+    let a = serve(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--vantage",
+        "rack-a",
+    ]);
+    let b = serve(&[
+        "--config",
+        cut.to_str().unwrap(),
+        "--interval",
+        "2s",
+        "--vantage",
+        "rack-b",
+        "--allow-unreachable",
+    ]);
+    wait_200(&a.addr, "/-/ready", 60).await;
+    wait_200(&b.addr, "/-/ready", 60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_prom, prom) = start_prometheus(
+        &prometheus,
+        dir.path(),
+        &format!("{}', '{}", a.addr, b.addr),
+    );
+    // Both exporters scraped, then the alert's expression names tikv-1 and only tikv-1.
+    // Wait for both targets' first scrape (the count is 1 until the second is scraped).
+    let up = query_until(&prom, "count(tlsaudit_cells) == 2", 60).await;
+    assert_eq!(up, 2.0);
+    let expr = disagreement_expr();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let endpoints = loop {
+        let (_, _, body) = get(
+            &prom,
+            &format!("/api/v1/query?query={}", urlencode(&expr)),
+            None,
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        if !result.is_empty() {
+            break result
+                .iter()
+                .map(|r| r["metric"]["endpoint"].as_str().unwrap().to_string())
+                .collect::<std::collections::BTreeSet<_>>();
+        }
+        assert!(Instant::now() < deadline, "no disagreement found by {expr}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(endpoints.into_iter().collect::<Vec<_>>(), ["tikv-1"]);
+    let seen_b = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{vantage="rack-b",endpoint="tikv-1",identity="tidb",verdict="unreachable"}"#,
+        30,
+    )
+    .await;
+    assert_eq!(seen_b, 1.0);
+    let seen_a = query_until(
+        &prom,
+        r#"tlsaudit_link_verdict{vantage="rack-a",endpoint="tikv-1",identity="tidb",verdict="secure"}"#,
+        30,
+    )
+    .await;
+    assert_eq!(seen_a, 1.0);
+    lab.stop().await;
+}
