@@ -489,8 +489,14 @@ async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
         &format!("{}', '{}", a.addr, b.addr),
     );
     // Both exporters scraped, then the alert's expression names tikv-1 and only tikv-1.
-    let up = query_until(&prom, "count(tlsaudit_cells)", 60).await;
-    assert_eq!(up, 2.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query_until(&prom, "count(tlsaudit_cells)", 60).await < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped both exporters"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let expr = disagreement_expr();
     let deadline = Instant::now() + Duration::from_secs(30);
     let endpoints = loop {
