@@ -345,10 +345,11 @@ impl Metrics {
 }
 
 /// Encode a registry in the Prometheus text format (0.0.4) and in OpenMetrics.
-pub fn encode_both(registry: &Registry) -> Result<(String, String), std::fmt::Error> {
-    let mut text = String::new();
+/// `hint`: the expected size (the last encoding's), to size the buffers once.
+pub fn encode_both(registry: &Registry, hint: usize) -> Result<(String, String), std::fmt::Error> {
+    let mut text = String::with_capacity(hint + hint / 16);
     prometheus_client::encoding::prometheus_text::encode(&mut text, registry)?;
-    let mut open = String::new();
+    let mut open = String::with_capacity(hint + hint / 16);
     prometheus_client::encoding::text::encode(&mut open, registry)?;
     Ok((text, open))
 }

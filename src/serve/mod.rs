@@ -66,8 +66,9 @@ struct Shared {
     vantage: String,
     /// The metrics as of the last round: Prometheus text 0.0.4, OpenMetrics.
     exposition: RwLock<(Bytes, Bytes)>,
-    /// The last finished round.
-    latest: RwLock<Option<Arc<Snapshot>>>,
+    /// The last finished round as the JSON report (rendered once when the round ends, so that
+    /// no round's records are kept past the next one).
+    latest: RwLock<Option<Bytes>>,
     /// Probes on demand in flight at once.
     probes: tokio::sync::Semaphore,
 }
@@ -149,7 +150,7 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     let shared = Arc::new(Shared {
         plan: auditor.plan.clone(),
         vantage: args.vantage.clone(),
-        exposition: RwLock::new(encode(&metrics.registry)),
+        exposition: RwLock::new(encode(&metrics.registry, 0)),
         latest: RwLock::new(None),
         probes: tokio::sync::Semaphore::new(4),
     });
@@ -177,8 +178,9 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
-fn encode(registry: &Registry) -> (Bytes, Bytes) {
-    match encode_both(registry) {
+/// Both encodings; `hint`: the size of the last (buffers are sized once, not grown).
+fn encode(registry: &Registry, hint: usize) -> (Bytes, Bytes) {
+    match encode_both(registry, hint) {
         Ok((text, open)) => (Bytes::from(text), Bytes::from(open)),
         Err(e) => {
             let msg = Bytes::from(format!("# encoding the metrics failed: {e}\n"));
@@ -203,12 +205,15 @@ async fn round_loop(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
-        let exposition = encode(&metrics.registry);
+        let hint = shared.exposition.read().map_or(0, |g| g.1.len());
+        let exposition = encode(&metrics.registry, hint);
         if let Ok(mut slot) = shared.exposition.write() {
             *slot = exposition;
         }
+        let report = report_json(&auditor.plan, &snap);
+        drop(snap);
         if let Ok(mut slot) = shared.latest.write() {
-            *slot = Some(snap);
+            *slot = Some(report);
         }
     }
 }
@@ -274,8 +279,21 @@ async fn metrics_handler(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Re
     exposition_response(&headers, text, open)
 }
 
-fn latest(s: &Shared) -> Option<Arc<Snapshot>> {
+fn latest(s: &Shared) -> Option<Bytes> {
     s.latest.read().ok().and_then(|g| g.clone())
+}
+
+/// The JSON report of a finished round, or a JSON error object if it cannot be written.
+fn report_json(plan: &Plan, snap: &Snapshot) -> Bytes {
+    match crate::report::json::to_string(plan, snap) {
+        Ok(mut json) => {
+            json.push('\n');
+            Bytes::from(json)
+        }
+        Err(e) => Bytes::from(
+            serde_json::json!({ "error": format!("cannot serialize the report: {e}") }).to_string(),
+        ),
+    }
 }
 
 fn unavailable(why: &str) -> Response {
@@ -294,19 +312,9 @@ async fn ready_handler(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn report_handler(State(s): State<Arc<Shared>>) -> Response {
-    let Some(snap) = latest(&s) else {
-        return unavailable("no report yet: the first round has not finished");
-    };
-    match crate::report::json::to_string(&s.plan, &snap) {
-        Ok(mut json) => {
-            json.push('\n');
-            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
-        }
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot serialize the report: {e}\n"),
-        )
-            .into_response(),
+    match latest(&s) {
+        Some(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        None => unavailable("no report yet: the first round has not finished"),
     }
 }
 
@@ -365,7 +373,7 @@ async fn probe_handler(
             .await;
     let verdict = expect::verdict(&plan.expected[(i, e)], &rec);
     let registry = probe_registry(&s, i, e, &rec, verdict);
-    let (text, open) = encode(&registry);
+    let (text, open) = encode(&registry, 0);
     exposition_response(&headers, text, open)
 }
 
