@@ -32,21 +32,6 @@ async fn lab() -> Lab {
     .unwrap()
 }
 
-/// TiUP's folder from the lab's PKI: CA, its key, the client and component certificates.
-fn tls_from_lab(lab: &Lab, dir: &Path) -> PathBuf {
-    let tls = dir.join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    let pki = lab.pki();
-    std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
-    std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
-    for name in ["client", "pd", "tikv", "tidb"] {
-        let f = &pki.identities[name];
-        std::fs::copy(&f.cert, tls.join(format!("{name}.crt"))).unwrap();
-        std::fs::copy(&f.key, tls.join(format!("{name}.pem"))).unwrap();
-    }
-    tls
-}
-
 /// A topology of the lab with three flawed lists (PD lacks its own CN, TiKV lacks tidb, TiDB
 /// lacks TiUP's client), the TiKV list in block style.
 fn flawed_topology(lab: &Lab, dir: &Path) -> PathBuf {
@@ -150,7 +135,7 @@ async fn report(topology: &Path, tls: &Path, out: &Path) -> BTreeSet<(String, St
 async fn fix_clears_exactly_the_fixed_findings() {
     let mut lab = lab().await;
     let dir = tempfile::tempdir().unwrap();
-    let tls = tls_from_lab(&lab, dir.path());
+    let tls = tlsaudit_testkit::tls_from_lab(&lab, dir.path());
     let topo = flawed_topology(&lab, dir.path());
     let original = std::fs::read_to_string(&topo).unwrap();
     // tikv-status has not applied its list: CN_NOT_ENFORCED until it is reloaded.

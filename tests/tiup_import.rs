@@ -351,21 +351,6 @@ fn tls_folder_variants() {
     assert_eq!(notes[0].code.as_str(), "IDENTITY_SKIPPED");
 }
 
-/// Copy the lab's PKI into a TiUP-shaped folder.
-fn tls_from_lab(lab: &Lab, dir: &Path) -> PathBuf {
-    let tls = dir.join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    let pki = lab.pki();
-    std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
-    std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
-    for name in ["client", "pd", "tikv", "tidb"] {
-        let f = &pki.identities[name];
-        std::fs::copy(&f.cert, tls.join(format!("{name}.crt"))).unwrap();
-        std::fs::copy(&f.key, tls.join(format!("{name}.pem"))).unwrap();
-    }
-    tls
-}
-
 const PD_LIST: [&str; 4] = ["pd", "tidb", "tikv", "prod-client"];
 const KV_LIST: [&str; 4] = ["tidb", "pd", "tikv", "prod-client"];
 const TIDB_LIST: [&str; 2] = ["tidb", "prod-client"];
@@ -416,7 +401,7 @@ fn lab_topology(lab: &Lab, dir: &Path) -> PathBuf {
 async fn report_of_the_lab_from_a_topology() {
     let lab = lab().await;
     let dir = tempfile::tempdir().unwrap();
-    let tls = tls_from_lab(&lab, dir.path());
+    let tls = tlsaudit_testkit::tls_from_lab(&lab, dir.path());
     let topo = lab_topology(&lab, dir.path());
     let o = opts(&topo, Some(&tls));
     let cluster = Cluster::load(&o).unwrap();
@@ -481,7 +466,7 @@ async fn report_of_the_lab_from_a_topology() {
 async fn report_command_with_a_topology() {
     let lab = lab().await;
     let dir = tempfile::tempdir().unwrap();
-    let tls = tls_from_lab(&lab, dir.path());
+    let tls = tlsaudit_testkit::tls_from_lab(&lab, dir.path());
     // One list edited so a static finding shows, with its source: TiDB's list lacks prod-client.
     let topo = lab_topology(&lab, dir.path());
     let text = std::fs::read_to_string(&topo).unwrap().replace(
@@ -632,7 +617,7 @@ async fn component_configs_alone_with_a_ca() {
 async fn diagnose_and_tui_read_the_topology() {
     let lab = lab().await;
     let dir = tempfile::tempdir().unwrap();
-    let tls = tls_from_lab(&lab, dir.path());
+    let tls = tlsaudit_testkit::tls_from_lab(&lab, dir.path());
     let topo = lab_topology(&lab, dir.path());
     let kv = format!(
         "tikv-127.0.0.1-{}",

@@ -109,3 +109,19 @@ pub fn demo_planted(identity: &str, endpoint: &str) -> tlsaudit_engine::audit::V
         _ => Verdict::Secure,
     }
 }
+
+/// TiUP's `tls/` folder made from a lab's PKI (CA, its key, the client and the pd, tikv and tidb
+/// certificates, named as TiUP names them) in `dir`; returns its path.
+pub fn tls_from_lab(lab: &tlsaudit_lab::Lab, dir: &std::path::Path) -> PathBuf {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let pki = lab.pki();
+    std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
+    std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
+    for name in ["client", "pd", "tikv", "tidb"] {
+        let f = &pki.identities[name];
+        std::fs::copy(&f.cert, tls.join(format!("{name}.crt"))).unwrap();
+        std::fs::copy(&f.key, tls.join(format!("{name}.pem"))).unwrap();
+    }
+    tls
+}

@@ -505,8 +505,9 @@ fn load_identities(
         if entry.name == chosen {
             let (c, m) = load_caller(&entry.name, &entry.cert, &entry.key, trust)?;
             if m.is_none() {
-                audit = Some(AuditIdentity::configured(entry, c.clone()));
-                configured.push(AuditIdentity::configured(entry, c.clone()));
+                let id = AuditIdentity::configured(entry, c.clone());
+                audit = Some(id.clone());
+                configured.push(id);
             }
             caller = c;
             key_mismatch = m;
