@@ -164,9 +164,19 @@ fn inert(s: &str) -> String {
         .collect()
 }
 
-/// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`.
+/// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`, or
+/// `tlsaudit fix --config tlsaudit.toml --from report.json [--write]`.
 #[derive(Debug, clap::Args)]
 pub struct FixArgs {
+    /// An inventory (tlsaudit.toml) instead of a topology: patch its `allowed_cn` lists and name
+    /// the component setting and the restart behind each (needs --from).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "from",
+        conflicts_with_all = ["topology", "component_config", "tls_dir"]
+    )]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub tidb: crate::cli::TidbInputFlags,
     /// Fix the findings of this JSON report (`tlsaudit report --format json`) instead of a
@@ -204,23 +214,7 @@ fn issues(
             })
             .collect());
     };
-    let doc = crate::report::diff::load(path)?;
-    Ok(doc
-        .findings
-        .iter()
-        .map(|f| remedy::fix::Issue {
-            code: f.code.clone(),
-            endpoint: f.endpoint.clone(),
-            cn: f.identity.as_ref().and_then(|i| {
-                doc.identities
-                    .iter()
-                    .find(|d| &d.name == i)
-                    .and_then(|d| d.cn.clone())
-            }),
-            title: f.title.clone(),
-            fix: f.fix.clone(),
-        })
-        .collect())
+    report_issues(path)
 }
 
 /// The `file:line:col: key` source's line, when it is in `file`.
@@ -271,10 +265,14 @@ fn patched(
 /// Run `fix`: print the patch and the commands; `--write` applies it to the topology and the
 /// component config files.
 pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
+    if let Some(config) = &args.config {
+        return run_fix_inventory(args, config);
+    }
     let Some(topology) = args.tidb.topology.clone() else {
         return Err(InputError::usage(
-            "fix needs the TiUP topology the lists are set in",
-            "pass --topology topology.yaml (or the cluster's meta.yaml)",
+            "fix needs the TiUP topology or the inventory the lists are set in",
+            "pass --topology topology.yaml (or the cluster's meta.yaml), or --config \
+             tlsaudit.toml with --from report.json",
         ));
     };
     let (cluster, lint) = crate::cli::load_tidb(&args.tidb)?;
@@ -332,6 +330,90 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
+/// The findings of a JSON report as `fix` reads them, each with its identity's CN.
+fn report_issues(path: &std::path::Path) -> Result<Vec<remedy::fix::Issue>, InputError> {
+    let doc = crate::report::diff::load(path)?;
+    Ok(doc
+        .findings
+        .iter()
+        .map(|f| remedy::fix::Issue {
+            code: f.code.clone(),
+            endpoint: f.endpoint.clone(),
+            cn: f.identity.as_ref().and_then(|i| {
+                doc.identities
+                    .iter()
+                    .find(|d| &d.name == i)
+                    .and_then(|d| d.cn.clone())
+            }),
+            title: f.title.clone(),
+            fix: f.fix.clone(),
+        })
+        .collect())
+}
+
+/// `fix --config`: the report's findings as a patch of the inventory's lists, the component
+/// settings they stand for and the restarts; `--write` patches the inventory.
+fn run_fix_inventory(args: &FixArgs, config: &std::path::Path) -> Result<u8, InputError> {
+    let inv = tlsaudit_engine::inventory::Inventory::load(config)?;
+    let Some(from) = &args.from else {
+        return Err(InputError::usage(
+            "fix --config needs the findings of an audit of that inventory",
+            "pass --from report.json (`tlsaudit report --config FILE --format json -o report.json`)",
+        ));
+    };
+    let issues = report_issues(from)?;
+    let plan = remedy::inventory::plan(&inv, &issues);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "tlsaudit fix: cluster {}: {} finding(s) fixed by this patch, {} not",
+        inert(&inv.cluster),
+        plan.fixed.len(),
+        plan.not_fixed.len()
+    );
+    for i in &plan.fixed {
+        let _ = writeln!(t, "  fixes {} {}", i.code, inert(&i.title));
+    }
+    let before = std::fs::read_to_string(config).map_err(|e| InputError::io(config, &e))?;
+    let after = remedy::inventory::patch(&before, config, &plan.lists)?;
+    let name = config.display().to_string();
+    let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
+    if !diff.is_empty() {
+        let lines: Vec<String> = diff.lines().map(inert).collect();
+        let _ = writeln!(t, "\npatch of {name}:\n{}", lines.join("\n"));
+    }
+    let _ = writeln!(t, "\napply, server by server:");
+    for (n, c) in remedy::inventory::commands(&plan, config, from)
+        .iter()
+        .enumerate()
+    {
+        let _ = writeln!(t, "  {}. {}", n + 1, inert(c));
+    }
+    write_not_fixed(&mut t, &plan.not_fixed);
+    if args.write && before != after {
+        let bak = remedy::edit::write_with_backup(config, &after)?;
+        let _ = writeln!(t, "\nwrote {name} (the old one is {})", bak.display());
+    }
+    crate::cli::emit(&t);
+    Ok(0)
+}
+
+/// The findings a patch leaves, each with its fix.
+fn write_not_fixed(t: &mut String, not_fixed: &[remedy::fix::Issue]) {
+    if !not_fixed.is_empty() {
+        let _ = writeln!(t, "\nnot fixed by this patch (do it by hand):");
+        for i in not_fixed {
+            let _ = writeln!(
+                t,
+                "  {} {}\n      fix: {}",
+                i.code,
+                inert(&i.title),
+                inert(&i.fix)
+            );
+        }
+    }
+}
+
 /// The plan as text: the edit-config fragment, the commands, what is not fixed here.
 pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
     let mut t = String::new();
@@ -363,18 +445,7 @@ pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
     for (n, c) in remedy::fix::commands(cluster, plan).iter().enumerate() {
         let _ = writeln!(t, "  {}. {}", n + 1, inert(c));
     }
-    if !plan.not_fixed.is_empty() {
-        let _ = writeln!(t, "\nnot fixed by this patch (do it by hand):");
-        for i in &plan.not_fixed {
-            let _ = writeln!(
-                t,
-                "  {} {}\n      fix: {}",
-                i.code,
-                inert(&i.title),
-                inert(&i.fix)
-            );
-        }
-    }
+    write_not_fixed(&mut t, &plan.not_fixed);
     t
 }
 

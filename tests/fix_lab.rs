@@ -293,3 +293,133 @@ fn fix_patches_a_component_toml_and_lint_clears_its_findings() {
     assert!(after.is_subset(&before), "{after:?}");
     assert!(!after.contains("TIUP_CLIENT_NOT_LISTED"), "{after:?}");
 }
+
+/// The inventory's findings as (code, endpoint, identity), from `report --config`.
+async fn report_inventory(inv: &Path, out: &Path) -> BTreeSet<(String, String, String)> {
+    let (_, stdout, stderr) = run(vec![
+        "report".into(),
+        "--config".into(),
+        s(inv),
+        "--format".into(),
+        "json".into(),
+        "--output".into(),
+        s(out),
+    ])
+    .await;
+    assert!(stdout.is_empty(), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap_or_default();
+    let f = v["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+    f.iter()
+        .map(|x| (text(&x["code"]), text(&x["endpoint"]), text(&x["identity"])))
+        .collect()
+}
+
+/// The demo's findings through `fix --config`: the inventory is patched, each server applies
+/// what the patched inventory says it is configured with (lab.toml, as a restart would), and
+/// a second audit has lost exactly the findings `fix` said it fixes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_on_the_demo_inventory_clears_exactly_its_fixed_findings() {
+    let (mut lab, inv) = tlsaudit::demo::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(&inv).unwrap();
+    let before_json = dir.path().join("before.json");
+    let before = report_inventory(&inv, &before_json).await;
+    let t = |c: &str, e: &str, i: &str| (c.to_string(), e.to_string(), i.to_string());
+    let expect_fixed = BTreeSet::from([
+        t("CALLER_NOT_LISTED", "tikv-2", "tidb"),
+        t("CN_NOT_ENFORCED", "tikv-3", "client"),
+        t("CN_NOT_ENFORCED", "tikv-3", "unlisted"),
+    ]);
+    assert!(expect_fixed.is_subset(&before), "{before:#?}");
+
+    let (code, stdout, stderr) = run(vec![
+        "fix".into(),
+        "--config".into(),
+        s(&inv),
+        "--from".into(),
+        s(&before_json),
+        "--write".into(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("3 finding(s) fixed by this patch, 3 not"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("set [security] cert-allowed-cn = [pd, tikv, tiflash, tidb] in tikv.toml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tikv-3 at "), "{stdout}");
+    assert!(
+        stdout.contains("restart it so that it applies tikv.toml"),
+        "{stdout}"
+    );
+    for c in ["PARTIAL_TLS", "PLAINTEXT_ENDPOINT", "SERVER_UNTRUSTED"] {
+        assert!(
+            stdout.contains(&format!("  {c} ")),
+            "{c} not fixed: {stdout}"
+        );
+    }
+    let bak = inv.with_file_name(format!(
+        "{}.bak",
+        inv.file_name().unwrap().to_string_lossy()
+    ));
+    assert_eq!(std::fs::read_to_string(&bak).unwrap(), original);
+
+    // The restarts: every server applies the list the patched inventory declares.
+    let patched = tlsaudit_engine::inventory::Inventory::load(&inv).unwrap();
+    let mut lab_toml = String::new();
+    for ep in patched
+        .endpoints
+        .iter()
+        .filter(|e| !e.allowed_cn.is_empty())
+    {
+        let items: Vec<String> = ep.allowed_cn.iter().map(|c| format!("{c:?}")).collect();
+        lab_toml += &format!("[{:?}]\nallowed_cn = [{}]\n", ep.name, items.join(", "));
+    }
+    let changed = tlsaudit::demo::apply_lab_config(&mut lab, &lab_toml).unwrap();
+    assert_eq!(changed, ["tikv-2", "tikv-3"], "{lab_toml}");
+
+    let after = report_inventory(&inv, &dir.path().join("after.json")).await;
+    let fixed: BTreeSet<_> = before.difference(&after).cloned().collect();
+    assert_eq!(fixed, expect_fixed, "after: {after:#?}");
+    assert!(
+        after.is_subset(&before),
+        "new: {:#?}",
+        after.difference(&before)
+    );
+
+    // Nothing left for fix to change in the inventory.
+    let (code, stdout, _) = run(vec![
+        "fix".into(),
+        "--config".into(),
+        s(&inv),
+        "--from".into(),
+        s(&dir.path().join("after.json")),
+    ])
+    .await;
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("patch of"), "{stdout}");
+    assert!(stdout.contains("0 finding(s) fixed"), "{stdout}");
+    lab.stop().await;
+}
+
+#[test]
+fn fix_config_needs_a_report_and_names_the_file() {
+    let (code, _, stderr) = cli(&["fix", "--config", "/nonexistent/tlsaudit.toml"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--from"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("tlsaudit.toml");
+    std::fs::write(&inv, "[cluster]\nname = \"c\"\nca = \"ca.crt\"\n").unwrap();
+    let rep = dir.path().join("r.json");
+    std::fs::write(&rep, "{\"not\": \"a report\"}").unwrap();
+    let (code, _, stderr) = cli(&["fix", "--config", &s(&inv), "--from", &s(&rep)]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("r.json"), "{stderr}");
+}

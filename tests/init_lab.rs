@@ -683,3 +683,79 @@ fn check_rotation(after: &Path) {
         .collect();
     assert_eq!(rotated_endpoints.len(), 10, "{rotated_endpoints:?}");
 }
+
+/// TiUP's own CA: an RSA key in PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`) made by
+/// openssl. `init` signs with it, and openssl verifies what it signed.
+#[test]
+fn init_reuses_a_pkcs1_rsa_ca_like_tiups() {
+    let Some(bin) = require_tool("openssl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ca.pem");
+    let crt = dir.path().join("ca.crt");
+    let (ok, text) = openssl(&bin, &["genrsa", "-traditional", "-out", &s(&key), "2048"]);
+    assert!(ok, "{text}");
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+        "PKCS#1"
+    );
+    let (ok, text) = openssl(
+        &bin,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &s(&key),
+            "-subj",
+            "/CN=tidb-ca",
+            "-days",
+            "3650",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            &s(&crt),
+        ],
+    );
+    assert!(ok, "{text}");
+    let topo = dir.path().join("prod.yaml");
+    std::fs::write(
+        &topo,
+        "global:\n  user: tidb\npd_servers:\n  - host: 10.0.1.11\ntikv_servers:\n  - host: 10.0.1.12\ntidb_servers:\n  - host: 10.0.1.21\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = cli(&[
+        "init",
+        "--topology",
+        &s(&topo),
+        "--out",
+        &s(&out),
+        "--ca-cert",
+        &s(&crt),
+        "--ca-key",
+        &s(&key),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"));
+    for leaf in [
+        "pd-10.0.1.11-2379/tls/pd.crt",
+        "tikv-10.0.1.12-20160/tls/tikv.crt",
+        "tidb-10.0.1.21-4000/tls/tidb.crt",
+        "tls/client.crt",
+    ] {
+        let (ok, text) = openssl(&bin, &["verify", "-CAfile", &s(&crt), &s(&out.join(leaf))]);
+        assert!(ok, "{leaf}: {text}");
+    }
+    // The CA's key is not copied into the output (it was given, not made).
+    let copied = std::fs::read_to_string(out.join("tls/ca.pem")).ok();
+    assert!(
+        copied.is_none() || copied.as_deref() == std::fs::read_to_string(&key).ok().as_deref(),
+        "a reused CA key is either not written or the same file"
+    );
+}

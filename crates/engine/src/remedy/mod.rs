@@ -8,6 +8,7 @@ pub mod certs;
 pub mod edit;
 pub mod fix;
 pub mod init;
+pub mod inventory;
 pub mod render;
 pub mod rotate;
 
