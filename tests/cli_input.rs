@@ -271,7 +271,7 @@ fn format_words_are_the_same_for_every_command_in_any_case() {
     let f = Files::new();
     let ca = f.path("ca.crt");
     let ca = ca.to_str().unwrap();
-    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let (_reserved, dead) = tlsaudit_testkit::refusing_addr();
     let log = f.path("log.txt");
     std::fs::write(&log, "x509: certificate signed by unknown authority\n").unwrap();
     let log = log.to_str().unwrap();

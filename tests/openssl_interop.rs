@@ -50,10 +50,17 @@ fn s_server(lab: &Lab, extra: &[&str]) -> Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = cmd.spawn().expect("openssl is installed");
-        let server = Server { child, port };
+        let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // A port another process took meanwhile: s_server exits, and a connect that
+            // succeeds would reach that process. Try another port.
+            if matches!(server.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && matches!(server.child.try_wait(), Ok(None))
+            {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -458,7 +458,7 @@ async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
         .unwrap()
         .addr
         .to_string();
-    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let (_reserved, dead) = tlsaudit_testkit::refusing_addr();
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains(&tikv1));
     let cut = config.with_file_name("rack-b.toml");

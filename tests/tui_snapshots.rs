@@ -267,7 +267,8 @@ async fn loop_draws_handles_keys_and_quits() {
         let r = tui::run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
         (r, terminal, app)
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No sleep: the loop takes events in order and draws after each, so the frame before `q`
+    // is the one after the export.
     tx.send(Event::Key(key(KeyCode::Char('q')))).expect("send");
     let (r, terminal, app) = tokio::time::timeout(Duration::from_secs(10), handle)
         .await

@@ -38,6 +38,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback address that refuses every connection and that no other process can take while
+/// the returned socket lives: bound, never listening, so a connect gets a reset ("connection
+/// refused"). Unlike a port found by binding and closing, no parallel test can start a server
+/// on it and receive this test's probes.
+pub fn refusing_addr() -> (tokio::net::TcpSocket, String) {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = s.local_addr().unwrap().to_string();
+    (s, addr)
+}
+
 /// Whether this run is CI (`CI=true`), where every third-party tool a test uses is required.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -203,6 +203,14 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Node, InputError> {
             line: m.line(),
             column: m.col() + 1,
         };
+        if too_deep(e.info()) {
+            return config_error(
+                path,
+                at,
+                format!("the YAML nests deeper than the reader allows ({})", e.info()),
+                NEST_FIX,
+            );
+        }
         match unclosed(text, m.index(), Syntax::Yaml) {
             Some((what, opened)) => config_error(
                 path,
@@ -393,12 +401,30 @@ fn convert_yaml(
     Ok(Node { pos, value })
 }
 
+/// The fix of a file nested deeper than a reader recurses.
+const NEST_FIX: &str =
+    "a topology or component config nests a few levels: check for runaway brackets";
+
+/// Whether a reader's message says it stopped at its recursion limit (saphyr: "recursion limit
+/// exceeded"; toml: "cannot recurse further"), not at a syntax error.
+fn too_deep(message: &str) -> bool {
+    message.contains("recursion limit") || message.contains("recurse further")
+}
+
 /// Parse TOML text. Syntax errors carry the file, line and column.
 pub fn parse_toml(text: &str, path: &Path) -> Result<Node, InputError> {
     let table = toml::de::DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let (line, column) = crate::inventory::line_col(text, span.start);
         let message = e.message().trim().to_string();
+        if too_deep(&message) {
+            return config_error(
+                path,
+                Pos { line, column },
+                format!("the TOML nests deeper than the reader allows ({message})"),
+                NEST_FIX,
+            );
+        }
         match unclosed(text, span.start, Syntax::Toml) {
             Some((what, opened)) => config_error(
                 path,
@@ -542,11 +568,35 @@ mod tests {
         );
         let flow = format!("x: {}", "[".repeat(100_000));
         assert!(parse_yaml(&flow, Path::new("/t/flow.yaml")).is_err());
+        let balanced = format!("x: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse_yaml(&balanced, Path::new("/t/b.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/t/b.yaml:1:") && e.contains("nests deeper than the reader allows"),
+            "{e}"
+        );
         let nested = format!("x: {}1{}", "[".repeat(100), "]".repeat(100));
         let e = parse_yaml(&nested, Path::new("/t/n.yaml"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("nests deeper than 64"), "{e}");
+    }
+
+    #[test]
+    fn deep_toml_is_an_error_not_a_crash() {
+        for text in [
+            format!("a = {}{}", "[".repeat(200_000), "]".repeat(200_000)),
+            format!("a = {}1{}", "{b = ".repeat(100_000), "}".repeat(100_000)),
+        ] {
+            let e = parse_toml(&text, Path::new("/t/deep.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("/t/deep.toml:1:") && e.contains("nests deeper than the reader"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
