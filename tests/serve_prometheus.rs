@@ -162,19 +162,35 @@ fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
         ),
     )
     .unwrap();
-    let addr = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
-    let child = std::process::Command::new(bin)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    (Proc(child), addr)
+    // Prometheus must be given a port number: when another process took it meanwhile,
+    // Prometheus exits and we try another; it is used once it listens and still runs.
+    for _ in 0..5 {
+        let addr = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+        let mut child = std::process::Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if std::net::TcpStream::connect(&addr).is_ok() && matches!(child.try_wait(), Ok(None)) {
+                return (Proc(child), addr);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("prometheus did not start on any of 5 ports");
 }
 
 #[tokio::test(flavor = "multi_thread")]
