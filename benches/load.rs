@@ -105,18 +105,27 @@ fn best(runs: usize, mut f: impl FnMut()) -> Duration {
         .unwrap_or_default()
 }
 
-fn topology_run(meta: &Path, tls: &Path) {
+/// The topology path, timed by phase: load, lint, inventory, plan.
+fn topology_run(meta: &Path, tls: &Path) -> [Duration; 4] {
+    let t = Instant::now();
     let cluster = Cluster::load(&TiupOptions {
         topology: Some(meta.to_path_buf()),
         tls_dir: Some(tls.to_path_buf()),
         ..Default::default()
     })
     .unwrap();
+    let load = t.elapsed();
+    let t = Instant::now();
     let findings = lint(&cluster, &LintOptions::default());
     std::hint::black_box(&findings);
+    let lint = t.elapsed();
+    let t = Instant::now();
     let (inv, _) = cluster.inventory(AuditOptions::default()).unwrap();
+    let inventory = t.elapsed();
+    let t = Instant::now();
     let plan = Plan::new(inv).unwrap();
     std::hint::black_box(plan.inventory.endpoints.len());
+    [load, lint, inventory, t.elapsed()]
 }
 
 fn inventory_run(path: &Path) {
@@ -170,7 +179,13 @@ fn main() {
         let topology = label.starts_with("meta");
         let run = |p: &Path| {
             if topology {
-                topology_run(p, &tls);
+                let phases = topology_run(p, &tls);
+                if std::env::var_os("LOAD_PHASES").is_some() {
+                    println!(
+                        "  {}: load, lint, inventory, plan = {phases:?}",
+                        p.display()
+                    );
+                }
             } else {
                 inventory_run(p);
             }

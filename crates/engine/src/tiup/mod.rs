@@ -531,13 +531,14 @@ impl Cluster {
     /// One endpoint per instance role, named after the instance.
     fn endpoints(&self) -> Result<Vec<Endpoint>, InputError> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for i in &self.instances {
             for e in &i.endpoints {
                 let profile = e.role.profile();
                 let Some(name) = i.endpoint_name(e.role) else {
                     continue;
                 };
-                if endpoints.iter().any(|x| x.name == name) {
+                if !names.insert(name.clone()) {
                     continue;
                 }
                 validate_address(&e.address).map_err(|m| {

@@ -704,9 +704,10 @@ fn read_instances(
     instances
 }
 
-/// The host and port pairs the instances read so far use, with the instance and its line.
+/// The host and port pairs the instances read so far use, with the instance and its line
+/// (a map: a topology of thousands of instances is checked in linear time).
 #[derive(Default)]
-struct PortsInUse(Vec<(String, u16, String, usize)>);
+struct PortsInUse(std::collections::HashMap<(String, u16), (String, usize)>);
 
 impl PortsInUse {
     /// Claim an instance's ports; one already claimed is an error at the instance.
@@ -721,9 +722,8 @@ impl PortsInUse {
         ports.dedup();
         let clash = ports.iter().find_map(|p| {
             self.0
-                .iter()
-                .find(|(h, q, _, _)| *h == host && q == p)
-                .map(|(_, _, other, line)| (*p, other.clone(), *line))
+                .get(&(host.clone(), *p))
+                .map(|(other, line)| (*p, other.clone(), *line))
         });
         if let Some((port, other, line)) = clash {
             ctx.report(ctx.err(
@@ -737,7 +737,8 @@ impl PortsInUse {
             return;
         }
         for p in ports {
-            self.0.push((host.clone(), p, label.to_string(), pos.line));
+            self.0
+                .insert((host.clone(), p), (label.to_string(), pos.line));
         }
     }
 }
