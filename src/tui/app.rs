@@ -146,22 +146,10 @@ pub struct Grid {
     pub cols: Vec<Column>,
 }
 
-/// How bad a verdict is, for folding several cells into their worst, by the severity of the
-/// finding the audit makes of it: `open` and `blocked` (critical, about this very caller: a
-/// hole, an outage) beat `untrusted` and `unencrypted` (critical, about the endpoint whoever
-/// calls), which beat `error` and `unreachable` (warnings), then `enforced` and `secure`.
+/// How bad a verdict is, for folding several cells into their worst: the engine's
+/// [`Verdict::badness`], with no verdict (not probed yet) below every verdict.
 pub fn badness(v: Option<Verdict>) -> u8 {
-    match v {
-        None => 0,
-        Some(Verdict::Secure) => 1,
-        Some(Verdict::Enforced) => 2,
-        Some(Verdict::Unreachable) => 3,
-        Some(Verdict::Error) => 4,
-        Some(Verdict::Unencrypted) => 5,
-        Some(Verdict::Untrusted) => 6,
-        Some(Verdict::Blocked) => 7,
-        Some(Verdict::Open) => 8,
-    }
+    v.map_or(0, Verdict::badness)
 }
 
 /// The member list of a folded cell (`Enter` on it): one identity at every endpoint the cell
@@ -1344,6 +1332,7 @@ mod tests {
             evidence: String::new(),
             fix: String::new(),
             source: None,
+            vantages: Vec::new(),
         };
         let snapshot = Snapshot {
             cluster: "t".into(),
