@@ -223,6 +223,14 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
         }
     }
     findings.extend(disagree);
+    // In the audit's order: severity, then code, endpoint and identity.
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
+            .then_with(|| a.endpoint.cmp(&b.endpoint))
+            .then_with(|| a.identity.cmp(&b.identity))
+    });
     out.findings = findings;
     let mut not_checked = Vec::new();
     for i in inputs {
