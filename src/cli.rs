@@ -254,6 +254,14 @@ pub struct TuiArgs {
     pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
+    /// Open the dashboard on a saved JSON report (one audit, or a `tlsaudit merge`) instead of
+    /// auditing: no rounds run; a merged cell's detail lists the verdict per vantage point.
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        conflicts_with_all = ["config", "topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version", "baseline"]
+    )]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -427,6 +435,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     interval: Duration::from_secs(10),
                     baseline: None,
                     audit: AuditFlags::default(),
+                    from: None,
                 })
                 .await
             } else if default.is_file() {
@@ -673,6 +682,25 @@ async fn dashboard(
 }
 
 async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
+    if let Some(from) = &args.from {
+        let doc = crate::report::saved::SavedReport::load(from)?;
+        if !stdout_is_terminal() {
+            emit(&crate::report::merge::render(
+                doc.report(),
+                ReportFormat::Json,
+                Style::plain(),
+            )?);
+            return Ok(u8::from(doc.fails(Severity::Critical)));
+        }
+        let app = crate::tui::saved::app(&doc, &from.display().to_string(), crate::tui::color_from_env())?;
+        crate::tui::saved::run(app).await.map_err(|e| {
+            InputError::usage(
+                format!("the terminal failed: {e}"),
+                "run it in a terminal, or use `tlsaudit report --from` for a report",
+            )
+        })?;
+        return Ok(u8::from(doc.fails(Severity::Critical)));
+    }
     let (mut inv, static_findings) = match &args.config {
         Some(config) => (Inventory::load(config)?, Vec::new()),
         None if args.tidb.topology.is_some() || !args.tidb.component_config.is_empty() => {

@@ -251,6 +251,11 @@ pub struct App {
     /// Selected line of the changes view.
     pub change_sel: usize,
     pub change_offset: usize,
+    /// A merged report opened with `tui --from`: each cell's verdict per vantage point, in the
+    /// snapshot's cell order (empty otherwise).
+    pub by_vantage: Vec<Option<BTreeMap<String, crate::report::json::VantageCell>>>,
+    /// The dashboard shows a saved report (`tui --from`): no rounds run.
+    pub saved: bool,
     /// Endpoints in display order: grouped by component, stable within a group.
     order: Vec<usize>,
     /// Indexes into `snapshot.findings`, most severe first.
@@ -295,6 +300,8 @@ impl App {
             history: super::history::History::new(super::history::DEFAULT_ROUNDS),
             change_sel: 0,
             change_offset: 0,
+            by_vantage: Vec::new(),
+            saved: false,
             order,
             findings_order: Vec::new(),
         };
