@@ -692,7 +692,11 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
             )?);
             return Ok(u8::from(doc.fails(Severity::Critical)));
         }
-        let app = crate::tui::saved::app(&doc, &from.display().to_string(), crate::tui::color_from_env())?;
+        let app = crate::tui::saved::app(
+            &doc,
+            &from.display().to_string(),
+            crate::tui::color_from_env(),
+        )?;
         crate::tui::saved::run(app).await.map_err(|e| {
             InputError::usage(
                 format!("the terminal failed: {e}"),

@@ -156,23 +156,41 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     let b_body = first_report(&b_addr).await;
     let a_doc: Value = serde_json::from_str(&a_body).unwrap();
     assert_eq!(a_doc["vantage"], "rack-a");
-    assert!(schema_errors(&a_doc).is_empty(), "{:#?}", schema_errors(&a_doc));
+    assert!(
+        schema_errors(&a_doc).is_empty(),
+        "{:#?}",
+        schema_errors(&a_doc)
+    );
     std::fs::write(&a_json, &a_body).unwrap();
     std::fs::write(&b_json, &b_body).unwrap();
 
-    // The merge, by the built binary: exit 1 (the lab's planted faults are critical).
     let merged = dir.path().join("merged.json");
+    let differing = merged_json_flags_tikv_1(&a_json, &b_json, &merged, &a_doc);
+    report_from_shows_it(&merged, &a_json, &differing);
+    bad_inputs_name_the_file(dir.path(), &a_json, &b_json, &merged, &a_doc);
+    lab.stop().await;
+}
+
+/// `tlsaudit merge A B --format json -o MERGED` and what the merged report says; the cells
+/// whose vantage points differ.
+fn merged_json_flags_tikv_1(
+    a_json: &Path,
+    b_json: &Path,
+    merged: &Path,
+    a_doc: &Value,
+) -> BTreeSet<(String, String)> {
+    // The merge, by the built binary: exit 1 (the lab's planted faults are critical).
     let (code, _, err) = tlsaudit_testkit::cli(&[
         "merge",
-        s(&a_json),
-        s(&b_json),
+        s(a_json),
+        s(b_json),
         "--format",
         "json",
         "-o",
-        s(&merged),
+        s(merged),
     ]);
     assert_eq!(code, 1, "{err}");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(merged).unwrap()).unwrap();
     let errors = schema_errors(&doc);
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(doc["schema"], "tlsaudit.report/v1");
@@ -196,7 +214,10 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
         })
         .collect();
     assert!(!differing.is_empty());
-    assert!(differing.iter().all(|(_, e)| e == "tikv-1"), "{differing:?}");
+    assert!(
+        differing.iter().all(|(_, e)| e == "tikv-1"),
+        "{differing:?}"
+    );
     for c in cells.iter().filter(|c| c["endpoint"] == "tikv-1") {
         assert_eq!(c["by_vantage"]["rack-b"]["verdict"], "unreachable", "{c}");
         assert_eq!(c["verdict"], "unreachable", "the worst is shown: {c}");
@@ -251,16 +272,19 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
         .unwrap();
     assert_eq!(unreachable["vantages"], serde_json::json!(["rack-b"]));
 
+    differing
+}
+
+/// (b) `report --from MERGED` as a table and as HTML.
+fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(String, String)>) {
     // (b) The merge read back: the table marks the disagreeing cells and lists each.
-    let (code, table, err) = tlsaudit_testkit::cli(&[
-        "report",
-        "--from",
-        s(&merged),
-        "--format",
-        "table",
-    ]);
+    let (code, table, err) =
+        tlsaudit_testkit::cli(&["report", "--from", s(merged), "--format", "table"]);
     assert_eq!(code, 1, "{err}");
-    assert!(table.contains("merged from 2 vantage points: rack-a, rack-b"), "{table}");
+    assert!(
+        table.contains("merged from 2 vantage points: rack-a, rack-b"),
+        "{table}"
+    );
     let tikv_row = table
         .lines()
         .find(|l| l.starts_with("tikv-1 "))
@@ -284,7 +308,7 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     let (code, html, err) = tlsaudit_testkit::cli(&[
         "report",
         "--from",
-        s(&merged),
+        s(merged),
         "--format",
         "html",
         "--fail-on",
@@ -300,34 +324,58 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     assert!(detail.contains("data-vantage=\"rack-b\""), "{detail}");
     // A single report read back keeps its vantage and has no merge marks.
     let (code, table, _) =
-        tlsaudit_testkit::cli(&["report", "--from", s(&a_json), "--format", "table"]);
+        tlsaudit_testkit::cli(&["report", "--from", s(a_json), "--format", "table"]);
     assert_eq!(code, 1);
-    assert!(table.contains("vantage: rack-a") && !table.contains('≠'), "{table}");
+    assert!(
+        table.contains("vantage: rack-a") && !table.contains('≠'),
+        "{table}"
+    );
+}
 
+/// (c) Bad inputs: exit 2, one line naming the file.
+fn bad_inputs_name_the_file(
+    dir: &Path,
+    a_json: &Path,
+    b_json: &Path,
+    merged: &Path,
+    a_doc: &Value,
+) {
+    let a_body = std::fs::read_to_string(a_json).unwrap();
     // (c) Bad inputs: exit 2, one line naming the file.
-    let not_report = dir.path().join("prometheus.json");
+    let not_report = dir.join("prometheus.json");
     std::fs::write(&not_report, r#"{"status":"success","data":{}}"#).unwrap();
-    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(&a_json), s(&not_report)]);
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&not_report)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("prometheus.json") && err.contains("not a tlsaudit report"), "{err}");
+    assert!(
+        err.contains("prometheus.json") && err.contains("not a tlsaudit report"),
+        "{err}"
+    );
     let mut other = a_doc.clone();
     other["cluster"]["name"] = "prod-2".into();
     other["vantage"] = "rack-c".into();
-    let other_json = dir.path().join("other-cluster.json");
+    let other_json = dir.join("other-cluster.json");
     std::fs::write(&other_json, other.to_string()).unwrap();
-    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(&a_json), s(&other_json)]);
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&other_json)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("other-cluster.json") && err.contains("prod-2"), "{err}");
-    let copy = dir.path().join("copy.json");
+    assert!(
+        err.contains("other-cluster.json") && err.contains("prod-2"),
+        "{err}"
+    );
+    let copy = dir.join("copy.json");
     std::fs::write(&copy, &a_body).unwrap();
-    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(&a_json), s(&copy)]);
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&copy)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("copy.json") && err.contains("\"rack-a\""), "{err}");
+    assert!(
+        err.contains("copy.json") && err.contains("\"rack-a\""),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(&merged), s(&b_json)]);
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(merged), s(b_json)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("merged.json") && err.contains("already a merged report"), "{err}");
-    lab.stop().await;
+    assert!(
+        err.contains("merged.json") && err.contains("already a merged report"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,8 +400,7 @@ async fn report_vantage_labels_the_json_and_agreeing_reports_merge_without_findi
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         assert_eq!(doc["vantage"], vantage);
     }
-    let (code, out, err) =
-        tlsaudit_testkit::cli(&["merge", s(&one), s(&two), "--format", "json"]);
+    let (code, out, err) = tlsaudit_testkit::cli(&["merge", s(&one), s(&two), "--format", "json"]);
     assert_eq!(code, 1, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert!(schema_errors(&doc).is_empty(), "{:#?}", schema_errors(&doc));
@@ -366,13 +413,8 @@ async fn report_vantage_labels_the_json_and_agreeing_reports_merge_without_findi
         .count();
     assert_eq!(disagree, 0, "{out}");
     // A bad vantage name is refused before any probe.
-    let (code, _, err) = tlsaudit_testkit::cli(&[
-        "report",
-        "--config",
-        s(&config),
-        "--vantage",
-        "a b",
-    ]);
+    let (code, _, err) =
+        tlsaudit_testkit::cli(&["report", "--config", s(&config), "--vantage", "a b"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--vantage"), "{err}");
     lab.stop().await;

@@ -62,10 +62,7 @@ pub fn input(path: &Path, doc: SavedReport) -> Result<Input, InputError> {
     let file = path.display().to_string();
     if let Some(vs) = &doc.vantages {
         return Err(InputError::usage(
-            format!(
-                "{file}: already a merged report (of {})",
-                vs.join(", ")
-            ),
+            format!("{file}: already a merged report (of {})", vs.join(", ")),
             "merge the reports of the single vantage points instead",
         ));
     }
@@ -73,10 +70,7 @@ pub fn input(path: &Path, doc: SavedReport) -> Result<Input, InputError> {
         .vantage
         .clone()
         .filter(|v| !v.trim().is_empty())
-        .or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| file.clone());
     Ok(Input { vantage, file, doc })
 }
@@ -146,6 +140,22 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
         .max();
     out.vantage = None;
     out.vantages = Some(vantages.clone());
+    let (cells, disagree) = merge_cells(inputs, &out);
+    out.cells = cells;
+    out.findings = merge_findings(inputs, disagree);
+    let mut not_checked = Vec::new();
+    for i in inputs {
+        for n in &i.doc.not_checked {
+            push_unique(&mut not_checked, n);
+        }
+    }
+    out.not_checked = not_checked;
+    out
+}
+
+/// The merged cells in matrix order over `out`'s endpoints and identities, and a
+/// VANTAGE_DISAGREE finding for each cell whose vantage points saw different verdicts.
+fn merge_cells(inputs: &[Input], out: &SavedReport) -> (Vec<SavedCell>, Vec<Finding>) {
     // Each input's cells by (identity, endpoint).
     let index: Vec<HashMap<(&str, &str), &SavedCell>> = inputs
         .iter()
@@ -169,12 +179,12 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
                 .filter_map(|(i, ix)| ix.get(&key).map(|c| (i.vantage.as_str(), *c)))
                 .collect();
             // The worst verdict; the first vantage point's cell among equals.
-            let worst = seen.iter().fold(None, |acc: Option<&(&str, &SavedCell)>, s| {
-                match acc {
+            let worst = seen
+                .iter()
+                .fold(None, |acc: Option<&(&str, &SavedCell)>, s| match acc {
                     Some(a) if badness(a.1) >= badness(s.1) => Some(a),
                     _ => Some(s),
-                }
-            });
+                });
             let Some((_, base)) = worst else {
                 cells.push(SavedCell::not_probed(&id.name, &ep.name));
                 continue;
@@ -201,20 +211,29 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
             cells.push(cell);
         }
     }
-    out.cells = cells;
+    (cells, disagree)
+}
+
+/// The union of the inputs' findings (each tagged with the vantage points that raised it) and
+/// the disagreements, in the audit's order.
+fn merge_findings(inputs: &[Input], disagree: Vec<Finding>) -> Vec<Finding> {
     // Findings: the union, each tagged with the vantage points that raised it.
+    // The same finding: code, endpoint, identity and title.
+    type Key<'a> = (Code, Option<&'a str>, Option<&'a str>, &'a str);
+    let mut seen: HashMap<Key<'_>, usize> = HashMap::new();
     let mut findings: Vec<Finding> = Vec::new();
     for i in inputs {
         for f in &i.doc.findings {
-            let same = findings.iter_mut().find(|g| {
-                g.code == f.code
-                    && g.endpoint == f.endpoint
-                    && g.identity == f.identity
-                    && g.title == f.title
-            });
-            match same {
-                Some(g) => push_unique(&mut g.vantages, &i.vantage),
+            let key = (
+                f.code,
+                f.endpoint.as_deref(),
+                f.identity.as_deref(),
+                f.title.as_str(),
+            );
+            match seen.get(&key) {
+                Some(&k) => push_unique(&mut findings[k].vantages, &i.vantage),
                 None => {
+                    seen.insert(key, findings.len());
                     let mut g = f.clone();
                     g.vantages = vec![i.vantage.clone()];
                     findings.push(g);
@@ -231,15 +250,7 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
             .then_with(|| a.endpoint.cmp(&b.endpoint))
             .then_with(|| a.identity.cmp(&b.identity))
     });
-    out.findings = findings;
-    let mut not_checked = Vec::new();
-    for i in inputs {
-        for n in &i.doc.not_checked {
-            push_unique(&mut not_checked, n);
-        }
-    }
-    out.not_checked = not_checked;
-    out
+    findings
 }
 
 /// The merge of no report: no cells, no findings.
@@ -328,7 +339,11 @@ fn disagreement(
 }
 
 /// Render a report model (a round read back, or a merge) in a `report` format.
-pub fn render(report: Report<'_>, format: ReportFormat, style: Style) -> Result<String, InputError> {
+pub fn render(
+    report: Report<'_>,
+    format: ReportFormat,
+    style: Style,
+) -> Result<String, InputError> {
     let bug = |e: serde_json::Error| {
         InputError::usage(
             format!("cannot serialize the report: {e}"),
@@ -420,15 +435,20 @@ mod tests {
     /// A report of cluster `c` from `vantage` with two identities at two endpoints; `verdicts`
     /// in identity-major order.
     fn report(cluster: &str, vantage: Option<&str>, verdicts: [&str; 4]) -> SavedReport {
-        let cells: Vec<serde_json::Value> = [("tidb", "pd-1"), ("tidb", "tikv-1"), ("anonymous", "pd-1"), ("anonymous", "tikv-1")]
-            .iter()
-            .zip(verdicts)
-            .map(|((i, e), v)| {
-                serde_json::json!({"identity": i, "endpoint": e, "verdict": v,
+        let cells: Vec<serde_json::Value> = [
+            ("tidb", "pd-1"),
+            ("tidb", "tikv-1"),
+            ("anonymous", "pd-1"),
+            ("anonymous", "tikv-1"),
+        ]
+        .iter()
+        .zip(verdicts)
+        .map(|((i, e), v)| {
+            serde_json::json!({"identity": i, "endpoint": e, "verdict": v,
                     "outcome": if v == "unreachable" { "refused" } else { "accepted" },
                     "expected": {"allow": true, "needed": false, "reason": "r"}})
-            })
-            .collect();
+        })
+        .collect();
         let doc = serde_json::json!({
             "schema": "tlsaudit.report/v1",
             "cluster": {"name": cluster, "ca": "ca.crt"},
@@ -456,10 +476,21 @@ mod tests {
 
     #[test]
     fn disagreeing_links_get_the_worst_verdict_and_a_finding() {
-        let a = report("c", Some("rack-a"), ["secure", "secure", "enforced", "enforced"]);
-        let b = report("c", Some("rack-b"), ["secure", "unreachable", "enforced", "unreachable"]);
+        let a = report(
+            "c",
+            Some("rack-a"),
+            ["secure", "secure", "enforced", "enforced"],
+        );
+        let b = report(
+            "c",
+            Some("rack-b"),
+            ["secure", "unreachable", "enforced", "unreachable"],
+        );
         let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
-        assert_eq!(merged.vantages.as_deref(), Some(&["rack-a".to_string(), "rack-b".to_string()][..]));
+        assert_eq!(
+            merged.vantages.as_deref(),
+            Some(&["rack-a".to_string(), "rack-b".to_string()][..])
+        );
         let r = merged.report();
         let tikv = &r.cells[1];
         assert_eq!(tikv.verdict, Some(Verdict::Unreachable));
@@ -476,13 +507,22 @@ mod tests {
             .filter(|f| f.code == Code::VantageDisagree)
             .collect();
         assert_eq!(disagree.len(), 2);
-        assert!(disagree.iter().all(|f| f.endpoint.as_deref() == Some("tikv-1")
-            && f.severity == Severity::Warning));
+        assert!(disagree
+            .iter()
+            .all(|f| f.endpoint.as_deref() == Some("tikv-1") && f.severity == Severity::Warning));
         let f = disagree[0];
-        assert!(f.title.contains("secure from rack-a") && f.title.contains("unreachable from rack-b"), "{}", f.title);
+        assert!(
+            f.title.contains("secure from rack-a") && f.title.contains("unreachable from rack-b"),
+            "{}",
+            f.title
+        );
         assert!(f.fix.contains("from rack-b to tikv-1"), "{}", f.fix);
         // The info finding both raised is one, tagged with both.
-        let info: Vec<_> = merged.findings.iter().filter(|f| f.code == Code::NoAllowList).collect();
+        let info: Vec<_> = merged
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::NoAllowList)
+            .collect();
         assert_eq!(info.len(), 1);
         assert_eq!(info[0].vantages, ["rack-a", "rack-b"]);
     }
@@ -490,16 +530,27 @@ mod tests {
     #[test]
     fn agreeing_reports_raise_nothing_and_the_worst_order_is_the_engines() {
         let a = report("c", Some("a"), ["open", "secure", "enforced", "enforced"]);
-        let b = report("c", Some("b"), ["blocked", "secure", "enforced", "enforced"]);
+        let b = report(
+            "c",
+            Some("b"),
+            ["blocked", "secure", "enforced", "enforced"],
+        );
         let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
         // open (8) beats blocked (7), as the dashboard folds them.
         assert_eq!(merged.cells[0].verdict, Some(Verdict::Open));
-        let n = merged.findings.iter().filter(|f| f.code == Code::VantageDisagree).count();
+        let n = merged
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::VantageDisagree)
+            .count();
         assert_eq!(n, 1);
         let a = report("c", Some("a"), ["secure"; 4]);
         let b = report("c", Some("b"), ["secure"; 4]);
         let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
-        assert!(merged.findings.iter().all(|f| f.code != Code::VantageDisagree));
+        assert!(merged
+            .findings
+            .iter()
+            .all(|f| f.code != Code::VantageDisagree));
     }
 
     #[test]
@@ -531,29 +582,62 @@ mod tests {
         let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
         assert_eq!(merged.endpoints.len(), 3);
         let r = merged.report();
-        let c = r.cells.iter().find(|c| c.endpoint == "tidb-1" && c.identity == "tidb").unwrap();
+        let c = r
+            .cells
+            .iter()
+            .find(|c| c.endpoint == "tidb-1" && c.identity == "tidb")
+            .unwrap();
         assert_eq!(c.verdict, Some(Verdict::Secure));
-        assert_eq!(c.by_vantage.as_ref().unwrap().keys().collect::<Vec<_>>(), ["b"]);
-        let none = r.cells.iter().find(|c| c.endpoint == "tidb-1" && c.identity == "anonymous").unwrap();
+        assert_eq!(
+            c.by_vantage.as_ref().unwrap().keys().collect::<Vec<_>>(),
+            ["b"]
+        );
+        let none = r
+            .cells
+            .iter()
+            .find(|c| c.endpoint == "tidb-1" && c.identity == "anonymous")
+            .unwrap();
         assert_eq!(none.verdict, None);
-        assert!(merged.findings.iter().all(|f| f.code != Code::VantageDisagree));
+        assert!(merged
+            .findings
+            .iter()
+            .all(|f| f.code != Code::VantageDisagree));
     }
 
     #[test]
     fn bad_inputs_name_the_file() {
-        let e = inputs(vec![("a.json", report("c", Some("a"), ["secure"; 4])), ("other.json", report("d", Some("b"), ["secure"; 4]))])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("other.json") && e.contains("\"d\"") && e.contains("\"c\""), "{e}");
-        let e = inputs(vec![("a.json", report("c", Some("x"), ["secure"; 4])), ("b.json", report("c", Some("x"), ["secure"; 4]))])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("b.json") && e.contains("a.json") && e.contains("\"x\""), "{e}");
+        let e = inputs(vec![
+            ("a.json", report("c", Some("a"), ["secure"; 4])),
+            ("other.json", report("d", Some("b"), ["secure"; 4])),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("other.json") && e.contains("\"d\"") && e.contains("\"c\""),
+            "{e}"
+        );
+        let e = inputs(vec![
+            ("a.json", report("c", Some("x"), ["secure"; 4])),
+            ("b.json", report("c", Some("x"), ["secure"; 4])),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("b.json") && e.contains("a.json") && e.contains("\"x\""),
+            "{e}"
+        );
         // Without a vantage, the file stem names the report.
-        let v = inputs(vec![("dir/rack-a.json", report("c", None, ["secure"; 4])), ("rack-b.json", report("c", None, ["secure"; 4]))]).unwrap();
+        let v = inputs(vec![
+            ("dir/rack-a.json", report("c", None, ["secure"; 4])),
+            ("rack-b.json", report("c", None, ["secure"; 4])),
+        ])
+        .unwrap();
         assert_eq!(v[0].vantage, "rack-a");
         let merged = merge(&v);
         let e = input(Path::new("m.json"), merged).unwrap_err().to_string();
-        assert!(e.contains("m.json") && e.contains("already a merged report"), "{e}");
+        assert!(
+            e.contains("m.json") && e.contains("already a merged report"),
+            "{e}"
+        );
     }
 }

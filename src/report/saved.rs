@@ -174,9 +174,8 @@ impl SavedReport {
         let fix = "give a JSON report written by `tlsaudit report --format json`, `tlsaudit merge` or `tlsaudit serve` (/report.json)";
         // The schema first, so that another tool's JSON is named as such rather than by the
         // first field it lacks.
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            InputError::usage(format!("{what}: not JSON ({e})"), fix)
-        })?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| InputError::usage(format!("{what}: not JSON ({e})"), fix))?;
         match value.get("schema").and_then(serde_json::Value::as_str) {
             Some(s) if s.starts_with("tlsaudit.report/") => {}
             Some(s) => {
@@ -195,9 +194,8 @@ impl SavedReport {
                 ))
             }
         }
-        let mut doc: SavedReport = serde_json::from_value(value).map_err(|e| {
-            InputError::usage(format!("{what}: not a tlsaudit report ({e})"), fix)
-        })?;
+        let mut doc: SavedReport = serde_json::from_value(value)
+            .map_err(|e| InputError::usage(format!("{what}: not a tlsaudit report ({e})"), fix))?;
         doc.normalize();
         Ok(doc)
     }
@@ -343,7 +341,10 @@ mod tests {
         let e = SavedReport::parse(r#"{"schema": "tlsaudit.lint/1"}"#, "lint.json")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("lint.json") && e.contains("tlsaudit.lint/1"), "{e}");
+        assert!(
+            e.contains("lint.json") && e.contains("tlsaudit.lint/1"),
+            "{e}"
+        );
         let e = SavedReport::parse("not json", "y.json")
             .unwrap_err()
             .to_string();
@@ -366,7 +367,10 @@ mod tests {
         let doc = SavedReport::parse(text, "t.json").unwrap();
         let r = doc.report();
         assert_eq!(r.cells.len(), 4);
-        assert_eq!((r.cells[2].identity, r.cells[2].endpoint), ("anonymous", "pd-1"));
+        assert_eq!(
+            (r.cells[2].identity, r.cells[2].endpoint),
+            ("anonymous", "pd-1")
+        );
         assert_eq!(r.cells[2].verdict, Some(Verdict::Enforced));
         assert_eq!(r.cells[0].verdict, None);
         assert_eq!(r.endpoints[1].component, "other");

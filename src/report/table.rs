@@ -239,19 +239,9 @@ fn disagreements(r: &Report<'_>, width: usize) -> String {
             .by_vantage
             .iter()
             .flatten()
-            .map(|(v, s)| {
-                format!(
-                    "{v} {}",
-                    s.verdict.map_or("not probed", Verdict::as_str)
-                )
-            })
+            .map(|(v, s)| format!("{v} {}", s.verdict.map_or("not probed", Verdict::as_str)))
             .collect();
-        let line = format!(
-            "≠ {} at {}: {}",
-            c.identity,
-            c.endpoint,
-            seen.join(", ")
-        );
+        let line = format!("≠ {} at {}: {}", c.identity, c.endpoint, seen.join(", "));
         let w = wrap(&line, 4, width);
         out.push_str("  ");
         out.push_str(w.get(4..).unwrap_or_default());

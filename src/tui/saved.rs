@@ -28,13 +28,19 @@ pub fn app(doc: &SavedReport, file: &str, color: bool) -> Result<App, InputError
             .find(|c| c.as_str() == e.component)
             .ok_or_else(|| {
                 InputError::usage(
-                    format!("{file}: endpoint {}: unknown component {:?}", e.name, e.component),
+                    format!(
+                        "{file}: endpoint {}: unknown component {:?}",
+                        e.name, e.component
+                    ),
                     newer,
                 )
             })?;
         let role = Role::parse(component, &e.role).ok_or_else(|| {
             InputError::usage(
-                format!("{file}: endpoint {}: unknown role {:?} of {}", e.name, e.role, e.component),
+                format!(
+                    "{file}: endpoint {}: unknown role {:?} of {}",
+                    e.name, e.role, e.component
+                ),
                 newer,
             )
         })?;
