@@ -510,7 +510,10 @@ mod tests {
         assert!(disagree
             .iter()
             .all(|f| f.endpoint.as_deref() == Some("tikv-1") && f.severity == Severity::Warning));
-        let f = disagree[0];
+        let f = disagree
+            .iter()
+            .find(|f| f.identity.as_deref() == Some("tidb"))
+            .unwrap();
         assert!(
             f.title.contains("secure from rack-a") && f.title.contains("unreachable from rack-b"),
             "{}",
