@@ -683,27 +683,7 @@ async fn dashboard(
 
 async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
     if let Some(from) = &args.from {
-        let doc = crate::report::saved::SavedReport::load(from)?;
-        if !stdout_is_terminal() {
-            emit(&crate::report::merge::render(
-                doc.report(),
-                ReportFormat::Json,
-                Style::plain(),
-            )?);
-            return Ok(u8::from(doc.fails(Severity::Critical)));
-        }
-        let app = crate::tui::saved::app(
-            &doc,
-            &from.display().to_string(),
-            crate::tui::color_from_env(),
-        )?;
-        crate::tui::saved::run(app).await.map_err(|e| {
-            InputError::usage(
-                format!("the terminal failed: {e}"),
-                "run it in a terminal, or use `tlsaudit report --from` for a report",
-            )
-        })?;
-        return Ok(u8::from(doc.fails(Severity::Critical)));
+        return crate::tui::saved::run_from(from, stdout_is_terminal()).await;
     }
     let (mut inv, static_findings) = match &args.config {
         Some(config) => (Inventory::load(config)?, Vec::new()),

@@ -330,6 +330,16 @@ fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(Stri
         table.contains("vantage: rack-a") && !table.contains('≠'),
         "{table}"
     );
+    // `tui --from` off a terminal prints the saved report as JSON, merged fields included.
+    let (code, out, err) = tlsaudit_testkit::cli(&["tui", "--from", s(merged)]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["vantages"], serde_json::json!(["rack-a", "rack-b"]));
+    assert!(doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["by_vantage"]["rack-b"]["verdict"] == "unreachable"));
 }
 
 /// (c) Bad inputs: exit 2, one line naming the file.
@@ -376,6 +386,15 @@ fn bad_inputs_name_the_file(
         err.contains("merged.json") && err.contains("already a merged report"),
         "{err}"
     );
+    let missing = dir.join("missing.json");
+    for cmd in ["report", "tui"] {
+        let (code, _, err) = tlsaudit_testkit::cli(&[cmd, "--from", s(&missing)]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("missing.json"), "{err}");
+    }
+    let (code, _, err) = tlsaudit_testkit::cli(&["report", "--from", s(&not_report)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("prometheus.json"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

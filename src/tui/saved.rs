@@ -126,6 +126,29 @@ pub async fn run_loop<B: Backend>(
     }
 }
 
+/// `tui --from FILE`: the dashboard on a saved report (the JSON report when stdout is not a
+/// terminal); the exit code is 1 when a finding is critical, as `tui`'s.
+pub async fn run_from(path: &std::path::Path, terminal: bool) -> Result<u8, InputError> {
+    let doc = SavedReport::load(path)?;
+    let code = u8::from(doc.fails(tlsaudit_engine::audit::Severity::Critical));
+    if !terminal {
+        crate::cli::emit(&crate::report::merge::render(
+            doc.report(),
+            crate::cli::ReportFormat::Json,
+            crate::report::text::Style::plain(),
+        )?);
+        return Ok(code);
+    }
+    let app = app(&doc, &path.display().to_string(), super::color_from_env())?;
+    run(app).await.map_err(|e| {
+        InputError::usage(
+            format!("the terminal failed: {e}"),
+            "run it in a terminal, or use `tlsaudit report --from` for a report",
+        )
+    })?;
+    Ok(code)
+}
+
 /// Open the dashboard on a saved report until `q` or Ctrl-C.
 pub async fn run(mut app: App) -> io::Result<()> {
     let guard = super::TerminalGuard::enter()?;
