@@ -180,6 +180,7 @@ fn synthetic_cells(
                     evidence: "accepted: the gRPC health check answered OK".into(),
                     fix: "set cert-allowed-cn in tikv.toml and restart".into(),
                     source: None,
+                    vantages: Vec::new(),
                 });
             }
             expected.push(Expected {

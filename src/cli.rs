@@ -61,6 +61,10 @@ pub enum Command {
     /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
     /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
     Serve(crate::serve::ServeArgs),
+    /// Combine JSON reports of one cluster taken from several vantage points (racks, hosts)
+    /// into one report: each cell's verdict per vantage point, the worst shown, and a
+    /// VANTAGE_DISAGREE finding where they differ.
+    Merge(crate::report::merge::MergeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,6 +194,25 @@ pub struct ReportArgs {
     pub audit: AuditFlags,
     #[command(flatten)]
     pub tidb: TidbInputFlags,
+    #[command(flatten)]
+    pub saved: SavedFlags,
+}
+
+/// `report --from` and `report --vantage`: saved and merged reports.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SavedFlags {
+    /// Render a saved JSON report (one audit, or a `tlsaudit merge` of several vantage points)
+    /// in --format, without probing.
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        conflicts_with_all = ["config", "topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version", "baseline"]
+    )]
+    pub from: Option<PathBuf>,
+    /// Where this audit runs (a rack, a host, a zone): the report's `vantage`, which
+    /// `tlsaudit merge` keys each report by.
+    #[arg(long, value_name = "NAME", conflicts_with = "baseline")]
+    pub vantage: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,6 +254,14 @@ pub struct TuiArgs {
     pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditFlags,
+    /// Open the dashboard on a saved JSON report (one audit, or a `tlsaudit merge`) instead of
+    /// auditing: no rounds run; a merged cell's detail lists the verdict per vantage point.
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        conflicts_with_all = ["config", "topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version", "baseline"]
+    )]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -394,6 +425,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
         Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
         Some(Command::Serve(args)) => crate::serve::run(args).await,
+        Some(Command::Merge(args)) => crate::report::merge::run(&args),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -403,6 +435,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     interval: Duration::from_secs(10),
                     baseline: None,
                     audit: AuditFlags::default(),
+                    from: None,
                 })
                 .await
             } else if default.is_file() {
@@ -414,6 +447,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     baseline: None,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
+                    saved: SavedFlags::default(),
                 })
                 .await
             } else {
@@ -522,15 +556,20 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
     } else {
         Style::detect()
     };
-    let text = match &args.baseline {
-        Some(path) => crate::report::diff::render_report_with_baseline(
+    let text = match (&args.baseline, &args.saved.vantage) {
+        (Some(path), _) => crate::report::diff::render_report_with_baseline(
             &auditor.plan,
             snap,
             path,
             format == ReportFormat::Json,
             style,
         )?,
-        None => render_report(auditor, snap, format, style)?,
+        (None, Some(vantage)) => {
+            let mut report = crate::report::json::build(&auditor.plan, snap);
+            report.vantage = Some(vantage.clone());
+            crate::report::merge::render(report, format, style)?
+        }
+        (None, None) => render_report(auditor, snap, format, style)?,
     };
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
@@ -540,6 +579,18 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
 }
 
 async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
+    if let Some(v) = &args.saved.vantage {
+        crate::serve::check_vantage(v)?;
+    }
+    if let Some(from) = &args.saved.from {
+        return crate::report::merge::run_from(
+            from,
+            args.saved.vantage.as_deref(),
+            args.format,
+            args.output.as_deref(),
+            args.fail_on,
+        );
+    }
     let Some(config) = &args.config else {
         if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
             return Err(InputError::usage(
@@ -631,6 +682,9 @@ async fn dashboard(
 }
 
 async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
+    if let Some(from) = &args.from {
+        return crate::tui::saved::run_from(from, stdout_is_terminal()).await;
+    }
     let (mut inv, static_findings) = match &args.config {
         Some(config) => (Inventory::load(config)?, Vec::new()),
         None if args.tidb.topology.is_some() || !args.tidb.component_config.is_empty() => {

@@ -254,6 +254,7 @@ fn every_code_has_a_rule_and_every_rule_validates() {
             evidence: String::new(),
             fix: "fix it".into(),
             source: sources[k % sources.len()].clone(),
+            vantages: Vec::new(),
         })
         .collect();
     let m = model::Model::synthetic(3, 2);

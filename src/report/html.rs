@@ -250,6 +250,12 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
         dl.meta {
             dt { "cluster" } dd { (t(&r.cluster.name)) }
             dt { "when" } dd.mono { (when) }
+            @if let Some(v) = &r.vantage {
+                dt { "vantage" } dd { (t(v)) }
+            }
+            @if let Some(vs) = &r.vantages {
+                dt { "merged from" } dd { (vs.len()) " vantage points: " (t(&vs.join(", "))) }
+            }
             @for input in &doc.inputs {
                 dt { (input.label) } dd.mono { (t(&input.value)) }
             }
@@ -348,6 +354,9 @@ fn matrix(doc: &Doc<'_>) -> Markup {
                     li { span.sym.(class(Some(v))) { (v.symbol()) } " " strong { (v.as_str()) } ": " (verdict_meaning(v)) }
                 }
                 li { span.sym { "*" } " changed since the previous round; " span.sym { "~" } " server certificate rotated" }
+                @if r.vantages.is_some() {
+                    li { span.sym { "≠" } " vantage points disagree (the cell shows the worst; its detail lists each)" }
+                }
             }
         }
     }
@@ -368,6 +377,7 @@ fn cell(c: &CellOut<'_>) -> Markup {
                 (symbol(c.verdict))
                 @if c.changed { sup { "*" } }
                 @if c.rotated { sup { "~" } }
+                @if c.disagrees() { sup { "≠" } }
             }
         }
     }
@@ -434,6 +444,9 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
                 @if let Some(s) = &f.source {
                     dt { "source" } dd.mono { (t(s)) }
                 }
+                @if !f.vantages.is_empty() {
+                    dt { "seen from" } dd { (t(&f.vantages.join(", "))) }
+                }
             }
         }
     }
@@ -494,6 +507,20 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                 }
                 @if let Some(fix) = c.fix {
                     dt { "fix" } dd { (t(fix)) }
+                }
+                @if let Some(by) = &c.by_vantage {
+                    dt { "by vantage" }
+                    dd {
+                        ol.by-vantage {
+                            @for (v, seen) in by {
+                                li data-vantage=(t(v)) {
+                                    (t(v)) ": " span.sym.(class(seen.verdict)) { (symbol(seen.verdict)) } " "
+                                    (verdict_name(seen.verdict))
+                                    @if let Some(o) = seen.outcome { " (" code { (o.as_str()) } ")" }
+                                }
+                            }
+                        }
+                    }
                 }
                 dt { "endpoint" }
                 dd {

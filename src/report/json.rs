@@ -21,6 +21,11 @@ pub struct Report<'a> {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub cluster: ClusterOut,
+    /// Where the audit ran (`serve --vantage`, `report --vantage`); null when not said.
+    pub vantage: Option<String>,
+    /// A merged report (`tlsaudit merge`): the vantage points it combines, in input order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vantages: Option<Vec<String>>,
     pub summary: Summary,
     pub endpoints: Vec<EndpointOut>,
     pub identities: Vec<IdentityOut>,
@@ -101,6 +106,26 @@ pub struct CellOut<'a> {
     /// With `report --baseline`, on a cell whose verdict changed since the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineMark>,
+    /// A merged report: what each vantage point that probed this cell saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_vantage: Option<BTreeMap<String, VantageCell>>,
+}
+
+impl CellOut<'_> {
+    /// A merged cell whose vantage points saw different verdicts.
+    pub fn disagrees(&self) -> bool {
+        self.by_vantage.as_ref().is_some_and(|m| {
+            let mut v = m.values().map(|c| c.verdict);
+            v.next().is_some_and(|first| v.any(|x| x != first))
+        })
+    }
+}
+
+/// One vantage point's view of a merged cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageCell {
+    pub verdict: Option<Verdict>,
+    pub outcome: Option<OutcomeClass>,
 }
 
 /// How a cell changed since the baseline report.
@@ -218,6 +243,7 @@ fn cells_out<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Vec<CellOut<'a>> {
                 fix,
                 record: c.record.as_deref(),
                 baseline: None,
+                by_vantage: None,
             });
         }
     }
@@ -244,6 +270,8 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
             ca: inv.ca.display().to_string(),
             inventory: inv.source.as_ref().map(|p| p.display().to_string()),
         },
+        vantage: None,
+        vantages: None,
         summary,
         endpoints,
         identities,
@@ -256,7 +284,18 @@ pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
 
 /// The report as pretty JSON.
 pub fn to_string(plan: &Plan, snap: &Snapshot) -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(&build(plan, snap))
+    to_string_at(plan, snap, None)
+}
+
+/// The report as pretty JSON, labelled with where the audit ran.
+pub fn to_string_at(
+    plan: &Plan,
+    snap: &Snapshot,
+    vantage: Option<&str>,
+) -> Result<String, serde_json::Error> {
+    let mut report = build(plan, snap);
+    report.vantage = vantage.map(str::to_string);
+    serde_json::to_string_pretty(&report)
 }
 
 /// Compare a round with a baseline report (`baseline.1` names its file).

@@ -109,6 +109,8 @@ impl<'a> Doc<'a> {
                     .unwrap_or_default(),
                 inventory: None,
             },
+            vantage: None,
+            vantages: None,
             summary: Summary {
                 endpoints: 0,
                 identities: 0,

@@ -7,8 +7,10 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 
 use super::diff::Diff;
+use super::json::Report;
+use super::shared::{component_title, Doc};
 use super::text::Style;
-use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::audit::{Plan, Severity, Snapshot, Verdict};
 
 /// The width when neither `COLUMNS` nor a terminal says otherwise.
 pub const DEFAULT_WIDTH: usize = 100;
@@ -198,14 +200,22 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
 
 /// Render the table report at the width of [`width_from_env`].
 pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
-    let width = width_from_env();
-    render_with(plan, snap, style, None, width) + &not_checked(plan, width)
+    render_doc(&Doc::audit(plan, snap), style, width_from_env())
 }
 
 /// Render the table report for a terminal `width` columns wide.
 pub fn render_width(plan: &Plan, snap: &Snapshot, style: Style, width: usize) -> String {
+    render_doc(&Doc::audit(plan, snap), style, width)
+}
+
+/// Render a report model (an audit round, or a saved or merged report read back) for a
+/// terminal `width` columns wide. Cells of a merged report whose vantage points disagree carry
+/// `≠`, and each is listed after the findings.
+pub fn render_doc(doc: &Doc<'_>, style: Style, width: usize) -> String {
     let width = width.max(MIN_WIDTH);
-    render_with(plan, snap, style, None, width) + &not_checked(plan, width)
+    render_with(&doc.report, style, None, width)
+        + &disagreements(&doc.report, width)
+        + &not_checked(&doc.report, width)
 }
 
 /// Render the table report with the changes since a baseline report marked: `*` after the
@@ -213,16 +223,39 @@ pub fn render_width(plan: &Plan, snap: &Snapshot, style: Style, width: usize) ->
 /// certificate changed, and the changes listed after the legend.
 pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
     let width = width_from_env();
-    render_with(plan, snap, style, Some(diff), width) + &not_checked(plan, width)
+    let doc = Doc::audit(plan, snap);
+    render_with(&doc.report, style, Some(diff), width) + &not_checked(&doc.report, width)
+}
+
+/// A merged report's cells whose vantage points saw different verdicts, one line each.
+fn disagreements(r: &Report<'_>, width: usize) -> String {
+    let cells: Vec<_> = r.cells.iter().filter(|c| c.disagrees()).collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nvantage points disagree ({} cells):\n", cells.len());
+    for c in cells {
+        let seen: Vec<String> = c
+            .by_vantage
+            .iter()
+            .flatten()
+            .map(|(v, s)| format!("{v} {}", s.verdict.map_or("not probed", Verdict::as_str)))
+            .collect();
+        let line = format!("≠ {} at {}: {}", c.identity, c.endpoint, seen.join(", "));
+        let w = wrap(&line, 4, width);
+        out.push_str("  ");
+        out.push_str(w.get(4..).unwrap_or_default());
+    }
+    out
 }
 
 /// What the audit did not check, after the findings (nothing when it checked everything).
-fn not_checked(plan: &Plan, width: usize) -> String {
-    if plan.not_checked.is_empty() {
+fn not_checked(r: &Report<'_>, width: usize) -> String {
+    if r.not_checked.is_empty() {
         return String::new();
     }
-    let mut out = format!("\nnot checked ({}):\n", plan.not_checked.len());
-    for n in &plan.not_checked {
+    let mut out = format!("\nnot checked ({}):\n", r.not_checked.len());
+    for n in &r.not_checked {
         let w = wrap(n, 4, width);
         out.push_str("  - ");
         out.push_str(w.get(4..).unwrap_or_default());
@@ -249,17 +282,16 @@ const ADDR_MAX: usize = 24;
 impl Columns {
     /// The widest layout that fits `width`: endpoint names shrink to 16, identity labels to 6,
     /// then both further, and the ADDRESS column goes last.
-    fn fit(plan: &Plan, width: usize) -> Columns {
-        let inv = &plan.inventory;
-        let id_names: Vec<&str> = plan.identities.iter().map(|i| i.name.as_str()).collect();
-        let ep_names: Vec<&str> = inv.endpoints.iter().map(|e| e.name.as_str()).collect();
-        let kinds: Vec<String> = inv
+    fn fit(r: &Report<'_>, width: usize) -> Columns {
+        let id_names: Vec<&str> = r.identities.iter().map(|i| i.name.as_str()).collect();
+        let ep_names: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let kinds: Vec<String> = r
             .endpoints
             .iter()
-            .map(|ep| format!("{} {}", ep.component.title(), ep.role))
+            .map(|ep| format!("{} {}", component_title(ep.component), ep.role))
             .collect();
         let kind_w = kinds.iter().map(|k| len(k)).max().unwrap_or(0).max(4);
-        let addr_nat = inv
+        let addr_nat = r
             .endpoints
             .iter()
             .map(|e| len(&e.address))
@@ -320,10 +352,9 @@ impl Columns {
     }
 
     /// The key to shortened names (and to every address when the ADDRESS column is left out).
-    fn key(&self, plan: &Plan, width: usize) -> String {
-        let inv = &plan.inventory;
+    fn key(&self, r: &Report<'_>, width: usize) -> String {
         let mut rows: Vec<(String, String)> = Vec::new();
-        for (k, ep) in inv.endpoints.iter().enumerate() {
+        for (k, ep) in r.endpoints.iter().enumerate() {
             let addr_cut = self.addr_w.is_some() && len(&ep.address) > ADDR_MAX;
             if self.addr_w.is_none() || addr_cut {
                 rows.push((self.eps[k].clone(), format!("{}  {}", ep.name, ep.address)));
@@ -331,7 +362,7 @@ impl Columns {
                 rows.push((self.eps[k].clone(), ep.name.clone()));
             }
         }
-        for (k, id) in plan.identities.iter().enumerate() {
+        for (k, id) in r.identities.iter().enumerate() {
             if self.ids[k] != id.name {
                 rows.push((self.ids[k].clone(), format!("{} (identity)", id.name)));
             }
@@ -357,14 +388,13 @@ impl Columns {
 
 /// One endpoint's row of the matrix.
 fn matrix_row(
-    plan: &Plan,
-    snap: &Snapshot,
+    r: &Report<'_>,
     style: Style,
     baseline: Option<&Diff>,
     cols: &Columns,
     e: usize,
 ) -> String {
-    let ep = &plan.inventory.endpoints[e];
+    let ep = &r.endpoints[e];
     let (name_w, kind_w) = (cols.name_w, cols.kind_w);
     let mut line = format!(
         "{:<name_w$} {:<kind_w$} ",
@@ -375,14 +405,15 @@ fn matrix_row(
         let _ = write!(line, "{:<addr_w$} ", cut(&ep.address, addr_w));
     }
     for (i, c) in cols.ids.iter().enumerate() {
-        let cell = &snap.cells[(IdentityId(i), EndpointId(e))];
+        let cell = &r.cells[i * r.endpoints.len() + e];
         let sym = cell
             .verdict
             .map_or('.', tlsaudit_engine::audit::Verdict::symbol);
         let w = len(c);
         let pad = w.div_ceil(2);
         let mark = match baseline {
-            Some(d) if d.cell(&plan.identities[i].name, &ep.name).is_some() => "*",
+            Some(d) if d.cell(&r.identities[i].name, &ep.name).is_some() => "*",
+            _ if cell.disagrees() => "≠",
             _ => " ",
         };
         let text = format!("{:>pad$}{mark}{}", sym, " ".repeat(w - pad));
@@ -397,13 +428,13 @@ fn matrix_row(
     line.trim_end().to_string()
 }
 
-fn render_findings(snap: &Snapshot, style: Style, width: usize, out: &mut String) {
-    if snap.findings.is_empty() {
+fn render_findings(r: &Report<'_>, style: Style, width: usize, out: &mut String) {
+    if r.findings.is_empty() {
         let _ = writeln!(out, "\nno findings");
         return;
     }
-    let _ = writeln!(out, "\nfindings ({}):", snap.findings.len());
-    for f in &snap.findings {
+    let _ = writeln!(out, "\nfindings ({}):", r.findings.len());
+    for f in r.findings {
         let sev = match f.severity {
             Severity::Critical => style.bad("CRITICAL"),
             Severity::Warning => style.warn("WARNING "),
@@ -419,35 +450,51 @@ fn render_findings(snap: &Snapshot, style: Style, width: usize, out: &mut String
         if let Some(src) = &f.source {
             let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, width));
         }
+        if !f.vantages.is_empty() {
+            let _ = write!(
+                out,
+                "{}",
+                wrap(&format!("at:   {}", f.vantages.join(", ")), 9, width)
+            );
+        }
         let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, width));
     }
 }
 
-fn render_with(
-    plan: &Plan,
-    snap: &Snapshot,
-    style: Style,
-    baseline: Option<&Diff>,
-    width: usize,
-) -> String {
-    let inv = &plan.inventory;
+fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usize) -> String {
     let mut out = String::new();
     let title = format!(
         "tlsaudit report: cluster {}, {} endpoints x {} identities,",
-        inv.cluster,
-        inv.endpoints.len(),
-        plan.identities.len(),
+        r.cluster.name,
+        r.endpoints.len(),
+        r.identities.len(),
     );
-    let at = snap.finished_at.as_deref().unwrap_or("-");
+    let at = r.finished_at.as_deref().unwrap_or("-");
     let sep = if len(&title) + 1 + len(at) > width {
         '\n'
     } else {
         ' '
     };
     let _ = writeln!(out, "{title}{sep}{at}");
-    let nonzero = snap.counts().iter().filter(|(_, n)| *n > 0).count();
-    let counts: Vec<String> = snap
-        .counts()
+    if let Some(vs) = &r.vantages {
+        let _ = write!(
+            out,
+            "{}",
+            wrap(
+                &format!("merged from {} vantage points: {}", vs.len(), vs.join(", ")),
+                0,
+                width
+            )
+        );
+    } else if let Some(v) = &r.vantage {
+        let _ = writeln!(out, "vantage: {v}");
+    }
+    let counts: Vec<(Verdict, usize)> = Verdict::ALL
+        .iter()
+        .map(|&v| (v, r.cells.iter().filter(|c| c.verdict == Some(v)).count()))
+        .collect();
+    let nonzero = counts.iter().filter(|(_, n)| *n > 0).count();
+    let counts: Vec<String> = counts
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .enumerate()
@@ -457,17 +504,23 @@ fn render_with(
         })
         .collect();
     let _ = writeln!(out, "{}", wrap_items("verdicts: ", &counts, " ", width));
-    let cols = Columns::fit(plan, width);
+    let cols = Columns::fit(r, width);
     let _ = writeln!(out, "{}", cols.header());
-    for e in 0..inv.endpoints.len() {
-        let _ = writeln!(out, "{}", matrix_row(plan, snap, style, baseline, &cols, e));
+    for e in 0..r.endpoints.len() {
+        let _ = writeln!(out, "{}", matrix_row(r, style, baseline, &cols, e));
     }
     let legend: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| format!("{} {}", v.symbol(), v.as_str()))
         .collect();
     let _ = write!(out, "\n{}", wrap_items("legend: ", &legend, "  ", width));
-    out.push_str(&cols.key(plan, width));
+    if r.vantages.is_some() {
+        let _ = writeln!(
+            out,
+            "≠: vantage points disagree (the cell shows the worst verdict; listed below)"
+        );
+    }
+    out.push_str(&cols.key(r, width));
     if let Some(d) = baseline {
         let _ = writeln!(
             out,
@@ -475,7 +528,7 @@ fn render_with(
         );
         out.push_str(&super::diff::render_text(d, &[]));
     }
-    render_findings(snap, style, width, &mut out);
+    render_findings(r, style, width, &mut out);
     out
 }
 

@@ -76,7 +76,7 @@ struct Shared {
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-fn check_vantage(v: &str) -> Result<(), InputError> {
+pub(crate) fn check_vantage(v: &str) -> Result<(), InputError> {
     let ok = !v.is_empty()
         && v.len() <= 64
         && v.chars()
@@ -210,7 +210,7 @@ async fn round_loop(
         if let Ok(mut slot) = shared.exposition.write() {
             *slot = exposition;
         }
-        let report = report_json(&auditor.plan, &snap);
+        let report = report_json(&auditor.plan, &snap, &shared.vantage);
         drop(snap);
         if let Ok(mut slot) = shared.latest.write() {
             *slot = Some(report);
@@ -284,8 +284,8 @@ fn latest(s: &Shared) -> Option<Bytes> {
 }
 
 /// The JSON report of a finished round, or a JSON error object if it cannot be written.
-fn report_json(plan: &Plan, snap: &Snapshot) -> Bytes {
-    match crate::report::json::to_string(plan, snap) {
+fn report_json(plan: &Plan, snap: &Snapshot, vantage: &str) -> Bytes {
+    match crate::report::json::to_string_at(plan, snap, Some(vantage)) {
         Ok(mut json) => {
             json.push('\n');
             Bytes::from(json)

@@ -146,22 +146,10 @@ pub struct Grid {
     pub cols: Vec<Column>,
 }
 
-/// How bad a verdict is, for folding several cells into their worst, by the severity of the
-/// finding the audit makes of it: `open` and `blocked` (critical, about this very caller: a
-/// hole, an outage) beat `untrusted` and `unencrypted` (critical, about the endpoint whoever
-/// calls), which beat `error` and `unreachable` (warnings), then `enforced` and `secure`.
+/// How bad a verdict is, for folding several cells into their worst: the engine's
+/// [`Verdict::badness`], with no verdict (not probed yet) below every verdict.
 pub fn badness(v: Option<Verdict>) -> u8 {
-    match v {
-        None => 0,
-        Some(Verdict::Secure) => 1,
-        Some(Verdict::Enforced) => 2,
-        Some(Verdict::Unreachable) => 3,
-        Some(Verdict::Error) => 4,
-        Some(Verdict::Unencrypted) => 5,
-        Some(Verdict::Untrusted) => 6,
-        Some(Verdict::Blocked) => 7,
-        Some(Verdict::Open) => 8,
-    }
+    v.map_or(0, Verdict::badness)
 }
 
 /// The member list of a folded cell (`Enter` on it): one identity at every endpoint the cell
@@ -263,6 +251,11 @@ pub struct App {
     /// Selected line of the changes view.
     pub change_sel: usize,
     pub change_offset: usize,
+    /// A merged report opened with `tui --from`: each cell's verdict per vantage point, in the
+    /// snapshot's cell order (empty otherwise).
+    pub by_vantage: Vec<Option<BTreeMap<String, crate::report::json::VantageCell>>>,
+    /// The dashboard shows a saved report (`tui --from`): no rounds run.
+    pub saved: bool,
     /// Endpoints in display order: grouped by component, stable within a group.
     order: Vec<usize>,
     /// Indexes into `snapshot.findings`, most severe first.
@@ -307,6 +300,8 @@ impl App {
             history: super::history::History::new(super::history::DEFAULT_ROUNDS),
             change_sel: 0,
             change_offset: 0,
+            by_vantage: Vec::new(),
+            saved: false,
             order,
             findings_order: Vec::new(),
         };
@@ -1344,6 +1339,7 @@ mod tests {
             evidence: String::new(),
             fix: String::new(),
             source: None,
+            vantages: Vec::new(),
         };
         let snapshot = Snapshot {
             cluster: "t".into(),

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod history;
+pub mod saved;
 pub mod ui;
 
 use std::io;

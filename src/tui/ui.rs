@@ -1096,6 +1096,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             ],
         ));
     }
+    out.extend(vantage_lines(app, th, i, e));
     let verdict = cell.and_then(|c| c.verdict);
     let rec = cell.and_then(|c| c.record.clone());
     let Some(rec) = rec else {
@@ -1114,6 +1115,37 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
     chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
     out.push(timings_line(th, &rec));
     out.extend(evidence_lines(th, &rec));
+    out
+}
+
+/// A merged report's cell: what each vantage point saw (the cell shows the worst).
+fn vantage_lines(app: &App, th: Theme, i: usize, e: usize) -> Vec<Line<'static>> {
+    let n_ep = app.catalog.endpoints.len();
+    let Some(Some(by)) = app.by_vantage.get(i * n_ep + e) else {
+        return Vec::new();
+    };
+    let first = by.values().next().and_then(|c| c.verdict);
+    let differ = by.values().any(|c| c.verdict != first);
+    let mut out = Vec::new();
+    for (k, (v, c)) in by.iter().enumerate() {
+        let value = vec![
+            Span::raw(format!("{v}: ")),
+            Span::styled(
+                format!(
+                    "{} {}",
+                    symbol(c.verdict),
+                    c.verdict.map_or("not probed", Verdict::as_str)
+                ),
+                th.verdict(c.verdict),
+            ),
+            Span::raw(c.outcome.map(|o| format!(" ({o})")).unwrap_or_default()),
+        ];
+        out.push(if k == 0 {
+            kv(th, if differ { "Vantage ≠" } else { "Vantage" }, value)
+        } else {
+            more(value)
+        });
+    }
     out
 }
 

@@ -69,6 +69,7 @@ codes! {
     SqlTlsNotOffered = "SQL_TLS_NOT_OFFERED", Critical: "A SQL port (TiDB 4000, TiProxy 6000) does not offer TLS: its greeting lacks CLIENT_SSL, so clients can only connect in plaintext." fix "Load a server certificate: [security] ssl-cert and ssl-key in tidb.toml (or auto-tls), [security.server-tls] in tiproxy.toml.",
     SqlPlaintextAccepted = "SQL_PLAINTEXT_ACCEPTED", Critical: "A SQL port accepts plaintext logins: the audit account logged in without TLS." fix "Set require-secure-transport = true in tidb.toml's [security] (or the require_secure_transport variable).",
     SqlPlaintextUnknown = "SQL_PLAINTEXT_UNKNOWN", Warning: "Whether a SQL port refuses plaintext is unknown: it checks secure transport after authentication, so a made-up user cannot tell." fix "Give an audit account (--mysql-user and TLSAUDIT_MYSQL_PASSWORD) to compare a TLS and a plaintext login.",
+    VantageDisagree = "VANTAGE_DISAGREE", Warning: "Vantage points disagree on a link (a merged report): the same caller got different verdicts at the same endpoint depending on where the audit ran." fix "A firewall, route or DNS difference between the vantage points; check the network path from the vantage point with the worse verdict to the endpoint.",
     GrpcNoAlpn = "GRPC_NO_ALPN", Critical: "A gRPC endpoint negotiated no ALPN h2: gRPC callers (grpc-go since 1.67, gRPC C-core) refuse the connection with \"missing selected ALPN property\", although a probe by prior knowledge gets through." fix "Serve gRPC with ALPN h2: upgrade the component, or configure the TLS proxy in front of it to negotiate h2.",
     // Static findings (lint and the TiDB import).
     TlsDisabled = "TLS_DISABLED", Critical: "global.enable_tls is off: every link is plaintext." fix "tiup cluster tls <name> enable, or enable_tls: true before deploying.",
@@ -111,6 +112,14 @@ impl Serialize for Code {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Code {
+    /// By the stable name (a saved or merged report); an unknown name is an error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Code {
     type Err = String;
     fn from_str(s: &str) -> Result<Code, String> {
@@ -139,5 +148,10 @@ mod tests {
             serde_json::to_string(&Code::CnNotEnforced).unwrap(),
             "\"CN_NOT_ENFORCED\""
         );
+        assert_eq!(
+            serde_json::from_str::<Code>("\"VANTAGE_DISAGREE\"").unwrap(),
+            Code::VantageDisagree
+        );
+        assert!(serde_json::from_str::<Code>("\"NO_SUCH_CODE\"").is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::probe::{OutcomeClass, ProbeRecord, Protocol};
 use crate::profile::{self, CertPolicy, CnMatch};
 
 /// What the configuration says should happen to one identity at one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Expected {
     /// The endpoint's configuration admits this identity.
     pub allow: bool,
@@ -20,7 +20,7 @@ pub struct Expected {
     pub reason: String,
     /// A deny that holds only if the server asks for the certificate (SQL ports ask only with a
     /// client CA): an identity admitted without sending it is not a finding.
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub deny_only_if_sent: bool,
 }
 
@@ -90,6 +90,24 @@ impl Verdict {
     /// Whether the cell is a problem.
     pub fn is_failing(self) -> bool {
         !matches!(self, Verdict::Secure | Verdict::Enforced)
+    }
+
+    /// How bad a verdict is (1 to 8), for the worst of several cells (a folded row of the
+    /// dashboard, the vantage points of a merged report), by the severity of the finding the
+    /// audit makes of it: `open` and `blocked` (critical, about this very caller: a hole, an
+    /// outage) beat `untrusted` and `unencrypted` (critical, about the endpoint whoever calls),
+    /// which beat `error` and `unreachable` (warnings), then `enforced` and `secure`.
+    pub fn badness(self) -> u8 {
+        match self {
+            Verdict::Secure => 1,
+            Verdict::Enforced => 2,
+            Verdict::Unreachable => 3,
+            Verdict::Error => 4,
+            Verdict::Unencrypted => 5,
+            Verdict::Untrusted => 6,
+            Verdict::Blocked => 7,
+            Verdict::Open => 8,
+        }
     }
 }
 

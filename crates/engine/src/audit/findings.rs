@@ -32,7 +32,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// Stable code, e.g. `CN_NOT_ENFORCED`.
     pub code: Code,
@@ -50,6 +50,9 @@ pub struct Finding {
     /// The file and key a static finding comes from (`tikv.toml: security.cert-allowed-cn`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// In a merged report (`tlsaudit merge`): the vantage points that saw this finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<String>,
 }
 
 fn finding(
@@ -70,6 +73,7 @@ fn finding(
         evidence,
         fix,
         source: None,
+        vantages: Vec::new(),
     }
 }
 

@@ -26,7 +26,7 @@ pub use findings::{Finding, Severity};
 pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 
 /// Where an identity comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
     /// From the inventory.

@@ -74,6 +74,7 @@ pub fn findings(
         evidence,
         fix,
         source: None,
+        vantages: Vec::new(),
     };
     if let Some(r) = records
         .iter()

@@ -56,6 +56,7 @@ pub(crate) fn finding(
         evidence,
         fix,
         source,
+        vantages: Vec::new(),
     }
 }
 

@@ -247,7 +247,8 @@ impl std::fmt::Display for IdentityError {
 }
 
 /// What a server of the cluster would think of an identity's certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct IdentityCheck {
     pub has_certificate: bool,
     pub chains_to_ca: bool,

@@ -252,6 +252,24 @@ impl serde::Serialize for PeerProtocol {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for PeerProtocol {
+    /// By the stable name; a name this version does not know reads as `unknown`.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok([
+            PeerProtocol::Http1,
+            PeerProtocol::Http2,
+            PeerProtocol::Mysql,
+            PeerProtocol::Ssh,
+            PeerProtocol::Text,
+            PeerProtocol::Tls,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+        .unwrap_or(PeerProtocol::Unknown))
+    }
+}
+
 /// Recognise a peer that does not speak TLS from the first bytes it sent.
 /// Returns the class and the protocol's name.
 pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, PeerProtocol)> {

@@ -419,7 +419,7 @@ impl ErrPacket {
 }
 
 /// How a login ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginResult {
     /// An OK packet: logged in.
@@ -435,7 +435,7 @@ pub enum LoginResult {
 }
 
 /// The server's answer to one login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LoginAnswer {
     pub result: LoginResult,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -500,7 +500,7 @@ impl LoginAnswer {
 }
 
 /// Which user the logins used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// The audit account (`--mysql-user`).
@@ -510,7 +510,7 @@ pub enum AccountKind {
 }
 
 /// Whether the server refuses plaintext logins, and how sure that is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaintextVerdict {
     /// Proved: 3159 before authentication, or the audit account logs in over TLS only.
@@ -539,7 +539,7 @@ impl PlaintextVerdict {
 }
 
 /// What the MySQL exchange showed; part of the probe record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MysqlReport {
     /// The version string of the greeting (`8.0.11-TiDB-v8.5.0`, `10.11.6-MariaDB...`).
     pub server_version: String,

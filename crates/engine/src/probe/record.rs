@@ -95,7 +95,7 @@ impl Phase {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub class: OutcomeClass,
     /// The phase in which the outcome was decided.
@@ -109,7 +109,7 @@ pub struct Outcome {
 }
 
 /// A TLS alert as received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertEvidence {
     /// `bad_certificate`, `unknown_ca`, ...
     pub name: String,
@@ -120,7 +120,8 @@ pub struct AlertEvidence {
 }
 
 /// What the probe saw that decided its outcome.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertEvidence>,
@@ -155,7 +156,7 @@ pub struct Evidence {
 }
 
 /// Negotiated TLS parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsParams {
     /// `TLSv1.3` / `TLSv1.2`.
     pub version: String,
@@ -202,7 +203,7 @@ impl UntrustedReason {
 }
 
 /// WebPKI's verdict on the server chain for the dialed name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerVerification {
     pub trusted: bool,
     pub server_name: String,
@@ -214,7 +215,7 @@ pub struct ServerVerification {
 }
 
 /// Per-phase durations in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     /// Name resolution and TCP connect.
     pub connect_ms: Option<f64>,
@@ -224,7 +225,7 @@ pub struct Timings {
 }
 
 /// The caller as the record shows it. Never carries key material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityReport {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,7 +240,7 @@ pub struct IdentityReport {
 }
 
 /// Where the probe went and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetReport {
     pub address: String,
     pub server_name: String,
@@ -254,7 +255,7 @@ pub struct TargetReport {
 }
 
 /// One probe, fully recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeRecord {
     pub target: TargetReport,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -286,6 +286,7 @@ pub fn note(
         evidence,
         fix,
         source,
+        vantages: Vec::new(),
     }
 }
 

@@ -1,0 +1,440 @@
+//! `tlsaudit merge` across vantage points: two `tlsaudit serve` processes over the embedded lab,
+//! one whose route to tikv-1 is cut (its inventory points tikv-1 at a port nothing listens on);
+//! their /report.json merged by the built binary flag exactly tikv-1's links with
+//! VANTAGE_DISAGREE; `report --from` renders the merge as a table and as HTML; bad inputs are
+//! one-line errors naming the file (exit 2).
+
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `tlsaudit serve --listen 127.0.0.1:0 ARGS`: the process and the address it prints.
+fn serve(args: &[&str]) -> (Proc, String) {
+    let mut child = tlsaudit_testkit::bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tlsaudit serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let proc = Proc(child);
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve prints its address");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    (proc, addr)
+}
+
+/// GET over HTTP/1.1 on loopback: (status, body); status 0 when nothing answers.
+async fn get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, String::new());
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// /report.json once the first round has finished (it answers 503 until then).
+async fn first_report(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body) = get(addr, "/report.json").await;
+        if status == 200 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/report.json never answered 200");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn schema_errors(doc: &Value) -> Vec<String> {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    // rack-b's route to tikv-1 is cut: from there its address refuses connections.
+    let tikv1 = lab
+        .endpoints()
+        .iter()
+        .find(|e| e.name == "tikv-1")
+        .unwrap()
+        .addr
+        .to_string();
+    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&tikv1));
+    let cut = config.with_file_name("rack-b.toml");
+    std::fs::write(&cut, text.replace(&tikv1, &dead)).unwrap();
+    let (_a, a_addr) = serve(&["--config", s(&config), "--vantage", "rack-a"]);
+    let (_b, b_addr) = serve(&[
+        "--config",
+        s(&cut),
+        "--vantage",
+        "rack-b",
+        "--allow-unreachable",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let a_json = dir.path().join("a.json");
+    let b_json = dir.path().join("b.json");
+    let a_body = first_report(&a_addr).await;
+    let b_body = first_report(&b_addr).await;
+    let a_doc: Value = serde_json::from_str(&a_body).unwrap();
+    assert_eq!(a_doc["vantage"], "rack-a");
+    assert!(
+        schema_errors(&a_doc).is_empty(),
+        "{:#?}",
+        schema_errors(&a_doc)
+    );
+    std::fs::write(&a_json, &a_body).unwrap();
+    std::fs::write(&b_json, &b_body).unwrap();
+
+    let merged = dir.path().join("merged.json");
+    let differing = merged_json_flags_tikv_1(&a_json, &b_json, &merged, &a_doc);
+    report_from_shows_it(&merged, &a_json, &differing);
+    bad_inputs_name_the_file(dir.path(), &a_json, &b_json, &merged, &a_doc);
+    lab.stop().await;
+}
+
+/// `tlsaudit merge A B --format json -o MERGED` and what the merged report says; the cells
+/// whose vantage points differ.
+fn merged_json_flags_tikv_1(
+    a_json: &Path,
+    b_json: &Path,
+    merged: &Path,
+    a_doc: &Value,
+) -> BTreeSet<(String, String)> {
+    // The merge, by the built binary: exit 1 (the lab's planted faults are critical).
+    let (code, _, err) = tlsaudit_testkit::cli(&[
+        "merge",
+        s(a_json),
+        s(b_json),
+        "--format",
+        "json",
+        "-o",
+        s(merged),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(merged).unwrap()).unwrap();
+    let errors = schema_errors(&doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["schema"], "tlsaudit.report/v1");
+    assert_eq!(doc["vantages"], serde_json::json!(["rack-a", "rack-b"]));
+    assert!(doc["vantage"].is_null());
+    let cells = doc["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), a_doc["cells"].as_array().unwrap().len());
+    // The cells whose vantage points differ are all at tikv-1, and every tikv-1 cell that
+    // rack-a reached differs (rack-b saw it unreachable).
+    let differing: BTreeSet<(String, String)> = cells
+        .iter()
+        .filter(|c| {
+            let by = c["by_vantage"].as_object().unwrap();
+            by["rack-a"]["verdict"] != by["rack-b"]["verdict"]
+        })
+        .map(|c| {
+            (
+                c["identity"].as_str().unwrap().to_string(),
+                c["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(!differing.is_empty());
+    assert!(
+        differing.iter().all(|(_, e)| e == "tikv-1"),
+        "{differing:?}"
+    );
+    for c in cells.iter().filter(|c| c["endpoint"] == "tikv-1") {
+        assert_eq!(c["by_vantage"]["rack-b"]["verdict"], "unreachable", "{c}");
+        assert_eq!(c["verdict"], "unreachable", "the worst is shown: {c}");
+    }
+    let tidb = cells
+        .iter()
+        .find(|c| c["identity"] == "tidb" && c["endpoint"] == "tikv-1")
+        .unwrap();
+    assert_eq!(tidb["by_vantage"]["rack-a"]["verdict"], "secure");
+    assert_eq!(tidb["by_vantage"]["rack-a"]["outcome"], "accepted");
+    assert_eq!(tidb["by_vantage"]["rack-b"]["outcome"], "refused");
+    // Exactly those cells carry VANTAGE_DISAGREE, naming who saw what.
+    let flagged: BTreeSet<(String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "VANTAGE_DISAGREE")
+        .map(|f| {
+            assert_eq!(f["severity"], "warning");
+            assert!(
+                f["fix"]
+                    .as_str()
+                    .unwrap()
+                    .contains("check the network path from rack-b to tikv-1"),
+                "{f}"
+            );
+            assert_eq!(f["vantages"], serde_json::json!(["rack-a", "rack-b"]));
+            (
+                f["identity"].as_str().unwrap().to_string(),
+                f["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(flagged, differing);
+    let tidb_finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "VANTAGE_DISAGREE" && f["identity"] == "tidb")
+        .unwrap();
+    let title = tidb_finding["title"].as_str().unwrap();
+    assert!(
+        title.contains("secure from rack-a") && title.contains("unreachable from rack-b"),
+        "{title}"
+    );
+    // The union of the findings keeps what only one vantage point raised, tagged with it.
+    let unreachable = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "UNREACHABLE" && f["endpoint"] == "tikv-1")
+        .unwrap();
+    assert_eq!(unreachable["vantages"], serde_json::json!(["rack-b"]));
+
+    differing
+}
+
+/// (b) `report --from MERGED` as a table and as HTML.
+fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(String, String)>) {
+    // (b) The merge read back: the table marks the disagreeing cells and lists each.
+    let (code, table, err) =
+        tlsaudit_testkit::cli(&["report", "--from", s(merged), "--format", "table"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        table.contains("merged from 2 vantage points: rack-a, rack-b"),
+        "{table}"
+    );
+    let tikv_row = table
+        .lines()
+        .find(|l| l.starts_with("tikv-1 "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(tikv_row.contains('≠'), "{tikv_row}");
+    let pd_row = table.lines().find(|l| l.starts_with("pd-1 ")).unwrap();
+    assert!(!pd_row.contains('≠'), "{pd_row}");
+    assert!(
+        table.contains(&format!(
+            "vantage points disagree ({} cells):",
+            differing.len()
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains("≠ tidb at tikv-1: rack-a secure, rack-b unreachable"),
+        "{table}"
+    );
+    assert!(table.contains("VANTAGE_DISAGREE"), "{table}");
+    // And the HTML page: the finding, and the cell's detail with each vantage point's verdict.
+    let (code, html, err) = tlsaudit_testkit::cli(&[
+        "report",
+        "--from",
+        s(merged),
+        "--format",
+        "html",
+        "--fail-on",
+        "info",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(html.contains("VANTAGE_DISAGREE"));
+    assert!(html.contains("merged from"));
+    let detail = &html[html.find("id=\"cell-tidb-tikv-1\"").unwrap()..];
+    let detail = &detail[..detail.find("</article>").unwrap()];
+    assert!(detail.contains("by vantage"), "{detail}");
+    assert!(detail.contains("data-vantage=\"rack-a\""), "{detail}");
+    assert!(detail.contains("data-vantage=\"rack-b\""), "{detail}");
+    // A single report read back keeps its vantage and has no merge marks.
+    let (code, table, _) =
+        tlsaudit_testkit::cli(&["report", "--from", s(a_json), "--format", "table"]);
+    assert_eq!(code, 1);
+    assert!(
+        table.contains("vantage: rack-a") && !table.contains('≠'),
+        "{table}"
+    );
+    // `tui --from` off a terminal prints the saved report as JSON, merged fields included.
+    let (code, out, err) = tlsaudit_testkit::cli(&["tui", "--from", s(merged)]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["vantages"], serde_json::json!(["rack-a", "rack-b"]));
+    assert!(doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["by_vantage"]["rack-b"]["verdict"] == "unreachable"));
+}
+
+/// (c) Bad inputs: exit 2, one line naming the file.
+fn bad_inputs_name_the_file(
+    dir: &Path,
+    a_json: &Path,
+    b_json: &Path,
+    merged: &Path,
+    a_doc: &Value,
+) {
+    let a_body = std::fs::read_to_string(a_json).unwrap();
+    // (c) Bad inputs: exit 2, one line naming the file.
+    let not_report = dir.join("prometheus.json");
+    std::fs::write(&not_report, r#"{"status":"success","data":{}}"#).unwrap();
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&not_report)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("prometheus.json") && err.contains("not a tlsaudit report"),
+        "{err}"
+    );
+    let mut other = a_doc.clone();
+    other["cluster"]["name"] = "prod-2".into();
+    other["vantage"] = "rack-c".into();
+    let other_json = dir.join("other-cluster.json");
+    std::fs::write(&other_json, other.to_string()).unwrap();
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&other_json)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("other-cluster.json") && err.contains("prod-2"),
+        "{err}"
+    );
+    let copy = dir.join("copy.json");
+    std::fs::write(&copy, &a_body).unwrap();
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(a_json), s(&copy)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("copy.json") && err.contains("\"rack-a\""),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, _, err) = tlsaudit_testkit::cli(&["merge", s(merged), s(b_json)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("merged.json") && err.contains("already a merged report"),
+        "{err}"
+    );
+    let missing = dir.join("missing.json");
+    for cmd in ["report", "tui"] {
+        let (code, _, err) = tlsaudit_testkit::cli(&[cmd, "--from", s(&missing)]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("missing.json"), "{err}");
+    }
+    let (code, _, err) = tlsaudit_testkit::cli(&["report", "--from", s(&not_report)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("prometheus.json"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_vantage_labels_the_json_and_agreeing_reports_merge_without_findings() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.json");
+    let two = dir.path().join("two.json");
+    for (file, vantage) in [(&one, "host-1"), (&two, "host-2")] {
+        let (code, _, err) = tlsaudit_testkit::cli(&[
+            "report",
+            "--config",
+            s(&config),
+            "--vantage",
+            vantage,
+            "--format",
+            "json",
+            "-o",
+            s(file),
+        ]);
+        assert!(code <= 1, "{err}");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        assert_eq!(doc["vantage"], vantage);
+    }
+    let (code, out, err) = tlsaudit_testkit::cli(&["merge", s(&one), s(&two), "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert!(schema_errors(&doc).is_empty(), "{:#?}", schema_errors(&doc));
+    assert_eq!(doc["vantages"], serde_json::json!(["host-1", "host-2"]));
+    let disagree = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "VANTAGE_DISAGREE")
+        .count();
+    assert_eq!(disagree, 0, "{out}");
+    // A bad vantage name is refused before any probe.
+    let (code, _, err) =
+        tlsaudit_testkit::cli(&["report", "--config", s(&config), "--vantage", "a b"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--vantage"), "{err}");
+    lab.stop().await;
+}
