@@ -186,6 +186,10 @@ pub struct ReportArgs {
     /// it) in the table and the JSON.
     #[arg(long, value_name = "BEFORE.json")]
     pub baseline: Option<PathBuf>,
+    /// Print the plan (every endpoint, identity and expected result) and probe nothing: --format
+    /// json for the JSON plan, else a table.
+    #[arg(long, conflicts_with = "baseline")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub audit: AuditFlags,
     #[command(flatten)]
@@ -412,6 +416,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     fail_on: Severity::Critical,
                     output: None,
                     baseline: None,
+                    dry_run: false,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
                 })
@@ -549,9 +554,53 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
         }
         return run_report_tidb(args).await;
     };
-    let inv = Inventory::load(config)?;
+    let mut inv = Inventory::load(config)?;
+    if args.dry_run {
+        apply(&args.audit, &mut inv)?;
+        return write_plan(&Plan::new(inv)?, &args);
+    }
     let (auditor, snap) = audit(inv, &args.audit).await?;
     write_report(&auditor, &snap, &args)
+}
+
+/// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
+/// `--format`) or a table, to stdout or `--output`; nothing is probed. Exit 0.
+fn write_plan(plan: &Plan, args: &ReportArgs) -> Result<u8, InputError> {
+    let json = match args.format {
+        Some(ReportFormat::Json) => true,
+        Some(ReportFormat::Table) => false,
+        Some(f) => {
+            return Err(InputError::usage(
+                format!(
+                    "--dry-run prints the plan as a table or JSON, not {}",
+                    f.to_possible_value()
+                        .map_or_else(String::new, |v| v.get_name().to_string())
+                ),
+                "use --format table or --format json with --dry-run",
+            ))
+        }
+        None => !(stdout_is_terminal() && args.output.is_none()),
+    };
+    let text = if json {
+        crate::report::plan::to_json(plan).map_err(|e| {
+            InputError::usage(
+                format!("cannot serialize the plan: {e}"),
+                "report this as a bug",
+            )
+        })?
+    } else {
+        let style = if args.output.is_some() {
+            Style::plain()
+        } else {
+            Style::detect()
+        };
+        crate::report::plan::render_text(plan, style)
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        None => emit(&text),
+    }
+    Ok(0)
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
@@ -909,6 +958,9 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
     apply(&args.audit, &mut inv)?;
     let mut plan = Plan::new(inv)?;
     plan.static_findings = findings;
+    if args.dry_run {
+        return write_plan(&plan, &args);
+    }
     let auditor = Auditor::new(plan);
     let snap = auditor.run_round(None).await;
     write_report(&auditor, &snap, &args)
@@ -951,11 +1003,31 @@ pub fn render_lint_text(
     out
 }
 
-/// The lint findings as JSON.
+/// The plan an audit of the linted cluster would run (`plan` in `lint --format json`), or why
+/// there is none (no CA given, a certificate that does not load).
+pub fn lint_plan(
+    cluster: &tlsaudit_engine::tiup::Cluster,
+    expiry_days: u32,
+) -> Result<crate::report::plan::PlanDoc, InputError> {
+    let options = tlsaudit_engine::inventory::AuditOptions {
+        expiry_warning_days: expiry_days,
+        ..Default::default()
+    };
+    let (inv, _) = cluster.inventory(options)?;
+    Ok(crate::report::plan::doc(&Plan::new(inv)?))
+}
+
+/// The lint findings as JSON, with the audit's plan (`plan`: null with `plan_unavailable`
+/// saying why, when the inputs do not describe an audit).
 pub fn render_lint_json(
     cluster: &tlsaudit_engine::tiup::Cluster,
     findings: &[tlsaudit_engine::audit::Finding],
+    plan: Result<crate::report::plan::PlanDoc, InputError>,
 ) -> Result<String, serde_json::Error> {
+    let (plan, plan_unavailable) = match plan {
+        Ok(p) => (serde_json::to_value(p)?, None),
+        Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+    };
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let doc = serde_json::json!({
         "schema": "tlsaudit.lint/1",
@@ -972,6 +1044,8 @@ pub fn render_lint_json(
             "info": count(Severity::Info),
         },
         "findings": findings,
+        "plan": plan,
+        "plan_unavailable": plan_unavailable,
     });
     serde_json::to_string_pretty(&doc).map(|mut s| {
         s.push('\n');
@@ -993,7 +1067,12 @@ fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
     };
     let text = match args.format {
         LintFormat::Text => render_lint_text(&cluster, &findings),
-        LintFormat::Json => render_lint_json(&cluster, &findings).map_err(serialize)?,
+        LintFormat::Json => render_lint_json(
+            &cluster,
+            &findings,
+            lint_plan(&cluster, args.tidb.expiry_days),
+        )
+        .map_err(serialize)?,
         LintFormat::Html => shared(crate::report::SharedFormat::Html)?,
         LintFormat::Markdown => shared(crate::report::SharedFormat::Markdown)?,
         LintFormat::Sarif => shared(crate::report::SharedFormat::Sarif)?,
