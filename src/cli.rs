@@ -26,6 +26,10 @@ pub struct Cli {
     /// Without a command: audit ./tlsaudit.toml if it exists, else run the demo.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log on stderr: -v info, -vv debug (each probe), -vvv everything. RUST_LOG, when set,
+    /// decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +65,62 @@ pub enum Command {
     /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
     /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
     Serve(crate::serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this help.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `tlsaudit completions SHELL`: the script on stdout.
+fn run_completions(args: &CompletionsArgs) -> u8 {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "tlsaudit", &mut out);
+    emit(&String::from_utf8_lossy(&out));
+    0
+}
+
+/// `tlsaudit man`: the man page, generated from the clap definitions, on stdout.
+fn run_man() -> Result<u8, InputError> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| {
+            InputError::usage(
+                format!("cannot render the man page: {e}"),
+                "report this as a bug",
+            )
+        })?;
+    emit(&String::from_utf8_lossy(&out));
+    Ok(0)
+}
+
+/// Tracing on stderr: RUST_LOG when set, else by -v (none without it).
+fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::new(v),
+        _ => match verbose {
+            0 => return,
+            1 => EnvFilter::new("warn,tlsaudit=info,tlsaudit_engine=info,tlsaudit_lab=info"),
+            2 => EnvFilter::new("warn,tlsaudit=debug,tlsaudit_engine=debug,tlsaudit_lab=debug"),
+            _ => EnvFilter::new("debug"),
+        },
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,10 +246,13 @@ pub struct ReportArgs {
     /// it) in the table and the JSON.
     #[arg(long, value_name = "BEFORE.json")]
     pub baseline: Option<PathBuf>,
-    /// Print the plan (every endpoint, identity and expected result) and probe nothing: --format
-    /// json for the JSON plan, else a table.
+    /// Print the plan (every endpoint, identity and expected result) and probe nothing: a table
+    /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
     #[arg(long, conflicts_with = "baseline")]
     pub dry_run: bool,
+    /// No progress on stderr (shown only when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub audit: AuditFlags,
     #[command(flatten)]
@@ -357,6 +420,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parse arguments, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     // Seed the crypto library's entropy once, before any probe is timed.
     tlsaudit_engine::pki::warm_up();
     // Probes hold sockets: the soft open-file limit goes up to the hard one.
@@ -398,6 +462,8 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
         Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
         Some(Command::Serve(args)) => crate::serve::run(args).await,
+        Some(Command::Completions(args)) => Ok(run_completions(&args)),
+        Some(Command::Man) => run_man(),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -417,6 +483,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     output: None,
                     baseline: None,
                     dry_run: false,
+                    quiet: false,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
                 })
@@ -559,8 +626,20 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
         apply(&args.audit, &mut inv)?;
         return write_plan(&Plan::new(inv)?, &args);
     }
-    let (auditor, snap) = audit(inv, &args.audit).await?;
+    apply(&args.audit, &mut inv)?;
+    let auditor = Auditor::new(Plan::new(inv)?);
+    let snap = round_with_progress(&auditor, args.quiet).await;
     write_report(&auditor, &snap, &args)
+}
+
+/// One round, with the progress bar on stderr while it runs (terminal only, not `--quiet`).
+async fn round_with_progress(auditor: &Auditor, quiet: bool) -> std::sync::Arc<Snapshot> {
+    let progress = crate::progress::Progress::start(auditor, quiet);
+    let snap = auditor.run_round(None).await;
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    snap
 }
 
 /// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
@@ -962,7 +1041,7 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
         return write_plan(&plan, &args);
     }
     let auditor = Auditor::new(plan);
-    let snap = auditor.run_round(None).await;
+    let snap = round_with_progress(&auditor, args.quiet).await;
     write_report(&auditor, &snap, &args)
 }
 

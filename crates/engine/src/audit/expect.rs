@@ -174,10 +174,14 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     }
     if !policy.list_enforced {
         let why = policy.not_enforced_because.unwrap_or_else(|| {
-            format!(
-                "no {} is set: any certificate from the CA is admitted",
-                ep.profile.list
-            )
+            if ep.component == profile::Component::Generic {
+                "no allowed_cn is set: any certificate from the CA is admitted".to_string()
+            } else {
+                format!(
+                    "no {} is set: any certificate from the CA is admitted",
+                    ep.profile.list
+                )
+            }
         });
         return e(true, why);
     }
