@@ -97,7 +97,9 @@ pub fn doc(plan: &Plan) -> PlanDoc {
             name: id.name.clone(),
             kind: id.kind,
             cn: id.caller.identity.cn().map(str::to_string),
-            component: id.component.map(|c| c.as_str()),
+            component: id
+                .component
+                .map(tlsaudit_engine::profile::Component::as_str),
         })
         .collect();
     let mut cells = Vec::with_capacity(plan.cell_count());
@@ -160,32 +162,9 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// A section title, bold on a colour terminal.
-fn heading(style: Style, s: &str) -> String {
-    if style.color {
-        format!("\x1b[1m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
-}
-
-/// The plan for people: the endpoints, the identities, and each endpoint's expectations.
-pub fn render_text(plan: &Plan, style: Style) -> String {
-    let d = doc(plan);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} cluster {}: {} endpoint(s) x {} identit{} = {} probe(s); nothing was sent",
-        heading(style, "tlsaudit dry run:"),
-        d.cluster,
-        d.endpoints.len(),
-        d.identities.len(),
-        if d.identities.len() == 1 { "y" } else { "ies" },
-        d.probes
-    );
-    let _ = writeln!(out, "\n{}", heading(style, "Endpoints"));
-    let rows: Vec<Vec<String>> = d
-        .endpoints
+/// One row per endpoint for the table.
+fn endpoint_rows(d: &PlanDoc) -> Vec<Vec<String>> {
+    d.endpoints
         .iter()
         .map(|e| {
             vec![
@@ -220,7 +199,34 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
                 },
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// A section title, bold on a colour terminal.
+fn heading(style: Style, s: &str) -> String {
+    if style.color {
+        format!("\x1b[1m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The plan for people: the endpoints, the identities, and each endpoint's expectations.
+pub fn render_text(plan: &Plan, style: Style) -> String {
+    let d = doc(plan);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} cluster {}: {} endpoint(s) x {} identit{} = {} probe(s); nothing was sent",
+        heading(style, "tlsaudit dry run:"),
+        d.cluster,
+        d.endpoints.len(),
+        d.identities.len(),
+        if d.identities.len() == 1 { "y" } else { "ies" },
+        d.probes
+    );
+    let _ = writeln!(out, "\n{}", heading(style, "Endpoints"));
+    let rows = endpoint_rows(&d);
     table(
         &mut out,
         &[

@@ -139,7 +139,8 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     // `client_auth = "optional"` with a list: callers without a certificate are admitted, the
     // list judges those that send one.
     let optional_with_list = ep.client_auth == Some(ClientAuth::Optional) && policy.list_enforced;
-    if !policy.requires_cert && !(optional_with_list && id.kind != IdentityKind::Anonymous) {
+    let judged_by_list = optional_with_list && id.kind != IdentityKind::Anonymous;
+    if !policy.requires_cert && !judged_by_list {
         let why = match ep.client_auth {
             Some(ClientAuth::Optional) => {
                 "client_auth = \"optional\": a caller without a certificate is admitted".to_string()
