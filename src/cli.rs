@@ -65,7 +65,7 @@ pub enum Command {
     /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
     /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
     Serve(crate::serve::ServeArgs),
-    /// Print a shell completion script (bash, zsh, fish).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this help.
     Man,
@@ -622,12 +622,12 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
         return run_report_tidb(args).await;
     };
     let mut inv = Inventory::load(config)?;
-    if args.dry_run {
-        apply(&args.audit, &mut inv)?;
-        return write_plan(&Plan::new(inv)?, &args);
-    }
     apply(&args.audit, &mut inv)?;
-    let auditor = Auditor::new(Plan::new(inv)?);
+    let plan = Plan::new(inv)?;
+    if args.dry_run {
+        return write_plan(&plan, &args);
+    }
+    let auditor = Auditor::new(plan);
     let snap = round_with_progress(&auditor, args.quiet).await;
     write_report(&auditor, &snap, &args)
 }
