@@ -26,6 +26,10 @@ pub struct Cli {
     /// Without a command: audit ./tlsaudit.toml if it exists, else run the demo.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log on stderr: -v info, -vv debug (each probe), -vvv everything. RUST_LOG, when set,
+    /// decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +69,62 @@ pub enum Command {
     /// into one report: each cell's verdict per vantage point, the worst shown, and a
     /// VANTAGE_DISAGREE finding where they differ.
     Merge(crate::report::merge::MergeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this help.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `tlsaudit completions SHELL`: the script on stdout.
+fn run_completions(args: &CompletionsArgs) -> u8 {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "tlsaudit", &mut out);
+    emit(&String::from_utf8_lossy(&out));
+    0
+}
+
+/// `tlsaudit man`: the man page, generated from the clap definitions, on stdout.
+fn run_man() -> Result<u8, InputError> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| {
+            InputError::usage(
+                format!("cannot render the man page: {e}"),
+                "report this as a bug",
+            )
+        })?;
+    emit(&String::from_utf8_lossy(&out));
+    Ok(0)
+}
+
+/// Tracing on stderr: RUST_LOG when set, else by -v (none without it).
+fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::new(v),
+        _ => match verbose {
+            0 => return,
+            1 => EnvFilter::new("warn,tlsaudit=info,tlsaudit_engine=info,tlsaudit_lab=info"),
+            2 => EnvFilter::new("warn,tlsaudit=debug,tlsaudit_engine=debug,tlsaudit_lab=debug"),
+            _ => EnvFilter::new("debug"),
+        },
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .try_init();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,6 +250,13 @@ pub struct ReportArgs {
     /// it) in the table and the JSON.
     #[arg(long, value_name = "BEFORE.json")]
     pub baseline: Option<PathBuf>,
+    /// Print the plan (every endpoint, identity and expected result) and probe nothing: a table
+    /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
+    #[arg(long, conflicts_with = "baseline")]
+    pub dry_run: bool,
+    /// No progress on stderr (shown only when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub audit: AuditFlags,
     #[command(flatten)]
@@ -384,6 +451,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parse arguments, run, and map the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     // Seed the crypto library's entropy once, before any probe is timed.
     tlsaudit_engine::pki::warm_up();
     // Probes hold sockets: the soft open-file limit goes up to the hard one.
@@ -426,6 +494,8 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
         Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
         Some(Command::Serve(args)) => crate::serve::run(args).await,
         Some(Command::Merge(args)) => crate::report::merge::run(&args),
+        Some(Command::Completions(args)) => Ok(run_completions(&args)),
+        Some(Command::Man) => run_man(),
         None => {
             let default = PathBuf::from("tlsaudit.toml");
             if default.is_file() && stdout_is_terminal() {
@@ -445,6 +515,8 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                     fail_on: Severity::Critical,
                     output: None,
                     baseline: None,
+                    dry_run: false,
+                    quiet: false,
                     audit: AuditFlags::default(),
                     tidb: TidbInputFlags::default(),
                     saved: SavedFlags::default(),
@@ -600,9 +672,65 @@ async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
         }
         return run_report_tidb(args).await;
     };
-    let inv = Inventory::load(config)?;
-    let (auditor, snap) = audit(inv, &args.audit).await?;
+    let mut inv = Inventory::load(config)?;
+    apply(&args.audit, &mut inv)?;
+    let plan = Plan::new(inv)?;
+    if args.dry_run {
+        return write_plan(&plan, &args);
+    }
+    let auditor = Auditor::new(plan);
+    let snap = round_with_progress(&auditor, args.quiet).await;
     write_report(&auditor, &snap, &args)
+}
+
+/// One round, with the progress bar on stderr while it runs (terminal only, not `--quiet`).
+async fn round_with_progress(auditor: &Auditor, quiet: bool) -> std::sync::Arc<Snapshot> {
+    let progress = crate::progress::Progress::start(auditor, quiet);
+    let snap = auditor.run_round(None).await;
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    snap
+}
+
+/// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
+/// `--format`) or a table, to stdout or `--output`; nothing is probed. Exit 0.
+fn write_plan(plan: &Plan, args: &ReportArgs) -> Result<u8, InputError> {
+    let json = match args.format {
+        Some(ReportFormat::Json) => true,
+        Some(ReportFormat::Table) => false,
+        Some(f) => {
+            return Err(InputError::usage(
+                format!(
+                    "--dry-run prints the plan as a table or JSON, not {}",
+                    f.to_possible_value()
+                        .map_or_else(String::new, |v| v.get_name().to_string())
+                ),
+                "use --format table or --format json with --dry-run",
+            ))
+        }
+        None => !(stdout_is_terminal() && args.output.is_none()),
+    };
+    let text = if json {
+        crate::report::plan::to_json(plan).map_err(|e| {
+            InputError::usage(
+                format!("cannot serialize the plan: {e}"),
+                "report this as a bug",
+            )
+        })?
+    } else {
+        let style = if args.output.is_some() {
+            Style::plain()
+        } else {
+            Style::detect()
+        };
+        crate::report::plan::render_text(plan, style)
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        None => emit(&text),
+    }
+    Ok(0)
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
@@ -963,8 +1091,11 @@ async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
     apply(&args.audit, &mut inv)?;
     let mut plan = Plan::new(inv)?;
     plan.static_findings = findings;
+    if args.dry_run {
+        return write_plan(&plan, &args);
+    }
     let auditor = Auditor::new(plan);
-    let snap = auditor.run_round(None).await;
+    let snap = round_with_progress(&auditor, args.quiet).await;
     write_report(&auditor, &snap, &args)
 }
 
@@ -1005,11 +1136,31 @@ pub fn render_lint_text(
     out
 }
 
-/// The lint findings as JSON.
+/// The plan an audit of the linted cluster would run (`plan` in `lint --format json`), or why
+/// there is none (no CA given, a certificate that does not load).
+pub fn lint_plan(
+    cluster: &tlsaudit_engine::tiup::Cluster,
+    expiry_days: u32,
+) -> Result<crate::report::plan::PlanDoc, InputError> {
+    let options = tlsaudit_engine::inventory::AuditOptions {
+        expiry_warning_days: expiry_days,
+        ..Default::default()
+    };
+    let (inv, _) = cluster.inventory(options)?;
+    Ok(crate::report::plan::doc(&Plan::new(inv)?))
+}
+
+/// The lint findings as JSON, with the audit's plan (`plan`: null with `plan_unavailable`
+/// saying why, when the inputs do not describe an audit).
 pub fn render_lint_json(
     cluster: &tlsaudit_engine::tiup::Cluster,
     findings: &[tlsaudit_engine::audit::Finding],
+    plan: Result<crate::report::plan::PlanDoc, InputError>,
 ) -> Result<String, serde_json::Error> {
+    let (plan, plan_unavailable) = match plan {
+        Ok(p) => (serde_json::to_value(p)?, None),
+        Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+    };
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let doc = serde_json::json!({
         "schema": "tlsaudit.lint/1",
@@ -1026,6 +1177,8 @@ pub fn render_lint_json(
             "info": count(Severity::Info),
         },
         "findings": findings,
+        "plan": plan,
+        "plan_unavailable": plan_unavailable,
     });
     serde_json::to_string_pretty(&doc).map(|mut s| {
         s.push('\n');
@@ -1047,7 +1200,12 @@ fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
     };
     let text = match args.format {
         LintFormat::Text => render_lint_text(&cluster, &findings),
-        LintFormat::Json => render_lint_json(&cluster, &findings).map_err(serialize)?,
+        LintFormat::Json => render_lint_json(
+            &cluster,
+            &findings,
+            lint_plan(&cluster, args.tidb.expiry_days),
+        )
+        .map_err(serialize)?,
         LintFormat::Html => shared(crate::report::SharedFormat::Html)?,
         LintFormat::Markdown => shared(crate::report::SharedFormat::Markdown)?,
         LintFormat::Sarif => shared(crate::report::SharedFormat::Sarif)?,

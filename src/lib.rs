@@ -7,11 +7,13 @@
 //! - [`remedy`]: `init`, `fix` and `rotate` (arguments and text output).
 //! - [`tui`]: the live terminal dashboard over the audit's snapshots.
 //! - [`serve`]: `tlsaudit serve`, the Prometheus exporter (rounds on an interval, HTTP).
+//! - [`progress`]: the progress bar of `report` on stderr, from the audit's snapshots.
 //! - [`demo`]: the embedded lab ([`tlsaudit_lab`]) with planted faults and the inventory that
 //!   describes it.
 
 pub mod cli;
 pub mod demo;
+pub mod progress;
 pub mod remedy;
 pub mod report;
 pub mod serve;

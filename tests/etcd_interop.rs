@@ -123,6 +123,8 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
             version: None,
             profile,
             labels: std::collections::BTreeMap::new(),
+            client_auth: None,
+            needed_by: Vec::new(),
         }],
         options: AuditOptions::default(),
     };

@@ -393,6 +393,8 @@ async fn mariadb_tls_and_require_secure_transport() {
         version: None,
         profile: profile::Role::GenericTls.profile(),
         labels: Default::default(),
+        client_auth: None,
+        needed_by: Vec::new(),
     };
     let inventory = |account: Option<MysqlAccount>| Inventory {
         source: None,

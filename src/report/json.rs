@@ -170,9 +170,7 @@ fn endpoints_out(plan: &Plan) -> Vec<EndpointOut> {
         .endpoints
         .iter()
         .map(|ep| {
-            let policy = ep
-                .profile
-                .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
+            let policy = ep.policy();
             EndpointOut {
                 name: ep.name.clone(),
                 component: ep.component.as_str(),

@@ -9,6 +9,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod merge;
+pub mod plan;
 pub mod sarif;
 pub mod saved;
 pub mod shared;

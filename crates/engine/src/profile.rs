@@ -101,6 +101,55 @@ pub enum CertPolicy {
     /// Asks for one when a client CA is set (TiDB `ssl-ca`), verifies it when given, and admits
     /// callers without one (the SQL ports; per-user `REQUIRE X509` decides later).
     Optional,
+    /// Never asks for one (an endpoint with `client_auth = "none"`).
+    Never,
+}
+
+/// An endpoint's own client-certificate policy (`client_auth` in the inventory), overriding its
+/// profile's: a plain mTLS service (nginx with `ssl_verify_client on`, a gRPC server) says
+/// `required` without having a CN list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A client certificate from the CA is required (nginx `ssl_verify_client on`,
+    /// `openssl s_server -Verify`).
+    Required,
+    /// A certificate is asked for and verified when sent; callers without one are admitted
+    /// (nginx `ssl_verify_client optional`, `openssl s_server -verify`).
+    Optional,
+    /// No client certificate is asked for.
+    None,
+}
+
+impl ClientAuth {
+    pub const ALL: [ClientAuth; 3] = [ClientAuth::Required, ClientAuth::Optional, ClientAuth::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::Required => "required",
+            ClientAuth::Optional => "optional",
+            ClientAuth::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClientAuth> {
+        ClientAuth::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The profile's certificate policy this statement stands for.
+    pub fn cert_policy(self) -> CertPolicy {
+        match self {
+            ClientAuth::Required => CertPolicy::Always,
+            ClientAuth::Optional => CertPolicy::Optional,
+            ClientAuth::None => CertPolicy::Never,
+        }
+    }
+}
+
+impl std::fmt::Display for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Where the CN allow-list is enforced.
@@ -795,11 +844,23 @@ impl Profile {
         version: Option<Version>,
         path: Option<&str>,
     ) -> Policy {
+        self.policy_with(self.cert_policy, allowed_cn, version, path)
+    }
+
+    /// [`Profile::policy`] with another certificate policy than the profile's (an endpoint's
+    /// `client_auth`).
+    pub fn policy_with(
+        &self,
+        cert_policy: CertPolicy,
+        allowed_cn: &[String],
+        version: Option<Version>,
+        path: Option<&str>,
+    ) -> Policy {
         let has_list = !allowed_cn.is_empty();
-        let requires_cert = match self.cert_policy {
+        let requires_cert = match cert_policy {
             CertPolicy::Always => true,
             CertPolicy::WithList => has_list,
-            CertPolicy::Optional => false,
+            CertPolicy::Optional | CertPolicy::Never => false,
         };
         let mut not_enforced_because = None;
         if has_list {

@@ -7,7 +7,7 @@ use super::{AuditIdentity, IdentityKind};
 use crate::inventory::Endpoint;
 use crate::pki::Trust;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol};
-use crate::profile::{self, CertPolicy, CnMatch};
+use crate::profile::{self, CertPolicy, ClientAuth, CnMatch};
 
 /// What the configuration says should happen to one identity at one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -129,10 +129,9 @@ fn visible_cns<'a>(id: &'a AuditIdentity, trust: &'a Trust, how: CnMatch) -> Vec
 
 /// The expectation for one identity at one endpoint.
 pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
-    let policy = ep
-        .profile
-        .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
-    let needed = id.component.is_some_and(|c| profile::needs(c, ep.role));
+    let policy = ep.policy();
+    let needed = id.component.is_some_and(|c| profile::needs(c, ep.role))
+        || (id.kind == IdentityKind::Configured && ep.needed_by.contains(&id.name));
     let title = ep.component.title();
     let list = || format!("[{}]", ep.allowed_cn.join(", "));
     let e = |allow: bool, reason: String| Expected {
@@ -142,7 +141,7 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
         deny_only_if_sent: false,
     };
     // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
-    let optional = ep.profile.cert_policy == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
+    let optional = ep.cert_policy() == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
     if optional && id.kind == IdentityKind::Foreign {
         return Expected {
             deny_only_if_sent: true,
@@ -155,18 +154,31 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
             )
         };
     }
-    if !policy.requires_cert {
-        return e(
-            true,
-            format!("{title} {} asks for no client certificate", ep.role),
-        );
+    // `client_auth = "optional"` with a list: callers without a certificate are admitted, the
+    // list judges those that send one.
+    let optional_with_list = ep.client_auth == Some(ClientAuth::Optional) && policy.list_enforced;
+    let judged_by_list = optional_with_list && id.kind != IdentityKind::Anonymous;
+    if !policy.requires_cert && !judged_by_list {
+        let why = match ep.client_auth {
+            Some(ClientAuth::Optional) => {
+                "client_auth = \"optional\": a caller without a certificate is admitted".to_string()
+            }
+            Some(ClientAuth::None) => {
+                "client_auth = \"none\": no client certificate is asked for".to_string()
+            }
+            _ => format!("{title} {} asks for no client certificate", ep.role),
+        };
+        return e(true, why);
     }
     match id.kind {
         IdentityKind::Anonymous => {
-            return e(
-                false,
-                format!("{title} {} requires a client certificate", ep.role),
-            )
+            let why = if ep.client_auth == Some(ClientAuth::Required) {
+                "client_auth = \"required\": a caller without a certificate must be refused"
+                    .to_string()
+            } else {
+                format!("{title} {} requires a client certificate", ep.role)
+            };
+            return e(false, why);
         }
         IdentityKind::Foreign => {
             return e(
@@ -181,10 +193,14 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     }
     if !policy.list_enforced {
         let why = policy.not_enforced_because.unwrap_or_else(|| {
-            format!(
-                "no {} is set: any certificate from the CA is admitted",
-                ep.profile.list
-            )
+            if ep.component == profile::Component::Generic {
+                "no allowed_cn is set: any certificate from the CA is admitted".to_string()
+            } else {
+                format!(
+                    "no {} is set: any certificate from the CA is admitted",
+                    ep.profile.list
+                )
+            }
         });
         return e(true, why);
     }
@@ -229,5 +245,221 @@ pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
                 Verdict::Enforced
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::mint;
+    use crate::inventory::Inventory;
+    use crate::pki::Identity;
+    use crate::probe::Caller;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    use rustls_pki_types::PrivateKeyDer;
+
+    /// A CA, an identity `cn` it issued, and the anonymous and foreign callers.
+    struct Fixture {
+        trust: Trust,
+        ids: Vec<AuditIdentity>,
+    }
+
+    fn fixture(cns: &[&str]) -> Fixture {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, "test CA");
+        let ca = p.self_signed(&key).unwrap();
+        let issuer = rcgen::Issuer::new(p, key);
+        let trust = Trust::from_der(vec![ca.der().clone()]).unwrap();
+        let mut ids = Vec::new();
+        for cn in cns {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(DnType::CommonName, *cn);
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let c = p.signed_by(&key, &issuer).unwrap();
+            let k = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+            let identity = Identity::from_der(cn, vec![c.der().clone()], k).unwrap();
+            ids.push(AuditIdentity {
+                name: (*cn).to_string(),
+                kind: IdentityKind::Configured,
+                component: None,
+                caller: Caller::new(identity, &trust),
+            });
+        }
+        ids.push(AuditIdentity {
+            name: "anonymous".into(),
+            kind: IdentityKind::Anonymous,
+            component: None,
+            caller: Caller::new(Identity::anonymous(), &trust),
+        });
+        ids.push(AuditIdentity {
+            name: "foreign".into(),
+            kind: IdentityKind::Foreign,
+            component: None,
+            caller: Caller::new(mint::foreign(cns[0]).unwrap(), &trust),
+        });
+        Fixture { trust, ids }
+    }
+
+    /// A generic endpoint with the given extra inventory lines.
+    fn generic(extra: &str) -> Endpoint {
+        let text = format!(
+            "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[identities.web]\ncert = \"a\"\nkey = \"b\"\n[identities.batch]\ncert = \"a\"\nkey = \"b\"\n[[endpoints]]\nname = \"nginx\"\ncomponent = \"generic\"\naddress = \"127.0.0.1:8443\"\n{extra}\n"
+        );
+        Inventory::parse(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .endpoints
+            .remove(0)
+    }
+
+    fn allows(ep: &Endpoint, f: &Fixture) -> Vec<(String, bool, bool)> {
+        f.ids
+            .iter()
+            .map(|id| {
+                let x = expect(ep, id, &f.trust);
+                (id.name.clone(), x.allow, x.needed)
+            })
+            .collect()
+    }
+
+    fn row(name: &str, allow: bool, needed: bool) -> (String, bool, bool) {
+        (name.to_string(), allow, needed)
+    }
+
+    #[test]
+    fn a_generic_endpoint_without_client_auth_asks_for_nothing() {
+        let f = fixture(&["web"]);
+        let ep = generic("");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("anonymous", true, false),
+                row("foreign", true, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn client_auth_required_without_a_list_refuses_anonymous_and_foreign() {
+        let f = fixture(&["web", "batch"]);
+        let ep = generic("client_auth = \"required\"");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("batch", true, false),
+                row("anonymous", false, false),
+                row("foreign", false, false)
+            ]
+        );
+        let anon = expect(&ep, &f.ids[2], &f.trust);
+        assert!(anon.reason.contains("client_auth"), "{}", anon.reason);
+        // With a list, the list decides among the CA's certificates.
+        let ep = generic("client_auth = \"required\"\nallowed_cn = [\"web\"]");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("batch", false, false),
+                row("anonymous", false, false),
+                row("foreign", false, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn client_auth_optional_admits_anonymous_and_refuses_foreign() {
+        let f = fixture(&["web", "batch"]);
+        let ep = generic("client_auth = \"optional\"");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("batch", true, false),
+                row("anonymous", true, false),
+                row("foreign", false, false)
+            ]
+        );
+        assert!(expect(&ep, &f.ids[3], &f.trust).deny_only_if_sent);
+        // With a list: no certificate is admitted, a certificate must be on the list.
+        let ep = generic("client_auth = \"optional\"\nallowed_cn = [\"web\"]");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("batch", false, false),
+                row("anonymous", true, false),
+                row("foreign", false, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn client_auth_none_admits_everyone_even_over_the_profile() {
+        let f = fixture(&["web"]);
+        let mut ep = generic("client_auth = \"none\"");
+        // Over a profile that always requires a certificate (etcd's peer port).
+        ep.role = crate::profile::Role::EtcdPeer;
+        ep.profile = ep.role.profile();
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("anonymous", true, false),
+                row("foreign", true, false)
+            ]
+        );
+        assert!(!ep.policy().requires_cert);
+    }
+
+    #[tokio::test]
+    async fn needed_by_marks_the_needed_links_and_a_refused_one_is_blocked() {
+        use crate::probe::{probe, OutcomeClass, ProbeSpec, Protocol};
+        let f = fixture(&["web", "batch"]);
+        let ep =
+            generic("client_auth = \"required\"\nallowed_cn = [\"web\"]\nneeded_by = [\"batch\"]");
+        assert_eq!(
+            allows(&ep, &f),
+            [
+                row("web", true, false),
+                row("batch", false, true),
+                row("anonymous", false, false),
+                row("foreign", false, false)
+            ]
+        );
+        // A real record (a closed loopback port), its outcome set to each refusal.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spec = ProbeSpec::new(format!("127.0.0.1:{port}"), Protocol::Tls);
+        let mut rec = probe(&spec, &f.ids[1].caller, &f.trust).await;
+        assert_eq!(
+            verdict(&expect(&ep, &f.ids[1], &f.trust), &rec),
+            Verdict::Unreachable
+        );
+        rec.outcome.class = OutcomeClass::CnRejected;
+        assert_eq!(
+            verdict(&expect(&ep, &f.ids[1], &f.trust), &rec),
+            Verdict::Blocked
+        );
+        rec.outcome.class = OutcomeClass::CertRequired;
+        assert_eq!(
+            verdict(&expect(&ep, &f.ids[2], &f.trust), &rec),
+            Verdict::Enforced
+        );
+        // Without needed_by the same refusal of batch is enforcement.
+        let ep = generic("client_auth = \"required\"\nallowed_cn = [\"web\"]");
+        rec.outcome.class = OutcomeClass::CnRejected;
+        assert_eq!(
+            verdict(&expect(&ep, &f.ids[1], &f.trust), &rec),
+            Verdict::Enforced
+        );
     }
 }

@@ -298,9 +298,7 @@ fn alpn_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
 fn allow_list_findings(plan: &Plan, e: EndpointId, ep: &Endpoint, out: &mut Vec<Finding>) {
     let file = ep.profile.config.file;
     let key = ep.profile.list;
-    let policy = ep
-        .profile
-        .policy(&ep.allowed_cn, ep.version, ep.path.as_deref());
+    let policy = ep.policy();
     if let Some(why) = &policy.not_enforced_because {
         if ep
             .profile

@@ -465,7 +465,7 @@ impl Pacer {
 }
 
 /// Identities minted at run time.
-mod mint {
+pub(crate) mod mint {
     use std::path::Path;
 
     use rcgen::{

@@ -13,7 +13,7 @@ use crate::error::InputError;
 use crate::probe::{validate_address, Protocol, Timeouts};
 
 mod scope;
-use crate::profile::{self, Component, Profile, Role, Version};
+use crate::profile::{self, CertPolicy, ClientAuth, Component, Policy, Profile, Role, Version};
 pub use scope::Scope;
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +72,8 @@ struct RawEndpoint {
     version: Option<Spanned<String>>,
     #[serde(default)]
     labels: std::collections::BTreeMap<String, String>,
+    client_auth: Option<Spanned<String>>,
+    needed_by: Option<Vec<Spanned<String>>>,
 }
 
 /// A caller identity from the inventory.
@@ -102,11 +104,47 @@ pub struct Endpoint {
     /// Free-form labels (`labels = { rack = "r1", zone = "az1" }`): the dashboard groups by
     /// them.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// The endpoint's own client-certificate policy, overriding the profile's (`client_auth`).
+    pub client_auth: Option<ClientAuth>,
+    /// Inventory identities that need this link (`needed_by`), besides those the profile's
+    /// `needs` names: refusing them is an outage (`blocked`), not enforcement.
+    pub needed_by: Vec<String>,
 }
 
 impl Endpoint {
     pub fn host(&self) -> &str {
         crate::probe::host_of(&self.address)
+    }
+
+    /// When the endpoint asks for a client certificate: its `client_auth`, else its profile's.
+    pub fn cert_policy(&self) -> CertPolicy {
+        self.client_auth
+            .map_or(self.profile.cert_policy, ClientAuth::cert_policy)
+    }
+
+    /// How the endpoint treats callers, with its list, version, path and `client_auth`.
+    pub fn policy(&self) -> Policy {
+        self.profile.policy_with(
+            self.cert_policy(),
+            &self.allowed_cn,
+            self.version,
+            self.path.as_deref(),
+        )
+    }
+
+    /// The client-certificate policy in force, in the inventory's words.
+    pub fn effective_client_auth(&self) -> ClientAuth {
+        if let Some(c) = self.client_auth {
+            return c;
+        }
+        match self.cert_policy() {
+            CertPolicy::Optional => ClientAuth::Optional,
+            CertPolicy::Never => ClientAuth::None,
+            CertPolicy::Always | CertPolicy::WithList if self.policy().requires_cert => {
+                ClientAuth::Required
+            }
+            CertPolicy::Always | CertPolicy::WithList => ClientAuth::None,
+        }
     }
 }
 
@@ -216,7 +254,7 @@ impl Inventory {
         let ctx = Ctx { path, text };
         let raw = ctx.raw_config()?;
         let identities = ctx.identities(raw.identities)?;
-        let endpoints = ctx.endpoints(raw.endpoints)?;
+        let endpoints = ctx.endpoints(raw.endpoints, &identities)?;
         let options = ctx.options(raw.probe)?;
         Ok(Inventory {
             source: Some(path.to_path_buf()),
@@ -300,20 +338,26 @@ impl Ctx<'_> {
     }
 
     /// The `[[endpoints]]` entries, in file order; names must be unique.
-    fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, InputError> {
+    fn endpoints(
+        &self,
+        raw: Vec<RawEndpoint>,
+        identities: &[IdentityEntry],
+    ) -> Result<Vec<Endpoint>, InputError> {
         let mut endpoints = Vec::new();
         let mut names = BTreeSet::new();
         for e in raw {
-            endpoints.push(self.endpoint(e, &mut names)?);
+            endpoints.push(self.endpoint(e, &mut names, identities)?);
         }
         Ok(endpoints)
     }
 
-    /// One endpoint: its name (recorded in `names`), role, address, version, protocol and path.
+    /// One endpoint: its name (recorded in `names`), role, address, version, protocol, path,
+    /// `client_auth` and `needed_by` (names of `identities`).
     fn endpoint(
         &self,
         e: RawEndpoint,
         names: &mut BTreeSet<String>,
+        identities: &[IdentityEntry],
     ) -> Result<Endpoint, InputError> {
         let name = e.name.get_ref().clone();
         if name.is_empty() || !names.insert(name.clone()) {
@@ -342,6 +386,9 @@ impl Ctx<'_> {
             })?),
             None => None,
         };
+        let allowed_cn = e.allowed_cn.unwrap_or_default();
+        let client_auth = self.client_auth(e.client_auth.as_ref(), &allowed_cn)?;
+        let needed_by = self.needed_by(e.needed_by.unwrap_or_default(), identities)?;
         let protocol = e.protocol.unwrap_or(profile.protocol);
         let path = e.path.or_else(|| {
             (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string())
@@ -354,11 +401,74 @@ impl Ctx<'_> {
             server_name: e.server_name,
             protocol,
             path,
-            allowed_cn: e.allowed_cn.unwrap_or_default(),
+            allowed_cn,
             version,
             profile,
             labels: e.labels,
+            client_auth,
+            needed_by,
         })
+    }
+
+    /// `client_auth = "required" | "optional" | "none"`; `none` with an allow-list is a
+    /// contradiction.
+    fn client_auth(
+        &self,
+        raw: Option<&Spanned<String>>,
+        allowed_cn: &[String],
+    ) -> Result<Option<ClientAuth>, InputError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let words = ClientAuth::ALL.map(ClientAuth::as_str).join(", ");
+        let c = ClientAuth::parse(raw.get_ref()).ok_or_else(|| {
+            self.at(
+                raw.span(),
+                format!(
+                    "client_auth {:?} is not a client-certificate policy",
+                    raw.get_ref()
+                ),
+                format!("use one of: {words}"),
+            )
+        })?;
+        if c == ClientAuth::None && !allowed_cn.is_empty() {
+            return Err(self.at(
+                raw.span(),
+                "client_auth = \"none\" but allowed_cn is set: an endpoint that asks for no certificate cannot check a CN",
+                "use client_auth = \"required\" (or \"optional\"), or drop allowed_cn",
+            ));
+        }
+        Ok(Some(c))
+    }
+
+    /// `needed_by = ["tidb", ...]`: names of the inventory's identities.
+    fn needed_by(
+        &self,
+        raw: Vec<Spanned<String>>,
+        identities: &[IdentityEntry],
+    ) -> Result<Vec<String>, InputError> {
+        let mut out = Vec::new();
+        for n in raw {
+            if !identities.iter().any(|i| &i.name == n.get_ref()) {
+                let known: Vec<&str> = identities.iter().map(|i| i.name.as_str()).collect();
+                return Err(self.at(
+                    n.span(),
+                    format!(
+                        "needed_by names {:?}, which is not an identity of this inventory",
+                        n.get_ref()
+                    ),
+                    if known.is_empty() {
+                        "add an [identities.NAME] table, or drop needed_by".to_string()
+                    } else {
+                        format!("use one of: {}", known.join(", "))
+                    },
+                ));
+            }
+            if !out.contains(n.get_ref()) {
+                out.push(n.into_inner());
+            }
+        }
+        Ok(out)
     }
 
     /// An endpoint's role: the component's default, or the named one if the component has it.
@@ -540,6 +650,41 @@ version = "v8.5.0"
         assert!(e.contains("used twice"), "{e}");
         let e = err(&GOOD.replace("[identities.tidb]", "[identities.anonymous]"));
         assert!(e.contains("reserved"), "{e}");
+    }
+
+    #[test]
+    fn client_auth_and_needed_by_are_read_and_checked() {
+        let text = GOOD.replace(
+            "version = \"v8.5.0\"",
+            "version = \"v8.5.0\"\nclient_auth = \"optional\"\nneeded_by = [\"tidb\", \"tidb\"]",
+        );
+        let inv = Inventory::parse(&text, Path::new("t.toml")).unwrap();
+        assert_eq!(inv.endpoints[0].client_auth, None);
+        assert!(inv.endpoints[0].needed_by.is_empty());
+        assert_eq!(inv.endpoints[1].client_auth, Some(ClientAuth::Optional));
+        assert_eq!(inv.endpoints[1].needed_by, vec!["tidb".to_string()]);
+        assert_eq!(inv.endpoints[1].cert_policy(), CertPolicy::Optional);
+
+        let e = err(&GOOD.replace("version = \"v8.5.0\"", "client_auth = \"always\""));
+        assert!(
+            e.starts_with("t.toml:21:15: ") && e.contains("required, optional, none"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("version = \"v8.5.0\"", "needed_by = [\"tidb\", \"tikv\"]"));
+        assert!(
+            e.starts_with("t.toml:21:22: ")
+                && e.contains("\"tikv\"")
+                && e.contains("use one of: tidb"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace(
+            "allowed_cn = [\"tidb\", \"pd\"]",
+            "allowed_cn = [\"tidb\", \"pd\"]\nclient_auth = \"none\"",
+        ));
+        assert!(
+            e.starts_with("t.toml:15:15: ") && e.contains("allowed_cn"),
+            "{e}"
+        );
     }
 
     #[test]

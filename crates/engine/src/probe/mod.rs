@@ -276,6 +276,14 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
         let _ = tokio::time::timeout(left, mysql::plaintext_test(spec, &mut rec)).await;
     }
     rec.timings.total_ms = ms(t0.elapsed());
+    tracing::debug!(
+        address = %spec.address,
+        identity = %caller.identity.name,
+        outcome = rec.outcome.class.as_str(),
+        ms = rec.timings.total_ms,
+        "probe finished: {}",
+        rec.outcome.summary
+    );
     rec
 }
 

@@ -563,6 +563,8 @@ impl Cluster {
                     version: i.version,
                     profile,
                     labels: std::collections::BTreeMap::new(),
+                    client_auth: None,
+                    needed_by: Vec::new(),
                 });
             }
         }
