@@ -8,7 +8,9 @@ use std::io::IsTerminal;
 
 use super::diff::Diff;
 use super::text::Style;
-use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::audit::{
+    EndpointId, IdentityId, IdentityKind, Plan, Severity, Snapshot, Verdict,
+};
 
 /// The width when neither `COLUMNS` nor a terminal says otherwise.
 pub const DEFAULT_WIDTH: usize = 100;
@@ -251,7 +253,19 @@ impl Columns {
     /// then both further, and the ADDRESS column goes last.
     fn fit(plan: &Plan, width: usize) -> Columns {
         let inv = &plan.inventory;
-        let id_names: Vec<&str> = plan.identities.iter().map(|i| i.name.as_str()).collect();
+        // An identity minted from the CA key is marked `tidb*` (the key below says so).
+        let id_labels: Vec<String> = plan
+            .identities
+            .iter()
+            .map(|i| {
+                if i.kind == IdentityKind::Minted {
+                    format!("{}*", i.name)
+                } else {
+                    i.name.clone()
+                }
+            })
+            .collect();
+        let id_names: Vec<&str> = id_labels.iter().map(String::as_str).collect();
         let ep_names: Vec<&str> = inv.endpoints.iter().map(|e| e.name.as_str()).collect();
         let kinds: Vec<String> = inv
             .endpoints
@@ -332,7 +346,8 @@ impl Columns {
             }
         }
         for (k, id) in plan.identities.iter().enumerate() {
-            if self.ids[k] != id.name {
+            let minted = id.kind == IdentityKind::Minted;
+            if self.ids[k] != id.name && !(minted && self.ids[k] == format!("{}*", id.name)) {
                 rows.push((self.ids[k].clone(), format!("{} (identity)", id.name)));
             }
         }
@@ -468,6 +483,22 @@ fn render_with(
         .collect();
     let _ = write!(out, "\n{}", wrap_items("legend: ", &legend, "  ", width));
     out.push_str(&cols.key(plan, width));
+    let minted: Vec<&str> = plan
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Minted)
+        .map(|i| i.name.as_str())
+        .collect();
+    if !minted.is_empty() {
+        out.push_str(&wrap(
+            &format!(
+                "name*: minted from the CA key with the CN TiUP gives the component, whose own certificate is not readable here ({})",
+                minted.join(", ")
+            ),
+            0,
+            width,
+        ));
+    }
     if let Some(d) = baseline {
         let _ = writeln!(
             out,
