@@ -346,9 +346,13 @@ impl Columns {
             }
         }
         for (k, id) in plan.identities.iter().enumerate() {
-            let minted = id.kind == IdentityKind::Minted;
-            if self.ids[k] != id.name && !(minted && self.ids[k] == format!("{}*", id.name)) {
-                rows.push((self.ids[k].clone(), format!("{} (identity)", id.name)));
+            let label = if id.kind == IdentityKind::Minted {
+                format!("{}*", id.name)
+            } else {
+                id.name.clone()
+            };
+            if self.ids[k] != label {
+                rows.push((self.ids[k].clone(), format!("{label} (identity)")));
             }
         }
         if rows.is_empty() {
