@@ -141,11 +141,11 @@ fn topology_becomes_an_inventory() {
     );
     assert_eq!(
         ep("tidb-10.0.1.21-10080").allowed_cn,
-        ["tidb", "prod-client"]
+        ["tidb", "prod-client", "tiproxy"]
     );
     assert_eq!(
         ep("tidb-10.0.1.22-10081").allowed_cn,
-        ["tidb", "prod-client", "dashboard"]
+        ["tidb", "prod-client", "dashboard", "tiproxy"]
     );
     assert!(!ep("tikv-10.0.1.32-20161")
         .allowed_cn
