@@ -839,6 +839,7 @@ fn read_instance(
     }
     // Endpoints in the order of the section's ports.
     endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
+    advertised(ctx, spec, label, fields, &mut endpoints, &mut urls);
     Ok(Instance {
         component: spec.component,
         name: format!(
@@ -853,6 +854,123 @@ fn read_instance(
         security,
         urls,
     })
+}
+
+/// The `advertise_*` fields of a section: the field, the endpoint roles it sets the address
+/// of, and whether it holds a host only (TiDB's `advertise_address`) rather than `host:port` or
+/// a URL.
+fn advertise_fields(component: Component) -> &'static [(&'static str, &'static [Role], bool)] {
+    match component {
+        Component::Pd => &[
+            ("advertise_client_addr", &[Role::PdClient], false),
+            ("advertise_peer_addr", &[Role::PdPeer], false),
+        ],
+        Component::Tidb => &[(
+            "advertise_address",
+            &[Role::TidbStatus, Role::TidbSql],
+            true,
+        )],
+        Component::Tikv => &[
+            ("advertise_addr", &[Role::TikvGrpc], false),
+            ("advertise_status_addr", &[Role::TikvStatus], false),
+        ],
+        _ => &[],
+    }
+}
+
+/// Callers dial the address an instance advertises, not its `host`: each `advertise_*` field
+/// replaces the address of its endpoints (a host only keeps the port). A URL's `http://` on a
+/// TLS cluster is the `HTTP_URL_WITH_TLS` finding.
+fn advertised(
+    ctx: &Ctx<'_>,
+    spec: &SectionSpec,
+    label: &str,
+    fields: &[Entry],
+    endpoints: &mut [InstanceEndpoint],
+    urls: &mut Vec<UrlSetting>,
+) {
+    for (field, roles, host_only) in advertise_fields(spec.component) {
+        let Some(e) = fields.iter().find(|e| e.key == *field) else {
+            continue;
+        };
+        let what = if *host_only {
+            "a host name or IP"
+        } else {
+            "host:port or a URL"
+        };
+        let Some(raw) = e.value.scalar_text().filter(|v| !v.trim().is_empty()) else {
+            ctx.report(ctx.err(
+                e.value.pos,
+                format!("{label}: {field} must be {what}"),
+                format!("write {field}: {}", if *host_only { "10.0.1.1" } else { "10.0.1.1:2379" }),
+            ));
+            continue;
+        };
+        let value = raw.trim();
+        let key = format!("{label}.{field}");
+        let lower = value.to_ascii_lowercase();
+        let rest = if let Some(r) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) {
+            urls.push(UrlSetting {
+                key: key.clone(),
+                value: value.to_string(),
+                source: source_at(ctx.path, e.value.pos, &key),
+            });
+            &value[value.len() - r.len()..]
+        } else {
+            value
+        };
+        let rest = rest.trim_end_matches('/');
+        // `host:port`, `[v6]:port`, or a host alone.
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((h, p)) => (h, p.strip_prefix(':')),
+                None => (v6, None),
+            },
+            None => match rest.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, Some(p)),
+                _ => (rest, None),
+            },
+        };
+        let port = match port {
+            Some(_) if *host_only => {
+                ctx.report(ctx.err(
+                    e.value.pos,
+                    format!("{label}: {field} is a host, not {value:?} (the ports are status_port and port)"),
+                    format!("write {field}: {host}"),
+                ));
+                continue;
+            }
+            Some(p) => match p.parse::<u16>().ok().filter(|p| *p > 0) {
+                Some(p) => Some(p),
+                None => {
+                    ctx.report(ctx.err(
+                        e.value.pos,
+                        format!("{label}: {field} has no valid port in {value:?}"),
+                        format!("write {field}: {host}:<port>"),
+                    ));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if host.is_empty() {
+            ctx.report(ctx.err(
+                e.value.pos,
+                format!("{label}: {field} has no host in {value:?}"),
+                format!("write {field}: {what}"),
+            ));
+            continue;
+        }
+        for ep in endpoints.iter_mut().filter(|ep| roles.contains(&ep.role)) {
+            let keep = ep
+                .address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok());
+            if let Some(p) = port.or(keep) {
+                ep.address = join_host_port(host, p);
+            }
+        }
+    }
 }
 
 /// An instance field TiUP does not know (`clientport`, `client-port`) is a finding.
