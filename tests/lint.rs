@@ -132,9 +132,13 @@ fn clean_topology_has_only_the_not_audited_note() {
     let s = Setup::new();
     let tls = s.prod_tls();
     let f = run(&topo(&fixture("tiup/prod.yaml"), Some(&tls)));
-    assert_eq!(codes(&f), ["TOPOLOGY_SECTION_NOT_AUDITED"], "{f:#?}");
-    assert_eq!(f[0].severity, Severity::Info);
-    assert!(f[0].evidence.contains("monitoring_servers"), "{f:#?}");
+    assert_eq!(
+        codes(&f),
+        ["EXPORTER_PLAINTEXT", "TOPOLOGY_SECTION_NOT_AUDITED"],
+        "{f:#?}"
+    );
+    assert!(f.iter().all(|x| x.severity == Severity::Info));
+    assert!(f[1].evidence.contains("monitoring_servers"), "{f:#?}");
 }
 
 #[test]
@@ -718,7 +722,9 @@ fn unknown_keys_are_findings_with_a_suggestion() {
         assert!(x.fix.starts_with(fix), "{x:#?}");
         assert_eq!(x.severity, severity, "{x:#?}");
     }
-    assert_eq!(codes(&f), ["UNKNOWN_KEY"; 5], "{f:#?}");
+    let mut five = vec!["UNKNOWN_KEY"; 5];
+    five.push("EXPORTER_PLAINTEXT");
+    assert_eq!(codes(&f), five, "{f:#?}");
     // The ignored port: PD is taken at its default client port, as TiUP would not.
     let cluster = Cluster::load(&topo(&fixture("tiup/unknown-keys.yaml"), None)).unwrap();
     assert_eq!(cluster.instances[0].endpoints[0].address, "10.0.4.11:2379");
@@ -778,7 +784,7 @@ fn allow_list_emptied_on_one_instance() {
         x.evidence.contains("asks for no client certificate"),
         "{x:#?}"
     );
-    assert_eq!(codes(&f), ["ALLOW_LIST_EMPTIED"], "{f:#?}");
+    assert_eq!(codes(&f), ["ALLOW_LIST_EMPTIED", "EXPORTER_PLAINTEXT"], "{f:#?}");
     // With no list in server_configs, an empty instance list is a warning.
     let s = Setup::new();
     let t = s.fixture_edited(
@@ -1138,4 +1144,46 @@ fn list_lacks_needed_cn() {
     );
     let f = run(&topo(&t, None));
     assert!(!has(&f, "LIST_LACKS_NEEDED_CN"), "{f:#?}");
+}
+
+#[test]
+fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
+    let s = Setup::new();
+    let f = run(&topo(&fixture("tiup/prod.yaml"), None));
+    let x = find(&f, "EXPORTER_PLAINTEXT");
+    assert_eq!(x.severity, Severity::Info);
+    assert!(x.title.contains("node_exporter :9100, blackbox_exporter :9115"), "{x:#?}");
+    assert!(x.evidence.contains("10.0.1.11:9100, 10.0.1.11:9115"), "{x:#?}");
+    assert!(x.source.as_deref().unwrap().ends_with("prod.yaml:12:1: monitored"), "{x:#?}");
+    // Custom ports; a host whose only instance sets ignore_exporter runs none.
+    let t = s.write(
+        "mon.yaml",
+        "global:\n  enable_tls: true\n\
+         monitored:\n  node_exporter_port: 19100\n  blackbox_exporter_port: 19115\n\
+         pd_servers:\n  - host: 10.0.3.1\n\
+         tikv_servers:\n  - host: 10.0.3.2\n    ignore_exporter: true\n",
+    );
+    let f = run(&topo(&t, None));
+    let x = find(&f, "EXPORTER_PLAINTEXT");
+    assert!(x.title.contains("on 1 host(s)"), "{x:#?}");
+    assert!(x.evidence.starts_with("10.0.3.1:19100, 10.0.3.1:19115;"), "{x:#?}");
+    assert!(x.evidence.contains("none on 10.0.3.2"), "{x:#?}");
+    // Every instance opts out: nothing to note. TLS off: TLS_DISABLED says it all.
+    let t = s.write(
+        "none.yaml",
+        "global:\n  enable_tls: true\n\
+         pd_servers:\n  - host: 10.0.3.1\n    ignore_exporter: true\n",
+    );
+    assert!(!has(&run(&topo(&t, None)), "EXPORTER_PLAINTEXT"));
+    // A bad port or flag: exit 2 with line and column.
+    let t = s.write(
+        "bad.yaml",
+        "global:\n  enable_tls: true\n\
+         monitored:\n  node_exporter_port: metrics\n\
+         pd_servers:\n  - host: 10.0.3.1\n    ignore_exporter: maybe\n",
+    );
+    let (code, _, err) = cli(&["lint", "--topology", t.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:4:23: node_exporter_port must be a port number"), "{err}");
+    assert!(err.contains("bad.yaml:7:22: pd_servers[0]: ignore_exporter must be true or false"), "{err}");
 }

@@ -89,6 +89,7 @@ codes! {
     KeyCertMismatch = "KEY_CERT_MISMATCH", Critical: "The key file is not the certificate's key (also ca.pem against ca.crt)." fix "Use the matching key.",
     KeyUnusable = "KEY_UNUSABLE", Critical: "The key file holds no usable unencrypted key." fix "Give an unencrypted PEM key.",
     KeyFilePermissions = "KEY_FILE_PERMISSIONS", Warning: "A private key is readable by its group or by everyone." fix "chmod 600 the key file.",
+    ExporterPlaintext = "EXPORTER_PLAINTEXT", Info: "TiUP's monitoring agents (node_exporter, blackbox_exporter) answer plaintext HTTP on the cluster's hosts: metrics, not cluster traffic." fix "Firewall the exporter ports to the monitoring hosts, or set ignore_exporter on the instances of a host.",
     TopologySectionNotAudited = "TOPOLOGY_SECTION_NOT_AUDITED", Info: "A topology section is not audited (monitoring, TiSpark, binlog, ...)." fix "Audit it with a tlsaudit.toml if it serves mutual TLS.",
     AddressNotDialable = "ADDRESS_NOT_DIALABLE", Info: "A component config listens on every interface and advertises no address." fix "Set the advertise address, or give the topology.",
     ConfigAppliedToAll = "CONFIG_APPLIED_TO_ALL", Info: "A component config matched no instance address, so it applies to every instance of its component." fix "Set advertise addresses, one file per instance.",

@@ -335,7 +335,17 @@ impl Topology {
         let global = read_global(&ctx, entries);
         let globals = read_server_configs(&ctx, entries);
         let versions = read_component_versions(entries);
-        let instances = read_instances(&ctx, entries, &globals, &global, &versions, version);
+        let mut exporter_hosts = ExporterHosts::default();
+        let instances = read_instances(
+            &ctx,
+            entries,
+            &globals,
+            &global,
+            &versions,
+            version,
+            &mut exporter_hosts,
+        );
+        monitored(&ctx, entries, &exporter_hosts, global.tls.value);
         InputError::collect(ctx.errors.take())?;
         let notes = ctx.notes.take();
         let meta_name = is_meta
@@ -357,6 +367,78 @@ impl Topology {
             notes,
         })
     }
+}
+
+/// The hosts TiUP deploys its monitoring agents on (any instance there without
+/// `ignore_exporter: true`), and those where every instance opts out.
+#[derive(Default)]
+struct ExporterHosts {
+    monitored: Vec<String>,
+    ignored: Vec<String>,
+}
+
+/// `monitored`: TiUP runs node_exporter (`node_exporter_port`, 9100) and blackbox_exporter
+/// (`blackbox_exporter_port`, 9115) on every host of the cluster, as plaintext HTTP even with
+/// `enable_tls`. They are not cluster links: a note says where they answer plaintext, not an
+/// error; hosts whose instances all set `ignore_exporter` have none.
+fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bool) {
+    let sec = entries.iter().find(|e| e.key == "monitored");
+    let fields: &[Entry] = match sec.map(|e| &e.value.value) {
+        Some(Value::Map(m)) => m,
+        Some(Value::Null) | None => &[],
+        Some(_) => {
+            if let Some(e) = sec {
+                ctx.report(ctx.err(
+                    e.value.pos,
+                    "monitored must be a mapping",
+                    "write monitored: {node_exporter_port: 9100, blackbox_exporter_port: 9115}",
+                ));
+            }
+            return;
+        }
+    };
+    let node = field_port(ctx, fields, "node_exporter_port", 9100).unwrap_or(9100);
+    let blackbox = field_port(ctx, fields, "blackbox_exporter_port", 9115).unwrap_or(9115);
+    let mut on: Vec<&str> = hosts.monitored.iter().map(String::as_str).collect();
+    on.sort_unstable();
+    on.dedup();
+    let mut off: Vec<&str> = hosts
+        .ignored
+        .iter()
+        .map(String::as_str)
+        .filter(|h| !on.contains(h))
+        .collect();
+    off.sort_unstable();
+    off.dedup();
+    if on.is_empty() || !tls_on {
+        return;
+    }
+    let addrs: Vec<String> = on
+        .iter()
+        .flat_map(|h| [join_host_port(h, node), join_host_port(h, blackbox)])
+        .collect();
+    ctx.note(note(
+        Code::ExporterPlaintext,
+        Severity::Info,
+        format!(
+            "TiUP's monitoring agents answer plaintext HTTP on {} host(s): node_exporter :{node}, blackbox_exporter :{blackbox}",
+            on.len()
+        ),
+        format!(
+            "{}{}; they serve metrics, not cluster traffic, and TiUP does not put them under TLS",
+            addrs.join(", "),
+            if off.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; none on {} (every instance there sets ignore_exporter)",
+                    off.join(", ")
+                )
+            }
+        ),
+        "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
+        sec.map(|e| source_at(ctx.path, e.key_pos, "monitored")),
+    ));
 }
 
 /// The `global` section's settings that instances inherit.
@@ -634,6 +716,7 @@ fn read_instances(
     global: &Global,
     versions: &[(Component, Version)],
     version: Option<Version>,
+    exporter_hosts: &mut ExporterHosts,
 ) -> Vec<Instance> {
     let tls_on = global.tls.value;
     let tls_source = global.tls.source.clone();
@@ -692,6 +775,16 @@ fn read_instances(
             );
             match read {
                 Ok(inst) => {
+                    let ignore = fields.iter().find(|e| e.key == "ignore_exporter");
+                    match ignore.map(|e| (e, e.value.as_bool())) {
+                        Some((_, Some(true))) => exporter_hosts.ignored.push(inst.host.clone()),
+                        Some((e, None)) => ctx.report(ctx.err(
+                            e.value.pos,
+                            format!("{label}: ignore_exporter must be true or false"),
+                            "write ignore_exporter: true",
+                        )),
+                        _ => exporter_hosts.monitored.push(inst.host.clone()),
+                    }
                     let main = field_port(ctx, fields, spec.main_port.0, spec.main_port.1)
                         .unwrap_or(spec.main_port.1);
                     used.claim(ctx, &inst, main, &label, item.pos);
