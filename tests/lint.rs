@@ -784,7 +784,11 @@ fn allow_list_emptied_on_one_instance() {
         x.evidence.contains("asks for no client certificate"),
         "{x:#?}"
     );
-    assert_eq!(codes(&f), ["ALLOW_LIST_EMPTIED", "EXPORTER_PLAINTEXT"], "{f:#?}");
+    assert_eq!(
+        codes(&f),
+        ["ALLOW_LIST_EMPTIED", "EXPORTER_PLAINTEXT"],
+        "{f:#?}"
+    );
     // With no list in server_configs, an empty instance list is a warning.
     let s = Setup::new();
     let t = s.fixture_edited(
@@ -1074,7 +1078,10 @@ fn list_lacks_needed_cn() {
         "{m:#?}"
     );
     assert!(m.evidence.contains("raft"), "{m:#?}");
-    assert!(m.evidence.contains("tls/ti"), "the CN comes from the file: {m:#?}");
+    assert!(
+        m.evidence.contains("tls/ti"),
+        "the CN comes from the file: {m:#?}"
+    );
     // The other TiKVs' list has both: nothing about them; the status port needs nobody.
     assert_eq!(
         codes(&f)
@@ -1152,9 +1159,22 @@ fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
     let f = run(&topo(&fixture("tiup/prod.yaml"), None));
     let x = find(&f, "EXPORTER_PLAINTEXT");
     assert_eq!(x.severity, Severity::Info);
-    assert!(x.title.contains("node_exporter :9100, blackbox_exporter :9115"), "{x:#?}");
-    assert!(x.evidence.contains("10.0.1.11:9100, 10.0.1.11:9115"), "{x:#?}");
-    assert!(x.source.as_deref().unwrap().ends_with("prod.yaml:12:1: monitored"), "{x:#?}");
+    assert!(
+        x.title
+            .contains("node_exporter :9100, blackbox_exporter :9115"),
+        "{x:#?}"
+    );
+    assert!(
+        x.evidence.contains("10.0.1.11:9100, 10.0.1.11:9115"),
+        "{x:#?}"
+    );
+    assert!(
+        x.source
+            .as_deref()
+            .unwrap()
+            .ends_with("prod.yaml:12:1: monitored"),
+        "{x:#?}"
+    );
     // Custom ports; a host whose only instance sets ignore_exporter runs none.
     let t = s.write(
         "mon.yaml",
@@ -1166,7 +1186,10 @@ fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
     let f = run(&topo(&t, None));
     let x = find(&f, "EXPORTER_PLAINTEXT");
     assert!(x.title.contains("on 1 host(s)"), "{x:#?}");
-    assert!(x.evidence.starts_with("10.0.3.1:19100, 10.0.3.1:19115;"), "{x:#?}");
+    assert!(
+        x.evidence.starts_with("10.0.3.1:19100, 10.0.3.1:19115;"),
+        "{x:#?}"
+    );
     assert!(x.evidence.contains("none on 10.0.3.2"), "{x:#?}");
     // Every instance opts out: nothing to note. TLS off: TLS_DISABLED says it all.
     let t = s.write(
@@ -1184,6 +1207,12 @@ fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
     );
     let (code, _, err) = cli(&["lint", "--topology", t.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad.yaml:4:23: node_exporter_port must be a port number"), "{err}");
-    assert!(err.contains("bad.yaml:7:22: pd_servers[0]: ignore_exporter must be true or false"), "{err}");
+    assert!(
+        err.contains("bad.yaml:4:23: node_exporter_port must be a port number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:7:22: pd_servers[0]: ignore_exporter must be true or false"),
+        "{err}"
+    );
 }

@@ -687,8 +687,7 @@ fn advertise_addresses_are_what_callers_dial() {
         addrs
             .iter()
             .find(|(name, _)| name == n)
-            .map(|(_, a)| a.as_str())
-            .unwrap_or_else(|| panic!("{n} in {addrs:?}"))
+            .map_or_else(|| panic!("{n} in {addrs:?}"), |(_, a)| a.as_str())
     };
     assert_eq!(addr("pd-pd.example-12379"), "pd.example:12379");
     assert_eq!(addr("pd-10.0.9.11-12380"), "10.0.9.11:12380");

@@ -37,7 +37,10 @@ async fn lab() -> Lab {
             .with(EndpointSpec::tiflash_grpc("tiflash", &FLASH_LIST))
             // The TiFlash proxy is TiKV's code; its metrics port checks the CN in the handshake.
             .with(EndpointSpec::tikv_grpc("tiflash-proxy", &LEARNER_LIST))
-            .with(EndpointSpec::tikv_status("tiflash-proxy-status", &LEARNER_LIST))
+            .with(EndpointSpec::tikv_status(
+                "tiflash-proxy-status",
+                &LEARNER_LIST,
+            ))
             .with(EndpointSpec::pd("tiflash-metrics", &FLASH_LIST))
             // TiCDC: Go, HTTP, a client certificate asked for once a list is set.
             .with(EndpointSpec::tidb_status("cdc", &CDC_LIST)),

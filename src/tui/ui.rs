@@ -315,7 +315,9 @@ fn legend(th: Theme, width: u16, pending: bool, folds: bool, minted: bool) -> Ve
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
     let folds = app.by_component || app.transposed;
-    let legend_h = u16::try_from(legend(th, area.width, pending, folds, app.catalog.has_minted()).len()).unwrap_or(1);
+    let legend_h =
+        u16::try_from(legend(th, area.width, pending, folds, app.catalog.has_minted()).len())
+            .unwrap_or(1);
     let rows = if app.transposed {
         app.trows().len().saturating_sub(1)
     } else {
@@ -652,7 +654,7 @@ impl MatrixLayout {
             buf.set_stringn(
                 self.inner.x,
                 self.y_rows() + u16::try_from(line).unwrap_or(0),
-                &id.label(),
+                id.label(),
                 usize::from(self.name_w - 1),
                 style,
             );

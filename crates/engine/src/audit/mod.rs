@@ -128,8 +128,13 @@ pub fn extra_identities(
             .iter()
             .find_map(|i| i.caller.identity.cn().map(str::to_string))
             .unwrap_or_else(|| "tidb".to_string());
-        let identity = crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)?
-            .identity("foreign", &cn, &[], false, 1)?;
+        let identity = crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)?.identity(
+            "foreign",
+            &cn,
+            &[],
+            false,
+            1,
+        )?;
         identities.push(AuditIdentity {
             name: "foreign".into(),
             kind: IdentityKind::Foreign,

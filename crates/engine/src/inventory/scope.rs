@@ -94,7 +94,12 @@ fn restrict_identities(
 ) -> Result<(), InputError> {
     let mut have: Vec<&str> = inv.identities.iter().map(|i| i.name.as_str()).collect();
     have.extend(crate::audit::EXTRA_NAMES);
-    have.extend(inv.options.minted.iter().map(|c| crate::audit::minted_name(*c)));
+    have.extend(
+        inv.options
+            .minted
+            .iter()
+            .map(|c| crate::audit::minted_name(*c)),
+    );
     for name in wanted {
         if !have.contains(&name.as_str()) {
             return Err(unknown("identity", name, &have));

@@ -157,7 +157,12 @@ impl Ca {
         days: i64,
     ) -> Result<crate::pki::Identity, InputError> {
         let (cert, key) = self.sign(cn, sans, server_auth, days)?;
-        let bug = |e: String| InputError::usage(format!("cannot use the certificate issued for {name}: {e}"), "report this as a bug");
+        let bug = |e: String| {
+            InputError::usage(
+                format!("cannot use the certificate issued for {name}: {e}"),
+                "report this as a bug",
+            )
+        };
         let key_der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der())
             .map_err(|e| bug(e.to_string()))?;
         crate::pki::Identity::from_der(name, vec![cert.der().clone()], key_der)

@@ -995,14 +995,24 @@ fn advertised(
             ctx.report(ctx.err(
                 e.value.pos,
                 format!("{label}: {field} must be {what}"),
-                format!("write {field}: {}", if *host_only { "10.0.1.1" } else { "10.0.1.1:2379" }),
+                format!(
+                    "write {field}: {}",
+                    if *host_only {
+                        "10.0.1.1"
+                    } else {
+                        "10.0.1.1:2379"
+                    }
+                ),
             ));
             continue;
         };
         let value = raw.trim();
         let key = format!("{label}.{field}");
         let lower = value.to_ascii_lowercase();
-        let rest = if let Some(r) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) {
+        let rest = if let Some(r) = lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"))
+        {
             urls.push(UrlSetting {
                 key: key.clone(),
                 value: value.to_string(),
