@@ -222,14 +222,31 @@ async fn report_marks_minted_identities_in_json_and_table() {
         topo.to_str().unwrap().to_string(),
         tls.to_str().unwrap().to_string(),
     );
-    let (json, table) = tokio::task::spawn_blocking(move || {
+    let (json, table, scoped, unknown) = tokio::task::spawn_blocking(move || {
         let base = ["report", "--topology", &t, "--tls-dir", &d];
         let json = cli(&[&base[..], &["--format", "json"]].concat());
         let table = cli(&[&base[..], &["--format", "table"]].concat());
-        (json, table)
+        let scoped = cli(&[&base[..], &["--format", "json", "--identity", "tiflash"]].concat());
+        let unknown = cli(&[&base[..], &["--identity", "tiflsh"]].concat());
+        (json, table, scoped, unknown)
     })
     .await
     .unwrap();
+    // A minted identity is chosen by name like any other; a wrong name lists them.
+    let v: serde_json::Value = serde_json::from_str(&scoped.1).unwrap();
+    let names: Vec<&str> = v["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tiflash"], "{}", scoped.2);
+    assert_eq!(unknown.0, 2, "{}", unknown.2);
+    assert!(
+        unknown.2.contains("no identity \"tiflsh\"") && unknown.2.contains("tiflash"),
+        "{}",
+        unknown.2
+    );
     let (code, stdout, stderr) = json;
     assert!(code == 0 || code == 1, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();

@@ -1950,6 +1950,24 @@ mod tests {
 
     /// The footer ends with `? help  q quit` at any width, dropping hints that do not fit.
     #[test]
+    fn a_minted_identity_is_marked_in_both_layouts_and_the_legend() {
+        let mut app = big(8, 3);
+        app.catalog.identities[1].name = "tikv".into();
+        app.catalog.identities[1].kind = IdentityKind::Minted;
+        app.catalog.identities[1].cn = Some("tikv".into());
+        let rows = frame(&mut app, 100, 30);
+        assert!(rows.contains("tikv*"), "{rows}");
+        assert!(rows.contains("name* minted from the CA key"), "{rows}");
+        assert!(!rows.contains("id-0*"), "{rows}");
+        app.transposed = true;
+        let fleet = frame(&mut app, 100, 30);
+        assert!(fleet.contains("tikv*"), "{fleet}");
+        // Without a minted identity, no mark and no legend item.
+        let mut plain = big(8, 3);
+        assert!(!frame(&mut plain, 100, 30).contains("minted"));
+    }
+
+    #[test]
     fn the_footer_fits_80_columns_and_keeps_help_and_quit() {
         let mut app = big(11, 8);
         for transposed in [false, true] {
