@@ -722,9 +722,7 @@ fn unknown_keys_are_findings_with_a_suggestion() {
         assert!(x.fix.starts_with(fix), "{x:#?}");
         assert_eq!(x.severity, severity, "{x:#?}");
     }
-    let mut five = vec!["UNKNOWN_KEY"; 5];
-    five.push("EXPORTER_PLAINTEXT");
-    assert_eq!(codes(&f), five, "{f:#?}");
+    assert_eq!(codes(&f), ["UNKNOWN_KEY"; 5], "{f:#?}");
     // The ignored port: PD is taken at its default client port, as TiUP would not.
     let cluster = Cluster::load(&topo(&fixture("tiup/unknown-keys.yaml"), None)).unwrap();
     assert_eq!(cluster.instances[0].endpoints[0].address, "10.0.4.11:2379");
@@ -784,11 +782,7 @@ fn allow_list_emptied_on_one_instance() {
         x.evidence.contains("asks for no client certificate"),
         "{x:#?}"
     );
-    assert_eq!(
-        codes(&f),
-        ["ALLOW_LIST_EMPTIED", "EXPORTER_PLAINTEXT"],
-        "{f:#?}"
-    );
+    assert_eq!(codes(&f), ["ALLOW_LIST_EMPTIED"], "{f:#?}");
     // With no list in server_configs, an empty instance list is a warning.
     let s = Setup::new();
     let t = s.fixture_edited(
@@ -1191,11 +1185,17 @@ fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
         "{x:#?}"
     );
     assert!(x.evidence.contains("none on 10.0.3.2"), "{x:#?}");
-    // Every instance opts out: nothing to note. TLS off: TLS_DISABLED says it all.
+    // Every instance opts out: nothing to note; nor without a `monitored` section (TiUP writes
+    // one into every meta.yaml).
     let t = s.write(
         "none.yaml",
-        "global:\n  enable_tls: true\n\
+        "global:\n  enable_tls: true\nmonitored:\n  node_exporter_port: 9100\n\
          pd_servers:\n  - host: 10.0.3.1\n    ignore_exporter: true\n",
+    );
+    assert!(!has(&run(&topo(&t, None)), "EXPORTER_PLAINTEXT"));
+    let t = s.write(
+        "unsaid.yaml",
+        "global:\n  enable_tls: true\npd_servers:\n  - host: 10.0.3.1\n",
     );
     assert!(!has(&run(&topo(&t, None)), "EXPORTER_PLAINTEXT"));
     // A bad port or flag: exit 2 with line and column.

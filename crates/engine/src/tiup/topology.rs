@@ -380,20 +380,23 @@ struct ExporterHosts {
 /// `monitored`: TiUP runs node_exporter (`node_exporter_port`, 9100) and blackbox_exporter
 /// (`blackbox_exporter_port`, 9115) on every host of the cluster, as plaintext HTTP even with
 /// `enable_tls`. They are not cluster links: a note says where they answer plaintext, not an
-/// error; hosts whose instances all set `ignore_exporter` have none.
+/// error; hosts whose instances all set `ignore_exporter` have none. An `ignore_exporter` that
+/// is not a boolean is an input error wherever it is.
 fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bool) {
-    let sec = entries.iter().find(|e| e.key == "monitored");
-    let fields: &[Entry] = match sec.map(|e| &e.value.value) {
-        Some(Value::Map(m)) => m,
-        Some(Value::Null) | None => &[],
-        Some(_) => {
-            if let Some(e) = sec {
-                ctx.report(ctx.err(
-                    e.value.pos,
-                    "monitored must be a mapping",
-                    "write monitored: {node_exporter_port: 9100, blackbox_exporter_port: 9115}",
-                ));
-            }
+    // Only with a `monitored` section (TiUP writes one into every meta.yaml): a hand-written
+    // topology without it says nothing about the agents.
+    let Some(sec) = entries.iter().find(|e| e.key == "monitored") else {
+        return;
+    };
+    let fields: &[Entry] = match &sec.value.value {
+        Value::Map(m) => m,
+        Value::Null => &[],
+        _ => {
+            ctx.report(ctx.err(
+                sec.value.pos,
+                "monitored must be a mapping",
+                "write monitored: {node_exporter_port: 9100, blackbox_exporter_port: 9115}",
+            ));
             return;
         }
     };
@@ -437,7 +440,7 @@ fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bo
             }
         ),
         "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
-        sec.map(|e| source_at(ctx.path, e.key_pos, "monitored")),
+        Some(source_at(ctx.path, sec.key_pos, "monitored")),
     ));
 }
 
