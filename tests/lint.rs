@@ -132,9 +132,13 @@ fn clean_topology_has_only_the_not_audited_note() {
     let s = Setup::new();
     let tls = s.prod_tls();
     let f = run(&topo(&fixture("tiup/prod.yaml"), Some(&tls)));
-    assert_eq!(codes(&f), ["TOPOLOGY_SECTION_NOT_AUDITED"], "{f:#?}");
-    assert_eq!(f[0].severity, Severity::Info);
-    assert!(f[0].evidence.contains("monitoring_servers"), "{f:#?}");
+    assert_eq!(
+        codes(&f),
+        ["EXPORTER_PLAINTEXT", "TOPOLOGY_SECTION_NOT_AUDITED"],
+        "{f:#?}"
+    );
+    assert!(f.iter().all(|x| x.severity == Severity::Info));
+    assert!(f[1].evidence.contains("monitoring_servers"), "{f:#?}");
 }
 
 #[test]
@@ -292,8 +296,8 @@ fn tiup_client_not_listed() {
     let p = s.fixture_edited(
         "tiup/prod.yaml",
         "prod.yaml",
-        "security.cluster-verify-cn: [\"tidb\", \"prod-client\"]",
-        "security.cluster-verify-cn: [\"tidb\"]",
+        "security.cluster-verify-cn: [\"tidb\", \"prod-client\", \"tiproxy\"]",
+        "security.cluster-verify-cn: [\"tidb\", \"tiproxy\"]",
     );
     let f = run(&topo(&p, Some(&tls)));
     let m = find(&f, "TIUP_CLIENT_NOT_LISTED");
@@ -1033,4 +1037,182 @@ fn lint_command_exit_codes_and_formats() {
             }
         }
     }
+}
+
+#[test]
+fn list_lacks_needed_cn() {
+    let s = Setup::new();
+    let tls = s.prod_tls();
+    let lacks = |f: &[Finding], endpoint: &str, cn: &str| {
+        f.iter()
+            .filter(|x| {
+                x.code.as_str() == "LIST_LACKS_NEEDED_CN"
+                    && x.endpoint.as_deref() == Some(endpoint)
+                    && x.identity.as_deref() == Some(cn)
+            })
+            .count()
+    };
+    // One TiKV's own list lacks tiflash (the learner's raft) and tikv (raft between stores).
+    let p = s.fixture_edited(
+        "tiup/prod.yaml",
+        "kv.yaml",
+        "cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\", \"tiflash\", \"cdc\", \"prod-client\", \"br\"]",
+        "cert-allowed-cn: [\"tidb\", \"pd\", \"cdc\", \"prod-client\", \"br\"]",
+    );
+    let f = run(&topo(&p, Some(&tls)));
+    assert_eq!(lacks(&f, "tikv-10.0.1.33-20160", "tiflash"), 1, "{f:#?}");
+    assert_eq!(lacks(&f, "tikv-10.0.1.33-20160", "tikv"), 1, "{f:#?}");
+    let m = find(&f, "LIST_LACKS_NEEDED_CN");
+    assert_eq!(m.severity, Severity::Critical);
+    assert!(
+        m.source
+            .as_deref()
+            .unwrap()
+            .ends_with("kv.yaml:70:9: tikv_servers[2].config security.cert-allowed-cn"),
+        "{m:#?}"
+    );
+    assert!(m.evidence.contains("raft"), "{m:#?}");
+    assert!(
+        m.evidence.contains("tls/ti"),
+        "the CN comes from the file: {m:#?}"
+    );
+    // The other TiKVs' list has both: nothing about them; the status port needs nobody.
+    assert_eq!(
+        codes(&f)
+            .iter()
+            .filter(|c| **c == "LIST_LACKS_NEEDED_CN")
+            .count(),
+        2,
+        "{f:#?}"
+    );
+
+    // PD's list lacks tikv.
+    let p = s.fixture_edited(
+        "tiup/prod.yaml",
+        "pd.yaml",
+        "      - tidb\n      - tikv\n",
+        "      - tidb\n",
+    );
+    let f = run(&topo(&p, Some(&tls)));
+    assert_eq!(lacks(&f, "pd-10.0.1.11-2379", "tikv"), 1, "{f:#?}");
+    assert!(find(&f, "LIST_LACKS_NEEDED_CN").fix.contains("\"tikv\""));
+
+    // TiFlash's own list lacks tidb; the CN is TiUP's when no file is at hand.
+    let p = s.fixture_edited(
+        "tiup/prod.yaml",
+        "flash.yaml",
+        "security.cert_allowed_cn: [\"tidb\", \"tikv\", \"tiflash\"]",
+        "security.cert_allowed_cn: [\"tikv\", \"tiflash\"]",
+    );
+    let f = run(&topo(&p, None));
+    assert_eq!(lacks(&f, "tiflash-10.0.1.41-3931", "tidb"), 1, "{f:#?}");
+    assert!(
+        find(&f, "LIST_LACKS_NEEDED_CN")
+            .evidence
+            .contains("TiUP issues the TiDB certificate with CN tidb"),
+        "{f:#?}"
+    );
+
+    // Only components present count: without TiFlash, a TiKV list needs no tiflash.
+    let t = s.write(
+        "small.yaml",
+        "global:\n  enable_tls: true\n\
+         server_configs:\n  tikv:\n    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\"]\n\
+         pd_servers:\n  - host: 10.0.2.1\n\
+         tikv_servers:\n  - host: 10.0.2.2\n\
+         tidb_servers:\n  - host: 10.0.2.3\n",
+    );
+    assert!(!has(&run(&topo(&t, None)), "LIST_LACKS_NEEDED_CN"));
+    // With TiFlash deployed, it does.
+    let t = s.write(
+        "small-flash.yaml",
+        "global:\n  enable_tls: true\n\
+         server_configs:\n  tikv:\n    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\"]\n\
+         pd_servers:\n  - host: 10.0.2.1\n\
+         tikv_servers:\n  - host: 10.0.2.2\n\
+         tidb_servers:\n  - host: 10.0.2.3\n\
+         tiflash_servers:\n  - host: 10.0.2.4\n",
+    );
+    let f = run(&topo(&t, None));
+    assert_eq!(lacks(&f, "tikv-10.0.2.2-20160", "tiflash"), 1, "{f:#?}");
+    // PD's client port with one entry is not enforced: no outage to report there.
+    let t = s.write(
+        "pd-one.yaml",
+        "global:\n  enable_tls: true\n\
+         server_configs:\n  pd:\n    security.cert-allowed-cn: [\"pd\"]\n\
+         pd_servers:\n  - host: 10.0.2.1\n\
+         tikv_servers:\n  - host: 10.0.2.2\n",
+    );
+    let f = run(&topo(&t, None));
+    assert!(!has(&f, "LIST_LACKS_NEEDED_CN"), "{f:#?}");
+}
+
+#[test]
+fn exporter_ports_are_noted_as_plaintext_with_ignore_exporter() {
+    let s = Setup::new();
+    let f = run(&topo(&fixture("tiup/prod.yaml"), None));
+    let x = find(&f, "EXPORTER_PLAINTEXT");
+    assert_eq!(x.severity, Severity::Info);
+    assert!(
+        x.title
+            .contains("node_exporter :9100, blackbox_exporter :9115"),
+        "{x:#?}"
+    );
+    assert!(
+        x.evidence.contains("10.0.1.11:9100, 10.0.1.11:9115"),
+        "{x:#?}"
+    );
+    assert!(
+        x.source
+            .as_deref()
+            .unwrap()
+            .ends_with("prod.yaml:12:1: monitored"),
+        "{x:#?}"
+    );
+    // Custom ports; a host whose only instance sets ignore_exporter runs none.
+    let t = s.write(
+        "mon.yaml",
+        "global:\n  enable_tls: true\n\
+         monitored:\n  node_exporter_port: 19100\n  blackbox_exporter_port: 19115\n\
+         pd_servers:\n  - host: 10.0.3.1\n\
+         tikv_servers:\n  - host: 10.0.3.2\n    ignore_exporter: true\n",
+    );
+    let f = run(&topo(&t, None));
+    let x = find(&f, "EXPORTER_PLAINTEXT");
+    assert!(x.title.contains("on 1 host(s)"), "{x:#?}");
+    assert!(
+        x.evidence.starts_with("10.0.3.1:19100, 10.0.3.1:19115;"),
+        "{x:#?}"
+    );
+    assert!(x.evidence.contains("none on 10.0.3.2"), "{x:#?}");
+    // Every instance opts out: nothing to note; nor without a `monitored` section (TiUP writes
+    // one into every meta.yaml).
+    let t = s.write(
+        "none.yaml",
+        "global:\n  enable_tls: true\nmonitored:\n  node_exporter_port: 9100\n\
+         pd_servers:\n  - host: 10.0.3.1\n    ignore_exporter: true\n",
+    );
+    assert!(!has(&run(&topo(&t, None)), "EXPORTER_PLAINTEXT"));
+    let t = s.write(
+        "unsaid.yaml",
+        "global:\n  enable_tls: true\npd_servers:\n  - host: 10.0.3.1\n",
+    );
+    assert!(!has(&run(&topo(&t, None)), "EXPORTER_PLAINTEXT"));
+    // A bad port or flag: exit 2 with line and column.
+    let t = s.write(
+        "bad.yaml",
+        "global:\n  enable_tls: true\n\
+         monitored:\n  node_exporter_port: metrics\n\
+         pd_servers:\n  - host: 10.0.3.1\n    ignore_exporter: maybe\n",
+    );
+    let (code, _, err) = cli(&["lint", "--topology", t.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yaml:4:23: node_exporter_port must be a port number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:7:22: pd_servers[0]: ignore_exporter must be true or false"),
+        "{err}"
+    );
 }

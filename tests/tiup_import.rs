@@ -141,11 +141,11 @@ fn topology_becomes_an_inventory() {
     );
     assert_eq!(
         ep("tidb-10.0.1.21-10080").allowed_cn,
-        ["tidb", "prod-client"]
+        ["tidb", "prod-client", "tiproxy"]
     );
     assert_eq!(
         ep("tidb-10.0.1.22-10081").allowed_cn,
-        ["tidb", "prod-client", "dashboard"]
+        ["tidb", "prod-client", "dashboard", "tiproxy"]
     );
     assert!(!ep("tikv-10.0.1.32-20161")
         .allowed_cn
@@ -662,4 +662,80 @@ async fn diagnose_and_tui_read_the_topology() {
     assert_eq!(r["schema"], "tlsaudit.report/v1");
     assert!(r["summary"]["cells"].as_u64().unwrap() > 0);
     lab.stop().await;
+}
+
+#[test]
+fn advertise_addresses_are_what_callers_dial() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("adv.yaml");
+    let text = "global:\n  enable_tls: true\n\
+        pd_servers:\n  - host: 10.0.9.1\n    advertise_client_addr: \"https://pd.example:12379\"\n    advertise_peer_addr: \"http://10.0.9.11:12380\"\n\
+        tikv_servers:\n  - host: 10.0.9.2\n    advertise_addr: \"10.0.9.12:30160\"\n    advertise_status_addr: \"10.0.9.12\"\n\
+        tidb_servers:\n  - host: 10.0.9.3\n    advertise_address: \"[fd00::3]\"\n";
+    std::fs::write(&topo, text).unwrap();
+    let cluster = Cluster::load(&opts(&topo, None)).unwrap();
+    let addrs: Vec<(String, String)> = cluster
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.endpoints
+                .iter()
+                .map(|e| (i.endpoint_name(e.role).unwrap(), e.address.clone()))
+        })
+        .collect();
+    let addr = |n: &str| {
+        addrs
+            .iter()
+            .find(|(name, _)| name == n)
+            .map_or_else(|| panic!("{n} in {addrs:?}"), |(_, a)| a.as_str())
+    };
+    assert_eq!(addr("pd-pd.example-12379"), "pd.example:12379");
+    assert_eq!(addr("pd-10.0.9.11-12380"), "10.0.9.11:12380");
+    assert_eq!(addr("tikv-10.0.9.12-30160"), "10.0.9.12:30160");
+    // A host alone keeps the port.
+    assert_eq!(addr("tikv-10.0.9.12-20180"), "10.0.9.12:20180");
+    assert_eq!(addr("tidb-fd00::3-10080"), "[fd00::3]:10080");
+    assert_eq!(addr("tidb-fd00::3-4000"), "[fd00::3]:4000");
+    // http:// in an advertised URL of a TLS cluster.
+    let f = lint(&cluster, &LintOptions::default());
+    let h = f
+        .iter()
+        .find(|x| x.code.as_str() == "HTTP_URL_WITH_TLS")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert!(
+        h.source
+            .as_deref()
+            .unwrap()
+            .ends_with("adv.yaml:6:26: pd_servers[0].advertise_peer_addr"),
+        "{h:#?}"
+    );
+
+    // Bad values: exit 2 with file, line and column.
+    for (bad, at, says) in [
+        (
+            "    advertise_address: \"10.0.9.3:4000\"\n",
+            "13:24",
+            "advertise_address is a host",
+        ),
+        (
+            "    advertise_address: [a, b]\n",
+            "13:24",
+            "advertise_address must be a host name or IP",
+        ),
+    ] {
+        let t = text.replace("    advertise_address: \"[fd00::3]\"\n", bad);
+        std::fs::write(&topo, &t).unwrap();
+        let (code, out, err) = cli(&["lint", "--topology", topo.to_str().unwrap()]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains(&format!("adv.yaml:{at}: ")), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    let t = text.replace("10.0.9.12:30160", "10.0.9.12:grpc");
+    std::fs::write(&topo, &t).unwrap();
+    let (code, _, err) = cli(&["lint", "--topology", topo.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("adv.yaml:9:21: tikv_servers[0]: advertise_addr has no valid port"),
+        "{err}"
+    );
 }

@@ -316,7 +316,11 @@ fn matrix(doc: &Doc<'_>) -> Markup {
                         tr {
                             th.ep scope="col" { "endpoint" }
                             @for id in &r.identities {
-                                th scope="col" title=(t(id.cn.as_deref().unwrap_or(&id.name))) { (t(&id.name)) }
+                                @if id.kind == tlsaudit_engine::audit::IdentityKind::Minted {
+                                    th scope="col" title=(t(&format!("{}: minted from the CA key", id.cn.as_deref().unwrap_or(&id.name)))) { (t(&id.name)) "*" }
+                                } @else {
+                                    th scope="col" title=(t(id.cn.as_deref().unwrap_or(&id.name))) { (t(&id.name)) }
+                                }
                             }
                         }
                     }

@@ -10,7 +10,7 @@ use super::diff::Diff;
 use super::json::Report;
 use super::shared::{component_title, Doc};
 use super::text::Style;
-use tlsaudit_engine::audit::{Plan, Severity, Snapshot, Verdict};
+use tlsaudit_engine::audit::{IdentityKind, Plan, Severity, Snapshot, Verdict};
 
 /// The width when neither `COLUMNS` nor a terminal says otherwise.
 pub const DEFAULT_WIDTH: usize = 100;
@@ -279,11 +279,22 @@ struct Columns {
 /// The most an ADDRESS cell shows (longer addresses are cut and given in full in the key).
 const ADDR_MAX: usize = 24;
 
+/// An identity's column label: `tidb*` when minted from the CA key.
+fn label(id: &super::json::IdentityOut) -> String {
+    if id.kind == IdentityKind::Minted {
+        format!("{}*", id.name)
+    } else {
+        id.name.clone()
+    }
+}
+
 impl Columns {
     /// The widest layout that fits `width`: endpoint names shrink to 16, identity labels to 6,
     /// then both further, and the ADDRESS column goes last.
     fn fit(r: &Report<'_>, width: usize) -> Columns {
-        let id_names: Vec<&str> = r.identities.iter().map(|i| i.name.as_str()).collect();
+        // An identity minted from the CA key is marked `tidb*` (the key below says so).
+        let id_labels: Vec<String> = r.identities.iter().map(label).collect();
+        let id_names: Vec<&str> = id_labels.iter().map(String::as_str).collect();
         let ep_names: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
         let kinds: Vec<String> = r
             .endpoints
@@ -363,8 +374,9 @@ impl Columns {
             }
         }
         for (k, id) in r.identities.iter().enumerate() {
-            if self.ids[k] != id.name {
-                rows.push((self.ids[k].clone(), format!("{} (identity)", id.name)));
+            let label = label(id);
+            if self.ids[k] != label {
+                rows.push((self.ids[k].clone(), format!("{label} (identity)")));
             }
         }
         if rows.is_empty() {
@@ -521,6 +533,22 @@ fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usi
         );
     }
     out.push_str(&cols.key(r, width));
+    let minted: Vec<&str> = r
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Minted)
+        .map(|i| i.name.as_str())
+        .collect();
+    if !minted.is_empty() {
+        out.push_str(&wrap(
+            &format!(
+                "name*: minted from the CA key with the CN TiUP gives the component, whose own certificate is not readable here ({})",
+                minted.join(", ")
+            ),
+            0,
+            width,
+        ));
+    }
     if let Some(d) = baseline {
         let _ = writeln!(
             out,

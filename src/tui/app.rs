@@ -34,6 +34,17 @@ pub struct IdentityInfo {
     pub cn: Option<String>,
 }
 
+impl IdentityInfo {
+    /// The name as the matrix shows it: `tidb*` for an identity minted from the CA key.
+    pub fn label(&self) -> String {
+        if self.kind == IdentityKind::Minted {
+            format!("{}*", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 /// The fixed part of an audit: endpoints, identities and what each cell should do.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -46,6 +57,13 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Whether any identity was minted from the CA key (the legend then explains `name*`).
+    pub fn has_minted(&self) -> bool {
+        self.identities
+            .iter()
+            .any(|i| i.kind == IdentityKind::Minted)
+    }
+
     /// Copy what the dashboard needs out of a plan.
     pub fn from_plan(plan: &Plan) -> Catalog {
         Catalog {

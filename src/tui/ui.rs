@@ -271,7 +271,7 @@ fn draw_header_progress(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
 }
 
 /// The legend, as lines that fit `width`, never splitting an item.
-fn legend(th: Theme, width: u16, pending: bool, folds: bool) -> Vec<Line<'static>> {
+fn legend(th: Theme, width: u16, pending: bool, folds: bool, minted: bool) -> Vec<Line<'static>> {
     let mut items: Vec<Span<'static>> = Verdict::ALL
         .iter()
         .map(|v| {
@@ -288,6 +288,9 @@ fn legend(th: Theme, width: u16, pending: bool, folds: bool) -> Vec<Line<'static
     items.push(Span::raw(format!("{ROTATED} rotated")));
     if folds {
         items.push(Span::raw(format!("{DIFFER} members differ")));
+    }
+    if minted {
+        items.push(Span::raw("name* minted from the CA key"));
     }
     let mut lines = Vec::new();
     let mut line: Vec<Span<'static>> = Vec::new();
@@ -312,7 +315,9 @@ fn legend(th: Theme, width: u16, pending: bool, folds: bool) -> Vec<Line<'static
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
     let folds = app.by_component || app.transposed;
-    let legend_h = u16::try_from(legend(th, area.width, pending, folds).len()).unwrap_or(1);
+    let legend_h =
+        u16::try_from(legend(th, area.width, pending, folds, app.catalog.has_minted()).len())
+            .unwrap_or(1);
     let rows = if app.transposed {
         app.trows().len().saturating_sub(1)
     } else {
@@ -334,7 +339,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         (None, Some(area))
     };
     if let Some(m) = matrix {
-        let legend = legend(th, m.width, pending, folds);
+        let legend = legend(th, m.width, pending, folds, app.catalog.has_minted());
         let legend_h = u16::try_from(legend.len()).unwrap_or(1);
         let [grid_area, info, leg, _] = Layout::vertical([
             Constraint::Max(rows.saturating_add(4).max(5)),
@@ -502,7 +507,7 @@ impl MatrixLayout {
             .rows
             .iter()
             .filter_map(|&i| app.catalog.identities.get(i))
-            .map(|i| width(&i.name))
+            .map(|i| width(&i.label()))
             .max()
             .unwrap_or(4)
             .clamp(4, 16)
@@ -649,7 +654,7 @@ impl MatrixLayout {
             buf.set_stringn(
                 self.inner.x,
                 self.y_rows() + u16::try_from(line).unwrap_or(0),
-                &id.name,
+                id.label(),
                 usize::from(self.name_w - 1),
                 style,
             );
@@ -943,6 +948,7 @@ fn kind_str(k: IdentityKind) -> &'static str {
         IdentityKind::Anonymous => "no client certificate",
         IdentityKind::Foreign => "certificate from a throwaway CA",
         IdentityKind::Unlisted => "cluster CA, CN on no allow-list",
+        IdentityKind::Minted => "minted from the CA key, with the CN TiUP gives the component",
     }
 }
 
@@ -1975,6 +1981,24 @@ mod tests {
     }
 
     /// The footer ends with `? help  q quit` at any width, dropping hints that do not fit.
+    #[test]
+    fn a_minted_identity_is_marked_in_both_layouts_and_the_legend() {
+        let mut app = big(8, 3);
+        app.catalog.identities[1].name = "tikv".into();
+        app.catalog.identities[1].kind = IdentityKind::Minted;
+        app.catalog.identities[1].cn = Some("tikv".into());
+        let rows = frame(&mut app, 100, 30);
+        assert!(rows.contains("tikv*"), "{rows}");
+        assert!(rows.contains("name* minted from the CA key"), "{rows}");
+        assert!(!rows.contains("id-0*"), "{rows}");
+        app.transposed = true;
+        let fleet = frame(&mut app, 100, 30);
+        assert!(fleet.contains("tikv*"), "{fleet}");
+        // Without a minted identity, no mark and no legend item.
+        let mut plain = big(8, 3);
+        assert!(!frame(&mut plain, 100, 30).contains("minted"));
+    }
+
     #[test]
     fn the_footer_fits_80_columns_and_keeps_help_and_quit() {
         let mut app = big(11, 8);

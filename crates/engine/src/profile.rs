@@ -59,6 +59,15 @@ impl Component {
         }
     }
 
+    /// The name TiUP gives the component's certificate files (`<name>.crt`) and their CN:
+    /// the component's name, `cdc` for TiCDC.
+    pub fn cert_name(self) -> &'static str {
+        match self {
+            Component::Ticdc => "cdc",
+            c => c.as_str(),
+        }
+    }
+
     /// The component an identity name or certificate CN stands for (TiUP names certificates
     /// after the component; TiCDC's is `cdc`).
     pub fn from_identity_name(name: &str) -> Option<Component> {

@@ -12,7 +12,7 @@ use super::{
     clock, fit_cols, fit_rows, kv, more, symbol, truncate, width, Theme, CHANGED, DIFFER, ROTATED,
 };
 use crate::report::diff::Change;
-use crate::tui::app::{App, Row};
+use crate::tui::app::{App, IdentityInfo, Row};
 use tlsaudit_engine::audit::Verdict;
 
 /// Column geometry of the transposed matrix for one frame.
@@ -37,7 +37,7 @@ fn geometry(app: &App, inner: Rect) -> Geometry {
     let cell_w = cols
         .iter()
         .filter_map(|&i| app.catalog.identities.get(i))
-        .map(|i| width(&i.name) + 1)
+        .map(|i| width(&i.label()) + 1)
         .max()
         .unwrap_or(4)
         .clamp(4, 11);
@@ -134,7 +134,7 @@ pub(super) fn draw_transposed(frame: &mut Frame, area: Rect, app: &mut App, th: 
             .catalog
             .identities
             .get(i)
-            .map_or("", |id| id.name.as_str());
+            .map_or_else(String::new, IdentityInfo::label);
         buf.set_stringn(x, inner.y, name, usize::from(g.cell_w - 1), style);
     }
     for (line, r) in (app.row_offset..=last_row).enumerate() {

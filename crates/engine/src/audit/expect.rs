@@ -251,7 +251,6 @@ pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::mint;
     use crate::inventory::Inventory;
     use crate::pki::Identity;
     use crate::probe::Caller;
@@ -300,7 +299,13 @@ mod tests {
             name: "foreign".into(),
             kind: IdentityKind::Foreign,
             component: None,
-            caller: Caller::new(mint::foreign(cns[0]).unwrap(), &trust),
+            caller: Caller::new(
+                crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)
+                    .unwrap()
+                    .identity("foreign", cns[0], &[], false, 1)
+                    .unwrap(),
+                &trust,
+            ),
         });
         Fixture { trust, ids }
     }

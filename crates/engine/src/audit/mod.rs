@@ -37,6 +37,45 @@ pub enum IdentityKind {
     Foreign,
     /// Issued at run time by the real CA, with a CN no allow-list names.
     Unlisted,
+    /// Issued at run time by the real CA for a component of the topology whose own
+    /// certificate is not readable here, with the CN TiUP gives it (`tidb`, `tikv`, `cdc`...):
+    /// to a callee's CN check it is that component.
+    Minted,
+}
+
+impl IdentityKind {
+    /// Whether the audit made this identity at run time (not from the inventory's files).
+    pub fn is_extra(self) -> bool {
+        self != IdentityKind::Configured
+    }
+}
+
+/// The names of the identities the audit can add, in the order it adds them: the fixed ones,
+/// then one per component of [`crate::inventory::AuditOptions::minted`]. No inventory identity
+/// may take these names.
+pub const EXTRA_NAMES: [&str; 3] = ["anonymous", "foreign", "unlisted"];
+
+/// The name of the identity minted for a component: the CN TiUP gives its certificate.
+pub fn minted_name(component: Component) -> &'static str {
+    component.cert_name()
+}
+
+/// The identities the audit of `inv` adds to the inventory's, by name: those its options
+/// switch on and can make (`unlisted` and the minted ones need the CA key), and that no
+/// inventory identity already names.
+pub fn extra_names(inv: &Inventory) -> Vec<&'static str> {
+    let o = &inv.options;
+    let key = inv.ca_key.is_some();
+    [
+        (o.anonymous, EXTRA_NAMES[0]),
+        (o.foreign, EXTRA_NAMES[1]),
+        (o.unlisted && key, EXTRA_NAMES[2]),
+    ]
+    .into_iter()
+    .chain(o.minted.iter().map(|c| (key, minted_name(*c))))
+    .filter(|(on, name)| *on && !inv.identities.iter().any(|i| i.name == *name))
+    .map(|(_, name)| name)
+    .collect()
 }
 
 /// A caller of the audit.
@@ -89,12 +128,13 @@ pub fn extra_identities(
             .iter()
             .find_map(|i| i.caller.identity.cn().map(str::to_string))
             .unwrap_or_else(|| "tidb".to_string());
-        let identity = mint::foreign(&cn).map_err(|e| {
-            InputError::usage(
-                format!("cannot mint the foreign identity: {e}"),
-                "report this as a bug",
-            )
-        })?;
+        let identity = crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)?.identity(
+            "foreign",
+            &cn,
+            &[],
+            false,
+            1,
+        )?;
         identities.push(AuditIdentity {
             name: "foreign".into(),
             kind: IdentityKind::Foreign,
@@ -102,7 +142,22 @@ pub fn extra_identities(
             caller: Caller::new(identity, trust),
         });
     }
-    if let (true, Some(ca_key)) = (opts.unlisted, &inventory.ca_key) {
+    let Some(ca_key) = &inventory.ca_key else {
+        return Ok(identities);
+    };
+    let taken = |name: &str| configured.iter().any(|i| i.name == name);
+    let minted: Vec<Component> = opts
+        .minted
+        .iter()
+        .copied()
+        .filter(|c| !taken(minted_name(*c)))
+        .collect();
+    if !opts.unlisted && minted.is_empty() {
+        return Ok(identities);
+    }
+    // One signer for every identity issued from the cluster CA (the same one `init` uses).
+    let ca = crate::remedy::certs::Ca::load(&inventory.ca, ca_key)?;
+    if opts.unlisted {
         let listed: Vec<&str> = inventory
             .endpoints
             .iter()
@@ -112,12 +167,23 @@ pub fn extra_identities(
         while listed.contains(&cn.as_str()) {
             cn.push('x');
         }
-        let identity = mint::unlisted(&inventory.ca, ca_key, &cn)?;
         identities.push(AuditIdentity {
             name: "unlisted".into(),
             kind: IdentityKind::Unlisted,
             component: None,
-            caller: Caller::new(identity, trust),
+            caller: Caller::new(ca.identity("unlisted", &cn, &[], false, 1)?, trust),
+        });
+    }
+    for c in minted {
+        // The CN and both usages TiUP gives the component's certificate; no SANs, so that
+        // etcd's peer port (which matches a client certificate's SANs against the source
+        // address when it has any) sees a caller from this host as it would the component.
+        let name = minted_name(c);
+        identities.push(AuditIdentity {
+            name: name.to_string(),
+            kind: IdentityKind::Minted,
+            component: Some(c),
+            caller: Caller::new(ca.identity(name, name, &[], true, 1)?, trust),
         });
     }
     Ok(identities)
@@ -461,77 +527,5 @@ impl Pacer {
         let at = (*next).max(now);
         tokio::time::sleep_until(at).await;
         *next = at + self.gap;
-    }
-}
-
-/// Identities minted at run time.
-pub(crate) mod mint {
-    use std::path::Path;
-
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    };
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-
-    use crate::error::InputError;
-    use crate::pki::{load, CertRole, Identity};
-
-    fn leaf_params(cn: &str) -> Result<CertificateParams, rcgen::Error> {
-        let mut p = CertificateParams::new(Vec::<String>::new())?;
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let now = time::OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::hours(1);
-        p.not_after = now + time::Duration::days(1);
-        Ok(p)
-    }
-
-    /// A client certificate with `cn` from a throwaway CA.
-    pub fn foreign(cn: &str) -> Result<Identity, String> {
-        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::OrganizationName, "tlsaudit");
-        ca.distinguished_name
-            .push(DnType::CommonName, "tlsaudit throwaway CA");
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let cert = leaf_params(cn)
-            .and_then(|p| p.signed_by(&key, &issuer))
-            .map_err(|e| e.to_string())?;
-        let key_der = PrivateKeyDer::try_from(key.serialize_der())
-            .map_err(std::string::ToString::to_string)?;
-        Identity::from_der("foreign", vec![cert.der().clone()], key_der).map_err(|e| e.to_string())
-    }
-
-    /// A client certificate with `cn` issued by the cluster CA (needs its key).
-    pub fn unlisted(ca_cert: &Path, ca_key: &Path, cn: &str) -> Result<Identity, InputError> {
-        let ca_der: CertificateDer<'static> = load::load_certs(ca_cert, CertRole::Ca)?.remove(0);
-        let key_der = load::load_key(ca_key)?;
-        let bad = |e: String| {
-            InputError::file(ca_key, format!("cannot sign with this CA key ({e})"), "point ca_key at the key of the CA certificate (TiUP: ca.pem), or drop ca_key to skip the unlisted identity")
-        };
-        let ca_kp = KeyPair::try_from(&key_der).map_err(|e| bad(e.to_string()))?;
-        let issuer =
-            rcgen::Issuer::from_ca_cert_der(&ca_der, ca_kp).map_err(|e| bad(e.to_string()))?;
-        let key = KeyPair::generate().map_err(|e| bad(e.to_string()))?;
-        let cert = leaf_params(cn)
-            .and_then(|p| p.signed_by(&key, &issuer))
-            .map_err(|e| bad(e.to_string()))?;
-        let leaf_key =
-            PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| bad(e.to_string()))?;
-        let id = Identity::from_der("unlisted", vec![cert.der().clone()], leaf_key)
-            .map_err(|e| bad(e.to_string()))?;
-        // The CA key must be the CA certificate's key, or the minted certificate would not chain.
-        let trust = crate::pki::Trust::from_der(vec![ca_der]).map_err(bad)?;
-        if !id.check(&trust).chains_to_ca {
-            return Err(InputError::file(
-                ca_key,
-                "this key does not belong to the CA certificate",
-                "point ca_key at the key of the CA certificate (TiUP: ca.pem)",
-            ));
-        }
-        Ok(id)
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::audit::{extra_identities, AuditIdentity, Expected, Verdict};
+use crate::audit::{extra_identities, extra_names, AuditIdentity, Expected, Verdict};
 use crate::error::InputError;
 use crate::inventory::Inventory;
 use crate::pki::load::{load_certs, load_key, CertRole};
@@ -461,21 +461,6 @@ impl Request {
         };
         Ok(chosen)
     }
-}
-
-/// The identities the audit adds to the inventory's, by name, as the inventory's options ask
-/// (an inventory identity of the same name wins).
-fn extra_names(inv: &Inventory) -> Vec<&'static str> {
-    let o = &inv.options;
-    [
-        (o.anonymous, "anonymous"),
-        (o.foreign, "foreign"),
-        (o.unlisted && inv.ca_key.is_some(), "unlisted"),
-    ]
-    .into_iter()
-    .filter(|(on, name)| *on && !inv.identities.iter().any(|i| i.name == *name))
-    .map(|(_, name)| name)
-    .collect()
 }
 
 /// The inventory's identities, loaded: the chosen one as the caller, the others as variants.

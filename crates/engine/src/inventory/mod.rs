@@ -167,6 +167,9 @@ pub struct AuditOptions {
     pub scope_notes: Vec<String>,
     /// The audit account for the SQL ports (from `--mysql-user`; never from the file).
     pub mysql_account: Option<crate::probe::mysql::MysqlAccount>,
+    /// Components to mint an identity for from the CA key (needs `ca_key`), with the CN TiUP
+    /// gives them: the TiUP import sets those present whose own certificate is not readable.
+    pub minted: Vec<Component>,
 }
 
 impl Default for AuditOptions {
@@ -183,6 +186,7 @@ impl Default for AuditOptions {
             rate: None,
             scope_notes: Vec::new(),
             mysql_account: None,
+            minted: Vec::new(),
         }
     }
 }

@@ -11,7 +11,8 @@ pub struct Scope {
     pub components: Vec<Component>,
     /// Keep these endpoints, by name.
     pub endpoints: Vec<String>,
-    /// Probe as these identities only: inventory names, or `anonymous`, `foreign`, `unlisted`.
+    /// Probe as these identities only: inventory names, or `anonymous`, `foreign`, `unlisted`
+    /// and the minted ones (`tidb`, `tikv`, ... from a topology).
     pub identities: Vec<String>,
 }
 
@@ -21,8 +22,6 @@ impl Scope {
         self.components.is_empty() && self.endpoints.is_empty() && self.identities.is_empty()
     }
 }
-
-const EXTRA: [&str; 3] = ["anonymous", "foreign", "unlisted"];
 
 fn unknown(kind: &str, name: &str, have: &[&str]) -> InputError {
     InputError::usage(
@@ -94,7 +93,13 @@ fn restrict_identities(
     notes: &mut Vec<String>,
 ) -> Result<(), InputError> {
     let mut have: Vec<&str> = inv.identities.iter().map(|i| i.name.as_str()).collect();
-    have.extend(EXTRA);
+    have.extend(crate::audit::EXTRA_NAMES);
+    have.extend(
+        inv.options
+            .minted
+            .iter()
+            .map(|c| crate::audit::minted_name(*c)),
+    );
     for name in wanted {
         if !have.contains(&name.as_str()) {
             return Err(unknown("identity", name, &have));
@@ -118,6 +123,9 @@ fn restrict_identities(
             *flag = false;
         }
     }
+    inv.options
+        .minted
+        .retain(|c| wanted.iter().any(|w| w == crate::audit::minted_name(*c)));
     if !left_out.is_empty() {
         notes.push(format!(
             "identities left out of the audit (--identity): {}",

@@ -5,7 +5,7 @@
 //!
 //! Codes (see `docs/tidb.md`): `TLS_DISABLED`, `HTTP_URL_WITH_TLS`, `CA_MISMATCH`,
 //! `PD_OWN_CN_NOT_LISTED`, `PD_MULTIPLE_CN_BEFORE_V8_4`, `PD_SINGLE_CN_CLIENT_PORT`,
-//! `TIUP_CLIENT_NOT_LISTED`, and for certificate files `CERT_EKU`, `CERT_NO_SANS`,
+//! `TIUP_CLIENT_NOT_LISTED`, `LIST_LACKS_NEEDED_CN` (who needs whom), and for certificate files `CERT_EKU`, `CERT_NO_SANS`,
 //! `CERT_SAN_MISMATCH`, `CERT_FILE_EXPIRED`, `CERT_FILE_EXPIRING`, `CERT_FILE_INVALID`,
 //! `CERT_FILE_UNREADABLE`, `KEY_CERT_MISMATCH`, `KEY_UNUSABLE`, `KEY_FILE_PERMISSIONS`; plus the
 //! import's own notes (`TOPOLOGY_SECTION_NOT_AUDITED`, `ADDRESS_NOT_DIALABLE`,
@@ -13,6 +13,7 @@
 //! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case).
 
 mod certs;
+mod needs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -69,6 +70,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
     tiup_client(cluster, &mut out);
     ca_mismatch(cluster, &mut out);
     cn_case(cluster, &mut out);
+    needs::check(cluster, &mut out);
     certs::check(cluster, opts, &mut out);
     let mut seen = BTreeSet::new();
     out.retain(|f| seen.insert((f.code, f.source.clone(), f.title.clone())));

@@ -139,6 +139,43 @@ impl Ca {
         server_auth: bool,
         days: i64,
     ) -> Result<Issued, InputError> {
+        let (cert, key) = self.sign(cn, sans, server_auth, days)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// The same leaf as [`Ca::issue`], kept in memory as an identity the audit calls with
+    /// (`name`): nothing is written, the key never leaves the process.
+    pub fn identity(
+        &self,
+        name: &str,
+        cn: &str,
+        sans: &[String],
+        server_auth: bool,
+        days: i64,
+    ) -> Result<crate::pki::Identity, InputError> {
+        let (cert, key) = self.sign(cn, sans, server_auth, days)?;
+        let bug = |e: String| {
+            InputError::usage(
+                format!("cannot use the certificate issued for {name}: {e}"),
+                "report this as a bug",
+            )
+        };
+        let key_der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|e| bug(e.to_string()))?;
+        crate::pki::Identity::from_der(name, vec![cert.der().clone()], key_der)
+            .map_err(|e| bug(e.to_string()))
+    }
+
+    fn sign(
+        &self,
+        cn: &str,
+        sans: &[String],
+        server_auth: bool,
+        days: i64,
+    ) -> Result<(rcgen::Certificate, KeyPair), InputError> {
         let key = KeyPair::generate().map_err(rcgen_err("generate a key"))?;
         let mut params = CertificateParams::new(sans.to_vec()).map_err(|e| {
             InputError::usage(
@@ -166,10 +203,7 @@ impl Ca {
         let cert = params
             .signed_by(&key, &self.issuer)
             .map_err(rcgen_err("sign a certificate"))?;
-        Ok(Issued {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
+        Ok((cert, key))
     }
 }
 

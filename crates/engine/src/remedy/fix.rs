@@ -2,7 +2,8 @@
 //! (the `server_configs` lists `tiup cluster edit-config` edits) and the commands that apply it
 //! while the cluster stays up.
 //!
-//! What it changes: a needed caller missing from a list (`CALLER_NOT_LISTED`), PD's own CN
+//! What it changes: a needed caller missing from a list (`CALLER_NOT_LISTED`, and
+//! `LIST_LACKS_NEEDED_CN` from the lint), PD's own CN
 //! (`PD_OWN_CN_NOT_LISTED`) and TiUP's client CN (`TIUP_CLIENT_NOT_LISTED`) are added to the
 //! list they are missing from; a list that is configured but not enforced (`CN_NOT_ENFORCED`)
 //! (or one that asks no certificate although its list is set: `ANONYMOUS_ACCEPTED`,
@@ -79,7 +80,7 @@ fn unapplied_list(issue: &Issue, ep: &crate::tiup::InstanceEndpoint) -> bool {
 /// The CN to add for a list finding, if it is one.
 fn cn_to_add(cluster: &Cluster, issue: &Issue) -> Option<String> {
     match issue.code.as_str() {
-        "CALLER_NOT_LISTED" => issue.cn.clone(),
+        "CALLER_NOT_LISTED" | "LIST_LACKS_NEEDED_CN" => issue.cn.clone(),
         "PD_OWN_CN_NOT_LISTED" => Some(cn_of(Component::Pd).to_string()),
         "TIUP_CLIENT_NOT_LISTED" => cluster.tiup_client_cn(),
         _ => None,

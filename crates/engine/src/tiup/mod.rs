@@ -143,10 +143,7 @@ impl ConfigKind {
 
     /// The name TiUP gives the component's certificate files (`<role>.crt`) and its CN.
     pub fn cert_name(self) -> &'static str {
-        match self.component() {
-            Component::Ticdc => "cdc",
-            c => c.as_str(),
-        }
+        self.component().cert_name()
     }
 }
 
@@ -412,7 +409,7 @@ impl Cluster {
     /// The inventory to audit, and notes about identities that could not be used.
     pub fn inventory(
         &self,
-        options: AuditOptions,
+        mut options: AuditOptions,
     ) -> Result<(Inventory, Vec<Finding>), InputError> {
         let Some(ca) = &self.ca else {
             return Err(InputError::usage(
@@ -427,7 +424,10 @@ impl Cluster {
                 notes.push(note(
                     Code::CaKeySkipped,
                     Severity::Warning,
-                    format!("{} is not used to mint the unlisted identity", k.display()),
+                    format!(
+                        "{} is not used to mint the unlisted and the components' identities",
+                        k.display()
+                    ),
                     format!("it is not the key of {}", ca.value.display()),
                     "put the CA's own key in ca.pem (TiUP keeps it there), or leave it out"
                         .to_string(),
@@ -438,6 +438,9 @@ impl Cluster {
             None => None,
         };
         let identities = self.identities(&mut notes);
+        if ca_key.is_some() {
+            options.minted = self.to_mint(&identities);
+        }
         let endpoints = self.endpoints()?;
         let inv = Inventory {
             source: self
@@ -496,6 +499,22 @@ impl Cluster {
             });
         }
         identities
+    }
+
+    /// The components present whose own certificate is not among `identities`: the audit
+    /// mints each an identity from the CA key with the CN TiUP gives it, so that every link of
+    /// the matrix is tried from the control machine, which holds only the CA and TiUP's client
+    /// certificate. A real `<role>.crt` (TLS folder, or a file a config names) wins.
+    fn to_mint(&self, identities: &[IdentityEntry]) -> Vec<Component> {
+        Component::ALL
+            .into_iter()
+            .filter(|c| self.instances.iter().any(|i| i.component == *c))
+            .filter(|c| !identities.iter().any(|i| i.component == Some(*c)))
+            .filter(|c| {
+                let name = c.cert_name();
+                !identities.iter().any(|i| i.name == name)
+            })
+            .collect()
     }
 
     fn identity_candidates(&self) -> Vec<(String, Option<Component>, PathBuf, PathBuf)> {

@@ -335,7 +335,17 @@ impl Topology {
         let global = read_global(&ctx, entries);
         let globals = read_server_configs(&ctx, entries);
         let versions = read_component_versions(entries);
-        let instances = read_instances(&ctx, entries, &globals, &global, &versions, version);
+        let mut exporter_hosts = ExporterHosts::default();
+        let instances = read_instances(
+            &ctx,
+            entries,
+            &globals,
+            &global,
+            &versions,
+            version,
+            &mut exporter_hosts,
+        );
+        monitored(&ctx, entries, &exporter_hosts, global.tls.value);
         InputError::collect(ctx.errors.take())?;
         let notes = ctx.notes.take();
         let meta_name = is_meta
@@ -357,6 +367,81 @@ impl Topology {
             notes,
         })
     }
+}
+
+/// The hosts TiUP deploys its monitoring agents on (any instance there without
+/// `ignore_exporter: true`), and those where every instance opts out.
+#[derive(Default)]
+struct ExporterHosts {
+    monitored: Vec<String>,
+    ignored: Vec<String>,
+}
+
+/// `monitored`: TiUP runs node_exporter (`node_exporter_port`, 9100) and blackbox_exporter
+/// (`blackbox_exporter_port`, 9115) on every host of the cluster, as plaintext HTTP even with
+/// `enable_tls`. They are not cluster links: a note says where they answer plaintext, not an
+/// error; hosts whose instances all set `ignore_exporter` have none. An `ignore_exporter` that
+/// is not a boolean is an input error wherever it is.
+fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bool) {
+    // Only with a `monitored` section (TiUP writes one into every meta.yaml): a hand-written
+    // topology without it says nothing about the agents.
+    let Some(sec) = entries.iter().find(|e| e.key == "monitored") else {
+        return;
+    };
+    let fields: &[Entry] = match &sec.value.value {
+        Value::Map(m) => m,
+        Value::Null => &[],
+        _ => {
+            ctx.report(ctx.err(
+                sec.value.pos,
+                "monitored must be a mapping",
+                "write monitored: {node_exporter_port: 9100, blackbox_exporter_port: 9115}",
+            ));
+            return;
+        }
+    };
+    let node = field_port(ctx, fields, "node_exporter_port", 9100).unwrap_or(9100);
+    let blackbox = field_port(ctx, fields, "blackbox_exporter_port", 9115).unwrap_or(9115);
+    let mut on: Vec<&str> = hosts.monitored.iter().map(String::as_str).collect();
+    on.sort_unstable();
+    on.dedup();
+    let mut off: Vec<&str> = hosts
+        .ignored
+        .iter()
+        .map(String::as_str)
+        .filter(|h| !on.contains(h))
+        .collect();
+    off.sort_unstable();
+    off.dedup();
+    if on.is_empty() || !tls_on {
+        return;
+    }
+    let addrs: Vec<String> = on
+        .iter()
+        .flat_map(|h| [join_host_port(h, node), join_host_port(h, blackbox)])
+        .collect();
+    ctx.note(note(
+        Code::ExporterPlaintext,
+        Severity::Info,
+        format!(
+            "TiUP's monitoring agents answer plaintext HTTP on {} host(s): node_exporter :{node}, blackbox_exporter :{blackbox}",
+            on.len()
+        ),
+        format!(
+            "{}{}; they serve metrics, not cluster traffic, and TiUP does not put them under TLS",
+            addrs.join(", "),
+            if off.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; none on {} (every instance there sets ignore_exporter)",
+                    off.join(", ")
+                )
+            }
+        ),
+        "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
+        Some(source_at(ctx.path, sec.key_pos, "monitored")),
+    ));
 }
 
 /// The `global` section's settings that instances inherit.
@@ -634,6 +719,7 @@ fn read_instances(
     global: &Global,
     versions: &[(Component, Version)],
     version: Option<Version>,
+    exporter_hosts: &mut ExporterHosts,
 ) -> Vec<Instance> {
     let tls_on = global.tls.value;
     let tls_source = global.tls.source.clone();
@@ -692,6 +778,16 @@ fn read_instances(
             );
             match read {
                 Ok(inst) => {
+                    let ignore = fields.iter().find(|e| e.key == "ignore_exporter");
+                    match ignore.map(|e| (e, e.value.as_bool())) {
+                        Some((_, Some(true))) => exporter_hosts.ignored.push(inst.host.clone()),
+                        Some((e, None)) => ctx.report(ctx.err(
+                            e.value.pos,
+                            format!("{label}: ignore_exporter must be true or false"),
+                            "write ignore_exporter: true",
+                        )),
+                        _ => exporter_hosts.monitored.push(inst.host.clone()),
+                    }
                     let main = field_port(ctx, fields, spec.main_port.0, spec.main_port.1)
                         .unwrap_or(spec.main_port.1);
                     used.claim(ctx, &inst, main, &label, item.pos);
@@ -840,6 +936,7 @@ fn read_instance(
     }
     // Endpoints in the order of the section's ports.
     endpoints.sort_by_key(|e| spec.ports.iter().position(|p| p.1 == e.role));
+    advertised(ctx, spec, label, fields, &mut endpoints, &mut urls);
     Ok(Instance {
         component: spec.component,
         name: format!(
@@ -854,6 +951,133 @@ fn read_instance(
         security,
         urls,
     })
+}
+
+/// The `advertise_*` fields of a section: the field, the endpoint roles it sets the address
+/// of, and whether it holds a host only (TiDB's `advertise_address`) rather than `host:port` or
+/// a URL.
+fn advertise_fields(component: Component) -> &'static [(&'static str, &'static [Role], bool)] {
+    match component {
+        Component::Pd => &[
+            ("advertise_client_addr", &[Role::PdClient], false),
+            ("advertise_peer_addr", &[Role::PdPeer], false),
+        ],
+        Component::Tidb => &[(
+            "advertise_address",
+            &[Role::TidbStatus, Role::TidbSql],
+            true,
+        )],
+        Component::Tikv => &[
+            ("advertise_addr", &[Role::TikvGrpc], false),
+            ("advertise_status_addr", &[Role::TikvStatus], false),
+        ],
+        _ => &[],
+    }
+}
+
+/// Callers dial the address an instance advertises, not its `host`: each `advertise_*` field
+/// replaces the address of its endpoints (a host only keeps the port). A URL's `http://` on a
+/// TLS cluster is the `HTTP_URL_WITH_TLS` finding.
+fn advertised(
+    ctx: &Ctx<'_>,
+    spec: &SectionSpec,
+    label: &str,
+    fields: &[Entry],
+    endpoints: &mut [InstanceEndpoint],
+    urls: &mut Vec<UrlSetting>,
+) {
+    for (field, roles, host_only) in advertise_fields(spec.component) {
+        let Some(e) = fields.iter().find(|e| e.key == *field) else {
+            continue;
+        };
+        let what = if *host_only {
+            "a host name or IP"
+        } else {
+            "host:port or a URL"
+        };
+        let Some(raw) = e.value.scalar_text().filter(|v| !v.trim().is_empty()) else {
+            ctx.report(ctx.err(
+                e.value.pos,
+                format!("{label}: {field} must be {what}"),
+                format!(
+                    "write {field}: {}",
+                    if *host_only {
+                        "10.0.1.1"
+                    } else {
+                        "10.0.1.1:2379"
+                    }
+                ),
+            ));
+            continue;
+        };
+        let value = raw.trim();
+        let key = format!("{label}.{field}");
+        let lower = value.to_ascii_lowercase();
+        let rest = if let Some(r) = lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"))
+        {
+            urls.push(UrlSetting {
+                key: key.clone(),
+                value: value.to_string(),
+                source: source_at(ctx.path, e.value.pos, &key),
+            });
+            &value[value.len() - r.len()..]
+        } else {
+            value
+        };
+        let rest = rest.trim_end_matches('/');
+        // `host:port`, `[v6]:port`, or a host alone.
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((h, p)) => (h, p.strip_prefix(':')),
+                None => (v6, None),
+            },
+            None => match rest.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, Some(p)),
+                _ => (rest, None),
+            },
+        };
+        let port = match port {
+            Some(_) if *host_only => {
+                ctx.report(ctx.err(
+                    e.value.pos,
+                    format!("{label}: {field} is a host, not {value:?} (the ports are status_port and port)"),
+                    format!("write {field}: {host}"),
+                ));
+                continue;
+            }
+            Some(p) => match p.parse::<u16>().ok().filter(|p| *p > 0) {
+                Some(p) => Some(p),
+                None => {
+                    ctx.report(ctx.err(
+                        e.value.pos,
+                        format!("{label}: {field} has no valid port in {value:?}"),
+                        format!("write {field}: {host}:<port>"),
+                    ));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if host.is_empty() {
+            ctx.report(ctx.err(
+                e.value.pos,
+                format!("{label}: {field} has no host in {value:?}"),
+                format!("write {field}: {what}"),
+            ));
+            continue;
+        }
+        for ep in endpoints.iter_mut().filter(|ep| roles.contains(&ep.role)) {
+            let keep = ep
+                .address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok());
+            if let Some(p) = port.or(keep) {
+                ep.address = join_host_port(host, p);
+            }
+        }
+    }
 }
 
 /// An instance field TiUP does not know (`clientport`, `client-port`) is a finding.
