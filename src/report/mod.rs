@@ -8,6 +8,7 @@ pub mod explain;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod sanitize;
 pub mod sarif;
 pub mod shared;
 pub mod table;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 
 use super::diff::Diff;
+use super::sanitize::inert;
 use super::text::Style;
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Severity, Snapshot, Verdict};
 
@@ -223,7 +224,7 @@ fn not_checked(plan: &Plan, width: usize) -> String {
     }
     let mut out = format!("\nnot checked ({}):\n", plan.not_checked.len());
     for n in &plan.not_checked {
-        let w = wrap(n, 4, width);
+        let w = wrap(&inert(n), 4, width);
         out.push_str("  - ");
         out.push_str(w.get(4..).unwrap_or_default());
     }
@@ -349,7 +350,7 @@ impl Columns {
         );
         let w = rows.iter().map(|(s, _)| len(s)).max().unwrap_or(0);
         for (short, full) in rows {
-            let _ = writeln!(out, "  {short:<w$}  {full}");
+            let _ = writeln!(out, "  {short:<w$}  {}", inert(&full));
         }
         out
     }
@@ -410,16 +411,21 @@ fn render_findings(snap: &Snapshot, style: Style, width: usize, out: &mut String
             Severity::Info => "INFO    ".to_string(),
         };
         let _ = writeln!(out);
-        let head = format!("{} {}", f.code, f.title);
+        let head = format!("{} {}", f.code, inert(&f.title));
         let wrapped = wrap(&head, 9, width);
         let _ = write!(out, "{sev} {}", wrapped.trim_start());
         if !f.evidence.is_empty() {
-            let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, width));
+            let seen = format!("seen: {}", inert(&f.evidence));
+            let _ = write!(out, "{}", wrap(&seen, 9, width));
         }
         if let Some(src) = &f.source {
-            let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, width));
+            let _ = write!(out, "{}", wrap(&format!("from: {}", inert(src)), 9, width));
         }
-        let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, width));
+        let _ = write!(
+            out,
+            "{}",
+            wrap(&format!("fix:  {}", inert(&f.fix)), 9, width)
+        );
     }
 }
 
@@ -434,7 +440,7 @@ fn render_with(
     let mut out = String::new();
     let title = format!(
         "tlsaudit report: cluster {}, {} endpoints x {} identities,",
-        inv.cluster,
+        inert(&inv.cluster),
         inv.endpoints.len(),
         plan.identities.len(),
     );
