@@ -533,7 +533,7 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         None => render_report(auditor, snap, format, style)?,
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        Some(path) => tlsaudit_engine::fsutil::write_atomic(path, text.as_bytes())?,
         None => emit(&text),
     }
     Ok(exit_for(snap, args.fail_on))
@@ -608,14 +608,7 @@ async fn dashboard(
         )),
         None => None,
     };
-    let plan = auditor.plan.clone();
-    let export: crate::tui::ExportFn = Box::new(move |snap: &Snapshot| {
-        let json = crate::report::json::to_string(&plan, snap).map_err(|e| e.to_string())?;
-        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let path = PathBuf::from(format!("tlsaudit-report-{stamp}.json"));
-        std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
-    });
+    let export = crate::tui::json_export(auditor.plan.clone());
     let opts = crate::tui::TuiOptions {
         interval,
         export: Some(export),

@@ -909,8 +909,7 @@ pub fn run(args: &DiffArgs) -> Result<u8, tlsaudit_engine::error::InputError> {
         })?,
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| tlsaudit_engine::error::InputError::io(path, &e))?,
+        Some(path) => tlsaudit_engine::fsutil::write_atomic(path, text.as_bytes())?,
         None => crate::cli::emit(&text),
     }
     Ok(u8::from(!failing.is_empty()))
