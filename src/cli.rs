@@ -357,6 +357,13 @@ pub fn main() -> ExitCode {
     tlsaudit_engine::pki::warm_up();
     // Probes hold sockets: the soft open-file limit goes up to the hard one.
     let _ = tlsaudit_engine::probe::limits::raise_nofile();
+    // A key file others can read: a warning on stderr, once per file, before any output (the
+    // lint reports it as a finding instead).
+    if !matches!(cli.command, Some(Command::Lint(_))) {
+        tlsaudit_engine::pki::load::on_exposed_key(Box::new(|path, x| {
+            eprintln!("warning: {}", x.warning(path));
+        }));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
