@@ -135,8 +135,18 @@ fn assert_terminal_safe(what: &str, out: &std::process::Output) {
     assert!(unsafe_chars(&err).is_empty(), "{what} (stderr)");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_text_is_inert_in_every_text_output_and_exact_in_json() {
+/// The hostile servers, their CA, a client identity and an inventory naming both endpoints.
+struct Hostile {
+    dir: tempfile::TempDir,
+    ca_path: std::path::PathBuf,
+    client_crt: std::path::PathBuf,
+    client_key: std::path::PathBuf,
+    inventory: std::path::PathBuf,
+    grpc: std::net::SocketAddr,
+    web: std::net::SocketAddr,
+}
+
+async fn hostile() -> Hostile {
     let dir = tempfile::tempdir().unwrap();
     let ca = pki::ca();
     std::fs::write(dir.path().join("ca.crt"), &ca.cert_pem).unwrap();
@@ -162,6 +172,28 @@ async fn peer_text_is_inert_in_every_text_output_and_exact_in_json() {
     )
     .unwrap();
 
+    Hostile {
+        dir,
+        ca_path,
+        client_crt,
+        client_key,
+        inventory,
+        grpc,
+        web,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_text_is_inert_in_every_text_output_and_exact_in_json() {
+    let Hostile {
+        dir: _dir,
+        ca_path,
+        client_crt,
+        client_key,
+        inventory,
+        grpc,
+        web,
+    } = hostile().await;
     let probe = |addr: std::net::SocketAddr, protocol: &str, format: &str| {
         let mut c = bin();
         c.args([
@@ -237,7 +269,12 @@ async fn peer_text_is_inert_in_every_text_output_and_exact_in_json() {
         json.contains("\\u001b[31mdenied\u{202e} by"),
         "exact in JSON"
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_text_is_inert_and_its_json_exact() {
+    let h = hostile().await;
+    let inventory = h.inventory.clone();
     // diagnose, text and JSON.
     for (name, seen) in [
         ("evil-grpc", "\\x1b[31mdenied\\u{202e}"),
