@@ -180,9 +180,22 @@ fn sync_folder(path: &Path) {
     }
 }
 
-/// Replace (or create) `path` with `data` atomically. Refuses a symlink or a directory.
+/// Replace (or create) `path` with `data` atomically. Refuses a symlink or a directory. A
+/// device or a FIFO (`-o /dev/null`) is written to in place: renaming over it would replace
+/// the device node.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), WriteError> {
     let existing = check_target(path)?;
+    if existing.as_ref().is_some_and(|m| !m.file_type().is_file()) {
+        let io = |source| WriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        return f.write_all(data).and_then(|()| f.flush()).map_err(io);
+    }
     let mut temp = write_temp(path, data, existing.as_ref())?;
     std::fs::rename(&temp.path, path).map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
@@ -317,6 +330,15 @@ mod tests {
         assert!(matches!(e, WriteError::Directory(_)));
         let input: InputError = write_atomic(&p, b"x").unwrap_err().into();
         assert!(input.to_string().starts_with("cannot write "));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        write_atomic(Path::new("/dev/null"), b"discarded").unwrap();
+        let m = std::fs::symlink_metadata("/dev/null").unwrap();
+        assert!(m.file_type().is_char_device());
     }
 
     #[test]

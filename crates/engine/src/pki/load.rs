@@ -260,7 +260,6 @@ pub fn certs_from_pem(
 
 /// Load the private key of a PEM file: PKCS#8, PKCS#1 (TiUP writes these) or SEC1.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, InputError> {
-    note_exposure(path);
     let text = read_text(path)?;
     let sections = scan(&text);
     for sec in &sections {
@@ -270,13 +269,16 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, InputError> {
                 if sec.encrypted_header {
                     return Err(encrypted(path));
                 }
-                return PrivateKeyDer::from_pem_slice(sec.text.as_bytes()).map_err(|e| {
+                let key = PrivateKeyDer::from_pem_slice(sec.text.as_bytes()).map_err(|e| {
                     InputError::file(
                         path,
                         format!("the {} block is not valid ({e})", sec.label),
                         "re-export the key with openssl pkey",
                     )
-                });
+                })?;
+                // Only a file that holds a key is warned about.
+                note_exposure(path);
+                return Ok(key);
             }
             _ => {}
         }
