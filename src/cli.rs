@@ -456,6 +456,13 @@ pub fn main() -> ExitCode {
     tlsaudit_engine::pki::warm_up();
     // Probes hold sockets: the soft open-file limit goes up to the hard one.
     let _ = tlsaudit_engine::probe::limits::raise_nofile();
+    // A key file others can read: a warning on stderr, once per file, before any output (the
+    // lint reports it as a finding instead).
+    if !matches!(cli.command, Some(Command::Lint(_))) {
+        tlsaudit_engine::pki::load::on_exposed_key(Box::new(|path, x| {
+            eprintln!("warning: {}", x.warning(path));
+        }));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -644,7 +651,7 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         (None, None) => render_report(auditor, snap, format, style)?,
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
+        Some(path) => tlsaudit_engine::fsutil::write_atomic(path, text.as_bytes())?,
         None => emit(&text),
     }
     Ok(exit_for(snap, args.fail_on))
@@ -787,14 +794,7 @@ async fn dashboard(
         )),
         None => None,
     };
-    let plan = auditor.plan.clone();
-    let export: crate::tui::ExportFn = Box::new(move |snap: &Snapshot| {
-        let json = crate::report::json::to_string(&plan, snap).map_err(|e| e.to_string())?;
-        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let path = PathBuf::from(format!("tlsaudit-report-{stamp}.json"));
-        std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
-    });
+    let export = crate::tui::json_export(auditor.plan.clone());
     let opts = crate::tui::TuiOptions {
         interval,
         export: Some(export),

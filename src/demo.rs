@@ -144,9 +144,11 @@ pub async fn start() -> Result<(Lab, PathBuf), LabError> {
 pub async fn start_spec(spec: LabSpec) -> Result<(Lab, PathBuf), LabError> {
     let lab = Lab::start(spec).await?;
     let path = lab.dir().join("tlsaudit.toml");
-    std::fs::write(&path, inventory_toml(&lab)).map_err(|e| LabError::Io {
-        context: format!("writing {}", path.display()),
-        source: e,
+    tlsaudit_engine::fsutil::write_atomic(&path, inventory_toml(&lab).as_bytes()).map_err(|e| {
+        LabError::Io {
+            context: format!("writing {}", path.display()),
+            source: std::io::Error::other(e),
+        }
     })?;
     Ok((lab, path))
 }
@@ -259,7 +261,8 @@ pub fn apply_lab_config(lab: &mut Lab, text: &str) -> Result<Vec<String>, String
 /// Write `lab.toml` into the lab's folder and return its path.
 pub fn write_lab_config(lab: &Lab) -> std::io::Result<PathBuf> {
     let path = lab.dir().join("lab.toml");
-    std::fs::write(&path, lab_config_toml(lab))?;
+    tlsaudit_engine::fsutil::write_atomic(&path, lab_config_toml(lab).as_bytes())
+        .map_err(std::io::Error::other)?;
     Ok(path)
 }
 

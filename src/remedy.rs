@@ -157,12 +157,8 @@ pub fn render_init(o: &InitOutput) -> String {
     t
 }
 
-/// Text from a topology made inert for a terminal (no control characters).
-fn inert(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
+/// Text from a topology made inert for a terminal: the one sanitizer.
+use crate::report::sanitize::inert_owned as inert;
 
 /// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`, or
 /// `tlsaudit fix --config tlsaudit.toml --from report.json [--write]`.

@@ -29,7 +29,11 @@ impl Files {
             p.distinguished_name.push(rcgen::DnType::CommonName, name);
             let c = p.signed_by(&key, &issuer).unwrap();
             std::fs::write(dir.path().join(format!("{name}.crt")), c.pem()).unwrap();
-            std::fs::write(dir.path().join(format!("{name}.pem")), key.serialize_pem()).unwrap();
+            // Keys as they are kept: mode 0600 (a wider mode draws a warning on stderr).
+            tlsaudit_testkit::pki::write_key(
+                &dir.path().join(format!("{name}.pem")),
+                &key.serialize_pem(),
+            );
         }
         Files { dir }
     }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use tlsaudit_engine::diagnose::{CauseFinding, Diagnosis, StepStatus};
 
+use super::sanitize::inert;
 use super::text::Style;
 
 fn badge(s: StepStatus, style: Style) -> String {
@@ -25,11 +26,11 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
             out,
             "\n{}. {}  [{}]",
             s.number,
-            s.title,
+            inert(&s.title),
             badge(s.status, style)
         );
         for l in &s.lines {
-            let _ = writeln!(out, "   {l}");
+            let _ = writeln!(out, "   {}", inert(l));
         }
     }
     verdict(&mut out, d, style);
@@ -40,14 +41,15 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
 fn header(out: &mut String, d: &Diagnosis) {
     let target = match (&d.target.endpoint, d.target.component) {
         (Some(e), Some(c)) => format!(
-            "{e} ({}, {} {})",
-            d.target.address,
+            "{} ({}, {} {})",
+            inert(e),
+            inert(&d.target.address),
             c.title(),
             d.target.role.map_or("", |r| r.as_str())
         ),
         (None, Some(c)) => format!(
             "{} ({} {}{})",
-            d.target.address,
+            inert(&d.target.address),
             c.title(),
             d.target.role.map_or("", |r| r.as_str()),
             if d.target.component_guessed {
@@ -56,13 +58,14 @@ fn header(out: &mut String, d: &Diagnosis) {
                 ""
             }
         ),
-        (Some(e), None) => format!("{e} ({})", d.target.address),
-        (None, None) => d.target.address.clone(),
+        (Some(e), None) => format!("{} ({})", inert(e), inert(&d.target.address)),
+        (None, None) => inert(&d.target.address).into_owned(),
     };
+    let name = inert(&d.identity.name);
     let who = match &d.identity.cn {
-        Some(cn) if *cn != d.identity.name => format!("{} (CN {cn})", d.identity.name),
-        Some(_) => d.identity.name.clone(),
-        None => format!("{} (no client certificate)", d.identity.name),
+        Some(cn) if *cn != d.identity.name => format!("{name} (CN {})", inert(cn)),
+        Some(_) => name.into_owned(),
+        None => format!("{name} (no client certificate)"),
     };
     let _ = writeln!(
         out,
@@ -71,7 +74,7 @@ fn header(out: &mut String, d: &Diagnosis) {
         d.target
             .path
             .as_ref()
-            .map(|p| format!(" {p}"))
+            .map(|p| format!(" {}", inert(p)))
             .unwrap_or_default()
     );
 }
@@ -87,7 +90,7 @@ fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
         None => style.bad("BROKEN"),
     };
     let _ = writeln!(out, "\n{}. Verdict  [{label}]", d.steps.len() + 1);
-    let _ = writeln!(out, "   {}", v.headline);
+    let _ = writeln!(out, "   {}", inert(&v.headline));
     if let Some(e) = &v.expected {
         let what = match (e.allow, e.needed) {
             (true, true) => "admitted, and the cluster needs this link",
@@ -95,7 +98,7 @@ fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
             (false, true) => "refused by its list, yet the cluster needs this link",
             (false, false) => "refused",
         };
-        let _ = writeln!(out, "   expected: {what} ({})", e.reason);
+        let _ = writeln!(out, "   expected: {what} ({})", inert(&e.reason));
     }
     for f in &v.findings {
         finding(out, f, style);
@@ -103,7 +106,7 @@ fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
     if !v.notes.is_empty() {
         let _ = writeln!(out, "\n   notes:");
         for n in &v.notes {
-            let _ = writeln!(out, "     - {n}");
+            let _ = writeln!(out, "     - {}", inert(n));
         }
     }
 }
@@ -118,14 +121,14 @@ fn finding(out: &mut String, f: &CauseFinding, style: Style) {
         out,
         "\n   {} {}{fact}",
         style.bad(&format!("[{}]", f.cause.id())),
-        f.title
+        inert(&f.title)
     );
-    let _ = writeln!(out, "     cause: {}", f.summary);
+    let _ = writeln!(out, "     cause: {}", inert(&f.summary));
     for e in &f.evidence {
-        let _ = writeln!(out, "     seen:  {e}");
+        let _ = writeln!(out, "     seen:  {}", inert(e));
     }
     for x in &f.fix {
-        let _ = writeln!(out, "     fix:   {x}");
+        let _ = writeln!(out, "     fix:   {}", inert(x));
     }
     if let Some(c) = &f.config {
         let _ = writeln!(
@@ -146,7 +149,7 @@ fn finding(out: &mut String, f: &CauseFinding, style: Style) {
             "     what the components print (match it in their logs):"
         );
         for t in &f.log_texts {
-            let _ = writeln!(out, "       {}: \"{}\"", t.who, t.text);
+            let _ = writeln!(out, "       {}: \"{}\"", t.who, inert(&t.text));
         }
     }
 }

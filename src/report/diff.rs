@@ -475,18 +475,8 @@ impl Diff {
 }
 
 /// Peer-controlled text (certificate names, finding titles quoting servers) made inert for a
-/// terminal: control characters escaped.
-pub fn inert(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
+/// terminal: the one sanitizer, [`super::sanitize`].
+pub use super::sanitize::inert;
 
 /// The same for Markdown: also escapes what Markdown or HTML would interpret.
 pub fn md(s: &str) -> String {
@@ -842,7 +832,7 @@ mod tests {
 
     #[test]
     fn hostile_text_is_inert() {
-        assert_eq!(inert("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(inert("a\x1b[31mb\n"), "a\\x1b[31mb\\n");
         assert_eq!(md("<script>|x_`"), "&lt;script&gt;\\|x\\_\\`");
     }
 }
@@ -919,8 +909,7 @@ pub fn run(args: &DiffArgs) -> Result<u8, tlsaudit_engine::error::InputError> {
         })?,
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| tlsaudit_engine::error::InputError::io(path, &e))?,
+        Some(path) => tlsaudit_engine::fsutil::write_atomic(path, text.as_bytes())?,
         None => crate::cli::emit(&text),
     }
     Ok(u8::from(!failing.is_empty()))

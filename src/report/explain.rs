@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use tlsaudit_engine::explain::Explanation;
 
-use super::shared::inert;
+use super::sanitize::inert;
 use super::text::Style;
 
 /// The explanation as text. The recognised words, the names read and the suggested command
@@ -48,7 +48,7 @@ pub fn render(e: &Explanation, style: Style) -> String {
         }
         let _ = writeln!(out, "  check:");
         for c in &m.checks {
-            let _ = writeln!(out, "    - {c}");
+            let _ = writeln!(out, "    - {}", inert(c));
         }
         let _ = writeln!(out, "  confirm:    {}", inert(&m.confirm));
     }

@@ -10,6 +10,7 @@ pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod plan;
+pub mod sanitize;
 pub mod sarif;
 pub mod saved;
 pub mod shared;

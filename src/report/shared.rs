@@ -3,8 +3,6 @@
 //! (a matrix of probes) or a lint (findings only). Helpers every writer needs live here too:
 //! component groups, stable cell anchors, making peer text inert, reading a finding's source.
 
-use std::borrow::Cow;
-
 use tlsaudit_engine::audit::{Finding, Plan, Severity, Snapshot, Verdict};
 use tlsaudit_engine::profile::Component;
 
@@ -268,37 +266,8 @@ fn anchor_part(s: &str) -> String {
         .collect()
 }
 
-/// Text that came from a peer (a certificate subject, a gRPC message, an HTTP body) or from
-/// input files, made inert for display: control characters and the Unicode controls that
-/// reorder or hide text (bidi overrides, zero-width joiners) become visible escapes (`\x1b`,
-/// `\n`, `\u{202e}`). Writers escape their own markup characters on top of this.
-pub fn inert(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if needs_escape(c) {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}')
-}
+/// Peer and input text made inert for display: the one sanitizer, [`super::sanitize`].
+pub use super::sanitize::inert;
 
 /// Where a finding's `source` points: `file:line:col: key` (TiUP and component configs), a bare
 /// file (certificate files), `file: key (not set)`, or no file at all (`--ca`, a default).
@@ -430,12 +399,5 @@ mod tests {
     fn anchors_are_stable_and_safe() {
         assert_eq!(cell_anchor("tidb", "tikv-1"), "cell-tidb-tikv-1");
         assert_eq!(cell_anchor("a b", "x\"<y>"), "cell-a_b-x__y_");
-    }
-
-    #[test]
-    fn inert_makes_controls_visible() {
-        assert_eq!(inert("plain"), "plain");
-        assert_eq!(inert("a\x1b[31mb\n"), "a\\x1b[31mb\\n");
-        assert_eq!(inert("x\u{202e}y"), "x\\u{202e}y");
     }
 }

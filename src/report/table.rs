@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 
 use super::diff::Diff;
 use super::json::Report;
+use super::sanitize::inert;
 use super::shared::{component_title, Doc};
 use super::text::Style;
 use tlsaudit_engine::audit::{IdentityKind, Plan, Severity, Snapshot, Verdict};
@@ -242,7 +243,7 @@ fn disagreements(r: &Report<'_>, width: usize) -> String {
             .map(|(v, s)| format!("{v} {}", s.verdict.map_or("not probed", Verdict::as_str)))
             .collect();
         let line = format!("≠ {} at {}: {}", c.identity, c.endpoint, seen.join(", "));
-        let w = wrap(&line, 4, width);
+        let w = wrap(&inert(&line), 4, width);
         out.push_str("  ");
         out.push_str(w.get(4..).unwrap_or_default());
     }
@@ -256,7 +257,7 @@ fn not_checked(r: &Report<'_>, width: usize) -> String {
     }
     let mut out = format!("\nnot checked ({}):\n", r.not_checked.len());
     for n in &r.not_checked {
-        let w = wrap(n, 4, width);
+        let w = wrap(&inert(n), 4, width);
         out.push_str("  - ");
         out.push_str(w.get(4..).unwrap_or_default());
     }
@@ -392,7 +393,7 @@ impl Columns {
         );
         let w = rows.iter().map(|(s, _)| len(s)).max().unwrap_or(0);
         for (short, full) in rows {
-            let _ = writeln!(out, "  {short:<w$}  {full}");
+            let _ = writeln!(out, "  {short:<w$}  {}", inert(&full));
         }
         out
     }
@@ -453,23 +454,28 @@ fn render_findings(r: &Report<'_>, style: Style, width: usize, out: &mut String)
             Severity::Info => "INFO    ".to_string(),
         };
         let _ = writeln!(out);
-        let head = format!("{} {}", f.code, f.title);
+        let head = format!("{} {}", f.code, inert(&f.title));
         let wrapped = wrap(&head, 9, width);
         let _ = write!(out, "{sev} {}", wrapped.trim_start());
         if !f.evidence.is_empty() {
-            let _ = write!(out, "{}", wrap(&format!("seen: {}", f.evidence), 9, width));
+            let seen = format!("seen: {}", inert(&f.evidence));
+            let _ = write!(out, "{}", wrap(&seen, 9, width));
         }
         if let Some(src) = &f.source {
-            let _ = write!(out, "{}", wrap(&format!("from: {src}"), 9, width));
+            let _ = write!(out, "{}", wrap(&format!("from: {}", inert(src)), 9, width));
         }
         if !f.vantages.is_empty() {
             let _ = write!(
                 out,
                 "{}",
-                wrap(&format!("at:   {}", f.vantages.join(", ")), 9, width)
+                wrap(&format!("at:   {}", inert(&f.vantages.join(", "))), 9, width)
             );
         }
-        let _ = write!(out, "{}", wrap(&format!("fix:  {}", f.fix), 9, width));
+        let _ = write!(
+            out,
+            "{}",
+            wrap(&format!("fix:  {}", inert(&f.fix)), 9, width)
+        );
     }
 }
 
@@ -477,7 +483,7 @@ fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usi
     let mut out = String::new();
     let title = format!(
         "tlsaudit report: cluster {}, {} endpoints x {} identities,",
-        r.cluster.name,
+        inert(&r.cluster.name),
         r.endpoints.len(),
         r.identities.len(),
     );

@@ -6,6 +6,8 @@ use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::mysql::{AccountKind, MysqlReport, PlaintextVerdict};
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
+use super::sanitize::{inert, inert_owned};
+
 /// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>): the one place
 /// that reads it, for the text reports and the dashboard.
 pub fn color_from_env() -> bool {
@@ -62,7 +64,7 @@ fn mysql(out: &mut String, m: &MysqlReport, style: Style) {
     let _ = writeln!(
         out,
         "\n  mysql      {} (connection {}), {}",
-        m.server_version,
+        inert(&m.server_version),
         m.connection_id,
         if m.tls_offered {
             "TLS offered (CLIENT_SSL)".to_string()
@@ -71,21 +73,21 @@ fn mysql(out: &mut String, m: &MysqlReport, style: Style) {
         }
     );
     let who = match m.account {
-        AccountKind::Audit => format!("{} (audit account)", m.user),
-        AccountKind::MadeUp => format!("{} (made-up user)", m.user),
+        AccountKind::Audit => format!("{} (audit account)", inert(&m.user)),
+        AccountKind::MadeUp => format!("{} (made-up user)", inert(&m.user)),
     };
     if let Some(a) = &m.tls_login {
         let _ = writeln!(
             out,
             "             login inside TLS as {who}: {}",
-            a.describe()
+            inert(&a.describe())
         );
     }
     if let Some(a) = &m.plaintext_login {
         let _ = writeln!(
             out,
             "             login in plaintext as {who}: {}",
-            a.describe()
+            inert(&a.describe())
         );
     }
     let verdict = match m.plaintext {
@@ -98,26 +100,27 @@ fn mysql(out: &mut String, m: &MysqlReport, style: Style) {
     let _ = writeln!(
         out,
         "             plaintext: {verdict}: {}",
-        m.plaintext_detail
+        inert(&m.plaintext_detail)
     );
 }
 
 /// The first lines: who probed what, and the outcome with its summary.
 fn header(out: &mut String, rec: &ProbeRecord, style: Style) {
+    let name = inert(&rec.identity.name);
     let who = match &rec.identity.cn {
-        Some(cn) if *cn != rec.identity.name => format!("{} (CN {cn})", rec.identity.name),
-        Some(_) => rec.identity.name.clone(),
-        None => format!("{} (no client certificate)", rec.identity.name),
+        Some(cn) if *cn != rec.identity.name => format!("{name} (CN {})", inert(cn)),
+        Some(_) => name.into_owned(),
+        None => format!("{name} (no client certificate)"),
     };
     let _ = writeln!(
         out,
         "probe {} as {who} over {}{}",
-        rec.target.address,
+        inert(&rec.target.address),
         rec.target.protocol,
         rec.target
             .path
             .as_ref()
-            .map(|p| format!(" {p}"))
+            .map(|p| format!(" {}", inert(p)))
             .unwrap_or_default()
     );
     let class = rec.outcome.class;
@@ -129,7 +132,7 @@ fn header(out: &mut String, rec: &ProbeRecord, style: Style) {
         }
         _ => style.bad(&label),
     };
-    let _ = writeln!(out, "\n  {label}  {}", rec.outcome.summary);
+    let _ = writeln!(out, "\n  {label}  {}", inert(&rec.outcome.summary));
     if let Some(auth) = rec.outcome.authorization {
         let _ = writeln!(out, "  (past the untrusted chain, the check saw: {auth})");
     }
@@ -142,11 +145,11 @@ fn handshake(out: &mut String, rec: &ProbeRecord) {
     let _ = writeln!(
         out,
         "  connect    {:<48} {}",
-        rec.peer_addr.as_deref().unwrap_or(&rec.target.address),
+        inert(rec.peer_addr.as_deref().unwrap_or(&rec.target.address)),
         fmt_ms(rec.timings.connect_ms)
     );
     if let Some(tls) = &rec.tls {
-        let line = format!(
+        let line = inert_owned(&format!(
             "{} {}, ALPN {}{}",
             tls.version,
             tls.cipher_suite,
@@ -155,7 +158,7 @@ fn handshake(out: &mut String, rec: &ProbeRecord) {
                 .as_ref()
                 .map(|k| format!(", {k}"))
                 .unwrap_or_default()
-        );
+        ));
         let _ = writeln!(
             out,
             "  handshake  {line:<48} {}",
@@ -165,7 +168,7 @@ fn handshake(out: &mut String, rec: &ProbeRecord) {
             (false, _) => "not requested by the server".to_string(),
             (true, true) => format!(
                 "requested, sent (CN {})",
-                rec.identity.cn.as_deref().unwrap_or("-")
+                inert(rec.identity.cn.as_deref().unwrap_or("-"))
             ),
             (true, false) => "requested, none sent".to_string(),
         };
@@ -174,7 +177,7 @@ fn handshake(out: &mut String, rec: &ProbeRecord) {
             let _ = writeln!(
                 out,
                 "             acceptable CAs: {}",
-                tls.ca_hints.join("; ")
+                inert(&tls.ca_hints.join("; "))
             );
         }
     } else if rec.timings.handshake_ms.is_some() {
@@ -214,24 +217,29 @@ fn check(out: &mut String, rec: &ProbeRecord) {
 fn server_chain(out: &mut String, rec: &ProbeRecord, style: Style) {
     if !rec.server_chain.is_empty() {
         let verdict = match describe::verification(rec) {
-            Some((true, words)) => style.good(&words),
-            Some((false, words)) => style.bad(&words),
+            Some((true, words)) => style.good(&inert(&words)),
+            Some((false, words)) => style.bad(&inert(&words)),
             None => "not verified".to_string(),
         };
         let _ = writeln!(out, "\n  server chain ({verdict})");
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         for c in describe::chain(rec, now) {
             let indent = "  ".repeat(c.index);
-            let _ = writeln!(out, "    {indent}{} {}", c.index, c.subject);
-            let _ = writeln!(out, "    {indent}  issuer   {}", c.issuer);
+            let _ = writeln!(out, "    {indent}{} {}", c.index, inert(&c.subject));
+            let _ = writeln!(out, "    {indent}  issuer   {}", inert(&c.issuer));
             let validity = if c.validity.is_valid() {
                 c.validity.detail()
             } else {
                 style.bad(&c.validity.detail())
             };
             let _ = writeln!(out, "    {indent}  valid    {} ({validity})", c.period);
-            let _ = writeln!(out, "    {indent}  SAN      {}", c.sans);
-            let _ = writeln!(out, "    {indent}  key      {}, EKU {}", c.key, c.eku);
+            let _ = writeln!(out, "    {indent}  SAN      {}", inert(&c.sans));
+            let _ = writeln!(
+                out,
+                "    {indent}  key      {}, EKU {}",
+                inert(&c.key),
+                inert(&c.eku)
+            );
             let _ = writeln!(out, "    {indent}  sha256   {}", style.dim(&c.sha256));
         }
     }
@@ -243,7 +251,7 @@ fn evidence(out: &mut String, rec: &ProbeRecord) {
     if !lines.is_empty() {
         let _ = writeln!(out, "\n  evidence");
         for l in lines {
-            let _ = writeln!(out, "    {l}");
+            let _ = writeln!(out, "    {}", inert(&l));
         }
     }
 }

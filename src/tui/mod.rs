@@ -38,6 +38,33 @@ pub use ui::draw;
 /// Writes the JSON report of a snapshot and returns where.
 pub type ExportFn = Box<dyn Fn(&Snapshot) -> Result<PathBuf, String> + Send + Sync>;
 
+/// The JSON report of `snap` as `tlsaudit-report-<stamp>.json` in `dir`, written atomically
+/// and never over an existing file (or symlink): a taken name gets `-2`, `-3`... The path
+/// written.
+pub fn export_json(
+    plan: &tlsaudit_engine::audit::Plan,
+    snap: &Snapshot,
+    dir: &std::path::Path,
+    stamp: i64,
+) -> Result<PathBuf, String> {
+    let json = crate::report::json::to_string(plan, snap).map_err(|e| e.to_string())?;
+    tlsaudit_engine::fsutil::write_new_numbered(
+        dir,
+        &format!("tlsaudit-report-{stamp}"),
+        "json",
+        (json + "\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The dashboard's `e`: [`export_json`] into the current directory, stamped with the time.
+pub fn json_export(plan: Arc<tlsaudit_engine::audit::Plan>) -> ExportFn {
+    Box::new(move |snap: &Snapshot| {
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        export_json(&plan, snap, std::path::Path::new(""), stamp)
+    })
+}
+
 /// How the dashboard runs.
 pub struct TuiOptions {
     /// Period of the automatic re-probe rounds (counted from the end of the previous round).

@@ -15,6 +15,8 @@ use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
 use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::ProbeRecord;
 
+use crate::report::sanitize::{inert, inert_owned, needs_escape};
+
 /// Styles, with or without colour (`NO_COLOR`): without, only modifiers remain and the verdict
 /// symbols carry the meaning.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +138,35 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if app.help {
         draw_help(frame, area, th);
     }
+    scrub(frame.buffer_mut());
+}
+
+/// Peer text in a line made visible: each span through the one sanitizer (our own text has
+/// nothing it changes).
+fn inert_line(mut line: Line<'static>) -> Line<'static> {
+    for span in &mut line.spans {
+        if span.content.chars().any(needs_escape) {
+            span.content = inert_owned(&span.content).into();
+        }
+    }
+    line
+}
+
+/// The last guard before the terminal: ratatui drops control characters from cells but keeps
+/// zero-width ones (a bidi override joins the previous cell), so any cell still holding a
+/// character [`needs_escape`] names loses it. Peer text is made visible before it gets here;
+/// this catches what a future drawing path forgets.
+fn scrub(buf: &mut Buffer) {
+    for cell in &mut buf.content {
+        if cell.symbol().chars().any(needs_escape) {
+            let kept: String = cell
+                .symbol()
+                .chars()
+                .filter(|c| !needs_escape(*c))
+                .collect();
+            cell.set_symbol(if kept.is_empty() { "?" } else { &kept });
+        }
+    }
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
@@ -151,7 +182,7 @@ fn draw_header_title(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     let mut left = vec![
         Span::styled(" tlsaudit ", th.brand()),
         Span::raw(" cluster "),
-        Span::styled(s.cluster.clone(), th.title()),
+        Span::styled(inert_owned(&s.cluster), th.title()),
         Span::raw("  round "),
         Span::styled(s.round.to_string(), th.title()),
     ];
@@ -1490,6 +1521,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let wrap_w = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = detail_lines(app, th)
         .into_iter()
+        .map(inert_line)
         .flat_map(|l| hang_wrap(l, wrap_w))
         .collect();
     let max = u16::try_from(lines.len().saturating_sub(1)).unwrap_or(u16::MAX);
@@ -1500,7 +1532,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
             app.catalog.endpoints.get(e)?,
         ))
     }) {
-        Some((id, ep)) => format!(" {} -> {} ", id.name, ep.name),
+        Some((id, ep)) => format!(" {} -> {} ", inert(&id.name), inert(&ep.name)),
         None => " Detail ".to_string(),
     };
     let block = Block::bordered()
@@ -1536,7 +1568,7 @@ fn draw_not_checked(frame: &mut Frame, area: Rect, app: &App, th: Theme) -> Rect
             .catalog
             .not_checked
             .iter()
-            .map(|n| Line::from(format!("- {}", truncate(n, w))))
+            .map(|n| Line::from(format!("- {}", truncate(&inert(n), w))))
             .collect();
         frame.render_widget(Paragraph::new(lines).block(block), gaps_area);
     }
@@ -1599,8 +1631,11 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
                 Span::raw(mark.to_string()),
                 Span::styled(format!("{sev} "), th.severity(f.severity)),
                 Span::styled(format!("{:<code_w$} ", f.code), th.title()),
-                Span::raw(format!("{:<target_w$} ", truncate(&target(f), target_w))),
-                Span::raw(f.title.clone()),
+                Span::raw(format!(
+                    "{:<target_w$} ",
+                    truncate(&inert(&target(f)), target_w)
+                )),
+                Span::raw(inert_owned(&f.title)),
             ]);
             if k == app.finding_sel {
                 line = line.style(th.selected());
@@ -1618,6 +1653,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
                 kv(th, "Fix", vec![Span::raw(f.fix.clone())]),
             ]
             .into_iter()
+            .map(inert_line)
             .flat_map(|l| hang_wrap(l, wrap_w))
             .collect();
             let block = Block::bordered().title(Span::styled(
@@ -1645,7 +1681,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
             Span::styled("   Enter apply  Esc cancel", th.dim()),
         ])
     } else if let Some(s) = &app.status {
-        Line::from(Span::styled(format!(" {s}"), th.title()))
+        Line::from(Span::styled(format!(" {}", inert(s)), th.title()))
     } else {
         Line::from(Span::styled(fit_hints(hints(app), area.width), th.dim()))
     };
@@ -1831,6 +1867,26 @@ mod tests {
     use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
     use tlsaudit_engine::audit::{CellState, Expected, Matrix, Snapshot};
     use tlsaudit_engine::profile::Component;
+
+    #[test]
+    fn peer_text_is_made_visible_and_no_cell_keeps_a_control() {
+        let line = inert_line(Line::from(vec![
+            Span::raw("CN "),
+            Span::raw("evil\x1b[31m\u{202e}txt"),
+        ]));
+        assert_eq!(line.spans[0].content, "CN ");
+        assert_eq!(line.spans[1].content, "evil\\x1b[31m\\u{202e}txt");
+        // What slips past the writers: ratatui keeps a zero-width override in its cell.
+        let mut buf = Buffer::empty(Rect::new(0, 0, 8, 1));
+        ratatui::widgets::Widget::render(Line::from("ab\u{202e}c\u{200b}"), buf.area, &mut buf);
+        assert!(buf.content.iter().any(|c| c.symbol().contains('\u{202e}')));
+        scrub(&mut buf);
+        assert!(buf
+            .content
+            .iter()
+            .all(|c| !c.symbol().chars().any(needs_escape)));
+        assert_eq!(buf.content[1].symbol(), "b");
+    }
 
     /// `n_ep` endpoints in 4 components x `n_id` identities; verdicts cycle, none recorded.
     fn big(n_ep: usize, n_id: usize) -> App {

@@ -12,11 +12,13 @@
 //! - [`audit`]: every identity against every endpoint, verdicts, findings, snapshots.
 //! - [`diagnose`]: why one link fails: a traced probe, variant probes, a named cause and fix.
 //! - [`explain`]: a pasted TLS error line mapped to its likely cause.
+//! - [`fsutil`]: the atomic write of output files (never through a symlink).
 
 pub mod audit;
 pub mod diagnose;
 pub mod error;
 pub mod explain;
+pub mod fsutil;
 pub mod inventory;
 pub mod lint;
 pub mod pki;

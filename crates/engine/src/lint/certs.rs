@@ -277,14 +277,10 @@ fn key_checks(
     permissions(who, key, key_source, out);
 }
 
-#[cfg(unix)]
+/// The key-mode check the audit's and probe's warning share ([`load::key_exposure`]).
 fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(key) else {
-        return;
-    };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if let Some(x) = load::key_exposure(key) {
+        let mode = x.mode;
         out.push(finding(
             Code::KeyFilePermissions,
             Severity::Warning,
@@ -293,11 +289,7 @@ fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) 
             format!(
                 "the private key {} is readable by {}",
                 key.display(),
-                if mode & 0o007 != 0 {
-                    "every user"
-                } else {
-                    "its group"
-                }
+                x.readers()
             ),
             format!("mode {mode:04o}"),
             format!(
@@ -308,9 +300,6 @@ fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) 
         ));
     }
 }
-
-#[cfg(not(unix))]
-fn permissions(_: &str, _: &Path, _: &str, _: &mut Vec<Finding>) {}
 
 /// A component certificate needs serverAuth and clientAuth, a client certificate clientAuth.
 fn eku_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {

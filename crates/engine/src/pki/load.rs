@@ -1,6 +1,13 @@
-//! PEM loading with errors that name the file and say what to do.
+//! PEM loading with errors that name the file and say what to do. A key file's bytes and
+//! PEM text are zeroized once the key is decoded, and a key file that others can read is
+//! reported once to the front end's [`on_exposed_key`] sink (the lint reports it as a finding
+//! through the same [`key_exposure`]).
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use zeroize::Zeroizing;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -26,13 +33,97 @@ impl CertRole {
 }
 
 /// One `-----BEGIN X-----` .. `-----END X-----` section of a PEM file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PemSection {
     pub label: String,
     /// Legacy OpenSSL encryption header (`Proc-Type: 4,ENCRYPTED`).
     pub encrypted_header: bool,
-    /// The section's text, BEGIN and END lines included.
-    pub text: String,
+    /// The section's text, BEGIN and END lines included (zeroized on drop: it may be a key).
+    pub text: Zeroizing<String>,
+}
+
+/// Without the text: a section may hold a private key.
+impl std::fmt::Debug for PemSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PemSection")
+            .field("label", &self.label)
+            .field("encrypted_header", &self.encrypted_header)
+            .field("text_len", &self.text.len())
+            .finish()
+    }
+}
+
+/// A private key file that its group or every user can read (`mode & 0o077`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyExposure {
+    /// The permission bits (`mode & 0o777`).
+    pub mode: u32,
+}
+
+impl KeyExposure {
+    /// Who can read it besides the owner.
+    pub fn readers(self) -> &'static str {
+        if self.mode & 0o007 != 0 {
+            "every user"
+        } else {
+            "its group"
+        }
+    }
+
+    /// One line for a person: the file, who can read it and the fix.
+    pub fn warning(self, key: &Path) -> String {
+        format!(
+            "the private key {} is readable by {} (mode {:04o}); chmod 600 {}",
+            key.display(),
+            self.readers(),
+            self.mode,
+            key.display()
+        )
+    }
+}
+
+/// Whether the key file at `path` is readable by its group or others (Unix modes; `None`
+/// elsewhere, and when the file cannot be inspected).
+#[cfg(unix)]
+pub fn key_exposure(path: &Path) -> Option<KeyExposure> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(KeyExposure { mode })
+}
+
+#[cfg(not(unix))]
+pub fn key_exposure(_: &Path) -> Option<KeyExposure> {
+    None
+}
+
+/// Where [`load_key`] reports a key file others can read.
+pub type ExposedKeySink = Box<dyn Fn(&Path, KeyExposure) + Send + Sync>;
+
+static EXPOSED_SINK: OnceLock<ExposedKeySink> = OnceLock::new();
+static EXPOSED_SEEN: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Have [`load_key`] call `sink` for every key file it loads that its group or others can
+/// read, once per file per process (the CLI prints a warning on stderr). The first sink set
+/// stays; `false` when one was already set.
+pub fn on_exposed_key(sink: ExposedKeySink) -> bool {
+    EXPOSED_SINK.set(sink).is_ok()
+}
+
+fn note_exposure(path: &Path) {
+    let Some(sink) = EXPOSED_SINK.get() else {
+        return;
+    };
+    let Some(x) = key_exposure(path) else {
+        return;
+    };
+    let id = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let first = EXPOSED_SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(id);
+    if first {
+        sink(path, x);
+    }
 }
 
 /// Find the PEM sections of a text. Malformed trailing sections are ignored here and caught
@@ -49,7 +140,7 @@ pub fn scan(text: &str) -> Vec<PemSection> {
             current = Some(PemSection {
                 label: label.to_string(),
                 encrypted_header: false,
-                text: format!("{l}\n"),
+                text: Zeroizing::new(format!("{l}\n")),
             });
             continue;
         }
@@ -69,8 +160,9 @@ pub fn scan(text: &str) -> Vec<PemSection> {
     out
 }
 
-fn read_text(path: &Path) -> Result<String, InputError> {
-    let bytes = std::fs::read(path).map_err(|e| InputError::io(path, &e))?;
+/// The file's text; zeroized on drop (it may hold a key).
+fn read_text(path: &Path) -> Result<Zeroizing<String>, InputError> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| InputError::io(path, &e))?);
     if bytes.first() == Some(&0x30) {
         return Err(InputError::file(
             path,
@@ -81,13 +173,14 @@ fn read_text(path: &Path) -> Result<String, InputError> {
             ),
         ));
     }
-    String::from_utf8(bytes).map_err(|_| {
-        InputError::file(
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_string())),
+        Err(_) => Err(InputError::file(
             path,
             "is not a PEM text file",
             "point it at a PEM file (-----BEGIN CERTIFICATE----- ...)",
-        )
-    })
+        )),
+    }
 }
 
 fn labels(sections: &[PemSection]) -> String {
@@ -176,13 +269,16 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, InputError> {
                 if sec.encrypted_header {
                     return Err(encrypted(path));
                 }
-                return PrivateKeyDer::from_pem_slice(sec.text.as_bytes()).map_err(|e| {
+                let key = PrivateKeyDer::from_pem_slice(sec.text.as_bytes()).map_err(|e| {
                     InputError::file(
                         path,
                         format!("the {} block is not valid ({e})", sec.label),
                         "re-export the key with openssl pkey",
                     )
-                });
+                })?;
+                // Only a file that holds a key is warned about.
+                note_exposure(path);
+                return Ok(key);
             }
             _ => {}
         }

@@ -255,8 +255,8 @@ fn hunks(old_name: &str, new_name: &str, ops: &[(char, usize, usize, &str)]) -> 
     out
 }
 
-/// Replace `path` with `text` atomically (a temporary file renamed over it), keeping the
-/// previous content in `<path>.bak`.
+/// Replace `path` with `text` atomically ([`crate::fsutil::write_atomic`]: a temporary file
+/// renamed over it, never through a symlink), keeping the previous content in `<path>.bak`.
 pub fn write_with_backup(path: &Path, text: &str) -> Result<std::path::PathBuf, InputError> {
     let bak = path.with_file_name(format!(
         "{}.bak",
@@ -264,18 +264,12 @@ pub fn write_with_backup(path: &Path, text: &str) -> Result<std::path::PathBuf, 
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    std::fs::copy(path, &bak).map_err(|e| InputError::io(path, &e))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tlsaudit-tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, text).map_err(|e| InputError::io(&tmp, &e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(crate::fsutil::WriteError::Symlink(path.to_path_buf()).into());
     }
-    std::fs::rename(&tmp, path).map_err(|e| InputError::io(path, &e))?;
+    let old = std::fs::read(path).map_err(|e| InputError::io(path, &e))?;
+    crate::fsutil::write_atomic(&bak, &old)?;
+    crate::fsutil::write_atomic(path, text.as_bytes())?;
     Ok(bak)
 }
 
