@@ -107,6 +107,42 @@ fn inject(lab: &mut Lab, planted: &[EndpointSpec], files: &[(PathBuf, PathBuf); 
     lab.reconfigure(spec).unwrap();
 }
 
+/// What the rounds saw: probes classified, their classes, resident memory after each round.
+type Seen = (usize, std::collections::BTreeMap<String, usize>, Vec<u64>);
+
+/// Run `rounds` audit rounds; every cell of each must have a record and a verdict.
+async fn run_rounds(auditor: Arc<Auditor>, rounds: usize, stop: Arc<AtomicBool>) -> Seen {
+    let mut classified = 0usize;
+    let mut classes = std::collections::BTreeMap::<String, usize>::new();
+    let mut rss = Vec::new();
+    for _ in 0..rounds {
+        let snap = auditor.run_round(None).await;
+        for i in 0..snap.identity_names.len() {
+            for e in 0..snap.endpoint_names.len() {
+                let cell = snap.cell(IdentityId(i), EndpointId(e));
+                let rec = cell.record.as_ref().unwrap_or_else(|| {
+                    panic!(
+                        "round {}: {} -> {} has no record",
+                        snap.round, snap.identity_names[i], snap.endpoint_names[e]
+                    )
+                });
+                *classes
+                    .entry(format!("{:?}", rec.outcome.class))
+                    .or_default() += 1;
+                assert!(
+                    cell.verdict.is_some(),
+                    "unjudged cell in round {}",
+                    snap.round
+                );
+                classified += 1;
+            }
+        }
+        rss.push(rss_kib());
+    }
+    stop.store(true, Ordering::SeqCst);
+    (classified, classes, rss)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_under_injected_faults() {
     let probes: usize = std::env::var("TLSAUDIT_SOAK_PROBES")
@@ -145,41 +181,7 @@ async fn soak_under_injected_faults() {
 
     let fds_start = open_fds();
     let stop = Arc::new(AtomicBool::new(false));
-    let runner = {
-        let auditor = auditor.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut classified = 0usize;
-            let mut classes = std::collections::BTreeMap::<String, usize>::new();
-            let mut rss = Vec::new();
-            for _ in 0..rounds {
-                let snap = auditor.run_round(None).await;
-                for i in 0..snap.identity_names.len() {
-                    for e in 0..snap.endpoint_names.len() {
-                        let cell = snap.cell(IdentityId(i), EndpointId(e));
-                        let rec = cell.record.as_ref().unwrap_or_else(|| {
-                            panic!(
-                                "round {}: {} -> {} has no record",
-                                snap.round, snap.identity_names[i], snap.endpoint_names[e]
-                            )
-                        });
-                        *classes
-                            .entry(format!("{:?}", rec.outcome.class))
-                            .or_default() += 1;
-                        assert!(
-                            cell.verdict.is_some(),
-                            "unjudged cell in round {}",
-                            snap.round
-                        );
-                        classified += 1;
-                    }
-                }
-                rss.push(rss_kib());
-            }
-            stop.store(true, Ordering::SeqCst);
-            (classified, classes, rss)
-        })
-    };
+    let runner = tokio::spawn(run_rounds(auditor.clone(), rounds, stop.clone()));
 
     let mut rng = Rng(seed);
     let mut faults = 0usize;

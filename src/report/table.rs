@@ -468,7 +468,11 @@ fn render_findings(r: &Report<'_>, style: Style, width: usize, out: &mut String)
             let _ = write!(
                 out,
                 "{}",
-                wrap(&format!("at:   {}", inert(&f.vantages.join(", "))), 9, width)
+                wrap(
+                    &format!("at:   {}", inert(&f.vantages.join(", "))),
+                    9,
+                    width
+                )
             );
         }
         let _ = write!(
