@@ -181,11 +181,11 @@ fn identities_out(plan: &Plan) -> Vec<IdentityOut> {
                 component: id
                     .component
                     .map(tlsaudit_engine::profile::Component::as_str),
-                cn: r.cn,
-                cert_file: r.cert_file,
-                sha256: r.sha256,
-                not_after: r.not_after,
-                check: r.check,
+                cn: r.cn.clone(),
+                cert_file: r.cert_file.clone(),
+                sha256: r.sha256.clone(),
+                not_after: r.not_after.clone(),
+                check: r.check.clone(),
             }
         })
         .collect()
