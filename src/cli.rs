@@ -522,6 +522,20 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
     } else {
         Style::detect()
     };
+    if format == ReportFormat::Json && args.baseline.is_none() {
+        // Streamed: the text of a fleet's report never sits in memory whole.
+        let plan = &auditor.plan;
+        match &args.output {
+            Some(path) => std::fs::File::create(path)
+                .and_then(|f| crate::report::json::write(plan, snap, f))
+                .map_err(|e| InputError::io(path, &e))?,
+            // A closed pipe (`| head`) is not an error.
+            None => {
+                let _ = crate::report::json::write(plan, snap, std::io::stdout().lock());
+            }
+        }
+        return Ok(exit_for(snap, args.fail_on));
+    }
     let text = match &args.baseline {
         Some(path) => crate::report::diff::render_report_with_baseline(
             &auditor.plan,

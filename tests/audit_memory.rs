@@ -66,6 +66,24 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
     let b = first.cell(i, EndpointId(2)).record.clone().unwrap();
     assert!(Arc::ptr_eq(&a.identity, &b.identity));
 
+    // The sharing does not show in the report: the streamed JSON is the same text, with the
+    // chain and the identity written out in every cell.
+    let text = tlsaudit::report::json::to_string(&auditor.plan, &first).unwrap();
+    let mut streamed = Vec::new();
+    tlsaudit::report::json::write(&auditor.plan, &first, &mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), format!("{text}\n"));
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cells = value["cells"].as_array().unwrap();
+    let pd_cells: Vec<&serde_json::Value> =
+        cells.iter().filter(|c| c["endpoint"] == "pd-2").collect();
+    assert_eq!(pd_cells.len(), first.identity_names.len());
+    for c in pd_cells {
+        let rec = &c["record"];
+        assert_eq!(rec["server_chain"][0]["common_name"], "pd");
+        assert_eq!(rec["server_chain"][0]["sha256"], pd[0].sha256.as_str());
+        assert_eq!(rec["identity"]["name"], c["identity"]);
+    }
+
     // The next round parses nothing again: the same chains come back.
     let second = auditor.run_round(None).await;
     assert!(Arc::ptr_eq(&pd, &chain(&second, "unlisted", "pd-2")));

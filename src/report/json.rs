@@ -259,6 +259,16 @@ pub fn to_string(plan: &Plan, snap: &Snapshot) -> Result<String, serde_json::Err
     serde_json::to_string_pretty(&build(plan, snap))
 }
 
+/// Write the report as pretty JSON (and a final newline) to `out` as it is serialized, without
+/// building the whole text in memory first: at fleet scale the text is tens of megabytes.
+pub fn write(plan: &Plan, snap: &Snapshot, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut out, &build(plan, snap))?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// Compare a round with a baseline report (`baseline.1` names its file).
 pub fn compare(
     plan: &Plan,
