@@ -63,7 +63,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             check_from_alpn: None,
         },
         peer_addr: Some(ep.address.clone()),
-        identity: IdentityReport {
+        identity: std::sync::Arc::new(IdentityReport {
             name: id.name.clone(),
             cn: id.cn.clone(),
             cert_file: None,
@@ -76,7 +76,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
                 client_auth_eku: true,
                 problem: None,
             },
-        },
+        }),
         started_at: "2025-06-01T00:00:00Z".into(),
         timings: Timings {
             connect_ms: Some(0.4),
@@ -93,7 +93,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             client_cert_sent: true,
             ca_hints: vec![],
         }),
-        server_chain: vec![cert(&ep.name, k), cert("intermediate", k + 1)],
+        server_chain: vec![cert(&ep.name, k), cert("intermediate", k + 1)].into(),
         server_verification: Some(ServerVerification {
             trusted: true,
             server_name: "10.0.0.1".into(),

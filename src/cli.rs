@@ -635,6 +635,24 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
     } else {
         Style::detect()
     };
+    if format == ReportFormat::Json && args.baseline.is_none() && args.saved.vantage.is_none() {
+        // Streamed: the text of a fleet's report is never built as one string. A file is
+        // still written atomically (and never through a symlink).
+        let plan = &auditor.plan;
+        match &args.output {
+            Some(path) => {
+                let mut bytes = Vec::new();
+                crate::report::json::write(plan, snap, &mut bytes)
+                    .map_err(|e| InputError::io(path, &e))?;
+                tlsaudit_engine::fsutil::write_atomic(path, &bytes)?;
+            }
+            // A closed pipe (`| head`) is not an error.
+            None => {
+                let _ = crate::report::json::write(plan, snap, std::io::stdout().lock());
+            }
+        }
+        return Ok(exit_for(snap, args.fail_on));
+    }
     let text = match (&args.baseline, &args.saved.vantage) {
         (Some(path), _) => crate::report::diff::render_report_with_baseline(
             &auditor.plan,

@@ -637,7 +637,7 @@ fn record(rec: &ProbeRecord) -> Markup {
                 }
             }
             ol start="0" {
-                @for cert in &rec.server_chain {
+                @for cert in rec.server_chain.iter() {
                     li {
                         dl {
                             dt { "subject" } dd.mono { (t(&cert.subject)) }

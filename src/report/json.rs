@@ -204,11 +204,11 @@ fn identities_out(plan: &Plan) -> Vec<IdentityOut> {
                 component: id
                     .component
                     .map(tlsaudit_engine::profile::Component::as_str),
-                cn: r.cn,
-                cert_file: r.cert_file,
-                sha256: r.sha256,
-                not_after: r.not_after,
-                check: r.check,
+                cn: r.cn.clone(),
+                cert_file: r.cert_file.clone(),
+                sha256: r.sha256.clone(),
+                not_after: r.not_after.clone(),
+                check: r.check.clone(),
             }
         })
         .collect()
@@ -294,6 +294,16 @@ pub fn to_string_at(
     let mut report = build(plan, snap);
     report.vantage = vantage.map(str::to_string);
     serde_json::to_string_pretty(&report)
+}
+
+/// Write the report as pretty JSON (and a final newline) to `out` as it is serialized, without
+/// building the whole text in memory first: at fleet scale the text is tens of megabytes.
+pub fn write(plan: &Plan, snap: &Snapshot, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut out, &build(plan, snap))?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// Compare a round with a baseline report (`baseline.1` names its file).

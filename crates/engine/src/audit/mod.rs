@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::InputError;
 use crate::inventory::{Endpoint, IdentityEntry, Inventory};
-use crate::pki::{Identity, Trust};
-use crate::probe::{probe, Caller, ProbeRecord, ProbeSpec};
+use crate::pki::{ChainCache, Identity, Trust};
+use crate::probe::{probe_with, Caller, ProbeRecord, ProbeSpec};
 use crate::profile::Component;
 pub use code::Code;
 pub use expect::{Expected, Verdict};
@@ -260,6 +260,9 @@ pub struct Plan {
     /// tried, versions assumed; callers add endpoints left out of scope).
     pub not_checked: Vec<String>,
     specs: Vec<ProbeSpec>,
+    /// The server chains the rounds saw, parsed once and shared by every cell (and round)
+    /// that sees the same chain; pruned after each round.
+    chains: ChainCache,
 }
 
 impl Plan {
@@ -293,6 +296,7 @@ impl Plan {
             static_findings: Vec::new(),
             not_checked,
             specs,
+            chains: ChainCache::new(),
         })
     }
 
@@ -307,6 +311,11 @@ impl Plan {
 
     pub fn cell_count(&self) -> usize {
         self.identities.len() * self.inventory.endpoints.len()
+    }
+
+    /// The interned server chains of this audit's records.
+    pub fn chains(&self) -> &ChainCache {
+        &self.chains
     }
 }
 
@@ -467,9 +476,9 @@ impl Auditor {
                 let rec = if spec.protocol == crate::probe::Protocol::Mysql && i.0 > 0 {
                     let mut s = spec.clone();
                     s.mysql_plaintext = false;
-                    probe(&s, caller, &plan.trust).await
+                    probe_with(&s, caller, &plan.trust, &plan.chains).await
                 } else {
-                    probe(spec, caller, &plan.trust).await
+                    probe_with(spec, caller, &plan.trust, &plan.chains).await
                 };
                 let _ = done_tx.send((cell, rec));
             });
@@ -501,6 +510,9 @@ impl Auditor {
         state.findings = findings::compute(&plan, &state);
         let snap = Arc::new(state);
         self.tx.send_replace(snap.clone());
+        // The previous round's records are gone (unless a reader still holds its snapshot):
+        // drop the chains no record refers to any more.
+        plan.chains.evict_unreferenced();
         snap
     }
 }

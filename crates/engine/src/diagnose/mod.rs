@@ -1076,7 +1076,7 @@ pub async fn diagnose(inputs: &Inputs) -> Diagnosis {
             server_name: spec.server_name(),
             declared_allowed_cn: inputs.target.declared_allowed_cn.clone(),
         },
-        identity: inputs.caller.report(),
+        identity: inputs.caller.report().as_ref().clone(),
         key_mismatch: inputs.key_mismatch.clone(),
         resolution,
         steps,

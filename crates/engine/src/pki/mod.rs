@@ -1,5 +1,6 @@
 //! PKI: loading PEM files, certificate summaries, the cluster trust store and caller identities.
 
+pub mod chain;
 pub mod load;
 pub mod summary;
 
@@ -16,6 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use serde::Serialize;
 
 use crate::error::InputError;
+pub use chain::{ChainCache, ServerChain};
 pub use load::CertRole;
 pub use summary::{summarize, summarize_or_placeholder, CertSummary};
 

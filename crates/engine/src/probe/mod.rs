@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::pki::{provider, Identity, IdentityCheck, Trust};
+use crate::pki::{provider, ChainCache, Identity, IdentityCheck, Trust};
 use classify::Attribution;
 use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch};
 pub use record::*;
@@ -200,28 +200,32 @@ pub fn validate_address(address: &str) -> Result<(), String> {
 pub struct Caller {
     pub identity: Identity,
     pub check: IdentityCheck,
+    /// The identity as every record of this caller shows it, built once and shared.
+    report: Arc<IdentityReport>,
 }
 
 impl Caller {
     pub fn new(identity: Identity, trust: &Trust) -> Caller {
         let check = identity.check(trust);
-        Caller { identity, check }
-    }
-
-    pub fn report(&self) -> IdentityReport {
-        let leaf = self.identity.leaf.as_ref();
-        IdentityReport {
-            name: self.identity.name.clone(),
-            cn: self.identity.cn().map(str::to_string),
-            cert_file: self
-                .identity
-                .cert_path
-                .as_ref()
-                .map(|p| p.display().to_string()),
+        let leaf = identity.leaf.as_ref();
+        let report = Arc::new(IdentityReport {
+            name: identity.name.clone(),
+            cn: identity.cn().map(str::to_string),
+            cert_file: identity.cert_path.as_ref().map(|p| p.display().to_string()),
             sha256: leaf.map(|l| l.sha256.clone()),
             not_after: leaf.map(|l| l.not_after.clone()),
-            check: self.check.clone(),
+            check: check.clone(),
+        });
+        Caller {
+            identity,
+            check,
+            report,
         }
+    }
+
+    /// The identity as the records show it (one shared copy per caller).
+    pub fn report(&self) -> Arc<IdentityReport> {
+        self.report.clone()
     }
 }
 
@@ -237,6 +241,17 @@ fn now_rfc3339() -> String {
 
 /// Run one probe. Never fails: every way it can end is an outcome in the record.
 pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRecord {
+    probe_with(spec, caller, trust, &ChainCache::new()).await
+}
+
+/// Run one probe, taking the server chain's summaries from `chains` (parsed there once and
+/// shared with every other record of the same chain).
+pub async fn probe_with(
+    spec: &ProbeSpec,
+    caller: &Caller,
+    trust: &Trust,
+    chains: &ChainCache,
+) -> ProbeRecord {
     let t0 = Instant::now();
     let mut rec = ProbeRecord {
         target: TargetReport {
@@ -255,7 +270,7 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
         started_at: now_rfc3339(),
         timings: Timings::default(),
         tls: None,
-        server_chain: Vec::new(),
+        server_chain: Arc::from(Vec::new()),
         server_verification: None,
         outcome: Outcome {
             class: OutcomeClass::ProtocolError,
@@ -267,7 +282,7 @@ pub async fn probe(spec: &ProbeSpec, caller: &Caller, trust: &Trust) -> ProbeRec
         mysql: None,
     };
     let total = spec.timeouts.total;
-    match tokio::time::timeout(total, run(spec, caller, trust, &mut rec)).await {
+    match tokio::time::timeout(total, run(spec, caller, trust, chains, &mut rec)).await {
         Ok(o) => rec.outcome = o,
         Err(_) => rec.outcome = overall_timeout(&rec, total),
     }
@@ -444,7 +459,13 @@ fn client_config(
     Ok(cfg)
 }
 
-async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRecord) -> Outcome {
+async fn run(
+    spec: &ProbeSpec,
+    caller: &Caller,
+    trust: &Trust,
+    chains: &ChainCache,
+    rec: &mut ProbeRecord,
+) -> Outcome {
     // Phase 1: resolve and connect.
     let mut tcp = match connect_phase(spec, rec).await {
         Ok(s) => s,
@@ -462,7 +483,8 @@ async fn run(spec: &ProbeSpec, caller: &Caller, trust: &Trust, rec: &mut ProbeRe
 
     // Phase 2: the TLS handshake, instrumented.
     let obs = Arc::new(Observer::default());
-    let done = match handshake_phase(spec, caller, trust, &obs, tcp, rec).await {
+    let instruments = (&obs, chains);
+    let done = match handshake_phase(spec, caller, trust, instruments, tcp, rec).await {
         Ok(h) => h,
         Err(o) => return o,
     };
@@ -521,7 +543,7 @@ async fn handshake_phase<'c>(
     spec: &ProbeSpec,
     caller: &'c Caller,
     trust: &Trust,
-    obs: &Arc<Observer>,
+    (obs, chains): (&Arc<Observer>, &ChainCache),
     tcp: TcpStream,
     rec: &mut ProbeRecord,
 ) -> Result<Handshaken<'c>, Outcome> {
@@ -551,7 +573,7 @@ async fn handshake_phase<'c>(
     )
     .await;
     rec.timings.handshake_ms = Some(ms(t.elapsed()));
-    record_server_side(rec, obs, trust, &server_name);
+    record_server_side(rec, obs, trust, chains, &server_name);
     let (requested, ticket) = {
         let st = obs.lock();
         (st.cert_requested, st.ticket)
@@ -755,14 +777,17 @@ fn dn_to_string(der: &[u8]) -> String {
     }
 }
 
-/// Summarize the chain and WebPKI's verdict into the record.
-fn record_server_side(rec: &mut ProbeRecord, obs: &Observer, trust: &Trust, server_name: &str) {
+/// Summarize the chain (once per distinct chain, through `chains`) and WebPKI's verdict into
+/// the record.
+fn record_server_side(
+    rec: &mut ProbeRecord,
+    obs: &Observer,
+    trust: &Trust,
+    chains: &ChainCache,
+    server_name: &str,
+) {
     let st = obs.lock();
-    rec.server_chain = st
-        .chain
-        .iter()
-        .map(|c| crate::pki::summarize_or_placeholder(c.as_ref()))
-        .collect();
+    rec.server_chain = chains.intern(&st.chain);
     rec.server_verification = st.verdict.as_ref().map(|v| match v {
         Ok(()) => ServerVerification {
             trusted: true,

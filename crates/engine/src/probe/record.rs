@@ -4,7 +4,9 @@
 use crate::probe::classify::PeerProtocol;
 use serde::{Deserialize, Serialize};
 
-use crate::pki::{CertSummary, IdentityCheck};
+use std::sync::Arc;
+
+use crate::pki::{IdentityCheck, ServerChain};
 
 /// How a probe ended. The names are stable: reports and exit codes depend on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -260,13 +262,18 @@ pub struct ProbeRecord {
     pub target: TargetReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_addr: Option<String>,
-    pub identity: IdentityReport,
+    /// Shared by every record of the same caller (serialized as the object itself).
+    #[serde(serialize_with = "shared", deserialize_with = "unshared")]
+    pub identity: Arc<IdentityReport>,
     /// RFC 3339 UTC.
     pub started_at: String,
     pub timings: Timings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsParams>,
-    pub server_chain: Vec<CertSummary>,
+    /// Leaf first. Interned: the records that saw the same chain share one copy
+    /// (`pki::ChainCache`); serialized as a plain array.
+    #[serde(serialize_with = "shared", deserialize_with = "unshared_chain")]
+    pub server_chain: ServerChain,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_verification: Option<ServerVerification>,
     pub outcome: Outcome,
@@ -274,6 +281,29 @@ pub struct ProbeRecord {
     /// `mysql`: the greeting, the logins over TLS and in plaintext, and what they prove.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mysql: Option<super::mysql::MysqlReport>,
+}
+
+/// Serialize what an `Arc` shares as the value itself (the report's contract does not see the
+/// sharing; serde's `rc` feature is not needed for that).
+fn shared<T: Serialize + ?Sized, S: serde::Serializer>(
+    value: &Arc<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    value.as_ref().serialize(serializer)
+}
+
+/// Read back what [`shared`] wrote: the value, in an `Arc` of its own.
+fn unshared<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Arc<T>, D::Error> {
+    T::deserialize(deserializer).map(Arc::new)
+}
+
+/// Read back a chain [`shared`] wrote as a plain array.
+fn unshared_chain<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ServerChain, D::Error> {
+    Vec::<crate::pki::CertSummary>::deserialize(deserializer).map(Into::into)
 }
 
 impl ProbeRecord {

@@ -1,0 +1,148 @@
+//! Server chains, interned: every identity probing an endpoint sees the same chain, and so does
+//! every round until the certificates change. A `ChainCache` parses a chain once and hands out
+//! one shared `Arc` of its summaries, keyed by the chain's fingerprint (SHA-256 over the DER of
+//! each certificate, in order).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustls_pki_types::CertificateDer;
+
+use super::summary::{summarize_or_placeholder, CertSummary};
+
+/// The certificates a server sent, leaf first, as summaries. Shared between the records that
+/// saw the same chain; serializes as a plain array.
+pub type ServerChain = Arc<[CertSummary]>;
+
+/// The fingerprint of a chain: SHA-256 over each certificate's DER length and bytes, in order.
+type ChainKey = [u8; 32];
+
+fn chain_key(chain: &[CertificateDer<'_>]) -> ChainKey {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for cert in chain {
+        ctx.update(&(cert.len() as u64).to_be_bytes());
+        ctx.update(cert.as_ref());
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(ctx.finish().as_ref());
+    key
+}
+
+/// Parsed server chains by fingerprint, shared by every probe of an audit (across rounds).
+/// Bounded by [`ChainCache::evict_unreferenced`], which the auditor calls after each round:
+/// a chain no record refers to any more is dropped.
+#[derive(Debug, Default)]
+pub struct ChainCache {
+    chains: Mutex<HashMap<ChainKey, ServerChain>>,
+}
+
+impl ChainCache {
+    pub fn new() -> ChainCache {
+        ChainCache::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<ChainKey, ServerChain>> {
+        // A poisoned lock only means a probe panicked while holding it; the map is still valid.
+        self.chains
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The summaries of `chain`, parsed once: a chain seen before (by any probe of this cache)
+    /// comes back as the same `Arc`. An empty chain is not cached.
+    pub fn intern(&self, chain: &[CertificateDer<'_>]) -> ServerChain {
+        if chain.is_empty() {
+            return Arc::from(Vec::new());
+        }
+        let key = chain_key(chain);
+        if let Some(found) = self.lock().get(&key) {
+            return found.clone();
+        }
+        // Parsed outside the lock; when two probes race, the first one stored wins so that
+        // both records share it.
+        let parsed: ServerChain = chain
+            .iter()
+            .map(|c| summarize_or_placeholder(c.as_ref()))
+            .collect();
+        self.lock().entry(key).or_insert(parsed).clone()
+    }
+
+    /// Drop the chains only this cache still holds (no record refers to them); returns how
+    /// many were dropped.
+    pub fn evict_unreferenced(&self) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, chain| Arc::strong_count(chain) > 1);
+        before - map.len()
+    }
+
+    /// How many distinct chains are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, KeyPair};
+
+    fn cert(cn: &str) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec![format!("{cn}.example")]).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, cn.to_string());
+        p.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn the_same_chain_is_parsed_once_and_shared() {
+        let cache = ChainCache::new();
+        let (a, b) = (cert("pd"), cert("tikv"));
+        let first = cache.intern(&[a.clone(), b.clone()]);
+        let second = cache.intern(&[a.clone(), b.clone()]);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].common_name.as_deref(), Some("pd"));
+        assert_eq!(first[0].sha256, crate::pki::summary::sha256_hex(&a));
+        // Another order, or another chain, is another entry.
+        let swapped = cache.intern(&[b.clone(), a.clone()]);
+        assert!(!Arc::ptr_eq(&first, &swapped));
+        assert_eq!(swapped[0].common_name.as_deref(), Some("tikv"));
+        let leaf_only = cache.intern(std::slice::from_ref(&a));
+        assert_eq!(leaf_only.len(), 1);
+        assert_eq!(cache.len(), 3);
+        assert!(cache.intern(&[]).is_empty());
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn chains_nobody_holds_are_evicted() {
+        let cache = ChainCache::new();
+        let (a, b) = (cert("pd"), cert("tikv"));
+        let kept = cache.intern(std::slice::from_ref(&a));
+        let dropped = cache.intern(std::slice::from_ref(&b));
+        drop(dropped);
+        assert_eq!(cache.evict_unreferenced(), 1);
+        assert_eq!(cache.len(), 1);
+        // The kept chain is still the shared one; the evicted one is parsed anew.
+        assert!(Arc::ptr_eq(&kept, &cache.intern(std::slice::from_ref(&a))));
+        drop(kept);
+        assert_eq!(cache.evict_unreferenced(), 1);
+        assert!(cache.is_empty());
+        assert_eq!(cache.intern(&[b])[0].common_name.as_deref(), Some("tikv"));
+    }
+
+    #[test]
+    fn an_unparsable_certificate_keeps_its_place() {
+        let cache = ChainCache::new();
+        let junk = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]);
+        let chain = cache.intern(&[cert("pd"), junk]);
+        assert_eq!(chain.len(), 2);
+        assert!(chain[1].parse_error.is_some());
+    }
+}
