@@ -105,20 +105,13 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The report's findings as (code, endpoint, identity).
-async fn report(topology: &Path, tls: &Path, out: &Path) -> BTreeSet<(String, String, String)> {
-    let (_, stdout, stderr) = run(vec![
-        "report".into(),
-        "--topology".into(),
-        s(topology),
-        "--tls-dir".into(),
-        s(tls),
-        "--format".into(),
-        "json".into(),
-        "--output".into(),
-        s(out),
-    ])
-    .await;
+/// The findings of `tlsaudit report INPUTS --format json --output OUT` as (code, endpoint,
+/// identity).
+async fn findings(inputs: Vec<String>, out: &Path) -> BTreeSet<(String, String, String)> {
+    let mut args = vec!["report".to_string()];
+    args.extend(inputs);
+    args.extend(["--format".into(), "json".into(), "--output".into(), s(out)]);
+    let (_, stdout, stderr) = run(args).await;
     assert!(stdout.is_empty(), "{stdout}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap_or_default();
@@ -129,6 +122,15 @@ async fn report(topology: &Path, tls: &Path, out: &Path) -> BTreeSet<(String, St
     f.iter()
         .map(|x| (text(&x["code"]), text(&x["endpoint"]), text(&x["identity"])))
         .collect()
+}
+
+/// The report's findings of a topology and its TLS folder.
+async fn report(topology: &Path, tls: &Path, out: &Path) -> BTreeSet<(String, String, String)> {
+    findings(
+        vec!["--topology".into(), s(topology), "--tls-dir".into(), s(tls)],
+        out,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,28 +296,9 @@ fn fix_patches_a_component_toml_and_lint_clears_its_findings() {
     assert!(!after.contains("TIUP_CLIENT_NOT_LISTED"), "{after:?}");
 }
 
-/// The inventory's findings as (code, endpoint, identity), from `report --config`.
+/// The inventory's findings, from `report --config`.
 async fn report_inventory(inv: &Path, out: &Path) -> BTreeSet<(String, String, String)> {
-    let (_, stdout, stderr) = run(vec![
-        "report".into(),
-        "--config".into(),
-        s(inv),
-        "--format".into(),
-        "json".into(),
-        "--output".into(),
-        s(out),
-    ])
-    .await;
-    assert!(stdout.is_empty(), "{stdout}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap_or_default();
-    let f = v["findings"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{stderr}"));
-    let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
-    f.iter()
-        .map(|x| (text(&x["code"]), text(&x["endpoint"]), text(&x["identity"])))
-        .collect()
+    findings(vec!["--config".into(), s(inv)], out).await
 }
 
 /// The demo's findings through `fix --config`: the inventory is patched, each server applies

@@ -8,88 +8,24 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A child process killed when the test ends, however it ends.
-struct Proc(Child);
+use tlsaudit_testkit::serve::{serve, Serve};
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `tlsaudit serve --listen 127.0.0.1:0 ARGS`: the process and the address it bound.
+fn serve_at(args: &[&str]) -> (Serve, String) {
+    let s = serve(args);
+    let addr = s.addr.clone();
+    (s, addr)
 }
 
-/// Start `tlsaudit serve --listen 127.0.0.1:0 ARGS`: the process and the address it prints.
-fn serve(args: &[&str]) -> (Proc, String) {
-    let mut child = tlsaudit_testkit::bin()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tlsaudit serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let proc = Proc(child);
-    let first = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve prints its address");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
-    (proc, addr)
-}
-
-/// GET over HTTP/1.1 on loopback: (status, body); status 0 when nothing answers.
+/// GET over loopback: (status, body).
 async fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
+    let (status, _, body) = tlsaudit_testkit::serve::get(addr, path, None).await;
     (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 /// /report.json once the first round has finished (it answers 503 until then).
@@ -141,8 +77,8 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     assert!(text.contains(&tikv1));
     let cut = config.with_file_name("rack-b.toml");
     std::fs::write(&cut, text.replace(&tikv1, &dead)).unwrap();
-    let (_a, a_addr) = serve(&["--config", s(&config), "--vantage", "rack-a"]);
-    let (_b, b_addr) = serve(&[
+    let (_a, a_addr) = serve_at(&["--config", s(&config), "--vantage", "rack-a"]);
+    let (_b, b_addr) = serve_at(&[
         "--config",
         s(&cut),
         "--vantage",

@@ -7,6 +7,7 @@
 
 pub mod pki;
 pub mod report_model;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::process::Command;
