@@ -473,12 +473,15 @@ impl Auditor {
                 let spec = &plan.specs[e.0];
                 let caller = &plan.identities[i.0].caller;
                 // A SQL port's plaintext login is tried once per round, by the first identity.
+                // The probe's future is boxed once the permits are held: every cell's task is
+                // spawned up front, and a task waiting for its turn then holds a few hundred
+                // bytes, not a whole probe's state (kilobytes, times every cell of a fleet).
                 let rec = if spec.protocol == crate::probe::Protocol::Mysql && i.0 > 0 {
                     let mut s = spec.clone();
                     s.mysql_plaintext = false;
-                    probe_with(&s, caller, &plan.trust, &plan.chains).await
+                    Box::pin(probe_with(&s, caller, &plan.trust, &plan.chains)).await
                 } else {
-                    probe_with(spec, caller, &plan.trust, &plan.chains).await
+                    Box::pin(probe_with(spec, caller, &plan.trust, &plan.chains)).await
                 };
                 let _ = done_tx.send((cell, rec));
             });
