@@ -1129,7 +1129,7 @@ pub fn render_lint_text(
         out,
         "tlsaudit lint: cluster {}, {} instance(s), {} finding(s): {} critical, {} warning, {} info",
         cluster.name,
-        cluster.instances.len(),
+        cluster.component_instances(),
         findings.len(),
         count(Severity::Critical),
         count(Severity::Warning),
@@ -1188,7 +1188,7 @@ pub fn render_lint_json(
             "tls_dir": cluster.tls_dir.as_ref().map(|d| d.dir.display().to_string()),
             "component_configs": cluster.component_configs.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(),
         },
-        "instances": cluster.instances.len(),
+        "instances": cluster.component_instances(),
         "summary": {
             "critical": count(Severity::Critical),
             "warning": count(Severity::Warning),

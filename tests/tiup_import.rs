@@ -52,12 +52,29 @@ fn topology_becomes_an_inventory() {
     pki::tiup_tls_dir(&tls, "prod", PROD_ROLES);
     let (cluster, inv) = inventory(&opts(&fixture("tiup/prod.yaml"), Some(&tls)));
     assert_eq!(inv.cluster, "prod");
-    assert_eq!(cluster.instances.len(), 11);
+    assert_eq!(cluster.component_instances(), 11);
     assert_eq!(inv.ca, tls.join("ca.crt"));
     assert_eq!(inv.ca_key, Some(tls.join("ca.pem")));
+    // TiUP's monitoring agents come last: a node_exporter and a blackbox_exporter per host.
+    let agents: Vec<&str> = inv
+        .endpoints
+        .iter()
+        .filter(|e| e.component == Component::Exporter)
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(agents.len(), 22);
+    assert_eq!(
+        agents[..4],
+        [
+            "exporter-10.0.1.11-9100",
+            "exporter-10.0.1.11-9115",
+            "exporter-10.0.1.12-9100",
+            "exporter-10.0.1.12-9115"
+        ]
+    );
     let names: Vec<&str> = inv.endpoints.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
-        names,
+        names[..names.len() - agents.len()],
         [
             "pd-10.0.1.11-2379",
             "pd-10.0.1.11-2380",

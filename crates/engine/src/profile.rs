@@ -17,11 +17,14 @@ pub enum Component {
     Ticdc,
     Tiproxy,
     Etcd,
+    /// TiUP's monitoring agents on every host (`monitored`): node_exporter and
+    /// blackbox_exporter, plaintext HTTP even with `enable_tls`.
+    Exporter,
     Generic,
 }
 
 impl Component {
-    pub const ALL: [Component; 8] = [
+    pub const ALL: [Component; 9] = [
         Component::Pd,
         Component::Tikv,
         Component::Tidb,
@@ -29,6 +32,7 @@ impl Component {
         Component::Ticdc,
         Component::Tiproxy,
         Component::Etcd,
+        Component::Exporter,
         Component::Generic,
     ];
 
@@ -41,6 +45,7 @@ impl Component {
             Component::Ticdc => "ticdc",
             Component::Tiproxy => "tiproxy",
             Component::Etcd => "etcd",
+            Component::Exporter => "exporter",
             Component::Generic => "generic",
         }
     }
@@ -55,6 +60,7 @@ impl Component {
             Component::Ticdc => "TiCDC",
             Component::Tiproxy => "TiProxy",
             Component::Etcd => "etcd",
+            Component::Exporter => "exporter",
             Component::Generic => "generic",
         }
     }
@@ -398,6 +404,18 @@ pub const ETCD_FLAGS: ConfigFile = ConfigFile {
     client: TlsKeys::new("", "--trusted-ca-file", "--cert-file", "--key-file"),
     other_keys: &[],
 };
+/// TiUP's monitoring agents: started with command-line flags, no TLS settings in TiUP.
+pub const EXPORTER_FLAGS: ConfigFile = ConfigFile {
+    file: "the exporter's flags (TiUP's monitored section)",
+    tiup: None,
+    client: TlsKeys::new(
+        "",
+        "web config client_ca_file",
+        "web config cert_file",
+        "web config key_file",
+    ),
+    other_keys: &[],
+};
 pub const GENERIC_CONFIG: ConfigFile = ConfigFile {
     file: "the server's config",
     tiup: None,
@@ -424,6 +442,10 @@ pub enum Role {
     TiproxySql,
     EtcdClient,
     EtcdPeer,
+    /// node_exporter (`monitored.node_exporter_port`, 9100).
+    NodeExporter,
+    /// blackbox_exporter (`monitored.blackbox_exporter_port`, 9115).
+    BlackboxExporter,
     GenericTls,
 }
 
@@ -484,12 +506,12 @@ const fn row(
     }
 }
 
-use CertPolicy::{Always, Optional, WithList};
+use CertPolicy::{Always, Never, Optional, WithList};
 use Component as C;
 use Enforcement::{GrpcStatus, Handshake, HttpStatus};
 
 /// Every component role, in [`Role`] order (a test checks it).
-pub static PROFILES: [Profile; 16] = [
+pub static PROFILES: [Profile; 18] = [
     Profile {
         min_entries: 2,
         ..row(
@@ -678,6 +700,29 @@ pub static PROFILES: [Profile; 16] = [
         ETCD_FLAGS,
         ConfigKey::new("", "--peer-cert-allowed-cn"),
     ),
+    // TiUP's agents answer plaintext HTTP: the expected finding is that, at info severity.
+    row(
+        C::Exporter,
+        Role::NodeExporter,
+        9100,
+        Protocol::Http,
+        Some("/metrics"),
+        Never,
+        Handshake,
+        EXPORTER_FLAGS,
+        ConfigKey::new("", "no client CN list"),
+    ),
+    row(
+        C::Exporter,
+        Role::BlackboxExporter,
+        9115,
+        Protocol::Http,
+        Some("/metrics"),
+        Never,
+        Handshake,
+        EXPORTER_FLAGS,
+        ConfigKey::new("", "no client CN list"),
+    ),
     row(
         C::Generic,
         Role::GenericTls,
@@ -692,7 +737,7 @@ pub static PROFILES: [Profile; 16] = [
 ];
 
 impl Role {
-    pub const ALL: [Role; 16] = [
+    pub const ALL: [Role; 18] = [
         Role::PdClient,
         Role::PdPeer,
         Role::TikvGrpc,
@@ -708,6 +753,8 @@ impl Role {
         Role::TiproxySql,
         Role::EtcdClient,
         Role::EtcdPeer,
+        Role::NodeExporter,
+        Role::BlackboxExporter,
         Role::GenericTls,
     ];
 
@@ -733,6 +780,8 @@ impl Role {
             Role::TicdcServer => "server",
             Role::TidbSql | Role::TiproxySql => "sql",
             Role::TiproxyApi => "api",
+            Role::NodeExporter => "node",
+            Role::BlackboxExporter => "blackbox",
             Role::GenericTls => "tls",
         }
     }
@@ -778,6 +827,7 @@ pub fn roles(component: Component) -> &'static [Role] {
         C::Ticdc => &[Role::TicdcServer],
         C::Tiproxy => &[Role::TiproxyApi, Role::TiproxySql],
         C::Etcd => &[Role::EtcdClient, Role::EtcdPeer],
+        C::Exporter => &[Role::NodeExporter, Role::BlackboxExporter],
         C::Generic => &[Role::GenericTls],
     }
 }

@@ -97,6 +97,38 @@ fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     }
 }
 
+/// TiUP's monitoring agents (node_exporter, blackbox_exporter): metrics, not cluster links, so
+/// what they answer is said at info severity. Plaintext is what TiUP deploys; unreachable is
+/// usual where only the monitoring hosts may reach them.
+fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
+    let agent = match ep.role {
+        crate::profile::Role::BlackboxExporter => "blackbox_exporter",
+        _ => "node_exporter",
+    };
+    let first = |v: Verdict| records.iter().find(|(_, _, x)| *x == v);
+    if let Some((_, rec, _)) = first(Verdict::Unencrypted) {
+        out.push(finding(
+            Code::ExporterPlaintext,
+            Severity::Info,
+            Some(&ep.name),
+            None,
+            format!("{agent} ({}) answers plaintext HTTP: TiUP does not put its monitoring agents under TLS", ep.address),
+            rec.outcome.summary.clone(),
+            "they serve metrics, not cluster traffic: firewall the port to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
+        ));
+    } else if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+        out.push(finding(
+            Code::Unreachable,
+            Severity::Info,
+            Some(&ep.name),
+            None,
+            format!("{agent} ({}) could not be reached from here", ep.address),
+            records[0].1.outcome.summary.clone(),
+            "nothing to do if only the monitoring hosts may reach it; otherwise check that TiUP's monitored agents run on that host (`tiup cluster display`)".to_string(),
+        ));
+    }
+}
+
 /// A probed endpoint's records: identity, record and verdict of every cell that has both.
 type Records<'a> = [(IdentityId, &'a ProbeRecord, Verdict)];
 
@@ -139,7 +171,19 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
 
     identity_findings(plan, window, &mut out);
     partial_tls_finding(encrypted.len(), &mut out);
-    out.extend(plan.static_findings.iter().cloned());
+    // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
+    // their own findings say what they answered.
+    let exporters_probed = plan
+        .inventory
+        .endpoints
+        .iter()
+        .any(|e| e.component == crate::profile::Component::Exporter);
+    out.extend(
+        plan.static_findings
+            .iter()
+            .filter(|f| !(exporters_probed && f.code == Code::ExporterPlaintext))
+            .cloned(),
+    );
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -185,6 +229,9 @@ fn endpoint_findings(
     } = ctx;
     let title = ep.component.title();
     let file = ep.profile.config.file;
+    if ep.component == crate::profile::Component::Exporter {
+        return exporter_findings(ep, records, out);
+    }
     if ep.protocol == Protocol::Mysql {
         super::sql::findings(ep, records, cluster_tls, out);
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {

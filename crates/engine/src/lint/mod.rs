@@ -106,7 +106,7 @@ fn tls_disabled(cluster: &Cluster, out: &mut Vec<Finding>) {
         None,
         format!(
             "TLS is off in the topology: {} instance(s) talk to each other in plaintext",
-            cluster.instances.len()
+            cluster.component_instances()
         ),
         if partial.is_empty() {
             "global.enable_tls is false or not set".to_string()

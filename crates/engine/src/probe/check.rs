@@ -99,7 +99,30 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+impl<S: AsyncRead + Unpin> Tap<S> {
+    /// A write failed: record it, and when the peer reset the connection or closed it, read
+    /// once what it already sent. A server that refuses the certificate after the handshake
+    /// sends its alert and closes; our next write (h2's preface, an HTTP request) then meets
+    /// a reset, and a protocol layer such as h2 gives up on the write error without reading
+    /// again, so the alert waiting in the receive buffer would be lost (and the rejection
+    /// taken for a reset).
+    fn write_failed(&mut self, cx: &mut Context<'_>, e: &std::io::Error) {
+        record_error(&self.seen, e);
+        use std::io::ErrorKind as K;
+        if matches!(
+            e.kind(),
+            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
+        ) {
+            let mut scratch = [0u8; 512];
+            let mut rb = ReadBuf::new(&mut scratch);
+            if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                record_error(&self.seen, &e);
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tap<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -108,12 +131,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Err(e)) = &r {
-            record_error(&this.seen, e);
+            this.write_failed(cx, e);
         }
         r
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        if let Poll::Ready(Err(e)) = &r {
+            this.write_failed(cx, e);
+        }
+        r
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
@@ -600,6 +628,66 @@ mod tests {
             content_length(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"),
             Some(12)
         );
+    }
+
+    /// A stream whose writes fail as after a peer's reset, and whose next read yields what
+    /// tokio-rustls returns for an alert waiting in the receive buffer.
+    struct ResetAfterAlert {
+        reads: usize,
+    }
+
+    impl AsyncRead for ResetAfterAlert {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            self.reads += 1;
+            Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
+            )))
+        }
+    }
+
+    impl AsyncWrite for ResetAfterAlert {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A write that meets a reset reads the alert the peer sent before it: the protocol on
+    /// top (h2) gives up on the write error and would never read it.
+    #[tokio::test]
+    async fn a_write_error_reads_the_waiting_alert() {
+        for flush in [false, true] {
+            let (mut tap, seen) = Tap::new(ResetAfterAlert { reads: 0 });
+            let r = if flush {
+                tap.flush().await
+            } else {
+                tap.write_all(b"PRI * HTTP/2.0").await
+            };
+            assert!(r.is_err());
+            assert_eq!(tap.inner.reads, 1, "one read, not a loop");
+            let t = seen.lock().unwrap();
+            assert_eq!(
+                t.tls,
+                Some(rustls::Error::AlertReceived(
+                    rustls::AlertDescription::BadCertificate
+                )),
+                "flush: {flush}"
+            );
+        }
     }
 
     #[test]

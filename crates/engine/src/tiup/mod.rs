@@ -288,6 +288,15 @@ pub fn note(
 }
 
 impl Cluster {
+    /// The component instances, without TiUP's monitoring agents (which the audit probes too,
+    /// as instances of the `exporter` component).
+    pub fn component_instances(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| i.component != Component::Exporter)
+            .count()
+    }
+
     /// Read the inputs.
     pub fn load(opts: &TiupOptions) -> Result<Cluster, InputError> {
         if opts.topology.is_none() && opts.component_configs.is_empty() {
@@ -509,6 +518,8 @@ impl Cluster {
         Component::ALL
             .into_iter()
             .filter(|c| self.instances.iter().any(|i| i.component == *c))
+            // TiUP's monitoring agents call nothing and have no certificate.
+            .filter(|c| *c != Component::Exporter)
             .filter(|c| !identities.iter().any(|i| i.component == Some(*c)))
             .filter(|c| {
                 let name = c.cert_name();

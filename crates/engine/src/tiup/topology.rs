@@ -345,7 +345,8 @@ impl Topology {
             version,
             &mut exporter_hosts,
         );
-        monitored(&ctx, entries, &exporter_hosts, global.tls.value);
+        let mut instances = instances;
+        instances.extend(monitored(&ctx, entries, &exporter_hosts, global.tls.value));
         InputError::collect(ctx.errors.take())?;
         let notes = ctx.notes.take();
         let meta_name = is_meta
@@ -382,11 +383,19 @@ struct ExporterHosts {
 /// `enable_tls`. They are not cluster links: a note says where they answer plaintext, not an
 /// error; hosts whose instances all set `ignore_exporter` have none. An `ignore_exporter` that
 /// is not a boolean is an input error wherever it is.
-fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bool) {
+///
+/// Returns one instance per host running the agents, so that the audit probes them too: their
+/// verdicts show what they really answer (plaintext, or TLS where someone added it).
+fn monitored(
+    ctx: &Ctx<'_>,
+    entries: &[Entry],
+    hosts: &ExporterHosts,
+    tls_on: bool,
+) -> Vec<Instance> {
     // Only with a `monitored` section (TiUP writes one into every meta.yaml): a hand-written
     // topology without it says nothing about the agents.
     let Some(sec) = entries.iter().find(|e| e.key == "monitored") else {
-        return;
+        return Vec::new();
     };
     let fields: &[Entry] = match &sec.value.value {
         Value::Map(m) => m,
@@ -397,7 +406,7 @@ fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bo
                 "monitored must be a mapping",
                 "write monitored: {node_exporter_port: 9100, blackbox_exporter_port: 9115}",
             ));
-            return;
+            return Vec::new();
         }
     };
     let node = field_port(ctx, fields, "node_exporter_port", 9100).unwrap_or(9100);
@@ -413,8 +422,32 @@ fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bo
         .collect();
     off.sort_unstable();
     off.dedup();
+    let origin = source_at(ctx.path, sec.key_pos, "monitored");
+    let agents: Vec<Instance> = on
+        .iter()
+        .map(|h| Instance {
+            component: Component::Exporter,
+            name: format!("monitored-{h}"),
+            host: (*h).to_string(),
+            origin: origin.clone(),
+            version: None,
+            endpoints: [
+                (Role::NodeExporter, node),
+                (Role::BlackboxExporter, blackbox),
+            ]
+            .into_iter()
+            .map(|(role, port)| InstanceEndpoint {
+                role,
+                address: join_host_port(h, port),
+                list: None,
+            })
+            .collect(),
+            security: Vec::new(),
+            urls: Vec::new(),
+        })
+        .collect();
     if on.is_empty() || !tls_on {
-        return;
+        return agents;
     }
     let addrs: Vec<String> = on
         .iter()
@@ -440,8 +473,9 @@ fn monitored(ctx: &Ctx<'_>, entries: &[Entry], hosts: &ExporterHosts, tls_on: bo
             }
         ),
         "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
-        Some(source_at(ctx.path, sec.key_pos, "monitored")),
+        Some(origin),
     ));
+    agents
 }
 
 /// The `global` section's settings that instances inherit.
