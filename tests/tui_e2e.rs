@@ -109,9 +109,17 @@ fn dashboard_under_tmux() {
     ]);
     assert!(out.status.success(), "tmux new-session: {out:?}");
 
-    // The first round finishes and the matrix is drawn.
+    // The first round finishes and the matrix is drawn. A capture can land in the middle of
+    // a frame being written, so every wait asks for all it then checks (a frame drawn in full).
     let screen = tmux.wait_for("the matrix after the first round", |s| {
-        s.contains("Matrix") && s.contains("cluster demo") && s.contains(" last ")
+        s.contains("Matrix")
+            && s.contains("cluster demo")
+            && s.contains(" last ")
+            && s.contains("unlisted")
+            && s.contains("TiFlash")
+            && s.contains("tiflash-1")
+            && selection_line(s).contains("tidb -> pd-1 ")
+            && s.contains(" q quit")
     });
     for id in ["client", "tidb", "anonymous", "foreign", "unlisted"] {
         assert!(screen.contains(id), "identity {id} missing:\n{screen}");
@@ -147,15 +155,18 @@ fn dashboard_under_tmux() {
 
     // Enter: the detail pane of that cell.
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("the detail pane", |s| s.contains("tikv -> pd-1-peer ─"));
-    for part in [
+    let parts = [
         "Endpoint  pd-1-peer",
         "Expected  allow",
         "Observed  accepted",
         "TLSv1.3",
         "sha256 ",
         "Timings",
-    ] {
+    ];
+    let screen = tmux.wait_for("the detail pane", |s| {
+        s.contains("tikv -> pd-1-peer ─") && parts.iter().all(|p| s.contains(p))
+    });
+    for part in parts {
         assert!(
             screen.contains(part),
             "{part} missing from the detail:\n{screen}"
@@ -164,7 +175,9 @@ fn dashboard_under_tmux() {
 
     // f: only rows and columns with a failing cell (the planted faults).
     tmux.keys(&["f"]);
-    let screen = tmux.wait_for("the failing filter", |s| s.contains("failing only"));
+    let screen = tmux.wait_for("the failing filter", |s| {
+        s.contains("failing only") && s.lines().any(|l| l.contains("TiKV") && l.contains("TiDB"))
+    });
     let header = screen
         .lines()
         .find(|l| l.contains("TiKV"))
