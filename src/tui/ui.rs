@@ -1934,6 +1934,7 @@ mod tests {
             endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
             cells,
             findings: Vec::new(),
+            drift: Vec::new(),
         };
         let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
             allow: true,

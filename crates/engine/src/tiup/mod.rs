@@ -570,6 +570,7 @@ impl Cluster {
                 let protocol = profile.protocol;
                 let path =
                     (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string());
+                let (cert_file, ca_file) = self.served_files(i, e.role);
                 endpoints.push(Endpoint {
                     name,
                     component: i.component,
@@ -584,10 +585,49 @@ impl Cluster {
                     labels: std::collections::BTreeMap::new(),
                     client_auth: None,
                     needed_by: Vec::new(),
+                    cert_file,
+                    ca_file,
                 });
             }
         }
         Ok(endpoints)
+    }
+}
+
+impl Cluster {
+    /// The certificate and CA files an endpoint serves with, readable here, for the rotation
+    /// drift check: the paths of the instance's component config when the endpoint serves with
+    /// the keys the component calls others with (not the SQL ports' `ssl-cert`), else the TLS
+    /// folder's `<role>.crt` and `ca.crt`. A path that is not a readable file here is left out.
+    fn served_files(&self, inst: &Instance, role: Role) -> (Option<PathBuf>, Option<PathBuf>) {
+        let readable = |p: &PathBuf| std::fs::File::open(p).is_ok_and(|_| p.is_file());
+        let profile = role.profile();
+        let security = inst
+            .security
+            .iter()
+            .filter(|s| {
+                s.kind.config() == &profile.config && profile.server == profile.config.client
+            })
+            .find(|s| !s.tiup_managed);
+        let from_config = |pick: fn(&Security) -> Option<&Located<PathBuf>>| {
+            security
+                .and_then(pick)
+                .map(|l| l.value.clone())
+                .filter(readable)
+        };
+        let dir = self.tls_dir.as_ref();
+        let serves_cluster_cert = profile.server == profile.config.client;
+        let cert = from_config(|s| s.cert.as_ref()).or_else(|| {
+            dir.filter(|_| serves_cluster_cert)
+                .map(|d| d.dir.join(format!("{}.crt", inst.component.cert_name())))
+                .filter(readable)
+        });
+        let ca = from_config(|s| s.ca.as_ref()).or_else(|| {
+            dir.filter(|_| serves_cluster_cert)
+                .and_then(|d| d.ca.clone())
+                .filter(readable)
+        });
+        (cert, ca)
     }
 }
 
