@@ -721,8 +721,14 @@ mod tests {
         let eps = drift_endpoints(&opts);
         assert_eq!(eps.len(), 2);
         for e in &eps {
-            assert_eq!(e.cert_file.as_deref(), Some(dir.path().join("tikv.crt").as_path()));
-            assert_eq!(e.ca_file.as_deref(), Some(dir.path().join("ca.crt").as_path()));
+            assert_eq!(
+                e.cert_file.as_deref(),
+                Some(dir.path().join("tikv.crt").as_path())
+            );
+            assert_eq!(
+                e.ca_file.as_deref(),
+                Some(dir.path().join("ca.crt").as_path())
+            );
         }
         // Paths of the server, not readable here: no drift files.
         let (dir, toml) = drift_files(
