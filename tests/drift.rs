@@ -56,7 +56,22 @@ async fn report(inv: &Path) -> (i32, Value) {
             .await
             .unwrap();
     assert!(code == 0 || code == 1, "{code}: {err}");
-    (code, serde_json::from_str(&out).unwrap())
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    (code, v)
 }
 
 /// The findings of `code` in a report.
@@ -123,6 +138,20 @@ async fn a_rotation_seen_through_the_files_on_disk() {
     assert_eq!(drift["cert"], "not_reloaded", "{drift:#}");
     assert_eq!(drift["served"]["sha256"], served, "still the old one");
     assert_ne!(drift["file"]["sha256"], served);
+    // The table says it after the findings.
+    let args = inv.display().to_string();
+    let (_, table, err) = tokio::task::spawn_blocking(move || {
+        cli(&["report", "--config", &args, "--format", "table"])
+    })
+    .await
+    .unwrap();
+    let at = table
+        .find("rotation drift (1 endpoints):")
+        .unwrap_or_else(|| panic!("{table}{err}"));
+    let section = &table[at..];
+    assert!(section.contains("tikv-1:"), "{section}");
+    assert!(section.contains("NOT RELOADED"), "{section}");
+    assert!(section.contains("days left"), "{section}");
 
     // (c) The server reloads its files: nothing drifts any more.
     lab.reconfigure(spec).unwrap();

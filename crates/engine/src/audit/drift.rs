@@ -103,6 +103,57 @@ pub struct Drift {
     pub problems: Vec<String>,
 }
 
+impl Drift {
+    /// The drift in words, one line per part (certificate, CA, expiry), for the table and the
+    /// dashboard's detail.
+    pub fn describe(&self) -> Vec<String> {
+        let file = self.cert_file.as_deref().unwrap_or("-");
+        let mut out = Vec::new();
+        let cert = match (self.cert, &self.served, &self.file) {
+            (CertDrift::InSync, Some(s), _) => {
+                Some(format!("certificate: serves {file} (serial {})", s.serial))
+            }
+            (CertDrift::NotReloaded, Some(s), Some(f)) => Some(format!(
+                "certificate: NOT RELOADED: serves serial {} (notAfter {}), {file} holds serial {} (notAfter {})",
+                s.serial, s.not_after, f.serial, f.not_after
+            )),
+            (CertDrift::Unreadable, _, _) => {
+                Some(format!("certificate: {file} cannot be read here: not compared"))
+            }
+            (CertDrift::NotServed, _, _) => {
+                Some(format!("certificate: no certificate served to compare with {file}"))
+            }
+            _ => None,
+        };
+        out.extend(cert);
+        let ca_file = self.ca_file.as_deref().unwrap_or("-");
+        let ca = match self.ca {
+            CaDrift::Current => Some(format!("CA: the server runs with the CA of {ca_file}")),
+            CaDrift::RestartRequired => Some(format!(
+                "CA: RESTART REQUIRED: {ca_file} is not the CA the server runs with ({})",
+                self.ca_evidence.join("; ")
+            )),
+            CaDrift::Unreadable => Some(format!("CA: {ca_file} cannot be read here: not compared")),
+            CaDrift::Unknown => Some(format!(
+                "CA: cannot tell whether the server runs with the CA of {ca_file}"
+            )),
+            CaDrift::NotConfigured => None,
+        };
+        out.extend(ca);
+        if let (Some(days), Some(s)) = (self.days_left, &self.served) {
+            out.push(if days < 0 {
+                format!(
+                    "expiry: the served certificate expired {} days ago ({})",
+                    -days, s.not_after
+                )
+            } else {
+                format!("expiry: {days} days left ({})", s.not_after)
+            });
+        }
+        out
+    }
+}
+
 /// A file read for the check: its certificates as DER and summaries.
 struct Read {
     der: Vec<CertificateDer<'static>>,
