@@ -220,3 +220,110 @@ impl IdentityFiles for Ca {
         (cert, key)
     }
 }
+
+/// The dashboard's detail of a cell of an endpoint whose certificate file was replaced and not
+/// reloaded, and whose CA file holds another CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_detail_shows_the_drift() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use std::sync::Arc;
+    use tlsaudit::tui::{self, App, Catalog};
+    use tlsaudit_engine::audit::{Auditor, Plan};
+    use tlsaudit_engine::inventory::Inventory;
+
+    // Under /tmp itself, so that the paths the screen shows (and where its lines wrap) have
+    // the same length wherever the test runs.
+    let dir = tempfile::Builder::new()
+        .prefix("drift")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let lab = Lab::start(LabSpec::new("drift").with(EndpointSpec::tikv_grpc("tikv-1", &[])))
+        .await
+        .unwrap();
+    let pki = lab.pki().clone();
+    let ca = Ca::load(&pki.ca_cert, &pki.ca_key).unwrap();
+    let (cert, key) = full_serial_cert(&ca, dir.path(), 60);
+    let mut lab = lab;
+    lab.reconfigure(EndpointSpec::tikv_grpc("tikv-1", &["tidb"]).with_server_files(&cert, &key))
+        .unwrap();
+    full_serial_cert(&ca, dir.path(), 90);
+    std::fs::write(
+        dir.path().join("ca.crt"),
+        Ca::generate("drift", 1).unwrap().pem,
+    )
+    .unwrap();
+    let inv = Inventory::load(&write_inventory(&lab, dir.path(), "")).unwrap();
+    let auditor = Arc::new(Auditor::new(Plan::new(inv).unwrap()));
+    auditor.run_round(None).await;
+    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), false);
+    app.transposed = false;
+    app.sel_identity = app
+        .catalog
+        .identities
+        .iter()
+        .position(|i| i.name == "tidb")
+        .unwrap();
+    app.sel_endpoint = 0;
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let mut terminal = Terminal::new(TestBackend::new(120, 56)).unwrap();
+    terminal.draw(|f| tui::draw(f, &mut app)).unwrap();
+    let s = terminal.backend().to_string();
+    assert!(s.contains("Drift"), "{s}");
+    assert!(s.contains("NOT RELOADED"), "{s}");
+    assert!(s.contains("RESTART REQUIRED"), "{s}");
+    let filters: Vec<(String, &str)> = vec![
+        (regex_escape(&dir.path().display().to_string()), "[dir]"),
+        (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[port]"),
+        (r"([0-9a-f]{2}:){3,}[0-9a-f]{2}".into(), "[serial]"),
+        (
+            r"(connect|handshake|check|total) +(\d+\.\d+|-)".into(),
+            "$1 [t]",
+        ),
+        (
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z".into(),
+            "[date]",
+        ),
+        (r"\d{4}-\d{2}-\d{2}".into(), "[day]"),
+        (r"\d{2}:\d{2}:\d{2}".into(), "[time]"),
+        (r"[0-9a-f]{64}".into(), "[sha256]"),
+        (r"[0-9a-f]{16}".into(), "[sha16]"),
+        (r"\b(59|60) days".into(), "[n] days"),
+    ];
+    let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+    insta::with_settings!({ filters => filters, prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("drift_detail_120x56", s);
+    });
+    lab.stop().await;
+}
+
+/// [`write_server_cert`], reissued until the serial has all its 20 bytes (rcgen's serial is
+/// one byte shorter when it starts with a zero): the screen's lines then wrap the same way.
+fn full_serial_cert(ca: &Ca, dir: &Path, days: i64) -> (PathBuf, PathBuf) {
+    loop {
+        let (cert, key) = write_server_cert(ca, dir, days);
+        let pem = std::fs::read_to_string(&cert).unwrap();
+        let der = tlsaudit_engine::pki::load::certs_from_pem(
+            &pem,
+            &cert,
+            tlsaudit_engine::pki::CertRole::Leaf,
+        )
+        .unwrap();
+        let serial = tlsaudit_engine::pki::summarize(der[0].as_ref())
+            .unwrap()
+            .serial;
+        if serial.len() == 59 {
+            return (cert, key);
+        }
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
