@@ -368,26 +368,35 @@ impl CaCheck<'_> {
                 h.join("; ")
             ));
         }
-        // Callers the file's CA issued (valid, clientAuth) refused as from an unknown CA.
+        // Callers the file's CA issued (valid, clientAuth) refused as certificates the server
+        // cannot verify; none counts when one of them passed the server's CA check (accepted,
+        // or refused for its CN only): a lone reset is not the CA.
         let mut refused = Vec::new();
+        let mut passed = false;
         for (i, rec) in self.records {
             let id = &self.plan.identities[*i];
-            if id.kind != IdentityKind::Configured
-                || rec.outcome.class != OutcomeClass::CertRejected
-            {
-                continue;
-            }
             let Some(key) = &id.caller.identity.key else {
                 continue;
             };
-            let ok = self
+            if id.kind != IdentityKind::Configured {
+                continue;
+            }
+            let of_file_ca = self
                 .trust
                 .client_verifier
                 .verify_client_cert(&key.cert[0], &key.cert[1..], UnixTime::now())
                 .is_ok();
-            if ok {
-                refused.push(id.name.clone());
+            if !of_file_ca {
+                continue;
             }
+            match rec.outcome.class {
+                OutcomeClass::CertRejected => refused.push(id.name.clone()),
+                OutcomeClass::Accepted | OutcomeClass::CnRejected => passed = true,
+                _ => {}
+            }
+        }
+        if passed {
+            refused.clear();
         }
         if !refused.is_empty() {
             evidence.push(format!(
