@@ -89,6 +89,37 @@ fn no_drift_finding(v: &Value) {
     assert!(findings(v, "CA_RESTART_REQUIRED").is_empty(), "{v:#}");
 }
 
+/// The table of the round (through the binary) lists the drift after the findings, and a saved
+/// report `v` read back with `report --from` keeps it.
+async fn table_and_saved_report_show_it(inv: &Path, v: &Value, dir: &Path) {
+    // The table says it after the findings.
+    let args = inv.display().to_string();
+    let (_, table, err) = tokio::task::spawn_blocking(move || {
+        cli(&["report", "--config", &args, "--format", "table"])
+    })
+    .await
+    .unwrap();
+    let at = table
+        .find("rotation drift (1 endpoints):")
+        .unwrap_or_else(|| panic!("{table}{err}"));
+    let section = &table[at..];
+    assert!(section.contains("tikv-1:"), "{section}");
+    assert!(section.contains("NOT RELOADED"), "{section}");
+    assert!(section.contains("days left"), "{section}");
+    // A saved report read back keeps it.
+    let saved = dir.join("saved.json");
+    std::fs::write(&saved, serde_json::to_string(&v).unwrap()).unwrap();
+    let saved = saved.display().to_string();
+    let (code, table, err) = tokio::task::spawn_blocking(move || {
+        cli(&["report", "--from", &saved, "--format", "table"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("rotation drift (1 endpoints):"), "{table}");
+    assert!(table.contains("NOT RELOADED"), "{table}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_seen_through_the_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,20 +169,7 @@ async fn a_rotation_seen_through_the_files_on_disk() {
     assert_eq!(drift["cert"], "not_reloaded", "{drift:#}");
     assert_eq!(drift["served"]["sha256"], served, "still the old one");
     assert_ne!(drift["file"]["sha256"], served);
-    // The table says it after the findings.
-    let args = inv.display().to_string();
-    let (_, table, err) = tokio::task::spawn_blocking(move || {
-        cli(&["report", "--config", &args, "--format", "table"])
-    })
-    .await
-    .unwrap();
-    let at = table
-        .find("rotation drift (1 endpoints):")
-        .unwrap_or_else(|| panic!("{table}{err}"));
-    let section = &table[at..];
-    assert!(section.contains("tikv-1:"), "{section}");
-    assert!(section.contains("NOT RELOADED"), "{section}");
-    assert!(section.contains("days left"), "{section}");
+    table_and_saved_report_show_it(&inv, &v, dir.path()).await;
 
     // (c) The server reloads its files: nothing drifts any more.
     lab.reconfigure(spec).unwrap();
