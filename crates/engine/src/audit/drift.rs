@@ -569,8 +569,13 @@ mod tests {
 
         /// The plan of an inventory whose one endpoint names `cert_file` and `ca_file`.
         fn plan(&self, cert_file: &str) -> Plan {
+            self.plan_with(cert_file, "")
+        }
+
+        /// As [`Setup::plan`], with `identities` (TOML) before the endpoint.
+        fn plan_with(&self, cert_file: &str, identities: &str) -> Plan {
             let text = format!(
-                "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[probe]\nforeign = false\nunlisted = false\n[[endpoints]]\nname = \"tikv-1\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\ncert_file = \"{cert_file}\"\nca_file = \"ca.crt\"\n"
+                "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[probe]\nforeign = false\nunlisted = false\n{identities}[[endpoints]]\nname = \"tikv-1\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\ncert_file = \"{cert_file}\"\nca_file = \"ca.crt\"\n"
             );
             let inv = Inventory::parse(&text, &self.path("tlsaudit.toml")).unwrap();
             Plan::new(inv).unwrap()
@@ -667,6 +672,53 @@ mod tests {
         let (d, found) = drift_of(&plan, &mut snap);
         assert_eq!(d.ca, CaDrift::Current);
         assert!(found.is_empty(), "{found:#?}");
+    }
+
+    /// Callers `a` and `b` issued by the CA of `s`, as inventory identities.
+    fn callers(s: &Setup) -> String {
+        let mut toml = String::new();
+        for name in ["a", "b"] {
+            let issued = s.ca.issue(name, &[], false, 30).unwrap();
+            std::fs::write(s.path(&format!("{name}.crt")), issued.cert_pem).unwrap();
+            std::fs::write(s.path(&format!("{name}.pem")), issued.key_pem).unwrap();
+            toml.push_str(&format!(
+                "[identities.{name}]\ncert = \"{name}.crt\"\nkey = \"{name}.pem\"\n"
+            ));
+        }
+        toml
+    }
+
+    /// Set the outcome class of identity `name`'s record.
+    fn outcome(plan: &Plan, snap: &mut Snapshot, name: &str, class: OutcomeClass) {
+        let i = plan.identities.iter().position(|i| i.name == name).unwrap();
+        let cell = (crate::audit::IdentityId(i), EndpointId(0));
+        let mut rec = (**snap.cells[cell].record.as_ref().unwrap()).clone();
+        rec.outcome.class = class;
+        snap.cells[cell].record = Some(Arc::new(rec));
+    }
+
+    #[tokio::test]
+    async fn callers_of_the_file_ca_refused_make_it_critical_unless_one_passed() {
+        let s = Setup::new();
+        let pem = std::fs::read_to_string(s.path("tikv.crt")).unwrap();
+        let ids = callers(&s);
+        let (plan, mut snap) = served(s.plan_with("tikv.crt", &ids), &pem).await;
+        // One refused, the other through the server's CA check: a lone reset, not the CA.
+        outcome(&plan, &mut snap, "a", OutcomeClass::CertRejected);
+        outcome(&plan, &mut snap, "b", OutcomeClass::CnRejected);
+        let (d, found) = drift_of(&plan, &mut snap);
+        assert_eq!(d.ca, CaDrift::Current, "{:?}", d.ca_evidence);
+        assert!(d.refused.is_empty());
+        assert!(found.is_empty(), "{found:#?}");
+        // Both refused: the server does not verify against the file's CA.
+        outcome(&plan, &mut snap, "b", OutcomeClass::CertRejected);
+        let (d, found) = drift_of(&plan, &mut snap);
+        assert_eq!(d.ca, CaDrift::RestartRequired);
+        assert_eq!(d.refused, ["a", "b"]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].code, Code::CaRestartRequired);
+        assert_eq!(found[0].severity, Severity::Critical);
+        assert!(found[0].evidence.contains("a, b"), "{}", found[0].evidence);
     }
 
     #[tokio::test]
