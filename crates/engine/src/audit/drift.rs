@@ -13,6 +13,7 @@
 //!
 //! The files are read again after every round, so a file replaced on disk shows at the next one.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rustls::client::danger::ServerCertVerifier;
@@ -181,21 +182,72 @@ fn not_issued(e: &rustls::Error) -> bool {
     )
 }
 
+/// A CA file read for the check, once per round however many endpoints name it.
+struct CaFile {
+    read: Read,
+    trust: Trust,
+    /// Per audit identity (by index): a configured caller the file's CA issued (valid,
+    /// clientAuth).
+    issued: Vec<bool>,
+}
+
+fn ca_file(plan: &Plan, path: &Path) -> Result<CaFile, String> {
+    let read = read(path, CertRole::Ca)?;
+    let trust =
+        Trust::from_der(read.der.clone()).map_err(|m| format!("{}: {m}", path.display()))?;
+    let issued = plan
+        .identities
+        .iter()
+        .map(|id| {
+            id.kind == IdentityKind::Configured
+                && id.caller.identity.key.as_ref().is_some_and(|key| {
+                    trust
+                        .client_verifier
+                        .verify_client_cert(&key.cert[0], &key.cert[1..], UnixTime::now())
+                        .is_ok()
+                })
+        })
+        .collect();
+    Ok(CaFile {
+        read,
+        trust,
+        issued,
+    })
+}
+
 /// The drift of every endpoint of the plan after the round in `snap` (`None`: no files given).
+/// The files are read now: one replaced since the previous round is seen.
 pub fn check(plan: &Plan, snap: &Snapshot) -> Vec<Option<Drift>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut cas: HashMap<&Path, Result<CaFile, String>> = HashMap::new();
+    for p in plan
+        .inventory
+        .endpoints
+        .iter()
+        .filter_map(|e| e.ca_file.as_deref())
+    {
+        cas.entry(p).or_insert_with(|| ca_file(plan, p));
+    }
     plan.inventory
         .endpoints
         .iter()
         .enumerate()
         .map(|(e, ep)| {
-            (ep.cert_file.is_some() || ep.ca_file.is_some())
-                .then(|| endpoint(plan, snap, EndpointId(e), ep, now))
+            (ep.cert_file.is_some() || ep.ca_file.is_some()).then(|| {
+                let ca = ep.ca_file.as_deref().and_then(|p| cas.get(p));
+                endpoint(snap, EndpointId(e), ep, ca, now)
+            })
         })
         .collect()
 }
 
-fn endpoint(plan: &Plan, snap: &Snapshot, e: EndpointId, ep: &Endpoint, now: i64) -> Drift {
+fn endpoint(
+    snap: &Snapshot,
+    e: EndpointId,
+    ep: &Endpoint,
+    ca: Option<&Result<CaFile, String>>,
+    now: i64,
+) -> Drift {
     let records: Vec<(usize, &ProbeRecord)> = snap
         .cells
         .column(e)
@@ -240,32 +292,26 @@ fn endpoint(plan: &Plan, snap: &Snapshot, e: EndpointId, ep: &Endpoint, now: i64
         days_left: served.map(|s| (s.not_after_unix - now).div_euclid(86_400)),
         problems: Vec::new(),
     };
-    if let Some(ca_path) = &ep.ca_file {
-        match read(ca_path, CertRole::Ca).and_then(|r| {
-            let trust = Trust::from_der(r.der.clone())
-                .map_err(|m| format!("{}: {m}", ca_path.display()))?;
-            Ok((r, trust))
-        }) {
-            Ok((ca, trust)) => {
-                drift.ca_file_sha256 = ca.summaries.iter().map(|c| c.sha256.clone()).collect();
-                let found = CaCheck {
-                    plan,
-                    ca: &ca,
-                    trust: &trust,
-                    chain,
-                    file: file.as_ref().filter(|_| cert == CertDrift::InSync),
-                    records: &records,
-                }
-                .run();
-                drift.ca = found.state;
-                drift.ca_evidence = found.evidence;
-                drift.refused = found.refused;
+    match ca {
+        Some(Ok(ca)) => {
+            drift.ca_file_sha256 = ca.read.summaries.iter().map(|c| c.sha256.clone()).collect();
+            let found = CaCheck {
+                ca,
+                names: &snap.identity_names,
+                chain,
+                file: file.as_ref().filter(|_| cert == CertDrift::InSync),
+                records: &records,
             }
-            Err(p) => {
-                drift.ca = CaDrift::Unreadable;
-                problems.push(p);
-            }
+            .run();
+            drift.ca = found.state;
+            drift.ca_evidence = found.evidence;
+            drift.refused = found.refused;
         }
+        Some(Err(p)) => {
+            drift.ca = CaDrift::Unreadable;
+            problems.push(p.clone());
+        }
+        None => {}
     }
     drift.problems = problems;
     drift
@@ -273,9 +319,9 @@ fn endpoint(plan: &Plan, snap: &Snapshot, e: EndpointId, ep: &Endpoint, now: i64
 
 /// What tells which CA the server runs with.
 struct CaCheck<'a> {
-    plan: &'a Plan,
-    ca: &'a Read,
-    trust: &'a Trust,
+    ca: &'a CaFile,
+    /// The audit's identity names, by index.
+    names: &'a [String],
     /// The served chain, leaf first.
     chain: &'a [CertSummary],
     /// The cert file, when it is what the endpoint serves (its DER can then be verified).
@@ -292,6 +338,7 @@ struct CaFound {
 impl CaCheck<'_> {
     fn subjects(&self) -> Vec<&str> {
         self.ca
+            .read
             .summaries
             .iter()
             .map(|c| c.subject.as_str())
@@ -300,6 +347,7 @@ impl CaCheck<'_> {
 
     fn ca_words(&self) -> String {
         self.ca
+            .read
             .summaries
             .iter()
             .map(|c| format!("{} (sha256 {})", c.subject, short(&c.sha256)))
@@ -313,6 +361,7 @@ impl CaCheck<'_> {
         let top = self.chain.last()?;
         let file_fps: Vec<&str> = self
             .ca
+            .read
             .summaries
             .iter()
             .map(|c| c.sha256.as_str())
@@ -327,7 +376,7 @@ impl CaCheck<'_> {
         if let Some(f) = self.file {
             // The served leaf is the file's: verify its signature against the file's CA.
             let name = ServerName::try_from("drift.check.invalid").ok()?;
-            let r = self.trust.server_verifier.verify_server_cert(
+            let r = self.ca.trust.server_verifier.verify_server_cert(
                 &f.der[0],
                 &f.der[1..],
                 &name,
@@ -374,23 +423,11 @@ impl CaCheck<'_> {
         let mut refused = Vec::new();
         let mut passed = false;
         for (i, rec) in self.records {
-            let id = &self.plan.identities[*i];
-            let Some(key) = &id.caller.identity.key else {
-                continue;
-            };
-            if id.kind != IdentityKind::Configured {
-                continue;
-            }
-            let of_file_ca = self
-                .trust
-                .client_verifier
-                .verify_client_cert(&key.cert[0], &key.cert[1..], UnixTime::now())
-                .is_ok();
-            if !of_file_ca {
+            if !self.ca.issued.get(*i).copied().unwrap_or(false) {
                 continue;
             }
             match rec.outcome.class {
-                OutcomeClass::CertRejected => refused.push(id.name.clone()),
+                OutcomeClass::CertRejected => refused.extend(self.names.get(*i).cloned()),
                 OutcomeClass::Accepted | OutcomeClass::CnRejected => passed = true,
                 _ => {}
             }
