@@ -237,6 +237,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
         endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
         cells,
         findings,
+        drift: Vec::new(),
     };
     let mut app = App::new(
         Catalog {

@@ -125,6 +125,8 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
             labels: std::collections::BTreeMap::new(),
             client_auth: None,
             needed_by: Vec::new(),
+            cert_file: None,
+            ca_file: None,
         }],
         options: AuditOptions::default(),
     };

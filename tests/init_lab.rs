@@ -165,6 +165,19 @@ pub fn audit_tls_dir(out: &Path, topo: &Topo, dir: &Path) -> PathBuf {
     tls
 }
 
+/// The audit's copies of the servers' certificates follow a rotation: the TLS folder's
+/// `<role>.crt` is what the servers are taken to be configured with (rotation drift).
+fn refresh_audit_tls_dir(rotated: &Path, topo: &Topo, tls: &Path) {
+    for (_, instance, _) in &topo.map {
+        for entry in std::fs::read_dir(rotated.join(instance).join("tls")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.file_name().is_some_and(|n| n != "ca.crt") {
+                std::fs::copy(&p, tls.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
 async fn run(args: Vec<String>) -> (i32, String, String) {
     tokio::task::spawn_blocking(move || {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -642,6 +655,7 @@ async fn rotate_issues_new_leaves_and_the_audit_sees_only_rotations() {
     }
 
     apply_rotation(&mut lab, &out, &rotated, &topo);
+    refresh_audit_tls_dir(&rotated, &topo, &tls);
     let (code, _, err) = run(report("after.json", Some("before.json"))).await;
     assert_eq!(code, 0, "{err}");
     check_rotation(&dir.path().join("after.json"));

@@ -395,6 +395,8 @@ async fn mariadb_tls_and_require_secure_transport() {
         labels: Default::default(),
         client_auth: None,
         needed_by: Vec::new(),
+        cert_file: None,
+        ca_file: None,
     };
     let inventory = |account: Option<MysqlAccount>| Inventory {
         source: None,

@@ -56,6 +56,7 @@ fn snapshot(round: u64, n_ep: usize, n_id: usize, f: impl Fn(usize, usize) -> Ve
         endpoint_names: (0..n_ep).map(|e| format!("ep-{e}")).collect(),
         cells,
         findings: Vec::new(),
+        drift: Vec::new(),
     }
 }
 

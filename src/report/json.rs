@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use tlsaudit_engine::audit::drift::Drift;
 use tlsaudit_engine::audit::{
     EndpointId, Expected, Finding, IdentityId, IdentityKind, Plan, Snapshot, Verdict,
 };
@@ -77,6 +78,10 @@ pub struct EndpointOut {
     pub list_enforced: bool,
     pub list_key: String,
     pub config_file: String,
+    /// Rotation drift: the served certificate against the files the component is configured
+    /// with (only where a `cert_file` or `ca_file` is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,11 +170,12 @@ fn summary(plan: &Plan, snap: &Snapshot) -> Summary {
 }
 
 /// One entry per inventory endpoint, with its client-certificate policy.
-fn endpoints_out(plan: &Plan) -> Vec<EndpointOut> {
+fn endpoints_out(plan: &Plan, snap: &Snapshot) -> Vec<EndpointOut> {
     plan.inventory
         .endpoints
         .iter()
-        .map(|ep| {
+        .enumerate()
+        .map(|(e, ep)| {
             let policy = ep.policy();
             EndpointOut {
                 name: ep.name.clone(),
@@ -187,6 +193,7 @@ fn endpoints_out(plan: &Plan) -> Vec<EndpointOut> {
                 list_enforced: policy.list_enforced,
                 list_key: ep.profile.list.to_string(),
                 config_file: ep.profile.config.file.to_string(),
+                drift: snap.drift.get(e).cloned().flatten(),
             }
         })
         .collect()
@@ -252,7 +259,7 @@ fn cells_out<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Vec<CellOut<'a>> {
 pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
     let inv = &plan.inventory;
     let summary = summary(plan, snap);
-    let endpoints = endpoints_out(plan);
+    let endpoints = endpoints_out(plan, snap);
     let identities = identities_out(plan);
     let cells = cells_out(plan, snap);
     Report {

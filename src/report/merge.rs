@@ -573,6 +573,7 @@ mod tests {
             list_enforced: false,
             list_key: String::new(),
             config_file: String::new(),
+            drift: None,
         });
         b.cells = Vec::new();
         for c in report("c", None, ["secure"; 4]).cells {

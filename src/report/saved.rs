@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::Deserialize;
+use tlsaudit_engine::audit::drift::Drift;
 
 use tlsaudit_engine::audit::{Expected, Finding, IdentityKind, Severity, Verdict};
 use tlsaudit_engine::error::InputError;
@@ -78,6 +79,9 @@ pub struct SavedEndpoint {
     pub list_key: String,
     #[serde(default)]
     pub config_file: String,
+    /// Rotation drift (`drift`), when the report had it.
+    #[serde(default)]
+    pub drift: Option<Drift>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +284,7 @@ impl SavedReport {
                     list_enforced: e.list_enforced,
                     list_key: e.list_key.clone(),
                     config_file: e.config_file.clone(),
+                    drift: e.drift.clone(),
                 })
                 .collect(),
             identities: self

@@ -216,6 +216,7 @@ pub fn render_doc(doc: &Doc<'_>, style: Style, width: usize) -> String {
     let width = width.max(MIN_WIDTH);
     render_with(&doc.report, style, None, width)
         + &disagreements(&doc.report, width)
+        + &drift(&doc.report, width)
         + &not_checked(&doc.report, width)
 }
 
@@ -225,7 +226,9 @@ pub fn render_doc(doc: &Doc<'_>, style: Style, width: usize) -> String {
 pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
     let width = width_from_env();
     let doc = Doc::audit(plan, snap);
-    render_with(&doc.report, style, Some(diff), width) + &not_checked(&doc.report, width)
+    render_with(&doc.report, style, Some(diff), width)
+        + &drift(&doc.report, width)
+        + &not_checked(&doc.report, width)
 }
 
 /// A merged report's cells whose vantage points saw different verdicts, one line each.
@@ -246,6 +249,29 @@ fn disagreements(r: &Report<'_>, width: usize) -> String {
         let w = wrap(&inert(&line), 4, width);
         out.push_str("  ");
         out.push_str(w.get(4..).unwrap_or_default());
+    }
+    out
+}
+
+/// Rotation drift of the endpoints whose certificate or CA files are known, after the
+/// findings (nothing when none is).
+fn drift(r: &Report<'_>, width: usize) -> String {
+    let with: Vec<_> = r
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e, e.drift.as_ref()?)))
+        .collect();
+    if with.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nrotation drift ({} endpoints):\n", with.len());
+    for (e, d) in with {
+        let _ = writeln!(out, "  {}:", inert(&e.name));
+        for line in d.describe() {
+            let w = wrap(&inert(&line), 6, width);
+            out.push_str("    - ");
+            out.push_str(w.get(6..).unwrap_or_default());
+        }
     }
     out
 }

@@ -1381,6 +1381,7 @@ mod tests {
                 finding(Code::CertExpiring, Severity::Warning, None, Some("b")),
                 finding(Code::PartialTls, Severity::Critical, None, None),
             ],
+            drift: Vec::new(),
         };
         let mut app = App::new(catalog, Arc::new(snapshot), false);
         assert!(app.transposed, "4 endpoints outnumber 3 identities");

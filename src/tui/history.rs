@@ -227,6 +227,7 @@ mod tests {
                 rotated: false,
             }),
             findings: Vec::new(),
+            drift: Vec::new(),
         }
     }
 

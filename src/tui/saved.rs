@@ -90,6 +90,7 @@ pub fn app(doc: &SavedReport, file: &str, color: bool) -> Result<App, InputError
             }
         }),
         findings: doc.findings.clone(),
+        drift: doc.endpoints.iter().map(|e| e.drift.clone()).collect(),
     };
     let mut app = App::new(catalog, Arc::new(snapshot), color);
     app.last_finished = doc.finished_at.clone();

@@ -1147,12 +1147,37 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
     observed_lines(th, &rec, verdict, cell.is_some_and(|c| c.changed), &mut out);
     out.extend(fleet::history_lines(app, th, i, e));
     out.extend(cell_findings(app, th, ep, id));
+    drift_lines(app, th, e, &mut out);
     tls_lines(th, &rec, &mut out);
     mysql_lines(th, &rec, &mut out);
     chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
     out.push(timings_line(th, &rec));
     out.extend(evidence_lines(th, &rec));
     out
+}
+
+/// The endpoint's rotation drift (where its certificate or CA file is known): what it serves
+/// against the files, the CA, the days left.
+fn drift_lines(app: &App, th: Theme, e: usize, out: &mut Vec<Line<'static>>) {
+    use tlsaudit_engine::audit::drift::{CaDrift, CertDrift};
+    let Some(Some(d)) = app.snapshot.drift.get(e) else {
+        return;
+    };
+    let bad = d.cert == CertDrift::NotReloaded || d.ca == CaDrift::RestartRequired;
+    let style = if bad {
+        th.verdict(Some(Verdict::Blocked))
+            .add_modifier(Modifier::BOLD)
+    } else {
+        th.dim()
+    };
+    for (k, line) in d.describe().into_iter().enumerate() {
+        let value = vec![Span::styled(line, style)];
+        out.push(if k == 0 {
+            kv(th, "Drift", value)
+        } else {
+            more(value)
+        });
+    }
 }
 
 /// A merged report's cell: what each vantage point saw (the cell shows the worst).
@@ -1934,6 +1959,7 @@ mod tests {
             endpoint_names: endpoints.iter().map(|e| e.name.clone()).collect(),
             cells,
             findings: Vec::new(),
+            drift: Vec::new(),
         };
         let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
             allow: true,

@@ -55,7 +55,7 @@ pub struct Finding {
     pub vantages: Vec<String>,
 }
 
-fn finding(
+pub(super) fn finding(
     code: Code,
     severity: Severity,
     endpoint: Option<&str>,
@@ -169,6 +169,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         cell_findings(plan, e, ep, &records, &mut out);
     }
 
+    super::drift::findings(plan, snap, &mut out);
     identity_findings(plan, window, &mut out);
     partial_tls_finding(encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,

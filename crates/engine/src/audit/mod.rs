@@ -3,6 +3,7 @@
 //! snapshots on a `tokio::sync::watch` channel that any front end reads without locks.
 
 pub mod code;
+pub mod drift;
 pub mod expect;
 pub mod findings;
 pub mod matrix;
@@ -242,6 +243,7 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
             dev.join(", ")
         ));
     }
+    out.extend(drift::not_checked(&inv.endpoints));
     out
 }
 
@@ -357,6 +359,9 @@ pub struct Snapshot {
     pub endpoint_names: Vec<String>,
     pub cells: Matrix<CellState>,
     pub findings: Vec<Finding>,
+    /// Per endpoint (by index), its rotation drift after the last round: `None` where no
+    /// certificate or CA file is known (see [`drift`]).
+    pub drift: Vec<Option<drift::Drift>>,
 }
 
 impl Snapshot {
@@ -415,6 +420,7 @@ impl Auditor {
                 rotated: false,
             }),
             findings: Vec::new(),
+            drift: Vec::new(),
         };
         let (tx, _) = watch::channel(Arc::new(snapshot));
         Auditor {
@@ -510,6 +516,7 @@ impl Auditor {
         while tasks.join_next().await.is_some() {}
         state.running = false;
         state.finished_at = Some(now_rfc3339());
+        state.drift = drift::check(&plan, &state);
         state.findings = findings::compute(&plan, &state);
         let snap = Arc::new(state);
         self.tx.send_replace(snap.clone());

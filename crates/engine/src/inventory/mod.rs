@@ -74,6 +74,8 @@ struct RawEndpoint {
     labels: std::collections::BTreeMap<String, String>,
     client_auth: Option<Spanned<String>>,
     needed_by: Option<Vec<Spanned<String>>>,
+    cert_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 /// A caller identity from the inventory.
@@ -109,6 +111,13 @@ pub struct Endpoint {
     /// Inventory identities that need this link (`needed_by`), besides those the profile's
     /// `needs` names: refusing them is an outage (`blocked`), not enforcement.
     pub needed_by: Vec<String>,
+    /// The server certificate file the component is configured with, as readable on this
+    /// host (`cert_file`; a component config's cert path, TiUP's `<role>.crt`): the rotation
+    /// drift check compares it with the certificate the endpoint serves.
+    pub cert_file: Option<PathBuf>,
+    /// The CA file the component is configured with (`ca_file`), for the drift check: the CA
+    /// is read only at start.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Endpoint {
@@ -411,6 +420,8 @@ impl Ctx<'_> {
             labels: e.labels,
             client_auth,
             needed_by,
+            cert_file: e.cert_file.map(|p| self.resolve(&p)),
+            ca_file: e.ca_file.map(|p| self.resolve(&p)),
         })
     }
 

@@ -581,6 +581,7 @@ impl Cluster {
                 let protocol = profile.protocol;
                 let path =
                     (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string());
+                let (cert_file, ca_file) = self.served_files(i, e.role);
                 endpoints.push(Endpoint {
                     name,
                     component: i.component,
@@ -595,10 +596,63 @@ impl Cluster {
                     labels: std::collections::BTreeMap::new(),
                     client_auth: None,
                     needed_by: Vec::new(),
+                    cert_file,
+                    ca_file,
                 });
             }
         }
         Ok(endpoints)
+    }
+}
+
+impl Cluster {
+    /// The certificate and CA files an endpoint serves with, readable here, for the rotation
+    /// drift check: the paths of the instance's component config when the endpoint serves with
+    /// the keys the component calls others with (not the SQL ports' `ssl-cert`), else the TLS
+    /// folder's `<role>.crt` and `ca.crt`. A path that is not a readable file here is left out.
+    fn served_files(&self, inst: &Instance, role: Role) -> (Option<PathBuf>, Option<PathBuf>) {
+        let readable = |p: &PathBuf| std::fs::File::open(p).is_ok_and(|_| p.is_file());
+        let profile = role.profile();
+        let security = inst
+            .security
+            .iter()
+            .filter(|s| {
+                s.kind.config() == &profile.config && profile.server == profile.config.client
+            })
+            .find(|s| !s.tiup_managed);
+        let from_config = |pick: fn(&Security) -> Option<&Located<PathBuf>>| {
+            security
+                .and_then(pick)
+                .map(|l| l.value.clone())
+                .filter(readable)
+        };
+        // The folder's `<role>.crt` is the server's only where it can be: one instance of
+        // the component (TiUP issues a certificate per instance, so one file cannot be each
+        // one's), and a certificate that may serve (serverAuth; a copied client certificate
+        // is a caller's).
+        let single = self
+            .instances
+            .iter()
+            .filter(|o| o.component == inst.component)
+            .count()
+            == 1;
+        let dir = self
+            .tls_dir
+            .as_ref()
+            .filter(|_| single && profile.server == profile.config.client);
+        let may_serve = |p: &PathBuf| {
+            crate::pki::load::load_certs(p, crate::pki::CertRole::Leaf)
+                .ok()
+                .and_then(|c| crate::pki::summarize(c.first()?.as_ref()).ok())
+                .is_some_and(|c| c.allows_server_auth())
+        };
+        let cert = from_config(|s| s.cert.as_ref()).or_else(|| {
+            dir.map(|d| d.dir.join(format!("{}.crt", inst.component.cert_name())))
+                .filter(|p| readable(p) && may_serve(p))
+        });
+        let ca = from_config(|s| s.ca.as_ref())
+            .or_else(|| dir.filter(|_| cert.is_some()).and_then(|d| d.ca.clone()));
+        (cert, ca)
     }
 }
 
@@ -642,6 +696,87 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder with a CA, a TiKV certificate (serverAuth) and `tikv.toml` naming `security`.
+    fn drift_files(security: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        let leaf = ca
+            .issue("tikv", &["127.0.0.1".to_string()], true, 30)
+            .unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
+        std::fs::write(dir.path().join("tikv.crt"), &leaf.cert_pem).unwrap();
+        let toml = dir.path().join("tikv.toml");
+        std::fs::write(
+            &toml,
+            format!("[server]\nadvertise-addr = \"127.0.0.1:20160\"\nadvertise-status-addr = \"127.0.0.1:20180\"\n{security}"),
+        )
+        .unwrap();
+        (dir, toml)
+    }
+
+    fn drift_endpoints(opts: &TiupOptions) -> Vec<Endpoint> {
+        let c = Cluster::load(opts).unwrap();
+        c.inventory(AuditOptions::default()).unwrap().0.endpoints
+    }
+
+    #[test]
+    fn a_component_configs_readable_paths_are_its_endpoints_drift_files() {
+        let (dir, toml) =
+            drift_files("[security]\nca-path = \"ca.crt\"\ncert-path = \"tikv.crt\"\n");
+        let opts = TiupOptions {
+            component_configs: vec![(None, toml)],
+            ca: Some(dir.path().join("ca.crt")),
+            ..Default::default()
+        };
+        let eps = drift_endpoints(&opts);
+        assert_eq!(eps.len(), 2);
+        for e in &eps {
+            assert_eq!(
+                e.cert_file.as_deref(),
+                Some(dir.path().join("tikv.crt").as_path())
+            );
+            assert_eq!(
+                e.ca_file.as_deref(),
+                Some(dir.path().join("ca.crt").as_path())
+            );
+        }
+        // Paths of the server, not readable here: no drift files.
+        let (dir, toml) = drift_files(
+            "[security]\nca-path = \"/nowhere/ca.crt\"\ncert-path = \"/nowhere/tikv.crt\"\n",
+        );
+        let opts = TiupOptions {
+            component_configs: vec![(None, toml)],
+            ca: Some(dir.path().join("ca.crt")),
+            ..Default::default()
+        };
+        assert!(drift_endpoints(&opts)
+            .iter()
+            .all(|e| e.cert_file.is_none() && e.ca_file.is_none()));
+    }
+
+    #[test]
+    fn the_tls_folders_role_certificate_is_the_single_instances_drift_file() {
+        let (dir, toml) = drift_files("");
+        let opts = TiupOptions {
+            component_configs: vec![(None, toml.clone())],
+            tls_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let eps = drift_endpoints(&opts);
+        assert!(eps
+            .iter()
+            .all(|e| e.cert_file.as_deref() == Some(dir.path().join("tikv.crt").as_path())));
+        // A client certificate copied as tikv.crt is a caller's, not the server's.
+        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
+        std::fs::write(
+            dir.path().join("tikv.crt"),
+            ca.issue("tikv", &[], false, 30).unwrap().cert_pem,
+        )
+        .unwrap();
+        assert!(drift_endpoints(&opts).iter().all(|e| e.cert_file.is_none()));
+    }
 
     #[test]
     fn names_and_kinds() {
