@@ -3,6 +3,7 @@
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
+#![allow(clippy::too_many_lines)]
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
