@@ -57,19 +57,7 @@ async fn report(inv: &Path) -> (i32, Value) {
             .unwrap();
     assert!(code == 0 || code == 1, "{code}: {err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&v)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
+    let errors = tlsaudit_testkit::report_schema_errors(&v);
     assert!(errors.is_empty(), "{errors:#?}");
     (code, v)
 }

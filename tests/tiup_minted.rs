@@ -15,6 +15,8 @@ use tlsaudit_engine::inventory::AuditOptions;
 use tlsaudit_engine::tiup::{Cluster, TiupOptions};
 use tlsaudit_lab::{EndpointSpec, Lab, LabSpec, SqlConfig};
 use tlsaudit_testkit::cli;
+use tlsaudit_testkit::tiup_tls_dir as tls_dir;
+use tlsaudit_testkit::yaml_list as q;
 
 const PD_LIST: [&str; 6] = ["pd", "tidb", "tikv", "tiflash", "cdc", "prod-client"];
 // TiKV's list lacks tiflash: the TiFlash learner's raft to TiKV is blocked, for the real
@@ -47,13 +49,6 @@ async fn lab() -> Lab {
     )
     .await
     .unwrap()
-}
-
-fn q(l: &[&str]) -> String {
-    l.iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A TiUP topology of the lab: PD, TiDB, TiKV, TiFlash and TiCDC on 127.0.0.1.
@@ -94,22 +89,6 @@ fn topology(lab: &Lab, dir: &Path) -> PathBuf {
     let p = dir.join("prod.yaml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// TiUP's `tls` folder on the control machine: `ca.crt`, `ca.pem` (the CA key), `client.crt`
-/// and `client.pem`, plus the real certificates of `roles` (`tidb.crt`/`tidb.pem`...).
-fn tls_dir(lab: &Lab, dir: &Path, roles: &[&str]) -> PathBuf {
-    let tls = dir.join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    let pki = lab.pki();
-    std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
-    std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
-    for name in std::iter::once(&"client").chain(roles) {
-        let f = &pki.identities[*name];
-        std::fs::copy(&f.cert, tls.join(format!("{name}.crt"))).unwrap();
-        std::fs::copy(&f.key, tls.join(format!("{name}.pem"))).unwrap();
-    }
-    tls
 }
 
 /// One round over the lab: each identity's kind, and every cell's verdict by (identity,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tlsaudit_lab::{EndpointSpec, Lab, LabSpec, SqlConfig};
 use tlsaudit_testkit::cli;
+use tlsaudit_testkit::yaml_list as q;
 
 const PD_LIST: [&str; 6] = ["pd", "tidb", "tikv", "cdc", "tiproxy", "prod-client"];
 const PROXY_LIST: [&str; 2] = ["tiproxy", "prod-client"];
@@ -31,27 +32,6 @@ async fn lab() -> Lab {
     )
     .await
     .unwrap()
-}
-
-fn q(l: &[&str]) -> String {
-    l.iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The control machine's `tls` folder: the CA, its key and TiUP's client certificate only
-/// (the components' identities are minted).
-fn tls_dir(lab: &Lab, dir: &Path) -> PathBuf {
-    let tls = dir.join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    let pki = lab.pki();
-    std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
-    std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
-    let f = &pki.identities["client"];
-    std::fs::copy(&f.cert, tls.join("client.crt")).unwrap();
-    std::fs::copy(&f.key, tls.join("client.pem")).unwrap();
-    tls
 }
 
 fn topology(lab: &Lab, dir: &Path) -> PathBuf {
@@ -117,7 +97,9 @@ async fn exporters_are_probed_and_tiproxy_and_ticdc_lists_come_from_the_topology
     let lab = lab().await;
     let dir = tempfile::tempdir().unwrap();
     let topo = topology(&lab, dir.path());
-    let tls = tls_dir(&lab, dir.path());
+    // The control machine's folder: the CA, its key and TiUP's client only (the components'
+    // identities are minted).
+    let tls = tlsaudit_testkit::tiup_tls_dir(&lab, dir.path(), &[]);
     let (code, out, err) = cli(&[
         "report",
         "--topology",

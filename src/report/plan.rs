@@ -77,10 +77,7 @@ pub fn doc(plan: &Plan) -> PlanDoc {
             component: ep.component.as_str(),
             role: ep.role.to_string(),
             address: ep.address.clone(),
-            server_name: ep
-                .server_name
-                .clone()
-                .unwrap_or_else(|| ep.host().to_string()),
+            server_name: ep.verified_name().to_string(),
             protocol: ep.protocol.as_str(),
             path: ep.path.clone(),
             allowed_cn: ep.allowed_cn.clone(),

@@ -125,15 +125,47 @@ pub fn demo_planted(identity: &str, endpoint: &str) -> tlsaudit_engine::audit::V
 /// TiUP's `tls/` folder made from a lab's PKI (CA, its key, the client and the pd, tikv and tidb
 /// certificates, named as TiUP names them) in `dir`; returns its path.
 pub fn tls_from_lab(lab: &tlsaudit_lab::Lab, dir: &std::path::Path) -> PathBuf {
+    tiup_tls_dir(lab, dir, &["pd", "tikv", "tidb"])
+}
+
+/// TiUP's `tls/` folder on the control machine, from a lab's PKI, in `dir`: `ca.crt`, `ca.pem`
+/// (the CA key), `client.crt`/`client.pem`, plus the real certificates of `roles`
+/// (`tidb.crt`/`tidb.pem`...). Returns its path.
+pub fn tiup_tls_dir(lab: &tlsaudit_lab::Lab, dir: &std::path::Path, roles: &[&str]) -> PathBuf {
     let tls = dir.join("tls");
     std::fs::create_dir_all(&tls).unwrap();
     let pki = lab.pki();
     std::fs::copy(&pki.ca_cert, tls.join("ca.crt")).unwrap();
     std::fs::copy(&pki.ca_key, tls.join("ca.pem")).unwrap();
-    for name in ["client", "pd", "tikv", "tidb"] {
-        let f = &pki.identities[name];
+    for name in std::iter::once(&"client").chain(roles) {
+        let f = &pki.identities[*name];
         std::fs::copy(&f.cert, tls.join(format!("{name}.crt"))).unwrap();
         std::fs::copy(&f.key, tls.join(format!("{name}.pem"))).unwrap();
     }
     tls
+}
+
+/// A YAML flow list of quoted strings: `"a", "b"` (inside `[...]`).
+pub fn yaml_list(l: &[&str]) -> String {
+    l.iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a JSON report breaks `docs/report.schema.json`: one line per error (none: valid).
+pub fn report_schema_errors(doc: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }

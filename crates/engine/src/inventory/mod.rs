@@ -125,6 +125,12 @@ impl Endpoint {
         crate::probe::host_of(&self.address)
     }
 
+    /// The name the server certificate is verified for: `server_name`, else the host dialed
+    /// (what the components themselves verify).
+    pub fn verified_name(&self) -> &str {
+        self.server_name.as_deref().unwrap_or_else(|| self.host())
+    }
+
     /// When the endpoint asks for a client certificate: its `client_auth`, else its profile's.
     pub fn cert_policy(&self) -> CertPolicy {
         self.client_auth
