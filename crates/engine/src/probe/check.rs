@@ -2,6 +2,7 @@
 //! arrives after the client's handshake has completed, and some servers reject a caller inside
 //! the application (gRPC status 16/7, HTTP 403): so every probe reads once more.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -43,7 +44,13 @@ pub struct Tapped {
 pub struct Tap<S> {
     inner: S,
     seen: Arc<Mutex<Tapped>>,
+    /// A write met the peer's reset or close: its error, returned once what the peer sent
+    /// before has been read, or once the deadline passes.
+    salvage: Option<(std::io::Error, Pin<Box<tokio::time::Sleep>>)>,
 }
+
+/// How long a failed write waits for what the peer sent before it (its alert) to be readable.
+const SALVAGE_WINDOW: Duration = Duration::from_millis(250);
 
 impl<S> Tap<S> {
     pub fn new(inner: S) -> (Self, Arc<Mutex<Tapped>>) {
@@ -52,6 +59,7 @@ impl<S> Tap<S> {
             Tap {
                 inner,
                 seen: seen.clone(),
+                salvage: None,
             },
             seen,
         )
@@ -100,24 +108,60 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
 }
 
 impl<S: AsyncRead + Unpin> Tap<S> {
-    /// A write failed: record it, and when the peer reset the connection or closed it, read
-    /// once what it already sent. A server that refuses the certificate after the handshake
-    /// sends its alert and closes; our next write (h2's preface, an HTTP request) then meets
-    /// a reset, and a protocol layer such as h2 gives up on the write error without reading
-    /// again, so the alert waiting in the receive buffer would be lost (and the rejection
-    /// taken for a reset).
-    fn write_failed(&mut self, cx: &mut Context<'_>, e: &std::io::Error) {
-        record_error(&self.seen, e);
+    /// A write failed: record it, and when the peer reset or closed the connection, read what
+    /// it already sent before returning the error. A server that refuses the certificate after
+    /// the handshake sends its alert and closes; our next write (h2's preface, an HTTP request)
+    /// then meets a reset, and a protocol layer such as h2 gives up on the write error without
+    /// reading again, so the alert would be lost and the rejection taken for a reset. The read
+    /// waits for readiness (the reactor may not have seen the data yet), at most
+    /// [`SALVAGE_WINDOW`].
+    fn write_failed(&mut self, cx: &mut Context<'_>, e: std::io::Error) -> Poll<std::io::Error> {
+        record_error(&self.seen, &e);
         use std::io::ErrorKind as K;
-        if matches!(
+        if !matches!(
             e.kind(),
             K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted
         ) {
-            let mut scratch = [0u8; 512];
+            return Poll::Ready(e);
+        }
+        self.salvage = Some((e, Box::pin(tokio::time::sleep(SALVAGE_WINDOW))));
+        self.poll_salvage(cx)
+    }
+
+    /// Read (and drop) what the peer sent until an error (the alert), the end, 64 KiB or the
+    /// deadline; then hand back the write error.
+    fn poll_salvage(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let mut read = 0usize;
+        loop {
+            let mut scratch = [0u8; 2048];
             let mut rb = ReadBuf::new(&mut scratch);
-            if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
-                record_error(&self.seen, &e);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Err(e)) => {
+                    record_error(&self.seen, &e);
+                    break;
+                }
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => break,
+                Poll::Ready(Ok(())) => {
+                    read += rb.filled().len();
+                    if read > 64 * 1024 {
+                        break;
+                    }
+                }
+                Poll::Pending => {
+                    let waiting = self
+                        .salvage
+                        .as_mut()
+                        .is_some_and(|(_, deadline)| deadline.as_mut().poll(cx).is_pending());
+                    if waiting {
+                        return Poll::Pending;
+                    }
+                    break;
+                }
             }
+        }
+        match self.salvage.take() {
+            Some((e, _)) => Poll::Ready(e),
+            None => Poll::Ready(std::io::ErrorKind::BrokenPipe.into()),
         }
     }
 }
@@ -129,22 +173,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Err(e)) = &r {
-            this.write_failed(cx, e);
+        if this.salvage.is_some() {
+            return this.poll_salvage(cx).map(Err);
         }
-        r
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(Err(e)) => this.write_failed(cx, e).map(Err),
+            r => r,
+        }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_flush(cx);
-        if let Poll::Ready(Err(e)) = &r {
-            this.write_failed(cx, e);
+        if this.salvage.is_some() {
+            return this.poll_salvage(cx).map(Err);
         }
-        r
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Ready(Err(e)) => this.write_failed(cx, e).map(Err),
+            r => r,
+        }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.salvage.is_some() {
+            return this.poll_salvage(cx).map(Err);
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -630,8 +682,9 @@ mod tests {
         );
     }
 
-    /// A stream whose writes fail as after a peer's reset, and whose next read yields what
-    /// tokio-rustls returns for an alert waiting in the receive buffer.
+    /// A stream whose writes fail as after a peer's reset, and whose reads yield what
+    /// tokio-rustls returns for the peer's alert, once the reactor has seen it (the first read
+    /// after the write error finds the socket not yet readable).
     struct ResetAfterAlert {
         reads: usize,
     }
@@ -639,10 +692,14 @@ mod tests {
     impl AsyncRead for ResetAfterAlert {
         fn poll_read(
             mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            cx: &mut Context<'_>,
             _: &mut ReadBuf<'_>,
         ) -> Poll<std::io::Result<()>> {
             self.reads += 1;
+            if self.reads == 1 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
@@ -677,8 +734,14 @@ mod tests {
             } else {
                 tap.write_all(b"PRI * HTTP/2.0").await
             };
-            assert!(r.is_err());
-            assert_eq!(tap.inner.reads, 1, "one read, not a loop");
+            // The write's own error is what the caller gets; the alert is what is recorded.
+            let kind = if flush {
+                std::io::ErrorKind::ConnectionReset
+            } else {
+                std::io::ErrorKind::BrokenPipe
+            };
+            assert_eq!(r.unwrap_err().kind(), kind);
+            assert_eq!(tap.inner.reads, 2, "waited for the alert, then stopped");
             let t = seen.lock().unwrap();
             assert_eq!(
                 t.tls,
