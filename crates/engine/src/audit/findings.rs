@@ -230,10 +230,12 @@ fn endpoint_findings(
     } = ctx;
     let title = ep.component.title();
     let file = ep.profile.config.file;
-    if ep.component == crate::profile::Component::Exporter {
-        return exporter_findings(ep, records, out);
-    }
-    if ep.protocol == Protocol::Mysql {
+    // TiUP's agents: what they answer, at info severity; a TLS-enabled agent still gets the
+    // certificate findings below.
+    let agent = ep.component == crate::profile::Component::Exporter;
+    if agent {
+        exporter_findings(ep, records, out);
+    } else if ep.protocol == Protocol::Mysql {
         super::sql::findings(ep, records, cluster_tls, out);
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
         out.push(finding(
@@ -264,7 +266,8 @@ fn endpoint_findings(
             untrusted_fix(reason, rec),
         ));
     }
-    if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+    // (An unreachable agent was said by exporter_findings, at info severity.)
+    if !agent && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
         out.push(finding(
             Code::Unreachable,
             if allow_unreachable {
