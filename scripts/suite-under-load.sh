@@ -17,16 +17,29 @@ for _ in $(seq "$(nproc)"); do
   (while :; do :; done) &
   hogs+=($!)
 done
-trap 'kill "${hogs[@]}" 2>/dev/null' EXIT
+# Each run in its own session, so that stopping the script (Ctrl-C, kill) stops the run's
+# whole process group: a test binary killed by a signal does not run its destructors, and the
+# servers it started (tlsaudit serve, Prometheus, ...) would outlive it and keep probing ports
+# that later tests reuse.
+run=
+stop() {
+  kill "${hogs[@]}" 2>/dev/null
+  [ -n "$run" ] && kill -- -"$run" 2>/dev/null
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
 failed=0
 for i in $(seq "$n"); do
   start=$(date +%s)
-  if cargo test --quiet >"$logs/run-$i.log" 2>&1; then
+  setsid cargo test --quiet >"$logs/run-$i.log" 2>&1 &
+  run=$!
+  if wait "$run"; then
     result=pass
   else
     result=FAIL
     failed=$((failed + 1))
   fi
+  run=
   tests=$(grep -Eo '[0-9]+ passed' "$logs/run-$i.log" | awk '{s += $1} END {print s + 0}')
   echo "run $i/$n: $result, $tests tests passed, $(( $(date +%s) - start )) s"
 done
