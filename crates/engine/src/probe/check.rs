@@ -401,11 +401,8 @@ where
         spec.address,
         env!("CARGO_PKG_VERSION")
     );
+    // A write error has already read what the peer sent before it (the tap's salvage).
     if stream.write_all(request.as_bytes()).await.is_err() || stream.flush().await.is_err() {
-        // The peer's alert is usually waiting in the receive buffer: let the TLS layer read
-        // it (the tap keeps it) before the write error is classified.
-        let mut sink = [0u8; 512];
-        let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink)).await;
         return None;
     }
     let mut buf = Vec::with_capacity(2048);
