@@ -310,18 +310,28 @@ async fn resolve_failed_for_a_name_that_cannot_exist() {
     );
 }
 
+/// Polls `what` until it returns an empty list or 10 s pass; the last list.
 #[cfg(target_os = "linux")]
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, std::iter::Iterator::count)
+async fn until_empty<T>(mut what: impl FnMut() -> Vec<T>) -> Vec<T> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = what();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
+/// No probe leaves a socket behind, whatever the peer did. Counted by the lab's ports (the
+/// other tests of this binary run in parallel in the same process, so a count of every open
+/// descriptor moves with theirs).
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_peers_leak_no_socket() {
+    use tlsaudit_testkit::sockets::own_sockets_on;
     let b = Bench::start().await;
-    // Warm up: the runtime and resolver open their own descriptors once.
-    let _ = b.probe("pd-1", "tidb", Protocol::Tls).await;
-    let before = open_fds();
+    let ports: Vec<u16> = b.lab.endpoints().iter().map(|e| e.addr.port()).collect();
     let mut tasks = Vec::new();
     for round in 0..20 {
         for (ep, who, proto) in [
@@ -348,22 +358,35 @@ async fn hostile_peers_leak_no_socket() {
     for t in tasks {
         t.await.expect("no panic");
     }
-    // Server-side tasks close their halves asynchronously; give them a moment.
-    let mut after = open_fds();
-    for _ in 0..50 {
-        if after <= before {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        after = open_fds();
-    }
-    // The silent endpoint may hold its server half until the lab stops; count only what we own.
+    // Every probe has returned: none of their sockets (the callers' halves, whose remote port
+    // is a lab port) is open.
+    let callers = until_empty(|| {
+        own_sockets_on(&ports)
+            .into_iter()
+            .filter(|s| ports.contains(&s.remote_port))
+            .collect()
+    })
+    .await;
+    assert!(callers.is_empty(), "probe sockets left open: {callers:?}");
+    // The lab's halves (the silent endpoint may hold its own until the lab stops) and its
+    // listeners go with the lab; counted by inode, as a freed port may be taken by another
+    // test's server at once.
+    let lab_side: Vec<String> = own_sockets_on(&ports)
+        .into_iter()
+        .map(|s| s.inode)
+        .collect();
+    assert!(!lab_side.is_empty(), "the lab's listeners are seen");
     b.lab.stop().await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let end = open_fds();
+    let left = until_empty(|| {
+        let now = tlsaudit_testkit::sockets::own_tcp_sockets();
+        now.into_iter()
+            .filter(|s| lab_side.contains(&s.inode))
+            .collect()
+    })
+    .await;
     assert!(
-        end <= before,
-        "fds before {before}, after probes {after}, after lab stop {end}"
+        left.is_empty(),
+        "lab sockets left open after stop: {left:?}"
     );
 }
 

@@ -8,6 +8,8 @@
 pub mod pki;
 pub mod report_model;
 pub mod serve;
+#[cfg(target_os = "linux")]
+pub mod sockets;
 
 use std::path::PathBuf;
 use std::process::Command;
