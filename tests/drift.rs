@@ -98,14 +98,26 @@ async fn table_and_saved_report_show_it(inv: &Path, v: &Value, dir: &Path) {
     let saved = dir.join("saved.json");
     std::fs::write(&saved, serde_json::to_string(&v).unwrap()).unwrap();
     let saved = saved.display().to_string();
-    let (code, table, err) = tokio::task::spawn_blocking(move || {
-        cli(&["report", "--from", &saved, "--format", "table"])
-    })
-    .await
-    .unwrap();
+    let from = saved.clone();
+    let (code, table, err) =
+        tokio::task::spawn_blocking(move || cli(&["report", "--from", &from, "--format", "table"]))
+            .await
+            .unwrap();
     assert_eq!(code, 0, "{err}");
     assert!(table.contains("rotation drift (1 endpoints):"), "{table}");
     assert!(table.contains("NOT RELOADED"), "{table}");
+    // The shared HTML report has the same section.
+    let (code, html, err) =
+        tokio::task::spawn_blocking(move || cli(&["report", "--from", &saved, "--format", "html"]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let at = html
+        .find("<section id=\"drift\"><h2>Rotation drift (1)</h2>")
+        .unwrap_or_else(|| panic!("{html}"));
+    let section = &html[at..at + html[at..].find("</section>").unwrap()];
+    assert!(section.contains("<code>tikv-1</code>"), "{section}");
+    assert!(section.contains("NOT RELOADED"), "{section}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,4 +344,70 @@ fn regex_escape(s: &str) -> String {
             special.then_some('\\').into_iter().chain([c])
         })
         .collect()
+}
+
+/// The value of `name`'s series for tikv-1 in a `/metrics` body, if it is there.
+fn series(body: &str, name: &str) -> Option<String> {
+    body.lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("endpoint=\"tikv-1\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_string)
+}
+
+/// Scrapes `/metrics` until `name` for tikv-1 reads `want` (rounds run every 200 ms); fails
+/// with the last value after 60 s.
+async fn until_series(addr: &str, name: &str, want: Option<&str>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, _, body) = tlsaudit_testkit::serve::get(addr, "/metrics", None).await;
+        let got = series(&body, name);
+        if got.as_deref() == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exporter_shows_the_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lab = Lab::start(LabSpec::new("drift").with(EndpointSpec::tikv_grpc("tikv-1", &[])))
+        .await
+        .unwrap();
+    let pki = lab.pki().clone();
+    let ca = Ca::load(&pki.ca_cert, &pki.ca_key).unwrap();
+    let (cert, key) = write_server_cert(&ca, dir.path(), 30);
+    std::fs::copy(&pki.ca_cert, dir.path().join("ca.crt")).unwrap();
+    let spec = EndpointSpec::tikv_grpc("tikv-1", &["tidb"]).with_server_files(&cert, &key);
+    lab.reconfigure(spec.clone()).unwrap();
+    let inv = write_inventory(&lab, dir.path(), "");
+    let inv = inv.display().to_string();
+    let serve = tlsaudit_testkit::serve::serve(&["--config", &inv, "--interval", "200ms"]);
+    let (nr, ca_rr) = (
+        "tlsaudit_server_cert_not_reloaded",
+        "tlsaudit_server_ca_restart_required",
+    );
+
+    // In sync: both series are there, at 0.
+    until_series(&serve.addr, nr, Some("0")).await;
+    until_series(&serve.addr, ca_rr, Some("0")).await;
+    // The certificate file replaced, the server not reloaded.
+    write_server_cert(&ca, dir.path(), 90);
+    until_series(&serve.addr, nr, Some("1")).await;
+    // Reloaded.
+    lab.reconfigure(spec).unwrap();
+    until_series(&serve.addr, nr, Some("0")).await;
+    // A new CA in the CA file; the server still runs with the old one.
+    let new_ca = Ca::generate("drift", 1).unwrap();
+    std::fs::write(dir.path().join("ca.crt"), &new_ca.pem).unwrap();
+    until_series(&serve.addr, ca_rr, Some("1")).await;
+    // The CA file unreadable: not compared, so no series (rather than a stale 0 or 1).
+    std::fs::remove_file(dir.path().join("ca.crt")).unwrap();
+    until_series(&serve.addr, ca_rr, None).await;
+    drop(serve);
+    lab.stop().await;
 }

@@ -206,6 +206,7 @@ pub fn render(doc: &Doc<'_>) -> String {
                         (matrix(doc))
                     }
                     (findings(doc))
+                    (drift(doc))
                     @if !r.not_checked.is_empty() {
                         section id="not-checked" {
                             h2 { "Not checked" }
@@ -397,6 +398,32 @@ fn findings(doc: &Doc<'_>) -> Markup {
             }
             @for (n, f) in list.iter().enumerate() {
                 (finding(doc, n, f))
+            }
+        }
+    }
+}
+
+/// Rotation drift of the endpoints whose certificate or CA files are known (nothing when
+/// none is): the same lines as the table's section.
+fn drift(doc: &Doc<'_>) -> Markup {
+    let with: Vec<_> = doc
+        .report
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e, e.drift.as_ref()?)))
+        .collect();
+    html! {
+        @if !with.is_empty() {
+            section #drift {
+                h2 { "Rotation drift (" (with.len()) ")" }
+                @for (e, d) in &with {
+                    h3 { code { (inert(&e.name)) } }
+                    ul {
+                        @for line in d.describe() {
+                            li { (inert(&line)) }
+                        }
+                    }
+                }
             }
         }
     }
