@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use tlsaudit_engine::audit::drift::{CaDrift, CertDrift};
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Snapshot, Verdict};
 use tlsaudit_engine::inventory::Endpoint;
 use tlsaudit_engine::probe::{ProbeRecord, Timings};
@@ -99,6 +100,10 @@ pub struct Metrics {
     chain_broken: Vec<Gauge>,
     /// Whether the chain failed to verify after the endpoint's last certificate change.
     broken: Vec<bool>,
+    /// Rotation drift (the endpoint's configured files against what it serves): only for the
+    /// endpoints whose files were compared.
+    cert_not_reloaded: Family<EndpointLabels, Gauge>,
+    ca_restart_required: Family<EndpointLabels, Gauge>,
     findings: Family<FindingLabels, Gauge>,
     rounds: Counter,
     round_duration: FloatGauge,
@@ -128,6 +133,8 @@ impl Metrics {
             cert_changes: Vec::new(),
             chain_broken: Vec::new(),
             broken: vec![false; plan.endpoints().len()],
+            cert_not_reloaded: Family::default(),
+            ca_restart_required: Family::default(),
             findings: Family::default(),
             rounds: Counter::default(),
             round_duration: FloatGauge::default(),
@@ -233,6 +240,16 @@ impl Metrics {
             "server_chain_broken_after_rotation",
             "1 when the endpoint's server chain stopped verifying against the configured CA after its certificate changed",
             broken,
+        );
+        registry.register(
+            "server_cert_not_reloaded",
+            "1 when the endpoint serves another certificate than its configured certificate file (replaced on disk, not reloaded yet); 0 when it serves the file's; absent when the file was not compared",
+            self.cert_not_reloaded.clone(),
+        );
+        registry.register(
+            "server_ca_restart_required",
+            "1 when the endpoint runs with another CA than its configured CA file (components read the CA only at start); 0 when it runs with the file's; absent when not known",
+            self.ca_restart_required.clone(),
         );
     }
 
@@ -341,15 +358,59 @@ impl Metrics {
             self.broken[e.0] = false;
         }
         self.chain_broken[e.0].set(i64::from(self.broken[e.0]));
+        let drift = snap.drift.get(e.0).and_then(Option::as_ref);
+        set_or_remove(
+            &self.cert_not_reloaded,
+            labels,
+            drift.and_then(|d| match d.cert {
+                CertDrift::InSync => Some(false),
+                CertDrift::NotReloaded => Some(true),
+                _ => None,
+            }),
+        );
+        set_or_remove(
+            &self.ca_restart_required,
+            labels,
+            drift.and_then(|d| match d.ca {
+                CaDrift::Current => Some(false),
+                CaDrift::RestartRequired => Some(true),
+                _ => None,
+            }),
+        );
     }
 }
 
-/// Encode a registry in the Prometheus text format (0.0.4) and in OpenMetrics.
-/// `hint`: the expected size (the last encoding's), to size the buffers once.
-pub fn encode_both(registry: &Registry, hint: usize) -> Result<(String, String), std::fmt::Error> {
-    let mut text = String::with_capacity(hint + hint / 16);
-    prometheus_client::encoding::prometheus_text::encode(&mut text, registry)?;
-    let mut open = String::with_capacity(hint + hint / 16);
-    prometheus_client::encoding::text::encode(&mut open, registry)?;
-    Ok((text, open))
+/// A 0/1 series of an endpoint, or none when the state is not known.
+fn set_or_remove(family: &Family<EndpointLabels, Gauge>, labels: &EndpointLabels, v: Option<bool>) {
+    match v {
+        Some(v) => {
+            family.get_or_create(labels).set(i64::from(v));
+        }
+        None => {
+            family.remove(labels);
+        }
+    }
+}
+
+/// The two exposition formats a scraper may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4.
+    Text = 0,
+    OpenMetrics = 1,
+}
+
+/// Encode a registry in one format. `hint`: the expected size (the last encoding's), to size
+/// the buffer once.
+pub fn encode_as(
+    registry: &Registry,
+    format: Format,
+    hint: usize,
+) -> Result<String, std::fmt::Error> {
+    let mut out = String::with_capacity(hint + hint / 16);
+    match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?,
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, registry)?,
+    }
+    Ok(out)
 }

@@ -2,15 +2,17 @@
 //!
 //! One task runs the rounds (one at a time; a round that overruns the interval delays the next,
 //! rounds never overlap) and, when a round ends, updates the metrics and encodes them once in
-//! both exposition formats; a scrape only hands out the encoded bytes, so it costs the same
-//! while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
+//! each exposition format a scraper has asked for (a format nobody asks for is neither encoded
+//! nor kept: a 200 x 10 exposition is about 5 MB); a scrape only hands out the encoded bytes, so
+//! it costs the same while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
 //! `/-/healthy`, `/-/ready`. HTTP is axum (the tokio project's server, on hyper).
 
 pub mod metrics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
@@ -27,7 +29,7 @@ use tlsaudit_engine::audit::{expect, Auditor, EndpointId, IdentityId, Plan, Snap
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
 
-use metrics::{encode_both, phase_seconds, EndpointLabels, Metrics, PHASES};
+use metrics::{encode_as, phase_seconds, EndpointLabels, Format, Metrics, PHASES};
 
 /// The default address: loopback only (`--allow-remote` for others).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9819";
@@ -64,8 +66,12 @@ pub struct ServeArgs {
 struct Shared {
     plan: Arc<Plan>,
     vantage: String,
-    /// The metrics as of the last round: Prometheus text 0.0.4, OpenMetrics.
-    exposition: RwLock<(Bytes, Bytes)>,
+    /// The registry; the round loop updates it, a scrape of a format not encoded yet encodes it.
+    metrics: Mutex<Metrics>,
+    /// The metrics as of the last round, by [`Format`]: `None` until a scraper asks for it.
+    exposition: RwLock<[Option<Bytes>; 2]>,
+    /// The formats scrapers have asked for since start (encoded at the end of every round).
+    wanted: [AtomicBool; 2],
     /// The last finished round as the JSON report (rendered once when the round ends, so that
     /// no round's records are kept past the next one).
     latest: RwLock<Option<Bytes>>,
@@ -146,11 +152,17 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     })?;
     let local = listener.local_addr().unwrap_or(addr);
     let auditor = Arc::new(Auditor::new(plan));
-    let metrics = Metrics::new(&auditor.plan, &args.vantage, args.interval.as_secs_f64());
+    let metrics = Mutex::new(Metrics::new(
+        &auditor.plan,
+        &args.vantage,
+        args.interval.as_secs_f64(),
+    ));
     let shared = Arc::new(Shared {
         plan: auditor.plan.clone(),
         vantage: args.vantage.clone(),
-        exposition: RwLock::new(encode(&metrics.registry, 0)),
+        metrics,
+        exposition: RwLock::new([None, None]),
+        wanted: [AtomicBool::new(false), AtomicBool::new(false)],
         latest: RwLock::new(None),
         probes: tokio::sync::Semaphore::new(4),
     });
@@ -161,7 +173,7 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
         auditor.plan.cell_count(),
         humantime::format_duration(args.interval)
     );
-    let rounds = tokio::spawn(round_loop(auditor, metrics, shared.clone(), args.interval));
+    let rounds = tokio::spawn(round_loop(auditor, shared.clone(), args.interval));
     let served = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -178,23 +190,18 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
-/// Both encodings; `hint`: the size of the last (buffers are sized once, not grown).
-fn encode(registry: &Registry, hint: usize) -> (Bytes, Bytes) {
-    match encode_both(registry, hint) {
-        Ok((text, open)) => (Bytes::from(text), Bytes::from(open)),
-        Err(e) => {
-            let msg = Bytes::from(format!("# encoding the metrics failed: {e}\n"));
-            (msg.clone(), msg)
-        }
+/// One encoding, or a comment saying why it failed (a scrape then shows it).
+fn encode(registry: &Registry, format: Format, hint: usize) -> Bytes {
+    match encode_as(registry, format, hint) {
+        Ok(text) => Bytes::from(text),
+        Err(e) => Bytes::from(format!("# encoding the metrics failed: {e}\n")),
     }
 }
 
-async fn round_loop(
-    auditor: Arc<Auditor>,
-    mut metrics: Metrics,
-    shared: Arc<Shared>,
-    interval: Duration,
-) {
+/// The exposition formats, for the arrays indexed by [`Format`].
+const FORMATS: [Format; 2] = [Format::Text, Format::OpenMetrics];
+
+async fn round_loop(auditor: Arc<Auditor>, shared: Arc<Shared>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -204,11 +211,21 @@ async fn round_loop(
         let end = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
-        let hint = shared.exposition.read().map_or(0, |g| g.1.len());
-        let exposition = encode(&metrics.registry, hint);
-        if let Ok(mut slot) = shared.exposition.write() {
-            *slot = exposition;
+        if let Ok(mut metrics) = shared.metrics.lock() {
+            metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
+            // Under the metrics lock, so that a scrape's own encoding cannot interleave.
+            let last = shared
+                .exposition
+                .read()
+                .map_or([0, 0], |g| g.clone().map(|b| b.map_or(0, |b| b.len())));
+            let fresh = FORMATS.map(|f| {
+                shared.wanted[f as usize]
+                    .load(Ordering::Relaxed)
+                    .then(|| encode(&metrics.registry, f, last[f as usize]))
+            });
+            if let Ok(mut slot) = shared.exposition.write() {
+                *slot = fresh;
+            }
         }
         let report = report_json(&auditor.plan, &snap, &shared.vantage);
         drop(snap);
@@ -256,27 +273,54 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-fn wants_openmetrics(headers: &HeaderMap) -> bool {
-    headers
+/// The format a scraper asks for: OpenMetrics when its Accept header names it.
+fn format_of(headers: &HeaderMap) -> Format {
+    let open = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/openmetrics-text"))
-}
-
-fn exposition_response(headers: &HeaderMap, text: Bytes, open: Bytes) -> Response {
-    if wants_openmetrics(headers) {
-        ([(header::CONTENT_TYPE, OPENMETRICS)], open).into_response()
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if open {
+        Format::OpenMetrics
     } else {
-        ([(header::CONTENT_TYPE, TEXT)], text).into_response()
+        Format::Text
     }
 }
 
+fn exposition_response(format: Format, body: Bytes) -> Response {
+    let ctype = match format {
+        Format::OpenMetrics => OPENMETRICS,
+        Format::Text => TEXT,
+    };
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
 async fn metrics_handler(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let (text, open) = match s.exposition.read() {
-        Ok(g) => g.clone(),
+    let format = format_of(&headers);
+    s.wanted[format as usize].store(true, Ordering::Relaxed);
+    let cached = match s.exposition.read() {
+        Ok(g) => g[format as usize].clone(),
         Err(_) => return unavailable("the metrics are being replaced; retry"),
     };
-    exposition_response(&headers, text, open)
+    if let Some(body) = cached {
+        return exposition_response(format, body);
+    }
+    // The first scrape in this format: encode it now (later rounds encode it as they end).
+    let s2 = s.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        let metrics = s2.metrics.lock().ok()?;
+        let body = encode(&metrics.registry, format, 0);
+        if let Ok(mut slot) = s2.exposition.write() {
+            slot[format as usize] = Some(body.clone());
+        }
+        Some(body)
+    })
+    .await
+    .ok()
+    .flatten();
+    match body {
+        Some(body) => exposition_response(format, body),
+        None => unavailable("the metrics are being replaced; retry"),
+    }
 }
 
 fn latest(s: &Shared) -> Option<Bytes> {
@@ -373,8 +417,8 @@ async fn probe_handler(
             .await;
     let verdict = expect::verdict(&plan.expected[(i, e)], &rec);
     let registry = probe_registry(&s, i, e, &rec, verdict);
-    let (text, open) = encode(&registry, 0);
-    exposition_response(&headers, text, open)
+    let format = format_of(&headers);
+    exposition_response(format, encode(&registry, format, 0))
 }
 
 fn probe_registry(
