@@ -64,9 +64,14 @@ fn rounds(addr: &str) -> u64 {
 }
 
 fn rss_mb(child: &Child) -> f64 {
+    status_mb(child, "VmRSS:")
+}
+
+/// A memory line of the child's /proc status (VmRSS, VmHWM: the peak resident set), in MB.
+fn status_mb(child: &Child, key: &str) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
@@ -175,7 +180,11 @@ fn main() {
     scrape_loop("phase A, --interval 10s", &s.addr, |_| {
         Instant::now() >= deadline
     });
-    println!("phase A: RSS {:.1} MB", rss_mb(&s.child));
+    println!(
+        "phase A: RSS {:.1} MB, peak (VmHWM) {:.1} MB",
+        rss_mb(&s.child),
+        status_mb(&s.child, "VmHWM:")
+    );
     drop(s);
 
     let s = serve(&config, "1ms");
@@ -183,14 +192,21 @@ fn main() {
     let started = Instant::now();
     let mut next = 50;
     let mut last = 0;
+    // RSS at every scrape (10 a second), as (min, max) per window of 100 rounds.
+    let mut windows: Vec<(f64, f64)> = Vec::new();
     scrape_loop("phase B, rounds back to back", &s.addr, |n| {
+        let rss = rss_mb(&s.child);
+        let w = (last / 100) as usize;
+        if windows.len() <= w {
+            windows.resize(w + 1, (f64::MAX, 0.0));
+        }
+        windows[w] = (windows[w].0.min(rss), windows[w].1.max(rss));
         if n % 10 == 0 {
             last = rounds(&s.addr);
             if last >= next {
                 println!(
-                    "  after {last} rounds ({:.0} s): RSS {:.1} MB",
+                    "  after {last} rounds ({:.0} s): RSS {rss:.1} MB",
                     started.elapsed().as_secs_f64(),
-                    rss_mb(&s.child)
                 );
                 next = (last / 50 + 1) * 50;
             }
@@ -198,11 +214,21 @@ fn main() {
         last >= target_rounds
     });
     println!(
-        "phase B: {last} rounds in {:.0} s ({:.2} s per round); RSS {:.1} MB",
+        "phase B: {last} rounds in {:.0} s ({:.2} s per round); RSS {:.1} MB, peak (VmHWM) {:.1} MB",
         started.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64() / last.max(1) as f64,
-        rss_mb(&s.child)
+        rss_mb(&s.child),
+        status_mb(&s.child, "VmHWM:")
     );
+    for (w, (lo, hi)) in windows.iter().enumerate() {
+        if *hi > 0.0 {
+            println!(
+                "  rounds {:>4} to {:>4}: RSS {lo:.1} to {hi:.1} MB",
+                w * 100,
+                w * 100 + 99
+            );
+        }
+    }
     drop(s);
     rt.block_on(lab.stop());
 }
