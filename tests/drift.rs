@@ -120,20 +120,51 @@ async fn table_and_saved_report_show_it(inv: &Path, v: &Value, dir: &Path) {
     assert!(section.contains("NOT RELOADED"), "{section}");
 }
 
+/// A lab TiKV serving a certificate of the lab's CA from `tikv.crt` / `tikv.pem` in `dir`, with
+/// `ca.crt` beside them and the inventory naming both.
+struct FileLab {
+    lab: Lab,
+    ca: Ca,
+    cert: PathBuf,
+    /// The endpoint serving the files (reconfigure with it to reload them).
+    spec: EndpointSpec,
+    inv: PathBuf,
+}
+
+impl FileLab {
+    async fn start(dir: &Path) -> FileLab {
+        let mut lab =
+            Lab::start(LabSpec::new("drift").with(EndpointSpec::tikv_grpc("tikv-1", &[])))
+                .await
+                .unwrap();
+        let pki = lab.pki().clone();
+        let ca = Ca::load(&pki.ca_cert, &pki.ca_key).unwrap();
+        let (cert, key) = write_server_cert(&ca, dir, 30);
+        std::fs::copy(&pki.ca_cert, dir.join("ca.crt")).unwrap();
+        let spec = EndpointSpec::tikv_grpc("tikv-1", &["tidb"]).with_server_files(&cert, &key);
+        lab.reconfigure(spec.clone()).unwrap();
+        let inv = write_inventory(&lab, dir, "");
+        FileLab {
+            lab,
+            ca,
+            cert,
+            spec,
+            inv,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_seen_through_the_files_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     // The lab's CA issues the server's certificate; the lab serves it from the files.
-    let mut lab = Lab::start(LabSpec::new("drift").with(EndpointSpec::tikv_grpc("tikv-1", &[])))
-        .await
-        .unwrap();
-    let pki = lab.pki().clone();
-    let ca = Ca::load(&pki.ca_cert, &pki.ca_key).unwrap();
-    let (cert, key) = write_server_cert(&ca, dir.path(), 30);
-    std::fs::copy(&pki.ca_cert, dir.path().join("ca.crt")).unwrap();
-    let spec = EndpointSpec::tikv_grpc("tikv-1", &["tidb"]).with_server_files(&cert, &key);
-    lab.reconfigure(spec.clone()).unwrap();
-    let inv = write_inventory(&lab, dir.path(), "");
+    let FileLab {
+        mut lab,
+        ca,
+        cert,
+        spec,
+        inv,
+    } = FileLab::start(dir.path()).await;
 
     // (a) The server serves the file: no finding; the drift object says so.
     let (code, v) = report(&inv).await;
@@ -375,16 +406,13 @@ async fn until_series(addr: &str, name: &str, want: Option<&str>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exporter_shows_the_drift() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lab = Lab::start(LabSpec::new("drift").with(EndpointSpec::tikv_grpc("tikv-1", &[])))
-        .await
-        .unwrap();
-    let pki = lab.pki().clone();
-    let ca = Ca::load(&pki.ca_cert, &pki.ca_key).unwrap();
-    let (cert, key) = write_server_cert(&ca, dir.path(), 30);
-    std::fs::copy(&pki.ca_cert, dir.path().join("ca.crt")).unwrap();
-    let spec = EndpointSpec::tikv_grpc("tikv-1", &["tidb"]).with_server_files(&cert, &key);
-    lab.reconfigure(spec.clone()).unwrap();
-    let inv = write_inventory(&lab, dir.path(), "");
+    let FileLab {
+        mut lab,
+        ca,
+        spec,
+        inv,
+        ..
+    } = FileLab::start(dir.path()).await;
     let inv = inv.display().to_string();
     let serve = tlsaudit_testkit::serve::serve(&["--config", &inv, "--interval", "200ms"]);
     let (nr, ca_rr) = (
