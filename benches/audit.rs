@@ -251,14 +251,14 @@ fn main() {
         let (mut audit_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         // CPU per probe of each loop (both sides: the lab's servers are in this process).
         let (mut audit_cpu, mut bare_cpu) = (0.0, 0.0);
-        let mut slowest = String::new();
+        let mut last_round = None;
         for _ in 0..env_usize("BENCH_PAIRS", 7) {
             let (t, c) = (Instant::now(), cpu_seconds());
             let snap = auditor.run_round(None).await;
             let el = t.elapsed();
             audit_cpu += cpu_seconds() - c;
             assert_eq!(snap.done, cells);
-            slowest = slowest_probes(&snap);
+            last_round = Some(snap);
             let a = cells as f64 / el.as_secs_f64();
             let c = cpu_seconds();
             let b = bare_round(&pairs, concurrency).await;
@@ -267,7 +267,9 @@ fn main() {
             bare_rates.push(b);
             ratios.push(a / b);
         }
-        println!("last audit round: {slowest}");
+        if let Some(snap) = &last_round {
+            println!("last audit round: {}", slowest_probes(snap));
+        }
         let n = (ratios.len() * cells) as f64;
         println!(
             "CPU per probe, both sides: audit {:.0} us, bare {:.0} us (ratio {:.3})",

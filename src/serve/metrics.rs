@@ -338,17 +338,11 @@ impl Metrics {
         let seen: Option<&ProbeRecord> = cells()
             .filter_map(|c| c.record.as_deref())
             .find(|r| !r.server_chain.is_empty());
-        match seen {
-            Some(rec) => {
-                let leaf = &rec.server_chain[0];
-                self.server_not_after
-                    .get_or_create(labels)
-                    .set(leaf.not_after_unix);
-            }
-            None => {
-                self.server_not_after.remove(labels);
-            }
-        }
+        set_or_remove(
+            &self.server_not_after,
+            labels,
+            seen.map(|rec| rec.server_chain[0].not_after_unix),
+        );
         let trusted =
             seen.is_some_and(|r| r.server_verification.as_ref().is_some_and(|v| v.trusted));
         if cells().any(|c| c.rotated) {
@@ -363,8 +357,8 @@ impl Metrics {
             &self.cert_not_reloaded,
             labels,
             drift.and_then(|d| match d.cert {
-                CertDrift::InSync => Some(false),
-                CertDrift::NotReloaded => Some(true),
+                CertDrift::InSync => Some(0),
+                CertDrift::NotReloaded => Some(1),
                 _ => None,
             }),
         );
@@ -372,19 +366,19 @@ impl Metrics {
             &self.ca_restart_required,
             labels,
             drift.and_then(|d| match d.ca {
-                CaDrift::Current => Some(false),
-                CaDrift::RestartRequired => Some(true),
+                CaDrift::Current => Some(0),
+                CaDrift::RestartRequired => Some(1),
                 _ => None,
             }),
         );
     }
 }
 
-/// A 0/1 series of an endpoint, or none when the state is not known.
-fn set_or_remove(family: &Family<EndpointLabels, Gauge>, labels: &EndpointLabels, v: Option<bool>) {
+/// An endpoint's series set to `v`, or removed when there is no value (not known, not seen).
+fn set_or_remove(family: &Family<EndpointLabels, Gauge>, labels: &EndpointLabels, v: Option<i64>) {
     match v {
         Some(v) => {
-            family.get_or_create(labels).set(i64::from(v));
+            family.get_or_create(labels).set(v);
         }
         None => {
             family.remove(labels);

@@ -11,7 +11,6 @@ pub mod metrics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,10 +67,9 @@ struct Shared {
     vantage: String,
     /// The registry; the round loop updates it, a scrape of a format not encoded yet encodes it.
     metrics: Mutex<Metrics>,
-    /// The metrics as of the last round, by [`Format`]: `None` until a scraper asks for it.
+    /// The metrics as of the last round, by [`Format`]: `None` until a scraper asks for that
+    /// format; from then on every round encodes it as it ends.
     exposition: RwLock<[Option<Bytes>; 2]>,
-    /// The formats scrapers have asked for since start (encoded at the end of every round).
-    wanted: [AtomicBool; 2],
     /// The last finished round as the JSON report (rendered once when the round ends, so that
     /// no round's records are kept past the next one).
     latest: RwLock<Option<Bytes>>,
@@ -162,7 +160,6 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
         vantage: args.vantage.clone(),
         metrics,
         exposition: RwLock::new([None, None]),
-        wanted: [AtomicBool::new(false), AtomicBool::new(false)],
         latest: RwLock::new(None),
         probes: tokio::sync::Semaphore::new(4),
     });
@@ -213,15 +210,13 @@ async fn round_loop(auditor: Arc<Auditor>, shared: Arc<Shared>, interval: Durati
             .map_or(0.0, |d| d.as_secs_f64());
         if let Ok(mut metrics) = shared.metrics.lock() {
             metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
-            // Under the metrics lock, so that a scrape's own encoding cannot interleave.
-            let last = shared
-                .exposition
-                .read()
-                .map_or([0, 0], |g| g.clone().map(|b| b.map_or(0, |b| b.len())));
+            // The formats scraped so far, each sized as its last encoding; under the metrics
+            // lock, so that a scrape's own first encoding cannot interleave.
+            let last = shared.exposition.read().map_or([None, None], |g| g.clone());
             let fresh = FORMATS.map(|f| {
-                shared.wanted[f as usize]
-                    .load(Ordering::Relaxed)
-                    .then(|| encode(&metrics.registry, f, last[f as usize]))
+                last[f as usize]
+                    .as_ref()
+                    .map(|old| encode(&metrics.registry, f, old.len()))
             });
             if let Ok(mut slot) = shared.exposition.write() {
                 *slot = fresh;
@@ -296,7 +291,6 @@ fn exposition_response(format: Format, body: Bytes) -> Response {
 
 async fn metrics_handler(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let format = format_of(&headers);
-    s.wanted[format as usize].store(true, Ordering::Relaxed);
     let cached = match s.exposition.read() {
         Ok(g) => g[format as usize].clone(),
         Err(_) => return unavailable("the metrics are being replaced; retry"),
