@@ -8,7 +8,9 @@
 //! `cargo bench --bench audit`. Env: `BENCH_ENDPOINTS` (default 200), `BENCH_OPENSSL_CELLS`
 //! (default: all; a smaller number samples the openssl loop and extrapolates), `BENCH_PER_HOST`
 //! (the audit's per-host limit; default the inventory default, 16: every lab endpoint is on
-//! 127.0.0.1, so this caps the audit's concurrency while the bare loop runs 64).
+//! 127.0.0.1, so this caps the audit's concurrency while the bare loop runs 64), `BENCH_PAIRS`
+//! (default 7), `BENCH_ONLY` (`audit` or `bare`: that loop alone, `BENCH_PAIRS` rounds after
+//! the warm-up, for a profiler or strace).
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
@@ -119,8 +121,20 @@ fn slowest_probes(snap: &tlsaudit_engine::audit::Snapshot) -> String {
             r.target.address, r.identity.name, r.timings, r.outcome.class
         )
     });
+    let mut by_id: std::collections::BTreeMap<String, (f64, f64, usize)> = Default::default();
+    for r in &recs {
+        let e = by_id.entry(r.identity.name.clone()).or_default();
+        e.0 += r.timings.total_ms;
+        e.1 += r.timings.check_ms.unwrap_or(0.0);
+        e.2 += 1;
+    }
+    let by_id: Vec<String> = by_id
+        .iter()
+        .map(|(k, (t, c, n))| format!("{k} {:.1}/{:.1}", t / *n as f64, c / *n as f64))
+        .collect();
     format!(
-        "probe total p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms: {}",
+        "mean total/check ms by identity: {}; probe total p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms: {}",
+        by_id.join(", "),
         at(0.5),
         at(0.99),
         at(1.0),
@@ -252,6 +266,28 @@ fn main() {
         // CPU per probe of each loop (both sides: the lab's servers are in this process).
         let (mut audit_cpu, mut bare_cpu) = (0.0, 0.0);
         let mut last_round = None;
+        // `BENCH_ONLY=audit` (or `bare`) runs that loop alone, for a profiler or strace.
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if !only.is_empty() {
+            let t = Instant::now();
+            let c = cpu_seconds();
+            let rounds = env_usize("BENCH_PAIRS", 7);
+            for _ in 0..rounds {
+                if only == "bare" {
+                    bare_round(&pairs, concurrency).await;
+                } else {
+                    auditor.run_round(None).await;
+                }
+            }
+            let n = (rounds * cells) as f64;
+            println!(
+                "{only} alone: {:.0} per second, CPU per probe {:.0} us",
+                n / t.elapsed().as_secs_f64(),
+                (cpu_seconds() - c) / n * 1e6
+            );
+            lab.stop().await;
+            return;
+        }
         for _ in 0..env_usize("BENCH_PAIRS", 7) {
             let (t, c) = (Instant::now(), cpu_seconds());
             let snap = auditor.run_round(None).await;

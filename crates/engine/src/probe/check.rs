@@ -181,6 +181,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tap<S> {
             r => r,
         }
     }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.salvage.is_some() {
+            return this.poll_salvage(cx).map(Err);
+        }
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Err(e)) => this.write_failed(cx, e).map(Err),
+            r => r,
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         if this.salvage.is_some() {
@@ -484,15 +501,6 @@ fn content_length(head: &[u8]) -> Option<usize> {
     })
 }
 
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The most header bytes (HPACK-decoded) a server may send in one header list.
 pub const MAX_HEADER_LIST: u32 = 64 * 1024;
 /// The most characters of a server's text (`grpc-message`) a record keeps.
@@ -514,6 +522,9 @@ fn h2_client() -> h2::client::Builder {
     b
 }
 
+/// The buffer under the HTTP/2 client: room for the preface and the whole health call.
+const H2_WRITE_BUFFER: usize = 4 * 1024;
+
 /// A server's text cut to [`MAX_TEXT`] characters (marked with `...`).
 pub fn truncate(text: &str) -> String {
     if text.chars().count() <= MAX_TEXT {
@@ -534,10 +545,11 @@ async fn grpc<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // h2 writes its preface straight to the stream and then flushes the frames it queued each
+    // time the connection is polled: the buffer, and a request queued before the connection is
+    // first polled, put the preface, SETTINGS, HEADERS and DATA in one TLS record and segment.
+    let stream = tokio::io::BufWriter::with_capacity(H2_WRITE_BUFFER, stream);
     let (client, conn) = h2_client().handshake::<_, Bytes>(stream).await.ok()?;
-    let _driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
     let path = spec
         .path
         .as_deref()
@@ -559,7 +571,24 @@ where
     body_tx
         .send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
         .ok()?;
-    let response = match response.await {
+    // The connection is driven here, beside the call, rather than by a task of its own: no
+    // spawn, no cross-thread wake-up, and nothing to abort once the answer is read.
+    let mut call = std::pin::pin!(grpc_call(response));
+    let first = {
+        let conn = std::pin::pin!(conn);
+        tokio::select! {
+            biased;
+            r = call.as_mut() => Some(r),
+            _ = conn => None,
+        }
+    };
+    // The connection ended first: dropping it has failed every open stream, so the call now
+    // finishes with what was read or with the connection's error.
+    let answer = match first {
+        Some(r) => r,
+        None => call.await,
+    };
+    let (head, status) = match answer {
         Ok(r) => r,
         Err(e) => {
             return if e.get_io().is_some() || e.is_io() {
@@ -572,33 +601,12 @@ where
             };
         }
     };
-    let (head, mut body) = response.into_parts();
     if head.status != http::StatusCode::OK {
         ev.http_status = Some(head.status.as_u16());
         return Some(done(
             OutcomeClass::ProtocolError,
             format!("not a gRPC server: HTTP/2 status {}", head.status.as_u16()),
         ));
-    }
-    let mut status = grpc_status(&head.headers);
-    if status.is_none() {
-        // A health answer is a few bytes; a server streaming more is not waited for.
-        let mut read = 0usize;
-        while let Some(chunk) = body.data().await {
-            match chunk {
-                Ok(c) => {
-                    read += c.len();
-                    let _ = body.flow_control().release_capacity(c.len());
-                    if read > 64 * 1024 {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        if let Ok(Some(trailers)) = body.trailers().await {
-            status = grpc_status(&trailers);
-        }
     }
     let Some((code, message)) = status else {
         return Some(done(
@@ -626,6 +634,38 @@ where
         _ => format!("the gRPC call answered status {code} ({name}), which is not a rejection of the caller"),
     };
     Some(done(OutcomeClass::Accepted, words))
+}
+
+/// The answer to a gRPC call: the response head and the grpc-status (and message) from the
+/// headers or, after the body, the trailers. A non-200 answer is returned without reading on.
+async fn grpc_call(
+    response: h2::client::ResponseFuture,
+) -> Result<(http::response::Parts, Option<(u32, String)>), h2::Error> {
+    let (head, mut body) = response.await?.into_parts();
+    if head.status != http::StatusCode::OK {
+        return Ok((head, None));
+    }
+    let mut status = grpc_status(&head.headers);
+    if status.is_none() {
+        // A health answer is a few bytes; a server streaming more is not waited for.
+        let mut read = 0usize;
+        while let Some(chunk) = body.data().await {
+            match chunk {
+                Ok(c) => {
+                    read += c.len();
+                    let _ = body.flow_control().release_capacity(c.len());
+                    if read > 64 * 1024 {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if let Ok(Some(trailers)) = body.trailers().await {
+            status = grpc_status(&trailers);
+        }
+    }
+    Ok((head, status))
 }
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<(u32, String)> {
