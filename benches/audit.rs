@@ -106,6 +106,21 @@ fn bare_configs(inv: &Inventory, trust: &Trust) -> Vec<Arc<ClientConfig>> {
     configs
 }
 
+/// Every (endpoint, client config) pair the bare loop handshakes, identity by identity.
+fn bare_pairs(
+    inv: &Inventory,
+    addrs: &[std::net::SocketAddr],
+) -> Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>> {
+    let trust = Trust::load(&inv.ca).expect("ca");
+    let configs = bare_configs(inv, &trust);
+    Arc::new(
+        configs
+            .iter()
+            .flat_map(|c| addrs.iter().map(move |a| (*a, c.clone())))
+            .collect(),
+    )
+}
+
 /// A round's probe durations: p50, p99, max, and the endpoint and phases of the slowest.
 fn slowest_probes(snap: &tlsaudit_engine::audit::Snapshot) -> String {
     let mut recs: Vec<_> = snap.cells.iter().filter_map(|c| c.record.clone()).collect();
@@ -221,6 +236,30 @@ fn openssl_loop(
     (done, done as f64 / t.elapsed().as_secs_f64())
 }
 
+/// One loop alone, `BENCH_PAIRS` rounds: its rate and CPU per probe (for a profiler or strace).
+async fn run_alone(
+    only: &str,
+    auditor: &Auditor,
+    pairs: &Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>>,
+    concurrency: usize,
+) {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    let rounds = env_usize("BENCH_PAIRS", 7);
+    for _ in 0..rounds {
+        if only == "bare" {
+            bare_round(pairs, concurrency).await;
+        } else {
+            auditor.run_round(None).await;
+        }
+    }
+    let n = (rounds * pairs.len()) as f64;
+    println!(
+        "{only} alone: {:.0} per second, CPU per probe {:.0} us",
+        n / t.elapsed().as_secs_f64(),
+        (cpu_seconds() - c) / n * 1e6
+    );
+}
+
 fn main() {
     let n = env_usize("BENCH_ENDPOINTS", 200);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -246,15 +285,8 @@ fn main() {
         let plan = Plan::new(inv.clone()).expect("plan");
         let cells = plan.cell_count();
         println!("audit: {} endpoints x {} identities = {cells} cells, concurrency {concurrency}", n, plan.identities.len());
-        let trust = Trust::load(&inv.ca).expect("ca");
         let addrs: Vec<std::net::SocketAddr> = lab.endpoints().iter().map(|e| e.addr).collect();
-        let configs = bare_configs(&inv, &trust);
-        let pairs: Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>> = Arc::new(
-            configs
-                .iter()
-                .flat_map(|c| addrs.iter().map(move |a| (*a, c.clone())))
-                .collect(),
-        );
+        let pairs = bare_pairs(&inv, &addrs);
 
         // A warm-up of each, then audit and bare rounds alternated, so that both see the same
         // machine (a load that comes and goes moves both figures of a pair alike); the ratio is
@@ -267,24 +299,8 @@ fn main() {
         let (mut audit_cpu, mut bare_cpu) = (0.0, 0.0);
         let mut last_round = None;
         // `BENCH_ONLY=audit` (or `bare`) runs that loop alone, for a profiler or strace.
-        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-        if !only.is_empty() {
-            let t = Instant::now();
-            let c = cpu_seconds();
-            let rounds = env_usize("BENCH_PAIRS", 7);
-            for _ in 0..rounds {
-                if only == "bare" {
-                    bare_round(&pairs, concurrency).await;
-                } else {
-                    auditor.run_round(None).await;
-                }
-            }
-            let n = (rounds * cells) as f64;
-            println!(
-                "{only} alone: {:.0} per second, CPU per probe {:.0} us",
-                n / t.elapsed().as_secs_f64(),
-                (cpu_seconds() - c) / n * 1e6
-            );
+        if let Ok(only) = std::env::var("BENCH_ONLY") {
+            run_alone(&only, &auditor, &pairs, concurrency).await;
             lab.stop().await;
             return;
         }
