@@ -91,7 +91,7 @@ fn record(ep: &EndpointInfo, id: &IdentityInfo, k: usize, class: OutcomeClass) -
             key_exchange: Some("X25519".into()),
             client_cert_requested: true,
             client_cert_sent: true,
-            ca_hints: vec![],
+            ca_hints: Vec::new().into(),
         }),
         server_chain: vec![cert(&ep.name, k), cert("intermediate", k + 1)].into(),
         server_verification: Some(ServerVerification {

@@ -233,6 +233,23 @@ impl AsyncWrite for LabIo {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    // A real server writes a TLS flight with one write (rustls over a socket writes it
+    // vectored, Go and OpenSSL buffer it): without these, each record would be its own segment.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if ConnNote::silenced() {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if ConnNote::silenced() {
             return Poll::Ready(Ok(()));

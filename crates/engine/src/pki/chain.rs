@@ -1,7 +1,8 @@
 //! Server chains, interned: every identity probing an endpoint sees the same chain, and so does
 //! every round until the certificates change. A `ChainCache` parses a chain once and hands out
 //! one shared `Arc` of its summaries, keyed by the chain's fingerprint (SHA-256 over the DER of
-//! each certificate, in order).
+//! each certificate, in order). The CA names of a server's certificate request are shared the
+//! same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +35,17 @@ fn chain_key(chain: &[CertificateDer<'_>]) -> ChainKey {
 #[derive(Debug, Default)]
 pub struct ChainCache {
     chains: Mutex<HashMap<ChainKey, ServerChain>>,
+    /// The CA names servers send with their certificate request, by their DER: an endpoint
+    /// sends the same list to every caller, so each list is decoded once.
+    hints: Mutex<HashMap<Vec<Vec<u8>>, CaHints>>,
+}
+
+/// The acceptable-CA names of a certificate request, decoded; shared like the chains.
+pub type CaHints = Arc<[String]>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a probe panicked while holding it; the map is still valid.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ChainCache {
@@ -42,10 +54,23 @@ impl ChainCache {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ChainKey, ServerChain>> {
-        // A poisoned lock only means a probe panicked while holding it; the map is still valid.
-        self.chains
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.chains)
+    }
+
+    /// The names of a certificate request's CA list (`raw`: each name's DER), decoded by
+    /// `name` once per distinct list and shared. An empty list is not cached.
+    pub fn ca_hints(&self, raw: &[Vec<u8>], name: impl Fn(&[u8]) -> String) -> CaHints {
+        if raw.is_empty() {
+            return Arc::from(Vec::new());
+        }
+        if let Some(found) = lock(&self.hints).get(raw) {
+            return found.clone();
+        }
+        let decoded: CaHints = raw.iter().map(|dn| name(dn)).collect();
+        lock(&self.hints)
+            .entry(raw.to_vec())
+            .or_insert(decoded)
+            .clone()
     }
 
     /// The summaries of `chain`, parsed once: a chain seen before (by any probe of this cache)
@@ -70,6 +95,7 @@ impl ChainCache {
     /// Drop the chains only this cache still holds (no record refers to them); returns how
     /// many were dropped.
     pub fn evict_unreferenced(&self) -> usize {
+        lock(&self.hints).retain(|_, hints| Arc::strong_count(hints) > 1);
         let mut map = self.lock();
         let before = map.len();
         map.retain(|_, chain| Arc::strong_count(chain) > 1);
@@ -118,6 +144,27 @@ mod tests {
         assert_eq!(cache.len(), 3);
         assert!(cache.intern(&[]).is_empty());
         assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn ca_hints_are_decoded_once_and_evicted_with_the_last_holder() {
+        let cache = ChainCache::new();
+        let decoded = std::sync::atomic::AtomicUsize::new(0);
+        let name = |dn: &[u8]| {
+            decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            String::from_utf8_lossy(dn).into_owned()
+        };
+        let raw = vec![b"CN=a".to_vec(), b"CN=b".to_vec()];
+        let first = cache.ca_hints(&raw, name);
+        let second = cache.ca_hints(&raw, name);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(&*first, &["CN=a".to_string(), "CN=b".to_string()]);
+        assert_eq!(decoded.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert!(cache.ca_hints(&[], name).is_empty());
+        drop((first, second));
+        cache.evict_unreferenced();
+        cache.ca_hints(&raw, name);
+        assert_eq!(decoded.load(std::sync::atomic::Ordering::Relaxed), 4);
     }
 
     #[test]

@@ -424,10 +424,15 @@ where
     }
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
+    // Whether the server has closed its side (it answers `Connection: close`).
+    let mut closed = false;
     let header_end = loop {
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) if buf.is_empty() => return None,
-            Ok(0) | Err(_) => break None,
+            Ok(0) | Err(_) => {
+                closed = true;
+                break None;
+            }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
         if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -443,11 +448,25 @@ where
         while buf.len() < end + want {
             match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-                _ => break,
+                Ok(_) => {
+                    closed = true;
+                    break;
+                }
+                Err(_) => break,
             }
         }
     }
-    let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+    // A server that has closed (its close_notify usually comes with the answer) needs no
+    // close_notify back: dropping the stream closes the socket. Without one, say goodbye.
+    if !closed {
+        closed = matches!(
+            tokio::time::timeout(Duration::ZERO, stream.read(&mut chunk)).await,
+            Ok(Ok(0))
+        );
+    }
+    if !closed {
+        let _ = tokio::time::timeout(Duration::from_millis(100), stream.shutdown()).await;
+    }
     let Some(status) = parse_status(&buf) else {
         ev.peer_bytes = Some(classify::escape(&buf[..buf.len().min(48)]));
         return Some(done(

@@ -488,7 +488,7 @@ async fn run(
         Ok(h) => h,
         Err(o) => return o,
     };
-    let tls13 = record_tls_params(rec, &done.tls, &obs, &done.attribution);
+    let tls13 = record_tls_params(rec, &done.tls, (&obs, chains), &done.attribution);
     if done.ticket {
         rec.evidence.session_ticket = true;
     }
@@ -631,7 +631,7 @@ async fn handshake_phase<'c>(
 fn record_tls_params(
     rec: &mut ProbeRecord,
     tls: &ClientTls,
-    obs: &Observer,
+    (obs, chains): (&Observer, &ChainCache),
     attribution: &Attribution<'_>,
 ) -> bool {
     let (_, conn) = tls.get_ref();
@@ -653,12 +653,7 @@ fn record_tls_params(
             .map(|g| format!("{:?}", g.name())),
         client_cert_requested: attribution.requested,
         client_cert_sent: attribution.sent,
-        ca_hints: obs
-            .lock()
-            .ca_hints
-            .iter()
-            .map(|dn| dn_to_string(dn))
-            .collect(),
+        ca_hints: chains.ca_hints(&obs.lock().ca_hints, dn_to_string),
     });
     tls13
 }

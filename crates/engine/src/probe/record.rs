@@ -167,8 +167,10 @@ pub struct TlsParams {
     pub key_exchange: Option<String>,
     pub client_cert_requested: bool,
     pub client_cert_sent: bool,
-    /// The CA names the server listed in its CertificateRequest.
-    pub ca_hints: Vec<String>,
+    /// The CA names the server listed in its CertificateRequest (decoded once per distinct
+    /// list and shared by the records that saw it).
+    #[serde(serialize_with = "shared", deserialize_with = "unshared_hints")]
+    pub ca_hints: crate::pki::chain::CaHints,
 }
 
 /// Why a server chain did not verify.
@@ -304,6 +306,13 @@ fn unshared_chain<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<ServerChain, D::Error> {
     Vec::<crate::pki::CertSummary>::deserialize(deserializer).map(Into::into)
+}
+
+/// Read back CA hints [`shared`] wrote as a plain array.
+fn unshared_hints<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<crate::pki::chain::CaHints, D::Error> {
+    Vec::<String>::deserialize(deserializer).map(Into::into)
 }
 
 impl ProbeRecord {
