@@ -9,7 +9,7 @@ pub mod mysql;
 pub mod observe;
 pub mod record;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::Resumption;
@@ -202,6 +202,8 @@ pub struct Caller {
     pub check: IdentityCheck,
     /// The identity as every record of this caller shows it, built once and shared.
     report: Arc<IdentityReport>,
+    /// Its client configurations, built once per kind of check ([`client_config`]).
+    configs: Arc<Mutex<Vec<(ConfigKey, Arc<ClientConfig>)>>>,
 }
 
 impl Caller {
@@ -220,6 +222,7 @@ impl Caller {
             identity,
             check,
             report,
+            configs: Arc::default(),
         }
     }
 
@@ -282,7 +285,10 @@ pub async fn probe_with(
         mysql: None,
     };
     let total = spec.timeouts.total;
-    match tokio::time::timeout(total, run(spec, caller, trust, chains, &mut rec)).await {
+    // The instruments of the caller's shared configuration record into this observer.
+    let obs = Arc::new(Observer::default());
+    let running = run(spec, caller, trust, (&obs, chains), &mut rec);
+    match tokio::time::timeout(total, observe::CURRENT.scope(obs.clone(), running)).await {
         Ok(o) => rec.outcome = o,
         Err(_) => rec.outcome = overall_timeout(&rec, total),
     }
@@ -427,12 +433,31 @@ fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, 
     }
 }
 
+/// The instrumented client configuration of `caller` for `spec`: built on the caller's first
+/// probe with these TLS versions, ALPN list and server verifier, then shared by every later
+/// one (the instruments record into the running probe's observer, [`observe::CURRENT`]).
 fn client_config(
     spec: &ProbeSpec,
     caller: &Caller,
     trust: &Trust,
-    obs: &Arc<Observer>,
-) -> Result<ClientConfig, rustls::Error> {
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let alpn: Vec<Vec<u8>> = spec
+        .alpn_offered()
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    let key = ConfigKey {
+        versions: spec.versions,
+        alpn,
+        verifier: Arc::as_ptr(&trust.server_verifier) as usize,
+    };
+    let mut configs = caller
+        .configs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, cfg)) = configs.iter().find(|(k, _)| *k == key) {
+        return Ok(cfg.clone());
+    }
     let versions: &[&'static rustls::SupportedProtocolVersion] = match spec.versions {
         TlsVersions::Any => rustls::ALL_VERSIONS,
         TlsVersions::Tls12 => &[&rustls::version::TLS12],
@@ -443,27 +468,39 @@ fn client_config(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(RecordingVerifier {
             inner: trust.server_verifier.clone(),
-            observer: obs.clone(),
         }))
         .with_client_cert_resolver(Arc::new(RecordingResolver {
             key: caller.identity.key.clone(),
-            observer: obs.clone(),
         }));
-    cfg.alpn_protocols = spec
-        .alpn_offered()
-        .into_iter()
-        .map(String::into_bytes)
-        .collect();
-    cfg.resumption = Resumption::store(Arc::new(TicketWatch(obs.clone())))
-        .tls12_resumption(Tls12Resumption::Disabled);
+    cfg.alpn_protocols = key.alpn.clone();
+    cfg.resumption =
+        Resumption::store(Arc::new(TicketWatch)).tls12_resumption(Tls12Resumption::Disabled);
+    let cfg = Arc::new(cfg);
+    // A handful per caller (one per distinct ALPN list and version set), never more.
+    if configs.len() < MAX_CONFIGS_PER_CALLER {
+        configs.push((key, cfg.clone()));
+    }
     Ok(cfg)
 }
+
+/// What a caller's client configuration depends on besides the caller.
+#[derive(Debug, PartialEq, Eq)]
+struct ConfigKey {
+    versions: TlsVersions,
+    alpn: Vec<Vec<u8>>,
+    /// The server verifier (the trusted CAs) by address: a caller probing under another
+    /// `Trust` gets another configuration.
+    verifier: usize,
+}
+
+/// How many client configurations a caller keeps (an audit needs one per check kind).
+const MAX_CONFIGS_PER_CALLER: usize = 16;
 
 async fn run(
     spec: &ProbeSpec,
     caller: &Caller,
     trust: &Trust,
-    chains: &ChainCache,
+    (obs, chains): (&Arc<Observer>, &ChainCache),
     rec: &mut ProbeRecord,
 ) -> Outcome {
     // Phase 1: resolve and connect.
@@ -482,19 +519,18 @@ async fn run(
     };
 
     // Phase 2: the TLS handshake, instrumented.
-    let obs = Arc::new(Observer::default());
-    let instruments = (&obs, chains);
+    let instruments = (obs, chains);
     let done = match handshake_phase(spec, caller, trust, instruments, tcp, rec).await {
         Ok(h) => h,
         Err(o) => return o,
     };
-    let tls13 = record_tls_params(rec, &done.tls, (&obs, chains), &done.attribution);
+    let tls13 = record_tls_params(rec, &done.tls, (obs, chains), &done.attribution);
     if done.ticket {
         rec.evidence.session_ticket = true;
     }
 
     // Phase 3: the post-handshake check.
-    check_phase(spec, done, greeting.as_ref(), &obs, tls13, rec).await
+    check_phase(spec, done, greeting.as_ref(), obs, tls13, rec).await
 }
 
 /// The client side of a finished TLS handshake, over the sniffing TCP stream.
@@ -555,7 +591,7 @@ async fn handshake_phase<'c>(
             format!("{server_name:?} is not a valid server name"),
         ));
     };
-    let config = match client_config(spec, caller, trust, obs) {
+    let config = match client_config(spec, caller, trust) {
         Ok(c) => c,
         Err(e) => {
             return Err(outcome(
@@ -565,7 +601,7 @@ async fn handshake_phase<'c>(
             ))
         }
     };
-    let connector = TlsConnector::from(Arc::new(config));
+    let connector = TlsConnector::from(config);
     let t = Instant::now();
     let handshake = tokio::time::timeout(
         spec.timeouts.handshake,

@@ -29,6 +29,20 @@ pub struct Observed {
     pub ticket: bool,
 }
 
+tokio::task_local! {
+    /// The observer of the probe running in this task. The instruments belong to a
+    /// `ClientConfig` shared by every probe of a caller (built once, not per probe), so they
+    /// find the probe they serve here: rustls calls them while the probe's task polls its
+    /// connection, and the probe runs inside [`CURRENT`]`.scope`.
+    pub static CURRENT: Arc<Observer>;
+}
+
+/// Record into the current probe's observer; outside a probe's scope there is nothing to
+/// record into.
+fn record(f: impl FnOnce(&Observer)) {
+    let _ = CURRENT.try_with(|o| f(o));
+}
+
 /// Shared by the instruments of one probe.
 #[derive(Debug, Default)]
 pub struct Observer {
@@ -50,7 +64,6 @@ impl Observer {
 #[derive(Debug)]
 pub struct RecordingVerifier {
     pub inner: Arc<WebPkiServerVerifier>,
-    pub observer: Arc<Observer>,
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -66,12 +79,14 @@ impl ServerCertVerifier for RecordingVerifier {
             .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map(|_| ());
-        let mut st = self.observer.lock();
-        st.chain = std::iter::once(end_entity)
-            .chain(intermediates.iter())
-            .map(|c| c.clone().into_owned())
-            .collect();
-        st.verdict = Some(verdict);
+        record(|o| {
+            let mut st = o.lock();
+            st.chain = std::iter::once(end_entity)
+                .chain(intermediates.iter())
+                .map(|c| c.clone().into_owned())
+                .collect();
+            st.verdict = Some(verdict);
+        });
         Ok(ServerCertVerified::assertion())
     }
 
@@ -102,7 +117,6 @@ impl ServerCertVerifier for RecordingVerifier {
 #[derive(Debug)]
 pub struct RecordingResolver {
     pub key: Option<Arc<CertifiedKey>>,
-    pub observer: Arc<Observer>,
 }
 
 impl ResolvesClientCert for RecordingResolver {
@@ -111,9 +125,11 @@ impl ResolvesClientCert for RecordingResolver {
         root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        let mut st = self.observer.lock();
-        st.cert_requested = true;
-        st.ca_hints = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
+        record(|o| {
+            let mut st = o.lock();
+            st.cert_requested = true;
+            st.ca_hints = root_hint_subjects.iter().map(|s| s.to_vec()).collect();
+        });
         self.key.clone()
     }
 
@@ -126,7 +142,7 @@ impl ResolvesClientCert for RecordingResolver {
 /// tickets: a server sends them only after it has accepted the client's Finished, and with it
 /// the client certificate.
 #[derive(Debug)]
-pub struct TicketWatch(pub Arc<Observer>);
+pub struct TicketWatch;
 
 impl ClientSessionStore for TicketWatch {
     fn set_kx_hint(&self, _: ServerName<'static>, _: NamedGroup) {}
@@ -139,8 +155,10 @@ impl ClientSessionStore for TicketWatch {
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {}
     fn insert_tls13_ticket(&self, _: ServerName<'static>, _: Tls13ClientSessionValue) {
-        self.0.lock().ticket = true;
-        self.0.ticket_arrived.notify_one();
+        record(|o| {
+            o.lock().ticket = true;
+            o.ticket_arrived.notify_one();
+        });
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
         None
