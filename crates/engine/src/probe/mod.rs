@@ -203,8 +203,11 @@ pub struct Caller {
     /// The identity as every record of this caller shows it, built once and shared.
     report: Arc<IdentityReport>,
     /// Its client configurations, built once per kind of check ([`client_config`]).
-    configs: Arc<Mutex<Vec<(ConfigKey, Arc<ClientConfig>)>>>,
+    configs: Arc<Mutex<CallerConfigs>>,
 }
+
+/// A caller's client configurations, by what they depend on.
+type CallerConfigs = Vec<(ConfigKey, Arc<ClientConfig>)>;
 
 impl Caller {
     pub fn new(identity: Identity, trust: &Trust) -> Caller {
