@@ -1,6 +1,9 @@
 //! A large audit (200 endpoints x 6 identities on loopback), next to, in the same run:
 //! - a bare tokio-rustls connect+handshake loop over the same 1200 (endpoint, identity) pairs at
-//!   the same concurrency (the ceiling), and
+//!   the same concurrency (the ceiling),
+//! - the same bare loop followed by the least application exchange that shows a CN check made
+//!   inside the application (a gRPC health call, or an HTTP GET): the audit's floor without its
+//!   instruments and records,
 //! - the same matrix probed one handshake at a time with `openssl s_client` (what users fall
 //!   back on today),
 //! - and the peak memory of the real CLI (`tlsaudit report --config`) auditing it.
@@ -9,8 +12,8 @@
 //! (default: all; a smaller number samples the openssl loop and extrapolates), `BENCH_PER_HOST`
 //! (the audit's per-host limit; default the inventory default, 16: every lab endpoint is on
 //! 127.0.0.1, so this caps the audit's concurrency while the bare loop runs 64), `BENCH_PAIRS`
-//! (default 7), `BENCH_ONLY` (`audit` or `bare`: that loop alone, `BENCH_PAIRS` rounds after
-//! the warm-up, for a profiler or strace).
+//! (default 7: turns of audit, bare and exchange rounds), `BENCH_ONLY` (`audit`, `bare` or
+//! `exchange`: that loop alone, `BENCH_PAIRS` rounds after the warm-up, for a profiler).
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
@@ -169,9 +172,13 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Bare tokio-rustls handshakes over every pair, `concurrency` at a time: handshakes per second.
+/// With `exchange`, each handshake is followed by the least application exchange that shows a
+/// CN check made inside the application: a gRPC health call where the server chose `h2`, an
+/// HTTP GET otherwise (what the audit must do, without its instruments and records).
 async fn bare_round(
     pairs: &Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>>,
     concurrency: usize,
+    exchange: bool,
 ) -> f64 {
     let t = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -189,14 +196,58 @@ async fn bare_round(
                 };
                 let _ = tcp.set_nodelay(true);
                 let name = ServerName::try_from("127.0.0.1").expect("name");
-                let _ = tokio_rustls::TlsConnector::from(cfg.clone())
+                let tls = tokio_rustls::TlsConnector::from(cfg.clone())
                     .connect(name, tcp)
                     .await;
+                if let (true, Ok(tls)) = (exchange, tls) {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), bare_exchange(tls)).await;
+                }
             }
         });
     }
     while tasks.join_next().await.is_some() {}
     pairs.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+/// The application exchange of [`bare_round`]: a gRPC health call over h2, or an HTTP GET.
+async fn bare_exchange(tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let io = tokio::io::BufWriter::new(tls);
+        let Ok((client, conn)) = h2::client::handshake(io).await else {
+            return;
+        };
+        let Ok(mut client) = client.ready().await else {
+            return;
+        };
+        let req = http::Request::post("https://127.0.0.1/grpc.health.v1.Health/Check")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let Ok((response, mut body)) = client.send_request(req, false) else {
+            return;
+        };
+        let _ = body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true);
+        let call = async {
+            let (_, mut body) = response.await?.into_parts();
+            while let Some(chunk) = body.data().await {
+                let _ = body.flow_control().release_capacity(chunk?.len());
+            }
+            body.trailers().await.map(|_| ())
+        };
+        tokio::select! {
+            _ = call => {}
+            _ = conn => {}
+        }
+    } else {
+        let mut tls = tls;
+        let req = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        if tls.write_all(req).await.is_ok() {
+            let mut buf = [0u8; 2048];
+            while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
+    }
 }
 
 /// `openssl s_client`, one handshake at a time, as a person would script it: (runs, per second).
@@ -246,8 +297,8 @@ async fn run_alone(
     let (t, c) = (Instant::now(), cpu_seconds());
     let rounds = env_usize("BENCH_PAIRS", 7);
     for _ in 0..rounds {
-        if only == "bare" {
-            bare_round(pairs, concurrency).await;
+        if only == "bare" || only == "exchange" {
+            bare_round(pairs, concurrency, only == "exchange").await;
         } else {
             auditor.run_round(None).await;
         }
@@ -258,6 +309,72 @@ async fn run_alone(
         n / t.elapsed().as_secs_f64(),
         (cpu_seconds() - c) / n * 1e6
     );
+}
+
+/// Audit, bare handshake and bare exchange rounds in turn, `BENCH_PAIRS` times, so that all
+/// three see the same machine (a load that comes and goes moves the figures of one turn alike):
+/// the rates of the audit and the bare handshakes, and the audit / bare ratio of each turn.
+/// Prints the CPU per probe of each loop and the audit / bare exchange ratio.
+async fn measure_rounds(
+    auditor: &Auditor,
+    pairs: &Arc<Vec<(std::net::SocketAddr, Arc<ClientConfig>)>>,
+    concurrency: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let cells = pairs.len();
+    let (mut audit_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut exchange_ratios = Vec::new();
+    // CPU per probe of each loop (both sides: the lab's servers are in this process).
+    let (mut audit_cpu, mut bare_cpu, mut exchange_cpu) = (0.0, 0.0, 0.0);
+    let mut last_round = None;
+    for _ in 0..env_usize("BENCH_PAIRS", 7) {
+        let (t, c) = (Instant::now(), cpu_seconds());
+        let snap = auditor.run_round(None).await;
+        let el = t.elapsed();
+        audit_cpu += cpu_seconds() - c;
+        assert_eq!(snap.done, cells);
+        last_round = Some(snap);
+        let a = cells as f64 / el.as_secs_f64();
+        let c = cpu_seconds();
+        let b = bare_round(pairs, concurrency, false).await;
+        bare_cpu += cpu_seconds() - c;
+        let c = cpu_seconds();
+        let x = bare_round(pairs, concurrency, true).await;
+        exchange_cpu += cpu_seconds() - c;
+        audit_rates.push(a);
+        bare_rates.push(b);
+        ratios.push(a / b);
+        exchange_ratios.push(a / x);
+    }
+    if let Some(snap) = &last_round {
+        println!("last audit round: {}", slowest_probes(snap));
+    }
+    let n = (ratios.len() * cells) as f64;
+    println!(
+        "CPU per probe, both sides: audit {:.0} us, bare handshake {:.0} us (ratio {:.3}), bare exchange {:.0} us (ratio {:.3})",
+        audit_cpu / n * 1e6,
+        bare_cpu / n * 1e6,
+        bare_cpu / audit_cpu,
+        exchange_cpu / n * 1e6,
+        exchange_cpu / audit_cpu
+    );
+    println!("audit / bare, turn by turn: {}", join(&ratios));
+    println!(
+        "audit / bare exchange, turn by turn: {}",
+        join(&exchange_ratios)
+    );
+    exchange_ratios.sort_by(f64::total_cmp);
+    println!(
+        "audit / bare exchange: {:.3} (median of the turns)",
+        exchange_ratios[exchange_ratios.len() / 2]
+    );
+    (audit_rates, bare_rates, ratios)
+}
+
+fn join(v: &[f64]) -> String {
+    v.iter()
+        .map(|r| format!("{r:.3}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn main() {
@@ -293,46 +410,14 @@ fn main() {
         // the median of the pairs' ratios.
         let auditor = Auditor::new(plan);
         auditor.run_round(None).await;
-        bare_round(&pairs, concurrency).await;
-        let (mut audit_rates, mut bare_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        // CPU per probe of each loop (both sides: the lab's servers are in this process).
-        let (mut audit_cpu, mut bare_cpu) = (0.0, 0.0);
-        let mut last_round = None;
+        bare_round(&pairs, concurrency, false).await;
         // `BENCH_ONLY=audit` (or `bare`) runs that loop alone, for a profiler or strace.
         if let Ok(only) = std::env::var("BENCH_ONLY") {
             run_alone(&only, &auditor, &pairs, concurrency).await;
             lab.stop().await;
             return;
         }
-        for _ in 0..env_usize("BENCH_PAIRS", 7) {
-            let (t, c) = (Instant::now(), cpu_seconds());
-            let snap = auditor.run_round(None).await;
-            let el = t.elapsed();
-            audit_cpu += cpu_seconds() - c;
-            assert_eq!(snap.done, cells);
-            last_round = Some(snap);
-            let a = cells as f64 / el.as_secs_f64();
-            let c = cpu_seconds();
-            let b = bare_round(&pairs, concurrency).await;
-            bare_cpu += cpu_seconds() - c;
-            audit_rates.push(a);
-            bare_rates.push(b);
-            ratios.push(a / b);
-        }
-        if let Some(snap) = &last_round {
-            println!("last audit round: {}", slowest_probes(snap));
-        }
-        let n = (ratios.len() * cells) as f64;
-        println!(
-            "CPU per probe, both sides: audit {:.0} us, bare {:.0} us (ratio {:.3})",
-            audit_cpu / n * 1e6,
-            bare_cpu / n * 1e6,
-            bare_cpu / audit_cpu
-        );
-        println!(
-            "audit / bare, pair by pair: {}",
-            ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(" ")
-        );
+        let (audit_rates, bare_rates, ratios) = measure_rounds(&auditor, &pairs, concurrency).await;
 
         // openssl s_client, one handshake at a time, as a person would script it.
         let sample = env_usize("BENCH_OPENSSL_CELLS", pairs.len()).min(pairs.len());
