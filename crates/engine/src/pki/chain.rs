@@ -53,10 +53,6 @@ impl ChainCache {
         ChainCache::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ChainKey, ServerChain>> {
-        lock(&self.chains)
-    }
-
     /// The names of a certificate request's CA list (`raw`: each name's DER), decoded by
     /// `name` once per distinct list and shared. An empty list is not cached.
     pub fn ca_hints(&self, raw: &[Vec<u8>], name: impl Fn(&[u8]) -> String) -> CaHints {
@@ -80,7 +76,7 @@ impl ChainCache {
             return Arc::from(Vec::new());
         }
         let key = chain_key(chain);
-        if let Some(found) = self.lock().get(&key) {
+        if let Some(found) = lock(&self.chains).get(&key) {
             return found.clone();
         }
         // Parsed outside the lock; when two probes race, the first one stored wins so that
@@ -89,14 +85,14 @@ impl ChainCache {
             .iter()
             .map(|c| summarize_or_placeholder(c.as_ref()))
             .collect();
-        self.lock().entry(key).or_insert(parsed).clone()
+        lock(&self.chains).entry(key).or_insert(parsed).clone()
     }
 
     /// Drop the chains only this cache still holds (no record refers to them); returns how
     /// many were dropped.
     pub fn evict_unreferenced(&self) -> usize {
         lock(&self.hints).retain(|_, hints| Arc::strong_count(hints) > 1);
-        let mut map = self.lock();
+        let mut map = lock(&self.chains);
         let before = map.len();
         map.retain(|_, chain| Arc::strong_count(chain) > 1);
         before - map.len()
@@ -104,7 +100,7 @@ impl ChainCache {
 
     /// How many distinct chains are held.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        lock(&self.chains).len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -522,8 +522,7 @@ async fn run(
     };
 
     // Phase 2: the TLS handshake, instrumented.
-    let instruments = (obs, chains);
-    let done = match handshake_phase(spec, caller, trust, instruments, tcp, rec).await {
+    let done = match handshake_phase(spec, caller, trust, (obs, chains), tcp, rec).await {
         Ok(h) => h,
         Err(o) => return o,
     };

@@ -169,7 +169,7 @@ pub struct TlsParams {
     pub client_cert_sent: bool,
     /// The CA names the server listed in its CertificateRequest (decoded once per distinct
     /// list and shared by the records that saw it).
-    #[serde(serialize_with = "shared", deserialize_with = "unshared_hints")]
+    #[serde(serialize_with = "shared", deserialize_with = "unshared_slice")]
     pub ca_hints: crate::pki::chain::CaHints,
 }
 
@@ -274,7 +274,7 @@ pub struct ProbeRecord {
     pub tls: Option<TlsParams>,
     /// Leaf first. Interned: the records that saw the same chain share one copy
     /// (`pki::ChainCache`); serialized as a plain array.
-    #[serde(serialize_with = "shared", deserialize_with = "unshared_chain")]
+    #[serde(serialize_with = "shared", deserialize_with = "unshared_slice")]
     pub server_chain: ServerChain,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_verification: Option<ServerVerification>,
@@ -301,18 +301,11 @@ fn unshared<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     T::deserialize(deserializer).map(Arc::new)
 }
 
-/// Read back a chain [`shared`] wrote as a plain array.
-fn unshared_chain<'de, D: serde::Deserializer<'de>>(
+/// Read back a shared slice (a chain, CA hints) that [`shared`] wrote as a plain array.
+fn unshared_slice<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<ServerChain, D::Error> {
-    Vec::<crate::pki::CertSummary>::deserialize(deserializer).map(Into::into)
-}
-
-/// Read back CA hints [`shared`] wrote as a plain array.
-fn unshared_hints<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<crate::pki::chain::CaHints, D::Error> {
-    Vec::<String>::deserialize(deserializer).map(Into::into)
+) -> Result<Arc<[T]>, D::Error> {
+    Vec::<T>::deserialize(deserializer).map(Into::into)
 }
 
 impl ProbeRecord {
