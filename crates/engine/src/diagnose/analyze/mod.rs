@@ -2,6 +2,14 @@
 //! what showed it (the differences between the variants), what to change and where, and what
 //! the real components print for it.
 
+mod client;
+mod cn;
+#[cfg(test)]
+mod fixture;
+mod network;
+mod protocol;
+mod trust;
+
 use crate::audit::Verdict;
 use crate::pki::CertSummary;
 use crate::probe::classify::PeerProtocol;
@@ -1322,5 +1330,67 @@ impl<'a> Analysis<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{causes, leaf, untrusted, Case};
+    use crate::probe::{OutcomeClass as O, Phase, Protocol, UntrustedReason};
+    use crate::profile::Component;
+
+    #[test]
+    fn an_outcome_no_rule_names_is_unexplained() {
+        let v = Case::new(
+            Some(Component::Tikv),
+            Protocol::Grpc,
+            Some("tidb"),
+            O::Error,
+            Phase::Connect,
+        )
+        .verdict();
+        assert_eq!(causes(&v), ["unexplained"]);
+        assert!(!v.works);
+        assert_eq!(
+            v.headline,
+            "TiKV at 127.0.0.1:20160 fails for tidb: unexplained"
+        );
+    }
+
+    #[test]
+    fn the_notes_say_what_was_not_checked() {
+        let mut c = Case::new(
+            Some(Component::Tikv),
+            Protocol::Grpc,
+            None,
+            O::Accepted,
+            Phase::Check,
+        );
+        c.inputs.target.component_guessed = true;
+        let v = c.verdict();
+        assert!(v.works);
+        assert_eq!(v.notes.len(), 2, "{:?}", v.notes);
+        assert!(v.notes[0].starts_with("not checked: whether this caller should be admitted"));
+        assert!(v.notes[1].contains("TiKV was assumed from the port number"));
+        assert_eq!(
+            v.headline,
+            "the link works: TiKV at 127.0.0.1:20160 admits a caller without a certificate"
+        );
+    }
+
+    #[test]
+    fn a_cause_is_named_once_per_side() {
+        // The chain from another CA, and our (valid) certificate refused: both rules name the
+        // server's CA.
+        let mut c = Case::new(
+            Some(Component::Pd),
+            Protocol::Tls,
+            Some("tidb"),
+            O::ServerUntrusted,
+            Phase::Handshake,
+        );
+        untrusted(&mut c.base, UntrustedReason::UnknownIssuer, leaf("pd", &[]));
+        c.base.outcome.authorization = Some(O::CertRejected);
+        assert_eq!(causes(&c.verdict()), ["unknown_ca"]);
     }
 }
