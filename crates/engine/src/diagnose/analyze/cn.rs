@@ -2,6 +2,284 @@
 //! and TiDB in the handshake, a status port with 403), or admits a caller its allow-list does
 //! not name (the list is not enforced).
 
+use crate::probe::OutcomeClass;
+use crate::profile::Component;
+
+use super::super::cause::{Cause, LogText};
+use super::super::{admitted, CauseFinding, ConfigChange, Side, Variant};
+use super::{code, new_finding, Analysis};
+
+impl Analysis<'_> {
+    /// The server refused our CN: the component's cause, its words and the list to change.
+    pub(super) fn cn_rejected(&mut self) {
+        let cn = self.cn().unwrap_or("(no CN)").to_string();
+        let comp = self.comp();
+        let cause = match comp {
+            Some(Component::Pd) => Cause::PdCnNotAllowed,
+            Some(Component::Tidb) => Cause::TidbVerifyCn,
+            _ => Cause::CnNotAllowed,
+        };
+        let config = self.list_config();
+        let key = config
+            .as_ref()
+            .map_or_else(|| "its CN allow-list".into(), |c| c.key.clone());
+        let summary = self.cn_summary(cause, &cn, &key);
+        let mut f = new_finding(cause, Side::Server, summary);
+        self.cn_evidence(&mut f, &cn);
+        self.cn_fixes(&mut f, cause, &cn, &key, config.as_ref());
+        let mut texts = self.cn_log_texts(cause, &cn);
+        if !texts.is_empty() {
+            // The component is known: its own words replace the catalogue of every component's.
+            if cause == Cause::TidbVerifyCn {
+                texts.extend(f.log_texts.iter().skip(1).cloned());
+            }
+            f.log_texts = texts;
+        }
+        f.config = config;
+        self.push(f);
+    }
+
+    /// The summary of a CN rejection, in the words of the component that refuses it.
+    fn cn_summary(&self, cause: Cause, cn: &str, key: &str) -> String {
+        let own = self
+            .comp()
+            .is_some_and(|c| Component::from_identity_name(cn) == Some(c));
+        let tiup_client = cn.ends_with("-client")
+            || self
+                .inputs
+                .cluster
+                .as_ref()
+                .is_some_and(|c| cn == format!("{c}-client"));
+        match cause {
+            Cause::PdCnNotAllowed if own => format!(
+                "{} refuses the CN {} — PD's own: PD applies cert-allowed-cn as a client too, so PD members refuse each other (`client certificate authentication failed`)",
+                self.server(),
+                code(cn)
+            ),
+            Cause::PdCnNotAllowed => format!(
+                "{} refuses the CN {}: it is not in PD's {key}",
+                self.server(),
+                code(cn)
+            ),
+            Cause::TidbVerifyCn if tiup_client => format!(
+                "{} refuses the CN {}: `cluster-verify-cn` does not list it; this is TiUP's own client certificate, so `tiup cluster display` shows this TiDB as Down",
+                self.server(),
+                code(cn)
+            ),
+            Cause::TidbVerifyCn => format!(
+                "{} refuses the CN {}: `cluster-verify-cn` does not list it",
+                self.server(),
+                code(cn)
+            ),
+            _ => format!(
+                "{} refuses the CN {}: it is not in {key}",
+                self.server(),
+                code(cn)
+            ),
+        }
+    }
+
+    /// The evidence of a CN rejection: the server's answer, which identities get through, the
+    /// probe without a certificate, and the inventory's list. Returns the accepted identities.
+    fn cn_evidence(&self, f: &mut CauseFinding, cn: &str) {
+        if let Some(a) = Self::server_answer(self.base) {
+            f.evidence.push(a);
+        }
+        let (ok, no, other) = self.identity_split();
+        if !ok.is_empty() || !no.is_empty() {
+            let mut rejected = no.clone();
+            rejected.insert(0, cn.to_string());
+            rejected.dedup();
+            f.evidence.push(format!(
+                "accepted as {}; rejected as {}: the CN is not on the list (every one of these certificates chains to the cluster CA)",
+                if ok.is_empty() { "nobody".to_string() } else { ok.join(", ") },
+                rejected.join(", ")
+            ));
+        }
+        if !other.is_empty() {
+            f.evidence
+                .push(format!("other identities: {}", other.join(", ")));
+        }
+        if ok.is_empty() && !no.is_empty() {
+            f.evidence.push("no configured identity is accepted: check the list for typos, case or spaces (the match is exact)".into());
+        }
+        if let Some(v) = self.variant(&Variant::NoCert) {
+            f.evidence
+                .push(format!("without a certificate: {}", v.outcome));
+        }
+        if self
+            .inputs
+            .target
+            .declared_allowed_cn
+            .iter()
+            .any(|d| d == cn)
+        {
+            f.evidence.push(format!(
+                "the inventory says {} is on the list, but the running server refuses it: the file was edited and not applied (reload or restart), or the inventory is stale",
+                code(cn)
+            ));
+        }
+    }
+
+    /// `accepted as tikv, pd; rejected as tidb` from the identity variants.
+    fn identity_split(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let mut ok = Vec::new();
+        let mut cn_no = Vec::new();
+        let mut other = Vec::new();
+        for v in self.variants.iter().filter(|v| v.id.is_identity()) {
+            let rec = &v.record;
+            let name = rec
+                .identity
+                .cn
+                .clone()
+                .unwrap_or_else(|| rec.identity.name.clone());
+            let class = rec.outcome.authorization.unwrap_or(rec.outcome.class);
+            if admitted(rec) {
+                ok.push(name);
+            } else if class == OutcomeClass::CnRejected {
+                cn_no.push(name);
+            } else {
+                other.push(format!("{name} ({class})"));
+            }
+        }
+        (ok, cn_no, other)
+    }
+
+    /// The fixes for a CN rejection: add the CN to the list (with TiUP's commands).
+    fn cn_fixes(
+        &self,
+        f: &mut CauseFinding,
+        cause: Cause,
+        cn: &str,
+        key: &str,
+        config: Option<&ConfigChange>,
+    ) {
+        let reload = self.keys().and_then(|k| k.config.tiup).map(|t| {
+            format!(
+                " (TiUP: {} via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R {t}`)",
+                config.and_then(|c| c.tiup.clone()).unwrap_or_default()
+            )
+        });
+        f.fix.push(format!(
+            "add {} to {key} in {} on {}{}",
+            code(cn),
+            config.map_or_else(|| "the server's config".into(), |c| c.file.clone()),
+            self.title(),
+            reload.unwrap_or_default()
+        ));
+        if cause == Cause::PdCnNotAllowed {
+            f.fix.push("keep PD's own CN on the list; PD v8.4+ enforces the list on the client port 2379 only with more than one entry, and before v8.4 PD takes a single CN".into());
+        }
+        // Never "call with an identity whose CN is listed": that is one component borrowing
+        // another's certificate, and its list entry would stop meaning anything.
+    }
+
+    /// The component's own words for a CN rejection, with the names filled in (empty when
+    /// the component or its answer is not known).
+    fn cn_log_texts(&self, cause: Cause, cn: &str) -> Vec<LogText> {
+        let ev = &self.base.evidence;
+        let mut texts = Vec::new();
+        match (cause, self.comp()) {
+            (Cause::CnNotAllowed, Some(Component::Tikv)) if ev.grpc_status.is_some() => {
+                let msg = ev.grpc_message.clone().unwrap_or_else(|| {
+                    format!("Common name check fail, reason: x509_common_name from peer is {cn}, cert_allowed_cn: {{...}}")
+                });
+                texts.push(LogText::new(
+                    "TiKV's answer, as a Go gRPC caller (TiDB, PD, TiCDC) logs it",
+                    format!("rpc error: code = Unauthenticated desc = {msg}"),
+                ));
+            }
+            (Cause::CnNotAllowed, _) if ev.http_status == Some(403) => {
+                texts.push(LogText::new(
+                    format!("{} status port (HTTP 403)", self.title()),
+                    ev.http_body
+                        .clone()
+                        .unwrap_or_else(|| "certificate role error".into()),
+                ));
+            }
+            (Cause::CnNotAllowed, Some(Component::Tiflash)) if ev.grpc_status.is_some() => {
+                texts.push(LogText::new(
+                    "TiFlash's answer, as a Go gRPC caller logs it",
+                    format!(
+                        "rpc error: code = PermissionDenied desc = {}",
+                        ev.grpc_message
+                            .clone()
+                            .unwrap_or_else(|| "common name check is failed".into())
+                    ),
+                ));
+            }
+            (Cause::TidbVerifyCn, _) => texts.push(self.tidb_verify_cn_text(cn)),
+            _ => {}
+        }
+        texts
+    }
+
+    /// What TiDB logs when `cluster-verify-cn` lacks `cn` (the list as the inventory declares it).
+    fn tidb_verify_cn_text(&self, cn: &str) -> LogText {
+        let declared = &self.inputs.target.declared_allowed_cn;
+        let list = if declared.is_empty() {
+            "<cluster-verify-cn>".to_string()
+        } else {
+            format!("[{}]", declared.join(" "))
+        };
+        LogText::new(
+            "TiDB log (recent versions; older ones omit the CN list)",
+            format!("client certificate authentication failed. The Common Name from the client certificate [{cn}] was not found in the configuration cluster-verify-cn with value: {list}"),
+        )
+    }
+
+    /// The audit expects a refusal and the server admitted the caller: its list is not enforced.
+    pub(super) fn not_enforced(&mut self) {
+        let reason = self
+            .inputs
+            .expected
+            .as_ref()
+            .map_or(String::new(), |e| e.reason.clone());
+        let mut f = new_finding(
+            Cause::ListNotEnforced,
+            Side::Server,
+            format!(
+                "{} admitted {} although {reason}: the server does not enforce its list",
+                self.server(),
+                self.who()
+            ),
+        );
+        if let Some(answer) = Self::server_answer(self.base) {
+            f.evidence.push(answer);
+        }
+        self.enforce_fixes(&mut f);
+        self.push(f);
+    }
+
+    /// Set the list the inventory declares (and restart), or upgrade or firewall a server that
+    /// checks no CN on this port.
+    fn enforce_fixes(&self, f: &mut CauseFinding) {
+        if let Some(c) = self.list_config() {
+            let declared = &self.inputs.target.declared_allowed_cn;
+            f.fix.push(format!(
+                "set {} = [{}] in {} as the inventory declares{}, then restart it (the list is read at start)",
+                c.key,
+                declared.join(", "),
+                c.file,
+                c.tiup
+                    .as_ref()
+                    .map(|t| format!(" (TiUP: {t})"))
+                    .unwrap_or_default()
+            ));
+            f.config = Some(c);
+        } else {
+            f.fix.push(
+                "set the allow-list on the server as the inventory declares, then restart it"
+                    .into(),
+            );
+        }
+        f.fix.push(
+            "if the server runs a version that checks no CN on this port, upgrade it or restrict the port by network"
+                .into(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{causes, leaf, trusted, with_tls, Case};
