@@ -8,13 +8,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::ServerName;
-use rustls::{AlertDescription, CertificateError, ClientConfig, SignatureScheme};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, SignatureScheme, SupportedProtocolVersion,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::*;
+use crate::spec::strings;
 
 const WAIT: Duration = Duration::from_secs(3);
 const V12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
