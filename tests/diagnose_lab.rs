@@ -1,5 +1,5 @@
 //! `tlsaudit diagnose` against the embedded lab: one test per failure mode of
-//! tidb-tls-facts.md section 6 that the lab can stage, each asserting the named cause, its fix
+//! `docs/tidb.md#failure-modes` that the lab can stage, each asserting the named cause, its fix
 //! and the component's log text; the variants are shown to be real handshakes by the lab's own
 //! connection counter and log.
 
