@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 mod fleet;
 
-use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, View};
+use super::app::{badness, fit_cols, fit_rows, App, Column, Grid, Modal, Pane, View};
 use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
 use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::ProbeRecord;
@@ -135,7 +135,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         View::Changes => fleet::draw_changes(frame, body, app, th),
     }
     draw_status(frame, status, app, th);
-    if app.help {
+    if app.modal == Modal::Help {
         draw_help(frame, area, th);
     }
     scrub(frame.buffer_mut());
@@ -345,18 +345,18 @@ fn legend(th: Theme, width: u16, pending: bool, folds: bool, minted: bool) -> Ve
 
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
-    let folds = app.by_component || app.transposed;
+    let folds = app.by_component() || app.transposed();
     let legend_h =
         u16::try_from(legend(th, area.width, pending, folds, app.catalog.has_minted()).len())
             .unwrap_or(1);
-    let rows = if app.transposed {
+    let rows = if app.transposed() {
         app.trows().len().saturating_sub(1)
     } else {
         app.grid().rows.len()
     };
     let rows = u16::try_from(rows).unwrap_or(u16::MAX);
     let matrix_h = rows.saturating_add(4 + 1 + legend_h);
-    let (matrix, detail) = if !app.detail && app.members.is_none() {
+    let (matrix, detail) = if app.pane == Pane::None {
         (Some(area), None)
     } else if area.height >= 30 {
         let h = matrix_h.min(area.height.saturating_sub(12)).max(8);
@@ -379,7 +379,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
             Constraint::Min(0),
         ])
         .areas(m);
-        if app.transposed {
+        if app.transposed() {
             fleet::draw_transposed(frame, grid_area, app, th);
         } else {
             draw_matrix(frame, grid_area, app, th);
@@ -388,7 +388,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         frame.render_widget(Paragraph::new(legend), leg);
     }
     match detail {
-        Some(d) if !app.detail => draw_members(frame, d, app, th),
+        Some(d) if !app.detail_open() => draw_members(frame, d, app, th),
         Some(d) => draw_detail(frame, d, app, th),
         None => {}
     }
@@ -425,7 +425,7 @@ fn shorten_labels(labels: &[String], seps: &[bool], max: usize) -> Vec<String> {
 fn draw_matrix(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let grid = app.grid();
     let mut title = vec![Span::styled(
-        if app.by_component {
+        if app.by_component() {
             " Matrix by component "
         } else {
             " Matrix "
@@ -554,7 +554,7 @@ impl MatrixLayout {
             .cols
             .iter()
             .map(|c| {
-                if app.by_component {
+                if app.by_component() {
                     c.component.title().to_string()
                 } else {
                     endpoint_label(app, c.endpoints[0])
@@ -568,14 +568,14 @@ impl MatrixLayout {
             .max()
             .unwrap_or(1)
             .saturating_add(1)
-            .clamp(if app.by_component { 5 } else { 3 }, 12);
+            .clamp(if app.by_component() { 5 } else { 3 }, 12);
         let total: u32 = seps
             .iter()
             .map(|s| u32::from(natural) + u32::from(*s))
             .sum();
         let (cell_w, labels) = if total <= u32::from(avail) {
             (natural, wide)
-        } else if app.by_component {
+        } else if app.by_component() {
             (5, wide.iter().map(|l| truncate(l, 4)).collect())
         } else {
             // Names too long for every column to show: shorten them (unique within their
@@ -755,7 +755,7 @@ impl MatrixLayout {
     ) {
         let (app, last_col) = (pass.app, pass.last_col);
         let group_start = k == app.col_offset || self.seps[k];
-        if group_start && !app.by_component {
+        if group_start && !app.by_component() {
             let last_group = (k + 1..=last_col).all(|j| !self.seps[j]);
             let span: u16 = if last_group {
                 self.inner.right().saturating_sub(x) + 1
@@ -793,7 +793,7 @@ impl MatrixLayout {
         } else {
             th.label()
         };
-        if pass.app.by_component {
+        if pass.app.by_component() {
             buf.set_stringn(
                 x,
                 self.y_group(),
@@ -895,7 +895,7 @@ fn selection_line(app: &App, th: Theme) -> Line<'static> {
         Span::styled(id.name.clone(), th.title()),
         Span::raw(" -> "),
     ];
-    if let (true, Some(g)) = (app.transposed, &app.sel_group) {
+    if let (true, Some(g)) = (app.transposed(), &app.sel_group) {
         let n = app
             .trows()
             .into_iter()
@@ -908,7 +908,7 @@ fn selection_line(app: &App, th: Theme) -> Line<'static> {
             .unwrap_or(0);
         spans.push(Span::styled(format!("group {g}"), th.title()));
         spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
-    } else if let Some(m) = app.members.as_ref().filter(|_| !app.transposed) {
+    } else if let Some(m) = app.members().filter(|_| !app.transposed()) {
         spans.push(Span::styled(ep.name.clone(), th.title()));
         spans.push(Span::raw(format!(
             " ({} of {} {} endpoints): ",
@@ -916,7 +916,7 @@ fn selection_line(app: &App, th: Theme) -> Line<'static> {
             m.endpoints.len(),
             ep.component.title()
         )));
-    } else if app.by_component && !app.transposed {
+    } else if app.by_component() && !app.transposed() {
         let col = app
             .grid()
             .cols
@@ -1464,7 +1464,7 @@ fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
 /// The member list of a folded cell: every endpoint it folds with this identity's verdict there,
 /// worst first; `Enter` opens the selected member's detail.
 fn draw_members(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
-    let Some(m) = app.members.clone() else {
+    let Some(m) = app.members().cloned() else {
         return;
     };
     let id = app
@@ -1691,14 +1691,14 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
-    let line = if let Some(q) = &app.search {
+    let line = if let Modal::Search(q) = &app.modal {
         Line::from(vec![
             Span::styled(" jump to endpoint: ", th.title()),
             Span::raw(q.clone()),
             Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled("   Enter jump  Esc cancel  (n: next match)", th.dim()),
         ])
-    } else if let Some(input) = &app.input {
+    } else if let Modal::Filter { typed: input, .. } = &app.modal {
         Line::from(vec![
             Span::styled(" filter endpoints: /", th.title()),
             Span::raw(input.clone()),
@@ -1716,7 +1716,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
 /// The footer's key hints for the current view, most useful first.
 fn hints(app: &App) -> &'static [&'static str] {
     match app.view {
-        View::Matrix if app.transposed => &[
+        View::Matrix if app.transposed() => &[
             "hjkl move",
             "Enter detail/fold",
             "z fold",
@@ -1728,7 +1728,7 @@ fn hints(app: &App) -> &'static [&'static str] {
             "/ filter",
             "Tab views",
         ],
-        View::Matrix if app.members.is_some() => &[
+        View::Matrix if app.members().is_some() => &[
             "j/k member",
             "Enter detail",
             "Esc back",
@@ -1889,7 +1889,7 @@ mod tests {
     use ratatui::Terminal;
 
     use super::*;
-    use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo};
+    use crate::tui::app::{Catalog, EndpointInfo, IdentityInfo, Layout};
     use tlsaudit_engine::audit::{CellState, Expected, Matrix, Snapshot};
     use tlsaudit_engine::profile::Component;
 
@@ -1977,7 +1977,7 @@ mod tests {
             Arc::new(snapshot),
             false,
         );
-        app.transposed = false;
+        app.layout = Layout::ByIdentity;
         app
     }
 
@@ -2016,7 +2016,7 @@ mod tests {
         app.catalog.endpoints[0].component = Component::Tikv;
         app.catalog.endpoints[0].name = "tikv-0".into();
         app = App::new(app.catalog.clone(), Arc::new(snap), false);
-        app.transposed = false;
+        app.layout = Layout::ByIdentity;
         press(&mut app, 'c', 1);
         let s = frame(&mut app, 80, 24);
         let row = s
@@ -2042,9 +2042,9 @@ mod tests {
         let s = frame(&mut app, 80, 24);
         assert!(s.contains("id-0 -> tikv-0"), "{s}");
         app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-        assert!(app.members.is_some() && !app.detail);
+        assert!(matches!(app.pane, Pane::Members(_)));
         app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-        assert!(app.members.is_none());
+        assert_eq!(app.pane, Pane::None);
         // Unencrypted (a status port) does not outrank blocked (a gRPC port).
         let mut snap = (*app.snapshot).clone();
         snap.cells[(
@@ -2073,7 +2073,7 @@ mod tests {
         assert!(rows.contains("tikv*"), "{rows}");
         assert!(rows.contains("name* minted from the CA key"), "{rows}");
         assert!(!rows.contains("id-0*"), "{rows}");
-        app.transposed = true;
+        app.layout = Layout::Transposed;
         let fleet = frame(&mut app, 100, 30);
         assert!(fleet.contains("tikv*"), "{fleet}");
         // Without a minted identity, no mark and no legend item.
@@ -2084,8 +2084,8 @@ mod tests {
     #[test]
     fn the_footer_fits_80_columns_and_keeps_help_and_quit() {
         let mut app = big(11, 8);
-        for transposed in [false, true] {
-            app.transposed = transposed;
+        for layout in [Layout::ByIdentity, Layout::Transposed] {
+            app.layout = layout;
             let s = frame(&mut app, 80, 24);
             let footer = s.lines().last().unwrap_or_default();
             assert!(
@@ -2146,23 +2146,23 @@ mod tests {
     fn tiny_terminals_do_not_panic() {
         let mut app = big(30, 5);
         for (w, h) in [(1, 1), (10, 5), (20, 8), (40, 10), (80, 6)] {
-            app.detail = false;
+            app.pane = Pane::None;
             frame(&mut app, w, h);
-            app.detail = true;
+            app.pane = Pane::Detail;
             frame(&mut app, w, h);
-            app.help = true;
+            app.modal = Modal::Help;
             frame(&mut app, w, h);
-            app.help = false;
+            app.modal = Modal::None;
             app.view = View::Findings;
             frame(&mut app, w, h);
             app.view = View::Changes;
             frame(&mut app, w, h);
             app.view = View::Matrix;
-            app.transposed = true;
+            app.layout = Layout::Transposed;
             frame(&mut app, w, h);
-            app.detail = true;
+            app.pane = Pane::Detail;
             frame(&mut app, w, h);
-            app.transposed = false;
+            app.layout = Layout::ByIdentity;
         }
     }
 
