@@ -8,7 +8,7 @@
 //! - [`grid`]: the identity-rows matrix ([`Grid`]), folded cells and their members;
 //! - [`fleet`]: the transposed view (endpoint rows, grouped and foldable) and the search;
 //! - [`navigation`]: moving the selection, keeping it visible, jumping to a finding or change;
-//! - [`input`]: keys to transitions and [`Action`]s.
+//! - `input`: keys to transitions and [`Action`]s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -8,11 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{
-    clock, fit_cols, fit_rows, kv, more, symbol, truncate, width, Theme, CHANGED, DIFFER, ROTATED,
-};
+use super::{clock, kv, more, symbol, truncate, width, Theme, CHANGED, DIFFER, ROTATED};
 use crate::report::diff::Change;
-use crate::tui::app::{App, IdentityInfo, Row};
+use crate::tui::app::{fit_cols, fit_rows, App, IdentityInfo, Row};
 use tlsaudit_engine::audit::Verdict;
 
 /// Column geometry of the transposed matrix for one frame.
