@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::{fleet, hang_wrap, inert_line, kv, more, symbol, Theme, CHANGED, ROTATED};
+use super::{changes, hang_wrap, inert_line, kv, more, symbol, Theme, CHANGED, ROTATED};
 use crate::report::sanitize::inert;
 use crate::tui::app::{fit_rows, App, EndpointInfo, IdentityInfo};
 use tlsaudit_engine::audit::{IdentityKind, Verdict};
@@ -300,7 +300,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
         return out;
     };
     observed_lines(th, &rec, verdict, cell.is_some_and(|c| c.changed), &mut out);
-    out.extend(fleet::history_lines(app, th, i, e));
+    out.extend(changes::history_lines(app, th, i, e));
     out.extend(cell_findings(app, th, ep, id));
     drift_lines(app, th, e, &mut out);
     tls_lines(th, &rec, &mut out);

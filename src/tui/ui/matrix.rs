@@ -99,73 +99,73 @@ pub(super) fn draw_matrix(frame: &mut Frame, area: Rect, app: &mut App, th: Them
         },
         th.title(),
     )];
-    if app.failing_only {
-        title.push(Span::styled(" failing only ", th.fg(Color::Yellow)));
-    }
-    let filter = app.active_filter().to_string();
-    if !filter.is_empty() {
-        title.push(Span::styled(
-            format!(" filter: {filter} "),
-            th.fg(Color::Yellow),
-        ));
-    }
-    let mut block = Block::bordered().title(Line::from(title));
+    title.extend(filter_badges(app, th));
+    let block = Block::bordered().title(Line::from(title));
     let inner = block.inner(area);
     if grid.rows.is_empty() || grid.cols.is_empty() {
         frame.render_widget(block, area);
-        let msg = if app.catalog.endpoints.is_empty() {
-            "The inventory has no endpoints."
-        } else if app.failing_only && app.snapshot.round > 0 && filter.is_empty() {
-            "No failing cells. (f shows all)"
-        } else {
-            "No endpoint matches the filters. (Esc clears them)"
-        };
         frame.render_widget(
-            Paragraph::new(format!(" {msg}")).wrap(Wrap { trim: false }),
+            Paragraph::new(format!(" {}", empty_message(app))).wrap(Wrap { trim: false }),
             inner,
         );
         return;
     }
     let layout = MatrixLayout::new(app, &grid, inner);
-    let (sel_r, sel_c) = app.selection_in(&grid);
-    app.col_offset = fit_cols(
-        app.col_offset,
-        sel_c.unwrap_or(0),
-        &layout.widths,
-        layout.avail,
+    let win = layout.scroll(app, &grid);
+    let position = format!(
+        " cols {}-{}/{}  rows {}-{}/{} ",
+        app.col_offset + 1,
+        win.last_col + 1,
+        grid.cols.len(),
+        app.row_offset + 1,
+        win.last_row + 1,
+        grid.rows.len()
     );
-    app.row_offset = fit_rows(
-        app.row_offset,
-        sel_r.unwrap_or(0),
-        grid.rows.len(),
-        usize::from(inner.height.saturating_sub(2)),
-    );
-    let last_col = layout.last_visible(app.col_offset);
-    let last_row = (app.row_offset + usize::from(inner.height.saturating_sub(2)))
-        .min(grid.rows.len())
-        .saturating_sub(1);
-    block = block.title_bottom(Line::from(Span::styled(
-        format!(
-            " cols {}-{}/{}  rows {}-{}/{} ",
-            app.col_offset + 1,
-            last_col + 1,
-            grid.cols.len(),
-            app.row_offset + 1,
-            last_row + 1,
-            grid.rows.len()
-        ),
-        th.dim(),
-    )));
+    let block = block.title_bottom(Line::from(Span::styled(position, th.dim())));
     frame.render_widget(block, area);
-    layout.render(
-        frame.buffer_mut(),
+    let pass = RenderPass {
         app,
-        &grid,
+        grid: &grid,
         th,
-        (sel_r, sel_c),
-        last_col,
-        last_row,
-    );
+        win,
+    };
+    layout.render(frame.buffer_mut(), &pass);
+}
+
+/// The title's marks of the filters in force: failing only, the endpoint filter.
+pub(super) fn filter_badges(app: &App, th: Theme) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    if app.failing_only {
+        out.push(Span::styled(" failing only ", th.fg(Color::Yellow)));
+    }
+    let filter = app.active_filter();
+    if !filter.is_empty() {
+        out.push(Span::styled(
+            format!(" filter: {filter} "),
+            th.fg(Color::Yellow),
+        ));
+    }
+    out
+}
+
+/// Why the matrix is empty.
+fn empty_message(app: &App) -> &'static str {
+    if app.catalog.endpoints.is_empty() {
+        "The inventory has no endpoints."
+    } else if app.failing_only && app.snapshot.round > 0 && app.active_filter().is_empty() {
+        "No failing cells. (f shows all)"
+    } else {
+        "No endpoint matches the filters. (Esc clears them)"
+    }
+}
+
+/// Where the selection is and the last visible column and row, once scrolled.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    sel_r: Option<usize>,
+    sel_c: Option<usize>,
+    last_col: usize,
+    last_row: usize,
 }
 
 /// One render pass of the matrix: the state drawn, the selection, and the last visible column
@@ -174,16 +174,13 @@ struct RenderPass<'a> {
     app: &'a App,
     grid: &'a Grid,
     th: Theme,
-    sel_r: Option<usize>,
-    sel_c: Option<usize>,
-    last_col: usize,
-    last_row: usize,
+    win: Window,
 }
 
 impl RenderPass<'_> {
     /// The grid rows on screen.
     fn visible_rows(&self) -> std::ops::RangeInclusive<usize> {
-        self.app.row_offset..=self.last_row
+        self.app.row_offset..=self.win.last_row
     }
 }
 
@@ -282,38 +279,40 @@ impl MatrixLayout {
         last
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn render(
-        &self,
-        buf: &mut Buffer,
-        app: &App,
-        grid: &Grid,
-        th: Theme,
-        (sel_r, sel_c): (Option<usize>, Option<usize>),
-        last_col: usize,
-        last_row: usize,
-    ) {
+    /// Scroll so that the selection is visible; where it is and what is visible.
+    fn scroll(&self, app: &mut App, grid: &Grid) -> Window {
+        let (sel_r, sel_c) = app.selection_in(grid);
+        let capacity = usize::from(self.inner.height.saturating_sub(2));
+        app.col_offset = fit_cols(app.col_offset, sel_c.unwrap_or(0), &self.widths, self.avail);
+        app.row_offset = fit_rows(
+            app.row_offset,
+            sel_r.unwrap_or(0),
+            grid.rows.len(),
+            capacity,
+        );
+        Window {
+            sel_r,
+            sel_c,
+            last_col: self.last_visible(app.col_offset),
+            last_row: (app.row_offset + capacity)
+                .min(grid.rows.len())
+                .saturating_sub(1),
+        }
+    }
+
+    fn render(&self, buf: &mut Buffer, pass: &RenderPass<'_>) {
         let inner = self.inner;
         if inner.height < 3 || self.avail < self.cell_w {
             return;
         }
-        let pass = RenderPass {
-            app,
-            grid,
-            th,
-            sel_r,
-            sel_c,
-            last_col,
-            last_row,
-        };
-        self.render_row_names(buf, &pass);
-        self.render_scroll_hint(buf, &pass);
+        self.render_row_names(buf, pass);
+        self.render_scroll_hint(buf, pass);
         let mut x = inner.x + self.name_w;
-        for k in app.col_offset..=last_col {
-            let Some(col) = grid.cols.get(k) else {
+        for k in pass.app.col_offset..=pass.win.last_col {
+            let Some(col) = pass.grid.cols.get(k) else {
                 break;
             };
-            x = self.render_column(buf, &pass, k, col, x);
+            x = self.render_column(buf, pass, k, col, x);
         }
     }
 
@@ -344,7 +343,7 @@ impl MatrixLayout {
             else {
                 continue;
             };
-            let style = if Some(r) == pass.sel_r {
+            let style = if Some(r) == pass.win.sel_r {
                 th.title().add_modifier(Modifier::UNDERLINED)
             } else {
                 th.label()
@@ -365,7 +364,7 @@ impl MatrixLayout {
         if pass.app.col_offset > 0 {
             hint.push('<');
         }
-        if pass.last_col + 1 < pass.grid.cols.len() {
+        if pass.win.last_col + 1 < pass.grid.cols.len() {
             hint.push('>');
         }
         buf.set_string(self.inner.x, self.y_label(), hint, pass.th.dim());
@@ -390,7 +389,7 @@ impl MatrixLayout {
             x += 1;
         }
         self.render_group_header(buf, pass, k, col, x);
-        let selected_col = Some(k) == pass.sel_c;
+        let selected_col = Some(k) == pass.win.sel_c;
         self.render_column_label(buf, pass, k, col, x, selected_col);
         for (line, r) in pass.visible_rows().enumerate() {
             let Some(&identity) = pass.grid.rows.get(r) else {
@@ -405,7 +404,7 @@ impl MatrixLayout {
                 col,
                 x,
                 y,
-                selected_col && Some(r) == pass.sel_r,
+                selected_col && Some(r) == pass.win.sel_r,
             );
         }
         x + self.cell_w
@@ -420,7 +419,7 @@ impl MatrixLayout {
         col: &Column,
         x: u16,
     ) {
-        let (app, last_col) = (pass.app, pass.last_col);
+        let (app, last_col) = (pass.app, pass.win.last_col);
         let group_start = k == app.col_offset || self.seps[k];
         if group_start && !app.by_component() {
             let last_group = (k + 1..=last_col).all(|j| !self.seps[j]);

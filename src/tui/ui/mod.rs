@@ -3,7 +3,7 @@
 //!
 //! - here: the frame's layout ([`draw`]): header, the view, footer, help; the matrix view's
 //!   split between the matrix and its pane; the last guard against control characters;
-//! - `header`, `matrix` (identity rows), `fleet` (endpoint rows, and the changes view),
+//! - `header`, `matrix` (identity rows), `fleet` (endpoint rows), `changes` (the history),
 //!   `detail` (the pane: a cell's detail or a folded cell's members), `findings`,
 //!   `status` (footer and help);
 //! - `theme` (styles and cell marks) and `text` (line helpers) serve them all.
@@ -13,6 +13,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+mod changes;
 mod detail;
 mod findings;
 mod fleet;
@@ -46,7 +47,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     match app.view {
         View::Matrix => draw_matrix_view(frame, body, app, th),
         View::Findings => findings::draw_findings(frame, body, app, th),
-        View::Changes => fleet::draw_changes(frame, body, app, th),
+        View::Changes => changes::draw_changes(frame, body, app, th),
     }
     status::draw_status(frame, status, app, th);
     if app.modal == Modal::Help {
