@@ -1,6 +1,6 @@
-//! The pane beside or under the matrix: the selected cell's detail (subject, expectation,
-//! observed outcome, history, findings, drift, TLS session, SQL greeting, chain, timings,
-//! evidence), or the member list of a folded cell.
+//! The detail pane beside or under the matrix: the selected cell's subject, expectation,
+//! observed outcome, history, findings, drift, TLS session, SQL greeting, chain, timings and
+//! evidence.
 
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -10,91 +10,10 @@ use ratatui::Frame;
 
 use super::{changes, hang_wrap, inert_line, kv, more, symbol, Theme, CHANGED, ROTATED};
 use crate::report::sanitize::inert;
-use crate::tui::app::{fit_rows, App, EndpointInfo, IdentityInfo};
+use crate::tui::app::{App, EndpointInfo, IdentityInfo};
 use tlsaudit_engine::audit::{IdentityKind, Verdict};
 use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::ProbeRecord;
-
-/// The member list of a folded cell: every endpoint it folds with this identity's verdict there,
-/// worst first; `Enter` opens the selected member's detail.
-pub(super) fn draw_members(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
-    let Some(m) = app.members().cloned() else {
-        return;
-    };
-    let id = app
-        .catalog
-        .identities
-        .get(m.identity)
-        .map_or("?", |i| i.name.as_str());
-    let component = m
-        .endpoints
-        .first()
-        .and_then(|&e| app.catalog.endpoints.get(e))
-        .map_or("?", |e| e.component.title());
-    let kinds: std::collections::BTreeSet<Option<Verdict>> = m
-        .endpoints
-        .iter()
-        .map(|&e| app.verdict(m.identity, e))
-        .collect();
-    let block = Block::bordered()
-        .title(Span::styled(
-            format!(
-                " {id} -> {component}: {} endpoints, {} verdicts ",
-                m.endpoints.len(),
-                kinds.len()
-            ),
-            th.title(),
-        ))
-        .title_bottom(Span::styled(
-            " j/k move  Enter detail  Esc close ",
-            th.dim(),
-        ));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let name_w = m
-        .endpoints
-        .iter()
-        .filter_map(|&e| app.catalog.endpoints.get(e))
-        .map(|e| e.name.chars().count())
-        .max()
-        .unwrap_or(8);
-    let cap = usize::from(inner.height);
-    let offset = fit_rows(0, m.sel, m.endpoints.len(), cap);
-    let lines: Vec<Line> = m
-        .endpoints
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(cap)
-        .filter_map(|(k, &e)| {
-            let ep = app.catalog.endpoints.get(e)?;
-            let v = app.verdict(m.identity, e);
-            let expected =
-                app.catalog
-                    .expected(m.identity, e)
-                    .map_or("", |x| match (x.allow, x.needed) {
-                        (true, _) => "expected allow",
-                        (false, true) => "not listed, but needed",
-                        (false, false) => "expected deny",
-                    });
-            let mut line = Line::from(vec![
-                Span::raw(if k == m.sel { ">" } else { " " }),
-                Span::styled(
-                    format!("{} {:<12}", symbol(v), v.map_or("pending", Verdict::as_str)),
-                    th.verdict(v),
-                ),
-                Span::styled(format!("{:<name_w$}  ", ep.name), th.title()),
-                Span::raw(format!("{} {}  ", ep.role, ep.address)),
-                Span::styled(expected, th.dim()),
-            ]);
-            if k == m.sel {
-                line = line.style(th.selected());
-            }
-            Some(line)
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
-}
 
 pub(super) fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let wrap_w = usize::from(area.width.saturating_sub(2));

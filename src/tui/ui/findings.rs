@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::{hang_wrap, inert_line, kv, truncate, Theme};
 use crate::report::sanitize::{inert, inert_owned};
 use crate::tui::app::{fit_rows, App};
-use tlsaudit_engine::audit::Severity;
+use tlsaudit_engine::audit::{Finding, Severity};
 
 /// What the audit did not check, under the findings (never hidden by an empty list); returns
 /// the area left for the findings.
@@ -37,6 +37,8 @@ fn draw_not_checked(frame: &mut Frame, area: Rect, app: &App, th: Theme) -> Rect
     area
 }
 
+/// The findings view: the list, most severe first, and the selected finding in full under it
+/// when there is room; what the audit did not check below.
 pub(super) fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let area = draw_not_checked(frame, area, app, th);
     let n = app.findings_len();
@@ -60,25 +62,39 @@ pub(super) fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Th
     }
     let cap = usize::from(inner.height);
     app.finding_offset = fit_rows(app.finding_offset, app.finding_sel, n, cap);
+    frame.render_widget(Paragraph::new(finding_lines(app, th, cap)), inner);
+    if detail_h > 0 {
+        if let Some(f) = app.selected_finding() {
+            draw_finding(frame, detail_area, f, th);
+        }
+    }
+}
+
+/// What a finding is about, as the list names it.
+fn target(f: &Finding) -> String {
+    match (&f.endpoint, &f.identity) {
+        (Some(e), Some(i)) => format!("{e} x {i}"),
+        (Some(e), None) => e.clone(),
+        (None, Some(i)) => format!("identity {i}"),
+        (None, None) => "cluster".to_string(),
+    }
+}
+
+/// The list's lines on screen (`cap` from the scroll offset), in aligned columns: severity,
+/// code, target, title.
+fn finding_lines(app: &App, th: Theme, cap: usize) -> Vec<Line<'static>> {
     let code_w = app
         .findings()
         .map(|f| f.code.as_str().len())
         .max()
         .unwrap_or(4);
-    let target = |f: &tlsaudit_engine::audit::Finding| match (&f.endpoint, &f.identity) {
-        (Some(e), Some(i)) => format!("{e} x {i}"),
-        (Some(e), None) => e.clone(),
-        (None, Some(i)) => format!("identity {i}"),
-        (None, None) => "cluster".to_string(),
-    };
     let target_w = app
         .findings()
         .map(|f| target(f).chars().count())
         .max()
         .unwrap_or(7)
         .min(28);
-    let lines: Vec<Line> = app
-        .findings()
+    app.findings()
         .enumerate()
         .skip(app.finding_offset)
         .take(cap)
@@ -89,7 +105,7 @@ pub(super) fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Th
                 Severity::Info => "INFO",
             };
             let mark = if k == app.finding_sel { '>' } else { ' ' };
-            let mut line = Line::from(vec![
+            let line = Line::from(vec![
                 Span::raw(mark.to_string()),
                 Span::styled(format!("{sev} "), th.severity(f.severity)),
                 Span::styled(format!("{:<code_w$} ", f.code), th.title()),
@@ -100,29 +116,29 @@ pub(super) fn draw_findings(frame: &mut Frame, area: Rect, app: &mut App, th: Th
                 Span::raw(inert_owned(&f.title)),
             ]);
             if k == app.finding_sel {
-                line = line.style(th.selected());
+                line.style(th.selected())
+            } else {
+                line
             }
-            line
         })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
-    if detail_h > 0 {
-        if let Some(f) = app.selected_finding() {
-            let wrap_w = usize::from(detail_area.width.saturating_sub(2));
-            let lines: Vec<Line> = [
-                kv(th, "Title", vec![Span::raw(f.title.clone())]),
-                kv(th, "Evidence", vec![Span::raw(f.evidence.clone())]),
-                kv(th, "Fix", vec![Span::raw(f.fix.clone())]),
-            ]
-            .into_iter()
-            .map(inert_line)
-            .flat_map(|l| hang_wrap(l, wrap_w))
-            .collect();
-            let block = Block::bordered().title(Span::styled(
-                format!(" {} ({}) ", f.code, f.severity.as_str()),
-                th.severity(f.severity),
-            ));
-            frame.render_widget(Paragraph::new(lines).block(block), detail_area);
-        }
-    }
+        .collect()
+}
+
+/// The selected finding in full: title, evidence, fix, wrapped.
+fn draw_finding(frame: &mut Frame, area: Rect, f: &Finding, th: Theme) {
+    let wrap_w = usize::from(area.width.saturating_sub(2));
+    let lines: Vec<Line> = [
+        kv(th, "Title", vec![Span::raw(f.title.clone())]),
+        kv(th, "Evidence", vec![Span::raw(f.evidence.clone())]),
+        kv(th, "Fix", vec![Span::raw(f.fix.clone())]),
+    ]
+    .into_iter()
+    .map(inert_line)
+    .flat_map(|l| hang_wrap(l, wrap_w))
+    .collect();
+    let block = Block::bordered().title(Span::styled(
+        format!(" {} ({}) ", f.code, f.severity.as_str()),
+        th.severity(f.severity),
+    ));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -184,6 +184,73 @@ impl RenderPass<'_> {
     }
 }
 
+/// The cell width and the column labels: the full names when every column fits `avail`,
+/// else shortened (`seps`: where a component starts).
+fn fit_labels(app: &App, grid: &Grid, seps: &[bool], avail: u16) -> (u16, Vec<String>) {
+    let wide: Vec<String> = grid
+        .cols
+        .iter()
+        .map(|c| {
+            if app.by_component() {
+                c.component.title().to_string()
+            } else {
+                endpoint_label(app, c.endpoints[0])
+            }
+        })
+        .collect();
+    // Folded cells need room for the symbol, the disagreement mark and a change mark.
+    let natural = wide
+        .iter()
+        .map(|l| width(l))
+        .max()
+        .unwrap_or(1)
+        .saturating_add(1)
+        .clamp(if app.by_component() { 5 } else { 3 }, 12);
+    let total: u32 = seps
+        .iter()
+        .map(|s| u32::from(natural) + u32::from(*s))
+        .sum();
+    if total <= u32::from(avail) {
+        (natural, wide)
+    } else if app.by_component() {
+        (5, wide.iter().map(|l| truncate(l, 4)).collect())
+    } else {
+        // Names too long for every column to show: shorten them (unique within their
+        // component, by the table's rule) to fit, but never under 4 characters (columns
+        // scroll instead); the selection line names the selected one in full.
+        let n = u32::try_from(grid.cols.len()).unwrap_or(u32::MAX).max(1);
+        let n_seps = u32::try_from(seps.iter().filter(|s| **s).count()).unwrap_or(0);
+        let fit = u16::try_from(u32::from(avail).saturating_sub(n_seps) / n).unwrap_or(5);
+        let cell_w = fit.max(5).min(natural.max(5));
+        (cell_w, shorten_labels(&wide, seps, usize::from(cell_w - 1)))
+    }
+}
+
+/// A cell of the matrix: its verdict (a fold's worst), and whether it (any member) changed or
+/// rotated since the previous round.
+fn cell_state(app: &App, identity: usize, col: &Column) -> (Option<Verdict>, bool, bool) {
+    if col.endpoints.len() == 1 {
+        let c = app.cell(identity, col.endpoints[0]);
+        return (
+            c.and_then(|c| c.verdict),
+            c.is_some_and(|c| c.changed),
+            c.is_some_and(|c| c.rotated),
+        );
+    }
+    let mut worst = None;
+    let (mut changed, mut rotated) = (false, false);
+    for &e in &col.endpoints {
+        if let Some(c) = app.cell(identity, e) {
+            if badness(c.verdict) > badness(worst) {
+                worst = c.verdict;
+            }
+            changed |= c.changed;
+            rotated |= c.rotated;
+        }
+    }
+    (worst, changed, rotated)
+}
+
 /// Column widths and labels of the matrix for one frame.
 struct MatrixLayout {
     inner: Rect,
@@ -214,46 +281,7 @@ impl MatrixLayout {
             .enumerate()
             .map(|(k, c)| k > 0 && grid.cols[k - 1].component != c.component)
             .collect();
-        let wide: Vec<String> = grid
-            .cols
-            .iter()
-            .map(|c| {
-                if app.by_component() {
-                    c.component.title().to_string()
-                } else {
-                    endpoint_label(app, c.endpoints[0])
-                }
-            })
-            .collect();
-        // Folded cells need room for the symbol, the disagreement mark and a change mark.
-        let natural = wide
-            .iter()
-            .map(|l| width(l))
-            .max()
-            .unwrap_or(1)
-            .saturating_add(1)
-            .clamp(if app.by_component() { 5 } else { 3 }, 12);
-        let total: u32 = seps
-            .iter()
-            .map(|s| u32::from(natural) + u32::from(*s))
-            .sum();
-        let (cell_w, labels) = if total <= u32::from(avail) {
-            (natural, wide)
-        } else if app.by_component() {
-            (5, wide.iter().map(|l| truncate(l, 4)).collect())
-        } else {
-            // Names too long for every column to show: shorten them (unique within their
-            // component, by the table's rule) to fit, but never under 4 characters (columns
-            // scroll instead); the selection line names the selected one in full.
-            let n = u32::try_from(grid.cols.len()).unwrap_or(u32::MAX).max(1);
-            let n_seps = u32::try_from(seps.iter().filter(|s| **s).count()).unwrap_or(0);
-            let fit = u16::try_from(u32::from(avail).saturating_sub(n_seps) / n).unwrap_or(5);
-            let cell_w = fit.max(5).min(natural.max(5));
-            (
-                cell_w,
-                shorten_labels(&wide, &seps, usize::from(cell_w - 1)),
-            )
-        };
+        let (cell_w, labels) = fit_labels(app, grid, &seps, avail);
         let widths = seps.iter().map(|s| cell_w + u16::from(*s)).collect();
         MatrixLayout {
             inner,
@@ -493,27 +521,7 @@ impl MatrixLayout {
         selected: bool,
     ) {
         let differ = col.endpoints.len() > 1 && app.members_differ(identity, &col.endpoints);
-        let (verdict, changed, rotated) = if col.endpoints.len() == 1 {
-            let c = app.cell(identity, col.endpoints[0]);
-            (
-                c.and_then(|c| c.verdict),
-                c.is_some_and(|c| c.changed),
-                c.is_some_and(|c| c.rotated),
-            )
-        } else {
-            let mut worst = None;
-            let (mut changed, mut rotated) = (false, false);
-            for &e in &col.endpoints {
-                if let Some(c) = app.cell(identity, e) {
-                    if badness(c.verdict) > badness(worst) {
-                        worst = c.verdict;
-                    }
-                    changed |= c.changed;
-                    rotated |= c.rotated;
-                }
-            }
-            (worst, changed, rotated)
-        };
+        let (verdict, changed, rotated) = cell_state(app, identity, col);
         let mut style = th.verdict(verdict);
         let mid = (self.cell_w - 1) / 2;
         if selected {
@@ -552,7 +560,7 @@ pub(super) fn selection_line(app: &App, th: Theme) -> Line<'static> {
     let Some((i, e)) = app.selected_cell() else {
         return Line::default();
     };
-    let (Some(id), Some(ep)) = (app.catalog.identities.get(i), app.catalog.endpoints.get(e)) else {
+    let (Some(id), Some(_)) = (app.catalog.identities.get(i), app.catalog.endpoints.get(e)) else {
         return Line::default();
     };
     let v = app.verdict(i, e);
@@ -561,52 +569,7 @@ pub(super) fn selection_line(app: &App, th: Theme) -> Line<'static> {
         Span::styled(id.name.clone(), th.title()),
         Span::raw(" -> "),
     ];
-    if let (true, Some(g)) = (app.transposed(), &app.sel_group) {
-        let n = app
-            .trows()
-            .into_iter()
-            .find_map(|r| match r {
-                Row::Group {
-                    name, endpoints, ..
-                } if name == *g => Some(endpoints.len()),
-                _ => None,
-            })
-            .unwrap_or(0);
-        spans.push(Span::styled(format!("group {g}"), th.title()));
-        spans.push(Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)));
-    } else if let Some(m) = app.members().filter(|_| !app.transposed()) {
-        spans.push(Span::styled(ep.name.clone(), th.title()));
-        spans.push(Span::raw(format!(
-            " ({} of {} {} endpoints): ",
-            m.sel + 1,
-            m.endpoints.len(),
-            ep.component.title()
-        )));
-    } else if app.by_component() && !app.transposed() {
-        let col = app
-            .grid()
-            .cols
-            .into_iter()
-            .find(|c| c.endpoints.contains(&e));
-        let n = col.as_ref().map_or(1, |c| c.endpoints.len());
-        let differ = col
-            .as_ref()
-            .is_some_and(|c| app.members_differ(i, &c.endpoints));
-        spans.push(Span::styled(ep.component.title().to_string(), th.title()));
-        spans.push(Span::raw(format!(" ({n} endpoints")));
-        if differ {
-            spans.push(Span::styled(format!(" {DIFFER}"), th.title()));
-        }
-        spans.push(Span::raw(format!(", worst {}): ", ep.name)));
-    } else {
-        spans.push(Span::styled(ep.name.clone(), th.title()));
-        spans.push(Span::raw(format!(
-            " ({} {} {}): ",
-            ep.component.title(),
-            ep.role,
-            ep.address
-        )));
-    }
+    spans.extend(selected_target(app, th, i, e));
     spans.push(Span::styled(
         format!("{} {}", symbol(v), v.map_or("pending", Verdict::as_str)),
         th.verdict(v),
@@ -625,6 +588,77 @@ pub(super) fn selection_line(app: &App, th: Theme) -> Line<'static> {
         ));
     }
     Line::from(spans)
+}
+
+/// What the selection is at: a group (transposed), a member of a folded cell, a component
+/// fold, or an endpoint; `e` is the endpoint shown (a fold's worst).
+fn selected_target(app: &App, th: Theme, i: usize, e: usize) -> Vec<Span<'static>> {
+    let Some(ep) = app.catalog.endpoints.get(e) else {
+        return Vec::new();
+    };
+    if let (true, Some(g)) = (app.transposed(), &app.sel_group) {
+        let n = app
+            .trows()
+            .into_iter()
+            .find_map(|r| match r {
+                Row::Group {
+                    name, endpoints, ..
+                } if name == *g => Some(endpoints.len()),
+                _ => None,
+            })
+            .unwrap_or(0);
+        vec![
+            Span::styled(format!("group {g}"), th.title()),
+            Span::raw(format!(" ({n} endpoints, worst {}): ", ep.name)),
+        ]
+    } else if let Some(m) = app.members().filter(|_| !app.transposed()) {
+        vec![
+            Span::styled(ep.name.clone(), th.title()),
+            Span::raw(format!(
+                " ({} of {} {} endpoints): ",
+                m.sel + 1,
+                m.endpoints.len(),
+                ep.component.title()
+            )),
+        ]
+    } else if app.by_component() && !app.transposed() {
+        component_target(app, th, i, e)
+    } else {
+        vec![
+            Span::styled(ep.name.clone(), th.title()),
+            Span::raw(format!(
+                " ({} {} {}): ",
+                ep.component.title(),
+                ep.role,
+                ep.address
+            )),
+        ]
+    }
+}
+
+/// A component fold: its endpoint count, whether its members differ, its worst endpoint `e`.
+fn component_target(app: &App, th: Theme, i: usize, e: usize) -> Vec<Span<'static>> {
+    let Some(ep) = app.catalog.endpoints.get(e) else {
+        return Vec::new();
+    };
+    let col = app
+        .grid()
+        .cols
+        .into_iter()
+        .find(|c| c.endpoints.contains(&e));
+    let n = col.as_ref().map_or(1, |c| c.endpoints.len());
+    let differ = col
+        .as_ref()
+        .is_some_and(|c| app.members_differ(i, &c.endpoints));
+    let mut spans = vec![
+        Span::styled(ep.component.title().to_string(), th.title()),
+        Span::raw(format!(" ({n} endpoints")),
+    ];
+    if differ {
+        spans.push(Span::styled(format!(" {DIFFER}"), th.title()));
+    }
+    spans.push(Span::raw(format!(", worst {}): ", ep.name)));
+    spans
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! - here: the frame's layout ([`draw`]): header, the view, footer, help; the matrix view's
 //!   split between the matrix and its pane; the last guard against control characters;
 //! - `header`, `matrix` (identity rows), `fleet` (endpoint rows), `changes` (the history),
-//!   `detail` (the pane: a cell's detail or a folded cell's members), `findings`,
+//!   `detail` and `members` (the pane: a cell's detail, a folded cell's members), `findings`,
 //!   `status` (footer and help);
 //! - `theme` (styles and cell marks) and `text` (line helpers) serve them all.
 
@@ -19,6 +19,7 @@ mod findings;
 mod fleet;
 mod header;
 mod matrix;
+mod members;
 mod status;
 #[cfg(test)]
 mod testkit;
@@ -119,7 +120,7 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         frame.render_widget(Paragraph::new(legend), leg);
     }
     match detail {
-        Some(d) if !app.detail_open() => detail::draw_members(frame, d, app, th),
+        Some(d) if !app.detail_open() => members::draw_members(frame, d, app, th),
         Some(d) => detail::draw_detail(frame, d, app, th),
         None => {}
     }
