@@ -77,29 +77,16 @@ fn scrub(buf: &mut Buffer) {
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
     let folds = app.by_component() || app.transposed();
-    let legend_h = u16::try_from(
-        matrix::legend(th, area.width, pending, folds, app.catalog.has_minted()).len(),
-    )
-    .unwrap_or(1);
     let rows = if app.transposed() {
         app.trows().len().saturating_sub(1)
     } else {
         app.grid().rows.len()
     };
     let rows = u16::try_from(rows).unwrap_or(u16::MAX);
-    let matrix_h = rows.saturating_add(4 + 1 + legend_h);
-    let (matrix, detail) = if app.pane == Pane::None {
-        (Some(area), None)
-    } else if area.height >= 30 {
-        let h = matrix_h.min(area.height.saturating_sub(12)).max(8);
-        let [m, d] = Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).areas(area);
-        (Some(m), Some(d))
-    } else if area.width >= 100 {
-        let [m, d] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(area);
-        (Some(m), Some(d))
-    } else {
-        (None, Some(area))
+    let (matrix, pane) = {
+        let legend = matrix::legend(th, area.width, pending, folds, app.catalog.has_minted());
+        let legend_h = u16::try_from(legend.len()).unwrap_or(1);
+        split_pane(area, app, rows.saturating_add(4 + 1 + legend_h))
     };
     if let Some(m) = matrix {
         let legend = matrix::legend(th, m.width, pending, folds, app.catalog.has_minted());
@@ -119,10 +106,28 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
         frame.render_widget(Paragraph::new(matrix::selection_line(app, th)), info);
         frame.render_widget(Paragraph::new(legend), leg);
     }
-    match detail {
+    match pane {
         Some(d) if !app.detail_open() => members::draw_members(frame, d, app, th),
         Some(d) => detail::draw_detail(frame, d, app, th),
         None => {}
+    }
+}
+
+/// The matrix view's areas: the matrix (`matrix_h` high with its legend, if it fits) and the
+/// open pane: under it when tall, beside it when wide, else the pane alone.
+fn split_pane(area: Rect, app: &App, matrix_h: u16) -> (Option<Rect>, Option<Rect>) {
+    if app.pane == Pane::None {
+        (Some(area), None)
+    } else if area.height >= 30 {
+        let h = matrix_h.min(area.height.saturating_sub(12)).max(8);
+        let [m, d] = Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).areas(area);
+        (Some(m), Some(d))
+    } else if area.width >= 100 {
+        let [m, d] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(area);
+        (Some(m), Some(d))
+    } else {
+        (None, Some(area))
     }
 }
 

@@ -168,7 +168,21 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, th: Theme) {
         })
         .collect();
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled(" Verdicts", th.title())));
+    lines.extend(verdict_lines(th));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(Span::styled(" Help ", th.title()))
+                .title_bottom(Span::styled(" any key closes ", th.dim())),
+        ),
+        rect,
+    );
+}
+
+/// The help's second part: what each verdict and mark means.
+fn verdict_lines(th: Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(" Verdicts", th.title()))];
     for v in Verdict::ALL {
         let what = match v {
             Verdict::Secure => "expected allow, accepted over a trusted chain",
@@ -191,15 +205,7 @@ pub(super) fn draw_help(frame: &mut Frame, area: Rect, th: Theme) {
     lines.push(Line::from(format!(
         "  {PENDING} pending  {CHANGED} verdict changed  {ROTATED} certificate rotated"
     )));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(Span::styled(" Help ", th.title()))
-                .title_bottom(Span::styled(" any key closes ", th.dim())),
-        ),
-        rect,
-    );
+    lines
 }
 
 #[cfg(test)]

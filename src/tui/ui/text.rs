@@ -68,22 +68,6 @@ pub(super) fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>>
         lead
     }
     .min(width / 2);
-    let mut tokens: Vec<(String, Style)> = Vec::new();
-    for span in &line.spans {
-        let mut cur = String::new();
-        let mut cur_space = None;
-        for c in span.content.chars() {
-            let space = c == ' ';
-            if cur_space.is_some_and(|s| s != space) {
-                tokens.push((std::mem::take(&mut cur), span.style));
-            }
-            cur.push(c);
-            cur_space = Some(space);
-        }
-        if !cur.is_empty() {
-            tokens.push((cur, span.style));
-        }
-    }
     let mut out = Vec::new();
     let mut spans: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
@@ -91,7 +75,7 @@ pub(super) fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>>
         out.push(Line::from(std::mem::take(spans)));
         spans.push(Span::raw(" ".repeat(indent)));
     };
-    for (tok, style) in tokens {
+    for (tok, style) in tokens(&line) {
         let len = tok.chars().count();
         if used + len <= width {
             spans.push(Span::styled(tok, style));
@@ -121,6 +105,27 @@ pub(super) fn hang_wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>>
         out.push(Line::from(spans));
     }
     out
+}
+
+/// A line cut into runs of spaces and runs of other characters, each with its span's style.
+fn tokens(line: &Line<'_>) -> Vec<(String, Style)> {
+    let mut tokens: Vec<(String, Style)> = Vec::new();
+    for span in &line.spans {
+        let mut cur = String::new();
+        let mut cur_space = None;
+        for c in span.content.chars() {
+            let space = c == ' ';
+            if cur_space.is_some_and(|s| s != space) {
+                tokens.push((std::mem::take(&mut cur), span.style));
+            }
+            cur.push(c);
+            cur_space = Some(space);
+        }
+        if !cur.is_empty() {
+            tokens.push((cur, span.style));
+        }
+    }
+    tokens
 }
 
 #[cfg(test)]
