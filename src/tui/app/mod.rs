@@ -4,10 +4,10 @@
 //!
 //! - here: the [`App`] state, its modes ([`Layout`], [`Columns`], [`Pane`], [`Modal`]) and the
 //!   snapshot it shows;
-//! - [`catalog`]: the fixed part of the audit ([`Catalog`]);
-//! - [`grid`]: the identity-rows matrix ([`Grid`]), folded cells and their members;
-//! - [`fleet`]: the transposed view (endpoint rows, grouped and foldable) and the search;
-//! - [`navigation`]: moving the selection, keeping it visible, jumping to a finding or change;
+//! - `catalog`: the fixed part of the audit ([`Catalog`]);
+//! - `grid`: the identity-rows matrix ([`Grid`]), folded cells and their members;
+//! - `fleet`: the transposed view (endpoint rows, grouped and foldable) and the search;
+//! - `navigation`: moving the selection, keeping it visible, jumping to a finding or change;
 //! - `input`: keys to transitions and [`Action`]s.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,11 +17,11 @@ use tlsaudit_engine::audit::{
     CellId, CellState, EndpointId, Finding, IdentityId, Snapshot, Verdict,
 };
 
-pub mod catalog;
-pub mod fleet;
-pub mod grid;
+mod catalog;
+mod fleet;
+mod grid;
 mod input;
-pub mod navigation;
+mod navigation;
 #[cfg(test)]
 mod testkit;
 
