@@ -256,7 +256,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
 /// The 200 x 10 scenarios, as before: identities as rows.
 fn wide() -> App {
     let mut app = synthetic(200, 10);
-    app.transposed = false;
+    app.layout = tui::Layout::ByIdentity;
     app
 }
 
@@ -396,7 +396,7 @@ fn fleet(frames: usize) {
         .chain(std::iter::repeat_n('k', 1004))
         .collect();
     let mut app = synthetic(1000, 12);
-    assert!(app.transposed);
+    assert!(app.transposed());
     report("transposed, moving down", &measure(&mut app, frames, &down));
 
     let mut app = synthetic(1000, 12);
@@ -423,7 +423,7 @@ fn fleet(frames: usize) {
     );
 
     let mut app = synthetic(1000, 12);
-    app.transposed = false;
+    app.layout = tui::Layout::ByIdentity;
     let sweep: Vec<char> = std::iter::repeat_n('l', 1000)
         .chain(std::iter::repeat_n('h', 1000))
         .collect();

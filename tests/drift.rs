@@ -307,7 +307,7 @@ async fn the_dashboard_detail_shows_the_drift() {
     let auditor = Arc::new(Auditor::new(Plan::new(inv).unwrap()));
     auditor.run_round(None).await;
     let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), false);
-    app.transposed = false;
+    app.layout = tui::Layout::ByIdentity;
     app.sel_identity = app
         .catalog
         .identities

@@ -133,7 +133,7 @@ macro_rules! assert_screen {
 #[test]
 fn transposed_1000x6_names_endpoints_in_rows() {
     let mut app = fleet();
-    assert!(app.transposed, "the default follows the shape");
+    assert!(app.transposed(), "the default follows the shape");
     typed(&mut app, "jjjl");
     let s = screen(&mut app, 120, 40);
     assert!(

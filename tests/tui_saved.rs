@@ -65,7 +65,7 @@ async fn merged_app() -> App {
     // Written and read back as `tui --from merged.json` does.
     let doc = SavedReport::parse(&doc.to_json().unwrap(), "merged.json").unwrap();
     let mut app = tui::saved::app(&doc, "merged.json", false).unwrap();
-    app.transposed = false;
+    app.layout = tui::Layout::ByIdentity;
     app
 }
 

@@ -39,9 +39,9 @@ async fn audited() -> (Lab, Arc<Auditor>, App) {
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
     let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
-    assert!(app.transposed, "15 endpoints outnumber 8 identities");
+    assert!(app.transposed(), "15 endpoints outnumber 8 identities");
     // These snapshots show the identity-rows layout (`t`).
-    app.transposed = false;
+    app.layout = tui::Layout::ByIdentity;
     app.next_refresh_secs = Some(10);
     (lab, auditor, app)
 }
@@ -275,7 +275,7 @@ async fn loop_draws_handles_keys_and_quits() {
         .expect("the loop returns after q")
         .expect("join");
     r.expect("loop result");
-    assert!(app.failing_only && app.detail);
+    assert!(app.failing_only && app.detail_open());
     let s = terminal.backend().to_string();
     assert!(s.contains("failing only"), "{s}");
     assert!(

@@ -31,7 +31,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-pub use app::{Action, App, Catalog, Column, EndpointInfo, Grid, GroupBy, IdentityInfo, Row, View};
+pub use app::{
+    Action, App, Catalog, Column, Columns, EndpointInfo, Grid, GroupBy, IdentityInfo, Layout,
+    Modal, Pane, Row, View,
+};
 use tlsaudit_engine::audit::{Auditor, CellId, Snapshot};
 pub use ui::draw;
 
