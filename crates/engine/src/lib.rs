@@ -18,6 +18,7 @@ pub mod audit;
 pub mod diagnose;
 pub mod error;
 pub mod explain;
+pub mod finding;
 pub mod fsutil;
 pub mod inventory;
 pub mod lint;

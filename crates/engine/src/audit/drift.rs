@@ -21,7 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use super::{EndpointId, IdentityKind, Plan, Snapshot};
-use crate::audit::{Code, Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::pki::load::{load_certs, CertRole};
 use crate::pki::{summarize, CertSummary, Trust};
@@ -491,29 +491,30 @@ pub(super) fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
         if let (CertDrift::NotReloaded, Some(s), Some(f), Some(path)) =
             (d.cert, &d.served, &d.file, &d.cert_file)
         {
-            out.push(super::findings::finding(
-                Code::CertNotReloaded,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!(
-                    "{} serves certificate serial {} (notAfter {}), the file {path} holds serial {} (notAfter {}): not reloaded yet, or the server runs with another file",
-                    ep.name, s.serial, s.not_after, f.serial, f.not_after
-                ),
-                format!(
-                    "served sha256 {}, file sha256 {} ({})",
-                    s.sha256,
-                    f.sha256,
-                    reload_rule(ep)
-                ),
-                format!(
-                    "make {} the file {} serves ({}); TiKV and TiFlash pick it up on the next connection once its mtime changed (touch {path}), the Go components at the next handshake; else restart {}",
-                    path,
-                    ep.name,
-                    setting(ep, false),
-                    ep.name
-                ),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CertNotReloaded,
+                    Severity::Warning,
+                    format!(
+                        "{} serves certificate serial {} (notAfter {}), the file {path} holds serial {} (notAfter {}): not reloaded yet, or the server runs with another file",
+                        ep.name, s.serial, s.not_after, f.serial, f.not_after
+                    ),
+                    format!(
+                        "served sha256 {}, file sha256 {} ({})",
+                        s.sha256,
+                        f.sha256,
+                        reload_rule(ep)
+                    ),
+                    format!(
+                        "make {} the file {} serves ({}); TiKV and TiFlash pick it up on the next connection once its mtime changed (touch {path}), the Go components at the next handshake; else restart {}",
+                        path,
+                        ep.name,
+                        setting(ep, false),
+                        ep.name
+                    ),
+                )
+                .endpoint(ep.name.clone()),
+            );
         }
         if let (CaDrift::RestartRequired, Some(path)) = (d.ca, &d.ca_file) {
             // A caller the file's CA issued is refused now: an outage; otherwise it is one the
@@ -523,22 +524,23 @@ pub(super) fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
             } else {
                 Severity::Critical
             };
-            out.push(super::findings::finding(
-                Code::CaRestartRequired,
-                severity,
-                Some(&ep.name),
-                None,
-                format!(
-                    "the CA file {path} does not hold the CA {} runs with: the server still verifies against the old CA (the CA is read only at start)",
-                    ep.name
-                ),
-                d.ca_evidence.join("; "),
-                format!(
-                    "restart {} so that it loads {path} ({}); first make sure its certificate is issued by a CA in that file, and during a CA rotation keep the old and the new CA in the file until every component serves the new one",
-                    ep.name,
-                    setting(ep, true)
-                ),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CaRestartRequired,
+                    severity,
+                    format!(
+                        "the CA file {path} does not hold the CA {} runs with: the server still verifies against the old CA (the CA is read only at start)",
+                        ep.name
+                    ),
+                    d.ca_evidence.join("; "),
+                    format!(
+                        "restart {} so that it loads {path} ({}); first make sure its certificate is issued by a CA in that file, and during a CA rotation keep the old and the new CA in the file until every component serves the new one",
+                        ep.name,
+                        setting(ep, true)
+                    ),
+                )
+                .endpoint(ep.name.clone()),
+            );
         }
     }
 }

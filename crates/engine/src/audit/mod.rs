@@ -2,7 +2,6 @@
 //! per-host limit, judged against the allow-lists. Progress and results are published as owned
 //! snapshots on a `tokio::sync::watch` channel that any front end reads without locks.
 
-pub mod code;
 pub mod drift;
 pub mod expect;
 pub mod findings;
@@ -17,13 +16,12 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::error::InputError;
+pub use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{Endpoint, IdentityEntry, Inventory};
 use crate::pki::{ChainCache, Identity, Trust};
 use crate::probe::{probe_with, Caller, ProbeRecord, ProbeSpec};
 use crate::profile::Component;
-pub use code::Code;
 pub use expect::{Expected, Verdict};
-pub use findings::{Finding, Severity};
 pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 
 /// Where an identity comes from.
