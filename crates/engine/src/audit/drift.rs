@@ -578,7 +578,7 @@ mod tests {
     use super::*;
     use crate::audit::{Auditor, Plan};
     use crate::inventory::Inventory;
-    use crate::remedy::certs::Ca;
+    use crate::pki::mint::Ca;
     use std::sync::Arc;
 
     /// A CA, a server leaf of it, and an inventory naming them as the endpoint's files.

@@ -300,7 +300,7 @@ mod tests {
             kind: IdentityKind::Foreign,
             component: None,
             caller: Caller::new(
-                crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)
+                crate::pki::mint::Ca::generate("tlsaudit throwaway", 1)
                     .unwrap()
                     .identity("foreign", cns[0], &[], false, 1)
                     .unwrap(),

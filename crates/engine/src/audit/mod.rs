@@ -20,7 +20,7 @@ pub use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{Endpoint, IdentityEntry, Inventory};
 use crate::pki::{ChainCache, Identity, Trust};
 use crate::probe::{probe_with, Caller, ProbeRecord, ProbeSpec};
-use crate::profile::Component;
+use crate::profile::{minted_name, Component, EXTRA_NAMES};
 pub use expect::{Expected, Verdict};
 pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 
@@ -47,16 +47,6 @@ impl IdentityKind {
     pub fn is_extra(self) -> bool {
         self != IdentityKind::Configured
     }
-}
-
-/// The names of the identities the audit can add, in the order it adds them: the fixed ones,
-/// then one per component of [`crate::inventory::AuditOptions::minted`]. No inventory identity
-/// may take these names.
-pub const EXTRA_NAMES: [&str; 3] = ["anonymous", "foreign", "unlisted"];
-
-/// The name of the identity minted for a component: the CN TiUP gives its certificate.
-pub fn minted_name(component: Component) -> &'static str {
-    component.cert_name()
 }
 
 /// The identities the audit of `inv` adds to the inventory's, by name: those its options
@@ -127,7 +117,7 @@ pub fn extra_identities(
             .iter()
             .find_map(|i| i.caller.identity.cn().map(str::to_string))
             .unwrap_or_else(|| "tidb".to_string());
-        let identity = crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)?.identity(
+        let identity = crate::pki::mint::Ca::generate("tlsaudit throwaway", 1)?.identity(
             "foreign",
             &cn,
             &[],
@@ -155,7 +145,7 @@ pub fn extra_identities(
         return Ok(identities);
     }
     // One signer for every identity issued from the cluster CA (the same one `init` uses).
-    let ca = crate::remedy::certs::Ca::load(&inventory.ca, ca_key)?;
+    let ca = crate::pki::mint::Ca::load(&inventory.ca, ca_key)?;
     if opts.unlisted {
         let listed: Vec<&str> = inventory
             .endpoints

@@ -680,7 +680,7 @@ mod tests {
     /// A folder with a CA, a TiKV certificate (serverAuth) and `tikv.toml` naming `security`.
     fn drift_files(security: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
         let leaf = ca
             .issue("tikv", &["127.0.0.1".to_string()], true, 30)
             .unwrap();
@@ -748,7 +748,7 @@ mod tests {
             .iter()
             .all(|e| e.cert_file.as_deref() == Some(dir.path().join("tikv.crt").as_path())));
         // A client certificate copied as tikv.crt is a caller's, not the server's.
-        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
         std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
         std::fs::write(
             dir.path().join("tikv.crt"),
