@@ -20,7 +20,9 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointId, IdentityKind, Plan, Snapshot};
+use super::cell::CellState;
+use super::identity::{AuditIdentity, IdentityKind};
+use super::matrix::{EndpointId, Matrix};
 use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::pki::load::{load_certs, CertRole};
@@ -191,12 +193,11 @@ struct CaFile {
     issued: Vec<bool>,
 }
 
-fn ca_file(plan: &Plan, path: &Path) -> Result<CaFile, String> {
+fn ca_file(identities: &[AuditIdentity], path: &Path) -> Result<CaFile, String> {
     let read = read(path, CertRole::Ca)?;
     let trust =
         Trust::from_der(read.der.clone()).map_err(|m| format!("{}: {m}", path.display()))?;
-    let issued = plan
-        .identities
+    let issued = identities
         .iter()
         .map(|id| {
             id.kind == IdentityKind::Configured
@@ -215,41 +216,40 @@ fn ca_file(plan: &Plan, path: &Path) -> Result<CaFile, String> {
     })
 }
 
-/// The drift of every endpoint of the plan after the round in `snap` (`None`: no files given).
-/// The files are read now: one replaced since the previous round is seen.
-pub fn check(plan: &Plan, snap: &Snapshot) -> Vec<Option<Drift>> {
+/// The drift of every endpoint after a round whose `cells` the audit's `identities` probed
+/// (`None`: no files given). The files are read now: one replaced since the previous round is
+/// seen.
+pub fn check(
+    endpoints: &[Endpoint],
+    identities: &[AuditIdentity],
+    cells: &Matrix<CellState>,
+) -> Vec<Option<Drift>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut cas: HashMap<&Path, Result<CaFile, String>> = HashMap::new();
-    for p in plan
-        .inventory
-        .endpoints
-        .iter()
-        .filter_map(|e| e.ca_file.as_deref())
-    {
-        cas.entry(p).or_insert_with(|| ca_file(plan, p));
+    for p in endpoints.iter().filter_map(|e| e.ca_file.as_deref()) {
+        cas.entry(p).or_insert_with(|| ca_file(identities, p));
     }
-    plan.inventory
-        .endpoints
+    endpoints
         .iter()
         .enumerate()
         .map(|(e, ep)| {
             (ep.cert_file.is_some() || ep.ca_file.is_some()).then(|| {
                 let ca = ep.ca_file.as_deref().and_then(|p| cas.get(p));
-                endpoint(snap, EndpointId(e), ep, ca, now)
+                endpoint(cells, identities, EndpointId(e), ep, ca, now)
             })
         })
         .collect()
 }
 
 fn endpoint(
-    snap: &Snapshot,
+    cells: &Matrix<CellState>,
+    identities: &[AuditIdentity],
     e: EndpointId,
     ep: &Endpoint,
     ca: Option<&Result<CaFile, String>>,
     now: i64,
 ) -> Drift {
-    let records: Vec<(usize, &ProbeRecord)> = snap
-        .cells
+    let records: Vec<(usize, &ProbeRecord)> = cells
         .column(e)
         .filter_map(|(i, c)| Some((i.0, c.record.as_deref()?)))
         .collect();
@@ -297,7 +297,7 @@ fn endpoint(
             drift.ca_file_sha256 = ca.read.summaries.iter().map(|c| c.sha256.clone()).collect();
             let found = CaCheck {
                 ca,
-                names: &snap.identity_names,
+                identities,
                 chain,
                 file: file.as_ref().filter(|_| cert == CertDrift::InSync),
                 records: &records,
@@ -320,8 +320,8 @@ fn endpoint(
 /// What tells which CA the server runs with.
 struct CaCheck<'a> {
     ca: &'a CaFile,
-    /// The audit's identity names, by index.
-    names: &'a [String],
+    /// The audit's identities, by index.
+    identities: &'a [AuditIdentity],
     /// The served chain, leaf first.
     chain: &'a [CertSummary],
     /// The cert file, when it is what the endpoint serves (its DER can then be verified).
@@ -427,7 +427,9 @@ impl CaCheck<'_> {
                 continue;
             }
             match rec.outcome.class {
-                OutcomeClass::CertRejected => refused.extend(self.names.get(*i).cloned()),
+                OutcomeClass::CertRejected => {
+                    refused.extend(self.identities.get(*i).map(|id| id.name.clone()));
+                }
                 OutcomeClass::Accepted | OutcomeClass::CnRejected => passed = true,
                 _ => {}
             }
@@ -484,9 +486,9 @@ fn reload_rule(ep: &Endpoint) -> &'static str {
     }
 }
 
-/// The findings of the drift in `snap`.
-pub(super) fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
-    for (ep, d) in plan.inventory.endpoints.iter().zip(&snap.drift) {
+/// The findings of the `drift` of the `endpoints` (by index).
+pub(super) fn findings(endpoints: &[Endpoint], drift: &[Option<Drift>], out: &mut Vec<Finding>) {
+    for (ep, d) in endpoints.iter().zip(drift) {
         let Some(d) = d else { continue };
         if let (CertDrift::NotReloaded, Some(s), Some(f), Some(path)) =
             (d.cert, &d.served, &d.file, &d.cert_file)
@@ -576,7 +578,7 @@ pub fn not_checked(endpoints: &[Endpoint]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Auditor, Plan};
+    use crate::audit::{Auditor, Plan, Snapshot};
     use crate::inventory::Inventory;
     use crate::pki::mint::Ca;
     use std::sync::Arc;
@@ -646,9 +648,9 @@ mod tests {
     }
 
     fn drift_of(plan: &Plan, snap: &mut Snapshot) -> (Drift, Vec<Finding>) {
-        snap.drift = check(plan, snap);
+        snap.drift = check(plan.endpoints(), &plan.identities, &snap.cells);
         let mut out = Vec::new();
-        findings(plan, snap, &mut out);
+        findings(plan.endpoints(), &snap.drift, &mut out);
         (snap.drift[0].clone().unwrap(), out)
     }
 

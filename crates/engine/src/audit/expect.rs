@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{AuditIdentity, IdentityKind};
+use super::identity::{AuditIdentity, IdentityKind};
 use crate::inventory::Endpoint;
 use crate::pki::Trust;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol};

@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 
 use super::expect::Verdict;
-use super::{AuditIdentity, EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
+use super::identity::{AuditIdentity, IdentityKind};
+use super::matrix::{EndpointId, IdentityId};
+use super::plan::{Plan, Snapshot};
 use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol, UntrustedReason};
@@ -105,7 +107,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         cell_findings(plan, e, ep, &records, &mut out);
     }
 
-    super::drift::findings(plan, snap, &mut out);
+    super::drift::findings(plan.endpoints(), &snap.drift, &mut out);
     identity_findings(plan, window, &mut out);
     partial_tls_finding(encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
@@ -185,6 +187,15 @@ fn endpoint_findings(
             .endpoint(ep.name.clone()),
         );
     }
+    untrusted_finding(ep, records, out);
+    // (An unreachable agent was said by exporter_findings, at info severity.)
+    reach_finding(ep, records, agent, allow_unreachable, out);
+    expiring_finding(ep, records, window, out);
+}
+
+/// An untrusted server certificate.
+fn untrusted_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
+    let title = ep.component.title();
     if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
         let v = rec.server_verification.as_ref();
         let reason = v.and_then(|v| v.reason);
@@ -204,8 +215,18 @@ fn endpoint_findings(
             .endpoint(ep.name.clone()),
         );
     }
-    // (An unreachable agent was said by exporter_findings, at info severity.)
-    if !agent && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+}
+
+/// Unreachable (unless `unreachable_said` already), or broken.
+fn reach_finding(
+    ep: &Endpoint,
+    records: &Records<'_>,
+    unreachable_said: bool,
+    allow_unreachable: bool,
+    out: &mut Vec<Finding>,
+) {
+    let title = ep.component.title();
+    if !unreachable_said && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
         out.push(
             Finding::new(
                 Code::Unreachable,
@@ -235,6 +256,10 @@ fn endpoint_findings(
             .endpoint(ep.name.clone()),
         );
     }
+}
+
+/// A server certificate about to expire.
+fn expiring_finding(ep: &Endpoint, records: &Records<'_>, window: Window, out: &mut Vec<Finding>) {
     if let Some(leaf) = records
         .iter()
         .filter_map(|(_, r, _)| r.server_chain.first())

@@ -152,54 +152,12 @@ pub(super) async fn negotiate(
 ) -> Result<Greeting, Outcome> {
     let g = match greeting(tcp, spec.timeouts.handshake).await? {
         Ok(g) => g,
-        Err((_, Some(e))) => {
-            let class = if e.code == ER_HOST_NOT_PRIVILEGED {
-                OutcomeClass::Refused
-            } else {
-                OutcomeClass::ProtocolError
-            };
-            rec.evidence.peer_protocol = Some(PeerProtocol::Mysql);
-            return Err(Outcome::new(
-                class,
-                Phase::Handshake,
-                format!(
-                    "the server refused the connection before TLS with error {}: {}",
-                    e.code, e.message
-                ),
-            ));
-        }
+        Err((_, Some(e))) => return Err(refused_before_tls(&e, rec)),
         Err((first, None)) => return Err(not_mysql(&first, rec)),
     };
-    let account = spec.mysql_account.as_ref();
-    let mut report = new_report(&g, account);
+    let report = new_report(&g, spec.mysql_account.as_ref());
     if !g.offers_tls() {
-        rec.evidence.peer_protocol = Some(PeerProtocol::Mysql);
-        // The plaintext login, on this connection (once per endpoint and round in an audit).
-        if spec.mysql_plaintext {
-            let answer =
-                tokio::time::timeout(spec.timeouts.check, login(tcp, 1, &g, false, account)).await;
-            if let Ok(Ok(a)) = answer {
-                report.plaintext_login = Some(a);
-            }
-        }
-        report.plaintext = PlaintextVerdict::NoTls;
-        report.plaintext_detail = match &report.plaintext_login {
-            Some(a) if a.result == LoginResult::Ok => format!(
-                "the server offers no TLS (no CLIENT_SSL in its greeting), and {} logged in without it",
-                report.user
-            ),
-            _ => "the server offers no TLS (no CLIENT_SSL in its greeting): every client connects in plaintext".to_string(),
-        };
-        let words = format!(
-            "{} ({}) offers no TLS: its greeting lacks CLIENT_SSL, so no certificate is loaded and every client connects in plaintext",
-            spec.address, g.server_version
-        );
-        rec.mysql = Some(report);
-        return Err(Outcome::new(
-            OutcomeClass::Plaintext,
-            Phase::Handshake,
-            words,
-        ));
+        return Err(no_tls(tcp, spec, &g, report, rec).await);
     }
     rec.mysql = Some(report);
     let sent = tokio::time::timeout(
@@ -215,6 +173,56 @@ pub(super) async fn negotiate(
             "the server closed the connection before the SSLRequest could be sent",
         )),
     }
+}
+
+/// An error packet instead of the greeting: the server refused the connection before TLS.
+fn refused_before_tls(e: &ErrPacket, rec: &mut ProbeRecord) -> Outcome {
+    let class = if e.code == ER_HOST_NOT_PRIVILEGED {
+        OutcomeClass::Refused
+    } else {
+        OutcomeClass::ProtocolError
+    };
+    rec.evidence.peer_protocol = Some(PeerProtocol::Mysql);
+    Outcome::new(
+        class,
+        Phase::Handshake,
+        format!(
+            "the server refused the connection before TLS with error {}: {}",
+            e.code, e.message
+        ),
+    )
+}
+
+/// A greeting without `CLIENT_SSL`: the login in plaintext on this connection (once per
+/// endpoint and round in an audit), and the outcome `plaintext`.
+async fn no_tls(
+    tcp: &mut TcpStream,
+    spec: &ProbeSpec,
+    g: &Greeting,
+    mut report: MysqlReport,
+    rec: &mut ProbeRecord,
+) -> Outcome {
+    rec.evidence.peer_protocol = Some(PeerProtocol::Mysql);
+    if spec.mysql_plaintext {
+        let attempt = login(tcp, 1, g, false, spec.mysql_account.as_ref());
+        if let Ok(Ok(a)) = tokio::time::timeout(spec.timeouts.check, attempt).await {
+            report.plaintext_login = Some(a);
+        }
+    }
+    report.plaintext = PlaintextVerdict::NoTls;
+    report.plaintext_detail = match &report.plaintext_login {
+        Some(a) if a.result == LoginResult::Ok => format!(
+            "the server offers no TLS (no CLIENT_SSL in its greeting), and {} logged in without it",
+            report.user
+        ),
+        _ => "the server offers no TLS (no CLIENT_SSL in its greeting): every client connects in plaintext".to_string(),
+    };
+    let words = format!(
+        "{} ({}) offers no TLS: its greeting lacks CLIENT_SSL, so no certificate is loaded and every client connects in plaintext",
+        spec.address, g.server_version
+    );
+    rec.mysql = Some(report);
+    Outcome::new(OutcomeClass::Plaintext, Phase::Handshake, words)
 }
 
 fn done(class: OutcomeClass, summary: String) -> CheckResult {
@@ -266,13 +274,27 @@ where
         }
         Ok(Ok(x)) => x,
     };
+    let result = tls_login_result(&answer, account, a.sent);
+    if let Some(r) = report {
+        r.tls_login = Some(answer);
+    }
+    result
+}
+
+/// What the answer to the login inside TLS says of the TLS session (`sent`: with our client
+/// certificate).
+fn tls_login_result(
+    answer: &LoginAnswer,
+    account: Option<&MysqlAccount>,
+    sent: bool,
+) -> CheckResult {
     let user = account.map_or(MADE_UP_USER, |a| a.user.as_str());
-    let cert = if a.sent {
+    let cert = if sent {
         ", and accepted our client certificate"
     } else {
         ""
     };
-    let result = match answer.result {
+    match answer.result {
         LoginResult::Ok => done(
             OutcomeClass::Accepted,
             format!("logged in as {user} over TLS{cert}"),
@@ -301,11 +323,7 @@ where
             OutcomeClass::ProtocolError,
             format!("the login inside TLS failed: {}", answer.describe()),
         ),
-    };
-    if let Some(r) = report {
-        r.tls_login = Some(answer);
     }
-    result
 }
 
 /// After the TLS probe: the same login without TLS on a second connection, and what the two

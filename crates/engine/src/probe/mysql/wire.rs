@@ -320,8 +320,7 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     account: Option<&MysqlAccount>,
 ) -> std::io::Result<LoginAnswer> {
     let user = account.map_or(MADE_UP_USER, |a| a.user.as_str());
-    let password = account.map_or(&b""[..], |a| a.password.expose().as_bytes());
-    let auth = native_scramble(password, &greeting.nonce);
+    let auth = native_scramble(password_of(account), &greeting.nonce);
     let packet = handshake_response(greeting.capabilities, tls, user, &auth);
     write_packet(s, seq, &packet).await?;
     let mut switched = None;
@@ -333,67 +332,93 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Err(e) => return Err(e),
         };
-        match p.first() {
-            Some(0x00) => {
-                let _ = write_packet(s, 0, &[0x01]).await;
-                let _ = tokio::time::timeout(Duration::from_millis(100), s.shutdown()).await;
-                return Ok(LoginAnswer {
-                    auth_switch: switched,
-                    ..LoginAnswer::new(LoginResult::Ok)
-                });
-            }
-            Some(0xff) => {
-                let Some(e) = ErrPacket::parse(&p) else {
-                    return Ok(LoginAnswer::protocol_error("a malformed error packet"));
-                };
-                return Ok(LoginAnswer {
-                    auth_switch: switched,
-                    ..LoginAnswer::from(e)
-                });
-            }
-            Some(0xfe) if p.len() > 1 => {
-                let mut r = Reader(&p[1..]);
-                let plugin = String::from_utf8_lossy(r.nul_str().unwrap_or(r.0)).into_owned();
-                let data = r.0.strip_suffix(&[0]).unwrap_or(r.0);
-                switched = Some(plugin.clone());
-                let reply = if plugin == NATIVE_PASSWORD {
-                    native_scramble(password, data)
-                } else if account.is_none() {
-                    // A made-up user has no password in any plugin: an empty answer.
-                    Vec::new()
-                } else {
-                    return Ok(LoginAnswer {
-                        auth_switch: switched,
-                        ..LoginAnswer::new(LoginResult::UnsupportedAuth)
-                    });
-                };
-                write_packet(s, seq.wrapping_add(1), &reply).await?;
-            }
-            Some(0x01) if account.is_none() => {
-                // More data of another plugin (caching_sha2_password): nothing to add.
-                return Ok(LoginAnswer {
-                    auth_switch: switched,
-                    ..LoginAnswer::protocol_error(
-                        "an AuthMoreData packet for a user without password",
-                    )
-                });
-            }
-            Some(0x01) => {
-                return Ok(LoginAnswer {
-                    auth_switch: switched.or_else(|| greeting.auth_plugin.clone()),
-                    ..LoginAnswer::new(LoginResult::UnsupportedAuth)
-                })
-            }
-            _ => {
-                return Ok(LoginAnswer::protocol_error(
-                    "an answer that is not OK, error or auth switch",
-                ))
+        match step(&p, greeting, account, &mut switched) {
+            Step::Reply(reply) => write_packet(s, seq.wrapping_add(1), &reply).await?,
+            Step::Done(answer) => {
+                if answer.result == LoginResult::Ok {
+                    let _ = write_packet(s, 0, &[0x01]).await;
+                    let _ = tokio::time::timeout(Duration::from_millis(100), s.shutdown()).await;
+                }
+                return Ok(answer);
             }
         }
     }
     Ok(LoginAnswer::protocol_error(
         "more than two authentication switches",
     ))
+}
+
+/// The password of the login: the audit account's, else none.
+fn password_of(account: Option<&MysqlAccount>) -> &[u8] {
+    account.map_or(&b""[..], |a| a.password.expose().as_bytes())
+}
+
+/// What one packet of the server's answer to a login asks for.
+enum Step {
+    /// The login ended with this answer.
+    Done(LoginAnswer),
+    /// An AuthSwitchRequest: send this, and read on.
+    Reply(Vec<u8>),
+}
+
+/// What packet `p` of the answer to a login means. `switched` keeps the plugin of an
+/// AuthSwitchRequest, for the answer.
+fn step(
+    p: &[u8],
+    greeting: &Greeting,
+    account: Option<&MysqlAccount>,
+    switched: &mut Option<String>,
+) -> Step {
+    let answer = match p.first() {
+        Some(0x00) => LoginAnswer {
+            auth_switch: switched.take(),
+            ..LoginAnswer::new(LoginResult::Ok)
+        },
+        Some(0xff) => match ErrPacket::parse(p) {
+            Some(e) => LoginAnswer {
+                auth_switch: switched.take(),
+                ..LoginAnswer::from(e)
+            },
+            None => LoginAnswer::protocol_error("a malformed error packet"),
+        },
+        Some(0xfe) if p.len() > 1 => return switch_reply(&p[1..], account, switched),
+        // More data of another plugin (caching_sha2_password): nothing to add.
+        Some(0x01) if account.is_none() => LoginAnswer {
+            auth_switch: switched.take(),
+            ..LoginAnswer::protocol_error("an AuthMoreData packet for a user without password")
+        },
+        Some(0x01) => LoginAnswer {
+            auth_switch: switched.take().or_else(|| greeting.auth_plugin.clone()),
+            ..LoginAnswer::new(LoginResult::UnsupportedAuth)
+        },
+        _ => LoginAnswer::protocol_error("an answer that is not OK, error or auth switch"),
+    };
+    Step::Done(answer)
+}
+
+/// An AuthSwitchRequest (`body`, after its 0xfe): the `mysql_native_password` scramble with
+/// the new nonce; for a made-up user, which has no password in any plugin, an empty answer;
+/// else the login ends on a plugin the probe does not speak.
+fn switch_reply(
+    body: &[u8],
+    account: Option<&MysqlAccount>,
+    switched: &mut Option<String>,
+) -> Step {
+    let mut r = Reader(body);
+    let plugin = String::from_utf8_lossy(r.nul_str().unwrap_or(r.0)).into_owned();
+    let data = r.0.strip_suffix(&[0]).unwrap_or(r.0);
+    let native = plugin == NATIVE_PASSWORD;
+    *switched = Some(plugin);
+    if native {
+        Step::Reply(native_scramble(password_of(account), data))
+    } else if account.is_none() {
+        Step::Reply(Vec::new())
+    } else {
+        Step::Done(LoginAnswer {
+            auth_switch: switched.take(),
+            ..LoginAnswer::new(LoginResult::UnsupportedAuth)
+        })
+    }
 }
 
 #[cfg(test)]
