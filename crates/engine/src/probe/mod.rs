@@ -1,5 +1,12 @@
 //! One probe: one (identity, endpoint) attempt, fully recorded. Three phases, each with its own
 //! deadline and measured duration: TCP connect, TLS handshake, post-handshake check.
+//!
+//! The files, bottom to top (none imports one above it, nor this file): `limits` (open files),
+//! `mysql::account`, `mysql::report` and `mysql::wire` (the SQL port's audit account, what its
+//! record carries, its wire protocol), `record` (the serde record), `classify` (outcome classes
+//! and sentences), `observe` (the handshake's instruments), `spec` (where and how to probe),
+//! `connect` (the TCP connect), `check` (the post-handshake checks), `mysql` (the SQL port's
+//! flow), `describe` (a record in words), and here the caller and the three phases.
 
 pub mod check;
 pub mod classify;
