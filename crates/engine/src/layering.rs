@@ -435,8 +435,8 @@ fn layer(name: &str) -> Option<usize> {
     LAYERS.iter().position(|l| *l == name)
 }
 
-/// The place of module `m` in the file order of its top module `top`: its listed entry (the
-/// longest that contains it), or the top (`mod.rs`) itself, after every entry.
+/// The place of module `m` in `order`, the file order of its top module: its listed entry (the
+/// deepest that contains it), or, for the top module itself (its `mod.rs`), after every entry.
 fn file_rank(order: &[&str], m: &[String]) -> Option<usize> {
     let rel = &m[1..];
     if rel.is_empty() {
@@ -449,7 +449,7 @@ fn file_rank(order: &[&str], m: &[String]) -> Option<usize> {
             let e: Vec<&str> = e.split("::").collect();
             e.len() <= rel.len() && e.iter().zip(rel).all(|(a, b)| *a == b)
         })
-        .max_by_key(|(_, e)| e.len())
+        .max_by_key(|(_, e)| e.split("::").count())
         .map(|(i, _)| i)
 }
 
