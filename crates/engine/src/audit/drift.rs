@@ -20,8 +20,10 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointId, IdentityKind, Plan, Snapshot};
-use crate::audit::{Code, Finding, Severity};
+use super::cell::CellState;
+use super::identity::{AuditIdentity, IdentityKind};
+use super::matrix::{EndpointId, Matrix};
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::pki::load::{load_certs, CertRole};
 use crate::pki::{summarize, CertSummary, Trust};
@@ -191,12 +193,11 @@ struct CaFile {
     issued: Vec<bool>,
 }
 
-fn ca_file(plan: &Plan, path: &Path) -> Result<CaFile, String> {
+fn ca_file(identities: &[AuditIdentity], path: &Path) -> Result<CaFile, String> {
     let read = read(path, CertRole::Ca)?;
     let trust =
         Trust::from_der(read.der.clone()).map_err(|m| format!("{}: {m}", path.display()))?;
-    let issued = plan
-        .identities
+    let issued = identities
         .iter()
         .map(|id| {
             id.kind == IdentityKind::Configured
@@ -215,41 +216,40 @@ fn ca_file(plan: &Plan, path: &Path) -> Result<CaFile, String> {
     })
 }
 
-/// The drift of every endpoint of the plan after the round in `snap` (`None`: no files given).
-/// The files are read now: one replaced since the previous round is seen.
-pub fn check(plan: &Plan, snap: &Snapshot) -> Vec<Option<Drift>> {
+/// The drift of every endpoint after a round whose `cells` the audit's `identities` probed
+/// (`None`: no files given). The files are read now: one replaced since the previous round is
+/// seen.
+pub fn check(
+    endpoints: &[Endpoint],
+    identities: &[AuditIdentity],
+    cells: &Matrix<CellState>,
+) -> Vec<Option<Drift>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut cas: HashMap<&Path, Result<CaFile, String>> = HashMap::new();
-    for p in plan
-        .inventory
-        .endpoints
-        .iter()
-        .filter_map(|e| e.ca_file.as_deref())
-    {
-        cas.entry(p).or_insert_with(|| ca_file(plan, p));
+    for p in endpoints.iter().filter_map(|e| e.ca_file.as_deref()) {
+        cas.entry(p).or_insert_with(|| ca_file(identities, p));
     }
-    plan.inventory
-        .endpoints
+    endpoints
         .iter()
         .enumerate()
         .map(|(e, ep)| {
             (ep.cert_file.is_some() || ep.ca_file.is_some()).then(|| {
                 let ca = ep.ca_file.as_deref().and_then(|p| cas.get(p));
-                endpoint(snap, EndpointId(e), ep, ca, now)
+                endpoint(cells, identities, EndpointId(e), ep, ca, now)
             })
         })
         .collect()
 }
 
 fn endpoint(
-    snap: &Snapshot,
+    cells: &Matrix<CellState>,
+    identities: &[AuditIdentity],
     e: EndpointId,
     ep: &Endpoint,
     ca: Option<&Result<CaFile, String>>,
     now: i64,
 ) -> Drift {
-    let records: Vec<(usize, &ProbeRecord)> = snap
-        .cells
+    let records: Vec<(usize, &ProbeRecord)> = cells
         .column(e)
         .filter_map(|(i, c)| Some((i.0, c.record.as_deref()?)))
         .collect();
@@ -297,7 +297,7 @@ fn endpoint(
             drift.ca_file_sha256 = ca.read.summaries.iter().map(|c| c.sha256.clone()).collect();
             let found = CaCheck {
                 ca,
-                names: &snap.identity_names,
+                identities,
                 chain,
                 file: file.as_ref().filter(|_| cert == CertDrift::InSync),
                 records: &records,
@@ -320,8 +320,8 @@ fn endpoint(
 /// What tells which CA the server runs with.
 struct CaCheck<'a> {
     ca: &'a CaFile,
-    /// The audit's identity names, by index.
-    names: &'a [String],
+    /// The audit's identities, by index.
+    identities: &'a [AuditIdentity],
     /// The served chain, leaf first.
     chain: &'a [CertSummary],
     /// The cert file, when it is what the endpoint serves (its DER can then be verified).
@@ -427,7 +427,9 @@ impl CaCheck<'_> {
                 continue;
             }
             match rec.outcome.class {
-                OutcomeClass::CertRejected => refused.extend(self.names.get(*i).cloned()),
+                OutcomeClass::CertRejected => {
+                    refused.extend(self.identities.get(*i).map(|id| id.name.clone()));
+                }
                 OutcomeClass::Accepted | OutcomeClass::CnRejected => passed = true,
                 _ => {}
             }
@@ -484,36 +486,37 @@ fn reload_rule(ep: &Endpoint) -> &'static str {
     }
 }
 
-/// The findings of the drift in `snap`.
-pub(super) fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
-    for (ep, d) in plan.inventory.endpoints.iter().zip(&snap.drift) {
+/// The findings of the `drift` of the `endpoints` (by index).
+pub(super) fn findings(endpoints: &[Endpoint], drift: &[Option<Drift>], out: &mut Vec<Finding>) {
+    for (ep, d) in endpoints.iter().zip(drift) {
         let Some(d) = d else { continue };
         if let (CertDrift::NotReloaded, Some(s), Some(f), Some(path)) =
             (d.cert, &d.served, &d.file, &d.cert_file)
         {
-            out.push(super::findings::finding(
-                Code::CertNotReloaded,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!(
-                    "{} serves certificate serial {} (notAfter {}), the file {path} holds serial {} (notAfter {}): not reloaded yet, or the server runs with another file",
-                    ep.name, s.serial, s.not_after, f.serial, f.not_after
-                ),
-                format!(
-                    "served sha256 {}, file sha256 {} ({})",
-                    s.sha256,
-                    f.sha256,
-                    reload_rule(ep)
-                ),
-                format!(
-                    "make {} the file {} serves ({}); TiKV and TiFlash pick it up on the next connection once its mtime changed (touch {path}), the Go components at the next handshake; else restart {}",
-                    path,
-                    ep.name,
-                    setting(ep, false),
-                    ep.name
-                ),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CertNotReloaded,
+                    Severity::Warning,
+                    format!(
+                        "{} serves certificate serial {} (notAfter {}), the file {path} holds serial {} (notAfter {}): not reloaded yet, or the server runs with another file",
+                        ep.name, s.serial, s.not_after, f.serial, f.not_after
+                    ),
+                    format!(
+                        "served sha256 {}, file sha256 {} ({})",
+                        s.sha256,
+                        f.sha256,
+                        reload_rule(ep)
+                    ),
+                    format!(
+                        "make {} the file {} serves ({}); TiKV and TiFlash pick it up on the next connection once its mtime changed (touch {path}), the Go components at the next handshake; else restart {}",
+                        path,
+                        ep.name,
+                        setting(ep, false),
+                        ep.name
+                    ),
+                )
+                .endpoint(ep.name.clone()),
+            );
         }
         if let (CaDrift::RestartRequired, Some(path)) = (d.ca, &d.ca_file) {
             // A caller the file's CA issued is refused now: an outage; otherwise it is one the
@@ -523,22 +526,23 @@ pub(super) fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
             } else {
                 Severity::Critical
             };
-            out.push(super::findings::finding(
-                Code::CaRestartRequired,
-                severity,
-                Some(&ep.name),
-                None,
-                format!(
-                    "the CA file {path} does not hold the CA {} runs with: the server still verifies against the old CA (the CA is read only at start)",
-                    ep.name
-                ),
-                d.ca_evidence.join("; "),
-                format!(
-                    "restart {} so that it loads {path} ({}); first make sure its certificate is issued by a CA in that file, and during a CA rotation keep the old and the new CA in the file until every component serves the new one",
-                    ep.name,
-                    setting(ep, true)
-                ),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CaRestartRequired,
+                    severity,
+                    format!(
+                        "the CA file {path} does not hold the CA {} runs with: the server still verifies against the old CA (the CA is read only at start)",
+                        ep.name
+                    ),
+                    d.ca_evidence.join("; "),
+                    format!(
+                        "restart {} so that it loads {path} ({}); first make sure its certificate is issued by a CA in that file, and during a CA rotation keep the old and the new CA in the file until every component serves the new one",
+                        ep.name,
+                        setting(ep, true)
+                    ),
+                )
+                .endpoint(ep.name.clone()),
+            );
         }
     }
 }
@@ -574,9 +578,9 @@ pub fn not_checked(endpoints: &[Endpoint]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Auditor, Plan};
+    use crate::audit::{Auditor, Plan, Snapshot};
     use crate::inventory::Inventory;
-    use crate::remedy::certs::Ca;
+    use crate::pki::mint::Ca;
     use std::sync::Arc;
 
     /// A CA, a server leaf of it, and an inventory naming them as the endpoint's files.
@@ -644,9 +648,9 @@ mod tests {
     }
 
     fn drift_of(plan: &Plan, snap: &mut Snapshot) -> (Drift, Vec<Finding>) {
-        snap.drift = check(plan, snap);
+        snap.drift = check(plan.endpoints(), &plan.identities, &snap.cells);
         let mut out = Vec::new();
-        findings(plan, snap, &mut out);
+        findings(plan.endpoints(), &snap.drift, &mut out);
         (snap.drift[0].clone().unwrap(), out)
     }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{AuditIdentity, IdentityKind};
+use super::identity::{AuditIdentity, IdentityKind};
 use crate::inventory::Endpoint;
 use crate::pki::Trust;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol};
@@ -300,7 +300,7 @@ mod tests {
             kind: IdentityKind::Foreign,
             component: None,
             caller: Caller::new(
-                crate::remedy::certs::Ca::generate("tlsaudit throwaway", 1)
+                crate::pki::mint::Ca::generate("tlsaudit throwaway", 1)
                     .unwrap()
                     .identity("foreign", cns[0], &[], false, 1)
                     .unwrap(),

@@ -1,81 +1,17 @@
-//! Findings: what is wrong, with a stable code, a severity, the evidence and a fix in the
-//! operator's words naming the config key and file.
+//! The probe findings of a finished round: per endpoint (plaintext, untrusted, unreachable, no
+//! ALPN h2, allow-lists), per cell (admitted or refused against the expectation), per identity
+//! (expiry), then the drift's and the SQL ports' findings and the static ones, most severe
+//! first.
 
-use crate::audit::Code;
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
 use super::expect::Verdict;
-use super::{AuditIdentity, EndpointId, IdentityId, IdentityKind, Plan, Snapshot};
+use super::identity::{AuditIdentity, IdentityKind};
+use super::matrix::{EndpointId, IdentityId};
+use super::plan::{Plan, Snapshot};
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol, UntrustedReason};
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Finding {
-    /// Stable code, e.g. `CN_NOT_ENFORCED`.
-    pub code: Code,
-    pub severity: Severity,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<String>,
-    /// One sentence: what is wrong.
-    pub title: String,
-    /// What was observed.
-    pub evidence: String,
-    /// What to change, naming the key and file.
-    pub fix: String,
-    /// The file and key a static finding comes from (`tikv.toml: security.cert-allowed-cn`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// In a merged report (`tlsaudit merge`): the vantage points that saw this finding.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vantages: Vec<String>,
-}
-
-pub(super) fn finding(
-    code: Code,
-    severity: Severity,
-    endpoint: Option<&str>,
-    identity: Option<&str>,
-    title: String,
-    evidence: String,
-    fix: String,
-) -> Finding {
-    Finding {
-        code,
-        severity,
-        endpoint: endpoint.map(str::to_string),
-        identity: identity.map(str::to_string),
-        title,
-        evidence,
-        fix,
-        source: None,
-        vantages: Vec::new(),
-    }
-}
 
 fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     let sans = rec
@@ -107,25 +43,27 @@ fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
     };
     let first = |v: Verdict| records.iter().find(|(_, _, x)| *x == v);
     if let Some((_, rec, _)) = first(Verdict::Unencrypted) {
-        out.push(finding(
-            Code::ExporterPlaintext,
-            Severity::Info,
-            Some(&ep.name),
-            None,
-            format!("{agent} ({}) answers plaintext HTTP: TiUP does not put its monitoring agents under TLS", ep.address),
-            rec.outcome.summary.clone(),
-            "they serve metrics, not cluster traffic: firewall the port to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
-        ));
+        out.push(
+            Finding::new(
+                Code::ExporterPlaintext,
+                Severity::Info,
+                format!("{agent} ({}) answers plaintext HTTP: TiUP does not put its monitoring agents under TLS", ep.address),
+                rec.outcome.summary.clone(),
+                "they serve metrics, not cluster traffic: firewall the port to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them",
+            )
+            .endpoint(ep.name.clone()),
+        );
     } else if records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
-        out.push(finding(
-            Code::Unreachable,
-            Severity::Info,
-            Some(&ep.name),
-            None,
-            format!("{agent} ({}) could not be reached from here", ep.address),
-            records[0].1.outcome.summary.clone(),
-            "nothing to do if only the monitoring hosts may reach it; otherwise check that TiUP's monitored agents run on that host (`tiup cluster display`)".to_string(),
-        ));
+        out.push(
+            Finding::new(
+                Code::Unreachable,
+                Severity::Info,
+                format!("{agent} ({}) could not be reached from here", ep.address),
+                records[0].1.outcome.summary.clone(),
+                "nothing to do if only the monitoring hosts may reach it; otherwise check that TiUP's monitored agents run on that host (`tiup cluster display`)",
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
 }
 
@@ -169,7 +107,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         cell_findings(plan, e, ep, &records, &mut out);
     }
 
-    super::drift::findings(plan, snap, &mut out);
+    super::drift::findings(plan.endpoints(), &snap.drift, &mut out);
     identity_findings(plan, window, &mut out);
     partial_tls_finding(encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
@@ -238,77 +176,105 @@ fn endpoint_findings(
     } else if ep.protocol == Protocol::Mysql {
         super::sql::findings(ep, records, cluster_tls, out);
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
-        out.push(finding(
-            Code::PlaintextEndpoint,
-            Severity::Critical,
-            Some(&ep.name),
-            None,
-            format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
-            rec.outcome.summary.clone(),
-            format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
-        ));
+        out.push(
+            Finding::new(
+                Code::PlaintextEndpoint,
+                Severity::Critical,
+                format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
+                rec.outcome.summary.clone(),
+                format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
+    untrusted_finding(ep, records, out);
+    // (An unreachable agent was said by exporter_findings, at info severity.)
+    reach_finding(ep, records, agent, allow_unreachable, out);
+    expiring_finding(ep, records, window, out);
+}
+
+/// An untrusted server certificate.
+fn untrusted_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
+    let title = ep.component.title();
     if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
         let v = rec.server_verification.as_ref();
         let reason = v.and_then(|v| v.reason);
-        out.push(finding(
-            Code::ServerUntrusted,
-            Severity::Critical,
-            Some(&ep.name),
-            None,
-            format!(
-                "{title} {} ({}) presents a certificate callers refuse: {}",
-                ep.role,
-                ep.address,
-                reason.map_or("other", |r| r.as_str())
-            ),
-            v.and_then(|v| v.detail.clone()).unwrap_or_default(),
-            untrusted_fix(reason, rec),
-        ));
+        out.push(
+            Finding::new(
+                Code::ServerUntrusted,
+                Severity::Critical,
+                format!(
+                    "{title} {} ({}) presents a certificate callers refuse: {}",
+                    ep.role,
+                    ep.address,
+                    reason.map_or("other", |r| r.as_str())
+                ),
+                v.and_then(|v| v.detail.clone()).unwrap_or_default(),
+                untrusted_fix(reason, rec),
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
-    // (An unreachable agent was said by exporter_findings, at info severity.)
-    if !agent && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
-        out.push(finding(
-            Code::Unreachable,
-            if allow_unreachable {
-                Severity::Warning
-            } else {
-                Severity::Critical
-            },
-            Some(&ep.name),
-            None,
-            format!(
-                "{title} {} ({}) could not be reached: nothing about it was checked",
-                ep.role, ep.address
-            ),
-            records[0].1.outcome.summary.clone(),
-            "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down".to_string(),
-        ));
+}
+
+/// Unreachable (unless `unreachable_said` already), or broken.
+fn reach_finding(
+    ep: &Endpoint,
+    records: &Records<'_>,
+    unreachable_said: bool,
+    allow_unreachable: bool,
+    out: &mut Vec<Finding>,
+) {
+    let title = ep.component.title();
+    if !unreachable_said && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+        out.push(
+            Finding::new(
+                Code::Unreachable,
+                if allow_unreachable {
+                    Severity::Warning
+                } else {
+                    Severity::Critical
+                },
+                format!(
+                    "{title} {} ({}) could not be reached: nothing about it was checked",
+                    ep.role, ep.address
+                ),
+                records[0].1.outcome.summary.clone(),
+                "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down",
+            )
+            .endpoint(ep.name.clone()),
+        );
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
-        out.push(finding(
-            Code::ProtocolError,
-            Severity::Warning,
-            Some(&ep.name),
-            None,
-            format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
-            rec.outcome.summary.clone(),
-            "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)".to_string(),
-        ));
+        out.push(
+            Finding::new(
+                Code::ProtocolError,
+                Severity::Warning,
+                format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
+                rec.outcome.summary.clone(),
+                "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)",
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
+}
+
+/// A server certificate about to expire.
+fn expiring_finding(ep: &Endpoint, records: &Records<'_>, window: Window, out: &mut Vec<Finding>) {
     if let Some(leaf) = records
         .iter()
         .filter_map(|(_, r, _)| r.server_chain.first())
         .find(|c| c.not_after_unix > window.now && c.not_after_unix <= window.horizon)
     {
-        out.push(finding(
-            Code::CertExpiring,
-            Severity::Warning,
-            Some(&ep.name),
-            None,
-            format!("the server certificate of {} expires on {}", ep.name, leaf.not_after),
-            format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-            "renew it before it expires; replace the cert file in place (the components re-read it on new connections)".to_string(),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertExpiring,
+                Severity::Warning,
+                format!("the server certificate of {} expires on {}", ep.name, leaf.not_after),
+                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                "renew it before it expires; replace the cert file in place (the components re-read it on new connections)",
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
 }
 
@@ -325,23 +291,24 @@ fn alpn_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
     else {
         return;
     };
-    out.push(finding(
-        Code::GrpcNoAlpn,
-        Severity::Critical,
-        Some(&ep.name),
-        None,
-        format!(
-            "{} {} ({}) negotiates no ALPN h2: gRPC callers refuse it",
-            ep.component.title(),
-            ep.role,
-            ep.address
-        ),
-        format!(
-            "ALPN negotiated: {}",
-            tls.alpn.as_deref().unwrap_or("none")
-        ),
-        "serve gRPC with ALPN h2 (upgrade the component, or make the TLS proxy in front of it negotiate h2); gRPC callers log \"missing selected ALPN property\"".to_string(),
-    ));
+    out.push(
+        Finding::new(
+            Code::GrpcNoAlpn,
+            Severity::Critical,
+            format!(
+                "{} {} ({}) negotiates no ALPN h2: gRPC callers refuse it",
+                ep.component.title(),
+                ep.role,
+                ep.address
+            ),
+            format!(
+                "ALPN negotiated: {}",
+                tls.alpn.as_deref().unwrap_or("none")
+            ),
+            "serve gRPC with ALPN h2 (upgrade the component, or make the TLS proxy in front of it negotiate h2); gRPC callers log \"missing selected ALPN property\"",
+        )
+        .endpoint(ep.name.clone()),
+    );
 }
 
 /// The endpoint's CN allow-list: configured where it has no effect, or missing where a client
@@ -357,19 +324,20 @@ fn allow_list_findings(plan: &Plan, e: EndpointId, ep: &Endpoint, out: &mut Vec<
             .iter()
             .all(|p| Some(*p) != ep.path.as_deref())
         {
-            out.push(finding(
-                Code::ListNotEnforcedByDesign,
-                Severity::Warning,
-                Some(&ep.name),
-                None,
-                format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
-                why.clone(),
-                if ep.component == crate::profile::Component::Pd {
-                    format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
-                } else {
-                    format!("probe a path the list covers; {key} in {file} is in force elsewhere")
-                },
-            ));
+            out.push(
+                Finding::new(
+                    Code::ListNotEnforcedByDesign,
+                    Severity::Warning,
+                    format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
+                    why.clone(),
+                    if ep.component == crate::profile::Component::Pd {
+                        format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
+                    } else {
+                        format!("probe a path the list covers; {key} in {file} is in force elsewhere")
+                    },
+                )
+                .endpoint(ep.name.clone()),
+            );
         }
     } else if policy.requires_cert && ep.allowed_cn.is_empty() {
         let needed: BTreeSet<&str> = plan
@@ -379,29 +347,30 @@ fn allow_list_findings(plan: &Plan, e: EndpointId, ep: &Endpoint, out: &mut Vec<
             .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
             .filter_map(|(_, id)| id.caller.identity.cn())
             .collect();
-        out.push(finding(
-            Code::NoAllowList,
-            Severity::Info,
-            Some(&ep.name),
-            None,
-            format!(
-                "{} admits every certificate the CA issued: {key} is not set",
-                ep.name
-            ),
-            "no CN allow-list is configured".to_string(),
-            if needed.is_empty() {
-                format!("set {key} in {file} to the CNs of the components that call it")
-            } else {
+        out.push(
+            Finding::new(
+                Code::NoAllowList,
+                Severity::Info,
                 format!(
-                    "set {key} = [{}] in {file} to admit only the components that need it",
-                    needed
-                        .iter()
-                        .map(|c| format!("\"{c}\""))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        ));
+                    "{} admits every certificate the CA issued: {key} is not set",
+                    ep.name
+                ),
+                "no CN allow-list is configured",
+                if needed.is_empty() {
+                    format!("set {key} in {file} to the CNs of the components that call it")
+                } else {
+                    format!(
+                        "set {key} = [{}] in {file} to admit only the components that need it",
+                        needed
+                            .iter()
+                            .map(|c| format!("\"{c}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            )
+            .endpoint(ep.name.clone()),
+        );
     }
 }
 
@@ -424,50 +393,56 @@ fn cell_findings(
         match verdict {
             Verdict::Open => {
                 let (code, what, fix) = open_problem(ep, id, cn);
-                out.push(finding(
-                    code,
-                    Severity::Critical,
-                    Some(&ep.name),
-                    Some(&id.name),
-                    format!("{} {what}", ep.name),
-                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                    fix,
-                ));
+                out.push(
+                    Finding::new(
+                        code,
+                        Severity::Critical,
+                        format!("{} {what}", ep.name),
+                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                        fix,
+                    )
+                    .endpoint(ep.name.clone())
+                    .identity(id.name.clone()),
+                );
             }
-            Verdict::Blocked if !exp.allow && exp.needed => out.push(finding(
-                Code::CallerNotListed,
-                Severity::Critical,
-                Some(&ep.name),
-                Some(&id.name),
-                format!(
-                    "{title} {key} on {} lacks {cn}, which {} needs",
-                    ep.name,
-                    id.component.map_or("this caller", |c| c.title())
-                ),
-                format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                format!(
-                    "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
-                    ep.host()
-                ),
-            )),
+            Verdict::Blocked if !exp.allow && exp.needed => out.push(
+                Finding::new(
+                    Code::CallerNotListed,
+                    Severity::Critical,
+                    format!(
+                        "{title} {key} on {} lacks {cn}, which {} needs",
+                        ep.name,
+                        id.component.map_or("this caller", |c| c.title())
+                    ),
+                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                    format!(
+                        "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
+                        ep.host()
+                    ),
+                )
+                .endpoint(ep.name.clone())
+                .identity(id.name.clone()),
+            ),
             Verdict::Blocked => {
                 let fix = match rec.outcome.class {
                     OutcomeClass::CnRejected => format!("the running {title} refuses CN {cn} although the inventory lists it: the server runs with another {key}; check {file} and restart"),
                     OutcomeClass::CertRequired => "send a client certificate: this caller has none".to_string(),
                     _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
                 };
-                out.push(finding(
-                    Code::CallerBlocked,
-                    Severity::Critical,
-                    Some(&ep.name),
-                    Some(&id.name),
-                    format!(
-                        "{} refuses {} ({cn}), which it should admit",
-                        ep.name, id.name
-                    ),
-                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                    fix,
-                ));
+                out.push(
+                    Finding::new(
+                        Code::CallerBlocked,
+                        Severity::Critical,
+                        format!(
+                            "{} refuses {} ({cn}), which it should admit",
+                            ep.name, id.name
+                        ),
+                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
+                        fix,
+                    )
+                    .endpoint(ep.name.clone())
+                    .identity(id.name.clone()),
+                );
             }
             _ => {}
         }
@@ -513,31 +488,33 @@ fn identity_findings(plan: &Plan, window: Window, out: &mut Vec<Finding>) {
             continue;
         };
         if leaf.not_after_unix <= window.now {
-            out.push(finding(
-                Code::CertExpired,
-                Severity::Critical,
-                None,
-                Some(&id.name),
-                format!(
-                    "the certificate of {} expired on {}",
-                    id.name, leaf.not_after
-                ),
-                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-                "issue a new certificate from the cluster CA and replace the file".to_string(),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CertExpired,
+                    Severity::Critical,
+                    format!(
+                        "the certificate of {} expired on {}",
+                        id.name, leaf.not_after
+                    ),
+                    format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                    "issue a new certificate from the cluster CA and replace the file",
+                )
+                .identity(id.name.clone()),
+            );
         } else if leaf.not_after_unix <= window.horizon {
-            out.push(finding(
-                Code::CertExpiring,
-                Severity::Warning,
-                None,
-                Some(&id.name),
-                format!(
-                    "the certificate of {} expires on {}",
-                    id.name, leaf.not_after
-                ),
-                format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-                "renew it before it expires".to_string(),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CertExpiring,
+                    Severity::Warning,
+                    format!(
+                        "the certificate of {} expires on {}",
+                        id.name, leaf.not_after
+                    ),
+                    format!("{} (sha256 {})", leaf.subject, leaf.sha256),
+                    "renew it before it expires",
+                )
+                .identity(id.name.clone()),
+            );
         }
     }
 }
@@ -549,15 +526,12 @@ fn partial_tls_finding(encrypted: usize, out: &mut Vec<Finding>) {
         .filter(|f| f.code == Code::PlaintextEndpoint)
         .count();
     if plaintext > 0 && encrypted > 0 {
-        out.push(finding(
+        out.push(Finding::new(
             Code::PartialTls,
             Severity::Critical,
-            None,
-            None,
             format!("{plaintext} endpoint(s) speak plaintext while {encrypted} use TLS"),
-            "TiDB does not support enabling TLS on only part of a cluster".to_string(),
-            "enable TLS on every component (`tiup cluster tls <cluster> enable`), or on none"
-                .to_string(),
+            "TiDB does not support enabling TLS on only part of a cluster",
+            "enable TLS on every component (`tiup cluster tls <cluster> enable`), or on none",
         ));
     }
 }

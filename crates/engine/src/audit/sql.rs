@@ -3,8 +3,9 @@
 //! Server certificate problems and client certificates from another CA are the general findings
 //! (`SERVER_UNTRUSTED`, `FOREIGN_CA_ACCEPTED`).
 
-use super::findings::Finding;
-use super::{Code, IdentityId, Severity, Verdict};
+use super::expect::Verdict;
+use super::matrix::IdentityId;
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
 use crate::probe::mysql::{AccountKind, MysqlReport, PlaintextVerdict};
 use crate::probe::ProbeRecord;
@@ -65,16 +66,8 @@ pub fn findings(
     } else {
         ""
     };
-    let finding = |code, severity, title: String, evidence: String, fix: String| Finding {
-        code,
-        severity,
-        endpoint: Some(ep.name.clone()),
-        identity: None,
-        title,
-        evidence,
-        fix,
-        source: None,
-        vantages: Vec::new(),
+    let finding = |code, severity, title: String, evidence: String, fix: String| {
+        Finding::new(code, severity, title, evidence, fix).endpoint(ep.name.clone())
     };
     if let Some(r) = records
         .iter()

@@ -93,12 +93,12 @@ fn restrict_identities(
     notes: &mut Vec<String>,
 ) -> Result<(), InputError> {
     let mut have: Vec<&str> = inv.identities.iter().map(|i| i.name.as_str()).collect();
-    have.extend(crate::audit::EXTRA_NAMES);
+    have.extend(crate::profile::EXTRA_NAMES);
     have.extend(
         inv.options
             .minted
             .iter()
-            .map(|c| crate::audit::minted_name(*c)),
+            .map(|c| crate::profile::minted_name(*c)),
     );
     for name in wanted {
         if !have.contains(&name.as_str()) {
@@ -125,7 +125,7 @@ fn restrict_identities(
     }
     inv.options
         .minted
-        .retain(|c| wanted.iter().any(|w| w == crate::audit::minted_name(*c)));
+        .retain(|c| wanted.iter().any(|w| w == crate::profile::minted_name(*c)));
     if !left_out.is_empty() {
         notes.push(format!(
             "identities left out of the audit (--identity): {}",

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use super::{finding, LintOptions};
-use crate::audit::{Code, Finding, Severity};
+use super::LintOptions;
+use crate::finding::{Code, Finding, Severity};
 use crate::pki::load::{self, CertRole};
 use crate::pki::{summarize, CertSummary, Identity, IdentityError};
 use crate::profile::Component;
@@ -157,16 +157,16 @@ fn unreadable_findings(unreadable: Vec<Located<PathBuf>>, out: &mut Vec<Finding>
         if !seen.insert(p.value.clone()) {
             continue;
         }
-        out.push(finding(
-            Code::CertFileUnreadable,
-            Severity::Info,
-            None,
-            None,
-            format!("{} cannot be read here, so it was not checked", p.value.display()),
-            "the path is as the component sees it on its own host".to_string(),
-            "copy the file here (or run tlsaudit lint on that host) to check its expiry, SANs, key usage and key".to_string(),
-            Some(p.source),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertFileUnreadable,
+                Severity::Info,
+                format!("{} cannot be read here, so it was not checked", p.value.display()),
+                "the path is as the component sees it on its own host",
+                "copy the file here (or run tlsaudit lint on that host) to check its expiry, SANs, key usage and key",
+            )
+            .source(p.source),
+        );
     }
 }
 
@@ -204,32 +204,34 @@ fn expiry(
     let horizon = now + i64::from(opts.expiry_warning_days) * 86_400;
     let evidence = format!("{} (sha256 {})", leaf.subject, leaf.sha256);
     if leaf.not_after_unix <= now {
-        out.push(finding(
-            Code::CertFileExpired,
-            Severity::Critical,
-            None,
-            Some(who.to_string()),
-            format!("{} expired on {}", cert.display(), leaf.not_after),
-            evidence,
-            "issue a new certificate from the cluster CA and replace the file (TiUP: `tiup cluster tls <cluster> enable --force` re-issues every certificate); callers see \"x509: certificate has expired or is not yet valid\"".to_string(),
-            Some(source.to_string()),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertFileExpired,
+                Severity::Critical,
+                format!("{} expired on {}", cert.display(), leaf.not_after),
+                evidence,
+                "issue a new certificate from the cluster CA and replace the file (TiUP: `tiup cluster tls <cluster> enable --force` re-issues every certificate); callers see \"x509: certificate has expired or is not yet valid\"",
+            )
+            .identity(who.to_string())
+            .source(source.to_string()),
+        );
     } else if leaf.not_after_unix <= horizon {
-        out.push(finding(
-            Code::CertFileExpiring,
-            Severity::Warning,
-            None,
-            Some(who.to_string()),
-            format!(
-                "{} expires on {}, within {} days",
-                cert.display(),
-                leaf.not_after,
-                opts.expiry_warning_days
-            ),
-            evidence,
-            "renew it before it expires and replace the file in place: components re-read certificate and key on new connections, but a new CA needs a restart".to_string(),
-            Some(source.to_string()),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertFileExpiring,
+                Severity::Warning,
+                format!(
+                    "{} expires on {}, within {} days",
+                    cert.display(),
+                    leaf.not_after,
+                    opts.expiry_warning_days
+                ),
+                evidence,
+                "renew it before it expires and replace the file in place: components re-read certificate and key on new connections, but a new CA needs a restart",
+            )
+            .identity(who.to_string())
+            .source(source.to_string()),
+        );
     }
 }
 
@@ -245,32 +247,34 @@ fn key_checks(
         return;
     }
     match load::load_key(key) {
-        Err(e) => out.push(finding(
-            Code::KeyUnusable,
-            Severity::Critical,
-            None,
-            Some(who.to_string()),
-            format!("the key {} cannot be used", key.display()),
-            e.to_string(),
-            "the components need an unencrypted PEM key (PKCS#1, PKCS#8 or SEC1) matching the certificate".to_string(),
-            Some(key_source.to_string()),
-        )),
+        Err(e) => out.push(
+            Finding::new(
+                Code::KeyUnusable,
+                Severity::Critical,
+                format!("the key {} cannot be used", key.display()),
+                e.to_string(),
+                "the components need an unencrypted PEM key (PKCS#1, PKCS#8 or SEC1) matching the certificate",
+            )
+            .identity(who.to_string())
+            .source(key_source.to_string()),
+        ),
         Ok(der) => {
             if let Err(IdentityError::Mismatch) = Identity::from_der(who, chain, der) {
-                out.push(finding(
-                    Code::KeyCertMismatch,
-                    Severity::Critical,
-                    None,
-                    Some(who.to_string()),
-                    format!(
-                        "the key {} does not belong to {}",
-                        key.display(),
-                        cert.display()
-                    ),
-                    "the key's public half differs from the certificate's: every TLS handshake with it fails".to_string(),
-                    "point the key path at the key issued with this certificate (TiUP: <role>.pem beside <role>.crt), or reissue both".to_string(),
-                    Some(key_source.to_string()),
-                ));
+                out.push(
+                    Finding::new(
+                        Code::KeyCertMismatch,
+                        Severity::Critical,
+                        format!(
+                            "the key {} does not belong to {}",
+                            key.display(),
+                            cert.display()
+                        ),
+                        "the key's public half differs from the certificate's: every TLS handshake with it fails",
+                        "point the key path at the key issued with this certificate (TiUP: <role>.pem beside <role>.crt), or reissue both",
+                    )
+                    .identity(who.to_string())
+                    .source(key_source.to_string()),
+                );
             }
         }
     }
@@ -281,23 +285,24 @@ fn key_checks(
 fn permissions(who: &str, key: &Path, key_source: &str, out: &mut Vec<Finding>) {
     if let Some(x) = load::key_exposure(key) {
         let mode = x.mode;
-        out.push(finding(
-            Code::KeyFilePermissions,
-            Severity::Warning,
-            None,
-            Some(who.to_string()),
-            format!(
-                "the private key {} is readable by {}",
-                key.display(),
-                x.readers()
-            ),
-            format!("mode {mode:04o}"),
-            format!(
-                "chmod 600 {} (owned by the user the component runs as)",
-                key.display()
-            ),
-            Some(key_source.to_string()),
-        ));
+        out.push(
+            Finding::new(
+                Code::KeyFilePermissions,
+                Severity::Warning,
+                format!(
+                    "the private key {} is readable by {}",
+                    key.display(),
+                    x.readers()
+                ),
+                format!("mode {mode:04o}"),
+                format!(
+                    "chmod 600 {} (owned by the user the component runs as)",
+                    key.display()
+                ),
+            )
+            .identity(who.to_string())
+            .source(key_source.to_string()),
+        );
     }
 }
 
@@ -311,40 +316,42 @@ fn eku_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
     .filter_map(|(m, n)| m.then_some(n))
     .collect();
     if !eku_missing.is_empty() {
-        out.push(finding(
-            Code::CertEku,
-            Severity::Critical,
-            None,
-            Some(u.who.clone()),
-            format!(
-                "{} lacks the {} extended key usage",
-                u.cert.display(),
-                eku_missing.join(" and ")
-            ),
-            format!(
-                "extendedKeyUsage: {}; {}",
-                if leaf.extended_key_usage.is_empty() { "none".to_string() } else { leaf.extended_key_usage.join(", ") },
-                if u.server { "a component's certificate serves its port and calls the others, so it needs both" } else { "a client certificate needs clientAuth" }
-            ),
-            "reissue it with extendedKeyUsage = serverAuth, clientAuth (callers see \"x509: certificate specifies an incompatible key usage\")".to_string(),
-            Some(u.source.clone()),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertEku,
+                Severity::Critical,
+                format!(
+                    "{} lacks the {} extended key usage",
+                    u.cert.display(),
+                    eku_missing.join(" and ")
+                ),
+                format!(
+                    "extendedKeyUsage: {}; {}",
+                    if leaf.extended_key_usage.is_empty() { "none".to_string() } else { leaf.extended_key_usage.join(", ") },
+                    if u.server { "a component's certificate serves its port and calls the others, so it needs both" } else { "a client certificate needs clientAuth" }
+                ),
+                "reissue it with extendedKeyUsage = serverAuth, clientAuth (callers see \"x509: certificate specifies an incompatible key usage\")",
+            )
+            .identity(u.who.clone())
+            .source(u.source.clone()),
+        );
     }
 }
 
 /// A component certificate must carry SANs that cover the hosts callers dial.
 fn san_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
     if leaf.sans.is_empty() {
-        out.push(finding(
-            Code::CertNoSans,
-            Severity::Critical,
-            None,
-            Some(u.who.clone()),
-            format!("{} has a CN ({}) but no subject alternative names", u.cert.display(), leaf.label()),
-            "Go callers (TiDB, PD, TiCDC, TiUP, pd-ctl) ignore the CN: \"x509: certificate relies on legacy Common Name field\" / \"doesn't contain any IP SANs\"".to_string(),
-            "reissue it with the instance's IP and host name (and 127.0.0.1, localhost) as subjectAltName".to_string(),
-            Some(u.source.clone()),
-        ));
+        out.push(
+            Finding::new(
+                Code::CertNoSans,
+                Severity::Critical,
+                format!("{} has a CN ({}) but no subject alternative names", u.cert.display(), leaf.label()),
+                "Go callers (TiDB, PD, TiCDC, TiUP, pd-ctl) ignore the CN: \"x509: certificate relies on legacy Common Name field\" / \"doesn't contain any IP SANs\"",
+                "reissue it with the instance's IP and host name (and 127.0.0.1, localhost) as subjectAltName",
+            )
+            .identity(u.who.clone())
+            .source(u.source.clone()),
+        );
     } else if !u.hosts.is_empty() {
         let missing: Vec<&String> = u.hosts.iter().filter(|h| !covers(&leaf.sans, h)).collect();
         let bad = if u.exact {
@@ -353,28 +360,29 @@ fn san_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
             missing.len() == u.hosts.len()
         };
         if bad {
-            out.push(finding(
-                Code::CertSanMismatch,
-                if u.exact { Severity::Critical } else { Severity::Warning },
-                None,
-                Some(u.who.clone()),
-                format!(
-                    "{} does not cover {} that callers dial",
-                    u.cert.display(),
-                    missing.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-                format!(
-                    "its SANs are {}; callers fail with \"x509: certificate is valid for ..., not {}\"",
-                    leaf.sans.join(", "),
-                    missing.first().map(|h| h.as_str()).unwrap_or_default()
-                ),
-                if u.exact {
-                    "reissue it with the instance's address in subjectAltName".to_string()
-                } else {
-                    "this certificate matches none of the component's hosts: check that it is the right file, or reissue the instances' certificates with their addresses".to_string()
-                },
-                Some(u.source.clone()),
-            ));
+            out.push(
+                Finding::new(
+                    Code::CertSanMismatch,
+                    if u.exact { Severity::Critical } else { Severity::Warning },
+                    format!(
+                        "{} does not cover {} that callers dial",
+                        u.cert.display(),
+                        missing.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    format!(
+                        "its SANs are {}; callers fail with \"x509: certificate is valid for ..., not {}\"",
+                        leaf.sans.join(", "),
+                        missing.first().map(|h| h.as_str()).unwrap_or_default()
+                    ),
+                    if u.exact {
+                        "reissue it with the instance's address in subjectAltName".to_string()
+                    } else {
+                        "this certificate matches none of the component's hosts: check that it is the right file, or reissue the instances' certificates with their addresses".to_string()
+                    },
+                )
+                .identity(u.who.clone())
+                .source(u.source.clone()),
+            );
         }
     }
 }
@@ -384,16 +392,17 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         let chain = match load::load_certs(&u.cert, CertRole::Leaf) {
             Ok(c) => c,
             Err(e) => {
-                out.push(finding(
-                    Code::CertFileInvalid,
-                    Severity::Critical,
-                    None,
-                    Some(u.who.clone()),
-                    format!("{} is not a usable certificate", u.cert.display()),
-                    e.to_string(),
-                    "point the path at the PEM certificate issued by the cluster CA".to_string(),
-                    Some(u.source.clone()),
-                ));
+                out.push(
+                    Finding::new(
+                        Code::CertFileInvalid,
+                        Severity::Critical,
+                        format!("{} is not a usable certificate", u.cert.display()),
+                        e.to_string(),
+                        "point the path at the PEM certificate issued by the cluster CA",
+                    )
+                    .identity(u.who.clone())
+                    .source(u.source.clone()),
+                );
                 continue;
             }
         };

@@ -18,7 +18,7 @@ mod needs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::audit::{Code, Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::profile::{Component, Role, Version};
 use crate::tiup::{Cluster, Instance, Located};
 
@@ -34,30 +34,6 @@ impl Default for LintOptions {
         LintOptions {
             expiry_warning_days: 30,
         }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn finding(
-    code: Code,
-    severity: Severity,
-    endpoint: Option<String>,
-    identity: Option<String>,
-    title: String,
-    evidence: String,
-    fix: String,
-    source: Option<String>,
-) -> Finding {
-    Finding {
-        code,
-        severity,
-        endpoint,
-        identity,
-        title,
-        evidence,
-        fix,
-        source,
-        vantages: Vec::new(),
     }
 }
 
@@ -99,29 +75,29 @@ fn tls_disabled(cluster: &Cluster, out: &mut Vec<Finding>) {
         .filter(|i| i.security.iter().any(|s| s.cert.is_some()))
         .map(|i| i.name.as_str())
         .collect();
-    out.push(finding(
-        Code::TlsDisabled,
-        Severity::Critical,
-        None,
-        None,
-        format!(
-            "TLS is off in the topology: {} instance(s) talk to each other in plaintext",
-            cluster.component_instances()
-        ),
-        if partial.is_empty() {
-            "global.enable_tls is false or not set".to_string()
-        } else {
+    out.push(
+        Finding::new(
+            Code::TlsDisabled,
+            Severity::Critical,
             format!(
-                "global.enable_tls is off, but {} set certificate paths themselves: TiDB does not support a partly encrypted cluster",
-                partial.join(", ")
-            )
-        },
-        format!(
-            "run `tiup cluster tls {} enable` (then restart), or set global.enable_tls: true before deploying",
-            cluster.name
-        ),
-        Some(tls.source.clone()),
-    ));
+                "TLS is off in the topology: {} instance(s) talk to each other in plaintext",
+                cluster.component_instances()
+            ),
+            if partial.is_empty() {
+                "global.enable_tls is false or not set".to_string()
+            } else {
+                format!(
+                    "global.enable_tls is off, but {} set certificate paths themselves: TiDB does not support a partly encrypted cluster",
+                    partial.join(", ")
+                )
+            },
+            format!(
+                "run `tiup cluster tls {} enable` (then restart), or set global.enable_tls: true before deploying",
+                cluster.name
+            ),
+        )
+        .source(tls.source.clone()),
+    );
 }
 
 fn http_urls(cluster: &Cluster, out: &mut Vec<Finding>) {
@@ -133,23 +109,23 @@ fn http_urls(cluster: &Cluster, out: &mut Vec<Finding>) {
             if !u.value.trim().to_ascii_lowercase().starts_with("http://") {
                 continue;
             }
-            out.push(finding(
-                Code::HttpUrlWithTls,
-                Severity::Critical,
-                None,
-                None,
-                format!("{} = {} uses http:// while TLS is on", u.key, u.value),
-                format!(
-                    "{} ({}) has TLS enabled; a plaintext URL fails with \"first record does not look like a TLS handshake\" or \"wrong version number\"",
-                    i.name,
-                    i.component.title()
-                ),
-                format!(
-                    "write {} with https://",
-                    u.key
-                ),
-                Some(u.source.clone()),
-            ));
+            out.push(
+                Finding::new(
+                    Code::HttpUrlWithTls,
+                    Severity::Critical,
+                    format!("{} = {} uses http:// while TLS is on", u.key, u.value),
+                    format!(
+                        "{} ({}) has TLS enabled; a plaintext URL fails with \"first record does not look like a TLS handshake\" or \"wrong version number\"",
+                        i.name,
+                        i.component.title()
+                    ),
+                    format!(
+                        "write {} with https://",
+                        u.key
+                    ),
+                )
+                .source(u.source.clone()),
+            );
         }
     }
 }
@@ -204,16 +180,17 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         let shown = format!("[{}]", list.value.join(", "));
         if let Some((cn, why)) = pd_cn(cluster, inst) {
             if !list.value.contains(&cn) {
-                out.push(finding(
-                    Code::PdOwnCnNotListed,
-                    Severity::Critical,
-                    ep.clone(),
-                    None,
-                    format!("PD's own CN {cn} is missing from its cert-allowed-cn {shown}"),
-                    format!("{why}; PD applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
-                    format!("add \"{cn}\" to security.cert-allowed-cn in pd.toml (TiUP: server_configs.pd), then restart PD"),
-                    Some(list.source.clone()),
-                ));
+                out.push(
+                    Finding::new(
+                        Code::PdOwnCnNotListed,
+                        Severity::Critical,
+                        format!("PD's own CN {cn} is missing from its cert-allowed-cn {shown}"),
+                        format!("{why}; PD applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
+                        format!("add \"{cn}\" to security.cert-allowed-cn in pd.toml (TiUP: server_configs.pd), then restart PD"),
+                    )
+                    .endpoint(ep.clone())
+                    .source(list.source.clone()),
+                );
             }
         }
         let old = inst.version.is_some_and(|v| v < Version(8, 4));
@@ -221,36 +198,37 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
             .version
             .map_or("unknown".to_string(), |v| v.to_string());
         if old && list.value.len() > 1 {
-            out.push(finding(
-                Code::PdMultipleCnBeforeV84,
-                Severity::Critical,
-                ep.clone(),
-                None,
-                format!(
-                    "PD {version} accepts one CN in cert-allowed-cn, and this list has {}",
-                    list.value.len()
-                ),
-                format!("{shown}: PD before v8.4 refuses to start with several CNs"),
-                "keep one CN (PD's own, e.g. \"pd\") until PD runs v8.4 or later, or upgrade first"
-                    .to_string(),
-                Some(list.source.clone()),
-            ));
+            out.push(
+                Finding::new(
+                    Code::PdMultipleCnBeforeV84,
+                    Severity::Critical,
+                    format!(
+                        "PD {version} accepts one CN in cert-allowed-cn, and this list has {}",
+                        list.value.len()
+                    ),
+                    format!("{shown}: PD before v8.4 refuses to start with several CNs"),
+                    "keep one CN (PD's own, e.g. \"pd\") until PD runs v8.4 or later, or upgrade first",
+                )
+                .endpoint(ep.clone())
+                .source(list.source.clone()),
+            );
         }
         if list.value.len() == 1 {
-            out.push(finding(
-                Code::PdSingleCnClientPort,
-                Severity::Warning,
-                ep.clone(),
-                None,
-                format!("PD's cert-allowed-cn {shown} protects only the peer port, not the client port 2379"),
-                if old {
-                    format!("PD {version} applies cert-allowed-cn only to its peer port")
-                } else {
-                    "PD v8.4+ enforces cert-allowed-cn on its client port only when it has more than one entry".to_string()
-                },
-                "on PD v8.4 or later, list every caller's CN (pd, tidb, tikv, tiflash, cdc, tiproxy and <cluster>-client) so that 2379 enforces it too".to_string(),
-                Some(list.source.clone()),
-            ));
+            out.push(
+                Finding::new(
+                    Code::PdSingleCnClientPort,
+                    Severity::Warning,
+                    format!("PD's cert-allowed-cn {shown} protects only the peer port, not the client port 2379"),
+                    if old {
+                        format!("PD {version} applies cert-allowed-cn only to its peer port")
+                    } else {
+                        "PD v8.4+ enforces cert-allowed-cn on its client port only when it has more than one entry".to_string()
+                    },
+                    "on PD v8.4 or later, list every caller's CN (pd, tidb, tikv, tiflash, cdc, tiproxy and <cluster>-client) so that 2379 enforces it too",
+                )
+                .endpoint(ep.clone())
+                .source(list.source.clone()),
+            );
         }
     }
 }
@@ -285,27 +263,28 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
             continue;
         }
         let key = role.profile().list.dotted();
-        out.push(finding(
-            Code::TiupClientNotListed,
-            Severity::Warning,
-            inst.endpoint_name(role),
-            None,
-            format!(
-                "{} {key} [{}] lacks TiUP's client CN {cn}",
-                inst.component.title(),
-                list.value.join(", ")
-            ),
-            format!("TiUP connects with its own certificate (CN {cn}): {what}"),
-            format!(
-                "add \"{cn}\" to {key} (TiUP: server_configs.{}), then reload",
-                if inst.component == Component::Tidb {
-                    "tidb"
-                } else {
-                    "pd"
-                }
-            ),
-            Some(list.source.clone()),
-        ));
+        out.push(
+            Finding::new(
+                Code::TiupClientNotListed,
+                Severity::Warning,
+                format!(
+                    "{} {key} [{}] lacks TiUP's client CN {cn}",
+                    inst.component.title(),
+                    list.value.join(", ")
+                ),
+                format!("TiUP connects with its own certificate (CN {cn}): {what}"),
+                format!(
+                    "add \"{cn}\" to {key} (TiUP: server_configs.{}), then reload",
+                    if inst.component == Component::Tidb {
+                        "tidb"
+                    } else {
+                        "pd"
+                    }
+                ),
+            )
+            .endpoint(inst.endpoint_name(role))
+            .source(list.source.clone()),
+        );
     }
 }
 
@@ -384,16 +363,17 @@ fn cn_case(cluster: &Cluster, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let key = ep.role.profile().list.dotted();
-                out.push(finding(
-                    Code::CnCaseMismatch,
-                    Severity::Critical,
-                    inst.endpoint_name(ep.role),
-                    None,
-                    format!("{key} lists {entry:?}, but the certificate's CN is {cn:?}: case matters"),
-                    format!("{why}; {} compares Common Names exactly, so the caller with CN {cn} is refused", inst.component.title()),
-                    format!("write \"{cn}\" in {key}, exactly as the certificate has it"),
-                    Some(list.source.clone()),
-                ));
+                out.push(
+                    Finding::new(
+                        Code::CnCaseMismatch,
+                        Severity::Critical,
+                        format!("{key} lists {entry:?}, but the certificate's CN is {cn:?}: case matters"),
+                        format!("{why}; {} compares Common Names exactly, so the caller with CN {cn} is refused", inst.component.title()),
+                        format!("write \"{cn}\" in {key}, exactly as the certificate has it"),
+                    )
+                    .endpoint(inst.endpoint_name(ep.role))
+                    .source(list.source.clone()),
+                );
             }
         }
     }
@@ -459,19 +439,19 @@ fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
         .nth(1)
         .and_then(|f| f.first())
         .map(|(_, s)| s.clone());
-    out.push(finding(
-        Code::CaMismatch,
-        Severity::Critical,
-        None,
-        None,
-        format!("components trust {} different CA files", groups.len()),
-        format!(
-            "{}; callers then fail with \"x509: certificate signed by unknown authority\"",
-            evidence.join("; ")
-        ),
-        "give every component the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt, from ~/.tiup/storage/cluster/clusters/<name>/tls/ca.crt) and restart them: the CA is read only at start".to_string(),
-        first_other,
-    ));
+    out.push(
+        Finding::new(
+            Code::CaMismatch,
+            Severity::Critical,
+            format!("components trust {} different CA files", groups.len()),
+            format!(
+                "{}; callers then fail with \"x509: certificate signed by unknown authority\"",
+                evidence.join("; ")
+            ),
+            "give every component the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt, from ~/.tiup/storage/cluster/clusters/<name>/tls/ca.crt) and restart them: the CA is read only at start",
+        )
+        .source(first_other),
+    );
 }
 
 #[cfg(test)]
@@ -480,16 +460,7 @@ mod tests {
 
     #[test]
     fn fails_respects_the_threshold() {
-        let f = finding(
-            Code::NoAllowList,
-            Severity::Warning,
-            None,
-            None,
-            String::new(),
-            String::new(),
-            String::new(),
-            None,
-        );
+        let f = Finding::new(Code::NoAllowList, Severity::Warning, "", "", "");
         assert!(fails(std::slice::from_ref(&f), Severity::Warning));
         assert!(!fails(&[f], Severity::Critical));
     }

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::finding;
-use crate::audit::{Code, Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::profile::{self, Component, Role};
 use crate::tiup::tlsdir::cert_cn;
 use crate::tiup::Cluster;
@@ -97,13 +96,9 @@ pub(super) fn check(cluster: &Cluster, out: &mut Vec<Finding>) {
                 }
                 let key = p.list.dotted();
                 let callee = format!("{} {}", inst.component.title(), ep.role);
-                out.push(finding(
+                let found = Finding::new(
                     Code::ListLacksNeededCn,
                     Severity::Critical,
-                    inst.endpoint_name(ep.role),
-                    // The identity that stands for the caller (its file or the minted one),
-                    // so that `fix` knows which CN to add.
-                    Some(caller.cert_name().to_string()),
                     format!(
                         "{callee}'s {key} [{}] lacks {cn}, the CN of {}, which needs it",
                         list.value.join(", "),
@@ -118,8 +113,15 @@ pub(super) fn check(cluster: &Cluster, out: &mut Vec<Finding>) {
                         "add \"{cn}\" to {key} where it is set (see source), then restart {}",
                         inst.component.title()
                     ),
-                    Some(list.source.clone()),
-                ));
+                );
+                out.push(
+                    found
+                        .endpoint(inst.endpoint_name(ep.role))
+                        // The identity that stands for the caller (its file or the minted
+                        // one), so that `fix` knows which CN to add.
+                        .identity(caller.cert_name().to_string())
+                        .source(list.source.clone()),
+                );
             }
         }
     }

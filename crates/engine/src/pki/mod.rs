@@ -1,7 +1,9 @@
-//! PKI: loading PEM files, certificate summaries, the cluster trust store and caller identities.
+//! PKI: loading PEM files, certificate summaries, the cluster trust store and caller identities,
+//! and issuing certificates (`mint`, the one rcgen signer).
 
 pub mod chain;
 pub mod load;
+pub mod mint;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

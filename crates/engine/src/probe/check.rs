@@ -14,7 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use super::classify::{self, Attribution, Signal};
 use super::observe::Observer;
 use super::record::{AlertEvidence, Evidence, OutcomeClass, Phase};
-use super::{ProbeSpec, Protocol};
+use super::spec::ProbeSpec;
+use crate::profile::Protocol;
 
 /// The check's result before the engine folds it into the record.
 #[derive(Debug, Clone)]

@@ -4,6 +4,8 @@
 
 use rustls::AlertDescription;
 
+/// The protocol [`sniff`] names, kept with the record that carries it.
+pub use super::record::PeerProtocol;
 use super::record::{OutcomeClass, UntrustedReason};
 use crate::pki::{CertSummary, IdentityCheck, Trust};
 
@@ -196,78 +198,6 @@ pub fn alert_name(a: AlertDescription) -> (String, u8) {
         _ => format!("alert_{code}"),
     };
     (name, code)
-}
-
-/// The protocol a peer that does not speak TLS seems to speak, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerProtocol {
-    Http1,
-    Http2,
-    Mysql,
-    Ssh,
-    Text,
-    /// TLS records where another protocol's greeting was expected (a MySQL probe of a TLS port).
-    Tls,
-    Unknown,
-}
-
-impl PeerProtocol {
-    /// The stable name in records and reports: `http/1`, `http2`, `mysql`, `ssh`, `text`,
-    /// `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PeerProtocol::Http1 => "http/1",
-            PeerProtocol::Http2 => "http2",
-            PeerProtocol::Mysql => "mysql",
-            PeerProtocol::Ssh => "ssh",
-            PeerProtocol::Text => "text",
-            PeerProtocol::Tls => "tls",
-            PeerProtocol::Unknown => "unknown",
-        }
-    }
-
-    /// In an operator's words.
-    pub fn describe(self) -> &'static str {
-        match self {
-            PeerProtocol::Http1 => "plain HTTP/1.x",
-            PeerProtocol::Http2 => "plaintext HTTP/2 (h2c, gRPC without TLS)",
-            PeerProtocol::Mysql => "the MySQL protocol (a server greeting)",
-            PeerProtocol::Ssh => "SSH",
-            PeerProtocol::Text => "plain text",
-            PeerProtocol::Tls => "TLS",
-            PeerProtocol::Unknown => "bytes that are neither TLS nor a protocol tlsaudit knows",
-        }
-    }
-}
-
-impl std::fmt::Display for PeerProtocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl serde::Serialize for PeerProtocol {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PeerProtocol {
-    /// By the stable name; a name this version does not know reads as `unknown`.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Ok([
-            PeerProtocol::Http1,
-            PeerProtocol::Http2,
-            PeerProtocol::Mysql,
-            PeerProtocol::Ssh,
-            PeerProtocol::Text,
-            PeerProtocol::Tls,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == name)
-        .unwrap_or(PeerProtocol::Unknown))
-    }
 }
 
 /// Recognise a peer that does not speak TLS from the first bytes it sent.

@@ -4,7 +4,7 @@
 
 use crate::pki::CertSummary;
 
-use super::{Phase, ProbeRecord};
+use super::record::{OutcomeClass, Phase, ProbeRecord};
 
 /// Where a certificate sits in the chain the server sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +227,7 @@ pub fn evidence(rec: &ProbeRecord) -> Vec<String> {
         // A ticket proves the TLS layer took our certificate; an answer after it (gRPC 16, HTTP
         // 403) decides, so the ticket is labelled as superseded rather than contradicting it.
         let accepted = rec.outcome.authorization.unwrap_or(rec.outcome.class);
-        items.push(if accepted == super::OutcomeClass::Accepted {
+        items.push(if accepted == OutcomeClass::Accepted {
             "session ticket after our Finished (certificate accepted)".into()
         } else {
             "session ticket after our Finished (the TLS layer took the certificate; superseded by the answer above)".into()

@@ -1,13 +1,22 @@
 //! One probe: one (identity, endpoint) attempt, fully recorded. Three phases, each with its own
 //! deadline and measured duration: TCP connect, TLS handshake, post-handshake check.
+//!
+//! The files, bottom to top (none imports one above it, nor this file): `limits` (open files),
+//! `mysql::account`, `mysql::report` and `mysql::wire` (the SQL port's audit account, what its
+//! record carries, its wire protocol), `record` (the serde record), `classify` (outcome classes
+//! and sentences), `observe` (the handshake's instruments), `spec` (where and how to probe),
+//! `connect` (the TCP connect), `check` (the post-handshake checks), `mysql` (the SQL port's
+//! flow), `describe` (a record in words), and here the caller and the three phases.
 
 pub mod check;
 pub mod classify;
+pub mod connect;
 pub mod describe;
 pub mod limits;
 pub mod mysql;
 pub mod observe;
 pub mod record;
+pub mod spec;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,184 +25,16 @@ use rustls::client::Resumption;
 use rustls::client::Tls12Resumption;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::pki::{provider, ChainCache, Identity, IdentityCheck, Trust};
+pub use crate::profile::Protocol;
 use classify::Attribution;
+pub use connect::local_cause;
 use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch};
 pub use record::*;
-
-/// What the check phase speaks after the handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// Only wait for the server's verdict on the certificate (TLS 1.3 alert window).
-    Tls,
-    /// HTTP/1.1 GET of a path; 403 means the CN is refused (TiKV status port).
-    Http,
-    /// gRPC `grpc.health.v1.Health/Check` over HTTP/2; status 16/7 means the CN is refused.
-    Grpc,
-    /// MySQL protocol (TiDB 4000, TiProxy 6000): greeting, SSLRequest, TLS, a login inside TLS,
-    /// then the same login in plaintext (see [`mysql`]).
-    Mysql,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tls => "tls",
-            Protocol::Http => "http",
-            Protocol::Grpc => "grpc",
-            Protocol::Mysql => "mysql",
-        }
-    }
-
-    /// The ALPN protocols offered by default.
-    pub fn default_alpn(self) -> Vec<String> {
-        match self {
-            Protocol::Tls => vec!["h2".into(), "http/1.1".into()],
-            Protocol::Http => vec!["http/1.1".into()],
-            Protocol::Grpc => vec!["h2".into()],
-            // MySQL clients and servers negotiate no ALPN.
-            Protocol::Mysql => Vec::new(),
-        }
-    }
-}
-
-/// Which TLS versions to offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum TlsVersions {
-    #[default]
-    #[cfg_attr(feature = "clap", value(name = "any"))]
-    Any,
-    #[cfg_attr(feature = "clap", value(name = "1.2"))]
-    Tls12,
-    #[cfg_attr(feature = "clap", value(name = "1.3"))]
-    Tls13,
-}
-
-/// Deadlines of the phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    pub connect: Duration,
-    pub handshake: Duration,
-    pub check: Duration,
-    /// How long the `tls` check waits for a TLS 1.3 rejection when the server sends no session
-    /// ticket.
-    pub alert_window: Duration,
-    /// The whole probe, phases and drains included (a MySQL probe's plaintext login too):
-    /// whatever the peer does, a probe ends within this.
-    pub total: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(3),
-            handshake: Duration::from_secs(5),
-            check: Duration::from_secs(5),
-            alert_window: Duration::from_millis(500),
-            total: Duration::from_secs(15),
-        }
-    }
-}
-
-impl Timeouts {
-    /// Every phase bounded by one figure; the whole probe by three of them.
-    pub fn uniform(d: Duration) -> Self {
-        Timeouts {
-            connect: d,
-            handshake: d,
-            check: d,
-            alert_window: d.min(Duration::from_millis(500)),
-            total: d.saturating_mul(3),
-        }
-    }
-}
-
-/// Where and how to probe.
-#[derive(Debug, Clone)]
-pub struct ProbeSpec {
-    /// `host:port`.
-    pub address: String,
-    /// The name to verify the server certificate for; defaults to the host part of `address`.
-    pub server_name: Option<String>,
-    pub protocol: Protocol,
-    /// HTTP path (`http`) or gRPC method path (`grpc`).
-    pub path: Option<String>,
-    /// ALPN protocols to offer; defaults by protocol. An empty list offers none.
-    pub alpn: Option<Vec<String>>,
-    pub versions: TlsVersions,
-    pub timeouts: Timeouts,
-    /// `mysql`: the audit account to log in with (else a made-up user).
-    pub mysql_account: Option<mysql::MysqlAccount>,
-    /// `mysql`: also try the login in plaintext on a second connection (default true).
-    pub mysql_plaintext: bool,
-}
-
-impl ProbeSpec {
-    pub fn new(address: impl Into<String>, protocol: Protocol) -> Self {
-        ProbeSpec {
-            address: address.into(),
-            server_name: None,
-            protocol,
-            path: None,
-            alpn: None,
-            versions: TlsVersions::Any,
-            timeouts: Timeouts::default(),
-            mysql_account: None,
-            mysql_plaintext: true,
-        }
-    }
-
-    pub fn host(&self) -> &str {
-        host_of(&self.address)
-    }
-
-    pub fn server_name(&self) -> String {
-        self.server_name
-            .clone()
-            .unwrap_or_else(|| self.host().to_string())
-    }
-
-    pub fn alpn_offered(&self) -> Vec<String> {
-        self.alpn
-            .clone()
-            .unwrap_or_else(|| self.protocol.default_alpn())
-    }
-}
-
-/// The host part of `host:port` (brackets of an IPv6 literal removed).
-pub fn host_of(address: &str) -> &str {
-    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
-    host.trim_start_matches('[').trim_end_matches(']')
-}
-
-/// Check that an address is `host:port` with a numeric port.
-pub fn validate_address(address: &str) -> Result<(), String> {
-    let Some((h, p)) = address.rsplit_once(':') else {
-        return Err(format!("{address:?} is not HOST:PORT (no port)"));
-    };
-    if h.is_empty() {
-        return Err(format!("{address:?} is not HOST:PORT (no host)"));
-    }
-    match p.parse::<u64>() {
-        Ok(0) => Err(format!(
-            "{address:?}: port 0 cannot be dialed (ports are 1-65535)"
-        )),
-        Ok(n) if n > u64::from(u16::MAX) => Err(format!(
-            "{address:?}: port {n} is out of range (ports are 1-65535)"
-        )),
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!(
-            "{address:?} is not HOST:PORT ({p:?} is not a port number)"
-        )),
-    }
-}
+pub use spec::{host_of, validate_address, ProbeSpec, Timeouts, TlsVersions};
 
 /// An identity with its pre-flight check against the cluster CA, computed once.
 #[derive(Debug, Clone)]
@@ -320,7 +161,7 @@ fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
     } else {
         Phase::Check
     };
-    outcome(
+    Outcome::new(
         OutcomeClass::Timeout,
         phase,
         format!(
@@ -329,111 +170,6 @@ fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
             phase.as_str()
         ),
     )
-}
-
-fn outcome(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Outcome {
-    Outcome {
-        class,
-        phase,
-        summary: summary.into(),
-        authorization: None,
-    }
-}
-
-async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (OutcomeClass, String)> {
-    let deadline = tokio::time::Instant::now() + budget;
-    let addrs: Vec<_> = tokio::net::lookup_host(address)
-        .await
-        .map_err(|e| {
-            (
-                OutcomeClass::ResolveFailed,
-                format!("cannot resolve {address}: {e}"),
-            )
-        })?
-        .collect();
-    let mut last = None;
-    for (i, a) in addrs.iter().enumerate() {
-        // Several addresses share the connect budget fairly: each gets an equal part of
-        // what is left, so a black-holed first address cannot starve the others.
-        let share = deadline.saturating_duration_since(tokio::time::Instant::now())
-            / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
-        let attempt = match tokio::time::timeout(share, TcpStream::connect(a)).await {
-            Ok(r) => r,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        };
-        match attempt {
-            Ok(s) => return Ok(s),
-            // A local shortage is no fact about the endpoint: trying the next address would
-            // only hit it again.
-            Err(e) if local_cause(&e).is_some() => return Err(connect_error(*a, &e)),
-            Err(e) => last = Some((*a, e)),
-        }
-    }
-    match last {
-        Some((a, e)) => Err(connect_error(a, &e)),
-        None => Err((
-            OutcomeClass::ResolveFailed,
-            format!("{address} resolved to no address"),
-        )),
-    }
-}
-
-/// Linux errno values of the local failures a connect can meet.
-mod errno {
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const EADDRNOTAVAIL: i32 = 99;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ENOBUFS: i32 = 105;
-}
-
-/// When a socket error is caused by this host rather than the endpoint, the cause in words.
-pub fn local_cause(e: &std::io::Error) -> Option<&'static str> {
-    use std::io::ErrorKind as K;
-    let by_code = match e.raw_os_error() {
-        Some(errno::EMFILE) => Some("this host ran out of file descriptors (EMFILE: the process's open-file limit; raise `ulimit -n` or lower `concurrency`)"),
-        Some(errno::ENFILE) => Some("this host ran out of file descriptors (ENFILE: the system-wide file table is full)"),
-        Some(errno::EADDRNOTAVAIL) => Some("this host ran out of local ports or has no such local address (EADDRNOTAVAIL; lower `concurrency`)"),
-        Some(errno::ENOBUFS | errno::ENOMEM) => Some("this host ran out of socket buffers or memory (ENOBUFS/ENOMEM)"),
-        Some(errno::ENETUNREACH) => Some("this host has no route to that network (ENETUNREACH: check its routing table and interfaces)"),
-        _ => None,
-    };
-    by_code.or(match e.kind() {
-        K::AddrNotAvailable => {
-            Some("this host has no such local address or ran out of local ports (EADDRNOTAVAIL)")
-        }
-        K::NetworkUnreachable => Some("this host has no route to that network (ENETUNREACH)"),
-        K::OutOfMemory => Some("this host ran out of memory"),
-        _ => None,
-    })
-}
-
-/// Classify a failed TCP connect: the endpoint's answer (refused, reset, timeout) or a local
-/// failure (`error`), never one taken for the other.
-fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, String) {
-    use std::io::ErrorKind as K;
-    if let Some(cause) = local_cause(e) {
-        return (
-            OutcomeClass::Error,
-            format!("cannot connect to {a}: {cause}; this says nothing about the endpoint"),
-        );
-    }
-    match e.kind() {
-        K::ConnectionRefused => (
-            OutcomeClass::Refused,
-            format!("{a} refused the TCP connection: nothing listens there"),
-        ),
-        K::ConnectionReset | K::ConnectionAborted => (
-            OutcomeClass::Reset,
-            format!("{a} accepted the TCP connection and reset it at once"),
-        ),
-        K::TimedOut => (
-            OutcomeClass::Timeout,
-            format!("no TCP connection to {a} within its share of the connect deadline (a firewall dropping packets, or the host is down)"),
-        ),
-        _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
-    }
 }
 
 /// The instrumented client configuration of `caller` for `spec`: built on the caller's first
@@ -552,13 +288,13 @@ async fn connect_phase(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Result<TcpStr
     let t = Instant::now();
     let connected = tokio::time::timeout(
         spec.timeouts.connect,
-        connect(&spec.address, spec.timeouts.connect),
+        connect::connect(&spec.address, spec.timeouts.connect),
     )
     .await;
     rec.timings.connect_ms = Some(ms(t.elapsed()));
     let tcp = match connected {
         Err(_) => {
-            return Err(outcome(
+            return Err(Outcome::new(
                 OutcomeClass::Timeout,
                 Phase::Connect,
                 format!(
@@ -567,7 +303,7 @@ async fn connect_phase(spec: &ProbeSpec, rec: &mut ProbeRecord) -> Result<TcpStr
             ),
             ))
         }
-        Ok(Err((class, words))) => return Err(outcome(class, Phase::Connect, words)),
+        Ok(Err((class, words))) => return Err(Outcome::new(class, Phase::Connect, words)),
         Ok(Ok(s)) => s,
     };
     rec.peer_addr = tcp.peer_addr().ok().map(|a| a.to_string());
@@ -587,7 +323,7 @@ async fn handshake_phase<'c>(
 ) -> Result<Handshaken<'c>, Outcome> {
     let server_name = spec.server_name();
     let Ok(name) = ServerName::try_from(server_name.clone()) else {
-        return Err(outcome(
+        return Err(Outcome::new(
             OutcomeClass::ProtocolError,
             Phase::Handshake,
             format!("{server_name:?} is not a valid server name"),
@@ -596,7 +332,7 @@ async fn handshake_phase<'c>(
     let config = match client_config(spec, caller, trust) {
         Ok(c) => c,
         Err(e) => {
-            return Err(outcome(
+            return Err(Outcome::new(
                 OutcomeClass::TlsMismatch,
                 Phase::Handshake,
                 format!("cannot configure TLS: {e}"),
@@ -624,7 +360,7 @@ async fn handshake_phase<'c>(
     };
     let tls = match handshake {
         Err(_) => {
-            return Err(outcome(
+            return Err(Outcome::new(
                 OutcomeClass::Timeout,
                 Phase::Handshake,
                 format!(
@@ -744,7 +480,7 @@ async fn check_phase(
         ),
         None => checked.summary,
     };
-    outcome(checked.class, Phase::Check, summary)
+    Outcome::new(checked.class, Phase::Check, summary)
 }
 
 /// A check chosen from ALPN speaks a protocol the server may not serve (etcd's peer port
@@ -892,7 +628,7 @@ fn handshake_failure(
             received: Phase::Handshake,
         });
         let (class, words) = classify::handshake_alert(a, alert);
-        return outcome(
+        return Outcome::new(
             class,
             Phase::Handshake,
             format!(
@@ -911,7 +647,7 @@ fn handshake_failure(
             ),
             _ => "the endpoint answered with bytes that are neither TLS nor a known protocol".to_string(),
         };
-        return outcome(class, Phase::Handshake, words);
+        return Outcome::new(class, Phase::Handshake, words);
     }
     let tls = err
         .get_ref()
@@ -941,14 +677,14 @@ fn handshake_failure(
                 format!("the TLS handshake failed: {other}"),
             ),
         };
-        return outcome(class, Phase::Handshake, words);
+        return Outcome::new(class, Phase::Handshake, words);
     }
     use std::io::ErrorKind as K;
     let signal = match err.kind() {
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => classify::Signal::Reset,
         K::UnexpectedEof => classify::Signal::SilentClose,
         _ => {
-            return outcome(
+            return Outcome::new(
                 OutcomeClass::ProtocolError,
                 Phase::Handshake,
                 format!("the TLS handshake failed: {err}"),
@@ -960,17 +696,17 @@ fn handshake_failure(
             ev.closed_silently = true;
         }
         let (class, words) = classify::attribute(a, &signal);
-        return outcome(class, Phase::Handshake, words);
+        return Outcome::new(class, Phase::Handshake, words);
     }
     match signal {
-        classify::Signal::Reset => outcome(
+        classify::Signal::Reset => Outcome::new(
             OutcomeClass::Reset,
             Phase::Handshake,
             "the peer reset the connection during the TLS handshake",
         ),
         _ => {
             ev.closed_silently = true;
-            outcome(
+            Outcome::new(
                 OutcomeClass::ProtocolError,
                 Phase::Handshake,
                 if first.is_empty() {

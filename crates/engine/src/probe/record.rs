@@ -1,11 +1,11 @@
 //! The probe record: everything one (identity, endpoint) attempt observed. Serialized as is
 //! into `tlsaudit probe --format json` and into every report cell.
 
-use crate::probe::classify::PeerProtocol;
-use serde::{Deserialize, Serialize};
-
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
+use super::mysql::report::MysqlReport;
 use crate::pki::{IdentityCheck, ServerChain};
 
 /// How a probe ended. The names are stable: reports and exit codes depend on them.
@@ -110,6 +110,18 @@ pub struct Outcome {
     pub authorization: Option<OutcomeClass>,
 }
 
+impl Outcome {
+    /// An outcome decided in `phase`, with no separate authorization.
+    pub fn new(class: OutcomeClass, phase: Phase, summary: impl Into<String>) -> Outcome {
+        Outcome {
+            class,
+            phase,
+            summary: summary.into(),
+            authorization: None,
+        }
+    }
+}
+
 /// A TLS alert as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertEvidence {
@@ -119,6 +131,78 @@ pub struct AlertEvidence {
     /// `handshake`, or `first_read` for one that arrived after the client's handshake had
     /// completed (TLS 1.3 client-certificate rejections).
     pub received: Phase,
+}
+
+/// The protocol a peer that does not speak TLS seems to speak, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerProtocol {
+    Http1,
+    Http2,
+    Mysql,
+    Ssh,
+    Text,
+    /// TLS records where another protocol's greeting was expected (a MySQL probe of a TLS port).
+    Tls,
+    Unknown,
+}
+
+impl PeerProtocol {
+    /// The stable name in records and reports: `http/1`, `http2`, `mysql`, `ssh`, `text`,
+    /// `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerProtocol::Http1 => "http/1",
+            PeerProtocol::Http2 => "http2",
+            PeerProtocol::Mysql => "mysql",
+            PeerProtocol::Ssh => "ssh",
+            PeerProtocol::Text => "text",
+            PeerProtocol::Tls => "tls",
+            PeerProtocol::Unknown => "unknown",
+        }
+    }
+
+    /// In an operator's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PeerProtocol::Http1 => "plain HTTP/1.x",
+            PeerProtocol::Http2 => "plaintext HTTP/2 (h2c, gRPC without TLS)",
+            PeerProtocol::Mysql => "the MySQL protocol (a server greeting)",
+            PeerProtocol::Ssh => "SSH",
+            PeerProtocol::Text => "plain text",
+            PeerProtocol::Tls => "TLS",
+            PeerProtocol::Unknown => "bytes that are neither TLS nor a protocol tlsaudit knows",
+        }
+    }
+}
+
+impl std::fmt::Display for PeerProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl serde::Serialize for PeerProtocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PeerProtocol {
+    /// By the stable name; a name this version does not know reads as `unknown`.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok([
+            PeerProtocol::Http1,
+            PeerProtocol::Http2,
+            PeerProtocol::Mysql,
+            PeerProtocol::Ssh,
+            PeerProtocol::Text,
+            PeerProtocol::Tls,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+        .unwrap_or(PeerProtocol::Unknown))
+    }
 }
 
 /// What the probe saw that decided its outcome.
@@ -282,7 +366,7 @@ pub struct ProbeRecord {
     pub evidence: Evidence,
     /// `mysql`: the greeting, the logins over TLS and in plaintext, and what they prove.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mysql: Option<super::mysql::MysqlReport>,
+    pub mysql: Option<MysqlReport>,
 }
 
 /// Serialize what an `Arc` shares as the value itself (the report's contract does not see the

@@ -8,12 +8,13 @@
 //! - `<instance>/<file>.toml`: the instance's `[security]` settings (paths, allow-list).
 //! - `tiup-server-configs.yaml`: the allow-lists as a TiUP `server_configs` fragment.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::allow::{self, AllowList};
-use super::certs::{self, Ca};
 use super::render::{self, Setting, Value};
 use crate::error::InputError;
+use crate::pki::mint::Ca;
 use crate::profile::{CertPolicy, Component, Role};
 use crate::tiup::{Cluster, ConfigKind, Instance};
 
@@ -110,6 +111,37 @@ pub(crate) fn mkdir(dir: &Path) -> Result<(), InputError> {
     std::fs::create_dir_all(dir).map_err(|e| InputError::io(dir, &e))
 }
 
+/// Write a file; a private one is created 0600 (never wider, even for a moment). An existing
+/// file is replaced only with `force`.
+pub(crate) fn write_pem(
+    path: &Path,
+    text: &str,
+    private: bool,
+    force: bool,
+) -> Result<(), InputError> {
+    if path.exists() {
+        if !force {
+            return Err(InputError::file(
+                path,
+                "already exists",
+                "choose another --out folder, or pass --force to replace the files",
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| InputError::io(path, &e))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if private { 0o600 } else { 0o644 });
+    }
+    let mut f = opts.open(path).map_err(|e| InputError::io(path, &e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.flush())
+        .map_err(|e| InputError::io(path, &e))
+}
+
 /// Run `init` on a cluster read from a topology.
 pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputError> {
     check_out(cluster, opts)?;
@@ -120,11 +152,11 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
     let tls = opts.out.join("tls");
     mkdir(&tls)?;
     let ca_cert = tls.join("ca.crt");
-    certs::write(&ca_cert, &ca.pem, false, opts.force)?;
+    write_pem(&ca_cert, &ca.pem, false, opts.force)?;
     let ca_key = match &ca.new_key_pem {
         Some(k) => {
             let p = tls.join("ca.pem");
-            certs::write(&p, k, true, opts.force)?;
+            write_pem(&p, k, true, opts.force)?;
             Some(p)
         }
         None => None,
@@ -132,8 +164,8 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
     let client_cn = format!("{}-client", cluster.name);
     let client = ca.issue(&client_cn, &[], false, opts.days)?;
     let client_cert = tls.join("client.crt");
-    certs::write(&client_cert, &client.cert_pem, false, opts.force)?;
-    certs::write(&tls.join("client.pem"), &client.key_pem, true, opts.force)?;
+    write_pem(&client_cert, &client.cert_pem, false, opts.force)?;
+    write_pem(&tls.join("client.pem"), &client.key_pem, true, opts.force)?;
 
     let lists = allow::allow_lists(cluster, &client_cn);
     let mut instances = Vec::new();
@@ -156,7 +188,7 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
         ),
         "with global.enable_tls: true).".to_string(),
     ];
-    certs::write(
+    write_pem(
         &fragment,
         &render::tiup_fragment(&header, &lists),
         false,
@@ -190,9 +222,9 @@ pub fn issue_instance(
     mkdir(&tls)?;
     let cert = tls.join(format!("{cn}.crt"));
     let key = tls.join(format!("{cn}.pem"));
-    certs::write(&tls.join("ca.crt"), &ca.pem, false, force)?;
-    certs::write(&cert, &issued.cert_pem, false, force)?;
-    certs::write(&key, &issued.key_pem, true, force)?;
+    write_pem(&tls.join("ca.crt"), &ca.pem, false, force)?;
+    write_pem(&cert, &issued.cert_pem, false, force)?;
+    write_pem(&key, &issued.key_pem, true, force)?;
     Ok(InstanceFiles {
         name: inst.name.clone(),
         component: inst.component,
@@ -236,7 +268,7 @@ fn write_instance(
                 files.sans.join(", ")
             ),
         ];
-        certs::write(
+        write_pem(
             &path,
             &render::toml_file(&header, &settings),
             false,

@@ -4,7 +4,6 @@
 //! See `docs/remedy.md`.
 
 pub mod allow;
-pub mod certs;
 pub mod edit;
 pub mod fix;
 pub mod init;
@@ -12,5 +11,7 @@ pub mod inventory;
 pub mod render;
 pub mod rotate;
 
+/// The signer, where callers outside the engine found it before it moved to [`crate::pki::mint`].
+pub use crate::pki::mint as certs;
 pub use allow::{allow_lists, AllowList, Entry};
 pub use init::{init, CaSource, InitOptions, InitOutput, InstanceFiles};

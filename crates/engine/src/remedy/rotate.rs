@@ -6,10 +6,10 @@
 
 use std::path::PathBuf;
 
-use super::certs::{self, Ca};
 use super::fix::{node_id, RELOAD_ORDER};
-use super::init::{check_out, issue_instance, mkdir, InitOptions, InstanceFiles};
+use super::init::{check_out, issue_instance, mkdir, write_pem, InitOptions, InstanceFiles};
 use crate::error::InputError;
+use crate::pki::mint::Ca;
 use crate::tiup::Cluster;
 
 /// What `rotate` does.
@@ -82,8 +82,8 @@ pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, I
     mkdir(&tls)?;
     let client = ca.issue(&format!("{}-client", cluster.name), &[], false, opts.days)?;
     let (cert, key) = (tls.join("client.crt"), tls.join("client.pem"));
-    certs::write(&cert, &client.cert_pem, false, opts.force)?;
-    certs::write(&key, &client.key_pem, true, opts.force)?;
+    write_pem(&cert, &client.cert_pem, false, opts.force)?;
+    write_pem(&key, &client.key_pem, true, opts.force)?;
     steps.push(Step {
         instance: "client".to_string(),
         node: String::new(),

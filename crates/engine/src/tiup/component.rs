@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use super::topology::is_url_key;
 use super::tree::{self, Setting};
 use super::{
-    join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
+    join_host_port, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
     UrlSetting,
 };
-use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
+use crate::finding::{Code, Finding, Severity};
 use crate::profile::{Role, Version};
 
 /// A component config file, read.
@@ -142,18 +142,20 @@ impl ComponentFile {
             .collect();
         for (role, a) in &self.addresses {
             if let Err(why) = a {
-                notes.push(note(
-                    Code::AddressNotDialable,
-                    Severity::Info,
-                    format!(
-                        "{}: the {} {role} endpoint has no address callers can dial",
-                        self.path.display(),
-                        component.title()
-                    ),
-                    why.clone(),
-                    "set the advertise address in the file, or pass --topology so the instance's host is known".to_string(),
-                    Some(self.path.display().to_string()),
-                ));
+                notes.push(
+                    Finding::new(
+                        Code::AddressNotDialable,
+                        Severity::Info,
+                        format!(
+                            "{}: the {} {role} endpoint has no address callers can dial",
+                            self.path.display(),
+                            component.title()
+                        ),
+                        why.clone(),
+                        "set the advertise address in the file, or pass --topology so the instance's host is known",
+                    )
+                    .source(self.path.display().to_string()),
+                );
             }
         }
         let matching: Vec<usize> = instances
@@ -217,35 +219,39 @@ impl ComponentFile {
             .map(|(n, _)| n)
             .collect();
         if all.is_empty() {
-            notes.push(note(
-                Code::ConfigNotMatched,
-                Severity::Warning,
-                format!(
-                    "{} matches no instance of the topology",
-                    self.path.display()
-                ),
-                format!("the topology has no {} instance", component.title()),
-                "pass the config of a component the topology has, or add the instance to the topology".to_string(),
-                Some(self.path.display().to_string()),
-            ));
+            notes.push(
+                Finding::new(
+                    Code::ConfigNotMatched,
+                    Severity::Warning,
+                    format!(
+                        "{} matches no instance of the topology",
+                        self.path.display()
+                    ),
+                    format!("the topology has no {} instance", component.title()),
+                    "pass the config of a component the topology has, or add the instance to the topology",
+                )
+                .source(self.path.display().to_string()),
+            );
         } else if all.len() > 1 {
-            notes.push(note(
-                Code::ConfigAppliedToAll,
-                Severity::Info,
-                format!(
-                    "{} advertises no address of the topology: applied to all {} {} instances",
-                    self.path.display(),
-                    all.len(),
-                    component.title()
-                ),
-                self.addresses
-                    .iter()
-                    .filter_map(|(r, a)| a.as_ref().ok().map(|a| format!("{r} {}", a.value)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                "set advertise addresses in the file (or pass one file per instance) to tie it to one instance".to_string(),
-                Some(self.path.display().to_string()),
-            ));
+            notes.push(
+                Finding::new(
+                    Code::ConfigAppliedToAll,
+                    Severity::Info,
+                    format!(
+                        "{} advertises no address of the topology: applied to all {} {} instances",
+                        self.path.display(),
+                        all.len(),
+                        component.title()
+                    ),
+                    self.addresses
+                        .iter()
+                        .filter_map(|(r, a)| a.as_ref().ok().map(|a| format!("{r} {}", a.value)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    "set advertise addresses in the file (or pass one file per instance) to tie it to one instance",
+                )
+                .source(self.path.display().to_string()),
+            );
         }
         all
     }

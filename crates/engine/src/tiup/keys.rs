@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::tree::Setting;
 use super::ConfigKind;
-use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
+use crate::finding::{Code, Finding, Severity};
 use crate::profile::{ConfigKey, PROFILES};
 
 /// What a typed key holds.
@@ -103,14 +103,7 @@ pub(crate) fn unknown_key(
                 .to_string()
         }
     };
-    super::note(
-        Code::UnknownKey,
-        severity,
-        what,
-        evidence,
-        fix,
-        Some(source),
-    )
+    Finding::new(Code::UnknownKey, severity, what, evidence, fix).source(source)
 }
 
 /// Check a layer's flattened settings (`(setting, source)`) of a `kind` file; `layer` names it

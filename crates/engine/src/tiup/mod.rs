@@ -17,8 +17,8 @@ pub mod tree;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};
 use crate::profile::{self, Component, ConfigFile, Role, Version};
@@ -265,28 +265,6 @@ pub struct Cluster {
     pub notes: Vec<Finding>,
 }
 
-/// A finding of the import itself.
-pub fn note(
-    code: Code,
-    severity: Severity,
-    title: String,
-    evidence: String,
-    fix: String,
-    source: Option<String>,
-) -> Finding {
-    Finding {
-        code,
-        severity,
-        endpoint: None,
-        identity: None,
-        title,
-        evidence,
-        fix,
-        source,
-        vantages: Vec::new(),
-    }
-}
-
 impl Cluster {
     /// The component instances, without TiUP's monitoring agents (which the audit probes too,
     /// as instances of the `exporter` component).
@@ -430,18 +408,19 @@ impl Cluster {
         let ca_key = match &self.ca_key {
             Some(k) if key_signs(&ca.value, k) => Some(k.clone()),
             Some(k) => {
-                notes.push(note(
-                    Code::CaKeySkipped,
-                    Severity::Warning,
-                    format!(
-                        "{} is not used to mint the unlisted and the components' identities",
-                        k.display()
-                    ),
-                    format!("it is not the key of {}", ca.value.display()),
-                    "put the CA's own key in ca.pem (TiUP keeps it there), or leave it out"
-                        .to_string(),
-                    Some(k.display().to_string()),
-                ));
+                notes.push(
+                    Finding::new(
+                        Code::CaKeySkipped,
+                        Severity::Warning,
+                        format!(
+                            "{} is not used to mint the unlisted and the components' identities",
+                            k.display()
+                        ),
+                        format!("it is not the key of {}", ca.value.display()),
+                        "put the CA's own key in ca.pem (TiUP keeps it there), or leave it out",
+                    )
+                    .source(k.display().to_string()),
+                );
                 None
             }
             None => None,
@@ -476,15 +455,16 @@ impl Cluster {
             let id = match crate::pki::Identity::load(&name, &cert, &key) {
                 Ok(id) => id,
                 Err(e) => {
-                    notes.push(note(
-                        Code::IdentitySkipped,
-                        Severity::Warning,
-                        format!("the certificate {} is not used as a caller", cert.display()),
-                        e.to_string(),
-                        "fix the certificate and key pair (see the other findings about it)"
-                            .to_string(),
-                        Some(cert.display().to_string()),
-                    ));
+                    notes.push(
+                        Finding::new(
+                            Code::IdentitySkipped,
+                            Severity::Warning,
+                            format!("the certificate {} is not used as a caller", cert.display()),
+                            e.to_string(),
+                            "fix the certificate and key pair (see the other findings about it)",
+                        )
+                        .source(cert.display().to_string()),
+                    );
                     continue;
                 }
             };
@@ -700,7 +680,7 @@ mod tests {
     /// A folder with a CA, a TiKV certificate (serverAuth) and `tikv.toml` naming `security`.
     fn drift_files(security: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
         let leaf = ca
             .issue("tikv", &["127.0.0.1".to_string()], true, 30)
             .unwrap();
@@ -768,7 +748,7 @@ mod tests {
             .iter()
             .all(|e| e.cert_file.as_deref() == Some(dir.path().join("tikv.crt").as_path())));
         // A client certificate copied as tikv.crt is a caller's, not the server's.
-        let ca = crate::remedy::certs::Ca::generate("t", 1).unwrap();
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
         std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
         std::fs::write(
             dir.path().join("tikv.crt"),

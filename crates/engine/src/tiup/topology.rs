@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use super::tree::{self, Entry, Node, Setting, Value};
 use super::{
-    join_host_port, note, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Pos,
-    Security, UrlSetting,
+    join_host_port, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Pos, Security,
+    UrlSetting,
 };
-use crate::audit::{Code, Finding, Severity};
 use crate::error::InputError;
+use crate::finding::{Code, Finding, Severity};
 use crate::profile::{Component, Role, Version};
 
 /// Sections read into instances.
@@ -453,28 +453,30 @@ fn monitored(
         .iter()
         .flat_map(|h| [join_host_port(h, node), join_host_port(h, blackbox)])
         .collect();
-    ctx.note(note(
-        Code::ExporterPlaintext,
-        Severity::Info,
-        format!(
-            "TiUP's monitoring agents answer plaintext HTTP on {} host(s): node_exporter :{node}, blackbox_exporter :{blackbox}",
-            on.len()
-        ),
-        format!(
-            "{}{}; they serve metrics, not cluster traffic, and TiUP does not put them under TLS",
-            addrs.join(", "),
-            if off.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; none on {} (every instance there sets ignore_exporter)",
-                    off.join(", ")
-                )
-            }
-        ),
-        "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them".to_string(),
-        Some(origin),
-    ));
+    ctx.note(
+        Finding::new(
+            Code::ExporterPlaintext,
+            Severity::Info,
+            format!(
+                "TiUP's monitoring agents answer plaintext HTTP on {} host(s): node_exporter :{node}, blackbox_exporter :{blackbox}",
+                on.len()
+            ),
+            format!(
+                "{}{}; they serve metrics, not cluster traffic, and TiUP does not put them under TLS",
+                addrs.join(", "),
+                if off.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; none on {} (every instance there sets ignore_exporter)",
+                        off.join(", ")
+                    )
+                }
+            ),
+            "firewall the exporter ports to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them",
+        )
+        .source(origin),
+    );
     agents
 }
 
@@ -567,21 +569,23 @@ fn check_sections(ctx: &Ctx<'_>, entries: &[Entry]) {
         ));
     }
     if !skipped.is_empty() {
-        ctx.note(note(
-            Code::TopologySectionNotAudited,
-            Severity::Info,
-            format!(
-                "{} section(s) of the topology are not audited",
-                skipped.len()
-            ),
-            skipped
-                .iter()
-                .map(|(what, _)| what.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS".to_string(),
-            skipped.first().map(|(_, src)| src.clone()),
-        ));
+        ctx.note(
+            Finding::new(
+                Code::TopologySectionNotAudited,
+                Severity::Info,
+                format!(
+                    "{} section(s) of the topology are not audited",
+                    skipped.len()
+                ),
+                skipped
+                    .iter()
+                    .map(|(what, _)| what.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "these components are not probed; audit their TLS ports with a tlsaudit.toml (--config) if they serve mTLS",
+            )
+            .source(skipped.first().map(|(_, src)| src.clone())),
+        );
     }
 }
 
@@ -1176,14 +1180,10 @@ fn emptied_list(ctx: &Ctx<'_>, label: &str, kind: ConfigKind, global: &Layer, ow
             format!("list the callers in {key}, or remove the empty setting"),
         ),
     };
-    ctx.note(note(
-        Code::AllowListEmptied,
-        severity,
-        title_text,
-        evidence,
-        fix,
-        Some(src.clone()),
-    ));
+    ctx.note(
+        Finding::new(Code::AllowListEmptied, severity, title_text, evidence, fix)
+            .source(src.clone()),
+    );
 }
 
 /// The instance's `host`, required and non-empty, without IPv6 brackets.

@@ -1,10 +1,31 @@
-//! Finding codes: one enum shared by the audit (probe findings) and the lint (static findings).
-//! A code serialises as its stable SCREAMING_SNAKE name, which the JSON report, the SARIF rules
-//! and the docs use.
+//! Finding codes and severities: one enum of codes shared by the audit (probe findings), the lint
+//! (static findings) and the TiUP import (its notes), each with its meaning, usual fix and
+//! default severity. A code serialises as its stable SCREAMING_SNAKE name, which the JSON
+//! report, the SARIF rules and the docs use.
 
 use serde::{Serialize, Serializer};
 
-use super::Severity;
+/// How bad a finding is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
 
 macro_rules! codes {
     ($($variant:ident = $name:literal, $severity:ident: $help:literal fix $fix:literal,)*) => {

@@ -1,10 +1,23 @@
 //! What each component kind and role does with TLS, from the components' own source (see
 //! `docs/tidb.md`): default port, wire protocol, when a client certificate is requested, where the
-//! Common Name allow-list is enforced, and the config key that holds the list.
+//! Common Name allow-list is enforced, and the config key that holds the list; and the names of
+//! the identities the audit mints for components.
+
+pub mod protocol;
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::Protocol;
+pub use protocol::Protocol;
+
+/// The names of the identities the audit can add, in the order it adds them: the fixed ones,
+/// then one per component the inventory's options mint (`AuditOptions::minted`,
+/// [`minted_name`]). No inventory identity may take these names.
+pub const EXTRA_NAMES: [&str; 3] = ["anonymous", "foreign", "unlisted"];
+
+/// The name of the identity minted for a component: the CN TiUP gives its certificate.
+pub fn minted_name(component: Component) -> &'static str {
+    component.cert_name()
+}
 
 /// A component kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,9 +1,11 @@
-//! Issuing the cluster's certificates with rcgen: a new CA or an existing one, instance
-//! certificates (CN = the component name as TiUP uses it, SANs = the instance's addresses plus
-//! `localhost` and `127.0.0.1`, serverAuth and clientAuth) and TiUP's client certificate.
-//! Keys are ECDSA P-256, PKCS#8 PEM; they are never logged or printed.
+//! Issuing certificates with rcgen: a new CA or an existing one (certificate and key), and
+//! leaves signed by it, as PEM (instance certificates: CN = the component name as TiUP uses
+//! it, SANs = the instance's addresses plus `localhost` and `127.0.0.1`, serverAuth and
+//! clientAuth; TiUP's client certificate) or as an in-memory [`crate::pki::Identity`]. The one
+//! signer of the engine: the audit's extra identities (`foreign`, `unlisted`, the minted
+//! ones), `remedy::init` and `remedy::rotate`. Keys are ECDSA P-256, PKCS#8 PEM; they are
+//! never logged or printed.
 
-use std::io::Write;
 use std::path::Path;
 
 use rcgen::{
@@ -205,30 +207,4 @@ impl Ca {
             .map_err(rcgen_err("sign a certificate"))?;
         Ok((cert, key))
     }
-}
-
-/// Write a file; a private one is created 0600 (never wider, even for a moment). An existing
-/// file is replaced only with `force`.
-pub fn write(path: &Path, text: &str, private: bool, force: bool) -> Result<(), InputError> {
-    if path.exists() {
-        if !force {
-            return Err(InputError::file(
-                path,
-                "already exists",
-                "choose another --out folder, or pass --force to replace the files",
-            ));
-        }
-        std::fs::remove_file(path).map_err(|e| InputError::io(path, &e))?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    let mut f = opts.open(path).map_err(|e| InputError::io(path, &e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.flush())
-        .map_err(|e| InputError::io(path, &e))
 }

@@ -1,0 +1,161 @@
+//! The audit's callers: an identity of the inventory, or one the audit adds (`anonymous`,
+//! `foreign`, `unlisted`, and one minted per component of the topology whose certificate is not
+//! readable here), with the names they take.
+
+use serde::Serialize;
+
+use crate::error::InputError;
+use crate::inventory::{IdentityEntry, Inventory};
+use crate::pki::mint::Ca;
+use crate::pki::{Identity, Trust};
+use crate::probe::Caller;
+use crate::profile::{minted_name, Component, EXTRA_NAMES};
+
+/// Where an identity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    /// From the inventory.
+    Configured,
+    /// No client certificate.
+    Anonymous,
+    /// A throwaway CA minted at run time.
+    Foreign,
+    /// Issued at run time by the real CA, with a CN no allow-list names.
+    Unlisted,
+    /// Issued at run time by the real CA for a component of the topology whose own
+    /// certificate is not readable here, with the CN TiUP gives it (`tidb`, `tikv`, `cdc`...):
+    /// to a callee's CN check it is that component.
+    Minted,
+}
+
+impl IdentityKind {
+    /// Whether the audit made this identity at run time (not from the inventory's files).
+    pub fn is_extra(self) -> bool {
+        self != IdentityKind::Configured
+    }
+}
+
+/// The identities the audit of `inv` adds to the inventory's, by name: those its options
+/// switch on and can make (`unlisted` and the minted ones need the CA key), and that no
+/// inventory identity already names.
+pub fn extra_names(inv: &Inventory) -> Vec<&'static str> {
+    let o = &inv.options;
+    let key = inv.ca_key.is_some();
+    [
+        (o.anonymous, EXTRA_NAMES[0]),
+        (o.foreign, EXTRA_NAMES[1]),
+        (o.unlisted && key, EXTRA_NAMES[2]),
+    ]
+    .into_iter()
+    .chain(o.minted.iter().map(|c| (key, minted_name(*c))))
+    .filter(|(on, name)| *on && !inv.identities.iter().any(|i| i.name == *name))
+    .map(|(_, name)| name)
+    .collect()
+}
+
+/// A caller of the audit.
+#[derive(Debug, Clone)]
+pub struct AuditIdentity {
+    pub name: String,
+    pub kind: IdentityKind,
+    pub component: Option<Component>,
+    pub caller: Caller,
+}
+
+impl AuditIdentity {
+    /// An identity of the inventory; its component is the entry's, else the one its CN names.
+    pub fn configured(entry: &IdentityEntry, caller: Caller) -> AuditIdentity {
+        let component = entry
+            .component
+            .or_else(|| caller.identity.cn().and_then(Component::from_identity_name));
+        AuditIdentity {
+            name: entry.name.clone(),
+            kind: IdentityKind::Configured,
+            component,
+            caller,
+        }
+    }
+}
+
+/// The identities the audit adds to the inventory's, as its options ask: `anonymous` (no
+/// certificate), `foreign` (another CA, a listed CN) and `unlisted` (the cluster CA, a CN no list
+/// names; only with the CA key). `configured` are the inventory's, loaded (the foreign identity
+/// takes the first CN among them).
+pub fn extra_identities(
+    inventory: &Inventory,
+    trust: &Trust,
+    configured: &[AuditIdentity],
+) -> Result<Vec<AuditIdentity>, InputError> {
+    let mut identities = Vec::new();
+    let opts = &inventory.options;
+    if opts.anonymous {
+        identities.push(AuditIdentity {
+            name: "anonymous".into(),
+            kind: IdentityKind::Anonymous,
+            component: None,
+            caller: Caller::new(Identity::anonymous(), trust),
+        });
+    }
+    if opts.foreign {
+        // The foreign identity carries a CN that is on the lists, so that only the CA check
+        // can refuse it.
+        let cn = configured
+            .iter()
+            .find_map(|i| i.caller.identity.cn().map(str::to_string))
+            .unwrap_or_else(|| "tidb".to_string());
+        let identity =
+            Ca::generate("tlsaudit throwaway", 1)?.identity("foreign", &cn, &[], false, 1)?;
+        identities.push(AuditIdentity {
+            name: "foreign".into(),
+            kind: IdentityKind::Foreign,
+            component: None,
+            caller: Caller::new(identity, trust),
+        });
+    }
+    let Some(ca_key) = &inventory.ca_key else {
+        return Ok(identities);
+    };
+    let taken = |name: &str| configured.iter().any(|i| i.name == name);
+    let minted: Vec<Component> = opts
+        .minted
+        .iter()
+        .copied()
+        .filter(|c| !taken(minted_name(*c)))
+        .collect();
+    if !opts.unlisted && minted.is_empty() {
+        return Ok(identities);
+    }
+    // One signer for every identity issued from the cluster CA (the same one `init` uses).
+    let ca = Ca::load(&inventory.ca, ca_key)?;
+    if opts.unlisted {
+        let listed: Vec<&str> = inventory
+            .endpoints
+            .iter()
+            .flat_map(|e| e.allowed_cn.iter().map(String::as_str))
+            .collect();
+        let mut cn = "tlsaudit-unlisted".to_string();
+        while listed.contains(&cn.as_str()) {
+            cn.push('x');
+        }
+        identities.push(AuditIdentity {
+            name: "unlisted".into(),
+            kind: IdentityKind::Unlisted,
+            component: None,
+            caller: Caller::new(ca.identity("unlisted", &cn, &[], false, 1)?, trust),
+        });
+    }
+    for c in minted {
+        // The CN and both usages TiUP gives the component's certificate; no SANs, so that
+        // etcd's peer port (which matches a client certificate's SANs against the source
+        // address when it has any) sees a caller from this host as it would the component.
+        let name = minted_name(c);
+        identities.push(AuditIdentity {
+            name: name.to_string(),
+            kind: IdentityKind::Minted,
+            component: Some(c),
+            caller: Caller::new(ca.identity(name, name, &[], true, 1)?, trust),
+        });
+    }
+    Ok(identities)
+}

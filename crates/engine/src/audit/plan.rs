@@ -1,0 +1,196 @@
+//! What the audit probes and what it saw: the [`Plan`] (trust, identities, expectations, the
+//! probe of each endpoint, what is not checked), loaded once and shared by every round, and the
+//! [`Snapshot`] every front end reads.
+
+use super::cell::CellState;
+use super::drift;
+use super::expect::{self, Expected, Verdict};
+use super::identity::{extra_identities, AuditIdentity};
+use super::matrix::{EndpointId, IdentityId, Matrix};
+use crate::error::InputError;
+use crate::finding::Finding;
+use crate::inventory::{Endpoint, Inventory};
+use crate::pki::{ChainCache, Identity, Trust};
+use crate::probe::{Caller, ProbeSpec};
+
+/// What an audit of `inv` leaves unchecked: the extra identities not tried, and the component
+/// versions assumed where a rule depends on them.
+pub fn not_checked(inv: &Inventory) -> Vec<String> {
+    let o = &inv.options;
+    let mut out = o.scope_notes.clone();
+    for (on, name, what) in [
+        (
+            o.anonymous,
+            "anonymous",
+            "a caller without a client certificate",
+        ),
+        (o.foreign, "foreign", "a certificate from another CA"),
+    ] {
+        if !on {
+            out.push(format!(
+                "{what} was not tried (the {name} identity is switched off)"
+            ));
+        }
+    }
+    if !o.unlisted {
+        out.push(
+            "a CN no allow-list names was not tried (the unlisted identity is switched off)".into(),
+        );
+    } else if inv.ca_key.is_none() {
+        out.push("a CN no allow-list names was not tried: without the CA key (ca_key; TiUP's ca.pem) no unlisted identity can be issued, so a list that is set but not enforced shows only where a configured identity is outside it".into());
+    }
+    let unversioned: Vec<&str> = inv
+        .endpoints
+        .iter()
+        .filter(|e| e.role == crate::profile::Role::PdClient && e.version.is_none())
+        .map(|e| e.name.as_str())
+        .collect();
+    if !unversioned.is_empty() {
+        out.push(format!(
+            "no version is known for {}: PD's v8.4+ rule for cert-allowed-cn on the client port was assumed (set tidb_version in the topology, --cluster-version, or version on the endpoint)",
+            unversioned.join(", ")
+        ));
+    }
+    let dev: Vec<&str> = inv
+        .endpoints
+        .iter()
+        .filter(|e| {
+            e.version
+                .is_some_and(crate::profile::Version::is_development)
+        })
+        .map(|e| e.name.as_str())
+        .collect();
+    if !dev.is_empty() {
+        out.push(format!(
+            "{} run a development version (nightly): taken as newer than every release, so the newest rules were applied",
+            dev.join(", ")
+        ));
+    }
+    out.extend(drift::not_checked(&inv.endpoints));
+    out
+}
+
+/// What the audit probes: loaded once, shared by every round.
+#[derive(Debug)]
+pub struct Plan {
+    pub inventory: Inventory,
+    pub trust: Trust,
+    pub identities: Vec<AuditIdentity>,
+    /// What each cell should see.
+    pub expected: Matrix<Expected>,
+    /// Findings known before any probe (static lint of the configs); part of every round's
+    /// findings.
+    pub static_findings: Vec<Finding>,
+    /// What this audit does not check, in words, for every output to say (identities not
+    /// tried, versions assumed; callers add endpoints left out of scope).
+    pub not_checked: Vec<String>,
+    pub(super) specs: Vec<ProbeSpec>,
+    /// The server chains the rounds saw, parsed once and shared by every cell (and round)
+    /// that sees the same chain; pruned after each round.
+    pub(super) chains: ChainCache,
+}
+
+impl Plan {
+    /// Load the CA and identities, mint the extra identities, compute expectations.
+    pub fn new(inventory: Inventory) -> Result<Plan, InputError> {
+        let trust = Trust::load(&inventory.ca)?;
+        let mut identities = Vec::new();
+        for entry in &inventory.identities {
+            let identity = Identity::load(&entry.name, &entry.cert, &entry.key)?;
+            identities.push(AuditIdentity::configured(
+                entry,
+                Caller::new(identity, &trust),
+            ));
+        }
+        let extra = extra_identities(&inventory, &trust, &identities)?;
+        identities.extend(extra);
+        let expected = Matrix::from_fn(identities.len(), inventory.endpoints.len(), |i, e| {
+            expect::expect(&inventory.endpoints[e.0], &identities[i.0], &trust)
+        });
+        let specs = inventory
+            .endpoints
+            .iter()
+            .map(|ep| spec_for(ep, &inventory))
+            .collect();
+        let not_checked = not_checked(&inventory);
+        Ok(Plan {
+            inventory,
+            trust,
+            identities,
+            expected,
+            static_findings: Vec::new(),
+            not_checked,
+            specs,
+            chains: ChainCache::new(),
+        })
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.inventory.endpoints
+    }
+
+    /// How the audit probes `endpoint` (for a probe on demand outside a round).
+    pub fn spec(&self, endpoint: EndpointId) -> &ProbeSpec {
+        &self.specs[endpoint.0]
+    }
+
+    pub fn cell_count(&self) -> usize {
+        self.identities.len() * self.inventory.endpoints.len()
+    }
+
+    /// The interned server chains of this audit's records.
+    pub fn chains(&self) -> &ChainCache {
+        &self.chains
+    }
+}
+
+fn spec_for(ep: &Endpoint, inv: &Inventory) -> ProbeSpec {
+    let mut spec = ProbeSpec::new(ep.address.clone(), ep.protocol);
+    spec.server_name = ep.server_name.clone();
+    spec.path = ep.path.clone();
+    spec.timeouts = inv.options.timeouts;
+    if ep.protocol == crate::probe::Protocol::Mysql {
+        spec.mysql_account = inv.options.mysql_account.clone();
+    }
+    spec
+}
+
+/// The audit state as every front end sees it. Cheap to clone (records are shared).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub cluster: String,
+    /// Rounds started so far (1-based while the first runs).
+    pub round: u64,
+    pub running: bool,
+    /// Probes in the round in flight, and how many are done.
+    pub total: usize,
+    pub done: usize,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub identity_names: Vec<String>,
+    pub endpoint_names: Vec<String>,
+    pub cells: Matrix<CellState>,
+    pub findings: Vec<Finding>,
+    /// Per endpoint (by index), its rotation drift after the last round: `None` where no
+    /// certificate or CA file is known (see [`drift`]).
+    pub drift: Vec<Option<drift::Drift>>,
+}
+
+impl Snapshot {
+    pub fn cell(&self, identity: IdentityId, endpoint: EndpointId) -> &CellState {
+        &self.cells[(identity, endpoint)]
+    }
+
+    /// Count of each verdict.
+    pub fn counts(&self) -> Vec<(Verdict, usize)> {
+        Verdict::ALL
+            .iter()
+            .map(|v| {
+                (
+                    *v,
+                    self.cells.iter().filter(|c| c.verdict == Some(*v)).count(),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,111 @@
+//! The connect phase's TCP connection: resolve, share the connect deadline fairly among the
+//! resolved addresses, and tell the endpoint's answer (refused, reset, timeout) from a failure
+//! of this host (out of file descriptors or ports, no route), which says nothing about the
+//! endpoint.
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::record::OutcomeClass;
+
+/// Resolve `address` and connect within `budget`, shared fairly by the addresses it resolves
+/// to; a failure is the endpoint's answer (refused, reset, timeout) or a local one, in words.
+pub(super) async fn connect(
+    address: &str,
+    budget: Duration,
+) -> Result<TcpStream, (OutcomeClass, String)> {
+    let deadline = tokio::time::Instant::now() + budget;
+    let addrs: Vec<_> = tokio::net::lookup_host(address)
+        .await
+        .map_err(|e| {
+            (
+                OutcomeClass::ResolveFailed,
+                format!("cannot resolve {address}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for (i, a) in addrs.iter().enumerate() {
+        // Several addresses share the connect budget fairly: each gets an equal part of
+        // what is left, so a black-holed first address cannot starve the others.
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now())
+            / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        let attempt = match tokio::time::timeout(share, TcpStream::connect(a)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        match attempt {
+            Ok(s) => return Ok(s),
+            // A local shortage is no fact about the endpoint: trying the next address would
+            // only hit it again.
+            Err(e) if local_cause(&e).is_some() => return Err(connect_error(*a, &e)),
+            Err(e) => last = Some((*a, e)),
+        }
+    }
+    match last {
+        Some((a, e)) => Err(connect_error(a, &e)),
+        None => Err((
+            OutcomeClass::ResolveFailed,
+            format!("{address} resolved to no address"),
+        )),
+    }
+}
+
+/// Linux errno values of the local failures a connect can meet.
+mod errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ENOBUFS: i32 = 105;
+}
+
+/// When a socket error is caused by this host rather than the endpoint, the cause in words.
+pub fn local_cause(e: &std::io::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    let by_code = match e.raw_os_error() {
+        Some(errno::EMFILE) => Some("this host ran out of file descriptors (EMFILE: the process's open-file limit; raise `ulimit -n` or lower `concurrency`)"),
+        Some(errno::ENFILE) => Some("this host ran out of file descriptors (ENFILE: the system-wide file table is full)"),
+        Some(errno::EADDRNOTAVAIL) => Some("this host ran out of local ports or has no such local address (EADDRNOTAVAIL; lower `concurrency`)"),
+        Some(errno::ENOBUFS | errno::ENOMEM) => Some("this host ran out of socket buffers or memory (ENOBUFS/ENOMEM)"),
+        Some(errno::ENETUNREACH) => Some("this host has no route to that network (ENETUNREACH: check its routing table and interfaces)"),
+        _ => None,
+    };
+    by_code.or(match e.kind() {
+        K::AddrNotAvailable => {
+            Some("this host has no such local address or ran out of local ports (EADDRNOTAVAIL)")
+        }
+        K::NetworkUnreachable => Some("this host has no route to that network (ENETUNREACH)"),
+        K::OutOfMemory => Some("this host ran out of memory"),
+        _ => None,
+    })
+}
+
+/// Classify a failed TCP connect: the endpoint's answer (refused, reset, timeout) or a local
+/// failure (`error`), never one taken for the other.
+fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, String) {
+    use std::io::ErrorKind as K;
+    if let Some(cause) = local_cause(e) {
+        return (
+            OutcomeClass::Error,
+            format!("cannot connect to {a}: {cause}; this says nothing about the endpoint"),
+        );
+    }
+    match e.kind() {
+        K::ConnectionRefused => (
+            OutcomeClass::Refused,
+            format!("{a} refused the TCP connection: nothing listens there"),
+        ),
+        K::ConnectionReset | K::ConnectionAborted => (
+            OutcomeClass::Reset,
+            format!("{a} accepted the TCP connection and reset it at once"),
+        ),
+        K::TimedOut => (
+            OutcomeClass::Timeout,
+            format!("no TCP connection to {a} within its share of the connect deadline (a firewall dropping packets, or the host is down)"),
+        ),
+        _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
+    }
+}
