@@ -50,7 +50,18 @@ pub enum ConfigKind {
 }
 
 impl ConfigKind {
-    /// The kinds `--component-config` accepts, longest file name first (for detection).
+    /// Every kind, in the order of the component table.
+    pub const ALL: [ConfigKind; 7] = [
+        ConfigKind::Pd,
+        ConfigKind::Tidb,
+        ConfigKind::Tikv,
+        ConfigKind::Tiflash,
+        ConfigKind::TiflashLearner,
+        ConfigKind::Ticdc,
+        ConfigKind::Tiproxy,
+    ];
+
+    /// The kinds a file name tells, longest file name first (for detection).
     pub const FILES: [ConfigKind; 6] = [
         ConfigKind::TiflashLearner,
         ConfigKind::Tiflash,
@@ -89,21 +100,33 @@ impl ConfigKind {
         self.config().file
     }
 
-    /// The name in `COMPONENT=FILE` and in file names.
+    /// The name in `COMPONENT=FILE` and in file names: the file's stem (`ticdc`).
     pub fn name(self) -> &'static str {
-        match self {
-            ConfigKind::Ticdc => "ticdc",
-            k => k.config().tiup.unwrap_or(k.config().file),
-        }
+        let file = self.file_name();
+        file.strip_suffix(".toml").unwrap_or(file)
     }
 
-    pub fn from_name(s: &str) -> Option<ConfigKind> {
-        match s {
-            "cdc" => Some(ConfigKind::Ticdc),
-            _ => ConfigKind::FILES
-                .into_iter()
-                .chain([ConfigKind::Tiproxy])
-                .find(|k| k.name() == s),
+    /// Whether `s` names this kind: its [`ConfigKind::name`] or its `server_configs` section
+    /// (TiUP's name, `cdc`).
+    fn is_named(self, s: &str) -> bool {
+        self.name() == s || self.config().tiup == Some(s)
+    }
+
+    /// The kind named `s` (`tikv`, `tiflash-learner`, `ticdc` or TiUP's `cdc`); the error is
+    /// the hint that lists every name.
+    pub fn from_name(s: &str) -> Result<ConfigKind, String> {
+        ConfigKind::ALL
+            .into_iter()
+            .find(|k| k.is_named(s))
+            .ok_or_else(ConfigKind::names_hint)
+    }
+
+    /// `use pd, tidb, ..., ticdc or tiproxy`: every kind's name, from [`ConfigKind::ALL`].
+    pub fn names_hint() -> String {
+        let names = ConfigKind::ALL.map(ConfigKind::name);
+        match names.split_last() {
+            Some((last, rest)) => format!("use {} or {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 
@@ -111,12 +134,9 @@ impl ConfigKind {
     /// `cdc.toml`.
     pub fn detect(path: &Path) -> Option<ConfigKind> {
         let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
-        if stem.starts_with("cdc") {
-            return Some(ConfigKind::Ticdc);
-        }
-        ConfigKind::FILES
-            .into_iter()
-            .find(|k| stem.starts_with(k.name()))
+        ConfigKind::FILES.into_iter().find(|k| {
+            stem.starts_with(k.name()) || k.config().tiup.is_some_and(|t| stem.starts_with(t))
+        })
     }
 
     /// The keys of the CA, the certificate and the key the component calls others with, in
@@ -204,11 +224,9 @@ impl Instance {
             .map(|e| format!("{}-{}", self.component_label(), addr_label(&e.address)))
     }
 
+    /// TiUP's name of the component (`cdc`), the first part of its endpoints' names.
     fn component_label(&self) -> &'static str {
-        match self.component {
-            Component::Ticdc => "cdc",
-            c => c.as_str(),
-        }
+        self.component.cert_name()
     }
 }
 
@@ -756,6 +774,21 @@ mod tests {
         )
         .unwrap();
         assert!(drift_endpoints(&opts).iter().all(|e| e.cert_file.is_none()));
+    }
+
+    #[test]
+    fn every_kind_has_a_name_and_the_hint_lists_them_all() {
+        let hint = ConfigKind::names_hint();
+        for k in ConfigKind::ALL {
+            assert_eq!(ConfigKind::from_name(k.name()), Ok(k));
+            assert!(hint.contains(k.name()), "{hint} lacks {k:?}");
+        }
+        assert_eq!(ConfigKind::from_name("cdc"), Ok(ConfigKind::Ticdc));
+        assert_eq!(
+            hint,
+            "use pd, tidb, tikv, tiflash, tiflash-learner, ticdc or tiproxy"
+        );
+        assert_eq!(ConfigKind::from_name("nope"), Err(hint));
     }
 
     #[test]

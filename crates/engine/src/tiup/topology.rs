@@ -701,7 +701,7 @@ fn read_server_configs(ctx: &Ctx<'_>, entries: &[Entry]) -> Vec<(&'static str, L
             Ok(Some(_)) => {
                 let label = format!("server_configs.{name}");
                 let layer = Layer::from(&e.value, path, &label);
-                if let Some(kind) = ConfigKind::from_name(name) {
+                if let Ok(kind) = ConfigKind::from_name(name) {
                     check_layer(ctx, kind, &layer, &label);
                 }
                 globals.push((name, layer));
