@@ -311,68 +311,18 @@ impl Cluster {
             }
             None => None,
         };
-        let tls_dir_path = opts.tls_dir.clone().or_else(|| {
-            topo.as_ref()
-                .filter(|t| t.is_meta)
-                .map(|t| t.path.parent().unwrap_or(Path::new(".")).join("tls"))
-                .filter(|d| d.is_dir())
-        });
-        let tls_dir = match &tls_dir_path {
-            Some(d) => Some(tlsdir::TlsDir::load(d)?),
+        let tls_dir = match tls_dir_path(opts, topo.as_ref()) {
+            Some(d) => Some(tlsdir::TlsDir::load(&d)?),
             None => None,
         };
-        let mut files = Vec::new();
-        for (kind, path) in &opts.component_configs {
-            match component::ComponentFile::load(*kind, path) {
-                Ok(f) => files.push(f),
-                Err(e) => errors.push(e),
-            }
-        }
+        let files = read_component_configs(opts, &mut errors);
         InputError::collect(errors)?;
-
-        let name = opts
-            .cluster_name
-            .clone()
-            .or_else(|| topo.as_ref().and_then(|t| t.meta_name.clone()))
-            .or_else(|| {
-                tls_dir
-                    .as_ref()
-                    .and_then(tlsdir::TlsDir::cluster_from_client_cn)
-            })
-            .or_else(|| {
-                opts.topology
-                    .as_ref()
-                    .and_then(|p| p.file_stem())
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "cluster".to_string());
-
-        let ca = match (&opts.ca, &tls_dir) {
-            (Some(p), _) => Some(Located {
-                value: p.clone(),
-                source: "--ca".to_string(),
-            }),
-            (None, Some(d)) => d.ca.clone().map(|p| Located {
-                source: p.display().to_string(),
-                value: p,
-            }),
-            _ => None,
-        };
+        let name = cluster_name(opts, topo.as_ref(), tls_dir.as_ref());
+        let ca = trusted_ca(opts, tls_dir.as_ref());
         let ca_key = tls_dir.as_ref().and_then(|d| d.ca_key.clone());
-
         let mut notes = Vec::new();
         let (tls, mut instances) = match topo {
-            Some(t) => {
-                notes.extend(t.notes.iter().cloned());
-                let version = opts.version.or(t.version);
-                let mut instances = t.instances;
-                for i in &mut instances {
-                    if opts.version.is_some() || i.version.is_none() {
-                        i.version = version;
-                    }
-                }
-                (t.tls, instances)
-            }
+            Some(t) => topology_instances(opts, t, &mut notes),
             None => (None, Vec::new()),
         };
         let standalone = opts.topology.is_none();
@@ -652,6 +602,83 @@ impl Cluster {
             .or_else(|| dir.filter(|_| cert.is_some()).and_then(|d| d.ca.clone()));
         (cert, ca)
     }
+}
+
+/// TiUP's TLS folder: `--tls-dir`, else the `tls` folder beside a `meta.yaml`.
+fn tls_dir_path(opts: &TiupOptions, topo: Option<&topology::Topology>) -> Option<PathBuf> {
+    opts.tls_dir.clone().or_else(|| {
+        topo.filter(|t| t.is_meta)
+            .map(|t| t.path.parent().unwrap_or(Path::new(".")).join("tls"))
+            .filter(|d| d.is_dir())
+    })
+}
+
+/// The component config files that read; the errors of the others go to `errors`.
+fn read_component_configs(
+    opts: &TiupOptions,
+    errors: &mut Vec<InputError>,
+) -> Vec<component::ComponentFile> {
+    let mut files = Vec::new();
+    for (kind, path) in &opts.component_configs {
+        match component::ComponentFile::load(*kind, path) {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    files
+}
+
+/// The cluster's name: `--cluster-name`, the folder of a `meta.yaml`, TiUP's client
+/// certificate's CN (`<name>-client`), the topology file's name, else `cluster`.
+fn cluster_name(
+    opts: &TiupOptions,
+    topo: Option<&topology::Topology>,
+    tls_dir: Option<&tlsdir::TlsDir>,
+) -> String {
+    opts.cluster_name
+        .clone()
+        .or_else(|| topo.and_then(|t| t.meta_name.clone()))
+        .or_else(|| tls_dir.and_then(tlsdir::TlsDir::cluster_from_client_cn))
+        .or_else(|| {
+            opts.topology
+                .as_ref()
+                .and_then(|p| p.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "cluster".to_string())
+}
+
+/// The CA callers trust: `--ca`, else the TLS folder's.
+fn trusted_ca(opts: &TiupOptions, tls_dir: Option<&tlsdir::TlsDir>) -> Option<Located<PathBuf>> {
+    match (&opts.ca, tls_dir) {
+        (Some(p), _) => Some(Located {
+            value: p.clone(),
+            source: "--ca".to_string(),
+        }),
+        (None, Some(d)) => d.ca.clone().map(|p| Located {
+            source: p.display().to_string(),
+            value: p,
+        }),
+        _ => None,
+    }
+}
+
+/// The topology's `enable_tls` and instances, each with the version `--cluster-version` or
+/// the topology gives it; the topology's notes go to `notes`.
+fn topology_instances(
+    opts: &TiupOptions,
+    t: topology::Topology,
+    notes: &mut Vec<Finding>,
+) -> (Option<Located<bool>>, Vec<Instance>) {
+    notes.extend(t.notes.iter().cloned());
+    let version = opts.version.or(t.version);
+    let mut instances = t.instances;
+    for i in &mut instances {
+        if opts.version.is_some() || i.version.is_none() {
+            i.version = version;
+        }
+    }
+    (t.tls, instances)
 }
 
 /// Whether `key` is the key of the first certificate in `cert`.
