@@ -1059,10 +1059,10 @@ pub fn load_tidb(
     for c in &flags.component_config {
         let (kind, path) = match c.split_once('=') {
             Some((k, p)) if !k.contains('/') => {
-                let kind = tlsaudit_engine::tiup::ConfigKind::from_name(k).ok_or_else(|| {
+                let kind = tlsaudit_engine::tiup::ConfigKind::from_name(k).map_err(|names| {
                     InputError::usage(
                         format!("--component-config {c}: unknown component {k:?}"),
-                        "use tidb, tikv, pd, tiflash, tiflash-learner or ticdc, as in tikv=/path/tikv.toml",
+                        format!("{names}, as in tikv=/path/tikv.toml"),
                     )
                 })?;
                 (Some(kind), PathBuf::from(p))

@@ -1025,6 +1025,7 @@ fn lint_command_exit_codes_and_formats() {
     let (code, _, err) = cli(&["lint", "--component-config", "nope=x.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown component \"nope\""), "{err}");
+    assert!(err.contains("ticdc or tiproxy, as in"), "{err}");
     for k in std::fs::read_dir(s.path("cfg/tls")).unwrap() {
         let k = k.unwrap().path();
         let text = std::fs::read_to_string(&k).unwrap();

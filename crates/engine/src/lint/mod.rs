@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::finding::{Code, Finding, Severity};
-use crate::profile::{Component, Role, Version};
+use crate::profile::{self, Component, Role, PD_CLIENT_LIST_SINCE, TIUP};
 use crate::tiup::{Cluster, Instance, Located};
 
 /// How the lint runs.
@@ -140,15 +140,19 @@ fn pd_cn(cluster: &Cluster, inst: &Instance) -> Option<(String, String)> {
             }
         }
     }
-    if let Some(r) = cluster.tls_dir.as_ref().and_then(|d| d.role("pd")) {
+    let name = Component::Pd.cert_name();
+    if let Some(r) = cluster.tls_dir.as_ref().and_then(|d| d.role(name)) {
         if let Some(cn) = crate::tiup::tlsdir::cert_cn(&r.cert) {
             return Some((cn, format!("the CN of {}", r.cert.display())));
         }
     }
     if inst.security.iter().any(|s| s.tiup_managed) {
         return Some((
-            "pd".to_string(),
-            "TiUP issues PD's certificate with CN pd".to_string(),
+            name.to_string(),
+            format!(
+                "TiUP issues {}'s certificate with CN {name}",
+                Component::Pd.title()
+            ),
         ));
     }
     None
@@ -160,6 +164,39 @@ fn list_of(inst: &Instance, role: Role) -> Option<&Located<Vec<String>>> {
         .find(|e| e.role == role)
         .and_then(|e| e.list.as_ref())
         .filter(|l| !l.value.is_empty())
+}
+
+/// The server_configs section of the file that sets a role's list (`pd`).
+fn tiup_section(role: Role) -> &'static str {
+    role.profile().config.tiup.unwrap_or_default()
+}
+
+/// One PD allow-list, as the PD findings read it.
+struct PdList<'a> {
+    list: &'a Located<Vec<String>>,
+    /// The list as shown: `[pd, tidb]`.
+    shown: String,
+    /// The endpoint of the PD client port.
+    endpoint: Option<String>,
+    /// Its PD's version, as said in a finding.
+    version: String,
+    /// Whether that PD is older than the one that applies the list to its client port.
+    old: bool,
+}
+
+impl PdList<'_> {
+    fn finding(
+        &self,
+        code: Code,
+        severity: Severity,
+        title: String,
+        evidence: String,
+        fix: String,
+    ) -> Finding {
+        Finding::new(code, severity, title, evidence, fix)
+            .endpoint(self.endpoint.clone())
+            .source(self.list.source.clone())
+    }
 }
 
 fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
@@ -176,60 +213,103 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
         if !done.insert((list.source.clone(), inst.version)) {
             continue;
         }
-        let ep = inst.endpoint_name(Role::PdClient);
-        let shown = format!("[{}]", list.value.join(", "));
+        let pd = PdList {
+            list,
+            shown: format!("[{}]", list.value.join(", ")),
+            endpoint: inst.endpoint_name(Role::PdClient),
+            version: inst
+                .version
+                .map_or("unknown".to_string(), |v| v.to_string()),
+            old: inst.version.is_some_and(|v| v < PD_CLIENT_LIST_SINCE),
+        };
         if let Some((cn, why)) = pd_cn(cluster, inst) {
-            if !list.value.contains(&cn) {
-                out.push(
-                    Finding::new(
-                        Code::PdOwnCnNotListed,
-                        Severity::Critical,
-                        format!("PD's own CN {cn} is missing from its cert-allowed-cn {shown}"),
-                        format!("{why}; PD applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
-                        format!("add \"{cn}\" to security.cert-allowed-cn in pd.toml (TiUP: server_configs.pd), then restart PD"),
-                    )
-                    .endpoint(ep.clone())
-                    .source(list.source.clone()),
-                );
-            }
+            pd_own_cn(&pd, &cn, &why, out);
         }
-        let old = inst.version.is_some_and(|v| v < Version(8, 4));
-        let version = inst
-            .version
-            .map_or("unknown".to_string(), |v| v.to_string());
-        if old && list.value.len() > 1 {
-            out.push(
-                Finding::new(
-                    Code::PdMultipleCnBeforeV84,
-                    Severity::Critical,
-                    format!(
-                        "PD {version} accepts one CN in cert-allowed-cn, and this list has {}",
-                        list.value.len()
-                    ),
-                    format!("{shown}: PD before v8.4 refuses to start with several CNs"),
-                    "keep one CN (PD's own, e.g. \"pd\") until PD runs v8.4 or later, or upgrade first",
-                )
-                .endpoint(ep.clone())
-                .source(list.source.clone()),
-            );
-        }
-        if list.value.len() == 1 {
-            out.push(
-                Finding::new(
-                    Code::PdSingleCnClientPort,
-                    Severity::Warning,
-                    format!("PD's cert-allowed-cn {shown} protects only the peer port, not the client port 2379"),
-                    if old {
-                        format!("PD {version} applies cert-allowed-cn only to its peer port")
-                    } else {
-                        "PD v8.4+ enforces cert-allowed-cn on its client port only when it has more than one entry".to_string()
-                    },
-                    "on PD v8.4 or later, list every caller's CN (pd, tidb, tikv, tiflash, cdc, tiproxy and <cluster>-client) so that 2379 enforces it too",
-                )
-                .endpoint(ep.clone())
-                .source(list.source.clone()),
-            );
-        }
+        pd_list_size(&pd, out);
+    }
+}
+
+/// `PD_OWN_CN_NOT_LISTED`: PD's list lacks PD's own CN.
+fn pd_own_cn(pd: &PdList<'_>, cn: &str, why: &str, out: &mut Vec<Finding>) {
+    if pd.list.value.iter().any(|c| c == cn) {
+        return;
+    }
+    let p = Role::PdClient.profile();
+    let title = p.component.title();
+    out.push(pd.finding(
+        Code::PdOwnCnNotListed,
+        Severity::Critical,
+        format!("{title}'s own CN {cn} is missing from its {} {}", p.list.key, pd.shown),
+        format!("{why}; {title} applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
+        format!(
+            "add \"{cn}\" to {} in {} (TiUP: server_configs.{}), then restart {title}",
+            p.list.dotted(),
+            p.config.file,
+            tiup_section(Role::PdClient)
+        ),
+    ));
+}
+
+/// The callers of PD's client port, in TiUP's section order: `pd, tidb, tikv, ...`.
+fn pd_callers() -> String {
+    TIUP.iter()
+        .map(|t| t.component)
+        .filter(|c| profile::needs(*c, Role::PdClient))
+        .map(Component::cert_name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `PD_MULTIPLE_CN_BEFORE_V8_4` (an old PD refuses to start) and `PD_SINGLE_CN_CLIENT_PORT`
+/// (the client port does not enforce a list of one).
+fn pd_list_size(pd: &PdList<'_>, out: &mut Vec<Finding>) {
+    let p = Role::PdClient.profile();
+    let (title, key, version) = (p.component.title(), p.list.key, &pd.version);
+    let n = pd.list.value.len();
+    if pd.old && n > 1 {
+        out.push(
+            pd.finding(
+                Code::PdMultipleCnBeforeV84,
+                Severity::Critical,
+                format!("{title} {version} accepts one CN in {key}, and this list has {n}"),
+                format!(
+                    "{}: PD before v8.4 refuses to start with several CNs",
+                    pd.shown
+                ),
+                "keep one CN (PD's own, e.g. \"pd\") until PD runs v8.4 or later, or upgrade first"
+                    .to_string(),
+            ),
+        );
+    }
+    if n == 1 {
+        let port = p.default_port;
+        out.push(pd.finding(
+            Code::PdSingleCnClientPort,
+            Severity::Warning,
+            format!("{title}'s {key} {} protects only the peer port, not the client port {port}", pd.shown),
+            if pd.old {
+                format!("{title} {version} applies {key} only to its peer port")
+            } else {
+                format!("PD v8.4+ enforces {key} on its client port only when it has more than one entry")
+            },
+            format!("on PD v8.4 or later, list every caller's CN ({} and <cluster>-client) so that {port} enforces it too", pd_callers()),
+        ));
+    }
+}
+
+/// The endpoint role of a component's list that TiUP's own client certificate calls, and
+/// what fails when the list refuses it.
+fn tiup_calls(component: Component) -> Option<(Role, &'static str)> {
+    match component {
+        Component::Tidb => Some((
+            Role::TidbStatus,
+            "`tiup cluster display` shows TiDB as Down and TiUP cannot check or scale it",
+        )),
+        Component::Pd => Some((
+            Role::PdClient,
+            "TiUP cannot reach PD to display, scale or upgrade the cluster",
+        )),
+        _ => None,
     }
 }
 
@@ -239,16 +319,8 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
     };
     let mut done = BTreeSet::new();
     for inst in &cluster.instances {
-        let (role, what) = match inst.component {
-            Component::Tidb => (
-                Role::TidbStatus,
-                "`tiup cluster display` shows TiDB as Down and TiUP cannot check or scale it",
-            ),
-            Component::Pd => (
-                Role::PdClient,
-                "TiUP cannot reach PD to display, scale or upgrade the cluster",
-            ),
-            _ => continue,
+        let Some((role, what)) = tiup_calls(inst.component) else {
+            continue;
         };
         let Some(list) = list_of(inst, role) else {
             continue;
@@ -256,13 +328,12 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
         if list.value.contains(&cn) || !done.insert(list.source.clone()) {
             continue;
         }
-        if inst.component == Component::Pd
-            && (list.value.len() < 2 || inst.version.is_some_and(|v| v < Version(8, 4)))
-        {
-            // Not enforced on 2379 then (see PD_SINGLE_CN_CLIENT_PORT).
+        let p = role.profile();
+        if !p.policy(&list.value, inst.version, None).list_enforced {
+            // Not enforced on PD's client port then (see PD_SINGLE_CN_CLIENT_PORT).
             continue;
         }
-        let key = role.profile().list.dotted();
+        let key = p.list.dotted();
         out.push(
             Finding::new(
                 Code::TiupClientNotListed,
@@ -275,11 +346,7 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
                 format!("TiUP connects with its own certificate (CN {cn}): {what}"),
                 format!(
                     "add \"{cn}\" to {key} (TiUP: server_configs.{}), then reload",
-                    if inst.component == Component::Tidb {
-                        "tidb"
-                    } else {
-                        "pd"
-                    }
+                    tiup_section(role)
                 ),
             )
             .endpoint(inst.endpoint_name(role))
@@ -457,6 +524,13 @@ fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pds_callers_come_from_the_table() {
+        assert_eq!(pd_callers(), "pd, tidb, tikv, tiflash, cdc, tiproxy");
+        assert_eq!(tiup_section(Role::PdClient), "pd");
+        assert_eq!(tiup_section(Role::TidbStatus), "tidb");
+    }
 
     #[test]
     fn fails_respects_the_threshold() {

@@ -1,7 +1,8 @@
 //! What each component kind and role does with TLS, from the components' own source (see
 //! `docs/tidb.md`): default port, wire protocol, when a client certificate is requested, where the
-//! Common Name allow-list is enforced, and the config key that holds the list; and the names of
-//! the identities the audit mints for components.
+//! Common Name allow-list is enforced, and the config key that holds the list; what TiUP calls
+//! each component, its topology section and ports, and its place in TiUP's reload order
+//! ([`TIUP`]); and the names of the identities the audit mints for components.
 
 pub mod protocol;
 
@@ -78,27 +79,35 @@ impl Component {
         }
     }
 
-    /// The name TiUP gives the component's certificate files (`<name>.crt`) and their CN:
-    /// the component's name, `cdc` for TiCDC.
+    /// The name TiUP gives the component's certificate files (`<name>.crt`) and their CN: its
+    /// TiUP name ([`TiupServers::name`], `cdc` for TiCDC), else the component's name.
     pub fn cert_name(self) -> &'static str {
-        match self {
-            Component::Ticdc => "cdc",
-            c => c.as_str(),
-        }
+        self.tiup_name().unwrap_or(self.as_str())
     }
 
-    /// The component an identity name or certificate CN stands for (TiUP names certificates
-    /// after the component; TiCDC's is `cdc`).
+    /// The component an identity name or certificate CN stands for: a component TiUP deploys,
+    /// by its TiUP name (`cdc`) or its own (`ticdc`).
     pub fn from_identity_name(name: &str) -> Option<Component> {
-        match name {
-            "pd" => Some(Component::Pd),
-            "tikv" => Some(Component::Tikv),
-            "tidb" => Some(Component::Tidb),
-            "tiflash" => Some(Component::Tiflash),
-            "cdc" | "ticdc" => Some(Component::Ticdc),
-            "tiproxy" => Some(Component::Tiproxy),
-            _ => None,
-        }
+        TIUP.iter()
+            .filter_map(|t| t.servers.map(|s| (t.component, s.name)))
+            .find(|(c, tiup)| *tiup == name || c.as_str() == name)
+            .map(|(c, _)| c)
+    }
+
+    /// The component's section in a TiUP topology; `None` for those TiUP does not deploy
+    /// (etcd, generic).
+    pub fn tiup(self) -> Option<&'static TiupSection> {
+        TIUP.iter().find(|t| t.component == self)
+    }
+
+    /// TiUP's name of the component's instances ([`TiupServers::name`]).
+    pub fn tiup_name(self) -> Option<&'static str> {
+        self.tiup().and_then(|t| t.servers).map(|s| s.name)
+    }
+
+    /// The component's place in TiUP's rolling reload order ([`reload_order`]).
+    pub fn reload_rank(self) -> Option<u8> {
+        self.tiup().and_then(|t| t.servers).map(|s| s.reload)
     }
 }
 
@@ -269,8 +278,13 @@ impl TlsKeys {
 pub struct ConfigFile {
     /// `tikv.toml`.
     pub file: &'static str,
-    /// The section in a TiUP topology's `server_configs` and the `-R` of `tiup cluster reload`.
+    /// The section in a TiUP topology's `server_configs` (the component's TiUP name, but
+    /// `tiflash-learner`).
     pub tiup: Option<&'static str>,
+    /// The field of a TiUP topology instance that holds this file's settings: `config`
+    /// (TiFlash's learner: `learner_config`).
+    #[serde(skip)]
+    pub tiup_field: Option<&'static str>,
     /// What the component presents and trusts when it calls other components.
     pub client: TlsKeys,
     /// The other keys of its TLS tables, by table, besides `client` and the endpoints' `server`
@@ -339,19 +353,22 @@ const SECURITY_PATHS: TlsKeys = TlsKeys::new("security", "ca-path", "cert-path",
 
 pub const PD_TOML: ConfigFile = ConfigFile {
     file: "pd.toml",
-    tiup: Some("pd"),
+    tiup: PD_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: TlsKeys::new("security", "cacert-path", "cert-path", "key-path"),
     other_keys: &[("security", &["redact-info-log", "encryption"])],
 };
 pub const TIKV_TOML: ConfigFile = ConfigFile {
     file: "tikv.toml",
-    tiup: Some("tikv"),
+    tiup: TIKV_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: SECURITY_PATHS,
     other_keys: TIKV_SECURITY_OTHER,
 };
 pub const TIDB_TOML: ConfigFile = ConfigFile {
     file: "tidb.toml",
-    tiup: Some("tidb"),
+    tiup: TIDB_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: TlsKeys::new(
         "security",
         "cluster-ssl-ca",
@@ -380,19 +397,22 @@ pub const TIDB_TOML: ConfigFile = ConfigFile {
 };
 pub const TIFLASH_TOML: ConfigFile = ConfigFile {
     file: "tiflash.toml",
-    tiup: Some("tiflash"),
+    tiup: TIFLASH_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: TlsKeys::new("security", "ca_path", "cert_path", "key_path"),
     other_keys: &[("security", &["redact_info_log"])],
 };
 pub const TIFLASH_LEARNER_TOML: ConfigFile = ConfigFile {
     file: "tiflash-learner.toml",
     tiup: Some("tiflash-learner"),
+    tiup_field: Some("learner_config"),
     client: SECURITY_PATHS,
     other_keys: TIKV_SECURITY_OTHER,
 };
 pub const TICDC_TOML: ConfigFile = ConfigFile {
     file: "ticdc.toml",
-    tiup: Some("cdc"),
+    tiup: TICDC_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: SECURITY_PATHS,
     other_keys: &[(
         "security",
@@ -401,7 +421,8 @@ pub const TICDC_TOML: ConfigFile = ConfigFile {
 };
 pub const TIPROXY_TOML: ConfigFile = ConfigFile {
     file: "tiproxy.toml",
-    tiup: Some("tiproxy"),
+    tiup: TIPROXY_TIUP.tiup_name(),
+    tiup_field: Some("config"),
     client: TlsKeys::new("security.cluster-tls", "ca", "cert", "key"),
     other_keys: &[
         ("security", &["require-backend-tls"]),
@@ -414,6 +435,7 @@ pub const TIPROXY_TOML: ConfigFile = ConfigFile {
 pub const ETCD_FLAGS: ConfigFile = ConfigFile {
     file: "etcd flags",
     tiup: None,
+    tiup_field: None,
     client: TlsKeys::new("", "--trusted-ca-file", "--cert-file", "--key-file"),
     other_keys: &[],
 };
@@ -421,6 +443,7 @@ pub const ETCD_FLAGS: ConfigFile = ConfigFile {
 pub const EXPORTER_FLAGS: ConfigFile = ConfigFile {
     file: "the exporter's flags (TiUP's monitored section)",
     tiup: None,
+    tiup_field: None,
     client: TlsKeys::new(
         "",
         "web config client_ca_file",
@@ -432,6 +455,7 @@ pub const EXPORTER_FLAGS: ConfigFile = ConfigFile {
 pub const GENERIC_CONFIG: ConfigFile = ConfigFile {
     file: "the server's config",
     tiup: None,
+    tiup_field: None,
     client: TlsKeys::new("", "its CA file", "its certificate file", "its key file"),
     other_keys: &[],
 };
@@ -469,6 +493,11 @@ pub struct Profile {
     pub component: Component,
     pub role: Role,
     pub default_port: u16,
+    /// The field of the component's TiUP topology section that sets this port
+    /// (`client_port`, `status_port`; `monitored.node_exporter_port`); `None` where TiUP
+    /// deploys no such port.
+    #[serde(skip)]
+    pub tiup_port: Option<&'static str>,
     pub protocol: Protocol,
     pub path: Option<&'static str>,
     pub cert_policy: CertPolicy,
@@ -489,12 +518,13 @@ pub struct Profile {
 const TIKV_STATUS_EXEMPT: &[&str] = &["/metrics", "/status", "/config", "/debug/pprof/profile"];
 const CERT_ALLOWED_CN: ConfigKey = ConfigKey::new("security", "cert-allowed-cn");
 
-/// A row of [`PROFILES`] with the common defaults (one argument per column of the table).
+/// A row of [`PROFILES`] with the common defaults (one argument per column of the table; the
+/// default port with its TiUP field).
 #[allow(clippy::too_many_arguments)]
 const fn row(
     component: Component,
     role: Role,
-    default_port: u16,
+    (default_port, tiup_port): (u16, Option<&'static str>),
     protocol: Protocol,
     path: Option<&'static str>,
     cert_policy: CertPolicy,
@@ -506,6 +536,7 @@ const fn row(
         component,
         role,
         default_port,
+        tiup_port,
         protocol,
         path,
         cert_policy,
@@ -530,7 +561,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Pd,
             Role::PdClient,
-            2379,
+            (2379, Some("client_port")),
             Protocol::Tls,
             None,
             Always,
@@ -542,7 +573,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Pd,
         Role::PdPeer,
-        2380,
+        (2380, Some("peer_port")),
         Protocol::Tls,
         None,
         Always,
@@ -553,7 +584,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Tikv,
         Role::TikvGrpc,
-        20160,
+        (20160, Some("port")),
         Protocol::Grpc,
         None,
         Always,
@@ -566,7 +597,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Tikv,
             Role::TikvStatus,
-            20180,
+            (20180, Some("status_port")),
             Protocol::Http,
             Some("/engine_type"),
             WithList,
@@ -578,7 +609,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Tidb,
         Role::TidbStatus,
-        10080,
+        (10080, Some("status_port")),
         Protocol::Http,
         Some("/status"),
         WithList,
@@ -592,7 +623,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Tidb,
             Role::TidbSql,
-            4000,
+            (4000, Some("port")),
             Protocol::Mysql,
             None,
             Optional,
@@ -604,7 +635,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Tiflash,
         Role::TiflashGrpc,
-        3930,
+        (3930, Some("flash_service_port")),
         Protocol::Grpc,
         None,
         Always,
@@ -615,7 +646,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Tiflash,
         Role::TiflashProxy,
-        20170,
+        (20170, Some("flash_proxy_port")),
         Protocol::Grpc,
         None,
         Always,
@@ -628,7 +659,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Tiflash,
             Role::TiflashProxyStatus,
-            20292,
+            (20292, Some("flash_proxy_status_port")),
             Protocol::Http,
             Some("/engine_type"),
             WithList,
@@ -640,7 +671,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Tiflash,
         Role::TiflashMetrics,
-        8234,
+        (8234, Some("metrics_port")),
         Protocol::Tls,
         None,
         Always,
@@ -653,7 +684,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Ticdc,
             Role::TicdcServer,
-            8300,
+            (8300, Some("port")),
             Protocol::Http,
             Some("/status"),
             WithList,
@@ -668,7 +699,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Tiproxy,
             Role::TiproxyApi,
-            3080,
+            (3080, Some("status_port")),
             Protocol::Tls,
             None,
             WithList,
@@ -682,7 +713,7 @@ pub static PROFILES: [Profile; 18] = [
         ..row(
             C::Tiproxy,
             Role::TiproxySql,
-            6000,
+            (6000, Some("port")),
             Protocol::Mysql,
             None,
             Optional,
@@ -694,7 +725,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Etcd,
         Role::EtcdClient,
-        2379,
+        (2379, None),
         Protocol::Tls,
         None,
         Always,
@@ -705,7 +736,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Etcd,
         Role::EtcdPeer,
-        2380,
+        (2380, None),
         Protocol::Tls,
         None,
         Always,
@@ -717,7 +748,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Exporter,
         Role::NodeExporter,
-        9100,
+        (9100, Some("node_exporter_port")),
         Protocol::Http,
         Some("/metrics"),
         Never,
@@ -728,7 +759,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Exporter,
         Role::BlackboxExporter,
-        9115,
+        (9115, Some("blackbox_exporter_port")),
         Protocol::Http,
         Some("/metrics"),
         Never,
@@ -739,7 +770,7 @@ pub static PROFILES: [Profile; 18] = [
     row(
         C::Generic,
         Role::GenericTls,
-        443,
+        (443, None),
         Protocol::Tls,
         None,
         WithList,
@@ -850,6 +881,152 @@ pub fn lookup(component: Component, role: &str) -> Option<&'static Profile> {
     Role::parse(component, role).map(Role::profile)
 }
 
+/// A component's section in a TiUP topology (`topology.yaml`, `meta.yaml`'s `topology`): the
+/// TiUP facts of the component. The ports of its instances are its roles'
+/// ([`Profile::tiup_port`], [`Profile::default_port`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TiupSection {
+    pub component: Component,
+    /// `pd_servers`, `cdc_servers`; `monitored` for the monitoring agents.
+    pub section: &'static str,
+    /// The instances, for a section that lists them (`- host: ...`); `None` for `monitored`,
+    /// which sets the agents' ports for every host of the cluster.
+    pub servers: Option<TiupServers>,
+}
+
+/// The instances of a TiUP `*_servers` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TiupServers {
+    /// TiUP's name of the component (its role): the certificate files `<name>.crt` and
+    /// `<name>.pem` and their CN, deploy dirs `<name>-<port>`, instance names, the
+    /// `server_configs` section, `tiup cluster reload -R <name>`. TiCDC's is `cdc`.
+    pub name: &'static str,
+    /// The port that names an instance (`pd-10.0.1.1-2379`) and its default deploy dir.
+    pub main_port: MainPort,
+    /// Its place in TiUP's rolling reload order, 0 first ([`reload_order`]).
+    pub reload: u8,
+}
+
+/// The port that names a TiUP instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MainPort {
+    /// The port of one of the component's roles (its TiUP field and default port).
+    Role(Role),
+    /// A port no audited endpoint serves: its field and default (TiFlash's `tcp_port`).
+    Other(&'static str, u16),
+}
+
+impl MainPort {
+    /// The topology field of the port and its default.
+    pub fn field(self) -> (&'static str, u16) {
+        match self {
+            MainPort::Role(r) => (
+                r.profile().tiup_port.unwrap_or_default(),
+                r.profile().default_port,
+            ),
+            MainPort::Other(field, port) => (field, port),
+        }
+    }
+}
+
+impl TiupSection {
+    const fn servers(
+        component: Component,
+        section: &'static str,
+        name: &'static str,
+        main_port: MainPort,
+        reload: u8,
+    ) -> TiupSection {
+        TiupSection {
+            component,
+            section,
+            servers: Some(TiupServers {
+                name,
+                main_port,
+                reload,
+            }),
+        }
+    }
+
+    /// The TiUP name of the section's instances ([`TiupServers::name`]).
+    pub const fn tiup_name(&self) -> Option<&'static str> {
+        match &self.servers {
+            Some(s) => Some(s.name),
+            None => None,
+        }
+    }
+}
+
+const PD_TIUP: TiupSection =
+    TiupSection::servers(C::Pd, "pd_servers", "pd", MainPort::Role(Role::PdClient), 0);
+const TIDB_TIUP: TiupSection = TiupSection::servers(
+    C::Tidb,
+    "tidb_servers",
+    "tidb",
+    MainPort::Role(Role::TidbSql),
+    4,
+);
+const TIKV_TIUP: TiupSection = TiupSection::servers(
+    C::Tikv,
+    "tikv_servers",
+    "tikv",
+    MainPort::Role(Role::TikvGrpc),
+    1,
+);
+const TIFLASH_TIUP: TiupSection = TiupSection::servers(
+    C::Tiflash,
+    "tiflash_servers",
+    "tiflash",
+    MainPort::Other("tcp_port", 9000),
+    2,
+);
+const TICDC_TIUP: TiupSection = TiupSection::servers(
+    C::Ticdc,
+    "cdc_servers",
+    "cdc",
+    MainPort::Role(Role::TicdcServer),
+    3,
+);
+const TIPROXY_TIUP: TiupSection = TiupSection::servers(
+    C::Tiproxy,
+    "tiproxy_servers",
+    "tiproxy",
+    MainPort::Role(Role::TiproxySql),
+    5,
+);
+
+/// The TiUP sections of the components TiUP deploys, in the order `tiup cluster template`
+/// writes them, which is the order their instances are read in. The reload order
+/// (`tiup cluster reload` rolls one instance at a time): PD, TiKV, TiFlash, TiCDC, TiDB,
+/// TiProxy.
+pub static TIUP: [TiupSection; 7] = [
+    PD_TIUP,
+    TIDB_TIUP,
+    TIKV_TIUP,
+    TIFLASH_TIUP,
+    TICDC_TIUP,
+    TIPROXY_TIUP,
+    TiupSection {
+        component: C::Exporter,
+        section: "monitored",
+        servers: None,
+    },
+];
+
+/// The components TiUP reloads, in its rolling order.
+pub fn reload_order() -> Vec<Component> {
+    let mut ranked: Vec<(u8, Component)> = TIUP
+        .iter()
+        .filter_map(|t| t.servers.map(|s| (s.reload, t.component)))
+        .collect();
+    ranked.sort_unstable();
+    ranked.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The PD version that applies `cert-allowed-cn` to its client port too (with more than one
+/// entry); before it, the list guards the peer port only and holds one CN.
+pub const PD_CLIENT_LIST_SINCE: Version = Version(8, 4);
+
 /// A `major.minor` version, for rules that changed (PD v8.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub u32, pub u32);
@@ -938,7 +1115,7 @@ impl Profile {
         if has_list {
             if self.role == Role::PdClient {
                 match version {
-                    Some(v) if v < Version(8, 4) => {
+                    Some(v) if v < PD_CLIENT_LIST_SINCE => {
                         not_enforced_because = Some(
                             "PD before v8.4 applies cert-allowed-cn only to its peer port, not to the client port 2379".to_string(),
                         );
@@ -1069,6 +1246,75 @@ mod tests {
         let etcd = Role::EtcdPeer.profile();
         assert_eq!(etcd.list.toml(), "--peer-cert-allowed-cn");
         assert_eq!(etcd.config.tiup_key(etcd.list), None);
+    }
+
+    #[test]
+    fn the_tiup_table_is_complete() {
+        let mut sections: Vec<&str> = Vec::new();
+        for c in Component::ALL {
+            let tiup = c.tiup();
+            // TiUP deploys every component but etcd and the generic servers.
+            assert_eq!(tiup.is_none(), matches!(c, C::Etcd | C::Generic), "{c:?}");
+            let Some(t) = tiup else {
+                assert!(roles(c).iter().all(|r| r.profile().tiup_port.is_none()));
+                continue;
+            };
+            assert_eq!(TIUP.iter().filter(|o| o.component == c).count(), 1, "{c:?}");
+            assert!(!sections.contains(&t.section), "{}", t.section);
+            sections.push(t.section);
+            // Every role's port has its field, once in the section.
+            let fields: Vec<&str> = roles(c)
+                .iter()
+                .filter_map(|r| r.profile().tiup_port)
+                .collect();
+            assert_eq!(fields.len(), roles(c).len(), "{c:?}");
+            assert!(fields
+                .iter()
+                .enumerate()
+                .all(|(i, f)| !fields[..i].contains(f)));
+            let Some(s) = t.servers else {
+                assert_eq!((c, t.section), (C::Exporter, "monitored"));
+                continue;
+            };
+            assert_eq!(t.section, format!("{}_servers", s.name));
+            assert_eq!(c.cert_name(), s.name);
+            assert_eq!(Component::from_identity_name(s.name), Some(c));
+            assert_eq!(Component::from_identity_name(c.as_str()), Some(c));
+            let (field, port) = s.main_port.field();
+            assert!(!field.is_empty() && port > 0, "{c:?}");
+            if let MainPort::Role(r) = s.main_port {
+                assert_eq!(r.component(), c);
+            }
+            // The component's own config file is its server_configs section, by its name.
+            let own = Role::default_for(c).profile().config;
+            assert_eq!((own.tiup, own.tiup_field), (Some(s.name), Some("config")));
+        }
+        assert_eq!(C::Ticdc.cert_name(), "cdc");
+        assert_eq!(Component::from_identity_name("exporter"), None);
+        assert_eq!(Component::from_identity_name("etcd"), None);
+    }
+
+    #[test]
+    fn the_reload_order_is_a_total_order_of_the_reloaded_components() {
+        let reloaded: Vec<Component> = Component::ALL
+            .into_iter()
+            .filter(|c| c.tiup().is_some_and(|t| t.servers.is_some()))
+            .collect();
+        let order = reload_order();
+        // Each rank once, from 0 with no gap: every reloaded component has its own place.
+        let mut ranks: Vec<u8> = reloaded.iter().filter_map(|c| c.reload_rank()).collect();
+        ranks.sort_unstable();
+        assert_eq!(ranks, (0..).take(reloaded.len()).collect::<Vec<u8>>());
+        assert_eq!(order.len(), reloaded.len());
+        for (i, c) in order.iter().enumerate() {
+            assert_eq!(c.reload_rank().map(usize::from), Some(i));
+        }
+        // TiUP's rolling order.
+        assert_eq!(
+            order.iter().map(|c| c.cert_name()).collect::<Vec<_>>(),
+            ["pd", "tikv", "tiflash", "cdc", "tidb", "tiproxy"]
+        );
+        assert_eq!(C::Exporter.reload_rank(), None);
     }
 
     #[test]

@@ -53,12 +53,10 @@ fn tools_connect(kind: ConfigKind) -> bool {
     )
 }
 
-/// The CN a component's certificates carry (TiUP's naming: TiCDC's is `cdc`).
+/// The CN a component's certificates carry (TiUP's naming: TiCDC's is `cdc`):
+/// [`Component::cert_name`].
 pub fn cn_of(component: Component) -> &'static str {
-    match component {
-        Component::Ticdc => "cdc",
-        c => c.as_str(),
-    }
+    component.cert_name()
 }
 
 /// The components of the cluster, in table order.
@@ -110,8 +108,10 @@ pub fn list_for(cluster: &Cluster, kind: ConfigKind, client_cn: &str) -> Option<
     }
     let mut note = None;
     if kind == ConfigKind::Pd {
-        if let Some(v) = oldest(cluster, Component::Pd).filter(|v| *v < Version(8, 4)) {
-            entries.retain(|e| e.cn == "pd");
+        if let Some(v) =
+            oldest(cluster, Component::Pd).filter(|v| *v < profile::PD_CLIENT_LIST_SINCE)
+        {
+            entries.retain(|e| e.cn == cn_of(Component::Pd));
             note = Some(format!(
                 "PD {v} accepts one CN and applies it to the peer port only; list every caller after upgrading PD to v8.4 or later"
             ));

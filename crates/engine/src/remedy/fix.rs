@@ -11,7 +11,7 @@
 //! instance reloaded. Every other finding is listed as not fixed here, with its fix.
 
 use super::allow::{cn_of, kinds_of};
-use crate::profile::{Component, ConfigKey};
+use crate::profile::{self, Component, ConfigKey};
 use crate::tiup::{Cluster, ConfigKind, Instance};
 
 /// A finding as `fix` reads it (from a JSON report or a lint).
@@ -153,17 +153,6 @@ pub fn plan(cluster: &Cluster, issues: &[Issue]) -> FixPlan {
     plan
 }
 
-/// TiUP's reload order (`tiup cluster reload` rolls one instance at a time in this order).
-pub const RELOAD_ORDER: [&str; 7] = [
-    "pd",
-    "tikv",
-    "tiflash",
-    "tiflash-learner",
-    "cdc",
-    "tidb",
-    "tiproxy",
-];
-
 /// The commands that apply the plan with the cluster up, in order.
 pub fn commands(cluster: &str, plan: &FixPlan) -> Vec<String> {
     let mut out = Vec::new();
@@ -171,16 +160,13 @@ pub fn commands(cluster: &str, plan: &FixPlan) -> Vec<String> {
         out.push(format!(
             "tiup cluster edit-config {cluster}    # merge the fragment (or use --write on the topology)"
         ));
-        let mut roles: Vec<&str> = Vec::new();
-        for r in RELOAD_ORDER {
-            let hit = plan.lists.iter().any(|c| {
-                c.kind.config().tiup == Some(r)
-                    || (r == "tiflash" && c.kind == ConfigKind::TiflashLearner)
-            });
-            if hit && !roles.contains(&r) && r != "tiflash-learner" {
-                roles.push(r);
-            }
-        }
+        // TiUP's names of the components whose lists change, in its reload order (a
+        // tiflash-learner.toml list reloads TiFlash).
+        let roles: Vec<&str> = profile::reload_order()
+            .into_iter()
+            .filter(|r| plan.lists.iter().any(|c| c.kind.component() == *r))
+            .filter_map(Component::tiup_name)
+            .collect();
         out.push(format!(
             "tiup cluster reload {cluster} -R {}    # rolling, one instance at a time; a list is read at start",
             roles.join(",")

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::fix::{node_id, RELOAD_ORDER};
+use super::fix::node_id;
 use super::init::{check_out, issue_instance, mkdir, write_pem, InitOptions, InstanceFiles};
 use crate::error::InputError;
 use crate::pki::mint::Ca;
@@ -57,14 +57,8 @@ pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, I
     )?;
     let ca = Ca::load(&opts.ca_cert, &opts.ca_key)?;
     let mut order: Vec<&crate::tiup::Instance> = cluster.instances.iter().collect();
-    let rank = |c: crate::profile::Component| {
-        let name = super::allow::cn_of(c);
-        RELOAD_ORDER
-            .iter()
-            .position(|r| *r == name)
-            .unwrap_or(RELOAD_ORDER.len())
-    };
-    order.sort_by_key(|i| rank(i.component));
+    // TiUP's reload order; what TiUP does not reload (the monitoring agents) last.
+    order.sort_by_key(|i| i.component.reload_rank().unwrap_or(u8::MAX));
     let mut instances = Vec::new();
     let mut steps = Vec::new();
     for inst in order {

@@ -52,13 +52,17 @@ fn is_wildcard(host: &str) -> bool {
     matches!(host, "0.0.0.0" | "::" | "[::]" | "")
 }
 
+/// The fix for a file whose kind its name does not tell: the names [`ConfigKind::detect`]
+/// knows (a test holds them to [`ConfigKind::FILES`]).
+const UNDETECTED_FIX: &str = "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE";
+
 impl ComponentFile {
     pub fn load(kind: Option<ConfigKind>, path: &Path) -> Result<ComponentFile, InputError> {
         let Some(kind) = kind.or_else(|| ConfigKind::detect(path)) else {
             return Err(InputError::file(
                 path,
                 "cannot tell which component this config belongs to",
-                "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE",
+                UNDETECTED_FIX,
             ));
         };
         let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
@@ -405,6 +409,17 @@ fn address(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_undetected_fix_names_the_detected_files() {
+        let named = UNDETECTED_FIX.matches(".toml").count();
+        assert_eq!(named, ConfigKind::FILES.len(), "{UNDETECTED_FIX}");
+        for k in ConfigKind::ALL {
+            let name = format!(" {}", k.file_name());
+            let detected = ConfigKind::detect(Path::new(k.file_name())) == Some(k);
+            assert_eq!(UNDETECTED_FIX.contains(&name), detected, "{k:?}");
+        }
+    }
 
     #[test]
     fn tikv_toml_security_list_and_addresses() {

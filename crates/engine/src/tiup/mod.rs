@@ -50,7 +50,18 @@ pub enum ConfigKind {
 }
 
 impl ConfigKind {
-    /// The kinds `--component-config` accepts, longest file name first (for detection).
+    /// Every kind, in the order of the component table.
+    pub const ALL: [ConfigKind; 7] = [
+        ConfigKind::Pd,
+        ConfigKind::Tidb,
+        ConfigKind::Tikv,
+        ConfigKind::Tiflash,
+        ConfigKind::TiflashLearner,
+        ConfigKind::Ticdc,
+        ConfigKind::Tiproxy,
+    ];
+
+    /// The kinds a file name tells, longest file name first (for detection).
     pub const FILES: [ConfigKind; 6] = [
         ConfigKind::TiflashLearner,
         ConfigKind::Tiflash,
@@ -89,21 +100,33 @@ impl ConfigKind {
         self.config().file
     }
 
-    /// The name in `COMPONENT=FILE` and in file names.
+    /// The name in `COMPONENT=FILE` and in file names: the file's stem (`ticdc`).
     pub fn name(self) -> &'static str {
-        match self {
-            ConfigKind::Ticdc => "ticdc",
-            k => k.config().tiup.unwrap_or(k.config().file),
-        }
+        let file = self.file_name();
+        file.strip_suffix(".toml").unwrap_or(file)
     }
 
-    pub fn from_name(s: &str) -> Option<ConfigKind> {
-        match s {
-            "cdc" => Some(ConfigKind::Ticdc),
-            _ => ConfigKind::FILES
-                .into_iter()
-                .chain([ConfigKind::Tiproxy])
-                .find(|k| k.name() == s),
+    /// Whether `s` names this kind: its [`ConfigKind::name`] or its `server_configs` section
+    /// (TiUP's name, `cdc`).
+    fn is_named(self, s: &str) -> bool {
+        self.name() == s || self.config().tiup == Some(s)
+    }
+
+    /// The kind named `s` (`tikv`, `tiflash-learner`, `ticdc` or TiUP's `cdc`); the error is
+    /// the hint that lists every name.
+    pub fn from_name(s: &str) -> Result<ConfigKind, String> {
+        ConfigKind::ALL
+            .into_iter()
+            .find(|k| k.is_named(s))
+            .ok_or_else(ConfigKind::names_hint)
+    }
+
+    /// `use pd, tidb, ..., ticdc or tiproxy`: every kind's name, from [`ConfigKind::ALL`].
+    pub fn names_hint() -> String {
+        let names = ConfigKind::ALL.map(ConfigKind::name);
+        match names.split_last() {
+            Some((last, rest)) => format!("use {} or {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 
@@ -111,12 +134,9 @@ impl ConfigKind {
     /// `cdc.toml`.
     pub fn detect(path: &Path) -> Option<ConfigKind> {
         let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
-        if stem.starts_with("cdc") {
-            return Some(ConfigKind::Ticdc);
-        }
-        ConfigKind::FILES
-            .into_iter()
-            .find(|k| stem.starts_with(k.name()))
+        ConfigKind::FILES.into_iter().find(|k| {
+            stem.starts_with(k.name()) || k.config().tiup.is_some_and(|t| stem.starts_with(t))
+        })
     }
 
     /// The keys of the CA, the certificate and the key the component calls others with, in
@@ -204,11 +224,9 @@ impl Instance {
             .map(|e| format!("{}-{}", self.component_label(), addr_label(&e.address)))
     }
 
+    /// TiUP's name of the component (`cdc`), the first part of its endpoints' names.
     fn component_label(&self) -> &'static str {
-        match self.component {
-            Component::Ticdc => "cdc",
-            c => c.as_str(),
-        }
+        self.component.cert_name()
     }
 }
 
@@ -293,68 +311,18 @@ impl Cluster {
             }
             None => None,
         };
-        let tls_dir_path = opts.tls_dir.clone().or_else(|| {
-            topo.as_ref()
-                .filter(|t| t.is_meta)
-                .map(|t| t.path.parent().unwrap_or(Path::new(".")).join("tls"))
-                .filter(|d| d.is_dir())
-        });
-        let tls_dir = match &tls_dir_path {
-            Some(d) => Some(tlsdir::TlsDir::load(d)?),
+        let tls_dir = match tls_dir_path(opts, topo.as_ref()) {
+            Some(d) => Some(tlsdir::TlsDir::load(&d)?),
             None => None,
         };
-        let mut files = Vec::new();
-        for (kind, path) in &opts.component_configs {
-            match component::ComponentFile::load(*kind, path) {
-                Ok(f) => files.push(f),
-                Err(e) => errors.push(e),
-            }
-        }
+        let files = read_component_configs(opts, &mut errors);
         InputError::collect(errors)?;
-
-        let name = opts
-            .cluster_name
-            .clone()
-            .or_else(|| topo.as_ref().and_then(|t| t.meta_name.clone()))
-            .or_else(|| {
-                tls_dir
-                    .as_ref()
-                    .and_then(tlsdir::TlsDir::cluster_from_client_cn)
-            })
-            .or_else(|| {
-                opts.topology
-                    .as_ref()
-                    .and_then(|p| p.file_stem())
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "cluster".to_string());
-
-        let ca = match (&opts.ca, &tls_dir) {
-            (Some(p), _) => Some(Located {
-                value: p.clone(),
-                source: "--ca".to_string(),
-            }),
-            (None, Some(d)) => d.ca.clone().map(|p| Located {
-                source: p.display().to_string(),
-                value: p,
-            }),
-            _ => None,
-        };
+        let name = cluster_name(opts, topo.as_ref(), tls_dir.as_ref());
+        let ca = trusted_ca(opts, tls_dir.as_ref());
         let ca_key = tls_dir.as_ref().and_then(|d| d.ca_key.clone());
-
         let mut notes = Vec::new();
         let (tls, mut instances) = match topo {
-            Some(t) => {
-                notes.extend(t.notes.iter().cloned());
-                let version = opts.version.or(t.version);
-                let mut instances = t.instances;
-                for i in &mut instances {
-                    if opts.version.is_some() || i.version.is_none() {
-                        i.version = version;
-                    }
-                }
-                (t.tls, instances)
-            }
+            Some(t) => topology_instances(opts, t, &mut notes),
             None => (None, Vec::new()),
         };
         let standalone = opts.topology.is_none();
@@ -636,6 +604,83 @@ impl Cluster {
     }
 }
 
+/// TiUP's TLS folder: `--tls-dir`, else the `tls` folder beside a `meta.yaml`.
+fn tls_dir_path(opts: &TiupOptions, topo: Option<&topology::Topology>) -> Option<PathBuf> {
+    opts.tls_dir.clone().or_else(|| {
+        topo.filter(|t| t.is_meta)
+            .map(|t| t.path.parent().unwrap_or(Path::new(".")).join("tls"))
+            .filter(|d| d.is_dir())
+    })
+}
+
+/// The component config files that read; the errors of the others go to `errors`.
+fn read_component_configs(
+    opts: &TiupOptions,
+    errors: &mut Vec<InputError>,
+) -> Vec<component::ComponentFile> {
+    let mut files = Vec::new();
+    for (kind, path) in &opts.component_configs {
+        match component::ComponentFile::load(*kind, path) {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    files
+}
+
+/// The cluster's name: `--cluster-name`, the folder of a `meta.yaml`, TiUP's client
+/// certificate's CN (`<name>-client`), the topology file's name, else `cluster`.
+fn cluster_name(
+    opts: &TiupOptions,
+    topo: Option<&topology::Topology>,
+    tls_dir: Option<&tlsdir::TlsDir>,
+) -> String {
+    opts.cluster_name
+        .clone()
+        .or_else(|| topo.and_then(|t| t.meta_name.clone()))
+        .or_else(|| tls_dir.and_then(tlsdir::TlsDir::cluster_from_client_cn))
+        .or_else(|| {
+            opts.topology
+                .as_ref()
+                .and_then(|p| p.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "cluster".to_string())
+}
+
+/// The CA callers trust: `--ca`, else the TLS folder's.
+fn trusted_ca(opts: &TiupOptions, tls_dir: Option<&tlsdir::TlsDir>) -> Option<Located<PathBuf>> {
+    match (&opts.ca, tls_dir) {
+        (Some(p), _) => Some(Located {
+            value: p.clone(),
+            source: "--ca".to_string(),
+        }),
+        (None, Some(d)) => d.ca.clone().map(|p| Located {
+            source: p.display().to_string(),
+            value: p,
+        }),
+        _ => None,
+    }
+}
+
+/// The topology's `enable_tls` and instances, each with the version `--cluster-version` or
+/// the topology gives it; the topology's notes go to `notes`.
+fn topology_instances(
+    opts: &TiupOptions,
+    t: topology::Topology,
+    notes: &mut Vec<Finding>,
+) -> (Option<Located<bool>>, Vec<Instance>) {
+    notes.extend(t.notes.iter().cloned());
+    let version = opts.version.or(t.version);
+    let mut instances = t.instances;
+    for i in &mut instances {
+        if opts.version.is_some() || i.version.is_none() {
+            i.version = version;
+        }
+    }
+    (t.tls, instances)
+}
+
 /// Whether `key` is the key of the first certificate in `cert`.
 fn key_signs(cert: &Path, key: &Path) -> bool {
     use crate::pki::load;
@@ -756,6 +801,21 @@ mod tests {
         )
         .unwrap();
         assert!(drift_endpoints(&opts).iter().all(|e| e.cert_file.is_none()));
+    }
+
+    #[test]
+    fn every_kind_has_a_name_and_the_hint_lists_them_all() {
+        let hint = ConfigKind::names_hint();
+        for k in ConfigKind::ALL {
+            assert_eq!(ConfigKind::from_name(k.name()), Ok(k));
+            assert!(hint.contains(k.name()), "{hint} lacks {k:?}");
+        }
+        assert_eq!(ConfigKind::from_name("cdc"), Ok(ConfigKind::Ticdc));
+        assert_eq!(
+            hint,
+            "use pd, tidb, tikv, tiflash, tiflash-learner, ticdc or tiproxy"
+        );
+        assert_eq!(ConfigKind::from_name("nope"), Err(hint));
     }
 
     #[test]
