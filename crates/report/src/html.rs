@@ -11,11 +11,12 @@
 use std::borrow::Cow;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use tlsaudit_engine::audit::{Finding, Severity, Verdict};
+use tlsaudit_engine::audit::{Severity, Verdict};
 use tlsaudit_engine::probe::ProbeRecord;
 
-use super::json::CellOut;
-use super::shared::{
+use crate::model::{Cell, Finding};
+use crate::named::Named;
+use crate::shared::{
     cell_anchor, component_title, endpoint_anchor, inert, verdict_meaning, Doc, Kind, SEVERITIES,
 };
 
@@ -131,11 +132,12 @@ fn verdict_name(v: Option<Verdict>) -> &'static str {
     v.map_or("not probed", Verdict::as_str)
 }
 
-fn sev_class(s: Severity) -> &'static str {
+/// The class of a severity; one this version does not know looks critical.
+fn sev_class(s: Option<Severity>) -> &'static str {
     match s {
-        Severity::Critical => "sev-critical",
-        Severity::Warning => "sev-warning",
-        Severity::Info => "sev-info",
+        Some(Severity::Critical) | None => "sev-critical",
+        Some(Severity::Warning) => "sev-warning",
+        Some(Severity::Info) => "sev-info",
     }
 }
 
@@ -281,7 +283,7 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
         }
         ul.counts aria-label="findings" {
             @for s in SEVERITIES {
-                li.(sev_class(s)) { span.sev { (s.as_str().to_uppercase()) } " " strong { (doc.count(s)) } }
+                li.(sev_class(Some(s))) { span.sev { (s.as_str().to_uppercase()) } " " strong { (doc.count(s)) } }
             }
         }
     }
@@ -367,18 +369,18 @@ fn matrix(doc: &Doc<'_>) -> Markup {
     }
 }
 
-fn cell(c: &CellOut<'_>) -> Markup {
+fn cell(c: &Cell) -> Markup {
     let label = format!(
         "{} at {}: {}",
-        inert(c.identity),
-        inert(c.endpoint),
+        inert(&c.identity),
+        inert(&c.endpoint),
         verdict_name(c.verdict)
     );
     html! {
         td.cell.(class(c.verdict))
-            data-identity=(t(c.identity)) data-endpoint=(t(c.endpoint))
+            data-identity=(t(&c.identity)) data-endpoint=(t(&c.endpoint))
             data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
-            a href={ "#" (cell_anchor(c.identity, c.endpoint)) } title=(label) aria-label=(label) {
+            a href={ "#" (cell_anchor(&c.identity, &c.endpoint)) } title=(label) aria-label=(label) {
                 (symbol(c.verdict))
                 @if c.changed { sup { "*" } }
                 @if c.rotated { sup { "~" } }
@@ -434,7 +436,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
         .endpoint
         .as_deref()
         .and_then(|e| doc.endpoint_component(e))
-        .unwrap_or("");
+        .filter(|c| !c.as_str().is_empty());
     let has_cell = doc.kind == Kind::Audit
         && f.endpoint
             .as_deref()
@@ -446,7 +448,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
                     .any(|c| c.endpoint == e && c.identity == i)
             });
     html! {
-        article.finding.(sev_class(f.severity)) id={ "finding-" (n + 1) } data-component=(component) {
+        article.finding.(sev_class(f.severity.known())) id={ "finding-" (n + 1) } data-component=(component.map_or("", Named::as_str)) {
             h3 {
                 span.sev { (f.severity.as_str().to_uppercase()) } " "
                 code { (f.code) } " " (t(&f.title))
@@ -465,7 +467,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
                             }
                             (None, _) => { (t(e)) }
                         }
-                        @if !component.is_empty() { " (" (component_title(component)) ")" }
+                        @if let Some(c) = component { " (" (component_title(c)) ")" }
                     }
                 }
                 @if !f.evidence.is_empty() {
@@ -516,15 +518,15 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
         (false, false) => "refuse",
     };
     html! {
-        article.detail.failing[failing] id=(cell_anchor(c.identity, c.endpoint)) data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
+        article.detail.failing[failing] id=(cell_anchor(&c.identity, &c.endpoint)) data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
             h3 {
                 span.sym.(class(c.verdict)) { (symbol(c.verdict)) } " "
-                (verdict_name(c.verdict)) ": " (t(c.identity)) " at " (t(c.endpoint))
+                (verdict_name(c.verdict)) ": " (t(&c.identity)) " at " (t(&c.endpoint))
             }
             p.back { a href="#matrix" { "back to the matrix" } }
             dl {
                 dt { "expected" } dd { (expected) ": " (t(&c.expected.reason)) }
-                @if let Some(rec) = c.record {
+                @if let Some(rec) = &c.record {
                     dt { "observed" }
                     dd {
                         code { (rec.outcome.class.as_str()) } " in the " (rec.outcome.phase.as_str())
@@ -536,7 +538,7 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                 } @else {
                     dt { "observed" } dd { "not probed" }
                 }
-                @if let Some(fix) = c.fix {
+                @if let Some(fix) = &c.fix {
                     dt { "fix" } dd { (t(fix)) }
                 }
                 @if let Some(by) = &c.by_vantage {
@@ -555,7 +557,7 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                 }
                 dt { "endpoint" }
                 dd {
-                    (component_title(ep.component)) " " (t(&ep.role)) ", " span.mono { (t(&ep.address)) }
+                    (component_title(&ep.component)) " " (t(&ep.role)) ", " span.mono { (t(&ep.address)) }
                     ", server name " span.mono { (t(&ep.server_name)) } ", " (ep.protocol)
                     @if let Some(p) = &ep.path { " " span.mono { (t(p)) } }
                 }
@@ -574,7 +576,7 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                     @if let Some(p) = &id.check.problem { "; our certificate " (t(p)) }
                 }
             }
-            @if let Some(rec) = c.record {
+            @if let Some(rec) = &c.record {
                 (record(rec))
             }
         }

@@ -10,9 +10,10 @@
 
 use std::fmt::Write;
 
-use tlsaudit_engine::audit::{Finding, Severity, Verdict};
+use tlsaudit_engine::audit::{Severity, Verdict};
 
-use super::shared::{inert, Doc, Kind, SEVERITIES};
+use crate::model::Finding;
+use crate::shared::{inert, Doc, Kind, SEVERITIES};
 
 /// GitHub's limit for a comment body (and a step summary's per-step budget is larger).
 pub const GITHUB_LIMIT: usize = 65_536;
@@ -263,7 +264,7 @@ fn matrix(doc: &Doc<'_>, room: usize) -> String {
 fn finding_md(f: &Finding) -> String {
     let mut s = format!(
         "- **{}** {} {}",
-        f.severity.as_str().to_uppercase(),
+        text(f.severity.as_str()).to_uppercase(),
         code(f.code.as_str()),
         text(&f.title)
     );
@@ -292,7 +293,7 @@ fn findings(doc: &Doc<'_>, room: usize) -> String {
     let shown: Vec<&Finding> = list
         .iter()
         .copied()
-        .filter(|f| f.severity >= Severity::Warning)
+        .filter(|f| f.severity.reaches(Severity::Warning))
         .collect();
     let mut out = String::new();
     if shown.is_empty() {

@@ -1,122 +1,260 @@
-//! The JSON report: a versioned contract, separate from the engine's internal types. Its JSON
-//! Schema is published at `docs/report.schema.json`; a test validates real output against it.
+//! The JSON report (`tlsaudit.report/v1`): one model, written and read back. Its JSON Schema is
+//! published at `docs/report.schema.json`; the types here are its only definition, separate
+//! from the engine's internal types. A report is built from a round ([`Report::build`], in
+//! `build.rs`) or read from a file ([`Report::parse`], in `read.rs`); every writer draws from
+//! it, so a saved report renders exactly as a live one.
+//!
+//! Reading is tolerant: a field an older writer left out takes its default, a field a newer
+//! writer added is ignored, and a name from a closed set this version does not know (a
+//! component, a protocol, a finding code, a severity, an identity kind) is kept as written
+//! ([`Named::Other`]).
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use tlsaudit_engine::audit::drift::Drift;
-use tlsaudit_engine::audit::{
-    EndpointId, Expected, Finding, IdentityId, IdentityKind, Plan, Snapshot, Verdict,
-};
+use tlsaudit_engine::audit::{Code, Expected, IdentityKind, Severity, Verdict};
 use tlsaudit_engine::pki::IdentityCheck;
-use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
+use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord, Protocol};
+use tlsaudit_engine::profile::Component;
+
+use crate::diff::{Change, Diff};
+use crate::named::{Named, SEVERITIES};
 
 /// The schema identifier; bump the version on an incompatible change.
 pub const SCHEMA: &str = "tlsaudit.report/v1";
 
-#[derive(Debug, Serialize)]
-pub struct Report<'a> {
-    pub schema: &'static str,
+/// One audit report: a round, a saved report read back, or a merge of several.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    #[serde(default)]
     pub tool: Tool,
+    #[serde(default)]
     pub started_at: Option<String>,
+    #[serde(default)]
     pub finished_at: Option<String>,
-    pub cluster: ClusterOut,
+    #[serde(default)]
+    pub cluster: Cluster,
     /// Where the audit ran (`serve --vantage`, `report --vantage`); null when not said.
+    #[serde(default)]
     pub vantage: Option<String>,
     /// A merged report (`tlsaudit merge`): the vantage points it combines, in input order.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vantages: Option<Vec<String>>,
+    #[serde(default)]
     pub summary: Summary,
-    pub endpoints: Vec<EndpointOut>,
-    pub identities: Vec<IdentityOut>,
-    pub cells: Vec<CellOut<'a>>,
-    pub findings: &'a [Finding],
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    /// Identity-major over `identities` and `endpoints` (see [`Report::cell`]).
+    #[serde(default)]
+    pub cells: Vec<Cell>,
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// What this audit did not check, in words (identities not tried, versions assumed,
     /// endpoints left out of scope).
+    #[serde(default)]
     pub not_checked: Vec<String>,
     /// With `report --baseline`: everything that changed since the baseline report.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<super::diff::Diff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Diff>,
 }
 
-#[derive(Debug, Serialize)]
+/// The program that wrote the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ClusterOut {
+impl Default for Tool {
+    /// This library's version of tlsaudit.
+    fn default() -> Self {
+        Tool {
+            name: "tlsaudit".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    #[serde(default)]
     pub name: String,
+    /// The CA file callers trust.
+    #[serde(default)]
     pub ca: String,
+    /// The inventory (or TiUP topology) the audit was made from.
+    #[serde(default)]
     pub inventory: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Counts of the cells' verdicts and of the findings by severity, zeros included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub endpoints: usize,
     pub identities: usize,
     pub cells: usize,
     /// Every verdict, with zero counts included.
-    pub verdicts: BTreeMap<&'static str, usize>,
+    pub verdicts: BTreeMap<String, usize>,
     /// Findings by severity, zero counts included.
-    pub findings: BTreeMap<&'static str, usize>,
+    pub findings: BTreeMap<String, usize>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct EndpointOut {
+impl Summary {
+    /// The summary of a report's lists.
+    pub fn of(r: &Report) -> Summary {
+        let mut verdicts: BTreeMap<String, usize> = Verdict::ALL
+            .iter()
+            .map(|v| (v.as_str().to_string(), 0))
+            .collect();
+        for v in r.cells.iter().filter_map(|c| c.verdict) {
+            *verdicts.entry(v.as_str().to_string()).or_default() += 1;
+        }
+        let findings = SEVERITIES
+            .iter()
+            .map(|s| {
+                let n = r.findings.iter().filter(|f| f.severity == *s).count();
+                (s.as_str().to_string(), n)
+            })
+            .collect();
+        Summary {
+            endpoints: r.endpoints.len(),
+            identities: r.identities.len(),
+            cells: r.cells.len(),
+            verdicts,
+            findings,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
     pub name: String,
-    pub component: &'static str,
+    #[serde(default)]
+    pub component: Named<Component>,
+    #[serde(default)]
     pub role: String,
+    #[serde(default)]
     pub address: String,
+    #[serde(default)]
     pub server_name: String,
-    pub protocol: &'static str,
+    #[serde(default)]
+    pub protocol: Named<Protocol>,
+    #[serde(default)]
     pub path: Option<String>,
+    #[serde(default)]
     pub allowed_cn: Vec<String>,
+    #[serde(default)]
     pub requires_client_cert: bool,
+    #[serde(default)]
     pub list_enforced: bool,
+    #[serde(default)]
     pub list_key: String,
+    #[serde(default)]
     pub config_file: String,
     /// Rotation drift: the served certificate against the files the component is configured
     /// with (only where a `cert_file` or `ca_file` is known).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct IdentityOut {
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
     pub name: String,
-    pub kind: IdentityKind,
-    pub component: Option<&'static str>,
+    #[serde(default)]
+    pub kind: Named<IdentityKind>,
+    #[serde(default)]
+    pub component: Option<Named<Component>>,
+    #[serde(default)]
     pub cn: Option<String>,
+    #[serde(default)]
     pub cert_file: Option<String>,
+    #[serde(default)]
     pub sha256: Option<String>,
+    #[serde(default)]
     pub not_after: Option<String>,
+    #[serde(default)]
     pub check: IdentityCheck,
 }
 
-#[derive(Debug, Serialize)]
-pub struct CellOut<'a> {
-    pub identity: &'a str,
-    pub endpoint: &'a str,
-    pub expected: &'a Expected,
+/// One identity at one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub identity: String,
+    pub endpoint: String,
+    #[serde(default = "no_expectation")]
+    pub expected: Expected,
+    #[serde(default)]
     pub verdict: Option<Verdict>,
+    #[serde(default)]
     pub outcome: Option<OutcomeClass>,
+    #[serde(default)]
     pub changed: bool,
+    #[serde(default)]
     pub rotated: bool,
     /// The fix of the finding about this cell, if any.
-    pub fix: Option<&'a str>,
-    pub record: Option<&'a ProbeRecord>,
+    #[serde(default)]
+    pub fix: Option<String>,
+    /// The probe record, shared with the round's snapshot (serialized as the record itself).
+    #[serde(
+        default,
+        serialize_with = "shared_record",
+        deserialize_with = "own_record"
+    )]
+    pub record: Option<Arc<ProbeRecord>>,
     /// With `report --baseline`, on a cell whose verdict changed since the baseline.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineMark>,
     /// A merged report: what each vantage point that probed this cell saw.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_vantage: Option<BTreeMap<String, VantageCell>>,
 }
 
-impl CellOut<'_> {
+/// What a cell that does not say what was expected reads as.
+fn no_expectation() -> Expected {
+    Expected {
+        allow: false,
+        needed: false,
+        reason: String::new(),
+        deny_only_if_sent: false,
+    }
+}
+
+fn shared_record<S: Serializer>(r: &Option<Arc<ProbeRecord>>, s: S) -> Result<S::Ok, S::Error> {
+    r.as_deref().serialize(s)
+}
+
+fn own_record<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<ProbeRecord>>, D::Error> {
+    Option::<ProbeRecord>::deserialize(d).map(|r| r.map(Arc::new))
+}
+
+impl Cell {
+    /// A cell no report of the document probed.
+    pub fn not_probed(identity: &str, endpoint: &str) -> Cell {
+        Cell {
+            identity: identity.to_string(),
+            endpoint: endpoint.to_string(),
+            expected: Expected {
+                reason: "not probed: the report has no such cell".to_string(),
+                ..no_expectation()
+            },
+            verdict: None,
+            outcome: None,
+            changed: false,
+            rotated: false,
+            fix: None,
+            record: None,
+            baseline: None,
+            by_vantage: None,
+        }
+    }
+
     /// A merged cell whose vantage points saw different verdicts.
     pub fn disagrees(&self) -> bool {
         self.by_vantage.as_ref().is_some_and(|m| {
@@ -134,353 +272,110 @@ pub struct VantageCell {
 }
 
 /// How a cell changed since the baseline report.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BaselineMark {
     pub before: Option<Verdict>,
-    pub change: super::diff::Change,
+    pub change: Change,
 }
 
-/// Counts of the snapshot's verdicts and findings: every verdict and severity, zeros included.
-fn summary(plan: &Plan, snap: &Snapshot) -> Summary {
-    let mut verdicts: BTreeMap<&'static str, usize> =
-        Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect();
-    for c in snap.cells.iter() {
-        if let Some(v) = c.verdict {
-            *verdicts.entry(v.as_str()).or_default() += 1;
-        }
-    }
-    let mut findings: BTreeMap<&'static str, usize> = [
-        tlsaudit_engine::audit::Severity::Critical,
-        tlsaudit_engine::audit::Severity::Warning,
-        tlsaudit_engine::audit::Severity::Info,
-    ]
-    .iter()
-    .map(|s| (s.as_str(), 0))
-    .collect();
-    for f in &snap.findings {
-        *findings.entry(f.severity.as_str()).or_default() += 1;
-    }
-    Summary {
-        endpoints: plan.inventory.endpoints.len(),
-        identities: plan.identities.len(),
-        cells: snap.cells.len(),
-        verdicts,
-        findings,
-    }
-}
-
-/// One entry per inventory endpoint, with its client-certificate policy.
-fn endpoints_out(plan: &Plan, snap: &Snapshot) -> Vec<EndpointOut> {
-    plan.inventory
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(e, ep)| {
-            let policy = ep.policy();
-            EndpointOut {
-                name: ep.name.clone(),
-                component: ep.component.as_str(),
-                role: ep.role.to_string(),
-                address: ep.address.clone(),
-                server_name: ep.verified_name().to_string(),
-                protocol: ep.protocol.as_str(),
-                path: ep.path.clone(),
-                allowed_cn: ep.allowed_cn.clone(),
-                requires_client_cert: policy.requires_cert,
-                list_enforced: policy.list_enforced,
-                list_key: ep.profile.list.to_string(),
-                config_file: ep.profile.config.file.to_string(),
-                drift: snap.drift.get(e).cloned().flatten(),
-            }
-        })
-        .collect()
-}
-
-/// One entry per caller identity.
-fn identities_out(plan: &Plan) -> Vec<IdentityOut> {
-    plan.identities
-        .iter()
-        .map(|id| {
-            let r = id.caller.report();
-            IdentityOut {
-                name: id.name.clone(),
-                kind: id.kind,
-                component: id
-                    .component
-                    .map(tlsaudit_engine::profile::Component::as_str),
-                cn: r.cn.clone(),
-                cert_file: r.cert_file.clone(),
-                sha256: r.sha256.clone(),
-                not_after: r.not_after.clone(),
-                check: r.check.clone(),
-            }
-        })
-        .collect()
-}
-
-/// One entry per cell, identity-major, with the fix of the finding about it.
-fn cells_out<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Vec<CellOut<'a>> {
-    let inv = &plan.inventory;
-    let mut cells = Vec::with_capacity(snap.cells.len());
-    for (i, id) in plan.identities.iter().enumerate() {
-        for (e, ep) in inv.endpoints.iter().enumerate() {
-            let cell = (IdentityId(i), EndpointId(e));
-            let c = &snap.cells[cell];
-            let fix = snap
-                .findings
-                .iter()
-                .find(|f| {
-                    f.endpoint.as_deref() == Some(ep.name.as_str())
-                        && f.identity.as_deref() == Some(id.name.as_str())
-                })
-                .map(|f| f.fix.as_str());
-            cells.push(CellOut {
-                identity: &id.name,
-                endpoint: &ep.name,
-                expected: &plan.expected[cell],
-                verdict: c.verdict,
-                outcome: c.record.as_ref().map(|r| r.outcome.class),
-                changed: c.changed,
-                rotated: c.rotated,
-                fix,
-                record: c.record.as_deref(),
-                baseline: None,
-                by_vantage: None,
-            });
-        }
-    }
-    cells
-}
-
-/// Build the report of a snapshot.
-pub fn build<'a>(plan: &'a Plan, snap: &'a Snapshot) -> Report<'a> {
-    let inv = &plan.inventory;
-    let summary = summary(plan, snap);
-    let endpoints = endpoints_out(plan, snap);
-    let identities = identities_out(plan);
-    let cells = cells_out(plan, snap);
-    Report {
-        schema: SCHEMA,
-        tool: Tool {
-            name: "tlsaudit",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        started_at: snap.started_at.clone(),
-        finished_at: snap.finished_at.clone(),
-        cluster: ClusterOut {
-            name: inv.cluster.clone(),
-            ca: inv.ca.display().to_string(),
-            inventory: inv.source.as_ref().map(|p| p.display().to_string()),
-        },
-        vantage: None,
-        vantages: None,
-        summary,
-        endpoints,
-        identities,
-        cells,
-        findings: &snap.findings,
-        not_checked: plan.not_checked.clone(),
-        baseline: None,
-    }
-}
-
-/// The report as pretty JSON.
-pub fn to_string(plan: &Plan, snap: &Snapshot) -> Result<String, serde_json::Error> {
-    to_string_at(plan, snap, None)
-}
-
-/// The report as pretty JSON, labelled with where the audit ran.
-pub fn to_string_at(
-    plan: &Plan,
-    snap: &Snapshot,
-    vantage: Option<&str>,
-) -> Result<String, serde_json::Error> {
-    let mut report = build(plan, snap);
-    report.vantage = vantage.map(str::to_string);
-    serde_json::to_string_pretty(&report)
-}
-
-/// Write the report as pretty JSON (and a final newline) to `out` as it is serialized, without
-/// building the whole text in memory first: at fleet scale the text is tens of megabytes.
-pub fn write(plan: &Plan, snap: &Snapshot, out: impl std::io::Write) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    serde_json::to_writer_pretty(&mut out, &build(plan, snap))?;
-    out.write_all(b"\n")?;
-    out.flush()
-}
-
-/// Compare a round with a baseline report (`baseline.1` names its file).
-pub fn compare(
-    plan: &Plan,
-    snap: &Snapshot,
-    baseline: (&ReportDoc, &str),
-) -> Result<super::diff::Diff, serde_json::Error> {
-    let now: ReportDoc = serde_json::from_value(serde_json::to_value(build(plan, snap))?)?;
-    Ok(super::diff::diff(
-        baseline.0,
-        &now,
-        (baseline.1, "this audit"),
-    ))
-}
-
-/// The report as pretty JSON, with the changes since a baseline marked on the cells and
-/// listed under `baseline`.
-pub fn to_string_with_baseline(
-    plan: &Plan,
-    snap: &Snapshot,
-    diff: super::diff::Diff,
-) -> Result<String, serde_json::Error> {
-    let mut report = build(plan, snap);
-    for cell in &mut report.cells {
-        cell.baseline = diff
-            .cell(cell.identity, cell.endpoint)
-            .map(|c| BaselineMark {
-                before: c.before,
-                change: c.change,
-            });
-    }
-    report.baseline = Some(diff);
-    serde_json::to_string_pretty(&report)
-}
-
-// ---- Reading reports back (`tlsaudit diff`, `report --baseline`) ----
-//
-// Owned mirrors of the fields above that comparing two reports needs. They read any
-// `tlsaudit.report/v1` document (merged ones too): unknown fields are ignored and fields a
-// writer may leave out default to empty, so that the serialized form above stays the only
-// contract.
-
-/// A report as read from a file.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ReportDoc {
-    pub schema: String,
-    #[serde(default)]
-    pub started_at: Option<String>,
-    #[serde(default)]
-    pub finished_at: Option<String>,
-    #[serde(default)]
-    pub cluster: Option<ClusterDoc>,
-    #[serde(default)]
-    pub endpoints: Vec<EndpointDoc>,
-    #[serde(default)]
-    pub identities: Vec<IdentityDoc>,
-    #[serde(default)]
-    pub cells: Vec<CellDoc>,
-    #[serde(default)]
-    pub findings: Vec<FindingDoc>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClusterDoc {
-    #[serde(default)]
-    pub name: String,
-}
-
+/// A finding as the report carries it: the engine's finding, with its code and severity kept
+/// as written when this version does not know them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointDoc {
-    pub name: String,
-    #[serde(default)]
-    pub component: String,
-    #[serde(default)]
-    pub role: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub allowed_cn: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdentityDoc {
-    pub name: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub cn: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CellDoc {
-    pub identity: String,
-    pub endpoint: String,
-    #[serde(default)]
-    pub verdict: Option<Verdict>,
-    #[serde(default)]
-    pub record: Option<RecordDoc>,
-}
-
-/// Of a probe record, the server chain (leaf first).
-#[derive(Debug, Clone, Deserialize)]
-pub struct RecordDoc {
-    #[serde(default)]
-    pub server_chain: Vec<CertDoc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertDoc {
-    pub sha256: String,
-    #[serde(default)]
-    pub subject: String,
-    #[serde(default)]
-    pub issuer: String,
-    #[serde(default)]
-    pub not_after: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FindingDoc {
-    pub code: String,
-    pub severity: String,
+pub struct Finding {
+    /// Stable code, e.g. `CN_NOT_ENFORCED`.
+    pub code: Named<Code>,
+    pub severity: Named<Severity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// One sentence: what is wrong.
     #[serde(default)]
     pub title: String,
+    /// What was observed.
+    #[serde(default)]
+    pub evidence: String,
+    /// What to change, naming the key and file.
     #[serde(default)]
     pub fix: String,
+    /// The file and key a static finding comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// In a merged report: the vantage points that saw this finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<String>,
 }
 
-impl ReportDoc {
-    /// Parse a report; `what` (a file name) names it in errors.
-    pub fn parse(text: &str, what: &str) -> Result<ReportDoc, String> {
-        let doc: ReportDoc = serde_json::from_str(text).map_err(|e| {
-            format!("{what}: not a tlsaudit JSON report ({e}); write one with `tlsaudit report --format json --output FILE`")
-        })?;
-        if !doc.schema.starts_with("tlsaudit.report/") {
-            return Err(format!(
-                "{what}: schema {:?} is not a tlsaudit report (expected {SCHEMA})",
-                doc.schema
-            ));
+impl From<&tlsaudit_engine::audit::Finding> for Finding {
+    fn from(f: &tlsaudit_engine::audit::Finding) -> Self {
+        Finding {
+            code: f.code.into(),
+            severity: f.severity.into(),
+            endpoint: f.endpoint.clone(),
+            identity: f.identity.clone(),
+            title: f.title.clone(),
+            evidence: f.evidence.clone(),
+            fix: f.fix.clone(),
+            source: f.source.clone(),
+            vantages: f.vantages.clone(),
         }
-        Ok(doc)
-    }
-
-    /// The cluster name, empty when the report has none.
-    pub fn cluster_name(&self) -> &str {
-        self.cluster.as_ref().map_or("", |c| c.name.as_str())
-    }
-
-    /// The server certificate (leaf) each endpoint served: from the first cell that recorded
-    /// a chain.
-    pub fn server_certs(&self) -> BTreeMap<&str, &CertDoc> {
-        let mut out = BTreeMap::new();
-        for c in &self.cells {
-            if let Some(leaf) = c.record.as_ref().and_then(|r| r.server_chain.first()) {
-                out.entry(c.endpoint.as_str()).or_insert(leaf);
-            }
-        }
-        out
     }
 }
 
-impl FindingDoc {
-    /// What identifies a finding across reports.
-    pub fn key(&self) -> (&str, Option<&str>, Option<&str>) {
-        (
-            self.code.as_str(),
-            self.endpoint.as_deref(),
-            self.identity.as_deref(),
-        )
+impl Finding {
+    /// The engine's finding, when this version knows its code and severity.
+    pub fn to_engine(&self) -> Option<tlsaudit_engine::audit::Finding> {
+        Some(tlsaudit_engine::audit::Finding {
+            code: self.code.known()?,
+            severity: self.severity.known()?,
+            endpoint: self.endpoint.clone(),
+            identity: self.identity.clone(),
+            title: self.title.clone(),
+            evidence: self.evidence.clone(),
+            fix: self.fix.clone(),
+            source: self.source.clone(),
+            vantages: self.vantages.clone(),
+        })
+    }
+}
+
+impl Report {
+    /// The cell of identity `i` at endpoint `e` (cells are identity-major).
+    pub fn cell(&self, i: usize, e: usize) -> &Cell {
+        &self.cells[i * self.endpoints.len() + e]
+    }
+
+    /// Whether a finding reaches `fail_on` (the exit code of `report` and `merge`).
+    pub fn fails(&self, fail_on: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity.reaches(fail_on))
+    }
+
+    /// Write the report as pretty JSON and a final newline, as it is serialized: at fleet
+    /// scale the text is tens of megabytes and is never built as one string.
+    pub fn write_json(&self, out: impl Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
+    /// The report as pretty JSON, with a final newline.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self).map(|mut s| {
+            s.push('\n');
+            s
+        })
+    }
+}
+
+impl From<Report> for std::borrow::Cow<'_, Report> {
+    fn from(r: Report) -> Self {
+        std::borrow::Cow::Owned(r)
+    }
+}
+
+impl<'a> From<&'a Report> for std::borrow::Cow<'a, Report> {
+    fn from(r: &'a Report) -> Self {
+        std::borrow::Cow::Borrowed(r)
     }
 }

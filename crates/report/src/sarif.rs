@@ -12,20 +12,23 @@ use serde_sarif::sarif::{
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
     Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent,
 };
-use tlsaudit_engine::audit::{Code, Finding, Severity};
+use tlsaudit_engine::audit::{Code, Severity};
 
-use super::shared::{parse_source, Doc, Kind};
+use crate::model::Finding;
+use crate::named::Named;
+use crate::shared::{parse_source, Doc, Kind};
 
 /// The URI of the SARIF 2.1.0 JSON schema, as the log names it.
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The base id relative file URIs are resolved against (the directory tlsaudit ran in).
 pub const SRCROOT: &str = "%SRCROOT%";
 
-fn level(s: Severity) -> ResultLevel {
-    match s {
-        Severity::Critical => ResultLevel::Error,
-        Severity::Warning => ResultLevel::Warning,
-        Severity::Info => ResultLevel::Note,
+/// The level of a severity; one this version does not know is an error.
+fn level(s: &Named<Severity>) -> ResultLevel {
+    match s.known() {
+        Some(Severity::Critical) | None => ResultLevel::Error,
+        Some(Severity::Warning) => ResultLevel::Warning,
+        Some(Severity::Info) => ResultLevel::Note,
     }
 }
 
@@ -75,7 +78,28 @@ fn text(s: &str) -> MultiformatMessageString {
 }
 
 /// The rule of a code: its meaning and fix from the engine's one catalogue ([`Code`]).
-fn descriptor(code: Code) -> ReportingDescriptor {
+/// The rule of a code; one this version does not know is described as such.
+fn descriptor(code: &Named<Code>) -> ReportingDescriptor {
+    match code.known() {
+        Some(c) => known_descriptor(c),
+        None => {
+            let meaning = "A finding code of a newer tlsaudit: see its documentation.";
+            ReportingDescriptor::builder()
+                .id(code.as_str())
+                .name(pascal(code.as_str()))
+                .short_description(text(meaning))
+                .full_description(text(meaning))
+                .properties(
+                    PropertyBag::builder()
+                        .tags(vec!["security".to_string(), "tls".to_string()])
+                        .build(),
+                )
+                .build()
+        }
+    }
+}
+
+fn known_descriptor(code: Code) -> ReportingDescriptor {
     let meaning = code.help();
     let help = format!("{meaning}\n\nFix: {}", code.fix());
     let help_md = format!("{meaning}\n\n**Fix:** {}", code.fix());
@@ -207,8 +231,8 @@ fn locations(doc: &Doc<'_>, f: &Finding) -> (Vec<Location>, bool) {
 }
 
 /// One finding as a SARIF result, at `locs`.
-fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
-    let index = codes.iter().position(|c| *c == f.code).unwrap_or(0);
+fn result(f: &Finding, codes: &[&Named<Code>], locs: Vec<Location>) -> SarifResult {
+    let index = codes.iter().position(|c| **c == f.code).unwrap_or(0);
     let mut msg = f.title.clone();
     if !msg.ends_with('.') {
         msg.push('.');
@@ -249,7 +273,7 @@ fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
     SarifResult::builder()
         .rule_id(f.code.as_str())
         .rule_index(i64::try_from(index).unwrap_or(0))
-        .level(level(f.severity))
+        .level(level(&f.severity))
         .message(Message::builder().text(msg).build())
         .locations(locs)
         .partial_fingerprints(fingerprint)
@@ -260,13 +284,13 @@ fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
 /// The SARIF log as a value (tests inspect it; [`render`] prints it).
 pub fn log(doc: &Doc<'_>) -> Sarif {
     let r = &doc.report;
-    let mut codes: Vec<Code> = Vec::new();
-    for f in r.findings {
-        if !codes.contains(&f.code) {
-            codes.push(f.code);
+    let mut codes: Vec<&Named<Code>> = Vec::new();
+    for f in &r.findings {
+        if !codes.contains(&&f.code) {
+            codes.push(&f.code);
         }
     }
-    let rules: Vec<ReportingDescriptor> = codes.iter().map(|c| descriptor(*c)).collect();
+    let rules: Vec<ReportingDescriptor> = codes.iter().map(|c| descriptor(c)).collect();
     let mut any_relative = false;
     let results: Vec<SarifResult> = r
         .findings
@@ -278,9 +302,9 @@ pub fn log(doc: &Doc<'_>) -> Sarif {
         })
         .collect();
     let driver = ToolComponent::builder()
-        .name(r.tool.name)
-        .version(r.tool.version)
-        .semantic_version(r.tool.version)
+        .name(r.tool.name.as_str())
+        .version(r.tool.version.as_str())
+        .semantic_version(r.tool.version.as_str())
         .full_name(format!("{} {}", r.tool.name, r.tool.version))
         .rules(rules)
         .build();
