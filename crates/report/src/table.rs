@@ -269,12 +269,17 @@ struct Columns {
 /// The most an ADDRESS cell shows (longer addresses are cut and given in full in the key).
 const ADDR_MAX: usize = 24;
 
-/// An identity's column label: `tidb*` when minted from the CA key.
+/// A name as the matrix shows it: made inert.
+fn inert_name(s: &str) -> String {
+    inert(s).into_owned()
+}
+
+/// An identity's column label (`tidb*` when minted from the CA key), made inert.
 fn label(id: &Identity) -> String {
     if id.kind == IdentityKind::Minted {
-        format!("{}*", id.name)
+        format!("{}*", inert(&id.name))
     } else {
-        id.name.clone()
+        inert(&id.name).into_owned()
     }
 }
 
@@ -285,11 +290,12 @@ impl Columns {
         // An identity minted from the CA key is marked `tidb*` (the key below says so).
         let id_labels: Vec<String> = r.identities.iter().map(label).collect();
         let id_names: Vec<&str> = id_labels.iter().map(String::as_str).collect();
-        let ep_names: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let ep_labels: Vec<String> = r.endpoints.iter().map(|e| inert_name(&e.name)).collect();
+        let ep_names: Vec<&str> = ep_labels.iter().map(String::as_str).collect();
         let kinds: Vec<String> = r
             .endpoints
             .iter()
-            .map(|ep| format!("{} {}", component_title(&ep.component), ep.role))
+            .map(|ep| format!("{} {}", component_title(&ep.component), inert(&ep.role)))
             .collect();
         let kind_w = kinds.iter().map(|k| len(k)).max().unwrap_or(0).max(4);
         let addr_nat = r
@@ -359,7 +365,7 @@ impl Columns {
             let addr_cut = self.addr_w.is_some() && len(&ep.address) > ADDR_MAX;
             if self.addr_w.is_none() || addr_cut {
                 rows.push((self.eps[k].clone(), format!("{}  {}", ep.name, ep.address)));
-            } else if self.eps[k] != ep.name {
+            } else if self.eps[k] != inert_name(&ep.name) {
                 rows.push((self.eps[k].clone(), ep.name.clone()));
             }
         }
@@ -404,7 +410,7 @@ fn matrix_row(
         cut(&cols.kinds[e], kind_w)
     );
     if let Some(addr_w) = cols.addr_w {
-        let _ = write!(line, "{:<addr_w$} ", cut(&ep.address, addr_w));
+        let _ = write!(line, "{:<addr_w$} ", cut(&inert(&ep.address), addr_w));
     }
     for (i, c) in cols.ids.iter().enumerate() {
         let cell = &r.cells[i * r.endpoints.len() + e];
@@ -479,7 +485,8 @@ fn render_findings(r: &Report, style: Style, width: usize, out: &mut String) {
     }
 }
 
-fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) -> String {
+/// The first lines: the cluster, the matrix's size, when, and where the audit ran.
+fn title(r: &Report, width: usize) -> String {
     let mut out = String::new();
     let title = format!(
         "tlsaudit report: cluster {}, {} endpoints x {} identities,",
@@ -493,20 +500,18 @@ fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) 
     } else {
         ' '
     };
-    let _ = writeln!(out, "{title}{sep}{at}");
+    let _ = writeln!(out, "{title}{sep}{}", inert(at));
     if let Some(vs) = &r.vantages {
-        let _ = write!(
-            out,
-            "{}",
-            wrap(
-                &format!("merged from {} vantage points: {}", vs.len(), vs.join(", ")),
-                0,
-                width
-            )
-        );
+        let merged = format!("merged from {} vantage points: {}", vs.len(), vs.join(", "));
+        out.push_str(&wrap(&inert(&merged), 0, width));
     } else if let Some(v) = &r.vantage {
-        let _ = writeln!(out, "vantage: {v}");
+        let _ = writeln!(out, "vantage: {}", inert(v));
     }
+    out
+}
+
+/// `verdicts: secure 3, enforced 2, ...`: the verdicts seen, each in its colour.
+fn verdict_counts(r: &Report, style: Style, width: usize) -> String {
     let counts: Vec<(Verdict, usize)> = Verdict::ALL
         .iter()
         .map(|&v| (v, r.cells.iter().filter(|c| c.verdict == Some(v)).count()))
@@ -521,17 +526,17 @@ fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) 
             paint(style, v, &format!("{} {n}{comma}", v.as_str()))
         })
         .collect();
-    let _ = writeln!(out, "{}", wrap_items("verdicts: ", &counts, " ", width));
-    let cols = Columns::fit(r, width);
-    let _ = writeln!(out, "{}", cols.header());
-    for e in 0..r.endpoints.len() {
-        let _ = writeln!(out, "{}", matrix_row(r, style, baseline, &cols, e));
-    }
+    wrap_items("verdicts: ", &counts, " ", width)
+}
+
+/// Under the matrix: the symbols, the marks of a merge, the key to shortened names and the
+/// identities minted from the CA key.
+fn legend(r: &Report, cols: &Columns, width: usize) -> String {
     let legend: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| format!("{} {}", v.symbol(), v.as_str()))
         .collect();
-    let _ = write!(out, "\n{}", wrap_items("legend: ", &legend, "  ", width));
+    let mut out = format!("\n{}", wrap_items("legend: ", &legend, "  ", width));
     if r.vantages.is_some() {
         let _ = writeln!(
             out,
@@ -549,12 +554,24 @@ fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) 
         out.push_str(&wrap(
             &format!(
                 "name*: minted from the CA key with the CN TiUP gives the component, whose own certificate is not readable here ({})",
-                minted.join(", ")
+                inert(&minted.join(", "))
             ),
             0,
             width,
         ));
     }
+    out
+}
+
+fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) -> String {
+    let mut out = title(r, width);
+    let _ = writeln!(out, "{}", verdict_counts(r, style, width));
+    let cols = Columns::fit(r, width);
+    let _ = writeln!(out, "{}", cols.header());
+    for e in 0..r.endpoints.len() {
+        let _ = writeln!(out, "{}", matrix_row(r, style, baseline, &cols, e));
+    }
+    out.push_str(&legend(r, &cols, width));
     if let Some(d) = baseline {
         let _ = writeln!(
             out,

@@ -67,15 +67,27 @@ pub fn render_text(d: &Diff, failing: &[String]) -> String {
         out,
         "tlsaudit diff: cluster {}\n  before {} ({})\n  after  {} ({})",
         inert(&d.after.cluster),
-        d.before.finished_at.as_deref().unwrap_or("-"),
+        inert(d.before.finished_at.as_deref().unwrap_or("-")),
         inert(&d.before.file),
-        d.after.finished_at.as_deref().unwrap_or("-"),
+        inert(d.after.finished_at.as_deref().unwrap_or("-")),
         inert(&d.after.file),
     );
     if d.is_empty() {
         let _ = writeln!(out, "\nno changes");
         return out;
     }
+    text_cells(d, &mut out);
+    text_rotations(d, &mut out);
+    text_inventory(d, &mut out);
+    text_findings(d, &mut out);
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\nfails --fail-on: {}", failing.join(", "));
+    }
+    out
+}
+
+/// The cells whose verdict changed, by group.
+fn text_cells(d: &Diff, out: &mut String) {
     for g in Change::ALL {
         let cells: Vec<&CellChange> = d.cells.iter().filter(|c| c.change == g).collect();
         if cells.is_empty() {
@@ -94,19 +106,27 @@ pub fn render_text(d: &Diff, failing: &[String]) -> String {
             );
         }
     }
-    if !d.rotations.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nServer certificates changed ({}):",
-            d.rotations.len()
-        );
-        for r in &d.rotations {
-            let _ = writeln!(out, "  ~ {} {}", inert(&r.endpoint), inert(&r.address));
-            let _ = writeln!(out, "      before {}", cert_line(r.before.as_ref()));
-            let _ = writeln!(out, "      after  {}", cert_line(r.after.as_ref()));
-        }
+}
+
+/// The server certificates that changed, before and after.
+fn text_rotations(d: &Diff, out: &mut String) {
+    if d.rotations.is_empty() {
+        return;
     }
-    text_inventory(d, &mut out);
+    let _ = writeln!(
+        out,
+        "\nServer certificates changed ({}):",
+        d.rotations.len()
+    );
+    for r in &d.rotations {
+        let _ = writeln!(out, "  ~ {} {}", inert(&r.endpoint), inert(&r.address));
+        let _ = writeln!(out, "      before {}", cert_line(r.before.as_ref()));
+        let _ = writeln!(out, "      after  {}", cert_line(r.after.as_ref()));
+    }
+}
+
+/// The findings added and resolved.
+fn text_findings(d: &Diff, out: &mut String) {
     for (title, list, mark) in [
         ("Findings added", &d.findings.added, '+'),
         ("Findings resolved", &d.findings.resolved, '-'),
@@ -119,17 +139,13 @@ pub fn render_text(d: &Diff, failing: &[String]) -> String {
             let _ = writeln!(
                 out,
                 "  {mark} {:<8} {} {}: {}",
-                f.severity.as_str().to_uppercase(),
+                inert(f.severity.as_str()).to_uppercase(),
                 inert(f.code.as_str()),
                 inert(&finding_target(f)),
                 inert(&f.title)
             );
         }
     }
-    if !failing.is_empty() {
-        let _ = writeln!(out, "\nfails --fail-on: {}", failing.join(", "));
-    }
-    out
 }
 
 fn text_inventory(d: &Diff, out: &mut String) {
@@ -160,7 +176,7 @@ fn text_inventory(d: &Diff, out: &mut String) {
                 out,
                 "  {} {}: [{}] -> [{}]",
                 inert(&c.endpoint),
-                c.field,
+                inert(&c.field),
                 inert(&c.before),
                 inert(&c.after)
             );
@@ -254,6 +270,31 @@ pub fn render_markdown(d: &Diff, failing: &[String]) -> String {
     out
 }
 
+fn md_endpoint(e: &EndpointBrief) -> String {
+    format!(
+        "{} ({} {} {})",
+        md(&e.name),
+        md(e.component.as_str()),
+        md(&e.role),
+        md(&e.address)
+    )
+}
+
+fn md_identity(i: &IdentityBrief) -> String {
+    format!("{} ({})", md(&i.name), md(i.kind.as_str()))
+}
+
+fn md_finding(f: &FindingBrief) -> String {
+    format!(
+        "**{}** `{}` {}: {}",
+        md(f.severity.as_str()),
+        f.code.as_str().replace('`', "'"),
+        md(&finding_target(f)),
+        md(&f.title)
+    )
+}
+
+/// The endpoints, identities and findings that changed, as Markdown lists.
 fn markdown_lists(d: &Diff, out: &mut String) {
     let mut section = |title: &str, items: Vec<String>| {
         if !items.is_empty() {
@@ -264,64 +305,42 @@ fn markdown_lists(d: &Diff, out: &mut String) {
             out.push('\n');
         }
     };
-    let ep = |e: &EndpointBrief| {
-        format!(
-            "{} ({} {} {})",
-            md(&e.name),
-            md(e.component.as_str()),
-            md(&e.role),
-            md(&e.address)
-        )
-    };
+    let endpoints = &d.endpoints;
     section(
         "Endpoints added",
-        d.endpoints.added.iter().map(ep).collect(),
+        endpoints.added.iter().map(md_endpoint).collect(),
     );
     section(
         "Endpoints removed",
-        d.endpoints.removed.iter().map(ep).collect(),
+        endpoints.removed.iter().map(md_endpoint).collect(),
     );
-    section(
-        "Endpoints changed",
-        d.endpoints
-            .changed
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {}: \\[{}\\] → \\[{}\\]",
-                    md(&c.endpoint),
-                    c.field,
-                    md(&c.before),
-                    md(&c.after)
-                )
-            })
-            .collect(),
-    );
-    let id = |i: &IdentityBrief| format!("{} ({})", md(&i.name), md(i.kind.as_str()));
+    let changed = endpoints.changed.iter().map(|c| {
+        format!(
+            "{} {}: \\[{}\\] → \\[{}\\]",
+            md(&c.endpoint),
+            c.field,
+            md(&c.before),
+            md(&c.after)
+        )
+    });
+    section("Endpoints changed", changed.collect());
+    let identities = &d.identities;
     section(
         "Identities added",
-        d.identities.added.iter().map(id).collect(),
+        identities.added.iter().map(md_identity).collect(),
     );
     section(
         "Identities removed",
-        d.identities.removed.iter().map(id).collect(),
+        identities.removed.iter().map(md_identity).collect(),
     );
-    let finding = |f: &FindingBrief| {
-        format!(
-            "**{}** `{}` {}: {}",
-            md(f.severity.as_str()),
-            f.code.as_str().replace('`', "'"),
-            md(&finding_target(f)),
-            md(&f.title)
-        )
-    };
+    let findings = &d.findings;
     section(
         "Findings added",
-        d.findings.added.iter().map(finding).collect(),
+        findings.added.iter().map(md_finding).collect(),
     );
     section(
         "Findings resolved",
-        d.findings.resolved.iter().map(finding).collect(),
+        findings.resolved.iter().map(md_finding).collect(),
     );
 }
 
