@@ -7,7 +7,7 @@
 //!   of older and newer writers), and written back as the same JSON ([`Report::to_json`],
 //!   [`Report::write_json`]). Names from closed sets (components, protocols, finding codes,
 //!   severities, identity kinds) are [`Named`]: known to this version, or kept as written.
-//! - [`render`] (and [`write`]) writes a report in any [`Format`]: JSON, the table, HTML,
+//! - [`render`] (and [`write()`]) writes a report in any [`Format`]: JSON, the table, HTML,
 //!   Markdown or SARIF. A saved, merged or baseline-marked report renders exactly as a live one.
 //! - [`diff::diff`] compares two reports ([`Report::set_baseline`] marks the changes on the
 //!   newer one); [`merge::merge`] combines the reports of several vantage points.

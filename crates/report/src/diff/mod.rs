@@ -1,8 +1,9 @@
 //! `tlsaudit diff`: what changed between two reports. Works only on the report model
 //! ([`Report`]), never on the engine's audit, so any two `tlsaudit.report/v1` files compare,
 //! whatever wrote them; `report --baseline` marks the same changes on a round
-//! ([`Report::set_baseline`]). Writers ([`render`]): text, JSON (schema `tlsaudit.diff/v1`,
-//! `docs/diff.schema.json`) and Markdown (for a change ticket).
+//! ([`Report::set_baseline`]). Writers: text ([`render_text`]), JSON ([`render_json`], schema
+//! `tlsaudit.diff/v1`, `docs/diff.schema.json`) and Markdown ([`render_markdown`], for a change
+//! ticket).
 
 use std::collections::BTreeMap;
 
