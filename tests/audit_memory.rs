@@ -72,6 +72,7 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
     let text = report.to_json().unwrap();
     let mut streamed = Vec::new();
     report.write_json(&mut streamed).unwrap();
+    drop(report); // it shares the round's records
     assert_eq!(String::from_utf8(streamed).unwrap(), text);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let cells = value["cells"].as_array().unwrap();
