@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::report::text::{self, Style};
+use crate::report::report_cmd::exit_for;
+use crate::report::{stdout_style, ReportArgs, SavedFlags};
 use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::pki::{Identity, Trust};
 use tlsaudit_engine::probe::mysql::MysqlAccount;
 use tlsaudit_engine::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
+use tlsaudit_report::{lint, Report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,7 +54,7 @@ pub enum Command {
     Lint(LintArgs),
     /// Compare two JSON reports: verdicts, server certificates, endpoints, identities and
     /// findings that changed; exit 1 when a change reaches --fail-on.
-    Diff(crate::report::diff::DiffArgs),
+    Diff(crate::report::diff_cmd::DiffArgs),
     /// Build a cluster's PKI and allow-lists from a TiUP topology: a certificate per instance,
     /// TiUP's client certificate, each component's [security] section, a server_configs patch.
     Init(crate::remedy::InitArgs),
@@ -68,7 +70,7 @@ pub enum Command {
     /// Combine JSON reports of one cluster taken from several vantage points (racks, hosts)
     /// into one report: each cell's verdict per vantage point, the worst shown, and a
     /// VANTAGE_DISAGREE finding where they differ.
-    Merge(crate::report::merge::MergeArgs),
+    Merge(crate::report::merge_cmd::MergeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this help.
@@ -139,18 +141,6 @@ pub enum ReportFormat {
     Markdown,
     /// SARIF 2.1.0 for code scanning.
     Sarif,
-}
-
-impl ReportFormat {
-    fn shared(self) -> Option<crate::report::SharedFormat> {
-        use crate::report::SharedFormat;
-        match self {
-            ReportFormat::Html => Some(SharedFormat::Html),
-            ReportFormat::Markdown => Some(SharedFormat::Markdown),
-            ReportFormat::Sarif => Some(SharedFormat::Sarif),
-            ReportFormat::Json | ReportFormat::Table => None,
-        }
-    }
 }
 
 /// `lint --format`.
@@ -226,60 +216,6 @@ pub struct AuditFlags {
     pub rate: Option<u32>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ReportArgs {
-    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
-    )]
-    pub config: Option<PathBuf>,
-    /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(long, value_enum, ignore_case = true)]
-    pub format: Option<ReportFormat>,
-    /// Exit 1 when a finding reaches this severity.
-    #[arg(long, value_enum, default_value = "critical")]
-    pub fail_on: Severity,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// A JSON report from before a change: mark what changed since (as `tlsaudit diff` lists
-    /// it) in the table and the JSON.
-    #[arg(long, value_name = "BEFORE.json")]
-    pub baseline: Option<PathBuf>,
-    /// Print the plan (every endpoint, identity and expected result) and probe nothing: a table
-    /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
-    #[arg(long, conflicts_with = "baseline")]
-    pub dry_run: bool,
-    /// No progress on stderr (shown only when stderr is a terminal).
-    #[arg(short, long)]
-    pub quiet: bool,
-    #[command(flatten)]
-    pub audit: AuditFlags,
-    #[command(flatten)]
-    pub tidb: TidbInputFlags,
-    #[command(flatten)]
-    pub saved: SavedFlags,
-}
-
-/// `report --from` and `report --vantage`: saved and merged reports.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct SavedFlags {
-    /// Render a saved JSON report (one audit, or a `tlsaudit merge` of several vantage points)
-    /// in --format, without probing.
-    #[arg(
-        long,
-        value_name = "REPORT.json",
-        conflicts_with_all = ["config", "topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version", "baseline"]
-    )]
-    pub from: Option<PathBuf>,
-    /// Where this audit runs (a rack, a host, a zone): the report's `vantage`, which
-    /// `tlsaudit merge` keys each report by.
-    #[arg(long, value_name = "NAME", conflicts_with = "baseline")]
-    pub vantage: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -489,18 +425,18 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<u8, InputError> {
     match cli.command {
         Some(Command::Probe(args)) => run_probe(args).await,
-        Some(Command::Report(args)) => run_report(args).await,
+        Some(Command::Report(args)) => crate::report::report_cmd::run(args).await,
         Some(Command::Demo(args)) => run_demo(args).await,
         Some(Command::Tui(args)) => run_tui(args).await,
         Some(Command::Diagnose(args)) => run_diagnose(args).await,
         Some(Command::Explain(args)) => run_explain(args),
         Some(Command::Lint(args)) => run_lint(&args),
-        Some(Command::Diff(args)) => crate::report::diff::run(&args),
+        Some(Command::Diff(args)) => crate::report::diff_cmd::run(&args),
         Some(Command::Init(args)) => crate::remedy::run_init(&args),
         Some(Command::Fix(args)) => crate::remedy::run_fix(&args),
         Some(Command::Rotate(args)) => crate::remedy::run_rotate(&args),
         Some(Command::Serve(args)) => crate::serve::run(args).await,
-        Some(Command::Merge(args)) => crate::report::merge::run(&args),
+        Some(Command::Merge(args)) => crate::report::merge_cmd::run(&args),
         Some(Command::Completions(args)) => Ok(run_completions(&args)),
         Some(Command::Man) => run_man(),
         None => {
@@ -516,7 +452,7 @@ async fn run(cli: Cli) -> Result<u8, InputError> {
                 })
                 .await
             } else if default.is_file() {
-                run_report(ReportArgs {
+                crate::report::report_cmd::run(ReportArgs {
                     config: Some(default),
                     format: None,
                     fail_on: Severity::Critical,
@@ -579,183 +515,9 @@ pub async fn audit(
     Ok((auditor, snap))
 }
 
-fn render_report(
-    auditor: &Auditor,
-    snap: &Snapshot,
-    format: ReportFormat,
-    style: Style,
-) -> Result<String, InputError> {
-    match format {
-        ReportFormat::Json => crate::report::json::to_string(&auditor.plan, snap)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| {
-                InputError::usage(
-                    format!("cannot serialize the report: {e}"),
-                    "report this as a bug",
-                )
-            }),
-        ReportFormat::Table => Ok(crate::report::table::render(&auditor.plan, snap, style)),
-        ReportFormat::Html | ReportFormat::Markdown | ReportFormat::Sarif => {
-            let doc = crate::report::Doc::audit(&auditor.plan, snap);
-            let shared = format.shared().unwrap_or(crate::report::SharedFormat::Html);
-            crate::report::render_shared(&doc, shared).map_err(|e| {
-                InputError::usage(
-                    format!("cannot serialize the report: {e}"),
-                    "report this as a bug",
-                )
-            })
-        }
-    }
-}
-
-fn exit_for(snap: &Snapshot, fail_on: Severity) -> u8 {
-    u8::from(snap.findings.iter().any(|f| f.severity >= fail_on))
-}
-
 fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
-}
-
-/// Write a finished round as `report` does: `--format` (default: table on a terminal, JSON
-/// otherwise) to stdout or `--output`; the exit code follows `--fail-on`.
-fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
-    let format = args
-        .format
-        .unwrap_or(if stdout_is_terminal() && args.output.is_none() {
-            ReportFormat::Table
-        } else {
-            ReportFormat::Json
-        });
-    let style = if args.output.is_some() {
-        Style::plain()
-    } else {
-        Style::detect()
-    };
-    if format == ReportFormat::Json && args.baseline.is_none() && args.saved.vantage.is_none() {
-        // Streamed: the text of a fleet's report is never built as one string. A file is
-        // still written atomically (and never through a symlink).
-        let plan = &auditor.plan;
-        match &args.output {
-            Some(path) => {
-                let mut bytes = Vec::new();
-                crate::report::json::write(plan, snap, &mut bytes)
-                    .map_err(|e| InputError::io(path, &e))?;
-                tlsaudit_engine::fsutil::write_atomic(path, &bytes)?;
-            }
-            // A closed pipe (`| head`) is not an error.
-            None => {
-                let _ = crate::report::json::write(plan, snap, std::io::stdout().lock());
-            }
-        }
-        return Ok(exit_for(snap, args.fail_on));
-    }
-    let text = match (&args.baseline, &args.saved.vantage) {
-        (Some(path), _) => crate::report::diff::render_report_with_baseline(
-            &auditor.plan,
-            snap,
-            path,
-            format == ReportFormat::Json,
-            style,
-        )?,
-        (None, Some(vantage)) => {
-            let mut report = crate::report::json::build(&auditor.plan, snap);
-            report.vantage = Some(vantage.clone());
-            crate::report::merge::render(report, format, style)?
-        }
-        (None, None) => render_report(auditor, snap, format, style)?,
-    };
-    match &args.output {
-        Some(path) => tlsaudit_engine::fsutil::write_atomic(path, text.as_bytes())?,
-        None => emit(&text),
-    }
-    Ok(exit_for(snap, args.fail_on))
-}
-
-async fn run_report(args: ReportArgs) -> Result<u8, InputError> {
-    if let Some(v) = &args.saved.vantage {
-        crate::serve::check_vantage(v)?;
-    }
-    if let Some(from) = &args.saved.from {
-        return crate::report::merge::run_from(
-            from,
-            args.saved.vantage.as_deref(),
-            args.format,
-            args.output.as_deref(),
-            args.fail_on,
-        );
-    }
-    let Some(config) = &args.config else {
-        if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
-            return Err(InputError::usage(
-                "report needs something to audit",
-                "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster), or --component-config tikv=tikv.toml (repeatable); `tlsaudit demo` audits the embedded lab",
-            ));
-        }
-        return run_report_tidb(args).await;
-    };
-    let mut inv = Inventory::load(config)?;
-    apply(&args.audit, &mut inv)?;
-    let plan = Plan::new(inv)?;
-    if args.dry_run {
-        return write_plan(&plan, &args);
-    }
-    let auditor = Auditor::new(plan);
-    let snap = round_with_progress(&auditor, args.quiet).await;
-    write_report(&auditor, &snap, &args)
-}
-
-/// One round, with the progress bar on stderr while it runs (terminal only, not `--quiet`).
-async fn round_with_progress(auditor: &Auditor, quiet: bool) -> std::sync::Arc<Snapshot> {
-    let progress = crate::progress::Progress::start(auditor, quiet);
-    let snap = auditor.run_round(None).await;
-    if let Some(p) = progress {
-        p.finish().await;
-    }
-    snap
-}
-
-/// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
-/// `--format`) or a table, to stdout or `--output`; nothing is probed. Exit 0.
-fn write_plan(plan: &Plan, args: &ReportArgs) -> Result<u8, InputError> {
-    let json = match args.format {
-        Some(ReportFormat::Json) => true,
-        Some(ReportFormat::Table) => false,
-        Some(f) => {
-            return Err(InputError::usage(
-                format!(
-                    "--dry-run prints the plan as a table or JSON, not {}",
-                    f.to_possible_value()
-                        .map_or_else(String::new, |v| v.get_name().to_string())
-                ),
-                "use --format table or --format json with --dry-run",
-            ))
-        }
-        None => !(stdout_is_terminal() && args.output.is_none()),
-    };
-    let text = if json {
-        crate::report::plan::to_json(plan).map_err(|e| {
-            InputError::usage(
-                format!("cannot serialize the plan: {e}"),
-                "report this as a bug",
-            )
-        })?
-    } else {
-        let style = if args.output.is_some() {
-            Style::plain()
-        } else {
-            Style::detect()
-        };
-        crate::report::plan::render_text(plan, style)
-    };
-    match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e))?,
-        None => emit(&text),
-    }
-    Ok(0)
 }
 
 async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
@@ -787,7 +549,7 @@ async fn run_demo(args: DemoArgs) -> Result<u8, InputError> {
     }
     let (auditor, snap) = audit(inv, &args.audit).await?;
     let format = args.format.unwrap_or(ReportFormat::Table);
-    emit(&render_report(&auditor, &snap, format, Style::detect())?);
+    crate::report::output::write(&Report::build(&auditor.plan, &snap), format, None)?;
     if args.keep_running {
         eprintln!(
             "\nthe lab keeps running: tlsaudit report --config {}\npress Ctrl-C to stop it",
@@ -807,7 +569,7 @@ async fn dashboard(
 ) -> Result<(), InputError> {
     let baseline = match baseline {
         Some(path) => Some(crate::tui::history::baseline_verdicts(
-            &crate::report::diff::load(path)?,
+            &Report::load(path)?,
             &crate::tui::Catalog::from_plan(&auditor.plan),
         )),
         None => None,
@@ -849,12 +611,11 @@ async fn run_tui(args: TuiArgs) -> Result<u8, InputError> {
     if !stdout_is_terminal() {
         let auditor = Auditor::new(plan);
         let snap = auditor.run_round(None).await;
-        emit(&render_report(
-            &auditor,
-            &snap,
+        crate::report::output::write(
+            &Report::build(&auditor.plan, &snap),
             ReportFormat::Json,
-            Style::plain(),
-        )?);
+            None,
+        )?;
         return Ok(exit_for(&snap, Severity::Critical));
     }
     let auditor = std::sync::Arc::new(Auditor::new(plan));
@@ -904,7 +665,7 @@ async fn run_probe(args: ProbeArgs) -> Result<u8, InputError> {
             Ok(j) => emit(&format!("{j}\n")),
             Err(e) => eprintln!("error: cannot serialize the record: {e}"),
         },
-        Format::Text => emit(&text::probe(&rec, Style::detect())),
+        Format::Text => emit(&tlsaudit_report::text::probe(&rec, stdout_style())),
     }
     Ok(if rec.outcome.class == probe::OutcomeClass::Accepted {
         0
@@ -953,7 +714,7 @@ async fn run_diagnose(args: DiagnoseArgs) -> Result<u8, InputError> {
             Ok(j) => emit(&format!("{j}\n")),
             Err(e) => eprintln!("error: cannot serialize the diagnosis: {e}"),
         },
-        Format::Text => emit(&crate::report::diagnose::render(&d, Style::detect())),
+        Format::Text => emit(&tlsaudit_report::diagnose::render(&d, stdout_style())),
     }
     Ok(d.exit_code())
 }
@@ -983,7 +744,7 @@ fn run_explain(args: ExplainArgs) -> Result<u8, InputError> {
             Ok(j) => emit(&format!("{j}\n")),
             Err(err) => eprintln!("error: cannot serialize the explanation: {err}"),
         },
-        Format::Text if e.matched() => emit(&crate::report::explain::render(&e, Style::detect())),
+        Format::Text if e.matched() => emit(&tlsaudit_report::explain::render(&e, stdout_style())),
         Format::Text => eprint!("{}", tlsaudit_engine::explain::unmatched_help(&text)),
     }
     Ok(e.exit_code())
@@ -1104,106 +865,6 @@ pub fn load_tidb_inventory(
     Ok((inv, findings))
 }
 
-async fn run_report_tidb(args: ReportArgs) -> Result<u8, InputError> {
-    let (mut inv, findings) = load_tidb_inventory(&args.tidb)?;
-    apply(&args.audit, &mut inv)?;
-    let mut plan = Plan::new(inv)?;
-    plan.static_findings = findings;
-    if args.dry_run {
-        return write_plan(&plan, &args);
-    }
-    let auditor = Auditor::new(plan);
-    let snap = round_with_progress(&auditor, args.quiet).await;
-    write_report(&auditor, &snap, &args)
-}
-
-/// The lint findings for people.
-pub fn render_lint_text(
-    cluster: &tlsaudit_engine::tiup::Cluster,
-    findings: &[tlsaudit_engine::audit::Finding],
-) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let _ = writeln!(
-        out,
-        "tlsaudit lint: cluster {}, {} instance(s), {} finding(s): {} critical, {} warning, {} info",
-        cluster.name,
-        cluster.component_instances(),
-        findings.len(),
-        count(Severity::Critical),
-        count(Severity::Warning),
-        count(Severity::Info)
-    );
-    for f in findings {
-        let _ = writeln!(
-            out,
-            "\n{:<8} {} {}",
-            f.severity.as_str().to_uppercase(),
-            f.code,
-            f.title
-        );
-        if let Some(src) = &f.source {
-            let _ = writeln!(out, "         at:   {src}");
-        }
-        if !f.evidence.is_empty() {
-            let _ = writeln!(out, "         seen: {}", f.evidence);
-        }
-        let _ = writeln!(out, "         fix:  {}", f.fix);
-    }
-    out
-}
-
-/// The plan an audit of the linted cluster would run (`plan` in `lint --format json`), or why
-/// there is none (no CA given, a certificate that does not load).
-pub fn lint_plan(
-    cluster: &tlsaudit_engine::tiup::Cluster,
-    expiry_days: u32,
-) -> Result<crate::report::plan::PlanDoc, InputError> {
-    let options = tlsaudit_engine::inventory::AuditOptions {
-        expiry_warning_days: expiry_days,
-        ..Default::default()
-    };
-    let (inv, _) = cluster.inventory(options)?;
-    Ok(crate::report::plan::doc(&Plan::new(inv)?))
-}
-
-/// The lint findings as JSON, with the audit's plan (`plan`: null with `plan_unavailable`
-/// saying why, when the inputs do not describe an audit).
-pub fn render_lint_json(
-    cluster: &tlsaudit_engine::tiup::Cluster,
-    findings: &[tlsaudit_engine::audit::Finding],
-    plan: Result<crate::report::plan::PlanDoc, InputError>,
-) -> Result<String, serde_json::Error> {
-    let (plan, plan_unavailable) = match plan {
-        Ok(p) => (serde_json::to_value(p)?, None),
-        Err(e) => (serde_json::Value::Null, Some(e.to_string())),
-    };
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let doc = serde_json::json!({
-        "schema": "tlsaudit.lint/1",
-        "cluster": cluster.name,
-        "inputs": {
-            "topology": cluster.topology.as_ref().map(|p| p.display().to_string()),
-            "tls_dir": cluster.tls_dir.as_ref().map(|d| d.dir.display().to_string()),
-            "component_configs": cluster.component_configs.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(),
-        },
-        "instances": cluster.component_instances(),
-        "summary": {
-            "critical": count(Severity::Critical),
-            "warning": count(Severity::Warning),
-            "info": count(Severity::Info),
-        },
-        "findings": findings,
-        "plan": plan,
-        "plan_unavailable": plan_unavailable,
-    });
-    serde_json::to_string_pretty(&doc).map(|mut s| {
-        s.push('\n');
-        s
-    })
-}
-
 fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
     let (cluster, findings) = load_tidb(&args.tidb)?;
     let serialize = |e: serde_json::Error| {
@@ -1213,20 +874,21 @@ fn run_lint(args: &LintArgs) -> Result<u8, InputError> {
         )
     };
     let shared = |f| {
-        crate::report::render_shared(&crate::report::Doc::lint(&cluster, &findings), f)
-            .map_err(serialize)
+        let doc = tlsaudit_report::Doc::lint(&cluster, &findings);
+        tlsaudit_report::render_doc(&doc, f, &tlsaudit_report::Options::default())
+            .map_err(|e| InputError::usage(e.to_string(), "report this as a bug"))
     };
     let text = match args.format {
-        LintFormat::Text => render_lint_text(&cluster, &findings),
-        LintFormat::Json => render_lint_json(
+        LintFormat::Text => lint::text(&cluster, &findings),
+        LintFormat::Json => lint::json(
             &cluster,
             &findings,
-            lint_plan(&cluster, args.tidb.expiry_days),
+            lint::plan(&cluster, args.tidb.expiry_days),
         )
         .map_err(serialize)?,
-        LintFormat::Html => shared(crate::report::SharedFormat::Html)?,
-        LintFormat::Markdown => shared(crate::report::SharedFormat::Markdown)?,
-        LintFormat::Sarif => shared(crate::report::SharedFormat::Sarif)?,
+        LintFormat::Html => shared(tlsaudit_report::Format::Html)?,
+        LintFormat::Markdown => shared(tlsaudit_report::Format::Markdown)?,
+        LintFormat::Sarif => shared(tlsaudit_report::Format::Sarif)?,
     };
     emit(&text);
     Ok(u8::from(tlsaudit_engine::lint::fails(

@@ -328,12 +328,12 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
 
 /// The findings of a JSON report as `fix` reads them, each with its identity's CN.
 fn report_issues(path: &std::path::Path) -> Result<Vec<remedy::fix::Issue>, InputError> {
-    let doc = crate::report::diff::load(path)?;
+    let doc = tlsaudit_report::Report::load(path)?;
     Ok(doc
         .findings
         .iter()
         .map(|f| remedy::fix::Issue {
-            code: f.code.clone(),
+            code: f.code.as_str().to_string(),
             endpoint: f.endpoint.clone(),
             cn: f.identity.as_ref().and_then(|i| {
                 doc.identities

@@ -68,10 +68,12 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
 
     // The sharing does not show in the report: the streamed JSON is the same text, with the
     // chain and the identity written out in every cell.
-    let text = tlsaudit::report::json::to_string(&auditor.plan, &first).unwrap();
+    let report = tlsaudit_report::Report::build(&auditor.plan, &first);
+    let text = report.to_json().unwrap();
     let mut streamed = Vec::new();
-    tlsaudit::report::json::write(&auditor.plan, &first, &mut streamed).unwrap();
-    assert_eq!(String::from_utf8(streamed).unwrap(), format!("{text}\n"));
+    report.write_json(&mut streamed).unwrap();
+    drop(report); // it shares the round's records
+    assert_eq!(String::from_utf8(streamed).unwrap(), text);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let cells = value["cells"].as_array().unwrap();
     let pd_cells: Vec<&serde_json::Value> =

@@ -277,6 +277,17 @@ fn baseline(d: &Path, config: &Path) {
     assert!(row("pd-2").ends_with(" ~"), "{table}");
     assert!(!row("tikv-2").contains('*'), "{table}");
     assert!(table.contains("Newly open (1)"), "{table}");
+    // The other formats are the ones asked for (they printed the table).
+    for (format, start) in [
+        ("html", "<!DOCTYPE html>"),
+        ("markdown", "## tlsaudit report: cluster"),
+        ("sarif", "{"),
+    ] {
+        let args = ["report", "--config", cfg, "--format", format];
+        let o = run(d, &[&args[..], &["--baseline", "before.json"]].concat());
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(out.starts_with(start), "--format {format}: {out}");
+    }
     // Without --baseline the report is unchanged: no baseline field.
     let o = run(d, &["report", "--config", cfg, "--format", "json"]);
     let plain: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

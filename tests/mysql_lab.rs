@@ -366,7 +366,9 @@ async fn the_audit_judges_sql_ports_and_the_report_validates() {
         .any(|f| f.code.as_str() == "SQL_PLAINTEXT_UNKNOWN"));
 
     // The JSON report carries the SQL ports and validates against the published schema.
-    let json = tlsaudit::report::json::to_string(&auditor.plan, &snap).unwrap();
+    let json = tlsaudit_report::Report::build(&auditor.plan, &snap)
+        .to_json()
+        .unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
@@ -395,9 +397,9 @@ async fn the_audit_judges_sql_ports_and_the_report_validates() {
 
     // The table shows them.
     let table = tlsaudit::report::table::render(
-        &auditor.plan,
-        &snap,
+        &tlsaudit::report::Doc::audit(&auditor.plan, &snap),
         tlsaudit::report::text::Style::plain(),
+        tlsaudit::report::table::DEFAULT_WIDTH,
     );
     assert!(table.contains("TiDB sql"), "{table}");
     assert!(!table.contains(PASSWORD));

@@ -153,6 +153,68 @@ fn diff_output_refuses_a_symlink() {
     assert!(leftovers(dir.path()).is_empty());
 }
 
+/// `report --from`, `report --dry-run` and `merge` write as `report` does: through a symlink,
+/// dangling or not, they refuse, and what it points to stays as it was (they wrote with
+/// `std::fs::write`, through the link).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plan_and_merged_outputs_refuse_symlinks() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = tlsaudit_testkit::report_model::Model::synthetic(2, 2);
+    let mut saved = Vec::new();
+    for vantage in ["rack-a", "rack-b"] {
+        let mut report = model.report();
+        report.vantage = Some(vantage.into());
+        let path = dir.path().join(format!("{vantage}.json"));
+        std::fs::write(&path, report.to_json().unwrap()).unwrap();
+        saved.push(path);
+    }
+    let (a, b, cfg) = (
+        saved[0].as_os_str(),
+        saved[1].as_os_str(),
+        config.as_os_str(),
+    );
+    let commands: [Vec<&std::ffi::OsStr>; 3] = [
+        vec!["report".as_ref(), "--from".as_ref(), a],
+        vec![
+            "report".as_ref(),
+            "--dry-run".as_ref(),
+            "--config".as_ref(),
+            cfg,
+        ],
+        vec!["merge".as_ref(), a, b],
+    ];
+    for (k, args) in commands.iter().enumerate() {
+        for dangling in [false, true] {
+            let target = dir.path().join(format!("precious-{k}-{dangling}.txt"));
+            if !dangling {
+                std::fs::write(&target, "keep").unwrap();
+            }
+            let link = dir.path().join(format!("out-{k}-{dangling}"));
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let o = bin().args(args).arg("-o").arg(&link).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains("it is a symlink"), "{args:?}: {err}");
+            if dangling {
+                assert!(!target.exists(), "{args:?} wrote through a dangling link");
+            } else {
+                assert_eq!(
+                    std::fs::read_to_string(&target).unwrap(),
+                    "keep",
+                    "{args:?}"
+                );
+            }
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+    }
+    assert!(leftovers(dir.path()).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_export_never_replaces_a_file() {
     let (_lab, config) = tlsaudit::demo::start().await.unwrap();

@@ -259,7 +259,7 @@ fn every_code_has_a_rule_and_every_rule_validates() {
         .collect();
     let m = model::Model::synthetic(3, 2);
     let mut report = m.report();
-    report.findings = &findings;
+    report.findings = findings.iter().map(Into::into).collect();
     let doc = Doc::from_report(report);
     let log = serde_json::to_value(sarif::log(&doc)).unwrap();
     assert_valid_sarif(&log);

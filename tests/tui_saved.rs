@@ -14,10 +14,10 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tlsaudit::report::merge;
-use tlsaudit::report::saved::SavedReport;
 use tlsaudit::tui::{self, App};
 use tlsaudit_engine::audit::{Auditor, Plan};
 use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_report::Report as SavedReport;
 
 const FILTERS: &[(&str, &str)] = &[
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
@@ -35,7 +35,9 @@ fn key(code: KeyCode) -> KeyEvent {
 async fn saved(config: &Path, vantage: &str) -> SavedReport {
     let auditor = Auditor::new(Plan::new(Inventory::load(config).unwrap()).unwrap());
     let snap = auditor.run_round(None).await;
-    let json = tlsaudit::report::json::to_string_at(&auditor.plan, &snap, Some(vantage)).unwrap();
+    let mut report = tlsaudit_report::Report::build(&auditor.plan, &snap);
+    report.vantage = Some(vantage.to_string());
+    let json = report.to_json().unwrap();
     SavedReport::parse(&json, vantage).unwrap()
 }
 

@@ -1,37 +1,24 @@
-//! Output writers: text for people, JSON for automation, the table report, the shared reports
-//! (HTML, Markdown, SARIF) drawn from the JSON report's model, and the text of `diagnose` and
-//! `explain`.
+//! The CLI's side of the reports; the reports themselves (the model, every writer, diff and
+//! merge) are the `tlsaudit_report` crate. Here: the commands `report`, `diff` and `merge` (their
+//! arguments and runs) and [`output`], which decides what only a program on a terminal can
+//! (format by default, colour, width) and writes every report to stdout or a file.
+//!
+//! The crate's modules are re-exported under this module's former paths
+//! (`crate::report::table`, `crate::report::sanitize`, ...), which the dashboard uses.
 
-pub mod diagnose;
-pub mod diff;
-pub mod explain;
-pub mod html;
-pub mod json;
-pub mod markdown;
-pub mod merge;
-pub mod plan;
-pub mod sanitize;
-pub mod sarif;
-pub mod saved;
-pub mod shared;
-pub mod table;
-pub mod text;
+pub mod diff_cmd;
+pub mod merge_cmd;
+pub mod output;
+pub mod report_cmd;
 
-pub use shared::Doc;
+pub use output::{color_from_env, stdout_style};
+pub use report_cmd::{ReportArgs, SavedFlags};
+pub use tlsaudit_report::{
+    diagnose, diff, explain, html, lint, markdown, merge, plan, sanitize, sarif, shared, table,
+    text, Doc, Format, Report,
+};
 
-/// The shared formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SharedFormat {
-    Html,
-    Markdown,
-    Sarif,
-}
-
-/// Write a report model in one of the shared formats.
-pub fn render_shared(doc: &Doc<'_>, format: SharedFormat) -> Result<String, serde_json::Error> {
-    match format {
-        SharedFormat::Html => Ok(html::render(doc)),
-        SharedFormat::Markdown => Ok(markdown::render(doc)),
-        SharedFormat::Sarif => sarif::render(doc),
-    }
+/// The report model's per-vantage cell under its former path (the dashboard's).
+pub mod json {
+    pub use tlsaudit_report::VantageCell;
 }

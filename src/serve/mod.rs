@@ -323,14 +323,12 @@ fn latest(s: &Shared) -> Option<Bytes> {
 
 /// The JSON report of a finished round, or a JSON error object if it cannot be written.
 fn report_json(plan: &Plan, snap: &Snapshot, vantage: &str) -> Bytes {
-    match crate::report::json::to_string_at(plan, snap, Some(vantage)) {
-        Ok(mut json) => {
-            json.push('\n');
-            Bytes::from(json)
-        }
-        Err(e) => Bytes::from(
-            serde_json::json!({ "error": format!("cannot serialize the report: {e}") }).to_string(),
-        ),
+    let mut report = tlsaudit_report::Report::build(plan, snap);
+    report.vantage = Some(vantage.to_string());
+    let opts = tlsaudit_report::Options::default();
+    match tlsaudit_report::render(&report, tlsaudit_report::Format::Json, &opts) {
+        Ok(json) => Bytes::from(json),
+        Err(e) => Bytes::from(serde_json::json!({ "error": e.to_string() }).to_string()),
     }
 }
 

@@ -182,7 +182,7 @@ impl History {
 /// A baseline report's verdicts in the catalog's cell order (`None` where the report has no such
 /// cell), for [`History::seed`].
 pub fn baseline_verdicts(
-    doc: &crate::report::json::ReportDoc,
+    doc: &tlsaudit_report::Report,
     catalog: &super::Catalog,
 ) -> Vec<Option<Verdict>> {
     let by_name: std::collections::HashMap<(&str, &str), Option<Verdict>> = doc

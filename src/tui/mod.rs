@@ -50,12 +50,18 @@ pub fn export_json(
     dir: &std::path::Path,
     stamp: i64,
 ) -> Result<PathBuf, String> {
-    let json = crate::report::json::to_string(plan, snap).map_err(|e| e.to_string())?;
+    let report = tlsaudit_report::Report::build(plan, snap);
+    let json = tlsaudit_report::render(
+        &report,
+        tlsaudit_report::Format::Json,
+        &tlsaudit_report::Options::default(),
+    )
+    .map_err(|e| e.to_string())?;
     tlsaudit_engine::fsutil::write_new_numbered(
         dir,
         &format!("tlsaudit-report-{stamp}"),
         "json",
-        (json + "\n").as_bytes(),
+        json.as_bytes(),
     )
     .map_err(|e| e.to_string())
 }
@@ -102,7 +108,7 @@ impl std::fmt::Debug for TuiOptions {
     }
 }
 
-pub use crate::report::text::color_from_env;
+pub use crate::report::color_from_env;
 
 /// Whether the terminal is in raw mode / alternate screen on our behalf.
 static ACTIVE: AtomicBool = AtomicBool::new(false);

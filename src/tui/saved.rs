@@ -11,37 +11,38 @@ use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
-use tlsaudit_engine::audit::{CellState, Matrix, Snapshot};
+use tlsaudit_engine::audit::{CellState, Finding, Matrix, Snapshot};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::profile::{Component, Role};
+use tlsaudit_report::Report;
 
 use super::app::{Action, App, Catalog, EndpointInfo, IdentityInfo};
-use crate::report::saved::SavedReport;
 
-/// The dashboard's state on a saved report; `file` names it in errors.
-pub fn app(doc: &SavedReport, file: &str, color: bool) -> Result<App, InputError> {
-    let newer = "open it with the tlsaudit version that wrote it, or render it with `tlsaudit report --from`";
+/// What to do with a report whose names this version does not know.
+const NEWER: &str =
+    "open it with the tlsaudit version that wrote it, or render it with `tlsaudit report --from`";
+
+/// The report's endpoints as the dashboard's; `file` names the report in errors.
+fn endpoints(doc: &Report, file: &str) -> Result<Vec<EndpointInfo>, InputError> {
     let mut endpoints = Vec::with_capacity(doc.endpoints.len());
     for e in &doc.endpoints {
-        let component = Component::ALL
-            .into_iter()
-            .find(|c| c.as_str() == e.component)
-            .ok_or_else(|| {
-                InputError::usage(
-                    format!(
-                        "{file}: endpoint {}: unknown component {:?}",
-                        e.name, e.component
-                    ),
-                    newer,
-                )
-            })?;
+        let component: Component = e.component.known().ok_or_else(|| {
+            InputError::usage(
+                format!(
+                    "{file}: endpoint {}: unknown component {:?}",
+                    e.name,
+                    e.component.as_str()
+                ),
+                NEWER,
+            )
+        })?;
         let role = Role::parse(component, &e.role).ok_or_else(|| {
             InputError::usage(
                 format!(
                     "{file}: endpoint {}: unknown role {:?} of {}",
                     e.name, e.role, e.component
                 ),
-                newer,
+                NEWER,
             )
         })?;
         endpoints.push(EndpointInfo {
@@ -53,20 +54,59 @@ pub fn app(doc: &SavedReport, file: &str, color: bool) -> Result<App, InputError
             labels: Default::default(),
         });
     }
-    let (n_id, n_ep) = (doc.identities.len(), doc.endpoints.len());
-    // `SavedReport` keeps its cells in matrix order (identity-major), holes filled.
-    let cell = |i: usize, e: usize| &doc.cells[i * n_ep + e];
-    let catalog = Catalog {
-        endpoints,
-        identities: doc
-            .identities
-            .iter()
-            .map(|i| IdentityInfo {
+    Ok(endpoints)
+}
+
+/// The report's identities as the dashboard's.
+fn identities(doc: &Report, file: &str) -> Result<Vec<IdentityInfo>, InputError> {
+    doc.identities
+        .iter()
+        .map(|i| {
+            let kind = i.kind.known().ok_or_else(|| {
+                InputError::usage(
+                    format!(
+                        "{file}: identity {}: unknown kind {:?}",
+                        i.name,
+                        i.kind.as_str()
+                    ),
+                    NEWER,
+                )
+            })?;
+            Ok(IdentityInfo {
                 name: i.name.clone(),
-                kind: i.kind,
+                kind,
                 cn: i.cn.clone(),
             })
-            .collect(),
+        })
+        .collect()
+}
+
+/// The report's findings as the engine's.
+fn findings(doc: &Report, file: &str) -> Result<Vec<Finding>, InputError> {
+    doc.findings
+        .iter()
+        .map(|f| {
+            f.to_engine().ok_or_else(|| {
+                InputError::usage(
+                    format!(
+                        "{file}: finding {} of severity {}: unknown to this version",
+                        f.code, f.severity
+                    ),
+                    NEWER,
+                )
+            })
+        })
+        .collect()
+}
+
+/// The dashboard's state on a saved report; `file` names it in errors.
+pub fn app(doc: &Report, file: &str, color: bool) -> Result<App, InputError> {
+    let (n_id, n_ep) = (doc.identities.len(), doc.endpoints.len());
+    // A report read back keeps its cells in matrix order (identity-major), holes filled.
+    let cell = |i: usize, e: usize| doc.cell(i, e);
+    let catalog = Catalog {
+        endpoints: endpoints(doc, file)?,
+        identities: identities(doc, file)?,
         expected: Matrix::from_fn(n_id, n_ep, |i, e| cell(i.0, e.0).expected.clone()),
         not_checked: doc.not_checked.clone(),
     };
@@ -83,13 +123,13 @@ pub fn app(doc: &SavedReport, file: &str, color: bool) -> Result<App, InputError
         cells: Matrix::from_fn(n_id, n_ep, |i, e| {
             let c = cell(i.0, e.0);
             CellState {
-                record: c.record.clone().map(Arc::new),
+                record: c.record.clone(),
                 verdict: c.verdict,
                 changed: c.changed,
                 rotated: c.rotated,
             }
         }),
-        findings: doc.findings.clone(),
+        findings: findings(doc, file)?,
         drift: doc.endpoints.iter().map(|e| e.drift.clone()).collect(),
     };
     let mut app = App::new(catalog, Arc::new(snapshot), color);
@@ -130,14 +170,10 @@ pub async fn run_loop<B: Backend>(
 /// `tui --from FILE`: the dashboard on a saved report (the JSON report when stdout is not a
 /// terminal); the exit code is 1 when a finding is critical, as `tui`'s.
 pub async fn run_from(path: &std::path::Path, terminal: bool) -> Result<u8, InputError> {
-    let doc = SavedReport::load(path)?;
+    let doc = Report::load(path)?;
     let code = u8::from(doc.fails(tlsaudit_engine::audit::Severity::Critical));
     if !terminal {
-        crate::cli::emit(&crate::report::merge::render(
-            doc.report(),
-            crate::cli::ReportFormat::Json,
-            crate::report::text::Style::plain(),
-        )?);
+        crate::report::output::write(&doc, crate::cli::ReportFormat::Json, None)?;
         return Ok(code);
     }
     let app = app(&doc, &path.display().to_string(), super::color_from_env())?;

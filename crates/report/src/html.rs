@@ -11,12 +11,14 @@
 use std::borrow::Cow;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use tlsaudit_engine::audit::{Finding, Severity, Verdict};
+use tlsaudit_engine::audit::{Severity, Verdict};
 use tlsaudit_engine::probe::ProbeRecord;
 
-use super::json::CellOut;
-use super::shared::{
-    cell_anchor, component_title, endpoint_anchor, inert, verdict_meaning, Doc, Kind, SEVERITIES,
+use crate::model::{Cell, Endpoint, Finding, Identity, Report};
+use crate::named::Named;
+use crate::shared::{
+    cell_anchor, component_title, endpoint_anchor, inert, verdict_meaning, Doc, Group, Kind,
+    SEVERITIES,
 };
 
 const CSS: &str = r#"
@@ -131,11 +133,12 @@ fn verdict_name(v: Option<Verdict>) -> &'static str {
     v.map_or("not probed", Verdict::as_str)
 }
 
-fn sev_class(s: Severity) -> &'static str {
+/// The class of a severity; one this version does not know looks critical.
+fn sev_class(s: Option<Severity>) -> &'static str {
     match s {
-        Severity::Critical => "sev-critical",
-        Severity::Warning => "sev-warning",
-        Severity::Info => "sev-info",
+        Some(Severity::Critical) | None => "sev-critical",
+        Some(Severity::Warning) => "sev-warning",
+        Some(Severity::Info) => "sev-info",
     }
 }
 
@@ -281,7 +284,7 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
         }
         ul.counts aria-label="findings" {
             @for s in SEVERITIES {
-                li.(sev_class(s)) { span.sev { (s.as_str().to_uppercase()) } " " strong { (doc.count(s)) } }
+                li.(sev_class(Some(s))) { span.sev { (s.as_str().to_uppercase()) } " " strong { (doc.count(s)) } }
             }
         }
     }
@@ -290,7 +293,6 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
 fn matrix(doc: &Doc<'_>) -> Markup {
     let r = &doc.report;
     let groups = doc.groups();
-    let cols = r.identities.len() + 1;
     html! {
         section #matrix {
             h2 { "Matrix" }
@@ -298,87 +300,120 @@ fn matrix(doc: &Doc<'_>) -> Markup {
                 "Rows are endpoints, grouped by component; columns are the identities the audit called as. "
                 "Select a cell for its detail."
             }
-            div #filters hidden {
-                label { input #failing-only type="checkbox"; " failing only" }
-                label {
-                    "component "
-                    select #component {
-                        option value="" { "all" }
-                        @for g in &groups {
-                            option value=(g.component) { (g.title) }
-                        }
-                    }
-                }
-                span #shown .hint {}
-            }
+            (filters(&groups))
             div.scroll {
                 table.matrix {
-                    thead {
-                        tr {
-                            th.ep scope="col" { "endpoint" }
-                            @for id in &r.identities {
-                                @if id.kind == tlsaudit_engine::audit::IdentityKind::Minted {
-                                    th scope="col" title=(t(&format!("{}: minted from the CA key", id.cn.as_deref().unwrap_or(&id.name)))) { (t(&id.name)) "*" }
-                                } @else {
-                                    th scope="col" title=(t(id.cn.as_deref().unwrap_or(&id.name))) { (t(&id.name)) }
-                                }
-                            }
-                        }
-                    }
+                    (matrix_head(r))
                     @for g in &groups {
-                        @let failing = g.endpoints.iter().filter(|&&e| doc.endpoint_failing(e)).count();
-                        tbody.group data-component=(g.component) {
-                            tr.group {
-                                th colspan=(cols) {
-                                    (g.title) " "
-                                    span.hint {
-                                        (g.endpoints.len()) " endpoint" @if g.endpoints.len() != 1 { "s" }
-                                        @if failing > 0 { ", " (failing) " failing" }
-                                    }
-                                }
-                            }
-                            @for &e in &g.endpoints {
-                                @let ep = &r.endpoints[e];
-                                tr.endpoint id=(endpoint_anchor(&ep.name)) data-endpoint=(t(&ep.name)) data-failing=(doc.endpoint_failing(e)) {
-                                    th.ep scope="row" {
-                                        (t(&ep.name))
-                                        small { (t(&ep.role)) " " (t(&ep.address)) }
-                                    }
-                                    @for i in 0..r.identities.len() {
-                                        (cell(doc.cell(i, e)))
-                                    }
-                                }
-                            }
-                        }
+                        (group_rows(doc, g))
                     }
                 }
             }
             h3 { "Legend" }
-            ul.legend {
-                @for v in Verdict::ALL {
-                    li { span.sym.(class(Some(v))) { (v.symbol()) } " " strong { (v.as_str()) } ": " (verdict_meaning(v)) }
+            (legend(r))
+        }
+    }
+}
+
+/// The filters (failing only, per component); hidden where scripts do not run.
+fn filters(groups: &[Group]) -> Markup {
+    html! {
+        div #filters hidden {
+            label { input #failing-only type="checkbox"; " failing only" }
+            label {
+                "component "
+                select #component {
+                    option value="" { "all" }
+                    @for g in groups {
+                        option value=(t(&g.component)) { (g.title) }
+                    }
                 }
-                li { span.sym { "*" } " changed since the previous round; " span.sym { "~" } " server certificate rotated" }
-                @if r.vantages.is_some() {
-                    li { span.sym { "≠" } " vantage points disagree (the cell shows the worst; its detail lists each)" }
+            }
+            span #shown .hint {}
+        }
+    }
+}
+
+/// The identities across the top; one minted from the CA key is marked `*`.
+fn matrix_head(r: &Report) -> Markup {
+    html! {
+        thead {
+            tr {
+                th.ep scope="col" { "endpoint" }
+                @for id in &r.identities {
+                    @if id.kind == tlsaudit_engine::audit::IdentityKind::Minted {
+                        th scope="col" title=(t(&format!("{}: minted from the CA key", id.cn.as_deref().unwrap_or(&id.name)))) { (t(&id.name)) "*" }
+                    } @else {
+                        th scope="col" title=(t(id.cn.as_deref().unwrap_or(&id.name))) { (t(&id.name)) }
+                    }
                 }
             }
         }
     }
 }
 
-fn cell(c: &CellOut<'_>) -> Markup {
+/// One component's rows: its heading, then each endpoint with its cells.
+fn group_rows(doc: &Doc<'_>, g: &Group) -> Markup {
+    let r = &doc.report;
+    let failing = g
+        .endpoints
+        .iter()
+        .filter(|&&e| doc.endpoint_failing(e))
+        .count();
+    html! {
+        tbody.group data-component=(t(&g.component)) {
+            tr.group {
+                th colspan=(r.identities.len() + 1) {
+                    (g.title) " "
+                    span.hint {
+                        (g.endpoints.len()) " endpoint" @if g.endpoints.len() != 1 { "s" }
+                        @if failing > 0 { ", " (failing) " failing" }
+                    }
+                }
+            }
+            @for &e in &g.endpoints {
+                @let ep = &r.endpoints[e];
+                tr.endpoint id=(endpoint_anchor(&ep.name)) data-endpoint=(t(&ep.name)) data-failing=(doc.endpoint_failing(e)) {
+                    th.ep scope="row" {
+                        (t(&ep.name))
+                        small { (t(&ep.role)) " " (t(&ep.address)) }
+                    }
+                    @for i in 0..r.identities.len() {
+                        (cell(doc.cell(i, e)))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the symbols and marks mean.
+fn legend(r: &Report) -> Markup {
+    html! {
+        ul.legend {
+            @for v in Verdict::ALL {
+                li { span.sym.(class(Some(v))) { (v.symbol()) } " " strong { (v.as_str()) } ": " (verdict_meaning(v)) }
+            }
+            li { span.sym { "*" } " changed since the previous round; " span.sym { "~" } " server certificate rotated" }
+            @if r.vantages.is_some() {
+                li { span.sym { "≠" } " vantage points disagree (the cell shows the worst; its detail lists each)" }
+            }
+        }
+    }
+}
+
+fn cell(c: &Cell) -> Markup {
     let label = format!(
         "{} at {}: {}",
-        inert(c.identity),
-        inert(c.endpoint),
+        inert(&c.identity),
+        inert(&c.endpoint),
         verdict_name(c.verdict)
     );
     html! {
         td.cell.(class(c.verdict))
-            data-identity=(t(c.identity)) data-endpoint=(t(c.endpoint))
+            data-identity=(t(&c.identity)) data-endpoint=(t(&c.endpoint))
             data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
-            a href={ "#" (cell_anchor(c.identity, c.endpoint)) } title=(label) aria-label=(label) {
+            a href={ "#" (cell_anchor(&c.identity, &c.endpoint)) } title=(label) aria-label=(label) {
                 (symbol(c.verdict))
                 @if c.changed { sup { "*" } }
                 @if c.rotated { sup { "~" } }
@@ -434,7 +469,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
         .endpoint
         .as_deref()
         .and_then(|e| doc.endpoint_component(e))
-        .unwrap_or("");
+        .filter(|c| !c.as_str().is_empty());
     let has_cell = doc.kind == Kind::Audit
         && f.endpoint
             .as_deref()
@@ -446,7 +481,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
                     .any(|c| c.endpoint == e && c.identity == i)
             });
     html! {
-        article.finding.(sev_class(f.severity)) id={ "finding-" (n + 1) } data-component=(component) {
+        article.finding.(sev_class(f.severity.known())) id={ "finding-" (n + 1) } data-component=(component.map_or("", Named::as_str)) {
             h3 {
                 span.sev { (f.severity.as_str().to_uppercase()) } " "
                 code { (f.code) } " " (t(&f.title))
@@ -465,7 +500,7 @@ fn finding(doc: &Doc<'_>, n: usize, f: &Finding) -> Markup {
                             }
                             (None, _) => { (t(e)) }
                         }
-                        @if !component.is_empty() { " (" (component_title(component)) ")" }
+                        @if let Some(c) = component { " (" (component_title(c)) ")" }
                     }
                 }
                 @if !f.evidence.is_empty() {
@@ -506,8 +541,6 @@ fn details(doc: &Doc<'_>) -> Markup {
 fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
     let r = &doc.report;
     let c = doc.cell(i, e);
-    let ep = &r.endpoints[e];
-    let id = &r.identities[i];
     let failing = c.verdict.is_some_and(Verdict::is_failing);
     let expected = match (c.expected.allow, c.expected.needed) {
         (true, true) => "admit (the caller's component needs this link)",
@@ -516,67 +549,83 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
         (false, false) => "refuse",
     };
     html! {
-        article.detail.failing[failing] id=(cell_anchor(c.identity, c.endpoint)) data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
+        article.detail.failing[failing] id=(cell_anchor(&c.identity, &c.endpoint)) data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
             h3 {
                 span.sym.(class(c.verdict)) { (symbol(c.verdict)) } " "
-                (verdict_name(c.verdict)) ": " (t(c.identity)) " at " (t(c.endpoint))
+                (verdict_name(c.verdict)) ": " (t(&c.identity)) " at " (t(&c.endpoint))
             }
             p.back { a href="#matrix" { "back to the matrix" } }
             dl {
                 dt { "expected" } dd { (expected) ": " (t(&c.expected.reason)) }
-                @if let Some(rec) = c.record {
-                    dt { "observed" }
-                    dd {
-                        code { (rec.outcome.class.as_str()) } " in the " (rec.outcome.phase.as_str())
-                        " phase: " (t(&rec.outcome.summary))
-                        @if let Some(a) = rec.outcome.authorization {
-                            " (past the untrusted chain, the check saw " code { (a.as_str()) } ")"
-                        }
-                    }
-                } @else {
-                    dt { "observed" } dd { "not probed" }
-                }
-                @if let Some(fix) = c.fix {
-                    dt { "fix" } dd { (t(fix)) }
-                }
-                @if let Some(by) = &c.by_vantage {
-                    dt { "by vantage" }
-                    dd {
-                        ol.by-vantage {
-                            @for (v, seen) in by {
-                                li data-vantage=(t(v)) {
-                                    (t(v)) ": " span.sym.(class(seen.verdict)) { (symbol(seen.verdict)) } " "
-                                    (verdict_name(seen.verdict))
-                                    @if let Some(o) = seen.outcome { " (" code { (o.as_str()) } ")" }
-                                }
-                            }
-                        }
-                    }
-                }
-                dt { "endpoint" }
-                dd {
-                    (component_title(ep.component)) " " (t(&ep.role)) ", " span.mono { (t(&ep.address)) }
-                    ", server name " span.mono { (t(&ep.server_name)) } ", " (ep.protocol)
-                    @if let Some(p) = &ep.path { " " span.mono { (t(p)) } }
-                }
-                dt { "allow-list" }
-                dd {
-                    @if ep.allowed_cn.is_empty() { "none" } @else { span.mono { (t(&ep.allowed_cn.join(", "))) } }
-                    " (" span.mono { (t(&ep.list_key)) } " in " (t(&ep.config_file))
-                    @if !ep.list_enforced { "; not enforced here" }
-                    ")"
-                }
-                dt { "identity" }
-                dd {
-                    (t(&id.name))
-                    @if let Some(cn) = &id.cn { ", CN " span.mono { (t(cn)) } }
-                    @if let Some(f) = &id.cert_file { ", " span.mono { (t(f)) } }
-                    @if let Some(p) = &id.check.problem { "; our certificate " (t(p)) }
-                }
+                (observed(c))
+                (link(&r.endpoints[e], &r.identities[i]))
             }
-            @if let Some(rec) = c.record {
+            @if let Some(rec) = &c.record {
                 (record(rec))
             }
+        }
+    }
+}
+
+/// What a cell's probe saw (or that there was none), its fix, and what each vantage point
+/// saw: the `dt`/`dd` pairs of its detail.
+fn observed(c: &Cell) -> Markup {
+    html! {
+        @if let Some(rec) = &c.record {
+            dt { "observed" }
+            dd {
+                code { (rec.outcome.class.as_str()) } " in the " (rec.outcome.phase.as_str())
+                " phase: " (t(&rec.outcome.summary))
+                @if let Some(a) = rec.outcome.authorization {
+                    " (past the untrusted chain, the check saw " code { (a.as_str()) } ")"
+                }
+            }
+        } @else {
+            dt { "observed" } dd { "not probed" }
+        }
+        @if let Some(fix) = &c.fix {
+            dt { "fix" } dd { (t(fix)) }
+        }
+        @if let Some(by) = &c.by_vantage {
+            dt { "by vantage" }
+            dd {
+                ol.by-vantage {
+                    @for (v, seen) in by {
+                        li data-vantage=(t(v)) {
+                            (t(v)) ": " span.sym.(class(seen.verdict)) { (symbol(seen.verdict)) } " "
+                            (verdict_name(seen.verdict))
+                            @if let Some(o) = seen.outcome { " (" code { (o.as_str()) } ")" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The endpoint, its allow-list and the identity of a cell: the `dt`/`dd` pairs of its
+/// detail.
+fn link(ep: &Endpoint, id: &Identity) -> Markup {
+    html! {
+        dt { "endpoint" }
+        dd {
+            (component_title(&ep.component)) " " (t(&ep.role)) ", " span.mono { (t(&ep.address)) }
+            ", server name " span.mono { (t(&ep.server_name)) } ", " (t(ep.protocol.as_str()))
+            @if let Some(p) = &ep.path { " " span.mono { (t(p)) } }
+        }
+        dt { "allow-list" }
+        dd {
+            @if ep.allowed_cn.is_empty() { "none" } @else { span.mono { (t(&ep.allowed_cn.join(", "))) } }
+            " (" span.mono { (t(&ep.list_key)) } " in " (t(&ep.config_file))
+            @if !ep.list_enforced { "; not enforced here" }
+            ")"
+        }
+        dt { "identity" }
+        dd {
+            (t(&id.name))
+            @if let Some(cn) = &id.cn { ", CN " span.mono { (t(cn)) } }
+            @if let Some(f) = &id.cert_file { ", " span.mono { (t(f)) } }
+            @if let Some(p) = &id.check.problem { "; our certificate " (t(p)) }
         }
     }
 }
@@ -630,6 +679,28 @@ fn record(rec: &ProbeRecord) -> Markup {
     let lines = evidence_lines(rec);
     html! {
         h4 { "TLS" }
+        (tls(rec))
+        @if !rec.server_chain.is_empty() {
+            h4 { "Server chain" }
+            (server_chain(rec))
+        }
+        h4 { "Timings" }
+        p.mono {
+            "connect " (ms(rec.timings.connect_ms)) ", handshake " (ms(rec.timings.handshake_ms))
+            ", check " (ms(rec.timings.check_ms)) ", total " (ms(Some(rec.timings.total_ms)))
+        }
+        @if !lines.is_empty() {
+            h4 { "Evidence" }
+            ul {
+                @for l in &lines { li.mono { (t(l)) } }
+            }
+        }
+    }
+}
+
+/// The TLS session of a probe: version, suite, ALPN, key exchange, the client certificate.
+fn tls(rec: &ProbeRecord) -> Markup {
+    html! {
         @if let Some(tls) = &rec.tls {
             dl {
                 dt { "version" } dd { (t(&tls.version)) ", " span.mono { (t(&tls.cipher_suite)) } }
@@ -650,50 +721,42 @@ fn record(rec: &ProbeRecord) -> Markup {
         } @else {
             p { "no TLS session" }
         }
-        @if !rec.server_chain.is_empty() {
-            h4 { "Server chain" }
-            p {
-                @match &rec.server_verification {
-                    Some(v) if v.trusted => { "verified for " span.mono { (t(&v.server_name)) } }
-                    Some(v) => {
-                        strong { "not verified" } " for " span.mono { (t(&v.server_name)) } ": "
-                        (v.reason.map_or("other", tlsaudit_engine::probe::UntrustedReason::as_str))
-                        @if let Some(d) = &v.detail { " (" (t(d)) ")" }
-                    }
-                    None => { "not verified" }
+    }
+}
+
+/// The server's chain: whether it verified, then each certificate.
+fn server_chain(rec: &ProbeRecord) -> Markup {
+    html! {
+        p {
+            @match &rec.server_verification {
+                Some(v) if v.trusted => { "verified for " span.mono { (t(&v.server_name)) } }
+                Some(v) => {
+                    strong { "not verified" } " for " span.mono { (t(&v.server_name)) } ": "
+                    (v.reason.map_or("other", tlsaudit_engine::probe::UntrustedReason::as_str))
+                    @if let Some(d) = &v.detail { " (" (t(d)) ")" }
                 }
+                None => { "not verified" }
             }
-            ol start="0" {
-                @for cert in rec.server_chain.iter() {
-                    li {
-                        dl {
-                            dt { "subject" } dd.mono { (t(&cert.subject)) }
-                            dt { "issuer" } dd.mono { (t(&cert.issuer)) }
-                            dt { "valid" } dd.mono { (t(&cert.not_before)) " .. " (t(&cert.not_after)) }
-                            @if !cert.sans.is_empty() { dt { "SAN" } dd.mono { (t(&cert.sans.join(", "))) } }
-                            dt { "key" }
-                            dd {
-                                (t(&cert.public_key)) ", " (t(&cert.signature_algorithm))
-                                @if cert.is_ca { ", CA" }
-                                ", EKU "
-                                @if cert.has_eku_extension { (t(&cert.extended_key_usage.join(", "))) } @else { "(no extension)" }
-                            }
-                            dt { "serial" } dd.mono { (t(&cert.serial)) }
-                            dt { "sha256" } dd.mono { (t(&cert.sha256)) }
+        }
+        ol start="0" {
+            @for cert in rec.server_chain.iter() {
+                li {
+                    dl {
+                        dt { "subject" } dd.mono { (t(&cert.subject)) }
+                        dt { "issuer" } dd.mono { (t(&cert.issuer)) }
+                        dt { "valid" } dd.mono { (t(&cert.not_before)) " .. " (t(&cert.not_after)) }
+                        @if !cert.sans.is_empty() { dt { "SAN" } dd.mono { (t(&cert.sans.join(", "))) } }
+                        dt { "key" }
+                        dd {
+                            (t(&cert.public_key)) ", " (t(&cert.signature_algorithm))
+                            @if cert.is_ca { ", CA" }
+                            ", EKU "
+                            @if cert.has_eku_extension { (t(&cert.extended_key_usage.join(", "))) } @else { "(no extension)" }
                         }
+                        dt { "serial" } dd.mono { (t(&cert.serial)) }
+                        dt { "sha256" } dd.mono { (t(&cert.sha256)) }
                     }
                 }
-            }
-        }
-        h4 { "Timings" }
-        p.mono {
-            "connect " (ms(rec.timings.connect_ms)) ", handshake " (ms(rec.timings.handshake_ms))
-            ", check " (ms(rec.timings.check_ms)) ", total " (ms(Some(rec.timings.total_ms)))
-        }
-        @if !lines.is_empty() {
-            h4 { "Evidence" }
-            ul {
-                @for l in &lines { li.mono { (t(l)) } }
             }
         }
     }

@@ -12,20 +12,23 @@ use serde_sarif::sarif::{
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
     Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent,
 };
-use tlsaudit_engine::audit::{Code, Finding, Severity};
+use tlsaudit_engine::audit::{Code, Severity};
 
-use super::shared::{parse_source, Doc, Kind};
+use crate::model::Finding;
+use crate::named::Named;
+use crate::shared::{parse_source, Doc, Kind};
 
 /// The URI of the SARIF 2.1.0 JSON schema, as the log names it.
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The base id relative file URIs are resolved against (the directory tlsaudit ran in).
 pub const SRCROOT: &str = "%SRCROOT%";
 
-fn level(s: Severity) -> ResultLevel {
-    match s {
-        Severity::Critical => ResultLevel::Error,
-        Severity::Warning => ResultLevel::Warning,
-        Severity::Info => ResultLevel::Note,
+/// The level of a severity; one this version does not know is an error.
+fn level(s: &Named<Severity>) -> ResultLevel {
+    match s.known() {
+        Some(Severity::Critical) | None => ResultLevel::Error,
+        Some(Severity::Warning) => ResultLevel::Warning,
+        Some(Severity::Info) => ResultLevel::Note,
     }
 }
 
@@ -75,7 +78,28 @@ fn text(s: &str) -> MultiformatMessageString {
 }
 
 /// The rule of a code: its meaning and fix from the engine's one catalogue ([`Code`]).
-fn descriptor(code: Code) -> ReportingDescriptor {
+/// The rule of a code; one this version does not know is described as such.
+fn descriptor(code: &Named<Code>) -> ReportingDescriptor {
+    match code.known() {
+        Some(c) => known_descriptor(c),
+        None => {
+            let meaning = "A finding code of a newer tlsaudit: see its documentation.";
+            ReportingDescriptor::builder()
+                .id(code.as_str())
+                .name(pascal(code.as_str()))
+                .short_description(text(meaning))
+                .full_description(text(meaning))
+                .properties(
+                    PropertyBag::builder()
+                        .tags(vec!["security".to_string(), "tls".to_string()])
+                        .build(),
+                )
+                .build()
+        }
+    }
+}
+
+fn known_descriptor(code: Code) -> ReportingDescriptor {
     let meaning = code.help();
     let help = format!("{meaning}\n\nFix: {}", code.fix());
     let help_md = format!("{meaning}\n\n**Fix:** {}", code.fix());
@@ -105,90 +129,91 @@ fn descriptor(code: Code) -> ReportingDescriptor {
         .build()
 }
 
+/// Where a finding's `source` points: a file (relative or absolute, with its line and column
+/// when known) and the key, as a location; `None` when there is no source. The flag says the
+/// file is relative (to `%SRCROOT%`).
+fn source_location(src: &str) -> Option<(Location, bool)> {
+    let s = parse_source(src);
+    let logical = s.key.map(|k| {
+        vec![LogicalLocation::builder()
+            .name(k)
+            .fully_qualified_name(k)
+            .kind("property")
+            .build()]
+    });
+    let Some(file) = s.file else {
+        return logical.map(|l| (Location::builder().logical_locations(l).build(), false));
+    };
+    let (uri, absolute) = path_uri(file);
+    let artifact = if absolute {
+        ArtifactLocation::builder().uri(uri).build()
+    } else {
+        ArtifactLocation::builder()
+            .uri(uri)
+            .uri_base_id(SRCROOT)
+            .build()
+    };
+    // A finding about a whole file (a certificate, a key): its first line, so that
+    // code-scanning UIs, which need a region, show the file.
+    let line = i64::try_from(s.line.unwrap_or(1)).unwrap_or(1);
+    let region = match (s.line, s.column) {
+        (Some(_), Some(c)) => Region::builder()
+            .start_line(line)
+            .start_column(i64::try_from(c).unwrap_or(1))
+            .build(),
+        _ => Region::builder().start_line(line).build(),
+    };
+    let physical = PhysicalLocation::builder()
+        .artifact_location(artifact)
+        .region(region)
+        .build();
+    let loc = match logical {
+        Some(l) => Location::builder()
+            .physical_location(physical)
+            .logical_locations(l)
+            .build(),
+        None => Location::builder().physical_location(physical).build(),
+    };
+    Some((loc, !absolute))
+}
+
+/// The endpoint a finding is about, as a resource of the cluster with its address,
+/// component and role.
+fn endpoint_location(doc: &Doc<'_>, ep: &str, identity: Option<&str>) -> Location {
+    let cluster = &doc.report.cluster.name;
+    let mut props = BTreeMap::new();
+    if let Some(e) = doc.report.endpoints.iter().find(|e| e.name == ep) {
+        props.insert("address".to_string(), json!(e.address));
+        props.insert("component".to_string(), json!(e.component));
+        props.insert("role".to_string(), json!(e.role));
+    }
+    let logical = LogicalLocation::builder()
+        .name(ep)
+        .fully_qualified_name(format!("{cluster}/{ep}"))
+        .kind("resource")
+        .properties(PropertyBag::builder().additional_properties(props).build())
+        .build();
+    let text = match identity {
+        Some(i) => format!("endpoint {ep}, called as {i}"),
+        None => format!("endpoint {ep}"),
+    };
+    Location::builder()
+        .logical_locations(vec![logical])
+        .message(Message::builder().text(text).build())
+        .build()
+}
+
+/// The places of a finding: its source, its endpoint, else the cluster; and whether a source
+/// file is relative.
 fn locations(doc: &Doc<'_>, f: &Finding) -> (Vec<Location>, bool) {
     let mut locs = Vec::new();
     let mut relative = false;
-    if let Some(src) = &f.source {
-        let s = parse_source(src);
-        let logical = s.key.map(|k| {
-            vec![LogicalLocation::builder()
-                .name(k)
-                .fully_qualified_name(k)
-                .kind("property")
-                .build()]
-        });
-        if let Some(file) = s.file {
-            let (uri, absolute) = path_uri(file);
-            relative |= !absolute;
-            let artifact = if absolute {
-                ArtifactLocation::builder().uri(uri).build()
-            } else {
-                ArtifactLocation::builder()
-                    .uri(uri)
-                    .uri_base_id(SRCROOT)
-                    .build()
-            };
-            let physical = match (s.line, s.column) {
-                (Some(line), column) => {
-                    let region = match column {
-                        Some(c) => Region::builder()
-                            .start_line(i64::try_from(line).unwrap_or(1))
-                            .start_column(i64::try_from(c).unwrap_or(1))
-                            .build(),
-                        None => Region::builder()
-                            .start_line(i64::try_from(line).unwrap_or(1))
-                            .build(),
-                    };
-                    PhysicalLocation::builder()
-                        .artifact_location(artifact)
-                        .region(region)
-                        .build()
-                }
-                // A finding about a whole file (a certificate, a key): its first line, so that
-                // code-scanning UIs, which need a region, show the file.
-                _ => PhysicalLocation::builder()
-                    .artifact_location(artifact)
-                    .region(Region::builder().start_line(1).build())
-                    .build(),
-            };
-            let loc = match logical {
-                Some(l) => Location::builder()
-                    .physical_location(physical)
-                    .logical_locations(l)
-                    .build(),
-                None => Location::builder().physical_location(physical).build(),
-            };
-            locs.push(loc);
-        } else if let Some(l) = logical {
-            locs.push(Location::builder().logical_locations(l).build());
-        }
+    if let Some((loc, rel)) = f.source.as_deref().and_then(source_location) {
+        locs.push(loc);
+        relative = rel;
     }
     if let Some(ep) = &f.endpoint {
-        let cluster = &doc.report.cluster.name;
-        let mut props = BTreeMap::new();
-        if let Some(e) = doc.report.endpoints.iter().find(|e| &e.name == ep) {
-            props.insert("address".to_string(), json!(e.address));
-            props.insert("component".to_string(), json!(e.component));
-            props.insert("role".to_string(), json!(e.role));
-        }
-        let logical = LogicalLocation::builder()
-            .name(ep.as_str())
-            .fully_qualified_name(format!("{cluster}/{ep}"))
-            .kind("resource")
-            .properties(PropertyBag::builder().additional_properties(props).build())
-            .build();
-        let loc = Location::builder()
-            .logical_locations(vec![logical])
-            .message(
-                Message::builder()
-                    .text(match &f.identity {
-                        Some(i) => format!("endpoint {ep}, called as {i}"),
-                        None => format!("endpoint {ep}"),
-                    })
-                    .build(),
-            )
-            .build();
-        locs.push(loc);
+        locs.push(endpoint_location(doc, ep, f.identity.as_deref()));
     }
     if locs.is_empty() {
         // A cluster-wide finding: the cluster is its place.
@@ -206,9 +231,8 @@ fn locations(doc: &Doc<'_>, f: &Finding) -> (Vec<Location>, bool) {
     (locs, relative)
 }
 
-/// One finding as a SARIF result, at `locs`.
-fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
-    let index = codes.iter().position(|c| *c == f.code).unwrap_or(0);
+fn result(f: &Finding, codes: &[&Named<Code>], locs: Vec<Location>) -> SarifResult {
+    let index = codes.iter().position(|c| **c == f.code).unwrap_or(0);
     let mut msg = f.title.clone();
     if !msg.ends_with('.') {
         msg.push('.');
@@ -249,7 +273,7 @@ fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
     SarifResult::builder()
         .rule_id(f.code.as_str())
         .rule_index(i64::try_from(index).unwrap_or(0))
-        .level(level(f.severity))
+        .level(level(&f.severity))
         .message(Message::builder().text(msg).build())
         .locations(locs)
         .partial_fingerprints(fingerprint)
@@ -260,13 +284,13 @@ fn result(f: &Finding, codes: &[Code], locs: Vec<Location>) -> SarifResult {
 /// The SARIF log as a value (tests inspect it; [`render`] prints it).
 pub fn log(doc: &Doc<'_>) -> Sarif {
     let r = &doc.report;
-    let mut codes: Vec<Code> = Vec::new();
-    for f in r.findings {
-        if !codes.contains(&f.code) {
-            codes.push(f.code);
+    let mut codes: Vec<&Named<Code>> = Vec::new();
+    for f in &r.findings {
+        if !codes.contains(&&f.code) {
+            codes.push(&f.code);
         }
     }
-    let rules: Vec<ReportingDescriptor> = codes.iter().map(|c| descriptor(*c)).collect();
+    let rules: Vec<ReportingDescriptor> = codes.iter().map(|c| descriptor(c)).collect();
     let mut any_relative = false;
     let results: Vec<SarifResult> = r
         .findings
@@ -278,64 +302,31 @@ pub fn log(doc: &Doc<'_>) -> Sarif {
         })
         .collect();
     let driver = ToolComponent::builder()
-        .name(r.tool.name)
-        .version(r.tool.version)
-        .semantic_version(r.tool.version)
+        .name(r.tool.name.as_str())
+        .version(r.tool.version.as_str())
+        .semantic_version(r.tool.version.as_str())
         .full_name(format!("{} {}", r.tool.name, r.tool.version))
         .rules(rules)
         .build();
-    let invocation = {
-        let b = Invocation::builder().execution_successful(true);
-        match (&r.started_at, &r.finished_at) {
-            (Some(s), Some(f)) => b
-                .start_time_utc(s.as_str())
-                .end_time_utc(f.as_str())
-                .build(),
-            (None, Some(f)) => b.end_time_utc(f.as_str()).build(),
-            (Some(s), None) => b.start_time_utc(s.as_str()).build(),
-            (None, None) => b.build(),
-        }
-    };
     let what = match doc.kind {
         Kind::Audit => "report",
         Kind::Lint => "lint",
     };
-    let mut run_props = BTreeMap::new();
-    run_props.insert("cluster".to_string(), json!(r.cluster.name));
-    if doc.kind == Kind::Audit {
-        run_props.insert("verdicts".to_string(), json!(r.summary.verdicts));
-    }
-    run_props.insert("findings".to_string(), json!(r.summary.findings));
     let automation = RunAutomationDetails::builder()
         .id(format!("tlsaudit/{what}/{}/", r.cluster.name))
         .build();
-    let base = if any_relative {
-        std::env::current_dir().ok().map(|d| {
-            let (mut uri, _) = path_uri(&d.display().to_string());
-            if !uri.ends_with('/') {
-                uri.push('/');
-            }
-            let mut m = BTreeMap::new();
-            m.insert(
-                SRCROOT.to_string(),
-                ArtifactLocation::builder().uri(uri).build(),
-            );
-            m
-        })
-    } else {
-        None
-    };
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
-        .invocations(vec![invocation])
+        .invocations(vec![invocation(r)])
         .results(results)
         .column_kind(json!("unicodeCodePoints"))
         .automation_details(automation)
         .properties(
             PropertyBag::builder()
-                .additional_properties(run_props)
+                .additional_properties(run_properties(doc))
                 .build(),
         );
+    let base = if any_relative { source_root() } else { None };
     let run = match base {
         Some(b) => run.original_uri_base_ids(b).build(),
         None => run.build(),
@@ -345,6 +336,47 @@ pub fn log(doc: &Doc<'_>) -> Sarif {
         .version(json!("2.1.0"))
         .runs(vec![run])
         .build()
+}
+
+/// The run's start and end, as the report has them.
+fn invocation(r: &crate::model::Report) -> Invocation {
+    let b = Invocation::builder().execution_successful(true);
+    match (&r.started_at, &r.finished_at) {
+        (Some(s), Some(f)) => b
+            .start_time_utc(s.as_str())
+            .end_time_utc(f.as_str())
+            .build(),
+        (None, Some(f)) => b.end_time_utc(f.as_str()).build(),
+        (Some(s), None) => b.start_time_utc(s.as_str()).build(),
+        (None, None) => b.build(),
+    }
+}
+
+/// The run's properties: the cluster, the verdict counts (an audit) and the finding counts.
+fn run_properties(doc: &Doc<'_>) -> BTreeMap<String, serde_json::Value> {
+    let r = &doc.report;
+    let mut props = BTreeMap::new();
+    props.insert("cluster".to_string(), json!(r.cluster.name));
+    if doc.kind == Kind::Audit {
+        props.insert("verdicts".to_string(), json!(r.summary.verdicts));
+    }
+    props.insert("findings".to_string(), json!(r.summary.findings));
+    props
+}
+
+/// `%SRCROOT%` as the current directory, which relative source files are relative to.
+fn source_root() -> Option<BTreeMap<String, ArtifactLocation>> {
+    let d = std::env::current_dir().ok()?;
+    let (mut uri, _) = path_uri(&d.display().to_string());
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    let mut m = BTreeMap::new();
+    m.insert(
+        SRCROOT.to_string(),
+        ArtifactLocation::builder().uri(uri).build(),
+    );
+    Some(m)
 }
 
 /// The SARIF log as pretty JSON.

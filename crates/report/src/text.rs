@@ -1,4 +1,5 @@
-//! Human-readable text of a probe record, read at a glance.
+//! Human-readable text of a probe record, read at a glance, and [`Style`]: the colours of
+//! every text writer.
 
 use std::fmt::Write;
 
@@ -8,29 +9,22 @@ use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord};
 
 use super::sanitize::{inert, inert_owned};
 
-/// Colour unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>): the one place
-/// that reads it, for the text reports and the dashboard.
-pub fn color_from_env() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Terminal styling; `plain` when stdout is not a terminal or `NO_COLOR` is set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Terminal styling: ANSI colours or none. Whether stdout is a terminal and whether `NO_COLOR`
+/// is set are the front end's to decide ([`Style::with_color`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
 }
 
 impl Style {
+    /// No colour.
     pub fn plain() -> Style {
         Style { color: false }
     }
 
-    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
-    pub fn detect() -> Style {
-        use std::io::IsTerminal;
-        Style {
-            color: color_from_env() && std::io::stdout().is_terminal(),
-        }
+    /// Colour when `color`.
+    pub fn with_color(color: bool) -> Style {
+        Style { color }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {

@@ -5,44 +5,24 @@
 //! with the vantage points that raised it, plus a `VANTAGE_DISAGREE` finding per link whose
 //! verdicts differ between vantage points (a firewall, route or DNS difference).
 //!
-//! Works on the report model only ([`SavedReport`]), never on the engine's audit, so reports
+//! Works on the report model only ([`Report`]), never on the engine's audit, so reports
 //! written by any `tlsaudit.report/v1` writer merge.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use tlsaudit_engine::audit::{Code, Finding, Severity, Verdict};
+use tlsaudit_engine::audit::{Code, Verdict};
 use tlsaudit_engine::error::InputError;
 
-use super::json::{Report, VantageCell};
-use super::saved::{SavedCell, SavedReport};
-use super::text::Style;
-use crate::cli::ReportFormat;
-
-#[derive(Debug, clap::Args)]
-pub struct MergeArgs {
-    /// The JSON reports to combine, one per vantage point (`report --format json --vantage
-    /// NAME`, or each exporter's /report.json). A report without a vantage is named by its file
-    /// name without the extension.
-    #[arg(value_name = "REPORT.json", num_args = 2.., required = true)]
-    pub reports: Vec<PathBuf>,
-    /// Output format (default: table on a terminal, JSON otherwise).
-    #[arg(long, value_enum, ignore_case = true)]
-    pub format: Option<ReportFormat>,
-    /// Write the merged report to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Exit 1 when a finding of the merged report reaches this severity.
-    #[arg(long, value_enum, default_value = "critical")]
-    pub fail_on: Severity,
-}
+use crate::model::{Cell, Finding, Report, Summary, Tool, VantageCell};
+use crate::named::Named;
 
 /// One report to merge: its vantage point, its file and its content.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub vantage: String,
     pub file: String,
-    pub doc: SavedReport,
+    pub doc: Report,
 }
 
 /// Read the reports and check they can be merged: each is a single vantage point's report
@@ -50,7 +30,7 @@ pub struct Input {
 pub fn load(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
     let mut inputs = Vec::with_capacity(paths.len());
     for path in paths {
-        let doc = SavedReport::load(path)?;
+        let doc = Report::load(path)?;
         inputs.push(input(path, doc)?);
     }
     check(&inputs)?;
@@ -58,7 +38,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
 }
 
 /// One report read: its vantage point is its own, or its file stem.
-pub fn input(path: &Path, doc: SavedReport) -> Result<Input, InputError> {
+pub fn input(path: &Path, doc: Report) -> Result<Input, InputError> {
     let file = path.display().to_string();
     if let Some(vs) = &doc.vantages {
         return Err(InputError::usage(
@@ -114,7 +94,7 @@ fn push_unique(list: &mut Vec<String>, name: &str) {
 }
 
 /// Merge checked inputs (see [`check`]) into one report.
-pub fn merge(inputs: &[Input]) -> SavedReport {
+pub fn merge(inputs: &[Input]) -> Report {
     let vantages: Vec<String> = inputs.iter().map(|i| i.vantage.clone()).collect();
     let Some(first) = inputs.first() else {
         return empty();
@@ -150,14 +130,16 @@ pub fn merge(inputs: &[Input]) -> SavedReport {
         }
     }
     out.not_checked = not_checked;
+    out.baseline = None;
+    out.summary = Summary::of(&out);
     out
 }
 
 /// The merged cells in matrix order over `out`'s endpoints and identities, and a
 /// VANTAGE_DISAGREE finding for each cell whose vantage points saw different verdicts.
-fn merge_cells(inputs: &[Input], out: &SavedReport) -> (Vec<SavedCell>, Vec<Finding>) {
+fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
     // Each input's cells by (identity, endpoint).
-    let index: Vec<HashMap<(&str, &str), &SavedCell>> = inputs
+    let index: Vec<HashMap<(&str, &str), &Cell>> = inputs
         .iter()
         .map(|i| {
             i.doc
@@ -173,7 +155,7 @@ fn merge_cells(inputs: &[Input], out: &SavedReport) -> (Vec<SavedCell>, Vec<Find
     for id in &out.identities {
         for ep in &out.endpoints {
             let key = (id.name.as_str(), ep.name.as_str());
-            let seen: Vec<(&str, &SavedCell)> = inputs
+            let seen: Vec<(&str, &Cell)> = inputs
                 .iter()
                 .zip(&index)
                 .filter_map(|(i, ix)| ix.get(&key).map(|c| (i.vantage.as_str(), *c)))
@@ -181,15 +163,16 @@ fn merge_cells(inputs: &[Input], out: &SavedReport) -> (Vec<SavedCell>, Vec<Find
             // The worst verdict; the first vantage point's cell among equals.
             let worst = seen
                 .iter()
-                .fold(None, |acc: Option<&(&str, &SavedCell)>, s| match acc {
+                .fold(None, |acc: Option<&(&str, &Cell)>, s| match acc {
                     Some(a) if badness(a.1) >= badness(s.1) => Some(a),
                     _ => Some(s),
                 });
             let Some((_, base)) = worst else {
-                cells.push(SavedCell::not_probed(&id.name, &ep.name));
+                cells.push(Cell::not_probed(&id.name, &ep.name));
                 continue;
             };
             let mut cell = (*base).clone();
+            cell.baseline = None;
             cell.changed = seen.iter().any(|(_, c)| c.changed);
             cell.rotated = seen.iter().any(|(_, c)| c.rotated);
             let by: BTreeMap<String, VantageCell> = seen
@@ -219,13 +202,13 @@ fn merge_cells(inputs: &[Input], out: &SavedReport) -> (Vec<SavedCell>, Vec<Find
 fn merge_findings(inputs: &[Input], disagree: Vec<Finding>) -> Vec<Finding> {
     // Findings: the union, each tagged with the vantage points that raised it.
     // The same finding: code, endpoint, identity and title.
-    type Key<'a> = (Code, Option<&'a str>, Option<&'a str>, &'a str);
+    type Key<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str);
     let mut seen: HashMap<Key<'_>, usize> = HashMap::new();
     let mut findings: Vec<Finding> = Vec::new();
     for i in inputs {
         for f in &i.doc.findings {
             let key = (
-                f.code,
+                f.code.as_str(),
                 f.endpoint.as_deref(),
                 f.identity.as_deref(),
                 f.title.as_str(),
@@ -254,27 +237,28 @@ fn merge_findings(inputs: &[Input], disagree: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// The merge of no report: no cells, no findings.
-fn empty() -> SavedReport {
-    SavedReport {
-        schema: super::json::SCHEMA.to_string(),
+fn empty() -> Report {
+    let mut r = Report {
+        schema: crate::model::SCHEMA.to_string(),
+        tool: Tool::default(),
         started_at: None,
         finished_at: None,
-        cluster: super::saved::SavedCluster {
-            name: String::new(),
-            ca: String::new(),
-            inventory: None,
-        },
+        cluster: crate::model::Cluster::default(),
         vantage: None,
         vantages: Some(Vec::new()),
+        summary: Summary::default(),
         endpoints: Vec::new(),
         identities: Vec::new(),
         cells: Vec::new(),
         findings: Vec::new(),
         not_checked: Vec::new(),
-    }
+        baseline: None,
+    };
+    r.summary = Summary::of(&r);
+    r
 }
 
-fn badness(c: &SavedCell) -> u8 {
+fn badness(c: &Cell) -> u8 {
     c.verdict.map_or(0, Verdict::badness)
 }
 
@@ -283,12 +267,7 @@ fn verdict_name(v: Option<Verdict>) -> &'static str {
 }
 
 /// The VANTAGE_DISAGREE finding of one link, naming which vantage point saw what.
-fn disagreement(
-    identity: &str,
-    endpoint: &str,
-    address: &str,
-    seen: &[(&str, &SavedCell)],
-) -> Finding {
+fn disagreement(identity: &str, endpoint: &str, address: &str, seen: &[(&str, &Cell)]) -> Finding {
     let worst = seen.iter().map(|(_, c)| badness(c)).max().unwrap_or(0);
     let worse: Vec<&str> = seen
         .iter()
@@ -320,8 +299,8 @@ fn disagreement(
         })
         .collect();
     Finding {
-        code: Code::VantageDisagree,
-        severity: Code::VantageDisagree.default_severity(),
+        code: Named::Known(Code::VantageDisagree),
+        severity: Named::Known(Code::VantageDisagree.default_severity()),
         endpoint: Some(endpoint.to_string()),
         identity: Some(identity.to_string()),
         title: format!(
@@ -338,103 +317,16 @@ fn disagreement(
     }
 }
 
-/// Render a report model (a round read back, or a merge) in a `report` format.
-pub fn render(
-    report: Report<'_>,
-    format: ReportFormat,
-    style: Style,
-) -> Result<String, InputError> {
-    let bug = |e: serde_json::Error| {
-        InputError::usage(
-            format!("cannot serialize the report: {e}"),
-            "report this as a bug",
-        )
-    };
-    let doc = super::Doc::from_report(report);
-    let shared = |f| super::render_shared(&doc, f).map_err(bug);
-    match format {
-        ReportFormat::Json => serde_json::to_string_pretty(&doc.report)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(bug),
-        ReportFormat::Table => Ok(super::table::render_doc(
-            &doc,
-            style,
-            super::table::width_from_env(),
-        )),
-        ReportFormat::Html => shared(super::SharedFormat::Html),
-        ReportFormat::Markdown => shared(super::SharedFormat::Markdown),
-        ReportFormat::Sarif => shared(super::SharedFormat::Sarif),
-    }
-}
-
-/// The format `report` and `merge` default to: the table on a terminal, JSON otherwise.
-pub fn default_format(format: Option<ReportFormat>, output: Option<&Path>) -> ReportFormat {
-    use std::io::IsTerminal;
-    format.unwrap_or(if std::io::stdout().is_terminal() && output.is_none() {
-        ReportFormat::Table
-    } else {
-        ReportFormat::Json
-    })
-}
-
-/// Write `text` to `output` or stdout.
-pub fn write_out(text: &str, output: Option<&Path>) -> Result<(), InputError> {
-    match output {
-        Some(path) => std::fs::write(path, text).map_err(|e| InputError::io(path, &e)),
-        None => {
-            crate::cli::emit(text);
-            Ok(())
-        }
-    }
-}
-
-/// `tlsaudit merge`.
-pub fn run(args: &MergeArgs) -> Result<u8, InputError> {
-    let inputs = load(&args.reports)?;
-    let merged = merge(&inputs);
-    let format = default_format(args.format, args.output.as_deref());
-    let style = if args.output.is_some() {
-        Style::plain()
-    } else {
-        Style::detect()
-    };
-    let text = render(merged.report(), format, style)?;
-    write_out(&text, args.output.as_deref())?;
-    Ok(u8::from(merged.fails(args.fail_on)))
-}
-
-/// `report --from FILE`: a saved report (merged or not) rendered without probing.
-pub fn run_from(
-    path: &Path,
-    vantage: Option<&str>,
-    format: Option<ReportFormat>,
-    output: Option<&Path>,
-    fail_on: Severity,
-) -> Result<u8, InputError> {
-    let mut doc = SavedReport::load(path)?;
-    if let Some(v) = vantage {
-        doc.vantage = Some(v.to_string());
-    }
-    let style = if output.is_some() {
-        Style::plain()
-    } else {
-        Style::detect()
-    };
-    let text = render(doc.report(), default_format(format, output), style)?;
-    write_out(&text, output)?;
-    Ok(u8::from(doc.fails(fail_on)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tlsaudit_engine::audit::Severity;
+    use tlsaudit_engine::probe::Protocol;
+    use tlsaudit_engine::profile::Component;
 
     /// A report of cluster `c` from `vantage` with two identities at two endpoints; `verdicts`
     /// in identity-major order.
-    fn report(cluster: &str, vantage: Option<&str>, verdicts: [&str; 4]) -> SavedReport {
+    fn report(cluster: &str, vantage: Option<&str>, verdicts: [&str; 4]) -> Report {
         let cells: Vec<serde_json::Value> = [
             ("tidb", "pd-1"),
             ("tidb", "tikv-1"),
@@ -462,10 +354,10 @@ mod tests {
                 "title": "pd-1 has no allow-list", "evidence": "", "fix": "set it"}],
             "not_checked": [],
         });
-        SavedReport::parse(&doc.to_string(), "t.json").unwrap()
+        Report::parse(&doc.to_string(), "t.json").unwrap()
     }
 
-    fn inputs(docs: Vec<(&str, SavedReport)>) -> Result<Vec<Input>, InputError> {
+    fn inputs(docs: Vec<(&str, Report)>) -> Result<Vec<Input>, InputError> {
         let v = docs
             .into_iter()
             .map(|(f, d)| input(Path::new(f), d))
@@ -491,7 +383,7 @@ mod tests {
             merged.vantages.as_deref(),
             Some(&["rack-a".to_string(), "rack-b".to_string()][..])
         );
-        let r = merged.report();
+        let r = &merged;
         let tikv = &r.cells[1];
         assert_eq!(tikv.verdict, Some(Verdict::Unreachable));
         let by = tikv.by_vantage.as_ref().unwrap();
@@ -560,32 +452,26 @@ mod tests {
     fn a_cell_only_some_reports_have_is_kept_with_those_vantage_points() {
         let a = report("c", Some("a"), ["secure"; 4]);
         let mut b = report("c", Some("b"), ["secure"; 4]);
-        b.endpoints.push(super::super::saved::SavedEndpoint {
+        b.endpoints.push(crate::model::Endpoint {
             name: "tidb-1".into(),
-            component: "tidb".into(),
+            component: Component::Tidb.into(),
             role: "status".into(),
             address: "127.0.0.1:10080".into(),
             server_name: "127.0.0.1".into(),
-            protocol: "http".into(),
-            path: None,
-            allowed_cn: Vec::new(),
-            requires_client_cert: false,
-            list_enforced: false,
-            list_key: String::new(),
-            config_file: String::new(),
-            drift: None,
+            protocol: Protocol::Http.into(),
+            ..Default::default()
         });
         b.cells = Vec::new();
         for c in report("c", None, ["secure"; 4]).cells {
             b.cells.push(c);
         }
-        let mut extra = SavedCell::not_probed("tidb", "tidb-1");
+        let mut extra = Cell::not_probed("tidb", "tidb-1");
         extra.verdict = Some(Verdict::Secure);
         b.cells.push(extra);
         b.normalize();
         let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
         assert_eq!(merged.endpoints.len(), 3);
-        let r = merged.report();
+        let r = &merged;
         let c = r
             .cells
             .iter()

@@ -240,8 +240,25 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
         &rows,
     );
     let _ = writeln!(out, "\n{}", heading(style, "Identities"));
-    let rows: Vec<Vec<String>> = d
-        .identities
+    table(
+        &mut out,
+        &["NAME", "KIND", "CN", "COMPONENT"],
+        &identity_rows(&d),
+    );
+    let _ = writeln!(out, "\n{}", heading(style, "Expected"));
+    expectations(&d, &mut out);
+    if !d.not_checked.is_empty() {
+        let _ = writeln!(out, "\n{}", heading(style, "Not checked"));
+        for n in &d.not_checked {
+            let _ = writeln!(out, "  - {n}");
+        }
+    }
+    out
+}
+
+/// One row per identity for the table.
+fn identity_rows(d: &PlanDoc) -> Vec<Vec<String>> {
+    d.identities
         .iter()
         .map(|i| {
             vec![
@@ -254,9 +271,11 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
                 i.component.unwrap_or("-").to_string(),
             ]
         })
-        .collect();
-    table(&mut out, &["NAME", "KIND", "CN", "COMPONENT"], &rows);
-    let _ = writeln!(out, "\n{}", heading(style, "Expected"));
+        .collect()
+}
+
+/// Per endpoint, what each identity is expected to meet and why.
+fn expectations(d: &PlanDoc, out: &mut String) {
     for e in &d.endpoints {
         let _ = writeln!(out, "{} ({})", e.name, e.address);
         let rows: Vec<Vec<String>> = d
@@ -279,11 +298,4 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
             let _ = writeln!(out, "{l}");
         }
     }
-    if !d.not_checked.is_empty() {
-        let _ = writeln!(out, "\n{}", heading(style, "Not checked"));
-        for n in &d.not_checked {
-            let _ = writeln!(out, "  - {n}");
-        }
-    }
-    out
 }

@@ -1,12 +1,17 @@
-//! The model the shared reports (HTML, Markdown, SARIF) draw from: the JSON report's
-//! [`json::Report`] itself, plus what the report was made from and whether it is an audit
-//! (a matrix of probes) or a lint (findings only). Helpers every writer needs live here too:
+//! The view the shared reports (HTML, Markdown, SARIF) and the table draw from: the report
+//! model itself ([`Report`]), plus what the report was made from and whether it is an audit (a
+//! matrix of probes) or a lint (findings only). Helpers every writer needs live here too:
 //! component groups, stable cell anchors, making peer text inert, reading a finding's source.
 
-use tlsaudit_engine::audit::{Finding, Plan, Severity, Snapshot, Verdict};
+use std::borrow::Cow;
+
+use tlsaudit_engine::audit::{Plan, Severity, Snapshot, Verdict};
 use tlsaudit_engine::profile::Component;
 
-use super::json::{self, CellOut, ClusterOut, Report, Summary, Tool};
+use crate::model::{Cell, Finding, Report};
+use crate::named::Named;
+
+pub use crate::named::SEVERITIES;
 
 /// What a shared report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,22 +29,24 @@ pub struct Input {
     pub value: String,
 }
 
-/// The report model of the shared writers: the JSON report's model and its inputs.
+/// What the writers draw from: the report (borrowed, or owned when built for the writing)
+/// and its inputs.
 #[derive(Debug)]
 pub struct Doc<'a> {
     pub kind: Kind,
-    pub report: Report<'a>,
+    pub report: Cow<'a, Report>,
     pub inputs: Vec<Input>,
 }
 
 impl<'a> Doc<'a> {
     /// An audit round, with the same model as `--format json`.
-    pub fn audit(plan: &'a Plan, snap: &'a Snapshot) -> Doc<'a> {
-        Doc::from_report(json::build(plan, snap))
+    pub fn audit(plan: &Plan, snap: &Snapshot) -> Doc<'static> {
+        Doc::from_report(Report::build(plan, snap))
     }
 
-    /// An audit report built elsewhere (by hand in tests, or from a merged round).
-    pub fn from_report(report: Report<'a>) -> Doc<'a> {
+    /// An audit report (a round, a saved or merged report read back, or one built by hand).
+    pub fn from_report(report: impl Into<Cow<'a, Report>>) -> Doc<'a> {
+        let report = report.into();
         let mut inputs = Vec::new();
         if let Some(inv) = &report.cluster.inventory {
             // A tlsaudit.toml, or the TiUP topology a TiDB-native report was read from.
@@ -60,85 +67,9 @@ impl<'a> Doc<'a> {
         }
     }
 
-    /// A lint: the same model with no endpoints, identities or cells.
-    pub fn lint(cluster: &tlsaudit_engine::tiup::Cluster, findings: &'a [Finding]) -> Doc<'a> {
-        let mut inputs = Vec::new();
-        if let Some(t) = &cluster.topology {
-            inputs.push(Input {
-                label: "topology",
-                value: t.display().to_string(),
-            });
-        }
-        if let Some(d) = &cluster.tls_dir {
-            inputs.push(Input {
-                label: "TLS folder",
-                value: d.dir.display().to_string(),
-            });
-        }
-        for c in &cluster.component_configs {
-            inputs.push(Input {
-                label: "component config",
-                value: c.path.display().to_string(),
-            });
-        }
-        let now = time::OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
-        let report = Report {
-            schema: "tlsaudit.lint/1",
-            tool: Tool {
-                name: "tlsaudit",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            started_at: now.clone(),
-            finished_at: now,
-            baseline: None,
-            not_checked: Vec::new(),
-            cluster: ClusterOut {
-                name: cluster.name.clone(),
-                ca: cluster
-                    .ca
-                    .as_ref()
-                    .map(|c| c.value.display().to_string())
-                    .unwrap_or_default(),
-                inventory: None,
-            },
-            vantage: None,
-            vantages: None,
-            summary: Summary {
-                endpoints: 0,
-                identities: 0,
-                cells: 0,
-                verdicts: Verdict::ALL.iter().map(|v| (v.as_str(), 0)).collect(),
-                findings: SEVERITIES
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.as_str(),
-                            findings.iter().filter(|f| f.severity == *s).count(),
-                        )
-                    })
-                    .collect(),
-            },
-            endpoints: Vec::new(),
-            identities: Vec::new(),
-            cells: Vec::new(),
-            findings,
-        };
-        Doc {
-            kind: Kind::Lint,
-            report,
-            inputs,
-        }
-    }
-
     /// The cell of identity `i` at endpoint `e` (cells are identity-major).
-    pub fn cell(&self, i: usize, e: usize) -> &CellOut<'a> {
-        &self.report.cells[i * self.report.endpoints.len() + e]
+    pub fn cell(&self, i: usize, e: usize) -> &Cell {
+        self.report.cell(i, e)
     }
 
     /// Whether any identity's cell at endpoint `e` is a problem.
@@ -147,18 +78,19 @@ impl<'a> Doc<'a> {
             .any(|i| self.cell(i, e).verdict.is_some_and(Verdict::is_failing))
     }
 
-    /// Endpoints grouped by component, in the dashboard's order (PD, TiKV, TiDB, ...), stable
-    /// within a group.
+    /// Endpoints grouped by component, in the dashboard's order (PD, TiKV, TiDB, ..., then
+    /// components this version does not know), stable within a group.
     pub fn groups(&self) -> Vec<Group> {
+        let endpoints = &self.report.endpoints;
         let mut groups: Vec<Group> = Vec::new();
-        let mut order: Vec<usize> = (0..self.report.endpoints.len()).collect();
-        order.sort_by_key(|&e| component_rank(self.report.endpoints[e].component));
+        let mut order: Vec<usize> = (0..endpoints.len()).collect();
+        order.sort_by_key(|&e| component_rank(&endpoints[e].component));
         for e in order {
-            let component = self.report.endpoints[e].component;
+            let component = &endpoints[e].component;
             match groups.last_mut() {
-                Some(g) if g.component == component => g.endpoints.push(e),
+                Some(g) if g.component == component.as_str() => g.endpoints.push(e),
                 _ => groups.push(Group {
-                    component,
+                    component: component.as_str().to_string(),
                     title: component_title(component),
                     endpoints: vec![e],
                 }),
@@ -168,18 +100,19 @@ impl<'a> Doc<'a> {
     }
 
     /// The component of an endpoint, by name.
-    pub fn endpoint_component(&self, endpoint: &str) -> Option<&'static str> {
+    pub fn endpoint_component(&self, endpoint: &str) -> Option<&Named<Component>> {
         self.report
             .endpoints
             .iter()
             .find(|e| e.name == endpoint)
-            .map(|e| e.component)
+            .map(|e| &e.component)
     }
 
-    /// The findings, most severe first (stable within a severity).
-    pub fn findings_by_severity(&self) -> Vec<&'a Finding> {
+    /// The findings, most severe first (stable within a severity; a severity this version
+    /// does not know first of all).
+    pub fn findings_by_severity(&self) -> Vec<&Finding> {
         let mut v: Vec<&Finding> = self.report.findings.iter().collect();
-        v.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        v.sort_by(|a, b| b.severity.cmp(&a.severity));
         v
     }
 
@@ -202,31 +135,27 @@ impl<'a> Doc<'a> {
     }
 }
 
-/// Severities, most severe first.
-pub const SEVERITIES: [Severity; 3] = [Severity::Critical, Severity::Warning, Severity::Info];
-
 /// Endpoints of one component.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
-    pub component: &'static str,
+    /// The component's name, as the report writes it.
+    pub component: String,
     pub title: &'static str,
     /// Indexes into `report.endpoints`.
     pub endpoints: Vec<usize>,
 }
 
-fn component_rank(name: &str) -> usize {
-    Component::ALL
-        .iter()
-        .position(|c| c.as_str() == name)
+/// The order of the dashboard; components this version does not know come last.
+fn component_rank(c: &Named<Component>) -> usize {
+    c.known()
+        .and_then(|k| Component::ALL.iter().position(|x| *x == k))
         .unwrap_or(Component::ALL.len())
 }
 
-/// The display name of a component (`tikv` → `TiKV`).
-pub fn component_title(name: &str) -> &'static str {
-    Component::ALL
-        .iter()
-        .find(|c| c.as_str() == name)
-        .map_or("other", |c| c.title())
+/// The display name of a component (`tikv` → `TiKV`); `other` for one this version does not
+/// know.
+pub fn component_title(c: &Named<Component>) -> &'static str {
+    c.known().map_or("other", Component::title)
 }
 
 /// What a verdict means, for legends.
@@ -266,8 +195,8 @@ fn anchor_part(s: &str) -> String {
         .collect()
 }
 
-/// Peer and input text made inert for display: the one sanitizer, [`super::sanitize`].
-pub use super::sanitize::inert;
+/// Peer and input text made inert for display: the one sanitizer, [`crate::sanitize`].
+pub use crate::sanitize::inert;
 
 /// Where a finding's `source` points: `file:line:col: key` (TiUP and component configs), a bare
 /// file (certificate files), `file: key (not set)`, or no file at all (`--ca`, a default).

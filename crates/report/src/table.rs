@@ -1,41 +1,22 @@
-//! The table report: the matrix (endpoints down, identities across) and the findings, fitting the
-//! terminal's width (`COLUMNS`, else the terminal's, else 100 columns). Names too long for their
-//! column are shortened by [`abbreviate`] (unique, keeping the distinguishing end) and a key under
-//! the table gives each in full.
+//! The table report: the matrix (endpoints down, identities across) and the findings, fitting a
+//! terminal `width` columns wide (the front end says how wide: `COLUMNS`, the terminal's). Names
+//! too long for their column are shortened by [`abbreviate`] (unique, keeping the
+//! distinguishing end) and a key under the table gives each in full. A report with a baseline
+//! (`report --baseline`) marks what changed since.
 
 use std::fmt::Write;
-use std::io::IsTerminal;
 
-use super::diff::Diff;
-use super::json::Report;
-use super::sanitize::inert;
-use super::shared::{component_title, Doc};
-use super::text::Style;
-use tlsaudit_engine::audit::{IdentityKind, Plan, Severity, Snapshot, Verdict};
+use crate::diff::Diff;
+use crate::model::{Finding, Identity, Report};
+use crate::sanitize::inert;
+use crate::shared::{component_title, Doc};
+use crate::text::Style;
+use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
 
-/// The width when neither `COLUMNS` nor a terminal says otherwise.
+/// The width when nothing says otherwise.
 pub const DEFAULT_WIDTH: usize = 100;
 /// The narrowest width the table lays itself out for.
 pub const MIN_WIDTH: usize = 60;
-
-/// The width the table fits: `COLUMNS` when set to a number, else the terminal's width when
-/// stdout is one, else [`DEFAULT_WIDTH`]; never under [`MIN_WIDTH`].
-pub fn width_from_env() -> usize {
-    let from_env = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let from_tty = || {
-        std::io::stdout()
-            .is_terminal()
-            .then(crossterm::terminal::size)
-            .and_then(Result::ok)
-            .map(|(w, _)| usize::from(w))
-    };
-    from_env
-        .or_else(from_tty)
-        .unwrap_or(DEFAULT_WIDTH)
-        .max(MIN_WIDTH)
-}
 
 /// Shorten each of `names` to at most `max` characters so that they stay unique and keep what
 /// tells them apart. A name that fits is kept; a longer one is cut (`tikv-1-status` at 10:
@@ -199,40 +180,22 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
     }
 }
 
-/// Render the table report at the width of [`width_from_env`].
-pub fn render(plan: &Plan, snap: &Snapshot, style: Style) -> String {
-    render_doc(&Doc::audit(plan, snap), style, width_from_env())
-}
-
-/// Render the table report for a terminal `width` columns wide.
-pub fn render_width(plan: &Plan, snap: &Snapshot, style: Style, width: usize) -> String {
-    render_doc(&Doc::audit(plan, snap), style, width)
-}
-
-/// Render a report model (an audit round, or a saved or merged report read back) for a
-/// terminal `width` columns wide. Cells of a merged report whose vantage points disagree carry
-/// `≠`, and each is listed after the findings.
-pub fn render_doc(doc: &Doc<'_>, style: Style, width: usize) -> String {
+/// Render a report (an audit round, or a saved or merged report read back) for a terminal
+/// `width` columns wide. Cells of a merged report whose vantage points disagree carry `≠`, and
+/// each is listed after the findings. With a baseline, `*` follows the symbol of a cell whose
+/// verdict changed, `~` the row of an endpoint whose server certificate changed, and the
+/// changes are listed after the legend.
+pub fn render(doc: &Doc<'_>, style: Style, width: usize) -> String {
     let width = width.max(MIN_WIDTH);
-    render_with(&doc.report, style, None, width)
-        + &disagreements(&doc.report, width)
-        + &drift(&doc.report, width)
-        + &not_checked(&doc.report, width)
-}
-
-/// Render the table report with the changes since a baseline report marked: `*` after the
-/// symbol of a cell whose verdict changed, `~` after the row of an endpoint whose server
-/// certificate changed, and the changes listed after the legend.
-pub fn render_with_baseline(plan: &Plan, snap: &Snapshot, style: Style, diff: &Diff) -> String {
-    let width = width_from_env();
-    let doc = Doc::audit(plan, snap);
-    render_with(&doc.report, style, Some(diff), width)
-        + &drift(&doc.report, width)
-        + &not_checked(&doc.report, width)
+    let r = &*doc.report;
+    render_with(r, style, r.baseline.as_ref(), width)
+        + &disagreements(r, width)
+        + &drift(r, width)
+        + &not_checked(r, width)
 }
 
 /// A merged report's cells whose vantage points saw different verdicts, one line each.
-fn disagreements(r: &Report<'_>, width: usize) -> String {
+fn disagreements(r: &Report, width: usize) -> String {
     let cells: Vec<_> = r.cells.iter().filter(|c| c.disagrees()).collect();
     if cells.is_empty() {
         return String::new();
@@ -255,7 +218,7 @@ fn disagreements(r: &Report<'_>, width: usize) -> String {
 
 /// Rotation drift of the endpoints whose certificate or CA files are known, after the
 /// findings (nothing when none is).
-fn drift(r: &Report<'_>, width: usize) -> String {
+fn drift(r: &Report, width: usize) -> String {
     let with: Vec<_> = r
         .endpoints
         .iter()
@@ -277,7 +240,7 @@ fn drift(r: &Report<'_>, width: usize) -> String {
 }
 
 /// What the audit did not check, after the findings (nothing when it checked everything).
-fn not_checked(r: &Report<'_>, width: usize) -> String {
+fn not_checked(r: &Report, width: usize) -> String {
     if r.not_checked.is_empty() {
         return String::new();
     }
@@ -306,27 +269,33 @@ struct Columns {
 /// The most an ADDRESS cell shows (longer addresses are cut and given in full in the key).
 const ADDR_MAX: usize = 24;
 
-/// An identity's column label: `tidb*` when minted from the CA key.
-fn label(id: &super::json::IdentityOut) -> String {
+/// A name as the matrix shows it: made inert.
+fn inert_name(s: &str) -> String {
+    inert(s).into_owned()
+}
+
+/// An identity's column label (`tidb*` when minted from the CA key), made inert.
+fn label(id: &Identity) -> String {
     if id.kind == IdentityKind::Minted {
-        format!("{}*", id.name)
+        format!("{}*", inert(&id.name))
     } else {
-        id.name.clone()
+        inert(&id.name).into_owned()
     }
 }
 
 impl Columns {
     /// The widest layout that fits `width`: endpoint names shrink to 16, identity labels to 6,
     /// then both further, and the ADDRESS column goes last.
-    fn fit(r: &Report<'_>, width: usize) -> Columns {
+    fn fit(r: &Report, width: usize) -> Columns {
         // An identity minted from the CA key is marked `tidb*` (the key below says so).
         let id_labels: Vec<String> = r.identities.iter().map(label).collect();
         let id_names: Vec<&str> = id_labels.iter().map(String::as_str).collect();
-        let ep_names: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let ep_labels: Vec<String> = r.endpoints.iter().map(|e| inert_name(&e.name)).collect();
+        let ep_names: Vec<&str> = ep_labels.iter().map(String::as_str).collect();
         let kinds: Vec<String> = r
             .endpoints
             .iter()
-            .map(|ep| format!("{} {}", component_title(ep.component), ep.role))
+            .map(|ep| format!("{} {}", component_title(&ep.component), inert(&ep.role)))
             .collect();
         let kind_w = kinds.iter().map(|k| len(k)).max().unwrap_or(0).max(4);
         let addr_nat = r
@@ -390,13 +359,13 @@ impl Columns {
     }
 
     /// The key to shortened names (and to every address when the ADDRESS column is left out).
-    fn key(&self, r: &Report<'_>, width: usize) -> String {
+    fn key(&self, r: &Report, width: usize) -> String {
         let mut rows: Vec<(String, String)> = Vec::new();
         for (k, ep) in r.endpoints.iter().enumerate() {
             let addr_cut = self.addr_w.is_some() && len(&ep.address) > ADDR_MAX;
             if self.addr_w.is_none() || addr_cut {
                 rows.push((self.eps[k].clone(), format!("{}  {}", ep.name, ep.address)));
-            } else if self.eps[k] != ep.name {
+            } else if self.eps[k] != inert_name(&ep.name) {
                 rows.push((self.eps[k].clone(), ep.name.clone()));
             }
         }
@@ -427,7 +396,7 @@ impl Columns {
 
 /// One endpoint's row of the matrix.
 fn matrix_row(
-    r: &Report<'_>,
+    r: &Report,
     style: Style,
     baseline: Option<&Diff>,
     cols: &Columns,
@@ -441,7 +410,7 @@ fn matrix_row(
         cut(&cols.kinds[e], kind_w)
     );
     if let Some(addr_w) = cols.addr_w {
-        let _ = write!(line, "{:<addr_w$} ", cut(&ep.address, addr_w));
+        let _ = write!(line, "{:<addr_w$} ", cut(&inert(&ep.address), addr_w));
     }
     for (i, c) in cols.ids.iter().enumerate() {
         let cell = &r.cells[i * r.endpoints.len() + e];
@@ -467,18 +436,25 @@ fn matrix_row(
     line.trim_end().to_string()
 }
 
-fn render_findings(r: &Report<'_>, style: Style, width: usize, out: &mut String) {
+/// `CRITICAL`, `WARNING ` or `INFO    `, coloured; a severity this version does not know as
+/// written, in the colour of a critical one.
+fn severity_label(f: &Finding, style: Style) -> String {
+    match f.severity.known() {
+        Some(Severity::Critical) => style.bad("CRITICAL"),
+        Some(Severity::Warning) => style.warn("WARNING "),
+        Some(Severity::Info) => "INFO    ".to_string(),
+        None => style.bad(&format!("{:<8}", inert(f.severity.as_str()).to_uppercase())),
+    }
+}
+
+fn render_findings(r: &Report, style: Style, width: usize, out: &mut String) {
     if r.findings.is_empty() {
         let _ = writeln!(out, "\nno findings");
         return;
     }
     let _ = writeln!(out, "\nfindings ({}):", r.findings.len());
-    for f in r.findings {
-        let sev = match f.severity {
-            Severity::Critical => style.bad("CRITICAL"),
-            Severity::Warning => style.warn("WARNING "),
-            Severity::Info => "INFO    ".to_string(),
-        };
+    for f in &r.findings {
+        let sev = severity_label(f, style);
         let _ = writeln!(out);
         let head = format!("{} {}", f.code, inert(&f.title));
         let wrapped = wrap(&head, 9, width);
@@ -509,7 +485,8 @@ fn render_findings(r: &Report<'_>, style: Style, width: usize, out: &mut String)
     }
 }
 
-fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usize) -> String {
+/// The first lines: the cluster, the matrix's size, when, and where the audit ran.
+fn title(r: &Report, width: usize) -> String {
     let mut out = String::new();
     let title = format!(
         "tlsaudit report: cluster {}, {} endpoints x {} identities,",
@@ -523,20 +500,18 @@ fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usi
     } else {
         ' '
     };
-    let _ = writeln!(out, "{title}{sep}{at}");
+    let _ = writeln!(out, "{title}{sep}{}", inert(at));
     if let Some(vs) = &r.vantages {
-        let _ = write!(
-            out,
-            "{}",
-            wrap(
-                &format!("merged from {} vantage points: {}", vs.len(), vs.join(", ")),
-                0,
-                width
-            )
-        );
+        let merged = format!("merged from {} vantage points: {}", vs.len(), vs.join(", "));
+        out.push_str(&wrap(&inert(&merged), 0, width));
     } else if let Some(v) = &r.vantage {
-        let _ = writeln!(out, "vantage: {v}");
+        let _ = writeln!(out, "vantage: {}", inert(v));
     }
+    out
+}
+
+/// `verdicts: secure 3, enforced 2, ...`: the verdicts seen, each in its colour.
+fn verdict_counts(r: &Report, style: Style, width: usize) -> String {
     let counts: Vec<(Verdict, usize)> = Verdict::ALL
         .iter()
         .map(|&v| (v, r.cells.iter().filter(|c| c.verdict == Some(v)).count()))
@@ -551,17 +526,17 @@ fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usi
             paint(style, v, &format!("{} {n}{comma}", v.as_str()))
         })
         .collect();
-    let _ = writeln!(out, "{}", wrap_items("verdicts: ", &counts, " ", width));
-    let cols = Columns::fit(r, width);
-    let _ = writeln!(out, "{}", cols.header());
-    for e in 0..r.endpoints.len() {
-        let _ = writeln!(out, "{}", matrix_row(r, style, baseline, &cols, e));
-    }
+    wrap_items("verdicts: ", &counts, " ", width)
+}
+
+/// Under the matrix: the symbols, the marks of a merge, the key to shortened names and the
+/// identities minted from the CA key.
+fn legend(r: &Report, cols: &Columns, width: usize) -> String {
     let legend: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| format!("{} {}", v.symbol(), v.as_str()))
         .collect();
-    let _ = write!(out, "\n{}", wrap_items("legend: ", &legend, "  ", width));
+    let mut out = format!("\n{}", wrap_items("legend: ", &legend, "  ", width));
     if r.vantages.is_some() {
         let _ = writeln!(
             out,
@@ -579,18 +554,30 @@ fn render_with(r: &Report<'_>, style: Style, baseline: Option<&Diff>, width: usi
         out.push_str(&wrap(
             &format!(
                 "name*: minted from the CA key with the CN TiUP gives the component, whose own certificate is not readable here ({})",
-                minted.join(", ")
+                inert(&minted.join(", "))
             ),
             0,
             width,
         ));
     }
+    out
+}
+
+fn render_with(r: &Report, style: Style, baseline: Option<&Diff>, width: usize) -> String {
+    let mut out = title(r, width);
+    let _ = writeln!(out, "{}", verdict_counts(r, style, width));
+    let cols = Columns::fit(r, width);
+    let _ = writeln!(out, "{}", cols.header());
+    for e in 0..r.endpoints.len() {
+        let _ = writeln!(out, "{}", matrix_row(r, style, baseline, &cols, e));
+    }
+    out.push_str(&legend(r, &cols, width));
     if let Some(d) = baseline {
         let _ = writeln!(
             out,
             "*: verdict changed since the baseline  ~: server certificate changed\n"
         );
-        out.push_str(&super::diff::render_text(d, &[]));
+        out.push_str(&crate::diff::render_text(d, &[]));
     }
     render_findings(r, style, width, &mut out);
     out

@@ -10,9 +10,10 @@
 
 use std::fmt::Write;
 
-use tlsaudit_engine::audit::{Finding, Severity, Verdict};
+use tlsaudit_engine::audit::{Severity, Verdict};
 
-use super::shared::{inert, Doc, Kind, SEVERITIES};
+use crate::model::Finding;
+use crate::shared::{inert, Doc, Group, Kind, SEVERITIES};
 
 /// GitHub's limit for a comment body (and a step summary's per-step budget is larger).
 pub const GITHUB_LIMIT: usize = 65_536;
@@ -186,19 +187,10 @@ fn legend() -> String {
 }
 
 fn matrix(doc: &Doc<'_>, room: usize) -> String {
-    let r = &doc.report;
     let groups = doc.groups();
     let mut out = String::from("### Matrix\n\n");
-    if r.endpoints.len() <= FOLD_ABOVE {
-        let mut table = header_row(doc, "endpoint");
-        for g in &groups {
-            let mut row = format!("| **{}** |", g.title);
-            row.push_str(&" |".repeat(r.identities.len()));
-            let _ = writeln!(table, "{row}");
-            for &e in &g.endpoints {
-                table.push_str(&endpoint_row(doc, e));
-            }
-        }
+    if doc.report.endpoints.len() <= FOLD_ABOVE {
+        let table = full_matrix(doc, &groups);
         if table.chars().count() + 1000 < room {
             out.push_str(&table);
             out.push('\n');
@@ -206,12 +198,34 @@ fn matrix(doc: &Doc<'_>, room: usize) -> String {
             return out;
         }
     }
-    // Folded: one row per component; a cell shows its worst verdict and how many of the
-    // component's endpoints fail for that identity.
-    out.push_str(&header_row(doc, "component"));
-    for g in &groups {
+    out.push_str(&folded_matrix(doc, &groups));
+    out.push('\n');
+    out.push_str(&legend());
+    failing_endpoints(doc, &groups, room, &mut out);
+    out
+}
+
+/// Every endpoint, grouped by component.
+fn full_matrix(doc: &Doc<'_>, groups: &[Group]) -> String {
+    let mut table = header_row(doc, "endpoint");
+    for g in groups {
+        let mut row = format!("| **{}** |", g.title);
+        row.push_str(&" |".repeat(doc.report.identities.len()));
+        let _ = writeln!(table, "{row}");
+        for &e in &g.endpoints {
+            table.push_str(&endpoint_row(doc, e));
+        }
+    }
+    table
+}
+
+/// Folded: one row per component; a cell shows its worst verdict and how many of the
+/// component's endpoints fail for that identity.
+fn folded_matrix(doc: &Doc<'_>, groups: &[Group]) -> String {
+    let mut out = header_row(doc, "component");
+    for g in groups {
         let _ = write!(out, "| {} ({}) |", g.title, g.endpoints.len());
-        for i in 0..r.identities.len() {
+        for i in 0..doc.report.identities.len() {
             let verdicts: Vec<Verdict> = g
                 .endpoints
                 .iter()
@@ -231,15 +245,18 @@ fn matrix(doc: &Doc<'_>, room: usize) -> String {
         }
         out.push('\n');
     }
-    out.push('\n');
-    out.push_str(&legend());
+    out
+}
+
+/// Under a folded matrix: the failing endpoints' rows, as many as fit in `room`.
+fn failing_endpoints(doc: &Doc<'_>, groups: &[Group], room: usize, out: &mut String) {
     let failing: Vec<usize> = groups
         .iter()
         .flat_map(|g| g.endpoints.iter().copied())
         .filter(|&e| doc.endpoint_failing(e))
         .collect();
     if failing.is_empty() {
-        return out;
+        return;
     }
     let _ = writeln!(out, "#### Failing endpoints ({})\n", failing.len());
     out.push_str(&header_row(doc, "endpoint"));
@@ -257,13 +274,12 @@ fn matrix(doc: &Doc<'_>, room: usize) -> String {
         out.push_str(&row);
     }
     out.push('\n');
-    out
 }
 
 fn finding_md(f: &Finding) -> String {
     let mut s = format!(
         "- **{}** {} {}",
-        f.severity.as_str().to_uppercase(),
+        text(f.severity.as_str()).to_uppercase(),
         code(f.code.as_str()),
         text(&f.title)
     );
@@ -292,7 +308,7 @@ fn findings(doc: &Doc<'_>, room: usize) -> String {
     let shown: Vec<&Finding> = list
         .iter()
         .copied()
-        .filter(|f| f.severity >= Severity::Warning)
+        .filter(|f| f.severity.reaches(Severity::Warning))
         .collect();
     let mut out = String::new();
     if shown.is_empty() {

@@ -1,0 +1,183 @@
+//! `tlsaudit report`: its arguments, one audited round written in `--format` (with
+//! `--baseline` changes marked, or labelled with `--vantage`), a saved report rendered
+//! (`--from`), or the plan (`--dry-run`). Every report goes through the one model
+//! (`tlsaudit_report::Report`) and the one writer ([`super::output::write`]).
+
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
+use tlsaudit_engine::error::InputError;
+use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_report::Report;
+
+use super::output;
+use crate::cli::{AuditFlags, ReportFormat, TidbInputFlags};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
+    )]
+    pub config: Option<PathBuf>,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub format: Option<ReportFormat>,
+    /// Exit 1 when a finding reaches this severity.
+    #[arg(long, value_enum, default_value = "critical")]
+    pub fail_on: Severity,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A JSON report from before a change: mark what changed since (as `tlsaudit diff` lists
+    /// it) in the table and the JSON.
+    #[arg(long, value_name = "BEFORE.json")]
+    pub baseline: Option<PathBuf>,
+    /// Print the plan (every endpoint, identity and expected result) and probe nothing: a table
+    /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
+    #[arg(long, conflicts_with = "baseline")]
+    pub dry_run: bool,
+    /// No progress on stderr (shown only when stderr is a terminal).
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub audit: AuditFlags,
+    #[command(flatten)]
+    pub tidb: TidbInputFlags,
+    #[command(flatten)]
+    pub saved: SavedFlags,
+}
+
+/// `report --from` and `report --vantage`: saved and merged reports.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SavedFlags {
+    /// Render a saved JSON report (one audit, or a `tlsaudit merge` of several vantage points)
+    /// in --format, without probing.
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        conflicts_with_all = ["config", "topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version", "baseline"]
+    )]
+    pub from: Option<PathBuf>,
+    /// Where this audit runs (a rack, a host, a zone): the report's `vantage`, which
+    /// `tlsaudit merge` keys each report by.
+    #[arg(long, value_name = "NAME", conflicts_with = "baseline")]
+    pub vantage: Option<String>,
+}
+
+/// 1 when a finding of the round reaches `fail_on`.
+pub fn exit_for(snap: &Snapshot, fail_on: Severity) -> u8 {
+    u8::from(snap.findings.iter().any(|f| f.severity >= fail_on))
+}
+
+/// Write a finished round as `report` does: `--format` (default: table on a terminal, JSON
+/// otherwise) to stdout or `--output`, labelled with `--vantage`, the changes since
+/// `--baseline` marked; the exit code follows `--fail-on`.
+fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
+    let output = args.output.as_deref();
+    let mut report = Report::build(&auditor.plan, snap);
+    report.vantage.clone_from(&args.saved.vantage);
+    if let Some(path) = &args.baseline {
+        report.set_baseline(&Report::load(path)?, &path.display().to_string());
+    }
+    output::write(&report, output::default_format(args.format, output), output)?;
+    Ok(exit_for(snap, args.fail_on))
+}
+
+/// `tlsaudit report`.
+pub async fn run(args: ReportArgs) -> Result<u8, InputError> {
+    if let Some(v) = &args.saved.vantage {
+        crate::serve::check_vantage(v)?;
+    }
+    if let Some(from) = &args.saved.from {
+        return run_from(from, &args);
+    }
+    let Some(config) = &args.config else {
+        if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
+            return Err(InputError::usage(
+                "report needs something to audit",
+                "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster), or --component-config tikv=tikv.toml (repeatable); `tlsaudit demo` audits the embedded lab",
+            ));
+        }
+        return run_tidb(args).await;
+    };
+    let mut inv = Inventory::load(config)?;
+    crate::cli::apply(&args.audit, &mut inv)?;
+    run_plan(Plan::new(inv)?, &args).await
+}
+
+/// `report --topology` / `--component-config`: the TiDB inputs, with their lint's findings.
+async fn run_tidb(args: ReportArgs) -> Result<u8, InputError> {
+    let (mut inv, findings) = crate::cli::load_tidb_inventory(&args.tidb)?;
+    crate::cli::apply(&args.audit, &mut inv)?;
+    let mut plan = Plan::new(inv)?;
+    plan.static_findings = findings;
+    run_plan(plan, &args).await
+}
+
+/// The plan printed (`--dry-run`), or one round of it written.
+async fn run_plan(plan: Plan, args: &ReportArgs) -> Result<u8, InputError> {
+    if args.dry_run {
+        return write_plan(&plan, args);
+    }
+    let auditor = Auditor::new(plan);
+    let snap = round_with_progress(&auditor, args.quiet).await;
+    write_report(&auditor, &snap, args)
+}
+
+/// One round, with the progress bar on stderr while it runs (terminal only, not `--quiet`).
+async fn round_with_progress(auditor: &Auditor, quiet: bool) -> std::sync::Arc<Snapshot> {
+    let progress = crate::progress::Progress::start(auditor, quiet);
+    let snap = auditor.run_round(None).await;
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    snap
+}
+
+/// `report --from FILE`: a saved report (merged or not) rendered without probing.
+fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
+    let mut report = Report::load(path)?;
+    if let Some(v) = &args.saved.vantage {
+        report.vantage = Some(v.clone());
+    }
+    let output = args.output.as_deref();
+    output::write(&report, output::default_format(args.format, output), output)?;
+    Ok(u8::from(report.fails(args.fail_on)))
+}
+
+/// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
+/// `--format`) or a table, to stdout or `--output`; nothing is probed. Exit 0.
+fn write_plan(plan: &Plan, args: &ReportArgs) -> Result<u8, InputError> {
+    let output = args.output.as_deref();
+    let json = match args.format {
+        Some(ReportFormat::Json) => true,
+        Some(ReportFormat::Table) => false,
+        Some(f) => {
+            return Err(InputError::usage(
+                format!(
+                    "--dry-run prints the plan as a table or JSON, not {}",
+                    f.to_possible_value()
+                        .map_or_else(String::new, |v| v.get_name().to_string())
+                ),
+                "use --format table or --format json with --dry-run",
+            ))
+        }
+        None => output::default_format(None, output) == ReportFormat::Json,
+    };
+    let text = if json {
+        tlsaudit_report::plan::to_json(plan).map_err(|e| {
+            InputError::usage(
+                format!("cannot serialize the plan: {e}"),
+                "report this as a bug",
+            )
+        })?
+    } else {
+        tlsaudit_report::plan::render_text(plan, output::options(output).style)
+    };
+    output::write_text(&text, output)?;
+    Ok(0)
+}
