@@ -171,17 +171,17 @@ fn synthetic_cells(
                 OutcomeClass::Accepted
             };
             if verdict.is_failing() && findings.len() < 300 {
-                findings.push(Finding {
-                    code: tlsaudit_engine::audit::Code::CnNotEnforced,
-                    severity: Severity::Critical,
-                    endpoint: Some(ep.name.clone()),
-                    identity: Some(id.name.clone()),
-                    title: format!("{} accepts CN {}", ep.name, id.name),
-                    evidence: "accepted: the gRPC health check answered OK".into(),
-                    fix: "set cert-allowed-cn in tikv.toml and restart".into(),
-                    source: None,
-                    vantages: Vec::new(),
-                });
+                findings.push(
+                    Finding::new(
+                        tlsaudit_engine::audit::Code::CnNotEnforced,
+                        Severity::Critical,
+                        format!("{} accepts CN {}", ep.name, id.name),
+                        "accepted: the gRPC health check answered OK",
+                        "set cert-allowed-cn in tikv.toml and restart",
+                    )
+                    .endpoint(ep.name.clone())
+                    .identity(id.name.clone()),
+                );
             }
             expected.push(Expected {
                 allow: verdict != Verdict::Enforced,

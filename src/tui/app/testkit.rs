@@ -73,16 +73,10 @@ pub(super) fn app() -> App {
     let mut cells = Matrix::from_fn(3, 4, |_, _| cell(Some(Verdict::Secure)));
     cells[at(1, 1)] = cell(Some(Verdict::Open));
     cells[at(2, 3)] = cell(Some(Verdict::Blocked));
-    let finding = |code: Code, sev, ep: Option<&str>, id: Option<&str>| Finding {
-        code,
-        severity: sev,
-        endpoint: ep.map(str::to_string),
-        identity: id.map(str::to_string),
-        title: code.to_string(),
-        evidence: String::new(),
-        fix: String::new(),
-        source: None,
-        vantages: Vec::new(),
+    let finding = |code: Code, sev, ep: Option<&str>, id: Option<&str>| {
+        Finding::new(code, sev, code.to_string(), "", "")
+            .endpoint(ep.map(str::to_string))
+            .identity(id.map(str::to_string))
     };
     let snapshot = Snapshot {
         cluster: "t".into(),

@@ -1,10 +1,35 @@
-//! The trace's steps, built once and shared by the text and JSON output.
+//! The trace's steps (`Step`, each with its `StepStatus`), built once and shared by the text
+//! and JSON output.
+
+use serde::Serialize;
 
 use crate::probe::classify::PeerProtocol;
 use crate::probe::describe;
-use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsVersions};
+use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsParams, TlsVersions};
 
-use super::{Inputs, Resolution, Step, StepStatus, VariantRun};
+use super::inputs::Inputs;
+use super::resolution::Resolution;
+use super::variant::VariantRun;
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Warn,
+    Fail,
+    Info,
+    Skipped,
+}
+
+/// One step of the trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub number: u8,
+    pub title: String,
+    pub status: StepStatus,
+    pub lines: Vec<String>,
+}
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |m| format!("{m:.1} ms"))
@@ -250,6 +275,33 @@ fn speaks_tls_step(base: &ProbeRecord) -> Step {
     }
 }
 
+/// What the handshake negotiated, and whether the server asked for a client certificate.
+fn negotiated_lines(tls: &TlsParams, base: &ProbeRecord, lines: &mut Vec<String>) {
+    lines.push(format!(
+        "negotiated {} {}, ALPN {}{} in {}",
+        tls.version,
+        tls.cipher_suite,
+        tls.alpn.as_deref().unwrap_or("none"),
+        tls.key_exchange
+            .as_ref()
+            .map(|k| format!(", {k}"))
+            .unwrap_or_default(),
+        fmt_ms(base.timings.handshake_ms)
+    ));
+    if tls.client_cert_requested {
+        lines.push(format!(
+            "the server requested a client certificate{}",
+            if tls.ca_hints.is_empty() {
+                " (naming no CA)".to_string()
+            } else {
+                format!(", naming the CAs: {}", tls.ca_hints.join("; "))
+            }
+        ));
+    } else {
+        lines.push("the server did not request a client certificate".into());
+    }
+}
+
 /// Step 3: what was offered, what was negotiated, and the chain the server sent.
 fn handshake_step(spec: &ProbeSpec, base: &ProbeRecord) -> Step {
     let mut lines = Vec::new();
@@ -265,29 +317,7 @@ fn handshake_step(spec: &ProbeSpec, base: &ProbeRecord) -> Step {
         spec.server_name()
     ));
     let status = if let Some(tls) = &base.tls {
-        lines.push(format!(
-            "negotiated {} {}, ALPN {}{} in {}",
-            tls.version,
-            tls.cipher_suite,
-            tls.alpn.as_deref().unwrap_or("none"),
-            tls.key_exchange
-                .as_ref()
-                .map(|k| format!(", {k}"))
-                .unwrap_or_default(),
-            fmt_ms(base.timings.handshake_ms)
-        ));
-        if tls.client_cert_requested {
-            lines.push(format!(
-                "the server requested a client certificate{}",
-                if tls.ca_hints.is_empty() {
-                    " (naming no CA)".to_string()
-                } else {
-                    format!(", naming the CAs: {}", tls.ca_hints.join("; "))
-                }
-            ));
-        } else {
-            lines.push("the server did not request a client certificate".into());
-        }
+        negotiated_lines(tls, base, &mut lines);
         StepStatus::Ok
     } else if connected(base) && base.evidence.peer_protocol.is_none() {
         lines.push(format!(

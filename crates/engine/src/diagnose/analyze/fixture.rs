@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use crate::audit::Expected;
 use crate::pki::load::{certs_from_pem, CertRole};
+use crate::pki::mint::Ca;
 use crate::pki::{CertSummary, Identity, Trust};
 use crate::probe::{
     AlertEvidence, Caller, Evidence, Outcome, OutcomeClass, Phase, ProbeRecord, Protocol,
     ServerVerification, TargetReport, Timeouts, Timings, TlsParams, UntrustedReason,
 };
 use crate::profile::Component;
-use crate::remedy::certs::Ca;
 
 use super::super::{observed, Inputs, LinkVerdict, Target, Variant, VariantRun};
 
