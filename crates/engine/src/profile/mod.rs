@@ -1,7 +1,8 @@
 //! THE table of TiDB component facts, from the components' own source (see `docs/tidb.md`):
 //! what each component kind and endpoint role does with TLS, what TiUP calls each component,
 //! and the names of the identities the audit mints. The audit, the TiUP import, the lint and
-//! diagnose read it; every item is re-exported here (`profile::Role`, `profile::PROFILES`).
+//! diagnose read it. Its files are private (but `protocol`) and every item is re-exported here,
+//! at one path: `profile::Role`, `profile::PROFILES`.
 //!
 //! Where each kind of fact lives, the files bottom to top (none imports one above it, nor this
 //! file):
@@ -11,7 +12,7 @@
 //!   [`PD_CLIENT_LIST_SINCE`]);
 //! - `role`: the endpoint roles, their names and which component has which ([`Role`],
 //!   [`roles`]);
-//! - `needs`: who connects to whom ([`needs`]);
+//! - `needs`: who connects to whom ([`needs()`]);
 //! - `tiup`: the TiUP facts: topology sections, TiUP names and certificate CNs, the port that
 //!   names an instance, the rolling reload order ([`TIUP`], [`reload_order`]);
 //! - `minted`: the names of the identities the audit adds ([`EXTRA_NAMES`], [`minted_name`]);
@@ -23,16 +24,16 @@
 //! - `policy`: how an endpoint treats callers given its list, version and path ([`Policy`],
 //!   [`ClientAuth`]).
 
-pub mod component;
-pub mod config;
-pub mod minted;
-pub mod needs;
-pub mod policy;
+mod component;
+mod config;
+mod minted;
+mod needs;
+mod policy;
 pub mod protocol;
-pub mod role;
-pub mod table;
-pub mod tiup;
-pub mod version;
+mod role;
+mod table;
+mod tiup;
+mod version;
 
 pub use component::Component;
 pub use config::{
