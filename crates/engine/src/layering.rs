@@ -45,6 +45,21 @@ const LAYERS: &[&str] = &[
 const FILE_ORDERS: &[(&str, &[&str])] = &[
     ("finding", &["code"]),
     (
+        "profile",
+        &[
+            "protocol",
+            "component",
+            "version",
+            "role",
+            "needs",
+            "tiup",
+            "minted",
+            "config",
+            "table",
+            "policy",
+        ],
+    ),
+    (
         "probe",
         &[
             "limits",
