@@ -10,6 +10,10 @@
 //! `TLSAUDIT_SOAK_PROBES=10000 cargo test --release --test soak -- --nocapture`
 //! (figures in docs/reliability.md). `TLSAUDIT_SOAK_SEED` replays a fault sequence.
 
+// A test binary of its own: it counts every open descriptor of the process (`/proc/self/fd`)
+// and watches the process's resident memory, which the parallel tests of a shared binary would
+// move.
+
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 

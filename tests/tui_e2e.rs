@@ -1,6 +1,9 @@
 //! End to end: the real binary's dashboard (`tlsaudit demo` on a terminal) under tmux, driven
 //! with send-keys and read with capture-pane. Skipped only when tmux is not installed.
 
+// A test binary of its own: the dashboard under tmux is waited for with deadlines, and beside
+// other suites' audits in the same process it would compete with them for the cores.
+
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::too_many_lines)]
