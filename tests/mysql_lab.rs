@@ -4,6 +4,10 @@
 //! and an audit account telling `require-secure-transport` on from off. The audit, the JSON
 //! report (against the schema), `diagnose`, and a scan of every output for the password.
 
+// A test binary of its own: `the_password_appears_in_no_output_no_log_and_no_error` installs a
+// global TRACE subscriber that keeps every event in memory for the rest of the process; in a
+// shared binary it would capture, and slow, every other suite's events.
+
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 

@@ -10,6 +10,10 @@
 //! `TLSAUDIT_SOAK_PROBES=10000 cargo test --release --test soak -- --nocapture`
 //! (figures in docs/reliability.md). `TLSAUDIT_SOAK_SEED` replays a fault sequence.
 
+// A test binary of its own: it counts every open descriptor of the process (`/proc/self/fd`)
+// and watches the process's resident memory, which the parallel tests of a shared binary would
+// move.
+
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
@@ -203,12 +207,18 @@ async fn soak_under_injected_faults() {
 
     // Every socket the probes opened is closed: the count returns to where it started (a
     // server-side connection may take a moment to finish its close).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut fds_end = open_fds();
-    while fds_end > fds_start && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        fds_end = open_fds();
-    }
+    let (within, every) = (Duration::from_secs(5), Duration::from_millis(50));
+    let fds_end = tlsaudit_testkit::poll_async(within, every, || {
+        let n = open_fds();
+        async move {
+            if n > fds_start {
+                Err(n)
+            } else {
+                Ok(n)
+            }
+        }
+    });
+    let fds_end = fds_end.await.unwrap_or_else(|n| n);
     let half = rss.len() / 2;
     let mid = rss[half.saturating_sub(1)];
     let peak_late = rss[half..].iter().copied().max().unwrap_or(mid);

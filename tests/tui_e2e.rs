@@ -1,12 +1,15 @@
 //! End to end: the real binary's dashboard (`tlsaudit demo` on a terminal) under tmux, driven
 //! with send-keys and read with capture-pane. Skipped only when tmux is not installed.
 
+// A test binary of its own: the dashboard under tmux is waited for with deadlines, and beside
+// other suites' audits in the same process it would compete with them for the cores.
+
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 #![allow(clippy::too_many_lines)]
 
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One tmux server on its own socket (so that the test never touches the user's sessions),
 /// killed on drop.
@@ -45,19 +48,15 @@ impl Tmux {
 
     /// Wait (bounded) until the screen satisfies `ok`; returns it.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let (within, every) = (Duration::from_secs(30), Duration::from_millis(100));
+        tlsaudit_testkit::eventually(what, within, every, || {
             let screen = self.screen();
             if ok(&screen) {
-                return screen;
+                return Ok(screen);
             }
             assert!(self.alive(), "the session ended while waiting for {what}");
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            Err(format!("the screen:\n{screen}"))
+        })
     }
 }
 
@@ -188,9 +187,12 @@ fn dashboard_under_tmux() {
 
     // q: the dashboard quits and, the binary having exited, the session ends.
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.alive() {
-        assert!(Instant::now() < deadline, "the session did not end after q");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (within, every) = (Duration::from_secs(10), Duration::from_millis(100));
+    tlsaudit_testkit::eventually("the session to end after q", within, every, || {
+        if tmux.alive() {
+            Err("still running")
+        } else {
+            Ok(())
+        }
+    });
 }

@@ -1,15 +1,20 @@
-//! Helpers shared by the tlsaudit integration tests (a dev-dependency of the root package):
-//! run the built binary, find a third-party tool (required under `CI=true`), and mint a
-//! TiUP-shaped PKI ([`pki`]), and report models built by hand ([`report_model`]).
+//! Helpers shared by the tlsaudit integration tests (a dev-dependency of the root package and of
+//! the engine): run the built binary, find a third-party tool (required under `CI=true`), mint
+//! a TiUP-shaped PKI ([`pki`]), and wait for a condition under a deadline ([`eventually()`]
+//! and the rest of [`mod@eventually`]). It depends on the engine and the lab, never on the CLI
+//! crate, so that the engine's tests link no CLI; report models built by hand live with the
+//! tests of the CLI that read them (`tests/cli/report_model.rs`).
 
 // Test support: a helper that cannot do its job panics with the reason, as a test would.
 #![allow(clippy::unwrap_used)]
 
+pub mod eventually;
 pub mod pki;
-pub mod report_model;
 pub mod serve;
 #[cfg(target_os = "linux")]
 pub mod sockets;
+
+pub use eventually::{eventually, eventually_async, poll, poll_async};
 
 use std::path::PathBuf;
 use std::process::Command;

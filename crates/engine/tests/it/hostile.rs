@@ -476,35 +476,6 @@ async fn a_multi_megabyte_certificate_chain_is_refused_unstored() {
     assert!(rec.server_chain.is_empty());
 }
 
-/// Config values that would make a semaphore panic are input errors naming the file.
-#[test]
-fn a_huge_concurrency_is_an_input_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let pki = rt.block_on(Pki::new());
-    let config = dir.path().join("tlsaudit.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[cluster]\nname = \"c\"\nca = {:?}\n\n[probe]\nconcurrency = 100000000000\n\n[[endpoints]]\nname = \"pd\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:1\"\n",
-            pki.lab.pki().ca_cert.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
-        .args(["report", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("tlsaudit.toml:6:") && err.contains("at most 4096"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
 /// The overall deadline ends a probe whose phases each stay within theirs.
 #[tokio::test]
 async fn the_overall_deadline_bounds_the_whole_probe() {

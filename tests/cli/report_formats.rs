@@ -7,7 +7,7 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use tlsaudit_testkit::report_model as model;
+use crate::report_model as model;
 
 use std::path::PathBuf;
 use std::process::Command;

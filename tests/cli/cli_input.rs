@@ -328,3 +328,30 @@ fn format_words_are_the_same_for_every_command_in_any_case() {
         assert!(!stderr.contains("invalid value"), "{word}: {stderr}");
     }
 }
+
+/// Config values that would make a semaphore panic are input errors naming the file.
+#[test]
+fn a_huge_concurrency_is_an_input_error() {
+    let f = Files::new();
+    let config = f.path("tlsaudit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cluster]\nname = \"c\"\nca = {:?}\n\n[probe]\nconcurrency = 100000000000\n\n[[endpoints]]\nname = \"pd\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:1\"\n",
+            f.path("ca.crt").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["report", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("tlsaudit.toml:6:") && err.contains("at most 4096"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

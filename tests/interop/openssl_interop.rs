@@ -5,8 +5,8 @@
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tlsaudit_testkit::free_port;
+use std::time::Duration;
+use tlsaudit_testkit::{free_port, poll};
 
 use assert_cmd::cargo::CommandCargoExt;
 use tlsaudit_engine::pki::{Identity, Trust};
@@ -51,19 +51,22 @@ fn s_server(lab: &Lab, extra: &[&str]) -> Server {
             .stderr(Stdio::null());
         let child = cmd.spawn().expect("openssl is installed");
         let mut server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
+        let up = poll(Duration::from_secs(5), Duration::from_millis(20), || {
             // A port another process took meanwhile: s_server exits, and a connect that
             // succeeds would reach that process. Try another port.
             if matches!(server.child.try_wait(), Ok(Some(_))) {
-                break;
+                return Ok(false);
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok()
                 && matches!(server.child.try_wait(), Ok(None))
             {
-                return server;
+                Ok(true)
+            } else {
+                Err("not listening")
             }
-            std::thread::sleep(Duration::from_millis(20));
+        });
+        if up == Ok(true) {
+            return server;
         }
     }
     panic!("openssl s_server did not start");

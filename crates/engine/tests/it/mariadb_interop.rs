@@ -16,7 +16,7 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
 
 use tlsaudit_engine::audit::{Auditor, Plan, Severity, Verdict};
@@ -186,22 +186,26 @@ fn start(bin: &Path, template: &Path, lab: &Lab, mode: Mode) -> Mariadb {
             .stderr(Stdio::null())
             .spawn()
             .expect("mariadbd starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
+        // Ok(true): ready; Ok(false): mariadbd exited (its port was taken: try another).
+        let up = tlsaudit_testkit::poll(Duration::from_secs(30), Duration::from_millis(50), || {
             if let Ok(Some(_)) = child.try_wait() {
-                break;
+                return Ok(false);
             }
             let ready = std::fs::read_to_string(&log)
                 .unwrap_or_default()
                 .contains("ready for connections");
             if ready && TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Mariadb {
-                    child,
-                    port,
-                    _dir: dir,
-                };
+                Ok(true)
+            } else {
+                Err("not ready")
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        if up == Ok(true) {
+            return Mariadb {
+                child,
+                port,
+                _dir: dir,
+            };
         }
         let _ = child.kill();
         let _ = child.wait();

@@ -12,9 +12,9 @@
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tlsaudit_engine::audit::{EndpointId, IdentityId};
-use tlsaudit_testkit::free_port;
+use tlsaudit_testkit::{free_port, poll};
 
 use tlsaudit_engine::audit::{Auditor, Plan, Verdict};
 use tlsaudit_engine::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
@@ -69,19 +69,23 @@ fn start_etcd(bin: &Path, lab: &Lab, allowed_cn: &str) -> Etcd {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("etcd starts");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
+        // Ok(true): listening; Ok(false): etcd exited (its port was taken: try another).
+        let up = poll(Duration::from_secs(15), Duration::from_millis(50), || {
             if let Ok(Some(_)) = child.try_wait() {
-                break;
+                return Ok(false);
             }
             if TcpStream::connect(("127.0.0.1", peer)).is_ok() {
-                return Etcd {
-                    child,
-                    peer_port: peer,
-                    _data: data,
-                };
+                Ok(true)
+            } else {
+                Err("not listening")
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        if up == Ok(true) {
+            return Etcd {
+                child,
+                peer_port: peer,
+                _data: data,
+            };
         }
         let _ = child.kill();
         let _ = child.wait();

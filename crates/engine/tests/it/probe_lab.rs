@@ -313,14 +313,18 @@ async fn resolve_failed_for_a_name_that_cannot_exist() {
 /// Polls `what` until it returns an empty list or 10 s pass; the last list.
 #[cfg(target_os = "linux")]
 async fn until_empty<T>(mut what: impl FnMut() -> Vec<T>) -> Vec<T> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let (within, every) = (Duration::from_secs(10), Duration::from_millis(20));
+    let waited = tlsaudit_testkit::poll_async(within, every, || {
         let left = what();
-        if left.is_empty() || Instant::now() > deadline {
-            return left;
+        async move {
+            if left.is_empty() {
+                Ok(left)
+            } else {
+                Err(left)
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    });
+    waited.await.unwrap_or_else(|left| left)
 }
 
 /// No probe leaves a socket behind, whatever the peer did. Counted by the lab's ports (the

@@ -7,21 +7,24 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tlsaudit_testkit::serve::{get, serve, Proc};
+use tlsaudit_testkit::{eventually_async, poll};
 
 /// Poll `path` until it answers 200 (or panic after `secs`).
 async fn wait_200(addr: &str, path: &str, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
+    let (within, every) = (Duration::from_secs(secs), Duration::from_millis(200));
+    let what = format!("{path} to answer 200");
+    eventually_async(&what, within, every, || async move {
         let (status, _, _) = get(addr, path, None).await;
         if status == 200 {
-            return;
+            Ok(())
+        } else {
+            Err(status)
         }
-        assert!(Instant::now() < deadline, "{path} never answered 200");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 }
 
 fn urlencode(s: &str) -> String {
@@ -35,22 +38,20 @@ fn urlencode(s: &str) -> String {
 
 /// Run an instant query against Prometheus until it returns a series; its value.
 async fn query_until(prom: &str, q: &str, secs: u64) -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
+    let (within, every) = (Duration::from_secs(secs), Duration::from_millis(500));
+    let what = format!("Prometheus to return a series for {q}");
+    eventually_async(&what, within, every, || async move {
         let (status, _, body) =
             get(prom, &format!("/api/v1/query?query={}", urlencode(q)), None).await;
         if status == 200 {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             if let Some(first) = v["data"]["result"].as_array().and_then(|r| r.first()) {
-                return first["value"][1].as_str().unwrap().parse().unwrap();
+                return Ok(first["value"][1].as_str().unwrap().parse().unwrap());
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus never returned a series for {q}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        Err(format!("{status} {body}"))
+    })
+    .await
 }
 
 fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
@@ -77,15 +78,19 @@ fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
+        // Ok(true): listening; Ok(false): Prometheus exited (its port was taken).
+        let up = poll(Duration::from_secs(30), Duration::from_millis(50), || {
             if let Ok(Some(_)) = child.try_wait() {
-                break;
+                return Ok(false);
             }
             if std::net::TcpStream::connect(&addr).is_ok() && matches!(child.try_wait(), Ok(None)) {
-                return (Proc(child), addr);
+                Ok(true)
+            } else {
+                Err("not listening")
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        if up == Ok(true) {
+            return (Proc(child), addr);
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -299,17 +304,13 @@ async fn sigterm_and_ctrl_c_stop_cleanly_with_a_round_in_flight() {
             .status()
             .unwrap();
         assert!(sent.success());
-        let started = Instant::now();
-        let code = loop {
-            if let Some(st) = s.proc.0.try_wait().unwrap() {
-                break st.code();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "serve did not stop on {signal} within 10 s (the round was not cancelled)"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let what = format!("serve to stop on {signal} (the round cancelled)");
+        let (within, every) = (Duration::from_secs(10), Duration::from_millis(50));
+        let code = eventually_async(&what, within, every, || {
+            let exited = s.proc.0.try_wait().unwrap();
+            async move { exited.map(|st| st.code()).ok_or("still running") }
+        })
+        .await;
         assert_eq!(code, Some(0), "{signal}: exit code");
         let rest: Vec<String> = s.stderr.try_iter().collect();
         assert!(
@@ -409,8 +410,9 @@ async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
     let up = query_until(&prom, "count(tlsaudit_cells) == 2", 60).await;
     assert_eq!(up, 2.0);
     let expr = disagreement_expr();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let endpoints = loop {
+    let what = format!("a disagreement found by {expr}");
+    let (within, every) = (Duration::from_secs(30), Duration::from_millis(500));
+    let endpoints = eventually_async(&what, within, every, || async {
         let (_, _, body) = get(
             &prom,
             &format!("/api/v1/query?query={}", urlencode(&expr)),
@@ -419,15 +421,15 @@ async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
         .await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
-        if !result.is_empty() {
-            break result
-                .iter()
-                .map(|r| r["metric"]["endpoint"].as_str().unwrap().to_string())
-                .collect::<std::collections::BTreeSet<_>>();
+        if result.is_empty() {
+            return Err(body);
         }
-        assert!(Instant::now() < deadline, "no disagreement found by {expr}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+        Ok(result
+            .iter()
+            .map(|r| r["metric"]["endpoint"].as_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>())
+    })
+    .await;
     assert_eq!(endpoints.into_iter().collect::<Vec<_>>(), ["tikv-1"]);
     let seen_b = query_until(
         &prom,

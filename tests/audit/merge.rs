@@ -9,10 +9,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use tlsaudit_testkit::eventually_async;
 use tlsaudit_testkit::serve::{serve, Serve};
 
 /// `tlsaudit serve --listen 127.0.0.1:0 ARGS`: the process and the address it bound.
@@ -30,15 +31,16 @@ async fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// /report.json once the first round has finished (it answers 503 until then).
 async fn first_report(addr: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    let (within, every) = (Duration::from_secs(90), Duration::from_millis(200));
+    eventually_async("/report.json to answer 200", within, every, || async move {
         let (status, body) = get(addr, "/report.json").await;
         if status == 200 {
-            return body;
+            Ok(body)
+        } else {
+            Err(format!("{status}"))
         }
-        assert!(Instant::now() < deadline, "/report.json never answered 200");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 fn schema_errors(doc: &Value) -> Vec<String> {

@@ -388,19 +388,19 @@ fn series(body: &str, name: &str) -> Option<String> {
 /// Scrapes `/metrics` until `name` for tikv-1 reads `want` (rounds run every 200 ms); fails
 /// with the last value after 60 s.
 async fn until_series(addr: &str, name: &str, want: Option<&str>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
+    let what = format!("{name} to read {want:?}");
+    let within = std::time::Duration::from_secs(60);
+    let every = std::time::Duration::from_millis(100);
+    tlsaudit_testkit::eventually_async(&what, within, every, || async move {
         let (_, _, body) = tlsaudit_testkit::serve::get(addr, "/metrics", None).await;
         let got = series(&body, name);
         if got.as_deref() == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name}: {got:?}, want {want:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,12 +11,12 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use tlsaudit_testkit::report_model as model;
+use crate::report_model as model;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
@@ -90,20 +90,16 @@ fn run_with_limit(cmd: &mut Command, limit: Duration) -> std::process::Output {
         let _ = stderr.read_to_end(&mut v);
         v
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "timed out after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&err_reader.join().unwrap())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let exited = tlsaudit_testkit::poll(limit, Duration::from_millis(50), || {
+        child.try_wait().unwrap().ok_or(())
+    });
+    let Ok(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "timed out after {limit:?}; stderr: {}",
+            String::from_utf8_lossy(&err_reader.join().unwrap())
+        );
     };
     std::process::Output {
         status,

@@ -120,7 +120,7 @@ async fn report_output_is_atomic_and_refuses_symlinks_and_missing_folders() {
 fn diff_output_refuses_a_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let model = tlsaudit_testkit::report_model::Model::synthetic(2, 2);
+    let model = crate::report_model::Model::synthetic(2, 2);
     std::fs::write(&report, serde_json::to_string(&model.report()).unwrap()).unwrap();
     let target = dir.path().join("precious.txt");
     std::fs::write(&target, "keep").unwrap();

@@ -9,11 +9,11 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tlsaudit_testkit::pki::{self, Leaf};
-use tlsaudit_testkit::{bin, free_port, require_tool};
+use tlsaudit_testkit::{bin, free_port, poll, require_tool};
 
 /// A third-party server, killed when dropped (also when a test fails).
 struct Server {
@@ -30,21 +30,21 @@ impl Drop for Server {
 
 /// Wait until every port accepts (or the process died).
 fn wait_ready(server: &mut Server) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
+    let ready = poll(Duration::from_secs(10), Duration::from_millis(20), || {
         if let Ok(Some(_)) = server.child.try_wait() {
-            return false;
+            return Ok(false);
         }
         if server
             .ports
             .iter()
             .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
         {
-            return true;
+            Ok(true)
+        } else {
+            Err("not listening")
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    });
+    ready == Ok(true)
 }
 
 /// The PKI in `dir`: ca.crt/ca.pem, the server's `server.crt`, and the callers `web` and `batch`.

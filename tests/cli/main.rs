@@ -1,0 +1,19 @@
+//! The built `tlsaudit` binary from the outside, as one test binary: the command line
+//! (`--help`, bad input, conventions, `lint`, `explain`, `--dry-run`) and what every output
+//! carries (the report formats, the table, output files, key hygiene, terminal safety, the HTML
+//! report in a browser). One module per suite; they share [`report_model`], report models
+//! built by hand.
+
+mod cli_conventions;
+mod cli_help;
+mod cli_input;
+mod dry_run;
+mod explain;
+mod key_material;
+mod lint;
+mod output_files;
+mod report_browser;
+mod report_formats;
+mod report_model;
+mod report_table;
+mod terminal_safety;
