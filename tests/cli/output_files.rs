@@ -161,7 +161,7 @@ fn diff_output_refuses_a_symlink() {
 async fn saved_plan_and_merged_outputs_refuse_symlinks() {
     let (_lab, config) = tlsaudit::demo::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let model = tlsaudit_testkit::report_model::Model::synthetic(2, 2);
+    let model = crate::report_model::Model::synthetic(2, 2);
     let mut saved = Vec::new();
     for vantage in ["rack-a", "rack-b"] {
         let mut report = model.report();
