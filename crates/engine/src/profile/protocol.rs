@@ -15,7 +15,7 @@ pub enum Protocol {
     /// gRPC `grpc.health.v1.Health/Check` over HTTP/2; status 16/7 means the CN is refused.
     Grpc,
     /// MySQL protocol (TiDB 4000, TiProxy 6000): greeting, SSLRequest, TLS, a login inside TLS,
-    /// then the same login in plaintext (the probe's `mysql` module).
+    /// then the same login in plaintext (see docs/sql.md).
     Mysql,
 }
 
