@@ -400,10 +400,10 @@ async fn the_audit_judges_sql_ports_and_the_report_validates() {
     assert!(!json.contains(PASSWORD));
 
     // The table shows them.
-    let table = tlsaudit::report::table::render(
-        &tlsaudit::report::Doc::audit(&auditor.plan, &snap),
-        tlsaudit::report::text::Style::plain(),
-        tlsaudit::report::table::DEFAULT_WIDTH,
+    let table = tlsaudit_report::table::render(
+        &tlsaudit_report::Doc::audit(&auditor.plan, &snap),
+        tlsaudit_report::text::Style::plain(),
+        tlsaudit_report::table::DEFAULT_WIDTH,
     );
     assert!(table.contains("TiDB sql"), "{table}");
     assert!(!table.contains(PASSWORD));

@@ -93,7 +93,7 @@ fn dashboard_under_tmux() {
         .expect("run tlsaudit");
     assert!(
         help.status.success(),
-        "`tlsaudit demo` is missing: cli.rs must run tlsaudit::tui::run for it on a terminal ({})",
+        "`tlsaudit demo` is missing: cli/demo.rs must run tlsaudit::tui::dashboard for it on a terminal ({})",
         String::from_utf8_lossy(&help.stderr).trim()
     );
     let out = tmux.cmd(&[

@@ -6,11 +6,13 @@
 //! nor kept: a 200 x 10 exposition is about 5 MB); a scrape only hands out the encoded bytes, so
 //! it costs the same while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
 //! `/-/healthy`, `/-/ready`. HTTP is axum (the tokio project's server, on hyper).
+//!
+//! The command line (`tlsaudit serve`'s arguments, the plan they name, the checks of the address
+//! and the vantage) is the CLI's; here, [`run`] takes the plan and its [`Settings`].
 
 pub mod metrics;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -23,42 +25,20 @@ use bytes::Bytes;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::cli::{AuditFlags, TidbInputFlags};
 use tlsaudit_engine::audit::{expect, Auditor, EndpointId, IdentityId, Plan, Snapshot, Verdict};
 use tlsaudit_engine::error::InputError;
-use tlsaudit_engine::inventory::Inventory;
 
 use metrics::{encode_as, phase_seconds, EndpointLabels, Format, Metrics, PHASES};
 
-/// The default address: loopback only (`--allow-remote` for others).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9819";
-
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Address to serve HTTP on. A non-loopback address also needs --allow-remote.
-    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
-    pub listen: String,
-    /// Allow --listen on an address other than loopback (the report names every endpoint and
-    /// certificate: keep it behind your network policy).
-    #[arg(long)]
-    pub allow_remote: bool,
-    /// The inventory file (tlsaudit.toml); or give --topology / --component-config instead.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with_all = ["topology", "component_config", "tls_dir", "ca", "cluster_name", "cluster_version"]
-    )]
-    pub config: Option<PathBuf>,
-    /// Time between the starts of rounds, e.g. 60s (a longer round delays the next).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::cli::parse_duration)]
-    pub interval: Duration,
-    /// Where this process runs (a rack, a host, a zone): the `vantage` label of every series.
-    #[arg(long, value_name = "NAME", default_value = "local")]
+/// Where and how `serve` runs (the command line decides it: `tlsaudit serve`'s arguments).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address to listen on (checked: loopback unless allowed otherwise).
+    pub listen: SocketAddr,
+    /// The `vantage` label of every series (checked).
     pub vantage: String,
-    #[command(flatten)]
-    pub audit: AuditFlags,
-    #[command(flatten)]
-    pub tidb: TidbInputFlags,
+    /// Time between the starts of rounds.
+    pub interval: Duration,
 }
 
 /// What the HTTP handlers read.
@@ -80,68 +60,9 @@ struct Shared {
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-pub(crate) fn check_vantage(v: &str) -> Result<(), InputError> {
-    let ok = !v.is_empty()
-        && v.len() <= 64
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(InputError::usage(
-            format!("--vantage {v:?} is not a usable name"),
-            "use 1 to 64 letters, digits, '-', '_' or '.', e.g. --vantage rack-a",
-        ))
-    }
-}
-
-fn check_listen(args: &ServeArgs) -> Result<SocketAddr, InputError> {
-    let addr: SocketAddr = args.listen.parse().map_err(|_| {
-        InputError::usage(
-            format!("--listen {:?} is not an IP:PORT address", args.listen),
-            "give an address and port, e.g. --listen 127.0.0.1:9819",
-        )
-    })?;
-    if !addr.ip().is_loopback() && !args.allow_remote {
-        return Err(InputError::usage(
-            format!("--listen {addr} is not a loopback address"),
-            "add --allow-remote to serve other hosts (the report names every endpoint and certificate), or listen on 127.0.0.1",
-        ));
-    }
-    Ok(addr)
-}
-
-/// The plan, from an inventory or from the TiDB inputs (as `report` loads them).
-fn load_plan(args: &ServeArgs) -> Result<Plan, InputError> {
-    if let Some(config) = &args.config {
-        let mut inv = Inventory::load(config)?;
-        crate::cli::apply(&args.audit, &mut inv)?;
-        return Plan::new(inv);
-    }
-    if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
-        return Err(InputError::usage(
-            "serve needs something to audit",
-            "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster)",
-        ));
-    }
-    let (cluster, mut findings) = crate::cli::load_tidb(&args.tidb)?;
-    let options = tlsaudit_engine::inventory::AuditOptions {
-        expiry_warning_days: args.tidb.expiry_days,
-        ..Default::default()
-    };
-    let (mut inv, notes) = cluster.inventory(options)?;
-    findings.extend(notes);
-    crate::cli::apply(&args.audit, &mut inv)?;
-    let mut plan = Plan::new(inv)?;
-    plan.static_findings = findings;
-    Ok(plan)
-}
-
-/// `tlsaudit serve`: until SIGTERM or Ctrl-C; exit 0 after a clean stop.
-pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
-    check_vantage(&args.vantage)?;
-    let addr = check_listen(&args)?;
-    let plan = load_plan(&args)?;
+/// Serve `plan`'s rounds until SIGTERM or Ctrl-C; exit 0 after a clean stop.
+pub async fn run(plan: Plan, settings: Settings) -> Result<u8, InputError> {
+    let addr = settings.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         InputError::usage(
             format!("cannot listen on {addr}: {e}"),
@@ -152,12 +73,12 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     let auditor = Arc::new(Auditor::new(plan));
     let metrics = Mutex::new(Metrics::new(
         &auditor.plan,
-        &args.vantage,
-        args.interval.as_secs_f64(),
+        &settings.vantage,
+        settings.interval.as_secs_f64(),
     ));
     let shared = Arc::new(Shared {
         plan: auditor.plan.clone(),
-        vantage: args.vantage.clone(),
+        vantage: settings.vantage.clone(),
         metrics,
         exposition: RwLock::new([None, None]),
         latest: RwLock::new(None),
@@ -166,11 +87,11 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     eprintln!(
         "tlsaudit serve: listening on http://{local} (cluster {}, vantage {}, {} cells, a round every {})",
         auditor.plan.inventory.cluster,
-        args.vantage,
+        settings.vantage,
         auditor.plan.cell_count(),
-        humantime::format_duration(args.interval)
+        humantime::format_duration(settings.interval)
     );
-    let rounds = tokio::spawn(round_loop(auditor, shared.clone(), args.interval));
+    let rounds = tokio::spawn(round_loop(auditor, shared.clone(), settings.interval));
     let served = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown_signal())
         .await;

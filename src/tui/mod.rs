@@ -3,7 +3,8 @@
 //! - [`app`]: the state machine ([`App`]): selection, scrolling, filters, keys -> [`Action`].
 //! - [`ui`]: one frame from an [`App`] ([`draw`]), for any ratatui backend.
 //! - here: [`run`] (terminal setup and restore) and [`run_loop`], generic over the backend so
-//!   tests drive it with `TestBackend`.
+//!   tests drive it with `TestBackend`; [`dashboard`], what `tui` and `demo` open (with the
+//!   `e` export and a baseline).
 //!
 //! The engine publishes owned snapshots on a watch channel; the loop waits on keys, new
 //! snapshots, finished rounds and a half-second tick with `tokio::select!`, and draws from the
@@ -36,6 +37,7 @@ pub use app::{
     Modal, Pane, Row, View,
 };
 use tlsaudit_engine::audit::{Auditor, CellId, Snapshot};
+use tlsaudit_engine::error::InputError;
 pub use ui::draw;
 
 /// Writes the JSON report of a snapshot and returns where.
@@ -74,6 +76,35 @@ pub fn json_export(plan: Arc<tlsaudit_engine::audit::Plan>) -> ExportFn {
     })
 }
 
+/// Open the live dashboard over `auditor` until `q` or Ctrl-C, a round every `interval`, the
+/// changes since the report `baseline` when given; `e` writes the JSON report into the current
+/// directory.
+pub async fn dashboard(
+    auditor: Arc<Auditor>,
+    interval: Duration,
+    baseline: Option<&std::path::Path>,
+) -> Result<(), InputError> {
+    let baseline = match baseline {
+        Some(path) => Some(history::baseline_verdicts(
+            &tlsaudit_report::Report::load(path)?,
+            &Catalog::from_plan(&auditor.plan),
+        )),
+        None => None,
+    };
+    let opts = TuiOptions {
+        interval,
+        export: Some(json_export(auditor.plan.clone())),
+        baseline,
+        ..Default::default()
+    };
+    run(auditor, opts).await.map_err(|e| {
+        InputError::usage(
+            format!("the terminal failed: {e}"),
+            "run it in a terminal, or pipe the output for a report",
+        )
+    })
+}
+
 /// How the dashboard runs.
 pub struct TuiOptions {
     /// Period of the automatic re-probe rounds (counted from the end of the previous round).
@@ -108,7 +139,7 @@ impl std::fmt::Debug for TuiOptions {
     }
 }
 
-pub use crate::report::color_from_env;
+pub use crate::cli::output::color_from_env;
 
 /// Whether the terminal is in raw mode / alternate screen on our behalf.
 static ACTIVE: AtomicBool = AtomicBool::new(false);

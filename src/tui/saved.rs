@@ -17,6 +17,7 @@ use tlsaudit_engine::profile::{Component, Role};
 use tlsaudit_report::Report;
 
 use super::app::{Action, App, Catalog, EndpointInfo, IdentityInfo};
+use crate::cli::output::{self, ReportFormat};
 
 /// What to do with a report whose names this version does not know.
 const NEWER: &str =
@@ -173,7 +174,7 @@ pub async fn run_from(path: &std::path::Path, terminal: bool) -> Result<u8, Inpu
     let doc = Report::load(path)?;
     let code = u8::from(doc.fails(tlsaudit_engine::audit::Severity::Critical));
     if !terminal {
-        crate::report::output::write(&doc, crate::cli::ReportFormat::Json, None)?;
+        output::write(&doc, ReportFormat::Json, None)?;
         return Ok(code);
     }
     let app = app(&doc, &path.display().to_string(), super::color_from_env())?;

@@ -75,7 +75,7 @@ fn only(d: &Diagnosis, cause: Cause) -> &diagnose::CauseFinding {
         d.causes(),
         vec![cause],
         "{}",
-        tlsaudit::report::diagnose::render(d, tlsaudit::report::text::Style::plain())
+        tlsaudit_report::diagnose::render(d, tlsaudit_report::text::Style::plain())
     );
     // A refusal the inventory intends is the report's `enforced`: exit 0, the cause still named.
     let want = u8::from(d.verdict.cell != Some(Verdict::Enforced));
@@ -245,7 +245,7 @@ async fn tikv_rejects_a_cn() {
         );
     }
     // The citation points at the shipped docs.
-    let text = tlsaudit::report::diagnose::render(&d, tlsaudit::report::text::Style::plain());
+    let text = tlsaudit_report::diagnose::render(&d, tlsaudit_report::text::Style::plain());
     assert!(text.contains("(docs/tidb.md failure mode 4)"), "{text}");
     assert!(!text.contains("tidb-tls-facts"), "{text}");
     assert!(

@@ -281,7 +281,7 @@ fn the_demo_report_in_chromium() {
     let hostile = dir.path().join("hostile.html");
     std::fs::write(
         &hostile,
-        tlsaudit::report::html::render(&tlsaudit::report::Doc::from_report(m.report())),
+        tlsaudit_report::html::render(&tlsaudit_report::Doc::from_report(m.report())),
     )
     .unwrap();
     let shot = dir.path().join("report.png");

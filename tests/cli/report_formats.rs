@@ -14,9 +14,9 @@ use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
-use tlsaudit::report::{html, markdown, sarif, Doc};
 use tlsaudit_engine::audit::{Auditor, Code, Finding, Plan, Severity};
 use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_report::{html, markdown, sarif, Doc};
 
 /// The OASIS schema's `language` pattern has a stray `]`
 /// (`^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`), which is not a valid ECMA-262 regular expression
@@ -161,13 +161,13 @@ fn fixture(rel: &str) -> String {
 #[test]
 fn lint_sarif_annotates_the_file_line_and_column() {
     // Relative paths, as a CI job in a checkout passes them.
-    let flags = tlsaudit::cli::TidbInputFlags {
+    let flags = tlsaudit::cli::input::TidbInputFlags {
         topology: Some(PathBuf::from(fixture("tiup/prod.yaml"))),
         component_config: vec![fixture("components/tikv.toml")],
         expiry_days: 30,
         ..Default::default()
     };
-    let (cluster, findings) = tlsaudit::cli::load_tidb(&flags).unwrap();
+    let (cluster, findings) = tlsaudit::cli::input::load_tidb(&flags).unwrap();
     let doc = Doc::lint(&cluster, &findings);
     let log = serde_json::to_value(sarif::log(&doc)).unwrap();
     assert_valid_sarif(&log);
@@ -183,7 +183,7 @@ fn lint_sarif_annotates_the_file_line_and_column() {
     for (r, f) in results.iter().zip(&findings) {
         assert_eq!(r["ruleId"], f.code.as_str());
         let Some(src) = &f.source else { continue };
-        let p = tlsaudit::report::shared::parse_source(src);
+        let p = tlsaudit_report::shared::parse_source(src);
         let Some(file) = p.file else { continue };
         let phys = &r["locations"][0]["physicalLocation"];
         assert_eq!(phys["artifactLocation"]["uri"], file, "{src}");
@@ -461,13 +461,13 @@ fn the_cli_writes_every_format_in_any_case() {
 
 #[test]
 fn markdown_lint_lists_warnings_and_counts_info() {
-    let flags = tlsaudit::cli::TidbInputFlags {
+    let flags = tlsaudit::cli::input::TidbInputFlags {
         topology: Some(PathBuf::from(fixture("tiup/prod.yaml"))),
         component_config: vec![fixture("components/tikv.toml")],
         expiry_days: 30,
         ..Default::default()
     };
-    let (cluster, findings) = tlsaudit::cli::load_tidb(&flags).unwrap();
+    let (cluster, findings) = tlsaudit::cli::input::load_tidb(&flags).unwrap();
     let doc = Doc::lint(&cluster, &findings);
     let md = markdown::render(&doc);
     let shown = findings

@@ -13,10 +13,10 @@ use std::time::Duration;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tlsaudit::report::merge;
 use tlsaudit::tui::{self, App};
 use tlsaudit_engine::audit::{Auditor, Plan};
 use tlsaudit_engine::inventory::Inventory;
+use tlsaudit_report::merge;
 use tlsaudit_report::Report as SavedReport;
 
 const FILTERS: &[(&str, &str)] = &[

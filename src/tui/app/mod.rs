@@ -145,7 +145,7 @@ pub struct App {
     pub change_offset: usize,
     /// A merged report opened with `tui --from`: each cell's verdict per vantage point, in the
     /// snapshot's cell order (empty otherwise).
-    pub by_vantage: Vec<Option<BTreeMap<String, crate::report::json::VantageCell>>>,
+    pub by_vantage: Vec<Option<BTreeMap<String, tlsaudit_report::VantageCell>>>,
     /// The dashboard shows a saved report (`tui --from`): no rounds run.
     pub saved: bool,
     /// Endpoints in display order: grouped by component, stable within a group.

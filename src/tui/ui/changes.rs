@@ -7,10 +7,10 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::{clock, kv, more, symbol, Theme};
-use crate::report::diff::Change;
 use crate::tui::app::{fit_rows, App};
 use crate::tui::history::CellChange;
 use tlsaudit_engine::audit::Verdict;
+use tlsaudit_report::diff::Change;
 
 /// The changes view: every verdict change the dashboard saw, newest first.
 pub(super) fn draw_changes(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {

@@ -9,11 +9,11 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::{changes, hang_wrap, inert_line, kv, more, symbol, Theme, CHANGED, ROTATED};
-use crate::report::sanitize::inert;
 use crate::tui::app::{App, EndpointInfo, IdentityInfo};
 use tlsaudit_engine::audit::{IdentityKind, Verdict};
 use tlsaudit_engine::probe::describe;
 use tlsaudit_engine::probe::ProbeRecord;
+use tlsaudit_report::sanitize::inert;
 
 pub(super) fn draw_detail(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let wrap_w = usize::from(area.width.saturating_sub(2));

@@ -7,9 +7,9 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::{hang_wrap, inert_line, kv, truncate, Theme};
-use crate::report::sanitize::{inert, inert_owned};
 use crate::tui::app::{fit_rows, App};
 use tlsaudit_engine::audit::{Finding, Severity};
+use tlsaudit_report::sanitize::{inert, inert_owned};
 
 /// What the audit did not check, under the findings (never hidden by an empty list); returns
 /// the area left for the findings.

@@ -8,9 +8,9 @@ use ratatui::widgets::{Gauge, Paragraph};
 use ratatui::Frame;
 
 use super::{clock, width, Theme};
-use crate::report::sanitize::inert_owned;
 use crate::tui::app::App;
 use tlsaudit_engine::audit::{Severity, Verdict};
+use tlsaudit_report::sanitize::inert_owned;
 
 pub(super) fn draw_header(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     let [l1, l2, l3] = Layout::vertical([Constraint::Length(1); 3]).areas(area);

@@ -82,7 +82,7 @@ fn shorten_labels(labels: &[String], seps: &[bool], max: usize) -> Vec<String> {
     for end in 1..=labels.len() {
         if end == labels.len() || seps[end] {
             let group: Vec<&str> = labels[start..end].iter().map(String::as_str).collect();
-            out.extend(crate::report::table::abbreviate(&group, max));
+            out.extend(tlsaudit_report::table::abbreviate(&group, max));
             start = end;
         }
     }

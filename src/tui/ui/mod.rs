@@ -30,9 +30,9 @@ pub use status::KEYS;
 pub use theme::{CHANGED, DIFFER, PENDING, ROTATED};
 
 use super::app::{App, Modal, Pane, View};
-use crate::report::sanitize::needs_escape;
 use text::{clock, hang_wrap, inert_line, kv, more, truncate, width};
 use theme::{symbol, Theme};
+use tlsaudit_report::sanitize::needs_escape;
 
 /// Draw a whole frame.
 pub fn draw(frame: &mut Frame, app: &mut App) {

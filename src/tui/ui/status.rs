@@ -8,9 +8,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{Theme, CHANGED, PENDING, ROTATED};
-use crate::report::sanitize::inert;
 use crate::tui::app::{App, Modal, View};
 use tlsaudit_engine::audit::Verdict;
+use tlsaudit_report::sanitize::inert;
 
 pub(super) fn draw_status(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     let line = if let Modal::Search(q) = &app.modal {

@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::Theme;
-use crate::report::sanitize::{inert_owned, needs_escape};
+use tlsaudit_report::sanitize::{inert_owned, needs_escape};
 
 pub(super) fn width(s: &str) -> u16 {
     u16::try_from(s.chars().count()).unwrap_or(u16::MAX)

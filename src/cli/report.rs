@@ -1,7 +1,7 @@
 //! `tlsaudit report`: its arguments, one audited round written in `--format` (with
 //! `--baseline` changes marked, or labelled with `--vantage`), a saved report rendered
 //! (`--from`), or the plan (`--dry-run`). Every report goes through the one model
-//! (`tlsaudit_report::Report`) and the one writer ([`super::output::write`]).
+//! (`tlsaudit_report::Report`) and the one writer ([`output::write`]).
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +11,8 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_report::Report;
 
-use super::output;
-use crate::cli::{AuditFlags, ReportFormat, TidbInputFlags};
+use crate::cli::input::{self, AuditFlags, TidbInputFlags};
+use crate::cli::output::{self, exit_for, ReportFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -51,6 +51,25 @@ pub struct ReportArgs {
     pub saved: SavedFlags,
 }
 
+impl ReportArgs {
+    /// `tlsaudit` alone, piped: the report of the inventory `config`, as `report --config`
+    /// writes it with no other flag.
+    pub fn of_config(config: PathBuf) -> ReportArgs {
+        ReportArgs {
+            config: Some(config),
+            format: None,
+            fail_on: Severity::Critical,
+            output: None,
+            baseline: None,
+            dry_run: false,
+            quiet: false,
+            audit: AuditFlags::default(),
+            tidb: TidbInputFlags::default(),
+            saved: SavedFlags::default(),
+        }
+    }
+}
+
 /// `report --from` and `report --vantage`: saved and merged reports.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SavedFlags {
@@ -66,11 +85,6 @@ pub struct SavedFlags {
     /// `tlsaudit merge` keys each report by.
     #[arg(long, value_name = "NAME", conflicts_with = "baseline")]
     pub vantage: Option<String>,
-}
-
-/// 1 when a finding of the round reaches `fail_on`.
-pub fn exit_for(snap: &Snapshot, fail_on: Severity) -> u8 {
-    u8::from(snap.findings.iter().any(|f| f.severity >= fail_on))
 }
 
 /// Write a finished round as `report` does: `--format` (default: table on a terminal, JSON
@@ -90,13 +104,13 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
 /// `tlsaudit report`.
 pub async fn run(args: ReportArgs) -> Result<u8, InputError> {
     if let Some(v) = &args.saved.vantage {
-        crate::serve::check_vantage(v)?;
+        input::check_vantage(v)?;
     }
     if let Some(from) = &args.saved.from {
         return run_from(from, &args);
     }
     let Some(config) = &args.config else {
-        if args.tidb.topology.is_none() && args.tidb.component_config.is_empty() {
+        if !args.tidb.is_given() {
             return Err(InputError::usage(
                 "report needs something to audit",
                 "give --config tlsaudit.toml (an inventory), or --topology meta.yaml [--tls-dir DIR] (a TiUP cluster), or --component-config tikv=tikv.toml (repeatable); `tlsaudit demo` audits the embedded lab",
@@ -104,18 +118,14 @@ pub async fn run(args: ReportArgs) -> Result<u8, InputError> {
         }
         return run_tidb(args).await;
     };
-    let mut inv = Inventory::load(config)?;
-    crate::cli::apply(&args.audit, &mut inv)?;
-    run_plan(Plan::new(inv)?, &args).await
+    let inv = Inventory::load(config)?;
+    run_plan(input::plan(inv, Vec::new(), &args.audit)?, &args).await
 }
 
 /// `report --topology` / `--component-config`: the TiDB inputs, with their lint's findings.
 async fn run_tidb(args: ReportArgs) -> Result<u8, InputError> {
-    let (mut inv, findings) = crate::cli::load_tidb_inventory(&args.tidb)?;
-    crate::cli::apply(&args.audit, &mut inv)?;
-    let mut plan = Plan::new(inv)?;
-    plan.static_findings = findings;
-    run_plan(plan, &args).await
+    let (inv, findings) = input::load_tidb_inventory(&args.tidb)?;
+    run_plan(input::plan(inv, findings, &args.audit)?, &args).await
 }
 
 /// The plan printed (`--dry-run`), or one round of it written.

@@ -7,6 +7,8 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_report::diff::{self, FailOn};
 use tlsaudit_report::Report;
 
+use crate::cli::output;
+
 /// Output formats of `diff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiffFormat {
@@ -101,6 +103,6 @@ pub fn run(args: &DiffArgs) -> Result<u8, InputError> {
             )
         })?,
     };
-    super::output::write_text(&text, args.output.as_deref())?;
+    output::write_text(&text, args.output.as_deref())?;
     Ok(u8::from(!failing.is_empty()))
 }

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::remedy::{self, CaSource, InitOptions, InitOutput};
 use tlsaudit_engine::tiup::{Cluster, TiupOptions};
+/// Text from a topology made inert for a terminal: the one sanitizer.
+use tlsaudit_report::sanitize::inert_owned as inert;
+
+use crate::cli::input::{self, TidbInputFlags};
+use crate::cli::output::emit;
 
 /// `tlsaudit init --topology topology.yaml --out DIR`.
 #[derive(Debug, clap::Args)]
@@ -81,7 +86,7 @@ pub fn run_init(args: &InitArgs) -> Result<u8, InputError> {
             host_dir: args.host_dir.clone(),
         },
     )?;
-    crate::cli::emit(&render_init(&out));
+    emit(&render_init(&out));
     Ok(0)
 }
 
@@ -157,9 +162,6 @@ pub fn render_init(o: &InitOutput) -> String {
     t
 }
 
-/// Text from a topology made inert for a terminal: the one sanitizer.
-use crate::report::sanitize::inert_owned as inert;
-
 /// `tlsaudit fix --topology topology.yaml [--from report.json] [--write]`, or
 /// `tlsaudit fix --config tlsaudit.toml --from report.json [--write]`.
 #[derive(Debug, clap::Args)]
@@ -174,7 +176,7 @@ pub struct FixArgs {
     )]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub tidb: crate::cli::TidbInputFlags,
+    pub tidb: TidbInputFlags,
     /// Fix the findings of this JSON report (`tlsaudit report --format json`) instead of a
     /// lint of the inputs.
     #[arg(long, value_name = "REPORT")]
@@ -271,7 +273,7 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
              tlsaudit.toml with --from report.json",
         ));
     };
-    let (cluster, lint) = crate::cli::load_tidb(&args.tidb)?;
+    let (cluster, lint) = input::load_tidb(&args.tidb)?;
     let issues = issues(args, &lint, &cluster)?;
     let plan = remedy::fix::plan(&cluster, &issues);
     let mut t = render_fix(&cluster.name, &plan);
@@ -322,7 +324,7 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
             let _ = writeln!(t, "wrote {name} (the old one is {})", bak.display());
         }
     }
-    crate::cli::emit(&t);
+    emit(&t);
     Ok(0)
 }
 
@@ -390,7 +392,7 @@ fn run_fix_inventory(args: &FixArgs, config: &std::path::Path) -> Result<u8, Inp
         let bak = remedy::edit::write_with_backup(config, &after)?;
         let _ = writeln!(t, "\nwrote {name} (the old one is {})", bak.display());
     }
-    crate::cli::emit(&t);
+    emit(&t);
     Ok(0)
 }
 
@@ -488,7 +490,7 @@ pub fn run_rotate(args: &RotateArgs) -> Result<u8, InputError> {
             force: args.force,
         },
     )?;
-    crate::cli::emit(&render_rotate(&out, &args.topology));
+    emit(&render_rotate(&out, &args.topology));
     Ok(0)
 }
 

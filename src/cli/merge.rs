@@ -7,8 +7,7 @@ use tlsaudit_engine::audit::Severity;
 use tlsaudit_engine::error::InputError;
 use tlsaudit_report::merge;
 
-use super::output;
-use crate::cli::ReportFormat;
+use crate::cli::output::{self, ReportFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
