@@ -16,9 +16,16 @@
 //!
 //! A limit: `super::` inside an inline module other than a test one would be resolved as if it
 //! were at the file's level; the engine has none that uses `super::`.
+//!
+//! The sources are read by the scanner the CLI crate's layering test shares
+//! (`tlsaudit_testkit::layering`); this file holds the engine's rule.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use tlsaudit_testkit::layering::{
+    declared_modules, module_of, modules_of, references, source_files, ModPath,
+};
 
 /// The engine's modules, bottom to top: a module may use the ones before it, never one after
 /// it. The same order is written at the top of `lib.rs` (a test holds them equal).
@@ -84,366 +91,6 @@ const FILE_ORDERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// A module path from the crate root: `["probe", "mysql", "wire"]`; the root is empty.
-type ModPath = Vec<String>;
-
-fn src_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-/// Every `.rs` file under `dir`, sorted.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).expect("the source folder is readable") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// The module a file (relative to `src`, with `/`) defines: `audit/mod.rs` is `audit`,
-/// `audit/drift.rs` is `audit::drift`, `lib.rs` the root.
-fn module_of(rel: &str) -> ModPath {
-    let mut parts: Vec<String> = rel
-        .trim_end_matches(".rs")
-        .split('/')
-        .map(String::from)
-        .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
-        parts.pop();
-    }
-    parts
-}
-
-// ---- Tokens ----------------------------------------------------------------------------
-
-/// A token of Rust source, without comments and literals: an identifier (keywords, numbers),
-/// `::`, or one punctuation character.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    Ident(String),
-    Path,
-    Punct(char),
-}
-
-/// The tokens of `src` with their line numbers. Comments, strings (raw and byte ones too) and
-/// char literals are dropped; lifetimes keep only their name.
-fn tokenize(src: &str) -> Vec<(Tok, usize)> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut lexer = Lexer {
-        chars: &chars,
-        i: 0,
-        line: 1,
-        out: Vec::new(),
-    };
-    lexer.run();
-    lexer.out
-}
-
-struct Lexer<'a> {
-    chars: &'a [char],
-    i: usize,
-    line: usize,
-    out: Vec<(Tok, usize)>,
-}
-
-impl Lexer<'_> {
-    fn at(&self, k: usize) -> Option<char> {
-        self.chars.get(self.i + k).copied()
-    }
-
-    /// Step over one character, counting lines.
-    fn bump(&mut self) {
-        if self.at(0) == Some('\n') {
-            self.line += 1;
-        }
-        self.i += 1;
-    }
-
-    fn run(&mut self) {
-        while let Some(c) = self.at(0) {
-            match c {
-                '/' if self.at(1) == Some('/') => {
-                    while self.at(0).is_some_and(|c| c != '\n') {
-                        self.bump();
-                    }
-                }
-                '/' if self.at(1) == Some('*') => self.block_comment(),
-                '"' => self.string(false, 0),
-                '\'' => self.quote(),
-                ':' if self.at(1) == Some(':') => {
-                    self.out.push((Tok::Path, self.line));
-                    self.i += 2;
-                }
-                c if c.is_alphanumeric() || c == '_' => self.word(),
-                c if c.is_whitespace() => self.bump(),
-                c => {
-                    self.out.push((Tok::Punct(c), self.line));
-                    self.bump();
-                }
-            }
-        }
-    }
-
-    fn block_comment(&mut self) {
-        let mut depth = 0;
-        while self.at(0).is_some() {
-            if self.at(0) == Some('/') && self.at(1) == Some('*') {
-                depth += 1;
-                self.i += 2;
-            } else if self.at(0) == Some('*') && self.at(1) == Some('/') {
-                depth -= 1;
-                self.i += 2;
-                if depth == 0 {
-                    return;
-                }
-            } else {
-                self.bump();
-            }
-        }
-    }
-
-    /// A string from its opening quote, closed by a quote and `hashes` `#`; a raw one has no
-    /// escapes.
-    fn string(&mut self, raw: bool, hashes: usize) {
-        self.bump();
-        while let Some(c) = self.at(0) {
-            if c == '\\' && !raw {
-                self.bump();
-                self.bump();
-                continue;
-            }
-            self.bump();
-            if c == '"' && (0..hashes).all(|k| self.at(k) == Some('#')) {
-                self.i += hashes;
-                return;
-            }
-        }
-    }
-
-    /// A char literal (`'x'`, `'\n'`, `'\u{..}'`), or a lifetime, whose name lexes as a word.
-    fn quote(&mut self) {
-        if self.at(1) == Some('\\') {
-            // The quote, the backslash and the escaped character (maybe a quote), then up to
-            // the closing quote (`\u{..}`).
-            self.i += 3;
-            while self.at(0).is_some_and(|c| c != '\'') {
-                self.bump();
-            }
-            self.bump();
-        } else if self.at(2) == Some('\'') {
-            self.i += 3;
-        } else {
-            self.i += 1;
-        }
-    }
-
-    /// An identifier or number; `r"`, `r#"`, `b"` and `br"` start strings, `b'` a byte.
-    fn word(&mut self) {
-        let start = self.i;
-        while self.at(0).is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            self.i += 1;
-        }
-        let word: String = self.chars[start..self.i].iter().collect();
-        let hashes = (0..).take_while(|k| self.at(*k) == Some('#')).count();
-        match (word.as_str(), self.at(0), self.at(hashes)) {
-            ("r" | "br", _, Some('"')) => {
-                self.i += hashes;
-                self.string(true, hashes);
-            }
-            ("b", Some('"'), _) => self.string(false, 0),
-            ("b", Some('\''), _) => self.quote(),
-            _ => self.out.push((Tok::Ident(word), self.line)),
-        }
-    }
-}
-
-/// `tokens` without the items under `#[cfg(test)]` (and the attributes that follow it): test
-/// code may use any layer.
-fn without_tests(tokens: &[(Tok, usize)]) -> Vec<(Tok, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tokens.len() {
-        if is_cfg_test(&tokens[i..]) {
-            i = skip_item(tokens, i);
-        } else {
-            out.push(tokens[i].clone());
-            i += 1;
-        }
-    }
-    out
-}
-
-fn is_cfg_test(t: &[(Tok, usize)]) -> bool {
-    let want = [
-        Tok::Punct('#'),
-        Tok::Punct('['),
-        Tok::Ident("cfg".into()),
-        Tok::Punct('('),
-        Tok::Ident("test".into()),
-        Tok::Punct(')'),
-        Tok::Punct(']'),
-    ];
-    t.len() >= want.len() && t.iter().zip(&want).all(|((a, _), b)| a == b)
-}
-
-/// The index after the item whose attributes start at `i`: its attributes, then up to a `;`
-/// outside brackets, or through the `{ .. }` block that ends it.
-fn skip_item(t: &[(Tok, usize)], mut i: usize) -> usize {
-    while t.get(i).is_some_and(|(k, _)| *k == Tok::Punct('#')) {
-        i = after_group(t, i + 1);
-    }
-    let mut depth = 0usize;
-    while let Some((tok, _)) = t.get(i) {
-        match tok {
-            Tok::Punct('(' | '[') => depth += 1,
-            Tok::Punct(')' | ']') => depth = depth.saturating_sub(1),
-            Tok::Punct(';') if depth == 0 => return i + 1,
-            Tok::Punct('{') if depth == 0 => return after_group(t, i),
-            _ => {}
-        }
-        i += 1;
-    }
-    i
-}
-
-/// The index after the bracketed group that opens at `i`.
-fn after_group(t: &[(Tok, usize)], mut i: usize) -> usize {
-    let mut depth = 0usize;
-    while let Some((tok, _)) = t.get(i) {
-        match tok {
-            Tok::Punct('(' | '[' | '{') => depth += 1,
-            Tok::Punct(')' | ']' | '}') => {
-                depth -= 1;
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    i
-}
-
-// ---- Paths -----------------------------------------------------------------------------
-
-/// One path as written (`crate::audit::Plan`, one leaf of a group), and the line of its last
-/// segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PathRef {
-    segments: Vec<String>,
-    line: usize,
-}
-
-/// Every path starting with `crate::`, `super::` or `self::` in `t`, groups expanded.
-fn paths(t: &[(Tok, usize)]) -> Vec<PathRef> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < t.len() {
-        let starts = matches!(&t[i].0, Tok::Ident(w) if w == "crate" || w == "super" || w == "self")
-            && t.get(i + 1).is_some_and(|(k, _)| *k == Tok::Path)
-            && (i == 0 || t[i - 1].0 != Tok::Path);
-        if starts {
-            i = tree(t, i, &[], &mut out);
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Read the path (tree) at `i` under `prefix` into `out`; the index after it.
-fn tree(t: &[(Tok, usize)], mut i: usize, prefix: &[String], out: &mut Vec<PathRef>) -> usize {
-    let mut segments = prefix.to_vec();
-    loop {
-        let Some((Tok::Ident(w), line)) = t.get(i) else {
-            return i;
-        };
-        segments.push(w.clone());
-        let line = *line;
-        i += 1;
-        if t.get(i).map(|(k, _)| k) != Some(&Tok::Path) {
-            out.push(PathRef { segments, line });
-            return i;
-        }
-        i += 1;
-        match t.get(i).map(|(k, _)| k) {
-            Some(Tok::Punct('{')) => return group(t, i + 1, &segments, out),
-            Some(Tok::Punct('*')) => {
-                out.push(PathRef { segments, line });
-                return i + 1;
-            }
-            Some(Tok::Ident(_)) => {}
-            _ => {
-                out.push(PathRef { segments, line });
-                return i;
-            }
-        }
-    }
-}
-
-/// The trees of a `{ a::b, c, self }` group opened before `i`; the index after its `}`.
-fn group(t: &[(Tok, usize)], mut i: usize, prefix: &[String], out: &mut Vec<PathRef>) -> usize {
-    while let Some((tok, _)) = t.get(i) {
-        match tok {
-            Tok::Punct('}') => return i + 1,
-            Tok::Punct(',') => i += 1,
-            Tok::Ident(_) => {
-                let next = tree(t, i, prefix, out);
-                // `a as b`: the alias is no path.
-                i = if next == i { i + 1 } else { next };
-                while t
-                    .get(i)
-                    .is_some_and(|(k, _)| !matches!(k, Tok::Punct(',' | '}')))
-                {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    i
-}
-
-/// The absolute module path `p` names, written in the file of module `from`: leading
-/// `crate`, `super` and `self` resolved, inner `self` dropped.
-fn absolute(p: &[String], from: &[String]) -> ModPath {
-    let mut base: ModPath = from.to_vec();
-    let mut rest = p;
-    match rest.first().map(String::as_str) {
-        Some("crate") => {
-            base.clear();
-            rest = &rest[1..];
-        }
-        Some("self") => rest = &rest[1..],
-        _ => {}
-    }
-    while rest.first().is_some_and(|s| s == "super") {
-        base.pop();
-        rest = &rest[1..];
-    }
-    base.extend(rest.iter().filter(|s| *s != "self").cloned());
-    base
-}
-
-/// The longest prefix of `p` that is a module of the crate.
-fn module_named(p: &[String], modules: &BTreeSet<ModPath>) -> ModPath {
-    (0..=p.len())
-        .rev()
-        .map(|n| p[..n].to_vec())
-        .find(|m| modules.contains(m))
-        .unwrap_or_default()
-}
-
 // ---- The order -------------------------------------------------------------------------
 
 fn layer(name: &str) -> Option<usize> {
@@ -504,49 +151,19 @@ fn upward(from: &[String], to: &[String]) -> Option<String> {
 /// `file:line: path: why`.
 fn violations(rel: &str, src: &str, modules: &BTreeSet<ModPath>) -> Vec<String> {
     let from = module_of(rel);
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for p in paths(&without_tests(&tokenize(src))) {
-        let to = module_named(&absolute(&p.segments, &from), modules);
-        if let Some(why) = upward(&from, &to) {
-            if seen.insert((p.line, to.clone())) {
-                out.push(format!(
-                    "src/{rel}:{}: {}: {why}",
-                    p.line,
-                    p.segments.join("::")
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// Every module of the crate (the files' and their parents').
-fn modules_of(files: &[String]) -> BTreeSet<ModPath> {
-    let mut out = BTreeSet::new();
-    for f in files {
-        let m = module_of(f);
-        for n in 0..=m.len() {
-            out.insert(m[..n].to_vec());
-        }
-    }
-    out
+    references(rel, src, modules)
+        .into_iter()
+        .filter_map(|r| {
+            let why = upward(&from, &r.module)?;
+            Some(format!("src/{rel}:{}: {}: {why}", r.line, r.text))
+        })
+        .collect()
 }
 
 /// The engine's files (relative to `src`) and their text, without this test-only one.
 fn engine_files() -> Vec<(String, String)> {
-    let src = src_dir();
-    rust_files(&src)
+    source_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
         .into_iter()
-        .map(|p| {
-            let rel = p
-                .strip_prefix(&src)
-                .expect("under src")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let text = std::fs::read_to_string(&p).expect("a readable source file");
-            (rel, text)
-        })
         .filter(|(rel, _)| rel != "layering.rs")
         .collect()
 }
@@ -554,7 +171,7 @@ fn engine_files() -> Vec<(String, String)> {
 #[test]
 fn no_module_uses_one_above_it() {
     let files = engine_files();
-    let modules = modules_of(&files.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
+    let modules = modules_of(files.iter().map(|(r, _)| r));
     let found: Vec<String> = files
         .iter()
         .flat_map(|(rel, text)| violations(rel, text, &modules))
@@ -572,13 +189,7 @@ fn the_orders_name_every_module_and_file() {
     let files = engine_files();
     // The modules lib.rs declares (test-only ones aside) are LAYERS, and lib.rs says the order.
     let lib = &files.iter().find(|(r, _)| r == "lib.rs").expect("lib.rs").1;
-    let declared: BTreeSet<String> = without_tests(&tokenize(lib))
-        .windows(2)
-        .filter_map(|w| match w {
-            [(Tok::Ident(m), _), (Tok::Ident(name), _)] if m == "mod" => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
+    let declared: BTreeSet<String> = declared_modules(lib).into_iter().map(|m| m.name).collect();
     let listed: BTreeSet<String> = LAYERS.iter().map(|s| (*s).to_string()).collect();
     assert_eq!(declared, listed, "lib.rs's modules against LAYERS");
     let doc: Vec<&str> = lib
@@ -618,22 +229,19 @@ fn the_orders_name_every_module_and_file() {
 
 #[test]
 fn an_upward_reference_is_reported_with_file_and_line() {
-    let modules = modules_of(
-        &[
-            "lib.rs",
-            "pki/mod.rs",
-            "pki/load.rs",
-            "error.rs",
-            "audit/mod.rs",
-            "audit/drift.rs",
-            "audit/findings.rs",
-            "remedy/mod.rs",
-            "probe/mod.rs",
-            "probe/record.rs",
-            "probe/classify.rs",
-        ]
-        .map(String::from),
-    );
+    let modules = modules_of([
+        "lib.rs",
+        "pki/mod.rs",
+        "pki/load.rs",
+        "error.rs",
+        "audit/mod.rs",
+        "audit/drift.rs",
+        "audit/findings.rs",
+        "remedy/mod.rs",
+        "probe/mod.rs",
+        "probe/record.rs",
+        "probe/classify.rs",
+    ]);
     let check = |rel: &str, src: &str| violations(rel, src, &modules);
 
     // A use line, a multi-line group, an inline path, each upward.
@@ -678,11 +286,7 @@ fn an_upward_reference_is_reported_with_file_and_line() {
         "{v:?}"
     );
 
-    // Downwards, in test code, comments, strings: nothing.
-    let quiet = "use crate::pki::load;\nuse super::record::Phase;\n\
-        // crate::audit::Plan\n/* crate::audit::Plan */\nconst S: &str = \"crate::audit::Plan\";\n\
-        const R: &str = r#\"crate::audit::Plan\"#;\nconst C: char = '\"';\n\
-        fn f<'a>(x: &'a str) -> &'a str { x }\n\
-        #[cfg(test)]\nmod tests {\n    use crate::audit::Plan;\n    fn g() { crate::remedy::x(); }\n}\n";
+    // Downwards: nothing. (Test code, comments and literals name nothing: the scanner's tests.)
+    let quiet = "use crate::pki::load;\nuse super::record::Phase;\n";
     assert_eq!(check("probe/classify.rs", quiet), Vec::<String>::new());
 }

@@ -1,7 +1,8 @@
 //! Helpers shared by the tlsaudit integration tests (a dev-dependency of the root package and of
 //! the engine): run the built binary, find a third-party tool (required under `CI=true`), mint
 //! a TiUP-shaped PKI ([`pki`]), and wait for a condition under a deadline ([`eventually()`]
-//! and the rest of [`mod@eventually`]). It depends on the engine and the lab, never on the CLI
+//! and the rest of [`mod@eventually`]), and read a crate's sources for the layering tests of the
+//! engine and the CLI crate ([`layering`]). It depends on the engine and the lab, never on the CLI
 //! crate, so that the engine's tests link no CLI; report models built by hand live with the
 //! tests of the CLI that read them (`tests/cli/report_model.rs`).
 
@@ -9,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod eventually;
+pub mod layering;
 pub mod pki;
 pub mod serve;
 #[cfg(target_os = "linux")]
