@@ -342,7 +342,14 @@ async fn authenticate_first(
         info.record("sql_malformed", None, None);
         return;
     };
-    answer(&mut io, info, config, nonce, seq, resp, host, false).await;
+    let login = Login {
+        info,
+        config,
+        nonce,
+        host,
+        tls: false,
+    };
+    answer(&mut io, login, seq, resp).await;
 }
 
 async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
@@ -363,45 +370,44 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         info.record("sql_malformed", None, None);
         return;
     };
-    answer(&mut s, info, config, nonce, seq, resp, host, true).await;
+    let login = Login {
+        info,
+        config,
+        nonce,
+        host,
+        tls: true,
+    };
+    answer(&mut s, login, seq, resp).await;
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A connection's login: what it records into, the server's config, the nonce it sent, the
+/// client's host and whether the connection is TLS.
+struct Login<'a> {
+    info: &'a mut ConnInfo,
+    config: &'a SqlConfig,
+    nonce: &'a [u8; 20],
+    host: &'a str,
+    tls: bool,
+}
+
+/// Answer a handshake response: switch its plugin if needed, check the password, then serve
+/// the command phase to a client admitted.
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    info: &mut ConnInfo,
-    config: &SqlConfig,
-    nonce: &[u8; 20],
-    mut seq: u8,
+    login: Login<'_>,
+    seq: u8,
     resp: Response,
-    host: &str,
-    tls: bool,
 ) {
-    let mut auth = resp.auth.clone();
-    // A client that answered for another plugin is switched to mysql_native_password.
-    if resp.capabilities & CLIENT_PLUGIN_AUTH != 0
-        && resp.plugin.as_deref().is_some_and(|p| p != NATIVE)
-    {
-        let mut switch = vec![0xfe];
-        switch.extend_from_slice(NATIVE.as_bytes());
-        switch.push(0);
-        switch.extend_from_slice(nonce);
-        switch.push(0);
-        seq = seq.wrapping_add(1);
-        if write_packet(s, seq, &switch).await.is_err() {
-            return;
-        }
-        match read_packet(s).await {
-            Ok((n, p)) => {
-                seq = n;
-                auth = p;
-            }
-            Err(_) => {
-                info.record("sql_no_request:auth_switch", None, None);
-                return;
-            }
-        }
-    }
+    let Login {
+        info,
+        config,
+        nonce,
+        host,
+        tls,
+    } = login;
+    let Some((seq, auth)) = native_auth(s, info, nonce, seq, &resp).await else {
+        return;
+    };
     let admitted = config
         .account
         .as_ref()
@@ -432,7 +438,43 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
         path,
         None,
     );
-    // The command phase: COM_PING and COM_QUIT.
+    command_phase(s).await;
+}
+
+/// The sequence number and the mysql_native_password scramble of a response: as sent, or
+/// after switching a client that answered for another plugin. `None`: the connection is gone.
+async fn native_auth<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    info: &mut ConnInfo,
+    nonce: &[u8; 20],
+    seq: u8,
+    resp: &Response,
+) -> Option<(u8, Vec<u8>)> {
+    let other_plugin = resp.capabilities & CLIENT_PLUGIN_AUTH != 0
+        && resp.plugin.as_deref().is_some_and(|p| p != NATIVE);
+    if !other_plugin {
+        return Some((seq, resp.auth.clone()));
+    }
+    let mut switch = vec![0xfe];
+    switch.extend_from_slice(NATIVE.as_bytes());
+    switch.push(0);
+    switch.extend_from_slice(nonce);
+    switch.push(0);
+    let seq = seq.wrapping_add(1);
+    if write_packet(s, seq, &switch).await.is_err() {
+        return None;
+    }
+    match read_packet(s).await {
+        Ok(answer) => Some(answer),
+        Err(_) => {
+            info.record("sql_no_request:auth_switch", None, None);
+            None
+        }
+    }
+}
+
+/// The command phase: COM_PING and COM_QUIT, any other command refused; then shut down.
+async fn command_phase<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) {
     while let Ok((_, p)) = read_packet(s).await {
         match p.first() {
             Some(0x01) | None => break,

@@ -129,11 +129,8 @@ fn visible_cns<'a>(id: &'a AuditIdentity, trust: &'a Trust, how: CnMatch) -> Vec
 
 /// The expectation for one identity at one endpoint.
 pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
-    let policy = ep.policy();
     let needed = id.component.is_some_and(|c| profile::needs(c, ep.role))
         || (id.kind == IdentityKind::Configured && ep.needed_by.contains(&id.name));
-    let title = ep.component.title();
-    let list = || format!("[{}]", ep.allowed_cn.join(", "));
     let e = |allow: bool, reason: String| Expected {
         allow,
         needed,
@@ -148,48 +145,33 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
             ..e(
                 false,
                 format!(
-                    "{title} {} verifies a client certificate when it asks for one: a certificate from another CA must be refused",
+                    "{} {} verifies a client certificate when it asks for one: a certificate from another CA must be refused",
+                    ep.component.title(),
                     ep.role
                 ),
             )
         };
     }
+    let (allow, reason) = judge(ep, id, trust);
+    e(allow, reason)
+}
+
+/// Whether the endpoint should admit the identity, and why: no certificate asked for, the
+/// identity's kind, its certificate's problem, then the allow-list.
+fn judge(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> (bool, String) {
+    let policy = ep.policy();
     // `client_auth = "optional"` with a list: callers without a certificate are admitted, the
     // list judges those that send one.
     let optional_with_list = ep.client_auth == Some(ClientAuth::Optional) && policy.list_enforced;
     let judged_by_list = optional_with_list && id.kind != IdentityKind::Anonymous;
     if !policy.requires_cert && !judged_by_list {
-        let why = match ep.client_auth {
-            Some(ClientAuth::Optional) => {
-                "client_auth = \"optional\": a caller without a certificate is admitted".to_string()
-            }
-            Some(ClientAuth::None) => {
-                "client_auth = \"none\": no client certificate is asked for".to_string()
-            }
-            _ => format!("{title} {} asks for no client certificate", ep.role),
-        };
-        return e(true, why);
+        return (true, no_cert_asked(ep));
     }
-    match id.kind {
-        IdentityKind::Anonymous => {
-            let why = if ep.client_auth == Some(ClientAuth::Required) {
-                "client_auth = \"required\": a caller without a certificate must be refused"
-                    .to_string()
-            } else {
-                format!("{title} {} requires a client certificate", ep.role)
-            };
-            return e(false, why);
-        }
-        IdentityKind::Foreign => {
-            return e(
-                false,
-                "a certificate from another CA must be refused".to_string(),
-            )
-        }
-        _ => {}
+    if let Some(why) = refused_kind(ep, id.kind) {
+        return (false, why);
     }
     if let Some(problem) = &id.caller.check.problem {
-        return e(false, format!("the certificate {problem}"));
+        return (false, format!("the certificate {problem}"));
     }
     if !policy.list_enforced {
         let why = policy.not_enforced_because.unwrap_or_else(|| {
@@ -202,12 +184,53 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
                 )
             }
         });
-        return e(true, why);
+        return (true, why);
     }
+    allow_list(ep, id, trust)
+}
+
+/// Why an endpoint that asks for no certificate (or does not require one) admits a caller.
+fn no_cert_asked(ep: &Endpoint) -> String {
+    match ep.client_auth {
+        Some(ClientAuth::Optional) => {
+            "client_auth = \"optional\": a caller without a certificate is admitted".to_string()
+        }
+        Some(ClientAuth::None) => {
+            "client_auth = \"none\": no client certificate is asked for".to_string()
+        }
+        _ => format!(
+            "{} {} asks for no client certificate",
+            ep.component.title(),
+            ep.role
+        ),
+    }
+}
+
+/// Why an endpoint that requires a certificate refuses this kind of identity (none, or one
+/// from another CA), if it does whatever the certificate.
+fn refused_kind(ep: &Endpoint, kind: IdentityKind) -> Option<String> {
+    match kind {
+        IdentityKind::Anonymous => Some(if ep.client_auth == Some(ClientAuth::Required) {
+            "client_auth = \"required\": a caller without a certificate must be refused".to_string()
+        } else {
+            format!(
+                "{} {} requires a client certificate",
+                ep.component.title(),
+                ep.role
+            )
+        }),
+        IdentityKind::Foreign => Some("a certificate from another CA must be refused".to_string()),
+        _ => None,
+    }
+}
+
+/// The allow-list's judgement of the CNs the endpoint sees for the identity.
+fn allow_list(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> (bool, String) {
+    let list = || format!("[{}]", ep.allowed_cn.join(", "));
     let cns = visible_cns(id, trust, ep.profile.cn_match);
     match cns.iter().find(|cn| ep.allowed_cn.iter().any(|a| a == *cn)) {
-        Some(cn) => e(true, format!("CN {cn} is on the allow-list {}", list())),
-        None => e(
+        Some(cn) => (true, format!("CN {cn} is on the allow-list {}", list())),
+        None => (
             false,
             format!(
                 "CN {} is not on the allow-list {}",

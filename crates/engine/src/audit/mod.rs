@@ -95,72 +95,14 @@ impl Auditor {
         // after the handshake, a gRPC C-core server closes after a delay, and a server that
         // keeps the connection open is waited out for the alert window).
         cells.sort_by_key(|&(i, _)| plan.identities[i.0].caller.identity.key.is_some());
-        let mut state = (*self.snapshot()).clone();
-        state.round += 1;
-        state.running = true;
-        state.total = cells.len();
-        state.done = 0;
-        state.started_at = Some(now_rfc3339());
-        state.finished_at = None;
-        self.tx.send_replace(Arc::new(state.clone()));
-
-        // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
-        let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
-        let per_host_limit = plan.inventory.options.per_host.clamp(1, concurrency);
-        let global = Arc::new(Semaphore::new(concurrency));
-        let pacer = plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r)));
-        let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let mut state = self.start_round(cells.len());
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
-        let mut tasks = tokio::task::JoinSet::new();
-        for &cell in &cells {
-            let host_sem = per_host
-                .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit)))
-                .clone();
-            let (plan, global, done_tx) = (plan.clone(), global.clone(), done_tx.clone());
-            let pacer = pacer.clone();
-            tasks.spawn(async move {
-                let Ok(_host) = host_sem.acquire_owned().await else {
-                    return;
-                };
-                let Ok(_slot) = global.acquire_owned().await else {
-                    return;
-                };
-                if let Some(p) = &pacer {
-                    p.wait().await;
-                }
-                let (i, e) = cell;
-                let spec = &plan.specs[e.0];
-                let caller = &plan.identities[i.0].caller;
-                // A SQL port's plaintext login is tried once per round, by the first identity.
-                // The probe's future is boxed once the permits are held: every cell's task is
-                // spawned up front, and a task waiting for its turn then holds a few hundred
-                // bytes, not a whole probe's state (kilobytes, times every cell of a fleet).
-                let rec = if spec.protocol == crate::probe::Protocol::Mysql && i.0 > 0 {
-                    let mut s = spec.clone();
-                    s.mysql_plaintext = false;
-                    Box::pin(probe_with(&s, caller, &plan.trust, &plan.chains)).await
-                } else {
-                    Box::pin(probe_with(spec, caller, &plan.trust, &plan.chains)).await
-                };
-                let _ = done_tx.send((cell, rec));
-            });
-        }
+        let mut tasks = spawn_probes(&plan, &cells, &done_tx);
         drop(done_tx);
         let mut last_publish = Instant::now();
         while let Some((cell, rec)) = done_rx.recv().await {
             let verdict = expect::verdict(&plan.expected[cell], &rec);
-            let c = &mut state.cells[cell];
-            let old_fp = c
-                .record
-                .as_ref()
-                .and_then(|r| r.server_fingerprint().map(str::to_string));
-            let new_fp = rec.server_fingerprint().map(str::to_string);
-            let had = c.record.is_some();
-            c.rotated = had && old_fp.is_some() && new_fp.is_some() && old_fp != new_fp;
-            c.changed = had && (c.verdict != Some(verdict) || c.rotated);
-            c.verdict = Some(verdict);
-            c.record = Some(Arc::new(rec));
+            settle(&mut state.cells[cell], rec, verdict);
             state.done += 1;
             if last_publish.elapsed().as_millis() >= 50 {
                 self.tx.send_replace(Arc::new(state.clone()));
@@ -168,16 +110,111 @@ impl Auditor {
             }
         }
         while tasks.join_next().await.is_some() {}
+        self.finish_round(&plan, state)
+    }
+
+    /// The snapshot of a round that starts with `total` cells to probe, published.
+    fn start_round(&self, total: usize) -> Snapshot {
+        let mut state = (*self.snapshot()).clone();
+        state.round += 1;
+        state.running = true;
+        state.total = total;
+        state.done = 0;
+        state.started_at = Some(now_rfc3339());
+        state.finished_at = None;
+        self.tx.send_replace(Arc::new(state.clone()));
+        state
+    }
+
+    /// Close a round: its drift and findings, the final snapshot published.
+    fn finish_round(&self, plan: &Plan, mut state: Snapshot) -> Arc<Snapshot> {
         state.running = false;
         state.finished_at = Some(now_rfc3339());
         state.drift = drift::check(plan.endpoints(), &plan.identities, &state.cells);
-        state.findings = findings::compute(&plan, &state);
+        state.findings = findings::compute(plan, &state);
         let snap = Arc::new(state);
         self.tx.send_replace(snap.clone());
         // The previous round's records are gone (unless a reader still holds its snapshot):
         // drop the chains no record refers to any more.
         plan.chains.evict_unreferenced();
         snap
+    }
+}
+
+/// A probe's record and verdict put in its cell, marking a change of verdict or a rotated
+/// server certificate since the previous round.
+fn settle(c: &mut CellState, rec: ProbeRecord, verdict: Verdict) {
+    let old_fp = c
+        .record
+        .as_ref()
+        .and_then(|r| r.server_fingerprint().map(str::to_string));
+    let new_fp = rec.server_fingerprint().map(str::to_string);
+    let had = c.record.is_some();
+    c.rotated = had && old_fp.is_some() && new_fp.is_some() && old_fp != new_fp;
+    c.changed = had && (c.verdict != Some(verdict) || c.rotated);
+    c.verdict = Some(verdict);
+    c.record = Some(Arc::new(rec));
+}
+
+/// What every probe of a round waits for before it starts: a global slot and the pace.
+#[derive(Clone)]
+struct RoundLimits {
+    global: Arc<Semaphore>,
+    pacer: Option<Arc<Pacer>>,
+}
+
+/// A task per cell, each sending its record on `done_tx`.
+fn spawn_probes(
+    plan: &Arc<Plan>,
+    cells: &[CellId],
+    done_tx: &mpsc::UnboundedSender<(CellId, ProbeRecord)>,
+) -> tokio::task::JoinSet<()> {
+    // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
+    let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
+    let per_host_limit = plan.inventory.options.per_host.clamp(1, concurrency);
+    let limits = RoundLimits {
+        global: Arc::new(Semaphore::new(concurrency)),
+        pacer: plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r))),
+    };
+    let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for &cell in cells {
+        let host_sem = per_host
+            .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit)))
+            .clone();
+        let (plan, limits, done_tx) = (plan.clone(), limits.clone(), done_tx.clone());
+        tasks.spawn(async move {
+            let Ok(_host) = host_sem.acquire_owned().await else {
+                return;
+            };
+            let Ok(_slot) = limits.global.acquire_owned().await else {
+                return;
+            };
+            if let Some(p) = &limits.pacer {
+                p.wait().await;
+            }
+            let rec = probe_cell(&plan, cell).await;
+            let _ = done_tx.send((cell, rec));
+        });
+    }
+    tasks
+}
+
+/// Probe one cell, its permits held.
+async fn probe_cell(plan: &Plan, (i, e): CellId) -> ProbeRecord {
+    let spec = &plan.specs[e.0];
+    let caller = &plan.identities[i.0].caller;
+    // A SQL port's plaintext login is tried once per round, by the first identity.
+    // The probe's future is boxed once the permits are held: every cell's task is
+    // spawned up front, and a task waiting for its turn then holds a few hundred
+    // bytes, not a whole probe's state (kilobytes, times every cell of a fleet).
+    if spec.protocol == crate::probe::Protocol::Mysql && i.0 > 0 {
+        let mut s = spec.clone();
+        s.mysql_plaintext = false;
+        Box::pin(probe_with(&s, caller, &plan.trust, &plan.chains)).await
+    } else {
+        Box::pin(probe_with(spec, caller, &plan.trust, &plan.chains)).await
     }
 }
 

@@ -54,52 +54,67 @@ pub fn findings(
     cluster_tls: bool,
     out: &mut Vec<Finding>,
 ) {
-    let title = ep.component.title();
-    let (serve, require) = keys(ep);
-    let severity = if cluster_tls {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
-    let where_tls = if cluster_tls {
-        "; the cluster's own links use TLS, but client traffic travels in plaintext"
-    } else {
-        ""
-    };
-    let finding = |code, severity, title: String, evidence: String, fix: String| {
-        Finding::new(code, severity, title, evidence, fix).endpoint(ep.name.clone())
-    };
     if let Some(r) = records
         .iter()
         .filter_map(|(_, r, _)| r.mysql.as_ref())
         .find(|m| !m.tls_offered)
     {
-        out.push(finding(
-            Code::SqlTlsNotOffered,
-            severity,
-            format!(
-                "{title} {} ({}) offers no TLS to SQL clients{where_tls}",
-                ep.role, ep.address
-            ),
-            format!(
-                "{} ({}): {}",
-                r.server_version,
-                if r.capabilities & crate::probe::mysql::CLIENT_SSL == 0 {
-                    "the greeting lacks CLIENT_SSL"
-                } else {
-                    "TLS offered"
-                },
-                r.plaintext_detail
-            ),
-            format!("{serve}; then {require}"),
-        ));
+        out.push(tls_not_offered(ep, r, cluster_tls));
         return;
     }
     let Some(r) = plaintext_report(records) else {
         return;
     };
-    match r.plaintext {
-        PlaintextVerdict::Accepted => out.push(finding(
+    out.extend(plaintext_finding(ep, r, cluster_tls));
+}
+
+/// How bad SQL traffic in plaintext is: critical when the cluster's own links use TLS, with
+/// words saying so.
+fn exposure(cluster_tls: bool) -> (Severity, &'static str) {
+    if cluster_tls {
+        (
+            Severity::Critical,
+            "; the cluster's own links use TLS, but client traffic travels in plaintext",
+        )
+    } else {
+        (Severity::Warning, "")
+    }
+}
+
+/// `SQL_TLS_NOT_OFFERED`, from a report whose greeting offered no TLS.
+fn tls_not_offered(ep: &Endpoint, r: &MysqlReport, cluster_tls: bool) -> Finding {
+    let title = ep.component.title();
+    let (serve, require) = keys(ep);
+    let (severity, where_tls) = exposure(cluster_tls);
+    Finding::new(
+        Code::SqlTlsNotOffered,
+        severity,
+        format!(
+            "{title} {} ({}) offers no TLS to SQL clients{where_tls}",
+            ep.role, ep.address
+        ),
+        format!(
+            "{} ({}): {}",
+            r.server_version,
+            if r.capabilities & crate::probe::mysql::CLIENT_SSL == 0 {
+                "the greeting lacks CLIENT_SSL"
+            } else {
+                "TLS offered"
+            },
+            r.plaintext_detail
+        ),
+        format!("{serve}; then {require}"),
+    )
+    .endpoint(ep.name.clone())
+}
+
+/// The finding of a plaintext login's verdict, if it is one (accepted, or unknown).
+fn plaintext_finding(ep: &Endpoint, r: &MysqlReport, cluster_tls: bool) -> Option<Finding> {
+    let title = ep.component.title();
+    let (_, require) = keys(ep);
+    let (severity, where_tls) = exposure(cluster_tls);
+    let finding = match r.plaintext {
+        PlaintextVerdict::Accepted => Finding::new(
             Code::SqlPlaintextAccepted,
             severity,
             format!(
@@ -108,8 +123,8 @@ pub fn findings(
             ),
             r.plaintext_detail.clone(),
             format!("{require}; clients should use --ssl-mode=VERIFY_IDENTITY (a client that only prefers TLS can be downgraded)"),
-        )),
-        PlaintextVerdict::Unknown => out.push(finding(
+        ),
+        PlaintextVerdict::Unknown => Finding::new(
             Code::SqlPlaintextUnknown,
             Severity::Info,
             format!(
@@ -120,7 +135,10 @@ pub fn findings(
             format!(
                 "create an account with no privileges (CREATE USER 'tlsaudit'@'%' IDENTIFIED WITH mysql_native_password BY '...') and run again with --mysql-user tlsaudit and the password in TLSAUDIT_MYSQL_PASSWORD or --mysql-password-file; to refuse plaintext: {require}"
             ),
-        )),
-        PlaintextVerdict::Refused | PlaintextVerdict::NoTls | PlaintextVerdict::NotTested => {}
-    }
+        ),
+        PlaintextVerdict::Refused | PlaintextVerdict::NoTls | PlaintextVerdict::NotTested => {
+            return None
+        }
+    };
+    Some(finding.endpoint(ep.name.clone()))
 }

@@ -131,6 +131,31 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
         .next()
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_string);
+    let (has_eku_extension, extended_key_usage) = extended_key_usage(cert);
+    let validity = cert.validity();
+    CertSummary {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        common_name,
+        sans: subject_alt_names(cert),
+        serial: hex(cert.raw_serial(), ":"),
+        not_before: rfc3339(validity.not_before.timestamp()),
+        not_after: rfc3339(validity.not_after.timestamp()),
+        not_before_unix: validity.not_before.timestamp(),
+        not_after_unix: validity.not_after.timestamp(),
+        public_key: public_key_label(cert),
+        signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
+        sha256: sha256_hex(der),
+        is_ca: cert.is_ca(),
+        key_usage: key_usage(cert),
+        extended_key_usage,
+        has_eku_extension,
+        parse_error: None,
+    }
+}
+
+/// The subject alternative names, each with its kind (`DNS:`, `IP:`, `URI:`, `email:`).
+fn subject_alt_names(cert: &X509Certificate<'_>) -> Vec<String> {
     let mut sans = Vec::new();
     if let Ok(Some(ext)) = cert.subject_alternative_name() {
         for name in &ext.value.general_names {
@@ -143,7 +168,12 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
             });
         }
     }
-    let key_usage = match cert.key_usage() {
+    sans
+}
+
+/// The key usage bits by name; empty without the extension.
+fn key_usage(cert: &X509Certificate<'_>) -> Vec<String> {
+    match cert.key_usage() {
         Ok(Some(ku)) => ku
             .value
             .to_string()
@@ -152,8 +182,13 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
             .map(str::to_string)
             .collect(),
         _ => Vec::new(),
-    };
-    let (has_eku_extension, extended_key_usage) = match cert.extended_key_usage() {
+    }
+}
+
+/// Whether the extended key usage extension is present, and its purposes by name (unknown
+/// ones as dotted OIDs).
+fn extended_key_usage(cert: &X509Certificate<'_>) -> (bool, Vec<String>) {
+    match cert.extended_key_usage() {
         Ok(Some(eku)) => {
             let v = eku.value;
             let mut out = Vec::new();
@@ -174,9 +209,13 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
             (true, out)
         }
         _ => (false, Vec::new()),
-    };
+    }
+}
+
+/// The public key's algorithm and size, e.g. `RSA 2048` or `ECDSA P-256`.
+fn public_key_label(cert: &X509Certificate<'_>) -> String {
     let spki = cert.public_key();
-    let public_key = match spki.parsed() {
+    match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
         Ok(PublicKey::EC(ec)) => {
             let curve = spki
@@ -202,26 +241,6 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
             ),
         },
         Err(_) => oid_name(&spki.algorithm.algorithm),
-    };
-    let validity = cert.validity();
-    CertSummary {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        common_name,
-        sans,
-        serial: hex(cert.raw_serial(), ":"),
-        not_before: rfc3339(validity.not_before.timestamp()),
-        not_after: rfc3339(validity.not_after.timestamp()),
-        not_before_unix: validity.not_before.timestamp(),
-        not_after_unix: validity.not_after.timestamp(),
-        public_key,
-        signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
-        sha256: sha256_hex(der),
-        is_ca: cert.is_ca(),
-        key_usage,
-        extended_key_usage,
-        has_eku_extension,
-        parse_error: None,
     }
 }
 

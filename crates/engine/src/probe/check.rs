@@ -565,50 +565,7 @@ async fn grpc<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // h2 writes its preface straight to the stream and then flushes the frames it queued each
-    // time the connection is polled: the buffer, and a request queued before the connection is
-    // first polled, put the preface, SETTINGS, HEADERS and DATA in one TLS record and segment.
-    let stream = tokio::io::BufWriter::with_capacity(H2_WRITE_BUFFER, stream);
-    let (client, conn) = h2_client().handshake::<_, Bytes>(stream).await.ok()?;
-    let path = spec
-        .path
-        .as_deref()
-        .unwrap_or("/grpc.health.v1.Health/Check");
-    let request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(format!("https://{}{path}", spec.address))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .header(
-            "user-agent",
-            concat!("tlsaudit/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(())
-        .ok()?;
-    let mut client = client.ready().await.ok()?;
-    let (response, mut body_tx) = client.send_request(request, false).ok()?;
-    // An empty HealthCheckRequest: no compression flag, zero length.
-    body_tx
-        .send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
-        .ok()?;
-    // The connection is driven here, beside the call, rather than by a task of its own: no
-    // spawn, no cross-thread wake-up, and nothing to abort once the answer is read.
-    let mut call = std::pin::pin!(grpc_call(response));
-    let first = {
-        let conn = std::pin::pin!(conn);
-        tokio::select! {
-            biased;
-            r = call.as_mut() => Some(r),
-            _ = conn => None,
-        }
-    };
-    // The connection ended first: dropping it has failed every open stream, so the call now
-    // finishes with what was read or with the connection's error.
-    let answer = match first {
-        Some(r) => r,
-        None => call.await,
-    };
-    let (head, status) = match answer {
+    let (head, status) = match grpc_exchange(spec, stream).await? {
         Ok(r) => r,
         Err(e) => {
             return if e.get_io().is_some() || e.is_io() {
@@ -634,9 +591,73 @@ where
             "the gRPC answer carries no grpc-status",
         ));
     };
+    Some(grpc_answer(code, &message, a, ev))
+}
+
+/// The health call over HTTP/2, driving the connection beside it: `None` when the HTTP/2
+/// handshake or the request could not be made.
+async fn grpc_exchange<S>(
+    spec: &ProbeSpec,
+    stream: Tap<S>,
+) -> Option<Result<(http::response::Parts, Option<(u32, String)>), h2::Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // h2 writes its preface straight to the stream and then flushes the frames it queued each
+    // time the connection is polled: the buffer, and a request queued before the connection is
+    // first polled, put the preface, SETTINGS, HEADERS and DATA in one TLS record and segment.
+    let stream = tokio::io::BufWriter::with_capacity(H2_WRITE_BUFFER, stream);
+    let (client, conn) = h2_client().handshake::<_, Bytes>(stream).await.ok()?;
+    let request = health_request(spec)?;
+    let mut client = client.ready().await.ok()?;
+    let (response, mut body_tx) = client.send_request(request, false).ok()?;
+    // An empty HealthCheckRequest: no compression flag, zero length.
+    body_tx
+        .send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .ok()?;
+    // The connection is driven here, beside the call, rather than by a task of its own: no
+    // spawn, no cross-thread wake-up, and nothing to abort once the answer is read.
+    let mut call = std::pin::pin!(grpc_call(response));
+    let first = {
+        let conn = std::pin::pin!(conn);
+        tokio::select! {
+            biased;
+            r = call.as_mut() => Some(r),
+            _ = conn => None,
+        }
+    };
+    // The connection ended first: dropping it has failed every open stream, so the call now
+    // finishes with what was read or with the connection's error.
+    Some(match first {
+        Some(r) => r,
+        None => call.await,
+    })
+}
+
+/// The health check's request head (the path can be overridden by the spec).
+fn health_request(spec: &ProbeSpec) -> Option<http::Request<()>> {
+    let path = spec
+        .path
+        .as_deref()
+        .unwrap_or("/grpc.health.v1.Health/Check");
+    http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("https://{}{path}", spec.address))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header(
+            "user-agent",
+            concat!("tlsaudit/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(())
+        .ok()
+}
+
+/// What a grpc-status says: a rejection of the caller, or an answer that admitted it.
+fn grpc_answer(code: u32, message: &str, a: &Attribution<'_>, ev: &mut Evidence) -> CheckResult {
     ev.grpc_status = Some(code);
     if !message.is_empty() {
-        ev.grpc_message = Some(message.clone());
+        ev.grpc_message = Some(message.to_string());
     }
     if classify::grpc_is_rejection(code) {
         let (class, words) = classify::attribute(a, &Signal::Grpc(code));
@@ -645,7 +666,7 @@ where
         } else {
             format!("{words}; message: {message}")
         };
-        return Some(done(class, words));
+        return done(class, words);
     }
     let name = classify::grpc_code_name(code);
     let words = match code {
@@ -653,7 +674,7 @@ where
         12 => "the server does not serve the health check (UNIMPLEMENTED); the TLS layer accepted us, but the allow-list cannot be observed through this method".to_string(),
         _ => format!("the gRPC call answered status {code} ({name}), which is not a rejection of the caller"),
     };
-    Some(done(OutcomeClass::Accepted, words))
+    done(OutcomeClass::Accepted, words)
 }
 
 /// The answer to a gRPC call: the response head and the grpc-status (and message) from the

@@ -322,24 +322,7 @@ async fn handshake_phase<'c>(
     rec: &mut ProbeRecord,
 ) -> Result<Handshaken<'c>, Outcome> {
     let server_name = spec.server_name();
-    let Ok(name) = ServerName::try_from(server_name.clone()) else {
-        return Err(Outcome::new(
-            OutcomeClass::ProtocolError,
-            Phase::Handshake,
-            format!("{server_name:?} is not a valid server name"),
-        ));
-    };
-    let config = match client_config(spec, caller, trust) {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(Outcome::new(
-                OutcomeClass::TlsMismatch,
-                Phase::Handshake,
-                format!("cannot configure TLS: {e}"),
-            ))
-        }
-    };
-    let connector = TlsConnector::from(config);
+    let (name, connector) = tls_connector(spec, caller, trust, &server_name)?;
     let t = Instant::now();
     let handshake = tokio::time::timeout(
         spec.timeouts.handshake,
@@ -359,23 +342,8 @@ async fn handshake_phase<'c>(
         sent: requested && caller.identity.key.is_some(),
     };
     let tls = match handshake {
-        Err(_) => {
-            return Err(Outcome::new(
-                OutcomeClass::Timeout,
-                Phase::Handshake,
-                format!(
-                    "the TLS handshake did not finish within {}{}",
-                    humantime::format_duration(spec.timeouts.handshake),
-                    if rec.server_chain.is_empty() {
-                        ": the port accepted TCP but never answered the ClientHello"
-                    } else {
-                        ""
-                    }
-                ),
-            ))
-        }
-        Ok(Err((err, io))) => {
-            let Sniff { inner, first } = io;
+        Err(_) => return Err(handshake_timeout(spec, rec)),
+        Ok(Err((err, Sniff { inner, first }))) => {
             // A write error or a reset can hide the alert the peer sent before closing: it is
             // usually waiting in the receive buffer. Read it before classifying.
             let waiting = if is_reset(&err) {
@@ -399,6 +367,50 @@ async fn handshake_phase<'c>(
         attribution,
         ticket,
     })
+}
+
+/// The server name to verify and the connector configured for this caller.
+fn tls_connector(
+    spec: &ProbeSpec,
+    caller: &Caller,
+    trust: &Trust,
+    server_name: &str,
+) -> Result<(ServerName<'static>, TlsConnector), Outcome> {
+    let Ok(name) = ServerName::try_from(server_name.to_string()) else {
+        return Err(Outcome::new(
+            OutcomeClass::ProtocolError,
+            Phase::Handshake,
+            format!("{server_name:?} is not a valid server name"),
+        ));
+    };
+    let config = match client_config(spec, caller, trust) {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(Outcome::new(
+                OutcomeClass::TlsMismatch,
+                Phase::Handshake,
+                format!("cannot configure TLS: {e}"),
+            ))
+        }
+    };
+    Ok((name, TlsConnector::from(config)))
+}
+
+/// A handshake that did not finish within its deadline.
+fn handshake_timeout(spec: &ProbeSpec, rec: &ProbeRecord) -> Outcome {
+    Outcome::new(
+        OutcomeClass::Timeout,
+        Phase::Handshake,
+        format!(
+            "the TLS handshake did not finish within {}{}",
+            humantime::format_duration(spec.timeouts.handshake),
+            if rec.server_chain.is_empty() {
+                ": the port accepted TCP but never answered the ClientHello"
+            } else {
+                ""
+            }
+        ),
+    )
 }
 
 /// Record the negotiated TLS parameters; returns whether the connection is TLS 1.3.
@@ -620,65 +632,98 @@ fn handshake_failure(
 ) -> Outcome {
     ev.io_error = Some(classify::io_kind(err.kind()));
     if let Some(code) = waiting {
-        let alert = rustls::AlertDescription::from(code);
-        let (name, code) = classify::alert_name(alert);
-        ev.alert = Some(AlertEvidence {
-            name,
-            code,
-            received: Phase::Handshake,
-        });
-        let (class, words) = classify::handshake_alert(a, alert);
-        return Outcome::new(
-            class,
-            Phase::Handshake,
-            format!(
-                "{words} (read from the receive buffer after the {})",
-                classify::io_kind(err.kind()).replace('_', " ")
-            ),
-        );
+        return waiting_alert_failure(err, code, a, ev);
     }
     // A peer that does not speak TLS shows in its first bytes, whatever the error says.
-    if let Some((class, proto)) = classify::sniff(first) {
-        ev.peer_bytes = Some(classify::escape(first));
-        ev.peer_protocol = Some(proto);
-        let words = match class {
-            OutcomeClass::Plaintext => format!(
-                "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"
-            ),
-            _ => "the endpoint answered with bytes that are neither TLS nor a known protocol".to_string(),
-        };
-        return Outcome::new(class, Phase::Handshake, words);
+    if let Some(outcome) = sniffed_failure(first, ev) {
+        return outcome;
     }
     let tls = err
         .get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>());
     if let Some(tls) = tls {
-        ev.tls_error = Some(tls.to_string());
-        let (class, words) = match tls {
-            rustls::Error::AlertReceived(alert) => {
-                let (name, code) = classify::alert_name(*alert);
-                ev.alert = Some(AlertEvidence {
-                    name,
-                    code,
-                    received: Phase::Handshake,
-                });
-                classify::handshake_alert(a, *alert)
-            }
-            rustls::Error::PeerIncompatible(p) => (
-                OutcomeClass::TlsMismatch,
-                format!("the server is incompatible with the offered TLS parameters: {p:?}"),
-            ),
-            rustls::Error::NoApplicationProtocol => (
-                OutcomeClass::TlsMismatch,
-                "the server chose no ALPN protocol we offered".to_string(),
-            ),
-            other => (
-                OutcomeClass::ProtocolError,
-                format!("the TLS handshake failed: {other}"),
-            ),
-        };
-        return Outcome::new(class, Phase::Handshake, words);
+        return tls_error_failure(tls, a, ev);
     }
+    io_signal_failure(err, first, a, ev)
+}
+
+/// A handshake that failed with an alert still waiting in the receive buffer: the alert says
+/// why.
+fn waiting_alert_failure(
+    err: &std::io::Error,
+    code: u8,
+    a: &Attribution<'_>,
+    ev: &mut Evidence,
+) -> Outcome {
+    let alert = rustls::AlertDescription::from(code);
+    let (name, code) = classify::alert_name(alert);
+    ev.alert = Some(AlertEvidence {
+        name,
+        code,
+        received: Phase::Handshake,
+    });
+    let (class, words) = classify::handshake_alert(a, alert);
+    Outcome::new(
+        class,
+        Phase::Handshake,
+        format!(
+            "{words} (read from the receive buffer after the {})",
+            classify::io_kind(err.kind()).replace('_', " ")
+        ),
+    )
+}
+
+/// A peer whose first bytes are not TLS (plaintext or an unknown protocol), if so.
+fn sniffed_failure(first: &[u8], ev: &mut Evidence) -> Option<Outcome> {
+    let (class, proto) = classify::sniff(first)?;
+    ev.peer_bytes = Some(classify::escape(first));
+    ev.peer_protocol = Some(proto);
+    let words = match class {
+        OutcomeClass::Plaintext => format!(
+            "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"
+        ),
+        _ => "the endpoint answered with bytes that are neither TLS nor a known protocol".to_string(),
+    };
+    Some(Outcome::new(class, Phase::Handshake, words))
+}
+
+/// A handshake that rustls itself failed (an alert received, incompatible parameters, ...).
+fn tls_error_failure(tls: &rustls::Error, a: &Attribution<'_>, ev: &mut Evidence) -> Outcome {
+    ev.tls_error = Some(tls.to_string());
+    let (class, words) = match tls {
+        rustls::Error::AlertReceived(alert) => {
+            let (name, code) = classify::alert_name(*alert);
+            ev.alert = Some(AlertEvidence {
+                name,
+                code,
+                received: Phase::Handshake,
+            });
+            classify::handshake_alert(a, *alert)
+        }
+        rustls::Error::PeerIncompatible(p) => (
+            OutcomeClass::TlsMismatch,
+            format!("the server is incompatible with the offered TLS parameters: {p:?}"),
+        ),
+        rustls::Error::NoApplicationProtocol => (
+            OutcomeClass::TlsMismatch,
+            "the server chose no ALPN protocol we offered".to_string(),
+        ),
+        other => (
+            OutcomeClass::ProtocolError,
+            format!("the TLS handshake failed: {other}"),
+        ),
+    };
+    Outcome::new(class, Phase::Handshake, words)
+}
+
+/// A handshake that ended on a bare I/O error: a reset or a silent close, attributed to the
+/// client certificate when the server requested one.
+fn io_signal_failure(
+    err: &std::io::Error,
+    first: &[u8],
+    a: &Attribution<'_>,
+    ev: &mut Evidence,
+) -> Outcome {
     use std::io::ErrorKind as K;
     let signal = match err.kind() {
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => classify::Signal::Reset,

@@ -138,12 +138,33 @@ impl ComponentFile {
         version: Option<Version>,
         notes: &mut Vec<Finding>,
     ) {
-        let component = self.kind.component();
         let dialable: Vec<(Role, &Located<String>)> = self
             .addresses
             .iter()
             .filter_map(|(r, a)| a.as_ref().ok().map(|a| (*r, a)))
             .collect();
+        self.note_undialable(notes);
+        let matching = self.matching(instances, &dialable);
+        let targets: Vec<usize> = if !matching.is_empty() {
+            matching
+        } else if !standalone {
+            self.all_of_component(instances, notes)
+        } else {
+            Vec::new()
+        };
+        let exact = targets.len() == 1;
+        for &n in &targets {
+            let inst = &mut instances[n];
+            self.merge_into(inst, exact);
+        }
+        if standalone && targets.is_empty() && !dialable.is_empty() {
+            instances.push(self.own_instance(&dialable, version));
+        }
+    }
+
+    /// A note for each role whose address callers cannot dial.
+    fn note_undialable(&self, notes: &mut Vec<Finding>) {
+        let component = self.kind.component();
         for (role, a) in &self.addresses {
             if let Err(why) = a {
                 notes.push(
@@ -162,7 +183,16 @@ impl ComponentFile {
                 );
             }
         }
-        let matching: Vec<usize> = instances
+    }
+
+    /// The instances of this file's component that have one of its dialable addresses.
+    fn matching(
+        &self,
+        instances: &[Instance],
+        dialable: &[(Role, &Located<String>)],
+    ) -> Vec<usize> {
+        let component = self.kind.component();
+        instances
             .iter()
             .enumerate()
             .filter(|(_, i)| i.component == component)
@@ -174,42 +204,36 @@ impl ComponentFile {
                 })
             })
             .map(|(n, _)| n)
-            .collect();
-        let targets: Vec<usize> = if !matching.is_empty() {
-            matching
-        } else if !standalone {
-            self.all_of_component(instances, notes)
-        } else {
-            Vec::new()
+            .collect()
+    }
+
+    /// Standalone: the instance this file describes, named after its first dialable address.
+    fn own_instance(
+        &self,
+        dialable: &[(Role, &Located<String>)],
+        version: Option<Version>,
+    ) -> Instance {
+        let host = dialable
+            .first()
+            .map(|(_, a)| crate::probe::host_of(&a.value).to_string())
+            .unwrap_or_default();
+        let main = dialable
+            .first()
+            .map(|(_, a)| a.value.clone())
+            .unwrap_or_default();
+        let role_name = self.kind.cert_name();
+        let mut inst = Instance {
+            component: self.kind.component(),
+            name: format!("{role_name}-{}", super::addr_label(&main)),
+            host,
+            origin: self.path.display().to_string(),
+            version,
+            endpoints: Vec::new(),
+            security: Vec::new(),
+            urls: Vec::new(),
         };
-        let exact = targets.len() == 1;
-        for &n in &targets {
-            let inst = &mut instances[n];
-            self.merge_into(inst, exact);
-        }
-        if standalone && targets.is_empty() && !dialable.is_empty() {
-            let host = dialable
-                .first()
-                .map(|(_, a)| crate::probe::host_of(&a.value).to_string())
-                .unwrap_or_default();
-            let main = dialable
-                .first()
-                .map(|(_, a)| a.value.clone())
-                .unwrap_or_default();
-            let role_name = self.kind.cert_name();
-            let mut inst = Instance {
-                component,
-                name: format!("{role_name}-{}", super::addr_label(&main)),
-                host,
-                origin: self.path.display().to_string(),
-                version,
-                endpoints: Vec::new(),
-                security: Vec::new(),
-                urls: Vec::new(),
-            };
-            self.merge_into(&mut inst, true);
-            instances.push(inst);
-        }
+        self.merge_into(&mut inst, true);
+        inst
     }
 
     /// No instance advertises this file's addresses: it applies to every instance of its
@@ -313,16 +337,59 @@ fn address(
     settings: &[Setting],
     path: &Path,
 ) -> Result<Located<String>, String> {
-    let get = |key: &str| {
-        settings
+    let keys = AddressKeys { settings, path };
+    // The component's default port, from the component table.
+    let default = format!("127.0.0.1:{}", role.profile().default_port);
+    match (kind, role) {
+        (ConfigKind::Pd, Role::PdClient) => {
+            keys.first_of(&["advertise-client-urls", "client-urls"], &default)
+        }
+        (ConfigKind::Pd, _) => keys.first_of(&["advertise-peer-urls", "peer-urls"], &default),
+        (ConfigKind::Tikv, Role::TikvGrpc) => {
+            keys.first_of(&["server.advertise-addr", "server.addr"], &default)
+        }
+        (ConfigKind::Tikv, _) => keys.first_of(
+            &["server.advertise-status-addr", "server.status-addr"],
+            &default,
+        ),
+        (ConfigKind::TiflashLearner, Role::TiflashProxy) => {
+            keys.first_of(&["server.advertise-addr", "server.addr"], &default)
+        }
+        (ConfigKind::TiflashLearner, _) => keys.first_of(
+            &["server.advertise-status-addr", "server.status-addr"],
+            &default,
+        ),
+        (ConfigKind::Ticdc, _) => keys.first_of(&["advertise-addr", "addr"], &default),
+        (ConfigKind::Tidb, _) => keys.tidb_status(role),
+        (ConfigKind::Tiflash, Role::TiflashGrpc) => {
+            keys.first_of(&["flash.service_addr"], &default)
+        }
+        (ConfigKind::Tiflash, _) => keys.tiflash_status(role, &default),
+        (ConfigKind::Tiproxy, _) => keys.first_of(&["api.addr", "proxy.advertise-addr"], &default),
+    }
+}
+
+/// A file's settings, looked up for the keys that hold an address.
+struct AddressKeys<'a> {
+    settings: &'a [Setting],
+    path: &'a Path,
+}
+
+impl AddressKeys<'_> {
+    /// A key's setting and its non-blank text.
+    fn get(&self, key: &str) -> Option<(&Setting, String)> {
+        self.settings
             .iter()
             .find(|s| s.key == key)
             .and_then(|s| s.value.scalar_text().map(|v| (s, v)))
             .filter(|(_, v)| !v.trim().is_empty())
-    };
-    let from = |keys: &[&str], default: &str| -> Result<Located<String>, String> {
+    }
+
+    /// The first of the keys (advertise before listen) with a dialable address, else an error
+    /// if one is a wildcard, else the default.
+    fn first_of(&self, keys: &[&str], default: &str) -> Result<Located<String>, String> {
         for k in keys {
-            if let Some((s, v)) = get(k) {
+            if let Some((s, v)) = self.get(k) {
                 let addr = strip_url(&v);
                 let host = crate::probe::host_of(&addr);
                 if is_wildcard(host) {
@@ -330,11 +397,11 @@ fn address(
                 }
                 return Ok(Located {
                     value: addr,
-                    source: source_at(path, s.pos, &s.key),
+                    source: source_at(self.path, s.pos, &s.key),
                 });
             }
         }
-        if let Some((_, v)) = keys.iter().find_map(|k| get(k)) {
+        if let Some((_, v)) = keys.iter().find_map(|k| self.get(k)) {
             return Err(format!(
                 "{} listens on {v} (every interface) and advertises no address",
                 keys.last().copied().unwrap_or_default()
@@ -344,65 +411,46 @@ fn address(
             value: default.to_string(),
             source: format!("{} (default)", keys.last().copied().unwrap_or_default()),
         })
-    };
-    // The component's default port, from the component table.
-    let default = format!("127.0.0.1:{}", role.profile().default_port);
-    match (kind, role) {
-        (ConfigKind::Pd, Role::PdClient) => {
-            from(&["advertise-client-urls", "client-urls"], &default)
-        }
-        (ConfigKind::Pd, _) => from(&["advertise-peer-urls", "peer-urls"], &default),
-        (ConfigKind::Tikv, Role::TikvGrpc) => {
-            from(&["server.advertise-addr", "server.addr"], &default)
-        }
-        (ConfigKind::Tikv, _) => from(
-            &["server.advertise-status-addr", "server.status-addr"],
-            &default,
-        ),
-        (ConfigKind::TiflashLearner, Role::TiflashProxy) => {
-            from(&["server.advertise-addr", "server.addr"], &default)
-        }
-        (ConfigKind::TiflashLearner, _) => from(
-            &["server.advertise-status-addr", "server.status-addr"],
-            &default,
-        ),
-        (ConfigKind::Ticdc, _) => from(&["advertise-addr", "addr"], &default),
-        (ConfigKind::Tidb, _) => {
-            let port = get("status.status-port")
-                .and_then(|(_, v)| v.parse::<u16>().ok())
-                .unwrap_or(role.profile().default_port);
-            for key in ["advertise-address", "status.status-host", "host"] {
-                if let Some((s, v)) = get(key) {
-                    if !is_wildcard(v.trim()) {
-                        return Ok(Located {
-                            value: join_host_port(v.trim(), port),
-                            source: source_at(path, s.pos, &s.key),
-                        });
-                    }
+    }
+
+    /// TiDB's status address: its advertised (or status, or listen) host with the status port.
+    fn tidb_status(&self, role: Role) -> Result<Located<String>, String> {
+        let port = self
+            .get("status.status-port")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .unwrap_or(role.profile().default_port);
+        for key in ["advertise-address", "status.status-host", "host"] {
+            if let Some((s, v)) = self.get(key) {
+                if !is_wildcard(v.trim()) {
+                    return Ok(Located {
+                        value: join_host_port(v.trim(), port),
+                        source: source_at(self.path, s.pos, &s.key),
+                    });
                 }
             }
-            Err(match get("status.status-host").or_else(|| get("host")) {
-                Some((_, v)) => format!(
-                    "TiDB's status port listens on {v} (every interface) and advertise-address is not set"
-                ),
-                None => "TiDB listens on every interface by default and advertise-address is not set"
-                    .to_string(),
-            })
         }
-        (ConfigKind::Tiflash, Role::TiflashGrpc) => from(&["flash.service_addr"], &default),
-        (ConfigKind::Tiflash, _) => {
-            let port = get("status.metrics_port")
-                .and_then(|(_, v)| v.parse::<u16>().ok())
-                .unwrap_or(role.profile().default_port);
-            match from(&["flash.service_addr"], &default) {
-                Ok(a) => Ok(Located {
-                    value: join_host_port(crate::probe::host_of(&a.value), port),
-                    source: a.source,
-                }),
-                Err(e) => Err(e),
-            }
+        Err(match self.get("status.status-host").or_else(|| self.get("host")) {
+            Some((_, v)) => format!(
+                "TiDB's status port listens on {v} (every interface) and advertise-address is not set"
+            ),
+            None => "TiDB listens on every interface by default and advertise-address is not set"
+                .to_string(),
+        })
+    }
+
+    /// TiFlash's status address: the service host with the metrics port.
+    fn tiflash_status(&self, role: Role, default: &str) -> Result<Located<String>, String> {
+        let port = self
+            .get("status.metrics_port")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+            .unwrap_or(role.profile().default_port);
+        match self.first_of(&["flash.service_addr"], default) {
+            Ok(a) => Ok(Located {
+                value: join_host_port(crate::probe::host_of(&a.value), port),
+                source: a.source,
+            }),
+            Err(e) => Err(e),
         }
-        (ConfigKind::Tiproxy, _) => from(&["api.addr", "proxy.advertise-addr"], &default),
     }
 }
 

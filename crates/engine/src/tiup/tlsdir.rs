@@ -42,6 +42,56 @@ fn has_cert(path: &Path) -> bool {
     labels(path).iter().any(|l| l == "CERTIFICATE")
 }
 
+/// The CA certificate and the CA key in the folder, if there.
+fn find_ca(dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    let mut ca = Some(dir.join("ca.crt")).filter(|p| p.is_file());
+    let mut ca_key = None;
+    let ca_pem = dir.join("ca.pem");
+    if ca_pem.is_file() {
+        // TiUP keeps the CA key in ca.pem; other tools keep the CA certificate there.
+        if has_key(&ca_pem) {
+            ca_key = Some(ca_pem);
+        } else if ca.is_none() && has_cert(&ca_pem) {
+            ca = Some(ca_pem);
+        }
+    }
+    if ca_key.is_none() {
+        ca_key = Some(dir.join("ca-key.pem")).filter(|p| p.is_file() && has_key(p));
+    }
+    (ca, ca_key)
+}
+
+/// A file of the folder that is a (non-CA) certificate with a key beside it: its stem and the
+/// key's path.
+fn cert_and_key(dir: &Path, p: &Path, ca: Option<&PathBuf>) -> Option<(String, PathBuf)> {
+    let stem = p.file_stem().and_then(|s| s.to_str()).map(str::to_string)?;
+    let is_cert_file = p.extension().is_some_and(|e| e == "crt")
+        || (p.extension().is_some_and(|e| e == "pem")
+            && !stem.ends_with("-key")
+            && stem != "ca"
+            && has_cert(p)
+            && !has_key(p)
+            && !dir.join(format!("{stem}.crt")).is_file());
+    if !is_cert_file || stem == "ca" || ca.is_some_and(|ca| ca == p) {
+        return None;
+    }
+    // `<stem>.pem` holding the certificate: the key is then `.key` or `-key.pem`.
+    let names = if p.extension().is_some_and(|e| e == "pem") {
+        vec![format!("{stem}.key"), format!("{stem}-key.pem")]
+    } else {
+        vec![
+            format!("{stem}.pem"),
+            format!("{stem}.key"),
+            format!("{stem}-key.pem"),
+        ]
+    };
+    let key = names
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|k| k.is_file())?;
+    Some((stem, key))
+}
+
 impl TlsDir {
     pub fn load(dir: &Path) -> Result<TlsDir, InputError> {
         let meta = std::fs::metadata(dir).map_err(|e| InputError::io(dir, &e))?;
@@ -52,20 +102,7 @@ impl TlsDir {
                 "--tls-dir takes TiUP's tls folder (~/.tiup/storage/cluster/clusters/<name>/tls)",
             ));
         }
-        let mut ca = Some(dir.join("ca.crt")).filter(|p| p.is_file());
-        let mut ca_key = None;
-        let ca_pem = dir.join("ca.pem");
-        if ca_pem.is_file() {
-            // TiUP keeps the CA key in ca.pem; other tools keep the CA certificate there.
-            if has_key(&ca_pem) {
-                ca_key = Some(ca_pem);
-            } else if ca.is_none() && has_cert(&ca_pem) {
-                ca = Some(ca_pem);
-            }
-        }
-        if ca_key.is_none() {
-            ca_key = Some(dir.join("ca-key.pem")).filter(|p| p.is_file() && has_key(p));
-        }
+        let (ca, ca_key) = find_ca(dir);
         let Some(ca_path) = &ca else {
             return Err(InputError::file(
                 dir,
@@ -74,17 +111,6 @@ impl TlsDir {
             ));
         };
         load::load_certs(ca_path, CertRole::Ca)?;
-
-        let key_for = |stem: &str| {
-            [
-                format!("{stem}.pem"),
-                format!("{stem}.key"),
-                format!("{stem}-key.pem"),
-            ]
-            .into_iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
-        };
         let mut client = None;
         let mut roles = Vec::new();
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -93,29 +119,9 @@ impl TlsDir {
             .collect();
         entries.sort();
         for p in entries {
-            let Some(stem) = p.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+            let Some((stem, key)) = cert_and_key(dir, &p, ca.as_ref()) else {
                 continue;
             };
-            let is_cert_file = p.extension().is_some_and(|e| e == "crt")
-                || (p.extension().is_some_and(|e| e == "pem")
-                    && !stem.ends_with("-key")
-                    && stem != "ca"
-                    && has_cert(&p)
-                    && !has_key(&p)
-                    && !dir.join(format!("{stem}.crt")).is_file());
-            if !is_cert_file || stem == "ca" || Some(&p) == ca.as_ref() {
-                continue;
-            }
-            // `<stem>.pem` holding the certificate: the key is then `.key` or `-key.pem`.
-            let key = if p.extension().is_some_and(|e| e == "pem") {
-                [format!("{stem}.key"), format!("{stem}-key.pem")]
-                    .into_iter()
-                    .map(|n| dir.join(n))
-                    .find(|k| k.is_file())
-            } else {
-                key_for(&stem)
-            };
-            let Some(key) = key else { continue };
             if stem == "client" {
                 client = Some((p, key));
             } else {

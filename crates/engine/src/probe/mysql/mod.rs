@@ -382,10 +382,6 @@ pub fn judge(r: &MysqlReport) -> (PlaintextVerdict, String) {
         return (V::NotTested, r.plaintext_detail.clone());
     };
     let user = &r.user;
-    let tls_ok = r
-        .tls_login
-        .as_ref()
-        .is_some_and(|a| a.result == LoginResult::Ok);
     match plain.result {
         LoginResult::Ok => (
             V::Accepted,
@@ -398,7 +394,23 @@ pub fn judge(r: &MysqlReport) -> (PlaintextVerdict, String) {
                 ),
             },
         ),
-        LoginResult::Error if plain.code == Some(ER_SECURE_TRANSPORT_REQUIRED) => (
+        LoginResult::Error => judge_error(r, plain),
+        LoginResult::UnsupportedAuth | LoginResult::Closed | LoginResult::ProtocolError => (
+            V::Unknown,
+            format!(
+                "unknown: the plaintext login ended with {}",
+                plain.describe()
+            ),
+        ),
+    }
+}
+
+/// What a plaintext login answered with an error proves: 3159 says TLS is required; otherwise
+/// the audit account's TLS login is the comparison, and a made-up user's error says little.
+fn judge_error(r: &MysqlReport, plain: &LoginAnswer) -> (PlaintextVerdict, String) {
+    use PlaintextVerdict as V;
+    if plain.code == Some(ER_SECURE_TRANSPORT_REQUIRED) {
+        return (
             V::Refused,
             format!(
                 "the plaintext login answered 3159 ER_SECURE_TRANSPORT_REQUIRED{}: the server requires TLS",
@@ -408,22 +420,29 @@ pub fn judge(r: &MysqlReport) -> (PlaintextVerdict, String) {
                     ""
                 }
             ),
-        ),
-        LoginResult::Error if r.account == AccountKind::Audit && tls_ok => (
+        );
+    }
+    let user = &r.user;
+    let tls_ok = r
+        .tls_login
+        .as_ref()
+        .is_some_and(|a| a.result == LoginResult::Ok);
+    match r.account {
+        AccountKind::Audit if tls_ok => (
             V::Refused,
             format!(
                 "{user} logs in over TLS but is refused without it ({}): the server refuses plaintext (MariaDB's require_secure_transport answers 1045 so; an account with REQUIRE SSL does too)",
                 plain.describe()
             ),
         ),
-        LoginResult::Error if r.account == AccountKind::Audit => (
+        AccountKind::Audit => (
             V::Unknown,
             format!(
                 "unknown: {user} was refused without TLS ({}), but it did not log in over TLS either, so the two cannot be compared; check the audit account's password and allowed host",
                 plain.describe()
             ),
         ),
-        LoginResult::Error if plain.code == Some(ER_ACCESS_DENIED) => (
+        AccountKind::MadeUp if plain.code == Some(ER_ACCESS_DENIED) => (
             V::Unknown,
             format!(
                 "unknown; give an audit account to be sure (--mysql-user): the plaintext login of the made-up user reached authentication (1045 access denied). {}",
@@ -434,17 +453,10 @@ pub fn judge(r: &MysqlReport) -> (PlaintextVerdict, String) {
                 }
             ),
         ),
-        LoginResult::Error => (
+        AccountKind::MadeUp => (
             V::Unknown,
             format!(
                 "unknown; give an audit account to be sure (--mysql-user): the plaintext login answered {}",
-                plain.describe()
-            ),
-        ),
-        LoginResult::UnsupportedAuth | LoginResult::Closed | LoginResult::ProtocolError => (
-            V::Unknown,
-            format!(
-                "unknown: the plaintext login ended with {}",
                 plain.describe()
             ),
         ),
