@@ -54,7 +54,7 @@ fn is_wildcard(host: &str) -> bool {
 
 /// The fix for a file whose kind its name does not tell: the names [`ConfigKind::detect`]
 /// knows (a test holds them to [`ConfigKind::FILES`]).
-const UNDETECTED_FIX: &str = "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml or ticdc.toml, or pass --component-config tikv=FILE";
+const UNDETECTED_FIX: &str = "name it tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml, ticdc.toml or tiproxy.toml, or pass --component-config tikv=FILE";
 
 impl ComponentFile {
     pub fn load(kind: Option<ConfigKind>, path: &Path) -> Result<ComponentFile, InputError> {

@@ -62,10 +62,11 @@ impl ConfigKind {
     ];
 
     /// The kinds a file name tells, longest file name first (for detection).
-    pub const FILES: [ConfigKind; 6] = [
+    pub const FILES: [ConfigKind; 7] = [
         ConfigKind::TiflashLearner,
         ConfigKind::Tiflash,
         ConfigKind::Ticdc,
+        ConfigKind::Tiproxy,
         ConfigKind::Tidb,
         ConfigKind::Tikv,
         ConfigKind::Pd,
@@ -831,6 +832,10 @@ mod tests {
         assert_eq!(
             ConfigKind::detect(Path::new("cdc.toml")),
             Some(ConfigKind::Ticdc)
+        );
+        assert_eq!(
+            ConfigKind::detect(Path::new("conf/tiproxy.toml")),
+            Some(ConfigKind::Tiproxy)
         );
         assert_eq!(ConfigKind::detect(Path::new("x.toml")), None);
         assert_eq!(addr_label("10.0.1.1:2379"), "10.0.1.1-2379");
