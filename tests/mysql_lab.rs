@@ -270,7 +270,7 @@ async fn tls_not_offered() {
     assert_eq!(
         rec.evidence
             .peer_protocol
-            .map(tlsaudit_engine::probe::classify::PeerProtocol::as_str),
+            .map(tlsaudit_engine::probe::PeerProtocol::as_str),
         Some("mysql")
     );
     let m = rec.mysql.as_ref().unwrap();

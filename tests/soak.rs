@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use tlsaudit_engine::audit::{Auditor, EndpointId, IdentityId, Plan};
 use tlsaudit_engine::inventory::Inventory;
-use tlsaudit_engine::remedy::certs::Ca;
+use tlsaudit_engine::pki::mint::Ca;
 use tlsaudit_lab::{Behavior, EndpointSpec, Lab, ServerCertKind};
 
 /// A small deterministic generator (xorshift64*): a soak is replayable from its seed.

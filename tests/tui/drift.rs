@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tlsaudit_engine::remedy::certs::Ca;
+use tlsaudit_engine::pki::mint::Ca;
 use tlsaudit_lab::{EndpointSpec, Lab, LabSpec};
 use tlsaudit_testkit::cli;
 

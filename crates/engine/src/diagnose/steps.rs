@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::probe::classify::PeerProtocol;
 use crate::probe::describe;
+use crate::probe::PeerProtocol;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord, ProbeSpec, TlsParams, TlsVersions};
 
 use super::inputs::Inputs;

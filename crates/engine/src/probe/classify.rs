@@ -5,7 +5,7 @@
 use rustls::AlertDescription;
 
 /// The protocol [`sniff`] names, kept with the record that carries it.
-pub use super::record::PeerProtocol;
+use super::record::PeerProtocol;
 use super::record::{OutcomeClass, UntrustedReason};
 use crate::pki::{CertSummary, IdentityCheck, Trust};
 

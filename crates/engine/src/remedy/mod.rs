@@ -11,7 +11,5 @@ pub mod inventory;
 pub mod render;
 pub mod rotate;
 
-/// The signer, where callers outside the engine found it before it moved to [`crate::pki::mint`].
-pub use crate::pki::mint as certs;
 pub use allow::{allow_lists, AllowList, Entry};
 pub use init::{init, CaSource, InitOptions, InitOutput, InstanceFiles};

@@ -224,7 +224,7 @@ async fn plaintext_http_is_recognised() {
     assert_eq!(
         rec.evidence
             .peer_protocol
-            .map(tlsaudit_engine::probe::classify::PeerProtocol::as_str),
+            .map(tlsaudit_engine::probe::PeerProtocol::as_str),
         Some("http/1")
     );
     assert!(rec

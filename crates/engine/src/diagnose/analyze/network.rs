@@ -2,7 +2,7 @@
 //! speaks plaintext or the MySQL protocol instead of TLS; and for a SQL port, whether it still
 //! takes plaintext logins.
 
-use crate::probe::classify::PeerProtocol;
+use crate::probe::PeerProtocol;
 use crate::profile::{Component, Version};
 
 use super::super::cause::Cause;
@@ -227,10 +227,10 @@ impl Analysis<'_> {
 mod tests {
     use super::super::fixture::{causes, Case};
     use crate::diagnose::Side;
-    use crate::probe::classify::PeerProtocol;
     use crate::probe::mysql::{
         AccountKind, LoginAnswer, LoginResult, MysqlReport, PlaintextVerdict,
     };
+    use crate::probe::PeerProtocol;
     use crate::probe::{OutcomeClass as O, Phase, Protocol};
     use crate::profile::{Component, Version};
 
