@@ -28,10 +28,21 @@ impl Report {
     /// Parse a report; `what` (a file name) names it in errors.
     pub fn parse(text: &str, what: &str) -> Result<Report, InputError> {
         // The schema first, so that another tool's JSON is named as such rather than by the
-        // first field it lacks.
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| InputError::usage(format!("{what}: not JSON ({e})"), FIX))?;
-        match value.get("schema").and_then(serde_json::Value::as_str) {
+        // first field it lacks. Only that field is kept of this first pass; the document is
+        // then deserialized once, straight into the model.
+        #[derive(serde::Deserialize)]
+        struct Head {
+            schema: Option<serde_json::Value>,
+        }
+        let schema = match serde_json::from_str::<Head>(text) {
+            Ok(head) => head.schema,
+            // Valid JSON of another shape (an array, a string) has no schema field.
+            Err(_) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => None,
+                Err(e) => return Err(InputError::usage(format!("{what}: not JSON ({e})"), FIX)),
+            },
+        };
+        match schema.as_ref().and_then(serde_json::Value::as_str) {
             Some(s) if s.starts_with("tlsaudit.report/") => {}
             Some(s) => {
                 return Err(InputError::usage(
@@ -46,7 +57,7 @@ impl Report {
                 ))
             }
         }
-        let mut report: Report = serde_json::from_value(value)
+        let mut report: Report = serde_json::from_str(text)
             .map_err(|e| InputError::usage(format!("{what}: not a tlsaudit report ({e})"), FIX))?;
         report.normalize();
         Ok(report)
@@ -101,6 +112,14 @@ mod tests {
         );
         let e = Report::parse("not json", "y.json").unwrap_err().to_string();
         assert!(e.contains("y.json: not JSON"), "{e}");
+        // JSON of another shape, or a schema that is not a string: no schema field.
+        for other in ["[1, 2]", "\"text\"", r#"{"schema": 7}"#] {
+            let e = Report::parse(other, "o.json").unwrap_err().to_string();
+            assert!(
+                e.contains("o.json: not a tlsaudit report (no"),
+                "{other}: {e}"
+            );
+        }
         let e = Report::parse(r#"{"schema": "tlsaudit.report/v1", "cells": 3}"#, "z.json")
             .unwrap_err()
             .to_string();
