@@ -185,9 +185,7 @@ fn synthetic_cells(
             }
             expected.push(Expected {
                 allow: verdict != Verdict::Enforced,
-                needed: false,
-                reason: "synthetic".into(),
-                deny_only_if_sent: false,
+                ..Expected::none("synthetic")
             });
             cells.push(CellState {
                 record: Some(Arc::new(record(ep, id, i * n_ep + e, class))),

@@ -31,7 +31,9 @@ pub fn spec() -> LabSpec {
     let kv_list = ["tidb", "pd", "tikv", "tiflash"];
     // Planted: tikv-2's list lacks tidb, which needs TiKV.
     let kv2_list = ["pd", "tikv", "tiflash"];
-    let flash_list = ["tidb", "tikv", "tiflash"];
+    // TiDB Dashboard, inside PD, calls TiFlash and TiDB's status port with PD's certificate.
+    let flash_list = ["tidb", "pd", "tikv", "tiflash"];
+    let tidb_list = ["tidb", "pd", "demo-client"];
     let mut spec = LabSpec::new("demo");
     for pd in ["pd-1", "pd-2"] {
         spec = spec
@@ -50,13 +52,10 @@ pub fn spec() -> LabSpec {
                 .with_component("tikv")
                 .with_role("status"),
         )
-        .with(EndpointSpec::tidb_status(
-            "tidb-1-status",
-            &["tidb", "demo-client"],
-        ))
+        .with(EndpointSpec::tidb_status("tidb-1-status", &tidb_list))
         // Planted: an expired server certificate.
         .with(
-            EndpointSpec::tidb_status("tidb-2-status", &["tidb", "demo-client"])
+            EndpointSpec::tidb_status("tidb-2-status", &tidb_list)
                 .with_server_cert(ServerCertKind::Expired),
         )
         .with(EndpointSpec::tiflash_grpc("tiflash-1", &flash_list))

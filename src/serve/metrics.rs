@@ -91,7 +91,7 @@ fn phase_histogram() -> Histogram {
 pub struct Metrics {
     pub registry: Registry,
     /// `[cell][verdict]`, cells in `plan.expected.ids()` order.
-    verdict: Vec<[Gauge; 8]>,
+    verdict: Vec<[Gauge; Verdict::ALL.len()]>,
     phases: Vec<[Histogram; 4]>,
     endpoint_labels: Vec<EndpointLabels>,
     server_not_after: Family<EndpointLabels, Gauge>,

@@ -37,8 +37,8 @@ fn codes(a: &Auditor) -> Vec<(String, Option<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pd_single_entry_list_is_not_enforced_by_design() {
     // The running PD enforces nothing; the inventory states a one-entry list, which PD (v8.4+)
-    // does not apply to port 2379: every valid caller is expected in, so nothing is "open",
-    // but the list is reported as having no effect.
+    // does not apply to port 2379: the outsider gets in (open), and the finding is the list's
+    // having no effect (a warning with its fix), not an unenforced list (critical).
     let spec = LabSpec::new("r").with(EndpointSpec::pd("pd-1", &[]));
     let (lab, a) = audit(spec, |t| {
         t.replace(
@@ -48,13 +48,14 @@ async fn pd_single_entry_list_is_not_enforced_by_design() {
     })
     .await;
     assert_eq!(verdict(&a, "client", "pd-1"), Verdict::Secure);
-    assert_eq!(verdict(&a, "unlisted", "pd-1"), Verdict::Secure);
+    assert_eq!(verdict(&a, "unlisted", "pd-1"), Verdict::Open);
     assert_eq!(verdict(&a, "anonymous", "pd-1"), Verdict::Enforced);
     assert!(
         codes(&a).contains(&("LIST_NOT_ENFORCED_BY_DESIGN".into(), Some("pd-1".into()))),
         "{:?}",
         codes(&a)
     );
+    assert!(!codes(&a).contains(&("CN_NOT_ENFORCED".into(), Some("pd-1".into()))));
     lab.stop().await;
 
     // The same list with two entries is in force: the unlisted CN must be refused, and the lab
@@ -79,26 +80,39 @@ async fn no_list_admits_every_certificate_and_says_so() {
         .with(EndpointSpec::tikv_grpc("tikv-open", &[]))
         .with(EndpointSpec::tidb_status("tidb-open", &[]));
     let (lab, a) = audit(spec, |t| t).await;
-    // TiKV gRPC always wants a certificate, but any CN passes.
-    assert_eq!(verdict(&a, "unlisted", "tikv-open"), Verdict::Secure);
+    // TiKV gRPC always wants a certificate, but any CN passes: the outsider with a
+    // certificate of the cluster CA gets in (open), which TiDB's guide sets the list against.
+    assert_eq!(verdict(&a, "unlisted", "tikv-open"), Verdict::Open);
+    assert_eq!(verdict(&a, "tidb", "tikv-open"), Verdict::Secure);
     assert_eq!(verdict(&a, "foreign", "tikv-open"), Verdict::Enforced);
     assert_eq!(verdict(&a, "anonymous", "tikv-open"), Verdict::Enforced);
-    // TiDB status without cluster-verify-cn asks for no certificate at all.
-    assert_eq!(verdict(&a, "anonymous", "tidb-open"), Verdict::Secure);
-    assert_eq!(verdict(&a, "foreign", "tidb-open"), Verdict::Secure);
-    let f = a
-        .snapshot()
-        .findings
-        .iter()
-        .find(|f| f.code.as_str() == "NO_ALLOW_LIST")
-        .cloned()
-        .unwrap();
-    assert_eq!(f.endpoint.as_deref(), Some("tikv-open"));
+    // TiDB status without cluster-verify-cn asks for no certificate at all: outsiders get in.
+    assert_eq!(verdict(&a, "anonymous", "tidb-open"), Verdict::Open);
+    assert_eq!(verdict(&a, "foreign", "tidb-open"), Verdict::Open);
+    let snap = a.snapshot();
+    let no_list = |ep: &str| {
+        snap.findings
+            .iter()
+            .find(|f| f.code.as_str() == "NO_ALLOW_LIST" && f.endpoint.as_deref() == Some(ep))
+            .cloned()
+            .unwrap()
+    };
+    let f = no_list("tikv-open");
+    // A warning (not critical: no list was stated), whose fix lists the needed callers only.
+    assert_eq!(f.severity, tlsaudit_engine::audit::Severity::Warning);
+    assert!(f.title.contains("unlisted"), "{}", f.title);
     assert!(
         f.fix.contains("\"tidb\"") && f.fix.contains("\"tikv\""),
         "{}",
         f.fix
     );
+    assert!(!f.fix.contains("tlsaudit-unlisted"), "{}", f.fix);
+    assert_eq!(no_list("tidb-open").severity, tlsaudit_engine::audit::Severity::Warning);
+    // No critical finding: nothing stated was broken.
+    assert!(snap
+        .findings
+        .iter()
+        .all(|f| f.severity != tlsaudit_engine::audit::Severity::Critical));
     lab.stop().await;
 }
 
@@ -118,7 +132,8 @@ async fn tikv_status_exempt_path_admits_everyone() {
     lab.stop().await;
     let spec = LabSpec::new("r").with(EndpointSpec::tikv_status("kv-status", &["tidb"]));
     let (lab, a) = audit(spec, |t| t).await;
-    assert_eq!(verdict(&a, "pd", "kv-status"), Verdict::Enforced);
+    // TiDB Dashboard (in PD) reads TiKV's status port: a list without PD breaks its pages.
+    assert_eq!(verdict(&a, "pd", "kv-status"), Verdict::Blocked);
     assert_eq!(verdict(&a, "tidb", "kv-status"), Verdict::Secure);
     lab.stop().await;
 }

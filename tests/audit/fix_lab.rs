@@ -190,7 +190,8 @@ async fn fix_clears_exactly_the_fixed_findings() {
         "{patched}"
     );
     assert!(
-        patched.contains("security.cluster-verify-cn: [\"tidb\", \"prod-client\"]"),
+        // PD joins TiDB's list: TiDB Dashboard (inside PD) reads TiDB's status port.
+        patched.contains("security.cluster-verify-cn: [\"tidb\", \"prod-client\", \"pd\"]"),
         "{patched}"
     );
 

@@ -88,9 +88,7 @@ fn catalog(n_ep: usize, n_id: usize) -> Catalog {
             .collect(),
         expected: Matrix::from_fn(n_id, n_ep, |_, _| Expected {
             allow: true,
-            needed: false,
-            reason: "synthetic".into(),
-            deny_only_if_sent: false,
+            ..Expected::none("synthetic")
         }),
         not_checked: Vec::new(),
     }

@@ -86,7 +86,7 @@ const FILE_ORDERS: &[(&str, &[&str])] = &[
     (
         "audit",
         &[
-            "identity", "expect", "matrix", "cell", "drift", "sql", "plan", "findings",
+            "identity", "expect", "matrix", "cell", "drift", "sql", "plan", "lists", "findings",
         ],
     ),
 ];

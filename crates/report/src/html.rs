@@ -42,7 +42,7 @@ dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .v-secure>*,.sym.v-secure{color:var(--ok);background:var(--ok-bg)}.v-enforced>*,.sym.v-enforced{color:var(--deny);background:var(--deny-bg)}
 .v-open>*,.v-blocked>*,.v-untrusted>*,.sym.v-open,.sym.v-blocked,.sym.v-untrusted{color:var(--bad);background:var(--bad-bg)}
 .v-unencrypted>*,.sym.v-unencrypted{color:var(--plain);background:var(--plain-bg)}
-.v-unreachable>*,.v-error>*,.sym.v-unreachable,.sym.v-error{color:var(--warn);background:var(--warn-bg)}.v-none{color:var(--muted)}
+.v-unreachable>*,.v-error>*,.v-bad-identity>*,.sym.v-unreachable,.sym.v-error,.sym.v-bad-identity{color:var(--warn);background:var(--warn-bg)}.v-none{color:var(--muted)}
 #filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.4rem 0 .6rem}
 .scroll{overflow-x:auto;max-width:100%;width:fit-content;border:1px solid var(--line);border-radius:.4rem}
 table{border-collapse:collapse}
@@ -121,6 +121,7 @@ fn class(v: Option<Verdict>) -> &'static str {
         Some(Verdict::Untrusted) => "v-untrusted",
         Some(Verdict::Unreachable) => "v-unreachable",
         Some(Verdict::Error) => "v-error",
+        Some(Verdict::BadIdentity) => "v-bad-identity",
         None => "v-none",
     }
 }

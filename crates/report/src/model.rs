@@ -218,12 +218,7 @@ pub struct Cell {
 
 /// What a cell that does not say what was expected reads as.
 fn no_expectation() -> Expected {
-    Expected {
-        allow: false,
-        needed: false,
-        reason: String::new(),
-        deny_only_if_sent: false,
-    }
+    Expected::none("")
 }
 
 fn shared_record<S: Serializer>(r: &Option<Arc<ProbeRecord>>, s: S) -> Result<S::Ok, S::Error> {

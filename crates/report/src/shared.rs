@@ -161,14 +161,15 @@ pub fn component_title(c: &Named<Component>) -> &'static str {
 /// What a verdict means, for legends.
 pub fn verdict_meaning(v: Verdict) -> &'static str {
     match v {
-        Verdict::Secure => "expected to be admitted, and admitted over a verified chain",
-        Verdict::Enforced => "expected to be refused, and refused",
-        Verdict::Open => "expected to be refused, but admitted: the allow-list is not enforced",
-        Verdict::Blocked => "expected to be admitted (or needed), but refused: an outage",
-        Verdict::Unencrypted => "the endpoint speaks plaintext",
+        Verdict::Secure => "admitted over a verified chain, as intended (or where nothing is stated)",
+        Verdict::Enforced => "refused, as intended (or where nothing is stated)",
+        Verdict::Open => "must be refused, but admitted: a list not enforced, or none stated",
+        Verdict::Blocked => "must be admitted (needed, or listed), but refused: an outage",
+        Verdict::Unencrypted => "the endpoint does not speak TLS",
         Verdict::Untrusted => "the server chain does not verify for the dialed address",
         Verdict::Unreachable => "refused or timed out",
         Verdict::Error => "reset, protocol error or no common TLS parameters",
+        Verdict::BadIdentity => "refused because our own certificate is faulty (see its finding)",
     }
 }
 

@@ -176,7 +176,7 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
         Verdict::Open | Verdict::Blocked | Verdict::Unencrypted | Verdict::Untrusted => {
             style.bad(s)
         }
-        Verdict::Unreachable | Verdict::Error => style.warn(s),
+        Verdict::Unreachable | Verdict::Error | Verdict::BadIdentity => style.warn(s),
     }
 }
 

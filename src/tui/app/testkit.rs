@@ -63,9 +63,8 @@ pub(super) fn app() -> App {
             .collect(),
         expected: Matrix::from_fn(3, 4, |_, _| Expected {
             allow: true,
-            needed: false,
-            reason: "test".into(),
-            deny_only_if_sent: false,
+            intent: tlsaudit_engine::audit::Intent::MustAdmit,
+            ..Expected::none("test")
         }),
         not_checked: Vec::new(),
     };

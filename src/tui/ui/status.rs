@@ -185,14 +185,15 @@ fn verdict_lines(th: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled(" Verdicts", th.title()))];
     for v in Verdict::ALL {
         let what = match v {
-            Verdict::Secure => "expected allow, accepted over a trusted chain",
-            Verdict::Enforced => "expected deny, rejected",
-            Verdict::Open => "expected deny, ACCEPTED: allow-list not enforced",
-            Verdict::Blocked => "expected allow or needed, rejected",
-            Verdict::Unencrypted => "the endpoint speaks plaintext",
+            Verdict::Secure => "admitted over a trusted chain, as intended",
+            Verdict::Enforced => "refused, as intended",
+            Verdict::Open => "must be refused, ADMITTED: list not enforced or not set",
+            Verdict::Blocked => "must be admitted (needed or listed), refused",
+            Verdict::Unencrypted => "the endpoint does not speak TLS",
             Verdict::Untrusted => "the server chain does not verify",
             Verdict::Unreachable => "refused or timed out",
             Verdict::Error => "reset, protocol error, no common TLS parameters",
+            Verdict::BadIdentity => "refused: our own certificate is faulty",
         };
         lines.push(Line::from(vec![
             Span::styled(

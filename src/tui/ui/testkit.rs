@@ -62,9 +62,8 @@ pub(super) fn big(n_ep: usize, n_id: usize) -> App {
     };
     let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
         allow: true,
-        needed: false,
-        reason: "test".into(),
-        deny_only_if_sent: false,
+        intent: tlsaudit_engine::audit::Intent::MustAdmit,
+        ..Expected::none("test")
     });
     let mut app = App::new(
         Catalog {

@@ -31,6 +31,7 @@ impl Theme {
             Some(Verdict::Untrusted) => self.fg(Color::Yellow),
             Some(Verdict::Unreachable) => self.fg(Color::DarkGray),
             Some(Verdict::Error) => self.fg(Color::LightMagenta),
+            Some(Verdict::BadIdentity) => self.fg(Color::LightYellow),
         }
     }
 

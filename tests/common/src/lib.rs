@@ -121,9 +121,9 @@ pub fn demo_planted(identity: &str, endpoint: &str) -> tlsaudit_engine::audit::V
             Verdict::Enforced
         }
         ("tikv-2-status", "tidb") => Verdict::Enforced,
-        ("tidb-1-status", "tikv" | "pd" | "tiflash" | "unlisted") => Verdict::Enforced,
+        ("tidb-1-status", "tikv" | "tiflash" | "unlisted") => Verdict::Enforced,
         // tiflash.toml's list (gRPC and metrics) and tiflash-learner.toml's (proxy).
-        ("tiflash-1" | "tiflash-1-metrics", "pd" | "client" | "unlisted") => Verdict::Enforced,
+        ("tiflash-1" | "tiflash-1-metrics", "client" | "unlisted") => Verdict::Enforced,
         ("tiflash-1-proxy", "client" | "unlisted") => Verdict::Enforced,
         // One pd.toml list for the client and peer ports.
         ("pd-1" | "pd-2" | "pd-1-peer" | "pd-2-peer", "unlisted") => Verdict::Enforced,

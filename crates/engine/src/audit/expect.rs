@@ -1,21 +1,77 @@
-//! Expected result of each cell, from the callee's allow-list and its component profile, and the
-//! verdict that compares it with what was observed.
+//! What should happen to each caller at each endpoint (its [`Intent`], from who-needs-whom, the
+//! stated allow-list and what the caller is), what the stated configuration does with it, and
+//! the verdict that compares both with what was observed. The table is in `docs/judgment.md`.
 
 use serde::Serialize;
 
-use super::identity::{AuditIdentity, IdentityKind};
+use super::identity::{AuditIdentity, IdentityKind, Standing};
 use crate::inventory::Endpoint;
 use crate::pki::Trust;
 use crate::probe::{OutcomeClass, ProbeRecord, Protocol};
-use crate::profile::{self, CertPolicy, ClientAuth, CnMatch};
+use crate::profile::{self, CertPolicy, ClientAuth, CnMatch, Component, Role};
+
+/// What should happen to one caller at one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Intent {
+    /// The caller is needed here (who-needs-whom, or `needed_by`), or on a stated list.
+    MustAdmit,
+    /// An outsider, or a caller a stated list leaves out.
+    MustRefuse,
+    /// No list is stated and nothing says the caller is needed: either answer is as configured.
+    #[default]
+    Unstated,
+}
+
+impl Intent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::MustAdmit => "must-admit",
+            Intent::MustRefuse => "must-refuse",
+            Intent::Unstated => "unstated",
+        }
+    }
+}
+
+/// Why a caller must be admitted: what breaks without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    /// The cluster's own traffic (docs/tidb.md, who connects to whom): an outage.
+    Cluster,
+    /// The endpoint's `needed_by` names the identity.
+    Declared,
+    /// TiDB Dashboard, inside PD, with PD's certificate: Dashboard pages break.
+    Dashboard,
+    /// The ctl tools and TiUP's client certificate: operations break.
+    Tool,
+}
+
+impl Need {
+    /// Whether a refusal stops the cluster (critical), not only a tool or page (warning).
+    pub fn is_outage(self) -> bool {
+        matches!(self, Need::Cluster | Need::Declared)
+    }
+}
 
 /// What the configuration says should happen to one identity at one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Expected {
-    /// The endpoint's configuration admits this identity.
+    /// The endpoint's stated configuration admits this identity (a caller the inventory states
+    /// no list for is admitted by it).
     pub allow: bool,
-    /// The identity's component needs this link for the cluster to work.
+    /// The identity's component needs this link (any [`Need`]).
     pub needed: bool,
+    /// What should happen, whatever the configuration says.
+    #[serde(default)]
+    pub intent: Intent,
+    /// Why the caller is needed, if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need: Option<Need>,
+    /// The caller's own certificate is faulty (another CA, expired, no clientAuth): a refusal
+    /// is its fault, not the endpoint's doing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub faulty: bool,
     /// Why, in words.
     pub reason: String,
     /// A deny that holds only if the server asks for the certificate (SQL ports ask only with a
@@ -24,21 +80,42 @@ pub struct Expected {
     pub deny_only_if_sent: bool,
 }
 
+impl Expected {
+    /// An expectation that says nothing (a cell of a report that has none).
+    pub fn none(reason: impl Into<String>) -> Expected {
+        Expected {
+            allow: false,
+            needed: false,
+            intent: Intent::Unstated,
+            need: None,
+            faulty: false,
+            reason: reason.into(),
+            deny_only_if_sent: false,
+        }
+    }
+
+    /// An outsider the stated configuration admits (no list stated): a finding of the list's
+    /// absence, not of an unenforced list.
+    pub fn admitted_unstated(&self) -> bool {
+        self.allow && self.intent == Intent::MustRefuse
+    }
+}
+
 /// A cell's verdict.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Expected allow, accepted over a verified chain.
+    /// Admitted over a verified chain, as intended (or as configured where nothing is stated).
     Secure,
-    /// Expected deny, rejected.
+    /// Refused, as intended (or as configured where nothing is stated).
     Enforced,
-    /// Expected deny, accepted: the allow-list is not enforced (security finding).
+    /// Admitted although it must be refused: a hole (critical where a list or the CA says so).
     Open,
-    /// Expected allow (or needed), rejected (outage finding).
+    /// Refused although it must be admitted: an outage (of a page or tool for a weaker need).
     Blocked,
-    /// The endpoint speaks plaintext.
+    /// The endpoint does not speak TLS (plaintext HTTP, MySQL without TLS, other bytes).
     Unencrypted,
     /// The server chain does not verify for the dialed address.
     Untrusted,
@@ -46,10 +123,13 @@ pub enum Verdict {
     Unreachable,
     /// Reset, protocol error or no common TLS parameters.
     Error,
+    /// Refused because our own certificate is faulty (another CA, expired, no clientAuth):
+    /// nothing is known of the endpoint's list for this caller until the identity is fixed.
+    BadIdentity,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 8] = [
+    pub const ALL: [Verdict; 9] = [
         Verdict::Secure,
         Verdict::Enforced,
         Verdict::Open,
@@ -58,6 +138,7 @@ impl Verdict {
         Verdict::Untrusted,
         Verdict::Unreachable,
         Verdict::Error,
+        Verdict::BadIdentity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +151,7 @@ impl Verdict {
             Verdict::Untrusted => "untrusted",
             Verdict::Unreachable => "unreachable",
             Verdict::Error => "error",
+            Verdict::BadIdentity => "bad_identity",
         }
     }
 
@@ -84,6 +166,7 @@ impl Verdict {
             Verdict::Untrusted => 'U',
             Verdict::Unreachable => '?',
             Verdict::Error => 'E',
+            Verdict::BadIdentity => 'I',
         }
     }
 
@@ -92,21 +175,23 @@ impl Verdict {
         !matches!(self, Verdict::Secure | Verdict::Enforced)
     }
 
-    /// How bad a verdict is (1 to 8), for the worst of several cells (a folded row of the
+    /// How bad a verdict is (1 to 9), for the worst of several cells (a folded row of the
     /// dashboard, the vantage points of a merged report), by the severity of the finding the
     /// audit makes of it: `open` and `blocked` (critical, about this very caller: a hole, an
     /// outage) beat `untrusted` and `unencrypted` (critical, about the endpoint whoever calls),
-    /// which beat `error` and `unreachable` (warnings), then `enforced` and `secure`.
+    /// which beat `bad_identity` (critical, about our own certificate), `error` and
+    /// `unreachable` (warnings), then `enforced` and `secure`.
     pub fn badness(self) -> u8 {
         match self {
             Verdict::Secure => 1,
             Verdict::Enforced => 2,
             Verdict::Unreachable => 3,
             Verdict::Error => 4,
-            Verdict::Unencrypted => 5,
-            Verdict::Untrusted => 6,
-            Verdict::Blocked => 7,
-            Verdict::Open => 8,
+            Verdict::BadIdentity => 5,
+            Verdict::Unencrypted => 6,
+            Verdict::Untrusted => 7,
+            Verdict::Blocked => 8,
+            Verdict::Open => 9,
         }
     }
 }
@@ -127,64 +212,178 @@ fn visible_cns<'a>(id: &'a AuditIdentity, trust: &'a Trust, how: CnMatch) -> Vec
     v
 }
 
+/// Where TiUP calls with its client certificate for the cluster to be managed at all: PD's API
+/// (pd-ctl, `tiup cluster display`) and TiDB's status port (`display` shows a TiDB it cannot
+/// reach as Down). The other ctl tools are run with whichever certificate a list admits.
+fn tools_call(role: Role) -> bool {
+    matches!(role, Role::PdClient | Role::TidbStatus)
+}
+
+/// Why `id` must be admitted at `ep`, if it must: never an outsider.
+pub fn need(ep: &Endpoint, id: &AuditIdentity) -> Option<Need> {
+    let by_role = match id.standing() {
+        Standing::Outsider => return None,
+        Standing::Component(c) => profile::need(c, ep.role).map(|n| match n {
+            profile::Need::Cluster => Need::Cluster,
+            profile::Need::Dashboard => Need::Dashboard,
+        }),
+        Standing::Tool => tools_call(ep.role).then_some(Need::Tool),
+        Standing::Other => None,
+    };
+    let declared = id.kind == IdentityKind::Configured && ep.needed_by.contains(&id.name);
+    if declared && by_role.is_none_or(|n| !n.is_outage()) {
+        return Some(Need::Declared);
+    }
+    by_role
+}
+
 /// The expectation for one identity at one endpoint.
 pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
-    let needed = id.component.is_some_and(|c| profile::needs(c, ep.role))
-        || (id.kind == IdentityKind::Configured && ep.needed_by.contains(&id.name));
-    let e = |allow: bool, reason: String| Expected {
-        allow,
-        needed,
-        reason,
-        deny_only_if_sent: false,
+    let need = need(ep, id);
+    let outsider = id.standing() == Standing::Outsider;
+    let faulty = !outsider && id.caller.check.problem.is_some();
+    // The stated configuration's answer, and the one it would give a sound certificate.
+    let stated = judge(ep, id, trust, true);
+    let sound = if faulty {
+        judge(ep, id, trust, false)
+    } else {
+        stated.clone()
+    };
+    let intent = if need.is_some() {
+        Intent::MustAdmit
+    } else if outsider {
+        outsider_intent(ep, &stated)
+    } else {
+        match sound.basis {
+            Basis::Listed => Intent::MustAdmit,
+            Basis::NotListed | Basis::RefusedKind => Intent::MustRefuse,
+            _ => Intent::Unstated,
+        }
     };
     // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
     let optional = ep.cert_policy() == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
-    if optional && id.kind == IdentityKind::Foreign {
-        return Expected {
-            deny_only_if_sent: true,
-            ..e(
-                false,
-                format!(
-                    "{} {} verifies a client certificate when it asks for one: a certificate from another CA must be refused",
-                    ep.component.title(),
-                    ep.role
-                ),
+    let deny_only_if_sent = optional && id.kind == IdentityKind::Foreign;
+    Expected {
+        allow: stated.allow(),
+        needed: need.is_some(),
+        intent,
+        need,
+        faulty,
+        reason: if deny_only_if_sent {
+            format!(
+                "{} {} verifies a client certificate when it asks for one: a certificate from another CA must be refused",
+                ep.component.title(),
+                ep.role
             )
-        };
+        } else {
+            stated.reason
+        },
+        deny_only_if_sent,
     }
-    let (allow, reason) = judge(ep, id, trust);
-    e(allow, reason)
 }
 
-/// Whether the endpoint should admit the identity, and why: no certificate asked for, the
-/// identity's kind, its certificate's problem, then the allow-list.
-fn judge(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> (bool, String) {
+/// What an outsider should meet: refused wherever the stated configuration refuses it, and
+/// where it admits it because no list is stated, refused too on a TiDB component's endpoint
+/// that could enforce a list (TiDB's guide sets `cert-allowed-cn` so that "other visitors are
+/// blocked even though they have legitimate certificates") and on any endpoint that requires
+/// certificates. A port that asks for no certificate by design (the SQL ports, a generic
+/// server without `client_auth`) leaves it unstated.
+fn outsider_intent(ep: &Endpoint, stated: &Stated) -> Intent {
+    match stated.basis {
+        Basis::NoCertAsked => {
+            let could_list = ep.component.is_tidb()
+                && ep.protocol != Protocol::Mysql
+                && ep.cert_policy() == CertPolicy::WithList;
+            if could_list {
+                Intent::MustRefuse
+            } else {
+                Intent::Unstated
+            }
+        }
+        // A path every certificate may read by design (TiKV's `/metrics`).
+        Basis::ExemptPath => Intent::Unstated,
+        _ => Intent::MustRefuse,
+    }
+}
+
+/// On what grounds the stated configuration admits or refuses a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// No client certificate is asked for (or required).
+    NoCertAsked,
+    /// A certificate is required and this caller has none, or one from another CA.
+    RefusedKind,
+    /// The caller's certificate is faulty.
+    CertProblem,
+    /// A list is stated but not enforced here by design (PD's client port with one entry).
+    ListNotEnforced,
+    /// The path probed is one the list does not cover by design (TiKV's `/metrics`).
+    ExemptPath,
+    /// No list is stated: any certificate from the CA is admitted.
+    NoList,
+    /// On the stated list.
+    Listed,
+    /// Not on the stated list.
+    NotListed,
+}
+
+/// The stated configuration's answer for a caller, and why in words.
+#[derive(Debug, Clone)]
+struct Stated {
+    basis: Basis,
+    reason: String,
+}
+
+impl Stated {
+    fn new(basis: Basis, reason: String) -> Stated {
+        Stated { basis, reason }
+    }
+
+    fn allow(&self) -> bool {
+        !matches!(
+            self.basis,
+            Basis::RefusedKind | Basis::CertProblem | Basis::NotListed
+        )
+    }
+}
+
+/// Whether the endpoint's stated configuration admits the identity, and why: no certificate
+/// asked for, the identity's kind, its certificate's problem (if `check_cert`), then the list.
+fn judge(ep: &Endpoint, id: &AuditIdentity, trust: &Trust, check_cert: bool) -> Stated {
     let policy = ep.policy();
     // `client_auth = "optional"` with a list: callers without a certificate are admitted, the
     // list judges those that send one.
     let optional_with_list = ep.client_auth == Some(ClientAuth::Optional) && policy.list_enforced;
     let judged_by_list = optional_with_list && id.kind != IdentityKind::Anonymous;
     if !policy.requires_cert && !judged_by_list {
-        return (true, no_cert_asked(ep));
+        return Stated::new(Basis::NoCertAsked, no_cert_asked(ep));
     }
     if let Some(why) = refused_kind(ep, id.kind) {
-        return (false, why);
+        return Stated::new(Basis::RefusedKind, why);
     }
-    if let Some(problem) = &id.caller.check.problem {
-        return (false, format!("the certificate {problem}"));
+    if let Some(problem) = id.caller.check.problem.as_ref().filter(|_| check_cert) {
+        return Stated::new(Basis::CertProblem, format!("the certificate {problem}"));
+    }
+    if let Some(why) = policy.not_enforced_because {
+        let path = ep.path.as_deref().map(|p| p.split('?').next().unwrap_or(p));
+        let exempt = path.is_some_and(|p| ep.profile.exempt_paths.contains(&p));
+        let basis = if exempt {
+            Basis::ExemptPath
+        } else {
+            Basis::ListNotEnforced
+        };
+        return Stated::new(basis, why);
     }
     if !policy.list_enforced {
-        let why = policy.not_enforced_because.unwrap_or_else(|| {
-            if ep.component == profile::Component::Generic {
-                "no allowed_cn is set: any certificate from the CA is admitted".to_string()
-            } else {
-                format!(
-                    "no {} is set: any certificate from the CA is admitted",
-                    ep.profile.list
-                )
-            }
-        });
-        return (true, why);
+        let key = if ep.component == Component::Generic {
+            "allowed_cn".to_string()
+        } else {
+            ep.profile.list.to_string()
+        };
+        return Stated::new(
+            Basis::NoList,
+            format!("no {key} is set: any certificate from the CA is admitted"),
+        );
     }
     allow_list(ep, id, trust)
 }
@@ -225,13 +424,16 @@ fn refused_kind(ep: &Endpoint, kind: IdentityKind) -> Option<String> {
 }
 
 /// The allow-list's judgement of the CNs the endpoint sees for the identity.
-fn allow_list(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> (bool, String) {
+fn allow_list(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Stated {
     let list = || format!("[{}]", ep.allowed_cn.join(", "));
     let cns = visible_cns(id, trust, ep.profile.cn_match);
     match cns.iter().find(|cn| ep.allowed_cn.iter().any(|a| a == *cn)) {
-        Some(cn) => (true, format!("CN {cn} is on the allow-list {}", list())),
-        None => (
-            false,
+        Some(cn) => Stated::new(
+            Basis::Listed,
+            format!("CN {cn} is on the allow-list {}", list()),
+        ),
+        None => Stated::new(
+            Basis::NotListed,
             format!(
                 "CN {} is not on the allow-list {}",
                 id.caller.identity.cn().unwrap_or("(none)"),
@@ -241,28 +443,28 @@ fn allow_list(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> (bool, String
     }
 }
 
-/// Compare what was expected with what a probe observed.
+/// Compare what was expected with what a probe observed (the table in `docs/judgment.md`).
 pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
     use OutcomeClass as O;
     // A chain callers refuse makes the link unusable whatever happened to the identity after it.
     if rec.server_verification.as_ref().is_some_and(|v| !v.trusted) {
         return Verdict::Untrusted;
     }
+    let sent = rec.tls.as_ref().is_some_and(|t| t.client_cert_sent);
     match rec.outcome.class {
         O::Plaintext => Verdict::Unencrypted,
         O::ServerUntrusted => Verdict::Untrusted,
         O::Refused | O::Timeout | O::ResolveFailed => Verdict::Unreachable,
         O::Reset | O::ProtocolError | O::TlsMismatch | O::Error => Verdict::Error,
-        O::Accepted if expected.allow => Verdict::Secure,
-        O::Accepted
-            if expected.deny_only_if_sent
-                && rec.tls.as_ref().is_some_and(|t| !t.client_cert_sent) =>
-        {
-            Verdict::Secure
-        }
+        // A faulty certificate the server took: it does not verify client certificates.
+        O::Accepted if expected.faulty && sent => Verdict::Open,
+        O::Accepted if expected.intent != Intent::MustRefuse => Verdict::Secure,
+        O::Accepted if expected.deny_only_if_sent && !sent => Verdict::Secure,
         O::Accepted => Verdict::Open,
         O::CnRejected | O::CertRejected | O::CertRequired => {
-            if expected.allow || (expected.needed && rec.outcome.class == O::CnRejected) {
+            if expected.faulty {
+                Verdict::BadIdentity
+            } else if expected.intent == Intent::MustAdmit {
                 Verdict::Blocked
             } else {
                 Verdict::Enforced
@@ -310,6 +512,7 @@ mod tests {
                 kind: IdentityKind::Configured,
                 component: None,
                 caller: Caller::new(identity, &trust),
+                outsider: false,
             });
         }
         ids.push(AuditIdentity {
@@ -317,6 +520,7 @@ mod tests {
             kind: IdentityKind::Anonymous,
             component: None,
             caller: Caller::new(Identity::anonymous(), &trust),
+            outsider: false,
         });
         ids.push(AuditIdentity {
             name: "foreign".into(),
@@ -329,6 +533,7 @@ mod tests {
                     .unwrap(),
                 &trust,
             ),
+            outsider: false,
         });
         Fixture { trust, ids }
     }

@@ -3,15 +3,14 @@
 //! (expiry), then the drift's and the SQL ports' findings and the static ones, most severe
 //! first.
 
-use std::collections::BTreeSet;
-
 use super::expect::Verdict;
-use super::identity::{AuditIdentity, IdentityKind};
+use super::identity::{IdentityKind, Standing};
+use super::lists::Records;
 use super::matrix::{EndpointId, IdentityId};
 use super::plan::{Plan, Snapshot};
 use crate::finding::{Code, Finding, Severity};
 use crate::inventory::Endpoint;
-use crate::probe::{OutcomeClass, ProbeRecord, Protocol, UntrustedReason};
+use crate::probe::{ProbeRecord, Protocol, UntrustedReason};
 
 fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     let sans = rec
@@ -47,8 +46,8 @@ fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
             Finding::new(
                 Code::ExporterPlaintext,
                 Severity::Info,
-                format!("{agent} ({}) answers plaintext HTTP: TiUP does not put its monitoring agents under TLS", ep.address),
-                rec.outcome.summary.clone(),
+                format!("{} ({agent}) answers plaintext HTTP: TiUP does not put its monitoring agents under TLS", ep.name),
+                format!("{}: {}", ep.address, rec.outcome.summary),
                 "they serve metrics, not cluster traffic: firewall the port to the monitoring hosts, or set ignore_exporter: true on the instances of a host that must not run them",
             )
             .endpoint(ep.name.clone()),
@@ -58,8 +57,8 @@ fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
             Finding::new(
                 Code::Unreachable,
                 Severity::Info,
-                format!("{agent} ({}) could not be reached from here", ep.address),
-                records[0].1.outcome.summary.clone(),
+                format!("{} ({agent}) could not be reached from here", ep.name),
+                format!("{}: {}", ep.address, records[0].1.outcome.summary),
                 "nothing to do if only the monitoring hosts may reach it; otherwise check that TiUP's monitored agents run on that host (`tiup cluster display`)",
             )
             .endpoint(ep.name.clone()),
@@ -67,8 +66,6 @@ fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
     }
 }
 
-/// A probed endpoint's records: identity, record and verdict of every cell that has both.
-type Records<'a> = [(IdentityId, &'a ProbeRecord, Verdict)];
 
 /// The certificate-expiry window of a round, in Unix seconds.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +82,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     let horizon = now + i64::from(plan.inventory.options.expiry_warning_days) * 86_400;
     let window = Window { now, horizon };
     let encrypted = encrypted_endpoints(plan, snap);
+    let cluster = tiup_name(&plan.inventory);
 
     for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
         let e = EndpointId(e);
@@ -97,19 +95,19 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
             continue;
         }
         let ctx = EndpointContext {
+            cluster: &cluster,
             cluster_tls: !encrypted.is_empty(),
             window,
             allow_unreachable: plan.inventory.options.allow_unreachable,
         };
-        endpoint_findings(ep, &records, ctx, &mut out);
+        endpoint_findings(ep, &records, &ctx, &mut out);
         alpn_finding(ep, &records, &mut out);
-        allow_list_findings(plan, e, ep, &mut out);
-        cell_findings(plan, e, ep, &records, &mut out);
+        super::lists::findings(plan, e, ep, &records, &mut out);
     }
 
     super::drift::findings(plan.endpoints(), &snap.drift, &mut out);
-    identity_findings(plan, window, &mut out);
-    partial_tls_finding(encrypted.len(), &mut out);
+    identity_findings(plan, snap, window, &mut out);
+    partial_tls_finding(plan, encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
     // their own findings say what they answered.
     let exporters_probed = plan
@@ -133,10 +131,14 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     out
 }
 
-/// Endpoints of the cluster's own links that negotiated TLS (the SQL ports are the clients').
+/// TiDB endpoints of the cluster's own links that negotiated TLS (the SQL ports are the
+/// clients').
 fn encrypted_endpoints(plan: &Plan, snap: &Snapshot) -> Vec<usize> {
     (0..snap.cells.endpoints())
-        .filter(|&e| plan.inventory.endpoints[e].protocol != Protocol::Mysql)
+        .filter(|&e| {
+            let ep = &plan.inventory.endpoints[e];
+            ep.protocol != Protocol::Mysql && ep.component.is_tidb()
+        })
         .filter(|e| {
             snap.cells
                 .column(EndpointId(*e))
@@ -147,7 +149,9 @@ fn encrypted_endpoints(plan: &Plan, snap: &Snapshot) -> Vec<usize> {
 
 /// What the endpoint findings need besides the endpoint.
 #[derive(Debug, Clone, Copy)]
-struct EndpointContext {
+struct EndpointContext<'a> {
+    /// The cluster's name in a TiUP command.
+    cluster: &'a str,
     cluster_tls: bool,
     window: Window,
     allow_unreachable: bool,
@@ -158,44 +162,49 @@ struct EndpointContext {
 fn endpoint_findings(
     ep: &Endpoint,
     records: &Records<'_>,
-    ctx: EndpointContext,
+    ctx: &EndpointContext<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let EndpointContext {
-        cluster_tls,
-        window,
-        allow_unreachable,
-    } = ctx;
-    let title = ep.component.title();
-    let file = ep.profile.config.file;
     // TiUP's agents: what they answer, at info severity; a TLS-enabled agent still gets the
     // certificate findings below.
     let agent = ep.component == crate::profile::Component::Exporter;
     if agent {
         exporter_findings(ep, records, out);
     } else if ep.protocol == Protocol::Mysql {
-        super::sql::findings(ep, records, cluster_tls, out);
+        super::sql::findings(ep, records, ctx.cluster_tls, out);
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Unencrypted) {
         out.push(
             Finding::new(
                 Code::PlaintextEndpoint,
                 Severity::Critical,
-                format!("{title} {} ({}) speaks plaintext, not TLS", ep.role, ep.address),
-                rec.outcome.summary.clone(),
-                format!("enable TLS on it: set the ca, cert and key paths in the [security] section of {file} (or `tiup cluster tls <cluster> enable`); TiDB does not support a partly encrypted cluster"),
+                format!("{} speaks plaintext, not TLS", ep.name),
+                format!("{}: {}", ep.address, rec.outcome.summary),
+                plaintext_fix(ep, ctx.cluster),
             )
             .endpoint(ep.name.clone()),
         );
     }
     untrusted_finding(ep, records, out);
     // (An unreachable agent was said by exporter_findings, at info severity.)
-    reach_finding(ep, records, agent, allow_unreachable, out);
-    expiring_finding(ep, records, window, out);
+    reach_finding(ep, records, agent, ctx.allow_unreachable, out);
+    expiring_finding(ep, records, ctx.window, out);
+}
+
+/// How to put an endpoint under TLS, in the words of what it is.
+fn plaintext_fix(ep: &Endpoint, cluster: &str) -> String {
+    use crate::profile::Component as C;
+    match ep.component {
+        c if c.is_tidb() => format!(
+            "enable TLS on it: set the ca, cert and key paths in the [security] section of {} (or `tiup cluster tls {cluster} enable`); TiDB does not support a partly encrypted cluster",
+            ep.profile.config.file
+        ),
+        C::Etcd => "start etcd with --cert-file, --key-file, --trusted-ca-file and --client-cert-auth (--peer-* for the peer port), and https:// URLs".to_string(),
+        _ => "configure TLS on the server (a certificate and key, and for mutual TLS the CA that issues the callers' certificates), or correct the address if this is not the TLS port".to_string(),
+    }
 }
 
 /// An untrusted server certificate.
 fn untrusted_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
-    let title = ep.component.title();
     if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Untrusted) {
         let v = rec.server_verification.as_ref();
         let reason = v.and_then(|v| v.reason);
@@ -204,12 +213,15 @@ fn untrusted_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
                 Code::ServerUntrusted,
                 Severity::Critical,
                 format!(
-                    "{title} {} ({}) presents a certificate callers refuse: {}",
-                    ep.role,
-                    ep.address,
+                    "{} presents a certificate callers refuse: {}",
+                    ep.name,
                     reason.map_or("other", |r| r.as_str())
                 ),
-                v.and_then(|v| v.detail.clone()).unwrap_or_default(),
+                format!(
+                    "{}: {}",
+                    ep.address,
+                    v.and_then(|v| v.detail.clone()).unwrap_or_default()
+                ),
                 untrusted_fix(reason, rec),
             )
             .endpoint(ep.name.clone()),
@@ -225,7 +237,6 @@ fn reach_finding(
     allow_unreachable: bool,
     out: &mut Vec<Finding>,
 ) {
-    let title = ep.component.title();
     if !unreachable_said && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
         out.push(
             Finding::new(
@@ -235,11 +246,8 @@ fn reach_finding(
                 } else {
                     Severity::Critical
                 },
-                format!(
-                    "{title} {} ({}) could not be reached: nothing about it was checked",
-                    ep.role, ep.address
-                ),
-                records[0].1.outcome.summary.clone(),
+                format!("{} could not be reached: nothing about it was checked", ep.name),
+                format!("{}: {}", ep.address, records[0].1.outcome.summary),
                 "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down",
             )
             .endpoint(ep.name.clone()),
@@ -249,8 +257,8 @@ fn reach_finding(
             Finding::new(
                 Code::ProtocolError,
                 Severity::Warning,
-                format!("{title} {} ({}) broke the TLS or application protocol", ep.role, ep.address),
-                rec.outcome.summary.clone(),
+                format!("{} broke the TLS or application protocol", ep.name),
+                format!("{}: {}", ep.address, rec.outcome.summary),
                 "check that the address is the component's TLS port and that both sides offer a common TLS version (TiKV's status port speaks TLS 1.2 only)",
             )
             .endpoint(ep.name.clone()),
@@ -295,14 +303,10 @@ fn alpn_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
         Finding::new(
             Code::GrpcNoAlpn,
             Severity::Critical,
+            format!("{} negotiates no ALPN h2: gRPC callers refuse it", ep.name),
             format!(
-                "{} {} ({}) negotiates no ALPN h2: gRPC callers refuse it",
-                ep.component.title(),
-                ep.role,
-                ep.address
-            ),
-            format!(
-                "ALPN negotiated: {}",
+                "{}: ALPN negotiated: {}",
+                ep.address,
                 tls.alpn.as_deref().unwrap_or("none")
             ),
             "serve gRPC with ALPN h2 (upgrade the component, or make the TLS proxy in front of it negotiate h2); gRPC callers log \"missing selected ALPN property\"",
@@ -311,227 +315,126 @@ fn alpn_finding(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding>) {
     );
 }
 
-/// The endpoint's CN allow-list: configured where it has no effect, or missing where a client
-/// certificate is required.
-fn allow_list_findings(plan: &Plan, e: EndpointId, ep: &Endpoint, out: &mut Vec<Finding>) {
-    let file = ep.profile.config.file;
-    let key = ep.profile.list;
-    let policy = ep.policy();
-    if let Some(why) = &policy.not_enforced_because {
-        if ep
-            .profile
-            .exempt_paths
-            .iter()
-            .all(|p| Some(*p) != ep.path.as_deref())
-        {
-            out.push(
-                Finding::new(
-                    Code::ListNotEnforcedByDesign,
-                    Severity::Warning,
-                    format!("{} lists {} in {key}, but the list has no effect there", ep.name, ep.allowed_cn.join(", ")),
-                    why.clone(),
-                    if ep.component == crate::profile::Component::Pd {
-                        format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
-                    } else {
-                        format!("probe a path the list covers; {key} in {file} is in force elsewhere")
-                    },
-                )
-                .endpoint(ep.name.clone()),
-            );
-        }
-    } else if policy.requires_cert && ep.allowed_cn.is_empty() {
-        let needed: BTreeSet<&str> = plan
-            .identities
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
-            .filter_map(|(_, id)| id.caller.identity.cn())
-            .collect();
-        out.push(
-            Finding::new(
-                Code::NoAllowList,
-                Severity::Info,
-                format!(
-                    "{} admits every certificate the CA issued: {key} is not set",
-                    ep.name
-                ),
-                "no CN allow-list is configured",
-                if needed.is_empty() {
-                    format!("set {key} in {file} to the CNs of the components that call it")
-                } else {
-                    format!(
-                        "set {key} = [{}] in {file} to admit only the components that need it",
-                        needed
-                            .iter()
-                            .map(|c| format!("\"{c}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-            )
-            .endpoint(ep.name.clone()),
-        );
+/// The endpoints that refused an identity because of its own certificate (`bad_identity`).
+fn refused_for_fault(plan: &Plan, snap: &Snapshot, i: IdentityId) -> String {
+    let names: Vec<&str> = (0..snap.cells.endpoints())
+        .filter(|&e| snap.cells[(i, EndpointId(e))].verdict == Some(Verdict::BadIdentity))
+        .map(|e| plan.inventory.endpoints[e].name.as_str())
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("; refused for it by {}", names.join(", "))
     }
 }
 
-/// Cell-level findings: a caller admitted that should be refused, or refused that should be
-/// admitted.
-fn cell_findings(
-    plan: &Plan,
-    e: EndpointId,
-    ep: &Endpoint,
-    records: &Records<'_>,
-    out: &mut Vec<Finding>,
-) {
-    let title = ep.component.title();
-    let file = ep.profile.config.file;
-    let key = ep.profile.list;
-    for (i, rec, verdict) in records {
-        let id = &plan.identities[i.0];
-        let exp = &plan.expected[(*i, e)];
-        let cn = id.caller.identity.cn().unwrap_or("(none)");
-        match verdict {
-            Verdict::Open => {
-                let (code, what, fix) = open_problem(ep, id, cn);
-                out.push(
-                    Finding::new(
-                        code,
-                        Severity::Critical,
-                        format!("{} {what}", ep.name),
-                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                        fix,
-                    )
-                    .endpoint(ep.name.clone())
-                    .identity(id.name.clone()),
-                );
-            }
-            Verdict::Blocked if !exp.allow && exp.needed => out.push(
-                Finding::new(
-                    Code::CallerNotListed,
-                    Severity::Critical,
-                    format!(
-                        "{title} {key} on {} lacks {cn}, which {} needs",
-                        ep.name,
-                        id.component.map_or("this caller", |c| c.title())
-                    ),
-                    format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                    format!(
-                        "add \"{cn}\" to {key} in {file} on {}, then restart {title}",
-                        ep.host()
-                    ),
-                )
-                .endpoint(ep.name.clone())
-                .identity(id.name.clone()),
-            ),
-            Verdict::Blocked => {
-                let fix = match rec.outcome.class {
-                    OutcomeClass::CnRejected => format!("the running {title} refuses CN {cn} although the inventory lists it: the server runs with another {key}; check {file} and restart"),
-                    OutcomeClass::CertRequired => "send a client certificate: this caller has none".to_string(),
-                    _ => format!("the server refuses the certificate of {}: {}; every component must trust the same ca.crt and present a certificate it issued", id.name, rec.outcome.summary),
-                };
-                out.push(
-                    Finding::new(
-                        Code::CallerBlocked,
-                        Severity::Critical,
-                        format!(
-                            "{} refuses {} ({cn}), which it should admit",
-                            ep.name, id.name
-                        ),
-                        format!("{}: {}", rec.outcome.class, rec.outcome.summary),
-                        fix,
-                    )
-                    .endpoint(ep.name.clone())
-                    .identity(id.name.clone()),
-                );
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Why an endpoint that admitted `id` should not have: the code, what it accepts, and the fix.
-fn open_problem(ep: &Endpoint, id: &AuditIdentity, cn: &str) -> (Code, String, String) {
-    let title = ep.component.title();
-    let file = ep.profile.config.file;
-    let key = ep.profile.list;
-    match id.kind {
-        IdentityKind::Anonymous => (
-            Code::AnonymousAccepted,
-            "accepts a caller without a client certificate".to_string(),
-            format!("require client certificates: set the CA path in the [security] section of {file} and restart"),
-        ),
-        IdentityKind::Foreign => (
-            Code::ForeignCaAccepted,
-            format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
-            format!("make {file} point its CA path at the cluster CA only, and restart"),
-        ),
-        _ if id.caller.check.problem.is_some() => (
-            Code::BadCertAccepted,
-            format!("accepts a certificate that {}", id.caller.check.problem.clone().unwrap_or_default()),
-            "the server does not verify client certificates properly; check its TLS settings".to_string(),
-        ),
-        _ => (
-            Code::CnNotEnforced,
-            format!("accepts CN {cn} although {key} does not list it"),
-            format!("the running {title} does not enforce {key} = [{}]: set it in {file} on {} and restart ({title} reads it at start)", ep.allowed_cn.join(", "), ep.host()),
-        ),
-    }
-}
-
-/// Identities: certificates expiring or expired.
-fn identity_findings(plan: &Plan, window: Window, out: &mut Vec<Finding>) {
-    for id in &plan.identities {
-        if id.kind != IdentityKind::Configured {
+/// Identities of the cluster (the inventory's and the minted ones; not the outsiders): a
+/// certificate expired, about to expire, or faulty otherwise (another CA, not yet valid, no
+/// clientAuth). A faulty one is our own fault: its refusals say nothing of the endpoints.
+fn identity_findings(plan: &Plan, snap: &Snapshot, window: Window, out: &mut Vec<Finding>) {
+    for (i, id) in plan.identities.iter().enumerate() {
+        let ours = matches!(id.kind, IdentityKind::Configured | IdentityKind::Minted);
+        if !ours || id.standing() == Standing::Outsider {
             continue;
         }
         let Some(leaf) = &id.caller.identity.leaf else {
             continue;
         };
-        if leaf.not_after_unix <= window.now {
-            out.push(
-                Finding::new(
-                    Code::CertExpired,
-                    Severity::Critical,
-                    format!(
-                        "the certificate of {} expired on {}",
-                        id.name, leaf.not_after
-                    ),
-                    format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-                    "issue a new certificate from the cluster CA and replace the file",
-                )
-                .identity(id.name.clone()),
-            );
-        } else if leaf.not_after_unix <= window.horizon {
-            out.push(
-                Finding::new(
-                    Code::CertExpiring,
-                    Severity::Warning,
-                    format!(
-                        "the certificate of {} expires on {}",
-                        id.name, leaf.not_after
-                    ),
-                    format!("{} (sha256 {})", leaf.subject, leaf.sha256),
-                    "renew it before it expires",
-                )
-                .identity(id.name.clone()),
-            );
-        }
+        let evidence = format!(
+            "{} (sha256 {}){}",
+            leaf.subject,
+            leaf.sha256,
+            refused_for_fault(plan, snap, IdentityId(i))
+        );
+        let finding = if leaf.not_after_unix <= window.now {
+            Finding::new(
+                Code::CertExpired,
+                Severity::Critical,
+                format!("the certificate of {} expired on {}", id.name, leaf.not_after),
+                evidence,
+                "issue a new certificate from the cluster CA and replace the file",
+            )
+        } else if let Some(problem) = &id.caller.check.problem {
+            Finding::new(
+                Code::IdentityInvalid,
+                Severity::Critical,
+                format!("the certificate of {} {problem}", id.name),
+                evidence,
+                identity_fix(&plan.inventory, problem),
+            )
+        } else if id.kind == IdentityKind::Configured && leaf.not_after_unix <= window.horizon {
+            Finding::new(
+                Code::CertExpiring,
+                Severity::Warning,
+                format!("the certificate of {} expires on {}", id.name, leaf.not_after),
+                evidence,
+                "renew it before it expires",
+            )
+        } else {
+            continue;
+        };
+        out.push(finding.identity(id.name.clone()));
     }
 }
 
-/// Partial TLS: some endpoints plaintext (counted in `out`) while `encrypted` others use TLS.
-fn partial_tls_finding(encrypted: usize, out: &mut Vec<Finding>) {
-    let plaintext = out
+/// How to fix an identity's certificate problem (the words of `IdentityCheck::problem`).
+fn identity_fix(inv: &crate::inventory::Inventory, problem: &str) -> String {
+    if problem.contains("not issued by the cluster CA") {
+        format!(
+            "issue this identity's certificate from the cluster CA ({}), or, if it belongs to another cluster, remove it from {}",
+            inv.ca.display(),
+            inv.origin.noun()
+        )
+    } else if problem.contains("clientAuth") {
+        "reissue the certificate with extendedKeyUsage clientAuth (TiUP gives component certificates serverAuth and clientAuth)".to_string()
+    } else if problem.contains("not valid before") {
+        "check the clock of this machine and of the CA host (NTP), or wait until the certificate is valid".to_string()
+    } else {
+        "issue a new certificate from the cluster CA and replace the file".to_string()
+    }
+}
+
+/// The cluster's name in a TiUP command: known from a topology, a placeholder otherwise (an
+/// inventory's name need not be TiUP's).
+pub(super) fn tiup_name(inv: &crate::inventory::Inventory) -> String {
+    match inv.origin {
+        crate::inventory::Origin::Topology => inv.cluster.clone(),
+        crate::inventory::Origin::Inventory => "<cluster>".to_string(),
+    }
+}
+
+/// Partial TLS among TiDB's own components: some plaintext (their findings in `out`) while
+/// `encrypted` others use TLS. Other endpoints (an nginx, an etcd) are not TiDB's concern.
+fn partial_tls_finding(plan: &Plan, encrypted: usize, out: &mut Vec<Finding>) {
+    let tidb = |name: &str| {
+        plan.inventory
+            .endpoints
+            .iter()
+            .any(|e| e.name == name && e.component.is_tidb())
+    };
+    let plaintext: Vec<&str> = out
         .iter()
         .filter(|f| f.code == Code::PlaintextEndpoint)
-        .count();
-    if plaintext > 0 && encrypted > 0 {
-        out.push(Finding::new(
+        .filter_map(|f| f.endpoint.as_deref())
+        .filter(|n| tidb(n))
+        .collect();
+    if !plaintext.is_empty() && encrypted > 0 {
+        let finding = Finding::new(
             Code::PartialTls,
             Severity::Critical,
-            format!("{plaintext} endpoint(s) speak plaintext while {encrypted} use TLS"),
-            "TiDB does not support enabling TLS on only part of a cluster",
-            "enable TLS on every component (`tiup cluster tls <cluster> enable`), or on none",
-        ));
+            format!(
+                "{} TiDB endpoint(s) speak plaintext while {encrypted} use TLS",
+                plaintext.len()
+            ),
+            format!(
+                "plaintext: {}; TiDB does not support enabling TLS on only part of a cluster",
+                plaintext.join(", ")
+            ),
+            format!(
+                "enable TLS on every component (`tiup cluster tls {} enable`), or on none",
+                tiup_name(&plan.inventory)
+            ),
+        );
+        out.push(finding);
     }
 }

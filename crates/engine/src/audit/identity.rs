@@ -54,6 +54,21 @@ pub fn extra_names(inv: &Inventory) -> Vec<&'static str> {
     .collect()
 }
 
+/// Who a caller is, for what it should meet (docs/judgment.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "standing", content = "component")]
+pub enum Standing {
+    /// A component of the cluster (by the inventory's `component`, or its CN).
+    Component(Component),
+    /// TiUP's client certificate (`<cluster>-client`) used by TiUP and the ctl tools.
+    Tool,
+    /// Anonymous, foreign, unlisted, or an inventory identity declared one
+    /// (`expect = "refuse"`): never needed, to be refused wherever a list could.
+    Outsider,
+    /// An inventory identity of unknown purpose: a stated list decides.
+    Other,
+}
+
 /// A caller of the audit.
 #[derive(Debug, Clone)]
 pub struct AuditIdentity {
@@ -61,6 +76,8 @@ pub struct AuditIdentity {
     pub kind: IdentityKind,
     pub component: Option<Component>,
     pub caller: Caller,
+    /// Declared an outsider by the inventory (`expect = "refuse"`).
+    pub outsider: bool,
 }
 
 impl AuditIdentity {
@@ -72,9 +89,40 @@ impl AuditIdentity {
         AuditIdentity {
             name: entry.name.clone(),
             kind: IdentityKind::Configured,
+            component: component.filter(|_| !entry.outsider),
+            caller,
+            outsider: entry.outsider,
+        }
+    }
+
+    /// A caller the audit makes.
+    fn extra(name: &str, kind: IdentityKind, component: Option<Component>, caller: Caller) -> AuditIdentity {
+        AuditIdentity {
+            name: name.to_string(),
+            kind,
             component,
             caller,
+            outsider: false,
         }
+    }
+
+    /// Who the caller is: an outsider by kind or declaration, else a component, TiUP's client
+    /// (a CN ending in `-client`), or unknown.
+    pub fn standing(&self) -> Standing {
+        let outsider_kind = matches!(
+            self.kind,
+            IdentityKind::Anonymous | IdentityKind::Foreign | IdentityKind::Unlisted
+        );
+        if outsider_kind || self.outsider {
+            return Standing::Outsider;
+        }
+        if let Some(c) = self.component {
+            return Standing::Component(c);
+        }
+        if self.caller.identity.cn().is_some_and(|cn| cn.ends_with("-client")) {
+            return Standing::Tool;
+        }
+        Standing::Other
     }
 }
 
@@ -90,12 +138,12 @@ pub fn extra_identities(
     let mut identities = Vec::new();
     let opts = &inventory.options;
     if opts.anonymous {
-        identities.push(AuditIdentity {
-            name: "anonymous".into(),
-            kind: IdentityKind::Anonymous,
-            component: None,
-            caller: Caller::new(Identity::anonymous(), trust),
-        });
+        identities.push(AuditIdentity::extra(
+            "anonymous",
+            IdentityKind::Anonymous,
+            None,
+            Caller::new(Identity::anonymous(), trust),
+        ));
     }
     if opts.foreign {
         // The foreign identity carries a CN that is on the lists, so that only the CA check
@@ -106,12 +154,12 @@ pub fn extra_identities(
             .unwrap_or_else(|| "tidb".to_string());
         let identity =
             Ca::generate("tlsaudit throwaway", 1)?.identity("foreign", &cn, &[], false, 1)?;
-        identities.push(AuditIdentity {
-            name: "foreign".into(),
-            kind: IdentityKind::Foreign,
-            component: None,
-            caller: Caller::new(identity, trust),
-        });
+        identities.push(AuditIdentity::extra(
+            "foreign",
+            IdentityKind::Foreign,
+            None,
+            Caller::new(identity, trust),
+        ));
     }
     let Some(ca_key) = &inventory.ca_key else {
         return Ok(identities);
@@ -138,24 +186,24 @@ pub fn extra_identities(
         while listed.contains(&cn.as_str()) {
             cn.push('x');
         }
-        identities.push(AuditIdentity {
-            name: "unlisted".into(),
-            kind: IdentityKind::Unlisted,
-            component: None,
-            caller: Caller::new(ca.identity("unlisted", &cn, &[], false, 1)?, trust),
-        });
+        identities.push(AuditIdentity::extra(
+            "unlisted",
+            IdentityKind::Unlisted,
+            None,
+            Caller::new(ca.identity("unlisted", &cn, &[], false, 1)?, trust),
+        ));
     }
     for c in minted {
         // The CN and both usages TiUP gives the component's certificate; no SANs, so that
         // etcd's peer port (which matches a client certificate's SANs against the source
         // address when it has any) sees a caller from this host as it would the component.
         let name = minted_name(c);
-        identities.push(AuditIdentity {
-            name: name.to_string(),
-            kind: IdentityKind::Minted,
-            component: Some(c),
-            caller: Caller::new(ca.identity(name, name, &[], true, 1)?, trust),
-        });
+        identities.push(AuditIdentity::extra(
+            name,
+            IdentityKind::Minted,
+            Some(c),
+            Caller::new(ca.identity(name, name, &[], true, 1)?, trust),
+        ));
     }
     Ok(identities)
 }

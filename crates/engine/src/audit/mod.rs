@@ -5,7 +5,8 @@
 //! The files, bottom to top (none imports one above it, nor this file): `identity` (the
 //! callers), `expect` (what each cell should see, the verdict), `matrix` (the identity x
 //! endpoint matrix), `cell` (a cell's state), `drift` (rotation drift), `sql` (the SQL ports'
-//! findings), `plan` (the plan and the snapshot), `findings` (a round's findings), and here the
+//! findings), `plan` (the plan and the snapshot), `lists` (each cell against its intent, and each
+//! endpoint's allow-list as stated and as observed), `findings` (a round's findings), and here the
 //! auditor that runs the rounds.
 
 pub mod cell;
@@ -13,6 +14,7 @@ pub mod drift;
 pub mod expect;
 pub mod findings;
 pub mod identity;
+pub mod lists;
 pub mod matrix;
 pub mod plan;
 pub mod sql;
@@ -26,8 +28,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 pub use crate::finding::{Code, Finding, Severity};
 use crate::probe::{probe_with, ProbeRecord};
 pub use cell::CellState;
-pub use expect::{Expected, Verdict};
-pub use identity::{extra_identities, extra_names, AuditIdentity, IdentityKind};
+pub use expect::{Expected, Intent, Need, Verdict};
+pub use identity::{extra_identities, extra_names, AuditIdentity, IdentityKind, Standing};
 pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 pub use plan::{not_checked, Plan, Snapshot};
 

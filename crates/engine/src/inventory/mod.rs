@@ -56,6 +56,15 @@ struct RawIdentity {
     cert: PathBuf,
     key: PathBuf,
     component: Option<Component>,
+    expect: Option<RawExpect>,
+}
+
+/// What the inventory says every endpoint must do with an identity: `expect = "refuse"` declares
+/// it an outsider (an intruder's certificate issued by the cluster CA).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawExpect {
+    Refuse,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +87,26 @@ struct RawEndpoint {
     ca_file: Option<PathBuf>,
 }
 
+/// What an inventory was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A `tlsaudit.toml` written by hand.
+    #[default]
+    Inventory,
+    /// A TiUP topology (`meta.yaml`, `topology.yaml`) and the component configs.
+    Topology,
+}
+
+impl Origin {
+    /// The input, in the words of a finding: "the inventory", "the topology".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Origin::Inventory => "the inventory",
+            Origin::Topology => "the topology",
+        }
+    }
+}
+
 /// A caller identity from the inventory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityEntry {
@@ -87,6 +116,8 @@ pub struct IdentityEntry {
     /// The component this identity is (decides which links it needs); from `component` or the
     /// name.
     pub component: Option<Component>,
+    /// Declared an outsider (`expect = "refuse"`): every endpoint must refuse it.
+    pub outsider: bool,
 }
 
 /// An endpoint, with its profile resolved.
@@ -210,6 +241,8 @@ impl Default for AuditOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
     pub source: Option<PathBuf>,
+    /// What the endpoints and lists were read from: the words findings use for it.
+    pub origin: Origin,
     pub cluster: String,
     pub ca: PathBuf,
     pub ca_key: Option<PathBuf>,
@@ -276,6 +309,7 @@ impl Inventory {
         let endpoints = ctx.endpoints(raw.endpoints, &identities)?;
         let options = ctx.options(raw.probe)?;
         Ok(Inventory {
+            origin: Origin::Inventory,
             source: Some(path.to_path_buf()),
             cluster: raw.cluster.name,
             ca: ctx.resolve(raw.cluster.ca.get_ref()),
@@ -330,13 +364,17 @@ impl Ctx<'_> {
                 self.at(
                     span,
                     format!("identity {name:?}: {}", e.message().trim()),
-                    "an identity takes cert, key and optionally component",
+                    "an identity takes cert, key and optionally component and expect = \"refuse\" (an outsider)",
                 )
             })?;
+            let outsider = matches!(id.expect, Some(RawExpect::Refuse));
             identities.push(IdentityEntry {
+                // An outsider is no component, whatever its name says.
                 component: id
                     .component
-                    .or_else(|| Component::from_identity_name(&name)),
+                    .or_else(|| Component::from_identity_name(&name))
+                    .filter(|_| !outsider),
+                outsider,
                 name,
                 cert: self.resolve(&id.cert),
                 key: self.resolve(&id.key),

@@ -48,6 +48,20 @@ impl Component {
         }
     }
 
+    /// Whether this is one of TiDB's own components (PD, TiKV, TiDB, TiFlash, TiCDC, TiProxy):
+    /// TiDB's advice (TiUP, `cert-allowed-cn`) is for these only.
+    pub fn is_tidb(self) -> bool {
+        matches!(
+            self,
+            Component::Pd
+                | Component::Tikv
+                | Component::Tidb
+                | Component::Tiflash
+                | Component::Ticdc
+                | Component::Tiproxy
+        )
+    }
+
     /// The display name operators use.
     pub fn title(self) -> &'static str {
         match self {

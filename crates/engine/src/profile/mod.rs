@@ -41,7 +41,7 @@ pub use config::{
     TICDC_TOML, TIDB_TOML, TIFLASH_LEARNER_TOML, TIFLASH_TOML, TIKV_TOML, TIPROXY_TOML,
 };
 pub use minted::{minted_name, EXTRA_NAMES};
-pub use needs::needs;
+pub use needs::{need, needs, Need};
 pub use policy::{ClientAuth, Policy};
 pub use protocol::Protocol;
 pub use role::{roles, Role};

@@ -5,6 +5,29 @@ use super::component::Component;
 use super::role::Role;
 use Component as C;
 
+/// Why a caller component calls an endpoint role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    /// The cluster's own traffic.
+    Cluster,
+    /// TiDB Dashboard, inside PD, with PD's certificate.
+    Dashboard,
+}
+
+/// Why a caller component calls an endpoint role, if it does.
+pub fn need(caller: Component, callee: Role) -> Option<Need> {
+    if needs(caller, callee) {
+        return Some(Need::Cluster);
+    }
+    let dashboard = caller == C::Pd
+        && matches!(
+            callee,
+            Role::TikvGrpc | Role::TikvStatus | Role::TidbStatus | Role::TiflashGrpc
+        );
+    dashboard.then_some(Need::Dashboard)
+}
+
 /// Whether a caller component needs to reach an endpoint role for the cluster to work (who
 /// connects to whom, docs/tidb.md). A needed caller missing from the allow-list is an outage by
 /// configuration.

@@ -400,6 +400,7 @@ impl Cluster {
         }
         let endpoints = self.endpoints()?;
         let inv = Inventory {
+            origin: crate::inventory::Origin::Topology,
             source: self
                 .topology
                 .clone()
@@ -454,6 +455,7 @@ impl Cluster {
                 cert,
                 key,
                 component,
+                outsider: false,
             });
         }
         identities

@@ -107,9 +107,11 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
         cert: pki.identities[name].cert.clone(),
         key: pki.identities[name].key.clone(),
         component,
+        outsider: false,
     };
     let profile = profile::Role::EtcdPeer.profile();
     let inv = Inventory {
+        origin: tlsaudit_engine::inventory::Origin::Inventory,
         source: None,
         cluster: "x".into(),
         ca: pki.ca_cert.clone(),

@@ -403,6 +403,7 @@ async fn mariadb_tls_and_require_secure_transport() {
         ca_file: None,
     };
     let inventory = |account: Option<MysqlAccount>| Inventory {
+        origin: tlsaudit_engine::inventory::Origin::Inventory,
         source: None,
         cluster: "maria".into(),
         ca: pki.ca_cert.clone(),
@@ -412,6 +413,7 @@ async fn mariadb_tls_and_require_secure_transport() {
             cert: pki.identities["tidb"].cert.clone(),
             key: pki.identities["tidb"].key.clone(),
             component: None,
+            outsider: false,
         }],
         endpoints: vec![
             endpoint("maria-on", on.port),

@@ -124,13 +124,16 @@ impl Case {
     pub fn expect(&mut self, allow: bool) {
         self.inputs.expected = Some(Expected {
             allow,
-            needed: false,
-            reason: if allow {
-                "the list names it".into()
+            intent: if allow {
+                crate::audit::Intent::MustAdmit
             } else {
-                "the list does not name it".into()
+                crate::audit::Intent::MustRefuse
             },
-            deny_only_if_sent: false,
+            ..Expected::none(if allow {
+                "the list names it"
+            } else {
+                "the list does not name it"
+            })
         });
     }
 }

@@ -1,0 +1,432 @@
+//! The findings of each cell against its intent (docs/judgment.md): a caller admitted that must
+//! be refused, refused that must be admitted, and per endpoint what its allow-list is: stated
+//! and not enforced by design, not stated while the server enforces one (learned, never
+//! blamed), or not stated while an outsider got in. No fix here ever proposes admitting an
+//! outsider: the CNs a fix adds are those of the callers the cluster needs.
+
+use std::collections::BTreeSet;
+
+use super::expect::{Expected, Intent, Need, Verdict};
+use super::identity::{AuditIdentity, IdentityKind};
+use super::matrix::{EndpointId, IdentityId};
+use super::plan::Plan;
+use crate::finding::{Code, Finding, Severity};
+use crate::inventory::Endpoint;
+use crate::probe::{OutcomeClass, ProbeRecord};
+use crate::profile::Component;
+
+/// A probed endpoint's records: identity, record and verdict of every cell that has both.
+pub(super) type Records<'a> = [(IdentityId, &'a ProbeRecord, Verdict)];
+
+/// Where a finding's cell is, with what the audit knows of it.
+struct CellCtx<'a> {
+    plan: &'a Plan,
+    ep: &'a Endpoint,
+    id: &'a AuditIdentity,
+    exp: &'a Expected,
+    rec: &'a ProbeRecord,
+}
+
+impl CellCtx<'_> {
+    fn cn(&self) -> &str {
+        self.id.caller.identity.cn().unwrap_or("(none)")
+    }
+
+    /// The probe's answer, for a finding's evidence.
+    fn answer(&self) -> String {
+        format!(
+            "{} ({}): {}: {}",
+            self.ep.name, self.ep.address, self.rec.outcome.class, self.rec.outcome.summary
+        )
+    }
+
+    fn finding(&self, code: Code, severity: Severity, title: String, fix: String) -> Finding {
+        Finding::new(code, severity, title, self.answer(), fix)
+            .endpoint(self.ep.name.clone())
+            .identity(self.id.name.clone())
+    }
+}
+
+/// The list key and file an endpoint's advice names: the component's, or the inventory's
+/// `allowed_cn` for an endpoint that is no TiDB component.
+fn list_words(ep: &Endpoint) -> (String, String) {
+    if ep.component.is_tidb() || ep.component == Component::Etcd {
+        (
+            ep.profile.list.to_string(),
+            ep.profile.config.file.to_string(),
+        )
+    } else {
+        (
+            "its CN allow-list".to_string(),
+            "the server's TLS configuration".to_string(),
+        )
+    }
+}
+
+/// The cells' findings of one endpoint, and its list's.
+pub(super) fn findings(
+    plan: &Plan,
+    e: EndpointId,
+    ep: &Endpoint,
+    records: &Records<'_>,
+    out: &mut Vec<Finding>,
+) {
+    for (i, rec, verdict) in records {
+        let ctx = CellCtx {
+            plan,
+            ep,
+            id: &plan.identities[i.0],
+            exp: &plan.expected[(*i, e)],
+            rec,
+        };
+        match verdict {
+            Verdict::Open if !ctx.exp.admitted_unstated() || ctx.exp.faulty => {
+                out.push(open_finding(&ctx));
+            }
+            Verdict::Blocked => out.push(blocked_finding(&ctx)),
+            _ => {}
+        }
+    }
+    list_findings(plan, e, ep, records, out);
+}
+
+/// A caller admitted although the stated configuration refuses it: a hole.
+fn open_finding(c: &CellCtx<'_>) -> Finding {
+    let (key, file) = list_words(c.ep);
+    let cn = c.cn();
+    let (code, what, fix) = match c.id.kind {
+        IdentityKind::Anonymous => (
+            Code::AnonymousAccepted,
+            "accepts a caller without a client certificate".to_string(),
+            format!("require client certificates: set the CA path in {file} and restart"),
+        ),
+        IdentityKind::Foreign => (
+            Code::ForeignCaAccepted,
+            format!("accepts a certificate (CN {cn}) from a CA other than the cluster CA"),
+            format!("make {file} point its CA path at the cluster CA only, and restart"),
+        ),
+        _ if c.exp.faulty => (
+            Code::BadCertAccepted,
+            format!(
+                "accepts the certificate of {}, which {}",
+                c.id.name,
+                c.id.caller.check.problem.as_deref().unwrap_or("is faulty")
+            ),
+            "the server does not verify client certificates properly; check its TLS settings"
+                .to_string(),
+        ),
+        _ => (
+            Code::CnNotEnforced,
+            format!("accepts CN {cn} although {key} does not list it"),
+            format!(
+                "the running {} does not enforce {key} = [{}]: set it in {file} on {} and restart (it reads the list at start)",
+                c.ep.component.title(),
+                c.ep.allowed_cn.join(", "),
+                c.ep.host()
+            ),
+        ),
+    };
+    c.finding(
+        code,
+        Severity::Critical,
+        format!("{} {what}", c.ep.name),
+        fix,
+    )
+}
+
+/// The severity of refusing a caller the cluster needs: an outage for the cluster's own links,
+/// a warning for TiDB Dashboard's and the tools'.
+fn need_severity(need: Option<Need>) -> Severity {
+    if need.is_none_or(Need::is_outage) {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
+/// What breaks when a needed caller is refused, in words.
+fn what_breaks(c: &CellCtx<'_>) -> String {
+    let who = c
+        .id
+        .component
+        .map_or_else(|| c.id.name.clone(), |x| x.title().to_string());
+    match c.exp.need {
+        Some(Need::Dashboard) => format!(
+            "TiDB Dashboard (inside PD, with PD's certificate) needs it: {}",
+            dashboard_features(c.ep.role)
+        ),
+        Some(Need::Tool) => {
+            "TiUP and the ctl tools call it with this certificate (`tiup cluster display` shows it Down)"
+                .to_string()
+        }
+        Some(Need::Declared) => format!("the {} says {} needs it", c.plan.inventory.origin.noun(), c.id.name),
+        _ => format!("{who} needs it"),
+    }
+}
+
+/// A caller refused although it must be admitted: an outage (of a page or a tool for the
+/// weaker needs).
+fn blocked_finding(c: &CellCtx<'_>) -> Finding {
+    let (key, file) = list_words(c.ep);
+    let cn = c.cn().to_string();
+    let severity = need_severity(c.exp.need);
+    let breaks = what_breaks(c);
+    if !c.exp.allow {
+        return c.finding(
+            Code::CallerNotListed,
+            severity,
+            format!("{} {key} lacks {cn}: {breaks}", c.ep.name),
+            format!(
+                "add \"{cn}\" to {key} in {file} on {}, then restart {}",
+                c.ep.host(),
+                c.ep.component.title()
+            ),
+        );
+    }
+    let origin = c.plan.inventory.origin.noun();
+    let (title, fix) = match c.rec.outcome.class {
+        OutcomeClass::CnRejected if c.ep.policy().list_enforced => (
+            format!("{} refuses {} (CN {cn}) although {origin} lists it", c.ep.name, c.id.name),
+            drift_fix(c, &key, &file),
+        ),
+        OutcomeClass::CnRejected => (
+            format!(
+                "{} enforces a list {origin} does not state, without {cn}: {breaks}",
+                c.ep.name
+            ),
+            format!(
+                "add \"{cn}\" to {key} in {file} on {}, and state the list in {origin}",
+                c.ep.host()
+            ),
+        ),
+        OutcomeClass::CertRequired => (
+            format!("{} asks {} for a certificate it does not have", c.ep.name, c.id.name),
+            "give this caller its client certificate".to_string(),
+        ),
+        _ => (
+            format!("{} refuses the certificate of {}: {breaks}", c.ep.name, c.id.name),
+            "every component must trust the same ca.crt and present a certificate it issued"
+                .to_string(),
+        ),
+    };
+    c.finding(Code::CallerBlocked, severity, title, fix)
+}
+
+/// The fix when the stated list admits a caller the running server refuses: the file is
+/// right, the server has not applied it.
+fn drift_fix(c: &CellCtx<'_>, key: &str, file: &str) -> String {
+    let inv = &c.plan.inventory;
+    match inv.origin {
+        crate::inventory::Origin::Topology => format!(
+            "the topology is right and the running {} has not applied it: {}",
+            c.ep.component.title(),
+            reload_command(&inv.cluster, &node_of(inv, c.ep))
+        ),
+        crate::inventory::Origin::Inventory => format!(
+            "the running {} refuses a CN the inventory lists in {key}: apply {file} on {} (restart it), or correct the inventory if the server is right",
+            c.ep.component.title(),
+            c.ep.host()
+        ),
+    }
+}
+
+/// TiUP's node ID (`host:main port`) of the instance serving `ep`: the address of its
+/// component's main endpoint on the same host, else its own.
+fn node_of(inv: &crate::inventory::Inventory, ep: &Endpoint) -> String {
+    let main = crate::profile::Role::default_for(ep.component);
+    inv.endpoints
+        .iter()
+        .find(|o| o.component == ep.component && o.role == main && o.host() == ep.host())
+        .map_or_else(|| ep.address.clone(), |o| o.address.clone())
+}
+
+/// The callers of an endpoint, split by what happened to them.
+#[derive(Default)]
+struct Split {
+    /// CNs admitted with their certificate.
+    admitted: BTreeSet<String>,
+    /// Names refused by a CN or certificate check while no list is stated.
+    refused_unstated: Vec<String>,
+    /// Outsiders admitted where no list is stated.
+    outsiders_in: Vec<String>,
+}
+
+fn split(plan: &Plan, e: EndpointId, records: &Records<'_>) -> Split {
+    let mut s = Split::default();
+    for (i, rec, verdict) in records {
+        let id = &plan.identities[i.0];
+        let exp = &plan.expected[(*i, e)];
+        let sent = rec.tls.as_ref().is_some_and(|t| t.client_cert_sent);
+        match verdict {
+            Verdict::Secure if sent => {
+                s.admitted.extend(id.caller.identity.cn().map(str::to_string));
+            }
+            Verdict::Enforced
+                if exp.intent != Intent::MustRefuse || exp.allow =>
+            {
+                if matches!(
+                    rec.outcome.class,
+                    OutcomeClass::CnRejected | OutcomeClass::CertRejected
+                ) {
+                    s.refused_unstated.push(id.name.clone());
+                }
+            }
+            Verdict::Open if exp.admitted_unstated() && !exp.faulty => {
+                s.outsiders_in.push(id.name.clone());
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The endpoint's allow-list as stated against what was observed: stated where it has no
+/// effect, not stated while the server enforces one, or not stated while outsiders got in.
+fn list_findings(
+    plan: &Plan,
+    e: EndpointId,
+    ep: &Endpoint,
+    records: &Records<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let policy = ep.policy();
+    if let Some(why) = &policy.not_enforced_because {
+        not_enforced_by_design(ep, why, out);
+        return;
+    }
+    if policy.list_enforced {
+        return;
+    }
+    let s = split(plan, e, records);
+    if !s.refused_unstated.is_empty() {
+        out.push(list_unstated(plan, ep, &s));
+    } else if !s.outsiders_in.is_empty() || policy.requires_cert {
+        out.push(no_allow_list(plan, e, ep, &s));
+    }
+}
+
+/// A list stated where it has no effect.
+fn not_enforced_by_design(ep: &Endpoint, why: &str, out: &mut Vec<Finding>) {
+    let file = ep.profile.config.file;
+    let key = ep.profile.list;
+    if ep
+        .profile
+        .exempt_paths
+        .iter()
+        .any(|p| Some(*p) == ep.path.as_deref())
+    {
+        return;
+    }
+    out.push(
+        Finding::new(
+            Code::ListNotEnforcedByDesign,
+            Severity::Warning,
+            format!(
+                "{} lists {} in {key}, but the list has no effect there",
+                ep.name,
+                ep.allowed_cn.join(", ")
+            ),
+            why.to_string(),
+            if ep.component == Component::Pd {
+                format!("add a second CN (for example the CNs of every component that calls PD) to {key} in {file}, on PD v8.4 or later")
+            } else {
+                format!("probe a path the list covers; {key} in {file} is in force elsewhere")
+            },
+        )
+        .endpoint(ep.name.clone()),
+    );
+}
+
+fn quoted(cns: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    cns.into_iter()
+        .map(|c| format!("\"{}\"", c.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The server enforces a list the input does not state: learned from who got in, never blamed.
+fn list_unstated(plan: &Plan, ep: &Endpoint, s: &Split) -> Finding {
+    let origin = plan.inventory.origin.noun();
+    let (key, _) = list_words(ep);
+    let admitted = if s.admitted.is_empty() {
+        "nobody".to_string()
+    } else {
+        s.admitted.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    let fix = match plan.inventory.origin {
+        crate::inventory::Origin::Inventory => format!(
+            "state it in the inventory: allowed_cn = [{}] on endpoint {} (the CNs it admitted), so that every caller is judged against it",
+            quoted(&s.admitted),
+            ep.name
+        ),
+        crate::inventory::Origin::Topology => format!(
+            "the config on {} sets {key} and the topology does not: state the list in the topology ({key} = [{}], the CNs it admitted) so that a reload keeps it",
+            ep.host(),
+            quoted(&s.admitted)
+        ),
+    };
+    Finding::new(
+        Code::ListUnstated,
+        Severity::Warning,
+        format!("{} enforces an allow-list {origin} does not state", ep.name),
+        format!(
+            "{} ({}): admitted CN {admitted}; refused {}",
+            ep.name,
+            ep.address,
+            s.refused_unstated.join(", ")
+        ),
+        fix,
+    )
+    .endpoint(ep.name.clone())
+}
+
+/// No list is stated: outsiders get in (a warning on TiDB's components, whose guide sets the
+/// list so that "other visitors are blocked"; info elsewhere), or nothing says whether they do.
+fn no_allow_list(plan: &Plan, e: EndpointId, ep: &Endpoint, s: &Split) -> Finding {
+    let (key, file) = list_words(ep);
+    let needed: BTreeSet<&str> = plan
+        .identities
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| plan.expected[(IdentityId(*i), e)].needed)
+        .filter_map(|(_, id)| id.caller.identity.cn())
+        .collect();
+    let severity = if s.outsiders_in.is_empty() || !ep.component.is_tidb() {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
+    let title = if s.outsiders_in.is_empty() {
+        format!("{} admits every certificate the CA issued: {key} is not set", ep.name)
+    } else {
+        format!(
+            "{} admits outsiders ({}): {key} is not set",
+            ep.name,
+            s.outsiders_in.join(", ")
+        )
+    };
+    let fix = if needed.is_empty() {
+        format!("set {key} in {file} to the CNs of the callers that need it")
+    } else {
+        format!(
+            "set {key} = [{}] in {file} to admit only the callers that need it",
+            quoted(&needed)
+        )
+    };
+    Finding::new(
+        Code::NoAllowList,
+        severity,
+        title,
+        format!("{} ({}): no CN allow-list is configured", ep.name, ep.address),
+        fix,
+    )
+    .endpoint(ep.name.clone())
+}
+
+// TEMP until merged
+fn reload_command(cluster: &str, node: &str) -> String {
+    format!("tiup cluster reload {cluster} -N {node}")
+}
+fn dashboard_features(_r: crate::profile::Role) -> &'static str {
+    "Search Logs, Instance Profiling"
+}
