@@ -100,7 +100,8 @@ pub struct Summary {
     pub endpoints: usize,
     pub identities: usize,
     pub cells: usize,
-    /// Every verdict, with zero counts included.
+    /// Every verdict, with zero counts included; `bad_identity` (added after the first schema)
+    /// only when a cell has it, so that a report of an earlier version reads back unchanged.
     pub verdicts: BTreeMap<String, usize>,
     /// Findings by severity, zero counts included.
     pub findings: BTreeMap<String, usize>,
@@ -111,6 +112,7 @@ impl Summary {
     pub fn of(r: &Report) -> Summary {
         let mut verdicts: BTreeMap<String, usize> = Verdict::ALL
             .iter()
+            .filter(|v| **v != Verdict::BadIdentity)
             .map(|v| (v.as_str().to_string(), 0))
             .collect();
         for v in r.cells.iter().filter_map(|c| c.verdict) {

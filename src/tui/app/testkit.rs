@@ -63,7 +63,7 @@ pub(super) fn app() -> App {
             .collect(),
         expected: Matrix::from_fn(3, 4, |_, _| Expected {
             allow: true,
-            intent: tlsaudit_engine::audit::Intent::MustAdmit,
+            intent: Some(tlsaudit_engine::audit::Intent::MustAdmit),
             ..Expected::none("test")
         }),
         not_checked: Vec::new(),

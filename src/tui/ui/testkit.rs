@@ -62,7 +62,7 @@ pub(super) fn big(n_ep: usize, n_id: usize) -> App {
     };
     let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
         allow: true,
-        intent: tlsaudit_engine::audit::Intent::MustAdmit,
+        intent: Some(tlsaudit_engine::audit::Intent::MustAdmit),
         ..Expected::none("test")
     });
     let mut app = App::new(

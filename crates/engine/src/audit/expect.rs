@@ -62,9 +62,10 @@ pub struct Expected {
     pub allow: bool,
     /// The identity's component needs this link (any [`Need`]).
     pub needed: bool,
-    /// What should happen, whatever the configuration says.
-    #[serde(default)]
-    pub intent: Intent,
+    /// What should happen, whatever the configuration says ([`Expected::intent`]; absent in
+    /// reports written before it was computed, which are written back as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
     /// Why the caller is needed, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub need: Option<Need>,
@@ -86,7 +87,7 @@ impl Expected {
         Expected {
             allow: false,
             needed: false,
-            intent: Intent::Unstated,
+            intent: None,
             need: None,
             faulty: false,
             reason: reason.into(),
@@ -94,10 +95,19 @@ impl Expected {
         }
     }
 
+    /// What should happen; a report written before intents were computed says it by `allow`.
+    pub fn intent(&self) -> Intent {
+        self.intent.unwrap_or(if self.allow {
+            Intent::MustAdmit
+        } else {
+            Intent::MustRefuse
+        })
+    }
+
     /// An outsider the stated configuration admits (no list stated): a finding of the list's
     /// absence, not of an unenforced list.
     pub fn admitted_unstated(&self) -> bool {
-        self.allow && self.intent == Intent::MustRefuse
+        self.allow && self.intent() == Intent::MustRefuse
     }
 }
 
@@ -249,8 +259,13 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     } else {
         stated.clone()
     };
+    // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
+    let optional = ep.cert_policy() == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
+    let deny_only_if_sent = optional && id.kind == IdentityKind::Foreign;
     let intent = if need.is_some() {
         Intent::MustAdmit
+    } else if deny_only_if_sent {
+        Intent::MustRefuse
     } else if outsider {
         outsider_intent(ep, &stated)
     } else {
@@ -260,13 +275,10 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
             _ => Intent::Unstated,
         }
     };
-    // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
-    let optional = ep.cert_policy() == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
-    let deny_only_if_sent = optional && id.kind == IdentityKind::Foreign;
     Expected {
-        allow: stated.allow(),
+        allow: stated.allow() && !deny_only_if_sent,
         needed: need.is_some(),
-        intent,
+        intent: Some(intent),
         need,
         faulty,
         reason: if deny_only_if_sent {
@@ -458,13 +470,13 @@ pub fn verdict(expected: &Expected, rec: &ProbeRecord) -> Verdict {
         O::Reset | O::ProtocolError | O::TlsMismatch | O::Error => Verdict::Error,
         // A faulty certificate the server took: it does not verify client certificates.
         O::Accepted if expected.faulty && sent => Verdict::Open,
-        O::Accepted if expected.intent != Intent::MustRefuse => Verdict::Secure,
+        O::Accepted if expected.intent() != Intent::MustRefuse => Verdict::Secure,
         O::Accepted if expected.deny_only_if_sent && !sent => Verdict::Secure,
         O::Accepted => Verdict::Open,
         O::CnRejected | O::CertRejected | O::CertRequired => {
             if expected.faulty {
                 Verdict::BadIdentity
-            } else if expected.intent == Intent::MustAdmit {
+            } else if expected.intent() == Intent::MustAdmit {
                 Verdict::Blocked
             } else {
                 Verdict::Enforced

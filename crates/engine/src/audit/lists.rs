@@ -262,7 +262,7 @@ fn split(plan: &Plan, e: EndpointId, records: &Records<'_>) -> Split {
                 s.admitted.extend(id.caller.identity.cn().map(str::to_string));
             }
             Verdict::Enforced
-                if exp.intent != Intent::MustRefuse || exp.allow =>
+                if exp.intent() != Intent::MustRefuse || exp.allow =>
             {
                 if matches!(
                     rec.outcome.class,
@@ -289,6 +289,10 @@ fn list_findings(
     records: &Records<'_>,
     out: &mut Vec<Finding>,
 ) {
+    // The SQL ports have no CN list (a MySQL account's REQUIRE decides).
+    if !ep.profile.has_cn_list() || ep.protocol == crate::probe::Protocol::Mysql {
+        return;
+    }
     let policy = ep.policy();
     if let Some(why) = &policy.not_enforced_because {
         not_enforced_by_design(ep, why, out);

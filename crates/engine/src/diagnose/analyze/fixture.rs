@@ -124,11 +124,11 @@ impl Case {
     pub fn expect(&mut self, allow: bool) {
         self.inputs.expected = Some(Expected {
             allow,
-            intent: if allow {
+            intent: Some(if allow {
                 crate::audit::Intent::MustAdmit
             } else {
                 crate::audit::Intent::MustRefuse
-            },
+            }),
             ..Expected::none(if allow {
                 "the list names it"
             } else {
