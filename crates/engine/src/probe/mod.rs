@@ -353,22 +353,8 @@ async fn handshake_phase<'c>(
     let tls = match handshake {
         Err(_) => return Err(handshake_timeout(spec.timeouts.handshake, &first, rec)),
         Ok(Err((err, Sniff { inner, .. }))) => {
-            // A write error or a reset can hide what the peer sent before closing (an alert,
-            // or the first bytes of another protocol): it is usually waiting in the receive
-            // buffer. Read it before classifying.
-            let (first, waiting) = if is_reset(&err) {
-                let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
-                let got = drain(inner, left.min(DRAIN_BUDGET)).await;
-                let waiting = classify::find_alert(&got);
-                let first = if first.is_empty() {
-                    got.into_iter().take(observe::SNIFF_LEN).collect()
-                } else {
-                    first
-                };
-                (first, waiting)
-            } else {
-                (first, None)
-            };
+            let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
+            let (first, waiting) = behind_a_reset(&err, inner, first, left).await;
             return Err(handshake_failure(
                 &err,
                 &first,
@@ -384,6 +370,28 @@ async fn handshake_phase<'c>(
         attribution,
         ticket,
     })
+}
+
+/// A write error or a reset can hide what the peer sent before closing (an alert, or the
+/// first bytes of another protocol): it is usually waiting in the receive buffer. After such
+/// an error, read it (within `left`, at most [`DRAIN_BUDGET`]): the peer's first bytes, when
+/// none had been read, and the alert among them.
+async fn behind_a_reset(
+    err: &std::io::Error,
+    tcp: TcpStream,
+    first: Vec<u8>,
+    left: Duration,
+) -> (Vec<u8>, Option<u8>) {
+    if !is_reset(err) {
+        return (first, None);
+    }
+    let got = drain(tcp, left.min(DRAIN_BUDGET)).await;
+    let waiting = classify::find_alert(&got);
+    if first.is_empty() {
+        (got.into_iter().take(observe::SNIFF_LEN).collect(), waiting)
+    } else {
+        (first, waiting)
+    }
 }
 
 /// The server name to verify and the connector configured for this caller.
