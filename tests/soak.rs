@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use tlsaudit_engine::audit::{Auditor, EndpointId, IdentityId, Plan};
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::pki::mint::Ca;
+use tlsaudit_engine::probe::OutcomeClass;
 use tlsaudit_lab::{Behavior, EndpointSpec, Lab, ServerCertKind};
 
 /// A small deterministic generator (xorshift64*): a soak is replayable from its seed.
@@ -130,9 +131,14 @@ async fn run_rounds(auditor: Arc<Auditor>, rounds: usize, stop: Arc<AtomicBool>)
                         snap.round, snap.identity_names[i], snap.endpoint_names[e]
                     )
                 });
-                *classes
-                    .entry(format!("{:?}", rec.outcome.class))
-                    .or_default() += 1;
+                // Garbage is plaintext of no known protocol: counted apart from plain HTTP.
+                let class = match rec.evidence.peer_protocol {
+                    Some(p) if rec.outcome.class == OutcomeClass::Plaintext => {
+                        format!("Plaintext({p})")
+                    }
+                    _ => format!("{:?}", rec.outcome.class),
+                };
+                *classes.entry(class).or_default() += 1;
                 assert!(
                     cell.verdict.is_some(),
                     "unjudged cell in round {}",
@@ -233,7 +239,7 @@ async fn soak_under_injected_faults() {
     println!("soak: outcome classes {classes:?}");
     assert_eq!(classified, rounds * cells, "every probe classified");
     // The faults reached the probes: resets, stalls and garbage each showed as their class.
-    for class in ["Reset", "Timeout", "ProtocolError"] {
+    for class in ["Reset", "Timeout", "Plaintext(unknown)"] {
         assert!(
             classes.get(class).copied().unwrap_or(0) > 0,
             "no {class} outcome in {classes:?} (seed {seed})"

@@ -200,34 +200,84 @@ pub fn alert_name(a: AlertDescription) -> (String, u8) {
     (name, code)
 }
 
-/// Recognise a peer that does not speak TLS from the first bytes it sent.
-/// Returns the class and the protocol's name.
-pub fn sniff(bytes: &[u8]) -> Option<(OutcomeClass, PeerProtocol)> {
-    let first = *bytes.first()?;
-    if (0x14..=0x17).contains(&first) && bytes.get(1) == Some(&0x03) {
-        return None; // a TLS record
+/// Recognise a peer that does not speak TLS from the first bytes it sent: `None` when they
+/// are (or may still become) a TLS record header, else the protocol they seem to speak
+/// ([`PeerProtocol::Unknown`] for bytes of no protocol tlsaudit knows). Whatever it names,
+/// the peer is not speaking TLS: a TLS peer that breaks the protocol later (an alert, a
+/// malformed record after a valid header) starts with a record header and gets `None`.
+pub fn sniff(bytes: &[u8]) -> Option<PeerProtocol> {
+    if is_tls_record_start(bytes) {
+        return None;
     }
     if bytes.starts_with(b"HTTP/") {
-        return Some((OutcomeClass::Plaintext, PeerProtocol::Http1));
+        return Some(PeerProtocol::Http1);
     }
     if bytes.starts_with(b"SSH-") {
-        return Some((OutcomeClass::Plaintext, PeerProtocol::Ssh));
+        return Some(PeerProtocol::Ssh);
     }
     // HTTP/2 server preface: a SETTINGS frame (type 4) on stream 0.
     if bytes.len() >= 9 && bytes[3] == 0x04 && bytes[5..9] == [0, 0, 0, 0] {
-        return Some((OutcomeClass::Plaintext, PeerProtocol::Http2));
+        return Some(PeerProtocol::Http2);
     }
     // MySQL initial handshake: 3-byte length, sequence 0, protocol version 10.
     if bytes.len() >= 5 && bytes[3] == 0 && bytes[4] == 10 {
-        return Some((OutcomeClass::Plaintext, PeerProtocol::Mysql));
+        return Some(PeerProtocol::Mysql);
     }
     let printable = bytes
         .iter()
         .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-    if printable {
-        return Some((OutcomeClass::Plaintext, PeerProtocol::Text));
+    Some(if printable {
+        PeerProtocol::Text
+    } else {
+        PeerProtocol::Unknown
+    })
+}
+
+/// Whether bytes start like a TLS record (content type 20..=24, major version 3), or are too
+/// few to tell (nothing, or a lone content-type byte).
+fn is_tls_record_start(bytes: &[u8]) -> bool {
+    match bytes {
+        [] => true,
+        [kind, rest @ ..] => {
+            (0x14..=0x18).contains(kind) && rest.first().is_none_or(|&major| major == 0x03)
+        }
     }
-    Some((OutcomeClass::ProtocolError, PeerProtocol::Unknown))
+}
+
+/// How many of a non-TLS peer's first bytes a summary quotes.
+const QUOTED: usize = 32;
+
+/// The sentence for a peer that answered the ClientHello with `bytes`, not TLS, seeming to
+/// speak `proto`. HTTP and a MySQL greeting keep their words (the caller may have the wrong
+/// scheme); anything else quotes the first bytes, escaped and bounded.
+pub fn not_tls(proto: PeerProtocol, bytes: &[u8]) -> String {
+    match proto {
+        PeerProtocol::Http1 | PeerProtocol::Http2 | PeerProtocol::Mysql => format!(
+            "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"
+        ),
+        _ => {
+            let shown = escape(&bytes[..bytes.len().min(QUOTED)]);
+            let more = if bytes.len() > QUOTED { "…" } else { "" };
+            let what = match proto {
+                PeerProtocol::Unknown => String::new(),
+                known => format!(" ({})", known.describe()),
+            };
+            format!(
+                "the endpoint answered with non-TLS bytes{what}: '{shown}{more}'; it does not speak TLS on this port"
+            )
+        }
+    }
+}
+
+/// The sentence for a handshake cut off by `deadline` after the TCP connection was accepted:
+/// `answered` when the peer had sent any TLS bytes before it stalled.
+pub fn no_tls_answer(deadline: std::time::Duration, answered: bool) -> String {
+    let within = humantime::format_duration(deadline);
+    if answered {
+        format!("TCP connection accepted; the TLS handshake did not finish within {within}: the server answered the ClientHello, then stalled")
+    } else {
+        format!("TCP connection accepted; no TLS answer within {within}: the port never answered the ClientHello")
+    }
 }
 
 /// The description of the first plaintext TLS alert in bytes read from a peer: records are
@@ -493,25 +543,57 @@ mod tests {
     fn sniffing() {
         assert_eq!(
             sniff(b"HTTP/1.1 400 Bad Request"),
-            Some((OutcomeClass::Plaintext, PeerProtocol::Http1))
+            Some(PeerProtocol::Http1)
         );
         assert_eq!(sniff(&[0x16, 0x03, 0x03, 0, 5]), None);
         assert_eq!(
             sniff(&[0, 0, 0x12, 4, 0, 0, 0, 0, 0]),
-            Some((OutcomeClass::Plaintext, PeerProtocol::Http2))
+            Some(PeerProtocol::Http2)
         );
-        assert_eq!(
-            sniff(&[0x4a, 0, 0, 0, 10, b'8']),
-            Some((OutcomeClass::Plaintext, PeerProtocol::Mysql))
-        );
-        assert_eq!(
-            sniff(&[0x9f, 0x01, 0xff]),
-            Some((OutcomeClass::ProtocolError, PeerProtocol::Unknown))
-        );
+        assert_eq!(sniff(&[0x4a, 0, 0, 0, 10, b'8']), Some(PeerProtocol::Mysql));
+        assert_eq!(sniff(b"SSH-2.0-OpenSSH_9.6\r\n"), Some(PeerProtocol::Ssh));
+        assert_eq!(sniff(b"220 smtp ready\r\n"), Some(PeerProtocol::Text));
+        assert_eq!(sniff(&[0x9f, 0x01, 0xff]), Some(PeerProtocol::Unknown));
         assert_eq!(escape(b"a\r\n\x00"), "a\\r\\n\\x00");
         assert_eq!(
             io_kind(std::io::ErrorKind::ConnectionReset),
             "connection_reset"
         );
+    }
+
+    #[test]
+    fn a_tls_record_header_or_too_few_bytes_is_no_verdict() {
+        // An alert, a heartbeat, a lone content-type byte, nothing: TLS, or not yet known.
+        assert_eq!(sniff(&[0x15, 0x03, 0x01, 0, 2, 2, 40]), None);
+        assert_eq!(sniff(&[0x18, 0x03]), None);
+        assert_eq!(sniff(&[0x16]), None);
+        assert_eq!(sniff(&[]), None);
+        // A content-type byte with another major version is not TLS.
+        assert_eq!(sniff(&[0x16, 0x01, 0xff]), Some(PeerProtocol::Unknown));
+    }
+
+    #[test]
+    fn non_tls_bytes_are_quoted_escaped_and_bounded() {
+        let ssh = not_tls(PeerProtocol::Ssh, b"SSH-2.0-OpenSSH_9.6\r\n");
+        assert_eq!(
+            ssh,
+            "the endpoint answered with non-TLS bytes (SSH): 'SSH-2.0-OpenSSH_9.6\\r\\n'; it does not speak TLS on this port"
+        );
+        let garbage = not_tls(PeerProtocol::Unknown, &[0x9f; 48]);
+        assert!(garbage.starts_with("the endpoint answered with non-TLS bytes: '\\x9f"));
+        assert_eq!(garbage.matches("\\x9f").count(), QUOTED, "{garbage}");
+        assert!(garbage.contains("…'"), "{garbage}");
+        // HTTP keeps its words.
+        assert!(not_tls(PeerProtocol::Http1, b"HTTP/1.1 400").contains("should use http://"));
+    }
+
+    #[test]
+    fn a_timeout_after_the_connect_says_tcp_was_accepted() {
+        let silent = no_tls_answer(std::time::Duration::from_secs(5), false);
+        assert_eq!(
+            silent,
+            "TCP connection accepted; no TLS answer within 5s: the port never answered the ClientHello"
+        );
+        assert!(no_tls_answer(std::time::Duration::from_millis(300), true).contains("stalled"));
     }
 }

@@ -217,6 +217,9 @@ pub fn evidence(rec: &ProbeRecord) -> Vec<String> {
     if ev.closed_silently {
         items.push("closed without an alert or an answer".into());
     }
+    if ev.no_answer {
+        items.push("TCP connection accepted; not one byte answered before the deadline".into());
+    }
     if let Some(e) = &ev.tls_error {
         items.push(format!("TLS error: {e}"));
     }

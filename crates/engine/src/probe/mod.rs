@@ -134,7 +134,7 @@ pub async fn probe_with(
     let running = run(spec, caller, trust, (&obs, chains), &mut rec);
     match tokio::time::timeout(total, observe::CURRENT.scope(obs.clone(), running)).await {
         Ok(o) => rec.outcome = o,
-        Err(_) => rec.outcome = overall_timeout(&rec, total),
+        Err(_) => rec.outcome = overall_timeout(spec, &obs, &mut rec),
     }
     if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
         let left = total.saturating_sub(t0.elapsed());
@@ -152,8 +152,11 @@ pub async fn probe_with(
     rec
 }
 
-/// The outcome of a probe stopped by its overall deadline, in the phase it had reached.
-fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
+/// The outcome of a probe stopped by its overall deadline, in the phase it had reached. Cut
+/// off in the TLS handshake (TCP accepted), it says what the peer had sent, like the
+/// handshake's own deadline.
+fn overall_timeout(spec: &ProbeSpec, obs: &Observer, rec: &mut ProbeRecord) -> Outcome {
+    let total = spec.timeouts.total;
     let phase = if rec.timings.connect_ms.is_none() {
         Phase::Connect
     } else if rec.timings.handshake_ms.is_none() {
@@ -161,6 +164,11 @@ fn overall_timeout(rec: &ProbeRecord, total: Duration) -> Outcome {
     } else {
         Phase::Check
     };
+    let in_tls = spec.protocol != Protocol::Mysql || rec.mysql.is_some();
+    if phase == Phase::Handshake && in_tls {
+        let first = std::mem::take(&mut obs.lock().first);
+        return handshake_timeout(total, &first, rec);
+    }
     Outcome::new(
         OutcomeClass::Timeout,
         phase,
@@ -341,17 +349,12 @@ async fn handshake_phase<'c>(
         requested,
         sent: requested && caller.identity.key.is_some(),
     };
+    let first = std::mem::take(&mut obs.lock().first);
     let tls = match handshake {
-        Err(_) => return Err(handshake_timeout(spec, rec)),
-        Ok(Err((err, Sniff { inner, first }))) => {
-            // A write error or a reset can hide the alert the peer sent before closing: it is
-            // usually waiting in the receive buffer. Read it before classifying.
-            let waiting = if is_reset(&err) {
-                let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
-                drain_alert(inner, left.min(DRAIN_BUDGET)).await
-            } else {
-                None
-            };
+        Err(_) => return Err(handshake_timeout(spec.timeouts.handshake, &first, rec)),
+        Ok(Err((err, Sniff { inner, .. }))) => {
+            let left = spec.timeouts.handshake.saturating_sub(t.elapsed());
+            let (first, waiting) = behind_a_reset(&err, inner, first, left).await;
             return Err(handshake_failure(
                 &err,
                 &first,
@@ -367,6 +370,28 @@ async fn handshake_phase<'c>(
         attribution,
         ticket,
     })
+}
+
+/// A write error or a reset can hide what the peer sent before closing (an alert, or the
+/// first bytes of another protocol): it is usually waiting in the receive buffer. After such
+/// an error, read it (within `left`, at most [`DRAIN_BUDGET`]): the peer's first bytes, when
+/// none had been read, and the alert among them.
+async fn behind_a_reset(
+    err: &std::io::Error,
+    tcp: TcpStream,
+    first: Vec<u8>,
+    left: Duration,
+) -> (Vec<u8>, Option<u8>) {
+    if !is_reset(err) {
+        return (first, None);
+    }
+    let got = drain(tcp, left.min(DRAIN_BUDGET)).await;
+    let waiting = classify::find_alert(&got);
+    if first.is_empty() {
+        (got.into_iter().take(observe::SNIFF_LEN).collect(), waiting)
+    } else {
+        (first, waiting)
+    }
 }
 
 /// The server name to verify and the connector configured for this caller.
@@ -396,20 +421,18 @@ fn tls_connector(
     Ok((name, TlsConnector::from(config)))
 }
 
-/// A handshake that did not finish within its deadline.
-fn handshake_timeout(spec: &ProbeSpec, rec: &ProbeRecord) -> Outcome {
+/// A handshake that did not finish within `deadline`, the TCP connection accepted: the peer
+/// sent `first` before it stalled. Bytes that are not TLS say what it speaks instead; none
+/// at all is a port that never answered (`evidence.no_answer`).
+fn handshake_timeout(deadline: Duration, first: &[u8], rec: &mut ProbeRecord) -> Outcome {
+    if let Some(outcome) = sniffed_failure(first, &mut rec.evidence) {
+        return outcome;
+    }
+    rec.evidence.no_answer = first.is_empty();
     Outcome::new(
         OutcomeClass::Timeout,
         Phase::Handshake,
-        format!(
-            "the TLS handshake did not finish within {}{}",
-            humantime::format_duration(spec.timeouts.handshake),
-            if rec.server_chain.is_empty() {
-                ": the port accepted TCP but never answered the ClientHello"
-            } else {
-                ""
-            }
-        ),
+        classify::no_tls_answer(deadline, !first.is_empty()),
     )
 }
 
@@ -607,7 +630,12 @@ fn is_reset(err: &std::io::Error) -> bool {
 
 /// Read what the peer already sent (at most 64 KiB, within `budget`) and return the
 /// description of the first plaintext TLS alert in it.
-pub async fn drain_alert(mut tcp: TcpStream, budget: Duration) -> Option<u8> {
+pub async fn drain_alert(tcp: TcpStream, budget: Duration) -> Option<u8> {
+    classify::find_alert(&drain(tcp, budget).await)
+}
+
+/// Read what the peer already sent: at most 64 KiB, within `budget`.
+async fn drain(mut tcp: TcpStream, budget: Duration) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -620,7 +648,7 @@ pub async fn drain_alert(mut tcp: TcpStream, budget: Duration) -> Option<u8> {
         }
     })
     .await;
-    classify::find_alert(&got)
+    got
 }
 
 fn handshake_failure(
@@ -631,12 +659,13 @@ fn handshake_failure(
     ev: &mut Evidence,
 ) -> Outcome {
     ev.io_error = Some(classify::io_kind(err.kind()));
-    if let Some(code) = waiting {
-        return waiting_alert_failure(err, code, a, ev);
-    }
-    // A peer that does not speak TLS shows in its first bytes, whatever the error says.
+    // A peer that does not speak TLS shows in its first bytes, whatever the error says (rustls:
+    // "received corrupt message of type InvalidContentType", or a reset, or a close).
     if let Some(outcome) = sniffed_failure(first, ev) {
         return outcome;
+    }
+    if let Some(code) = waiting {
+        return waiting_alert_failure(err, code, a, ev);
     }
     let tls = err
         .get_ref()
@@ -673,18 +702,17 @@ fn waiting_alert_failure(
     )
 }
 
-/// A peer whose first bytes are not TLS (plaintext or an unknown protocol), if so.
+/// A peer whose first bytes are not TLS, if so: whatever it speaks (HTTP, a MySQL greeting,
+/// SSH, text, bytes of no known protocol), the port is plaintext.
 fn sniffed_failure(first: &[u8], ev: &mut Evidence) -> Option<Outcome> {
-    let (class, proto) = classify::sniff(first)?;
+    let proto = classify::sniff(first)?;
     ev.peer_bytes = Some(classify::escape(first));
     ev.peer_protocol = Some(proto);
-    let words = match class {
-        OutcomeClass::Plaintext => format!(
-            "the endpoint speaks plaintext ({proto}), not TLS: it is not TLS-enabled, or the caller should use http:// (partial TLS enablement is unsupported by TiDB)"
-        ),
-        _ => "the endpoint answered with bytes that are neither TLS nor a known protocol".to_string(),
-    };
-    Some(Outcome::new(class, Phase::Handshake, words))
+    Some(Outcome::new(
+        OutcomeClass::Plaintext,
+        Phase::Handshake,
+        classify::not_tls(proto, first),
+    ))
 }
 
 /// A handshake that rustls itself failed (an alert received, incompatible parameters, ...).

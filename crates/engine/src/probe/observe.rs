@@ -27,6 +27,8 @@ pub struct Observed {
     pub cert_requested: bool,
     pub ca_hints: Vec<Vec<u8>>,
     pub ticket: bool,
+    /// The first bytes the peer sent (at most [`SNIFF_LEN`]), whatever they are.
+    pub first: Vec<u8>,
 }
 
 tokio::task_local! {
@@ -168,19 +170,18 @@ impl ClientSessionStore for TicketWatch {
 /// How many of the peer's first bytes are kept to recognise a non-TLS peer.
 pub const SNIFF_LEN: usize = 48;
 
-/// A stream that keeps a copy of the first bytes read from the peer.
+/// A stream that keeps a copy of the first bytes read from the peer, in the running probe's
+/// observer ([`Observed::first`]).
 #[derive(Debug)]
 pub struct Sniff<S> {
     pub inner: S,
-    pub first: Vec<u8>,
+    /// How many bytes were copied so far (none after [`SNIFF_LEN`]).
+    kept: usize,
 }
 
 impl<S> Sniff<S> {
     pub fn new(inner: S) -> Self {
-        Sniff {
-            inner,
-            first: Vec::new(),
-        }
+        Sniff { inner, kept: 0 }
     }
 }
 
@@ -193,10 +194,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if this.first.len() < SNIFF_LEN {
+        if this.kept < SNIFF_LEN {
             let new = &buf.filled()[before..];
-            let take = new.len().min(SNIFF_LEN - this.first.len());
-            this.first.extend_from_slice(&new[..take]);
+            let take = new.len().min(SNIFF_LEN - this.kept);
+            if take > 0 {
+                this.kept += take;
+                record(|o| o.lock().first.extend_from_slice(&new[..take]));
+            }
         }
         r
     }

@@ -78,7 +78,10 @@ impl std::fmt::Display for OutcomeClass {
     }
 }
 
-/// The phases of a probe.
+/// The phases of a probe. For a `timeout`, the phase tells how far the probe got: `connect`,
+/// no TCP connection (nothing answers at the address); `handshake`, the TCP connection was
+/// accepted but the TLS handshake (or the MySQL greeting) did not finish (`evidence.no_answer`:
+/// the peer sent nothing at all); `check`, TLS done, the application did not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -229,12 +232,19 @@ pub struct Evidence {
     /// What a non-TLS peer sent first (escaped, at most 48 bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_bytes: Option<String>,
-    /// The protocol a non-TLS peer seems to speak (`http/1`, `http2`, `mysql`, `ssh`, `text`).
+    /// The protocol the peer was observed to speak where it was not the one the probe
+    /// expected: set on every `plaintext` outcome (`http/1`, `http2`, `mysql`, `ssh`, `text`,
+    /// `unknown` for bytes of no protocol tlsaudit knows), and `tls` where a MySQL greeting
+    /// was expected. Absent: the peer spoke the configured protocol, or sent nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_protocol: Option<PeerProtocol>,
     /// The peer closed the connection without an alert or an answer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub closed_silently: bool,
+    /// A `timeout` after the TCP connection was accepted: the peer sent not one byte (no TLS
+    /// answer to the ClientHello, no MySQL greeting) before the deadline.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_answer: bool,
     /// TLS 1.3: the server sent a session ticket after our Finished, i.e. it accepted our
     /// certificate at the handshake level.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -361,6 +361,15 @@ async fn a_handshake_sent_one_byte_per_second_times_out() {
         "{:#?}",
         rec.outcome
     );
+    // TLS bytes arrived before the stall: not a port that never answered.
+    assert!(
+        rec.outcome
+            .summary
+            .contains("answered the ClientHello, then stalled"),
+        "{}",
+        rec.outcome.summary
+    );
+    assert!(!rec.evidence.no_answer);
 }
 
 #[tokio::test]
@@ -511,4 +520,172 @@ async fn the_overall_deadline_bounds_the_whole_probe() {
         rec.outcome.summary
     );
     assert_eq!(rec.outcome.phase, tlsaudit_engine::probe::Phase::Check);
+}
+
+// Not TLS: whatever a port answers the ClientHello with, if it is not a TLS record it is
+// plaintext, with the protocol observed and the first bytes quoted; a port that accepts TCP
+// and answers nothing says so.
+
+/// The protocol the record says the peer spoke.
+fn spoke(rec: &ProbeRecord) -> Option<&'static str> {
+    rec.evidence
+        .peer_protocol
+        .map(tlsaudit_engine::probe::PeerProtocol::as_str)
+}
+
+/// Probe with short deadlines (the whole test well under 2 s) and assert it ended in time.
+async fn quick(pki: &Pki, addr: std::net::SocketAddr) -> ProbeRecord {
+    let t = std::time::Instant::now();
+    let rec = pki
+        .probe(addr, Protocol::Tls, Duration::from_millis(300))
+        .await;
+    assert!(
+        t.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        t.elapsed()
+    );
+    rec
+}
+
+#[tokio::test]
+async fn garbage_is_plaintext_with_its_bytes_quoted() {
+    let pki = Pki::new().await;
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(&[0x9f; 64]).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    })
+    .await;
+    let rec = quick(&pki, addr).await;
+    assert_eq!(rec.outcome.class, OutcomeClass::Plaintext, "{rec:#?}");
+    assert_eq!(spoke(&rec), Some("unknown"));
+    let summary = &rec.outcome.summary;
+    assert!(
+        summary.starts_with("the endpoint answered with non-TLS bytes: '\\x9f\\x9f"),
+        "{summary}"
+    );
+    // Quoted bounded: 32 bytes of the 64, then an ellipsis.
+    assert_eq!(summary.matches("\\x9f").count(), 32, "{summary}");
+    assert!(summary.contains("…'"), "{summary}");
+    let bytes = rec.evidence.peer_bytes.as_deref().unwrap();
+    assert_eq!(bytes.matches("\\x9f").count(), 48, "{bytes}");
+}
+
+#[tokio::test]
+async fn an_ssh_banner_is_plaintext_ssh() {
+    let pki = Pki::new().await;
+    // An SSH server speaks first, before reading anything.
+    let addr = serve(|mut s| async move {
+        let _ = s
+            .write_all(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\r\n")
+            .await;
+        let mut hello = [0u8; 4096];
+        let _ = s.read(&mut hello).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    })
+    .await;
+    let rec = quick(&pki, addr).await;
+    assert_eq!(rec.outcome.class, OutcomeClass::Plaintext, "{rec:#?}");
+    assert_eq!(spoke(&rec), Some("ssh"));
+    assert!(
+        rec.outcome.summary.starts_with(
+            "the endpoint answered with non-TLS bytes (SSH): 'SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ub…'"
+        ),
+        "{}",
+        rec.outcome.summary
+    );
+    assert_eq!(
+        rec.evidence.peer_bytes.as_deref(),
+        Some("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.5\\r\\n")
+    );
+}
+
+#[tokio::test]
+async fn an_http_answer_sent_without_reading_is_plaintext_http() {
+    let pki = Pki::new().await;
+    // The server answers before reading, then keeps the connection open a while, or closes at
+    // once (the unread ClientHello makes its kernel send a reset).
+    for linger in [true, false] {
+        let addr = serve(move |mut s| async move {
+            let _ = s
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            if linger {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        let rec = quick(&pki, addr).await;
+        assert_eq!(rec.outcome.class, OutcomeClass::Plaintext, "{rec:#?}");
+        assert_eq!(spoke(&rec), Some("http/1"));
+        assert!(
+            rec.outcome
+                .summary
+                .contains("speaks plaintext (http/1), not TLS"),
+            "{}",
+            rec.outcome.summary
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_few_text_bytes_then_silence_is_plaintext_not_a_timeout() {
+    let pki = Pki::new().await;
+    // Fewer bytes than a TLS record header, then nothing: the deadline ends the handshake, and
+    // what arrived before it decides.
+    let addr = raw_peer(|mut s| async move {
+        let _ = s.write_all(b"hi\n").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    let rec = quick(&pki, addr).await;
+    assert_eq!(rec.outcome.class, OutcomeClass::Plaintext, "{rec:#?}");
+    assert_eq!(spoke(&rec), Some("text"));
+    assert!(
+        rec.outcome.summary.contains("'hi\\n'"),
+        "{}",
+        rec.outcome.summary
+    );
+}
+
+#[tokio::test]
+async fn a_port_that_accepts_and_stays_silent_says_so() {
+    let pki = Pki::new().await;
+    let addr = serve(|s| async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        drop(s);
+    })
+    .await;
+    let rec = quick(&pki, addr).await;
+    assert_eq!(rec.outcome.class, OutcomeClass::Timeout, "{rec:#?}");
+    assert_eq!(rec.outcome.phase, tlsaudit_engine::probe::Phase::Handshake);
+    assert_eq!(
+        rec.outcome.summary,
+        "TCP connection accepted; no TLS answer within 300ms: the port never answered the ClientHello"
+    );
+    assert!(rec.evidence.no_answer, "{:#?}", rec.evidence);
+    assert!(tlsaudit_engine::probe::describe::evidence(&rec)
+        .iter()
+        .any(|l| l.starts_with("TCP connection accepted; not one byte")));
+    assert_eq!(spoke(&rec), None);
+    // Serialized: the audit tells this timeout from one at the connect by the phase.
+    let json = serde_json::to_value(&rec).unwrap();
+    assert_eq!(json["outcome"]["phase"], "handshake");
+    assert_eq!(json["evidence"]["no_answer"], true);
+}
+
+#[tokio::test]
+async fn a_tls_record_header_then_a_malformed_body_stays_a_protocol_error() {
+    let pki = Pki::new().await;
+    // A valid handshake-record header, then a body that is no handshake message.
+    let addr = raw_peer(|mut s| async move {
+        let _ = s
+            .write_all(&[0x16, 3, 3, 0, 4, 0xff, 0xff, 0xff, 0xff])
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    })
+    .await;
+    let rec = quick(&pki, addr).await;
+    assert_eq!(rec.outcome.class, OutcomeClass::ProtocolError, "{rec:#?}");
+    assert_eq!(spoke(&rec), None);
+    assert!(!rec.evidence.no_answer);
 }

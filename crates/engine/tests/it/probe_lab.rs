@@ -270,6 +270,14 @@ async fn silent_port_times_out_within_its_deadline() {
     let took = t.elapsed();
     assert_eq!(class(&rec), OutcomeClass::Timeout, "{:#?}", rec.outcome);
     assert_eq!(rec.outcome.phase, Phase::Handshake);
+    assert!(
+        rec.outcome
+            .summary
+            .starts_with("TCP connection accepted; no TLS answer within 300ms"),
+        "{}",
+        rec.outcome.summary
+    );
+    assert!(rec.evidence.no_answer);
     assert!(took < Duration::from_millis(900), "took {took:?}");
 }
 
@@ -282,10 +290,23 @@ async fn reset_is_reset() {
 }
 
 #[tokio::test]
-async fn garbage_is_a_protocol_error() {
+async fn garbage_is_plaintext() {
     let b = Bench::start().await;
     let rec = b.probe("garbage", "tidb", Protocol::Tls).await;
-    assert_eq!(class(&rec), OutcomeClass::ProtocolError, "{rec:#?}");
+    assert_eq!(class(&rec), OutcomeClass::Plaintext, "{rec:#?}");
+    assert_eq!(
+        rec.evidence
+            .peer_protocol
+            .map(tlsaudit_engine::probe::PeerProtocol::as_str),
+        Some("unknown")
+    );
+    assert!(
+        rec.outcome
+            .summary
+            .starts_with("the endpoint answered with non-TLS bytes: '\\x9f"),
+        "{}",
+        rec.outcome.summary
+    );
     assert!(rec
         .evidence
         .peer_bytes

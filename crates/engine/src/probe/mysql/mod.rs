@@ -67,10 +67,9 @@ fn new_report(g: &Greeting, account: Option<&MysqlAccount>) -> MysqlReport {
 /// What the first bytes of a port tell when they are not a MySQL greeting.
 fn not_mysql(first: &[u8], rec: &mut ProbeRecord) -> Outcome {
     rec.evidence.peer_bytes = Some(classify::escape(&first[..first.len().min(48)]));
-    let (class, proto) =
-        classify::sniff(first).unwrap_or((OutcomeClass::ProtocolError, PeerProtocol::Tls));
+    let proto = classify::sniff(first).unwrap_or(PeerProtocol::Tls);
     rec.evidence.peer_protocol = Some(proto);
-    let words = if proto == PeerProtocol::Tls || class == OutcomeClass::ProtocolError {
+    let words = if matches!(proto, PeerProtocol::Tls | PeerProtocol::Unknown) {
         "the port answered with bytes that are not a MySQL greeting".to_string()
     } else {
         format!("the port speaks {proto}, not the MySQL protocol")
