@@ -181,3 +181,82 @@ fn dashboard_not_listed(at: &Listed<'_>, cn: &str, from: &str) -> Finding {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiup::TiupOptions;
+
+    fn findings(lists: &str) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("prod.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "global:\n  enable_tls: true\nserver_configs:\n{lists}\
+                 pd_servers:\n  - host: 10.0.2.1\ntikv_servers:\n  - host: 10.0.2.2\n\
+                 tidb_servers:\n  - host: 10.0.2.3\n"
+            ),
+        )
+        .unwrap();
+        let cluster = Cluster::load(&TiupOptions {
+            topology: Some(p),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        check(&cluster, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_list_without_pd_breaks_dashboard_pages_not_the_cluster() {
+        let f = findings(
+            "  tikv:\n    security.cert-allowed-cn: [tidb, tikv]\n\
+             \x20 tidb:\n    security.cluster-verify-cn: [tidb, prod-client]\n",
+        );
+        let dash: Vec<&Finding> = f
+            .iter()
+            .filter(|x| x.code == Code::DashboardNotListed)
+            .collect();
+        // TiKV's gRPC and status ports, TiDB's status port.
+        assert_eq!(dash.len(), 3, "{f:#?}");
+        assert!(
+            f.iter().all(|x| x.code != Code::ListLacksNeededCn),
+            "{f:#?}"
+        );
+        for d in &dash {
+            assert_eq!(d.severity, Severity::Warning);
+            assert_eq!(d.identity.as_deref(), Some("pd"));
+            assert!(d.fix.contains("add \"pd\""), "{d:#?}");
+        }
+        let grpc = dash
+            .iter()
+            .find(|d| d.endpoint.as_deref() == Some("tikv-10.0.2.2-20160"))
+            .unwrap();
+        assert!(grpc.title.contains("Search Logs"), "{grpc:#?}");
+        assert!(grpc.evidence.contains("keeps working"), "{grpc:#?}");
+        let tidb = dash
+            .iter()
+            .find(|d| d.endpoint.as_deref() == Some("tidb-10.0.2.3-10080"))
+            .unwrap();
+        assert!(tidb.title.contains("Instance Profiling"), "{tidb:#?}");
+    }
+
+    #[test]
+    fn pd_listed_or_a_cluster_need_missing() {
+        let f = findings("  tikv:\n    security.cert-allowed-cn: [pd, tidb, tikv]\n");
+        assert!(f.is_empty(), "{f:#?}");
+        // A cluster need missing stays critical, beside the Dashboard warning.
+        let f = findings("  tikv:\n    security.cert-allowed-cn: [tikv]\n");
+        let codes: Vec<(Code, Severity)> = f.iter().map(|x| (x.code, x.severity)).collect();
+        assert!(
+            codes.contains(&(Code::ListLacksNeededCn, Severity::Critical)),
+            "{f:#?}"
+        );
+        assert!(
+            codes.contains(&(Code::DashboardNotListed, Severity::Warning)),
+            "{f:#?}"
+        );
+    }
+}

@@ -46,6 +46,6 @@ pub use needs::{dashboard_features, need, needs, Need};
 pub use policy::{ClientAuth, Policy};
 pub use protocol::Protocol;
 pub use role::{roles, Role};
-pub use table::{lookup, CertPolicy, CnMatch, Enforcement, Profile, PROFILES};
+pub use table::{lookup, CertPolicy, CnMatch, Enforcement, Profile, ETCD_FLAG_SINCE, PROFILES};
 pub use tiup::{reload_order, MainPort, TiupSection, TiupServers, TIUP};
 pub use version::{Version, PD_CLIENT_LIST_SINCE};

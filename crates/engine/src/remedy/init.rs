@@ -229,7 +229,11 @@ pub fn takes_certificate(component: Component) -> bool {
 /// certificate (Search Logs, Instance Profiling: [`profile::dashboard_features`]), when the
 /// cluster has PD and the list lacks it.
 pub fn with_dashboard(cluster: &Cluster, mut lists: Vec<AllowList>) -> Vec<AllowList> {
-    if !cluster.instances.iter().any(|i| i.component == Component::Pd) {
+    if !cluster
+        .instances
+        .iter()
+        .any(|i| i.component == Component::Pd)
+    {
         return lists;
     }
     let pd = allow::cn_of(Component::Pd);
@@ -442,7 +446,10 @@ mod tests {
         );
         assert_eq!(list(&o, ConfigKind::Tidb), ["pd", "tidb", "prod-client"]);
         assert_eq!(list(&o, ConfigKind::Tiflash), ["pd", "tidb"]);
-        assert_eq!(list(&o, ConfigKind::TiflashLearner), ["pd", "tikv", "tiflash"]);
+        assert_eq!(
+            list(&o, ConfigKind::TiflashLearner),
+            ["pd", "tikv", "tiflash"]
+        );
         assert_eq!(list(&o, ConfigKind::Ticdc), ["pd", "prod-client"]);
         // PD's own list is the cluster's: PD once.
         assert_eq!(
@@ -488,10 +495,7 @@ mod tests {
             .all(|i| i.component != Component::Exporter));
         for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
             let name = entry.unwrap().file_name();
-            assert!(
-                !name.to_string_lossy().starts_with("monitored"),
-                "{name:?}"
-            );
+            assert!(!name.to_string_lossy().starts_with("monitored"), "{name:?}");
         }
     }
 }
