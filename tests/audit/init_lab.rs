@@ -212,8 +212,9 @@ async fn init_round_trip_through_the_lab() {
     .await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout
-            .contains("tikv.toml [security] cert-allowed-cn = [tikv, tidb, tiflash, prod-client]"),
+        stdout.contains(
+            "tikv.toml [security] cert-allowed-cn = [pd, tikv, tidb, tiflash, prod-client]"
+        ),
         "{stdout}"
     );
     // A reused CA: its key is not copied.

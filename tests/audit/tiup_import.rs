@@ -158,11 +158,11 @@ fn topology_becomes_an_inventory() {
     );
     assert_eq!(
         ep("tidb-10.0.1.21-10080").allowed_cn,
-        ["tidb", "prod-client", "tiproxy"]
+        ["tidb", "prod-client", "tiproxy", "pd"]
     );
     assert_eq!(
         ep("tidb-10.0.1.22-10081").allowed_cn,
-        ["tidb", "prod-client", "dashboard", "tiproxy"]
+        ["tidb", "prod-client", "dashboard", "tiproxy", "pd"]
     );
     assert!(!ep("tikv-10.0.1.32-20161")
         .allowed_cn
@@ -172,7 +172,7 @@ fn topology_becomes_an_inventory() {
         .contains(&"br".to_string()));
     assert_eq!(
         ep("tiflash-10.0.1.41-3931").allowed_cn,
-        ["tidb", "tikv", "tiflash"]
+        ["tidb", "tikv", "tiflash", "pd"]
     );
     assert_eq!(
         ep("tiflash-10.0.1.41-20170").allowed_cn,

@@ -296,8 +296,8 @@ fn tiup_client_not_listed() {
     let p = s.fixture_edited(
         "tiup/prod.yaml",
         "prod.yaml",
-        "security.cluster-verify-cn: [\"tidb\", \"prod-client\", \"tiproxy\"]",
-        "security.cluster-verify-cn: [\"tidb\", \"tiproxy\"]",
+        "security.cluster-verify-cn: [\"tidb\", \"prod-client\", \"tiproxy\", \"pd\"]",
+        "security.cluster-verify-cn: [\"tidb\", \"tiproxy\", \"pd\"]",
     );
     let f = run(&topo(&p, Some(&tls)));
     let m = find(&f, "TIUP_CLIENT_NOT_LISTED");
@@ -660,8 +660,8 @@ fn cn_case_mismatch() {
     let edited = s.fixture_edited(
         "components/tidb.toml",
         "cfg/tidb.toml",
-        r#"cluster-verify-cn = ["tidb", "prod-client"]"#,
-        r#"cluster-verify-cn = ["Tidb", "prod-client"]"#,
+        r#"cluster-verify-cn = ["tidb", "prod-client", "pd"]"#,
+        r#"cluster-verify-cn = ["Tidb", "prod-client", "pd"]"#,
     );
     let mut all = files.clone();
     all[0] = edited;
@@ -775,7 +775,7 @@ fn allow_list_emptied_on_one_instance() {
     );
     assert_eq!(x.severity, Severity::Critical);
     assert!(
-        x.title.contains("[tidb, instance-list-off-client]"),
+        x.title.contains("[tidb, instance-list-off-client, pd]"),
         "{x:#?}"
     );
     assert!(
@@ -788,7 +788,7 @@ fn allow_list_emptied_on_one_instance() {
     let t = s.fixture_edited(
         "tiup/instance-list-off.yaml",
         "t.yaml",
-        "    security.cluster-verify-cn: [tidb, instance-list-off-client]\n",
+        "    security.cluster-verify-cn: [tidb, instance-list-off-client, pd]\n",
         "    log.level: info\n",
     );
     let f = run(&topo(&t, None));
@@ -1102,8 +1102,8 @@ fn list_lacks_needed_cn() {
     let p = s.fixture_edited(
         "tiup/prod.yaml",
         "flash.yaml",
-        "security.cert_allowed_cn: [\"tidb\", \"tikv\", \"tiflash\"]",
-        "security.cert_allowed_cn: [\"tikv\", \"tiflash\"]",
+        "security.cert_allowed_cn: [\"tidb\", \"tikv\", \"tiflash\", \"pd\"]",
+        "security.cert_allowed_cn: [\"tikv\", \"tiflash\", \"pd\"]",
     );
     let f = run(&topo(&p, None));
     assert_eq!(lacks(&f, "tiflash-10.0.1.41-3931", "tidb"), 1, "{f:#?}");

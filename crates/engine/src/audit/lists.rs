@@ -153,7 +153,7 @@ fn what_breaks(c: &CellCtx<'_>) -> String {
     match c.exp.need {
         Some(Need::Dashboard) => format!(
             "TiDB Dashboard (inside PD, with PD's certificate) needs it: {}",
-            dashboard_features(c.ep.role)
+            crate::profile::dashboard_features(c.ep.role)
         ),
         Some(Need::Tool) => {
             "TiUP and the ctl tools call it with this certificate (`tiup cluster display` shows it Down)"
@@ -430,7 +430,4 @@ fn no_allow_list(plan: &Plan, e: EndpointId, ep: &Endpoint, s: &Split) -> Findin
 // TEMP until merged
 fn reload_command(cluster: &str, node: &str) -> String {
     format!("tiup cluster reload {cluster} -N {node}")
-}
-fn dashboard_features(_r: crate::profile::Role) -> &'static str {
-    "Search Logs, Instance Profiling"
 }

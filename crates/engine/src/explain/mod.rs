@@ -1,12 +1,14 @@
 //! `tlsaudit explain "ERROR TEXT"`: map a log line from TiDB, TiKV, PD, TiFlash, TiCDC, Go,
-//! OpenSSL or rustls to the likely cause, the checks that confirm it, and the
-//! `tlsaudit diagnose` command that probes it.
+//! OpenSSL, rustls or nginx to the likely cause, the checks that confirm it, and the
+//! `tlsaudit diagnose` command that probes it. The texts are in `patterns.rs`; nginx's
+//! client-certificate lines, whose OpenSSL error number decides the cause, in `nginx.rs`.
 
 use serde::Serialize;
 
 use crate::diagnose::cause::Cause;
 
 mod extract;
+mod nginx;
 mod patterns;
 
 use extract::{extract, Extracted};
@@ -132,46 +134,82 @@ pub fn explain(input: &str) -> Explanation {
             found.push((pat, matched));
         }
     }
-    if found.iter().any(|(p, _)| !p.generic) {
+    let nginx = nginx::nginx(text, &lower);
+    if nginx.is_some() || found.iter().any(|(p, _)| !p.generic) {
         found.retain(|(p, _)| !p.generic);
     }
     let mut seen = Vec::new();
     let mut matches = Vec::new();
+    if let Some(n) = nginx {
+        seen.push(n.causes[0]);
+        let target = n.endpoint.as_deref().unwrap_or("HOST:PORT");
+        let mut details = n.details;
+        for d in &ex.details {
+            if !details.contains(d) {
+                details.push(d.clone());
+            }
+        }
+        matches.push(Match {
+            confirm: format!(
+                "tlsaudit diagnose {target} --ca ca.crt --cert CALLER.crt --key CALLER.key   (the CA of ssl_client_certificate and the caller's files; the variants show what nginx admits)"
+            ),
+            ..to_match(n.matched, n.source, &n.meaning, n.causes, details, &ex)
+        });
+    }
     for (pat, matched) in found {
         let primary = pat.causes[0];
         if seen.contains(&primary) {
             continue;
         }
         seen.push(primary);
-        let mut checks = Vec::new();
-        for c in pat.causes.iter().take(2) {
-            for x in c.checks() {
-                if !checks.contains(&x) {
-                    checks.push(x);
-                }
-            }
-        }
-        matches.push(Match {
+        matches.push(to_match(
             matched,
-            source: pat.source.to_string(),
-            meaning: pat.meaning.to_string(),
-            causes: pat
-                .causes
-                .iter()
-                .map(|c| CauseInfo {
-                    cause: *c,
-                    title: c.title().to_string(),
-                    fact: c.fact(),
-                })
-                .collect(),
-            details: ex.details.clone(),
-            checks,
-            confirm: confirm(primary, &ex),
-        });
+            pat.source,
+            pat.meaning,
+            pat.causes,
+            ex.details.clone(),
+            &ex,
+        ));
     }
     Explanation {
         input: original.to_string(),
         matches,
+    }
+}
+
+/// One match: the causes with their titles, the checks of the first two, the confirming
+/// command of the first.
+fn to_match(
+    matched: String,
+    source: &str,
+    meaning: &str,
+    causes: &[Cause],
+    details: Vec<String>,
+    ex: &Extracted,
+) -> Match {
+    let mut checks = Vec::new();
+    for c in causes.iter().take(2) {
+        for x in c.checks() {
+            if !checks.contains(&x) {
+                checks.push(x);
+            }
+        }
+    }
+    Match {
+        matched,
+        source: source.to_string(),
+        meaning: meaning.to_string(),
+        causes: causes
+            .iter()
+            .map(|c| CauseInfo {
+                cause: *c,
+                title: c.title().to_string(),
+                fact: c.fact(),
+            })
+            .collect(),
+        details,
+        checks,
+        confirm: confirm(causes[0], ex),
     }
 }
 
@@ -197,7 +235,8 @@ pub fn unmatched_help(input: &str) -> String {
     format!(
         "tlsaudit does not recognise this text: \"{shown}\"\n\
          It knows the TLS errors of TiDB, TiKV, PD, TiFlash and TiCDC, of Go (crypto/tls, crypto/x509, gRPC),\n\
-         OpenSSL and rustls, and the SQL ports' MySQL errors (1045, 1130, 2026, 3159), for example:\n\
+         OpenSSL and rustls, nginx's client-certificate lines, and the SQL ports' MySQL errors (1045, 1130, 2026,\n\
+         3159), for example:\n\
          \x20 x509: certificate signed by unknown authority\n\
          \x20 x509: certificate is valid for 127.0.0.1, not 10.0.1.5\n\
          \x20 Common name check fail, reason: x509_common_name from peer is tidb\n\
@@ -237,5 +276,25 @@ mod tests {
             .iter()
             .any(|d| d.ends_with("dialed: 10.0.1.5")));
         assert!(e.matches[0].confirm.contains("10.0.1.5:PORT"));
+    }
+
+    #[test]
+    fn nginx_lines_come_first_with_their_cause_and_fix() {
+        let e = explain("2024/05/01 10:00:00 [info] 1234#0: *5 client SSL certificate verify error: (20:unable to get local issuer certificate) while reading client request headers, client: 10.0.3.9, server: api, request: \"GET / HTTP/1.1\", host: \"10.0.3.5:8443\"");
+        assert_eq!(e.cause(), Some(Cause::UnknownCa));
+        let m = &e.matches[0];
+        assert!(m.source.starts_with("nginx"), "{m:?}");
+        assert!(m.meaning.contains("Fix: "), "{m:?}");
+        assert!(m.confirm.contains("10.0.3.5:8443"), "{m:?}");
+        // OpenSSL's own pattern for error 20 names the same cause: one match, nginx's.
+        assert_eq!(e.matches.len(), 1, "{e:#?}");
+        let e = explain("client SSL certificate verify error: (26:unsupported certificate purpose) while reading client request headers");
+        assert_eq!(e.cause(), Some(Cause::IncompatibleEku));
+        assert_eq!(e.matches.len(), 1, "{e:#?}");
+        let e =
+            explain("client sent no required SSL certificate while reading client request headers");
+        assert_eq!(e.cause(), Some(Cause::ClientCertRequired));
+        assert!(e.matches[0].confirm.contains("HOST:PORT"), "{e:#?}");
+        assert!(e.matched());
     }
 }

@@ -12,7 +12,8 @@
 //!   [`PD_CLIENT_LIST_SINCE`]);
 //! - `role`: the endpoint roles, their names and which component has which ([`Role`],
 //!   [`roles`]);
-//! - `needs`: who connects to whom ([`needs()`]);
+//! - `needs`: who connects to whom and why ([`need()`], [`Need`], [`needs()`] for the cluster's
+//!   own links, [`dashboard_features`] for TiDB Dashboard's);
 //! - `tiup`: the TiUP facts: topology sections, TiUP names and certificate CNs, the port that
 //!   names an instance, the rolling reload order ([`TIUP`], [`reload_order`]);
 //! - `minted`: the names of the identities the audit adds ([`EXTRA_NAMES`], [`minted_name`]);
@@ -41,10 +42,10 @@ pub use config::{
     TICDC_TOML, TIDB_TOML, TIFLASH_LEARNER_TOML, TIFLASH_TOML, TIKV_TOML, TIPROXY_TOML,
 };
 pub use minted::{minted_name, EXTRA_NAMES};
-pub use needs::{need, needs, Need};
+pub use needs::{dashboard_features, need, needs, Need};
 pub use policy::{ClientAuth, Policy};
 pub use protocol::Protocol;
 pub use role::{roles, Role};
-pub use table::{lookup, CertPolicy, CnMatch, Enforcement, Profile, PROFILES};
+pub use table::{lookup, CertPolicy, CnMatch, Enforcement, Profile, ETCD_FLAG_SINCE, PROFILES};
 pub use tiup::{reload_order, MainPort, TiupSection, TiupServers, TIUP};
 pub use version::{Version, PD_CLIENT_LIST_SINCE};

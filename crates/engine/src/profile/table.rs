@@ -89,6 +89,22 @@ pub struct Profile {
 const TIKV_STATUS_EXEMPT: &[&str] = &["/metrics", "/status", "/config", "/debug/pprof/profile"];
 const CERT_ALLOWED_CN: ConfigKey = ConfigKey::new("security", "cert-allowed-cn");
 
+/// Every etcd flag the etcd rows name, with the oldest etcd release checked that has it (3.4:
+/// `etcd --help` of 3.4.23; 3.5 and 3.6: etcd's `server/etcdmain/help.go` and
+/// `server/embed/config.go`). All of them are in 3.4, 3.5 and 3.6; `--peer-cert-allowed-cn`
+/// takes one CN in 3.4 and a comma-separated list from 3.5, and no release of the three has a
+/// flag for a client CN list. A test checks the table against the installed `etcd --help`.
+pub const ETCD_FLAG_SINCE: &[(&str, &str)] = &[
+    ("--trusted-ca-file", "3.4"),
+    ("--cert-file", "3.4"),
+    ("--key-file", "3.4"),
+    ("--client-cert-allowed-hostname", "3.4"),
+    ("--peer-trusted-ca-file", "3.4"),
+    ("--peer-cert-file", "3.4"),
+    ("--peer-key-file", "3.4"),
+    ("--peer-cert-allowed-cn", "3.4"),
+];
+
 /// A row of [`PROFILES`] with the common defaults (one argument per column of the table; the
 /// default port with its TiUP field).
 #[allow(clippy::too_many_arguments)]
@@ -289,6 +305,8 @@ pub static PROFILES: [Profile; 18] = [
             ConfigKey::new("security.server-tls", "ca"),
         )
     },
+    // etcd 3.4 to 3.6 have no flag for a CN list on the client port (PD sets one through the
+    // embedded server's TLSInfo.AllowedCNs): `--client-cert-allowed-hostname` matches a SAN.
     row(
         C::Etcd,
         Role::EtcdClient,
@@ -298,19 +316,31 @@ pub static PROFILES: [Profile; 18] = [
         Always,
         Handshake,
         ETCD_FLAGS,
-        ConfigKey::new("", "--client-cert-allowed-hostname / --cert-allowed-cn"),
+        ConfigKey::new(
+            "",
+            "no client CN flag (etcd 3.4-3.6; --client-cert-allowed-hostname matches a SAN, not the CN)",
+        ),
     ),
-    row(
-        C::Etcd,
-        Role::EtcdPeer,
-        (2380, None),
-        Protocol::Tls,
-        None,
-        Always,
-        Handshake,
-        ETCD_FLAGS,
-        ConfigKey::new("", "--peer-cert-allowed-cn"),
-    ),
+    // One CN in etcd 3.4, a comma-separated list from 3.5 (ETCD_FLAG_SINCE).
+    Profile {
+        server: TlsKeys::new(
+            "",
+            "--peer-trusted-ca-file",
+            "--peer-cert-file",
+            "--peer-key-file",
+        ),
+        ..row(
+            C::Etcd,
+            Role::EtcdPeer,
+            (2380, None),
+            Protocol::Tls,
+            None,
+            Always,
+            Handshake,
+            ETCD_FLAGS,
+            ConfigKey::new("", "--peer-cert-allowed-cn"),
+        )
+    },
     // TiUP's agents answer plaintext HTTP: the expected finding is that, at info severity.
     row(
         C::Exporter,
@@ -420,5 +450,95 @@ mod tests {
             assert_eq!(Role::default_for(c).component(), c);
         }
         assert!(lookup(Component::Tidb, "peer").is_none());
+    }
+
+    /// The `--flags` an etcd row names: its keys, its list, its file's client keys.
+    fn etcd_flags_named() -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in PROFILES.iter().filter(|p| p.component == Component::Etcd) {
+            let c = p.config.client;
+            let keys = [
+                p.server.ca,
+                p.server.cert,
+                p.server.key,
+                p.list,
+                c.ca,
+                c.cert,
+                c.key,
+            ];
+            for word in keys.iter().flat_map(|k| k.key.split_whitespace()) {
+                let flag = word.trim_end_matches(|ch: char| !ch.is_ascii_alphanumeric());
+                if flag.starts_with("--") && !out.iter().any(|f| f == flag) {
+                    out.push(flag.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn etcd_flags_are_listed_with_their_release() {
+        let named = etcd_flags_named();
+        assert!(
+            named.contains(&"--peer-cert-allowed-cn".to_string()),
+            "{named:?}"
+        );
+        for f in &named {
+            assert!(
+                ETCD_FLAG_SINCE.iter().any(|(flag, _)| flag == f),
+                "{f} is named by the table but not in ETCD_FLAG_SINCE"
+            );
+        }
+        // No etcd release has a client CN flag: the advice must not invent one.
+        assert!(!named
+            .iter()
+            .any(|f| f == "--cert-allowed-cn" || f == "--client-cert-allowed-cn"));
+    }
+
+    /// `3.4.23` -> (3, 4).
+    fn major_minor(v: &str) -> Option<(u32, u32)> {
+        let mut it = v.trim().trim_start_matches('v').split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    }
+
+    #[test]
+    fn etcd_flags_exist_in_the_installed_etcd() {
+        let Some(bin) = tlsaudit_testkit::require_tool("etcd") else {
+            return;
+        };
+        let run = |arg: &str| {
+            let out = std::process::Command::new(&bin).arg(arg).output().unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        let version = run("--version");
+        let installed = version
+            .lines()
+            .find_map(|l| l.strip_prefix("etcd Version:"))
+            .and_then(major_minor)
+            .unwrap_or_else(|| panic!("no version in {version:?}"));
+        let help = run("--help");
+        let flags: Vec<&str> = help
+            .split_whitespace()
+            .filter(|w| w.starts_with("--"))
+            .collect();
+        for name in etcd_flags_named() {
+            let since = ETCD_FLAG_SINCE
+                .iter()
+                .find(|(f, _)| *f == name)
+                .and_then(|(_, v)| major_minor(v))
+                .unwrap();
+            if since <= installed {
+                assert!(
+                    flags.contains(&name.as_str()),
+                    "etcd {installed:?} has no {name}, which the table names"
+                );
+            } else {
+                eprintln!("note: {name} is etcd {since:?}+, not in the installed {installed:?}");
+            }
+        }
     }
 }

@@ -7,6 +7,11 @@
 //!   out: `ca.crt`, `<role>.crt`, `<role>.pem`.
 //! - `<instance>/<file>.toml`: the instance's `[security]` settings (paths, allow-list).
 //! - `tiup-server-configs.yaml`: the allow-lists as a TiUP `server_configs` fragment.
+//!
+//! The lists hold who needs each file's endpoints ([`allow::allow_lists`]) and PD's CN where TiDB
+//! Dashboard, which runs inside PD, calls with PD's certificate ([`profile::Need::Dashboard`]).
+//! TiUP's monitoring agents (node_exporter, blackbox_exporter) get no certificate: they serve
+//! plaintext and call nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +20,7 @@ use super::allow::{self, AllowList};
 use super::render::{self, Setting, Value};
 use crate::error::InputError;
 use crate::pki::mint::Ca;
-use crate::profile::{CertPolicy, Component, Role};
+use crate::profile::{self, roles, CertPolicy, Component, Need, Role};
 use crate::tiup::{Cluster, ConfigKind, Instance};
 
 /// Where the CA comes from.
@@ -167,9 +172,13 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
     write_pem(&client_cert, &client.cert_pem, false, opts.force)?;
     write_pem(&tls.join("client.pem"), &client.key_pem, true, opts.force)?;
 
-    let lists = allow::allow_lists(cluster, &client_cn);
+    let lists = with_dashboard(cluster, allow::allow_lists(cluster, &client_cn));
     let mut instances = Vec::new();
-    for inst in &cluster.instances {
+    for inst in cluster
+        .instances
+        .iter()
+        .filter(|i| takes_certificate(i.component))
+    {
         instances.push(write_instance(inst, &ca, &lists, opts)?);
     }
     let fragment = opts.out.join("tiup-server-configs.yaml");
@@ -205,6 +214,59 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
         lists,
         tiup_fragment: fragment,
     })
+}
+
+/// Whether a component's instances get a certificate: one of its endpoints asks for client
+/// certificates (TLS). TiUP's monitoring agents never do: they serve plaintext HTTP even with
+/// `enable_tls`, and call no component.
+pub fn takes_certificate(component: Component) -> bool {
+    roles(component)
+        .iter()
+        .any(|r| r.profile().cert_policy != CertPolicy::Never)
+}
+
+/// PD's CN added, first, to every list that governs an endpoint TiDB Dashboard calls with PD's
+/// certificate (Search Logs, Instance Profiling: [`profile::dashboard_features`]), when the
+/// cluster has PD and the list lacks it.
+pub fn with_dashboard(cluster: &Cluster, mut lists: Vec<AllowList>) -> Vec<AllowList> {
+    if !cluster
+        .instances
+        .iter()
+        .any(|i| i.component == Component::Pd)
+    {
+        return lists;
+    }
+    let pd = allow::cn_of(Component::Pd);
+    for list in &mut lists {
+        let pages: Vec<String> = list
+            .kind
+            .roles()
+            .into_iter()
+            .filter(|r| profile::need(Component::Pd, *r) == Some(Need::Dashboard))
+            .map(|r| {
+                format!(
+                    "{} {}: {}",
+                    r.component().title(),
+                    r,
+                    profile::dashboard_features(r)
+                )
+            })
+            .collect();
+        if pages.is_empty() || list.entries.iter().any(|e| e.cn == pd) {
+            continue;
+        }
+        list.entries.insert(
+            0,
+            super::allow::Entry {
+                cn: pd.to_string(),
+                why: format!(
+                    "TiDB Dashboard (inside PD) calls with PD's certificate: {}",
+                    pages.join("; ")
+                ),
+            },
+        );
+    }
+    lists
 }
 
 /// Issue an instance's certificate and write its `tls/` folder (CA, certificate, key 0600).
@@ -335,4 +397,105 @@ pub fn security_settings(
         push(l.key, Value::List(items));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiup::TiupOptions;
+
+    /// A cluster of every audited TiUP component and the monitoring agents, and `init`'s
+    /// output for it.
+    fn run_init(dir: &Path, topology: &str) -> InitOutput {
+        let p = dir.join("prod.yaml");
+        std::fs::write(&p, topology).unwrap();
+        let cluster = Cluster::load(&TiupOptions {
+            topology: Some(p),
+            ..Default::default()
+        })
+        .unwrap();
+        init(
+            &cluster,
+            &InitOptions {
+                out: dir.join("out"),
+                ca: CaSource::New,
+                days: 1,
+                force: false,
+                host_dir: None,
+            },
+        )
+        .unwrap()
+    }
+
+    const FULL: &str = "global:\n  enable_tls: true\nmonitored:\n  node_exporter_port: 9100\n\
+         pd_servers:\n  - host: 10.0.1.1\ntikv_servers:\n  - host: 10.0.1.2\n\
+         tidb_servers:\n  - host: 10.0.1.3\ntiflash_servers:\n  - host: 10.0.1.4\n\
+         cdc_servers:\n  - host: 10.0.1.5\n";
+
+    fn list(o: &InitOutput, kind: ConfigKind) -> Vec<String> {
+        o.lists.iter().find(|l| l.kind == kind).unwrap().cns()
+    }
+
+    #[test]
+    fn lists_admit_pd_where_dashboard_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_init(dir.path(), FULL);
+        assert_eq!(
+            list(&o, ConfigKind::Tikv),
+            ["pd", "tikv", "tidb", "tiflash", "cdc", "prod-client"]
+        );
+        assert_eq!(list(&o, ConfigKind::Tidb), ["pd", "tidb", "prod-client"]);
+        assert_eq!(list(&o, ConfigKind::Tiflash), ["pd", "tidb"]);
+        assert_eq!(
+            list(&o, ConfigKind::TiflashLearner),
+            ["pd", "tikv", "tiflash"]
+        );
+        assert_eq!(list(&o, ConfigKind::Ticdc), ["pd", "prod-client"]);
+        // PD's own list is the cluster's: PD once.
+        assert_eq!(
+            list(&o, ConfigKind::Pd)
+                .iter()
+                .filter(|c| *c == "pd")
+                .count(),
+            1
+        );
+        let kv = o.lists.iter().find(|l| l.kind == ConfigKind::Tikv).unwrap();
+        assert!(
+            kv.entries[0].why.contains("Search Logs")
+                && kv.entries[0].why.contains("Instance Profiling"),
+            "{kv:?}"
+        );
+        // The files say it too.
+        let tidb = o.instances.iter().find(|i| i.component == Component::Tidb);
+        let text = std::fs::read_to_string(&tidb.unwrap().configs[0]).unwrap();
+        assert!(text.contains("cluster-verify-cn"), "{text}");
+        assert!(text.contains("\"pd\""), "{text}");
+    }
+
+    #[test]
+    fn without_pd_no_dashboard_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_init(
+            dir.path(),
+            "tikv_servers:\n  - host: 10.0.1.2\ntidb_servers:\n  - host: 10.0.1.3\n",
+        );
+        assert_eq!(list(&o, ConfigKind::Tikv), ["tikv", "tidb", "prod-client"]);
+    }
+
+    #[test]
+    fn monitoring_agents_get_no_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_init(dir.path(), FULL);
+        assert!(!takes_certificate(Component::Exporter));
+        assert!(takes_certificate(Component::Tidb) && takes_certificate(Component::Pd));
+        assert_eq!(o.instances.len(), 5, "{:?}", o.instances);
+        assert!(o
+            .instances
+            .iter()
+            .all(|i| i.component != Component::Exporter));
+        for entry in std::fs::read_dir(dir.path().join("out")).unwrap() {
+            let name = entry.unwrap().file_name();
+            assert!(!name.to_string_lossy().starts_with("monitored"), "{name:?}");
+        }
+    }
 }
