@@ -193,12 +193,12 @@ async fn promtool_accepts_the_metrics_in_both_formats() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // Cardinality as documented: 8 identities x 15 endpoints x 8 verdicts.
+    // Cardinality as documented: 8 identities x 15 endpoints x 9 verdicts.
     let verdict_series = text
         .lines()
         .filter(|l| l.starts_with("tlsaudit_link_verdict{"))
         .count();
-    assert_eq!(verdict_series, 8 * 15 * 8);
+    assert_eq!(verdict_series, 8 * 15 * 9);
     assert!(text.contains("tlsaudit_rounds_total{cluster=\"demo\",vantage=\"local\"} 1"));
     let (status, ctype, open) = get(
         &s.addr,
