@@ -184,7 +184,7 @@ pub fn plan(
 ) -> Result<Plan, InputError> {
     apply(flags, &mut inv)?;
     let mut plan = Plan::new(inv)?;
-    plan.static_findings = static_findings;
+    plan.static_findings.extend(static_findings);
     Ok(plan)
 }
 

@@ -198,3 +198,23 @@ async fn an_unreachable_endpoint_fails_the_gate_unless_allowed() {
     assert_eq!(sev, Some(serde_json::json!("warning")));
     lab.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_whose_key_is_not_its_certificates_is_a_finding_not_a_caller() {
+    let spec = LabSpec::new("r").with(EndpointSpec::tikv_grpc("kv", &["tidb", "tikv"]));
+    // tikv's key replaced by tidb's: the pair cannot form an identity.
+    let (lab, a) = audit(spec, |t| t.replace("tikv.pem\"", "tidb.pem\"")).await;
+    let snap = a.snapshot();
+    assert!(!snap.identity_names.iter().any(|n| n == "tikv"));
+    let f = snap
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "IDENTITY_INVALID")
+        .expect("IDENTITY_INVALID");
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.identity.as_deref(), Some("tikv"));
+    assert!(f.title.contains("does not belong"), "{}", f.title);
+    // The other identities are audited as usual.
+    assert_eq!(verdict(&a, "tidb", "kv"), Verdict::Secure);
+    lab.stop().await;
+}

@@ -238,6 +238,19 @@ fn reach_finding(
     out: &mut Vec<Finding>,
 ) {
     if !unreachable_said && records.iter().all(|(_, _, v)| *v == Verdict::Unreachable) {
+        // A port that took the TCP connection and then said nothing is reachable: say so.
+        let silent = records.iter().all(|(_, r, _)| {
+            r.outcome.class == crate::probe::OutcomeClass::Timeout
+                && r.outcome.phase != crate::probe::Phase::Connect
+        });
+        let title = if silent {
+            format!(
+                "{} accepts TCP connections but gave no TLS answer in time: nothing about it was checked",
+                ep.name
+            )
+        } else {
+            format!("{} could not be reached: nothing about it was checked", ep.name)
+        };
         out.push(
             Finding::new(
                 Code::Unreachable,
@@ -246,9 +259,13 @@ fn reach_finding(
                 } else {
                     Severity::Critical
                 },
-                format!("{} could not be reached: nothing about it was checked", ep.name),
+                title,
                 format!("{}: {}", ep.address, records[0].1.outcome.summary),
-                "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down",
+                if silent {
+                    "check what listens on the port: it took the connection and never answered the TLS ClientHello (a service that waits for the client to speak first, a proxy without a backend, a hung server); --allow-unreachable makes this a warning"
+                } else {
+                    "check that the component runs and listens on that address, and that no firewall drops the port; --allow-unreachable makes this a warning where the endpoint is known to be down"
+                },
             )
             .endpoint(ep.name.clone()),
         );

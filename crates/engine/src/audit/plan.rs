@@ -8,7 +8,7 @@ use super::expect::{self, Expected, Verdict};
 use super::identity::{extra_identities, AuditIdentity};
 use super::matrix::{EndpointId, IdentityId, Matrix};
 use crate::error::InputError;
-use crate::finding::Finding;
+use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{Endpoint, Inventory};
 use crate::pki::{ChainCache, Identity, Trust};
 use crate::probe::{Caller, ProbeSpec};
@@ -94,14 +94,7 @@ impl Plan {
     /// Load the CA and identities, mint the extra identities, compute expectations.
     pub fn new(inventory: Inventory) -> Result<Plan, InputError> {
         let trust = Trust::load(&inventory.ca)?;
-        let mut identities = Vec::new();
-        for entry in &inventory.identities {
-            let identity = Identity::load(&entry.name, &entry.cert, &entry.key)?;
-            identities.push(AuditIdentity::configured(
-                entry,
-                Caller::new(identity, &trust),
-            ));
-        }
+        let (mut identities, static_findings) = configured_identities(&inventory, &trust)?;
         let extra = extra_identities(&inventory, &trust, &identities)?;
         identities.extend(extra);
         let expected = Matrix::from_fn(identities.len(), inventory.endpoints.len(), |i, e| {
@@ -118,7 +111,7 @@ impl Plan {
             trust,
             identities,
             expected,
-            static_findings: Vec::new(),
+            static_findings,
             not_checked,
             specs,
             chains: ChainCache::new(),
@@ -142,6 +135,45 @@ impl Plan {
     pub fn chains(&self) -> &ChainCache {
         &self.chains
     }
+}
+
+/// The inventory's identities, loaded. One whose key does not belong to its certificate cannot
+/// call anything: it is left out of the matrix with a critical finding naming it (every other
+/// unusable file is an input error).
+fn configured_identities(
+    inventory: &Inventory,
+    trust: &Trust,
+) -> Result<(Vec<AuditIdentity>, Vec<Finding>), InputError> {
+    let mut identities = Vec::new();
+    let mut findings = Vec::new();
+    for entry in &inventory.identities {
+        let chain = crate::pki::load::load_certs(&entry.cert, crate::pki::CertRole::Leaf)?;
+        let key = crate::pki::load::load_key(&entry.key)?;
+        if let Err(crate::pki::IdentityError::Mismatch) =
+            Identity::from_der(&entry.name, chain, key)
+        {
+            findings.push(
+                Finding::new(
+                    Code::IdentityInvalid,
+                    Severity::Critical,
+                    format!(
+                        "the key of {} does not belong to its certificate: it was not used as a caller",
+                        entry.name
+                    ),
+                    format!("{} and {}", entry.cert.display(), entry.key.display()),
+                    "give the key that was issued with that certificate (same basename, .pem or .key), or issue a new pair from the cluster CA",
+                )
+                .identity(entry.name.clone()),
+            );
+            continue;
+        }
+        let identity = Identity::load(&entry.name, &entry.cert, &entry.key)?;
+        identities.push(AuditIdentity::configured(
+            entry,
+            Caller::new(identity, trust),
+        ));
+    }
+    Ok((identities, findings))
 }
 
 fn spec_for(ep: &Endpoint, inv: &Inventory) -> ProbeSpec {
