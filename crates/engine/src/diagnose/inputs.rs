@@ -29,6 +29,8 @@ pub struct Inputs {
     pub others: Vec<Caller>,
     /// The cluster name (TiUP's client CN is `<cluster>-client`).
     pub cluster: Option<String>,
+    /// What the endpoints and lists were read from (a finding's words for it).
+    pub origin: crate::inventory::Origin,
     pub timeouts: Timeouts,
     /// Things noticed while resolving the inputs (an identity that failed to load, ...).
     pub notes: Vec<String>,
@@ -192,6 +194,7 @@ impl Request {
             key_mismatch,
             others: Vec::new(),
             cluster: None,
+            origin: crate::inventory::Origin::Inventory,
             timeouts: Timeouts::uniform(self.timeout.unwrap_or(Duration::from_secs(5))),
             notes: Vec::new(),
             mysql_account: self.mysql_account.clone(),
@@ -233,6 +236,7 @@ impl Request {
             key_mismatch: loaded.key_mismatch,
             others: loaded.others,
             cluster: Some(inv.cluster.clone()),
+            origin: inv.origin,
             timeouts: match self.timeout {
                 Some(t) => Timeouts::uniform(t),
                 None => inv.options.timeouts,

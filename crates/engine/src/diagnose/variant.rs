@@ -393,6 +393,7 @@ mod tests {
             trust: trust.clone(),
             key_mismatch: None,
             cluster: None,
+            origin: crate::inventory::Origin::Inventory,
             timeouts: Timeouts::uniform(Duration::from_secs(1)),
             notes: Vec::new(),
             mysql_account: None,

@@ -58,6 +58,7 @@ impl Case {
             key_mismatch: None,
             others: Vec::new(),
             cluster: None,
+            origin: crate::inventory::Origin::Inventory,
             timeouts: Timeouts::uniform(Duration::from_secs(1)),
             notes: Vec::new(),
             mysql_account: None,
