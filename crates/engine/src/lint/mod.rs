@@ -10,10 +10,15 @@
 //! `CERT_FILE_UNREADABLE`, `KEY_CERT_MISMATCH`, `KEY_UNUSABLE`, `KEY_FILE_PERMISSIONS`; plus the
 //! import's own notes (`TOPOLOGY_SECTION_NOT_AUDITED`, `ADDRESS_NOT_DIALABLE`,
 //! `CONFIG_APPLIED_TO_ALL`, `CONFIG_NOT_MATCHED`, `UNKNOWN_KEY`, `ALLOW_LIST_EMPTIED`) and
-//! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case).
+//! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case)
+//! and `CN_TYPO` (an entry within two edits of a component's CN that no certificate has:
+//! `tibd`).
 
 mod certs;
 mod needs;
+mod typo;
+
+pub use typo::CnSpelling;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -46,6 +51,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
     tiup_client(cluster, &mut out);
     ca_mismatch(cluster, &mut out);
     cn_case(cluster, &mut out);
+    typo::check(cluster, &mut out);
     needs::check(cluster, &mut out);
     certs::check(cluster, opts, &mut out);
     let mut seen = BTreeSet::new();
