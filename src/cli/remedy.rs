@@ -472,12 +472,14 @@ pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Pat
         } else {
             let _ = writeln!(
                 t,
-                "\n{}. {} ({}): copy {} and {} to <deploy_dir>/tls/ on {} (keep the file names)",
+                "\n{}. {} ({}): copy {} and {} to {}/tls/ on {} (keep the file names)",
                 n + 1,
                 inert(&s.instance),
                 inert(&s.node),
                 s.cert.display(),
                 s.key.display(),
+                // The topology gives every instance's deploy dir (its own, or TiUP's default).
+                inert(s.deploy_dir.as_deref().unwrap_or("<deploy_dir>")),
                 inert(&s.host)
             );
         }

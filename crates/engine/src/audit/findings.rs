@@ -107,7 +107,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         cell_findings(plan, e, ep, &records, &mut out);
     }
 
-    super::drift::findings(plan.endpoints(), &snap.drift, &mut out);
+    super::drift::findings(&plan.inventory, &snap.drift, &mut out);
     identity_findings(plan, window, &mut out);
     partial_tls_finding(encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
