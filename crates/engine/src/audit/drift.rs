@@ -490,7 +490,7 @@ fn reload_rule(ep: &Endpoint) -> &'static str {
 
 /// The TiUP cluster an inventory was read from: its name, when the inventory is a TiUP
 /// topology or `meta.yaml` (YAML; a `tlsaudit.toml` or a component file is TOML).
-fn tiup_cluster(inv: &Inventory) -> Option<&str> {
+pub(super) fn tiup_cluster(inv: &Inventory) -> Option<&str> {
     let ext = inv.source.as_ref()?.extension()?.to_str()?;
     matches!(ext, "yaml" | "yml").then_some(inv.cluster.as_str())
 }
@@ -498,7 +498,7 @@ fn tiup_cluster(inv: &Inventory) -> Option<&str> {
 /// TiUP's node ID of the endpoint's instance (`host:main port`): the endpoint's own address
 /// when it serves the component's main port, else the one endpoint of the same component on
 /// the same host that does.
-fn tiup_node(endpoints: &[Endpoint], ep: &Endpoint) -> Option<String> {
+pub(super) fn tiup_node(endpoints: &[Endpoint], ep: &Endpoint) -> Option<String> {
     let servers = ep.component.tiup()?.servers?;
     let MainPort::Role(main) = servers.main_port else {
         return None;
