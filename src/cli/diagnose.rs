@@ -9,7 +9,7 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::probe::Protocol;
 use tlsaudit_engine::profile::{Component, Version};
 
-use crate::cli::input::{load_tidb_inventory, parse_duration, parse_version};
+use crate::cli::input::{load_tidb, parse_duration, parse_version};
 use crate::cli::input::{MysqlFlags, TidbInputFlags};
 use crate::cli::output::{emit, emit_json, stdout_style, TextOrJson};
 
@@ -72,7 +72,7 @@ pub struct DiagnoseArgs {
 /// from it (as `report --topology` reads it).
 fn request(args: DiagnoseArgs) -> Result<Request, InputError> {
     let mysql_account = args.mysql.account()?;
-    let inventory = match &args.topology {
+    let (inventory, tiup) = match &args.topology {
         Some(t) => {
             let flags = TidbInputFlags {
                 topology: Some(t.clone()),
@@ -81,9 +81,15 @@ fn request(args: DiagnoseArgs) -> Result<Request, InputError> {
                 expiry_days: 30,
                 ..TidbInputFlags::default()
             };
-            Some(load_tidb_inventory(&flags)?.0)
+            // The cluster too: where each instance's list is set, for the fixes.
+            let (cluster, _) = load_tidb(&flags)?;
+            let (inventory, _) = cluster.inventory(tlsaudit_engine::inventory::AuditOptions {
+                expiry_warning_days: flags.expiry_days,
+                ..Default::default()
+            })?;
+            (Some(inventory), Some(cluster))
         }
-        None => None,
+        None => (None, None),
     };
     Ok(Request {
         target: args.target,
@@ -100,6 +106,7 @@ fn request(args: DiagnoseArgs) -> Result<Request, InputError> {
         timeout: args.timeout,
         mysql_account,
         inventory,
+        tiup,
     })
 }
 

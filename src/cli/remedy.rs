@@ -215,49 +215,21 @@ fn issues(
     report_issues(path)
 }
 
-/// The `file:line:col: key` source's line, when it is in `file`.
-fn line_in(source: Option<&str>, file: &std::path::Path) -> Option<usize> {
-    let rest = source?.strip_prefix(&file.display().to_string())?;
-    rest.strip_prefix(':')?.split(':').next()?.parse().ok()
-}
-
-/// Whether a list is set in another file than the topology (a `--component-config` TOML).
-fn elsewhere(c: &remedy::fix::ListChange, topology: &std::path::Path) -> bool {
-    c.source
-        .as_deref()
-        .is_some_and(|s| line_in(Some(s), topology).is_none())
-}
-
-/// One file and the list changes set in it (or, for the topology, not set yet).
+/// One file and the list changes that edit it: its text before and after.
 fn patched(
     path: &std::path::Path,
-    changes: &[&remedy::fix::ListChange],
-    toml: bool,
+    topology: &std::path::Path,
+    changes: &[remedy::fix::ListChange],
 ) -> Result<(String, String), InputError> {
     let before = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
-    let mut text = before.clone();
-    // Bottom up, then the lists not set yet: an edit never moves a line still to edit.
-    let mut at: Vec<(Option<usize>, &&remedy::fix::ListChange)> = changes
-        .iter()
-        .map(|c| (line_in(c.source.as_deref(), path), c))
-        .collect();
-    at.sort_by_key(|c| std::cmp::Reverse(c.0));
-    for (line, c) in at {
-        text = if toml {
-            remedy::edit::set_toml_list(&text, line, c.key.table, c.key.key, &c.after)
-        } else {
-            let section = c.kind.config().tiup.unwrap_or_default();
-            remedy::edit::set_yaml_list(&text, line, section, &c.key.dotted(), &c.after)
-        }
-        .map_err(|e| {
-            InputError::file(
-                path,
-                e,
-                "apply the lists printed by `tlsaudit fix` by hand (tiup cluster edit-config)",
-            )
-        })?;
-    }
-    Ok((before, text))
+    let after = remedy::patch::apply(&before, path, Some(topology), changes).map_err(|e| {
+        InputError::file(
+            path,
+            e,
+            "apply the lists printed by `tlsaudit fix` by hand (tiup cluster edit-config)",
+        )
+    })?;
+    Ok((before, after))
 }
 
 /// Run `fix`: print the patch and the commands; `--write` applies it to the topology and the
@@ -276,43 +248,18 @@ pub fn run_fix(args: &FixArgs) -> Result<u8, InputError> {
     let (cluster, lint) = input::load_tidb(&args.tidb)?;
     let issues = issues(args, &lint, &cluster)?;
     let plan = remedy::fix::plan(&cluster, &issues);
-    let mut t = render_fix(&cluster.name, &plan);
-    // The topology gets every list not set in a component file; each component file its own.
-    let mut files: Vec<(PathBuf, bool, Vec<&remedy::fix::ListChange>)> = vec![(
-        topology.clone(),
-        false,
-        plan.lists
-            .iter()
-            .filter(|c| !elsewhere(c, &topology))
-            .collect(),
-    )];
-    for f in &cluster.component_configs {
-        let mine: Vec<_> = plan
-            .lists
-            .iter()
-            .filter(|c| line_in(c.source.as_deref(), &f.path).is_some())
-            .collect();
-        if !mine.is_empty() {
-            files.push((f.path.clone(), true, mine));
+    let mut t = render_fix(&cluster, &plan);
+    // Each file the changes edit (the topology first), from the one edit description.
+    let mut files: Vec<PathBuf> = vec![topology.clone()];
+    for c in &plan.lists {
+        if let Some(f) = remedy::patch::file_of(c, Some(&topology)) {
+            if !files.contains(&f) {
+                files.push(f);
+            }
         }
     }
-    for c in plan.lists.iter().filter(|c| {
-        elsewhere(c, &topology)
-            && !cluster
-                .component_configs
-                .iter()
-                .any(|f| line_in(c.source.as_deref(), &f.path).is_some())
-    }) {
-        let _ = writeln!(
-            t,
-            "\nedit by hand: {}: {} = [{}]",
-            inert(c.source.as_deref().unwrap_or_default()),
-            c.key,
-            inert(&c.after.join(", "))
-        );
-    }
-    for (path, toml, changes) in &files {
-        let (before, after) = patched(path, changes, *toml)?;
+    for path in &files {
+        let (before, after) = patched(path, &topology, &plan.lists)?;
         let name = path.display().to_string();
         let diff = remedy::edit::unified_diff(&name, &name, &before, &after);
         if !diff.is_empty() {
@@ -412,31 +359,31 @@ fn write_not_fixed(t: &mut String, not_fixed: &[remedy::fix::Issue]) {
     }
 }
 
-/// The plan as text: the edit-config fragment, the commands, what is not fixed here.
-pub fn render_fix(cluster: &str, plan: &remedy::fix::FixPlan) -> String {
+/// The plan as text: the edit-config fragment, the component files' lines, the commands,
+/// what is not fixed here.
+pub fn render_fix(cluster: &Cluster, plan: &remedy::fix::FixPlan) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
         "tlsaudit fix: cluster {}: {} finding(s) fixed by this patch, {} not",
-        inert(cluster),
+        inert(&cluster.name),
         plan.fixed.len(),
         plan.not_fixed.len()
     );
     for i in &plan.fixed {
         let _ = writeln!(t, "  fixes {} {}", i.code, inert(&i.title));
     }
-    if !plan.lists.is_empty() {
+    let fragment = remedy::patch::fragment(&plan.lists);
+    if !fragment.is_empty() {
         let _ = writeln!(t, "\ntiup cluster edit-config fragment:");
-        let _ = writeln!(t, "server_configs:");
-        for c in &plan.lists {
-            let section = c.kind.config().tiup.unwrap_or_default();
-            let items: Vec<String> = c
-                .after
-                .iter()
-                .map(|s| remedy::render::yaml_str(s))
-                .collect();
-            let _ = writeln!(t, "  {section}:");
-            let _ = writeln!(t, "    {}: [{}]", c.key.dotted(), inert(&items.join(", ")));
+        let lines: Vec<String> = fragment.lines().map(inert).collect();
+        let _ = writeln!(t, "{}", lines.join("\n"));
+    }
+    let files = remedy::patch::component_lines(&plan.lists);
+    if !files.is_empty() {
+        let _ = writeln!(t, "\nin the component config files:");
+        for l in files {
+            let _ = writeln!(t, "  {}", inert(&l));
         }
     }
     let _ = writeln!(t, "\napply, with the cluster up:");
@@ -525,12 +472,14 @@ pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Pat
         } else {
             let _ = writeln!(
                 t,
-                "\n{}. {} ({}): copy {} and {} to <deploy_dir>/tls/ on {} (keep the file names)",
+                "\n{}. {} ({}): copy {} and {} to {}/tls/ on {} (keep the file names)",
                 n + 1,
                 inert(&s.instance),
                 inert(&s.node),
                 s.cert.display(),
                 s.key.display(),
+                // The topology gives every instance's deploy dir (its own, or TiUP's default).
+                inert(s.deploy_dir.as_deref().unwrap_or("<deploy_dir>")),
                 inert(&s.host)
             );
         }

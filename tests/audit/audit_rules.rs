@@ -107,7 +107,10 @@ async fn no_list_admits_every_certificate_and_says_so() {
         f.fix
     );
     assert!(!f.fix.contains("tlsaudit-unlisted"), "{}", f.fix);
-    assert_eq!(no_list("tidb-open").severity, tlsaudit_engine::audit::Severity::Warning);
+    assert_eq!(
+        no_list("tidb-open").severity,
+        tlsaudit_engine::audit::Severity::Warning
+    );
     // No critical finding: nothing stated was broken.
     assert!(snap
         .findings

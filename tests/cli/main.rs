@@ -1,5 +1,5 @@
 //! The built `tlsaudit` binary from the outside, as one test binary: the command line
-//! (`--help`, bad input, conventions, `lint`, `explain`, `--dry-run`) and what every output
+//! (`--help`, bad input, conventions, `lint`, `explain`, `--dry-run`, `fix` on a topology) and what every output
 //! carries (the report formats, the table, output files, key hygiene, terminal safety, the HTML
 //! report in a browser). One module per suite; they share [`report_model`], report models
 //! built by hand.
@@ -9,6 +9,7 @@ mod cli_help;
 mod cli_input;
 mod dry_run;
 mod explain;
+mod fix_layer;
 mod key_material;
 mod lint;
 mod output_files;

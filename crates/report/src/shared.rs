@@ -161,7 +161,9 @@ pub fn component_title(c: &Named<Component>) -> &'static str {
 /// What a verdict means, for legends.
 pub fn verdict_meaning(v: Verdict) -> &'static str {
     match v {
-        Verdict::Secure => "admitted over a verified chain, as intended (or where nothing is stated)",
+        Verdict::Secure => {
+            "admitted over a verified chain, as intended (or where nothing is stated)"
+        }
         Verdict::Enforced => "refused, as intended (or where nothing is stated)",
         Verdict::Open => "must be refused, but admitted: a list not enforced, or none stated",
         Verdict::Blocked => "must be admitted (needed, or listed), but refused: an outage",

@@ -24,10 +24,12 @@ use super::cell::CellState;
 use super::identity::{AuditIdentity, IdentityKind};
 use super::matrix::{EndpointId, Matrix};
 use crate::finding::{Code, Finding, Severity};
-use crate::inventory::Endpoint;
+use crate::inventory::{Endpoint, Inventory};
 use crate::pki::load::{load_certs, CertRole};
 use crate::pki::{summarize, CertSummary, Trust};
 use crate::probe::{OutcomeClass, ProbeRecord};
+use crate::profile::MainPort;
+use crate::tiup::reload_command;
 
 /// The served certificate against `cert_file`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -486,9 +488,44 @@ fn reload_rule(ep: &Endpoint) -> &'static str {
     }
 }
 
-/// The findings of the `drift` of the `endpoints` (by index).
-pub(super) fn findings(endpoints: &[Endpoint], drift: &[Option<Drift>], out: &mut Vec<Finding>) {
-    for (ep, d) in endpoints.iter().zip(drift) {
+/// The TiUP cluster an inventory was read from: its name, when the inventory is a TiUP
+/// topology or `meta.yaml` (YAML; a `tlsaudit.toml` or a component file is TOML).
+pub(super) fn tiup_cluster(inv: &Inventory) -> Option<&str> {
+    (inv.origin == crate::inventory::Origin::Topology).then_some(inv.cluster.as_str())
+}
+
+/// TiUP's node ID of the endpoint's instance (`host:main port`): the endpoint's own address
+/// when it serves the component's main port, else the one endpoint of the same component on
+/// the same host that does.
+pub(super) fn tiup_node(endpoints: &[Endpoint], ep: &Endpoint) -> Option<String> {
+    let servers = ep.component.tiup()?.servers?;
+    let MainPort::Role(main) = servers.main_port else {
+        return None;
+    };
+    if ep.role == main {
+        return Some(ep.address.clone());
+    }
+    let mut on_host = endpoints
+        .iter()
+        .filter(|o| o.component == ep.component && o.role == main && o.host() == ep.host());
+    match (on_host.next(), on_host.next()) {
+        (Some(o), None) => Some(o.address.clone()),
+        _ => None,
+    }
+}
+
+/// How to restart the endpoint's server: TiUP's reload of its instance when the inventory is
+/// a TiUP topology (`tiup cluster reload <name> -N <host:port>`), else in words.
+fn restart(inv: &Inventory, ep: &Endpoint) -> String {
+    match (tiup_cluster(inv), tiup_node(&inv.endpoints, ep)) {
+        (Some(name), Some(node)) => format!("`{}`", reload_command(Some(name), &node)),
+        _ => ep.name.clone(),
+    }
+}
+
+/// The findings of the `drift` of the inventory's endpoints (by index).
+pub(super) fn findings(inv: &Inventory, drift: &[Option<Drift>], out: &mut Vec<Finding>) {
+    for (ep, d) in inv.endpoints.iter().zip(drift) {
         let Some(d) = d else { continue };
         if let (CertDrift::NotReloaded, Some(s), Some(f), Some(path)) =
             (d.cert, &d.served, &d.file, &d.cert_file)
@@ -512,7 +549,7 @@ pub(super) fn findings(endpoints: &[Endpoint], drift: &[Option<Drift>], out: &mu
                         path,
                         ep.name,
                         setting(ep, false),
-                        ep.name
+                        restart(inv, ep)
                     ),
                 )
                 .endpoint(ep.name.clone()),
@@ -537,7 +574,7 @@ pub(super) fn findings(endpoints: &[Endpoint], drift: &[Option<Drift>], out: &mu
                     d.ca_evidence.join("; "),
                     format!(
                         "restart {} so that it loads {path} ({}); first make sure its certificate is issued by a CA in that file, and during a CA rotation keep the old and the new CA in the file until every component serves the new one",
-                        ep.name,
+                        restart(inv, ep),
                         setting(ep, true)
                     ),
                 )
@@ -650,8 +687,22 @@ mod tests {
     fn drift_of(plan: &Plan, snap: &mut Snapshot) -> (Drift, Vec<Finding>) {
         snap.drift = check(plan.endpoints(), &plan.identities, &snap.cells);
         let mut out = Vec::new();
-        findings(plan.endpoints(), &snap.drift, &mut out);
+        findings(&plan.inventory, &snap.drift, &mut out);
         (snap.drift[0].clone().unwrap(), out)
+    }
+
+    #[test]
+    fn a_tiup_instance_is_restarted_by_reloading_its_node() {
+        let s = Setup::new();
+        let text = "[cluster]\nname = \"prod\"\nca = \"ca.crt\"\n[[endpoints]]\nname = \"tikv-h-20160\"\ncomponent = \"tikv\"\nrole = \"grpc\"\naddress = \"h:20160\"\n[[endpoints]]\nname = \"tikv-h-20180\"\ncomponent = \"tikv\"\nrole = \"status\"\naddress = \"h:20180\"\n";
+        let mut inv = Inventory::parse(text, &s.path("tlsaudit.toml")).unwrap();
+        // An inventory of its own: the endpoint's name.
+        assert_eq!(restart(&inv, &inv.endpoints[1]), "tikv-h-20180");
+        // Read from a TiUP topology: TiUP's reload of the instance, by its main port.
+        inv.source = Some(s.path("meta.yaml"));
+        for ep in &inv.endpoints {
+            assert_eq!(restart(&inv, ep), "`tiup cluster reload prod -N h:20160`");
+        }
     }
 
     #[tokio::test]

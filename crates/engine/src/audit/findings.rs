@@ -66,7 +66,6 @@ fn exporter_findings(ep: &Endpoint, records: &Records<'_>, out: &mut Vec<Finding
     }
 }
 
-
 /// The certificate-expiry window of a round, in Unix seconds.
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -105,7 +104,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
         super::lists::findings(plan, e, ep, &records, &mut out);
     }
 
-    super::drift::findings(plan.endpoints(), &snap.drift, &mut out);
+    super::drift::findings(&plan.inventory, &snap.drift, &mut out);
     identity_findings(plan, snap, window, &mut out);
     partial_tls_finding(plan, encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,
@@ -249,7 +248,10 @@ fn reach_finding(
                 ep.name
             )
         } else {
-            format!("{} could not be reached: nothing about it was checked", ep.name)
+            format!(
+                "{} could not be reached: nothing about it was checked",
+                ep.name
+            )
         };
         out.push(
             Finding::new(
@@ -367,7 +369,10 @@ fn identity_findings(plan: &Plan, snap: &Snapshot, window: Window, out: &mut Vec
             Finding::new(
                 Code::CertExpired,
                 Severity::Critical,
-                format!("the certificate of {} expired on {}", id.name, leaf.not_after),
+                format!(
+                    "the certificate of {} expired on {}",
+                    id.name, leaf.not_after
+                ),
                 evidence,
                 "issue a new certificate from the cluster CA and replace the file",
             )
@@ -383,7 +388,10 @@ fn identity_findings(plan: &Plan, snap: &Snapshot, window: Window, out: &mut Vec
             Finding::new(
                 Code::CertExpiring,
                 Severity::Warning,
-                format!("the certificate of {} expires on {}", id.name, leaf.not_after),
+                format!(
+                    "the certificate of {} expires on {}",
+                    id.name, leaf.not_after
+                ),
                 evidence,
                 "renew it before it expires",
             )
@@ -414,10 +422,8 @@ fn identity_fix(inv: &crate::inventory::Inventory, problem: &str) -> String {
 /// The cluster's name in a TiUP command: known from a topology, a placeholder otherwise (an
 /// inventory's name need not be TiUP's).
 pub(super) fn tiup_name(inv: &crate::inventory::Inventory) -> String {
-    match inv.origin {
-        crate::inventory::Origin::Topology => inv.cluster.clone(),
-        crate::inventory::Origin::Inventory => "<cluster>".to_string(),
-    }
+    super::drift::tiup_cluster(inv)
+        .map_or_else(|| "<cluster>".to_string(), crate::tiup::shell_quote)
 }
 
 /// Partial TLS among TiDB's own components: some plaintext (their findings in `out`) while

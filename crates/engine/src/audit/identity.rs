@@ -96,7 +96,12 @@ impl AuditIdentity {
     }
 
     /// A caller the audit makes.
-    fn extra(name: &str, kind: IdentityKind, component: Option<Component>, caller: Caller) -> AuditIdentity {
+    fn extra(
+        name: &str,
+        kind: IdentityKind,
+        component: Option<Component>,
+        caller: Caller,
+    ) -> AuditIdentity {
         AuditIdentity {
             name: name.to_string(),
             kind,
@@ -119,7 +124,12 @@ impl AuditIdentity {
         if let Some(c) = self.component {
             return Standing::Component(c);
         }
-        if self.caller.identity.cn().is_some_and(|cn| cn.ends_with("-client")) {
+        if self
+            .caller
+            .identity
+            .cn()
+            .is_some_and(|cn| cn.ends_with("-client"))
+        {
             return Standing::Tool;
         }
         Standing::Other

@@ -146,10 +146,9 @@ fn need_severity(need: Option<Need>) -> Severity {
 
 /// What breaks when a needed caller is refused, in words.
 fn what_breaks(c: &CellCtx<'_>) -> String {
-    let who = c
-        .id
-        .component
-        .map_or_else(|| c.id.name.clone(), |x| x.title().to_string());
+    let who =
+        c.id.component
+            .map_or_else(|| c.id.name.clone(), |x| x.title().to_string());
     match c.exp.need {
         Some(Need::Dashboard) => format!(
             "TiDB Dashboard (inside PD, with PD's certificate) needs it: {}",
@@ -186,7 +185,10 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
     let origin = c.plan.inventory.origin.noun();
     let (title, fix) = match c.rec.outcome.class {
         OutcomeClass::CnRejected if c.ep.policy().list_enforced => (
-            format!("{} refuses {} (CN {cn}) although {origin} lists it", c.ep.name, c.id.name),
+            format!(
+                "{} refuses {} (CN {cn}) although {origin} lists it",
+                c.ep.name, c.id.name
+            ),
             drift_fix(c, &key, &file),
         ),
         OutcomeClass::CnRejected => (
@@ -200,11 +202,17 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
             ),
         ),
         OutcomeClass::CertRequired => (
-            format!("{} asks {} for a certificate it does not have", c.ep.name, c.id.name),
+            format!(
+                "{} asks {} for a certificate it does not have",
+                c.ep.name, c.id.name
+            ),
             "give this caller its client certificate".to_string(),
         ),
         _ => (
-            format!("{} refuses the certificate of {}: {breaks}", c.ep.name, c.id.name),
+            format!(
+                "{} refuses the certificate of {}: {breaks}",
+                c.ep.name, c.id.name
+            ),
             "every component must trust the same ca.crt and present a certificate it issued"
                 .to_string(),
         ),
@@ -216,28 +224,21 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
 /// right, the server has not applied it.
 fn drift_fix(c: &CellCtx<'_>, key: &str, file: &str) -> String {
     let inv = &c.plan.inventory;
-    match inv.origin {
-        crate::inventory::Origin::Topology => format!(
+    match super::drift::tiup_cluster(inv) {
+        Some(name) => format!(
             "the topology is right and the running {} has not applied it: {}",
             c.ep.component.title(),
-            reload_command(&inv.cluster, &node_of(inv, c.ep))
+            crate::tiup::reload_command(
+                Some(name),
+                &super::drift::tiup_node(&inv.endpoints, c.ep).unwrap_or_else(|| c.ep.address.clone())
+            )
         ),
-        crate::inventory::Origin::Inventory => format!(
+        None => format!(
             "the running {} refuses a CN the inventory lists in {key}: apply {file} on {} (restart it), or correct the inventory if the server is right",
             c.ep.component.title(),
             c.ep.host()
         ),
     }
-}
-
-/// TiUP's node ID (`host:main port`) of the instance serving `ep`: the address of its
-/// component's main endpoint on the same host, else its own.
-fn node_of(inv: &crate::inventory::Inventory, ep: &Endpoint) -> String {
-    let main = crate::profile::Role::default_for(ep.component);
-    inv.endpoints
-        .iter()
-        .find(|o| o.component == ep.component && o.role == main && o.host() == ep.host())
-        .map_or_else(|| ep.address.clone(), |o| o.address.clone())
 }
 
 /// The callers of an endpoint, split by what happened to them.
@@ -259,11 +260,10 @@ fn split(plan: &Plan, e: EndpointId, records: &Records<'_>) -> Split {
         let sent = rec.tls.as_ref().is_some_and(|t| t.client_cert_sent);
         match verdict {
             Verdict::Secure if sent => {
-                s.admitted.extend(id.caller.identity.cn().map(str::to_string));
+                s.admitted
+                    .extend(id.caller.identity.cn().map(str::to_string));
             }
-            Verdict::Enforced
-                if exp.intent() != Intent::MustRefuse || exp.allow =>
-            {
+            Verdict::Enforced if exp.intent() != Intent::MustRefuse || exp.allow => {
                 if matches!(
                     rec.outcome.class,
                     OutcomeClass::CnRejected | OutcomeClass::CertRejected
@@ -401,7 +401,10 @@ fn no_allow_list(plan: &Plan, e: EndpointId, ep: &Endpoint, s: &Split) -> Findin
         Severity::Warning
     };
     let title = if s.outsiders_in.is_empty() {
-        format!("{} admits every certificate the CA issued: {key} is not set", ep.name)
+        format!(
+            "{} admits every certificate the CA issued: {key} is not set",
+            ep.name
+        )
     } else {
         format!(
             "{} admits outsiders ({}): {key} is not set",
@@ -421,13 +424,11 @@ fn no_allow_list(plan: &Plan, e: EndpointId, ep: &Endpoint, s: &Split) -> Findin
         Code::NoAllowList,
         severity,
         title,
-        format!("{} ({}): no CN allow-list is configured", ep.name, ep.address),
+        format!(
+            "{} ({}): no CN allow-list is configured",
+            ep.name, ep.address
+        ),
         fix,
     )
     .endpoint(ep.name.clone())
-}
-
-// TEMP until merged
-fn reload_command(cluster: &str, node: &str) -> String {
-    format!("tiup cluster reload {cluster} -N {node}")
 }

@@ -11,9 +11,10 @@ use crate::inventory::Inventory;
 use crate::pki::{Identity, Trust};
 use crate::probe::{self, Caller, Protocol, Timeouts};
 use crate::profile::{self, Component, Role};
+use crate::tiup::{list_layer, node_id, Cluster};
 
 use super::caller::{load_caller, load_identities, KeyMismatch};
-use super::target::{guess_component, port_of, Target};
+use super::target::{guess_component, port_of, Target, TiupTarget};
 
 /// Everything a diagnosis needs, resolved.
 #[derive(Debug, Clone)]
@@ -62,6 +63,9 @@ pub struct Request {
     pub mysql_account: Option<probe::mysql::MysqlAccount>,
     /// An inventory already loaded (from a TiUP topology), instead of `config`.
     pub inventory: Option<Inventory>,
+    /// The TiUP topology `inventory` was read from: where each instance's list is set, and
+    /// the cluster's name, for the fixes.
+    pub tiup: Option<Cluster>,
 }
 
 impl Request {
@@ -215,7 +219,8 @@ impl Request {
     /// Resolve against a loaded inventory; `path` names it in errors.
     fn resolve_loaded(&self, inv: &Inventory, path: &Path) -> Result<Inputs, InputError> {
         let trust = Trust::load(&inv.ca)?;
-        let target = self.inventory_target(inv, path)?;
+        let mut target = self.inventory_target(inv, path)?;
+        target.tiup = self.tiup_target(&target);
         let chosen = self.chosen_identity(inv, path)?;
         let loaded = load_identities(inv, &chosen, &trust)?;
         // The cell's expectation, exactly as the audit computes it (unless the flags changed
@@ -246,6 +251,17 @@ impl Request {
         })
     }
 
+    /// The TiUP facts of the target's instance, when the inventory came from a topology.
+    fn tiup_target(&self, target: &Target) -> Option<TiupTarget> {
+        let cluster = self.tiup.as_ref()?;
+        let (inst, role) = cluster.endpoint(target.endpoint.as_deref()?)?;
+        Some(TiupTarget {
+            cluster: cluster.name.clone(),
+            node: node_id(inst),
+            layer: list_layer(inst, role),
+        })
+    }
+
     /// The target from the inventory: an endpoint by name or address (with the flags'
     /// overrides), else a bare HOST:PORT.
     fn inventory_target(&self, inv: &Inventory, path: &Path) -> Result<Target, InputError> {
@@ -264,6 +280,7 @@ impl Request {
                     component_guessed: false,
                     declared_allowed_cn: e.allowed_cn.clone(),
                     version: e.version,
+                    tiup: None,
                 };
                 self.apply_overrides(&mut t)?;
                 t

@@ -31,7 +31,7 @@ pub use diagnosis::{CauseFinding, ConfigChange, Diagnosis, LinkVerdict, Side, Ta
 pub use inputs::{Inputs, Request};
 pub use resolution::Resolution;
 pub use steps::{Step, StepStatus};
-pub use target::{guess_component, Target};
+pub use target::{guess_component, Target, TiupTarget};
 pub use variant::{
     admitted, base_spec, observed, plan_variants, reached_tls, run_variants, Variant, VariantPlan,
     VariantRun,

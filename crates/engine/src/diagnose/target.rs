@@ -3,6 +3,17 @@
 
 use crate::probe::Protocol;
 use crate::profile::{Component, Profile, Role, Version};
+use crate::tiup::ListLayer;
+
+/// What a TiUP topology says of the target's instance: the cluster's name, TiUP's node ID
+/// and where the instance's allow-list is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TiupTarget {
+    pub cluster: String,
+    /// `host:port`, for `tiup cluster reload -N`.
+    pub node: String,
+    pub layer: ListLayer,
+}
 
 /// Where to probe, and what the tool knows about the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +32,8 @@ pub struct Target {
     /// The allow-list the inventory declares (empty: none declared).
     pub declared_allowed_cn: Vec<String>,
     pub version: Option<Version>,
+    /// Set when the target is an instance of a TiUP topology.
+    pub tiup: Option<TiupTarget>,
 }
 
 impl Target {
@@ -37,6 +50,7 @@ impl Target {
             component_guessed: false,
             declared_allowed_cn: Vec::new(),
             version: None,
+            tiup: None,
         }
     }
 

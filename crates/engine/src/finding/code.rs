@@ -123,6 +123,7 @@ codes! {
     ConfigNotMatched = "CONFIG_NOT_MATCHED", Warning: "A component config is for a component the topology does not have." fix "Give the right file or topology.",
     UnknownKey = "UNKNOWN_KEY", Critical: "A key the component (or TiUP) does not know, in a section tlsaudit knows (a TLS key with another component's spelling, a misspelled instance field): the setting has no effect." fix "Rename it to the key the finding suggests, or remove it.",
     CnCaseMismatch = "CN_CASE_MISMATCH", Critical: "An allow-list entry matches a certificate's Common Name only when case is ignored; the components compare exactly, so the caller is refused." fix "Write the Common Name exactly as the certificate has it.",
+    CnTypo = "CN_TYPO", Warning: "An allow-list entry that no certificate of the cluster has is within two edits (case ignored) of a component's Common Name (tibd for tidb): the list refuses the component it was meant for." fix "Write the component's Common Name in place of the typo, in the layer that sets the list.",
     AllowListEmptied = "ALLOW_LIST_EMPTIED", Critical: "An instance's own config sets an empty allow-list, switching the Common Name check off on that instance." fix "Remove the per-instance empty list, or list the callers there.",
     IdentitySkipped = "IDENTITY_SKIPPED", Warning: "A certificate and key pair cannot be used as a caller of the audit." fix "See its lint findings.",
     CaKeySkipped = "CA_KEY_SKIPPED", Warning: "ca.pem is not the CA's key: the audit has no unlisted identity." fix "Put the CA's key there.",

@@ -197,7 +197,7 @@ fn expiry(
     who: &str,
     cert: &Path,
     source: &str,
-    opts: &LintOptions,
+    (opts, cluster): (&LintOptions, &str),
     out: &mut Vec<Finding>,
 ) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -210,7 +210,7 @@ fn expiry(
                 Severity::Critical,
                 format!("{} expired on {}", cert.display(), leaf.not_after),
                 evidence,
-                "issue a new certificate from the cluster CA and replace the file (TiUP: `tiup cluster tls <cluster> enable --force` re-issues every certificate); callers see \"x509: certificate has expired or is not yet valid\"",
+                format!("issue a new certificate from the cluster CA and replace the file (TiUP: `tiup cluster tls {cluster} enable --force` re-issues every certificate); callers see \"x509: certificate has expired or is not yet valid\""),
             )
             .identity(who.to_string())
             .source(source.to_string()),
@@ -388,6 +388,7 @@ fn san_check(u: &CertUse, leaf: &CertSummary, out: &mut Vec<Finding>) {
 }
 
 pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding>) {
+    let name = super::cluster_name(cluster);
     for u in collect(cluster, out) {
         let chain = match load::load_certs(&u.cert, CertRole::Leaf) {
             Ok(c) => c,
@@ -413,7 +414,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         if u.server {
             san_check(&u, &leaf, out);
         }
-        expiry(&leaf, &u.who, &u.cert, &u.source, opts, out);
+        expiry(&leaf, &u.who, &u.cert, &u.source, (opts, &name), out);
         if let Some(key) = &u.key {
             key_checks(&u.who, chain, &u.cert, key, &u.key_source, out);
         }
@@ -423,7 +424,7 @@ pub(super) fn check(cluster: &Cluster, opts: &LintOptions, out: &mut Vec<Finding
         if let Ok(chain) = load::load_certs(&ca.value, CertRole::Ca) {
             for c in &chain {
                 if let Ok(s) = summarize(c.as_ref()) {
-                    expiry(&s, "ca", &ca.value, &ca.source, opts, out);
+                    expiry(&s, "ca", &ca.value, &ca.source, (opts, &name), out);
                 }
             }
             if let Some(key) = &cluster.ca_key {

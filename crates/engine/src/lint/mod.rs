@@ -10,17 +10,22 @@
 //! `CERT_FILE_UNREADABLE`, `KEY_CERT_MISMATCH`, `KEY_UNUSABLE`, `KEY_FILE_PERMISSIONS`; plus the
 //! import's own notes (`TOPOLOGY_SECTION_NOT_AUDITED`, `ADDRESS_NOT_DIALABLE`,
 //! `CONFIG_APPLIED_TO_ALL`, `CONFIG_NOT_MATCHED`, `UNKNOWN_KEY`, `ALLOW_LIST_EMPTIED`) and
-//! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case).
+//! `CN_CASE_MISMATCH` (an allow-list entry that matches a certificate's CN only ignoring case)
+//! and `CN_TYPO` (an entry within two edits of a component's CN that no certificate has:
+//! `tibd`).
 
 mod certs;
 mod needs;
+mod typo;
+
+pub use typo::CnSpelling;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::{self, Component, Role, PD_CLIENT_LIST_SINCE, TIUP};
-use crate::tiup::{Cluster, Instance, Located};
+use crate::tiup::{Cluster, Instance, ListLayer, Located};
 
 /// How the lint runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +51,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
     tiup_client(cluster, &mut out);
     ca_mismatch(cluster, &mut out);
     cn_case(cluster, &mut out);
+    typo::check(cluster, &mut out);
     needs::check(cluster, &mut out);
     certs::check(cluster, opts, &mut out);
     let mut seen = BTreeSet::new();
@@ -57,6 +63,16 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
             .then_with(|| a.source.cmp(&b.source))
     });
     out
+}
+
+/// The cluster's name for a TiUP command: its name when a topology says it, else `<cluster>`
+/// (component config files alone do not).
+fn cluster_name(cluster: &Cluster) -> String {
+    if cluster.topology.is_some() {
+        crate::tiup::shell_quote(&cluster.name)
+    } else {
+        "<cluster>".to_string()
+    }
 }
 
 /// Whether any finding reaches `fail_on`.
@@ -171,6 +187,21 @@ fn tiup_section(role: Role) -> &'static str {
     role.profile().config.tiup.unwrap_or_default()
 }
 
+/// Where an instance's list for `role` is set, as a fix says it: `TiUP: server_configs.pd`
+/// (also where a list not set yet goes), `TiUP: pd_servers[1].config, this instance's own`,
+/// or the component file's place ([`crate::tiup::list_layer`]).
+fn tiup_place(inst: &Instance, role: Role) -> String {
+    match crate::tiup::list_layer(inst, role) {
+        ListLayer::Instance { section, index, .. } => {
+            format!("TiUP: {section}[{index}].config, this instance's own")
+        }
+        ListLayer::ComponentFile { at } => format!("at {at}"),
+        ListLayer::ServerConfigs { .. } | ListLayer::Unset => {
+            format!("TiUP: server_configs.{}", tiup_section(role))
+        }
+    }
+}
+
 /// One PD allow-list, as the PD findings read it.
 struct PdList<'a> {
     list: &'a Located<Vec<String>>,
@@ -182,6 +213,10 @@ struct PdList<'a> {
     version: String,
     /// Whether that PD is older than the one that applies the list to its client port.
     old: bool,
+    /// TiUP's client CN (`<cluster>-client` when no input says it).
+    client: String,
+    /// Where the list is set, as a fix says it.
+    place: String,
 }
 
 impl PdList<'_> {
@@ -221,6 +256,10 @@ fn pd_lists(cluster: &Cluster, out: &mut Vec<Finding>) {
                 .version
                 .map_or("unknown".to_string(), |v| v.to_string()),
             old: inst.version.is_some_and(|v| v < PD_CLIENT_LIST_SINCE),
+            client: cluster
+                .tiup_client_cn()
+                .unwrap_or_else(|| "<cluster>-client".to_string()),
+            place: tiup_place(inst, Role::PdClient),
         };
         if let Some((cn, why)) = pd_cn(cluster, inst) {
             pd_own_cn(&pd, &cn, &why, out);
@@ -242,10 +281,10 @@ fn pd_own_cn(pd: &PdList<'_>, cn: &str, why: &str, out: &mut Vec<Finding>) {
         format!("{title}'s own CN {cn} is missing from its {} {}", p.list.key, pd.shown),
         format!("{why}; {title} applies the list to its own connections to the other PDs too, which then fail with \"client certificate authentication failed\" / \"remote error: tls: bad certificate\""),
         format!(
-            "add \"{cn}\" to {} in {} (TiUP: server_configs.{}), then restart {title}",
+            "add \"{cn}\" to {} in {} ({}), then restart {title}",
             p.list.dotted(),
             p.config.file,
-            tiup_section(Role::PdClient)
+            pd.place
         ),
     ));
 }
@@ -292,7 +331,7 @@ fn pd_list_size(pd: &PdList<'_>, out: &mut Vec<Finding>) {
             } else {
                 format!("PD v8.4+ enforces {key} on its client port only when it has more than one entry")
             },
-            format!("on PD v8.4 or later, list every caller's CN ({} and <cluster>-client) so that {port} enforces it too", pd_callers()),
+            format!("on PD v8.4 or later, list every caller's CN ({} and {}) so that {port} enforces it too", pd_callers(), pd.client),
         ));
     }
 }
@@ -345,8 +384,8 @@ fn tiup_client(cluster: &Cluster, out: &mut Vec<Finding>) {
                 ),
                 format!("TiUP connects with its own certificate (CN {cn}): {what}"),
                 format!(
-                    "add \"{cn}\" to {key} (TiUP: server_configs.{}), then reload",
-                    tiup_section(role)
+                    "add \"{cn}\" to {key} ({}), then reload",
+                    tiup_place(inst, role)
                 ),
             )
             .endpoint(inst.endpoint_name(role))
@@ -457,6 +496,20 @@ fn ca_prints(path: &std::path::Path) -> Option<Vec<String>> {
     Some(v)
 }
 
+/// TiUP's CA file on the control machine: the TLS folder's when it was given, else the
+/// cluster's folder under `~/.tiup` (`<name>` when no topology names the cluster).
+fn tiup_ca(cluster: &Cluster) -> String {
+    if let Some(ca) = cluster.tls_dir.as_ref().and_then(|d| d.ca.as_ref()) {
+        return ca.display().to_string();
+    }
+    let name = if cluster.topology.is_some() {
+        cluster.name.clone()
+    } else {
+        "<name>".to_string()
+    };
+    format!("~/.tiup/storage/cluster/clusters/{name}/tls/ca.crt")
+}
+
 fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if let Some(ca) = &cluster.ca {
@@ -515,7 +568,7 @@ fn ca_mismatch(cluster: &Cluster, out: &mut Vec<Finding>) {
                 "{}; callers then fail with \"x509: certificate signed by unknown authority\"",
                 evidence.join("; ")
             ),
-            "give every component the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt, from ~/.tiup/storage/cluster/clusters/<name>/tls/ca.crt) and restart them: the CA is read only at start",
+            format!("give every component the same ca.crt (TiUP: <deploy_dir>/tls/ca.crt on each host, from {}) and restart them: the CA is read only at start", tiup_ca(cluster)),
         )
         .source(first_other),
     );

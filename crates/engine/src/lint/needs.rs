@@ -38,7 +38,7 @@ fn why(caller: Component, role: Role) -> &'static str {
 /// The CN a component's certificate has, and where that is known from: a certificate file of
 /// one of its instances readable here, TiUP's TLS folder (`<name>.crt`), or the name TiUP gives
 /// the certificates it manages.
-fn component_cn(cluster: &Cluster, c: Component) -> Option<(String, String)> {
+pub(super) fn component_cn(cluster: &Cluster, c: Component) -> Option<(String, String)> {
     let instances = || cluster.instances.iter().filter(move |i| i.component == c);
     for s in instances().flat_map(|i| i.security.iter()) {
         if let Some(cert) = &s.cert {

@@ -50,13 +50,17 @@ fn replace_at(
         .filter(|i| *i < lines.len())
         .ok_or("line out of range")?;
     let indent = indent_of(&lines[i]);
-    let rest = lines[i]
-        .trim_start()
-        .strip_prefix(key)
-        .and_then(|r| r.trim_start().strip_prefix(':'))
-        .ok_or_else(|| format!("line {l} does not set {key}"))?
-        .trim()
-        .to_string();
+    // The key as the line spells it: dotted (`security.cert-allowed-cn:`), or its last parts
+    // under their tables (`cert-allowed-cn:` under `security:`).
+    let (written, rest) = key_suffixes(key)
+        .find_map(|k| {
+            lines[i]
+                .trim_start()
+                .strip_prefix(k)
+                .and_then(|r| r.trim_start().strip_prefix(':'))
+                .map(|r| (k, r.trim().to_string()))
+        })
+        .ok_or_else(|| format!("line {l} does not set {key}"))?;
     let value = rest.split(" #").next().unwrap_or_default().trim();
     let one_line_list = value.starts_with('[') && value.ends_with(']');
     if !(value.is_empty() || one_line_list) {
@@ -64,7 +68,7 @@ fn replace_at(
             "line {l}: {key} is not a one-line [..] list or a block list"
         ));
     }
-    lines[i] = format!("{}{key}: {}", " ".repeat(indent), flow(values));
+    lines[i] = format!("{}{written}: {}", " ".repeat(indent), flow(values));
     if value.is_empty() {
         // A block list: its items are indented more, or at the key's indentation with "- ".
         let mut end = i + 1;
@@ -84,6 +88,11 @@ fn replace_at(
         lines.drain(i + 1..end);
     }
     Ok(())
+}
+
+/// `a.b.c`, then `b.c`, then `c`.
+fn key_suffixes(key: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(key).chain(key.match_indices('.').map(move |(i, _)| &key[i + 1..]))
 }
 
 fn insert_under(
@@ -329,6 +338,21 @@ mod tests {
             "{four}"
         );
         assert!(set_yaml_list(t, Some(1), "tikv", "security.cert-allowed-cn", &[]).is_err());
+        // A key under its table, as TiUP's own templates write it.
+        let nested =
+            "server_configs:\n  tidb:\n    security:\n      cluster-verify-cn:\n        - tibd\n";
+        let five = set_yaml_list(
+            nested,
+            Some(4),
+            "tidb",
+            "security.cluster-verify-cn",
+            &v(&["tidb"]),
+        )
+        .unwrap();
+        assert_eq!(
+            five,
+            "server_configs:\n  tidb:\n    security:\n      cluster-verify-cn: [\"tidb\"]\n"
+        );
     }
 
     #[test]

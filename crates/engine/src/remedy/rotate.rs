@@ -30,6 +30,8 @@ pub struct Step {
     /// TiUP's node ID (`host:port`), empty for the client.
     pub node: String,
     pub host: String,
+    /// The instance's deploy dir on its host, when the topology says it.
+    pub deploy_dir: Option<String>,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -67,6 +69,7 @@ pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, I
             instance: inst.name.clone(),
             node: node_id(inst),
             host: inst.host.clone(),
+            deploy_dir: inst.deploy_dir.clone(),
             cert: files.cert.clone(),
             key: files.key.clone(),
         });
@@ -82,6 +85,7 @@ pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, I
         instance: "client".to_string(),
         node: String::new(),
         host: String::new(),
+        deploy_dir: None,
         cert,
         key,
     });

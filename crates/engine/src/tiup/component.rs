@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use super::topology::is_url_key;
 use super::tree::{self, Setting};
 use super::{
-    join_host_port, source_at, ConfigKind, Instance, InstanceEndpoint, Located, Security,
-    UrlSetting,
+    join_host_port, source_at, ConfigKind, Instance, InstanceEndpoint, ListLayer, Located, Pos,
+    Security, UrlSetting,
 };
 use crate::error::InputError;
 use crate::finding::{Code, Finding, Severity};
@@ -24,6 +24,8 @@ pub struct ComponentFile {
     pub path: PathBuf,
     pub security: Security,
     pub list: Option<Located<Vec<String>>>,
+    /// Where the list's key is in the file.
+    pub list_pos: Option<Pos>,
     /// The address callers dial for each role, with the key it came from (`None`: the
     /// component's default), or why it cannot be dialed.
     pub addresses: Vec<(Role, Result<Located<String>, String>)>,
@@ -107,7 +109,8 @@ impl ComponentFile {
             tiup_managed: false,
             exact: true,
         };
-        let list = get(&kind.list_key()).and_then(|s| {
+        let list_setting = get(&kind.list_key()).filter(|s| s.value.string_list().is_some());
+        let list = list_setting.and_then(|s| {
             Some(Located {
                 value: s.value.string_list()?,
                 source: src(s),
@@ -124,6 +127,7 @@ impl ComponentFile {
             path: path.to_path_buf(),
             security,
             list,
+            list_pos: list_setting.map(|s| s.pos),
             addresses,
             urls,
             notes,
@@ -231,6 +235,7 @@ impl ComponentFile {
             endpoints: Vec::new(),
             security: Vec::new(),
             urls: Vec::new(),
+            deploy_dir: None,
         };
         self.merge_into(&mut inst, true);
         inst
@@ -284,6 +289,20 @@ impl ComponentFile {
         all
     }
 
+    /// The layer of the file's list: this file where it sets it.
+    fn list_layer(&self) -> ListLayer {
+        match (&self.list, self.list_pos) {
+            (Some(_), Some(pos)) => ListLayer::ComponentFile {
+                at: super::Spot {
+                    file: self.path.clone(),
+                    line: pos.line,
+                    column: pos.column,
+                },
+            },
+            _ => ListLayer::Unset,
+        }
+    }
+
     fn merge_into(&self, inst: &mut Instance, exact: bool) {
         for (role, a) in &self.addresses {
             let Ok(a) = a else { continue };
@@ -292,12 +311,14 @@ impl ComponentFile {
                     role: *role,
                     address: a.value.clone(),
                     list: None,
+                    layer: ListLayer::Unset,
                 });
             }
         }
         for e in &mut inst.endpoints {
             if self.kind.roles().contains(&e.role) {
                 e.list = self.list.clone();
+                e.layer = self.list_layer();
             }
         }
         inst.security.retain(|s| s.kind != self.kind);

@@ -10,6 +10,7 @@
 
 pub mod component;
 mod keys;
+pub mod list_layer;
 pub mod tlsdir;
 pub mod topology;
 pub mod tree;
@@ -22,6 +23,7 @@ use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};
 use crate::profile::{self, Component, ConfigFile, Role, Version};
+pub use list_layer::{list_layer, node_id, reload_command, shell_quote, ListLayer, Spot};
 pub use tree::Pos;
 
 /// A value and where it came from: `file:line:col: key`.
@@ -190,6 +192,8 @@ pub struct InstanceEndpoint {
     pub address: String,
     /// The allow-list as configured (`None`: not set).
     pub list: Option<Located<Vec<String>>>,
+    /// The layer the list is set in ([`list_layer`]).
+    pub layer: ListLayer,
 }
 
 /// A setting whose value is an address or URL (for the `http://` check).
@@ -214,6 +218,8 @@ pub struct Instance {
     pub endpoints: Vec<InstanceEndpoint>,
     pub security: Vec<Security>,
     pub urls: Vec<UrlSetting>,
+    /// Its deploy dir on the host (`/tidb-deploy/tikv-20160`), when a topology says it.
+    pub deploy_dir: Option<String>,
 }
 
 impl Instance {

@@ -4,6 +4,7 @@
 
 use crate::probe::OutcomeClass;
 use crate::profile::Component;
+use crate::tiup::{reload_command, shell_quote, ListLayer};
 
 use super::super::cause::{Cause, LogText};
 use super::super::{admitted, CauseFinding, ConfigChange, Side, Variant};
@@ -145,7 +146,9 @@ impl Analysis<'_> {
         (ok, cn_no, other)
     }
 
-    /// The fixes for a CN rejection: add the CN to the list (with TiUP's commands).
+    /// The fixes for a CN rejection: add the CN to the list in the layer that holds it (with
+    /// TiUP's commands); when the configuration already lists it (drift), reload the instance
+    /// instead, the file unchanged.
     fn cn_fixes(
         &self,
         f: &mut CauseFinding,
@@ -154,24 +157,62 @@ impl Analysis<'_> {
         key: &str,
         config: Option<&ConfigChange>,
     ) {
-        let reload = self.keys().and_then(|k| k.config.tiup).map(|t| {
-            format!(
-                " (TiUP: {} via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R {t}`)",
-                config.and_then(|c| c.tiup.clone()).unwrap_or_default()
-            )
-        });
-        f.fix.push(format!(
-            "add {} to {key} in {} on {}{}",
-            code(cn),
-            config.map_or_else(|| "the server's config".into(), |c| c.file.clone()),
-            self.title(),
-            reload.unwrap_or_default()
-        ));
+        let target = &self.inputs.target;
+        if target.declared_allowed_cn.iter().any(|d| d == cn) {
+            f.fix.push(self.drift_fix(cn, key, config));
+        } else {
+            f.fix.push(format!(
+                "add {} to {key} in {} on {}{}",
+                code(cn),
+                config.map_or_else(|| "the server's config".into(), |c| c.file.clone()),
+                self.title(),
+                self.tiup_edit(config).unwrap_or_default()
+            ));
+        }
         if cause == Cause::PdCnNotAllowed {
             f.fix.push("keep PD's own CN on the list; PD v8.4+ enforces the list on the client port 2379 only with more than one entry, and before v8.4 PD takes a single CN".into());
         }
         // Never "call with an identity whose CN is listed": that is one component borrowing
         // another's certificate, and its list entry would stop meaning anything.
+    }
+
+    /// ` (TiUP: <key> via edit-config, then reload)`: the instance alone when its own
+    /// `config` holds the list, else its component; the cluster's name when the topology says
+    /// it (`<cluster>` when the input is no topology).
+    fn tiup_edit(&self, config: Option<&ConfigChange>) -> Option<String> {
+        let section = self.keys().and_then(|k| k.config.tiup)?;
+        let tiup = self.inputs.target.tiup.as_ref();
+        let name = tiup.map_or_else(|| "<cluster>".to_string(), |t| shell_quote(&t.cluster));
+        let reload = match tiup {
+            Some(t) if matches!(t.layer, ListLayer::Instance { .. }) => {
+                format!("-N {}", shell_quote(&t.node))
+            }
+            _ => format!("-R {section}"),
+        };
+        Some(format!(
+            " (TiUP: {} via `tiup cluster edit-config {name}`, then `tiup cluster reload {name} {reload}`)",
+            config.and_then(|c| c.tiup.clone()).unwrap_or_default()
+        ))
+    }
+
+    /// The fix of a CN the configuration lists and the running server refuses: the file is
+    /// right, the server has not applied it.
+    fn drift_fix(&self, cn: &str, key: &str, config: Option<&ConfigChange>) -> String {
+        let file = config.map_or_else(|| "its config".into(), |c| c.file.clone());
+        match &self.inputs.target.tiup {
+            Some(t) => format!(
+                "{} is listed in {key} ({}): the file is right and the running {} has not applied it; reload this instance: `{}`",
+                code(cn),
+                t.layer.describe(),
+                self.title(),
+                reload_command(Some(&t.cluster), &t.node)
+            ),
+            None => format!(
+                "the configuration lists {} in {key}: the running {} has not applied {file}; restart it there (or correct the inventory, if the file on the server does not list it)",
+                code(cn),
+                self.title()
+            ),
+        }
     }
 
     /// The component's own words for a CN rejection, with the names filled in (empty when
@@ -379,6 +420,77 @@ mod tests {
             "{:?}",
             v.findings[0].evidence
         );
+    }
+
+    fn tiup(layer: crate::tiup::ListLayer) -> crate::diagnose::TiupTarget {
+        crate::diagnose::TiupTarget {
+            cluster: "prod".into(),
+            node: "10.0.1.32:20160".into(),
+            layer,
+        }
+    }
+
+    #[test]
+    fn the_fix_edits_the_instance_override_that_holds_the_list() {
+        use crate::tiup::{ListLayer, Spot};
+        let mut c = refused(Component::Tikv, Protocol::Grpc, "tidb");
+        c.inputs.target.tiup = Some(tiup(ListLayer::Instance {
+            at: Spot {
+                file: "t.yaml".into(),
+                line: 16,
+                column: 7,
+            },
+            section: "tikv_servers",
+            index: 1,
+            host: "10.0.1.32".into(),
+            port: ("port", 20160),
+        }));
+        let v = c.verdict();
+        let f = &v.findings[0];
+        assert_eq!(
+            f.config.as_ref().and_then(|c| c.tiup.as_deref()),
+            Some("tikv_servers[1].config.security.cert-allowed-cn")
+        );
+        assert!(
+            f.fix[0].ends_with("(TiUP: tikv_servers[1].config.security.cert-allowed-cn via `tiup cluster edit-config prod`, then `tiup cluster reload prod -N 10.0.1.32:20160`)"),
+            "{:?}",
+            f.fix
+        );
+        assert!(!f.fix[0].contains("<cluster>") && !f.fix[0].contains("server_configs"));
+        // Without a topology the name is not known.
+        let v = refused(Component::Tikv, Protocol::Grpc, "tidb").verdict();
+        assert!(
+            v.findings[0].fix[0].contains("server_configs.tikv.security.cert-allowed-cn via `tiup cluster edit-config <cluster>`, then `tiup cluster reload <cluster> -R tikv`"),
+            "{:?}",
+            v.findings[0].fix
+        );
+    }
+
+    #[test]
+    fn a_listed_cn_refused_is_a_reload_of_the_instance() {
+        use crate::tiup::{ListLayer, Spot};
+        let mut c = refused(Component::Pd, Protocol::Tls, "pd");
+        c.inputs.target.declared_allowed_cn = vec!["pd".into(), "tidb".into()];
+        c.inputs.target.tiup = Some(tiup(ListLayer::ServerConfigs {
+            at: Spot {
+                file: "meta.yaml".into(),
+                line: 9,
+                column: 7,
+            },
+            section: "pd",
+        }));
+        let v = c.verdict();
+        let fix = &v.findings[0].fix[0];
+        assert!(
+            fix.ends_with("reload this instance: `tiup cluster reload prod -N 10.0.1.32:20160`"),
+            "{fix}"
+        );
+        assert!(!fix.starts_with("add"), "{fix}");
+        // From an inventory: restart, never "add".
+        let mut c = refused(Component::Pd, Protocol::Tls, "pd");
+        c.inputs.target.declared_allowed_cn = vec!["pd".into()];
+        let fix = c.verdict().findings[0].fix[0].clone();
+        assert!(fix.starts_with("the configuration lists `pd`"), "{fix}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod trust;
 use crate::audit::Verdict;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord};
 use crate::profile::{Component, Profile};
+use crate::tiup::ListLayer;
 
 use super::cause::Cause;
 use super::{admitted, CauseFinding, ConfigChange, Inputs, LinkVerdict, Side, Variant, VariantRun};
@@ -256,14 +257,25 @@ impl<'a> Analysis<'a> {
         })
     }
 
-    /// The server's CN allow-list key, as a ConfigChange (with its TiUP spelling).
+    /// The server's CN allow-list key, as a ConfigChange, in the layer that holds it when a
+    /// TiUP topology says (the instance's own `config`, `server_configs`, a component file;
+    /// [`crate::tiup::list_layer`]).
     fn list_config(&self) -> Option<ConfigChange> {
         let p = self.keys()?;
+        let layer = self.inputs.target.tiup.as_ref().map(|t| &t.layer);
+        let file = match layer.and_then(ListLayer::at) {
+            Some(at) if matches!(layer, Some(ListLayer::ComponentFile { .. })) => at.to_string(),
+            _ => p.config.file.to_string(),
+        };
+        let tiup = p.config.tiup_key(p.list).and_then(|shared| match layer {
+            Some(l) => l.tiup_key(p.config.tiup.unwrap_or_default(), &p.list.dotted()),
+            None => Some(shared),
+        });
         Some(ConfigChange {
             component: p.component.title().to_string(),
-            file: p.config.file.to_string(),
+            file,
             key: p.list.to_string(),
-            tiup: p.config.tiup_key(p.list),
+            tiup,
         })
     }
 

@@ -14,8 +14,8 @@ use crate::error::InputError;
 use crate::profile::{Component, Role, Version};
 use crate::tiup::tree::{Entry, Node, Value};
 use crate::tiup::{
-    addr_label, join_host_port, source_at, Instance, InstanceEndpoint, Located, Pos, Security,
-    UrlSetting,
+    addr_label, join_host_port, source_at, ConfigKind, Instance, InstanceEndpoint, ListLayer,
+    Located, Pos, Security, Spot, UrlSetting,
 };
 
 /// What every instance inherits: `global`, the `server_configs` layers and the versions.
@@ -93,7 +93,7 @@ pub(super) fn read_instances(
                 ));
                 continue;
             };
-            let read = read_instance(ctx, &spec, (&label, item, fields), inherited);
+            let read = read_instance(ctx, &spec, (idx, &label, item, fields), inherited);
             match read {
                 Ok(inst) => {
                     exporter_hosts.record(ctx, &label, fields, &inst.host);
@@ -171,11 +171,50 @@ impl PortsInUse {
     }
 }
 
-/// One instance (`label`: `pd_servers[0]`, its node and its fields) of a section.
+/// Where an instance is: its index in its section, host, main port and deploy dir.
+struct Place<'a> {
+    index: usize,
+    host: &'a str,
+    main_port: u16,
+    deploy_dir: &'a str,
+}
+
+impl Place<'_> {
+    /// The layer of a list set at `pos`: this instance's own `config`, or `server_configs`.
+    fn list_layer(
+        &self,
+        ctx: &Ctx<'_>,
+        spec: &SectionSpec,
+        kind: ConfigKind,
+        (pos, own): (Pos, bool),
+    ) -> ListLayer {
+        let at = Spot {
+            file: ctx.path.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+        };
+        if own {
+            ListLayer::Instance {
+                at,
+                section: spec.section,
+                index: self.index,
+                host: self.host.to_string(),
+                port: (spec.main_port.0, self.main_port),
+            }
+        } else {
+            ListLayer::ServerConfigs {
+                at,
+                section: kind.config().tiup.unwrap_or(kind.name()),
+            }
+        }
+    }
+}
+
+/// One instance (`index` and `label`: `pd_servers[0]`, its node and its fields) of a section.
 fn read_instance(
     ctx: &Ctx<'_>,
     spec: &SectionSpec,
-    (label, item, fields): (&str, &Node, &[Entry]),
+    (index, label, item, fields): (usize, &str, &Node, &[Entry]),
     inherited: &Inherited<'_>,
 ) -> Result<Instance, InputError> {
     check_fields(ctx, spec, label, fields);
@@ -185,7 +224,13 @@ fn read_instance(
     let global = inherited.global;
     let deploy_dir =
         instance_deploy_dir(spec, fields, (&global.deploy_dir, &global.user), main_port);
-    let read = configure(ctx, spec, (label, fields), (&host, &deploy_dir), inherited)?;
+    let place = Place {
+        index,
+        host: &host,
+        main_port,
+        deploy_dir: &deploy_dir,
+    };
+    let read = configure(ctx, spec, (label, fields), &place, inherited)?;
     Ok(Instance {
         component: spec.component,
         name: format!(
@@ -199,6 +244,7 @@ fn read_instance(
         endpoints: read.endpoints,
         security: read.security,
         urls: read.urls,
+        deploy_dir: Some(deploy_dir),
     })
 }
 
@@ -208,9 +254,10 @@ fn configure(
     ctx: &Ctx<'_>,
     spec: &SectionSpec,
     (label, fields): (&str, &[Entry]),
-    (host, deploy_dir): (&str, &str),
+    place: &Place<'_>,
     inherited: &Inherited<'_>,
 ) -> Result<Configured, InputError> {
+    let (host, deploy_dir) = (place.host, place.deploy_dir);
     let tls = &inherited.global.tls;
     let mut read = Configured::default();
     for (kind, global, own) in &config_layers(ctx, spec, label, fields, inherited.globals) {
@@ -224,7 +271,10 @@ fn configure(
             deploy_dir,
             (tls.value, &tls.source),
         ));
-        let list = layer_allow_list(*kind, &eff);
+        let list = layer_allow_list(*kind, &eff, own).map(|(list, pos, own)| {
+            let layer = place.list_layer(ctx, spec, *kind, (pos, own));
+            (list, layer)
+        });
         for role in kind.roles() {
             if let Some((field, _)) = spec.ports.iter().find(|p| p.1 == role) {
                 read.endpoint(ctx, fields, host, (field, role), list.clone())?;
@@ -268,13 +318,15 @@ impl Configured {
         fields: &[Entry],
         host: &str,
         (field, role): (&str, Role),
-        list: Option<Located<Vec<String>>>,
+        list: Option<(Located<Vec<String>>, ListLayer)>,
     ) -> Result<(), InputError> {
         let port = field_port(ctx, fields, field, role.profile().default_port)?;
+        let (list, layer) = list.map_or((None, ListLayer::Unset), |(l, at)| (Some(l), at));
         self.endpoints.push(InstanceEndpoint {
             role,
             address: join_host_port(host, port),
             list,
+            layer,
         });
         Ok(())
     }

@@ -9,7 +9,7 @@ use super::ctx::{expect_map, Ctx};
 use super::spec::SectionSpec;
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::CertPolicy;
-use crate::tiup::tree::{self, Entry, Node, Setting};
+use crate::tiup::tree::{self, Entry, Node, Pos, Setting};
 use crate::tiup::{keys, source_at, ConfigKind, Located, Security, UrlSetting};
 
 /// A config layer's flattened settings, each with its source.
@@ -166,13 +166,20 @@ fn managed_files(name: &str, kind: ConfigKind, deploy_dir: &str, tls_source: &st
 }
 
 /// The layer's CN allow-list, if set (a value of the wrong type is reported by the layer's
-/// check and left out here).
-pub(super) fn layer_allow_list(kind: ConfigKind, eff: &Layer) -> Option<Located<Vec<String>>> {
-    let (s, src) = eff.get(&kind.list_key())?;
-    Some(Located {
+/// check and left out here), with where its key is and whether the instance's `own` layer
+/// sets it.
+pub(super) fn layer_allow_list(
+    kind: ConfigKind,
+    eff: &Layer,
+    own: &Layer,
+) -> Option<(Located<Vec<String>>, Pos, bool)> {
+    let key = kind.list_key();
+    let (s, src) = eff.get(&key)?;
+    let list = Located {
         value: s.value.string_list()?,
         source: src.clone(),
-    })
+    };
+    Some((list, s.pos, own.get(&key).is_some()))
 }
 
 /// An instance's own config that empties the allow-list switches the check off there.

@@ -9,7 +9,7 @@ use super::instance::ExporterHosts;
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::{roles, Component, Role};
 use crate::tiup::tree::{Entry, Value};
-use crate::tiup::{join_host_port, source_at, Instance, InstanceEndpoint};
+use crate::tiup::{join_host_port, source_at, Instance, InstanceEndpoint, ListLayer};
 
 /// The agents' roles and the section's field of each one's port, with its default.
 fn agents() -> impl Iterator<Item = (Role, &'static str, u16)> {
@@ -109,10 +109,12 @@ fn agent_instance(section: &str, host: &str, ports: &[(Role, u16)], origin: &str
                 role: *role,
                 address: join_host_port(host, *port),
                 list: None,
+                layer: ListLayer::Unset,
             })
             .collect(),
         security: Vec::new(),
         urls: Vec::new(),
+        deploy_dir: None,
     }
 }
 
