@@ -164,7 +164,8 @@ async fn exporters_are_probed_and_tiproxy_and_ticdc_lists_come_from_the_topology
     assert_eq!(verdict(&v, "tiproxy", &api), "secure");
     assert_eq!(verdict(&v, "client", &api), "secure");
     assert_eq!(verdict(&v, "cdc", &api), "enforced");
-    assert_eq!(verdict(&v, "pd", &api), "enforced");
+    // TiDB Dashboard (inside PD) profiles TiProxy: a list without PD blocks it (a warning).
+    assert_eq!(verdict(&v, "pd", &api), "blocked");
     // TiCDC's from its instance's own config.
     let cdc = format!("cdc-127.0.0.1-{}", lab.endpoint("cdc").unwrap().addr.port());
     assert_eq!(

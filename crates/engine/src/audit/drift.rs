@@ -699,7 +699,7 @@ mod tests {
         // An inventory of its own: the endpoint's name.
         assert_eq!(restart(&inv, &inv.endpoints[1]), "tikv-h-20180");
         // Read from a TiUP topology: TiUP's reload of the instance, by its main port.
-        inv.source = Some(s.path("meta.yaml"));
+        inv.origin = crate::inventory::Origin::Topology;
         for ep in &inv.endpoints {
             assert_eq!(restart(&inv, ep), "`tiup cluster reload prod -N h:20160`");
         }

@@ -5,7 +5,7 @@
 //! the unified diff are made ([`super::patch`]).
 //!
 //! What it changes: a needed caller missing from a list (`CALLER_NOT_LISTED`, and
-//! `LIST_LACKS_NEEDED_CN` from the lint), PD's own CN
+//! `LIST_LACKS_NEEDED_CN` and `DASHBOARD_NOT_LISTED` from the lint), PD's own CN
 //! (`PD_OWN_CN_NOT_LISTED`) and TiUP's client CN (`TIUP_CLIENT_NOT_LISTED`) are added to the
 //! list they are missing from, in place of a misspelling of it (`CN_TYPO`: `tibd` becomes
 //! `tidb`). A list that is configured but not enforced (`CN_NOT_ENFORCED`), one that asks no
@@ -108,7 +108,9 @@ enum Edit {
 /// The edit a finding asks for, if it is a list finding.
 fn edit_of(cluster: &Cluster, issue: &Issue) -> Option<Edit> {
     match issue.code.as_str() {
-        "CALLER_NOT_LISTED" | "LIST_LACKS_NEEDED_CN" => issue.cn.clone().map(Edit::Add),
+        "CALLER_NOT_LISTED" | "LIST_LACKS_NEEDED_CN" | "DASHBOARD_NOT_LISTED" => {
+            issue.cn.clone().map(Edit::Add)
+        }
         "PD_OWN_CN_NOT_LISTED" => Some(Edit::Add(cn_of(Component::Pd).to_string())),
         "TIUP_CLIENT_NOT_LISTED" => cluster.tiup_client_cn().map(Edit::Add),
         "CN_TYPO" => Some(Edit::Correct),

@@ -58,8 +58,13 @@ pub fn rotate(cluster: &Cluster, opts: &RotateOptions) -> Result<RotateOutput, I
         },
     )?;
     let ca = Ca::load(&opts.ca_cert, &opts.ca_key)?;
-    let mut order: Vec<&crate::tiup::Instance> = cluster.instances.iter().collect();
-    // TiUP's reload order; what TiUP does not reload (the monitoring agents) last.
+    // The monitoring agents speak plaintext and call nothing: no certificate to rotate.
+    let mut order: Vec<&crate::tiup::Instance> = cluster
+        .instances
+        .iter()
+        .filter(|i| super::init::takes_certificate(i.component))
+        .collect();
+    // TiUP's reload order.
     order.sort_by_key(|i| i.component.reload_rank().unwrap_or(u8::MAX));
     let mut instances = Vec::new();
     let mut steps = Vec::new();
