@@ -116,8 +116,9 @@ impl Analysis<'_> {
             .any(|d| d == cn)
         {
             f.evidence.push(format!(
-                "the inventory says {} is on the list, but the running server refuses it: the file was edited and not applied (reload or restart), or the inventory is stale",
-                code(cn)
+                "{origin} says {} is on the list, but the running server refuses it: the file was edited and not applied (reload or restart), or {origin} is stale",
+                code(cn),
+                origin = self.inputs.origin.noun()
             ));
         }
     }
@@ -267,6 +268,75 @@ impl Analysis<'_> {
             "TiDB log (recent versions; older ones omit the CN list)",
             format!("client certificate authentication failed. The Common Name from the client certificate [{cn}] was not found in the configuration cluster-verify-cn with value: {list}"),
         )
+    }
+
+    /// The audit expects this refusal (an outsider, a caller a stated list leaves out, or one a
+    /// list nobody stated refuses): what the rules found of it still says how the refusal
+    /// looked (the server's words, the key), but it is no fault to fix, and no advice may admit
+    /// the caller.
+    pub(super) fn refused_as_intended(&mut self) {
+        let refusal = |c: Cause| {
+            matches!(
+                c,
+                Cause::CnNotAllowed
+                    | Cause::PdCnNotAllowed
+                    | Cause::TidbVerifyCn
+                    | Cause::ClientCertRequired
+                    | Cause::UnknownCa
+                    | Cause::Expired
+                    | Cause::IncompatibleEku
+                    | Cause::CertVerifyFailed
+            )
+        };
+        let why = self
+            .inputs
+            .expected
+            .as_ref()
+            .map_or_else(String::new, |e| e.reason.clone());
+        for f in self.findings.iter_mut().filter(|f| refusal(f.cause)) {
+            f.fix = vec![format!(
+                "nothing to change: this refusal is what the configuration intends ({why})"
+            )];
+        }
+        let unstated = self
+            .inputs
+            .expected
+            .as_ref()
+            .is_some_and(|e| e.intent() == crate::audit::Intent::Unstated);
+        if unstated {
+            let origin = self.inputs.origin.noun();
+            self.notes.push(format!(
+                "{} enforces an allow-list {origin} does not state: state it in {origin} (the CNs it admits) so that every caller is judged against it",
+                self.server()
+            ));
+        }
+    }
+
+    /// An outsider got in where no list is stated: the list's absence, with the callers that
+    /// need the endpoint as the fix (never the outsider).
+    pub(super) fn outsider_admitted(&mut self) {
+        let key = self
+            .list_config()
+            .map_or_else(|| "its CN allow-list".to_string(), |c| c.key);
+        let mut f = new_finding(
+            Cause::ListNotEnforced,
+            Side::Server,
+            format!(
+                "{} admitted {}, an outsider: {} states no {key} for it, so every certificate of the CA gets in",
+                self.server(),
+                self.who(),
+                self.inputs.origin.noun()
+            ),
+        );
+        if let Some(answer) = Self::server_answer(self.base) {
+            f.evidence.push(answer);
+        }
+        f.fix.push(format!(
+            "set {key} to the CNs of the components that call this endpoint (docs/tidb.md, who connects to whom), then restart it; state the same list in {}",
+            self.inputs.origin.noun()
+        ));
+        f.config = self.list_config();
+        self.push(f);
     }
 
     /// The audit expects a refusal and the server admitted the caller: its list is not enforced.
@@ -532,6 +602,10 @@ mod tests {
             "{}",
             v.headline
         );
+        // How the refusal looked, but no advice to add the CN.
+        let fix = v.findings[0].fix.join(" ");
+        assert!(fix.starts_with("nothing to change"), "{fix}");
+        assert!(!fix.contains("tlsaudit-unlisted"), "{fix}");
     }
 
     #[test]

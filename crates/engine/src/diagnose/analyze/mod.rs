@@ -67,11 +67,19 @@ pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> 
         .as_ref()
         .map(|e| crate::audit::expect::verdict(e, base));
     a.scope_notes();
-    if cell == Some(Verdict::Open) {
-        a.not_enforced();
+    let unstated_outsider = inputs
+        .expected
+        .as_ref()
+        .is_some_and(crate::audit::Expected::admitted_unstated);
+    match cell {
+        Some(Verdict::Open) if unstated_outsider => a.outsider_admitted(),
+        Some(Verdict::Open) => a.not_enforced(),
+        Some(Verdict::Enforced) => a.refused_as_intended(),
+        _ => {}
     }
     let works = a.findings.is_empty() && admitted(base);
-    if !works && a.findings.is_empty() {
+    // A refusal the audit expects is no failure to explain.
+    if !works && a.findings.is_empty() && cell != Some(Verdict::Enforced) {
         a.unexplained();
     }
     let headline = a.headline(cell, works);
@@ -165,10 +173,35 @@ impl<'a> Analysis<'a> {
     /// works and the causes found.
     fn headline(&self, cell: Option<Verdict>, works: bool) -> String {
         let server = self.inputs.target.server_label();
-        if cell == Some(Verdict::Open) {
+        let expected = self.inputs.expected.as_ref();
+        let origin = self.inputs.origin.noun();
+        if cell == Some(Verdict::Open) && expected.is_some_and(crate::audit::Expected::admitted_unstated) {
+            format!(
+                "{server} admits {}, an outsider: {origin} states no allow-list for it",
+                self.who()
+            )
+        } else if cell == Some(Verdict::Open) {
             format!(
                 "{server} admits {}, which its allow-list does not name: the list is not enforced",
                 self.who()
+            )
+        } else if cell == Some(Verdict::Enforced)
+            && expected.is_some_and(|e| e.intent() == crate::audit::Intent::Unstated)
+        {
+            format!(
+                "{server} refuses {}: it enforces an allow-list {origin} does not state, without this caller; nothing is broken as far as {origin} says",
+                self.who()
+            )
+        } else if cell == Some(Verdict::BadIdentity) {
+            format!(
+                "{server} refuses {}, because of our own certificate: {}",
+                self.who(),
+                self.inputs
+                    .caller
+                    .check
+                    .problem
+                    .as_deref()
+                    .unwrap_or("it is faulty")
             )
         } else if cell == Some(Verdict::Enforced) {
             format!(

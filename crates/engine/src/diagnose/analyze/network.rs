@@ -104,6 +104,12 @@ impl Analysis<'_> {
             self.sql_tls_not_offered();
         } else if proto == Some(PeerProtocol::Mysql) {
             self.mysql_protocol();
+        } else if matches!(
+            proto,
+            Some(PeerProtocol::Ssh | PeerProtocol::Text | PeerProtocol::Unknown)
+        ) {
+            // Not the component speaking plaintext: another service on the port.
+            self.link(Cause::NotTls);
         } else {
             self.tls_not_enabled(proto);
         }
