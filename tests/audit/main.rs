@@ -1,7 +1,7 @@
 //! Audits of the embedded lab end to end, through the library and the built binary, as one test
 //! binary: the demo's verdicts, component rules, memory sharing, `diagnose` agreeing with the
-//! report, `diff`, `fix`, `init`, `merge` across vantage points, and the TiUP import. One module
-//! per suite.
+//! report, `diff`, `fix`, `init`, `merge` across vantage points, the TiUP import, and the planted
+//! scenarios of docs/judgment.md. One module per suite.
 
 mod audit_demo;
 mod audit_memory;
@@ -12,6 +12,7 @@ mod fix_lab;
 mod init_lab;
 mod merge;
 mod one_truth;
+mod scenarios;
 mod tiup_import;
 mod tiup_minted;
 mod tiup_monitored;
