@@ -217,10 +217,28 @@ pub async fn check(s: Scenario) {
     std::fs::write(&report_path, &json).expect("write report");
     let report: Value = serde_json::from_str(&json).expect("report parses");
 
+    // With a topology, the cluster too (where each list is set), as `diagnose --topology` has.
+    let tiup = match &s.input {
+        Input::Topology(_) => {
+            let flags = tlsaudit::cli::input::TidbInputFlags {
+                topology: Some(input.clone()),
+                tls_dir: bench.tls.clone(),
+                expiry_days: 30,
+                ..Default::default()
+            };
+            Some(
+                tlsaudit::cli::input::load_tidb(&flags)
+                    .expect("topology loads")
+                    .0,
+            )
+        }
+        Input::Inventory(_) => None,
+    };
     let req = Request {
         target: ep.clone(),
         as_identity: Some(ident.to_string()),
         inventory: Some(inv),
+        tiup,
         timeout: Some(Duration::from_secs(1)),
         ..Request::default()
     };
@@ -508,7 +526,12 @@ fn proposals(s: &Scenario, f: &Faces, findings: &[Value], p: &mut Problems) {
         .map(|x| (*x).to_string())
         .chain(f.outsider_cns.iter().cloned());
     for word in banned {
-        for (face, x) in said.iter().filter(|(_, x)| x.contains(&word)) {
+        // Naming a typo to replace it is not proposing it.
+        let replaced = format!("instead of \"{word}\"");
+        for (face, x) in said
+            .iter()
+            .filter(|(_, x)| x.replace(&replaced, "").contains(&word))
+        {
             p.0.push(format!("{face}: proposes {word:?}: {x}"));
         }
     }

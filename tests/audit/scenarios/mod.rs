@@ -28,14 +28,10 @@ macro_rules! scenarios {
 }
 
 scenarios! {
-    #[ignore = "diagnose --as intruder advises adding the outsider's CN Intruder to --peer-cert-allowed-cn (issue 26, item 1)"]
     etcd_peer_enforces_an_unstated_list => inventory,
     wrong_ca_component_identity => inventory,
-    #[ignore = "diagnose's config change for a generic plaintext port names `tiup cluster tls` (issue 26, item 5)"]
     garbage_port_is_unencrypted => inventory,
-    #[ignore = "a port that accepts TCP and sends no TLS answer is titled 'could not be reached' (issue 26, item 3)"]
     silent_port_answers_no_tls => inventory,
-    #[ignore = "diagnose's config change for a generic plaintext port names `tiup cluster tls` (issue 26, item 5)"]
     nginx_plaintext_beside_tls_components => inventory,
     outsider_in_tikv_without_a_list => inventory,
     outsider_in_generic_without_a_list => inventory,
@@ -55,13 +51,9 @@ scenarios! {
     grpc_without_alpn => inventory,
     needed_by_caller_blocked => inventory,
     tiup_client_missing_from_tidb_status => inventory,
-    #[ignore = "fix keeps the typo `tibd` and edits server_configs, not the instance override; diagnose says `<cluster>`; lint's title lacks the endpoint's name (issue 26, items 4, 7)"]
     typo_in_instance_override => topology,
-    #[ignore = "diagnose advises `tiup cluster edit-config <cluster>` for drift and says 'the inventory' (issue 26, item 8)"]
     drift_topology_lists_pd => topology,
-    #[ignore = "diagnose --as unlisted at an endpoint enforcing an unstated list advises adding the outsider's CN, with `<cluster>` (issue 26, items 1, 8)"]
     topology_names_the_topology => topology,
-    #[ignore = "fix keeps the typo `tibd` and does not reload the drifted tikv-2; diagnose says `<cluster>` and 'the inventory' (issue 26, items 7, 8)"]
     typo_plus_drift => topology,
 }
 

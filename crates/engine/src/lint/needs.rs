@@ -71,8 +71,13 @@ struct Listed<'a> {
 
 impl Listed<'_> {
     /// `TiKV grpc`.
+    /// The endpoint by its name (as every finding is titled), with what it is.
     fn callee(&self) -> String {
-        format!("{} {}", self.inst.component.title(), self.role)
+        let what = format!("{} {}", self.inst.component.title(), self.role);
+        match self.inst.endpoint_name(self.role) {
+            Some(name) => format!("{name} ({what})"),
+            None => what,
+        }
     }
 
     /// The finding, with the endpoint, the identity that stands for the caller (its file or

@@ -175,7 +175,9 @@ impl<'a> Analysis<'a> {
         let server = self.inputs.target.server_label();
         let expected = self.inputs.expected.as_ref();
         let origin = self.inputs.origin.noun();
-        if cell == Some(Verdict::Open) && expected.is_some_and(crate::audit::Expected::admitted_unstated) {
+        if cell == Some(Verdict::Open)
+            && expected.is_some_and(crate::audit::Expected::admitted_unstated)
+        {
             format!(
                 "{server} admits {}, an outsider: {origin} states no allow-list for it",
                 self.who()

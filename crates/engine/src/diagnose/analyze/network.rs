@@ -145,19 +145,26 @@ impl Analysis<'_> {
                 .push(format!("the first bytes the port sent: {b}"));
         }
         if let Some(k) = self.keys() {
+            let tidb = self.comp().is_some_and(crate::profile::Component::is_tidb);
             f.config = Some(ConfigChange {
                 component: self.title().to_string(),
                 file: k.config.file.to_string(),
                 key: format!("{}, {}, {}", k.server.ca, k.server.cert, k.server.key),
-                tiup: Some("global.enable_tls: true (tiup cluster tls)".to_string()),
+                // TiUP's switch is for TiDB's components only.
+                tiup: tidb.then(|| "global.enable_tls: true (tiup cluster tls)".to_string()),
             });
             f.fix.push(format!(
-                "enable TLS on {}: set {}, {} and {} in {} and restart it (TiUP: enable TLS for the whole cluster, never for part of it)",
+                "enable TLS on {}: set {}, {} and {} in {} and restart it{}",
                 self.title(),
                 k.server.ca,
                 k.server.cert,
                 k.server.key,
-                k.config.file
+                k.config.file,
+                if tidb {
+                    " (TiUP: enable TLS for the whole cluster, never for part of it)"
+                } else {
+                    ""
+                }
             ));
         }
         f.fix.push("or, if this endpoint is meant to be plaintext, make its callers use http:// (and expect no mTLS)".into());
