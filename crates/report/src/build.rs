@@ -56,10 +56,21 @@ fn endpoints(plan: &Plan, snap: &Snapshot) -> Vec<Endpoint> {
                 list_enforced: policy.list_enforced,
                 list_key: ep.profile.list.to_string(),
                 config_file: ep.profile.config.file.to_string(),
+                observed_protocol: observed_protocol(snap, e),
                 drift: snap.drift.get(e).cloned().flatten(),
             }
         })
         .collect()
+}
+
+/// The protocol an endpoint answered in when it did not speak TLS, from its cells' records.
+fn observed_protocol(snap: &Snapshot, e: usize) -> Option<String> {
+    snap.cells
+        .column(tlsaudit_engine::audit::EndpointId(e))
+        .filter_map(|(_, c)| c.record.as_deref())
+        .filter(|r| r.outcome.class == tlsaudit_engine::probe::OutcomeClass::Plaintext)
+        .find_map(|r| r.evidence.peer_protocol)
+        .map(|p| p.as_str().to_string())
 }
 
 /// One entry per caller identity.

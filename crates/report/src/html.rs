@@ -610,7 +610,7 @@ fn link(ep: &Endpoint, id: &Identity) -> Markup {
     html! {
         dt { "endpoint" }
         dd {
-            (component_title(&ep.component)) " " (t(&ep.role)) ", " span.mono { (t(&ep.address)) }
+            (crate::shared::endpoint_kind(ep)) ", " span.mono { (t(&ep.address)) }
             ", server name " span.mono { (t(&ep.server_name)) } ", " (t(ep.protocol.as_str()))
             @if let Some(p) = &ep.path { " " span.mono { (t(p)) } }
         }

@@ -170,7 +170,11 @@ fn header_row(doc: &Doc<'_>, first: &str) -> String {
 fn endpoint_row(doc: &Doc<'_>, e: usize) -> String {
     let r = &doc.report;
     let ep = &r.endpoints[e];
-    let mut row = format!("| {} {} |", text(&ep.name), text(&format!("({})", ep.role)));
+    let role = match &ep.observed_protocol {
+        Some(p) => format!("({}, answered {p})", ep.role),
+        None => format!("({})", ep.role),
+    };
+    let mut row = format!("| {} {} |", text(&ep.name), text(&role));
     for i in 0..r.identities.len() {
         let _ = write!(row, " {} |", cell_symbol(doc.cell(i, e).verdict));
     }

@@ -160,6 +160,10 @@ pub struct Endpoint {
     pub list_key: String,
     #[serde(default)]
     pub config_file: String,
+    /// What the endpoint spoke when it was not TLS (`http/1`, `mysql`, `ssh`, `unknown`): the
+    /// protocol observed, where it differs from the one configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_protocol: Option<String>,
     /// Rotation drift: the served certificate against the files the component is configured
     /// with (only where a `cert_file` or `ca_file` is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]

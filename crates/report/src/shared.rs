@@ -158,6 +158,18 @@ pub fn component_title(c: &Named<Component>) -> &'static str {
     c.known().map_or("other", Component::title)
 }
 
+/// What an endpoint is, for a column or label: its component and role (`TiKV status`), with the
+/// protocol it answered in when that was not TLS (`TiKV status (http/1)`); a generic endpoint's
+/// role is the protocol itself, so the observed one replaces it (`generic http/1`).
+pub fn endpoint_kind(ep: &crate::model::Endpoint) -> String {
+    let title = component_title(&ep.component);
+    match ep.observed_protocol.as_deref().map(inert) {
+        Some(p) if ep.role == "tls" => format!("{title} {p}"),
+        Some(p) => format!("{title} {} ({p})", inert(&ep.role)),
+        None => format!("{title} {}", inert(&ep.role)),
+    }
+}
+
 /// What a verdict means, for legends.
 pub fn verdict_meaning(v: Verdict) -> &'static str {
     match v {

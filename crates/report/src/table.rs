@@ -9,7 +9,7 @@ use std::fmt::Write;
 use crate::diff::Diff;
 use crate::model::{Finding, Identity, Report};
 use crate::sanitize::inert;
-use crate::shared::{component_title, Doc};
+use crate::shared::Doc;
 use crate::text::Style;
 use tlsaudit_engine::audit::{IdentityKind, Severity, Verdict};
 
@@ -295,7 +295,7 @@ impl Columns {
         let kinds: Vec<String> = r
             .endpoints
             .iter()
-            .map(|ep| format!("{} {}", component_title(&ep.component), inert(&ep.role)))
+            .map(crate::shared::endpoint_kind)
             .collect();
         let kind_w = kinds.iter().map(|k| len(k)).max().unwrap_or(0).max(4);
         let addr_nat = r
