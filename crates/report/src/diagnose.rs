@@ -92,13 +92,7 @@ fn verdict(out: &mut String, d: &Diagnosis, style: Style) {
     let _ = writeln!(out, "\n{}. Verdict  [{label}]", d.steps.len() + 1);
     let _ = writeln!(out, "   {}", inert(&v.headline));
     if let Some(e) = &v.expected {
-        let what = match (e.allow, e.needed) {
-            (true, true) => "admitted, and the cluster needs this link",
-            (true, false) => "admitted",
-            (false, true) => "refused by its list, yet the cluster needs this link",
-            (false, false) => "refused",
-        };
-        let _ = writeln!(out, "   expected: {what} ({})", inert(&e.reason));
+        let _ = writeln!(out, "   expected: {} ({})", e.words(), inert(&e.reason));
     }
     for f in &v.findings {
         finding(out, f, style);

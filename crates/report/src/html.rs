@@ -543,12 +543,7 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
     let r = &doc.report;
     let c = doc.cell(i, e);
     let failing = c.verdict.is_some_and(Verdict::is_failing);
-    let expected = match (c.expected.allow, c.expected.needed) {
-        (true, true) => "admit (the caller's component needs this link)",
-        (true, false) => "admit",
-        (false, true) => "refuse, although the caller's component needs this link",
-        (false, false) => "refuse",
-    };
+    let expected = c.expected.words();
     html! {
         article.detail.failing[failing] id=(cell_anchor(&c.identity, &c.endpoint)) data-verdict=(c.verdict.map_or("none", Verdict::as_str)) {
             h3 {

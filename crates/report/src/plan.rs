@@ -60,8 +60,10 @@ pub struct PlanIdentity {
 pub struct PlanCell {
     pub identity: String,
     pub endpoint: String,
-    /// `allow` or `deny`.
+    /// `allow` or `deny`: what the stated configuration does.
     pub expected: &'static str,
+    /// What should happen: `must admit`, `must refuse`, `unstated` (docs/judgment.md).
+    pub intent: &'static str,
     /// The caller needs this link: a refusal would be `blocked`.
     pub needed: bool,
     pub reason: String,
@@ -110,6 +112,7 @@ pub fn doc(plan: &Plan) -> PlanDoc {
                 identity: id.name.clone(),
                 endpoint: ep.name.clone(),
                 expected: if x.allow { "allow" } else { "deny" },
+                intent: x.label(),
                 needed: x.needed,
                 reason: x.reason.clone(),
             });
@@ -284,7 +287,7 @@ fn expectations(d: &PlanDoc, out: &mut String) {
             .filter(|c| c.endpoint == e.name)
             .map(|c| {
                 vec![
-                    format!("  {}", c.expected),
+                    format!("  {}", c.intent),
                     c.identity.clone(),
                     if c.needed { "needed" } else { "" }.to_string(),
                     c.reason.clone(),

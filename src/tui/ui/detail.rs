@@ -194,16 +194,8 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             th,
             "Expected",
             vec![
-                Span::styled(if x.allow { "allow" } else { "deny" }, th.title()),
-                Span::raw(format!(
-                    ": {}{}",
-                    x.reason,
-                    if x.needed {
-                        " (its component needs this link)"
-                    } else {
-                        ""
-                    }
-                )),
+                Span::styled(x.label(), th.title()),
+                Span::raw(format!(": {}; {}", x.words(), x.reason)),
             ],
         ));
     }

@@ -575,17 +575,7 @@ pub(super) fn selection_line(app: &App, th: Theme) -> Line<'static> {
         th.verdict(v),
     ));
     if let Some(x) = app.catalog.expected(i, e) {
-        spans.push(Span::styled(
-            format!(
-                ", expected {}",
-                match (x.allow, x.needed) {
-                    (true, _) => "allow",
-                    (false, true) => "deny by its list, but its component needs this link",
-                    (false, false) => "deny",
-                }
-            ),
-            th.dim(),
-        ));
+        spans.push(Span::styled(format!(", expected {}", x.label()), th.dim()));
     }
     Line::from(spans)
 }

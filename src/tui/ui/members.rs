@@ -85,11 +85,7 @@ fn member_line(
     let expected = app
         .catalog
         .expected(m.identity, e)
-        .map_or("", |x| match (x.allow, x.needed) {
-            (true, _) => "expected allow",
-            (false, true) => "not listed, but needed",
-            (false, false) => "expected deny",
-        });
+        .map_or("", tlsaudit_engine::audit::Expected::label);
     let line = Line::from(vec![
         Span::raw(if selected { ">" } else { " " }),
         Span::styled(

@@ -104,6 +104,46 @@ impl Expected {
         })
     }
 
+    /// The intent in a few words, the same in every face: `must admit`, `must refuse`,
+    /// `unstated`.
+    pub fn label(&self) -> &'static str {
+        match self.intent() {
+            Intent::MustAdmit => "must admit",
+            Intent::MustRefuse => "must refuse",
+            Intent::Unstated => "unstated",
+        }
+    }
+
+    /// What should happen and on what grounds, in words, the same in every face (the reason
+    /// says what the stated configuration does).
+    pub fn words(&self) -> &'static str {
+        match (self.intent(), self.need, self.allow) {
+            (Intent::MustAdmit, Some(Need::Cluster), true) => {
+                "must be admitted: the cluster needs this link"
+            }
+            (Intent::MustAdmit, Some(Need::Cluster | Need::Declared), false) => {
+                "must be admitted (the cluster needs this link), yet the stated list leaves it out"
+            }
+            (Intent::MustAdmit, Some(Need::Dashboard), _) => {
+                "must be admitted: TiDB Dashboard (inside PD) calls it with PD's certificate"
+            }
+            (Intent::MustAdmit, Some(Need::Tool), _) => {
+                "must be admitted: TiUP and the ctl tools call it with this certificate"
+            }
+            (Intent::MustAdmit, Some(Need::Declared), true) => {
+                "must be admitted: needed_by names this caller"
+            }
+            (Intent::MustAdmit, None, _) => "must be admitted: the stated list names it",
+            (Intent::MustRefuse, _, false) => "must be refused",
+            (Intent::MustRefuse, _, true) => {
+                "must be refused (an outsider), yet no stated list refuses it"
+            }
+            (Intent::Unstated, _, _) => {
+                "unstated: no list is stated and nothing needs this caller here; either answer is as configured"
+            }
+        }
+    }
+
     /// An outsider the stated configuration admits (no list stated): a finding of the list's
     /// absence, not of an unenforced list.
     pub fn admitted_unstated(&self) -> bool {

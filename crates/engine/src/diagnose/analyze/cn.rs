@@ -288,27 +288,23 @@ impl Analysis<'_> {
                     | Cause::CertVerifyFailed
             )
         };
-        let why = self
-            .inputs
-            .expected
-            .as_ref()
-            .map_or_else(String::new, |e| e.reason.clone());
+        let Some(expected) = self.inputs.expected.as_ref() else {
+            return;
+        };
+        let origin = self.inputs.origin.noun();
+        let fix = if expected.intent() == crate::audit::Intent::Unstated {
+            format!(
+                "nothing to change on the server: {origin} states no list here and nothing needs this caller; state the list the server enforces in {origin} (the CNs it admits) so that every caller is judged against it"
+            )
+        } else {
+            format!(
+                "nothing to change: {} ({})",
+                expected.words(),
+                expected.reason
+            )
+        };
         for f in self.findings.iter_mut().filter(|f| refusal(f.cause)) {
-            f.fix = vec![format!(
-                "nothing to change: this refusal is what the configuration intends ({why})"
-            )];
-        }
-        let unstated = self
-            .inputs
-            .expected
-            .as_ref()
-            .is_some_and(|e| e.intent() == crate::audit::Intent::Unstated);
-        if unstated {
-            let origin = self.inputs.origin.noun();
-            self.notes.push(format!(
-                "{} enforces an allow-list {origin} does not state: state it in {origin} (the CNs it admits) so that every caller is judged against it",
-                self.server()
-            ));
+            f.fix = vec![fix.clone()];
         }
     }
 
