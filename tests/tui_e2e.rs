@@ -70,7 +70,12 @@ impl Drop for Tmux {
 fn selection_line(screen: &str) -> &str {
     screen
         .lines()
-        .find(|l| l.contains(" -> ") && l.contains("expected"))
+        .find(|l| {
+            l.contains(" -> ")
+                && ["must admit", "must refuse", "unstated"]
+                    .iter()
+                    .any(|x| l.contains(x))
+        })
         .unwrap_or("")
 }
 
@@ -157,7 +162,7 @@ fn dashboard_under_tmux() {
     tmux.keys(&["Enter"]);
     let parts = [
         "Endpoint  pd-1-peer",
-        "Expected  allow",
+        "Expected  must be admitted",
         "Observed  accepted",
         "TLSv1.3",
         "sha256 ",

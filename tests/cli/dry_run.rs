@@ -161,14 +161,14 @@ fn dry_run_prints_the_plan_and_connects_nowhere() {
     assert!(out.contains("required (set)"), "{out}");
     assert!(out.contains("[tidb, pd]"), "{out}");
     assert!(
-        out.lines().any(|l| l.trim_start().starts_with("allow")
+        out.lines().any(|l| l.trim_start().starts_with("must admit")
             && l.contains("web")
             && l.contains("needed")),
         "{out}"
     );
     assert!(
         out.lines()
-            .any(|l| l.trim_start().starts_with("deny") && l.contains("anonymous")),
+            .any(|l| l.trim_start().starts_with("must refuse") && l.contains("anonymous")),
         "{out}"
     );
 

@@ -392,7 +392,7 @@ fn group_rows(doc: &Doc<'_>, g: &Group) -> Markup {
 fn legend(r: &Report) -> Markup {
     html! {
         ul.legend {
-            @for v in Verdict::ALL {
+            @for v in crate::shared::legend_verdicts(r) {
                 li { span.sym.(class(Some(v))) { (v.symbol()) } " " strong { (v.as_str()) } ": " (verdict_meaning(v)) }
             }
             li { span.sym { "*" } " changed since the previous round; " span.sym { "~" } " server certificate rotated" }

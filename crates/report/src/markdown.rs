@@ -182,8 +182,8 @@ fn endpoint_row(doc: &Doc<'_>, e: usize) -> String {
     row
 }
 
-fn legend() -> String {
-    let l: Vec<String> = Verdict::ALL
+fn legend(r: &crate::model::Report) -> String {
+    let l: Vec<String> = crate::shared::legend_verdicts(r)
         .iter()
         .map(|v| format!("{} {}", code(&v.symbol().to_string()), v.as_str()))
         .collect();
@@ -198,13 +198,13 @@ fn matrix(doc: &Doc<'_>, room: usize) -> String {
         if table.chars().count() + 1000 < room {
             out.push_str(&table);
             out.push('\n');
-            out.push_str(&legend());
+            out.push_str(&legend(&doc.report));
             return out;
         }
     }
     out.push_str(&folded_matrix(doc, &groups));
     out.push('\n');
-    out.push_str(&legend());
+    out.push_str(&legend(&doc.report));
     failing_endpoints(doc, &groups, room, &mut out);
     out
 }

@@ -170,6 +170,19 @@ pub fn endpoint_kind(ep: &crate::model::Endpoint) -> String {
     }
 }
 
+/// The verdicts a legend explains: every one, except `bad_identity` (our own certificate's
+/// fault, rare) when no cell of the report has it.
+pub fn legend_verdicts(r: &crate::model::Report) -> Vec<Verdict> {
+    let bad = r
+        .cells
+        .iter()
+        .any(|c| c.verdict == Some(Verdict::BadIdentity));
+    Verdict::ALL
+        .into_iter()
+        .filter(|v| bad || *v != Verdict::BadIdentity)
+        .collect()
+}
+
 /// What a verdict means, for legends.
 pub fn verdict_meaning(v: Verdict) -> &'static str {
     match v {

@@ -532,7 +532,7 @@ fn verdict_counts(r: &Report, style: Style, width: usize) -> String {
 /// Under the matrix: the symbols, the marks of a merge, the key to shortened names and the
 /// identities minted from the CA key.
 fn legend(r: &Report, cols: &Columns, width: usize) -> String {
-    let legend: Vec<String> = Verdict::ALL
+    let legend: Vec<String> = crate::shared::legend_verdicts(r)
         .iter()
         .map(|v| format!("{} {}", v.symbol(), v.as_str()))
         .collect();

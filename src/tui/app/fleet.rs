@@ -144,7 +144,7 @@ impl App {
 
     /// Verdict counts of a group's cells over `identities`, most severe first, zeros left out.
     pub fn group_counts(&self, eps: &[usize], identities: &[usize]) -> Vec<(Verdict, usize)> {
-        let mut n = [0usize; 8];
+        let mut n = [0usize; Verdict::ALL.len()];
         for &e in eps {
             for &i in identities {
                 if let Some(v) = self.verdict(i, e) {

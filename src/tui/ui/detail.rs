@@ -194,8 +194,8 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
             th,
             "Expected",
             vec![
-                Span::styled(x.label(), th.title()),
-                Span::raw(format!(": {}; {}", x.words(), x.reason)),
+                Span::styled(x.words(), th.title()),
+                Span::raw(format!("; {}", x.reason)),
             ],
         ));
     }

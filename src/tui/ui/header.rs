@@ -70,7 +70,9 @@ fn draw_header_counts(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
     let full = |skip_zero: bool, words: bool| -> Vec<Span<'static>> {
         let mut v = vec![Span::raw(" ")];
         for (verdict, n) in &counts {
-            if skip_zero && *n == 0 {
+            // `bad_identity` (our own certificate's fault) is rare: named only when present.
+            let rare = *verdict == tlsaudit_engine::audit::Verdict::BadIdentity;
+            if (skip_zero || rare) && *n == 0 {
                 continue;
             }
             let text = if words {

@@ -13,16 +13,30 @@ use super::{symbol, truncate, width, Theme, CHANGED, DIFFER, PENDING, ROTATED};
 use crate::tui::app::{badness, fit_cols, fit_rows, App, Column, Grid, Row};
 use tlsaudit_engine::audit::Verdict;
 
+/// What the legend has besides the verdicts every matrix may show.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Marks {
+    /// Cells not probed yet.
+    pub pending: bool,
+    /// Folded rows whose members differ.
+    pub folds: bool,
+    /// Identities minted from the CA key.
+    pub minted: bool,
+    /// Cells refused because our own certificate is faulty (rare: named only when present).
+    pub bad_identity: bool,
+}
+
 /// The legend, as lines that fit `width`, never splitting an item.
-pub(super) fn legend(
-    th: Theme,
-    width: u16,
-    pending: bool,
-    folds: bool,
-    minted: bool,
-) -> Vec<Line<'static>> {
+pub(super) fn legend(th: Theme, width: u16, marks: Marks) -> Vec<Line<'static>> {
+    let Marks {
+        pending,
+        folds,
+        minted,
+        bad_identity,
+    } = marks;
     let mut items: Vec<Span<'static>> = Verdict::ALL
         .iter()
+        .filter(|v| bad_identity || **v != Verdict::BadIdentity)
         .map(|v| {
             Span::styled(
                 format!("{} {}", v.symbol(), v.as_str()),
@@ -575,7 +589,7 @@ pub(super) fn selection_line(app: &App, th: Theme) -> Line<'static> {
         th.verdict(v),
     ));
     if let Some(x) = app.catalog.expected(i, e) {
-        spans.push(Span::styled(format!(", expected {}", x.label()), th.dim()));
+        spans.push(Span::styled(format!(", {}", x.label()), th.dim()));
     }
     Line::from(spans)
 }

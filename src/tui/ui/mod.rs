@@ -75,8 +75,16 @@ fn scrub(buf: &mut Buffer) {
 }
 
 fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
-    let pending = app.snapshot.cells.iter().any(|c| c.verdict.is_none());
-    let folds = app.by_component() || app.transposed();
+    let marks = matrix::Marks {
+        pending: app.snapshot.cells.iter().any(|c| c.verdict.is_none()),
+        folds: app.by_component() || app.transposed(),
+        minted: app.catalog.has_minted(),
+        bad_identity: app
+            .snapshot
+            .cells
+            .iter()
+            .any(|c| c.verdict == Some(tlsaudit_engine::audit::Verdict::BadIdentity)),
+    };
     let rows = if app.transposed() {
         app.trows().len().saturating_sub(1)
     } else {
@@ -84,12 +92,12 @@ fn draw_matrix_view(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     };
     let rows = u16::try_from(rows).unwrap_or(u16::MAX);
     let (matrix, pane) = {
-        let legend = matrix::legend(th, area.width, pending, folds, app.catalog.has_minted());
+        let legend = matrix::legend(th, area.width, marks);
         let legend_h = u16::try_from(legend.len()).unwrap_or(1);
         split_pane(area, app, rows.saturating_add(4 + 1 + legend_h))
     };
     if let Some(m) = matrix {
-        let legend = matrix::legend(th, m.width, pending, folds, app.catalog.has_minted());
+        let legend = matrix::legend(th, m.width, marks);
         let legend_h = u16::try_from(legend.len()).unwrap_or(1);
         let [grid_area, info, leg, _] = Layout::vertical([
             Constraint::Max(rows.saturating_add(4).max(5)),

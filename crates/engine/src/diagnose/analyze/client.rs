@@ -75,7 +75,7 @@ impl Analysis<'_> {
             f.evidence
                 .push(format!("with a certificate it works: {}", ok.join(", ")));
         }
-        f.fix.push("configure the caller with a certificate and key issued by the cluster CA (tlsaudit: --cert/--key or --as; TiUP's own: ~/.tiup/storage/cluster/clusters/<cluster>/tls/client.crt and client.pem)".into());
+        f.fix.push(format!("configure the caller with a certificate and key issued by the cluster CA (tlsaudit: --cert/--key or --as; TiUP's own: ~/.tiup/storage/cluster/clusters/{}/tls/client.crt and client.pem)", self.tiup_name()));
         self.push(f);
     }
 

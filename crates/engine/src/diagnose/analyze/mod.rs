@@ -235,6 +235,15 @@ impl<'a> Analysis<'a> {
         }
     }
 
+    /// The TiUP cluster's name for a command: known from a topology (shell-quoted), else
+    /// `<cluster>`.
+    fn tiup_name(&self) -> String {
+        match (&self.inputs.cluster, self.inputs.origin) {
+            (Some(c), crate::inventory::Origin::Topology) => crate::tiup::shell_quote(c),
+            _ => "<cluster>".to_string(),
+        }
+    }
+
     /// The caller's CN.
     fn cn(&self) -> Option<&str> {
         self.inputs.caller.identity.cn()

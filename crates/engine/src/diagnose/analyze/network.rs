@@ -59,8 +59,16 @@ impl Analysis<'_> {
                 self.title()
             ),
         );
+        let display = if self.comp().is_some_and(Component::is_tidb) {
+            format!(
+                " (`tiup cluster display {}` shows its state)",
+                self.tiup_name()
+            )
+        } else {
+            String::new()
+        };
         f.fix.push(format!(
-            "start {} (`tiup cluster display <cluster>` shows its state) and read its log for a start failure: a TLS config it cannot load stops it",
+            "start {}{display} and read its log for a start failure: a TLS config it cannot load stops it",
             self.title()
         ));
         if let Some((pd, false)) = pd {
