@@ -452,36 +452,29 @@ fn known_cns(cluster: &Cluster) -> Vec<(String, String)> {
 fn cn_case(cluster: &Cluster, out: &mut Vec<Finding>) {
     let known = known_cns(cluster);
     let mut done = BTreeSet::new();
-    for inst in &cluster.instances {
-        for ep in &inst.endpoints {
-            let Some(list) = ep.list.as_ref() else {
-                continue;
-            };
-            for entry in &list.value {
-                if known.iter().any(|(cn, _)| cn == entry) {
-                    continue;
-                }
-                let Some((cn, why)) = known.iter().find(|(cn, _)| cn.eq_ignore_ascii_case(entry))
-                else {
-                    continue;
-                };
-                if !done.insert((list.source.clone(), entry.clone())) {
-                    continue;
-                }
-                let key = ep.role.profile().list.dotted();
-                out.push(
-                    Finding::new(
-                        Code::CnCaseMismatch,
-                        Severity::Critical,
-                        format!("{key} lists {entry:?}, but the certificate's CN is {cn:?}: case matters"),
-                        format!("{why}; {} compares Common Names exactly, so the caller with CN {cn} is refused", inst.component.title()),
-                        format!("write \"{cn}\" in {key}, exactly as the certificate has it"),
-                    )
-                    .endpoint(inst.endpoint_name(ep.role))
-                    .source(list.source.clone()),
-                );
-            }
+    for e in cluster.list_entries() {
+        let entry = e.entry;
+        if known.iter().any(|(cn, _)| cn == entry) {
+            continue;
         }
+        let Some((cn, why)) = known.iter().find(|(cn, _)| cn.eq_ignore_ascii_case(entry)) else {
+            continue;
+        };
+        if !done.insert((e.list.source.clone(), entry.clone())) {
+            continue;
+        }
+        let key = e.ep.role.profile().list.dotted();
+        out.push(
+            Finding::new(
+                Code::CnCaseMismatch,
+                Severity::Critical,
+                format!("{key} lists {entry:?}, but the certificate's CN is {cn:?}: case matters"),
+                format!("{why}; {} compares Common Names exactly, so the caller with CN {cn} is refused", e.inst.component.title()),
+                format!("write \"{cn}\" in {key}, exactly as the certificate has it"),
+            )
+            .endpoint(e.inst.endpoint_name(e.ep.role))
+            .source(e.list.source.clone()),
+        );
     }
 }
 

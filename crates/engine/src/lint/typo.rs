@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::needs::component_cn;
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::Component;
-use crate::tiup::{Cluster, ListLayer};
+use crate::tiup::{edit_distance, Cluster, ListEntry, ListLayer};
 
 /// The CNs of a cluster as the typo check reads them.
 #[derive(Debug, Clone, Default)]
@@ -105,22 +105,6 @@ impl CnSpelling {
     }
 }
 
-/// Levenshtein distance of two strings, by characters.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// Where a list is set, for a fix: its layer in words, or the source.
 fn place(layer: &ListLayer, source: &str) -> String {
     match layer {
@@ -133,59 +117,44 @@ fn place(layer: &ListLayer, source: &str) -> String {
 pub(super) fn check(cluster: &Cluster, out: &mut Vec<Finding>) {
     let spelling = CnSpelling::of(cluster);
     let mut done = BTreeSet::new();
-    for inst in &cluster.instances {
-        for ep in &inst.endpoints {
-            let Some(list) = ep.list.as_ref() else {
-                continue;
-            };
-            for entry in &list.value {
-                let Some((cn, from)) = spelling.typo_of(entry) else {
-                    continue;
-                };
-                if !done.insert((list.source.clone(), entry.clone())) {
-                    continue;
-                }
-                let key = ep.role.profile().list.dotted();
-                let shown = list.value.join(", ");
-                out.push(
-                    Finding::new(
-                        Code::CnTypo,
-                        Severity::Warning,
-                        format!("{entry}: did you mean {cn}? ({key} [{shown}] of {})", inst.name),
-                        format!(
-                            "no certificate of the cluster has the CN {entry:?}, and it is {} edit(s) from {cn} ({from}): the list refuses {cn} and admits a name nobody should hold",
-                            edit_distance(&entry.to_lowercase(), &cn.to_lowercase())
-                        ),
-                        format!(
-                            "write \"{cn}\" instead of \"{entry}\" in {key} ({}), then reload {}",
-                            place(&ep.layer, &list.source),
-                            inst.component.title()
-                        ),
-                    )
-                    .endpoint(inst.endpoint_name(ep.role))
-                    .source(list.source.clone()),
-                );
-            }
+    for e in cluster.list_entries() {
+        let Some((cn, from)) = spelling.typo_of(e.entry) else {
+            continue;
+        };
+        if done.insert((e.list.source.clone(), e.entry.clone())) {
+            out.push(typo_finding(&e, cn, from));
         }
     }
+}
+
+/// The finding of one misspelled entry: `cn` is the CN it is close to, `from` where that CN is.
+fn typo_finding(e: &ListEntry<'_>, cn: &str, from: &str) -> Finding {
+    let (entry, list) = (e.entry, e.list);
+    let key = e.ep.role.profile().list.dotted();
+    let shown = list.value.join(", ");
+    Finding::new(
+        Code::CnTypo,
+        Severity::Warning,
+        format!("{entry}: did you mean {cn}? ({key} [{shown}] of {})", e.inst.name),
+        format!(
+            "no certificate of the cluster has the CN {entry:?}, and it is {} edit(s) from {cn} ({from}): the list refuses {cn} and admits a name nobody should hold",
+            edit_distance(&entry.to_lowercase(), &cn.to_lowercase())
+        ),
+        format!(
+            "write \"{cn}\" instead of \"{entry}\" in {key} ({}), then reload {}",
+            place(&e.ep.layer, &list.source),
+            e.inst.component.title()
+        ),
+    )
+    .endpoint(e.inst.endpoint_name(e.ep.role))
+    .source(list.source.clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiup::TiupOptions;
 
-    fn cluster(yaml: &str) -> (tempfile::TempDir, Cluster) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("prod.yaml");
-        std::fs::write(&p, yaml).unwrap();
-        let c = Cluster::load(&TiupOptions {
-            topology: Some(p),
-            ..Default::default()
-        })
-        .unwrap();
-        (dir, c)
-    }
+    use crate::tiup::test_cluster as cluster;
 
     const TOPO: &str = "global:\n  enable_tls: true\npd_servers:\n  - host: a\ntidb_servers:\n  - host: b\ntikv_servers:\n  - host: c\n    config:\n      security.cert-allowed-cn: [\"tibd\", \"TIKV\", \"pdd\", \"cdc\", \"x\", \"prod-client\", \"Tidb\"]\n";
 

@@ -279,25 +279,14 @@ pub fn commands(cluster: &Cluster, plan: &FixPlan) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::tiup::TiupOptions;
 
     pub(crate) const TOPO: &str = "global:\n  enable_tls: true\nserver_configs:\n  tikv:\n    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\"]\npd_servers:\n  - host: a\ntidb_servers:\n  - host: b\ntikv_servers:\n  - host: c\n  - host: d\n    config:\n      security.cert-allowed-cn: [\"tibd\", \"tikv\", \"pd\"]\n";
 
-    fn cluster(yaml: &str) -> (tempfile::TempDir, Cluster) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("prod.yaml");
-        std::fs::write(&p, yaml).unwrap();
-        let c = Cluster::load(&TiupOptions {
-            topology: Some(p),
-            ..Default::default()
-        })
-        .unwrap();
-        (dir, c)
-    }
+    use crate::tiup::test_cluster as cluster;
 
-    fn issue(code: &str, endpoint: &str, cn: Option<&str>) -> Issue {
+    pub(crate) fn issue(code: &str, endpoint: &str, cn: Option<&str>) -> Issue {
         Issue {
             code: code.into(),
             endpoint: Some(endpoint.into()),

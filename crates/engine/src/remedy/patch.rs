@@ -251,15 +251,7 @@ mod tests {
             .map(|e| e.key_pos.line)
     }
 
-    fn issue(code: &str, endpoint: &str, cn: Option<&str>) -> Issue {
-        Issue {
-            code: code.into(),
-            endpoint: Some(endpoint.into()),
-            cn: cn.map(str::to_string),
-            title: String::new(),
-            fix: String::new(),
-        }
-    }
+    use super::super::fix::tests::issue;
 
     #[test]
     fn the_fragment_and_the_diff_give_the_same_topology_in_every_layer() {

@@ -290,7 +290,32 @@ pub struct Cluster {
     pub notes: Vec<Finding>,
 }
 
+/// One entry of an allow-list, where it is: the instance, its endpoint and the list.
+pub struct ListEntry<'a> {
+    pub inst: &'a Instance,
+    pub ep: &'a InstanceEndpoint,
+    pub list: &'a Located<Vec<String>>,
+    pub entry: &'a String,
+}
+
 impl Cluster {
+    /// Every entry of every allow-list the instances have, each with where it is set (a list
+    /// shared by several endpoints comes once per endpoint).
+    pub fn list_entries(&self) -> impl Iterator<Item = ListEntry<'_>> {
+        self.instances.iter().flat_map(|inst| {
+            inst.endpoints.iter().flat_map(move |ep| {
+                ep.list.iter().flat_map(move |list| {
+                    list.value.iter().map(move |entry| ListEntry {
+                        inst,
+                        ep,
+                        list,
+                        entry,
+                    })
+                })
+            })
+        })
+    }
+
     /// The component instances, without TiUP's monitoring agents (which the audit probes too,
     /// as instances of the `exporter` component).
     pub fn component_instances(&self) -> usize {
@@ -712,7 +737,8 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a
         .map(|(_, c)| c)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance of two strings, by characters (a misspelled key, a misspelled CN).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -725,6 +751,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// A cluster read from topology text, for tests: the folder it lives in and the cluster.
+#[cfg(test)]
+pub(crate) fn test_cluster(yaml: &str) -> (tempfile::TempDir, Cluster) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("prod.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    let c = Cluster::load(&TiupOptions {
+        topology: Some(p),
+        ..Default::default()
+    })
+    .unwrap();
+    (dir, c)
 }
 
 #[cfg(test)]
