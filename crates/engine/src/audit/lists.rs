@@ -40,6 +40,17 @@ impl CellCtx<'_> {
         )
     }
 
+    /// From a topology: the cluster's name, where the endpoint's list is set, and the
+    /// instance's TiUP node ID.
+    fn tiup(&self) -> Option<(&str, &str, String)> {
+        let inv = &self.plan.inventory;
+        let name = super::drift::tiup_cluster(inv)?;
+        let at = self.ep.list_at.as_deref()?;
+        let node = super::drift::tiup_node(&inv.endpoints, self.ep)
+            .unwrap_or_else(|| self.ep.address.clone());
+        Some((name, at, node))
+    }
+
     fn finding(&self, code: Code, severity: Severity, title: String, fix: String) -> Finding {
         Finding::new(code, severity, title, self.answer(), fix)
             .endpoint(self.ep.name.clone())
@@ -118,12 +129,20 @@ fn open_finding(c: &CellCtx<'_>) -> Finding {
         _ => (
             Code::CnNotEnforced,
             format!("accepts CN {cn} although {key} does not list it"),
-            format!(
-                "the running {} does not enforce {key} = [{}]: set it in {file} on {} and restart (it reads the list at start)",
-                c.ep.component.title(),
-                c.ep.allowed_cn.join(", "),
-                c.ep.host()
-            ),
+            match c.tiup() {
+                Some((name, at, node)) => format!(
+                    "the topology sets {key} = [{}] ({at}) and the running {} has not applied it: {}",
+                    c.ep.allowed_cn.join(", "),
+                    c.ep.component.title(),
+                    crate::tiup::reload_command(Some(name), &node)
+                ),
+                None => format!(
+                    "the running {} does not enforce {key} = [{}]: set it in {file} on {} and restart (it reads the list at start)",
+                    c.ep.component.title(),
+                    c.ep.allowed_cn.join(", "),
+                    c.ep.host()
+                ),
+            },
         ),
     };
     c.finding(
@@ -171,15 +190,23 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
     let severity = need_severity(c.exp.need);
     let breaks = what_breaks(c);
     if !c.exp.allow {
-        return c.finding(
-            Code::CallerNotListed,
-            severity,
-            format!("{} {key} lacks {cn}: {breaks}", c.ep.name),
-            format!(
+        let fix = match c.tiup() {
+            Some((name, at, node)) => format!(
+                "add \"{cn}\" to {key} in {at} (`tiup cluster edit-config {}`), then {}",
+                crate::tiup::shell_quote(name),
+                crate::tiup::reload_command(Some(name), &node)
+            ),
+            None => format!(
                 "add \"{cn}\" to {key} in {file} on {}, then restart {}",
                 c.ep.host(),
                 c.ep.component.title()
             ),
+        };
+        return c.finding(
+            Code::CallerNotListed,
+            severity,
+            format!("{} {key} lacks {cn}: {breaks}", c.ep.name),
+            fix,
         );
     }
     let origin = c.plan.inventory.origin.noun();

@@ -132,6 +132,9 @@ pub struct Endpoint {
     pub path: Option<String>,
     /// The callee's allow-list as configured; empty when none is set.
     pub allowed_cn: Vec<String>,
+    /// Where the list is set, in words, when the input says (a topology's layer:
+    /// `the config of tikv_servers[1] (10.0.1.2:20160) at prod.yaml:18:7`): where a fix edits.
+    pub list_at: Option<String>,
     pub version: Option<Version>,
     pub profile: &'static Profile,
     /// Free-form labels (`labels = { rack = "r1", zone = "az1" }`): the dashboard groups by
@@ -459,6 +462,7 @@ impl Ctx<'_> {
             protocol,
             path,
             allowed_cn,
+            list_at: None,
             version,
             profile,
             labels: e.labels,

@@ -573,6 +573,7 @@ impl Cluster {
                     protocol,
                     path,
                     allowed_cn: e.list.as_ref().map(|l| l.value.clone()).unwrap_or_default(),
+                    list_at: (e.layer != ListLayer::Unset).then(|| e.layer.describe()),
                     version: i.version,
                     profile,
                     labels: std::collections::BTreeMap::new(),

@@ -126,6 +126,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
             protocol: Protocol::Tls,
             path: None,
             allowed_cn: vec!["pd".into()],
+            list_at: None,
             version: None,
             profile,
             labels: std::collections::BTreeMap::new(),

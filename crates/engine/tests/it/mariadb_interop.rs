@@ -394,6 +394,7 @@ async fn mariadb_tls_and_require_secure_transport() {
         protocol: Protocol::Mysql,
         path: None,
         allowed_cn: Vec::new(),
+        list_at: None,
         version: None,
         profile: profile::Role::GenericTls.profile(),
         labels: Default::default(),
