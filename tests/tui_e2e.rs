@@ -79,18 +79,85 @@ fn selection_line(screen: &str) -> &str {
         .unwrap_or("")
 }
 
+/// A tmux server of its own for one test.
+fn tmux_server(tag: &str) -> Tmux {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Tmux {
+        socket: format!("tlsaudit-e2e-{tag}-{}-{nanos}", std::process::id()),
+        session: "tui".to_string(),
+    }
+}
+
+/// `script` run by `sh` in a new 120x40 session.
+fn start(tmux: &Tmux, script: &str) {
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-s",
+        &tmux.session,
+        &format!("sh -c '{script}'"),
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+}
+
+/// Each termination signal ends the dashboard with the terminal restored (the alternate
+/// screen left, canonical mode back) and the conventional exit code; `TERM=dumb` is refused
+/// with a message instead of a garbled screen.
+#[test]
+fn signals_restore_the_terminal_and_term_dumb_is_refused() {
+    if tlsaudit_testkit::require_tool("tmux").is_none() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_tlsaudit");
+    for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129), ("QUIT", 131)] {
+        let tmux = tmux_server(&signal.to_lowercase());
+        start(
+            &tmux,
+            &format!("\"{bin}\" demo; echo EXIT=$?; stty -a | grep -o -- \"-*icanon\"; sleep 60"),
+        );
+        tmux.wait_for("the dashboard", |s| {
+            s.contains("Matrix") && s.contains(" last ")
+        });
+        let pane = tmux.cmd(&["display", "-p", "-t", &tmux.session, "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+        let child = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "no dashboard process under {shell}");
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let screen = tmux.wait_for(&format!("the exit after SIG{signal}"), |s| {
+            s.contains(&format!("EXIT={code}")) && s.lines().any(|l| l.trim() == "icanon")
+        });
+        assert!(
+            !screen.contains("Matrix"),
+            "alternate screen still shown:\n{screen}"
+        );
+    }
+    let tmux = tmux_server("dumb");
+    start(
+        &tmux,
+        &format!("TERM=dumb \"{bin}\" demo; echo EXIT=$?; sleep 60"),
+    );
+    let screen = tmux.wait_for("TERM=dumb refused", |s| s.contains("EXIT=2"));
+    assert!(screen.contains("TERM=dumb"), "{screen}");
+    assert!(!screen.contains("Matrix"), "{screen}");
+}
+
 #[test]
 fn dashboard_under_tmux() {
     if tlsaudit_testkit::require_tool("tmux").is_none() {
         return;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmux = Tmux {
-        socket: format!("tlsaudit-e2e-{}-{nanos}", std::process::id()),
-        session: "tui".to_string(),
-    };
+    let tmux = tmux_server("tui");
     let bin = env!("CARGO_BIN_EXE_tlsaudit");
     let help = Command::new(bin)
         .args(["demo", "--help"])

@@ -91,6 +91,12 @@ pub async fn dashboard(
         )),
         None => None,
     };
+    if std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+        return Err(InputError::usage(
+            "TERM=dumb: this terminal cannot draw the dashboard",
+            "use `tlsaudit report` (or pipe the output: `tlsaudit demo | cat`), or set TERM to the terminal's type",
+        ));
+    }
     let opts = TuiOptions {
         interval,
         export: Some(json_export(auditor.plan.clone())),
@@ -199,10 +205,11 @@ impl Drop for TerminalGuard {
 }
 
 /// Run the dashboard on the terminal until `q` or Ctrl-C. Starts a round at once if none has
-/// run yet, then one every `opts.interval`.
+/// run yet, then one every `opts.interval`. SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the
+/// terminal and exit with the conventional code (128 + the signal's number).
 pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
     let guard = TerminalGuard::enter()?;
-    let result = async {
+    let body = async {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.clear()?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -218,10 +225,40 @@ pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
         let result = run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
         reader.abort();
         result
-    }
-    .await;
+    };
+    let outcome = tokio::select! {
+        result = body => Ok(result),
+        signo = termination_signal() => Err(signo),
+    };
     let restored = guard.restore();
-    result.and(restored)
+    match outcome {
+        Ok(result) => result.and(restored),
+        Err(signo) => std::process::exit(128 + signo),
+    }
+}
+
+/// The first of SIGINT, SIGTERM, SIGHUP and SIGQUIT to arrive, by number (never, for those
+/// that cannot be listened to).
+async fn termination_signal() -> i32 {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    async fn recv(s: &mut Option<Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut quit = signal(SignalKind::quit()).ok();
+    tokio::select! {
+        () = recv(&mut int) => 2,
+        () = recv(&mut term) => 15,
+        () = recv(&mut hup) => 1,
+        () = recv(&mut quit) => 3,
+    }
 }
 
 /// Forward terminal events to the loop; ends (closing the channel, which quits) when the
