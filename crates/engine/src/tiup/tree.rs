@@ -211,6 +211,16 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Node, InputError> {
                 NEST_FIX,
             );
         }
+        // An alias expanding past the reader's budget is refused as such: the brackets around
+        // it are not the problem.
+        if e.info().contains("alias") {
+            return config_error(
+                path,
+                at,
+                format!("the YAML's aliases expand too far: {}", e.info()),
+                "a TiUP topology needs no aliases that expand to other aliases: write the values out, or remove the anchors (&name) and aliases (*name)",
+            );
+        }
         match unclosed(text, m.index(), Syntax::Yaml) {
             Some((what, opened)) => config_error(
                 path,
@@ -616,5 +626,21 @@ mod tests {
             .to_string();
         // The reader itself stops at the quote: the error points at where it opened.
         assert!(e.starts_with("/t/q.yaml:1:4: invalid YAML"), "{e}");
+    }
+
+    #[test]
+    fn an_alias_bomb_is_named_as_such_not_as_an_unclosed_bracket() {
+        let mut text = String::from(
+            "a0: &a0 [\"x\", \"x\", \"x\", \"x\", \"x\", \"x\", \"x\", \"x\", \"x\"]\n",
+        );
+        for i in 1..10 {
+            let prev = vec![format!("*a{}", i - 1); 9].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{prev}]\n"));
+        }
+        let e = parse_yaml(&text, Path::new("bomb.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("aliases expand too far"), "{e}");
+        assert!(!e.contains("close it with"), "{e}");
     }
 }
