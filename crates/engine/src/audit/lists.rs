@@ -459,3 +459,226 @@ fn no_allow_list(plan: &Plan, e: EndpointId, ep: &Endpoint, s: &Split) -> Findin
     )
     .endpoint(ep.name.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The rule no fix may break: whatever the servers answer, no finding proposes admitting
+    //! an outsider. Every outcome class, at every kind of endpoint, for every kind of caller,
+    //! in patterns that mix them (so that lists are learned, blamed, or found missing).
+
+    use std::sync::Arc;
+
+    use super::super::cell::CellState;
+    use super::super::expect;
+    use super::super::identity::{AuditIdentity, IdentityKind};
+    use super::super::matrix::Matrix;
+    use super::super::plan::{Plan, Snapshot};
+    use crate::inventory::Inventory;
+    use crate::pki::mint::Ca;
+    use crate::pki::{ChainCache, Trust};
+    use crate::probe::{Caller, OutcomeClass, ProbeRecord, ProbeSpec, Protocol, TlsParams};
+
+    const INVENTORY: &str = r#"
+[cluster]
+name = "t"
+ca = "ca.crt"
+[identities.tidb]
+cert = "a"
+key = "b"
+[identities.intruder]
+cert = "a"
+key = "b"
+expect = "refuse"
+[[endpoints]]
+name = "kv-listed"
+component = "tikv"
+address = "127.0.0.1:1"
+allowed_cn = ["tidb"]
+[[endpoints]]
+name = "kv-lacks"
+component = "tikv"
+address = "127.0.0.1:7"
+allowed_cn = ["tikv"]
+[[endpoints]]
+name = "kv-open"
+component = "tikv"
+address = "127.0.0.1:2"
+[[endpoints]]
+name = "db-status"
+component = "tidb"
+address = "127.0.0.1:3"
+[[endpoints]]
+name = "pd-one"
+component = "pd"
+address = "127.0.0.1:4"
+allowed_cn = ["tidb"]
+version = "v8.5.0"
+[[endpoints]]
+name = "etcd-peer"
+component = "etcd"
+role = "peer"
+address = "127.0.0.1:5"
+[[endpoints]]
+name = "web"
+component = "generic"
+address = "127.0.0.1:6"
+client_auth = "required"
+"#;
+
+    /// The CNs no fix may name: the declared intruder's and the unlisted identity's.
+    const OUTSIDERS: [&str; 2] = ["Intruder", "tlsaudit-unlisted"];
+
+    fn plan() -> Plan {
+        let inventory = Inventory::parse(INVENTORY, std::path::Path::new("t.toml")).unwrap();
+        let ca = Ca::generate("test CA", 1).unwrap();
+        let der = {
+            use rustls_pki_types::pem::PemObject;
+            rustls_pki_types::CertificateDer::from_pem_slice(ca.pem.as_bytes()).unwrap()
+        };
+        let trust = Trust::from_der(vec![der]).unwrap();
+        let id = |name: &str, cn: &str, kind, outsider| {
+            let mut a = AuditIdentity::configured(
+                &inventory.identities[0],
+                Caller::new(ca.identity(name, cn, &[], true, 1).unwrap(), &trust),
+            );
+            a.name = name.to_string();
+            a.kind = kind;
+            a.outsider = outsider;
+            a.component = (!outsider && kind == IdentityKind::Configured)
+                .then_some(crate::profile::Component::Tidb);
+            a
+        };
+        let identities = vec![
+            id("tidb", "tidb", IdentityKind::Configured, false),
+            id("intruder", "Intruder", IdentityKind::Configured, true),
+            id(
+                "unlisted",
+                "tlsaudit-unlisted",
+                IdentityKind::Unlisted,
+                false,
+            ),
+        ];
+        let expected = Matrix::from_fn(identities.len(), inventory.endpoints.len(), |i, e| {
+            expect::expect(&inventory.endpoints[e.0], &identities[i.0], &trust)
+        });
+        let specs = inventory
+            .endpoints
+            .iter()
+            .map(|e| ProbeSpec::new(e.address.clone(), Protocol::Tls))
+            .collect();
+        Plan {
+            inventory,
+            trust,
+            identities,
+            expected,
+            static_findings: Vec::new(),
+            not_checked: Vec::new(),
+            specs,
+            chains: ChainCache::new(),
+        }
+    }
+
+    /// A real record (a refused loopback port), its outcome set to `class`, a certificate
+    /// sent.
+    async fn record(plan: &Plan, class: OutcomeClass) -> ProbeRecord {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spec = ProbeSpec::new(format!("127.0.0.1:{port}"), Protocol::Tls);
+        let mut rec = crate::probe::probe(&spec, &plan.identities[0].caller, &plan.trust).await;
+        rec.outcome.class = class;
+        rec.tls = Some(TlsParams {
+            version: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            alpn: Some("h2".into()),
+            key_exchange: None,
+            client_cert_requested: true,
+            client_cert_sent: true,
+            ca_hints: Vec::new().into(),
+        });
+        rec
+    }
+
+    #[tokio::test]
+    async fn no_fix_ever_names_an_outsider() {
+        use OutcomeClass as O;
+        let plan = plan();
+        let classes = [
+            O::Accepted,
+            O::CnRejected,
+            O::CertRejected,
+            O::CertRequired,
+            O::Plaintext,
+            O::Reset,
+        ];
+        let mut records = Vec::new();
+        for c in classes {
+            records.push(Arc::new(record(&plan, c).await));
+        }
+        let (n_id, n_ep) = (plan.identities.len(), plan.inventory.endpoints.len());
+        let mut codes = std::collections::BTreeSet::new();
+        // Every class everywhere, then mixes of classes across cells.
+        for pattern in 0..classes.len() * 4 {
+            let cells = Matrix::from_fn(n_id, n_ep, |i, e| {
+                let k = if pattern < classes.len() {
+                    pattern
+                } else {
+                    (pattern + i.0 * 5 + e.0 * 3) % classes.len()
+                };
+                let rec = records[k].clone();
+                CellState {
+                    verdict: Some(expect::verdict(&plan.expected[(i, e)], &rec)),
+                    record: Some(rec),
+                    changed: false,
+                    rotated: false,
+                }
+            });
+            let snap = Snapshot {
+                cluster: "t".into(),
+                round: 1,
+                running: false,
+                total: n_id * n_ep,
+                done: n_id * n_ep,
+                started_at: None,
+                finished_at: None,
+                identity_names: plan.identities.iter().map(|i| i.name.clone()).collect(),
+                endpoint_names: plan
+                    .inventory
+                    .endpoints
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect(),
+                cells,
+                findings: Vec::new(),
+                drift: Vec::new(),
+            };
+            for f in super::super::findings::compute(&plan, &snap) {
+                codes.insert(f.code.as_str());
+                for cn in OUTSIDERS {
+                    assert!(
+                        !f.fix.contains(cn),
+                        "pattern {pattern}: {} proposes {cn}: {}",
+                        f.code,
+                        f.fix
+                    );
+                }
+            }
+        }
+        // The patterns reach the codes that judge lists and callers.
+        for code in [
+            "CN_NOT_ENFORCED",
+            "CALLER_NOT_LISTED",
+            "CALLER_BLOCKED",
+            "LIST_UNSTATED",
+            "NO_ALLOW_LIST",
+            "LIST_NOT_ENFORCED_BY_DESIGN",
+            "PLAINTEXT_ENDPOINT",
+            "PARTIAL_TLS",
+            "PROTOCOL_ERROR",
+        ] {
+            assert!(codes.contains(code), "{code} never raised: {codes:?}");
+        }
+    }
+}
