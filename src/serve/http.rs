@@ -10,6 +10,9 @@
 //!   headers in time is dropped;
 //! - a connection cap ([`connection_cap`]): beyond it a new connection is closed at once, and the
 //!   cap leaves the open-file limit's descriptors for the probes;
+//! - a write-stall timeout ([`WRITE_STALL_TIMEOUT`]): a client that stops reading its response
+//!   is dropped once the server's writes have made no progress that long, so that it cannot hold
+//!   a connection, nor the round's body it shares, for ever;
 //! - a shutdown deadline ([`SHUTDOWN_DEADLINE`]): on the signal the listener closes, open
 //!   connections finish their request in flight, and whatever is still open at the deadline is
 //!   closed.
@@ -18,19 +21,26 @@
 //! shared buffer handed to every reader, never copied into a connection's own write buffer.
 
 use std::future::Future;
-use std::pin::pin;
+use std::io;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 
 /// A client that has not sent its request headers within this is dropped.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection whose writes have made no progress this long is dropped.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After SIGTERM or Ctrl-C, connections still open this long are closed.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
@@ -49,6 +59,7 @@ const RESERVED_FDS: u64 = 32;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_read_timeout: Duration,
+    pub write_stall_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_deadline: Duration,
 }
@@ -85,7 +96,7 @@ pub async fn serve(
                 let Some(stream) = accepted_or_pause(accepted).await else { continue };
                 // Beyond the cap: dropped at once (the client reads end of stream).
                 let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
-                let conn = connection(stream, router.clone(), limits.header_read_timeout, close_rx.clone(), permit);
+                let conn = connection(stream, router.clone(), limits, close_rx.clone(), permit);
                 conns.spawn(conn);
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
@@ -112,7 +123,10 @@ async fn accepted_or_pause(
         Ok((stream, _)) => Some(stream),
         Err(e) => {
             use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-            if !matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+            if !matches!(
+                e.kind(),
+                ConnectionAborted | ConnectionRefused | ConnectionReset
+            ) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             None
@@ -124,17 +138,18 @@ async fn accepted_or_pause(
 async fn connection(
     stream: TcpStream,
     router: Router,
-    header_read_timeout: Duration,
+    limits: Limits,
     mut close: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let io = TokioIo::new(StallGuard::new(stream, limits.write_stall_timeout));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(limits.header_read_timeout)
         .writev(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    let conn = builder.serve_connection(io, TowerToHyperService::new(router));
     let mut conn = pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
@@ -142,6 +157,90 @@ async fn connection(
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// A stream whose writes fail once they have been pending, with no progress, for `limit`.
+struct StallGuard {
+    inner: TcpStream,
+    limit: Duration,
+    /// Armed when a write or flush is first pending; disarmed by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallGuard {
+    fn new(inner: TcpStream, limit: Duration) -> StallGuard {
+        StallGuard {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// The outcome of a write-side poll, with the stall timer armed, disarmed or expired.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client has not read its response",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallGuard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]

@@ -106,11 +106,12 @@ pub async fn run(plan: Plan, settings: Settings) -> Result<u8, InputError> {
 /// The HTTP limits: the connection cap leaves the open-file limit's descriptors for the
 /// round's probes and the probes on demand.
 fn limits(plan: &Plan) -> http::Limits {
-    let probes = tlsaudit_engine::probe::limits::cap(plan.inventory.options.concurrency)
-        + PROBES_ON_DEMAND;
+    let probes =
+        tlsaudit_engine::probe::limits::cap(plan.inventory.options.concurrency) + PROBES_ON_DEMAND;
     let soft = rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft);
     http::Limits {
         header_read_timeout: http::HEADER_READ_TIMEOUT,
+        write_stall_timeout: http::WRITE_STALL_TIMEOUT,
         max_connections: http::connection_cap(soft, probes),
         shutdown_deadline: http::SHUTDOWN_DEADLINE,
     }

@@ -17,9 +17,10 @@ use tokio::net::TcpStream;
 use tlsaudit_testkit::eventually_async;
 use tlsaudit_testkit::serve::{get, serve, Proc, Serve};
 
-/// serve's header-read timeout and shutdown deadline (src/serve/http.rs).
+/// serve's header-read timeout, shutdown deadline and write-stall timeout (src/serve/http.rs).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client that sends the start of a request and never the rest of its headers.
 async fn slow_client(addr: &str) -> TcpStream {
@@ -64,7 +65,9 @@ async fn wait_ready(s: &Serve) {
 async fn healthy(addr: &str) -> Result<(), String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let req = format!("GET /-/healthy HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.map_err(|e| e.to_string())?;
     let raw = String::from_utf8_lossy(&raw);
@@ -114,11 +117,17 @@ async fn slow_clients_are_dropped_while_metrics_answer() {
     let limit = HEADER_READ_TIMEOUT + Duration::from_secs(5);
     for c in &mut slow {
         let left = limit.saturating_sub(attached.elapsed());
-        assert!(closed_within(c, left).await, "a slow client still held after {limit:?}");
+        assert!(
+            closed_within(c, left).await,
+            "a slow client still held after {limit:?}"
+        );
     }
     let dropped = attached.elapsed();
     eprintln!("100 slow clients all dropped {dropped:?} after connecting");
-    assert!(dropped >= HEADER_READ_TIMEOUT - Duration::from_millis(500), "{dropped:?}");
+    assert!(
+        dropped >= HEADER_READ_TIMEOUT - Duration::from_millis(500),
+        "{dropped:?}"
+    );
     let (status, _, _) = get(&s.addr, "/-/healthy", None).await;
     assert_eq!(status, 200);
     lab.stop().await;
@@ -153,9 +162,15 @@ async fn sigterm_with_slow_clients_attached_exits_within_the_deadline() {
     let took = signalled.elapsed();
     eprintln!("SIGTERM with 100 slow clients and 5 stuck readers attached: exit after {took:?}");
     assert_eq!(code, Some(0));
-    assert!(took < SHUTDOWN_DEADLINE + Duration::from_secs(3), "{took:?}");
+    assert!(
+        took < SHUTDOWN_DEADLINE + Duration::from_secs(3),
+        "{took:?}"
+    );
     // The stuck readers were in flight: the deadline, not an early close, ended them.
-    assert!(took >= SHUTDOWN_DEADLINE - Duration::from_millis(500), "{took:?}");
+    assert!(
+        took >= SHUTDOWN_DEADLINE - Duration::from_millis(500),
+        "{took:?}"
+    );
     std::net::TcpListener::bind(&s.addr).unwrap();
     drop(held);
     lab.stop().await;
@@ -218,6 +233,100 @@ async fn the_connection_cap_closes_the_excess_at_once() {
     assert_eq!((held, closed), (cap, 20));
     // Once they are gone, new clients are served again.
     let (within, every) = (Duration::from_secs(10), Duration::from_millis(100));
-    eventually_async("/-/healthy after the flood", within, every, || healthy(&addr)).await;
+    eventually_async("/-/healthy after the flood", within, every, || {
+        healthy(&addr)
+    })
+    .await;
+    lab.stop().await;
+}
+
+/// The resident set of process `pid`, from /proc (Linux).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The demo inventory plus `n` endpoints at a port nothing listens on: a large report, fast.
+/// The socket returned keeps the port refusing.
+fn with_refused_endpoints(
+    config: &std::path::Path,
+    n: usize,
+) -> (std::path::PathBuf, tokio::net::TcpSocket) {
+    let (socket, refusing) = tlsaudit_testkit::refusing_addr();
+    let mut text = std::fs::read_to_string(config).unwrap();
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[endpoints]]\nname = \"gone-{i}\"\ncomponent = \"tikv\"\nrole = \"grpc\"\naddress = \"{refusing}\"\nallowed_cn = [\"tidb\"]\n"
+        ));
+    }
+    let path = config.with_file_name("large.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, socket)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stuck_readers_share_one_body_and_are_dropped_when_they_stall() {
+    let Some(_) = rss_bytes(std::process::id()) else {
+        return;
+    };
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let (config, _refusing) = with_refused_endpoints(&config, 600);
+    let s = serve(&["--config", config.to_str().unwrap(), "--interval", "10m"]);
+    wait_ready(&s).await;
+    let (status, _, body) = get(&s.addr, "/report.json", None).await;
+    assert_eq!(status, 200);
+    let size = body.len() as u64;
+    let pid = s.proc.0.id();
+    let before = rss_bytes(pid).unwrap();
+    let stuck = Instant::now();
+    let mut readers = Vec::new();
+    for _ in 0..25 {
+        readers.push(stuck_reader(&s.addr).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_bytes(pid).unwrap();
+    let grown = after.saturating_sub(before);
+    let mb = |b: u64| b / (1 << 20);
+    eprintln!(
+        "25 stuck readers of a {} MB /report.json: RSS {} MB -> {} MB",
+        mb(size),
+        mb(before),
+        mb(after)
+    );
+    // A copy per reader would add 25 x the body; one shared body adds buffers only.
+    assert!(
+        grown < 5 * size,
+        "RSS grew by {grown} bytes for a {size}-byte body"
+    );
+
+    // The server's writes to them stall; past the stall timeout it drops them.
+    let server_port: u16 = s.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let ports: Vec<u16> = readers
+        .iter()
+        .map(|r| r.local_addr().unwrap().port())
+        .collect();
+    let (within, every) = (
+        WRITE_STALL_TIMEOUT + Duration::from_secs(5),
+        Duration::from_millis(200),
+    );
+    eventually_async("the stuck readers to be dropped", within, every, || async {
+        let open = tlsaudit_testkit::sockets::own_sockets_on(&[server_port])
+            .into_iter()
+            .filter(|o| ports.contains(&o.local_port) && o.state == "01")
+            .count();
+        if open == 0 {
+            Ok(())
+        } else {
+            Err(format!("{open} still established"))
+        }
+    })
+    .await;
+    eprintln!(
+        "25 stuck readers dropped {:?} after they connected",
+        stuck.elapsed()
+    );
+    drop(readers);
     lab.stop().await;
 }
