@@ -5,7 +5,7 @@
 //! each exposition format a scraper has asked for (a format nobody asks for is neither encoded
 //! nor kept: a 200 x 10 exposition is about 5 MB); a scrape only hands out the encoded bytes, so
 //! it costs the same while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
-//! `/-/healthy`, `/-/ready`. Routing is axum's (the tokio project's server, on hyper); [`http`]
+//! `/-/healthy`, `/-/ready`. Routing is axum's (the tokio project's server, on hyper); `http.rs`
 //! accepts the connections, with a header-read timeout, a connection cap and a shutdown deadline.
 //!
 //! The command line (`tlsaudit serve`'s arguments, the plan they name, the checks of the address
