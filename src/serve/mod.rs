@@ -5,11 +5,13 @@
 //! each exposition format a scraper has asked for (a format nobody asks for is neither encoded
 //! nor kept: a 200 x 10 exposition is about 5 MB); a scrape only hands out the encoded bytes, so
 //! it costs the same while a round runs. Paths: `/metrics`, `/report.json`, `/probe?endpoint=&identity=`,
-//! `/-/healthy`, `/-/ready`. HTTP is axum (the tokio project's server, on hyper).
+//! `/-/healthy`, `/-/ready`. Routing is axum's (the tokio project's server, on hyper); `http.rs`
+//! accepts the connections, with a header-read timeout, a connection cap and a shutdown deadline.
 //!
 //! The command line (`tlsaudit serve`'s arguments, the plan they name, the checks of the address
 //! and the vantage) is the CLI's; here, [`run`] takes the plan and its [`Settings`].
 
+mod http;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -82,31 +84,42 @@ pub async fn run(plan: Plan, settings: Settings) -> Result<u8, InputError> {
         metrics,
         exposition: RwLock::new([None, None]),
         latest: RwLock::new(None),
-        probes: tokio::sync::Semaphore::new(4),
+        probes: tokio::sync::Semaphore::new(PROBES_ON_DEMAND),
     });
+    let limits = limits(&auditor.plan);
     eprintln!(
-        "tlsaudit serve: listening on http://{local} (cluster {}, vantage {}, {} cells, a round every {})",
+        "tlsaudit serve: listening on http://{local} (cluster {}, vantage {}, {} cells, a round every {}, at most {} connections)",
         auditor.plan.inventory.cluster,
         settings.vantage,
         auditor.plan.cell_count(),
-        humantime::format_duration(settings.interval)
+        humantime::format_duration(settings.interval),
+        limits.max_connections,
     );
     let rounds = tokio::spawn(round_loop(auditor, shared.clone(), settings.interval));
-    let served = axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    http::serve(listener, router(shared), limits, shutdown_signal()).await;
     // Cancel the round in flight: dropping it aborts its probes.
     rounds.abort();
     let _ = rounds.await;
-    served.map_err(|e| {
-        InputError::usage(
-            format!("the HTTP server on {local} failed: {e}"),
-            "check the address given to --listen",
-        )
-    })?;
     eprintln!("tlsaudit serve: stopped");
     Ok(0)
 }
+
+/// The HTTP limits: the connection cap leaves the open-file limit's descriptors for the
+/// round's probes and the probes on demand.
+fn limits(plan: &Plan) -> http::Limits {
+    let probes =
+        tlsaudit_engine::probe::limits::cap(plan.inventory.options.concurrency) + PROBES_ON_DEMAND;
+    let soft = rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft);
+    http::Limits {
+        header_read_timeout: http::HEADER_READ_TIMEOUT,
+        write_stall_timeout: http::WRITE_STALL_TIMEOUT,
+        max_connections: http::connection_cap(soft, probes),
+        shutdown_deadline: http::SHUTDOWN_DEADLINE,
+    }
+}
+
+/// `/probe` requests probing at once.
+const PROBES_ON_DEMAND: usize = 4;
 
 /// One encoding, or a comment saying why it failed (a scrape then shows it).
 fn encode(registry: &Registry, format: Format, hint: usize) -> Bytes {
