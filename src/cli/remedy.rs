@@ -160,11 +160,7 @@ pub fn render_init(o: &InitOutput) -> String {
     let _ = writeln!(
         t,
         "  check:  tlsaudit lint --topology <topology with the fragment> --tls-dir {}",
-        inert(
-            &o.ca_cert
-                .parent()
-                .map_or_else(String::new, |p| path_word(p))
-        )
+        inert(&o.ca_cert.parent().map_or_else(String::new, path_word))
     );
     t
 }
