@@ -5,8 +5,9 @@
 //! does not fit is counted and left to the HTML or JSON report.
 //!
 //! Everything from the inventory, the inputs or a peer is escaped: prose has its Markdown and
-//! HTML characters backslash-escaped and `@` mentions broken, and the evidence (the text peers
-//! control most) goes into code spans.
+//! HTML characters backslash-escaped, `@` mentions and emails broken, and every URL scheme and
+//! `www.` (any case) broken with a word joiner so that no renderer makes a link of it; the
+//! evidence (the text peers control most) goes into code spans.
 
 use std::fmt::Write;
 
