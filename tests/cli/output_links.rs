@@ -121,6 +121,28 @@ fn every_output_flag_refuses_a_symlink_existing_or_dangling() {
     }
 }
 
+/// A live `report` (against the demo lab) writes as the others do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_report_refuses_a_symlink_existing_or_dangling() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for dangling in [false, true] {
+        for flag in ["-o", "--output"] {
+            let (l, target) = link(dir.path(), &format!("live{flag}-{dangling}"), dangling);
+            let args = os(&[
+                &"report",
+                &"--format",
+                &"json",
+                &"--config",
+                &config,
+                &flag,
+                &l,
+            ]);
+            assert_refused(&args, &l, &target, dangling);
+        }
+    }
+}
+
 /// `init --out` and `rotate --out`: the folder, or a file to be written in it, as a link.
 #[test]
 fn init_and_rotate_refuse_a_symlinked_out_or_file() {
