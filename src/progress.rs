@@ -91,13 +91,18 @@ pub fn pending(snap: &Snapshot) -> Vec<&str> {
         .collect()
 }
 
-/// "waiting for pd-1, tikv-2 (+3 more)": at most `max` names.
+/// "waiting for pd-1, tikv-2 (+3 more)": at most `max` names, each made inert (a name comes
+/// from the inventory or a topology, and this line is drawn on the terminal).
 pub fn pending_line(names: &[&str], max: usize) -> String {
     if names.is_empty() {
         return String::new();
     }
     let shown = names.len().min(max.max(1));
-    let mut s = format!("waiting for {}", names[..shown].join(", "));
+    let inert: Vec<String> = names[..shown]
+        .iter()
+        .map(|n| tlsaudit_report::sanitize::inert_owned(n))
+        .collect();
+    let mut s = format!("waiting for {}", inert.join(", "));
     if names.len() > shown {
         s.push_str(&format!(" (+{} more)", names.len() - shown));
     }
@@ -121,5 +126,11 @@ mod tests {
             "waiting for a, b, c, d (+2 more)"
         );
         assert_eq!(pending_line(&["a", "b"], 0), "waiting for a (+1 more)");
+    }
+
+    #[test]
+    fn pending_names_reach_the_terminal_inert() {
+        let line = pending_line(&["pd\x1b]2;PWNED\x07-1", "tikv\u{202e}1"], 4);
+        assert_eq!(line, "waiting for pd\\x1b]2;PWNED\\x07-1, tikv\\u{202e}1");
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::remedy::{self, CaSource, InitOptions, InitOutput};
-use tlsaudit_engine::tiup::{Cluster, TiupOptions};
+use tlsaudit_engine::tiup::{shell_quote, Cluster, TiupOptions};
 /// Text from a topology made inert for a terminal: the one sanitizer.
 use tlsaudit_report::sanitize::inert_owned as inert;
 
@@ -59,6 +59,11 @@ pub struct InitArgs {
 fn parse_version(s: &str) -> Result<tlsaudit_engine::profile::Version, String> {
     tlsaudit_engine::profile::Version::parse(s)
         .ok_or_else(|| format!("{s:?} is not a version; use e.g. v8.5.0"))
+}
+
+/// A path as one word of a printed command line (shell-quoted).
+fn path_word(p: &std::path::Path) -> String {
+    shell_quote(&p.display().to_string())
 }
 
 /// Run `init`; exit 0 when everything was written.
@@ -145,8 +150,8 @@ pub fn render_init(o: &InitOutput) -> String {
         t,
         "  TiUP:   merge {} with `tiup cluster edit-config {}`, then `tiup cluster reload {}`",
         o.tiup_fragment.display(),
-        inert(&o.cluster),
-        inert(&o.cluster)
+        inert(&shell_quote(&o.cluster)),
+        inert(&shell_quote(&o.cluster))
     );
     let _ = writeln!(
         t,
@@ -155,9 +160,7 @@ pub fn render_init(o: &InitOutput) -> String {
     let _ = writeln!(
         t,
         "  check:  tlsaudit lint --topology <topology with the fragment> --tls-dir {}",
-        o.ca_cert
-            .parent()
-            .map_or_else(String::new, |p| p.display().to_string())
+        inert(&o.ca_cert.parent().map_or_else(String::new, path_word))
     );
     t
 }
@@ -454,7 +457,7 @@ pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Pat
     let _ = writeln!(
         t,
         "\nbefore: tlsaudit report --topology {} --tls-dir <tls> --format json -o before.json",
-        topology.display()
+        inert(&path_word(topology))
     );
     let _ = writeln!(
         t,
@@ -486,7 +489,7 @@ pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Pat
         let _ = writeln!(
             t,
             "   check: tlsaudit report --topology {} --tls-dir <tls> --baseline before.json\n          expect ~ (rotated) on {} and no new finding; stop and restore the old files if not",
-            topology.display(),
+            inert(&path_word(topology)),
             if s.node.is_empty() { "nothing (the client is not a server)".to_string() } else { inert(&s.instance) }
         );
     }

@@ -5,8 +5,9 @@
 //! does not fit is counted and left to the HTML or JSON report.
 //!
 //! Everything from the inventory, the inputs or a peer is escaped: prose has its Markdown and
-//! HTML characters backslash-escaped and `@` mentions broken, and the evidence (the text peers
-//! control most) goes into code spans.
+//! HTML characters backslash-escaped, `@` mentions and emails broken, and every URL scheme and
+//! `www.` (any case) broken with a word joiner so that no renderer makes a link of it; the
+//! evidence (the text peers control most) goes into code spans.
 
 use std::fmt::Write;
 
@@ -45,9 +46,7 @@ pub fn text(s: &str) -> String {
                     out.push('\u{2060}');
                 }
             }
-            ':' | '.'
-                if out.ends_with("http") || out.ends_with("https") || out.ends_with("www") =>
-            {
+            ':' | '.' if links(&out, c, chars.peek().copied()) => {
                 // Keep peer-supplied URLs from becoming links.
                 out.push('\u{2060}');
                 out.push(c);
@@ -56,6 +55,51 @@ pub fn text(s: &str) -> String {
         }
     }
     out
+}
+
+/// Schemes a renderer may link without `//` after the colon (GFM's `mailto:` and `xmpp:`, and
+/// those a renderer or a viewer might honour).
+const BARE_SCHEMES: [&str; 10] = [
+    "http",
+    "https",
+    "mailto",
+    "xmpp",
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "tel",
+    "ftp",
+];
+
+/// Whether `c` (a `:` or `.`) after `before` would let a renderer make a link, any case: a
+/// scheme followed by `://` or a known scheme's colon (`HTTPS://`, `ftp:`, `mailto:`), or the
+/// dot of `www.`. (`<` is escaped, so no `<...>` autolink; `@` is broken where it is written.)
+fn links(before: &str, c: char, next: Option<char>) -> bool {
+    let tail = |n: usize| {
+        before
+            .len()
+            .checked_sub(n)
+            .and_then(|i| before.get(i..))
+            .unwrap_or("")
+    };
+    // What was broken before, kept byte for byte.
+    if ["http", "https", "www"].iter().any(|s| tail(s.len()) == *s) {
+        return true;
+    }
+    if c == '.' {
+        return tail(3).eq_ignore_ascii_case("www");
+    }
+    let scheme_len = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .count();
+    let scheme = tail(scheme_len);
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic()) && next == Some('/')
+        || BARE_SCHEMES
+            .iter()
+            .any(|s| tail(s.len()).eq_ignore_ascii_case(s))
 }
 
 /// A code span holding any text: inert, on one line, fenced with more backticks than it holds.
@@ -364,6 +408,109 @@ mod tests {
         assert_eq!(text("ping @team"), "ping @\u{2060}team");
         assert_eq!(text("see https://x"), "see https\u{2060}://x");
         assert_eq!(text("esc\x1b[0m"), "esc\\\\x1b\\[0m");
+    }
+
+    /// Text that GitHub-flavoured Markdown would turn into a link, in any case and form.
+    const PLANTED: [&str; 22] = [
+        "URI:HTTPS://evil.example/login",
+        "DNS:Https://evil.example",
+        "https://evil.example/a",
+        "hTtP://evil.example",
+        "ftp://evil.example/f",
+        "FTP://evil.example/f",
+        "www.evil.example",
+        "WWW.evil.example/x",
+        "Www.evil.example",
+        "mailto:ops@evil.example",
+        "MAILTO:ops@evil.example",
+        "xmpp:ops@evil.example",
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>x</script>",
+        "<https://evil.example>",
+        "<ops@evil.example>",
+        "<MAILTO:ops@evil.example>",
+        "ops@evil.example",
+        "first.last+tag@evil.example.com",
+        "[x](https://evil.example)",
+        "irc://evil.example/chan",
+    ];
+
+    /// The link and raw-HTML nodes a GFM renderer (comrak, with GitHub's extensions) makes of
+    /// `md`, with the rendered HTML.
+    fn rendered_links(md: &str) -> (Vec<String>, String) {
+        use comrak::nodes::NodeValue;
+        let mut opts = comrak::Options::default();
+        opts.extension.autolink = true;
+        opts.extension.table = true;
+        opts.extension.strikethrough = true;
+        opts.extension.tagfilter = true;
+        let arena = comrak::Arena::new();
+        let root = comrak::parse_document(&arena, md, &opts);
+        let found = root
+            .descendants()
+            .filter_map(|n| match &n.data.borrow().value {
+                NodeValue::Link(l) | NodeValue::Image(l) => Some(format!("link {}", l.url)),
+                NodeValue::HtmlInline(h)
+                | NodeValue::HtmlBlock(comrak::nodes::NodeHtmlBlock { literal: h, .. }) => {
+                    Some(format!("html {h}"))
+                }
+                _ => None,
+            })
+            .collect();
+        (found, comrak::markdown_to_html(md, &opts))
+    }
+
+    #[test]
+    fn every_scheme_and_www_is_broken_in_any_case() {
+        for (p, want) in [
+            ("URI:HTTPS://e.x", "URI:HTTPS\u{2060}://e.x"),
+            ("Https://e.x", "Https\u{2060}://e.x"),
+            ("ftp://e.x", "ftp\u{2060}://e.x"),
+            ("irc://e.x", "irc\u{2060}://e.x"),
+            ("WWW.e.x", "WWW\u{2060}.e.x"),
+            ("MailTo:a", "MailTo\u{2060}:a"),
+            ("JAVASCRIPT:x", "JAVASCRIPT\u{2060}:x"),
+            ("data:x", "data\u{2060}:x"),
+            // Not a scheme: left alone.
+            ("reason: x", "reason: x"),
+            ("10.0.1.1:2379", "10.0.1.1:2379"),
+        ] {
+            assert_eq!(text(p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn no_planted_text_becomes_a_link_in_a_gfm_renderer() {
+        // The renderer does link them unescaped (else the test proves nothing).
+        let linked: Vec<&str> = PLANTED
+            .iter()
+            .copied()
+            .filter(|p| !rendered_links(&format!("see {p} now\n")).0.is_empty())
+            .collect();
+        for p in [
+            "https://evil.example/a",
+            "www.evil.example",
+            "ops@evil.example",
+            "<https://evil.example>",
+            "<ops@evil.example>",
+            "[x](https://evil.example)",
+        ] {
+            assert!(linked.contains(&p), "{p}: not a link unescaped");
+        }
+        for p in PLANTED {
+            let t = text(p);
+            for md in [
+                format!("see {t} now\n"),
+                format!("{t}\n"),
+                format!("| a | b |\n| --- | --- |\n| {t} | x{t} |\n"),
+                format!("- **{t}**: {t}\n"),
+            ] {
+                let (found, html) = rendered_links(&md);
+                assert!(found.is_empty(), "{p:?} as {md:?}: {found:?}");
+                assert!(!html.contains("<a "), "{p:?}: {html}");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tlsaudit_engine::audit::{IdentityKind, Plan};
 
+use super::sanitize::inert;
 use super::text::Style;
 
 pub const SCHEMA: &str = "tlsaudit.plan/v1";
@@ -137,10 +138,15 @@ pub fn to_json(plan: &Plan) -> Result<String, serde_json::Error> {
     })
 }
 
-/// Rows under a header, each column as wide as its widest cell.
+/// Rows under a header, each column as wide as its widest cell; every cell made inert (names,
+/// addresses and paths come from the inventory or a topology).
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| inert(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -157,7 +163,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         s.trim_end().to_string()
     };
     let _ = writeln!(out, "{}", line(header.to_vec()));
-    for r in rows {
+    for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
 }
@@ -219,7 +225,7 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
         out,
         "{} cluster {}: {} endpoint(s) x {} identit{} = {} probe(s); nothing was sent",
         heading(style, "tlsaudit dry run:"),
-        d.cluster,
+        inert(&d.cluster),
         d.endpoints.len(),
         d.identities.len(),
         if d.identities.len() == 1 { "y" } else { "ies" },
@@ -253,7 +259,7 @@ pub fn render_text(plan: &Plan, style: Style) -> String {
     if !d.not_checked.is_empty() {
         let _ = writeln!(out, "\n{}", heading(style, "Not checked"));
         for n in &d.not_checked {
-            let _ = writeln!(out, "  - {n}");
+            let _ = writeln!(out, "  - {}", inert(n));
         }
     }
     out
@@ -280,7 +286,7 @@ fn identity_rows(d: &PlanDoc) -> Vec<Vec<String>> {
 /// Per endpoint, what each identity is expected to meet and why.
 fn expectations(d: &PlanDoc, out: &mut String) {
     for e in &d.endpoints {
-        let _ = writeln!(out, "{} ({})", e.name, e.address);
+        let _ = writeln!(out, "{} ({})", inert(&e.name), inert(&e.address));
         let rows: Vec<Vec<String>> = d
             .cells
             .iter()

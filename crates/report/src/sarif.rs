@@ -16,7 +16,7 @@ use tlsaudit_engine::audit::{Code, Severity};
 
 use crate::model::Finding;
 use crate::named::Named;
-use crate::shared::{parse_source, Doc, Kind};
+use crate::shared::{inert, parse_source, Doc, Kind};
 
 /// The URI of the SARIF 2.1.0 JSON schema, as the log names it.
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -194,8 +194,8 @@ fn endpoint_location(doc: &Doc<'_>, ep: &str, identity: Option<&str>) -> Locatio
         .properties(PropertyBag::builder().additional_properties(props).build())
         .build();
     let text = match identity {
-        Some(i) => format!("endpoint {ep}, called as {i}"),
-        None => format!("endpoint {ep}"),
+        Some(i) => format!("endpoint {}, called as {}", inert(ep), inert(i)),
+        None => format!("endpoint {}", inert(ep)),
     };
     Location::builder()
         .logical_locations(vec![logical])
@@ -233,14 +233,16 @@ fn locations(doc: &Doc<'_>, f: &Finding) -> (Vec<Location>, bool) {
 
 fn result(f: &Finding, codes: &[&Named<Code>], locs: Vec<Location>) -> SarifResult {
     let index = codes.iter().position(|c| **c == f.code).unwrap_or(0);
-    let mut msg = f.title.clone();
+    // Each field inert (as the HTML and Markdown writers show them): a viewer of the log gets
+    // no control or bidi character, and a field stays on its line.
+    let mut msg = inert(&f.title).into_owned();
     if !msg.ends_with('.') {
         msg.push('.');
     }
     if !f.evidence.is_empty() {
-        msg.push_str(&format!("\nSeen: {}", f.evidence));
+        msg.push_str(&format!("\nSeen: {}", inert(&f.evidence)));
     }
-    msg.push_str(&format!("\nFix: {}", f.fix));
+    msg.push_str(&format!("\nFix: {}", inert(&f.fix)));
     let mut props = BTreeMap::new();
     props.insert("severity".to_string(), json!(f.severity.as_str()));
     props.insert("fix".to_string(), json!(f.fix));
@@ -402,6 +404,32 @@ mod tests {
             ("file:///tmp/x%23y/prod.yaml".to_string(), true)
         );
         assert_eq!(path_uri("./tls/ca.crt").0, "tls/ca.crt");
+    }
+
+    #[test]
+    fn message_text_carries_no_control_or_bidi_character() {
+        let hostile = "CN=a\x1b]2;PWNED\x07\u{202e}gpj.exe\r\nforged line\u{9b}";
+        let f: Finding = serde_json::from_value(json!({
+            "code": "ANONYMOUS_ACCEPTED",
+            "severity": "critical",
+            "title": format!("title {hostile}"),
+            "evidence": format!("seen {hostile}"),
+            "fix": format!("fix {hostile}"),
+        }))
+        .unwrap();
+        let r = result(&f, &[&f.code], Vec::new());
+        let text = r.message.text.unwrap_or_default();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::sanitize::needs_escape(c)),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\\x1b]2;PWNED\\x07\\u{202e}gpj.exe\\r\\nforged"),
+            "{text}"
+        );
     }
 
     #[test]

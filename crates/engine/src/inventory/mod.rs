@@ -12,6 +12,7 @@ use toml::Spanned;
 use crate::error::InputError;
 use crate::probe::{validate_address, Protocol, Timeouts};
 
+pub mod names;
 mod scope;
 use crate::profile::{self, CertPolicy, ClientAuth, Component, Policy, Profile, Role, Version};
 pub use scope::Scope;
@@ -31,7 +32,7 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCluster {
-    name: String,
+    name: Spanned<String>,
     ca: Spanned<PathBuf>,
     ca_key: Option<Spanned<PathBuf>>,
 }
@@ -76,7 +77,7 @@ struct RawEndpoint {
     address: Spanned<String>,
     server_name: Option<String>,
     protocol: Option<Protocol>,
-    path: Option<String>,
+    path: Option<Spanned<String>>,
     allowed_cn: Option<Vec<String>>,
     version: Option<Spanned<String>>,
     #[serde(default)]
@@ -288,6 +289,40 @@ impl Ctx<'_> {
         }
     }
 
+    /// Refuse a name (or path) holding a control, bidi or invisible character, at its place.
+    fn check_name(&self, what: &str, s: &Spanned<String>) -> Result<(), InputError> {
+        names::check(what, s.get_ref()).map_err(|m| self.at(s.span(), m, names::FIX))
+    }
+
+    /// Refuse an identity name holding a refused character: a table key has no span, so the
+    /// place is its header (found by the name as written, or the first escaped header).
+    fn check_identity_name(&self, name: &str) -> Result<(), InputError> {
+        names::check("the identity name", name).map_err(|m| {
+            let span = self
+                .text
+                .find(name)
+                .map(|i| i..i)
+                .or_else(|| {
+                    let i = find_table(self.text, &format!("identities.{name}")).start;
+                    (i > 0).then_some(i..i)
+                })
+                .or_else(|| {
+                    self.text
+                        .match_indices("[identities.\"")
+                        .map(|(i, _)| i)
+                        .find(|&i| {
+                            self.text[i..]
+                                .lines()
+                                .next()
+                                .is_some_and(|l| l.contains('\\'))
+                        })
+                        .map(|i| i..i)
+                })
+                .unwrap_or(0..0);
+            self.at(span, m, names::FIX)
+        })
+    }
+
     fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
@@ -308,13 +343,14 @@ impl Inventory {
     pub fn parse(text: &str, path: &Path) -> Result<Inventory, InputError> {
         let ctx = Ctx { path, text };
         let raw = ctx.raw_config()?;
+        ctx.check_name("the cluster name", &raw.cluster.name)?;
         let identities = ctx.identities(raw.identities)?;
         let endpoints = ctx.endpoints(raw.endpoints, &identities)?;
         let options = ctx.options(raw.probe)?;
         Ok(Inventory {
             origin: Origin::Inventory,
             source: Some(path.to_path_buf()),
-            cluster: raw.cluster.name,
+            cluster: raw.cluster.name.into_inner(),
             ca: ctx.resolve(raw.cluster.ca.get_ref()),
             ca_key: raw.cluster.ca_key.map(|k| ctx.resolve(k.get_ref())),
             identities,
@@ -362,6 +398,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<IdentityEntry>, InputError> {
         let mut identities = Vec::new();
         for (name, value) in raw {
+            self.check_identity_name(&name)?;
             let id: RawIdentity = value.try_into().map_err(|e: toml::de::Error| {
                 let span = find_table(self.text, &format!("identities.{name}"));
                 self.at(
@@ -419,6 +456,10 @@ impl Ctx<'_> {
         names: &mut BTreeSet<String>,
         identities: &[IdentityEntry],
     ) -> Result<Endpoint, InputError> {
+        self.check_name("the endpoint name", &e.name)?;
+        if let Some(p) = &e.path {
+            self.check_name("the HTTP path", p)?;
+        }
         let name = e.name.get_ref().clone();
         if name.is_empty() || !names.insert(name.clone()) {
             return Err(self.at(
@@ -450,7 +491,7 @@ impl Ctx<'_> {
         let client_auth = self.client_auth(e.client_auth.as_ref(), &allowed_cn)?;
         let needed_by = self.needed_by(e.needed_by.unwrap_or_default(), identities)?;
         let protocol = e.protocol.unwrap_or(profile.protocol);
-        let path = e.path.or_else(|| {
+        let path = e.path.map(Spanned::into_inner).or_else(|| {
             (protocol == Protocol::Http).then(|| profile.path.unwrap_or("/").to_string())
         });
         Ok(Endpoint {
@@ -658,6 +699,58 @@ version = "v8.5.0"
         assert_eq!(inv.endpoints[1].protocol, Protocol::Http);
         assert_eq!(inv.endpoints[1].path.as_deref(), Some("/engine_type"));
         assert_eq!(inv.endpoints[1].version, Some(Version(8, 5)));
+    }
+
+    /// The error's position and message for an inventory.
+    fn refused(text: &str) -> (usize, usize, String) {
+        match Inventory::parse(text, Path::new("t.toml")).unwrap_err() {
+            InputError::Config {
+                line,
+                column,
+                problem,
+                ..
+            } => (line, column, problem),
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn names_with_control_or_bidi_characters_are_refused_where_they_are() {
+        // An OSC title sequence (written as TOML escapes), then U+202E written raw.
+        let osc = GOOD.replace("\"pd-1\"", "\"pd\\u001b]2;PWNED\\u0007-1\"");
+        let (line, col, m) = refused(&osc);
+        assert_eq!((line, col), (11, 8), "{m}");
+        assert!(
+            m.contains("endpoint name holds the control character U+001B"),
+            "{m}"
+        );
+        assert!(!m.contains('\x1b'));
+        let bidi = GOOD.replace("\"tikv-1-status\"", "\"tikv\u{202e}1\"");
+        let (line, col, m) = refused(&bidi);
+        assert_eq!((line, col), (17, 8), "{m}");
+        assert!(m.contains("U+202E"), "{m}");
+        let cluster = GOOD.replace("\"prod\"", "\"prod\\u009b31m\"");
+        assert_eq!(refused(&cluster).0, 3);
+        let identity = GOOD.replace("[identities.tidb]", "[identities.\"ti\\u001bdb\"]");
+        let (line, col, m) = refused(&identity);
+        assert_eq!((line, col), (6, 1), "{m}");
+        assert!(m.contains("identity name"), "{m}");
+    }
+
+    #[test]
+    fn an_http_path_with_cr_or_lf_is_refused_where_it_is() {
+        for esc in ["\\r\\nX-Evil: 1", "\\n", "\\u0000", "\\t"] {
+            let text = GOOD.replace(
+                "version = \"v8.5.0\"",
+                &format!("version = \"v8.5.0\"\npath = \"/status{esc}\""),
+            );
+            let (line, col, m) = refused(&text);
+            assert_eq!((line, col), (22, 8), "{m}");
+            assert!(
+                m.contains("the HTTP path holds the control character"),
+                "{m}"
+            );
+        }
     }
 
     #[test]

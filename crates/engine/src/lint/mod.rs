@@ -109,7 +109,7 @@ fn tls_disabled(cluster: &Cluster, out: &mut Vec<Finding>) {
             },
             format!(
                 "run `tiup cluster tls {} enable` (then restart), or set global.enable_tls: true before deploying",
-                cluster.name
+                crate::tiup::shell_quote(&cluster.name)
             ),
         )
         .source(tls.source.clone()),

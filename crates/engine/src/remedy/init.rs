@@ -91,7 +91,8 @@ pub fn sans_of(instance: &Instance) -> Vec<String> {
     sans
 }
 
-/// The cluster must have instances, and the folder must be empty unless `force`.
+/// The cluster must have instances, the folder must not be a symlink (files are never written
+/// through a link), and it must be empty unless `force`.
 pub(crate) fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), InputError> {
     if cluster.instances.is_empty() {
         let src = cluster.topology.clone().unwrap_or_default();
@@ -101,6 +102,8 @@ pub(crate) fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), Inp
             "give a topology with pd_servers, tikv_servers, tidb_servers, ...",
         ));
     }
+    refuse_symlink(&opts.out)?;
+    refuse_symlink(&opts.out.join("tls"))?;
     let busy = std::fs::read_dir(&opts.out).is_ok_and(|mut d| d.next().is_some());
     if busy && !opts.force {
         return Err(InputError::file(
@@ -112,18 +115,27 @@ pub(crate) fn check_out(cluster: &Cluster, opts: &InitOptions) -> Result<(), Inp
     Ok(())
 }
 
+/// A name that is a symlink (to anything, or dangling) is refused: never written through.
+fn refuse_symlink(path: &Path) -> Result<(), InputError> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(crate::fsutil::WriteError::Symlink(path.to_path_buf()).into());
+    }
+    Ok(())
+}
+
 pub(crate) fn mkdir(dir: &Path) -> Result<(), InputError> {
     std::fs::create_dir_all(dir).map_err(|e| InputError::io(dir, &e))
 }
 
 /// Write a file; a private one is created 0600 (never wider, even for a moment). An existing
-/// file is replaced only with `force`.
+/// file is replaced only with `force`; a symlink (even dangling) never is.
 pub(crate) fn write_pem(
     path: &Path,
     text: &str,
     private: bool,
     force: bool,
 ) -> Result<(), InputError> {
+    refuse_symlink(path)?;
     if path.exists() {
         if !force {
             return Err(InputError::file(
@@ -189,11 +201,11 @@ pub fn init(cluster: &Cluster, opts: &InitOptions) -> Result<InitOutput, InputEr
         ),
         format!(
             "Merge under server_configs with `tiup cluster edit-config {}`,",
-            cluster.name
+            crate::tiup::shell_quote(&cluster.name)
         ),
         format!(
             "then `tiup cluster reload {}` (TiUP sets the certificate paths itself",
-            cluster.name
+            crate::tiup::shell_quote(&cluster.name)
         ),
         "with global.enable_tls: true).".to_string(),
     ];

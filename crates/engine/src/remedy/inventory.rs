@@ -234,8 +234,8 @@ pub fn commands(plan: &InventoryFix, inventory: &Path, report: &Path) -> Vec<Str
     }
     out.push(format!(
         "tlsaudit report --config {} --baseline {}    # the findings fixed above are gone",
-        inventory.display(),
-        report.display()
+        crate::tiup::shell_quote(&inventory.display().to_string()),
+        crate::tiup::shell_quote(&report.display().to_string())
     ));
     out
 }

@@ -348,7 +348,8 @@ fn check_fields(ctx: &Ctx<'_>, spec: &SectionSpec, label: &str, fields: &[Entry]
     }
 }
 
-/// The instance's `host`, required and non-empty, without IPv6 brackets.
+/// The instance's `host`, required, non-empty and free of control and bidi characters,
+/// without IPv6 brackets.
 fn instance_host(
     ctx: &Ctx<'_>,
     label: &str,
@@ -375,6 +376,12 @@ fn instance_host(
             ))
         }
     };
+    if let (Err(m), Some(h)) = (
+        crate::inventory::names::check(&format!("{label}: host"), &host),
+        fields.iter().find(|e| e.key == "host"),
+    ) {
+        return Err(ctx.err(h.value.pos, m, crate::inventory::names::FIX));
+    }
     Ok(host
         .trim()
         .trim_start_matches('[')

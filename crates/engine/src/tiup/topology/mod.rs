@@ -146,6 +146,24 @@ monitoring_servers:
 "#;
 
     #[test]
+    fn a_host_with_an_escape_sequence_is_refused_with_its_position() {
+        let text = TOPO.replace(
+            "  - host: 10.0.1.21",
+            "  - host: \"10.0.1.21\\e]2;PWNED\\a\"",
+        );
+        let e = Topology::parse(&text, Path::new("/c/prod.yaml")).unwrap_err();
+        let m = e.to_string();
+        assert!(m.starts_with("/c/prod.yaml:19:11: "), "{m}");
+        assert!(m.contains("host holds the control character U+001B"), "{m}");
+        assert!(!m.contains('\x1b'));
+        let bidi = TOPO.replace("  - host: 10.0.1.31", "  - host: 10.0.1.31\u{202e}");
+        let m = Topology::parse(&bidi, Path::new("/c/prod.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("U+202E"), "{m}");
+    }
+
+    #[test]
     fn instances_ports_and_lists() {
         let t = Topology::parse(TOPO, Path::new("/c/prod.yaml")).unwrap();
         assert!(t.tls.as_ref().unwrap().value);
