@@ -461,11 +461,12 @@ impl Ctx<'_> {
             self.check_name("the HTTP path", p)?;
         }
         let name = e.name.get_ref().clone();
-        if name.is_empty() || !names.insert(name.clone()) {
+        // A name of spaces only reads as no name in every table: refused like "".
+        if name.trim().is_empty() || !names.insert(name.clone()) {
             return Err(self.at(
                 e.name.span(),
-                format!("endpoint name {name:?} is empty or used twice"),
-                "give every endpoint a unique name",
+                format!("endpoint name {name:?} is empty, blank or used twice"),
+                "give every endpoint a unique name that is not only spaces",
             ));
         }
         let role = self.role(e.component, e.role.as_ref())?;
@@ -847,5 +848,21 @@ version = "v8.5.0"
     fn line_col_counts_from_one() {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn a_blank_endpoint_name_is_refused_like_an_empty_one() {
+        for name in ["", "  ", "\u{3000}"] {
+            let text = format!(
+                "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[[endpoints]]\nname = \"{name}\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\n"
+            );
+            let e = Inventory::parse(&text, Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("t.toml:5:8") && e.contains("blank"),
+                "{name:?}: {e}"
+            );
+        }
     }
 }
