@@ -300,7 +300,7 @@ impl Ctx<'_> {
 impl Inventory {
     /// Read and validate an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        let text = crate::fsutil::read_text_capped(path, crate::fsutil::MAX_CONFIG)?;
         Inventory::parse(&text, path)
     }
 
