@@ -763,3 +763,38 @@ async fn an_http2_interim_answer_is_skipped_for_the_answer() {
     assert!(rec.outcome.class.is_rejection(), "{:#?}", rec.outcome);
     assert_ne!(rec.evidence.http_status, Some(103));
 }
+
+#[tokio::test]
+async fn a_mysql_error_instead_of_the_greeting_is_an_answer_that_says_what_it_said() {
+    let pki = Pki::new().await;
+    let addr = serve(|mut s| async move {
+        // ER_HOST_NOT_PRIVILEGED (1130), as MySQL and MariaDB send it before any greeting.
+        let mut payload = vec![0xff];
+        payload.extend_from_slice(&1130u16.to_le_bytes());
+        payload.extend_from_slice(
+            b"Host '127.0.0.1' is not allowed to connect to this MariaDB server",
+        );
+        let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let mut packet = vec![len[0], len[1], len[2], 0];
+        packet.extend_from_slice(&payload);
+        let _ = s.write_all(&packet).await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+    let rec = pki
+        .probe(addr, Protocol::Mysql, Duration::from_millis(800))
+        .await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    let s = &rec.outcome.summary;
+    assert!(
+        s.contains("answered with error 1130")
+            && s.contains("is not allowed to connect to this MariaDB server")
+            && !s.contains("firewall"),
+        "{s}"
+    );
+}
