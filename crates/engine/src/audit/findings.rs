@@ -16,15 +16,14 @@ fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     let sans = rec
         .server_chain
         .first()
-        .map(|c| c.sans.join(", "))
-        .unwrap_or_default();
+        .map_or_else(|| "none".to_string(), crate::pki::CertSummary::sans_words);
     match reason {
         Some(UntrustedReason::Expired) => "renew the server certificate and replace the cert file; components re-read cert and key on new connections (TiKV when the file's mtime changes), but a new CA needs a restart".to_string(),
         Some(UntrustedReason::NotYetValid) => "check the clocks of the server and of the callers (NTP)".to_string(),
         Some(UntrustedReason::NameMismatch) => format!(
             "reissue the server certificate with the address callers dial ({}) in its subject alternative names (now: {}); Go callers ignore the CN",
             rec.target.server_name,
-            if sans.is_empty() { "none".to_string() } else { sans }
+            sans
         ),
         Some(UntrustedReason::IncompleteChain) => "put the intermediate CA certificate after the leaf in the server's cert file, or give callers a CA file that includes it".to_string(),
         Some(UntrustedReason::BadEku) => "reissue the certificate with extendedKeyUsage serverAuth and clientAuth (components act as both)".to_string(),
