@@ -271,6 +271,10 @@ fn reach_finding(
             .endpoint(ep.name.clone()),
         );
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
+        if rec.outcome.summary.starts_with(crate::probe::FAILED_INSIDE) {
+            out.push(failed_inside_finding(ep, rec));
+            return;
+        }
         out.push(
             Finding::new(
                 Code::ProtocolError,
@@ -282,6 +286,19 @@ fn reach_finding(
             .endpoint(ep.name.clone()),
         );
     }
+}
+
+/// A probe that failed inside tlsaudit (it panicked): the endpoint was not checked, which fails
+/// the run like an unreachable one.
+fn failed_inside_finding(ep: &Endpoint, rec: &ProbeRecord) -> Finding {
+    Finding::new(
+        Code::ProtocolError,
+        Severity::Critical,
+        format!("{} was not checked: the probe failed inside tlsaudit", ep.name),
+        format!("{}: {}", ep.address, rec.outcome.summary),
+        "this is a bug in tlsaudit, not a problem of the endpoint: run again with RUST_LOG=debug and report the message",
+    )
+    .endpoint(ep.name.clone())
 }
 
 /// A server certificate about to expire.

@@ -332,6 +332,8 @@ mod tests {
             .iter()
             .find(|f| f.evidence.contains("the probe failed inside tlsaudit"))
             .expect("a finding for the failed probes");
-        assert!(f.severity >= Severity::Warning, "{f:?}");
+        // The endpoint was not checked: the run fails at the default `--fail-on critical`.
+        assert_eq!(f.severity, Severity::Critical, "{f:?}");
+        assert!(f.title.contains("was not checked"), "{f:?}");
     }
 }

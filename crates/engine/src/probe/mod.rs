@@ -157,6 +157,9 @@ fn blank_record(spec: &ProbeSpec, caller: &Caller) -> ProbeRecord {
     }
 }
 
+/// How the summary of a [`failed_record`] starts.
+pub const FAILED_INSIDE: &str = "the probe failed inside tlsaudit";
+
 /// The record of a probe that could not produce its own (it panicked, or its task ended
 /// without a record): an `error`, whose summary says why. Says nothing about the endpoint.
 pub fn failed_record(spec: &ProbeSpec, caller: &Caller, why: &str) -> ProbeRecord {
@@ -164,7 +167,7 @@ pub fn failed_record(spec: &ProbeSpec, caller: &Caller, why: &str) -> ProbeRecor
     rec.outcome = Outcome::new(
         OutcomeClass::Error,
         Phase::Connect,
-        format!("the probe failed inside tlsaudit: {why}; this says nothing about the endpoint"),
+        format!("{FAILED_INSIDE}: {why}; this says nothing about the endpoint"),
     );
     rec
 }
