@@ -36,6 +36,7 @@ fn cert(cn: &str, k: usize) -> CertSummary {
             "DNS:localhost".into(),
             format!("IP:10.0.{}.{}", k / 250, k % 250),
         ],
+        sans_total: None,
         serial: "01:02:03".into(),
         not_before: "2025-01-01T00:00:00Z".into(),
         not_after: "2035-01-01T00:00:00Z".into(),

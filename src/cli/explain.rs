@@ -19,14 +19,10 @@ fn error_text(arg: String) -> Result<String, InputError> {
     if arg != "-" {
         return Ok(arg);
     }
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
-        InputError::usage(
-            format!("cannot read standard input: {e}"),
-            "pipe the log line in, or pass it as an argument",
-        )
-    })?;
-    Ok(s)
+    tlsaudit_engine::fsutil::read_stdin_capped(
+        tlsaudit_engine::fsutil::MAX_CONFIG,
+        "standard input",
+    )
 }
 
 /// `tlsaudit explain`: the exit code is the explanation's.

@@ -7,8 +7,15 @@
 //! nothing behind. A target that is a symlink is refused rather than followed (`rename`
 //! would replace the link, and writing through it could change a file elsewhere).
 //! [`write_new`] never replaces an existing file at all.
+//!
+//! And the one bounded read every input goes through ([`read_capped`], [`read_text_capped`]):
+//! only a regular file is read (a device such as `/dev/zero` would never end, a FIFO would
+//! hang until a writer came), and never more than a documented size: [`MAX_PEM`] for
+//! certificates, keys and password files, [`MAX_CONFIG`] for configs and topologies,
+//! [`MAX_REPORT`] for reports read back (`report --from`, `merge`, `diff`); [`read_stdin_capped`]
+//! bounds standard input (`explain -`) the same way.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::InputError;
@@ -252,6 +259,122 @@ pub fn write_new_numbered(
     }
 }
 
+/// The most bytes read from a certificate, key, CA bundle or password file: 1 MiB (a CA
+/// bundle of a few hundred certificates; a key is a few kilobytes).
+pub const MAX_PEM: u64 = 1 << 20;
+/// The most bytes read from a config, an inventory, a topology or standard input: 16 MiB.
+pub const MAX_CONFIG: u64 = 16 << 20;
+/// The most bytes read from a JSON report read back: 512 MiB (a fleet's report of 100,000
+/// endpoints x 2 identities is a few hundred megabytes).
+pub const MAX_REPORT: u64 = 512 << 20;
+
+/// `1 MiB`, `16 MiB`: a cap in words.
+pub fn size_words(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The bytes of the regular file `path`, at most `limit` of them. A device, a FIFO, a socket
+/// or a directory is refused before it is opened (opening a FIFO blocks until a writer comes;
+/// `/dev/zero` never ends); a file larger than `limit` is refused without being read whole.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError::io(path, &e))?;
+    check_regular(path, &meta)?;
+    let file = std::fs::File::open(path).map_err(|e| InputError::io(path, &e))?;
+    // The file opened may not be the one looked at (replaced in between): look again.
+    let meta = file.metadata().map_err(|e| InputError::io(path, &e))?;
+    check_regular(path, &meta)?;
+    if meta.len() > limit {
+        return Err(too_large(path, limit));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // A file that grows while read (or a /proc file, whose size says 0) stops at the cap.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::io(path, &e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(path, limit));
+    }
+    Ok(bytes)
+}
+
+/// The text of the regular file `path` (UTF-8), at most `limit` bytes; as [`read_capped`].
+pub fn read_text_capped(path: &Path, limit: u64) -> Result<String, InputError> {
+    String::from_utf8(read_capped(path, limit)?).map_err(|_| {
+        InputError::file(
+            path,
+            "is not UTF-8 text",
+            "check that it is the file meant (a text file)",
+        )
+    })
+}
+
+/// Standard input as text, at most `limit` bytes (`what` names it in the error).
+pub fn read_stdin_capped(limit: u64, what: &str) -> Result<String, InputError> {
+    read_reader_capped(std::io::stdin().lock(), limit, what)
+}
+
+/// What `reader` yields as text, at most `limit` bytes; `what` names it in the error.
+pub fn read_reader_capped(reader: impl Read, limit: u64, what: &str) -> Result<String, InputError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::usage(format!("cannot read {what}: {e}"), "check the input"))?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::usage(
+            format!("{what} is larger than {}, the most read", size_words(limit)),
+            "pass a smaller input (the text to explain, not a whole log)",
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| InputError::usage(format!("{what} is not UTF-8 text"), "pass text"))
+}
+
+/// A regular file, or the error that says what it is instead.
+fn check_regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), InputError> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let what = if t.is_dir() {
+        "is a directory, not a file"
+    } else if is_fifo(&t) {
+        "is a FIFO (named pipe), not a regular file"
+    } else {
+        "is a device or a socket, not a regular file"
+    };
+    Err(InputError::file(
+        path,
+        what,
+        "name a regular file (copy what it holds into one)",
+    ))
+}
+
+#[cfg(unix)]
+fn is_fifo(t: &std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(t)
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+fn too_large(path: &Path, limit: u64) -> InputError {
+    InputError::file(
+        path,
+        format!(
+            "is larger than {}, the most read from such a file",
+            size_words(limit)
+        ),
+        "check that it is the file meant",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +479,41 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"first");
         assert_eq!(std::fs::read(&q).unwrap(), b"second");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_device_and_a_fifo_are_refused_at_once() {
+        let t = std::time::Instant::now();
+        let e = read_capped(Path::new("/dev/zero"), MAX_PEM)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/dev/zero: is a device"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("key.pem");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = read_capped(&fifo, MAX_PEM).unwrap_err().to_string();
+        assert!(e.contains("is a FIFO"), "{e}");
+        let e = read_capped(dir.path(), MAX_PEM).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn reads_stop_at_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        std::fs::write(&p, vec![b'a'; 2048]).unwrap();
+        assert_eq!(read_capped(&p, 2048).unwrap().len(), 2048);
+        let e = read_capped(&p, 1024).unwrap_err().to_string();
+        assert!(e.contains("is larger than 1024 bytes"), "{e}");
+        let e = read_reader_capped(std::io::repeat(b'x'), MAX_CONFIG, "standard input")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 16 MiB"), "{e}");
+        assert_eq!(read_text_capped(&p, MAX_PEM).unwrap().len(), 2048);
     }
 }

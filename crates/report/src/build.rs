@@ -1,6 +1,8 @@
 //! The report of a round: [`Report::build`] from the engine's [`Plan`] and [`Snapshot`]. The
 //! probe records are shared with the snapshot, not copied.
 
+use std::collections::HashMap;
+
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Snapshot};
 
 use crate::model::{Cell, Cluster, Endpoint, Finding, Identity, Report, Summary, Tool, SCHEMA};
@@ -93,21 +95,24 @@ fn identities(plan: &Plan) -> Vec<Identity> {
         .collect()
 }
 
-/// One entry per cell, identity-major, with the fix of the finding about it.
+/// One entry per cell, identity-major, with the fix of the first finding about it. The
+/// findings are indexed by cell once: a lookup per cell, not a scan of every finding (the
+/// scan made a fleet's report quadratic).
 fn cells(plan: &Plan, snap: &Snapshot) -> Vec<Cell> {
+    let mut fixes: HashMap<(&str, &str), &str> = HashMap::new();
+    for f in &snap.findings {
+        if let (Some(e), Some(i)) = (f.endpoint.as_deref(), f.identity.as_deref()) {
+            fixes.entry((e, i)).or_insert(f.fix.as_str());
+        }
+    }
     let mut cells = Vec::with_capacity(snap.cells.len());
     for (i, id) in plan.identities.iter().enumerate() {
         for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
             let cell = (IdentityId(i), EndpointId(e));
             let c = &snap.cells[cell];
-            let fix = snap
-                .findings
-                .iter()
-                .find(|f| {
-                    f.endpoint.as_deref() == Some(ep.name.as_str())
-                        && f.identity.as_deref() == Some(id.name.as_str())
-                })
-                .map(|f| f.fix.clone());
+            let fix = fixes
+                .get(&(ep.name.as_str(), id.name.as_str()))
+                .map(|f| (*f).to_string());
             cells.push(Cell {
                 identity: id.name.clone(),
                 endpoint: ep.name.clone(),

@@ -21,7 +21,8 @@ const FIX: &str = "give a JSON report written by `tlsaudit report --format json`
 impl Report {
     /// Read a report from a file. Errors name the file and say what to give instead.
     pub fn load(path: &Path) -> Result<Report, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        let text =
+            tlsaudit_engine::fsutil::read_text_capped(path, tlsaudit_engine::fsutil::MAX_REPORT)?;
         Report::parse(&text, &path.display().to_string())
     }
 

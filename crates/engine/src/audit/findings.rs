@@ -16,15 +16,14 @@ fn untrusted_fix(reason: Option<UntrustedReason>, rec: &ProbeRecord) -> String {
     let sans = rec
         .server_chain
         .first()
-        .map(|c| c.sans.join(", "))
-        .unwrap_or_default();
+        .map_or_else(|| "none".to_string(), crate::pki::CertSummary::sans_words);
     match reason {
         Some(UntrustedReason::Expired) => "renew the server certificate and replace the cert file; components re-read cert and key on new connections (TiKV when the file's mtime changes), but a new CA needs a restart".to_string(),
         Some(UntrustedReason::NotYetValid) => "check the clocks of the server and of the callers (NTP)".to_string(),
         Some(UntrustedReason::NameMismatch) => format!(
             "reissue the server certificate with the address callers dial ({}) in its subject alternative names (now: {}); Go callers ignore the CN",
             rec.target.server_name,
-            if sans.is_empty() { "none".to_string() } else { sans }
+            sans
         ),
         Some(UntrustedReason::IncompleteChain) => "put the intermediate CA certificate after the leaf in the server's cert file, or give callers a CA file that includes it".to_string(),
         Some(UntrustedReason::BadEku) => "reissue the certificate with extendedKeyUsage serverAuth and clientAuth (components act as both)".to_string(),
@@ -272,6 +271,10 @@ fn reach_finding(
             .endpoint(ep.name.clone()),
         );
     } else if let Some((_, rec, _)) = records.iter().find(|(_, _, v)| *v == Verdict::Error) {
+        if rec.outcome.summary.starts_with(crate::probe::FAILED_INSIDE) {
+            out.push(failed_inside_finding(ep, rec));
+            return;
+        }
         out.push(
             Finding::new(
                 Code::ProtocolError,
@@ -283,6 +286,19 @@ fn reach_finding(
             .endpoint(ep.name.clone()),
         );
     }
+}
+
+/// A probe that failed inside tlsaudit (it panicked): the endpoint was not checked, which fails
+/// the run like an unreachable one.
+fn failed_inside_finding(ep: &Endpoint, rec: &ProbeRecord) -> Finding {
+    Finding::new(
+        Code::ProtocolError,
+        Severity::Critical,
+        format!("{} was not checked: the probe failed inside tlsaudit", ep.name),
+        format!("{}: {}", ep.address, rec.outcome.summary),
+        "this is a bug in tlsaudit, not a problem of the endpoint: run again with RUST_LOG=debug and report the message",
+    )
+    .endpoint(ep.name.clone())
 }
 
 /// A server certificate about to expire.

@@ -19,11 +19,12 @@ pub mod matrix;
 pub mod plan;
 pub mod sql;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
 
 pub use crate::finding::{Code, Finding, Severity};
 use crate::probe::{probe_with, ProbeRecord};
@@ -99,19 +100,31 @@ impl Auditor {
         cells.sort_by_key(|&(i, _)| plan.identities[i.0].caller.identity.key.is_some());
         let mut state = self.start_round(cells.len());
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
-        let mut tasks = spawn_probes(&plan, &cells, &done_tx);
+        let (tasks, task_cells) = spawn_probes(&plan, &cells, &done_tx);
         drop(done_tx);
+        let mut recorded = HashSet::with_capacity(cells.len());
         let mut last_publish = Instant::now();
         while let Some((cell, rec)) = done_rx.recv().await {
-            let verdict = expect::verdict(&plan.expected[cell], &rec);
-            settle(&mut state.cells[cell], rec, verdict);
-            state.done += 1;
+            recorded.insert(cell);
+            record_cell(&plan, &mut state, cell, rec);
             if last_publish.elapsed().as_millis() >= 50 {
                 self.tx.send_replace(Arc::new(state.clone()));
                 last_publish = Instant::now();
             }
         }
-        while tasks.join_next().await.is_some() {}
+        // Whatever went wrong inside a probe, its cell is not left without a record: a
+        // probe that panicked (or ended without a record) is an `error` that says why.
+        let mut why = failed_tasks(tasks, &task_cells).await;
+        for &cell in cells.iter().filter(|c| !recorded.contains(c)) {
+            let reason = why
+                .remove(&cell)
+                .unwrap_or_else(|| "its task ended without a record".to_string());
+            let spec = &plan.specs[cell.1 .0];
+            let caller = &plan.identities[cell.0 .0].caller;
+            tracing::error!(address = %spec.address, identity = %caller.identity.name, "probe failed: {reason}");
+            let rec = crate::probe::failed_record(spec, caller, &reason);
+            record_cell(&plan, &mut state, cell, rec);
+        }
         self.finish_round(&plan, state)
     }
 
@@ -143,6 +156,44 @@ impl Auditor {
     }
 }
 
+/// A probe's record put in its cell, judged, and counted as done.
+fn record_cell(plan: &Plan, state: &mut Snapshot, cell: CellId, rec: ProbeRecord) {
+    let verdict = expect::verdict(&plan.expected[cell], &rec);
+    settle(&mut state.cells[cell], rec, verdict);
+    state.done += 1;
+}
+
+/// Wait for every task of a round; the cells whose task panicked, with the panic's message.
+async fn failed_tasks(
+    mut tasks: JoinSet<()>,
+    task_cells: &HashMap<tokio::task::Id, CellId>,
+) -> HashMap<CellId, String> {
+    let mut failed = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Err(e) = joined else { continue };
+        let Some(&cell) = task_cells.get(&e.id()) else {
+            continue;
+        };
+        failed.insert(cell, panic_message(e));
+    }
+    failed
+}
+
+/// What a task's failure said: the panic's message, or that it was cancelled.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return "its task was cancelled".to_string();
+    }
+    let payload = e.into_panic();
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
 /// A probe's record and verdict put in its cell, marking a change of verdict or a rotated
 /// server certificate since the previous round.
 fn settle(c: &mut CellState, rec: ProbeRecord, verdict: Verdict) {
@@ -165,12 +216,12 @@ struct RoundLimits {
     pacer: Option<Arc<Pacer>>,
 }
 
-/// A task per cell, each sending its record on `done_tx`.
+/// A task per cell, each sending its record on `done_tx`; and which cell each task probes.
 fn spawn_probes(
     plan: &Arc<Plan>,
     cells: &[CellId],
     done_tx: &mpsc::UnboundedSender<(CellId, ProbeRecord)>,
-) -> tokio::task::JoinSet<()> {
+) -> (JoinSet<()>, HashMap<tokio::task::Id, CellId>) {
     // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
     let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
     let per_host_limit = plan.inventory.options.per_host.clamp(1, concurrency);
@@ -179,14 +230,15 @@ fn spawn_probes(
         pacer: plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r))),
     };
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = JoinSet::new();
+    let mut task_cells = HashMap::with_capacity(cells.len());
     for &cell in cells {
         let host_sem = per_host
             .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit)))
             .clone();
         let (plan, limits, done_tx) = (plan.clone(), limits.clone(), done_tx.clone());
-        tasks.spawn(async move {
+        let task = tasks.spawn(async move {
             let Ok(_host) = host_sem.acquire_owned().await else {
                 return;
             };
@@ -199,8 +251,9 @@ fn spawn_probes(
             let rec = probe_cell(&plan, cell).await;
             let _ = done_tx.send((cell, rec));
         });
+        task_cells.insert(task.id(), cell);
     }
-    tasks
+    (tasks, task_cells)
 }
 
 /// Probe one cell, its permits held.
@@ -242,5 +295,45 @@ impl Pacer {
         let at = (*next).max(now);
         tokio::time::sleep_until(at).await;
         *next = at + self.gap;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Inventory;
+    use crate::pki::mint::Ca;
+
+    #[tokio::test]
+    async fn a_panicking_probe_is_an_error_cell_with_a_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::generate("t", 1).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
+        let text = "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[probe]\nforeign = false\nunlisted = false\n[[endpoints]]\nname = \"tikv-1\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\n";
+        let inv = Inventory::parse(text, &dir.path().join("t.toml")).unwrap();
+        let mut plan = Plan::new(inv).unwrap();
+        // A deadline past the clock's range (the loaders refuse it): the probe panics.
+        plan.specs[0].timeouts.connect = std::time::Duration::MAX;
+        let auditor = Auditor::new(plan);
+        let snap = auditor.run_round(None).await;
+        assert_eq!(snap.done, snap.total);
+        for id in auditor.plan.expected.ids() {
+            let cell = &snap.cells[id];
+            assert_eq!(cell.verdict, Some(Verdict::Error));
+            let summary = &cell.record.as_ref().unwrap().outcome.summary;
+            assert!(
+                summary.starts_with("the probe failed inside tlsaudit: ")
+                    && summary.contains("overflow"),
+                "{summary}"
+            );
+        }
+        let f = snap
+            .findings
+            .iter()
+            .find(|f| f.evidence.contains("the probe failed inside tlsaudit"))
+            .expect("a finding for the failed probes");
+        // The endpoint was not checked: the run fails at the default `--fail-on critical`.
+        assert_eq!(f.severity, Severity::Critical, "{f:?}");
+        assert!(f.title.contains("was not checked"), "{f:?}");
     }
 }

@@ -335,7 +335,7 @@ impl Ctx<'_> {
 impl Inventory {
     /// Read and validate an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        let text = crate::fsutil::read_text_capped(path, crate::fsutil::MAX_CONFIG)?;
         Inventory::parse(&text, path)
     }
 
@@ -617,6 +617,17 @@ impl Ctx<'_> {
                         "write it like \"5s\" or \"500ms\"",
                     )
                 })?;
+            if d > crate::probe::MAX_TIMEOUT {
+                return Err(self.at(
+                    t.span(),
+                    format!(
+                        "{:?} is longer than the maximum timeout, {}",
+                        t.get_ref(),
+                        humantime::format_duration(crate::probe::MAX_TIMEOUT)
+                    ),
+                    "write a timeout of at most \"1h\" (a few seconds is usual)",
+                ));
+            }
             options.timeouts = Timeouts::uniform(d);
         }
         for (field, target) in [
@@ -783,6 +794,19 @@ version = "v8.5.0"
         let e = err(&text);
         assert!(e.starts_with("t.toml:14:1: "), "{e}");
         assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_timeout_past_the_maximum_is_refused_with_its_place() {
+        let with = |t: &str| format!("{GOOD}\n[probe]\ntimeout = \"{t}\"\n");
+        let e = err(&with("18446744073709551615s"));
+        assert!(
+            e.starts_with("t.toml:24:11: ") && e.contains("maximum timeout, 1h"),
+            "{e}"
+        );
+        assert!(err(&with("61m")).contains("maximum timeout"));
+        let inv = Inventory::parse(&with("1h"), Path::new("t.toml")).unwrap();
+        assert_eq!(inv.options.timeouts.connect, Duration::from_secs(3600));
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl ChainCache {
         // both records share it.
         let parsed: ServerChain = chain
             .iter()
-            .map(|c| summarize_or_placeholder(c.as_ref()))
+            .map(|c| summarize_or_placeholder(c.as_ref()).with_sans_capped())
             .collect();
         lock(&self.chains).entry(key).or_insert(parsed).clone()
     }

@@ -162,7 +162,7 @@ pub fn scan(text: &str) -> Vec<PemSection> {
 
 /// The file's text; zeroized on drop (it may hold a key).
 fn read_text(path: &Path) -> Result<Zeroizing<String>, InputError> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| InputError::io(path, &e))?);
+    let bytes = Zeroizing::new(crate::fsutil::read_capped(path, crate::fsutil::MAX_PEM)?);
     if bytes.first() == Some(&0x30) {
         return Err(InputError::file(
             path,
@@ -392,5 +392,38 @@ mod tests {
         f.write_all(&[0x30, 0x82, 0x01]).unwrap();
         let e = load_certs(f.path(), CertRole::Ca).unwrap_err().to_string();
         assert!(e.contains("DER"), "{e}");
+    }
+
+    /// `load_key(path)`'s error, or a failure when it takes more than two seconds.
+    fn key_error_within_2s(path: std::path::PathBuf) -> String {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_key(&path).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+            Ok(r) => r.unwrap_err(),
+            Err(_) => panic!("reading the key did not end within 2 s"),
+        }
+    }
+
+    #[test]
+    fn a_device_or_a_fifo_as_a_key_fails_fast() {
+        let e = key_error_within_2s("/dev/zero".into());
+        assert!(
+            e.starts_with("/dev/zero: is a device or a socket, not a regular file"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("key.pem");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = key_error_within_2s(fifo);
+        assert!(e.contains("key.pem: is a FIFO (named pipe)"), "{e}");
+        let big = file(&"A".repeat(2 << 20));
+        let e = key_error_within_2s(big.path().to_path_buf());
+        assert!(e.contains("is larger than 1 MiB"), "{e}");
     }
 }

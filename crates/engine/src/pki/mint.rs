@@ -124,7 +124,7 @@ impl Ca {
                 "give the CA certificate",
             )
         })?;
-        let pem = std::fs::read_to_string(cert).map_err(|e| InputError::io(cert, &e))?;
+        let pem = crate::fsutil::read_text_capped(cert, crate::fsutil::MAX_PEM)?;
         Ok(Ca {
             issuer,
             pem,

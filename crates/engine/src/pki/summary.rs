@@ -15,6 +15,10 @@ pub struct CertSummary {
     pub common_name: Option<String>,
     /// Subject alternative names as `DNS:name` / `IP:addr` / `URI:..` / `email:..`.
     pub sans: Vec<String>,
+    /// Set when `sans` was cut to [`MAX_SANS`] in a probe record: how many the certificate
+    /// names in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sans_total: Option<usize>,
     /// Serial number, colon-separated hex.
     pub serial: String,
     /// RFC 3339 UTC.
@@ -41,7 +45,35 @@ pub struct CertSummary {
     pub parse_error: Option<String>,
 }
 
+/// The most subject alternative names a probe record keeps per certificate: a certificate of
+/// thousands would make every cell's record hundreds of kilobytes.
+pub const MAX_SANS: usize = 64;
+
 impl CertSummary {
+    /// The summary with at most [`MAX_SANS`] names kept, and the count in all when cut.
+    #[must_use]
+    pub fn with_sans_capped(mut self) -> CertSummary {
+        if self.sans.len() > MAX_SANS {
+            self.sans_total = Some(self.sans.len());
+            self.sans.truncate(MAX_SANS);
+            self.sans.shrink_to_fit();
+        }
+        self
+    }
+
+    /// The names for a message: comma-separated, `none` when there are none, and how many in
+    /// all when the list was cut.
+    pub fn sans_words(&self) -> String {
+        if self.sans.is_empty() {
+            return "none".to_string();
+        }
+        let listed = self.sans.join(", ");
+        match self.sans_total {
+            Some(total) => format!("{listed}, ... ({total} in all)"),
+            None => listed,
+        }
+    }
+
     /// Whether the certificate may be used as a TLS client certificate.
     pub fn allows_client_auth(&self) -> bool {
         !self.has_eku_extension
@@ -81,6 +113,7 @@ pub fn summarize_or_placeholder(der: &[u8]) -> CertSummary {
         issuer: String::new(),
         common_name: None,
         sans: Vec::new(),
+        sans_total: None,
         serial: String::new(),
         not_before: String::new(),
         not_after: String::new(),
@@ -138,6 +171,7 @@ pub(crate) fn summarize_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> CertSu
         issuer: cert.issuer().to_string(),
         common_name,
         sans: subject_alt_names(cert),
+        sans_total: None,
         serial: hex(cert.raw_serial(), ":"),
         not_before: rfc3339(validity.not_before.timestamp()),
         not_after: rfc3339(validity.not_after.timestamp()),
@@ -285,6 +319,41 @@ mod tests {
         assert!(!s.allows_client_auth());
         assert_eq!(s.sha256.len(), 64);
         assert!(s.not_after_unix > s.not_before_unix);
+    }
+
+    #[test]
+    fn a_record_keeps_at_most_64_sans_and_the_count() {
+        let names: Vec<String> = (0..3000)
+            .map(|i| format!("host-{i}.tidb.example"))
+            .collect();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        // Every name where the certificate is read for itself (lint, drift).
+        assert_eq!(summarize(cert.der()).unwrap().sans.len(), 3000);
+        // A probe record's chain: 64 kept, and the count.
+        let chain = crate::pki::ChainCache::new().intern(&[cert.der().clone()]);
+        let leaf = &chain[0];
+        assert_eq!(leaf.sans.len(), MAX_SANS);
+        assert_eq!(leaf.sans_total, Some(3000));
+        assert!(leaf.sans_words().ends_with(", ... (3000 in all)"));
+        let json = serde_json::to_string(leaf).unwrap();
+        assert!(json.len() < 4 * 1024, "{} bytes", json.len());
+        assert!(json.contains("\"sans_total\":3000"));
+        // A certificate under the cap serializes as before: no `sans_total`.
+        let small = summarize(cert.der()).unwrap();
+        let mut small = CertSummary {
+            sans: small.sans[..2].to_vec(),
+            ..small
+        }
+        .with_sans_capped();
+        assert!(small.sans_total.is_none());
+        small.sans.clear();
+        assert!(!serde_json::to_string(&small)
+            .unwrap()
+            .contains("sans_total"));
     }
 
     #[test]

@@ -425,24 +425,23 @@ where
     }
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
+    // Interim answers (1xx: `100 Continue`, `103 Early Hints`) come before the answer: skipped,
+    // as HTTP/1.1 requires (RFC 9110, 15.2), up to a bound.
+    let mut interim = Vec::new();
     // Whether the server has closed its side (it answers `Connection: close`).
-    let mut closed = false;
-    let header_end = loop {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) if buf.is_empty() => return None,
-            Ok(0) | Err(_) => {
-                closed = true;
-                break None;
+    let (header_end, mut closed) = loop {
+        let (end, closed) = read_head(stream, &mut buf).await;
+        match (end, parse_status(&buf)) {
+            (Some(end), Some(s)) if is_interim(s) && interim.len() < MAX_INTERIM => {
+                interim.push(s);
+                buf.drain(..end);
             }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break Some(i + 4);
-        }
-        if buf.len() > 16 * 1024 {
-            break None;
+            _ => break (end, closed),
         }
     };
+    if let Some(r) = only_interim(&buf, &interim, header_end) {
+        return r;
+    }
     // Read a little of the body: enough for the words of a rejection.
     if let Some(end) = header_end {
         let want = content_length(&buf[..end]).unwrap_or(256).min(256);
@@ -495,6 +494,75 @@ where
         OutcomeClass::Accepted,
         format!("GET {path} answered HTTP {status}"),
     ))
+}
+
+/// The most interim (1xx) answers skipped before the answer.
+const MAX_INTERIM: usize = 16;
+
+/// An interim answer: any 1xx but `101 Switching Protocols`, which ends HTTP/1.1 on the
+/// connection (never asked for here: taken as the answer).
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
+}
+
+/// Read into `buf` until it holds a whole response head (16 KiB at most): where the head ends
+/// (`None` when the server closed or the head is too long), and whether the server closed.
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> (Option<usize>, bool) {
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            return (Some(i + 4), false);
+        }
+        if buf.len() > 16 * 1024 {
+            return (None, false);
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return (None, true),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// When no answer followed the interim ones: `Some(None)` when the server sent nothing at
+/// all (the failure is classified from what the connection saw), a protocol error when it
+/// sent only interim answers or more than [`MAX_INTERIM`] of them.
+fn only_interim(
+    buf: &[u8],
+    interim: &[u16],
+    header_end: Option<usize>,
+) -> Option<Option<CheckResult>> {
+    let codes = || {
+        interim
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if buf.is_empty() && interim.is_empty() {
+        return Some(None);
+    }
+    if buf.is_empty() {
+        return Some(Some(done(
+            OutcomeClass::ProtocolError,
+            format!(
+                "the server sent only interim answers (HTTP {}) and no answer",
+                codes()
+            ),
+        )));
+    }
+    let still_interim = header_end.is_some() && parse_status(buf).is_some_and(is_interim);
+    still_interim.then(|| {
+        Some(done(
+            OutcomeClass::ProtocolError,
+            format!(
+                "the server sent more than {MAX_INTERIM} interim answers (HTTP {}, ...) and no answer",
+                codes()
+            ),
+        ))
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

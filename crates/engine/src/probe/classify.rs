@@ -467,7 +467,7 @@ fn name_mismatch(leaf: &CertSummary, server_name: &str) -> (UntrustedReason, Str
         } else {
             format!(
                 "the certificate is valid for {}, not {server_name}; callers dialing {server_name} refuse it",
-                leaf.sans.join(", ")
+                leaf.sans_words()
             )
         },
     )

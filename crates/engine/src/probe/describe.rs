@@ -116,7 +116,7 @@ impl CertFacts {
             sans: if c.sans.is_empty() {
                 "(none)".to_string()
             } else {
-                c.sans.join(", ")
+                c.sans_words()
             },
             key: format!(
                 "{}, {}{}",
@@ -252,6 +252,7 @@ mod tests {
             issuer: "CN=ca".into(),
             common_name: Some("tikv".into()),
             sans: vec!["IP:127.0.0.1".into()],
+            sans_total: None,
             serial: "01".into(),
             not_before: "a".into(),
             not_after: "b".into(),

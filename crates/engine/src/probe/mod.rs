@@ -34,7 +34,7 @@ use classify::Attribution;
 pub use connect::local_cause;
 use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch};
 pub use record::*;
-pub use spec::{host_of, validate_address, ProbeSpec, Timeouts, TlsVersions};
+pub use spec::{host_of, validate_address, ProbeSpec, Timeouts, TlsVersions, MAX_TIMEOUT};
 
 /// An identity with its pre-flight check against the cluster CA, computed once.
 #[derive(Debug, Clone)]
@@ -100,7 +100,34 @@ pub async fn probe_with(
     chains: &ChainCache,
 ) -> ProbeRecord {
     let t0 = Instant::now();
-    let mut rec = ProbeRecord {
+    let mut rec = blank_record(spec, caller);
+    let total = spec.timeouts.total;
+    // The instruments of the caller's shared configuration record into this observer.
+    let obs = Arc::new(Observer::default());
+    let running = run(spec, caller, trust, (&obs, chains), &mut rec);
+    match tokio::time::timeout(total, observe::CURRENT.scope(obs.clone(), running)).await {
+        Ok(o) => rec.outcome = o,
+        Err(_) => rec.outcome = overall_timeout(spec, &obs, &mut rec),
+    }
+    if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
+        let left = total.saturating_sub(t0.elapsed());
+        let _ = tokio::time::timeout(left, mysql::plaintext_test(spec, &mut rec)).await;
+    }
+    rec.timings.total_ms = ms(t0.elapsed());
+    tracing::debug!(
+        address = %spec.address,
+        identity = %caller.identity.name,
+        outcome = rec.outcome.class.as_str(),
+        ms = rec.timings.total_ms,
+        "probe finished: {}",
+        rec.outcome.summary
+    );
+    rec
+}
+
+/// The record of a probe of `spec` by `caller` before anything happened.
+fn blank_record(spec: &ProbeSpec, caller: &Caller) -> ProbeRecord {
+    ProbeRecord {
         target: TargetReport {
             address: spec.address.clone(),
             server_name: spec.server_name(),
@@ -127,27 +154,20 @@ pub async fn probe_with(
         },
         evidence: Evidence::default(),
         mysql: None,
-    };
-    let total = spec.timeouts.total;
-    // The instruments of the caller's shared configuration record into this observer.
-    let obs = Arc::new(Observer::default());
-    let running = run(spec, caller, trust, (&obs, chains), &mut rec);
-    match tokio::time::timeout(total, observe::CURRENT.scope(obs.clone(), running)).await {
-        Ok(o) => rec.outcome = o,
-        Err(_) => rec.outcome = overall_timeout(spec, &obs, &mut rec),
     }
-    if spec.protocol == Protocol::Mysql && spec.mysql_plaintext {
-        let left = total.saturating_sub(t0.elapsed());
-        let _ = tokio::time::timeout(left, mysql::plaintext_test(spec, &mut rec)).await;
-    }
-    rec.timings.total_ms = ms(t0.elapsed());
-    tracing::debug!(
-        address = %spec.address,
-        identity = %caller.identity.name,
-        outcome = rec.outcome.class.as_str(),
-        ms = rec.timings.total_ms,
-        "probe finished: {}",
-        rec.outcome.summary
+}
+
+/// How the summary of a [`failed_record`] starts.
+pub const FAILED_INSIDE: &str = "the probe failed inside tlsaudit";
+
+/// The record of a probe that could not produce its own (it panicked, or its task ended
+/// without a record): an `error`, whose summary says why. Says nothing about the endpoint.
+pub fn failed_record(spec: &ProbeSpec, caller: &Caller, why: &str) -> ProbeRecord {
+    let mut rec = blank_record(spec, caller);
+    rec.outcome = Outcome::new(
+        OutcomeClass::Error,
+        Phase::Connect,
+        format!("{FAILED_INSIDE}: {why}; this says nothing about the endpoint"),
     );
     rec
 }

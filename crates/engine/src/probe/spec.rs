@@ -48,9 +48,15 @@ impl Default for Timeouts {
     }
 }
 
+/// The longest timeout accepted from a config or a flag: one hour. Far past any useful probe,
+/// and far from the overflow of a clock's `Instant` (a deadline past it panics in the timer).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 impl Timeouts {
-    /// Every phase bounded by one figure; the whole probe by three of them.
+    /// Every phase bounded by one figure; the whole probe by three of them. A figure past
+    /// [`MAX_TIMEOUT`] is taken as [`MAX_TIMEOUT`] (the loaders refuse it with a message).
     pub fn uniform(d: Duration) -> Self {
+        let d = d.min(MAX_TIMEOUT);
         Timeouts {
             connect: d,
             handshake: d,

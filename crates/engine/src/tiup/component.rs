@@ -67,7 +67,7 @@ impl ComponentFile {
                 UNDETECTED_FIX,
             ));
         };
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        let text = crate::fsutil::read_text_capped(path, crate::fsutil::MAX_CONFIG)?;
         ComponentFile::parse(kind, &text, path)
     }
 

@@ -29,7 +29,7 @@ pub struct TlsDir {
 
 /// PEM labels in a file (empty when unreadable).
 fn labels(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
+    crate::fsutil::read_text_capped(path, crate::fsutil::MAX_PEM)
         .map(|t| load::scan(&t).into_iter().map(|s| s.label).collect())
         .unwrap_or_default()
 }

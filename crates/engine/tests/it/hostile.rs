@@ -689,3 +689,112 @@ async fn a_tls_record_header_then_a_malformed_body_stays_a_protocol_error() {
     assert_eq!(spoke(&rec), None);
     assert!(!rec.evidence.no_answer);
 }
+
+/// A TLS peer that answers the HTTP/1.1 request with `answer` and closes.
+async fn http1_peer(pki: &Pki, answer: &'static [u8]) -> std::net::SocketAddr {
+    tls_peer(pki, pki.chain(), move |mut tls| async move {
+        let mut req = [0u8; 4096];
+        let _ = tls.read(&mut req).await;
+        let _ = tls.write_all(answer).await;
+        let _ = tls.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_http1_interim_answer_is_skipped_for_the_answer() {
+    let pki = Pki::new().await;
+    let addr = http1_peer(
+        &pki,
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden",
+    )
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(rec.evidence.http_status, Some(403), "{:#?}", rec.outcome);
+    assert!(rec.outcome.class.is_rejection(), "{:#?}", rec.outcome);
+    assert!(!rec.outcome.summary.contains("103"), "{:#?}", rec.outcome);
+}
+
+#[tokio::test]
+async fn only_interim_http1_answers_are_a_protocol_error() {
+    let pki = Pki::new().await;
+    let addr = http1_peer(&pki, b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n").await;
+    let rec = bounded(&pki, addr, Protocol::Http).await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    assert!(
+        rec.outcome.summary.contains("interim"),
+        "{:#?}",
+        rec.outcome
+    );
+}
+
+#[tokio::test]
+async fn an_http2_interim_answer_is_skipped_for_the_answer() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        // `:status: 103` (a literal with the indexed name of `:status`), then the answer.
+        let early = [0x08, 0x03, b'1', b'0', b'3'];
+        let mut block = vec![0x88];
+        for (name, value) in [
+            (&b"content-type"[..], "application/grpc"),
+            (b"grpc-status", "16"),
+        ] {
+            block.push(0x00);
+            hpack_int(name.len(), 7, &mut block);
+            block.extend_from_slice(name);
+            hpack_int(value.len(), 7, &mut block);
+            block.extend_from_slice(value.as_bytes());
+        }
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(4, 1, 0, &[]));
+        out.extend(frame(1, 4, 1, &early));
+        out.extend(frame(1, 4 | 1, 1, &block));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert_eq!(rec.evidence.grpc_status, Some(16), "{:#?}", rec.outcome);
+    assert!(rec.outcome.class.is_rejection(), "{:#?}", rec.outcome);
+    assert_ne!(rec.evidence.http_status, Some(103));
+}
+
+#[tokio::test]
+async fn a_mysql_error_instead_of_the_greeting_is_an_answer_that_says_what_it_said() {
+    let pki = Pki::new().await;
+    let addr = serve(|mut s| async move {
+        // ER_HOST_NOT_PRIVILEGED (1130), as MySQL and MariaDB send it before any greeting.
+        let mut payload = vec![0xff];
+        payload.extend_from_slice(&1130u16.to_le_bytes());
+        payload.extend_from_slice(
+            b"Host '127.0.0.1' is not allowed to connect to this MariaDB server",
+        );
+        let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let mut packet = vec![len[0], len[1], len[2], 0];
+        packet.extend_from_slice(&payload);
+        let _ = s.write_all(&packet).await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+    let rec = pki
+        .probe(addr, Protocol::Mysql, Duration::from_millis(800))
+        .await;
+    assert_eq!(
+        rec.outcome.class,
+        OutcomeClass::ProtocolError,
+        "{:#?}",
+        rec.outcome
+    );
+    let s = &rec.outcome.summary;
+    assert!(
+        s.contains("answered with error 1130")
+            && s.contains("is not allowed to connect to this MariaDB server")
+            && !s.contains("firewall"),
+        "{s}"
+    );
+}

@@ -228,6 +228,7 @@ pub fn leaf(cn: &str, sans: &[&str]) -> CertSummary {
         issuer: LEAF_ISSUER.into(),
         common_name: Some(cn.into()),
         sans: sans.iter().map(|s| (*s).to_string()).collect(),
+        sans_total: None,
         serial: "01".into(),
         not_before: "2025-01-01T00:00:00Z".into(),
         not_after: "2035-01-01T00:00:00Z".into(),

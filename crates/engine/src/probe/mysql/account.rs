@@ -58,7 +58,7 @@ impl MysqlAccount {
         }
         let password = match password_file {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|e| InputError::io(path, &e))?;
+                let bytes = crate::fsutil::read_capped(path, crate::fsutil::MAX_PEM)?;
                 let mut text = String::from_utf8(bytes).map_err(|_| {
                     InputError::file(
                         path,

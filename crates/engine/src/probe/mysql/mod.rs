@@ -174,20 +174,23 @@ pub(super) async fn negotiate(
     }
 }
 
-/// An error packet instead of the greeting: the server refused the connection before TLS.
+/// An error packet instead of the greeting: the server answered (it is up and reachable),
+/// refusing the connection before TLS; the outcome says what it said. Error 1130 (no account
+/// for this host) is the server's own access control, not a firewall.
 fn refused_before_tls(e: &ErrPacket, rec: &mut ProbeRecord) -> Outcome {
-    let class = if e.code == ER_HOST_NOT_PRIVILEGED {
-        OutcomeClass::Refused
-    } else {
-        OutcomeClass::ProtocolError
-    };
     rec.evidence.peer_protocol = Some(PeerProtocol::Mysql);
+    let said = crate::probe::check::truncate(&e.message);
+    let why = if e.code == ER_HOST_NOT_PRIVILEGED {
+        " (the server is up: no account's host pattern matches this host, so it refuses every connection from here before TLS; audit from a host an account names, or add an account whose host pattern matches this one)"
+    } else {
+        ""
+    };
     Outcome::new(
-        class,
+        OutcomeClass::ProtocolError,
         Phase::Handshake,
         format!(
-            "the server refused the connection before TLS with error {}: {}",
-            e.code, e.message
+            "the MySQL server answered with error {} instead of its greeting: {said}{why}",
+            e.code
         ),
     )
 }

@@ -55,7 +55,7 @@ pub struct Topology {
 
 impl Topology {
     pub fn load(path: &Path) -> Result<Topology, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+        let text = crate::fsutil::read_text_capped(path, crate::fsutil::MAX_CONFIG)?;
         Topology::parse(&text, path)
     }
 
