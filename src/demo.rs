@@ -282,7 +282,7 @@ pub async fn watch_lab_config(lab: &mut Lab) {
             continue;
         }
         seen = now;
-        match std::fs::read_to_string(&path)
+        match tlsaudit_engine::fsutil::read_text_capped(&path, tlsaudit_engine::fsutil::MAX_CONFIG)
             .map_err(|e| e.to_string())
             .and_then(|t| apply_lab_config(lab, &t))
         {

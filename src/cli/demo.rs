@@ -84,7 +84,9 @@ pub async fn run(args: DemoArgs) -> Result<u8, InputError> {
 
 /// `--keep-running`: the lab's inventory and its servers' own config, on stderr.
 fn print_inventory(lab: &Lab, config: &Path) {
-    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let text =
+        tlsaudit_engine::fsutil::read_text_capped(config, tlsaudit_engine::fsutil::MAX_CONFIG)
+            .unwrap_or_default();
     eprintln!("lab running; inventory at {}\n", config.display());
     eprintln!("{text}");
     if let Ok(path) = crate::demo::write_lab_config(lab) {

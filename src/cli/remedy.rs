@@ -224,7 +224,8 @@ fn patched(
     topology: &std::path::Path,
     changes: &[remedy::fix::ListChange],
 ) -> Result<(String, String), InputError> {
-    let before = std::fs::read_to_string(path).map_err(|e| InputError::io(path, &e))?;
+    let before =
+        tlsaudit_engine::fsutil::read_text_capped(path, tlsaudit_engine::fsutil::MAX_CONFIG)?;
     let after = remedy::patch::apply(&before, path, Some(topology), changes).map_err(|e| {
         InputError::file(
             path,
@@ -322,7 +323,8 @@ fn run_fix_inventory(args: &FixArgs, config: &std::path::Path) -> Result<u8, Inp
     for i in &plan.fixed {
         let _ = writeln!(t, "  fixes {} {}", i.code, inert(&i.title));
     }
-    let before = std::fs::read_to_string(config).map_err(|e| InputError::io(config, &e))?;
+    let before =
+        tlsaudit_engine::fsutil::read_text_capped(config, tlsaudit_engine::fsutil::MAX_CONFIG)?;
     let after = remedy::inventory::patch(&before, config, &plan.lists)?;
     let name = config.display().to_string();
     let diff = remedy::edit::unified_diff(&name, &name, &before, &after);

@@ -276,7 +276,7 @@ pub fn write_with_backup(path: &Path, text: &str) -> Result<std::path::PathBuf, 
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(crate::fsutil::WriteError::Symlink(path.to_path_buf()).into());
     }
-    let old = std::fs::read(path).map_err(|e| InputError::io(path, &e))?;
+    let old = crate::fsutil::read_capped(path, crate::fsutil::MAX_CONFIG)?;
     crate::fsutil::write_atomic(&bak, &old)?;
     crate::fsutil::write_atomic(path, text.as_bytes())?;
     Ok(bak)
