@@ -305,7 +305,16 @@ fn markdown_of_200_by_10_stays_under_the_github_limit() {
     ] {
         assert!(md.contains(c), "{c}");
     }
-    assert!(md.contains("more (") && md.contains("see the HTML or JSON report"));
+    assert!(md.contains("not listed") && md.contains("see the HTML or JSON report"));
+    // No critical finding is dropped for room: those without room in full are listed in short.
+    let report = m.report();
+    let critical = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == tlsaudit_engine::audit::Severity::Critical)
+        .count();
+    let listed = md.matches("- **CRITICAL**").count();
+    assert_eq!(listed, critical, "{md}");
     assert!(md.contains("**Findings:** "));
     // The same model small enough is not folded and lists every finding.
     let m = model::Model::synthetic(12, 3);

@@ -324,6 +324,48 @@ fn failing_endpoints(doc: &Doc<'_>, groups: &[Group], room: usize, out: &mut Str
     out.push('\n');
 }
 
+/// The findings the budget has no room for in full: the critical ones still listed, one line
+/// each, as far as `room` allows (any beyond it counted), and the warnings counted.
+fn overflow(rest: &[&Finding], room: usize, out: &mut String) {
+    let (crit, lesser): (Vec<&Finding>, Vec<&Finding>) =
+        rest.iter().partition(|f| f.severity == Severity::Critical);
+    let mut unlisted = 0;
+    if !crit.is_empty() {
+        let _ = writeln!(out, "\nIn short, for want of room:\n");
+    }
+    for f in &crit {
+        let line = short_md(f);
+        if out.chars().count() + line.chars().count() + 300 > room {
+            unlisted += 1;
+            continue;
+        }
+        out.push_str(&line);
+    }
+    let _ = writeln!(
+        out,
+        "\n… {} warning finding{} not listed{}: see the HTML or JSON report.",
+        lesser.len(),
+        if lesser.len() == 1 { "" } else { "s" },
+        if unlisted > 0 {
+            format!(", and {unlisted} critical past the size limit")
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// A critical finding in one short line: its code and where (the title is in the HTML and
+/// JSON reports).
+fn short_md(f: &Finding) -> String {
+    let at = match (&f.endpoint, &f.identity) {
+        (Some(e), Some(i)) => format!("{} at {}", text(i), text(e)),
+        (Some(e), None) => text(e).to_string(),
+        (None, Some(i)) => text(i).to_string(),
+        (None, None) => "cluster".to_string(),
+    };
+    format!("- **CRITICAL** {} {at}\n", code(f.code.as_str()))
+}
+
 fn finding_md(f: &Finding) -> String {
     let mut s = format!(
         "- **{}** {} {}",
@@ -364,20 +406,22 @@ fn findings(doc: &Doc<'_>, room: usize) -> String {
     } else {
         let _ = writeln!(out, "### Findings\n");
         let tail_room = 300;
+        // What the critical findings after each one would take in short: room kept for them,
+        // so that a critical finding is never dropped for the full text of another.
+        let mut short_after = vec![0; shown.len() + 1];
+        for k in (0..shown.len()).rev() {
+            let own = if shown[k].severity == Severity::Critical {
+                short_md(shown[k]).chars().count()
+            } else {
+                0
+            };
+            short_after[k] = short_after[k + 1] + own;
+        }
         for (k, f) in shown.iter().enumerate() {
             let item = finding_md(f);
-            if out.chars().count() + item.chars().count() + tail_room > room {
-                let rest = &shown[k..];
-                let crit = rest
-                    .iter()
-                    .filter(|f| f.severity == Severity::Critical)
-                    .count();
-                let _ = writeln!(
-                    out,
-                    "\n… and {} more ({crit} critical, {} warning): see the HTML or JSON report.",
-                    rest.len(),
-                    rest.len() - crit
-                );
+            let need = item.chars().count() + short_after[k + 1] + tail_room;
+            if out.chars().count() + need > room {
+                overflow(&shown[k..], room, &mut out);
                 break;
             }
             out.push_str(&item);
