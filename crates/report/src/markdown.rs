@@ -359,8 +359,8 @@ fn overflow(rest: &[&Finding], room: usize, out: &mut String) {
 fn short_md(f: &Finding) -> String {
     let at = match (&f.endpoint, &f.identity) {
         (Some(e), Some(i)) => format!("{} at {}", text(i), text(e)),
-        (Some(e), None) => text(e).to_string(),
-        (None, Some(i)) => text(i).to_string(),
+        (Some(e), None) => text(e),
+        (None, Some(i)) => text(i),
         (None, None) => "cluster".to_string(),
     };
     format!("- **CRITICAL** {} {at}\n", code(f.code.as_str()))
