@@ -374,8 +374,35 @@ pub fn untrusted(
             UntrustedReason::BadEncoding,
             "the server certificate is malformed".to_string(),
         ),
+        C::Other(e) => (
+            UntrustedReason::Other,
+            other_certificate_error(&e.to_string()),
+        ),
         other => (UntrustedReason::Other, other.to_string()),
     }
+}
+
+/// WebPKI's other refusals, in words (rustls shows them as the error's Rust name: a chain longer
+/// than the verifier's depth reads `MaximumPathDepthExceeded`).
+fn other_certificate_error(name: &str) -> String {
+    let words = match name {
+        "MaximumPathDepthExceeded" => {
+            "the server's chain is longer than a verifier follows (more than 6 intermediate CAs): send the leaf and the cluster CA's intermediates only"
+        }
+        "MaximumSignatureChecksExceeded" | "MaximumPathBuildCallsExceeded" => {
+            "the server's chain takes more signature checks than a verifier allows: it sends too many or looping CA certificates"
+        }
+        "MaximumNameConstraintComparisonsExceeded" => {
+            "the server certificate has more names than its CA's name constraints let a verifier compare"
+        }
+        "CaUsedAsEndEntity" => "the server presents a CA certificate as its own",
+        "EndEntityUsedAsCa" => "a certificate in the server's chain is a leaf used as a CA",
+        "UnsupportedSignatureAlgorithm" | "UnsupportedSignatureAlgorithmForPublicKey" => {
+            "the server's chain is signed with an algorithm a verifier does not accept"
+        }
+        _ => return format!("the server chain does not verify ({name})"),
+    };
+    words.to_string()
 }
 
 /// An unknown issuer (or a bad signature): another cluster's CA of the same name, a chain missing
@@ -595,5 +622,36 @@ mod tests {
             "TCP connection accepted; no TLS answer within 5s: the port never answered the ClientHello"
         );
         assert!(no_tls_answer(std::time::Duration::from_millis(300), true).contains("stalled"));
+    }
+
+    #[test]
+    fn webpki_refusals_read_in_words_not_as_rust_names() {
+        #[derive(Debug)]
+        struct Named(&'static str);
+        impl std::fmt::Display for Named {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Named {}
+        let words = other_certificate_error(&Named("MaximumPathDepthExceeded").to_string());
+        assert!(words.contains("longer than a verifier follows"), "{words}");
+        assert!(!words.contains("MaximumPathDepthExceeded"), "{words}");
+        let unknown = other_certificate_error("SomethingNew");
+        assert_eq!(unknown, "the server chain does not verify (SomethingNew)");
+        // The variant rustls carries it in is routed there.
+        let err = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+            rustls::OtherError(std::sync::Arc::new(Named("MaximumPathDepthExceeded"))),
+        ));
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
+        let der = {
+            use rustls_pki_types::pem::PemObject;
+            rustls_pki_types::CertificateDer::from_pem_slice(ca.pem.as_bytes()).unwrap()
+        };
+        let trust = Trust::from_der(vec![der]).unwrap();
+        let leaf = trust.certs[0].clone();
+        let (reason, why) = untrusted(&err, &[leaf], &trust, "127.0.0.1", 0);
+        assert_eq!(reason, UntrustedReason::Other);
+        assert!(why.contains("longer than a verifier follows"), "{why}");
     }
 }
