@@ -798,3 +798,25 @@ async fn a_mysql_error_instead_of_the_greeting_is_an_answer_that_says_what_it_sa
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn a_mysql_greeting_claiming_16_mb_is_named_as_such() {
+    let pki = Pki::new().await;
+    let addr = serve(|mut s| async move {
+        // A packet header claiming 16 MiB - 1, sequence 0, then a protocol-10 greeting's start.
+        let mut packet = vec![0xff, 0xff, 0xff, 0x00, 0x0a];
+        packet.extend_from_slice(b"8.0.11-TiDB-v8.5.0\0");
+        let _ = s.write_all(&packet).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    let rec = pki
+        .probe(addr, Protocol::Mysql, Duration::from_millis(800))
+        .await;
+    let s = &rec.outcome.summary;
+    assert!(
+        !s.contains("speaks mysql, not the MySQL protocol"),
+        "a contradiction: {s}"
+    );
+    assert!(s.contains("16777215-byte greeting"), "{s}");
+}

@@ -69,10 +69,21 @@ fn not_mysql(first: &[u8], rec: &mut ProbeRecord) -> Outcome {
     rec.evidence.peer_bytes = Some(classify::escape(&first[..first.len().min(48)]));
     let proto = classify::sniff(first).unwrap_or(PeerProtocol::Tls);
     rec.evidence.peer_protocol = Some(proto);
-    let words = if matches!(proto, PeerProtocol::Tls | PeerProtocol::Unknown) {
-        "the port answered with bytes that are not a MySQL greeting".to_string()
-    } else {
-        format!("the port speaks {proto}, not the MySQL protocol")
+    let words = match proto {
+        PeerProtocol::Tls | PeerProtocol::Unknown => {
+            "the port answered with bytes that are not a MySQL greeting".to_string()
+        }
+        // A MySQL packet header whose length no greeting has (a hostile or broken server).
+        PeerProtocol::Mysql => {
+            let claimed = first.get(..3).map_or(0, |h| {
+                usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16
+            });
+            format!(
+                "the port answered with a MySQL packet header claiming a {claimed}-byte greeting (more than the {} bytes any server's greeting takes): refused unread",
+                wire::MAX_PACKET
+            )
+        }
+        _ => format!("the port speaks {proto}, not the MySQL protocol"),
     };
     Outcome::new(OutcomeClass::ProtocolError, Phase::Handshake, words)
 }
