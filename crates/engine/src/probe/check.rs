@@ -641,7 +641,8 @@ where
             } else {
                 Some(done(
                     OutcomeClass::ProtocolError,
-                    format!("the HTTP/2 exchange failed: {e}"),
+                    // The server's GOAWAY debug data is in the error's text: bounded.
+                    format!("the HTTP/2 exchange failed: {}", truncate(&e.to_string())),
                 ))
             };
         }

@@ -820,3 +820,41 @@ async fn a_mysql_greeting_claiming_16_mb_is_named_as_such() {
     );
     assert!(s.contains("16777215-byte greeting"), "{s}");
 }
+
+#[tokio::test]
+async fn an_h2_goaway_with_hostile_debug_data_ends_in_time_and_prints_nothing_raw() {
+    let pki = Pki::new().await;
+    let addr = h2_peer(&pki, |mut tls| async move {
+        // SETTINGS, then GOAWAY (last stream 0, ENHANCE_YOUR_CALM) whose debug data carries a
+        // terminal escape, a bidi override and 64 KiB of filler.
+        let mut goaway = vec![0, 0, 0, 0, 0, 0, 0, 0x0b];
+        goaway.extend_from_slice(b"\x1b]2;PWNED\x07\xe2\x80\xae");
+        goaway.extend(std::iter::repeat_n(b'A', 16_000));
+        let mut out = frame(4, 0, 0, &[]);
+        out.extend(frame(7, 0, 0, &goaway));
+        let _ = tls.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let rec = bounded(&pki, addr, Protocol::Grpc).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!rec.outcome.class.is_rejection(), "{:#?}", rec.outcome);
+    let described = tlsaudit_engine::probe::describe::evidence(&rec).join("\n");
+    for text in [&rec.outcome.summary, &described] {
+        assert!(
+            !text.contains('\x1b') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert!(
+            text.len() < 4_096,
+            "{} bytes: {}",
+            text.len(),
+            &text[..300.min(text.len())]
+        );
+    }
+}
