@@ -8,23 +8,7 @@
 
 use tlsaudit_testkit::cli;
 
-const TOPOLOGY: &str = "global:
-  user: tidb
-  deploy_dir: /tidb-deploy
-  enable_tls: true
-server_configs:
-  tikv:
-    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\", \"prod-client\"]
-pd_servers:
-  - host: 10.0.1.11
-tidb_servers:
-  - host: 10.0.1.21
-tikv_servers:
-  - host: 10.0.1.31
-  - host: 10.0.1.32
-    config:
-      security.cert-allowed-cn: [\"tibd\", \"tikv\", \"pd\", \"prod-client\"]
-";
+use crate::TYPO_TOPOLOGY as TOPOLOGY;
 
 /// The text between `start` and the next blank line.
 fn block<'a>(out: &'a str, start: &str) -> &'a str {

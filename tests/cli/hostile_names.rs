@@ -143,23 +143,7 @@ fn a_saved_report_with_hostile_names_renders_inert_in_table_format() {
     }
 }
 
-const TOPOLOGY: &str = "global:
-  user: tidb
-  deploy_dir: /tidb-deploy
-  enable_tls: true
-server_configs:
-  tikv:
-    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\", \"prod-client\"]
-pd_servers:
-  - host: 10.0.1.11
-tidb_servers:
-  - host: 10.0.1.21
-tikv_servers:
-  - host: 10.0.1.31
-  - host: 10.0.1.32
-    config:
-      security.cert-allowed-cn: [\"tibd\", \"tikv\", \"pd\", \"prod-client\"]
-";
+use crate::TYPO_TOPOLOGY as TOPOLOGY;
 
 #[test]
 fn printed_commands_shell_quote_the_cluster_name() {

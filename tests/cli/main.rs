@@ -20,3 +20,22 @@ mod report_formats;
 mod report_model;
 mod report_table;
 mod terminal_safety;
+
+/// A TiUP topology whose second TiKV sets its own list, with the typo `tibd` for `tidb`.
+pub(crate) const TYPO_TOPOLOGY: &str = "global:
+  user: tidb
+  deploy_dir: /tidb-deploy
+  enable_tls: true
+server_configs:
+  tikv:
+    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\", \"prod-client\"]
+pd_servers:
+  - host: 10.0.1.11
+tidb_servers:
+  - host: 10.0.1.21
+tikv_servers:
+  - host: 10.0.1.31
+  - host: 10.0.1.32
+    config:
+      security.cert-allowed-cn: [\"tibd\", \"tikv\", \"pd\", \"prod-client\"]
+";
