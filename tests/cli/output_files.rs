@@ -153,6 +153,28 @@ fn diff_output_refuses_a_symlink() {
     assert!(leftovers(dir.path()).is_empty());
 }
 
+/// A full disk (`/dev/full`) is a failure to write, said as such, exit 2.
+#[test]
+fn a_full_disk_is_a_write_error_not_a_read_error() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let model = crate::report_model::Model::synthetic(2, 2);
+    std::fs::write(&report, serde_json::to_string(&model.report()).unwrap()).unwrap();
+    let o = bin()
+        .args(["report", "--from"])
+        .arg(&report)
+        .args(["-o", "/dev/full"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write /dev/full"), "{err}");
+    assert!(!err.contains("cannot read"), "{err}");
+}
+
 /// `report --from`, `report --dry-run` and `merge` write as `report` does: through a symlink,
 /// dangling or not, they refuse, and what it points to stays as it was (they wrote with
 /// `std::fs::write`, through the link).
