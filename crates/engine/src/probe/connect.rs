@@ -25,6 +25,15 @@ pub(super) async fn connect(
             )
         })?
         .collect();
+    connect_any(address, &addrs, deadline).await
+}
+
+/// Try `addrs` in order until one connects, before `deadline`.
+async fn connect_any(
+    address: &str,
+    addrs: &[std::net::SocketAddr],
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, (OutcomeClass, String)> {
     let mut last = None;
     for (i, a) in addrs.iter().enumerate() {
         // Several addresses share the connect budget fairly: each gets an equal part of
@@ -107,5 +116,51 @@ fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, 
             format!("no TCP connection to {a} within its share of the connect deadline (a firewall dropping packets, or the host is down)"),
         ),
         _ => (OutcomeClass::Refused, format!("cannot connect to {a}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback address whose connects stall: a listener with a backlog of one that never
+    /// accepts, its queue filled, so that the kernel drops further SYNs. The sockets are held
+    /// by the caller.
+    async fn stalling() -> (
+        std::net::SocketAddr,
+        Vec<tokio::net::TcpStream>,
+        tokio::net::TcpListener,
+    ) {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = sock.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut held = Vec::new();
+        // Fill the accept queue (its size is backlog + 1), with a bound per attempt.
+        for _ in 0..4 {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => held.push(s),
+                _ => break,
+            }
+        }
+        (addr, held, listener)
+    }
+
+    #[tokio::test]
+    async fn a_first_address_that_stalls_does_not_starve_the_next() {
+        let (stalled, _held, _listener) = stalling().await;
+        // The stalled address really stalls (otherwise the test proves nothing).
+        let probe =
+            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(stalled)).await;
+        assert!(probe.is_err(), "the stalling listener accepted: {probe:?}");
+        let good = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addrs = [stalled, good.local_addr().unwrap()];
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(2);
+        let s = connect_any("two-addresses:1", &addrs, deadline).await;
+        assert!(s.is_ok(), "{:?}", s.err());
+        // The stalled address had its share of the budget (half), not all of it.
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1_600), "{took:?}");
     }
 }
