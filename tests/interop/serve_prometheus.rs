@@ -312,7 +312,7 @@ async fn sigterm_and_ctrl_c_stop_cleanly_with_a_round_in_flight() {
         })
         .await;
         assert_eq!(code, Some(0), "{signal}: exit code");
-        let rest: Vec<String> = s.stderr.try_iter().collect();
+        let rest = s.rest_after_exit();
         assert!(
             rest.iter().any(|l| l.contains("stopped")),
             "{signal}: {rest:?}"

@@ -25,6 +25,22 @@ pub struct Serve {
     pub stderr: mpsc::Receiver<String>,
 }
 
+impl Serve {
+    /// The rest of stderr once the process has exited: every line until the reader thread
+    /// reaches the end of the pipe (bounded), not only those it had forwarded so far.
+    pub fn rest_after_exit(&self) -> Vec<String> {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(_) => break,
+            }
+        }
+        lines
+    }
+}
+
 /// Start `tlsaudit serve --listen 127.0.0.1:0 ARGS` and read the address it prints.
 pub fn serve(args: &[&str]) -> Serve {
     let mut child = crate::bin()
