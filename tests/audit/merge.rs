@@ -62,7 +62,11 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
         .unwrap()
         .addr
         .to_string();
-    let dead = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
+    // A port held (bound, never listening) for the whole test: connections to it are refused,
+    // and no other test's server can take it meanwhile (a port only looked up free could be).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead = held.local_addr().unwrap().to_string();
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains(&tikv1));
     let cut = config.with_file_name("rack-b.toml");
