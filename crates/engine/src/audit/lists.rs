@@ -40,15 +40,21 @@ impl CellCtx<'_> {
         )
     }
 
-    /// From a topology: the cluster's name, where the endpoint's list is set, and the
-    /// instance's TiUP node ID.
-    fn tiup(&self) -> Option<(&str, &str, String)> {
+    /// From a topology: `tiup cluster reload <name> -N <node>` for the instance serving the
+    /// endpoint.
+    fn reload(&self) -> Option<String> {
         let inv = &self.plan.inventory;
         let name = super::drift::tiup_cluster(inv)?;
-        let at = self.ep.list_at.as_deref()?;
         let node = super::drift::tiup_node(&inv.endpoints, self.ep)
             .unwrap_or_else(|| self.ep.address.clone());
-        Some((name, at, node))
+        Some(crate::tiup::reload_command(Some(name), &node))
+    }
+
+    /// From a topology: the cluster's name, where the endpoint's list is set, and the reload.
+    fn tiup(&self) -> Option<(&str, &str, String)> {
+        let name = super::drift::tiup_cluster(&self.plan.inventory)?;
+        let at = self.ep.list_at.as_deref()?;
+        Some((name, at, self.reload()?))
     }
 
     fn finding(&self, code: Code, severity: Severity, title: String, fix: String) -> Finding {
@@ -130,11 +136,10 @@ fn open_finding(c: &CellCtx<'_>) -> Finding {
             Code::CnNotEnforced,
             format!("accepts CN {cn} although {key} does not list it"),
             match c.tiup() {
-                Some((name, at, node)) => format!(
-                    "the topology sets {key} = [{}] ({at}) and the running {} has not applied it: {}",
+                Some((_, at, reload)) => format!(
+                    "the topology sets {key} = [{}] ({at}) and the running {} has not applied it: {reload}",
                     c.ep.allowed_cn.join(", "),
                     c.ep.component.title(),
-                    crate::tiup::reload_command(Some(name), &node)
                 ),
                 None => format!(
                     "the running {} does not enforce {key} = [{}]: set it in {file} on {} and restart (it reads the list at start)",
@@ -191,10 +196,9 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
     let breaks = what_breaks(c);
     if !c.exp.allow {
         let fix = match c.tiup() {
-            Some((name, at, node)) => format!(
-                "add \"{cn}\" to {key} in {at} (`tiup cluster edit-config {}`), then {}",
+            Some((name, at, reload)) => format!(
+                "add \"{cn}\" to {key} in {at} (`tiup cluster edit-config {}`), then {reload}",
                 crate::tiup::shell_quote(name),
-                crate::tiup::reload_command(Some(name), &node)
             ),
             None => format!(
                 "add \"{cn}\" to {key} in {file} on {}, then restart {}",
@@ -250,15 +254,10 @@ fn blocked_finding(c: &CellCtx<'_>) -> Finding {
 /// The fix when the stated list admits a caller the running server refuses: the file is
 /// right, the server has not applied it.
 fn drift_fix(c: &CellCtx<'_>, key: &str, file: &str) -> String {
-    let inv = &c.plan.inventory;
-    match super::drift::tiup_cluster(inv) {
-        Some(name) => format!(
-            "the topology is right and the running {} has not applied it: {}",
+    match c.reload() {
+        Some(reload) => format!(
+            "the topology is right and the running {} has not applied it: {reload}",
             c.ep.component.title(),
-            crate::tiup::reload_command(
-                Some(name),
-                &super::drift::tiup_node(&inv.endpoints, c.ep).unwrap_or_else(|| c.ep.address.clone())
-            )
         ),
         None => format!(
             "the running {} refuses a CN the inventory lists in {key}: apply {file} on {} (restart it), or correct the inventory if the server is right",
