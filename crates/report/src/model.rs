@@ -112,7 +112,7 @@ impl Summary {
     pub fn of(r: &Report) -> Summary {
         let mut verdicts: BTreeMap<String, usize> = Verdict::ALL
             .iter()
-            .filter(|v| **v != Verdict::BadIdentity)
+            .filter(|v| v.always_listed())
             .map(|v| (v.as_str().to_string(), 0))
             .collect();
         for v in r.cells.iter().filter_map(|c| c.verdict) {

@@ -179,7 +179,7 @@ pub fn legend_verdicts(r: &crate::model::Report) -> Vec<Verdict> {
         .any(|c| c.verdict == Some(Verdict::BadIdentity));
     Verdict::ALL
         .into_iter()
-        .filter(|v| bad || *v != Verdict::BadIdentity)
+        .filter(|v| bad || v.always_listed())
         .collect()
 }
 

@@ -71,8 +71,7 @@ fn draw_header_counts(frame: &mut Frame, area: Rect, app: &App, th: Theme) {
         let mut v = vec![Span::raw(" ")];
         for (verdict, n) in &counts {
             // `bad_identity` (our own certificate's fault) is rare: named only when present.
-            let rare = *verdict == tlsaudit_engine::audit::Verdict::BadIdentity;
-            if (skip_zero || rare) && *n == 0 {
+            if (skip_zero || !verdict.always_listed()) && *n == 0 {
                 continue;
             }
             let text = if words {

@@ -36,7 +36,7 @@ pub(super) fn legend(th: Theme, width: u16, marks: Marks) -> Vec<Line<'static>> 
     } = marks;
     let mut items: Vec<Span<'static>> = Verdict::ALL
         .iter()
-        .filter(|v| bad_identity || **v != Verdict::BadIdentity)
+        .filter(|v| bad_identity || v.always_listed())
         .map(|v| {
             Span::styled(
                 format!("{} {}", v.symbol(), v.as_str()),

@@ -220,6 +220,13 @@ impl Verdict {
         }
     }
 
+    /// Whether legends and counts name this verdict even when no cell has it: every one but
+    /// `bad_identity` (rare, and added after the report's first schema, whose saved reports
+    /// read back unchanged).
+    pub fn always_listed(self) -> bool {
+        self != Verdict::BadIdentity
+    }
+
     /// Whether the cell is a problem.
     pub fn is_failing(self) -> bool {
         !matches!(self, Verdict::Secure | Verdict::Enforced)
