@@ -438,8 +438,7 @@ fn identity_fix(inv: &crate::inventory::Inventory, problem: &str) -> String {
 /// The cluster's name in a TiUP command: known from a topology, a placeholder otherwise (an
 /// inventory's name need not be TiUP's).
 pub(super) fn tiup_name(inv: &crate::inventory::Inventory) -> String {
-    super::drift::tiup_cluster(inv)
-        .map_or_else(|| "<cluster>".to_string(), crate::tiup::shell_quote)
+    crate::tiup::cluster_arg(super::drift::tiup_cluster(inv))
 }
 
 /// Partial TLS among TiDB's own components: some plaintext (their findings in `out`) while

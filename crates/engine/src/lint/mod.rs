@@ -68,11 +68,7 @@ pub fn lint(cluster: &Cluster, opts: &LintOptions) -> Vec<Finding> {
 /// The cluster's name for a TiUP command: its name when a topology says it, else `<cluster>`
 /// (component config files alone do not).
 fn cluster_name(cluster: &Cluster) -> String {
-    if cluster.topology.is_some() {
-        crate::tiup::shell_quote(&cluster.name)
-    } else {
-        "<cluster>".to_string()
-    }
+    crate::tiup::cluster_arg(cluster.topology.is_some().then_some(cluster.name.as_str()))
 }
 
 /// Whether any finding reaches `fail_on`.

@@ -164,9 +164,15 @@ pub fn shell_quote(s: &str) -> String {
 pub fn reload_command(cluster: Option<&str>, node: &str) -> String {
     format!(
         "tiup cluster reload {} -N {}",
-        cluster.map_or_else(|| "<cluster>".to_string(), shell_quote),
+        cluster_arg(cluster),
         shell_quote(node)
     )
+}
+
+/// The cluster's name as a TiUP command's argument: shell-quoted when the input says it,
+/// `<cluster>` when it does not.
+pub fn cluster_arg(cluster: Option<&str>) -> String {
+    cluster.map_or_else(|| "<cluster>".to_string(), shell_quote)
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ use crate::finding::{Code, Finding, Severity};
 use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};
 use crate::profile::{self, Component, ConfigFile, Role, Version};
-pub use list_layer::{list_layer, node_id, reload_command, shell_quote, ListLayer, Spot};
+pub use list_layer::{
+    cluster_arg, list_layer, node_id, reload_command, shell_quote, ListLayer, Spot,
+};
 pub use tree::Pos;
 
 /// A value and where it came from: `file:line:col: key`.

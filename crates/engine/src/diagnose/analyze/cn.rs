@@ -183,7 +183,7 @@ impl Analysis<'_> {
     fn tiup_edit(&self, config: Option<&ConfigChange>) -> Option<String> {
         let section = self.keys().and_then(|k| k.config.tiup)?;
         let tiup = self.inputs.target.tiup.as_ref();
-        let name = tiup.map_or_else(|| "<cluster>".to_string(), |t| shell_quote(&t.cluster));
+        let name = crate::tiup::cluster_arg(tiup.map(|t| t.cluster.as_str()));
         let reload = match tiup {
             Some(t) if matches!(t.layer, ListLayer::Instance { .. }) => {
                 format!("-N {}", shell_quote(&t.node))

@@ -238,10 +238,8 @@ impl<'a> Analysis<'a> {
     /// The TiUP cluster's name for a command: known from a topology (shell-quoted), else
     /// `<cluster>`.
     fn tiup_name(&self) -> String {
-        match (&self.inputs.cluster, self.inputs.origin) {
-            (Some(c), crate::inventory::Origin::Topology) => crate::tiup::shell_quote(c),
-            _ => "<cluster>".to_string(),
-        }
+        let topology = self.inputs.origin == crate::inventory::Origin::Topology;
+        crate::tiup::cluster_arg(self.inputs.cluster.as_deref().filter(|_| topology))
     }
 
     /// The caller's CN.
