@@ -408,3 +408,69 @@ pub fn encode_as(
     }
     Ok(out)
 }
+
+/// The metrics of one probe on demand (`/probe`), blackbox-exporter style.
+pub fn probe_registry(
+    plan: &Plan,
+    vantage: &str,
+    (i, e): (IdentityId, EndpointId),
+    rec: &ProbeRecord,
+    verdict: Verdict,
+) -> Registry {
+    use prometheus_client::metrics::family::Family;
+    type Labels = Vec<(String, String)>;
+    let ep = &plan.endpoints()[e.0];
+    let l = EndpointLabels::of(ep);
+    let mut registry = Registry::with_prefix_and_labels(
+        "tlsaudit_probe",
+        [
+            ("cluster".into(), plan.inventory.cluster.clone().into()),
+            ("vantage".into(), vantage.to_string().into()),
+            ("endpoint".into(), l.endpoint.into()),
+            ("component".into(), l.component.into()),
+            ("role".into(), l.role.into()),
+            ("identity".into(), plan.identities[i.0].name.clone().into()),
+        ]
+        .into_iter(),
+    );
+    let success = Gauge::<i64>::default();
+    success.set(i64::from(matches!(
+        verdict,
+        Verdict::Secure | Verdict::Enforced
+    )));
+    registry.register(
+        "success",
+        "1 when the verdict is what the configuration expects (secure or enforced)",
+        success,
+    );
+    let states = Family::<Labels, Gauge>::default();
+    for v in Verdict::ALL {
+        states
+            .get_or_create(&vec![("verdict".into(), v.as_str().into())])
+            .set(i64::from(v == verdict));
+    }
+    registry.register("verdict", "The probe's verdict as a state set", states);
+    let phases = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for (p, secs) in PHASES.iter().zip(phase_seconds(&rec.timings)) {
+        if let Some(secs) = secs {
+            phases
+                .get_or_create(&vec![("phase".into(), (*p).into())])
+                .set(secs);
+        }
+    }
+    registry.register(
+        "phase_duration_seconds",
+        "Duration of each phase of the probe",
+        phases,
+    );
+    if let Some(leaf) = rec.server_chain.first() {
+        let g = Gauge::<i64>::default();
+        g.set(leaf.not_after_unix);
+        registry.register(
+            "server_cert_not_after_timestamp_seconds",
+            "When the server certificate served to this probe expires (Unix time)",
+            g,
+        );
+    }
+    registry
+}

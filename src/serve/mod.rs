@@ -24,13 +24,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use tlsaudit_engine::audit::{expect, Auditor, EndpointId, IdentityId, Plan, Snapshot, Verdict};
+use tlsaudit_engine::audit::{expect, Auditor, EndpointId, IdentityId, Plan, Snapshot};
 use tlsaudit_engine::error::InputError;
 
-use metrics::{encode_as, phase_seconds, EndpointLabels, Format, Metrics, PHASES};
+use metrics::{encode_as, Format, Metrics};
 
 /// Where and how `serve` runs (the command line decides it: `tlsaudit serve`'s arguments).
 #[derive(Debug, Clone)]
@@ -342,75 +341,7 @@ async fn probe_handler(
         tlsaudit_engine::probe::probe(plan.spec(e), &plan.identities[i.0].caller, &plan.trust)
             .await;
     let verdict = expect::verdict(&plan.expected[(i, e)], &rec);
-    let registry = probe_registry(&s, i, e, &rec, verdict);
+    let registry = metrics::probe_registry(&s.plan, &s.vantage, (i, e), &rec, verdict);
     let format = format_of(&headers);
     exposition_response(format, encode(&registry, format, 0))
-}
-
-fn probe_registry(
-    s: &Shared,
-    i: IdentityId,
-    e: EndpointId,
-    rec: &tlsaudit_engine::probe::ProbeRecord,
-    verdict: Verdict,
-) -> Registry {
-    use prometheus_client::metrics::family::Family;
-    type Labels = Vec<(String, String)>;
-    let ep = &s.plan.endpoints()[e.0];
-    let l = EndpointLabels::of(ep);
-    let mut registry = Registry::with_prefix_and_labels(
-        "tlsaudit_probe",
-        [
-            ("cluster".into(), s.plan.inventory.cluster.clone().into()),
-            ("vantage".into(), s.vantage.clone().into()),
-            ("endpoint".into(), l.endpoint.into()),
-            ("component".into(), l.component.into()),
-            ("role".into(), l.role.into()),
-            (
-                "identity".into(),
-                s.plan.identities[i.0].name.clone().into(),
-            ),
-        ]
-        .into_iter(),
-    );
-    let success = Gauge::<i64>::default();
-    success.set(i64::from(matches!(
-        verdict,
-        Verdict::Secure | Verdict::Enforced
-    )));
-    registry.register(
-        "success",
-        "1 when the verdict is what the configuration expects (secure or enforced)",
-        success,
-    );
-    let states = Family::<Labels, Gauge>::default();
-    for v in Verdict::ALL {
-        states
-            .get_or_create(&vec![("verdict".into(), v.as_str().into())])
-            .set(i64::from(v == verdict));
-    }
-    registry.register("verdict", "The probe's verdict as a state set", states);
-    let phases = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-    for (p, secs) in PHASES.iter().zip(phase_seconds(&rec.timings)) {
-        if let Some(secs) = secs {
-            phases
-                .get_or_create(&vec![("phase".into(), (*p).into())])
-                .set(secs);
-        }
-    }
-    registry.register(
-        "phase_duration_seconds",
-        "Duration of each phase of the probe",
-        phases,
-    );
-    if let Some(leaf) = rec.server_chain.first() {
-        let g = Gauge::<i64>::default();
-        g.set(leaf.not_after_unix);
-        registry.register(
-            "server_cert_not_after_timestamp_seconds",
-            "When the server certificate served to this probe expires (Unix time)",
-            g,
-        );
-    }
-    registry
 }
