@@ -59,7 +59,7 @@ fn record(plan: &Plan) -> ProbeRecord {
 /// endpoint for the first identity (the second identity's cells have none).
 fn finished(plan: Plan) -> (Arc<Plan>, Snapshot) {
     let auditor = Auditor::new(plan);
-    let plan = auditor.plan.clone();
+    let plan = auditor.plan();
     let mut snap = (*auditor.snapshot()).clone();
     let rec = Arc::new(record(&plan));
     for id in plan.expected.ids() {

@@ -370,7 +370,7 @@ async fn the_audit_judges_sql_ports_and_the_report_validates() {
         .any(|f| f.code.as_str() == "SQL_PLAINTEXT_UNKNOWN"));
 
     // The JSON report carries the SQL ports and validates against the published schema.
-    let json = tlsaudit_report::Report::build(&auditor.plan, &snap)
+    let json = tlsaudit_report::Report::build(&auditor.plan(), &snap)
         .to_json()
         .unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -401,7 +401,7 @@ async fn the_audit_judges_sql_ports_and_the_report_validates() {
 
     // The table shows them.
     let table = tlsaudit_report::table::render(
-        &tlsaudit_report::Doc::audit(&auditor.plan, &snap),
+        &tlsaudit_report::Doc::audit(&auditor.plan(), &snap),
         tlsaudit_report::text::Style::plain(),
         tlsaudit_report::table::DEFAULT_WIDTH,
     );
@@ -675,7 +675,11 @@ async fn the_dashboard_shows_sql_ports() {
     let b = bench().await;
     let auditor = Auditor::new(Plan::new(inventory(&b)).unwrap());
     auditor.run_round(None).await;
-    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), false);
+    let mut app = App::new(
+        Catalog::from_plan(&auditor.plan()),
+        auditor.snapshot(),
+        false,
+    );
     let screen = |app: &mut App| {
         let mut terminal = Terminal::new(TestBackend::new(140, 60)).unwrap();
         terminal.draw(|f| tui::draw(f, app)).unwrap();

@@ -70,7 +70,7 @@ pub async fn run(args: DemoArgs) -> Result<u8, InputError> {
     let auditor = Auditor::new(input::plan(inv, Vec::new(), &args.audit)?);
     let snap = auditor.run_round(None).await;
     let format = args.format.unwrap_or(ReportFormat::Table);
-    output::write(&Report::build(&auditor.plan, &snap), format, None)?;
+    output::write(&Report::build(&auditor.plan(), &snap), format, None)?;
     if args.keep_running {
         eprintln!(
             "\nthe lab keeps running: tlsaudit report --config {}\npress Ctrl-C to stop it",

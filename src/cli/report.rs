@@ -92,7 +92,7 @@ pub struct SavedFlags {
 /// `--baseline` marked; the exit code follows `--fail-on`.
 fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
     let output = args.output.as_deref();
-    let mut report = Report::build(&auditor.plan, snap);
+    let mut report = Report::build(&auditor.plan(), snap);
     report.vantage.clone_from(&args.saved.vantage);
     if let Some(path) = &args.baseline {
         report.set_baseline(&Report::load(path)?, &path.display().to_string());

@@ -76,7 +76,7 @@ pub async fn run(args: TuiArgs) -> Result<u8, InputError> {
     if !stdout_is_terminal() {
         let auditor = Auditor::new(plan);
         let snap = auditor.run_round(None).await;
-        let report = Report::build(&auditor.plan, &snap);
+        let report = Report::build(&auditor.plan(), &snap);
         output::write(&report, ReportFormat::Json, None)?;
         return Ok(exit_for(&snap, Severity::Critical));
     }

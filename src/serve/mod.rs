@@ -44,7 +44,8 @@ pub struct Settings {
 
 /// What the HTTP handlers read.
 struct Shared {
-    plan: Arc<Plan>,
+    /// The rounds' auditor; its plan (renewed, or reloaded) is also the one `/probe` uses.
+    auditor: Arc<Auditor>,
     vantage: String,
     /// The registry; the round loop updates it, a scrape of a format not encoded yet encodes it.
     metrics: Mutex<Metrics>,
@@ -73,24 +74,24 @@ pub async fn run(plan: Plan, settings: Settings) -> Result<u8, InputError> {
     let local = listener.local_addr().unwrap_or(addr);
     let auditor = Arc::new(Auditor::new(plan));
     let metrics = Mutex::new(Metrics::new(
-        &auditor.plan,
+        &auditor.plan(),
         &settings.vantage,
         settings.interval.as_secs_f64(),
     ));
     let shared = Arc::new(Shared {
-        plan: auditor.plan.clone(),
+        auditor: auditor.clone(),
         vantage: settings.vantage.clone(),
         metrics,
         exposition: RwLock::new([None, None]),
         latest: RwLock::new(None),
         probes: tokio::sync::Semaphore::new(PROBES_ON_DEMAND),
     });
-    let limits = limits(&auditor.plan);
+    let limits = limits(&auditor.plan());
     eprintln!(
         "tlsaudit serve: listening on http://{local} (cluster {}, vantage {}, {} cells, a round every {}, at most {} connections)",
-        auditor.plan.inventory.cluster,
+        auditor.plan().inventory.cluster,
         settings.vantage,
-        auditor.plan.cell_count(),
+        auditor.plan().cell_count(),
         humantime::format_duration(settings.interval),
         limits.max_connections,
     );
@@ -142,7 +143,7 @@ async fn round_loop(auditor: Arc<Auditor>, shared: Arc<Shared>, interval: Durati
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         if let Ok(mut metrics) = shared.metrics.lock() {
-            metrics.update(&auditor.plan, &snap, started.elapsed().as_secs_f64(), end);
+            metrics.update(&auditor.plan(), &snap, started.elapsed().as_secs_f64(), end);
             // The formats scraped so far, each sized as its last encoding; under the metrics
             // lock, so that a scrape's own first encoding cannot interleave.
             let last = shared.exposition.read().map_or([None, None], |g| g.clone());
@@ -155,7 +156,7 @@ async fn round_loop(auditor: Arc<Auditor>, shared: Arc<Shared>, interval: Durati
                 *slot = fresh;
             }
         }
-        let report = report_json(&auditor.plan, &snap, &shared.vantage);
+        let report = report_json(&auditor.plan(), &snap, &shared.vantage);
         drop(snap);
         if let Ok(mut slot) = shared.latest.write() {
             *slot = Some(report);
@@ -329,19 +330,19 @@ async fn probe_handler(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let (i, e) = match probe_target(&s.plan, &query) {
+    let plan = s.auditor.plan();
+    let (i, e) = match probe_target(&plan, &query) {
         Ok(cell) => cell,
         Err(why) => return bad_request(&why),
     };
     let Ok(_permit) = s.probes.acquire().await else {
         return unavailable("shutting down");
     };
-    let plan = &s.plan;
     let rec =
         tlsaudit_engine::probe::probe(plan.spec(e), &plan.identities[i.0].caller, &plan.trust)
             .await;
     let verdict = expect::verdict(&plan.expected[(i, e)], &rec);
-    let registry = metrics::probe_registry(&s.plan, &s.vantage, (i, e), &rec, verdict);
+    let registry = metrics::probe_registry(&plan, &s.vantage, (i, e), &rec, verdict);
     let format = format_of(&headers);
     exposition_response(format, encode(&registry, format, 0))
 }

@@ -69,10 +69,10 @@ pub fn export_json(
 }
 
 /// The dashboard's `e`: [`export_json`] into the current directory, stamped with the time.
-pub fn json_export(plan: Arc<tlsaudit_engine::audit::Plan>) -> ExportFn {
+pub fn json_export(auditor: Arc<Auditor>) -> ExportFn {
     Box::new(move |snap: &Snapshot| {
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        export_json(&plan, snap, std::path::Path::new(""), stamp)
+        export_json(&auditor.plan(), snap, std::path::Path::new(""), stamp)
     })
 }
 
@@ -87,7 +87,7 @@ pub async fn dashboard(
     let baseline = match baseline {
         Some(path) => Some(history::baseline_verdicts(
             &tlsaudit_report::Report::load(path)?,
-            &Catalog::from_plan(&auditor.plan),
+            &Catalog::from_plan(&auditor.plan()),
         )),
         None => None,
     };
@@ -99,7 +99,7 @@ pub async fn dashboard(
     }
     let opts = TuiOptions {
         interval,
-        export: Some(json_export(auditor.plan.clone())),
+        export: Some(json_export(auditor.clone())),
         baseline,
         ..Default::default()
     };
@@ -215,7 +215,7 @@ pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(forward_events(tx));
         let mut app = App::new(
-            Catalog::from_plan(&auditor.plan),
+            Catalog::from_plan(&auditor.plan()),
             auditor.snapshot(),
             opts.color,
         );

@@ -104,7 +104,7 @@ async fn json_report_validates_against_the_published_schema() {
     let inv = Inventory::load(&config).unwrap();
     let auditor = Auditor::new(Plan::new(inv).unwrap());
     let snap = auditor.run_round(None).await;
-    let json = tlsaudit_report::Report::build(&auditor.plan, &snap)
+    let json = tlsaudit_report::Report::build(&auditor.plan(), &snap)
         .to_json()
         .unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -59,7 +59,7 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
     assert!(!Arc::ptr_eq(&pd, &tikv));
     assert_eq!(pd[0].common_name.as_deref(), Some("pd"));
     assert_eq!(tikv[0].common_name.as_deref(), Some("tikv"));
-    assert_eq!(auditor.plan.chains().len(), 2);
+    assert_eq!(auditor.plan().chains().len(), 2);
     // One identity report per caller, too.
     let i = IdentityId(0);
     let a = first.cell(i, EndpointId(0)).record.clone().unwrap();
@@ -68,7 +68,7 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
 
     // The sharing does not show in the report: the streamed JSON is the same text, with the
     // chain and the identity written out in every cell.
-    let report = tlsaudit_report::Report::build(&auditor.plan, &first);
+    let report = tlsaudit_report::Report::build(&auditor.plan(), &first);
     let text = report.to_json().unwrap();
     let mut streamed = Vec::new();
     report.write_json(&mut streamed).unwrap();
@@ -89,7 +89,7 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
     // The next round parses nothing again: the same chains come back.
     let second = auditor.run_round(None).await;
     assert!(Arc::ptr_eq(&pd, &chain(&second, "unlisted", "pd-2")));
-    assert_eq!(auditor.plan.chains().len(), 2);
+    assert_eq!(auditor.plan().chains().len(), 2);
 
     // Both PD endpoints rotate their certificate: once no record refers to the old chain, the
     // round that replaced it evicts it.
@@ -109,7 +109,7 @@ async fn cells_share_one_parsed_chain_and_unreferenced_chains_are_evicted() {
     assert!(Arc::ptr_eq(&new_pd, &chain(&third, "anonymous", "pd-2")));
     assert!(Arc::ptr_eq(&tikv, &chain(&third, "tidb", "tikv-1")));
     assert_eq!(
-        auditor.plan.chains().len(),
+        auditor.plan().chains().len(),
         2,
         "the old PD chain is evicted, the new one and TiKV's are kept"
     );

@@ -242,7 +242,7 @@ async fn the_dashboard_export_never_replaces_a_file() {
     let (_lab, config) = tlsaudit::demo::start().await.unwrap();
     let auditor = Auditor::new(Plan::new(Inventory::load(&config).unwrap()).unwrap());
     auditor.run_round(None).await;
-    let plan = Arc::clone(&auditor.plan);
+    let plan = Arc::clone(&auditor.plan());
     let snap = auditor.snapshot();
     let dir = tempfile::tempdir().unwrap();
 

@@ -80,7 +80,7 @@ async fn the_demo_in_every_shared_format() {
     let auditor = Auditor::new(Plan::new(inv).unwrap());
     let snap = auditor.run_round(None).await;
     lab.stop().await;
-    let doc = Doc::audit(&auditor.plan, &snap);
+    let doc = Doc::audit(&auditor.plan(), &snap);
 
     // Markdown: the snapshot.
     let md = markdown::render(&doc);

@@ -306,7 +306,11 @@ async fn the_dashboard_detail_shows_the_drift() {
     let inv = Inventory::load(&write_inventory(&lab, dir.path(), "")).unwrap();
     let auditor = Arc::new(Auditor::new(Plan::new(inv).unwrap()));
     auditor.run_round(None).await;
-    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), false);
+    let mut app = App::new(
+        Catalog::from_plan(&auditor.plan()),
+        auditor.snapshot(),
+        false,
+    );
     app.layout = tui::Layout::ByIdentity;
     app.sel_identity = app
         .catalog

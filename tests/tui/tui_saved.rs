@@ -35,7 +35,7 @@ fn key(code: KeyCode) -> KeyEvent {
 async fn saved(config: &Path, vantage: &str) -> SavedReport {
     let auditor = Auditor::new(Plan::new(Inventory::load(config).unwrap()).unwrap());
     let snap = auditor.run_round(None).await;
-    let mut report = tlsaudit_report::Report::build(&auditor.plan, &snap);
+    let mut report = tlsaudit_report::Report::build(&auditor.plan(), &snap);
     report.vantage = Some(vantage.to_string());
     let json = report.to_json().unwrap();
     SavedReport::parse(&json, vantage).unwrap()

@@ -38,7 +38,11 @@ async fn audited() -> (Lab, Arc<Auditor>, App) {
     let inventory = Inventory::load(&inventory).expect("inventory");
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
-    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
+    let mut app = App::new(
+        Catalog::from_plan(&auditor.plan()),
+        auditor.snapshot(),
+        true,
+    );
     assert!(app.transposed(), "15 endpoints outnumber 8 identities");
     // These snapshots show the identity-rows layout (`t`).
     app.layout = tui::Layout::ByIdentity;
@@ -124,7 +128,11 @@ async fn findings_view_lists_what_was_not_checked() {
         .expect("scope");
     let auditor = Arc::new(Auditor::new(Plan::new(inventory).expect("plan")));
     auditor.run_round(None).await;
-    let mut app = App::new(Catalog::from_plan(&auditor.plan), auditor.snapshot(), true);
+    let mut app = App::new(
+        Catalog::from_plan(&auditor.plan()),
+        auditor.snapshot(),
+        true,
+    );
     app.handle_key(key(KeyCode::Tab));
     let s = screen(&mut app, 120, 40);
     assert!(s.contains("Not checked (1)"), "{s}");

@@ -206,7 +206,7 @@ pub async fn check(s: Scenario) {
     plan.static_findings = lint;
     let auditor = Arc::new(Auditor::new(plan));
     let snap = auditor.run_round(None).await;
-    let report = tlsaudit_report::Report::build(&auditor.plan, &snap);
+    let report = tlsaudit_report::Report::build(&auditor.plan(), &snap);
     let json = tlsaudit_report::render(
         &report,
         tlsaudit_report::Format::Json,
@@ -247,7 +247,7 @@ pub async fn check(s: Scenario) {
     let dashboard = dashboard(&auditor, snap.clone(), ident, &ep);
     let topology = matches!(s.input, Input::Topology(_));
     let fix = run_fix(&bench, &input, &report_path, topology).await;
-    let outsider_cns = outsider_cns(&auditor.plan);
+    let outsider_cns = outsider_cns(&auditor.plan());
     let faces = Faces {
         report,
         diagnosis,
@@ -286,7 +286,7 @@ fn dashboard(
     ident: &str,
     ep: &str,
 ) -> (Option<Verdict>, String) {
-    let mut app = App::new(Catalog::from_plan(&auditor.plan), snap, false);
+    let mut app = App::new(Catalog::from_plan(&auditor.plan()), snap, false);
     app.layout = tui::Layout::ByIdentity;
     let i = app.catalog.identities.iter().position(|x| x.name == ident);
     let e = app.catalog.endpoints.iter().position(|x| x.name == ep);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::expect::Verdict;
 use crate::probe::ProbeRecord;
 
-/// One cell's state in a snapshot.
-#[derive(Debug, Clone)]
+/// One cell's state in a snapshot (the default: not probed yet).
+#[derive(Debug, Clone, Default)]
 pub struct CellState {
     pub record: Option<Arc<ProbeRecord>>,
     pub verdict: Option<Verdict>,

@@ -663,7 +663,7 @@ mod tests {
     /// The plan's snapshot with every cell's record serving `served` (PEM, leaf first).
     async fn served(plan: Plan, served: &str) -> (Arc<Plan>, Snapshot) {
         let auditor = Auditor::new(plan);
-        let plan = auditor.plan.clone();
+        let plan = auditor.plan();
         // A refused connection on loopback gives a real record; the chain is the served one.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

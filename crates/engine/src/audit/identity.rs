@@ -54,6 +54,10 @@ pub fn extra_names(inv: &Inventory) -> Vec<&'static str> {
     .collect()
 }
 
+/// How long the certificates minted at run time are valid, in days. They are renewed at half
+/// that ([`AuditIdentity::renewal_due`]), so a session never meets one that is about to expire.
+pub const MINTED_DAYS: i64 = 7;
+
 /// Who a caller is, for what it should meet (docs/judgment.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "standing", content = "component")]
@@ -111,6 +115,18 @@ impl AuditIdentity {
         }
     }
 
+    /// Whether this identity was minted at run time and has reached half its validity at `now`
+    /// (Unix seconds): the auditor then mints it again.
+    pub fn renewal_due(&self, now: i64) -> bool {
+        if !self.kind.is_extra() {
+            return false;
+        }
+        self.caller.identity.leaf.as_ref().is_some_and(|leaf| {
+            let half = leaf.not_before_unix + (leaf.not_after_unix - leaf.not_before_unix) / 2;
+            now >= half
+        })
+    }
+
     /// Who the caller is: an outsider by kind or declaration, else a component, TiUP's client
     /// (a CN ending in `-client`), or unknown.
     pub fn standing(&self) -> Standing {
@@ -162,8 +178,13 @@ pub fn extra_identities(
             .iter()
             .find_map(|i| i.caller.identity.cn().map(str::to_string))
             .unwrap_or_else(|| "tidb".to_string());
-        let identity =
-            Ca::generate("tlsaudit throwaway", 1)?.identity("foreign", &cn, &[], false, 1)?;
+        let identity = Ca::generate("tlsaudit throwaway", 1)?.identity(
+            "foreign",
+            &cn,
+            &[],
+            false,
+            MINTED_DAYS,
+        )?;
         identities.push(AuditIdentity::extra(
             "foreign",
             IdentityKind::Foreign,
@@ -200,7 +221,10 @@ pub fn extra_identities(
             "unlisted",
             IdentityKind::Unlisted,
             None,
-            Caller::new(ca.identity("unlisted", &cn, &[], false, 1)?, trust),
+            Caller::new(
+                ca.identity("unlisted", &cn, &[], false, MINTED_DAYS)?,
+                trust,
+            ),
         ));
     }
     for c in minted {
@@ -212,7 +236,7 @@ pub fn extra_identities(
             name,
             IdentityKind::Minted,
             Some(c),
-            Caller::new(ca.identity(name, name, &[], true, 1)?, trust),
+            Caller::new(ca.identity(name, name, &[], true, MINTED_DAYS)?, trust),
         ));
     }
     Ok(identities)

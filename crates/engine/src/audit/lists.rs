@@ -573,7 +573,7 @@ client_auth = "required"
             static_findings: Vec::new(),
             not_checked: Vec::new(),
             specs,
-            chains: ChainCache::new(),
+            chains: std::sync::Arc::new(ChainCache::new()),
         }
     }
 

@@ -20,7 +20,7 @@ pub mod plan;
 pub mod sql;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -41,42 +41,61 @@ fn now_rfc3339() -> String {
 }
 
 /// Runs rounds of probes and publishes snapshots.
+///
+/// Its plan can be replaced between rounds: by [`Auditor::replace_plan`] (a reloaded inventory)
+/// and by the auditor itself when the identities it minted reach half their validity (each
+/// round starts by renewing them; see [`Plan::renewed`]).
 pub struct Auditor {
-    pub plan: Arc<Plan>,
+    plan: RwLock<Arc<Plan>>,
     tx: watch::Sender<Arc<Snapshot>>,
 }
 
 impl Auditor {
     pub fn new(plan: Plan) -> Auditor {
-        let endpoints = plan.inventory.endpoints.len();
-        let snapshot = Snapshot {
-            cluster: plan.inventory.cluster.clone(),
-            round: 0,
-            running: false,
-            total: 0,
-            done: 0,
-            started_at: None,
-            finished_at: None,
-            identity_names: plan.identities.iter().map(|i| i.name.clone()).collect(),
-            endpoint_names: plan
-                .inventory
-                .endpoints
-                .iter()
-                .map(|e| e.name.clone())
-                .collect(),
-            cells: Matrix::from_fn(plan.identities.len(), endpoints, |_, _| CellState {
-                record: None,
-                verdict: None,
-                changed: false,
-                rotated: false,
-            }),
-            findings: Vec::new(),
-            drift: Vec::new(),
-        };
+        let snapshot = carried_over(&plan, None);
         let (tx, _) = watch::channel(Arc::new(snapshot));
         Auditor {
-            plan: Arc::new(plan),
+            plan: RwLock::new(Arc::new(plan)),
             tx,
+        }
+    }
+
+    /// The plan the next round runs.
+    pub fn plan(&self) -> Arc<Plan> {
+        match self.plan.read() {
+            Ok(plan) => plan.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Run the next rounds with `plan` (a reloaded inventory). The cells of the identities and
+    /// endpoints both plans name keep their last record, so that the next round still sees
+    /// what changed; the others start empty. Call it between rounds.
+    pub fn replace_plan(&self, plan: Plan) {
+        let snapshot = carried_over(&plan, Some(&self.snapshot()));
+        self.set_plan(plan);
+        self.tx.send_replace(Arc::new(snapshot));
+    }
+
+    fn set_plan(&self, plan: Plan) {
+        match self.plan.write() {
+            Ok(mut slot) => *slot = Arc::new(plan),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(plan),
+        }
+    }
+
+    /// Renew the identities this audit minted once they reach half their validity (a long
+    /// `serve` or dashboard session outlives a certificate minted at start). A renewal that
+    /// fails (the CA key became unreadable) is logged and the old identities are kept: they
+    /// stay valid for the other half.
+    pub fn renew_identities(&self, now: i64) {
+        match self.plan().renewed(now) {
+            Ok(None) => {}
+            Ok(Some(plan)) => {
+                tracing::info!("renewed the identities minted at run time");
+                self.set_plan(plan);
+            }
+            Err(e) => tracing::warn!("cannot renew the identities minted at run time: {e}"),
         }
     }
 
@@ -90,7 +109,8 @@ impl Auditor {
 
     /// Run one round over every cell, or over `only`. Returns the final snapshot.
     pub async fn run_round(&self, only: Option<Vec<CellId>>) -> Arc<Snapshot> {
-        let plan = self.plan.clone();
+        self.renew_identities(time::OffsetDateTime::now_utc().unix_timestamp());
+        let plan = self.plan();
         let mut cells: Vec<CellId> = only.unwrap_or_else(|| plan.expected.ids().collect());
         // The probes that wait longest start first, so that their waits overlap the rest of the
         // round instead of making its tail: a caller without a certificate is the one whose
@@ -153,6 +173,32 @@ impl Auditor {
         // drop the chains no record refers to any more.
         plan.chains.evict_unreferenced();
         snap
+    }
+}
+
+/// The snapshot before the first round of `plan`: every cell empty, or, given the snapshot of
+/// an earlier plan, the cells both name as they were (by identity and endpoint name).
+fn carried_over(plan: &Plan, old: Option<&Snapshot>) -> Snapshot {
+    let identity_names: Vec<String> = plan.identities.iter().map(|i| i.name.clone()).collect();
+    let endpoint_names: Vec<String> = plan.endpoints().iter().map(|e| e.name.clone()).collect();
+    let cells = Matrix::from_fn(identity_names.len(), endpoint_names.len(), |i, e| {
+        old.and_then(|o| o.cell_named(&identity_names[i.0], &endpoint_names[e.0]))
+            .cloned()
+            .unwrap_or_default()
+    });
+    Snapshot {
+        cluster: plan.inventory.cluster.clone(),
+        round: old.map_or(0, |o| o.round),
+        running: false,
+        total: 0,
+        done: 0,
+        started_at: old.and_then(|o| o.started_at.clone()),
+        finished_at: old.and_then(|o| o.finished_at.clone()),
+        identity_names,
+        endpoint_names,
+        cells,
+        findings: Vec::new(),
+        drift: Vec::new(),
     }
 }
 
@@ -317,7 +363,7 @@ mod tests {
         let auditor = Auditor::new(plan);
         let snap = auditor.run_round(None).await;
         assert_eq!(snap.done, snap.total);
-        for id in auditor.plan.expected.ids() {
+        for id in auditor.plan().expected.ids() {
             let cell = &snap.cells[id];
             assert_eq!(cell.verdict, Some(Verdict::Error));
             let summary = &cell.record.as_ref().unwrap().outcome.summary;

@@ -2,6 +2,8 @@
 //! probe of each endpoint, what is not checked), loaded once and shared by every round, and the
 //! [`Snapshot`] every front end reads.
 
+use std::sync::Arc;
+
 use super::cell::CellState;
 use super::drift;
 use super::expect::{self, Expected, Verdict};
@@ -87,7 +89,8 @@ pub struct Plan {
     pub(super) specs: Vec<ProbeSpec>,
     /// The server chains the rounds saw, parsed once and shared by every cell (and round)
     /// that sees the same chain; pruned after each round.
-    pub(super) chains: ChainCache,
+    /// Shared with the plan that renews this one's minted identities ([`Plan::renewed`]).
+    pub(super) chains: Arc<ChainCache>,
 }
 
 impl Plan {
@@ -114,8 +117,47 @@ impl Plan {
             static_findings,
             not_checked,
             specs,
-            chains: ChainCache::new(),
+            chains: Arc::new(ChainCache::new()),
         })
+    }
+
+    /// This plan with the identities it minted renewed, when one of them has reached half its
+    /// validity at `now` (Unix seconds); `None` while none has. Every identity minted at run time
+    /// is minted again (the same names and CNs: the expectations do not change); the rest of the
+    /// plan is shared.
+    pub fn renewed(&self, now: i64) -> Result<Option<Plan>, InputError> {
+        if !self.identities.iter().any(|id| id.renewal_due(now)) {
+            return Ok(None);
+        }
+        let configured: Vec<AuditIdentity> = self
+            .identities
+            .iter()
+            .filter(|id| !id.kind.is_extra())
+            .cloned()
+            .collect();
+        let mut identities = configured.clone();
+        identities.extend(extra_identities(&self.inventory, &self.trust, &configured)?);
+        let same = identities.len() == self.identities.len()
+            && identities
+                .iter()
+                .zip(&self.identities)
+                .all(|(a, b)| a.name == b.name);
+        if !same {
+            return Err(InputError::usage(
+                "the identities minted again are not the ones minted at start",
+                "report this as a bug",
+            ));
+        }
+        Ok(Some(Plan {
+            inventory: self.inventory.clone(),
+            trust: self.trust.clone(),
+            identities,
+            expected: self.expected.clone(),
+            static_findings: self.static_findings.clone(),
+            not_checked: self.not_checked.clone(),
+            specs: self.specs.clone(),
+            chains: self.chains.clone(),
+        }))
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
@@ -213,6 +255,13 @@ impl Snapshot {
         &self.cells[(identity, endpoint)]
     }
 
+    /// The cell of the identity and endpoint so named, if this snapshot has them.
+    pub fn cell_named(&self, identity: &str, endpoint: &str) -> Option<&CellState> {
+        let i = self.identity_names.iter().position(|n| n == identity)?;
+        let e = self.endpoint_names.iter().position(|n| n == endpoint)?;
+        Some(&self.cells[(IdentityId(i), EndpointId(e))])
+    }
+
     /// Count of each verdict.
     pub fn counts(&self) -> Vec<(Verdict, usize)> {
         Verdict::ALL
@@ -224,5 +273,72 @@ impl Snapshot {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::IdentityKind;
+    use crate::pki::mint::Ca;
+
+    /// A plan with a CA key: it mints `foreign`, `unlisted` and a `tikv` identity.
+    fn minting_plan(dir: &std::path::Path) -> Plan {
+        let ca = Ca::generate("t", 1).unwrap();
+        std::fs::write(dir.join("ca.crt"), &ca.pem).unwrap();
+        std::fs::write(dir.join("ca.key"), ca.new_key_pem.as_deref().unwrap()).unwrap();
+        let text = "[cluster]\nname = \"t\"\nca = \"ca.crt\"\nca_key = \"ca.key\"\n[[endpoints]]\nname = \"pd-1\"\ncomponent = \"pd\"\naddress = \"127.0.0.1:1\"\nallowed_cn = [\"tidb\"]\n";
+        let mut inv = Inventory::parse(text, &dir.join("t.toml")).unwrap();
+        // As a topology whose TiKV certificate is not readable here asks.
+        inv.options.minted = vec![crate::profile::Component::Tikv];
+        Plan::new(inv).unwrap()
+    }
+
+    fn fingerprints(plan: &Plan) -> Vec<(String, Option<String>)> {
+        plan.identities
+            .iter()
+            .map(|id| {
+                let leaf = id.caller.identity.leaf.as_ref();
+                (id.name.clone(), leaf.map(|l| l.sha256.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn minted_identities_are_renewed_at_half_their_validity_and_nothing_else_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = minting_plan(dir.path());
+        let extra: Vec<&AuditIdentity> = plan
+            .identities
+            .iter()
+            .filter(|i| i.kind.is_extra())
+            .collect();
+        let names: Vec<&str> = extra.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["anonymous", "foreign", "unlisted", "tikv"]);
+        let leaf = extra[1].caller.identity.leaf.as_ref().unwrap();
+        let days = (leaf.not_after_unix - leaf.not_before_unix) / 86_400;
+        assert_eq!(days, super::super::identity::MINTED_DAYS, "{leaf:?}");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!(
+            plan.renewed(now).unwrap().is_none(),
+            "nothing is due at start"
+        );
+        let later = now + 4 * 86_400;
+        let renewed = plan.renewed(later).unwrap().expect("due after 4 days");
+        let (before, after) = (fingerprints(&plan), fingerprints(&renewed));
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(a.0, b.0);
+            let kind = plan.identities.iter().find(|i| i.name == a.0).unwrap().kind;
+            let minted = matches!(
+                kind,
+                IdentityKind::Foreign | IdentityKind::Unlisted | IdentityKind::Minted
+            );
+            assert_eq!(a.1 != b.1, minted, "{} renewed only when minted", a.0);
+        }
+        assert_eq!(renewed.expected, plan.expected);
+        assert!(
+            renewed.renewed(now).unwrap().is_none(),
+            "the renewed ones are fresh"
+        );
     }
 }

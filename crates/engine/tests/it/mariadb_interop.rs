@@ -475,7 +475,7 @@ async fn mariadb_tls_and_require_secure_transport() {
     assert!(!c
         .iter()
         .any(|(code, _, _)| *code == "SQL_PLAINTEXT_UNKNOWN"));
-    assert!(!format!("{:?}", auditor.plan.inventory).contains(PASSWORD));
+    assert!(!format!("{:?}", auditor.plan().inventory).contains(PASSWORD));
 
     drop((on, off, none));
     lab.stop().await;
