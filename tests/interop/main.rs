@@ -5,5 +5,6 @@
 
 mod generic_mtls;
 mod openssl_interop;
+mod serve_clock;
 mod serve_limits;
 mod serve_prometheus;

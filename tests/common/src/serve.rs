@@ -43,9 +43,15 @@ impl Serve {
 
 /// Start `tlsaudit serve --listen 127.0.0.1:0 ARGS` and read the address it prints.
 pub fn serve(args: &[&str]) -> Serve {
+    serve_with_env(args, &[])
+}
+
+/// [`serve`] with these environment variables set for the process.
+pub fn serve_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
     let mut child = crate::bin()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
