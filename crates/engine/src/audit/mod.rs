@@ -350,14 +350,55 @@ mod tests {
     use crate::inventory::Inventory;
     use crate::pki::mint::Ca;
 
+    /// A plan of `endpoints` (name, port) over a CA written into `dir`.
+    fn plan_of(dir: &std::path::Path, endpoints: &[(&str, u16)]) -> Plan {
+        if !dir.join("ca.crt").exists() {
+            let ca = Ca::generate("t", 1).unwrap();
+            std::fs::write(dir.join("ca.crt"), &ca.pem).unwrap();
+        }
+        let mut text = "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[probe]\nforeign = false\nunlisted = false\n".to_string();
+        for (name, port) in endpoints {
+            text.push_str(&format!("[[endpoints]]\nname = \"{name}\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:{port}\"\n"));
+        }
+        Plan::new(Inventory::parse(&text, &dir.join("t.toml")).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_replaced_plan_keeps_the_records_of_the_cells_both_plans_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_held, refused) = {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let port = s.local_addr().unwrap().port();
+            (s, port)
+        };
+        let auditor = Auditor::new(plan_of(dir.path(), &[("a", refused), ("b", refused)]));
+        let before = auditor.run_round(None).await;
+        assert_eq!(before.round, 1);
+        auditor.replace_plan(plan_of(dir.path(), &[("b", refused), ("c", refused)]));
+        assert_eq!(auditor.plan().endpoints()[1].name, "c");
+        let now = auditor.snapshot();
+        assert_eq!(now.endpoint_names, ["b", "c"]);
+        assert_eq!(now.round, 1, "the round count goes on");
+        let kept = now.cell_named("anonymous", "b").unwrap();
+        let old = before.cell_named("anonymous", "b").unwrap();
+        assert!(Arc::ptr_eq(
+            kept.record.as_ref().unwrap(),
+            old.record.as_ref().unwrap()
+        ));
+        assert!(now.cell_named("anonymous", "c").unwrap().record.is_none());
+        let after = auditor.run_round(None).await;
+        assert_eq!(after.round, 2);
+        assert!(after
+            .cells
+            .iter()
+            .all(|c| c.verdict == Some(Verdict::Unreachable)));
+    }
+
     #[tokio::test]
     async fn a_panicking_probe_is_an_error_cell_with_a_finding() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = Ca::generate("t", 1).unwrap();
-        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
-        let text = "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[probe]\nforeign = false\nunlisted = false\n[[endpoints]]\nname = \"tikv-1\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\n";
-        let inv = Inventory::parse(text, &dir.path().join("t.toml")).unwrap();
-        let mut plan = Plan::new(inv).unwrap();
+        let mut plan = plan_of(dir.path(), &[("tikv-1", 1)]);
         // A deadline past the clock's range (the loaders refuse it): the probe panics.
         plan.specs[0].timeouts.connect = std::time::Duration::MAX;
         let auditor = Auditor::new(plan);
