@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tlsaudit_engine::audit::{Finding, Plan};
 use tlsaudit_engine::error::InputError;
+use tlsaudit_engine::inventory::rotation::Manifest;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::probe::mysql::MysqlAccount;
 use tlsaudit_engine::profile::{Component, Version};
@@ -76,6 +77,10 @@ pub struct AuditFlags {
     /// and a log line on the server when it is refused).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
+    /// The manifest `tlsaudit rotate` wrote (OUT/rotation.json): an endpoint that does not serve
+    /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
+    #[arg(long, value_name = "FILE")]
+    pub expect_rotation: Option<PathBuf>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -163,6 +168,11 @@ pub fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> 
     inv.options.allow_unreachable |= flags.allow_unreachable;
     if let Some(r) = flags.rate {
         inv.options.rate = Some(r);
+    }
+    if let Some(path) = &flags.expect_rotation {
+        // Before the scope: an instance outside it is left out by the scope, not unmatched.
+        let notes = Manifest::load(path)?.apply(inv, path);
+        inv.options.scope_notes.extend(notes);
     }
     inv.restrict(&tlsaudit_engine::inventory::Scope {
         components: flags.only_component.clone(),

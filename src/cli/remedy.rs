@@ -2,7 +2,7 @@
 //! (arguments and the text people read).
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::remedy::{self, CaSource, InitOptions, InitOutput};
@@ -442,62 +442,109 @@ pub fn run_rotate(args: &RotateArgs) -> Result<u8, InputError> {
             force: args.force,
         },
     )?;
-    emit(&render_rotate(&out, &args.topology));
+    emit(&render_rotate(&out, &args.topology, &args.ca_cert));
     Ok(0)
 }
 
-/// The rolling order with the check after each step.
-pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &std::path::Path) -> String {
+/// The rolling order: for each instance the commands that copy its new files, reload it and
+/// check it, every placeholder filled from the inputs (the TiUP folder is `--ca-cert`'s).
+pub fn render_rotate(o: &remedy::rotate::RotateOutput, topology: &Path, ca_cert: &Path) -> String {
+    let tls = ca_cert.parent().unwrap_or(Path::new("."));
+    let audit = format!(
+        "tlsaudit report --topology {} --tls-dir {}",
+        path_word(topology),
+        path_word(tls)
+    );
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "tlsaudit rotate: cluster {}, {} new certificate(s) from the same CA, into {}",
+        "tlsaudit rotate: cluster {}, {} new certificate(s) from the same CA, into {}\nwhat was issued: {} (the audit's --expect-rotation)",
         inert(&o.cluster),
         o.steps.len(),
-        o.out.display()
+        o.out.display(),
+        o.manifest.display()
     );
     let _ = writeln!(
         t,
-        "\nbefore: tlsaudit report --topology {} --tls-dir <tls> --format json -o before.json",
-        inert(&path_word(topology))
+        "\nbefore: {} --format json -o before.json",
+        inert(&audit)
     );
     let _ = writeln!(
         t,
-        "the CA is unchanged: no restart; each component reads its new certificate for new connections\n(TiKV's status port only after a handshake error: reload TiKV if its status port still serves the old one)"
+        "the CA is unchanged: no restart; each component reads its new certificate for new connections\n(TiKV's status port only after a handshake error: the reload below covers it)"
     );
-    for (n, s) in o.steps.iter().enumerate() {
-        if s.node.is_empty() {
-            let _ = writeln!(
-                t,
-                "\n{}. TiUP's client: replace tls/client.crt and tls/client.pem with {} and {}",
-                n + 1,
-                s.cert.display(),
-                s.key.display()
-            );
+    let gate = format!(
+        "{audit} --expect-rotation {} --baseline before.json --fail-on warning",
+        path_word(&o.manifest)
+    );
+    for (n, step) in o.steps.iter().enumerate() {
+        let _ = writeln!(t);
+        rotate_step(&mut t, n + 1, o, step, tls);
+        let scope: String = step
+            .endpoints
+            .iter()
+            .map(|e| format!(" --endpoint {}", shell_quote(e)))
+            .collect();
+        let outcome = if step.node.is_empty() {
+            "exit 0: the rotation is complete; exit 1: an instance does not serve its new certificate (ROTATION_NOT_APPLIED) or a finding appeared"
         } else {
-            let _ = writeln!(
-                t,
-                "\n{}. {} ({}): copy {} and {} to {}/tls/ on {} (keep the file names)",
-                n + 1,
-                inert(&s.instance),
-                inert(&s.node),
-                s.cert.display(),
-                s.key.display(),
-                // The topology gives every instance's deploy dir (its own, or TiUP's default).
-                inert(s.deploy_dir.as_deref().unwrap_or("<deploy_dir>")),
-                inert(&s.host)
-            );
-        }
+            "exit 0: go on; exit 1: it does not serve its new certificate (ROTATION_NOT_APPLIED) or a finding appeared: stop and fix it first"
+        };
         let _ = writeln!(
             t,
-            "   check: tlsaudit report --topology {} --tls-dir <tls> --baseline before.json\n          expect ~ (rotated) on {} and no new finding; stop and restore the old files if not",
-            inert(&path_word(topology)),
-            if s.node.is_empty() { "nothing (the client is not a server)".to_string() } else { inert(&s.instance) }
+            "   check:  {}{}\n           {outcome}",
+            inert(&gate),
+            inert(&scope)
         );
     }
     let _ = writeln!(
         t,
-        "\nat the end: tlsaudit report ... --format json -o after.json; tlsaudit diff before.json after.json\n(server certificates changed, no verdict changed)"
+        "\nat the end: {} --expect-rotation {} --format json -o after.json; tlsaudit diff before.json after.json\n(server certificates changed, no verdict changed)",
+        inert(&audit),
+        inert(&path_word(&o.manifest))
     );
     t
+}
+
+/// One step's copy and reload commands.
+fn rotate_step(
+    t: &mut String,
+    n: usize,
+    o: &remedy::rotate::RotateOutput,
+    step: &remedy::rotate::Step,
+    tls: &Path,
+) {
+    let cluster = Some(o.cluster.as_str());
+    if step.node.is_empty() {
+        let _ = writeln!(t, "{n}. TiUP's client certificate, on this machine:");
+        for (file, name) in [(&step.cert, "client.crt"), (&step.key, "client.pem")] {
+            let _ = writeln!(
+                t,
+                "   copy:   cp {} {}",
+                inert(&path_word(file)),
+                inert(&path_word(&tls.join(name)))
+            );
+        }
+        return;
+    }
+    let _ = writeln!(t, "{n}. {} ({}):", inert(&step.instance), inert(&step.node));
+    // The topology gives every instance's deploy dir (its own, or TiUP's default).
+    let remote = step.deploy_dir.as_deref().unwrap_or("<deploy_dir>");
+    for file in [&step.cert, &step.key] {
+        let name = file
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        let push = tlsaudit_engine::tiup::push_command(
+            cluster,
+            &file.display().to_string(),
+            &format!("{}/tls/{name}", remote.trim_end_matches('/')),
+            &step.node,
+        );
+        let _ = writeln!(t, "   copy:   {}", inert(&push));
+    }
+    let _ = writeln!(
+        t,
+        "   reload: {}",
+        inert(&tlsaudit_engine::tiup::reload_command(cluster, &step.node))
+    );
 }

@@ -12,6 +12,7 @@ mod fix_lab;
 mod init_lab;
 mod merge;
 mod one_truth;
+mod rotation_gate;
 mod scenarios;
 mod tiup_import;
 mod tiup_minted;

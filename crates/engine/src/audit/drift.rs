@@ -106,6 +106,67 @@ pub struct Drift {
     /// Why a file was not compared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The served leaf against the one a rotation issued (`--expect-rotation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationDrift>,
+}
+
+/// The served leaf against the one the rotation manifest says the instance was issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationDrift {
+    pub state: RotationState,
+    /// The leaf the rotation issued.
+    pub issued: LeafRef,
+    /// The manifest (its path) and the instance it names.
+    pub manifest: String,
+    pub instance: String,
+}
+
+/// Whether an endpoint serves what the rotation issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationState {
+    /// It serves the issued leaf.
+    Applied,
+    /// It serves another leaf (`ROTATION_NOT_APPLIED`).
+    NotApplied,
+    /// No probe saw a server certificate: not compared.
+    NotServed,
+}
+
+impl RotationDrift {
+    fn of(expected: &crate::inventory::rotation::Expected, served: Option<&CertSummary>) -> Self {
+        let state = match served {
+            None => RotationState::NotServed,
+            Some(s) if s.sha256 == expected.leaf.sha256 => RotationState::Applied,
+            Some(_) => RotationState::NotApplied,
+        };
+        RotationDrift {
+            state,
+            issued: LeafRef {
+                sha256: expected.leaf.sha256.clone(),
+                serial: expected.leaf.serial.clone(),
+                not_after: expected.leaf.not_after.clone(),
+            },
+            manifest: expected.manifest.display().to_string(),
+            instance: expected.instance.clone(),
+        }
+    }
+
+    /// The comparison in words, for the table and the dashboard's detail.
+    fn describe(&self, served: Option<&LeafRef>) -> String {
+        match (self.state, served) {
+            (RotationState::Applied, _) => format!(
+                "rotation: serves the certificate {} issued (serial {})",
+                self.manifest, self.issued.serial
+            ),
+            (RotationState::NotApplied, Some(s)) => format!(
+                "rotation: NOT APPLIED: serves serial {} (notAfter {}), the rotation issued serial {} (notAfter {})",
+                s.serial, s.not_after, self.issued.serial, self.issued.not_after
+            ),
+            _ => "rotation: no certificate served to compare with the issued one".to_string(),
+        }
+    }
 }
 
 impl Drift {
@@ -145,6 +206,9 @@ impl Drift {
             CaDrift::NotConfigured => None,
         };
         out.extend(ca);
+        if let Some(r) = &self.rotation {
+            out.push(r.describe(self.served.as_ref()));
+        }
         if let (Some(days), Some(s)) = (self.days_left, &self.served) {
             out.push(if days < 0 {
                 format!(
@@ -235,7 +299,7 @@ pub fn check(
         .iter()
         .enumerate()
         .map(|(e, ep)| {
-            (ep.cert_file.is_some() || ep.ca_file.is_some()).then(|| {
+            (ep.cert_file.is_some() || ep.ca_file.is_some() || ep.rotation.is_some()).then(|| {
                 let ca = ep.ca_file.as_deref().and_then(|p| cas.get(p));
                 endpoint(cells, identities, EndpointId(e), ep, ca, now)
             })
@@ -293,6 +357,7 @@ fn endpoint(
         refused: Vec::new(),
         days_left: served.map(|s| (s.not_after_unix - now).div_euclid(86_400)),
         problems: Vec::new(),
+        rotation: ep.rotation.as_ref().map(|r| RotationDrift::of(r, served)),
     };
     match ca {
         Some(Ok(ca)) => {
@@ -523,10 +588,61 @@ fn restart(inv: &Inventory, ep: &Endpoint) -> String {
     }
 }
 
+/// `ROTATION_NOT_APPLIED`: the endpoint serves another leaf than the rotation issued for its
+/// instance. The fix copies the instance's new files to its host and reloads it (the copy
+/// cannot be told apart from the reload from here: TiUP keeps no copy of the instance's files).
+fn rotation_finding(inv: &Inventory, ep: &Endpoint, d: &Drift) -> Option<Finding> {
+    let (Some(r), Some(s), Some(expected)) = (&d.rotation, &d.served, &ep.rotation) else {
+        return None;
+    };
+    if r.state != RotationState::NotApplied {
+        return None;
+    }
+    let cluster = tiup_cluster(inv).or(Some(inv.cluster.as_str()));
+    let copy = match &expected.remote_dir {
+        Some(dir) => {
+            let cert = expected.cert.display().to_string();
+            let file = expected
+                .cert
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+            format!(
+                "`{}` (and its key beside it)",
+                crate::tiup::push_command(cluster, &cert, &format!("{dir}/{file}"), &expected.node)
+            )
+        }
+        None => format!(
+            "{} and its key to the instance's tls folder on {}",
+            expected.cert.display(),
+            ep.host()
+        ),
+    };
+    Some(
+        Finding::new(
+            Code::RotationNotApplied,
+            Severity::Warning,
+            format!(
+                "{} still serves serial {} (notAfter {}), not serial {} that the rotation issued for {}",
+                ep.name, s.serial, s.not_after, r.issued.serial, r.instance
+            ),
+            format!(
+                "served sha256 {}, issued sha256 {} ({})",
+                s.sha256, r.issued.sha256, r.manifest
+            ),
+            format!(
+                "if the new files are not on its host yet, copy them: {copy}; then reload the instance: `{}`",
+                reload_command(cluster, &expected.node)
+            ),
+        )
+        .endpoint(ep.name.clone()),
+    )
+}
+
 /// The findings of the `drift` of the inventory's endpoints (by index).
 pub(super) fn findings(inv: &Inventory, drift: &[Option<Drift>], out: &mut Vec<Finding>) {
     for (ep, d) in inv.endpoints.iter().zip(drift) {
         let Some(d) = d else { continue };
+        out.extend(rotation_finding(inv, ep, d));
         if let (CertDrift::NotReloaded, Some(s), Some(f), Some(path)) =
             (d.cert, &d.served, &d.file, &d.cert_file)
         {

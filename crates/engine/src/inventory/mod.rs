@@ -13,6 +13,7 @@ use crate::error::InputError;
 use crate::probe::{validate_address, Protocol, Timeouts};
 
 pub mod names;
+pub mod rotation;
 mod scope;
 use crate::profile::{self, CertPolicy, ClientAuth, Component, Policy, Profile, Role, Version};
 pub use scope::Scope;
@@ -153,6 +154,9 @@ pub struct Endpoint {
     /// The CA file the component is configured with (`ca_file`), for the drift check: the CA
     /// is read only at start.
     pub ca_file: Option<PathBuf>,
+    /// The leaf a rotation issued for the endpoint's instance (`--expect-rotation`): the drift
+    /// check compares it with the certificate the endpoint serves.
+    pub rotation: Option<rotation::Expected>,
 }
 
 impl Endpoint {
@@ -512,6 +516,7 @@ impl Ctx<'_> {
             needed_by,
             cert_file: e.cert_file.map(|p| self.resolve(&p)),
             ca_file: e.ca_file.map(|p| self.resolve(&p)),
+            rotation: None,
         })
     }
 

@@ -169,6 +169,18 @@ pub fn reload_command(cluster: Option<&str>, node: &str) -> String {
     )
 }
 
+/// `tiup cluster push <name> <local> <remote> -N <host:port>`: copy one file from the control
+/// machine to one instance's host (every argument shell-quoted).
+pub fn push_command(cluster: Option<&str>, local: &str, remote: &str, node: &str) -> String {
+    format!(
+        "tiup cluster push {} {} {} -N {}",
+        cluster_arg(cluster),
+        shell_quote(local),
+        shell_quote(remote),
+        shell_quote(node)
+    )
+}
+
 /// The cluster's name as a TiUP command's argument: shell-quoted when the input says it,
 /// `<cluster>` when it does not.
 pub fn cluster_arg(cluster: Option<&str>) -> String {
@@ -192,6 +204,10 @@ mod tests {
         assert_eq!(
             reload_command(None, "h:1"),
             "tiup cluster reload <cluster> -N h:1"
+        );
+        assert_eq!(
+            push_command(Some("prod"), "out/a b.crt", "/d/tls/tikv.crt", "h:1"),
+            "tiup cluster push prod 'out/a b.crt' /d/tls/tikv.crt -N h:1"
         );
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");

@@ -24,7 +24,7 @@ use crate::inventory::{AuditOptions, Endpoint, IdentityEntry, Inventory};
 use crate::probe::{validate_address, Protocol};
 use crate::profile::{self, Component, ConfigFile, Role, Version};
 pub use list_layer::{
-    cluster_arg, list_layer, node_id, reload_command, shell_quote, ListLayer, Spot,
+    cluster_arg, list_layer, node_id, push_command, reload_command, shell_quote, ListLayer, Spot,
 };
 pub use tree::Pos;
 
@@ -583,6 +583,7 @@ impl Cluster {
                     needed_by: Vec::new(),
                     cert_file,
                     ca_file,
+                    rotation: None,
                 });
             }
         }

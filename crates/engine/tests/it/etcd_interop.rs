@@ -134,6 +134,7 @@ async fn etcd_peer_port_enforces_its_allowed_cn() {
             needed_by: Vec::new(),
             cert_file: None,
             ca_file: None,
+            rotation: None,
         }],
         options: AuditOptions::default(),
     };

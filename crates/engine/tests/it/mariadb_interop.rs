@@ -402,6 +402,7 @@ async fn mariadb_tls_and_require_secure_transport() {
         needed_by: Vec::new(),
         cert_file: None,
         ca_file: None,
+        rotation: None,
     };
     let inventory = |account: Option<MysqlAccount>| Inventory {
         origin: tlsaudit_engine::inventory::Origin::Inventory,
