@@ -69,6 +69,7 @@ pub fn not_checked(inv: &Inventory) -> Vec<String> {
         ));
     }
     out.extend(drift::not_checked(&inv.endpoints));
+    out.extend(drift::not_compared(inv));
     out
 }
 
