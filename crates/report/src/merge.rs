@@ -1,9 +1,14 @@
 //! `tlsaudit merge`: the reports of one cluster taken from several vantage points (racks,
 //! hosts, zones; `serve --vantage`, `report --vantage`) combined into one report of the same
-//! schema. Each cell carries what every vantage point saw (`by_vantage`) and shows the worst
-//! verdict by the engine's order ([`Verdict::badness`]); findings are the union, each tagged
-//! with the vantage points that raised it, plus a `VANTAGE_DISAGREE` finding per link whose
-//! verdicts differ between vantage points (a firewall, route or DNS difference).
+//! schema. Each cell carries what every vantage point saw (`by_vantage`, including those that
+//! did not try it and why) and shows the worst verdict by the engine's order
+//! ([`Verdict::badness`]); findings are the union, each tagged with the vantage points that
+//! raised it, plus one `VANTAGE_DISAGREE` finding per endpoint whose vantage points saw
+//! different verdicts (a firewall, route or DNS difference) or dialed it at different
+//! addresses (their inventories differ: the verdicts may be of different servers). An endpoint
+//! dialed at different addresses keeps each in `addresses`, and every fix about it says which
+//! vantage point's address it names. Identities and endpoints only some reports have are named
+//! in `not_checked`.
 //!
 //! Works on the report model only ([`Report`]), never on the engine's audit, so reports
 //! written by any `tlsaudit.report/v1` writer merge.
@@ -14,7 +19,7 @@ use std::path::{Path, PathBuf};
 use tlsaudit_engine::audit::{Code, Verdict};
 use tlsaudit_engine::error::InputError;
 
-use crate::model::{Cell, Finding, Report, Summary, Tool, VantageCell};
+use crate::model::{Cell, Endpoint, Finding, NotTried, Report, Summary, Tool, VantageCell};
 use crate::named::Named;
 
 /// One report to merge: its vantage point, its file and its content.
@@ -100,11 +105,38 @@ pub fn merge(inputs: &[Input]) -> Report {
         return empty();
     };
     let mut out = first.doc.clone();
-    // Endpoints and identities: the union by name, in the order first seen.
-    for i in &inputs[1..] {
+    union_names(&mut out, &inputs[1..]);
+    for ep in &mut out.endpoints {
+        ep.addresses = addresses(inputs, &ep.name);
+    }
+    out.started_at = inputs.iter().filter_map(|i| i.doc.started_at.clone()).min();
+    out.finished_at = inputs
+        .iter()
+        .filter_map(|i| i.doc.finished_at.clone())
+        .max();
+    out.vantage = None;
+    out.vantages = Some(vantages);
+    let (cells, disagree) = merge_cells(inputs, &out);
+    out.cells = cells;
+    out.findings = merge_findings(inputs, &out.endpoints, disagree);
+    out.not_checked = not_checked(inputs, &out);
+    out.baseline = None;
+    out.summary = Summary::of(&out);
+    out
+}
+
+/// Endpoints and identities: the union by name, in the order first seen; an endpoint's labels
+/// the union of its labels (the first report's value where two differ).
+fn union_names(out: &mut Report, rest: &[Input]) {
+    for i in rest {
         for ep in &i.doc.endpoints {
-            if !out.endpoints.iter().any(|e| e.name == ep.name) {
-                out.endpoints.push(ep.clone());
+            match out.endpoints.iter_mut().find(|e| e.name == ep.name) {
+                Some(e) => {
+                    for (k, v) in &ep.labels {
+                        e.labels.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                None => out.endpoints.push(ep.clone()),
             }
         }
         for id in &i.doc.identities {
@@ -113,33 +145,85 @@ pub fn merge(inputs: &[Input]) -> Report {
             }
         }
     }
-    out.started_at = inputs.iter().filter_map(|i| i.doc.started_at.clone()).min();
-    out.finished_at = inputs
-        .iter()
-        .filter_map(|i| i.doc.finished_at.clone())
-        .max();
-    out.vantage = None;
-    out.vantages = Some(vantages.clone());
-    let (cells, disagree) = merge_cells(inputs, &out);
-    out.cells = cells;
-    out.findings = merge_findings(inputs, disagree);
-    let mut not_checked = Vec::new();
-    for i in inputs {
-        for n in &i.doc.not_checked {
-            push_unique(&mut not_checked, n);
-        }
-    }
-    out.not_checked = not_checked;
-    out.baseline = None;
-    out.summary = Summary::of(&out);
-    out
 }
 
+/// Each vantage point's address of endpoint `name`, when they are not all the same.
+fn addresses(inputs: &[Input], name: &str) -> Option<BTreeMap<String, String>> {
+    let by: BTreeMap<String, String> = inputs
+        .iter()
+        .filter_map(|i| {
+            let ep = i.doc.endpoints.iter().find(|e| e.name == name)?;
+            Some((i.vantage.clone(), ep.address.clone()))
+        })
+        .collect();
+    let mut all = by.values();
+    let first = all.next()?;
+    all.any(|a| a != first).then_some(by)
+}
+
+/// What the merge did not check beyond what each report says: the identities and endpoints
+/// only some of the vantage points tried.
+fn not_checked(inputs: &[Input], out: &Report) -> Vec<String> {
+    let mut list = Vec::new();
+    for i in inputs {
+        for n in &i.doc.not_checked {
+            push_unique(&mut list, n);
+        }
+    }
+    let only = |has: &dyn Fn(&Report) -> bool| -> Option<String> {
+        let from: Vec<&str> = inputs
+            .iter()
+            .filter(|i| has(&i.doc))
+            .map(|i| i.vantage.as_str())
+            .collect();
+        let missing: Vec<&str> = inputs
+            .iter()
+            .filter(|i| !has(&i.doc))
+            .map(|i| i.vantage.as_str())
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "only from {}, not from {} (its report does not have it)",
+                from.join(", "),
+                missing.join(", ")
+            )
+        })
+    };
+    for id in &out.identities {
+        if let Some(w) = only(&|r| r.identities.iter().any(|x| x.name == id.name)) {
+            push_unique(&mut list, &format!("identity {} was tried {w}", id.name));
+        }
+    }
+    for ep in &out.endpoints {
+        if let Some(w) = only(&|r| r.endpoints.iter().any(|x| x.name == ep.name)) {
+            push_unique(&mut list, &format!("endpoint {} was probed {w}", ep.name));
+        }
+    }
+    list
+}
+
+/// One input's view of a merged cell: its cell with a verdict, or why it has none.
+#[derive(Clone, Copy)]
+enum Seen<'a> {
+    Tried(&'a Cell),
+    Not(NotTried),
+}
+
+/// One link whose vantage points saw different verdicts: the identity and what each vantage
+/// point that tried it saw.
+struct Link<'a> {
+    identity: &'a str,
+    seen: Vec<(&'a str, &'a Cell)>,
+}
+
+/// Each input's cells with a verdict, by (identity, endpoint).
+type Index<'a> = HashMap<(&'a str, &'a str), &'a Cell>;
+
 /// The merged cells in matrix order over `out`'s endpoints and identities, and a
-/// VANTAGE_DISAGREE finding for each cell whose vantage points saw different verdicts.
+/// VANTAGE_DISAGREE finding for each endpoint whose vantage points saw different verdicts on
+/// some link or dialed it at different addresses.
 fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
-    // Each input's cells by (identity, endpoint).
-    let index: Vec<HashMap<(&str, &str), &Cell>> = inputs
+    let index: Vec<Index<'_>> = inputs
         .iter()
         .map(|i| {
             i.doc
@@ -151,79 +235,159 @@ fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
         })
         .collect();
     let mut cells = Vec::with_capacity(out.identities.len() * out.endpoints.len());
-    let mut disagree = Vec::new();
+    let mut links: Vec<Vec<Link<'_>>> = out.endpoints.iter().map(|_| Vec::new()).collect();
     for id in &out.identities {
-        for ep in &out.endpoints {
-            let key = (id.name.as_str(), ep.name.as_str());
-            let seen: Vec<(&str, &Cell)> = inputs
+        for (e, ep) in out.endpoints.iter().enumerate() {
+            let seen: Vec<(&str, Seen<'_>)> = inputs
                 .iter()
                 .zip(&index)
-                .filter_map(|(i, ix)| ix.get(&key).map(|c| (i.vantage.as_str(), *c)))
+                .map(|(i, ix)| (i.vantage.as_str(), seen_by(i, ix, &id.name, &ep.name)))
                 .collect();
-            // The worst verdict; the first vantage point's cell among equals.
-            let worst = seen
+            let tried: Vec<(&str, &Cell)> = seen
                 .iter()
-                .fold(None, |acc: Option<&(&str, &Cell)>, s| match acc {
-                    Some(a) if badness(a.1) >= badness(s.1) => Some(a),
-                    _ => Some(s),
-                });
-            let Some((_, base)) = worst else {
+                .filter_map(|(v, s)| match s {
+                    Seen::Tried(c) => Some((*v, *c)),
+                    Seen::Not(_) => None,
+                })
+                .collect();
+            let Some(cell) = merged_cell(ep, &seen, &tried) else {
                 cells.push(Cell::not_probed(&id.name, &ep.name));
                 continue;
             };
-            let mut cell = (*base).clone();
-            cell.baseline = None;
-            cell.changed = seen.iter().any(|(_, c)| c.changed);
-            cell.rotated = seen.iter().any(|(_, c)| c.rotated);
-            let by: BTreeMap<String, VantageCell> = seen
-                .iter()
-                .map(|(v, c)| {
-                    (
-                        (*v).to_string(),
-                        VantageCell {
-                            verdict: c.verdict,
-                            outcome: c.outcome,
-                        },
-                    )
-                })
-                .collect();
-            if seen.iter().any(|(_, c)| c.verdict != base.verdict) {
-                disagree.push(disagreement(&id.name, &ep.name, &ep.address, &seen));
+            if cell.disagrees() {
+                links[e].push(Link {
+                    identity: &id.name,
+                    seen: tried,
+                });
             }
-            cell.by_vantage = Some(by);
             cells.push(cell);
         }
     }
+    let disagree = out
+        .endpoints
+        .iter()
+        .zip(&links)
+        .filter(|(ep, l)| !l.is_empty() || ep.addresses.is_some())
+        .map(|(ep, l)| disagreement(ep, l, inputs))
+        .collect();
     (cells, disagree)
 }
 
+/// What input `i` saw of `identity` at `endpoint`.
+fn seen_by<'a>(i: &Input, ix: &Index<'a>, identity: &str, endpoint: &str) -> Seen<'a> {
+    if let Some(c) = ix.get(&(identity, endpoint)) {
+        Seen::Tried(c)
+    } else if !i.doc.identities.iter().any(|x| x.name == identity) {
+        Seen::Not(NotTried::Identity)
+    } else if !i.doc.endpoints.iter().any(|x| x.name == endpoint) {
+        Seen::Not(NotTried::Endpoint)
+    } else {
+        Seen::Not(NotTried::Cell)
+    }
+}
+
+/// The merged cell: the worst of the tried cells (the first vantage point's among equals), with
+/// what every vantage point saw; `None` when no vantage point tried it. Its fix, where the
+/// vantage points dialed different addresses, says whose address it names.
+fn merged_cell(ep: &Endpoint, seen: &[(&str, Seen<'_>)], tried: &[(&str, &Cell)]) -> Option<Cell> {
+    let (worst_v, base) = tried
+        .iter()
+        .fold(None, |acc: Option<&(&str, &Cell)>, s| match acc {
+            Some(a) if badness(a.1) >= badness(s.1) => Some(a),
+            _ => Some(s),
+        })?;
+    let mut cell = (*base).clone();
+    cell.baseline = None;
+    cell.changed = tried.iter().any(|(_, c)| c.changed);
+    cell.rotated = tried.iter().any(|(_, c)| c.rotated);
+    if let (Some(fix), Some(by)) = (&cell.fix, &ep.addresses) {
+        let at = by.get(*worst_v).map_or("", String::as_str);
+        cell.fix = Some(format!(
+            "from {worst_v} (dialing {} at {at}): {fix}",
+            ep.name
+        ));
+    }
+    let by: BTreeMap<String, VantageCell> = seen
+        .iter()
+        .map(|(v, s)| {
+            let view = match s {
+                Seen::Tried(c) => VantageCell {
+                    verdict: c.verdict,
+                    outcome: c.outcome,
+                    not_tried: None,
+                },
+                Seen::Not(why) => VantageCell::not_tried(*why),
+            };
+            ((*v).to_string(), view)
+        })
+        .collect();
+    cell.by_vantage = Some(by);
+    Some(cell)
+}
+
 /// The union of the inputs' findings (each tagged with the vantage points that raised it) and
-/// the disagreements, in the audit's order.
-fn merge_findings(inputs: &[Input], disagree: Vec<Finding>) -> Vec<Finding> {
-    // Findings: the union, each tagged with the vantage points that raised it.
-    // The same finding: code, endpoint, identity and title.
-    type Key<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str);
+/// the disagreements, in the audit's order. A finding about an endpoint the vantage points
+/// dialed at different addresses is merged only with the same finding from vantage points of
+/// the same address, and its fix says which vantage points and address it is about.
+fn merge_findings(
+    inputs: &[Input],
+    endpoints: &[Endpoint],
+    disagree: Vec<Finding>,
+) -> Vec<Finding> {
+    // The same finding: code, endpoint, identity, title, and the address dialed where the
+    // vantage points' differ.
+    type Key<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+    );
+    let split: HashMap<&str, &BTreeMap<String, String>> = endpoints
+        .iter()
+        .filter_map(|e| Some((e.name.as_str(), e.addresses.as_ref()?)))
+        .collect();
     let mut seen: HashMap<Key<'_>, usize> = HashMap::new();
-    let mut findings: Vec<Finding> = Vec::new();
+    let mut findings: Vec<(Finding, Option<&str>)> = Vec::new();
     for i in inputs {
         for f in &i.doc.findings {
+            let dialed = f
+                .endpoint
+                .as_deref()
+                .and_then(|e| split.get(e))
+                .and_then(|by| by.get(&i.vantage))
+                .map(String::as_str);
             let key = (
                 f.code.as_str(),
                 f.endpoint.as_deref(),
                 f.identity.as_deref(),
                 f.title.as_str(),
+                dialed,
             );
             match seen.get(&key) {
-                Some(&k) => push_unique(&mut findings[k].vantages, &i.vantage),
+                Some(&k) => push_unique(&mut findings[k].0.vantages, &i.vantage),
                 None => {
                     seen.insert(key, findings.len());
                     let mut g = f.clone();
                     g.vantages = vec![i.vantage.clone()];
-                    findings.push(g);
+                    findings.push((g, dialed));
                 }
             }
         }
     }
+    let mut findings: Vec<Finding> = findings
+        .into_iter()
+        .map(|(mut f, dialed)| {
+            if let (Some(at), Some(e)) = (dialed, &f.endpoint) {
+                f.fix = format!(
+                    "from {} (dialing {e} at {at}): {}",
+                    f.vantages.join(", "),
+                    f.fix
+                );
+            }
+            f
+        })
+        .collect();
     findings.extend(disagree);
     // In the audit's order: severity, then code, endpoint and identity.
     findings.sort_by(|a, b| {
@@ -266,27 +430,118 @@ fn verdict_name(v: Option<Verdict>) -> &'static str {
     v.map_or("not probed", Verdict::as_str)
 }
 
-/// The VANTAGE_DISAGREE finding of one link, naming which vantage point saw what.
-fn disagreement(identity: &str, endpoint: &str, address: &str, seen: &[(&str, &Cell)]) -> Finding {
-    let worst = seen.iter().map(|(_, c)| badness(c)).max().unwrap_or(0);
-    let worse: Vec<&str> = seen
+/// The VANTAGE_DISAGREE finding of one endpoint: the addresses its vantage points dialed when
+/// they differ, and the links whose verdicts differ, naming which vantage point saw what.
+fn disagreement(ep: &Endpoint, links: &[Link<'_>], inputs: &[Input]) -> Finding {
+    let mut said = Vec::new();
+    if let Some(by) = &ep.addresses {
+        said.push(format!(
+            "dialed {} at different addresses ({})",
+            ep.name,
+            address_list(by)
+        ));
+    }
+    if let Some(what) = links_title(&ep.name, links) {
+        said.push(format!("disagree on {what}"));
+    }
+    let mut evidence: Vec<String> = ep
+        .addresses
         .iter()
-        .filter(|(_, c)| badness(c) == worst)
-        .map(|(v, _)| *v)
+        .map(|by| format!("addresses: {}", address_list(by)))
         .collect();
-    // "secure from rack-a, unreachable from rack-b": vantage points grouped by verdict.
-    let mut groups: Vec<(Option<Verdict>, Vec<&str>)> = Vec::new();
-    for (v, c) in seen {
-        match groups.iter_mut().find(|(verdict, _)| *verdict == c.verdict) {
-            Some((_, vs)) => vs.push(v),
-            None => groups.push((c.verdict, vec![v])),
+    evidence.extend(links.iter().map(|l| link_evidence(l, links.len() > 1)));
+    // The vantage points it is about: those with the endpoint, in input order.
+    let vantages = inputs
+        .iter()
+        .filter(|i| {
+            ep.addresses
+                .as_ref()
+                .is_some_and(|by| by.contains_key(&i.vantage))
+                || links
+                    .iter()
+                    .any(|l| l.seen.iter().any(|(v, _)| *v == i.vantage))
+        })
+        .map(|i| i.vantage.clone())
+        .collect();
+    Finding {
+        code: Named::Known(Code::VantageDisagree),
+        severity: Named::Known(Code::VantageDisagree.default_severity()),
+        endpoint: Some(ep.name.clone()),
+        identity: (links.len() == 1).then(|| links[0].identity.to_string()),
+        title: format!("Vantage points {}", said.join(" and ")),
+        evidence: evidence.join("; "),
+        fix: disagreement_fix(ep, links),
+        source: None,
+        vantages,
+    }
+}
+
+/// `127.0.0.1:20160 from rack-a; 127.0.0.1:1 from rack-b`.
+fn address_list(by: &BTreeMap<String, String>) -> String {
+    by.iter()
+        .map(|(v, a)| format!("{a} from {v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `tidb at tikv-1: secure from rack-a; unreachable from rack-b`, or for several links
+/// `8 links at tikv-1 (tidb, pd, ...): secure 3, enforced 5 from rack-a; unreachable 8 from
+/// rack-b`: each vantage point's verdicts, vantage points that saw the same grouped.
+fn links_title(endpoint: &str, links: &[Link<'_>]) -> Option<String> {
+    let first = links.first()?;
+    let mut order: Vec<&str> = Vec::new();
+    for l in links {
+        for (v, _) in &l.seen {
+            if !order.contains(v) {
+                order.push(v);
+            }
         }
     }
-    let summary: Vec<String> = groups
+    // Each vantage point's verdicts over the links, in words.
+    let words = |v: &str| -> String {
+        let mut counts: Vec<(Option<Verdict>, usize)> = Vec::new();
+        for (_, c) in links.iter().flat_map(|l| &l.seen).filter(|(w, _)| *w == v) {
+            match counts.iter_mut().find(|(x, _)| *x == c.verdict) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((c.verdict, 1)),
+            }
+        }
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(x, n)| match links.len() {
+                1 => verdict_name(*x).to_string(),
+                _ => format!("{} {n}", verdict_name(*x)),
+            })
+            .collect();
+        parts.join(", ")
+    };
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for v in order {
+        let w = words(v);
+        match groups.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, vs)) => vs.push(v),
+            None => groups.push((w, vec![v])),
+        }
+    }
+    let seen: Vec<String> = groups
         .iter()
-        .map(|(v, vs)| format!("{} from {}", verdict_name(*v), vs.join(", ")))
+        .map(|(w, vs)| format!("{w} from {}", vs.join(", ")))
         .collect();
-    let evidence: Vec<String> = seen
+    let what = match links {
+        [_] => format!("{} at {endpoint}", first.identity),
+        _ => {
+            let ids: Vec<&str> = links.iter().map(|l| l.identity).collect();
+            format!("{} links at {endpoint} ({})", links.len(), ids.join(", "))
+        }
+    };
+    Some(format!("{what}: {}", seen.join("; ")))
+}
+
+/// What each vantage point saw of one link, with the probe's outcome: `rack-a: secure
+/// (accepted: ...), rack-b: unreachable (refused: ...)`, led by the identity when `named`.
+fn link_evidence(l: &Link<'_>, named: bool) -> String {
+    let each: Vec<String> = l
+        .seen
         .iter()
         .map(|(v, c)| {
             let how = c
@@ -298,23 +553,54 @@ fn disagreement(identity: &str, endpoint: &str, address: &str, seen: &[(&str, &C
             format!("{v}: {}{how}", verdict_name(c.verdict))
         })
         .collect();
-    Finding {
-        code: Named::Known(Code::VantageDisagree),
-        severity: Named::Known(Code::VantageDisagree.default_severity()),
-        endpoint: Some(endpoint.to_string()),
-        identity: Some(identity.to_string()),
-        title: format!(
-            "Vantage points disagree on {identity} at {endpoint}: {}",
-            summary.join("; ")
-        ),
-        evidence: evidence.join("; "),
-        fix: format!(
-            "a firewall/route/DNS difference between the vantage points; check the network path from {} to {endpoint} ({address})",
-            worse.join(" and ")
-        ),
-        source: None,
-        vantages: seen.iter().map(|(v, _)| (*v).to_string()).collect(),
+    if named {
+        format!("{}: {}", l.identity, each.join(", "))
+    } else {
+        each.join("; ")
     }
+}
+
+/// The fix of an endpoint's disagreement: make the addresses agree (when they differ), and
+/// check the network path from the vantage points with the worse verdicts, each to the address
+/// it dialed.
+fn disagreement_fix(ep: &Endpoint, links: &[Link<'_>]) -> String {
+    // The vantage points with the worst verdict of some link, in the order seen.
+    let mut worse: Vec<&str> = Vec::new();
+    for l in links {
+        let worst = l.seen.iter().map(|(_, c)| badness(c)).max().unwrap_or(0);
+        for (v, c) in &l.seen {
+            if badness(c) == worst && !worse.contains(v) {
+                worse.push(v);
+            }
+        }
+    }
+    let Some(by) = &ep.addresses else {
+        return format!(
+            "a firewall/route/DNS difference between the vantage points; check the network path from {} to {} ({})",
+            worse.join(" and "),
+            ep.name,
+            ep.address
+        );
+    };
+    let mut fix = format!(
+        "the vantage points' inventories give {} different addresses ({}), so their verdicts may be of different servers: give it the same address in every vantage point's inventory (if the difference is meant, as behind NAT or a per-rack proxy, give each address its own endpoint name)",
+        ep.name,
+        address_list(by)
+    );
+    if !worse.is_empty() {
+        let paths: Vec<String> = worse
+            .iter()
+            .map(|v| {
+                let at = by.get(*v).map_or("", String::as_str);
+                format!("from {v} to {} ({at})", ep.name)
+            })
+            .collect();
+        fix.push_str(&format!(
+            "; if they still disagree, check the network path {}",
+            paths.join(" and ")
+        ));
+    }
+    fix
 }
 
 #[cfg(test)]
