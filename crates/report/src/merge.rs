@@ -560,20 +560,35 @@ fn link_evidence(l: &Link<'_>, named: bool) -> String {
     }
 }
 
-/// The fix of an endpoint's disagreement: make the addresses agree (when they differ), and
-/// check the network path from the vantage points with the worse verdicts, each to the address
-/// it dialed.
-fn disagreement_fix(ep: &Endpoint, links: &[Link<'_>]) -> String {
-    // The vantage points with the worst verdict of some link, in the order seen.
-    let mut worse: Vec<&str> = Vec::new();
+/// The vantage points whose network path to check, in the order seen: those that could not
+/// reach the endpoint (`unreachable`) on a link another vantage point reached; where none,
+/// those with the worst verdict of some link.
+fn worse<'a>(links: &[Link<'a>]) -> Vec<&'a str> {
+    let mut cut: Vec<&str> = Vec::new();
+    let mut worst_of: Vec<&str> = Vec::new();
     for l in links {
         let worst = l.seen.iter().map(|(_, c)| badness(c)).max().unwrap_or(0);
         for (v, c) in &l.seen {
-            if badness(c) == worst && !worse.contains(v) {
-                worse.push(v);
+            if c.verdict == Some(Verdict::Unreachable) && !cut.contains(v) {
+                cut.push(v);
+            }
+            if badness(c) == worst && !worst_of.contains(v) {
+                worst_of.push(v);
             }
         }
     }
+    if cut.is_empty() {
+        worst_of
+    } else {
+        cut
+    }
+}
+
+/// The fix of an endpoint's disagreement: make the addresses agree (when they differ), and
+/// check the network path from the vantage points that fared worse ([`worse`]), each to the
+/// address it dialed.
+fn disagreement_fix(ep: &Endpoint, links: &[Link<'_>]) -> String {
+    let worse = worse(links);
     let Some(by) = &ep.addresses else {
         return format!(
             "a firewall/route/DNS difference between the vantage points; check the network path from {} to {} ({})",
@@ -679,25 +694,34 @@ mod tests {
         // Enforced (2) against unreachable (3): the engine's order keeps unreachable.
         assert_eq!(r.cells[3].verdict, Some(Verdict::Unreachable));
         assert!(!r.cells[0].disagrees() && !r.cells[2].disagrees());
+        // One finding for the endpoint, listing both links and what each vantage point saw.
         let disagree: Vec<_> = merged
             .findings
             .iter()
             .filter(|f| f.code == Code::VantageDisagree)
             .collect();
-        assert_eq!(disagree.len(), 2);
-        assert!(disagree
-            .iter()
-            .all(|f| f.endpoint.as_deref() == Some("tikv-1") && f.severity == Severity::Warning));
-        let f = disagree
-            .iter()
-            .find(|f| f.identity.as_deref() == Some("tidb"))
-            .unwrap();
-        assert!(
-            f.title.contains("secure from rack-a") && f.title.contains("unreachable from rack-b"),
-            "{}",
-            f.title
+        assert_eq!(disagree.len(), 1);
+        let f = disagree[0];
+        assert_eq!(f.endpoint.as_deref(), Some("tikv-1"));
+        assert_eq!(f.identity, None);
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.title,
+            "Vantage points disagree on 2 links at tikv-1 (tidb, anonymous): secure 1, enforced 1 from rack-a; unreachable 2 from rack-b"
         );
-        assert!(f.fix.contains("from rack-b to tikv-1"), "{}", f.fix);
+        assert!(
+            f.evidence.starts_with(
+                "tidb: rack-a: secure (accepted), rack-b: unreachable (refused); anonymous: "
+            ),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            f.fix.contains("from rack-b to tikv-1 (127.0.0.1:20160)"),
+            "{}",
+            f.fix
+        );
+        assert_eq!(f.vantages, ["rack-a", "rack-b"]);
         // The info finding both raised is one, tagged with both.
         let info: Vec<_> = merged
             .findings
@@ -764,10 +788,17 @@ mod tests {
             .find(|c| c.endpoint == "tidb-1" && c.identity == "tidb")
             .unwrap();
         assert_eq!(c.verdict, Some(Verdict::Secure));
-        assert_eq!(
-            c.by_vantage.as_ref().unwrap().keys().collect::<Vec<_>>(),
-            ["b"]
-        );
+        // a's report has no tidb-1: its view says so, and the merge does not call it a
+        // disagreement.
+        let by = c.by_vantage.as_ref().unwrap();
+        assert_eq!(by.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(by["a"], VantageCell::not_tried(NotTried::Endpoint));
+        assert_eq!(by["b"].verdict, Some(Verdict::Secure));
+        assert!(!c.disagrees());
+        assert!(merged.not_checked.contains(
+            &"endpoint tidb-1 was probed only from b, not from a (its report does not have it)"
+                .to_string()
+        ));
         let none = r
             .cells
             .iter()
@@ -778,6 +809,144 @@ mod tests {
             .findings
             .iter()
             .all(|f| f.code != Code::VantageDisagree));
+    }
+
+    #[test]
+    fn an_address_mismatch_is_kept_per_vantage_and_raised_once() {
+        let a = report(
+            "c",
+            Some("rack-a"),
+            ["secure", "secure", "enforced", "enforced"],
+        );
+        let mut b = report(
+            "c",
+            Some("rack-b"),
+            ["secure", "unreachable", "enforced", "unreachable"],
+        );
+        b.endpoints[1].address = "127.0.0.1:1".into();
+        // pd-1 too, with the same verdicts: a finding of its own, still.
+        b.endpoints[0].address = "10.0.0.9:2379".into();
+        let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
+        let tikv = &merged.endpoints[1];
+        assert_eq!(tikv.address, "127.0.0.1:20160");
+        let by = tikv.addresses.as_ref().unwrap();
+        assert_eq!(by["rack-a"], "127.0.0.1:20160");
+        assert_eq!(by["rack-b"], "127.0.0.1:1");
+        assert_eq!(
+            tikv.address_text(),
+            "127.0.0.1:20160 from rack-a, 127.0.0.1:1 from rack-b"
+        );
+        let disagree: Vec<_> = merged
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::VantageDisagree)
+            .collect();
+        assert_eq!(disagree.len(), 2, "{disagree:#?}");
+        let pd = disagree
+            .iter()
+            .find(|f| f.endpoint.as_deref() == Some("pd-1"))
+            .unwrap();
+        assert_eq!(
+            pd.title,
+            "Vantage points dialed pd-1 at different addresses (127.0.0.1:2379 from rack-a; 10.0.0.9:2379 from rack-b)"
+        );
+        assert!(!pd.fix.contains("network path"), "{}", pd.fix);
+        let f = disagree
+            .iter()
+            .find(|f| f.endpoint.as_deref() == Some("tikv-1"))
+            .unwrap();
+        assert!(
+            f.title.starts_with("Vantage points dialed tikv-1 at different addresses (127.0.0.1:20160 from rack-a; 127.0.0.1:1 from rack-b) and disagree on 2 links"),
+            "{}",
+            f.title
+        );
+        // The path to check is rack-b's, to the address rack-b dialed.
+        assert!(
+            f.fix.contains("from rack-b to tikv-1 (127.0.0.1:1)"),
+            "{}",
+            f.fix
+        );
+        assert!(
+            f.fix
+                .contains("same address in every vantage point's inventory"),
+            "{}",
+            f.fix
+        );
+        // The same finding seen at different addresses stays apart, each fix naming whose.
+        let lists: Vec<_> = merged
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::NoAllowList)
+            .collect();
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[0].vantages, ["rack-a"]);
+        assert_eq!(
+            lists[0].fix,
+            "from rack-a (dialing pd-1 at 127.0.0.1:2379): set it"
+        );
+        assert_eq!(
+            lists[1].fix,
+            "from rack-b (dialing pd-1 at 10.0.0.9:2379): set it"
+        );
+        // The JSON carries the addresses; a report whose vantage points agree does not.
+        let json = merged.to_json().unwrap();
+        assert!(json.contains("\"addresses\": {"), "{json}");
+        let same = report("c", Some("x"), ["secure"; 4]);
+        let same2 = report("c", Some("y"), ["secure"; 4]);
+        let m = merge(&inputs(vec![("x.json", same), ("y.json", same2)]).unwrap());
+        assert!(m.endpoints.iter().all(|e| e.addresses.is_none()));
+        assert!(!m.to_json().unwrap().contains("\"addresses\""));
+    }
+
+    #[test]
+    fn an_identity_one_report_lacks_is_named_not_tried() {
+        let a = report("c", Some("rack-a"), ["secure"; 4]);
+        let mut b = report("c", Some("rack-b"), ["secure"; 4]);
+        b.identities.retain(|i| i.name != "anonymous");
+        b.cells.retain(|c| c.identity != "anonymous");
+        let merged = merge(&inputs(vec![("a.json", a), ("b.json", b)]).unwrap());
+        let cell = merged
+            .cells
+            .iter()
+            .find(|c| c.identity == "anonymous" && c.endpoint == "pd-1")
+            .unwrap();
+        assert_eq!(cell.verdict, Some(Verdict::Secure));
+        let by = cell.by_vantage.as_ref().unwrap();
+        assert_eq!(by["rack-b"].not_tried, Some(NotTried::Identity));
+        assert_eq!(
+            NotTried::Identity.describe("rack-b", "anonymous", "pd-1"),
+            "not tried: rack-b's report has no identity anonymous"
+        );
+        assert!(!cell.disagrees());
+        assert!(merged
+            .findings
+            .iter()
+            .all(|f| f.code != Code::VantageDisagree));
+        assert_eq!(
+            merged.not_checked,
+            ["identity anonymous was tried only from rack-a, not from rack-b (its report does not have it)"]
+        );
+        let json = merged.to_json().unwrap();
+        assert!(json.contains("\"not_tried\": \"identity\""), "{json}");
+    }
+
+    #[test]
+    fn labels_are_kept_and_left_out_when_empty() {
+        let mut a = report("c", Some("a"), ["secure"; 4]);
+        a.endpoints[0].labels.insert("rack".into(), "r1".into());
+        let mut b = report("c", Some("b"), ["secure"; 4]);
+        b.endpoints[0].labels.insert("zone".into(), "az1".into());
+        let merged = merge(&inputs(vec![("a.json", a.clone()), ("b.json", b)]).unwrap());
+        let labels: Vec<_> = merged.endpoints[0].labels.iter().collect();
+        assert_eq!(labels.len(), 2);
+        let json = a.to_json().unwrap();
+        assert!(
+            json.contains("\"labels\": {\n        \"rack\": \"r1\"\n      }"),
+            "{json}"
+        );
+        assert_eq!(json.matches("\"labels\"").count(), 1);
+        let back = Report::parse(&json, "a.json").unwrap();
+        assert_eq!(back.endpoints[0].labels["rack"], "r1");
     }
 
     #[test]
