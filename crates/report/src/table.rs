@@ -223,8 +223,9 @@ fn disagreements(r: &Report, width: usize) -> String {
     if !split.is_empty() {
         let _ = writeln!(
             out,
-            "\nvantage points dialed different addresses ({} endpoints):",
-            split.len()
+            "\nvantage points dialed different addresses ({} endpoint{}):",
+            split.len(),
+            if split.len() == 1 { "" } else { "s" }
         );
     }
     for ep in split {
