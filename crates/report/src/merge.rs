@@ -931,6 +931,55 @@ mod tests {
     }
 
     #[test]
+    fn every_face_shows_the_marks_and_the_vantage_points_that_did_not_try() {
+        let a = report(
+            "c",
+            Some("rack-a"),
+            ["secure", "secure", "enforced", "enforced"],
+        );
+        let mut b = report(
+            "c",
+            Some("rack-b"),
+            ["secure", "unreachable", "enforced", "unreachable"],
+        );
+        b.endpoints[1].address = "127.0.0.1:1".into();
+        let mut c = report(
+            "c",
+            Some("rack-c"),
+            ["secure", "secure", "enforced", "enforced"],
+        );
+        c.identities.retain(|i| i.name != "anonymous");
+        c.cells.retain(|c| c.identity != "anonymous");
+        let merged = merge(&inputs(vec![("a.json", a), ("b.json", b), ("c.json", c)]).unwrap());
+        let opts = crate::Options::default();
+        let md = crate::render(&merged, crate::Format::Markdown, &opts).unwrap();
+        let row = md.lines().find(|l| l.starts_with("| tikv-1 ")).unwrap();
+        assert_eq!(row.matches('≠').count(), 2, "{row}");
+        let row = md.lines().find(|l| l.starts_with("| pd-1 ")).unwrap();
+        assert!(!row.contains('≠'), "{row}");
+        assert!(md.contains("`≠` vantage points disagree"), "{md}");
+        assert!(md.contains("  - seen from: rack-a, rack-b, rack-c\n"), "{md}");
+        let table = crate::render(&merged, crate::Format::Table, &opts).unwrap();
+        assert!(
+            table.contains(
+                "≠ anonymous at tikv-1: rack-a enforced, rack-b unreachable, rack-c not tried"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("≠ tikv-1: 127.0.0.1:20160 from rack-a, 127.0.0.1:1 from rack-b, 127.0.0.1:20160 from rack-c"),
+            "{table}"
+        );
+        let html = crate::render(&merged, crate::Format::Html, &opts).unwrap();
+        assert!(
+            html.contains("rack-c: not tried: rack-c's report has no identity anonymous"),
+            "{html}"
+        );
+        let sarif = crate::render(&merged, crate::Format::Sarif, &opts).unwrap();
+        assert!(sarif.contains("\"addresses\""), "{sarif}");
+    }
+
+    #[test]
     fn labels_are_kept_and_left_out_when_empty() {
         let mut a = report("c", Some("a"), ["secure"; 4]);
         a.endpoints[0].labels.insert("rack".into(), "r1".into());
