@@ -958,7 +958,10 @@ mod tests {
         let row = md.lines().find(|l| l.starts_with("| pd-1 ")).unwrap();
         assert!(!row.contains('≠'), "{row}");
         assert!(md.contains("`≠` vantage points disagree"), "{md}");
-        assert!(md.contains("  - seen from: rack-a, rack-b, rack-c\n"), "{md}");
+        assert!(
+            md.contains("  - seen from: rack-a, rack-b, rack-c\n"),
+            "{md}"
+        );
         let table = crate::render(&merged, crate::Format::Table, &opts).unwrap();
         assert!(
             table.contains(
