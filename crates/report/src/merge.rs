@@ -181,9 +181,13 @@ fn not_checked(inputs: &[Input], out: &Report) -> Vec<String> {
             .filter(|i| !has(&i.doc))
             .map(|i| i.vantage.as_str())
             .collect();
+        let whose = match missing.len() {
+            1 => "its report does",
+            _ => "their reports do",
+        };
         (!missing.is_empty()).then(|| {
             format!(
-                "only from {}, not from {} (its report does not have it)",
+                "only from {}, not from {} ({whose} not have it)",
                 from.join(", "),
                 missing.join(", ")
             )
