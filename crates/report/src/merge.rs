@@ -13,7 +13,7 @@
 //! Works on the report model only ([`Report`]), never on the engine's audit, so reports
 //! written by any `tlsaudit.report/v1` writer merge.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use tlsaudit_engine::audit::{Code, Verdict};
@@ -104,10 +104,11 @@ pub fn merge(inputs: &[Input]) -> Report {
     let Some(first) = inputs.first() else {
         return empty();
     };
+    let names: Vec<Names<'_>> = inputs.iter().map(|i| Names::of(&i.doc)).collect();
     let mut out = first.doc.clone();
     union_names(&mut out, &inputs[1..]);
     for ep in &mut out.endpoints {
-        ep.addresses = addresses(inputs, &ep.name);
+        ep.addresses = addresses(inputs, &names, &ep.name);
     }
     out.started_at = inputs.iter().filter_map(|i| i.doc.started_at.clone()).min();
     out.finished_at = inputs
@@ -116,10 +117,10 @@ pub fn merge(inputs: &[Input]) -> Report {
         .max();
     out.vantage = None;
     out.vantages = Some(vantages);
-    let (cells, disagree) = merge_cells(inputs, &out);
+    let (cells, disagree) = merge_cells(inputs, &names, &out);
     out.cells = cells;
     out.findings = merge_findings(inputs, &out.endpoints, disagree);
-    out.not_checked = not_checked(inputs, &out);
+    out.not_checked = not_checked(inputs, &names, &out);
     out.baseline = None;
     out.summary = Summary::of(&out);
     out
@@ -128,32 +129,59 @@ pub fn merge(inputs: &[Input]) -> Report {
 /// Endpoints and identities: the union by name, in the order first seen; an endpoint's labels
 /// the union of its labels (the first report's value where two differ).
 fn union_names(out: &mut Report, rest: &[Input]) {
+    let mut at: HashMap<String, usize> = (out.endpoints.iter().enumerate())
+        .map(|(k, e)| (e.name.clone(), k))
+        .collect();
+    let mut ids: HashSet<String> = out.identities.iter().map(|x| x.name.clone()).collect();
     for i in rest {
         for ep in &i.doc.endpoints {
-            match out.endpoints.iter_mut().find(|e| e.name == ep.name) {
-                Some(e) => {
-                    for (k, v) in &ep.labels {
-                        e.labels.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
+            if let Some(&k) = at.get(&ep.name) {
+                let e = &mut out.endpoints[k];
+                for (key, v) in &ep.labels {
+                    e.labels.entry(key.clone()).or_insert_with(|| v.clone());
                 }
-                None => out.endpoints.push(ep.clone()),
+            } else {
+                at.insert(ep.name.clone(), out.endpoints.len());
+                out.endpoints.push(ep.clone());
             }
         }
         for id in &i.doc.identities {
-            if !out.identities.iter().any(|x| x.name == id.name) {
+            if ids.insert(id.name.clone()) {
                 out.identities.push(id.clone());
             }
         }
     }
 }
 
+/// One input's identity names and endpoint addresses by name, for lookups per cell.
+struct Names<'a> {
+    identities: HashSet<&'a str>,
+    endpoints: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn of(doc: &'a Report) -> Names<'a> {
+        Names {
+            identities: doc.identities.iter().map(|x| x.name.as_str()).collect(),
+            endpoints: (doc.endpoints.iter())
+                .map(|e| (e.name.as_str(), e.address.as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// Each vantage point's address of endpoint `name`, when they are not all the same.
-fn addresses(inputs: &[Input], name: &str) -> Option<BTreeMap<String, String>> {
+fn addresses(
+    inputs: &[Input],
+    names: &[Names<'_>],
+    name: &str,
+) -> Option<BTreeMap<String, String>> {
     let by: BTreeMap<String, String> = inputs
         .iter()
-        .filter_map(|i| {
-            let ep = i.doc.endpoints.iter().find(|e| e.name == name)?;
-            Some((i.vantage.clone(), ep.address.clone()))
+        .zip(names)
+        .filter_map(|(i, n)| {
+            let address = n.endpoints.get(name)?;
+            Some((i.vantage.clone(), (*address).to_string()))
         })
         .collect();
     let mut all = by.values();
@@ -163,24 +191,17 @@ fn addresses(inputs: &[Input], name: &str) -> Option<BTreeMap<String, String>> {
 
 /// What the merge did not check beyond what each report says: the identities and endpoints
 /// only some of the vantage points tried.
-fn not_checked(inputs: &[Input], out: &Report) -> Vec<String> {
+fn not_checked(inputs: &[Input], names: &[Names<'_>], out: &Report) -> Vec<String> {
     let mut list = Vec::new();
     for i in inputs {
         for n in &i.doc.not_checked {
             push_unique(&mut list, n);
         }
     }
-    let only = |has: &dyn Fn(&Report) -> bool| -> Option<String> {
-        let from: Vec<&str> = inputs
-            .iter()
-            .filter(|i| has(&i.doc))
-            .map(|i| i.vantage.as_str())
-            .collect();
-        let missing: Vec<&str> = inputs
-            .iter()
-            .filter(|i| !has(&i.doc))
-            .map(|i| i.vantage.as_str())
-            .collect();
+    let only = |has: &dyn Fn(&Names<'_>) -> bool| -> Option<String> {
+        let (from, missing): (Vec<_>, Vec<_>) = inputs.iter().zip(names).partition(|(_, n)| has(n));
+        let from: Vec<&str> = from.iter().map(|(i, _)| i.vantage.as_str()).collect();
+        let missing: Vec<&str> = missing.iter().map(|(i, _)| i.vantage.as_str()).collect();
         let whose = match missing.len() {
             1 => "its report does",
             _ => "their reports do",
@@ -194,12 +215,12 @@ fn not_checked(inputs: &[Input], out: &Report) -> Vec<String> {
         })
     };
     for id in &out.identities {
-        if let Some(w) = only(&|r| r.identities.iter().any(|x| x.name == id.name)) {
+        if let Some(w) = only(&|n| n.identities.contains(id.name.as_str())) {
             push_unique(&mut list, &format!("identity {} was tried {w}", id.name));
         }
     }
     for ep in &out.endpoints {
-        if let Some(w) = only(&|r| r.endpoints.iter().any(|x| x.name == ep.name)) {
+        if let Some(w) = only(&|n| n.endpoints.contains_key(ep.name.as_str())) {
             push_unique(&mut list, &format!("endpoint {} was probed {w}", ep.name));
         }
     }
@@ -226,7 +247,7 @@ type Index<'a> = HashMap<(&'a str, &'a str), &'a Cell>;
 /// The merged cells in matrix order over `out`'s endpoints and identities, and a
 /// VANTAGE_DISAGREE finding for each endpoint whose vantage points saw different verdicts on
 /// some link or dialed it at different addresses.
-fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
+fn merge_cells(inputs: &[Input], names: &[Names<'_>], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
     let index: Vec<Index<'_>> = inputs
         .iter()
         .map(|i| {
@@ -242,10 +263,8 @@ fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
     let mut links: Vec<Vec<Link<'_>>> = out.endpoints.iter().map(|_| Vec::new()).collect();
     for id in &out.identities {
         for (e, ep) in out.endpoints.iter().enumerate() {
-            let seen: Vec<(&str, Seen<'_>)> = inputs
-                .iter()
-                .zip(&index)
-                .map(|(i, ix)| (i.vantage.as_str(), seen_by(i, ix, &id.name, &ep.name)))
+            let seen: Vec<(&str, Seen<'_>)> = (inputs.iter().zip(names).zip(&index))
+                .map(|((i, n), ix)| (i.vantage.as_str(), seen_by(n, ix, &id.name, &ep.name)))
                 .collect();
             let tried: Vec<(&str, &Cell)> = seen
                 .iter()
@@ -277,13 +296,13 @@ fn merge_cells(inputs: &[Input], out: &Report) -> (Vec<Cell>, Vec<Finding>) {
     (cells, disagree)
 }
 
-/// What input `i` saw of `identity` at `endpoint`.
-fn seen_by<'a>(i: &Input, ix: &Index<'a>, identity: &str, endpoint: &str) -> Seen<'a> {
+/// What an input (its names and its cells) saw of `identity` at `endpoint`.
+fn seen_by<'a>(n: &Names<'_>, ix: &Index<'a>, identity: &str, endpoint: &str) -> Seen<'a> {
     if let Some(c) = ix.get(&(identity, endpoint)) {
         Seen::Tried(c)
-    } else if !i.doc.identities.iter().any(|x| x.name == identity) {
+    } else if !n.identities.contains(identity) {
         Seen::Not(NotTried::Identity)
-    } else if !i.doc.endpoints.iter().any(|x| x.name == endpoint) {
+    } else if !n.endpoints.contains_key(endpoint) {
         Seen::Not(NotTried::Endpoint)
     } else {
         Seen::Not(NotTried::Cell)
