@@ -1,8 +1,11 @@
 //! `tlsaudit merge` across vantage points: two `tlsaudit serve` processes over the embedded lab,
-//! one whose route to tikv-1 is cut (its inventory points tikv-1 at a port nothing listens on);
-//! their /report.json merged by the built binary flag exactly tikv-1's links with
-//! VANTAGE_DISAGREE; `report --from` renders the merge as a table and as HTML; bad inputs are
-//! one-line errors naming the file (exit 2).
+//! one whose route to tikv-1 is cut (its inventory points tikv-1 at a port nothing listens on,
+//! so the two dialed tikv-1 at different addresses) and which does not try the foreign
+//! identity; their /report.json merged by the built binary keep both addresses, raise one
+//! VANTAGE_DISAGREE for tikv-1 listing its links, name every address with its vantage point,
+//! mark the foreign cells not tried from rack-b and carry tikv-1's inventory labels;
+//! `report --from` renders the merge as a table and as HTML, `merge --format markdown` with
+//! its `≠` marks; bad inputs are one-line errors naming the file (exit 2).
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
@@ -67,17 +70,25 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     let held = tokio::net::TcpSocket::new_v4().unwrap();
     held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let dead = held.local_addr().unwrap().to_string();
-    let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains(&tikv1));
+    // tikv-1 carries labels in the inventory (both vantage points').
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "name = \"tikv-1\"\n",
+        "name = \"tikv-1\"\nlabels = { rack = \"r1\", zone = \"az1\" }\n",
+    );
+    assert!(text.contains(&tikv1) && text.contains("labels ="));
+    let labelled = config.with_file_name("rack-a.toml");
+    std::fs::write(&labelled, &text).unwrap();
     let cut = config.with_file_name("rack-b.toml");
     std::fs::write(&cut, text.replace(&tikv1, &dead)).unwrap();
-    let (_a, a_addr) = serve_at(&["--config", s(&config), "--vantage", "rack-a"]);
+    let (_a, a_addr) = serve_at(&["--config", s(&labelled), "--vantage", "rack-a"]);
+    // rack-b does not try the foreign identity: an identity only rack-a's report has.
     let (_b, b_addr) = serve_at(&[
         "--config",
         s(&cut),
         "--vantage",
         "rack-b",
         "--allow-unreachable",
+        "--no-foreign",
     ]);
     let dir = tempfile::tempdir().unwrap();
     let a_json = dir.path().join("a.json");
@@ -94,15 +105,48 @@ async fn merge_flags_the_endpoint_one_vantage_point_cannot_reach() {
     std::fs::write(&a_json, &a_body).unwrap();
     std::fs::write(&b_json, &b_body).unwrap();
 
+    labels_are_in_the_json(&a_doc);
     let merged = dir.path().join("merged.json");
+    let addrs = Dialed {
+        a: tikv1.clone(),
+        b: dead.clone(),
+    };
     let differing = merged_json_flags_tikv_1(&a_json, &b_json, &merged, &a_doc);
-    report_from_shows_it(&merged, &a_json, &differing);
+    the_address_mismatch_is_said(&merged, &addrs);
+    the_one_sided_identity_is_said(&merged);
+    report_from_shows_it(&merged, &a_json, &differing, &addrs);
+    markdown_keeps_the_marks(&a_json, &b_json);
     bad_inputs_name_the_file(dir.path(), &a_json, &b_json, &merged, &a_doc);
     lab.stop().await;
 }
 
+/// The addresses rack-a and rack-b dialed tikv-1 at.
+struct Dialed {
+    a: String,
+    b: String,
+}
+
+/// Whether `text` names `addr` (not as the prefix of a longer port).
+fn names(text: &str, addr: &str) -> bool {
+    text.match_indices(addr)
+        .any(|(k, _)| !text[k + addr.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The inventory's labels of tikv-1 are in the JSON report; an endpoint without any has none.
+fn labels_are_in_the_json(a_doc: &Value) {
+    let eps = a_doc["endpoints"].as_array().unwrap();
+    let tikv = eps.iter().find(|e| e["name"] == "tikv-1").unwrap();
+    assert_eq!(
+        tikv["labels"],
+        serde_json::json!({"rack": "r1", "zone": "az1"})
+    );
+    let pd = eps.iter().find(|e| e["name"] == "pd-1").unwrap();
+    assert!(pd.get("labels").is_none(), "{pd}");
+    assert!(eps.iter().all(|e| e.get("addresses").is_none()));
+}
+
 /// `tlsaudit merge A B --format json -o MERGED` and what the merged report says; the cells
-/// whose vantage points differ.
+/// whose vantage points (both of which tried them) differ.
 fn merged_json_flags_tikv_1(
     a_json: &Path,
     b_json: &Path,
@@ -129,12 +173,13 @@ fn merged_json_flags_tikv_1(
     let cells = doc["cells"].as_array().unwrap();
     assert_eq!(cells.len(), a_doc["cells"].as_array().unwrap().len());
     // The cells whose vantage points differ are all at tikv-1, and every tikv-1 cell that
-    // rack-a reached differs (rack-b saw it unreachable).
+    // both tried differs (rack-b saw it unreachable).
     let differing: BTreeSet<(String, String)> = cells
         .iter()
         .filter(|c| {
             let by = c["by_vantage"].as_object().unwrap();
-            by["rack-a"]["verdict"] != by["rack-b"]["verdict"]
+            by["rack-b"].get("not_tried").is_none()
+                && by["rack-a"]["verdict"] != by["rack-b"]["verdict"]
         })
         .map(|c| {
             (
@@ -148,7 +193,10 @@ fn merged_json_flags_tikv_1(
         differing.iter().all(|(_, e)| e == "tikv-1"),
         "{differing:?}"
     );
-    for c in cells.iter().filter(|c| c["endpoint"] == "tikv-1") {
+    for c in cells
+        .iter()
+        .filter(|c| c["endpoint"] == "tikv-1" && c["identity"] != "foreign")
+    {
         assert_eq!(c["by_vantage"]["rack-b"]["verdict"], "unreachable", "{c}");
         assert_eq!(c["verdict"], "unreachable", "the worst is shown: {c}");
     }
@@ -159,40 +207,7 @@ fn merged_json_flags_tikv_1(
     assert_eq!(tidb["by_vantage"]["rack-a"]["verdict"], "secure");
     assert_eq!(tidb["by_vantage"]["rack-a"]["outcome"], "accepted");
     assert_eq!(tidb["by_vantage"]["rack-b"]["outcome"], "refused");
-    // Exactly those cells carry VANTAGE_DISAGREE, naming who saw what.
-    let flagged: BTreeSet<(String, String)> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "VANTAGE_DISAGREE")
-        .map(|f| {
-            assert_eq!(f["severity"], "warning");
-            assert!(
-                f["fix"]
-                    .as_str()
-                    .unwrap()
-                    .contains("check the network path from rack-b to tikv-1"),
-                "{f}"
-            );
-            assert_eq!(f["vantages"], serde_json::json!(["rack-a", "rack-b"]));
-            (
-                f["identity"].as_str().unwrap().to_string(),
-                f["endpoint"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(flagged, differing);
-    let tidb_finding = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "VANTAGE_DISAGREE" && f["identity"] == "tidb")
-        .unwrap();
-    let title = tidb_finding["title"].as_str().unwrap();
-    assert!(
-        title.contains("secure from rack-a") && title.contains("unreachable from rack-b"),
-        "{title}"
-    );
+    one_finding_lists_the_links(&doc, &differing);
     // The union of the findings keeps what only one vantage point raised, tagged with it.
     let unreachable = doc["findings"]
         .as_array()
@@ -205,8 +220,189 @@ fn merged_json_flags_tikv_1(
     differing
 }
 
+/// One VANTAGE_DISAGREE, for tikv-1, listing exactly the `differing` cells and who saw what.
+fn one_finding_lists_the_links(doc: &Value, differing: &BTreeSet<(String, String)>) {
+    // One VANTAGE_DISAGREE, for tikv-1, listing exactly those cells and who saw what.
+    let flagged: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "VANTAGE_DISAGREE")
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:#?}");
+    let f = flagged[0];
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["endpoint"], "tikv-1");
+    assert!(f.get("identity").is_none(), "{f}");
+    assert_eq!(f["vantages"], serde_json::json!(["rack-a", "rack-b"]));
+    let title = f["title"].as_str().unwrap();
+    let ids: Vec<&str> = differing.iter().map(|(i, _)| i.as_str()).collect();
+    assert!(
+        title.contains(&format!(
+            "disagree on {} links at tikv-1 (",
+            differing.len()
+        )) && title.contains(&format!("unreachable {} from rack-b", differing.len())),
+        "{title}"
+    );
+    let evidence = f["evidence"].as_str().unwrap();
+    for id in &ids {
+        assert!(
+            title.contains(id) && evidence.contains(&format!("{id}: rack-a: ")),
+            "{id}: {title} / {evidence}"
+        );
+    }
+    assert!(
+        evidence.contains("tidb: rack-a: secure (accepted")
+            && evidence.contains("rack-b: unreachable (refused"),
+        "{evidence}"
+    );
+}
+
+/// The merged report keeps tikv-1's labels and both addresses, says the vantage points dialed
+/// it at different addresses, and no fix names either address without the vantage point that
+/// dialed it.
+fn the_address_mismatch_is_said(merged: &Path, addrs: &Dialed) {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(merged).unwrap()).unwrap();
+    let merged_tikv = doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "tikv-1")
+        .unwrap();
+    assert_eq!(
+        merged_tikv["labels"],
+        serde_json::json!({"rack": "r1", "zone": "az1"})
+    );
+    assert_eq!(
+        merged_tikv["addresses"],
+        serde_json::json!({"rack-a": addrs.a, "rack-b": addrs.b})
+    );
+    assert_eq!(merged_tikv["address"], addrs.a.as_str());
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "VANTAGE_DISAGREE")
+        .unwrap();
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.starts_with(&format!(
+            "Vantage points dialed tikv-1 at different addresses ({} from rack-a; {} from rack-b) and disagree on",
+            addrs.a, addrs.b
+        )),
+        "{title}"
+    );
+    let fix = f["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("same address in every vantage point's inventory")
+            && fix.contains(&format!(
+                "check the network path from rack-b to tikv-1 ({})",
+                addrs.b
+            ))
+            && !fix.contains("from rack-a to"),
+        "{fix}"
+    );
+    // Every fix (of a finding or a cell) naming an address of tikv-1 names the vantage point
+    // that dialed it.
+    let fixes = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(doc["cells"].as_array().unwrap())
+        .filter_map(|x| x["fix"].as_str());
+    let mut seen = 0;
+    for fix in fixes {
+        if names(fix, &addrs.b) {
+            assert!(fix.contains("rack-b"), "{fix}");
+            seen += 1;
+        }
+        if names(fix, &addrs.a) {
+            assert!(
+                fix.contains(&format!("{} from rack-a", addrs.a))
+                    || fix.contains(&format!("from rack-a (dialing tikv-1 at {})", addrs.a)),
+                "{fix}"
+            );
+        }
+    }
+    assert!(
+        seen >= 2,
+        "the UNREACHABLE finding and the VANTAGE_DISAGREE name rack-b's"
+    );
+    // rack-b's UNREACHABLE: its fix says whose address it is about.
+    let unreachable = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "UNREACHABLE" && f["endpoint"] == "tikv-1")
+        .unwrap();
+    let fix = unreachable["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with(&format!("from rack-b (dialing tikv-1 at {}): ", addrs.b)),
+        "{fix}"
+    );
+    // A tikv-1 cell's fix (where it has one) is one vantage point's, said so.
+    for c in doc["cells"].as_array().unwrap() {
+        if let (true, Some(fix)) = (c["endpoint"] == "tikv-1", c["fix"].as_str()) {
+            assert!(fix.starts_with("from rack-"), "{c}");
+        }
+    }
+}
+
+/// The foreign identity, tried only from rack-a: its cells say rack-b did not try it, raise
+/// no disagreement, and `not_checked` names it.
+fn the_one_sided_identity_is_said(merged: &Path) {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(merged).unwrap()).unwrap();
+    let foreign: Vec<&Value> = doc["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["identity"] == "foreign")
+        .collect();
+    assert!(!foreign.is_empty(), "rack-a tried foreign");
+    for c in &foreign {
+        let by = &c["by_vantage"];
+        assert_eq!(by["rack-b"]["not_tried"], "identity", "{c}");
+        assert!(by["rack-b"]["verdict"].is_null(), "{c}");
+        assert!(by["rack-a"]["verdict"].is_string(), "{c}");
+        assert!(by["rack-a"].get("not_tried").is_none(), "{c}");
+        assert_eq!(c["verdict"], by["rack-a"]["verdict"], "{c}");
+    }
+    let not_checked = doc["not_checked"].as_array().unwrap();
+    assert!(
+        not_checked.iter().any(|n| n
+            == "identity foreign was tried only from rack-a, not from rack-b (its report does not have it)"),
+        "{not_checked:#?}"
+    );
+}
+
+/// `merge --format markdown`: the disagreeing cells keep their `≠`, the legend says what it
+/// means, the findings name the vantage points that saw them and the one-sided identity.
+fn markdown_keeps_the_marks(a_json: &Path, b_json: &Path) {
+    let (code, md, err) =
+        tlsaudit_testkit::cli(&["merge", s(a_json), s(b_json), "--format", "markdown"]);
+    assert_eq!(code, 1, "{err}");
+    let tikv_row = md
+        .lines()
+        .find(|l| l.starts_with("| tikv-1 "))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(tikv_row.contains('≠'), "{tikv_row}");
+    let pd_row = md.lines().find(|l| l.starts_with("| pd-1 ")).unwrap();
+    assert!(!pd_row.contains('≠'), "{pd_row}");
+    assert!(md.contains("`≠` vantage points disagree"), "{md}");
+    assert!(md.contains("  - seen from: rack-b\n"), "{md}");
+    assert!(
+        md.contains("identity foreign was tried only from rack-a"),
+        "{md}"
+    );
+}
+
 /// (b) `report --from MERGED` as a table and as HTML.
-fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(String, String)>) {
+fn report_from_shows_it(
+    merged: &Path,
+    a_json: &Path,
+    differing: &BTreeSet<(String, String)>,
+    addrs: &Dialed,
+) {
     // (b) The merge read back: the table marks the disagreeing cells and lists each.
     let (code, table, err) =
         tlsaudit_testkit::cli(&["report", "--from", s(merged), "--format", "table"]);
@@ -234,6 +430,13 @@ fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(Stri
         "{table}"
     );
     assert!(table.contains("VANTAGE_DISAGREE"), "{table}");
+    assert!(
+        table.contains(&format!(
+            "vantage points dialed different addresses (1 endpoint):\n  ≠ tikv-1: {} from rack-a, {} from rack-b\n",
+            addrs.a, addrs.b
+        )),
+        "{table}"
+    );
     // And the HTML page: the finding, and the cell's detail with each vantage point's verdict.
     let (code, html, err) = tlsaudit_testkit::cli(&[
         "report",
@@ -252,6 +455,16 @@ fn report_from_shows_it(merged: &Path, a_json: &Path, differing: &BTreeSet<(Stri
     assert!(detail.contains("by vantage"), "{detail}");
     assert!(detail.contains("data-vantage=\"rack-a\""), "{detail}");
     assert!(detail.contains("data-vantage=\"rack-b\""), "{detail}");
+    assert!(
+        detail.contains(&format!("{} from rack-a, {} from rack-b", addrs.a, addrs.b)),
+        "{detail}"
+    );
+    let detail = &html[html.find("id=\"cell-foreign-pd-1\"").unwrap()..];
+    let detail = &detail[..detail.find("</article>").unwrap()];
+    assert!(
+        detail.contains("report has no identity foreign"),
+        "{detail}"
+    );
     // A single report read back keeps its vantage and has no merge marks.
     let (code, table, _) =
         tlsaudit_testkit::cli(&["report", "--from", s(a_json), "--format", "table"]);

@@ -58,6 +58,8 @@ fn endpoints(plan: &Plan, snap: &Snapshot) -> Vec<Endpoint> {
                 list_enforced: policy.list_enforced,
                 list_key: ep.profile.list.to_string(),
                 config_file: ep.profile.config.file.to_string(),
+                labels: ep.labels.clone(),
+                addresses: None,
                 observed_protocol: observed_protocol(snap, e),
                 drift: snap.drift.get(e).cloned().flatten(),
             }

@@ -377,7 +377,7 @@ fn group_rows(doc: &Doc<'_>, g: &Group) -> Markup {
                 tr.endpoint id=(endpoint_anchor(&ep.name)) data-endpoint=(t(&ep.name)) data-failing=(doc.endpoint_failing(e)) {
                     th.ep scope="row" {
                         (t(&ep.name))
-                        small { (t(&ep.role)) " " (t(&ep.address)) }
+                        small { (t(&ep.role)) " " (t(&ep.address_text())) }
                     }
                     @for i in 0..r.identities.len() {
                         (cell(doc.cell(i, e)))
@@ -588,9 +588,13 @@ fn observed(c: &Cell) -> Markup {
                 ol.by-vantage {
                     @for (v, seen) in by {
                         li data-vantage=(t(v)) {
-                            (t(v)) ": " span.sym.(class(seen.verdict)) { (symbol(seen.verdict)) } " "
-                            (verdict_name(seen.verdict))
-                            @if let Some(o) = seen.outcome { " (" code { (o.as_str()) } ")" }
+                            @if let Some(why) = seen.not_tried {
+                                (t(v)) ": " (t(&why.describe(v, &c.identity, &c.endpoint)))
+                            } @else {
+                                (t(v)) ": " span.sym.(class(seen.verdict)) { (symbol(seen.verdict)) } " "
+                                (verdict_name(seen.verdict))
+                                @if let Some(o) = seen.outcome { " (" code { (o.as_str()) } ")" }
+                            }
                         }
                     }
                 }
@@ -605,7 +609,7 @@ fn link(ep: &Endpoint, id: &Identity) -> Markup {
     html! {
         dt { "endpoint" }
         dd {
-            (crate::shared::endpoint_kind(ep)) ", " span.mono { (t(&ep.address)) }
+            (crate::shared::endpoint_kind(ep)) ", " span.mono { (t(&ep.address_text())) }
             ", server name " span.mono { (t(&ep.server_name)) } ", " (t(ep.protocol.as_str()))
             @if let Some(p) = &ep.path { " " span.mono { (t(p)) } }
         }

@@ -48,8 +48,8 @@ pub mod table;
 pub mod text;
 
 pub use model::{
-    BaselineMark, Cell, Cluster, Endpoint, Finding, Identity, Report, Summary, Tool, VantageCell,
-    SCHEMA,
+    BaselineMark, Cell, Cluster, Endpoint, Finding, Identity, NotTried, Report, Summary, Tool,
+    VantageCell, SCHEMA,
 };
 pub use named::Named;
 pub use shared::Doc;

@@ -1,6 +1,8 @@
 //! The Markdown summary, for `$GITHUB_STEP_SUMMARY` or a pull-request comment: the verdict
 //! counts, the matrix as a table (folded by component when it has many endpoints, with the
-//! failing endpoints listed under it), and the critical and warning findings with their fix.
+//! failing endpoints listed under it; in a merged report `≠` marks a cell whose vantage points
+//! disagree), and the critical and warning findings with their fix (and, merged, the vantage
+//! points that saw them).
 //! It stays under GitHub's 65,536-character comment limit whatever the size of the audit: what
 //! does not fit is counted and left to the HTML or JSON report.
 //!
@@ -220,17 +222,25 @@ fn endpoint_row(doc: &Doc<'_>, e: usize) -> String {
     };
     let mut row = format!("| {} {} |", text(&ep.name), text(&role));
     for i in 0..r.identities.len() {
-        let _ = write!(row, " {} |", cell_symbol(doc.cell(i, e).verdict));
+        let c = doc.cell(i, e);
+        let mark = if c.disagrees() { "≠" } else { "" };
+        let _ = write!(row, " {}{mark} |", cell_symbol(c.verdict));
     }
     row.push('\n');
     row
 }
 
 fn legend(r: &crate::model::Report) -> String {
-    let l: Vec<String> = crate::shared::legend_verdicts(r)
+    let mut l: Vec<String> = crate::shared::legend_verdicts(r)
         .iter()
         .map(|v| format!("{} {}", code(&v.symbol().to_string()), v.as_str()))
         .collect();
+    if r.vantages.is_some() {
+        l.push(format!(
+            "{} vantage points disagree (the cell shows the worst verdict)",
+            code("≠")
+        ));
+    }
     format!("<sub>{}</sub>\n\n", l.join(" · "))
 }
 
@@ -280,6 +290,11 @@ fn folded_matrix(doc: &Doc<'_>, groups: &[Group]) -> String {
                 .filter_map(|&e| doc.cell(i, e).verdict)
                 .collect();
             let failing = verdicts.iter().filter(|v| v.is_failing()).count();
+            let mark = if g.endpoints.iter().any(|&e| doc.cell(i, e).disagrees()) {
+                "≠"
+            } else {
+                ""
+            };
             let cell = match verdicts.iter().copied().filter(|v| v.is_failing()).max() {
                 Some(worst) => format!(
                     "{} {failing}/{}",
@@ -289,7 +304,7 @@ fn folded_matrix(doc: &Doc<'_>, groups: &[Group]) -> String {
                 None if verdicts.is_empty() => "·".into(),
                 None => "ok".into(),
             };
-            let _ = write!(out, " {cell} |");
+            let _ = write!(out, " {cell}{mark} |");
         }
         out.push('\n');
     }
@@ -385,6 +400,9 @@ fn finding_md(f: &Finding) -> String {
     s.push('\n');
     if !f.evidence.is_empty() {
         let _ = writeln!(s, "  - seen: {}", code(&f.evidence));
+    }
+    if !f.vantages.is_empty() {
+        let _ = writeln!(s, "  - seen from: {}", text(&f.vantages.join(", ")));
     }
     let _ = writeln!(s, "  - fix: {}", text(&f.fix));
     if let Some(src) = &f.source {

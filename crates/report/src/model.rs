@@ -160,6 +160,16 @@ pub struct Endpoint {
     pub list_key: String,
     #[serde(default)]
     pub config_file: String,
+    /// The inventory's free-form labels of the endpoint (`labels = { rack = "r1", zone =
+    /// "az1" }`); left out when there are none, so that reports of earlier versions read back
+    /// byte for byte.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// A merged report whose vantage points dialed this endpoint at different addresses: each
+    /// vantage point's address (`address` is then the first vantage point's). Absent when
+    /// they all dialed the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<BTreeMap<String, String>>,
     /// What the endpoint spoke when it was not TLS (`http/1`, `mysql`, `ssh`, `unknown`): the
     /// protocol observed, where it differs from the one configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,13 +266,21 @@ impl Cell {
         }
     }
 
-    /// A merged cell whose vantage points saw different verdicts.
+    /// A merged cell whose vantage points saw different verdicts (those that did not try it
+    /// aside).
     pub fn disagrees(&self) -> bool {
-        self.by_vantage.as_ref().is_some_and(|m| {
-            let mut v = m.values().map(|c| c.verdict);
-            v.next().is_some_and(|first| v.any(|x| x != first))
-        })
+        self.by_vantage.as_ref().is_some_and(vantages_disagree)
     }
+}
+
+/// Whether the vantage points that tried a merged cell saw different verdicts (a vantage
+/// point that did not try it, [`VantageCell::not_tried`], disagrees with none).
+pub fn vantages_disagree(by: &BTreeMap<String, VantageCell>) -> bool {
+    let mut v = by
+        .values()
+        .filter(|c| c.not_tried.is_none())
+        .map(|c| c.verdict);
+    v.next().is_some_and(|first| v.any(|x| x != first))
 }
 
 /// One vantage point's view of a merged cell.
@@ -270,6 +288,63 @@ impl Cell {
 pub struct VantageCell {
     pub verdict: Option<Verdict>,
     pub outcome: Option<OutcomeClass>,
+    /// Why this vantage point has no verdict for the cell: its report lacks the identity or
+    /// the endpoint, or has the cell unprobed. Absent on a cell it tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_tried: Option<NotTried>,
+}
+
+/// Why a vantage point of a merged report did not try a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotTried {
+    /// Its report has no such identity (switched off, or out of its `--identity` scope).
+    Identity,
+    /// Its report has no such endpoint (not in its inventory, or out of its scope).
+    Endpoint,
+    /// Its report has the identity and the endpoint but no verdict for the cell.
+    Cell,
+}
+
+impl NotTried {
+    /// In words, for the vantage point `vantage`: `rack-b's report has no identity foreign`.
+    pub fn describe(self, vantage: &str, identity: &str, endpoint: &str) -> String {
+        match self {
+            NotTried::Identity => {
+                format!("not tried: {vantage}'s report has no identity {identity}")
+            }
+            NotTried::Endpoint => {
+                format!("not tried: {vantage}'s report has no endpoint {endpoint}")
+            }
+            NotTried::Cell => format!("not tried: {vantage}'s report has no verdict for it"),
+        }
+    }
+}
+
+impl VantageCell {
+    /// The view of a vantage point that did not try the cell.
+    pub fn not_tried(why: NotTried) -> VantageCell {
+        VantageCell {
+            verdict: None,
+            outcome: None,
+            not_tried: Some(why),
+        }
+    }
+}
+
+impl Endpoint {
+    /// The address in words: in a merged report whose vantage points dialed different ones,
+    /// each with its vantage point (`127.0.0.1:20160 from rack-a, 127.0.0.1:1 from rack-b`).
+    pub fn address_text(&self) -> String {
+        match &self.addresses {
+            Some(by) => by
+                .iter()
+                .map(|(v, a)| format!("{a} from {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => self.address.clone(),
+        }
+    }
 }
 
 /// How a cell changed since the baseline report.

@@ -184,6 +184,9 @@ fn endpoint_location(doc: &Doc<'_>, ep: &str, identity: Option<&str>) -> Locatio
     let mut props = BTreeMap::new();
     if let Some(e) = doc.report.endpoints.iter().find(|e| e.name == ep) {
         props.insert("address".to_string(), json!(e.address));
+        if let Some(by) = &e.addresses {
+            props.insert("addresses".to_string(), json!(by));
+        }
         props.insert("component".to_string(), json!(e.component));
         props.insert("role".to_string(), json!(e.role));
     }

@@ -194,26 +194,64 @@ pub fn render(doc: &Doc<'_>, style: Style, width: usize) -> String {
         + &not_checked(r, width)
 }
 
-/// A merged report's cells whose vantage points saw different verdicts, one line each.
+/// A merged report's cells whose vantage points saw different verdicts, one line each, and
+/// its endpoints they dialed at different addresses.
 fn disagreements(r: &Report, width: usize) -> String {
     let cells: Vec<_> = r.cells.iter().filter(|c| c.disagrees()).collect();
-    if cells.is_empty() {
-        return String::new();
+    let mut out = String::new();
+    if !cells.is_empty() {
+        let _ = writeln!(out, "\nvantage points disagree ({} cells):", cells.len());
     }
-    let mut out = format!("\nvantage points disagree ({} cells):\n", cells.len());
     for c in cells {
         let seen: Vec<String> = c
             .by_vantage
             .iter()
             .flatten()
-            .map(|(v, s)| format!("{v} {}", s.verdict.map_or("not probed", Verdict::as_str)))
+            .map(|(v, s)| match s.not_tried {
+                Some(_) => format!("{v} not tried"),
+                None => format!("{v} {}", s.verdict.map_or("not probed", Verdict::as_str)),
+            })
             .collect();
         let line = format!("≠ {} at {}: {}", c.identity, c.endpoint, seen.join(", "));
-        let w = wrap(&inert(&line), 4, width);
-        out.push_str("  ");
-        out.push_str(w.get(4..).unwrap_or_default());
+        push_item(&mut out, &line, width);
+    }
+    let split: Vec<_> = r
+        .endpoints
+        .iter()
+        .filter(|e| e.addresses.is_some())
+        .collect();
+    if !split.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nvantage points dialed different addresses ({} endpoint{}):",
+            split.len(),
+            if split.len() == 1 { "" } else { "s" }
+        );
+    }
+    for ep in split {
+        push_item(
+            &mut out,
+            &format!("≠ {}: {}", ep.name, ep.address_text()),
+            width,
+        );
     }
     out
+}
+
+/// One `≠` line of the disagreements, made inert and wrapped under its text.
+fn push_item(out: &mut String, line: &str, width: usize) {
+    let w = wrap(&inert(line), 4, width);
+    out.push_str("  ");
+    out.push_str(w.get(4..).unwrap_or_default());
+}
+
+/// An endpoint's ADDRESS cell: its address, or, where a merge's vantage points dialed
+/// different ones, a pointer to the list of them.
+fn address_cell(ep: &crate::model::Endpoint) -> String {
+    match ep.addresses {
+        Some(_) => "≠ see below".to_string(),
+        None => inert(&ep.address).into_owned(),
+    }
 }
 
 /// Rotation drift of the endpoints whose certificate or CA files are known, after the
@@ -364,7 +402,10 @@ impl Columns {
         for (k, ep) in r.endpoints.iter().enumerate() {
             let addr_cut = self.addr_w.is_some() && len(&ep.address) > ADDR_MAX;
             if self.addr_w.is_none() || addr_cut {
-                rows.push((self.eps[k].clone(), format!("{}  {}", ep.name, ep.address)));
+                rows.push((
+                    self.eps[k].clone(),
+                    format!("{}  {}", ep.name, ep.address_text()),
+                ));
             } else if self.eps[k] != inert_name(&ep.name) {
                 rows.push((self.eps[k].clone(), ep.name.clone()));
             }
@@ -410,7 +451,7 @@ fn matrix_row(
         cut(&cols.kinds[e], kind_w)
     );
     if let Some(addr_w) = cols.addr_w {
-        let _ = write!(line, "{:<addr_w$} ", cut(&inert(&ep.address), addr_w));
+        let _ = write!(line, "{:<addr_w$} ", cut(&address_cell(ep), addr_w));
     }
     for (i, c) in cols.ids.iter().enumerate() {
         let cell = &r.cells[i * r.endpoints.len() + e];

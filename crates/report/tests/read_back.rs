@@ -1,7 +1,8 @@
 //! Reports written by tlsaudit 0.1.0 before the report model was one (`tests/fixtures/`: one
 //! audit from each of two vantage points, their merge, and a round with a baseline), read back
-//! through the model: written again they are the same bytes, the merge and the baseline are
-//! computed again to the same bytes, and every format renders them.
+//! through the model: written again they are the same bytes, the baseline is computed again to
+//! the same bytes, the merge to this version's merge of them (`merge-of-v0.1.0.json`), and every
+//! format renders them.
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
@@ -65,7 +66,12 @@ fn the_merge_is_computed_again_to_the_same_bytes() {
     ];
     merge::check(&inputs).unwrap();
     let merged = merge::merge(&inputs).to_json().unwrap();
-    assert!(merged == fixture("v0.1.0-merged.json"));
+    if let Ok(p) = std::env::var("DUMP_MERGE") {
+        std::fs::write(p, &merged).unwrap();
+    }
+    // 0.1.0's merge hid that rack-b dialed tikv-2 at another address and raised a
+    // VANTAGE_DISAGREE per link; this version's says so, once for the endpoint.
+    assert!(merged == fixture("merge-of-v0.1.0.json"));
 }
 
 #[test]
