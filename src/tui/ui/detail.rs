@@ -252,22 +252,32 @@ fn vantage_lines(app: &App, th: Theme, i: usize, e: usize) -> Vec<Line<'static>>
     let Some(Some(by)) = app.by_vantage.get(i * n_ep + e) else {
         return Vec::new();
     };
-    let first = by.values().next().and_then(|c| c.verdict);
-    let differ = by.values().any(|c| c.verdict != first);
+    // The report's rule: a vantage point that did not try the cell does not disagree.
+    let differ = tlsaudit_report::model::vantages_disagree(by);
+    let (identity, endpoint) = (
+        &app.catalog.identities[i].name,
+        &app.catalog.endpoints[e].name,
+    );
     let mut out = Vec::new();
     for (k, (v, c)) in by.iter().enumerate() {
-        let value = vec![
-            Span::raw(format!("{v}: ")),
-            Span::styled(
-                format!(
-                    "{} {}",
-                    symbol(c.verdict),
-                    c.verdict.map_or("not probed", Verdict::as_str)
+        let value = match c.not_tried {
+            Some(why) => vec![Span::raw(format!(
+                "{v}: {}",
+                why.describe(v, identity, endpoint)
+            ))],
+            None => vec![
+                Span::raw(format!("{v}: ")),
+                Span::styled(
+                    format!(
+                        "{} {}",
+                        symbol(c.verdict),
+                        c.verdict.map_or("not probed", Verdict::as_str)
+                    ),
+                    th.verdict(c.verdict),
                 ),
-                th.verdict(c.verdict),
-            ),
-            Span::raw(c.outcome.map(|o| format!(" ({o})")).unwrap_or_default()),
-        ];
+                Span::raw(c.outcome.map(|o| format!(" ({o})")).unwrap_or_default()),
+            ],
+        };
         out.push(if k == 0 {
             kv(th, if differ { "Vantage ≠" } else { "Vantage" }, value)
         } else {
