@@ -15,7 +15,7 @@ use tlsaudit_engine::inventory::rotation::Manifest;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::probe::mysql::MysqlAccount;
 use tlsaudit_engine::profile::{Component, Version};
-use tlsaudit_engine::tiup::{Cluster, ConfigKind, TiupOptions};
+use tlsaudit_engine::tiup::{Cluster, ConfigArg, ConfigKind, TiupOptions};
 
 /// The audit account for the SQL ports (`mysql` protocol). The password is read from the
 /// environment or a file only, never from the command line.
@@ -97,7 +97,9 @@ pub struct TidbInputFlags {
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
     /// A component config: tidb.toml, tikv.toml, pd.toml, tiflash.toml, tiflash-learner.toml,
-    /// ticdc.toml (or COMPONENT=FILE). Repeatable.
+    /// ticdc.toml (or COMPONENT=FILE; COMPONENT@INSTANCE=FILE binds it to one instance, by node
+    /// ID, address or TiUP name; a folder holds one per instance as DIR/INSTANCE/conf/*.toml).
+    /// Repeatable.
     #[arg(long = "component-config", value_name = "FILE")]
     pub component_config: Vec<String>,
     /// The CA callers trust (default: ca.crt in --tls-dir).
@@ -198,20 +200,33 @@ pub fn plan(
     Ok(plan)
 }
 
-/// `--component-config [COMPONENT=]FILE`: the config kind when named, and the file.
-fn component_config(c: &str) -> Result<(Option<ConfigKind>, PathBuf), InputError> {
-    match c.split_once('=') {
-        Some((k, p)) if !k.contains('/') => {
-            let kind = ConfigKind::from_name(k).map_err(|names| {
-                InputError::usage(
-                    format!("--component-config {c}: unknown component {k:?}"),
-                    format!("{names}, as in tikv=/path/tikv.toml"),
-                )
-            })?;
-            Ok((Some(kind), PathBuf::from(p)))
+/// `--component-config [COMPONENT[@INSTANCE]=]FILE`: the config kind and the instance it is
+/// bound to when named, and the file (or a folder of per-instance files).
+fn component_config(c: &str) -> Result<ConfigArg, InputError> {
+    let Some((k, p)) = c.split_once('=').filter(|(k, _)| !k.contains('/')) else {
+        return Ok(ConfigArg::file(None, PathBuf::from(c)));
+    };
+    let (k, instance) = match k.split_once('@') {
+        Some((k, i)) if !i.is_empty() => (k, Some(i.to_string())),
+        Some(_) => {
+            return Err(InputError::usage(
+                format!("--component-config {c}: no instance after @"),
+                "name it as tikv@10.0.1.17:20160=tikv.toml (a node ID, an address or a TiUP instance name)",
+            ))
         }
-        _ => Ok((None, PathBuf::from(c))),
-    }
+        None => (k, None),
+    };
+    let kind = ConfigKind::from_name(k).map_err(|names| {
+        InputError::usage(
+            format!("--component-config {c}: unknown component {k:?}"),
+            format!("{names}, as in tikv=/path/tikv.toml or tikv@10.0.1.17:20160=/path/tikv.toml"),
+        )
+    })?;
+    Ok(ConfigArg {
+        kind: Some(kind),
+        path: PathBuf::from(p),
+        instance,
+    })
 }
 
 /// Read the TiDB inputs and lint them.
@@ -275,12 +290,19 @@ mod tests {
 
     #[test]
     fn a_component_config_may_name_its_component() {
-        let (kind, path) = component_config("/etc/tikv.toml").unwrap();
-        assert_eq!((kind, path), (None, PathBuf::from("/etc/tikv.toml")));
-        let (kind, _) = component_config("tikv=/etc/a.toml").unwrap();
-        assert!(kind.is_some());
+        let plain = component_config("/etc/tikv.toml").unwrap();
+        assert_eq!(
+            plain,
+            ConfigArg::file(None, PathBuf::from("/etc/tikv.toml"))
+        );
+        let named = component_config("tikv=/etc/a.toml").unwrap();
+        assert!(named.kind.is_some() && named.instance.is_none());
+        let bound = component_config("tikv@10.0.1.17:20160=/etc/a.toml").unwrap();
+        assert_eq!(bound.instance.as_deref(), Some("10.0.1.17:20160"));
+        assert_eq!(bound.path, PathBuf::from("/etc/a.toml"));
         // A `=` inside a path is no component name.
-        assert!(component_config("./a=b/c.toml").unwrap().0.is_none());
+        assert!(component_config("./a=b/c.toml").unwrap().kind.is_none());
         assert!(component_config("nope=/etc/a.toml").is_err());
+        assert!(component_config("tikv@=/etc/a.toml").is_err());
     }
 }

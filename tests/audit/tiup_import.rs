@@ -591,7 +591,7 @@ async fn component_configs_alone_with_a_ca() {
     )
     .unwrap();
     let o = TiupOptions {
-        component_configs: vec![(None, tikv)],
+        component_configs: vec![tlsaudit_engine::tiup::ConfigArg::file(None, tikv)],
         ca: Some(pki.ca_cert.clone()),
         ..Default::default()
     };

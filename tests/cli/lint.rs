@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use pki::{fixture, Leaf};
 use tlsaudit_engine::audit::{Finding, Severity};
 use tlsaudit_engine::lint::{lint, LintOptions};
-use tlsaudit_engine::tiup::{Cluster, ConfigKind, TiupOptions};
+use tlsaudit_engine::tiup::{Cluster, ConfigArg, ConfigKind, TiupOptions};
 
 const PROD_HOSTS: &[(&str, &[&str])] = &[
     ("pd", &["10.0.1.11", "10.0.1.12", "10.0.1.13"]),
@@ -101,7 +101,10 @@ fn topo(t: &Path, tls: Option<&Path>) -> TiupOptions {
 
 fn configs(files: &[PathBuf]) -> TiupOptions {
     TiupOptions {
-        component_configs: files.iter().map(|f| (None, f.clone())).collect(),
+        component_configs: files
+            .iter()
+            .map(|f| ConfigArg::file(None, f.clone()))
+            .collect(),
         ..Default::default()
     }
 }
@@ -574,7 +577,7 @@ fn component_config_matching_a_topology() {
     let (files, _) = s.components();
     // Advertising no address of the topology: applied to all three TiKV instances.
     let mut opts = topo(&fixture("tiup/prod.yaml"), Some(&tls));
-    opts.component_configs = vec![(None, files[1].clone())];
+    opts.component_configs = vec![ConfigArg::file(None, files[1].clone())];
     let f = run(&opts);
     assert!(find(&f, "CONFIG_APPLIED_TO_ALL").title.contains("3 TiKV"));
     // Advertising 10.0.1.32:20161: that instance only, its list from the file.
@@ -584,7 +587,7 @@ fn component_config_matching_a_topology() {
         "advertise-addr = \"127.0.0.1:20160\"",
         "advertise-addr = \"10.0.1.32:20161\"",
     );
-    opts.component_configs = vec![(Some(ConfigKind::Tikv), one)];
+    opts.component_configs = vec![ConfigArg::file(Some(ConfigKind::Tikv), one)];
     let cluster = Cluster::load(&opts).unwrap();
     let f = lint(&cluster, &LintOptions::default());
     assert!(!has(&f, "CONFIG_APPLIED_TO_ALL"), "{f:#?}");
@@ -608,9 +611,9 @@ fn component_config_matching_a_topology() {
         .contains("prod.yaml"));
     // A component the topology does not have.
     let mut opts = topo(&fixture("tiup/plain.yaml"), None);
-    opts.component_configs = vec![(None, files[5].clone())];
+    opts.component_configs = vec![ConfigArg::file(None, files[5].clone())];
     assert!(has(&run(&opts), "CONFIG_NOT_MATCHED"));
-    opts.component_configs = vec![(None, files[1].clone())];
+    opts.component_configs = vec![ConfigArg::file(None, files[1].clone())];
     assert!(!has(&run(&opts), "CONFIG_NOT_MATCHED"));
 }
 

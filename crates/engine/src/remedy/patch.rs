@@ -329,7 +329,7 @@ mod tests {
         let text = "[security]\ncert-allowed-cn = [\"tikb\"]\n";
         std::fs::write(&toml, text).unwrap();
         let cluster = Cluster::load(&TiupOptions {
-            component_configs: vec![(None, toml.clone())],
+            component_configs: vec![crate::tiup::ConfigArg::file(None, toml.clone())],
             ..Default::default()
         })
         .unwrap();

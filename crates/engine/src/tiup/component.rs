@@ -32,6 +32,8 @@ pub struct ComponentFile {
     pub urls: Vec<UrlSetting>,
     /// Findings about the file itself (unknown keys in its TLS tables).
     pub notes: Vec<Finding>,
+    /// The instance the command line bound it to (its name, node ID or an address), if any.
+    pub bound: Option<String>,
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -131,7 +133,15 @@ impl ComponentFile {
             addresses,
             urls,
             notes,
+            bound: None,
         })
+    }
+
+    /// This file, bound to `instance` (or to none).
+    #[must_use]
+    pub fn bound_to(mut self, instance: Option<String>) -> ComponentFile {
+        self.bound = instance;
+        self
     }
 
     /// Apply to the instances of a topology, or (standalone) add an instance of its own.
@@ -148,6 +158,13 @@ impl ComponentFile {
             .filter_map(|(r, a)| a.as_ref().ok().map(|a| (*r, a)))
             .collect();
         self.note_undialable(notes);
+        if let Some(bound) = &self.bound {
+            let targets = self.named(instances, bound, notes);
+            for &n in &targets {
+                self.merge_into(&mut instances[n], true);
+            }
+            return;
+        }
         let matching = self.matching(instances, &dialable);
         let targets: Vec<usize> = if !matching.is_empty() {
             matching
@@ -187,6 +204,40 @@ impl ComponentFile {
                 );
             }
         }
+    }
+
+    /// The instance of this file's component the command line bound it to (by TiUP name, node
+    /// ID or address), or a note that the topology has none such.
+    fn named(&self, instances: &[Instance], bound: &str, notes: &mut Vec<Finding>) -> Vec<usize> {
+        let component = self.kind.component();
+        let found: Vec<usize> = instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.component == component)
+            .filter(|(_, i)| {
+                i.name == bound
+                    || super::node_id(i) == bound
+                    || i.endpoints.iter().any(|e| e.address == bound)
+            })
+            .map(|(n, _)| n)
+            .collect();
+        if found.is_empty() {
+            notes.push(
+                Finding::new(
+                    Code::ConfigNotMatched,
+                    Severity::Warning,
+                    format!(
+                        "{} is bound to {bound}, which is no {} instance of the topology",
+                        self.path.display(),
+                        component.title()
+                    ),
+                    format!("the {} instances are named by TiUP name, node ID or address", component.title()),
+                    "name the instance as `tiup cluster display` lists it (tikv-10.0.1.17-20160) or by its node ID (10.0.1.17:20160)",
+                )
+                .source(self.path.display().to_string()),
+            );
+        }
+        found
     }
 
     /// The instances of this file's component that have one of its dialable addresses.

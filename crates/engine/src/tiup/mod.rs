@@ -256,6 +256,29 @@ pub fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// One `--component-config`: a file, or a folder holding one per instance
+/// (`<DIR>/<instance>/conf/<component>.toml`, as fetched from each `<deploy_dir>/conf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigArg {
+    /// The component, when named (`tikv=FILE`); else read from the file.
+    pub kind: Option<ConfigKind>,
+    pub path: PathBuf,
+    /// The instance the file is bound to, when named (`tikv@10.0.1.17:20160=FILE`): its TiUP
+    /// name, node ID or any of its addresses.
+    pub instance: Option<String>,
+}
+
+impl ConfigArg {
+    /// A file (or folder) bound to no instance.
+    pub fn file(kind: Option<ConfigKind>, path: PathBuf) -> ConfigArg {
+        ConfigArg {
+            kind,
+            path,
+            instance: None,
+        }
+    }
+}
+
 /// What to read.
 #[derive(Debug, Clone, Default)]
 pub struct TiupOptions {
@@ -264,8 +287,9 @@ pub struct TiupOptions {
     /// TiUP's TLS folder (`ca.crt`, `ca.pem`, `client.crt`, `client.pem`, `<role>.crt`...).
     /// Default with a `meta.yaml`: the `tls` folder beside it.
     pub tls_dir: Option<PathBuf>,
-    /// Component config files, each with its kind when given as `COMPONENT=FILE`.
-    pub component_configs: Vec<(Option<ConfigKind>, PathBuf)>,
+    /// Component config files (or folders of them, laid out per instance), each with its kind
+    /// and instance when the command line names them (`COMPONENT[@INSTANCE]=FILE`).
+    pub component_configs: Vec<ConfigArg>,
     /// The CA callers trust (overrides the TLS folder's `ca.crt`).
     pub ca: Option<PathBuf>,
     pub cluster_name: Option<String>,
@@ -349,8 +373,6 @@ impl Cluster {
             Some(d) => Some(tlsdir::TlsDir::load(&d)?),
             None => None,
         };
-        let files = read_component_configs(opts, &mut errors);
-        InputError::collect(errors)?;
         let name = cluster_name(opts, topo.as_ref(), tls_dir.as_ref());
         let ca = trusted_ca(opts, tls_dir.as_ref());
         let ca_key = tls_dir.as_ref().and_then(|d| d.ca_key.clone());
@@ -359,6 +381,8 @@ impl Cluster {
             Some(t) => topology_instances(opts, t, &mut notes),
             None => (None, Vec::new()),
         };
+        let files = read_component_configs(opts, &instances, &mut errors);
+        InputError::collect(errors)?;
         let standalone = opts.topology.is_none();
         for f in &files {
             notes.extend(f.notes.iter().cloned());
@@ -599,13 +623,15 @@ impl Cluster {
     fn served_files(&self, inst: &Instance, role: Role) -> (Option<PathBuf>, Option<PathBuf>) {
         let readable = |p: &PathBuf| std::fs::File::open(p).is_ok_and(|_| p.is_file());
         let profile = role.profile();
+        // Only a file bound to this instance says what it serves: one applied to every
+        // instance of its component is not each one's.
         let security = inst
             .security
             .iter()
             .filter(|s| {
                 s.kind.config() == &profile.config && profile.server == profile.config.client
             })
-            .find(|s| !s.tiup_managed);
+            .find(|s| !s.tiup_managed && s.exact);
         let from_config = |pick: fn(&Security) -> Option<&Located<PathBuf>>| {
             security
                 .and_then(pick)
@@ -651,19 +677,64 @@ fn tls_dir_path(opts: &TiupOptions, topo: Option<&topology::Topology>) -> Option
     })
 }
 
-/// The component config files that read; the errors of the others go to `errors`.
+/// The component config files that read, a folder's bound to the instance of its subfolder;
+/// the errors of the others go to `errors`.
 fn read_component_configs(
     opts: &TiupOptions,
+    instances: &[Instance],
     errors: &mut Vec<InputError>,
 ) -> Vec<component::ComponentFile> {
     let mut files = Vec::new();
-    for (kind, path) in &opts.component_configs {
-        match component::ComponentFile::load(*kind, path) {
-            Ok(f) => files.push(f),
-            Err(e) => errors.push(e),
+    for arg in &opts.component_configs {
+        let bound = if arg.path.is_dir() {
+            per_instance_files(arg, instances, errors)
+        } else {
+            vec![arg.clone()]
+        };
+        for a in bound {
+            match component::ComponentFile::load(a.kind, &a.path) {
+                Ok(f) => files.push(f.bound_to(a.instance)),
+                Err(e) => errors.push(e),
+            }
         }
     }
     files
+}
+
+/// A folder of configs fetched per instance: `<DIR>/<instance>/conf/*.toml` (TiUP's
+/// `<deploy_dir>/conf`), each bound to the instance its subfolder names. A folder that holds
+/// none is an error naming the layout.
+fn per_instance_files(
+    arg: &ConfigArg,
+    instances: &[Instance],
+    errors: &mut Vec<InputError>,
+) -> Vec<ConfigArg> {
+    let mut out = Vec::new();
+    for inst in instances {
+        let conf = arg.path.join(&inst.name).join("conf");
+        let Ok(entries) = std::fs::read_dir(&conf) else {
+            continue;
+        };
+        let mut tomls: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        tomls.sort();
+        out.extend(tomls.into_iter().map(|path| ConfigArg {
+            kind: arg.kind,
+            path,
+            instance: Some(inst.name.clone()),
+        }));
+    }
+    if out.is_empty() {
+        errors.push(InputError::file(
+            &arg.path,
+            "is a folder with no <instance>/conf/*.toml of the topology's instances",
+            "lay the fetched configs out as <DIR>/<instance name>/conf/<component>.toml (e.g. scp HOST:/tidb-deploy/tikv-20160/conf/tikv.toml DIR/tikv-HOST-20160/conf/), or give one file per --component-config",
+        ));
+    }
+    out
 }
 
 /// The cluster's name: `--cluster-name`, the folder of a `meta.yaml`, TiUP's client
@@ -803,7 +874,7 @@ mod tests {
         let (dir, toml) =
             drift_files("[security]\nca-path = \"ca.crt\"\ncert-path = \"tikv.crt\"\n");
         let opts = TiupOptions {
-            component_configs: vec![(None, toml)],
+            component_configs: vec![ConfigArg::file(None, toml)],
             ca: Some(dir.path().join("ca.crt")),
             ..Default::default()
         };
@@ -824,7 +895,7 @@ mod tests {
             "[security]\nca-path = \"/nowhere/ca.crt\"\ncert-path = \"/nowhere/tikv.crt\"\n",
         );
         let opts = TiupOptions {
-            component_configs: vec![(None, toml)],
+            component_configs: vec![ConfigArg::file(None, toml)],
             ca: Some(dir.path().join("ca.crt")),
             ..Default::default()
         };
@@ -833,11 +904,119 @@ mod tests {
             .all(|e| e.cert_file.is_none() && e.ca_file.is_none()));
     }
 
+    /// A topology of two TiKV instances, and for each a config without addresses (as TiUP
+    /// writes them) naming its own certificate: (folder, topology, [config of each]).
+    fn two_tikvs() -> (tempfile::TempDir, PathBuf, [PathBuf; 2]) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let topo = d.join("topology.yaml");
+        std::fs::write(
+            &topo,
+            "tikv_servers:\n  - host: 10.0.1.1\n  - host: 10.0.1.2\n",
+        )
+        .unwrap();
+        let ca = crate::pki::mint::Ca::generate("t", 1).unwrap();
+        std::fs::write(d.join("ca.crt"), &ca.pem).unwrap();
+        let configs = ["10.0.1.1", "10.0.1.2"].map(|host| {
+            let conf = d
+                .join("fetched")
+                .join(format!("tikv-{host}-20160"))
+                .join("conf");
+            std::fs::create_dir_all(&conf).unwrap();
+            let leaf = ca.issue("tikv", &[host.to_string()], true, 30).unwrap();
+            std::fs::write(conf.join("tikv.crt"), &leaf.cert_pem).unwrap();
+            let toml = conf.join("tikv.toml");
+            std::fs::write(&toml, "[security]\ncert-path = \"tikv.crt\"\n").unwrap();
+            toml
+        });
+        (dir, topo, configs)
+    }
+
+    /// Each endpoint's drift file, by address.
+    fn cert_files(opts: &TiupOptions) -> Vec<(String, Option<PathBuf>)> {
+        drift_endpoints(opts)
+            .into_iter()
+            .map(|e| (e.address, e.cert_file))
+            .collect()
+    }
+
+    #[test]
+    fn a_config_is_a_drift_file_only_of_the_instance_it_is_bound_to() {
+        let (dir, topo, configs) = two_tikvs();
+        let base = TiupOptions {
+            topology: Some(topo),
+            ca: Some(dir.path().join("ca.crt")),
+            ..Default::default()
+        };
+        // Unbound, each file applies to both instances (CONFIG_APPLIED_TO_ALL): neither is
+        // compared with it, so neither can be a false CERT_NOT_RELOADED.
+        let unbound = TiupOptions {
+            component_configs: configs
+                .iter()
+                .map(|c| ConfigArg::file(None, c.clone()))
+                .collect(),
+            ..base.clone()
+        };
+        assert!(cert_files(&unbound).iter().all(|(_, f)| f.is_none()));
+        let mine = |addr: &str, files: &[(String, Option<PathBuf>)]| {
+            let host = addr.split(':').next().unwrap();
+            files
+                .iter()
+                .filter(|(a, _)| a.starts_with(host))
+                .all(|(_, f)| {
+                    f.as_ref()
+                        .is_some_and(|f| f.to_string_lossy().contains(&format!("tikv-{host}-")))
+                })
+        };
+        // Bound by node ID and by TiUP name: each instance's own file.
+        let bound = TiupOptions {
+            component_configs: vec![
+                ConfigArg {
+                    kind: Some(ConfigKind::Tikv),
+                    path: configs[0].clone(),
+                    instance: Some("10.0.1.1:20160".into()),
+                },
+                ConfigArg {
+                    kind: Some(ConfigKind::Tikv),
+                    path: configs[1].clone(),
+                    instance: Some("tikv-10.0.1.2-20160".into()),
+                },
+            ],
+            ..base.clone()
+        };
+        let files = cert_files(&bound);
+        assert!(
+            mine("10.0.1.1", &files) && mine("10.0.1.2", &files),
+            "{files:?}"
+        );
+        // A folder laid out per instance: the same.
+        let folder = TiupOptions {
+            component_configs: vec![ConfigArg::file(None, dir.path().join("fetched"))],
+            ..base.clone()
+        };
+        assert_eq!(cert_files(&folder), files);
+        // A binding to no instance: a warning, and the file is not applied.
+        let stray = TiupOptions {
+            component_configs: vec![ConfigArg {
+                kind: Some(ConfigKind::Tikv),
+                path: configs[0].clone(),
+                instance: Some("10.9.9.9:20160".into()),
+            }],
+            ..base
+        };
+        let c = Cluster::load(&stray).unwrap();
+        assert!(
+            c.notes.iter().any(|n| n.code == Code::ConfigNotMatched),
+            "{:?}",
+            c.notes
+        );
+    }
+
     #[test]
     fn the_tls_folders_role_certificate_is_the_single_instances_drift_file() {
         let (dir, toml) = drift_files("");
         let opts = TiupOptions {
-            component_configs: vec![(None, toml.clone())],
+            component_configs: vec![ConfigArg::file(None, toml.clone())],
             tls_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
