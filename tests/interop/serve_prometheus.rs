@@ -82,22 +82,28 @@ pub(crate) fn start_prometheus_with(bin: &Path, dir: &Path, config: &str) -> (Pr
     let config_text = config;
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, config_text).unwrap();
-    // Prometheus must be given a port number: when another process took it meanwhile,
-    // Prometheus exits and we try another; it is used once it listens and still runs.
+    start_listening(bin, |addr| {
+        vec![
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address={addr}"),
+        ]
+    })
+}
+
+/// A server that takes its port as an argument (`args` of the address), on a free loopback
+/// port: when another process took the port meanwhile, the server exits and we try another;
+/// it is used once it listens and still runs.
+pub(crate) fn start_listening(bin: &Path, args: impl Fn(&str) -> Vec<String>) -> (Proc, String) {
     for _ in 0..5 {
         let addr = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
         let mut child = std::process::Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
+            .args(args(&addr))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("prometheus starts");
-        // Ok(true): listening; Ok(false): Prometheus exited (its port was taken).
+            .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()));
+        // Ok(true): listening; Ok(false): the server exited (its port was taken).
         let up = poll(Duration::from_secs(30), Duration::from_millis(50), || {
             if let Ok(Some(_)) = child.try_wait() {
                 return Ok(false);
@@ -114,7 +120,7 @@ pub(crate) fn start_prometheus_with(bin: &Path, dir: &Path, config: &str) -> (Pr
         let _ = child.kill();
         let _ = child.wait();
     }
-    panic!("prometheus did not start on any of 5 ports");
+    panic!("{} did not start on any of 5 ports", bin.display());
 }
 
 #[tokio::test(flavor = "multi_thread")]
