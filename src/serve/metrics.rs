@@ -471,9 +471,7 @@ impl Metrics {
         );
         self.set_tls_version(e, version);
     }
-}
 
-impl Metrics {
     /// The endpoint's `tls_version_info` series: the one of `version`, the previous one (of
     /// another version, or of none seen now) removed.
     fn set_tls_version(&mut self, e: EndpointId, version: Option<String>) {
