@@ -1,9 +1,12 @@
 //! The exporter's metrics, kept in a `prometheus-client` registry and updated once per round.
 //!
 //! Every series carries `cluster` and `vantage` (registry-wide labels). Cardinality is fixed by
-//! the plan: cells x 8 verdicts (`tlsaudit_link_verdict`), cells x 2 (`expected_allowed`,
-//! `needed`), endpoints x 4 phases x 15 (the probe histogram), a few per endpoint and per
-//! identity, findings by severity and code, and the round's own; see docs/serve.md.
+//! the plan: cells x 9 verdicts (`tlsaudit_link_verdict`), cells x 3 (`link_ok`,
+//! `expected_allowed`, `needed`), endpoints x 4 phases x the buckets up to the probe deadline
+//! (the probe histogram), a few per endpoint and per identity, findings by severity, code and
+//! endpoint, the round's own and the process's ([`process`]); see docs/serve.md.
+
+mod process;
 
 use std::sync::atomic::AtomicU64;
 
@@ -17,7 +20,7 @@ use prometheus_client::registry::Registry;
 use tlsaudit_engine::audit::drift::{CaDrift, CertDrift};
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Snapshot, Verdict};
 use tlsaudit_engine::inventory::Endpoint;
-use tlsaudit_engine::probe::{ProbeRecord, Timings};
+use tlsaudit_engine::probe::{ProbeRecord, Timeouts, Timings};
 
 /// Labels of one endpoint.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -66,11 +69,24 @@ struct IdentityLabels {
     identity: String,
 }
 
+/// A finding's labels: `endpoint` is empty (absent in the exposition) for cluster-wide ones.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FindingLabels {
     severity: String,
     code: String,
+    endpoint: String,
 }
+
+/// The TLS version an endpoint negotiated.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    #[prometheus(flatten)]
+    endpoint: EndpointLabels,
+    version: String,
+}
+
+/// Labels as a list, for the series whose label names come from the input.
+type LabelList = Vec<(String, String)>;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -82,9 +98,52 @@ pub fn phase_seconds(t: &Timings) -> [Option<f64>; 4] {
     [t.connect_ms, t.handshake_ms, t.check_ms, Some(t.total_ms)].map(|ms| ms.map(|v| v / 1000.0))
 }
 
-/// The buckets of the phase histogram: 1 ms to 2.048 s, doubling (12, and +Inf).
-fn phase_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 12))
+/// The buckets of the phase histogram: from 1 ms, doubling, up to the first bound at or above
+/// the probe's deadline (its `total` timeout, or the phases' timeouts added up when more), so
+/// that no probe that ends within its deadline lands in `+Inf` only: 15 buckets for the default
+/// 15 s, 23 for the one-hour cap.
+fn phase_buckets(timeouts: &Timeouts) -> Vec<f64> {
+    let phases = timeouts.connect + timeouts.handshake + timeouts.check;
+    let deadline = timeouts.total.max(phases).as_secs_f64();
+    let mut count = 1u16;
+    while 0.001 * 2f64.powi(i32::from(count - 1)) < deadline && count < 64 {
+        count += 1;
+    }
+    exponential_buckets(0.001, 2.0, count).collect()
+}
+
+/// Prometheus label names of an endpoint's inventory `labels`: invalid characters become `_`,
+/// a leading digit gets a `_` before it; a name the exporter sets itself (or a scrape adds:
+/// `job`, `instance`) or a reserved `__` one is left out, never overridden; a second label
+/// mapping to a name already taken is left out too.
+fn inventory_labels(labels: &std::collections::BTreeMap<String, String>) -> LabelList {
+    const OWN: [&str; 7] = [
+        "cluster",
+        "vantage",
+        "endpoint",
+        "component",
+        "role",
+        "job",
+        "instance",
+    ];
+    let mut out: LabelList = Vec::new();
+    for (k, v) in labels {
+        let mut name: String = k
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            name.insert(0, '_');
+        }
+        if name.starts_with("__")
+            || OWN.contains(&name.as_str())
+            || out.iter().any(|(n, _)| *n == name)
+        {
+            continue;
+        }
+        out.push((name, v.clone()));
+    }
+    out
 }
 
 /// The registry and direct handles to every series a round sets.
@@ -92,9 +151,15 @@ pub struct Metrics {
     pub registry: Registry,
     /// `[cell][verdict]`, cells in `plan.expected.ids()` order.
     verdict: Vec<[Gauge; Verdict::ALL.len()]>,
+    /// Per cell, in the same order: 1 when the verdict is as intended.
+    link_ok: Vec<Gauge>,
     phases: Vec<[Histogram; 4]>,
     endpoint_labels: Vec<EndpointLabels>,
     server_not_after: Family<EndpointLabels, Gauge>,
+    chain_not_after: Family<EndpointLabels, Gauge>,
+    tls_version: Family<VersionLabels, Gauge>,
+    /// Per endpoint, the version its `tls_version_info` series names (to remove it on change).
+    tls_seen: Vec<Option<String>>,
     probe_errors: Vec<Counter>,
     cert_changes: Vec<Counter>,
     chain_broken: Vec<Gauge>,
@@ -108,13 +173,16 @@ pub struct Metrics {
     rounds: Counter,
     round_duration: FloatGauge,
     last_round_end: FloatGauge,
+    /// The process series (Linux only).
+    process: Option<process::Process>,
 }
 
 impl Metrics {
     /// Register every family and create the plan's series (all zero until the first round).
     pub fn new(plan: &Plan, vantage: &str, interval_seconds: f64) -> Metrics {
-        let mut registry = Registry::with_prefix_and_labels(
-            "tlsaudit",
+        // The process series keep their standard names: only the exporter's own take the
+        // `tlsaudit_` prefix (a sub-registry, with the same labels).
+        let mut registry = Registry::with_labels(
             [
                 ("cluster".into(), plan.inventory.cluster.clone().into()),
                 ("vantage".into(), vantage.to_string().into()),
@@ -126,9 +194,13 @@ impl Metrics {
         let mut m = Metrics {
             registry: Registry::default(),
             verdict: Vec::new(),
+            link_ok: Vec::new(),
             phases: Vec::new(),
             endpoint_labels,
             server_not_after: Family::default(),
+            chain_not_after: Family::default(),
+            tls_version: Family::default(),
+            tls_seen: vec![None; plan.endpoints().len()],
             probe_errors: Vec::new(),
             cert_changes: Vec::new(),
             chain_broken: Vec::new(),
@@ -139,16 +211,26 @@ impl Metrics {
             rounds: Counter::default(),
             round_duration: FloatGauge::default(),
             last_round_end: FloatGauge::default(),
+            process: None,
         };
-        m.register_cells(&mut registry, plan);
-        m.register_endpoints(&mut registry);
-        m.register_round(&mut registry, plan, interval_seconds);
+        let own = registry.sub_registry_with_prefix("tlsaudit");
+        m.register_cells(own, plan);
+        register_identities(own, plan);
+        m.register_endpoints(own, plan);
+        register_endpoint_info(own, plan);
+        m.register_round(own, plan, interval_seconds);
+        register_build_info(own);
+        m.process = process::Process::register(&mut registry);
+        if let Some(p) = &mut m.process {
+            p.refresh();
+        }
         m.registry = registry;
         m
     }
 
     fn register_cells(&mut self, registry: &mut Registry, plan: &Plan) {
         let verdict = Family::<VerdictLabels, Gauge>::default();
+        let ok = Family::<CellLabels, Gauge>::default();
         let allowed = Family::<CellLabels, Gauge>::default();
         let needed = Family::<CellLabels, Gauge>::default();
         for (i, e) in plan.expected.ids() {
@@ -159,6 +241,7 @@ impl Metrics {
             let expected = &plan.expected[(i, e)];
             allowed.get_or_create(&cell).set(i64::from(expected.allow));
             needed.get_or_create(&cell).set(i64::from(expected.needed));
+            self.link_ok.push(ok.get_or_create_owned(&cell));
             self.verdict.push(Verdict::ALL.map(|v| {
                 verdict.get_or_create_owned(&VerdictLabels {
                     cell: cell.clone(),
@@ -172,6 +255,11 @@ impl Metrics {
             verdict,
         );
         registry.register(
+            "link_ok",
+            "1 when the cell's verdict of the last round is as intended (secure or enforced), 0 otherwise and before the first probe",
+            ok,
+        );
+        registry.register(
             "link_expected_allowed",
             "1 when the endpoint's configuration admits the identity (the inventory's allow-list)",
             allowed,
@@ -181,27 +269,13 @@ impl Metrics {
             "1 when the identity's component needs this link for the cluster to work",
             needed,
         );
-        let identities = Family::<IdentityLabels, Gauge>::default();
-        for id in &plan.identities {
-            if let Some(leaf) = &id.caller.identity.leaf {
-                identities
-                    .get_or_create(&IdentityLabels {
-                        identity: id.name.clone(),
-                    })
-                    .set(leaf.not_after_unix);
-            }
-        }
-        registry.register(
-            "identity_cert_not_after_timestamp_seconds",
-            "When each identity's client certificate expires (Unix time)",
-            identities,
-        );
     }
 
-    fn register_endpoints(&mut self, registry: &mut Registry) {
-        let phases = Family::<PhaseLabels, Histogram>::new_with_constructor(
-            phase_histogram as fn() -> Histogram,
-        );
+    fn register_endpoints(&mut self, registry: &mut Registry, plan: &Plan) {
+        let buckets = phase_buckets(&plan.inventory.options.timeouts);
+        let phases = Family::<PhaseLabels, Histogram, _>::new_with_constructor(move || {
+            Histogram::new(buckets.iter().copied())
+        });
         let errors = Family::<EndpointLabels, Counter>::default();
         let changes = Family::<EndpointLabels, Counter>::default();
         let broken = Family::<EndpointLabels, Gauge>::default();
@@ -225,6 +299,16 @@ impl Metrics {
             "server_cert_not_after_timestamp_seconds",
             "When the endpoint's server certificate (the leaf it served in the last round) expires (Unix time)",
             self.server_not_after.clone(),
+        );
+        registry.register(
+            "server_chain_not_after_timestamp_seconds",
+            "When the first certificate of the chain the endpoint served in the last round expires, leaf or intermediate (Unix time)",
+            self.chain_not_after.clone(),
+        );
+        registry.register(
+            "endpoint_tls_version_info",
+            "1, with the TLS version the endpoint negotiated in the last round; absent when no handshake finished",
+            self.tls_version.clone(),
         );
         registry.register(
             "probe_errors",
@@ -256,7 +340,7 @@ impl Metrics {
     fn register_round(&mut self, registry: &mut Registry, plan: &Plan, interval_seconds: f64) {
         registry.register(
             "findings",
-            "Findings of the last round, by severity and code",
+            "Findings of the last round, by severity, code and the endpoint they concern (none for cluster-wide ones)",
             self.findings.clone(),
         );
         registry.register("rounds", "Audit rounds completed", self.rounds.clone());
@@ -304,6 +388,7 @@ impl Metrics {
             for (k, v) in Verdict::ALL.iter().enumerate() {
                 self.verdict[n][k].set(i64::from(cell.verdict == Some(*v)));
             }
+            self.link_ok[n].set(i64::from(cell.verdict.is_some_and(as_intended)));
             if matches!(cell.verdict, Some(Verdict::Unreachable | Verdict::Error)) {
                 self.probe_errors[e.0].inc();
             }
@@ -324,12 +409,16 @@ impl Metrics {
                 .get_or_create(&FindingLabels {
                     severity: f.severity.as_str().to_string(),
                     code: f.code.as_str().to_string(),
+                    endpoint: f.endpoint.clone().unwrap_or_default(),
                 })
                 .inc();
         }
         self.rounds.inc();
         self.round_duration.set(duration_seconds);
         self.last_round_end.set(end_unix);
+        if let Some(p) = &mut self.process {
+            p.refresh();
+        }
     }
 
     fn update_endpoint(&mut self, plan: &Plan, snap: &Snapshot, e: EndpointId) {
@@ -343,6 +432,15 @@ impl Metrics {
             labels,
             seen.map(|rec| rec.server_chain[0].not_after_unix),
         );
+        set_or_remove(
+            &self.chain_not_after,
+            labels,
+            seen.and_then(|rec| rec.server_chain.iter().map(|c| c.not_after_unix).min()),
+        );
+        let version = cells()
+            .filter_map(|c| c.record.as_deref()?.tls.as_ref())
+            .map(|t| t.version.clone())
+            .find(|v| !v.is_empty());
         let trusted =
             seen.is_some_and(|r| r.server_verification.as_ref().is_some_and(|v| v.trusted));
         if cells().any(|c| c.rotated) {
@@ -371,7 +469,85 @@ impl Metrics {
                 _ => None,
             }),
         );
+        self.set_tls_version(e, version);
     }
+
+    /// The endpoint's `tls_version_info` series: the one of `version`, the previous one (of
+    /// another version, or of none seen now) removed.
+    fn set_tls_version(&mut self, e: EndpointId, version: Option<String>) {
+        let labels = |version: String| VersionLabels {
+            endpoint: self.endpoint_labels[e.0].clone(),
+            version,
+        };
+        if self.tls_seen[e.0] != version {
+            if let Some(old) = self.tls_seen[e.0].take() {
+                self.tls_version.remove(&labels(old));
+            }
+        }
+        if let Some(v) = &version {
+            self.tls_version.get_or_create(&labels(v.clone())).set(1);
+        }
+        self.tls_seen[e.0] = version;
+    }
+}
+
+/// Whether a verdict is as intended (secure or enforced): the engine's own word for it, so
+/// that /metrics' `link_ok` and /probe's `success` never differ from the report.
+fn as_intended(v: Verdict) -> bool {
+    !v.is_failing()
+}
+
+/// When each identity's client certificate expires: only the inventory's certificates, those
+/// an operator rotates; the identities the audit mints at run time (foreign, unlisted, one per
+/// component) are renewed by the tool itself.
+fn register_identities(registry: &mut Registry, plan: &Plan) {
+    let identities = Family::<IdentityLabels, Gauge>::default();
+    for id in plan.identities.iter().filter(|id| !id.kind.is_extra()) {
+        if let Some(leaf) = &id.caller.identity.leaf {
+            identities
+                .get_or_create(&IdentityLabels {
+                    identity: id.name.clone(),
+                })
+                .set(leaf.not_after_unix);
+        }
+    }
+    registry.register(
+        "identity_cert_not_after_timestamp_seconds",
+        "When each inventory identity's client certificate expires (Unix time); not the identities the audit mints itself",
+        identities,
+    );
+}
+
+/// `tlsaudit_endpoint_info`: 1 per endpoint with its inventory `labels` (rack, zone...), to join
+/// on `endpoint` (`* on (cluster, endpoint) group_left (rack) tlsaudit_endpoint_info`).
+fn register_endpoint_info(registry: &mut Registry, plan: &Plan) {
+    let info = Family::<LabelList, Gauge>::default();
+    for ep in plan.endpoints() {
+        let l = EndpointLabels::of(ep);
+        let mut labels = vec![
+            ("endpoint".to_string(), l.endpoint),
+            ("component".to_string(), l.component),
+            ("role".to_string(), l.role),
+        ];
+        labels.extend(inventory_labels(&ep.labels));
+        info.get_or_create(&labels).set(1);
+    }
+    registry.register(
+        "endpoint_info",
+        "1 per endpoint, with the inventory's labels of it (rack, zone...) to join on endpoint",
+        info,
+    );
+}
+
+/// `tlsaudit_build_info{version}`: which tlsaudit serves these series.
+fn register_build_info(registry: &mut Registry) {
+    let info = Family::<LabelList, Gauge>::default();
+    info.get_or_create(&vec![(
+        "version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    )])
+    .set(1);
+    registry.register("build_info", "1, with the version of tlsaudit", info);
 }
 
 /// An endpoint's series set to `v`, or removed when there is no value (not known, not seen).
@@ -434,10 +610,7 @@ pub fn probe_registry(
         .into_iter(),
     );
     let success = Gauge::<i64>::default();
-    success.set(i64::from(matches!(
-        verdict,
-        Verdict::Secure | Verdict::Enforced
-    )));
+    success.set(i64::from(as_intended(verdict)));
     registry.register(
         "success",
         "1 when the verdict is what the configuration expects (secure or enforced)",
@@ -458,8 +631,9 @@ pub fn probe_registry(
                 .set(secs);
         }
     }
+    // Not `phase_duration_seconds`: /metrics has a histogram of that name (one name, one type).
     registry.register(
-        "phase_duration_seconds",
+        "phase_seconds",
         "Duration of each phase of the probe",
         phases,
     );
@@ -472,5 +646,82 @@ pub fn probe_registry(
             g,
         );
     }
+    if let Some(first) = rec.server_chain.iter().map(|c| c.not_after_unix).min() {
+        let g = Gauge::<i64>::default();
+        g.set(first);
+        registry.register(
+            "server_chain_not_after_timestamp_seconds",
+            "When the first certificate of the chain served to this probe expires (Unix time)",
+            g,
+        );
+    }
     registry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn buckets_reach_the_probe_deadline() {
+        let default = phase_buckets(&Timeouts::default());
+        assert_eq!(default.len(), 15);
+        assert!((default[0] - 0.001).abs() < 1e-12);
+        let top = default[default.len() - 1];
+        assert!(
+            top >= 15.0 && default[default.len() - 2] < 15.0,
+            "{default:?}"
+        );
+        // Phases adding up to more than `total`: up to their sum.
+        let long = Timeouts {
+            connect: Duration::from_secs(10),
+            handshake: Duration::from_secs(20),
+            check: Duration::from_secs(20),
+            ..Timeouts::default()
+        };
+        assert!(phase_buckets(&long).last().is_some_and(|b| *b >= 50.0));
+        let cap = Timeouts {
+            total: tlsaudit_engine::probe::MAX_TIMEOUT,
+            ..Timeouts::default()
+        };
+        let cap = phase_buckets(&cap);
+        assert_eq!(cap.len(), 23);
+        assert!(cap[22] >= 3600.0);
+    }
+
+    #[test]
+    fn inventory_labels_are_sanitized_and_never_override() {
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("rack", "r1"),
+            ("zone-name", "az 1"),
+            ("9lives", "x"),
+            ("endpoint", "evil"),
+            ("cluster", "evil"),
+            ("job", "evil"),
+            ("__name__", "evil"),
+            ("zone.name", "second"),
+            ("", "empty"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let got = inventory_labels(&labels);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["_", "_9lives", "rack", "zone_name"], "{got:?}");
+        assert_eq!(
+            got[3].1, "az 1",
+            "the first of two names mapping to zone_name"
+        );
+    }
+
+    #[test]
+    fn as_intended_is_secure_or_enforced() {
+        let ok: Vec<&str> = Verdict::ALL
+            .into_iter()
+            .filter(|v| as_intended(*v))
+            .map(Verdict::as_str)
+            .collect();
+        assert_eq!(ok, ["secure", "enforced"]);
+    }
 }

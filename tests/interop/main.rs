@@ -1,10 +1,12 @@
-//! Against servers nobody here wrote, as one test binary: `openssl s_server`, nginx, and a real
-//! Prometheus scraping `tlsaudit serve` (and hostile HTTP clients of it). One module per suite;
-//! each skips with a note when its tool is missing, except under `CI=true`. (etcd and MariaDB,
+//! Against servers nobody here wrote, as one test binary: `openssl s_server`, nginx, a real
+//! Prometheus scraping `tlsaudit serve` (and hostile HTTP clients of it), and a real Alertmanager
+//! delivering the shipped alerts. One module per suite; each skips with a note when its tool is
+//! missing, except under `CI=true`. (etcd and MariaDB,
 //! driven through the engine alone, are in the engine's test binary, `crates/engine/tests/it`.)
 
 mod generic_mtls;
 mod openssl_interop;
+mod serve_alerts;
 mod serve_clock;
 mod serve_limits;
 mod serve_prometheus;

@@ -1,10 +1,13 @@
 //! `tlsaudit serve` over the embedded lab: a real Prometheus scrapes it and its query API
-//! returns the planted verdicts; `promtool check metrics` accepts /metrics; every path, the
-//! 400s, and a clean stop on SIGTERM and Ctrl-C (SIGINT) with a round in flight.
+//! returns the planted verdicts; every panel of the shipped Grafana dashboard answers what it
+//! claims; `promtool check metrics` accepts /metrics; every path, the 400s, and a clean stop on
+//! SIGTERM and Ctrl-C (SIGINT) with a round in flight. The Prometheus helpers here serve
+//! `serve_alerts` too.
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use tlsaudit_testkit::serve::{get, serve, Proc};
 use tlsaudit_testkit::{eventually_async, poll};
 
 /// Poll `path` until it answers 200 (or panic after `secs`).
-async fn wait_200(addr: &str, path: &str, secs: u64) {
+pub(crate) async fn wait_200(addr: &str, path: &str, secs: u64) {
     let (within, every) = (Duration::from_secs(secs), Duration::from_millis(200));
     let what = format!("{path} to answer 200");
     eventually_async(&what, within, every, || async move {
@@ -27,7 +30,7 @@ async fn wait_200(addr: &str, path: &str, secs: u64) {
     .await;
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
@@ -36,8 +39,17 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// One instant query: its result vector (empty when the query failed).
+pub(crate) async fn query(prom: &str, q: &str) -> Vec<serde_json::Value> {
+    let (_, _, body) = get(prom, &format!("/api/v1/query?query={}", urlencode(q)), None).await;
+    serde_json::from_str::<serde_json::Value>(&body).map_or_else(
+        |_| Vec::new(),
+        |v| v["data"]["result"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
 /// Run an instant query against Prometheus until it returns a series; its value.
-async fn query_until(prom: &str, q: &str, secs: u64) -> f64 {
+pub(crate) async fn query_until(prom: &str, q: &str, secs: u64) -> f64 {
     let (within, every) = (Duration::from_secs(secs), Duration::from_millis(500));
     let what = format!("Prometheus to return a series for {q}");
     eventually_async(&what, within, every, || async move {
@@ -55,30 +67,43 @@ async fn query_until(prom: &str, q: &str, secs: u64) -> f64 {
 }
 
 fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    start_prometheus_with(
+        bin,
+        dir,
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tlsaudit\n    static_configs:\n      - targets: ['{target}']\n"
         ),
     )
-    .unwrap();
-    // Prometheus must be given a port number: when another process took it meanwhile,
-    // Prometheus exits and we try another; it is used once it listens and still runs.
+}
+
+/// Prometheus on a free loopback port with `config` (its prometheus.yml, written in `dir`,
+/// where relative rule files are found); the process and its address.
+pub(crate) fn start_prometheus_with(bin: &Path, dir: &Path, config: &str) -> (Proc, String) {
+    let config_text = config;
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, config_text).unwrap();
+    start_listening(bin, |addr| {
+        vec![
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address={addr}"),
+        ]
+    })
+}
+
+/// A server that takes its port as an argument (`args` of the address), on a free loopback
+/// port: when another process took the port meanwhile, the server exits and we try another;
+/// it is used once it listens and still runs.
+pub(crate) fn start_listening(bin: &Path, args: impl Fn(&str) -> Vec<String>) -> (Proc, String) {
     for _ in 0..5 {
         let addr = format!("127.0.0.1:{}", tlsaudit_testkit::free_port());
         let mut child = std::process::Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
+            .args(args(&addr))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("prometheus starts");
-        // Ok(true): listening; Ok(false): Prometheus exited (its port was taken).
+            .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()));
+        // Ok(true): listening; Ok(false): the server exited (its port was taken).
         let up = poll(Duration::from_secs(30), Duration::from_millis(50), || {
             if let Ok(Some(_)) = child.try_wait() {
                 return Ok(false);
@@ -95,7 +120,7 @@ fn start_prometheus(bin: &Path, dir: &Path, target: &str) -> (Proc, String) {
         let _ = child.kill();
         let _ = child.wait();
     }
-    panic!("prometheus did not start on any of 5 ports");
+    panic!("{} did not start on any of 5 ports", bin.display());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -200,6 +225,7 @@ async fn promtool_accepts_the_metrics_in_both_formats() {
         .count();
     assert_eq!(verdict_series, 8 * 15 * 9);
     assert!(text.contains("tlsaudit_rounds_total{cluster=\"demo\",vantage=\"local\"} 1"));
+    new_series_are_served(&text);
     let (status, ctype, open) = get(
         &s.addr,
         "/metrics",
@@ -237,6 +263,22 @@ async fn every_path_and_the_400s() {
         "{body}"
     );
     assert!(body.contains("tlsaudit_probe_success{"));
+    // One name, one type: /probe's phase gauges are not named like /metrics' histogram.
+    assert!(body.contains("tlsaudit_probe_phase_seconds{"), "{body}");
+    let (_, _, metrics) = get(&s.addr, "/metrics", None).await;
+    let types = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    };
+    let metrics = types(&metrics);
+    for (name, kind) in types(&body) {
+        if let Some(other) = metrics.get(&name) {
+            assert_eq!(*other, kind, "{name}: one type on /metrics and /probe");
+        }
+    }
 
     for (path, reason) in [
         ("/probe?endpoint=tikv-3", "missing parameter identity"),
@@ -322,6 +364,75 @@ async fn sigterm_and_ctrl_c_stop_cleanly_with_a_round_in_flight() {
             .unwrap_or_else(|e| panic!("{signal}: {} still bound: {e}", s.addr));
     }
     lab.stop().await;
+}
+
+/// The series of the conventions: `link_ok` beside the state set, the TLS version, the chain's
+/// earliest expiry, build and process info, findings by endpoint; minted identities are not
+/// client certificates to rotate.
+fn new_series_are_served(text: &str) {
+    let lines =
+        |prefix: &str| -> Vec<&str> { text.lines().filter(|l| l.starts_with(prefix)).collect() };
+    let ok = lines("tlsaudit_link_ok{");
+    assert_eq!(ok.len(), 8 * 15);
+    assert!(
+        ok.iter().any(|l| l.contains("endpoint=\"tikv-3\"")
+            && l.contains("identity=\"unlisted\"")
+            && l.ends_with(" 0")),
+        "the open cell is not ok: {ok:?}"
+    );
+    assert!(
+        ok.iter().any(|l| l.contains("endpoint=\"tikv-1\"")
+            && l.contains("identity=\"tidb\"")
+            && l.ends_with(" 1")),
+        "{ok:?}"
+    );
+    let versions = lines("tlsaudit_endpoint_tls_version_info{");
+    assert!(
+        versions
+            .iter()
+            .any(|l| l.contains("endpoint=\"tikv-1\"") && l.contains("version=\"TLSv1.3\"")),
+        "{versions:?}"
+    );
+    assert!(
+        !versions
+            .iter()
+            .any(|l| l.contains("endpoint=\"tikv-3-status\"")),
+        "plaintext: no TLS version: {versions:?}"
+    );
+    assert_eq!(
+        lines("tlsaudit_server_chain_not_after_timestamp_seconds{").len(),
+        lines("tlsaudit_server_cert_not_after_timestamp_seconds{").len()
+    );
+    assert_eq!(lines("tlsaudit_endpoint_info{").len(), 15);
+    assert!(lines("tlsaudit_build_info{")
+        .iter()
+        .any(|l| l.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))));
+    for name in [
+        "process_cpu_seconds_total{",
+        "process_resident_memory_bytes{",
+        "process_open_fds{",
+        "process_max_fds{",
+        "process_start_time_seconds{",
+    ] {
+        assert_eq!(lines(name).len(), 1, "{name}");
+    }
+    let findings = lines("tlsaudit_findings{");
+    assert!(
+        findings
+            .iter()
+            .any(|l| l.contains("code=\"CN_NOT_ENFORCED\"")
+                && l.contains("endpoint=\"tikv-3\"")
+                && l.ends_with(" 2")),
+        "{findings:?}"
+    );
+    let identities = lines("tlsaudit_identity_cert_not_after_timestamp_seconds{");
+    assert_eq!(
+        identities.len(),
+        5,
+        "the inventory's five, no minted one: {identities:?}"
+    );
+    // Buckets up to the default 15 s deadline (16.384 s), then +Inf.
+    assert!(text.contains("le=\"16.384\""), "the top bucket");
 }
 
 #[test]
@@ -445,5 +556,190 @@ async fn two_vantage_points_disagree_when_one_cannot_reach_an_endpoint() {
     )
     .await;
     assert_eq!(seen_a, 1.0);
+    // The same Prometheus, both vantage points scraped: every dashboard panel.
+    let (within, every) = (Duration::from_secs(60), Duration::from_secs(1));
+    eventually_async(
+        "every dashboard panel to answer what it claims",
+        within,
+        every,
+        || dashboard_claims(&prom),
+    )
+    .await;
     lab.stop().await;
+}
+
+/// What one panel query claims to return: its label names, and a check of its series.
+struct Claim {
+    labels: &'static [&'static str],
+    check: fn(&[serde_json::Value]) -> Result<(), String>,
+}
+
+fn any(_: &[serde_json::Value]) -> Result<(), String> {
+    Ok(())
+}
+
+/// A series' value.
+fn value(series: &serde_json::Value) -> f64 {
+    series["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+/// The label values of `name` across `series`.
+fn values_of<'a>(series: &'a [serde_json::Value], name: &str) -> BTreeSet<&'a str> {
+    series
+        .iter()
+        .filter_map(|s| s["metric"][name].as_str())
+        .collect()
+}
+
+/// A row per endpoint and vantage point: the two disagreeing rows of tikv-1 both show.
+fn matrix_rows(s: &[serde_json::Value]) -> Result<(), String> {
+    let rows = values_of(s, "row");
+    let want = ["demo / tikv-1 / rack-a", "demo / tikv-1 / rack-b"];
+    if want.iter().all(|r| rows.contains(r)) && rows.len() == 2 * 15 {
+        Ok(())
+    } else {
+        Err(format!("rows {rows:?}"))
+    }
+}
+
+/// Only the inventory's client certificates: not the ones the audit mints.
+fn inventory_identities(s: &[serde_json::Value]) -> Result<(), String> {
+    let ids = values_of(s, "identity");
+    if ids == BTreeSet::from(["client", "pd", "tidb", "tiflash", "tikv"]) {
+        Ok(())
+    } else {
+        Err(format!("identities {ids:?}"))
+    }
+}
+
+/// Seconds since the last round: a few, never the 1.8e9 of a round that has not ended.
+fn recent_round(s: &[serde_json::Value]) -> Result<(), String> {
+    match s.iter().map(value).find(|v| !(0.0..60.0).contains(v)) {
+        None => Ok(()),
+        Some(v) => Err(format!("since last round {v}")),
+    }
+}
+
+/// rack-b probes tikv-1 at a refused port: 8 unreachable cells every round.
+fn rack_b_errors(s: &[serde_json::Value]) -> Result<(), String> {
+    let b = s
+        .iter()
+        .find(|x| x["metric"]["vantage"] == "rack-b" && x["metric"]["endpoint"] == "tikv-1");
+    match b.map(value) {
+        Some(v) if (v - 8.0).abs() < 1.0 => Ok(()),
+        other => Err(format!("rack-b's errors per round at tikv-1: {other:?}")),
+    }
+}
+
+/// The vantage points disagree on tikv-1 only.
+fn only_tikv_1(s: &[serde_json::Value]) -> Result<(), String> {
+    let eps = values_of(s, "endpoint");
+    if eps == BTreeSet::from(["tikv-1"]) {
+        Ok(())
+    } else {
+        Err(format!("disagreements at {eps:?}"))
+    }
+}
+
+/// Every panel query of the shipped dashboard, by panel id and refId, and what it claims. A
+/// panel the table does not name fails the test: a new panel states its claim here.
+fn claims() -> BTreeMap<(u64, &'static str), Claim> {
+    let time_series = &["__name__", "cluster", "instance", "job", "vantage"][..];
+    let exporter = &["cluster", "instance", "job", "vantage"][..];
+    let endpoints = &["cluster", "component", "endpoint", "role"][..];
+    let per_vantage = &["cluster", "endpoint", "vantage"][..];
+    let claim = |labels, check| Claim { labels, check };
+    BTreeMap::from([
+        (
+            (1, "A"),
+            claim(
+                &[
+                    "cluster", "endpoint", "identity", "row", "vantage", "verdict",
+                ],
+                matrix_rows,
+            ),
+        ),
+        ((2, "A"), claim(endpoints, any)),
+        (
+            (3, "A"),
+            claim(&["cluster", "identity"], inventory_identities),
+        ),
+        ((4, "A"), claim(time_series, any)),
+        ((4, "B"), claim(exporter, recent_round)),
+        ((4, "C"), claim(time_series, any)),
+        ((5, "A"), claim(per_vantage, rack_b_errors)),
+        ((5, "B"), claim(per_vantage, any)),
+        ((5, "C"), claim(&["cluster", "endpoint"], any)),
+        ((6, "A"), claim(&[], six_critical)),
+        ((6, "B"), claim(&[], one_series)),
+        ((6, "C"), claim(&[], one_series)),
+        ((7, "A"), claim(&["cluster", "endpoint"], any)),
+        (
+            (8, "A"),
+            claim(&["cluster", "endpoint", "identity"], only_tikv_1),
+        ),
+    ])
+}
+
+/// One series: the demo's 6 critical findings (CN_NOT_ENFORCED twice at tikv-3, four others),
+/// each counted once although both vantage points see them (rack-b's unreachable tikv-1 is a
+/// warning under --allow-unreachable).
+fn six_critical(s: &[serde_json::Value]) -> Result<(), String> {
+    match s {
+        [one] if (value(one) - 6.0).abs() < 0.5 => Ok(()),
+        _ => Err(format!("want one series of 6 critical findings: {s:?}")),
+    }
+}
+
+/// One series, 0 when there is none (not No data).
+fn one_series(s: &[serde_json::Value]) -> Result<(), String> {
+    match s {
+        [one] if value(one) >= 0.0 => Ok(()),
+        _ => Err(format!("want one series: {s:?}")),
+    }
+}
+
+/// Run every target of the shipped dashboard (variables: every cluster and vantage point, a
+/// 20 s rate window) and check each against its claim.
+async fn dashboard_claims(prom: &str) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut claims = claims();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let id = panel["id"].as_u64().unwrap();
+        for target in panel["targets"].as_array().unwrap() {
+            let refid = target["refId"].as_str().unwrap();
+            let claim = claims
+                .remove(&(id, refid))
+                .unwrap_or_else(|| panic!("panel {id} {refid} claims nothing: add it to claims()"));
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$cluster", ".*")
+                .replace("$vantage", ".*")
+                .replace("$__rate_interval", "20s");
+            let series = query(prom, &expr).await;
+            if series.is_empty() {
+                return Err(format!("panel {id} {refid}: no data for {expr}"));
+            }
+            for s in &series {
+                let names: Vec<&str> = s["metric"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                if names != claim.labels {
+                    return Err(format!(
+                        "panel {id} {refid}: labels {names:?}, not {:?}",
+                        claim.labels
+                    ));
+                }
+            }
+            (claim.check)(&series).map_err(|e| format!("panel {id} {refid} ({expr}): {e}"))?;
+        }
+    }
+    assert!(claims.is_empty(), "claims of no panel: {:?}", claims.keys());
+    Ok(())
 }
