@@ -13,6 +13,7 @@ mod fix_layer;
 mod hostile_names;
 mod key_material;
 mod lint;
+mod mint;
 mod output_files;
 mod output_links;
 mod report_browser;
