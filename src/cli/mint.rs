@@ -64,6 +64,11 @@ pub struct MintArgs {
     /// (default: --out, absolute).
     #[arg(long, value_name = "DIR")]
     pub host_dir: Option<String>,
+    /// Where the keys will be on the vantage hosts, if not beside the certificates, e.g.
+    /// /run/credentials/tlsaudit.service for the systemd unit's LoadCredential= (default:
+    /// the certificates' folder).
+    #[arg(long, value_name = "DIR")]
+    pub host_key_dir: Option<String>,
     /// Replace the files of an earlier mint (to renew them).
     #[arg(long)]
     pub force: bool,
@@ -297,11 +302,13 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// The `[identities.NAME]` entries that use the files, as they will be on the vantage hosts.
-fn snippet(plan: &[Planned], host_dir: &Path) -> String {
+/// The `[identities.NAME]` entries that use the files, as they will be on the vantage hosts:
+/// the certificates in `host_dir`, the keys in `key_dir`.
+fn snippet(plan: &[Planned], host_dir: &Path, key_dir: &Path) -> String {
     let mut t = String::new();
     for p in plan {
-        let (cert, key) = files(host_dir, &p.name);
+        let (cert, _) = files(host_dir, &p.name);
+        let (_, key) = files(key_dir, &p.name);
         let _ = writeln!(t, "[identities.{}]", p.name);
         let _ = writeln!(t, "cert = {}", toml_str(&cert.display().to_string()));
         let _ = writeln!(t, "key = {}", toml_str(&key.display().to_string()));
@@ -364,7 +371,11 @@ fn render(args: &MintArgs, plan: &[Planned], issued: &[Issued], host_dir: &Path)
         "\n# add to the inventory (tlsaudit.toml) of each vantage host, with the files copied to {}:\n",
         inert(&host_dir.display().to_string())
     );
-    t.push_str(&snippet(plan, host_dir));
+    let key_dir = args
+        .host_key_dir
+        .as_ref()
+        .map_or_else(|| host_dir.to_path_buf(), PathBuf::from);
+    t.push_str(&snippet(plan, host_dir, &key_dir));
     write_next(&mut t, plan, until.as_str());
     t
 }
@@ -496,7 +507,11 @@ mod tests {
                 kind: Kind::Component(Component::Ticdc),
             },
         ];
-        let s = snippet(&p, Path::new("/etc/tls \"x\""));
+        let s = snippet(
+            &p,
+            Path::new("/etc/tls \"x\""),
+            Path::new("/run/credentials/tlsaudit.service"),
+        );
         assert!(s.contains("expect = \"refuse\""), "{s}");
         assert!(
             s.contains("[identities.cdc]") && s.contains("component = \"ticdc\""),
@@ -509,6 +524,10 @@ mod tests {
         assert_eq!(
             ids["unlisted-cn"]["cert"].as_str(),
             Some("/etc/tls \"x\"/unlisted-cn.crt")
+        );
+        assert_eq!(
+            ids["cdc"]["key"].as_str(),
+            Some("/run/credentials/tlsaudit.service/cdc.key")
         );
     }
 }
