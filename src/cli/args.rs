@@ -11,6 +11,7 @@ use super::diff::DiffArgs;
 use super::explain::ExplainArgs;
 use super::lint::LintArgs;
 use super::merge::MergeArgs;
+use super::mint::MintArgs;
 use super::probe::ProbeArgs;
 use super::remedy::{FixArgs, InitArgs, RotateArgs};
 use super::report::ReportArgs;
@@ -30,7 +31,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Log on stderr: -v info, -vv debug (each probe), -vvv everything. RUST_LOG, when set,
     /// decides instead.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    // Pinned where it has always been listed: clap numbers the subcommands and this flag in
+    // one sequence, so a new subcommand would otherwise move it in every command's help.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 15)]
     pub verbose: u8,
 }
 
@@ -64,6 +67,10 @@ pub enum Command {
     /// New leaf certificates from the same CA for every instance of a TiUP topology, with the
     /// rolling order and the check to run after each step.
     Rotate(RotateArgs),
+    /// Issue, on the CA host, the identities the audit otherwise mints at run time with the CA
+    /// key (foreign, unlisted, per component), valid as long as you choose, and print the
+    /// inventory entries that use them: vantage hosts then need no CA key.
+    Mint(MintArgs),
     /// Audit on an interval and serve the results over HTTP for Prometheus: /metrics,
     /// /report.json, /probe?endpoint=&identity=, /-/healthy, /-/ready.
     Serve(ServeArgs),

@@ -4,7 +4,7 @@
 //!
 //! One file per command, each with its arguments and its run: [`report`], [`diff`], [`merge`],
 //! [`lint`], [`probe`], [`diagnose`], [`explain`], [`demo`], [`tui`], [`remedy`] (`init`, `fix`,
-//! `rotate`), [`serve`], [`completions`], [`man`]. Only this dispatcher and [`args`] (whose
+//! `rotate`), [`mint`], [`serve`], [`completions`], [`man`]. Only this dispatcher and [`args`] (whose
 //! `Command` names their argument structs) use them: the command files are private. What they
 //! share is [`input`] (what to audit: flag groups, inventory and TiUP loading) and [`output`]
 //! (formats, colour, width, the one write of results), which the front ends use too (see the
@@ -20,6 +20,7 @@ pub mod input;
 mod lint;
 mod man;
 mod merge;
+mod mint;
 pub mod output;
 mod probe;
 mod remedy;
@@ -111,6 +112,7 @@ async fn run(command: Option<Command>) -> Result<u8, InputError> {
         Some(Command::Init(args)) => remedy::run_init(&args),
         Some(Command::Fix(args)) => remedy::run_fix(&args),
         Some(Command::Rotate(args)) => remedy::run_rotate(&args),
+        Some(Command::Mint(args)) => mint::run(&args),
         Some(Command::Serve(args)) => serve::run(args).await,
         Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Completions(args)) => Ok(completions::run(&args, Cli::command())),

@@ -1,8 +1,8 @@
 //! The built `tlsaudit` binary from the outside, as one test binary: the command line
 //! (`--help`, bad input, conventions, `lint`, `explain`, `--dry-run`, `fix` on a topology,
-//! hostile names in the inputs) and what every output carries (the report formats, the table,
-//! output files and links, key hygiene, terminal safety, the HTML report in a browser). One
-//! module per suite; they share [`report_model`], report models built by hand.
+//! `mint`, hostile names in the inputs) and what every output carries (the report formats, the
+//! table, output files and links, key hygiene, terminal safety, the HTML report in a browser).
+//! One module per suite; they share [`report_model`], report models built by hand.
 
 mod cli_conventions;
 mod cli_help;
@@ -13,6 +13,7 @@ mod fix_layer;
 mod hostile_names;
 mod key_material;
 mod lint;
+mod mint;
 mod output_files;
 mod output_links;
 mod report_browser;

@@ -3,9 +3,11 @@
 //! it, SANs = the instance's addresses plus `localhost` and `127.0.0.1`, serverAuth and
 //! clientAuth; TiUP's client certificate) or as an in-memory [`crate::pki::Identity`]. The one
 //! signer of the engine: the audit's extra identities (`foreign`, `unlisted`, the minted
-//! ones), `remedy::init` and `remedy::rotate`. Keys are ECDSA P-256, PKCS#8 PEM; they are
-//! never logged or printed.
+//! ones), `remedy::init` and `remedy::rotate`, and `tlsaudit mint` (the outsiders ahead of time:
+//! [`foreign`], [`unlisted_cn`], written by [`Issued::write`]). Keys are ECDSA P-256, PKCS#8
+//! PEM; they are never logged or printed, and written only 0600.
 
+use std::io::Write;
 use std::path::Path;
 
 use rcgen::{
@@ -36,6 +38,8 @@ impl std::fmt::Debug for Ca {
 pub struct Issued {
     pub cert_pem: String,
     pub key_pem: String,
+    /// The end of its validity.
+    pub not_after: OffsetDateTime,
 }
 
 impl std::fmt::Debug for Issued {
@@ -141,10 +145,11 @@ impl Ca {
         server_auth: bool,
         days: i64,
     ) -> Result<Issued, InputError> {
-        let (cert, key) = self.sign(cn, sans, server_auth, days)?;
+        let (cert, key, not_after) = self.sign_until(cn, sans, server_auth, days)?;
         Ok(Issued {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            not_after,
         })
     }
 
@@ -178,6 +183,18 @@ impl Ca {
         server_auth: bool,
         days: i64,
     ) -> Result<(rcgen::Certificate, KeyPair), InputError> {
+        self.sign_until(cn, sans, server_auth, days)
+            .map(|(cert, key, _)| (cert, key))
+    }
+
+    /// [`Ca::sign`], with the end of the leaf's validity.
+    fn sign_until(
+        &self,
+        cn: &str,
+        sans: &[String],
+        server_auth: bool,
+        days: i64,
+    ) -> Result<(rcgen::Certificate, KeyPair, OffsetDateTime), InputError> {
         let key = KeyPair::generate().map_err(rcgen_err("generate a key"))?;
         let mut params = CertificateParams::new(sans.to_vec()).map_err(|e| {
             InputError::usage(
@@ -202,9 +219,178 @@ impl Ca {
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::hours(1);
         params.not_after = now + Duration::days(days);
+        let not_after = params.not_after;
         let cert = params
             .signed_by(&key, &self.issuer)
             .map_err(rcgen_err("sign a certificate"))?;
-        Ok((cert, key))
+        Ok((cert, key, not_after))
+    }
+}
+
+/// The `foreign` identity: a client certificate with CN `cn` (one the lists name, so that only
+/// the CA check can refuse it) from a throwaway CA made here and dropped: nobody can issue from
+/// that CA again, and no server of the cluster trusts it.
+pub fn foreign(cn: &str, days: i64) -> Result<Issued, InputError> {
+    // The throwaway CA outlives the leaf, so that the leaf is refused for its CA only.
+    Ca::generate("tlsaudit throwaway", days / 365 + 1)?.issue(cn, &[], false, days)
+}
+
+/// The CN of the `unlisted` identity: `tlsaudit-unlisted`, lengthened with `x` until no entry
+/// of `listed` (the allow-lists) names it.
+pub fn unlisted_cn<'a>(listed: impl IntoIterator<Item = &'a str>) -> String {
+    let listed: Vec<&str> = listed.into_iter().collect();
+    let mut cn = "tlsaudit-unlisted".to_string();
+    while listed.contains(&cn.as_str()) {
+        cn.push('x');
+    }
+    cn
+}
+
+impl Issued {
+    /// Write the certificate to `cert` (0644) and the key to `key` (created 0600, never wider,
+    /// even for a moment). Each appears complete or not at all (a temporary file beside it,
+    /// then a link or a rename). An existing file is replaced only with `force`; a symlink or a
+    /// folder never is. Check every target with [`check_target`] before writing the first.
+    pub fn write(&self, cert: &Path, key: &Path, force: bool) -> Result<(), InputError> {
+        write_file(cert, &self.cert_pem, 0o644, force)?;
+        write_file(key, &self.key_pem, 0o600, force)
+    }
+}
+
+/// Whether `path` may be written: nothing there, or (with `force`) a regular file; never a
+/// symlink (even dangling) or a folder.
+pub fn check_target(path: &Path, force: bool) -> Result<(), InputError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(crate::fsutil::WriteError::Symlink(path.to_path_buf()).into())
+        }
+        Ok(m) if !m.is_file() => Err(crate::fsutil::WriteError::Directory(path.to_path_buf()).into()),
+        Ok(_) if !force => Err(InputError::file(
+            path,
+            "already exists",
+            "pass --force to replace it (re-minting before it expires), or choose another --out folder",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(InputError::io(path, &e)),
+    }
+}
+
+/// Write `text` to `path` with `mode`: into a new temporary file beside it (`O_EXCL`, created
+/// with the mode), flushed, then linked to the name (a new file: fails if the name was taken
+/// meanwhile) or renamed over it (`force`).
+fn write_file(path: &Path, text: &str, mode: u32, force: bool) -> Result<(), InputError> {
+    check_target(path, force)?;
+    let exists = path.exists();
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = folder.join(format!(".{name}.{}.tlsaudit-tmp", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts.open(&temp).map_err(|e| InputError::io(&temp, &e))?;
+    let written = f
+        .write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| {
+            if exists {
+                std::fs::rename(&temp, path)
+            } else {
+                std::fs::hard_link(&temp, path).and_then(|()| std::fs::remove_file(&temp))
+            }
+        });
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            InputError::file(path, "appeared while it was written", "run again")
+        } else {
+            InputError::io(path, &e)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_unlisted_cn_is_on_no_list() {
+        assert_eq!(unlisted_cn([]), "tlsaudit-unlisted");
+        let listed = ["tidb", "tlsaudit-unlisted", "tlsaudit-unlistedx"];
+        assert_eq!(unlisted_cn(listed), "tlsaudit-unlistedxx");
+    }
+
+    #[test]
+    fn a_foreign_leaf_is_refused_by_the_cluster_ca() {
+        let cluster = Ca::generate("c", 1).unwrap();
+        let issued = foreign("tidb", 30).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k, ca) = (
+            dir.path().join("f.crt"),
+            dir.path().join("f.key"),
+            dir.path().join("ca.crt"),
+        );
+        issued.write(&c, &k, false).unwrap();
+        std::fs::write(&ca, &cluster.pem).unwrap();
+        let id = crate::pki::Identity::load("foreign", &c, &k).unwrap();
+        assert_eq!(id.cn(), Some("tidb"));
+        let check = id.check(&crate::pki::Trust::load(&ca).unwrap());
+        assert!(!check.chains_to_ca, "{check:?}");
+        let days = (issued.not_after - OffsetDateTime::now_utc()).whole_days();
+        assert!((29..=30).contains(&days), "{days}");
+    }
+
+    #[test]
+    fn keys_are_written_0600_and_never_over_a_file_without_force() {
+        let ca = Ca::generate("c", 1).unwrap();
+        let issued = ca.issue("tikv", &[], true, 7).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("tikv.crt"), dir.path().join("tikv.key"));
+        issued.write(&c, &k, false).unwrap();
+        assert_eq!(mode(&k), 0o600);
+        assert_eq!(mode(&c) & 0o600, 0o600);
+        let e = issued.write(&c, &k, false).unwrap_err().to_string();
+        assert!(e.contains("already exists") && e.contains("--force"), "{e}");
+        let again = ca.issue("tikv", &[], true, 7).unwrap();
+        again.write(&c, &k, true).unwrap();
+        assert_eq!(std::fs::read_to_string(&k).unwrap(), again.key_pem);
+        assert_eq!(mode(&k), 0o600);
+        // Nothing is left behind but the two files.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_symlink_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("x.key");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(check_target(&link, true).is_err());
+        let issued = Ca::generate("c", 1)
+            .unwrap()
+            .issue("x", &[], false, 1)
+            .unwrap();
+        assert!(issued
+            .write(&dir.path().join("x.crt"), &link, true)
+            .is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     }
 }
