@@ -298,7 +298,7 @@ pub fn need(ep: &Endpoint, id: &AuditIdentity) -> Option<Need> {
 pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     let need = need(ep, id);
     let outsider = id.standing() == Standing::Outsider;
-    let faulty = !outsider && id.caller.check.problem.is_some();
+    let faulty = id.faulty();
     // The stated configuration's answer, and the one it would give a sound certificate.
     let stated = judge(ep, id, trust, true);
     let sound = if faulty {
@@ -308,7 +308,7 @@ pub fn expect(ep: &Endpoint, id: &AuditIdentity, trust: &Trust) -> Expected {
     };
     // SQL ports (and any MySQL-protocol server) verify a client certificate only when they ask.
     let optional = ep.cert_policy() == CertPolicy::Optional || ep.protocol == Protocol::Mysql;
-    let deny_only_if_sent = optional && id.kind == IdentityKind::Foreign;
+    let deny_only_if_sent = optional && id.from_other_ca();
     let intent = if need.is_some() {
         Intent::MustAdmit
     } else if deny_only_if_sent {
@@ -417,7 +417,7 @@ fn judge(ep: &Endpoint, id: &AuditIdentity, trust: &Trust, check_cert: bool) -> 
     if !policy.requires_cert && !judged_by_list {
         return Stated::new(Basis::NoCertAsked, no_cert_asked(ep));
     }
-    if let Some(why) = refused_kind(ep, id.kind) {
+    if let Some(why) = refused_kind(ep, id) {
         return Stated::new(Basis::RefusedKind, why);
     }
     if let Some(problem) = id.caller.check.problem.as_ref().filter(|_| check_cert) {
@@ -466,8 +466,11 @@ fn no_cert_asked(ep: &Endpoint) -> String {
 
 /// Why an endpoint that requires a certificate refuses this kind of identity (none, or one
 /// from another CA), if it does whatever the certificate.
-fn refused_kind(ep: &Endpoint, kind: IdentityKind) -> Option<String> {
-    match kind {
+fn refused_kind(ep: &Endpoint, id: &AuditIdentity) -> Option<String> {
+    if id.from_other_ca() {
+        return Some("a certificate from another CA must be refused".to_string());
+    }
+    match id.kind {
         IdentityKind::Anonymous => Some(if ep.client_auth == Some(ClientAuth::Required) {
             "client_auth = \"required\": a caller without a certificate must be refused".to_string()
         } else {
@@ -477,7 +480,6 @@ fn refused_kind(ep: &Endpoint, kind: IdentityKind) -> Option<String> {
                 ep.role
             )
         }),
-        IdentityKind::Foreign => Some("a certificate from another CA must be refused".to_string()),
         _ => None,
     }
 }

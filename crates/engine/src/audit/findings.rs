@@ -4,7 +4,7 @@
 //! first.
 
 use super::expect::Verdict;
-use super::identity::{IdentityKind, Standing};
+use super::identity::{AuditIdentity, IdentityKind, Standing};
 use super::lists::Records;
 use super::matrix::{EndpointId, IdentityId};
 use super::plan::{Plan, Snapshot};
@@ -363,13 +363,63 @@ fn refused_for_fault(plan: &Plan, snap: &Snapshot, i: IdentityId) -> String {
     }
 }
 
+/// An outsider of the inventory (as `tlsaudit mint` issues them) whose certificate is expired,
+/// not yet valid or without clientAuth: the endpoints' refusals of it prove nothing (its cells
+/// are `bad_identity`); or one that expires within the warning window. The identities minted at
+/// run time are renewed by the audit itself.
+fn outsider_finding(id: &AuditIdentity, window: Window) -> Option<Finding> {
+    let leaf = id.caller.identity.leaf.as_ref()?;
+    if id.kind != IdentityKind::Configured {
+        return None;
+    }
+    let evidence = format!("{} (sha256 {})", leaf.subject, leaf.sha256);
+    let renew = "issue it again (`tlsaudit mint`, docs/deploy.md) and replace its files; or drop it and let the audit mint its outsiders at run time (needs the CA key)";
+    let finding = if id.faulty() {
+        let check = &id.caller.check;
+        let problem = if leaf.not_after_unix < window.now {
+            format!("expired on {}", leaf.not_after)
+        } else if !check.within_validity {
+            format!("is not valid before {}", leaf.not_before)
+        } else {
+            "lacks the clientAuth extended key usage".to_string()
+        };
+        Finding::new(
+            Code::IdentityInvalid,
+            Severity::Warning,
+            format!(
+                "the certificate of the outsider {} {problem}: the endpoints' refusals of it prove nothing",
+                id.name
+            ),
+            evidence,
+            renew,
+        )
+    } else if leaf.not_after_unix <= window.horizon {
+        Finding::new(
+            Code::CertExpiring,
+            Severity::Warning,
+            format!(
+                "the certificate of the outsider {} expires on {}: its refusals will prove nothing after that",
+                id.name, leaf.not_after
+            ),
+            evidence,
+            renew,
+        )
+    } else {
+        return None;
+    };
+    Some(finding.identity(id.name.clone()))
+}
+
 /// Identities of the cluster (the inventory's and the minted ones; not the outsiders): a
 /// certificate expired, about to expire, or faulty otherwise (another CA, not yet valid, no
 /// clientAuth). A faulty one is our own fault: its refusals say nothing of the endpoints.
 fn identity_findings(plan: &Plan, snap: &Snapshot, window: Window, out: &mut Vec<Finding>) {
     for (i, id) in plan.identities.iter().enumerate() {
-        let ours = matches!(id.kind, IdentityKind::Configured | IdentityKind::Minted);
-        if !ours || id.standing() == Standing::Outsider {
+        if id.standing() == Standing::Outsider {
+            out.extend(outsider_finding(id, window));
+            continue;
+        }
+        if !matches!(id.kind, IdentityKind::Configured | IdentityKind::Minted) {
             continue;
         }
         let Some(leaf) = &id.caller.identity.leaf else {

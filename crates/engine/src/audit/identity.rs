@@ -127,6 +127,26 @@ impl AuditIdentity {
         })
     }
 
+    /// A caller from another CA: the run-time `foreign`, or a declared outsider whose
+    /// certificate does not chain to the cluster CA (as `tlsaudit mint` issues one).
+    pub fn from_other_ca(&self) -> bool {
+        let check = &self.caller.check;
+        self.kind == IdentityKind::Foreign
+            || (self.outsider && check.has_certificate && !check.chains_to_ca)
+    }
+
+    /// Whether this caller's certificate cannot show what an endpoint does with a sound one,
+    /// so that a refusal of it proves nothing: one of ours that the cluster CA does not accept
+    /// (another CA, expired, not yet valid, no clientAuth); an outsider's that is expired, not
+    /// yet valid or without clientAuth (another CA is what an outsider may be).
+    pub fn faulty(&self) -> bool {
+        let check = &self.caller.check;
+        if self.standing() != Standing::Outsider {
+            return check.problem.is_some();
+        }
+        check.has_certificate && !(check.within_validity && check.client_auth_eku)
+    }
+
     /// Who the caller is: an outsider by kind or declaration, else a component, TiUP's client
     /// (a CN ending in `-client`), or unknown.
     pub fn standing(&self) -> Standing {
@@ -240,4 +260,63 @@ pub fn extra_identities(
         ));
     }
     Ok(identities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A declared outsider (`expect = "refuse"`) with `identity`.
+    fn outsider(identity: Identity, trust: &Trust) -> AuditIdentity {
+        AuditIdentity {
+            name: identity.name.clone(),
+            kind: IdentityKind::Configured,
+            component: None,
+            caller: Caller::new(identity, trust),
+            outsider: true,
+        }
+    }
+
+    #[test]
+    fn an_outsider_from_another_ca_is_foreign_and_an_expired_one_proves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::generate("cluster", 1).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
+        let trust = Trust::load(&dir.path().join("ca.crt")).unwrap();
+        // As `tlsaudit mint` issues them: another CA's, and the cluster CA's with an unlisted CN.
+        let other = Ca::generate("throwaway", 1).unwrap();
+        let foreign = outsider(
+            other
+                .identity("foreign-ca", "tidb", &[], false, 30)
+                .unwrap(),
+            &trust,
+        );
+        assert!(foreign.from_other_ca() && !foreign.faulty());
+        let unlisted = outsider(
+            ca.identity("unlisted-cn", "x", &[], false, 30).unwrap(),
+            &trust,
+        );
+        assert!(!unlisted.from_other_ca() && !unlisted.faulty());
+        // Expired (valid until now, a second ago): a refusal of it says nothing of the endpoint's
+        // list, and it still tells which CA issued it.
+        let expired = ca.identity("old", "x", &[], false, 0).unwrap();
+        let expired_foreign = other.identity("old-ca", "tidb", &[], false, 0).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let expired = outsider(expired, &trust);
+        assert!(
+            expired.faulty() && !expired.from_other_ca(),
+            "{:?}",
+            expired.caller.check
+        );
+        let expired_foreign = outsider(expired_foreign, &trust);
+        assert!(
+            expired_foreign.faulty() && expired_foreign.from_other_ca(),
+            "{:?}",
+            expired_foreign.caller.check
+        );
+        // The same certificate not declared an outsider is simply one of ours from another CA.
+        let mut ours = foreign.clone();
+        ours.outsider = false;
+        assert!(!ours.from_other_ca() && ours.faulty());
+    }
 }

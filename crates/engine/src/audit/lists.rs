@@ -111,7 +111,12 @@ pub(super) fn findings(
 fn open_finding(c: &CellCtx<'_>) -> Finding {
     let (key, file) = list_words(c.ep);
     let cn = c.cn();
-    let (code, what, fix) = match c.id.kind {
+    let kind = if c.id.from_other_ca() {
+        IdentityKind::Foreign
+    } else {
+        c.id.kind
+    };
+    let (code, what, fix) = match kind {
         IdentityKind::Anonymous => (
             Code::AnonymousAccepted,
             "accepts a caller without a client certificate".to_string(),

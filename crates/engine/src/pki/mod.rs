@@ -203,7 +203,17 @@ impl Identity {
             Ok(_) => (true, None),
             Err(rustls::Error::InvalidCertificate(e)) => {
                 use rustls::CertificateError as C;
-                let chains = !matches!(e, C::UnknownIssuer | C::BadSignature);
+                // The dates are checked before the issuer: an expired certificate (or one not
+                // valid yet) chains to the CA if it verifies at an instant of its validity.
+                let at = match e {
+                    C::Expired | C::ExpiredContext { .. } => Some(leaf.not_after_unix),
+                    C::NotValidYet | C::NotValidYetContext { .. } => Some(leaf.not_before_unix),
+                    _ => None,
+                };
+                let chains = match at {
+                    Some(t) => issued_by(trust, key, t),
+                    None => !matches!(e, C::UnknownIssuer | C::BadSignature),
+                };
                 let words = match e {
                     C::UnknownIssuer => "is not issued by the cluster CA".to_string(),
                     C::BadSignature => "is not issued by the cluster CA (its issuer has the CA's name but another key: a CA from another cluster; TiUP names every CA O=PingCAP, OU=TiUP)".to_string(),
@@ -230,6 +240,19 @@ impl Identity {
             problem,
         }
     }
+}
+
+/// Whether the trust's CA issued `key`'s certificate, verified as of `at` (Unix seconds).
+fn issued_by(trust: &Trust, key: &CertifiedKey, at: i64) -> bool {
+    let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at.max(0).unsigned_abs()));
+    !matches!(
+        trust
+            .client_verifier
+            .verify_client_cert(&key.cert[0], &key.cert[1..], at),
+        Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature
+        ))
+    )
 }
 
 /// Why a certificate and key could not form an identity.
