@@ -446,6 +446,12 @@ async fn probes_beyond_the_queue_are_refused_with_retry_after() {
     }
     // Three waves of 4: the last waited for two before it.
     assert!(answered[11] >= 2 * answered[0], "{answered:?}");
+    // A 7 KB unknown name is answered in one short line, not echoed whole.
+    let long = "z".repeat(7 * 1024);
+    let (status, _, body) = get(&s.addr, &format!("/probe?target={long}&module=tidb"), None).await;
+    assert_eq!(status, 400);
+    assert!(body.len() < 200, "{} bytes: {body}", body.len());
+    assert!(body.contains("…\" (7168 bytes)"), "{body}");
     let (status, _, _) = get(&s.addr, "/-/healthy", None).await;
     assert_eq!(status, 200);
     lab.stop().await;
