@@ -1,9 +1,11 @@
 //! `tlsaudit serve`: its arguments, the checks of the address and the vantage, the plan they
 //! name (an inventory, or a TiDB cluster's TiUP files as `report` reads them), then the
-//! exporter ([`crate::serve::run`]) until SIGTERM or Ctrl-C.
+//! exporter ([`crate::serve::run`]) until SIGTERM or Ctrl-C. The arguments stay with the exporter
+//! so that SIGHUP builds the plan again from the same files and flags.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tlsaudit_engine::audit::Plan;
@@ -82,8 +84,9 @@ pub async fn run(args: ServeArgs) -> Result<u8, InputError> {
     let plan = load_plan(&args)?;
     let settings = crate::serve::Settings {
         listen,
-        vantage: args.vantage,
+        vantage: args.vantage.clone(),
         interval: args.interval,
     };
-    crate::serve::run(plan, settings).await
+    let reload: crate::serve::Reload = Arc::new(move || load_plan(&args));
+    crate::serve::run(plan, settings, reload).await
 }

@@ -1,8 +1,9 @@
 //! Against servers nobody here wrote, as one test binary: `openssl s_server`, nginx, a real
-//! Prometheus scraping `tlsaudit serve` (and hostile HTTP clients of it), and a real Alertmanager
-//! delivering the shipped alerts. One module per suite; each skips with a note when its tool is
-//! missing, except under `CI=true`. (etcd and MariaDB,
-//! driven through the engine alone, are in the engine's test binary, `crates/engine/tests/it`.)
+//! Prometheus scraping `tlsaudit serve` (and hostile HTTP clients of it, its reloads on SIGHUP,
+//! and days of uptime under libfaketime), and a real Alertmanager delivering the shipped alerts.
+//! One module per suite; each skips with a note when its tool is missing, except under
+//! `CI=true`. (etcd and MariaDB, driven through the engine alone, are in the engine's test
+//! binary, `crates/engine/tests/it`.)
 
 mod generic_mtls;
 mod openssl_interop;
@@ -10,3 +11,4 @@ mod serve_alerts;
 mod serve_clock;
 mod serve_limits;
 mod serve_prometheus;
+mod serve_reload;

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use tlsaudit_testkit::eventually_async;
-use tlsaudit_testkit::serve::{get, serve, Proc, Serve};
+use tlsaudit_testkit::serve::{get, serve, Proc, Serve, SlowClients};
 
 /// serve's header-read timeout, shutdown deadline and write-stall timeout (src/serve/http.rs).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -328,5 +328,131 @@ async fn stuck_readers_share_one_body_and_are_dropped_when_they_stall() {
         stuck.elapsed()
     );
     drop(readers);
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scrapes_answer_while_100_slow_clients_stay_attached() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let s = serve(&["--config", config.to_str().unwrap(), "--interval", "30s"]);
+    wait_ready(&s).await;
+    let slow = SlowClients::start(&s.addr, 100);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past two header-read timeouts: the server drops them, they come back.
+    let until = Instant::now() + 2 * HEADER_READ_TIMEOUT + Duration::from_secs(1);
+    let mut scrapes = Vec::new();
+    while Instant::now() < until {
+        let t = Instant::now();
+        let (status, _, body) = get(&s.addr, "/metrics", None).await;
+        scrapes.push(t.elapsed());
+        assert_eq!(status, 200);
+        assert!(body.contains("tlsaudit_link_verdict{"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connections = slow.connections();
+    slow.stop();
+    let n = scrapes.len();
+    let p50 = percentile(&mut scrapes, 50);
+    let p99 = percentile(&mut scrapes, 99);
+    eprintln!(
+        "/metrics with 100 slow clients kept attached ({connections} connections): {n} scrapes, p50 {p50:?}, p99 {p99:?}"
+    );
+    assert!(
+        connections >= 200,
+        "the slow clients were dropped and came back: {connections}"
+    );
+    assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
+    lab.stop().await;
+}
+
+/// An inventory of the demo lab plus `silent`: an endpoint that accepts connections (the
+/// kernel's backlog) and never answers, so that a probe of it runs to its deadline. The
+/// listener returned keeps it so.
+fn with_silent_endpoint(config: &std::path::Path) -> (std::path::PathBuf, std::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(&format!(
+        "\n[[endpoints]]\nname = \"silent\"\ncomponent = \"tikv\"\nrole = \"grpc\"\naddress = \"{addr}\"\nallowed_cn = [\"tidb\"]\n"
+    ));
+    let path = config.with_file_name("silent.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, listener)
+}
+
+/// (status, the Retry-After header, elapsed) of one `/probe` request.
+async fn probe_request(addr: String, path: &'static str) -> (u16, Option<String>, Duration) {
+    let t = Instant::now();
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    let retry = raw.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("retry-after: ")
+            .map(str::to_string)
+    });
+    (status, retry, t.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_beyond_the_queue_are_refused_with_retry_after() {
+    let (lab, config) = tlsaudit::demo::start().await.unwrap();
+    let (config, _silent) = with_silent_endpoint(&config);
+    let s = serve(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--interval",
+        "10m",
+        "--timeout",
+        "2s",
+    ]);
+    wait_ready(&s).await;
+    // 4 run, 8 wait, 4 are refused: at once, whatever order they arrive in.
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        requests.spawn(probe_request(
+            s.addr.clone(),
+            "/probe?target=silent&module=tidb",
+        ));
+    }
+    let (mut answered, mut refused) = (Vec::new(), Vec::new());
+    while let Some(r) = requests.join_next().await {
+        let (status, retry, took) = r.unwrap();
+        match status {
+            200 => answered.push(took),
+            429 => refused.push((retry, took)),
+            other => panic!("status {other}"),
+        }
+    }
+    answered.sort();
+    eprintln!(
+        "16 probes of a silent endpoint (--timeout 2s): {} answered (first {:?}, last {:?}), {} refused (Retry-After {:?}) in {:?}",
+        answered.len(),
+        answered.first(),
+        answered.last(),
+        refused.len(),
+        refused.first().map(|r| &r.0),
+        refused.iter().map(|r| r.1).max()
+    );
+    assert_eq!((answered.len(), refused.len()), (12, 4));
+    for (retry, took) in &refused {
+        let secs: u64 = retry.as_deref().unwrap().parse().unwrap();
+        assert!(secs >= 1, "Retry-After {secs}");
+        assert!(*took < Duration::from_secs(1), "a refusal took {took:?}");
+    }
+    // Three waves of 4: the last waited for two before it.
+    assert!(answered[11] >= 2 * answered[0], "{answered:?}");
+    // A 7 KB unknown name is answered in one short line, not echoed whole.
+    let long = "z".repeat(7 * 1024);
+    let (status, _, body) = get(&s.addr, &format!("/probe?target={long}&module=tidb"), None).await;
+    assert_eq!(status, 400);
+    assert!(body.len() < 200, "{} bytes: {body}", body.len());
+    assert!(body.contains("…\" (7168 bytes)"), "{body}");
+    let (status, _, _) = get(&s.addr, "/-/healthy", None).await;
+    assert_eq!(status, 200);
     lab.stop().await;
 }

@@ -1,10 +1,11 @@
-//! `tlsaudit serve` in tests: the process (killed when dropped), the address it prints, and a
-//! plain HTTP/1.1 GET over loopback.
+//! `tlsaudit serve` in tests: the process (killed when dropped), the address it prints, a
+//! plain HTTP/1.1 GET over loopback, and slow clients that stay attached ([`SlowClients`]).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -126,4 +127,71 @@ pub fn dechunk(mut s: &str) -> String {
         s = &rest[n + 2..];
     }
     out
+}
+
+/// `n` slowloris clients kept attached to a server: each sends the start of a request, then one
+/// more header byte a second and never the end of its headers; one the server drops (its
+/// header-read timeout) connects again at once. They stop when this is dropped.
+pub struct SlowClients {
+    tasks: tokio::task::JoinSet<()>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl SlowClients {
+    /// Start them on the current tokio runtime.
+    pub fn start(addr: &str, n: usize) -> SlowClients {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            tasks.spawn(slow_client(addr.to_string(), connections.clone()));
+        }
+        SlowClients { tasks, connections }
+    }
+
+    /// Connections opened so far (a reconnection counts again).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Stop every client now (their sockets close).
+    pub fn stop(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// One slowloris client, for ever: connect, send a partial request, trickle, reconnect.
+async fn slow_client(addr: String, connections: Arc<AtomicUsize>) {
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ");
+    loop {
+        let opened = Instant::now();
+        if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
+            connections.fetch_add(1, Ordering::Relaxed);
+            if s.write_all(head.as_bytes()).await.is_ok() {
+                trickle_until_closed(&mut s).await;
+            }
+        }
+        // Refused or closed at once (a connection cap): no busy loop.
+        if opened.elapsed() < Duration::from_millis(200) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// One header byte a second until the server closes the connection.
+async fn trickle_until_closed(s: &mut tokio::net::TcpStream) {
+    let mut buf = [0u8; 512];
+    loop {
+        tokio::select! {
+            read = s.read(&mut buf) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return;
+                }
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                if s.write_all(b"x").await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
