@@ -139,7 +139,12 @@ async fn prometheus_scrapes_the_planted_verdicts_and_expiry() {
     ]);
     wait_200(&s.addr, "/-/ready", 60).await;
     let dir = tempfile::tempdir().unwrap();
-    let (_prom, prom) = start_prometheus(&prometheus, dir.path(), &s.addr);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tlsaudit\n    static_configs:\n      - targets: ['{}']\n\n{}",
+        s.addr,
+        shipped_probe_job(&s.addr)
+    );
+    let (_prom, prom) = start_prometheus_with(&prometheus, dir.path(), &config);
     let open = query_until(
         &prom,
         r#"tlsaudit_link_verdict{endpoint="tikv-3",identity="unlisted",verdict="open",vantage="rack-a",cluster="demo"}"#,
@@ -181,7 +186,41 @@ async fn prometheus_scrapes_the_planted_verdicts_and_expiry() {
     assert!(valid_for > 0.0, "tikv-1's certificate is valid");
     let rounds = query_until(&prom, "tlsaudit_rounds_total", 30).await;
     assert!(rounds >= 1.0);
+    // The shipped blackbox-style job: /probe?target=&module= through its relabelling.
+    let ok = r#"tlsaudit_probe_success{job="tlsaudit-probe",instance="tikv-1",identity="tidb"}"#;
+    assert_eq!(query_until(&prom, ok, 60).await, 1.0, "tidb reaches tikv-1");
+    let blocked = r#"tlsaudit_probe_success{job="tlsaudit-probe",instance="tikv-2"}"#;
+    assert_eq!(
+        query_until(&prom, blocked, 60).await,
+        0.0,
+        "the planted block"
+    );
     lab.stop().await;
+}
+
+/// The `tlsaudit-probe` job of docs/monitoring/prometheus.yml, its example endpoints, exporter
+/// and intervals replaced by the lab's, the serve at `addr` and the test's pace.
+fn shipped_probe_job(addr: &str) -> String {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docs/monitoring/prometheus.yml")).unwrap();
+    let job = &text[text.find("  - job_name: tlsaudit-probe").unwrap()..];
+    let mut job = job.to_string();
+    for (from, to) in [
+        (
+            "targets: [tikv-10.0.1.21-20160, pd-10.0.1.11-2379]",
+            "targets: [tikv-1, tikv-2]",
+        ),
+        (
+            "replacement: 10.0.1.11:9819",
+            &format!("replacement: {addr}"),
+        ),
+        ("scrape_interval: 60s", "scrape_interval: 3s"),
+        ("scrape_timeout: 20s", "scrape_timeout: 3s"),
+    ] {
+        assert!(job.contains(from), "the shipped probe job has {from:?}");
+        job = job.replace(from, to);
+    }
+    job
 }
 
 #[tokio::test(flavor = "multi_thread")]
