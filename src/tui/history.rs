@@ -98,8 +98,12 @@ impl History {
         }
         let at: Option<Arc<str>> = snap.finished_at.as_deref().map(Arc::from);
         if let Some(prev) = self.rounds.back().filter(|p| p.verdicts.len() == now.len()) {
+            // A cell the baseline lacks (an identity or endpoint added since) has no verdict to
+            // change from: the identity set's change is one line of the changes view, not one
+            // per cell.
+            let from_baseline = prev.round == 0;
             for (cell, (&b, &a)) in prev.verdicts.iter().zip(&now).enumerate() {
-                if a != b && a != 0 {
+                if a != b && a != 0 && !(from_baseline && b == 0) {
                     if self.log.len() >= LOG_CAP {
                         self.log.pop_front();
                     }

@@ -85,10 +85,14 @@ pub async fn dashboard(
     baseline: Option<&std::path::Path>,
 ) -> Result<(), InputError> {
     let baseline = match baseline {
-        Some(path) => Some(history::baseline_verdicts(
-            &tlsaudit_report::Report::load(path)?,
-            &Catalog::from_plan(&auditor.plan()),
-        )),
+        Some(path) => {
+            let report = tlsaudit_report::Report::load(path)?;
+            Some(Baseline {
+                verdicts: history::baseline_verdicts(&report, &Catalog::from_plan(&auditor.plan())),
+                report: Arc::new(report),
+                file: path.display().to_string(),
+            })
+        }
         None => None,
     };
     if std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
@@ -119,9 +123,32 @@ pub struct TuiOptions {
     pub color: bool,
     /// The `e` key: write the JSON report.
     pub export: Option<ExportFn>,
-    /// Verdicts of a baseline report in cell order ([`history::baseline_verdicts`]): the
-    /// changes view then lists what changed since it.
-    pub baseline: Option<Vec<Option<tlsaudit_engine::audit::Verdict>>>,
+    /// A baseline report: the changes view then lists what changed since it, as `report
+    /// --baseline` does.
+    pub baseline: Option<Baseline>,
+}
+
+/// A baseline report (`tui --baseline`): its verdicts in cell order
+/// ([`history::baseline_verdicts`]), which seed the history, and the report itself, which each
+/// finished round is compared with by the report's own diff (`report --baseline`'s): the
+/// rotations and the identity and endpoint changes since it.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub verdicts: Vec<Option<tlsaudit_engine::audit::Verdict>>,
+    pub report: Arc<tlsaudit_report::Report>,
+    pub file: String,
+}
+
+impl Baseline {
+    /// What changed between the baseline and the round of `snap`.
+    pub fn diff(
+        &self,
+        plan: &tlsaudit_engine::audit::Plan,
+        snap: &Snapshot,
+    ) -> tlsaudit_report::diff::Diff {
+        let now = tlsaudit_report::Report::build(plan, snap);
+        tlsaudit_report::diff::diff(&self.report, &now, (&self.file, "this round"))
+    }
 }
 
 impl Default for TuiOptions {
@@ -220,7 +247,7 @@ pub async fn run(auditor: Arc<Auditor>, opts: TuiOptions) -> io::Result<()> {
             opts.color,
         );
         if let Some(b) = &opts.baseline {
-            app.history.seed(b);
+            app.history.seed(&b.verdicts);
         }
         let result = run_loop(&mut terminal, &mut app, auditor, rx, &opts).await;
         reader.abort();
@@ -406,6 +433,10 @@ pub async fn run_loop<B: Backend>(
             },
             Some(()) = done_rx.recv() => {
                 next_round = Instant::now() + opts.interval;
+                if let Some(b) = &opts.baseline {
+                    let snap = rounds.auditor.snapshot();
+                    app.baseline_diff = Some(b.diff(&rounds.auditor.plan(), &snap));
+                }
                 if rounds.finished() {
                     app.status = Some("running the queued re-probe".into());
                 }

@@ -146,6 +146,9 @@ pub struct App {
     /// A merged report opened with `tui --from`: each cell's verdict per vantage point, in the
     /// snapshot's cell order (empty otherwise).
     pub by_vantage: Vec<Option<BTreeMap<String, tlsaudit_report::VantageCell>>>,
+    /// With a baseline: what changed since it as of the last finished round (the report's
+    /// diff, as `report --baseline` computes it).
+    pub baseline_diff: Option<tlsaudit_report::diff::Diff>,
     /// The dashboard shows a saved report (`tui --from`): no rounds run.
     pub saved: bool,
     /// Endpoints in display order: grouped by component, stable within a group.
@@ -194,6 +197,7 @@ impl App {
             change_sel: 0,
             change_offset: 0,
             by_vantage: Vec::new(),
+            baseline_diff: None,
             saved: false,
             order,
             findings_order: Vec::new(),
@@ -202,6 +206,20 @@ impl App {
         app.sort_findings();
         app.last_finished.clone_from(&app.snapshot.finished_at);
         app
+    }
+
+    /// Whether the endpoint's server certificate changed since the baseline (`~`, as `report
+    /// --baseline` marks it).
+    pub fn rotated_since_baseline(&self, endpoint: usize) -> bool {
+        let name = self
+            .catalog
+            .endpoints
+            .get(endpoint)
+            .map(|e| e.name.as_str());
+        self.baseline_diff
+            .as_ref()
+            .zip(name)
+            .is_some_and(|(d, name)| d.rotated(name))
     }
 
     /// Take a newer snapshot.

@@ -6,13 +6,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::{clock, kv, more, symbol, Theme};
+use super::{clock, kv, more, symbol, Theme, ROTATED};
 use crate::tui::app::{fit_rows, App};
 use crate::tui::history::CellChange;
 use tlsaudit_engine::audit::Verdict;
-use tlsaudit_report::diff::Change;
+use tlsaudit_report::diff::{Change, Diff};
 
-/// The changes view: every verdict change the dashboard saw, newest first.
+/// The changes view: with a baseline, first what changed since it besides verdicts (server
+/// certificates, identities and endpoints, as `report --baseline` lists them); then every
+/// verdict change the dashboard saw, newest first.
 pub(super) fn draw_changes(frame: &mut Frame, area: Rect, app: &mut App, th: Theme) {
     let n = app.history.changes_len();
     let since = if app.history.baseline {
@@ -24,8 +26,25 @@ pub(super) fn draw_changes(frame: &mut Frame, area: Rect, app: &mut App, th: The
         format!(" Changes {since} ({n}), newest first; Enter shows the cell "),
         th.title(),
     ));
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    let besides = app
+        .baseline_diff
+        .as_ref()
+        .map(|d| baseline_lines(d, th))
+        .unwrap_or_default();
+    if !besides.is_empty() {
+        let rows = u16::try_from(besides.len())
+            .unwrap_or(u16::MAX)
+            .min(inner.height / 2);
+        let top = Rect {
+            height: rows,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(besides), top);
+        inner.y += rows;
+        inner.height -= rows;
+    }
     if n == 0 {
         let msg = if app.history.len() < 2 {
             " No change yet: changes show once two rounds have finished."
@@ -47,6 +66,60 @@ pub(super) fn draw_changes(frame: &mut Frame, area: Rect, app: &mut App, th: The
         .map(|(k, c)| change_line(app, th, c, k == app.change_sel))
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// What changed since the baseline besides verdicts, a line each: every server certificate
+/// that changed, and the identities and endpoints added or removed (one line per kind, not one
+/// per cell).
+fn baseline_lines(d: &Diff, th: Theme) -> Vec<Line<'static>> {
+    let short = |c: &Option<tlsaudit_report::diff::Cert>| {
+        c.as_ref()
+            .map_or("none".to_string(), |c| c.sha256.chars().take(12).collect())
+    };
+    let mut out: Vec<Line<'static>> = d
+        .rotations
+        .iter()
+        .map(|r| {
+            Line::from(vec![
+                Span::styled(format!(" {ROTATED} {}", r.endpoint), th.title()),
+                Span::raw(format!(
+                    "  server certificate changed since the baseline: {} -> {}",
+                    short(&r.before),
+                    short(&r.after)
+                )),
+            ])
+        })
+        .collect();
+    let names = |v: &[String]| v.join(", ");
+    let ids = |v: &[tlsaudit_report::diff::IdentityBrief]| {
+        v.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
+    };
+    let eps = |v: &[tlsaudit_report::diff::EndpointBrief]| {
+        v.iter().map(|e| e.name.clone()).collect::<Vec<_>>()
+    };
+    for (what, list) in [
+        (
+            "identities not in the baseline (their cells are new, not changes)",
+            ids(&d.identities.added),
+        ),
+        (
+            "identities of the baseline not audited now",
+            ids(&d.identities.removed),
+        ),
+        ("endpoints not in the baseline", eps(&d.endpoints.added)),
+        (
+            "endpoints of the baseline not audited now",
+            eps(&d.endpoints.removed),
+        ),
+    ] {
+        if !list.is_empty() {
+            out.push(Line::from(Span::styled(
+                format!(" {what}: {}", names(&list)),
+                th.dim(),
+            )));
+        }
+    }
+    out
 }
 
 /// One line of the changes view: round and time, the new verdict, the cell, the transition

@@ -248,7 +248,7 @@ fn cell_state(app: &App, identity: usize, col: &Column) -> (Option<Verdict>, boo
         return (
             c.and_then(|c| c.verdict),
             c.is_some_and(|c| c.changed),
-            c.is_some_and(|c| c.rotated),
+            c.is_some_and(|c| c.rotated) || app.rotated_since_baseline(col.endpoints[0]),
         );
     }
     let mut worst = None;
@@ -259,7 +259,7 @@ fn cell_state(app: &App, identity: usize, col: &Column) -> (Option<Verdict>, boo
                 worst = c.verdict;
             }
             changed |= c.changed;
-            rotated |= c.rotated;
+            rotated |= c.rotated || app.rotated_since_baseline(e);
         }
     }
     (worst, changed, rotated)
