@@ -28,13 +28,7 @@ use tlsaudit_engine::audit::{Auditor, Plan};
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::pki::{provider, Trust};
 use tlsaudit_lab::{EndpointSpec, LabSpec};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use tlsaudit_testkit::bench::env_usize;
 
 fn spec(n: usize) -> LabSpec {
     let list = ["tidb", "pd", "tikv", "tiflash"];

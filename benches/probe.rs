@@ -16,13 +16,7 @@ use rustls_pki_types::ServerName;
 use tlsaudit_engine::pki::{provider, Identity, Trust};
 use tlsaudit_engine::probe::{probe, Caller, OutcomeClass, ProbeSpec, Protocol};
 use tlsaudit_lab::{EndpointSpec, Lab, LabSpec};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use tlsaudit_testkit::bench::env_usize;
 
 async fn engine_round(
     spec: Arc<ProbeSpec>,

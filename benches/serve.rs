@@ -12,18 +12,11 @@
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use tlsaudit_lab::{EndpointSpec, LabSpec};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use tlsaudit_testkit::bench::{env_usize, get, percentile_ms, spawn_serve, wait_ready};
 
 fn spec(n: usize) -> LabSpec {
     let list = ["tidb", "pd", "tikv", "tiflash"];
@@ -38,20 +31,6 @@ fn spec(n: usize) -> LabSpec {
         s = s.with(ep);
     }
     s
-}
-
-/// GET a path; (elapsed, body).
-fn get(addr: &str, path: &str) -> (Duration, String) {
-    let t = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    (t.elapsed(), body)
 }
 
 fn rounds(addr: &str) -> u64 {
@@ -77,11 +56,6 @@ fn status_mb(child: &Child, key: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 /// Scrape `/metrics` every 100 ms until `until` says stop; print p50/p99/max.
 fn scrape_loop(label: &str, addr: &str, mut until: impl FnMut(usize) -> bool) {
     let mut times = Vec::new();
@@ -97,52 +71,10 @@ fn scrape_loop(label: &str, addr: &str, mut until: impl FnMut(usize) -> bool) {
         "{label}: {} scrapes of {:.1} MB: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         times.len(),
         size as f64 / 1e6,
-        percentile(&times, 0.5),
-        percentile(&times, 0.99),
-        percentile(&times, 1.0)
+        percentile_ms(&times, 50),
+        percentile_ms(&times, 99),
+        percentile_ms(&times, 100)
     );
-}
-
-struct Serve {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(config: &std::path::Path, interval: &str) -> Serve {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", interval])
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    Serve { child, addr }
-}
-
-fn wait_ready(addr: &str) {
-    let t = Instant::now();
-    while !get(addr, "/-/ready").1.starts_with("HTTP/1.1 200") {
-        assert!(t.elapsed() < Duration::from_secs(300), "never ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn main() {
@@ -172,9 +104,9 @@ fn main() {
     std::fs::write(&config, text).unwrap();
     println!("serve bench: {endpoints} endpoints x {identities} identities");
 
-    let s = serve(&config, "10s");
+    let s = spawn_serve(env!("CARGO_BIN_EXE_tlsaudit"), &config, "10s");
     let t = Instant::now();
-    wait_ready(&s.addr);
+    wait_ready(&s.addr, Duration::from_secs(300));
     println!("first round done after {:.2} s", t.elapsed().as_secs_f64());
     let deadline = Instant::now() + Duration::from_secs(scrape_seconds);
     scrape_loop("phase A, --interval 10s", &s.addr, |_| {
@@ -187,8 +119,8 @@ fn main() {
     );
     drop(s);
 
-    let s = serve(&config, "1ms");
-    wait_ready(&s.addr);
+    let s = spawn_serve(env!("CARGO_BIN_EXE_tlsaudit"), &config, "1ms");
+    wait_ready(&s.addr, Duration::from_secs(300));
     let started = Instant::now();
     let mut next = 50;
     let mut last = 0;

@@ -9,38 +9,15 @@
 // Bench code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use tlsaudit_testkit::bench::{env_usize, get, percentile_ms, spawn_serve, wait_ready};
 use tlsaudit_testkit::serve::SlowClients;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One scrape as Prometheus asks for it: (elapsed, status line).
 fn scrape(addr: &str) -> (Duration, String) {
-    let t = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    let status = body.lines().next().unwrap_or_default().to_string();
-    (t.elapsed(), status)
-}
-
-/// The nearest-rank percentile `p` (0-100) of sorted `samples`, in ms.
-fn percentile(sorted: &[Duration], p: usize) -> f64 {
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted[rank - 1].as_secs_f64() * 1000.0
+    let (t, body) = get(addr, "/metrics");
+    (t, body.lines().next().unwrap_or_default().to_string())
 }
 
 /// `n` scrapes, one every 20 ms; the sorted latencies (every scrape must answer 200).
@@ -58,67 +35,14 @@ fn scrapes(addr: &str, n: usize) -> Vec<Duration> {
 
 /// Print a phase's figures; its p99 in ms.
 fn summary(label: &str, times: &[Duration]) -> f64 {
-    let p99 = percentile(times, 99);
+    let p99 = percentile_ms(times, 99);
     println!(
         "{label}: {} scrapes: p50 {:.2} ms, p99 {p99:.2} ms, max {:.2} ms",
         times.len(),
-        percentile(times, 50),
-        percentile(times, 100),
+        percentile_ms(times, 50),
+        percentile_ms(times, 100),
     );
     p99
-}
-
-struct Serve {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(config: &std::path::Path) -> Serve {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "30s"])
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    Serve { child, addr }
-}
-
-fn wait_ready(addr: &str) {
-    let t = Instant::now();
-    loop {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "GET /-/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        if reply.starts_with("HTTP/1.1 200") {
-            return;
-        }
-        assert!(t.elapsed() < Duration::from_secs(120), "never ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn main() {
@@ -129,8 +53,8 @@ fn main() {
         .build()
         .unwrap();
     let (lab, config) = rt.block_on(tlsaudit::demo::start()).unwrap();
-    let s = serve(&config);
-    wait_ready(&s.addr);
+    let s = spawn_serve(env!("CARGO_BIN_EXE_tlsaudit"), &config, "30s");
+    wait_ready(&s.addr, Duration::from_secs(120));
     // The first scrape in a format encodes it; later ones hand out the round's bytes.
     scrape(&s.addr);
     println!("serve_slow bench: the demo lab, /metrics as OpenMetrics, one scrape every 20 ms");

@@ -556,9 +556,11 @@ fn check_leaf(bin: &Path, ca: &str, path: &Path, cn: &str, san: &str) {
     assert!(!ok, "{file}");
 }
 
-/// Serve the rotated files: the same names under the rotation's folder.
-fn apply_rotation(lab: &mut Lab, out: &Path, rotated: &Path, topo: &Topo) {
-    for (name, instance, file) in &topo.map {
+/// Serve the rotated files: the same names under the rotation's folder; of every instance, or
+/// of `only` (what copying its files and reloading it does).
+pub fn apply_rotation(lab: &mut Lab, out: &Path, rotated: &Path, topo: &Topo, only: Option<&str>) {
+    let chosen = topo.map.iter().filter(|m| only.is_none_or(|i| m.1 == i));
+    for (name, instance, file) in chosen {
         let (cert, key, _) = security_of(&out.join(instance).join(file));
         let tls = rotated.join(instance).join("tls");
         let spec = lab.spec(name).unwrap().clone().with_server_files(
@@ -655,7 +657,7 @@ async fn rotate_issues_new_leaves_and_the_audit_sees_only_rotations() {
         );
     }
 
-    apply_rotation(&mut lab, &out, &rotated, &topo);
+    apply_rotation(&mut lab, &out, &rotated, &topo, None);
     refresh_audit_tls_dir(&rotated, &topo, &tls);
     let (code, _, err) = run(report("after.json", Some("before.json"))).await;
     assert_eq!(code, 0, "{err}");

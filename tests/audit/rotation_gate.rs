@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tlsaudit_lab::Lab;
 
-use super::init_lab::{apply_init, lab_spec, lab_topology, security_of, Topo};
+use super::init_lab::{apply_init, apply_rotation, lab_spec, lab_topology};
 
 fn s(p: &Path) -> String {
     p.display().to_string()
@@ -49,19 +49,6 @@ fn control_tls_dir(out: &Path, ca_key: &Path, dir: &Path) -> PathBuf {
     }
     std::fs::copy(ca_key, tls.join("ca.pem")).unwrap();
     tls
-}
-
-/// Serve the rotated files of one instance (what copying them and reloading it does).
-fn roll_out(lab: &mut Lab, out: &Path, rotated: &Path, topo: &Topo, instance: &str) {
-    for (name, inst, file) in topo.map.iter().filter(|m| m.1 == instance) {
-        let (cert, key, _) = security_of(&out.join(inst).join(file));
-        let tls = rotated.join(inst).join("tls");
-        let spec = lab.spec(name).unwrap().clone().with_server_files(
-            tls.join(cert.file_name().unwrap()),
-            tls.join(key.file_name().unwrap()),
-        );
-        lab.reconfigure(spec).unwrap();
-    }
 }
 
 /// The printed steps: (instance, the check command's arguments after `tlsaudit`).
@@ -136,7 +123,7 @@ async fn the_printed_check_gates_a_rolling_rotation_and_stops_at_the_missed_inst
     assert!(missed.starts_with("tikv-"), "{missed}");
     for (instance, check) in &steps[..4] {
         if *instance != missed {
-            roll_out(&mut lab, &out, &rotated, &topo, instance);
+            apply_rotation(&mut lab, &out, &rotated, &topo, Some(instance));
         }
         let mut check = check.clone();
         check.extend(["--format", "json", "-o", "step.json"].map(String::from));
@@ -164,7 +151,7 @@ async fn the_printed_check_gates_a_rolling_rotation_and_stops_at_the_missed_inst
         let named = endpoints_of(&not_applied(&whole));
         assert!(endpoints_of(&found).is_subset(&named), "{named:?}");
         // Fixed as the finding says (its files copied, reloaded): the gate passes.
-        roll_out(&mut lab, &out, &rotated, &topo, instance);
+        apply_rotation(&mut lab, &out, &rotated, &topo, Some(instance));
         let mut again = check_of(&steps, instance);
         again.extend(["--format", "json", "-o", "step.json"].map(String::from));
         assert_eq!(run_in(d, again).await.0, 0, "{instance} once fixed");

@@ -9,6 +9,7 @@
 // Test support: a helper that cannot do its job panics with the reason, as a test would.
 #![allow(clippy::unwrap_used)]
 
+pub mod bench;
 pub mod eventually;
 pub mod layering;
 pub mod pki;
