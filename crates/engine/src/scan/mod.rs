@@ -1,0 +1,130 @@
+//! The TLS hygiene scan of one endpoint: which protocol versions and cipher suites it accepts,
+//! whether it keeps its own order, the key-exchange groups, and the served chain's keys and
+//! signatures, by hand-built ClientHellos whose answers (ServerHello, HelloRetryRequest,
+//! alert) are parsed with tls-parser; no handshake is completed and no identity is needed
+//! (the ServerHello comes before any CertificateRequest). Also on MySQL-protocol ports, after
+//! the SSLRequest (`mysql`).
+//!
+//! Files, bottom to top: [`suites`] (the IANA catalogue, from tls-parser's table, and the
+//! judgment of a suite), [`hello`] (the ClientHello bytes), [`reply`] (the answer read and
+//! parsed), [`enumerate`] (the questions, sslyze's method), [`result`] (what the JSON carries),
+//! [`findings`] (the findings and their TiDB-aware fixes); here [`scan`], which asks about the
+//! four versions at once, each version's questions one after the other.
+//!
+//! Bounds: at most [`MAX_CONNECTIONS`] connections per endpoint, each within the per-connection
+//! timeout, the whole scan within its deadline; with a semaphore (`--rate`, the per-host
+//! limit), each connection holds one of its permits.
+
+pub mod enumerate;
+pub mod findings;
+pub mod hello;
+pub mod reply;
+pub mod result;
+pub mod suites;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+pub use enumerate::{SuiteSeen, VersionScan};
+pub use findings::{findings, Served};
+pub use hello::Version;
+pub use reply::Failure;
+pub use result::{CertSeen, ScanFailure, ScanResult};
+pub use suites::Weakness;
+
+/// The most connections one endpoint's scan makes. The catalogue offers about 150 suites to
+/// TLS 1.0 and 1.1 and 330 to TLS 1.2, but a server accepts a few dozen at most; nginx with
+/// `ALL:@SECLEVEL=0` takes about 250 connections in all. A server that accepted everything
+/// would be stopped here (and by the GREASE check long before).
+pub const MAX_CONNECTIONS: usize = 600;
+
+/// What to scan.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    /// `HOST:PORT`.
+    pub address: String,
+    /// TLS after the MySQL SSLRequest.
+    pub mysql: bool,
+}
+
+/// Within what.
+#[derive(Debug, Clone)]
+pub struct ScanLimits {
+    /// Each connection: connect, hello, answer.
+    pub timeout: Duration,
+    /// The whole scan.
+    pub deadline: Duration,
+    /// At most this many connections (capped at [`MAX_CONNECTIONS`]).
+    pub max_connections: usize,
+    /// A permit per connection, shared with other work (a rate or per-host limit).
+    pub permits: Option<Arc<Semaphore>>,
+}
+
+impl Default for ScanLimits {
+    fn default() -> ScanLimits {
+        ScanLimits {
+            timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(60),
+            max_connections: MAX_CONNECTIONS,
+            permits: None,
+        }
+    }
+}
+
+/// The host of `HOST:PORT` when it is a name, for SNI (never an IP address).
+fn server_name(address: &str) -> Option<&str> {
+    let host = crate::probe::host_of(address);
+    (host.parse::<std::net::IpAddr>().is_err() && !host.is_empty()).then_some(host)
+}
+
+/// Scan one endpoint.
+pub async fn scan(spec: &ScanSpec, limits: &ScanLimits) -> ScanResult {
+    let started = Instant::now();
+    let ctx = enumerate::Ctx {
+        address: &spec.address,
+        server_name: server_name(&spec.address),
+        mysql: spec.mysql,
+        timeout: limits.timeout,
+        deadline: started + limits.deadline,
+        max_connections: limits.max_connections.min(MAX_CONNECTIONS),
+        permits: limits.permits.as_deref(),
+        used: AtomicUsize::new(0),
+        exhausted: AtomicBool::new(false),
+        chain: std::sync::Mutex::new(Vec::new()),
+    };
+    let [a, b, c, d] = Version::ALL;
+    let (a, b, c, d) = tokio::join!(
+        enumerate::version(&ctx, a),
+        enumerate::version(&ctx, b),
+        enumerate::version(&ctx, c),
+        enumerate::version(&ctx, d)
+    );
+    let versions = vec![a, b, c, d];
+    let chain = ctx.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    ScanResult {
+        address: spec.address.clone(),
+        protocol: if spec.mysql { "mysql" } else { "tls" }.to_string(),
+        failure: failure(&versions),
+        versions,
+        certificates: CertSeen::chain(&chain),
+        connections: ctx.used.load(Ordering::Relaxed).min(ctx.max_connections),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        complete: !ctx.exhausted.load(Ordering::Relaxed),
+    }
+}
+
+/// The scan's failure: when no version got an answer (accepted or refused), the first
+/// version's failure.
+fn failure(versions: &[VersionScan]) -> Option<ScanFailure> {
+    if versions.iter().any(|v| v.accepted || v.failure.is_none()) {
+        return None;
+    }
+    let v = versions.first()?;
+    Some(ScanFailure {
+        class: v.failure?,
+        detail: v.note.clone().unwrap_or_default(),
+    })
+}
