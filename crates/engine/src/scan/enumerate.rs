@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
@@ -136,34 +137,37 @@ impl Ctx<'_> {
         };
         let budget = self.timeout.min(left);
         let chain = hello.version != Version::Tls13 && (full || self.wants_chain());
-        let mut answer =
-            match tokio::time::timeout(budget, self.exchange(hello, budget, chain)).await {
-                Ok(a) => a,
-                Err(_) => Answer::Timeout,
-            };
+        let mut answer = self.exchange(hello, budget, chain).await;
         if let Answer::Hello(p) = &mut answer {
             self.keep_chain(p);
         }
         Some(answer)
     }
 
+    /// Connect, start TLS (MySQL), send the hello and read the answer, all within `budget`.
     async fn exchange(&self, hello: &Hello<'_>, budget: Duration, chain: bool) -> Answer {
+        let end = tokio::time::Instant::now() + budget;
+        let left = || end.saturating_duration_since(tokio::time::Instant::now());
         let mut tcp = match crate::probe::connect::connect(self.address, budget).await {
             Ok(t) => t,
             Err((class, why)) => return Answer::NoConnection(connect_failure(class), why),
         };
         if self.mysql {
-            if let Err(a) = starttls(&mut tcp).await {
-                return a;
+            match tokio::time::timeout(left(), starttls(&mut tcp)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(a)) => return a,
+                Err(_) => return Answer::Timeout,
             }
         }
         let mut random = [0u8; 32];
         let _ = aws_lc_rs::rand::fill(&mut random);
         let bytes = client_hello(hello, &random);
-        if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut tcp, &bytes).await {
-            return Answer::Reset(e.to_string());
+        let sent = tokio::time::timeout(left(), tcp.write_all(&bytes)).await;
+        match sent {
+            Ok(Ok(())) => read_answer(&mut tcp, left(), chain).await,
+            Ok(Err(e)) => Answer::Reset(e.to_string()),
+            Err(_) => Answer::Timeout,
         }
-        read_answer(&mut tcp, budget, chain).await
     }
 }
 

@@ -34,9 +34,9 @@ pub struct Served {
     pub sql: bool,
 }
 
-const GENERIC_VERSIONS: &str = "Elsewhere: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, etcd `--tls-min-version=TLS1.2`, OpenSSL `MinProtocol = TLSv1.2` (openssl.cnf) or `-no_tls1 -no_tls1_1`, Go `tls.Config{MinVersion: tls.VersionTLS12}`.";
+const GENERIC_VERSIONS: &str = "Usual servers: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, etcd `--tls-min-version=TLS1.2`, OpenSSL `MinProtocol = TLSv1.2` (openssl.cnf) or `-no_tls1 -no_tls1_1`, Go `tls.Config{MinVersion: tls.VersionTLS12}`.";
 
-const GENERIC_SUITES: &str = "Elsewhere: nginx `ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;` (with `ssl_prefer_server_ciphers on;`), etcd `--cipher-suites` with ECDHE AEAD suites only, OpenSSL `CipherString = ECDHE+AESGCM:ECDHE+CHACHA20` (openssl.cnf) or `-cipher`, Go `tls.Config.CipherSuites`.";
+const GENERIC_SUITES: &str = "Usual servers: nginx `ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;` (with `ssl_prefer_server_ciphers on;`), etcd `--cipher-suites` with ECDHE AEAD suites only, OpenSSL `CipherString = ECDHE+AESGCM:ECDHE+CHACHA20` (openssl.cnf) or `-cipher`, Go `tls.Config.CipherSuites`.";
 
 /// The component's own way to raise the minimum version, or that it has none.
 fn version_fix(s: Served) -> String {
@@ -93,21 +93,19 @@ fn obsolete_versions(r: &ScanResult, s: Served) -> Option<Finding> {
     })
 }
 
-/// The suites of any version with a weakness of the kind (`insecure` or only weak).
+/// The suites of any version with a weakness of the kind (`insecure` or only weak), each once.
 fn suite_finding(r: &ScanResult, s: Served, insecure: bool) -> Option<Finding> {
-    let hit: Vec<&SuiteSeen> = r
+    let mut hit: Vec<&SuiteSeen> = r
         .versions
         .iter()
         .flat_map(|v| &v.suites)
         .filter(|x| {
             let bad = x.weaknesses.iter().any(|w| w.is_insecure());
-            if insecure {
-                bad
-            } else {
-                !bad && !x.weaknesses.is_empty()
-            }
+            bad == insecure && !x.weaknesses.is_empty()
         })
         .collect();
+    hit.sort_by(|a, b| a.name.cmp(&b.name));
+    hit.dedup_by(|a, b| a.name == b.name);
     if hit.is_empty() {
         return None;
     }
@@ -119,6 +117,7 @@ fn suite_finding(r: &ScanResult, s: Served, insecure: bool) -> Option<Finding> {
     let mut why: Vec<&str> = hit
         .iter()
         .flat_map(|x| &x.weaknesses)
+        .filter(|w| w.is_insecure() == insecure)
         .map(|w| w.words())
         .collect();
     why.sort_unstable();

@@ -76,9 +76,11 @@ pub async fn read_answer<R: AsyncRead + Unpin>(
     deadline: Duration,
     chain: bool,
 ) -> Answer {
-    match tokio::time::timeout(deadline, read(r, chain)).await {
+    let mut p = Progress::default();
+    match tokio::time::timeout(deadline, read(r, &mut p, chain)).await {
         Ok(a) => a,
-        Err(_) => Answer::Timeout,
+        // A ServerHello came, the rest did not: the answer stands without the chain.
+        Err(_) => p.picked.take().map_or(Answer::Timeout, Answer::Hello),
     }
 }
 
@@ -90,11 +92,10 @@ struct Progress {
     picked: Option<Picked>,
 }
 
-async fn read<R: AsyncRead + Unpin>(r: &mut R, chain: bool) -> Answer {
-    let mut p = Progress::default();
+async fn read<R: AsyncRead + Unpin>(r: &mut R, p: &mut Progress, chain: bool) -> Answer {
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(done) = step(&mut p, chain) {
+        if let Some(done) = step(p, chain) {
             return done;
         }
         if p.buf.len() > MAX_ANSWER {
@@ -103,10 +104,16 @@ async fn read<R: AsyncRead + Unpin>(r: &mut R, chain: bool) -> Answer {
             ));
         }
         match r.read(&mut chunk).await {
-            Ok(0) => return p.picked.map_or(Answer::Closed, Answer::Hello),
+            Ok(0) if p.picked.is_none() && !p.buf.is_empty() => {
+                return Answer::NotTls(format!(
+                    "the server closed the connection inside a record ({})",
+                    not_tls(&p.buf)
+                ));
+            }
+            Ok(0) => return p.picked.take().map_or(Answer::Closed, Answer::Hello),
             Ok(n) => p.buf.extend_from_slice(&chunk[..n]),
             Err(e) => {
-                return match p.picked {
+                return match p.picked.take() {
                     Some(picked) => Answer::Hello(picked),
                     None => Answer::Reset(e.to_string()),
                 }
@@ -118,6 +125,12 @@ async fn read<R: AsyncRead + Unpin>(r: &mut R, chain: bool) -> Answer {
 /// Consume the whole records in the buffer; an answer once one is known.
 fn step(p: &mut Progress, chain: bool) -> Option<Answer> {
     loop {
+        // A record starts with its type (20 to 24) and version 3.x: anything else is not TLS.
+        if matches!(p.buf[..], [t, ..] if !(20..=24).contains(&t))
+            || matches!(p.buf[..], [_, v, ..] if v != 3)
+        {
+            return Some(Answer::NotTls(not_tls(&p.buf)));
+        }
         let (rest, record) = match parse_tls_raw_record(&p.buf) {
             Ok(ok) => ok,
             Err(tls_parser::Err::Incomplete(_)) => return None,
