@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::finding::Finding;
-use tlsaudit_engine::probe::{self, Protocol};
+use tlsaudit_engine::probe;
 use tlsaudit_engine::profile::Component;
 use tlsaudit_engine::scan::{self, ScanLimits, ScanResult, ScanSpec, Served, VersionScan};
 
@@ -21,10 +21,9 @@ use crate::cli::output::{emit, emit_json, TextOrJson};
 pub struct ScanArgs {
     /// The endpoint, HOST:PORT.
     pub address: String,
-    /// How TLS starts: at once (tls, http, grpc) or after the MySQL SSLRequest (mysql: TiDB
-    /// 4000, TiProxy 6000, MySQL, MariaDB).
+    /// How TLS starts on the port.
     #[arg(long, value_enum, default_value = "tls")]
-    pub protocol: Protocol,
+    pub protocol: StartTls,
     /// The component serving the endpoint, for the fixes (pd, tikv, tidb, tiflash, ticdc,
     /// tiproxy, etcd, generic).
     #[arg(long, value_name = "NAME", value_parser = parse_component)]
@@ -35,9 +34,19 @@ pub struct ScanArgs {
     /// Deadline of the whole scan.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: Duration,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table", ignore_case = true)]
+    /// Output format: the table (text) or JSON.
+    #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: TextOrJson,
+}
+
+/// `--protocol`: how TLS starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StartTls {
+    /// At once (TLS, HTTPS and gRPC ports).
+    #[value(alias = "http", alias = "grpc")]
+    Tls,
+    /// After the MySQL SSLRequest (TiDB 4000, TiProxy 6000, MySQL, MariaDB).
+    Mysql,
 }
 
 /// `--component`: a component's name as the inventory spells it.
@@ -138,7 +147,7 @@ pub async fn run(args: ScanArgs) -> Result<u8, InputError> {
         .map_err(|e| InputError::usage(e, "give the endpoint as HOST:PORT, e.g. 10.0.1.11:4000"))?;
     let spec = ScanSpec {
         address: args.address.clone(),
-        mysql: args.protocol == Protocol::Mysql,
+        mysql: args.protocol == StartTls::Mysql,
     };
     let limits = ScanLimits {
         timeout: args.timeout,
