@@ -135,6 +135,12 @@ impl Ctx<'_> {
             Some(s) => Some(s.acquire().await.ok()?),
             None => None,
         };
+        // What is left once the permit came (waiting for it spends the deadline too).
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            self.exhausted.store(true, Ordering::Relaxed);
+            return None;
+        }
         let budget = self.timeout.min(left);
         let chain = hello.version != Version::Tls13 && (full || self.wants_chain());
         let mut answer = self.exchange(hello, budget, chain).await;
@@ -366,4 +372,40 @@ async fn accepted_groups(
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_offers_its_catalogue_behind_grease() {
+        let (v13, g13) = catalogue(Version::Tls13);
+        assert_eq!(v13, TLS13_SUITES);
+        assert!(g13.contains(&29));
+        let (v10, _) = catalogue(Version::Tls10);
+        let (v12, _) = catalogue(Version::Tls12);
+        assert!(v10.len() < v12.len());
+        assert_eq!(greased(&[1, 2]), [GREASE, 1, 2]);
+    }
+
+    #[test]
+    fn refusals_are_told_from_failures() {
+        assert_eq!(
+            refusal(&Answer::Alert(70)),
+            Ok("refused with alert 70 (protocol_version)".to_string())
+        );
+        assert!(refusal(&Answer::Closed).is_ok());
+        assert_eq!(refusal(&Answer::Timeout).unwrap_err().0, Failure::Timeout);
+        assert_eq!(
+            refusal(&Answer::NotTls("x".into())).unwrap_err(),
+            (Failure::NotTls, "x".to_string())
+        );
+        assert_eq!(
+            refusal(&Answer::NoConnection(Failure::Refused, "r".into()))
+                .unwrap_err()
+                .0,
+            Failure::Refused
+        );
+    }
 }

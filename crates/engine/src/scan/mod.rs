@@ -128,3 +128,64 @@ fn failure(versions: &[VersionScan]) -> Option<ScanFailure> {
         detail: v.note.clone().unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sni_is_sent_for_names_only() {
+        assert_eq!(server_name("pd.example:2379"), Some("pd.example"));
+        assert_eq!(server_name("127.0.0.1:2379"), None);
+        assert_eq!(server_name("[::1]:2379"), None);
+    }
+
+    #[test]
+    fn a_scan_fails_only_when_no_version_got_an_answer() {
+        let mut refused = VersionScan::new(Version::Tls10);
+        refused.note = Some("refused".into());
+        let mut timed_out = VersionScan::new(Version::Tls12);
+        timed_out.failure = Some(Failure::Timeout);
+        timed_out.note = Some("no answer".into());
+        assert_eq!(failure(&[refused, timed_out.clone()]), None);
+        let f = failure(&[timed_out.clone(), timed_out]).unwrap();
+        assert_eq!(
+            (f.class, f.detail.as_str()),
+            (Failure::Timeout, "no answer")
+        );
+    }
+
+    /// A listener that refuses nothing and answers nothing: the scan ends by its deadline,
+    /// within the connection bound.
+    #[tokio::test]
+    async fn a_silent_port_ends_by_the_timeout_with_a_class() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = l.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let mut keep = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                keep.push(s);
+            }
+        });
+        let limits = ScanLimits {
+            timeout: Duration::from_millis(300),
+            deadline: Duration::from_secs(2),
+            max_connections: 8,
+            permits: Some(Arc::new(Semaphore::new(1))),
+        };
+        let spec = ScanSpec {
+            address,
+            mysql: false,
+        };
+        let started = Instant::now();
+        let r = scan(&spec, &limits).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(r.failure.unwrap().class, Failure::Timeout);
+        assert!(r.connections <= 4);
+        held.abort();
+    }
+}

@@ -115,3 +115,55 @@ impl ScanResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::enumerate::SuiteSeen;
+    use crate::scan::suites::weaknesses;
+
+    fn suite(id: u16) -> SuiteSeen {
+        SuiteSeen {
+            id: format!("0x{id:04x}"),
+            name: crate::scan::suites::name(id),
+            weaknesses: weaknesses(id),
+        }
+    }
+
+    #[test]
+    fn the_summary_names_the_versions_and_the_weakest_suite() {
+        let mut v12 = VersionScan::new(Version::Tls12);
+        v12.accepted = true;
+        v12.suites = vec![suite(0xc02f), suite(0xc013), suite(0x000a)];
+        let mut v13 = VersionScan::new(Version::Tls13);
+        v13.accepted = true;
+        v13.suites = vec![suite(0x1301)];
+        let r = ScanResult {
+            address: "a:1".into(),
+            protocol: "tls".into(),
+            versions: vec![v12, v13],
+            certificates: Vec::new(),
+            connections: 3,
+            elapsed_ms: 1,
+            complete: true,
+            failure: None,
+        };
+        assert_eq!(
+            r.summary(),
+            "TLS 1.2, TLS 1.3; weakest TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+        );
+        let cert = CertSeen {
+            subject: "CN=x".into(),
+            public_key: "RSA 1024".into(),
+            signature_algorithm: "sha1WithRSAEncryption".into(),
+            self_signed: false,
+        };
+        assert_eq!(cert.rsa_bits(), Some(1024));
+        assert!(cert.sha1_signed());
+        let root = CertSeen {
+            self_signed: true,
+            ..cert
+        };
+        assert!(!root.sha1_signed());
+    }
+}
