@@ -2,7 +2,8 @@
 //! servers in the same run: nginx with TLS 1.0-1.2 and `ALL:@SECLEVEL=0` (anonymous ECDH,
 //! static RSA, CBC-SHA1), nginx with TLS 1.3 only, nginx with a short AEAD-only TLS 1.2 list,
 //! and `openssl s_server -tls1 -cipher ALL:@SECLEVEL=0`. For each, the versions accepted and
-//! the suites of each version must equal sslyze's. Then hostile peers (a Rust listener in the
+//! the suites of each version must equal sslyze's. MariaDB through MySQL STARTTLS, which
+//! sslyze cannot do, against `openssl s_client -starttls mysql`, one suite at a time. Then hostile peers (a Rust listener in the
 //! test): garbage to every hello, a reset, one that "accepts" every suite offered, a silent
 //! one: each ends within its deadline with a clear class.
 
@@ -11,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -187,6 +188,11 @@ fn tlsaudit_scan(address: &str) -> (Accepted, Value) {
         .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (accepted_of(&doc), doc)
+}
+
+/// The accepted suites per version of a `scan --format json` output.
+fn accepted_of(doc: &Value) -> Accepted {
     let mut acc = Accepted::new();
     for v in doc["scan"]["versions"].as_array().unwrap() {
         let mut names: Vec<String> = v["suites"]
@@ -200,7 +206,7 @@ fn tlsaudit_scan(address: &str) -> (Accepted, Value) {
             acc.insert(v["version"].as_str().unwrap().to_string(), names);
         }
     }
-    (acc, doc)
+    acc
 }
 
 /// The codes of a scan's findings.
@@ -303,6 +309,153 @@ fn the_scan_equals_sslyze_on_every_server() {
     assert!(
         v13["groups"].as_array().unwrap().contains(&"x25519".into()),
         "{v13:#}"
+    );
+}
+
+// ---- MariaDB, through STARTTLS ---------------------------------------------------------------
+
+/// mariadbd with `cert.pem`/`key.pem` of `dir`, on a free port (a fresh data dir under `dir`).
+fn mariadb(mariadbd: &Path, dir: &Path) -> Server {
+    let install = mariadbd.with_file_name("mariadb-install-db");
+    let install = if install.is_file() {
+        install
+    } else {
+        PathBuf::from("mariadb-install-db")
+    };
+    let data = dir.join("mariadb");
+    let root = ["--user=root"];
+    let ok = Command::new(install)
+        .arg("--no-defaults")
+        .args(root)
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mariadb-install-db failed");
+    for _ in 0..3 {
+        let port = free_port();
+        let child = Command::new(mariadbd)
+            .arg("--no-defaults")
+            .args(root)
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", dir.join("mariadb.sock").display()))
+            .arg(format!("--pid-file={}", dir.join("mariadb.pid").display()))
+            .arg(format!("--log-error={}", dir.join("mariadb.log").display()))
+            .args(["--skip-log-bin", "--innodb-buffer-pool-size=16M"])
+            .arg(format!("--ssl-cert={}", dir.join("cert.pem").display()))
+            .arg(format!("--ssl-key={}", dir.join("key.pem").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd starts");
+        let mut server = Server { child, port };
+        if ready(&mut server) {
+            return server;
+        }
+    }
+    panic!("mariadbd did not start");
+}
+
+/// Per version, the suites `openssl s_client -starttls mysql` gets accepted, one suite per
+/// connection (sslyze has no MySQL STARTTLS: OpenSSL's client is the reference here).
+fn s_client_suites(openssl: &Path, address: &str) -> Accepted {
+    let list = Command::new(openssl)
+        .args(["ciphers", "-stdname", "ALL:@SECLEVEL=0"])
+        .output()
+        .unwrap();
+    let pairs: Vec<(String, String)> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.nth(1)?.to_string()))
+        })
+        .collect();
+    let accepts = |version: &str, flag: &str, value: &str| {
+        Command::new(openssl)
+            .args([
+                "s_client",
+                "-connect",
+                address,
+                "-starttls",
+                "mysql",
+                version,
+            ])
+            .args([flag, value])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut acc = Accepted::new();
+    for (name, flag) in [
+        ("TLS 1.0", "-tls1"),
+        ("TLS 1.1", "-tls1_1"),
+        ("TLS 1.2", "-tls1_2"),
+        ("TLS 1.3", "-tls1_3"),
+    ] {
+        // A version refused with every suite is not asked suite by suite.
+        if name != "TLS 1.3" && !accepts(flag, "-cipher", "ALL:@SECLEVEL=0") {
+            continue;
+        }
+        let mut names: Vec<String> = pairs
+            .iter()
+            .filter(|(iana, _)| {
+                (name == "TLS 1.3")
+                    == (iana.starts_with("TLS_AES") || iana.starts_with("TLS_CHACHA"))
+            })
+            .filter(|(iana, ossl)| {
+                if name == "TLS 1.3" {
+                    accepts(flag, "-ciphersuites", iana)
+                } else {
+                    accepts(flag, "-cipher", &format!("{ossl}:@SECLEVEL=0"))
+                }
+            })
+            .map(|(iana, _)| iana.clone())
+            .collect();
+        names.sort();
+        if !names.is_empty() {
+            acc.insert(name.to_string(), names);
+        }
+    }
+    acc
+}
+
+#[test]
+fn the_scan_through_mysql_starttls_equals_openssl_on_mariadb() {
+    let (Some(mariadbd), Some(openssl)) = (require_tool("mariadbd"), require_tool("openssl"))
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    rsa_cert(&openssl, dir);
+    let server = mariadb(&mariadbd, dir);
+    let address = format!("127.0.0.1:{}", server.port);
+    let out = bin()
+        .args(["scan", &address, "--protocol", "mysql", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["scan"]["protocol"], "mysql");
+    let ours = accepted_of(&doc);
+    let reference = s_client_suites(&openssl, &address);
+    for (v, suites) in &ours {
+        eprintln!(
+            "MariaDB {v}: tlsaudit {} suites, openssl {}",
+            suites.len(),
+            reference.get(v).map_or(0, Vec::len)
+        );
+    }
+    assert_eq!(
+        ours, reference,
+        "tlsaudit (left) against openssl s_client (right)"
     );
 }
 
