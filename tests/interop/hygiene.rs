@@ -304,6 +304,9 @@ fn the_scan_equals_sslyze_on_every_server() {
     assert!(codes(&ours[1].1).is_empty(), "{:#}", ours[1].1);
     assert!(codes(&ours[2].1).is_empty(), "{:#}", ours[2].1);
     assert!(codes(&ours[3].1).contains(&"TLS_VERSION_OBSOLETE".to_string()));
+    // A TLS 1.3-only server's chain is read all the same (it is encrypted there).
+    let key = &ours[1].1["scan"]["certificates"][0]["public_key"];
+    assert_eq!(key, "RSA 2048", "{:#}", ours[1].1);
     // TLS 1.3's groups come from the HelloRetryRequest.
     let v13 = &ours[1].1["scan"]["versions"][3];
     assert!(

@@ -91,6 +91,7 @@ const FILE_ORDERS: &[(&str, &[&str])] = &[
             "hello",
             "reply",
             "enumerate",
+            "chain",
             "result",
             "findings",
         ],

@@ -188,7 +188,7 @@ fn connect_failure(class: OutcomeClass) -> Failure {
 }
 
 /// MySQL's in-band start of TLS: the greeting (it must offer CLIENT_SSL), then SSLRequest.
-async fn starttls(tcp: &mut TcpStream) -> Result<(), Answer> {
+pub(super) async fn starttls(tcp: &mut TcpStream) -> Result<(), Answer> {
     let (_, payload) = read_packet(tcp)
         .await
         .map_err(|e| Answer::NotTls(format!("no MySQL greeting: {e}")))?;

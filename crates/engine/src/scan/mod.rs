@@ -7,7 +7,8 @@
 //!
 //! Files, bottom to top: [`suites`] (the IANA catalogue, from tls-parser's table, and the
 //! judgment of a suite), [`hello`] (the ClientHello bytes), [`reply`] (the answer read and
-//! parsed), [`enumerate`] (the questions, sslyze's method), [`result`] (what the JSON carries),
+//! parsed), [`enumerate`] (the questions, sslyze's method), [`chain`] (a TLS 1.3-only server's
+//! chain, through one rustls handshake stopped at its Certificate), [`result`] (what the JSON carries),
 //! [`findings`] (the findings and their TiDB-aware fixes); here [`scan`], which asks about the
 //! four versions at once, each version's questions one after the other.
 //!
@@ -15,6 +16,7 @@
 //! timeout, the whole scan within its deadline; with a semaphore (`--rate`, the per-host
 //! limit), each connection holds one of its permits.
 
+pub mod chain;
 pub mod enumerate;
 pub mod findings;
 pub mod hello;
@@ -103,7 +105,18 @@ pub async fn scan(spec: &ScanSpec, limits: &ScanLimits) -> ScanResult {
         enumerate::version(&ctx, d)
     );
     let versions = vec![a, b, c, d];
-    let chain = ctx.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut chain = ctx.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    // TLS 1.3 only: the chain is encrypted; one rustls handshake reads it.
+    let left = ctx.deadline.saturating_duration_since(Instant::now());
+    if chain.is_empty()
+        && versions
+            .iter()
+            .any(|v| v.version == Version::Tls13 && v.accepted)
+        && !left.is_zero()
+    {
+        chain = chain::tls13_chain(&spec.address, spec.mysql, limits.timeout.min(left)).await;
+        ctx.used.fetch_add(1, Ordering::Relaxed);
+    }
     ScanResult {
         address: spec.address.clone(),
         protocol: if spec.mysql { "mysql" } else { "tls" }.to_string(),

@@ -63,8 +63,8 @@ pub struct ScanResult {
     pub protocol: String,
     /// Every version asked about, oldest first.
     pub versions: Vec<VersionScan>,
-    /// The served chain, leaf first (from a TLS 1.0-1.2 handshake; empty when the server
-    /// speaks only TLS 1.3, whose chain is encrypted).
+    /// The served chain, leaf first (from a TLS 1.0-1.2 handshake, or for a TLS 1.3-only
+    /// server one rustls handshake stopped at its Certificate; empty when none came).
     pub certificates: Vec<CertSeen>,
     /// Connections made.
     pub connections: usize,
