@@ -15,6 +15,7 @@ use super::mint::MintArgs;
 use super::probe::ProbeArgs;
 use super::remedy::{FixArgs, InitArgs, RotateArgs};
 use super::report::ReportArgs;
+use super::scan::ScanArgs;
 use super::serve::ServeArgs;
 use super::tui::TuiArgs;
 
@@ -41,6 +42,9 @@ pub struct Cli {
 pub enum Command {
     /// Probe one endpoint with one identity and show everything the handshake revealed.
     Probe(ProbeArgs),
+    /// The TLS hygiene of one endpoint, without an inventory: the versions and cipher suites it
+    /// accepts, its order, groups, certificate key and signature, with findings and fixes.
+    Scan(ScanArgs),
     /// Audit every identity against every endpoint of an inventory; JSON or table report.
     Report(ReportArgs),
     /// Start the embedded lab cluster (with planted faults) on loopback and audit it: the live

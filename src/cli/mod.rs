@@ -3,8 +3,9 @@
 //! accepted / nothing wrong, 1 findings or a non-accepted probe, 2 a usage or input error).
 //!
 //! One file per command, each with its arguments and its run: [`report`], [`diff`], [`merge`],
-//! [`lint`], [`probe`], [`diagnose`], [`explain`], [`demo`], [`tui`], [`remedy`] (`init`, `fix`,
-//! `rotate`), [`mint`], [`serve`], [`completions`], [`man`]. Only this dispatcher and [`args`] (whose
+//! [`lint`], [`probe`], [`scan`], [`diagnose`], [`explain`], [`demo`], [`tui`], [`remedy`]
+//! (`init`, `fix`, `rotate`), [`mint`], [`serve`], [`completions`], [`man`]. Only this
+//! dispatcher and [`args`] (whose
 //! `Command` names their argument structs) use them: the command files are private. What they
 //! share is [`input`] (what to audit: flag groups, inventory and TiUP loading) and [`output`]
 //! (formats, colour, width, the one write of results), which the front ends use too (see the
@@ -25,6 +26,7 @@ pub mod output;
 mod probe;
 mod remedy;
 mod report;
+mod scan;
 mod serve;
 mod tui;
 
@@ -102,6 +104,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Option<Command>) -> Result<u8, InputError> {
     match command {
         Some(Command::Probe(args)) => probe::run(args).await,
+        Some(Command::Scan(args)) => scan::run(args).await,
         Some(Command::Report(args)) => report::run(args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Tui(args)) => tui::run(args).await,

@@ -36,6 +36,7 @@ const LAYERS: &[&str] = &[
     "pki",
     "profile",
     "probe",
+    "scan",
     "inventory",
     "tiup",
     "lint",
@@ -81,6 +82,18 @@ const FILE_ORDERS: &[(&str, &[&str])] = &[
             "check",
             "mysql",
             "describe",
+        ],
+    ),
+    (
+        "scan",
+        &[
+            "suites",
+            "hello",
+            "reply",
+            "enumerate",
+            "chain",
+            "result",
+            "findings",
         ],
     ),
     (

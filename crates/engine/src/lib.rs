@@ -1,8 +1,8 @@
 //! The tlsaudit engine: everything between an inventory and a verdict, with no terminal or
 //! command-line dependencies (clap only behind the `clap` feature).
 //!
-//! Layers, bottom to top: error, fsutil, finding, pki, profile, probe, inventory, tiup, lint,
-//! audit, diagnose, explain, remedy.
+//! Layers, bottom to top: error, fsutil, finding, pki, profile, probe, scan, inventory, tiup,
+//! lint, audit, diagnose, explain, remedy.
 //!
 //! A module uses only the modules before it (its own files and the ones below); the test in
 //! `layering.rs` holds the code to this order, and, inside `finding`, `probe` and `audit`, to the
@@ -18,6 +18,9 @@
 //!   `Protocol` too), and the names of the identities the audit mints.
 //! - [`probe`]: one (identity, endpoint) attempt: connect, instrumented handshake, post-handshake
 //!   check, outcome class with evidence.
+//! - [`scan`]: the TLS hygiene of one endpoint: the versions, cipher suites and groups it
+//!   accepts (hand-built ClientHellos, sslyze's method), its certificate's key and signature,
+//!   and the findings with TiDB-aware fixes.
 //! - [`inventory`]: the cluster description (`tlsaudit.toml`).
 //! - [`tiup`], [`lint`]: TiUP topology and component configs as inputs; static checks.
 //! - [`audit`]: every identity against every endpoint, verdicts, findings, snapshots.
@@ -39,4 +42,5 @@ pub mod pki;
 pub mod probe;
 pub mod profile;
 pub mod remedy;
+pub mod scan;
 pub mod tiup;

@@ -11,10 +11,8 @@ use super::record::OutcomeClass;
 
 /// Resolve `address` and connect within `budget`, shared fairly by the addresses it resolves
 /// to; a failure is the endpoint's answer (refused, reset, timeout) or a local one, in words.
-pub(super) async fn connect(
-    address: &str,
-    budget: Duration,
-) -> Result<TcpStream, (OutcomeClass, String)> {
+/// (The hygiene scan connects with it too.)
+pub async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (OutcomeClass, String)> {
     let deadline = tokio::time::Instant::now() + budget;
     let addrs: Vec<_> = tokio::net::lookup_host(address)
         .await

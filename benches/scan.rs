@@ -1,0 +1,215 @@
+//! The TLS hygiene scan against sslyze on the same endpoints, measured in the same run: three
+//! nginx servers (TLS 1.0-1.2 with `ALL:@SECLEVEL=0`, TLS 1.3 only, TLS 1.2 AEAD only) and
+//! `openssl s_server -tls1 -cipher ALL:@SECLEVEL=0`, started here on loopback.
+//!
+//! `cargo bench --bench scan` (needs nginx, openssl and sslyze: `$SSLYZE_BIN` or `sslyze` on the
+//! PATH; skips with a note without them; env `BENCH_SCAN_ROUNDS`, default 3). Prints, per
+//! endpoint, the scan's time (best of the rounds) and connections, sslyze's time for the same
+//! endpoint (one process each, as a user runs it), and the ratio; then both over all endpoints.
+
+// Bench code: helpers may unwrap.
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tlsaudit_engine::scan::{scan, ScanLimits, ScanSpec};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `$<NAME>_BIN` or `name` on the PATH.
+fn tool(name: &str) -> Option<PathBuf> {
+    let env = format!("{}_BIN", name.to_ascii_uppercase());
+    std::env::var_os(env).map(PathBuf::from).or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait(port: u16) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < end, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn nginx(bin: &Path, dir: &Path, name: &str, protocols: &str, ciphers: &str) -> (Server, u16) {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let port = free_port();
+    let (d, t) = (root.display(), dir.display());
+    let ciphers = if ciphers.is_empty() {
+        String::new()
+    } else {
+        format!("ssl_ciphers \"{ciphers}\";")
+    };
+    let conf = format!(
+        "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\nevents {{ worker_connections 1024; }}\nhttp {{ access_log off; client_body_temp_path {d}/tmp/b; proxy_temp_path {d}/tmp/p; fastcgi_temp_path {d}/tmp/f; uwsgi_temp_path {d}/tmp/u; scgi_temp_path {d}/tmp/s;\n server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {t}/cert.pem; ssl_certificate_key {t}/key.pem; ssl_protocols {protocols}; {ciphers} }} }}\n"
+    );
+    std::fs::write(root.join("nginx.conf"), conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-p")
+        .arg(&root)
+        .arg("-e")
+        .arg(root.join("error.log"))
+        .arg("-c")
+        .arg(root.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait(port);
+    (Server(child), port)
+}
+
+fn s_server(openssl: &Path, dir: &Path) -> (Server, u16) {
+    let port = free_port();
+    let child = Command::new(openssl)
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        .args(["-www", "-quiet", "-tls1", "-cipher", "ALL:@SECLEVEL=0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait(port);
+    (Server(child), port)
+}
+
+fn sslyze(bin: &Path, dir: &Path, addresses: &[String]) -> Duration {
+    let started = Instant::now();
+    let ok = Command::new(bin)
+        .args(["--quiet", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3"])
+        .arg(format!("--json_out={}", dir.join("sslyze.json").display()))
+        .args(addresses)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "sslyze failed");
+    started.elapsed()
+}
+
+/// The best of `rounds` scans of `address`: (time, connections).
+fn ours(rt: &tokio::runtime::Runtime, address: &str, rounds: usize) -> (Duration, usize) {
+    let spec = ScanSpec {
+        address: address.to_string(),
+        mysql: false,
+    };
+    let limits = ScanLimits::default();
+    (0..rounds.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            let r = rt.block_on(scan(&spec, &limits));
+            assert!(r.failure.is_none() && r.complete, "{r:#?}");
+            (started.elapsed(), r.connections)
+        })
+        .min()
+        .unwrap()
+}
+
+fn main() {
+    let (Some(nginx_bin), Some(openssl), Some(sslyze_bin)) =
+        (tool("nginx"), tool("openssl"), tool("sslyze"))
+    else {
+        eprintln!("note: the scan bench needs nginx, openssl and sslyze ($SSLYZE_BIN); skipped");
+        return;
+    };
+    let rounds = std::env::var("BENCH_SCAN_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ok = Command::new(&openssl)
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let servers = [
+        (
+            "nginx TLS 1.0-1.2 ALL",
+            nginx(
+                &nginx_bin,
+                dir,
+                "legacy",
+                "TLSv1 TLSv1.1 TLSv1.2",
+                "ALL:@SECLEVEL=0",
+            ),
+        ),
+        (
+            "nginx TLS 1.3 only",
+            nginx(&nginx_bin, dir, "tls13", "TLSv1.3", ""),
+        ),
+        (
+            "nginx TLS 1.2 AEAD",
+            nginx(
+                &nginx_bin,
+                dir,
+                "aead",
+                "TLSv1.2",
+                "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305",
+            ),
+        ),
+        ("openssl -tls1 ALL", s_server(&openssl, dir)),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut ours_all, mut theirs_all) = (Duration::ZERO, Duration::ZERO);
+    println!(
+        "{:<24} {:>10} {:>6} {:>10} {:>7}",
+        "endpoint", "tlsaudit", "conns", "sslyze", "ratio"
+    );
+    for (name, (_, port)) in &servers {
+        let address = format!("127.0.0.1:{port}");
+        let (t, conns) = ours(&rt, &address, rounds);
+        let s = sslyze(&sslyze_bin, dir, std::slice::from_ref(&address));
+        ours_all += t;
+        theirs_all += s;
+        println!(
+            "{name:<24} {:>8.1}ms {conns:>6} {:>8.0}ms {:>6.0}x",
+            t.as_secs_f64() * 1e3,
+            s.as_secs_f64() * 1e3,
+            s.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+    println!(
+        "{:<24} {:>8.1}ms {:>6} {:>8.0}ms {:>6.0}x",
+        "all, one after another",
+        ours_all.as_secs_f64() * 1e3,
+        "",
+        theirs_all.as_secs_f64() * 1e3,
+        theirs_all.as_secs_f64() / ours_all.as_secs_f64()
+    );
+}
