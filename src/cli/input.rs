@@ -14,6 +14,7 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::rotation::Manifest;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::probe::mysql::MysqlAccount;
+use tlsaudit_engine::probe::Resolve;
 use tlsaudit_engine::profile::{Component, Version};
 use tlsaudit_engine::tiup::{Cluster, ConfigArg, ConfigKind, TiupOptions};
 
@@ -81,6 +82,10 @@ pub struct AuditFlags {
     /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
     #[arg(long, value_name = "FILE")]
     pub expect_rotation: Option<PathBuf>,
+    /// Dial NAME:PORT at ADDRESS (curl's form; ADDRESS may be IP:PORT), still verifying the
+    /// server certificate for NAME: pod DNS names from a bastion (repeatable).
+    #[arg(long = "resolve", value_name = "NAME:PORT:ADDRESS", value_parser = Resolve::parse)]
+    pub resolve: Vec<Resolve>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -158,6 +163,7 @@ pub fn check_vantage(v: &str) -> Result<(), InputError> {
 /// The audit flags over an inventory's options: limits, probes left out, the scope, the SQL
 /// account.
 pub fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
+    tlsaudit_engine::probe::add_resolves(&flags.resolve);
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }
