@@ -2,7 +2,7 @@
 //! limits and scope, [`AuditFlags`]; a TiDB cluster's TiUP files, [`TidbInputFlags`]; the SQL
 //! account, [`MysqlFlags`]), their value parsers, and the loading of what they name: a TiUP
 //! topology or component configs into a cluster and its lint ([`load_tidb`]) or an inventory
-//! ([`load_tidb_inventory`]), the audit flags applied to an inventory ([`apply`]), a plan.
+//! ([`load_tidb_inventory`], which also reads a TiDB Operator `TidbCluster`), the audit flags applied to an inventory ([`apply`]), a plan.
 //!
 //! The commands and the front ends (`serve`, `tui`) read their inputs through here.
 
@@ -121,12 +121,20 @@ pub struct TidbInputFlags {
     /// Certificate files expiring within this many days are a warning.
     #[arg(long, value_name = "DAYS", default_value = "30")]
     pub expiry_days: u32,
+    /// A TiDB Operator cluster: `kubectl get tc NAME -o yaml` (pingcap.com/v1alpha1), instead
+    /// of a topology; its pods are audited by their DNS names.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["topology", "component_config"])]
+    pub tidbcluster: Option<PathBuf>,
+    /// The --tidbcluster's Secrets as a pod mounts them: one folder per Secret
+    /// (<cluster>-<component>-cluster-secret/tls.crt, tls.key, ca.crt; the client's too).
+    #[arg(long, value_name = "DIR", requires = "tidbcluster")]
+    pub k8s_secrets: Option<PathBuf>,
 }
 
 impl TidbInputFlags {
-    /// Whether a TiDB input was given (a topology, or a component config).
+    /// Whether a TiDB input was given (a topology, a component config, or a TidbCluster).
     pub fn is_given(&self) -> bool {
-        self.topology.is_some() || !self.component_config.is_empty()
+        self.topology.is_some() || !self.component_config.is_empty() || self.tidbcluster.is_some()
     }
 }
 
@@ -237,6 +245,12 @@ fn component_config(c: &str) -> Result<ConfigArg, InputError> {
 
 /// Read the TiDB inputs and lint them.
 pub fn load_tidb(flags: &TidbInputFlags) -> Result<(Cluster, Vec<Finding>), InputError> {
+    if flags.tidbcluster.is_some() {
+        return Err(InputError::usage(
+            "this command reads a TiUP topology, not a --tidbcluster",
+            "audit a TiDB Operator cluster with report --tidbcluster FILE --k8s-secrets DIR (its lint findings are in the report)",
+        ));
+    }
     let configs = flags
         .component_config
         .iter()
@@ -265,6 +279,9 @@ pub fn load_tidb(flags: &TidbInputFlags) -> Result<(Cluster, Vec<Finding>), Inpu
 pub fn load_tidb_inventory(
     flags: &TidbInputFlags,
 ) -> Result<(Inventory, Vec<Finding>), InputError> {
+    if let Some(tc) = &flags.tidbcluster {
+        return tlsaudit_engine::k8s::load(tc, flags.k8s_secrets.as_deref(), flags.ca.as_deref());
+    }
     let (cluster, mut findings) = load_tidb(flags)?;
     let options = tlsaudit_engine::inventory::AuditOptions {
         expiry_warning_days: flags.expiry_days,

@@ -38,6 +38,7 @@ const LAYERS: &[&str] = &[
     "probe",
     "inventory",
     "tiup",
+    "k8s",
     "lint",
     "audit",
     "diagnose",

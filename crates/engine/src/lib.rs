@@ -1,7 +1,7 @@
 //! The tlsaudit engine: everything between an inventory and a verdict, with no terminal or
 //! command-line dependencies (clap only behind the `clap` feature).
 //!
-//! Layers, bottom to top: error, fsutil, finding, pki, profile, probe, inventory, tiup, lint,
+//! Layers, bottom to top: error, fsutil, finding, pki, profile, probe, inventory, tiup, k8s, lint,
 //! audit, diagnose, explain, remedy.
 //!
 //! A module uses only the modules before it (its own files and the ones below); the test in
@@ -20,6 +20,7 @@
 //!   check, outcome class with evidence.
 //! - [`inventory`]: the cluster description (`tlsaudit.toml`).
 //! - [`tiup`], [`lint`]: TiUP topology and component configs as inputs; static checks.
+//! - [`k8s`]: a TiDB Operator `TidbCluster` and its Secrets as an input, and its static checks.
 //! - [`audit`]: every identity against every endpoint, verdicts, findings, snapshots.
 //! - [`diagnose`]: why one link fails: a traced probe, variant probes, a named cause and fix.
 //! - [`explain`]: a pasted TLS error line mapped to its likely cause.
@@ -32,6 +33,7 @@ pub mod explain;
 pub mod finding;
 pub mod fsutil;
 pub mod inventory;
+pub mod k8s;
 #[cfg(test)]
 mod layering;
 pub mod lint;

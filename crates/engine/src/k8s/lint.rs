@@ -1,0 +1,90 @@
+//! The static checks of a TiDB Operator cluster: component certificates that share one Common
+//! Name (the operator documentation's `commonName: TiDB`: no allow-list can then tell the
+//! components apart), and Secrets the cluster needs that were not found.
+
+use std::collections::BTreeSet;
+
+use super::secrets::{client_secret, Secrets};
+use super::tc::TidbCluster;
+use crate::finding::{Code, Finding, Severity};
+use crate::pki::load::load_certs;
+use crate::pki::{summarize, CertRole};
+
+/// The findings of the cluster and its Secrets.
+pub fn lint(tc: &TidbCluster, secrets: &Secrets) -> Vec<Finding> {
+    let mut out: Vec<Finding> = secrets
+        .missing
+        .iter()
+        .map(|s| {
+            Finding::new(
+                Code::K8sSecretMissing,
+                Severity::Warning,
+                format!("Secret {s} was not found"),
+                format!("no {s}/tls.crt and tls.key under the Secrets given"),
+                format!("create {s} (a cert-manager Certificate with secretName: {s}) or mount it into the audit's pod"),
+            )
+            .source(tc.name.clone())
+        })
+        .collect();
+    out.extend(shared_cn(tc, secrets));
+    out
+}
+
+/// The Common Name of each Secret's certificate (`None` where it cannot be read: the audit's
+/// own identity check reports that).
+fn common_names(secrets: &Secrets) -> Vec<(String, Option<String>)> {
+    secrets
+        .identities
+        .iter()
+        .map(|i| {
+            let cn = load_certs(&i.cert, CertRole::Leaf)
+                .ok()
+                .and_then(|c| c.first().and_then(|d| summarize(d).ok()))
+                .and_then(|s| s.common_name);
+            (i.secret.clone(), cn)
+        })
+        .collect()
+}
+
+/// One finding when two component Secrets or more (the client's included) share a CN.
+fn shared_cn(tc: &TidbCluster, secrets: &Secrets) -> Option<Finding> {
+    let names = common_names(secrets);
+    let known: Vec<(&str, &str)> = names
+        .iter()
+        .filter_map(|(s, cn)| cn.as_deref().map(|cn| (s.as_str(), cn)))
+        .collect();
+    let distinct: BTreeSet<&str> = known.iter().map(|(_, cn)| *cn).collect();
+    if known.len() < 2 || distinct.len() != 1 {
+        return None;
+    }
+    let cn = known[0].1;
+    let secrets_named: Vec<&str> = known.iter().map(|(s, _)| *s).collect();
+    Some(
+        Finding::new(
+            Code::K8sSharedCn,
+            Severity::Critical,
+            format!(
+                "every certificate of {} has the Common Name {cn:?}: no allow-list can tell its components apart",
+                tc.name
+            ),
+            format!("CN {cn:?} in {}", secrets_named.join(", ")),
+            per_component_fix(tc),
+        )
+        .source(tc.name.clone()),
+    )
+}
+
+/// The fix in words: a Certificate per component with its own `commonName`, the client's
+/// apart, and the matching lists.
+fn per_component_fix(tc: &TidbCluster) -> String {
+    let keys: Vec<&str> = tc.members.iter().map(|m| m.key).collect();
+    format!(
+        "issue each component's Certificate with its own commonName (for {}: commonName: <component>, e.g. spec.commonName: tikv in the Certificate whose secretName is {}-tikv-cluster-secret), the client's ({}) with another (e.g. {}-client); then set in spec.<component>.config the callers' names, e.g. spec.tikv.config: [security] cert-allowed-cn = [\"tidb\", \"tikv\", \"pd\"], spec.pd.config: [security] cert-allowed-cn = [\"pd\", \"tidb\", \"tikv\", \"{}-client\"], spec.tidb.config: [security] cluster-verify-cn = [\"tidb\", \"pd\", \"{}-client\"]",
+        keys.join(", "),
+        tc.name,
+        client_secret(&tc.name),
+        tc.name,
+        tc.name,
+        tc.name
+    )
+}
