@@ -82,9 +82,9 @@ pub struct AuditFlags {
     /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
     #[arg(long, value_name = "FILE")]
     pub expect_rotation: Option<PathBuf>,
-    /// Dial NAME:PORT at ADDRESS (curl's form; ADDRESS may be IP:PORT), still verifying the
-    /// server certificate for NAME: pod DNS names from a bastion (repeatable).
-    #[arg(long = "resolve", value_name = "NAME:PORT:ADDRESS", value_parser = Resolve::parse)]
+    /// Dial NAME:PORT at ADDR (curl's form; ADDR may be IP:PORT), still verifying the server
+    /// certificate for NAME: pod DNS names from a bastion (repeatable).
+    #[arg(long = "resolve", value_name = "NAME:PORT:ADDR", value_parser = Resolve::parse)]
     pub resolve: Vec<Resolve>,
     #[command(flatten)]
     pub mysql: MysqlFlags,

@@ -1,7 +1,7 @@
 //! The connect phase's TCP connection: resolve, share the connect deadline fairly among the
 //! resolved addresses, and tell the endpoint's answer (refused, reset, timeout) from a failure
 //! of this host (out of file descriptors or ports, no route), which says nothing about the
-//! endpoint. `--resolve NAME:PORT:ADDRESS` (curl's form) is applied here: the name is dialed at
+//! endpoint. `--resolve NAME:PORT:ADDR` (curl's form) is applied here: the name is dialed at
 //! the given address, while the server name verified stays the name.
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +34,7 @@ pub(super) async fn connect(
     connect_any(address, &addrs, deadline).await
 }
 
-/// One `--resolve NAME:PORT:ADDRESS`: connections to `NAME:PORT` go to `ADDRESS` (an IP, as
+/// One `--resolve NAME:PORT:ADDR`: connections to `NAME:PORT` go to `ADDR` (an IP, as
 /// curl takes it, or `IP:PORT` / `[IPv6]:PORT` to move the port too); the name is still the one
 /// the server certificate is verified for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +45,12 @@ pub struct Resolve {
 }
 
 impl Resolve {
-    /// Parse `NAME:PORT:ADDRESS`; the error says what is wrong, in words.
+    /// Parse `NAME:PORT:ADDR`; the error says what is wrong, in words.
     pub fn parse(s: &str) -> Result<Resolve, String> {
-        let form = "write it as NAME:PORT:ADDRESS, e.g. basic-pd-0.basic-pd-peer.tidb.svc:2379:10.0.0.7 (ADDRESS may be IP:PORT)";
+        let form = "write it as NAME:PORT:ADDR, e.g. basic-pd-0.basic-pd-peer.tidb.svc:2379:10.0.0.7 (ADDR may be IP:PORT)";
         let mut parts = s.splitn(3, ':');
         let (Some(name), Some(port), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("{s:?} is not NAME:PORT:ADDRESS; {form}"));
+            return Err(format!("{s:?} is not NAME:PORT:ADDR; {form}"));
         };
         if name.is_empty() {
             return Err(format!("{s:?} has no name; {form}"));
