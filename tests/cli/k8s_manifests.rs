@@ -4,6 +4,9 @@
 //! every mount has its volume, each Secret is mounted under `--k8s-secrets` by its own name, and
 //! the pod runs as a non-root user on a read-only root filesystem.
 
+// Test code: helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use tlsaudit_engine::tiup::tree::{parse_yaml, Node, Value};
