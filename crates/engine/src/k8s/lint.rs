@@ -88,3 +88,61 @@ fn per_component_fix(tc: &TidbCluster) -> String {
         tc.name
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::k8s::secrets::read;
+    use crate::k8s::tc::SPEC_KEYS;
+    use crate::pki::mint::Ca;
+
+    /// The Secrets of `basic` (PD, TiKV, the client; TiDB's left out) with the CNs `cn(part)`.
+    fn secrets(dir: &Path, cn: fn(&str) -> String) -> (TidbCluster, Secrets) {
+        let ca = Ca::generate("basic", 1).unwrap();
+        for part in ["pd", "tikv", "client"] {
+            let name = if part == "client" {
+                client_secret("basic")
+            } else {
+                format!("basic-{part}-cluster-secret")
+            };
+            let folder = dir.join(name);
+            std::fs::create_dir_all(&folder).unwrap();
+            let issued = ca.issue(&cn(part), &[], true, 30).unwrap();
+            issued
+                .write(&folder.join("tls.crt"), &folder.join("tls.key"), false)
+                .unwrap();
+            std::fs::write(folder.join("ca.crt"), &ca.pem).unwrap();
+        }
+        let tc = TidbCluster::parse(
+            "kind: TidbCluster\nmetadata: {name: basic}\nspec: {pd: {}, tikv: {}, tidb: {}}\n",
+            Path::new("tc.yaml"),
+        )
+        .unwrap();
+        let s = read(dir, "basic", &SPEC_KEYS[..3]).unwrap();
+        (tc, s)
+    }
+
+    #[test]
+    fn one_cn_for_every_secret_is_the_shared_cn_finding_and_a_missing_secret_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tc, s) = secrets(dir.path(), |_| "TiDB".into());
+        assert_eq!(s.missing, ["basic-tidb-cluster-secret"]);
+        assert!(s
+            .ca()
+            .is_some_and(|p| p.ends_with("basic-cluster-client-secret/ca.crt")));
+        let f = lint(&tc, &s);
+        let codes: Vec<Code> = f.iter().map(|f| f.code).collect();
+        assert_eq!(codes, [Code::K8sSecretMissing, Code::K8sSharedCn]);
+        assert!(f[1].evidence.contains("\"TiDB\""), "{:?}", f[1]);
+        assert!(f[1].fix.contains("commonName: tikv"), "{:?}", f[1]);
+    }
+
+    #[test]
+    fn a_cn_per_component_is_no_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tc, s) = secrets(dir.path(), std::string::ToString::to_string);
+        assert!(!lint(&tc, &s).iter().any(|f| f.code == Code::K8sSharedCn));
+    }
+}
