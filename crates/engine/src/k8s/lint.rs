@@ -79,13 +79,10 @@ fn shared_cn(tc: &TidbCluster, secrets: &Secrets) -> Option<Finding> {
 fn per_component_fix(tc: &TidbCluster) -> String {
     let keys: Vec<&str> = tc.members.iter().map(|m| m.key).collect();
     format!(
-        "issue each component's Certificate with its own commonName (for {}: commonName: <component>, e.g. spec.commonName: tikv in the Certificate whose secretName is {}-tikv-cluster-secret), the client's ({}) with another (e.g. {}-client); then set in spec.<component>.config the callers' names, e.g. spec.tikv.config: [security] cert-allowed-cn = [\"tidb\", \"tikv\", \"pd\"], spec.pd.config: [security] cert-allowed-cn = [\"pd\", \"tidb\", \"tikv\", \"{}-client\"], spec.tidb.config: [security] cluster-verify-cn = [\"tidb\", \"pd\", \"{}-client\"]",
-        keys.join(", "),
-        tc.name,
-        client_secret(&tc.name),
-        tc.name,
-        tc.name,
-        tc.name
+        "issue each component's Certificate with its own commonName (for {keys}: commonName: <component>, e.g. spec.commonName: tikv in the Certificate whose secretName is {c}-tikv-cluster-secret), the client's ({client}) with another (e.g. {c}-client); then set in spec.<component>.config the callers' names, e.g. spec.pd.config and spec.tikv.config: [security] cert-allowed-cn = [\"pd\", \"tikv\", \"tidb\", \"{c}-client\"], spec.tidb.config: [security] cluster-verify-cn = [\"pd\", \"tidb\", \"{c}-client\"]",
+        keys = keys.join(", "),
+        c = tc.name,
+        client = client_secret(&tc.name),
     )
 }
 
