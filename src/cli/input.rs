@@ -2,7 +2,7 @@
 //! limits and scope, [`AuditFlags`]; a TiDB cluster's TiUP files, [`TidbInputFlags`]; the SQL
 //! account, [`MysqlFlags`]), their value parsers, and the loading of what they name: a TiUP
 //! topology or component configs into a cluster and its lint ([`load_tidb`]) or an inventory
-//! ([`load_tidb_inventory`]), the audit flags applied to an inventory ([`apply`]), a plan.
+//! ([`load_tidb_inventory`], which also reads a TiDB Operator `TidbCluster`), the audit flags applied to an inventory ([`apply`]), a plan.
 //!
 //! The commands and the front ends (`serve`, `tui`) read their inputs through here.
 
@@ -14,6 +14,7 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::rotation::Manifest;
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::probe::mysql::MysqlAccount;
+use tlsaudit_engine::probe::Resolve;
 use tlsaudit_engine::profile::{Component, Version};
 use tlsaudit_engine::tiup::{Cluster, ConfigArg, ConfigKind, TiupOptions};
 
@@ -81,6 +82,10 @@ pub struct AuditFlags {
     /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
     #[arg(long, value_name = "FILE")]
     pub expect_rotation: Option<PathBuf>,
+    /// Dial NAME:PORT at ADDR (curl's form; ADDR may be IP:PORT), still verifying the server
+    /// certificate for NAME: pod DNS names from a bastion (repeatable).
+    #[arg(long = "resolve", value_name = "NAME:PORT:ADDR", value_parser = Resolve::parse)]
+    pub resolve: Vec<Resolve>,
     #[command(flatten)]
     pub mysql: MysqlFlags,
 }
@@ -116,12 +121,20 @@ pub struct TidbInputFlags {
     /// Certificate files expiring within this many days are a warning.
     #[arg(long, value_name = "DAYS", default_value = "30")]
     pub expiry_days: u32,
+    /// A TiDB Operator cluster: `kubectl get tc NAME -o yaml` (pingcap.com/v1alpha1), instead
+    /// of a topology; its pods are audited by their DNS names.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["topology", "component_config"])]
+    pub tidbcluster: Option<PathBuf>,
+    /// The --tidbcluster's Secrets as a pod mounts them: one folder per Secret
+    /// (<cluster>-<component>-cluster-secret/tls.crt, tls.key, ca.crt; the client's too).
+    #[arg(long, value_name = "DIR", requires = "tidbcluster")]
+    pub k8s_secrets: Option<PathBuf>,
 }
 
 impl TidbInputFlags {
-    /// Whether a TiDB input was given (a topology, or a component config).
+    /// Whether a TiDB input was given (a topology, a component config, or a TidbCluster).
     pub fn is_given(&self) -> bool {
-        self.topology.is_some() || !self.component_config.is_empty()
+        self.topology.is_some() || !self.component_config.is_empty() || self.tidbcluster.is_some()
     }
 }
 
@@ -158,6 +171,7 @@ pub fn check_vantage(v: &str) -> Result<(), InputError> {
 /// The audit flags over an inventory's options: limits, probes left out, the scope, the SQL
 /// account.
 pub fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
+    tlsaudit_engine::probe::add_resolves(&flags.resolve);
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }
@@ -231,6 +245,12 @@ fn component_config(c: &str) -> Result<ConfigArg, InputError> {
 
 /// Read the TiDB inputs and lint them.
 pub fn load_tidb(flags: &TidbInputFlags) -> Result<(Cluster, Vec<Finding>), InputError> {
+    if flags.tidbcluster.is_some() {
+        return Err(InputError::usage(
+            "this command reads a TiUP topology, not a --tidbcluster",
+            "audit a TiDB Operator cluster with report --tidbcluster FILE --k8s-secrets DIR (its lint findings are in the report)",
+        ));
+    }
     let configs = flags
         .component_config
         .iter()
@@ -259,6 +279,9 @@ pub fn load_tidb(flags: &TidbInputFlags) -> Result<(Cluster, Vec<Finding>), Inpu
 pub fn load_tidb_inventory(
     flags: &TidbInputFlags,
 ) -> Result<(Inventory, Vec<Finding>), InputError> {
+    if let Some(tc) = &flags.tidbcluster {
+        return tlsaudit_engine::k8s::load(tc, flags.k8s_secrets.as_deref(), flags.ca.as_deref());
+    }
     let (cluster, mut findings) = load_tidb(flags)?;
     let options = tlsaudit_engine::inventory::AuditOptions {
         expiry_warning_days: flags.expiry_days,

@@ -10,6 +10,7 @@ mod diagnose_lab;
 mod diff_lab;
 mod fix_lab;
 mod init_lab;
+mod k8s_lab;
 mod merge;
 mod one_truth;
 mod rotation_gate;

@@ -11,6 +11,7 @@ mod dry_run;
 mod explain;
 mod fix_layer;
 mod hostile_names;
+mod k8s_manifests;
 mod key_material;
 mod lint;
 mod mint;

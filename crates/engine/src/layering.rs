@@ -39,6 +39,7 @@ const LAYERS: &[&str] = &[
     "scan",
     "inventory",
     "tiup",
+    "k8s",
     "lint",
     "audit",
     "diagnose",

@@ -2,7 +2,7 @@
 //! command-line dependencies (clap only behind the `clap` feature).
 //!
 //! Layers, bottom to top: error, fsutil, finding, pki, profile, probe, scan, inventory, tiup,
-//! lint, audit, diagnose, explain, remedy.
+//! k8s, lint, audit, diagnose, explain, remedy.
 //!
 //! A module uses only the modules before it (its own files and the ones below); the test in
 //! `layering.rs` holds the code to this order, and, inside `finding`, `probe` and `audit`, to the
@@ -23,6 +23,7 @@
 //!   and the findings with TiDB-aware fixes.
 //! - [`inventory`]: the cluster description (`tlsaudit.toml`).
 //! - [`tiup`], [`lint`]: TiUP topology and component configs as inputs; static checks.
+//! - [`k8s`]: a TiDB Operator `TidbCluster` and its Secrets as an input, and its static checks.
 //! - [`audit`]: every identity against every endpoint, verdicts, findings, snapshots.
 //! - [`diagnose`]: why one link fails: a traced probe, variant probes, a named cause and fix.
 //! - [`explain`]: a pasted TLS error line mapped to its likely cause.
@@ -35,6 +36,7 @@ pub mod explain;
 pub mod finding;
 pub mod fsutil;
 pub mod inventory;
+pub mod k8s;
 #[cfg(test)]
 mod layering;
 pub mod lint;

@@ -1,8 +1,11 @@
 //! The connect phase's TCP connection: resolve, share the connect deadline fairly among the
 //! resolved addresses, and tell the endpoint's answer (refused, reset, timeout) from a failure
 //! of this host (out of file descriptors or ports, no route), which says nothing about the
-//! endpoint.
+//! endpoint. `--resolve NAME:PORT:ADDR` (curl's form) is applied here: the name is dialed at
+//! the given address, while the server name verified stays the name.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -14,6 +17,9 @@ use super::record::OutcomeClass;
 /// (The hygiene scan connects with it too.)
 pub async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (OutcomeClass, String)> {
     let deadline = tokio::time::Instant::now() + budget;
+    if let Some(to) = resolved(address) {
+        return connect_any(address, &[to], deadline).await;
+    }
     let addrs: Vec<_> = tokio::net::lookup_host(address)
         .await
         .map_err(|e| {
@@ -24,6 +30,77 @@ pub async fn connect(address: &str, budget: Duration) -> Result<TcpStream, (Outc
         })?
         .collect();
     connect_any(address, &addrs, deadline).await
+}
+
+/// One `--resolve NAME:PORT:ADDR`: connections to `NAME:PORT` go to `ADDR` (an IP, as
+/// curl takes it, or `IP:PORT` / `[IPv6]:PORT` to move the port too); the name is still the one
+/// the server certificate is verified for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub name: String,
+    pub port: u16,
+    pub to: SocketAddr,
+}
+
+impl Resolve {
+    /// Parse `NAME:PORT:ADDR`; the error says what is wrong, in words.
+    pub fn parse(s: &str) -> Result<Resolve, String> {
+        let form = "write it as NAME:PORT:ADDR, e.g. basic-pd-0.basic-pd-peer.tidb.svc:2379:10.0.0.7 (ADDR may be IP:PORT)";
+        let mut parts = s.splitn(3, ':');
+        let (Some(name), Some(port), Some(to)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("{s:?} is not NAME:PORT:ADDR; {form}"));
+        };
+        if name.is_empty() {
+            return Err(format!("{s:?} has no name; {form}"));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(format!("{s:?}: {port:?} is not a port (1-65535); {form}")),
+        };
+        let to = match (to.parse::<SocketAddr>(), to.parse::<IpAddr>()) {
+            (Ok(a), _) => a,
+            (_, Ok(ip)) => SocketAddr::new(ip, port),
+            _ => {
+                return Err(format!(
+                    "{s:?}: {to:?} is not an IP address (or IP:PORT); {form}"
+                ))
+            }
+        };
+        Ok(Resolve {
+            name: name.to_ascii_lowercase(),
+            port,
+            to,
+        })
+    }
+}
+
+/// The `--resolve` entries of this process (set once by the command line, before probing).
+static RESOLVES: RwLock<Vec<Resolve>> = RwLock::new(Vec::new());
+
+/// Add `--resolve` entries for every later connection of this process; a later entry for the
+/// same name and port replaces the earlier one.
+pub fn add_resolves(entries: &[Resolve]) {
+    let mut table = RESOLVES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for e in entries {
+        table.retain(|t| !(t.name == e.name && t.port == e.port));
+        table.push(e.clone());
+    }
+}
+
+/// Where `host:port` is dialed when a `--resolve` entry names it.
+fn resolved(address: &str) -> Option<SocketAddr> {
+    let (_, port) = address.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok()?;
+    let host = super::spec::host_of(address).to_ascii_lowercase();
+    let table = RESOLVES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    table
+        .iter()
+        .find(|t| t.port == port && t.name == host)
+        .map(|t| t.to)
 }
 
 /// Try `addrs` in order until one connects, before `deadline`.
@@ -120,6 +197,39 @@ fn connect_error(a: std::net::SocketAddr, e: &std::io::Error) -> (OutcomeClass, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_takes_curls_form_and_a_port_too() {
+        let r = Resolve::parse("basic-pd-0.basic-pd-peer.tidb.svc:2379:10.0.0.7").unwrap();
+        assert_eq!(r.name, "basic-pd-0.basic-pd-peer.tidb.svc");
+        assert_eq!(r.to, "10.0.0.7:2379".parse().unwrap());
+        let moved = Resolve::parse("a.svc:2379:127.0.0.1:40001").unwrap();
+        assert_eq!(moved.to, "127.0.0.1:40001".parse().unwrap());
+        let v6 = Resolve::parse("a.svc:443:::1").unwrap();
+        assert_eq!(v6.to, "[::1]:443".parse().unwrap());
+        for bad in [
+            "a.svc",
+            "a.svc:2379",
+            ":1:127.0.0.1",
+            "a:x:127.0.0.1",
+            "a:0:127.0.0.1",
+            "a:1:nohost",
+        ] {
+            assert!(Resolve::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resolved_name_is_dialed_at_its_address() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = l.local_addr().unwrap();
+        let name = "resolve-test-0.resolve-test-peer.ns.svc";
+        add_resolves(&[Resolve::parse(&format!("{name}:2379:{at}")).unwrap()]);
+        let s = connect(&format!("{name}:2379"), Duration::from_secs(2)).await;
+        assert_eq!(s.unwrap().peer_addr().unwrap(), at);
+        // Another port of the same name is not moved (and does not resolve here).
+        assert_eq!(resolved(&format!("{name}:2380")), None);
+    }
 
     /// A loopback address whose connects stall: a listener with a backlog of one that never
     /// accepts, its queue filled, so that the kernel drops further SYNs. The sockets are held

@@ -31,7 +31,7 @@ use tokio_rustls::TlsConnector;
 use crate::pki::{provider, ChainCache, Identity, IdentityCheck, Trust};
 pub use crate::profile::Protocol;
 use classify::Attribution;
-pub use connect::local_cause;
+pub use connect::{add_resolves, local_cause, Resolve};
 use observe::{Observer, RecordingResolver, RecordingVerifier, Sniff, TicketWatch};
 pub use record::*;
 pub use spec::{host_of, validate_address, ProbeSpec, Timeouts, TlsVersions, MAX_TIMEOUT};
