@@ -10,7 +10,7 @@ use tlsaudit_engine::probe::Protocol;
 use tlsaudit_engine::profile::{Component, Version};
 
 use crate::cli::input::{load_tidb, parse_duration, parse_version};
-use crate::cli::input::{MysqlFlags, TidbInputFlags};
+use crate::cli::input::{MysqlFlags, ResolveFlags, TidbInputFlags};
 use crate::cli::output::{emit, emit_json, stdout_style, TextOrJson};
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +65,8 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "VERSION", value_parser = parse_version, requires = "topology")]
     pub cluster_version: Option<Version>,
     #[command(flatten)]
+    pub resolve: ResolveFlags,
+    #[command(flatten)]
     pub mysql: MysqlFlags,
 }
 
@@ -112,6 +114,7 @@ fn request(args: DiagnoseArgs) -> Result<Request, InputError> {
 
 /// `tlsaudit diagnose`: the exit code is the diagnosis's (0 when the link works).
 pub async fn run(args: DiagnoseArgs) -> Result<u8, InputError> {
+    args.resolve.apply();
     let format = args.format;
     let inputs = request(args)?.resolve()?;
     let d = tlsaudit_engine::diagnose::diagnose(&inputs).await;

@@ -82,12 +82,26 @@ pub struct AuditFlags {
     /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
     #[arg(long, value_name = "FILE")]
     pub expect_rotation: Option<PathBuf>,
+    #[command(flatten)]
+    pub resolve: ResolveFlags,
+    #[command(flatten)]
+    pub mysql: MysqlFlags,
+}
+
+/// `--resolve`, for every command that connects.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ResolveFlags {
     /// Dial NAME:PORT at ADDR (curl's form; ADDR may be IP:PORT), still verifying the server
     /// certificate for NAME: pod DNS names from a bastion (repeatable).
     #[arg(long = "resolve", value_name = "NAME:PORT:ADDR", value_parser = Resolve::parse)]
     pub resolve: Vec<Resolve>,
-    #[command(flatten)]
-    pub mysql: MysqlFlags,
+}
+
+impl ResolveFlags {
+    /// Make every later connection of this process follow them.
+    pub fn apply(&self) {
+        tlsaudit_engine::probe::add_resolves(&self.resolve);
+    }
 }
 
 /// Where a TiDB cluster's description comes from (instead of a tlsaudit.toml).
@@ -171,7 +185,7 @@ pub fn check_vantage(v: &str) -> Result<(), InputError> {
 /// The audit flags over an inventory's options: limits, probes left out, the scope, the SQL
 /// account.
 pub fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> {
-    tlsaudit_engine::probe::add_resolves(&flags.resolve);
+    flags.resolve.apply();
     if let Some(t) = flags.timeout {
         inv.set_timeout(t);
     }

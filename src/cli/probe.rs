@@ -8,7 +8,7 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::pki::{Identity, Trust};
 use tlsaudit_engine::probe::{self, Caller, ProbeSpec, Protocol, Timeouts, TlsVersions};
 
-use crate::cli::input::{parse_duration, MysqlFlags};
+use crate::cli::input::{parse_duration, MysqlFlags, ResolveFlags};
 use crate::cli::output::{emit, emit_json, stdout_style, TextOrJson};
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +46,8 @@ pub struct ProbeArgs {
     #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: TextOrJson,
     #[command(flatten)]
+    pub resolve: ResolveFlags,
+    #[command(flatten)]
     pub mysql: MysqlFlags,
 }
 
@@ -75,6 +77,7 @@ fn identity(args: &ProbeArgs) -> Result<Identity, InputError> {
 
 /// `tlsaudit probe`: exit 0 when the probe was accepted, else 1.
 pub async fn run(args: ProbeArgs) -> Result<u8, InputError> {
+    args.resolve.apply();
     probe::validate_address(&args.address)
         .map_err(|e| InputError::usage(e, "give the endpoint as HOST:PORT, e.g. 10.0.1.11:2379"))?;
     let trust = Trust::load(&args.ca)?;

@@ -236,5 +236,34 @@ async fn certificates_per_component_with_their_lists_come_out_clean() {
         })
         .unwrap();
     assert_eq!(cell["verdict"], "enforced");
+    // `probe` follows --resolve too: PD's client port by its pod name, verified for that name.
+    let pd = resolves
+        .iter()
+        .find(|r| r.contains("-pd-"))
+        .unwrap()
+        .clone();
+    let target = pd.splitn(3, ':').take(2).collect::<Vec<_>>().join(":");
+    let secret = dir.path().join(format!("{CLUSTER}-pd-cluster-secret"));
+    let args: Vec<String> = [
+        "probe",
+        &target,
+        "--resolve",
+        &pd,
+        "--ca",
+        &secret.join("ca.crt").display().to_string(),
+        "--cert",
+        &secret.join("tls.crt").display().to_string(),
+        "--key",
+        &secret.join("tls.key").display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&a)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
     lab.stop().await;
 }
