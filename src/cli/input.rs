@@ -143,6 +143,10 @@ pub struct TidbInputFlags {
     /// (<cluster>-<component>-cluster-secret/tls.crt, tls.key, ca.crt; the client's too).
     #[arg(long, value_name = "DIR", requires = "tidbcluster")]
     pub k8s_secrets: Option<PathBuf>,
+    /// cert-manager Certificate manifests of the --tidbcluster (kubectl get certificate -o
+    /// yaml), linted for usages, dnsNames and renewal (repeatable).
+    #[arg(long = "manifest", value_name = "FILE", requires = "tidbcluster")]
+    pub manifests: Vec<PathBuf>,
 }
 
 impl TidbInputFlags {
@@ -294,7 +298,12 @@ pub fn load_tidb_inventory(
     flags: &TidbInputFlags,
 ) -> Result<(Inventory, Vec<Finding>), InputError> {
     if let Some(tc) = &flags.tidbcluster {
-        return tlsaudit_engine::k8s::load(tc, flags.k8s_secrets.as_deref(), flags.ca.as_deref());
+        return tlsaudit_engine::k8s::load(
+            tc,
+            flags.k8s_secrets.as_deref(),
+            flags.ca.as_deref(),
+            &flags.manifests,
+        );
     }
     let (cluster, mut findings) = load_tidb(flags)?;
     let options = tlsaudit_engine::inventory::AuditOptions {

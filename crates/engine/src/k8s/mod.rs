@@ -5,7 +5,8 @@
 //! operator's documented setup, missing Secrets). See `docs/kubernetes.md`.
 //!
 //! Files: tc.rs (the `TidbCluster`), ports.rs (the pods' ports and list keys), secrets.rs (the
-//! Secrets' folders), build.rs (the inventory), lint.rs (the findings).
+//! Secrets' folders), build.rs (the inventory), lint.rs (the findings), certificate.rs (the
+//! cert-manager `Certificate` manifests and their findings).
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use crate::finding::Finding;
 use crate::inventory::Inventory;
 
 pub mod build;
+pub mod certificate;
 pub mod lint;
 pub mod ports;
 pub mod secrets;
@@ -27,6 +29,7 @@ pub fn load(
     tc_path: &Path,
     secrets_dir: Option<&Path>,
     ca: Option<&Path>,
+    manifests: &[std::path::PathBuf],
 ) -> Result<(Inventory, Vec<Finding>), InputError> {
     let tc = TidbCluster::load(tc_path)?;
     let keys: Vec<_> = tc.members.iter().map(|m| (m.key, m.component)).collect();
@@ -34,7 +37,8 @@ pub fn load(
         Some(dir) => secrets::read(dir, &tc.name, &keys)?,
         None => Secrets::default(),
     };
-    let findings = lint::lint(&tc, &secrets);
+    let mut findings = lint::lint(&tc, &secrets);
+    findings.extend(certificate::lint(&tc, &certificate::load_all(manifests)?));
     let ca = match ca.or_else(|| secrets.ca()) {
         Some(ca) => ca.to_path_buf(),
         None => {

@@ -192,12 +192,12 @@ fn settings(config: &Node) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn at<'a>(node: &'a Node, keys: &[&str]) -> Option<&'a Node> {
+pub(super) fn at<'a>(node: &'a Node, keys: &[&str]) -> Option<&'a Node> {
     keys.iter()
         .try_fold(node, |n, k| n.get(k).map(|e| &e.value))
 }
 
-fn text_at(node: &Node, keys: &[&str]) -> Option<String> {
+pub(super) fn text_at(node: &Node, keys: &[&str]) -> Option<String> {
     at(node, keys).and_then(Node::scalar_text)
 }
 
