@@ -26,9 +26,10 @@ pub struct ReportArgs {
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ReportFormat>,
-    /// Exit 1 when a finding reaches this severity.
-    #[arg(long, value_enum, default_value = "critical")]
-    pub fail_on: Severity,
+    /// Exit 1 when a finding reaches this severity; `none` never fails (default: critical for
+    /// an audit, none when rendering a saved report with --from).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub fail_on: Option<FailOn>,
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -58,7 +59,7 @@ impl ReportArgs {
         ReportArgs {
             config: Some(config),
             format: None,
-            fail_on: Severity::Critical,
+            fail_on: None,
             output: None,
             baseline: None,
             dry_run: false,
@@ -66,6 +67,28 @@ impl ReportArgs {
             audit: AuditFlags::default(),
             tidb: TidbInputFlags::default(),
             saved: SavedFlags::default(),
+        }
+    }
+}
+
+/// `--fail-on` of `report`: a severity, or `none` (exit 0 whatever the findings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Critical,
+    // Never exit 1 for findings (no doc: the help lists the values on one line).
+    None,
+}
+
+impl FailOn {
+    /// The severity that fails, or none.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::None => None,
         }
     }
 }
@@ -98,7 +121,8 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }
     output::write(&report, output::default_format(args.format, output), output)?;
-    Ok(exit_for(snap, args.fail_on))
+    let fail_on = args.fail_on.unwrap_or(FailOn::Critical).severity();
+    Ok(fail_on.map_or(0, |f| exit_for(snap, f)))
 }
 
 /// `tlsaudit report`.
@@ -156,7 +180,9 @@ fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
     }
     let output = args.output.as_deref();
     output::write(&report, output::default_format(args.format, output), output)?;
-    Ok(u8::from(report.fails(args.fail_on)))
+    // Rendering a saved report is no gate: exit 1 only when --fail-on asks for it.
+    let fail_on = args.fail_on.and_then(FailOn::severity);
+    Ok(u8::from(fail_on.is_some_and(|f| report.fails(f))))
 }
 
 /// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without
