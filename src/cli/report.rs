@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
-use tlsaudit_report::Report;
+use tlsaudit_report::{Provenance, Report};
 
 use crate::cli::input::{self, AuditFlags, TidbInputFlags};
 use crate::cli::output::{self, exit_for, ReportFormat};
@@ -115,8 +115,10 @@ pub struct SavedFlags {
 /// `--baseline` marked; the exit code follows `--fail-on`.
 fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
     let output = args.output.as_deref();
-    let mut report = Report::build(&auditor.plan(), snap);
+    let plan = auditor.plan();
+    let mut report = Report::build(&plan, snap);
     report.vantage.clone_from(&args.saved.vantage);
+    report.provenance = Some(Provenance::collect(&plan, std::env::args()));
     if let Some(path) = &args.baseline {
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }

@@ -64,3 +64,103 @@ async fn fail_on_none_and_a_saved_report_rendered_exit_0() {
     let (code, _, err) = cli(&["report", "--from", s(&saved), "--fail-on", "NONE"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// The provenance of an audit: in the JSON (valid against docs/report.schema.json), and shown
+/// by every format rendered from the saved report: HTML, Markdown, SARIF `invocations`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format_carries_the_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, config, json) = audit_demo(dir.path()).await;
+    let p = &json["provenance"];
+    let inventory = std::fs::read(&config).unwrap();
+    let sha = tlsaudit_engine::pki::summary::sha256_hex(&inventory);
+    assert_eq!(p["inventory_sha256"], sha.as_str(), "{p}");
+    assert_eq!(
+        p["inventory_text"],
+        String::from_utf8(inventory).unwrap().as_str()
+    );
+    assert!(!p["inventory_text"]
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    let ca = p["ca_certificates"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ca.len(), 64, "{p}");
+    let args: Vec<&str> = p["command_line"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&args[1..3], ["report", "--config"], "{p}");
+    assert!(p["build"]
+        .as_str()
+        .unwrap()
+        .starts_with(env!("CARGO_PKG_VERSION")));
+    assert!(json["started_at"].is_string() && json["finished_at"].is_string());
+    assert!(json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["expected"]["intent"].is_string()));
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+
+    let saved = dir.path().join("report.json");
+    let render = |format: &str| {
+        let (code, out, err) = cli(&["report", "--from", s(&saved), "--format", format]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let html = render("html");
+    for needle in [
+        sha.as_str(),
+        ca.as_str(),
+        "probing host",
+        "<h2>Inventory</h2>",
+    ] {
+        assert!(html.contains(needle), "html lacks {needle}");
+    }
+    let md = render("markdown");
+    for needle in [
+        sha.as_str(),
+        ca.as_str(),
+        "**Command:**",
+        "**Probed from:**",
+    ] {
+        assert!(md.contains(needle), "markdown lacks {needle}");
+    }
+    let sarif: Value = serde_json::from_str(&render("sarif")).unwrap();
+    let inv = &sarif["runs"][0]["invocations"][0];
+    assert!(
+        inv["commandLine"]
+            .as_str()
+            .unwrap()
+            .contains("report --config"),
+        "{inv}"
+    );
+    assert!(inv["machine"].is_string(), "{inv}");
+    assert_eq!(
+        inv["properties"]["provenance"]["inventory_sha256"],
+        sha.as_str()
+    );
+    assert!(inv["startTimeUtc"].is_string() && inv["endTimeUtc"].is_string());
+    // Read back and written again, byte for byte.
+    let (code, again, err) = cli(&["report", "--from", s(&saved), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again, std::fs::read_to_string(&saved).unwrap());
+}

@@ -31,6 +31,7 @@ impl Report {
             findings: snap.findings.iter().map(Finding::from).collect(),
             not_checked: plan.not_checked.clone(),
             baseline: None,
+            provenance: None,
         };
         report.summary = Summary::of(&report);
         report

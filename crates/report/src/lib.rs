@@ -40,6 +40,7 @@ pub mod merge;
 pub mod model;
 pub mod named;
 pub mod plan;
+pub mod provenance;
 mod read;
 pub mod sanitize;
 pub mod sarif;
@@ -48,8 +49,8 @@ pub mod table;
 pub mod text;
 
 pub use model::{
-    BaselineMark, Cell, Cluster, Endpoint, Finding, Identity, NotTried, Report, Summary, Tool,
-    VantageCell, SCHEMA,
+    BaselineMark, CaCertificate, Cell, Cluster, Endpoint, Finding, Identity, NotTried, Provenance,
+    Report, Summary, Tool, VantageCell, SCHEMA,
 };
 pub use named::Named;
 pub use shared::Doc;
