@@ -119,6 +119,7 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
     let mut report = Report::build(&plan, snap);
     report.vantage.clone_from(&args.saved.vantage);
     report.provenance = Some(Provenance::collect(&plan, std::env::args()));
+    report.set_reproduce(&plan);
     if let Some(path) = &args.baseline {
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }

@@ -164,3 +164,60 @@ async fn every_format_carries_the_provenance() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(again, std::fs::read_to_string(&saved).unwrap());
 }
+
+/// Every cell's `reproduce` command, run as a shell would run it (with the built binary first
+/// on PATH), sees the outcome the audit saw; the HTML detail shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_cells_reproduce_command_sees_what_the_audit_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, _config, json) = audit_demo(dir.path()).await;
+    let bin = assert_cmd::cargo::cargo_bin("tlsaudit");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cells: Vec<Value> = json["cells"].as_array().unwrap().clone();
+    let identities = json["identities"].as_array().unwrap().clone();
+    let (mut ran, mut without) = (0, 0);
+    for c in &cells {
+        let kind = identities
+            .iter()
+            .find(|i| i["name"] == c["identity"])
+            .map(|i| i["kind"].as_str().unwrap().to_string())
+            .unwrap();
+        let Some(cmd) = c["reproduce"].as_str() else {
+            assert!(!["configured", "anonymous"].contains(&kind.as_str()), "{c}");
+            without += 1;
+            continue;
+        };
+        assert!(cmd.starts_with("tlsaudit probe "), "{cmd}");
+        let cmd = format!("{cmd} --format json");
+        let path = path.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("sh")
+                .args(["-c", &cmd])
+                .env("PATH", path)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let rec: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+        assert_eq!(
+            rec["outcome"]["class"], c["outcome"],
+            "{} at {}: {}",
+            c["identity"], c["endpoint"], c["reproduce"]
+        );
+        ran += 1;
+    }
+    assert!(ran > 10 && without > 0, "ran {ran}, without {without}");
+    let saved = dir.path().join("report.json");
+    let (_, html, _) = cli(&["report", "--from", s(&saved), "--format", "html"]);
+    assert!(
+        html.contains("<dt>reproduce</dt>"),
+        "the HTML detail shows it"
+    );
+}

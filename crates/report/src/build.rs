@@ -128,6 +128,7 @@ fn cells(plan: &Plan, snap: &Snapshot) -> Vec<Cell> {
                 record: c.record.clone(),
                 baseline: None,
                 by_vantage: None,
+                reproduce: None,
             });
         }
     }

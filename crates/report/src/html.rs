@@ -595,6 +595,9 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                 dt { "expected" } dd { (expected) ": " (t(&c.expected.reason)) }
                 (observed(c))
                 (link(&r.endpoints[e], &r.identities[i]))
+                @if let Some(cmd) = &c.reproduce {
+                    dt { "reproduce" } dd { code.reproduce { (t(cmd)) } }
+                }
             }
             @if let Some(rec) = &c.record {
                 (record(rec))

@@ -42,6 +42,7 @@ pub mod named;
 pub mod plan;
 pub mod provenance;
 mod read;
+mod reproduce;
 pub mod sanitize;
 pub mod sarif;
 pub mod shared;

@@ -280,6 +280,10 @@ pub struct Cell {
     /// A merged report: what each vantage point that probed this cell saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_vantage: Option<BTreeMap<String, VantageCell>>,
+    /// The one-line `tlsaudit probe` command that re-runs this cell (`tlsaudit report`; absent
+    /// for an identity minted at run time, and in reports written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 /// What a cell that does not say what was expected reads as.
@@ -313,6 +317,7 @@ impl Cell {
             record: None,
             baseline: None,
             by_vantage: None,
+            reproduce: None,
         }
     }
 
