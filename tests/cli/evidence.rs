@@ -221,3 +221,86 @@ async fn each_cells_reproduce_command_sees_what_the_audit_saw() {
         "the HTML detail shows it"
     );
 }
+
+/// The demo's HTML report printed by headless Chromium (`--print-to-pdf`) and read back with
+/// `pdftotext` (Debian poppler-utils) shows every cell's evidence: the refusals as well as the
+/// admissions, each with how it showed. Without chromium or pdftotext the test says so and
+/// passes, except under CI (`CI` set), where it fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_report_proves_every_cell() {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"), Into::into);
+    let pdftotext = std::process::Command::new("pdftotext").arg("-v").output();
+    if !chromium.is_file() || pdftotext.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "needs chromium and pdftotext (apt-get install chromium poppler-utils)"
+        );
+        eprintln!("skipped: needs chromium and pdftotext (poppler-utils)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, _config, json) = audit_demo(dir.path()).await;
+    let (saved, html, pdf) = (
+        dir.path().join("report.json"),
+        dir.path().join("report.html"),
+        dir.path().join("report.pdf"),
+    );
+    let (code, _, err) = cli(&[
+        "report",
+        "--from",
+        s(&saved),
+        "--format",
+        "html",
+        "-o",
+        s(&html),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let profile = dir.path().join("chromium-profile");
+    let out = std::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(pdf.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("pdftotext")
+        .args([s(&pdf), "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut enforced = 0;
+    for c in json["cells"].as_array().unwrap() {
+        let (id, ep, verdict) = (
+            c["identity"].as_str().unwrap(),
+            c["endpoint"].as_str().unwrap(),
+            c["verdict"].as_str().unwrap(),
+        );
+        let key = format!("{id} at {ep}: {verdict}");
+        let at = flat
+            .rfind(&key)
+            .unwrap_or_else(|| panic!("the printed report lacks {key:?}:\n{text}"));
+        let line: String = flat[at..].chars().take(400).collect();
+        let class = c["outcome"].as_str().unwrap();
+        assert!(line.contains(class), "{key}: {class} in {line}");
+        assert!(line.contains(" at 20"), "{key}: when, in {line}");
+        if verdict == "enforced" {
+            enforced += 1;
+        }
+    }
+    assert!(enforced > 5, "the demo has refusals: {enforced}");
+    assert!(flat.contains("gRPC status 16"), "{flat}");
+    assert!(flat.contains("Inventory"), "the inventory is printed too");
+}

@@ -71,7 +71,12 @@ table{border-collapse:collapse}
 pre.inventory{border:1px solid var(--line);border-radius:.4rem;padding:.5rem .8rem;overflow-x:auto;white-space:pre-wrap}
 footer{margin-top:2rem;color:var(--muted);font-size:.85em}
 @media (max-width:40rem){body{padding:.5rem;font-size:14px}dl.meta,.finding dl,.detail dl{grid-template-columns:1fr}dl.meta dt,.finding dt,.detail dt{margin-top:.3rem}}
+ul.evidence{list-style:none;margin:.2rem 0 .6rem;padding:0;font-size:.9em}ul.evidence li{margin:.1rem 0}
+ul.evidence .key{white-space:nowrap;font-weight:600}ul.evidence .when{color:var(--muted);white-space:nowrap}
+.evidence-endpoint h3{font-size:.95rem;margin:.8rem 0 .2rem}
+@page{margin:12mm}
 @media print{body{max-width:none;font-size:10pt;padding:0}#filters,.back,.hint{display:none!important}
+#evidence{break-before:page}.evidence-endpoint h3{break-after:avoid}ul.evidence li{break-inside:avoid}pre.inventory{white-space:pre-wrap;overflow:visible}
 .scroll{overflow:visible;border:none}.matrix thead th,.matrix th.ep{position:static}
 .detail.failing{display:block;break-inside:avoid}.finding{break-inside:avoid}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:inherit;text-decoration:none}}
@@ -112,7 +117,7 @@ fn t(s: &str) -> Cow<'_, str> {
     inert(s)
 }
 
-fn class(v: Option<Verdict>) -> &'static str {
+pub(crate) fn class(v: Option<Verdict>) -> &'static str {
     match v {
         Some(Verdict::Secure) => "v-secure",
         Some(Verdict::Enforced) => "v-enforced",
@@ -127,11 +132,11 @@ fn class(v: Option<Verdict>) -> &'static str {
     }
 }
 
-fn symbol(v: Option<Verdict>) -> char {
+pub(crate) fn symbol(v: Option<Verdict>) -> char {
     v.map_or('.', Verdict::symbol)
 }
 
-fn verdict_name(v: Option<Verdict>) -> &'static str {
+pub(crate) fn verdict_name(v: Option<Verdict>) -> &'static str {
     v.map_or("not probed", Verdict::as_str)
 }
 
@@ -224,6 +229,9 @@ pub fn render(doc: &Doc<'_>) -> String {
                     }
                     @if doc.kind == Kind::Audit {
                         (details(doc))
+                    }
+                    @if doc.kind == Kind::Audit {
+                        (crate::appendix::section(doc))
                     }
                     (inventory_section(r))
                 }

@@ -29,6 +29,7 @@
 
 use std::io::Write;
 
+mod appendix;
 mod build;
 pub mod diagnose;
 pub mod diff;
