@@ -41,6 +41,13 @@ pub struct ReportArgs {
     /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
     #[arg(long, conflicts_with = "baseline")]
     pub dry_run: bool,
+    /// Also write an evidence bundle into DIR (new or empty): report.json, report.html, the
+    /// inventory, the CA, the served certificates' fingerprints and SHA256SUMS.
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub bundle: Option<PathBuf>,
+    /// Sign the bundle's SHA256SUMS with this Ed25519 key (`tlsaudit keygen`).
+    #[arg(long, value_name = "KEY", requires = "bundle")]
+    pub sign: Option<PathBuf>,
     /// No progress on stderr (shown only when stderr is a terminal).
     #[arg(short, long)]
     pub quiet: bool,
@@ -63,6 +70,8 @@ impl ReportArgs {
             output: None,
             baseline: None,
             dry_run: false,
+            bundle: None,
+            sign: None,
             quiet: false,
             audit: AuditFlags::default(),
             tidb: TidbInputFlags::default(),
@@ -124,6 +133,7 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }
     output::write(&report, output::default_format(args.format, output), output)?;
+    write_bundle(&report, args)?;
     let fail_on = args.fail_on.unwrap_or(FailOn::Critical).severity();
     Ok(fail_on.map_or(0, |f| exit_for(snap, f)))
 }
@@ -183,9 +193,18 @@ fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
     }
     let output = args.output.as_deref();
     output::write(&report, output::default_format(args.format, output), output)?;
+    write_bundle(&report, args)?;
     // Rendering a saved report is no gate: exit 1 only when --fail-on asks for it.
     let fail_on = args.fail_on.and_then(FailOn::severity);
     Ok(u8::from(fail_on.is_some_and(|f| report.fails(f))))
+}
+
+/// `--bundle DIR [--sign KEY]`: the evidence bundle of the report, when asked for.
+fn write_bundle(report: &Report, args: &ReportArgs) -> Result<(), InputError> {
+    match &args.bundle {
+        Some(dir) => crate::cli::bundle::write_bundle(report, dir, args.sign.as_deref()),
+        None => Ok(()),
+    }
 }
 
 /// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without

@@ -17,9 +17,17 @@ fn s(p: &Path) -> &str {
 /// One audit of the demo lab as JSON with `--fail-on none` (exit 0 although the lab has
 /// critical findings), saved to `dir/report.json`; the config and the report's JSON.
 async fn audit_demo(dir: &Path) -> (tlsaudit_lab::Lab, std::path::PathBuf, Value) {
+    audit_demo_with(dir, &[]).await
+}
+
+/// [`audit_demo`] with more arguments.
+async fn audit_demo_with(
+    dir: &Path,
+    extra: &[&str],
+) -> (tlsaudit_lab::Lab, std::path::PathBuf, Value) {
     let (lab, config) = tlsaudit::demo::start().await.unwrap();
     let saved = dir.join("report.json");
-    let args: Vec<String> = [
+    let mut args: Vec<String> = [
         "report",
         "--config",
         s(&config),
@@ -32,6 +40,7 @@ async fn audit_demo(dir: &Path) -> (tlsaudit_lab::Lab, std::path::PathBuf, Value
     ]
     .map(String::from)
     .to_vec();
+    args.extend(extra.iter().map(|a| (*a).to_string()));
     let (code, _, err) = tokio::task::spawn_blocking(move || {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         cli(&a)
@@ -303,4 +312,113 @@ async fn the_printed_report_proves_every_cell() {
     assert!(enforced > 5, "the demo has refusals: {enforced}");
     assert!(flat.contains("gRPC status 16"), "{flat}");
     assert!(flat.contains("Inventory"), "the inventory is printed too");
+}
+
+/// `keygen`, `report --bundle DIR --sign KEY`, `verify DIR`: the bundle verifies; a file
+/// changed, added or removed, and a manifest edited to match, each fail naming what changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_bundle_verifies_and_a_tampered_one_names_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing.key");
+    let (code, out, err) = cli(&["keygen", "--out", s(&key)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("key fingerprint"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (code, _, err) = cli(&["keygen", "--out", s(&key)]);
+    assert_eq!(code, 2, "never replaces a key: {err}");
+    let bundle = dir.path().join("bundle");
+    let (_lab, config, _) =
+        audit_demo_with(dir.path(), &["--bundle", s(&bundle), "--sign", s(&key)]).await;
+    let mut names: Vec<String> = std::fs::read_dir(&bundle)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SHA256SUMS",
+            "SHA256SUMS.sig",
+            "ca.pem",
+            "report.html",
+            "report.json",
+            "served-certificates.txt",
+            "signer.pub",
+            "tlsaudit.toml",
+        ]
+    );
+    for n in &names {
+        let text = std::fs::read_to_string(bundle.join(n)).unwrap();
+        assert!(!text.contains("PRIVATE KEY"), "{n} holds key material");
+    }
+    assert_eq!(
+        std::fs::read(bundle.join("tlsaudit.toml")).unwrap(),
+        std::fs::read(&config).unwrap()
+    );
+    let verify = || cli(&["verify", s(&bundle)]);
+    let (code, out, err) = verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("ok: 5 files match SHA256SUMS; the signature verifies"),
+        "{out}"
+    );
+    let pubkey = format!("{}.pub", key.display());
+    let (code, out, _) = cli(&["verify", s(&bundle), "--key", &pubkey]);
+    assert_eq!(code, 0, "{out}");
+
+    // One file changed: named, with both hashes.
+    let html = bundle.join("report.html");
+    let original = std::fs::read(&html).unwrap();
+    let mut tampered = original.clone();
+    tampered.extend_from_slice(b"<!-- edited -->");
+    std::fs::write(&html, &tampered).unwrap();
+    let (code, out, _) = verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("changed: report.html (sha256 "), "{out}");
+    assert_eq!(out.lines().count(), 2, "only that file: {out}");
+    // The manifest edited to match: the signature no longer verifies.
+    let sums = std::fs::read_to_string(bundle.join("SHA256SUMS")).unwrap();
+    let old = tlsaudit_engine::pki::summary::sha256_hex(&original);
+    let new = tlsaudit_engine::pki::summary::sha256_hex(&tampered);
+    std::fs::write(bundle.join("SHA256SUMS"), sums.replace(&old, &new)).unwrap();
+    let (code, out, _) = verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("signature: SHA256SUMS.sig does not verify"),
+        "{out}"
+    );
+    assert!(!out.contains("changed: report.html"), "{out}");
+    // Put back; then a file removed and one added.
+    std::fs::write(bundle.join("SHA256SUMS"), &sums).unwrap();
+    std::fs::write(&html, &original).unwrap();
+    std::fs::remove_file(bundle.join("ca.pem")).unwrap();
+    std::fs::write(bundle.join("extra.txt"), "x").unwrap();
+    let (code, out, _) = verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("missing: ca.pem") && out.contains("added: extra.txt"),
+        "{out}"
+    );
+    // Someone else's key does not verify it.
+    let other = dir.path().join("other.key");
+    assert_eq!(cli(&["keygen", "--out", s(&other)]).0, 0);
+    let other_pub = format!("{}.pub", other.display());
+    let (code, out, _) = cli(&["verify", s(&bundle), "--key", &other_pub]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("signature:"), "{out}");
+    // A bundle into a folder that is not empty is refused before anything is written.
+    let (code, _, err) = cli(&[
+        "report",
+        "--from",
+        s(&dir.path().join("report.json")),
+        "--bundle",
+        s(&bundle),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not empty"), "{err}");
 }
