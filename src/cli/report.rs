@@ -202,7 +202,7 @@ fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
 /// `--bundle DIR [--sign KEY]`: the evidence bundle of the report, when asked for.
 fn write_bundle(report: &Report, args: &ReportArgs) -> Result<(), InputError> {
     match &args.bundle {
-        Some(dir) => crate::cli::bundle::write_bundle(report, dir, args.sign.as_deref()),
+        Some(dir) => tlsaudit_report::bundle::write(report, dir, args.sign.as_deref()),
         None => Ok(()),
     }
 }

@@ -31,6 +31,7 @@ use std::io::Write;
 
 mod appendix;
 mod build;
+pub mod bundle;
 pub mod diagnose;
 pub mod diff;
 pub mod explain;
