@@ -103,7 +103,19 @@ fn inventory_name(report: &Report) -> String {
         .and_then(|p| Path::new(p).file_name())
         .map_or_else(
             || "inventory.toml".to_string(),
-            |n| n.to_string_lossy().into_owned(),
+            |n| {
+                // A plain name the manifest can carry on one line.
+                n.to_string_lossy()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect()
+            },
         );
     let reserved = [
         "report.json",
