@@ -17,34 +17,41 @@ impl Report {
     pub fn set_reproduce(&mut self, plan: &Plan) {
         let n = plan.inventory.endpoints.len();
         for (i, id) in plan.identities.iter().enumerate() {
-            let files = files(plan, id.kind, &id.name);
+            let caller = caller(plan, id.kind, &id.name);
             for (e, ep) in plan.inventory.endpoints.iter().enumerate() {
                 if let Some(cell) = self.cells.get_mut(i * n + e) {
-                    cell.reproduce = files.as_ref().map(|f| command(plan, ep, f.as_ref()));
+                    cell.reproduce = caller.as_ref().map(|c| command(plan, ep, c));
                 }
             }
         }
     }
 }
 
-/// The certificate and key an identity is re-run with: none for the anonymous caller, the
-/// inventory's files for a configured one; `None` when there are none to name (minted).
-#[allow(clippy::option_option)]
-fn files(plan: &Plan, kind: IdentityKind, name: &str) -> Option<Option<(String, String)>> {
+/// How an identity is re-run.
+enum Caller {
+    /// No certificate.
+    Anonymous,
+    /// The inventory's certificate and key files (paths).
+    Files(String, String),
+}
+
+/// How an identity is re-run: with no certificate (anonymous), or the inventory's files (a
+/// configured one); `None` when there are no files to name (minted at run time).
+fn caller(plan: &Plan, kind: IdentityKind, name: &str) -> Option<Caller> {
     match kind {
-        IdentityKind::Anonymous => Some(None),
+        IdentityKind::Anonymous => Some(Caller::Anonymous),
         IdentityKind::Configured => plan
             .inventory
             .identities
             .iter()
             .find(|e| e.name == name)
-            .map(|e| Some((e.cert.display().to_string(), e.key.display().to_string()))),
+            .map(|e| Caller::Files(e.cert.display().to_string(), e.key.display().to_string())),
         _ => None,
     }
 }
 
 /// `tlsaudit probe` of one cell, shell-quoted.
-fn command(plan: &Plan, ep: &Endpoint, files: Option<&(String, String)>) -> String {
+fn command(plan: &Plan, ep: &Endpoint, caller: &Caller) -> String {
     let ca = plan
         .trust
         .path
@@ -59,7 +66,7 @@ fn command(plan: &Plan, ep: &Endpoint, files: Option<&(String, String)>) -> Stri
         "--ca".to_string(),
         shell_quote(&ca),
     ];
-    if let Some((cert, key)) = files {
+    if let Caller::Files(cert, key) = caller {
         words.extend(["--cert".to_string(), shell_quote(cert)]);
         words.extend(["--key".to_string(), shell_quote(key)]);
     }
