@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+use super::bundle::{KeygenArgs, VerifyArgs};
 use super::completions::CompletionsArgs;
 use super::demo::DemoArgs;
 use super::diagnose::DiagnoseArgs;
@@ -82,6 +83,12 @@ pub enum Command {
     /// into one report: each cell's verdict per vantage point, the worst shown, and a
     /// VANTAGE_DISAGREE finding where they differ.
     Merge(MergeArgs),
+    /// Write a new Ed25519 key for `report --bundle DIR --sign KEY`: FILE (secret, 0600) and
+    /// FILE.pub.
+    Keygen(KeygenArgs),
+    /// Check an evidence bundle (`report --bundle DIR`): every file against SHA256SUMS, and its
+    /// signature; name what changed.
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this help.

@@ -12,6 +12,7 @@
 //! crate's doc for the rule, which a test holds).
 
 mod args;
+mod bundle;
 mod completions;
 mod demo;
 mod diagnose;
@@ -118,6 +119,8 @@ async fn run(command: Option<Command>) -> Result<u8, InputError> {
         Some(Command::Mint(args)) => mint::run(&args),
         Some(Command::Serve(args)) => serve::run(args).await,
         Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::Keygen(args)) => bundle::run_keygen(&args),
+        Some(Command::Verify(args)) => bundle::run_verify(&args),
         Some(Command::Completions(args)) => Ok(completions::run(&args, Cli::command())),
         Some(Command::Man) => man::run(Cli::command()),
         None => run_default().await,

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 use tlsaudit_engine::audit::{Auditor, Plan, Severity, Snapshot};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::inventory::Inventory;
-use tlsaudit_report::Report;
+use tlsaudit_report::{Provenance, Report};
 
 use crate::cli::input::{self, AuditFlags, TidbInputFlags};
 use crate::cli::output::{self, exit_for, ReportFormat};
@@ -26,9 +26,10 @@ pub struct ReportArgs {
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ReportFormat>,
-    /// Exit 1 when a finding reaches this severity.
-    #[arg(long, value_enum, default_value = "critical")]
-    pub fail_on: Severity,
+    /// Exit 1 when a finding reaches this severity; `none` never fails (default: critical for
+    /// an audit, none when rendering a saved report with --from).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub fail_on: Option<FailOn>,
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -40,6 +41,13 @@ pub struct ReportArgs {
     /// or JSON, as --format says (default: a table on a terminal, JSON when piped).
     #[arg(long, conflicts_with = "baseline")]
     pub dry_run: bool,
+    /// Also write an evidence bundle into DIR (new or empty): report.json, report.html, the
+    /// inventory, the CA, the served certificates' fingerprints and SHA256SUMS.
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub bundle: Option<PathBuf>,
+    /// Sign the bundle's SHA256SUMS with this Ed25519 key (`tlsaudit keygen`).
+    #[arg(long, value_name = "KEY", requires = "bundle")]
+    pub sign: Option<PathBuf>,
     /// No progress on stderr (shown only when stderr is a terminal).
     #[arg(short, long)]
     pub quiet: bool,
@@ -58,14 +66,38 @@ impl ReportArgs {
         ReportArgs {
             config: Some(config),
             format: None,
-            fail_on: Severity::Critical,
+            fail_on: None,
             output: None,
             baseline: None,
             dry_run: false,
+            bundle: None,
+            sign: None,
             quiet: false,
             audit: AuditFlags::default(),
             tidb: TidbInputFlags::default(),
             saved: SavedFlags::default(),
+        }
+    }
+}
+
+/// `--fail-on` of `report`: a severity, or `none` (exit 0 whatever the findings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Critical,
+    // Never exit 1 for findings (no doc: the help lists the values on one line).
+    None,
+}
+
+impl FailOn {
+    /// The severity that fails, or none.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::None => None,
         }
     }
 }
@@ -92,13 +124,18 @@ pub struct SavedFlags {
 /// `--baseline` marked; the exit code follows `--fail-on`.
 fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result<u8, InputError> {
     let output = args.output.as_deref();
-    let mut report = Report::build(&auditor.plan(), snap);
+    let plan = auditor.plan();
+    let mut report = Report::build(&plan, snap);
     report.vantage.clone_from(&args.saved.vantage);
+    report.provenance = Some(Provenance::collect(&plan, std::env::args()));
+    report.set_reproduce(&plan);
     if let Some(path) = &args.baseline {
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }
     output::write(&report, output::default_format(args.format, output), output)?;
-    Ok(exit_for(snap, args.fail_on))
+    write_bundle(&report, args)?;
+    let fail_on = args.fail_on.unwrap_or(FailOn::Critical).severity();
+    Ok(fail_on.map_or(0, |f| exit_for(snap, f)))
 }
 
 /// `tlsaudit report`.
@@ -156,7 +193,18 @@ fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
     }
     let output = args.output.as_deref();
     output::write(&report, output::default_format(args.format, output), output)?;
-    Ok(u8::from(report.fails(args.fail_on)))
+    write_bundle(&report, args)?;
+    // Rendering a saved report is no gate: exit 1 only when --fail-on asks for it.
+    let fail_on = args.fail_on.and_then(FailOn::severity);
+    Ok(u8::from(fail_on.is_some_and(|f| report.fails(f))))
+}
+
+/// `--bundle DIR [--sign KEY]`: the evidence bundle of the report, when asked for.
+fn write_bundle(report: &Report, args: &ReportArgs) -> Result<(), InputError> {
+    match &args.bundle {
+        Some(dir) => tlsaudit_report::bundle::write(report, dir, args.sign.as_deref()),
+        None => Ok(()),
+    }
 }
 
 /// `report --dry-run`: the plan as JSON (`--format json`, or stdout not a terminal without

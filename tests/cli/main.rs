@@ -8,6 +8,7 @@ mod cli_conventions;
 mod cli_help;
 mod cli_input;
 mod dry_run;
+mod evidence;
 mod explain;
 mod fix_layer;
 mod hostile_names;

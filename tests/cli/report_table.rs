@@ -202,3 +202,37 @@ async fn ten_identities_and_tiup_names_fit_80_and_100_columns() {
     }
     lab.stop().await;
 }
+
+/// At 160 columns identity names are whole (`pd-control`, not `pd-contr~`): names are cut only
+/// when the width has no room for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_names_are_whole_when_the_terminal_has_room() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("[identities.tidb]").unwrap();
+    let block: String = text[start..]
+        .lines()
+        .skip(1)
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let with = format!(
+        "{text}\n[identities.\"pd-control\"]\n{block}\n[identities.\"expired-visitor\"]\n{block}\n"
+    );
+    let path = config.with_file_name("long-ids.toml");
+    std::fs::write(&path, with).unwrap();
+    let wide = table_at(&path, "160");
+    let header = matrix(&wide)[0];
+    assert!(header.contains(" pd-control "), "{header}\n{wide}");
+    assert!(header.contains(" expired-visitor"), "{header}\n{wide}");
+    assert!(!wide.contains("pd-contr~"), "{wide}");
+    for l in wide.lines().take_while(|l| !l.starts_with("findings")) {
+        assert!(l.chars().count() <= 160, "over 160 columns: {l:?}");
+    }
+    // Narrow, they are cut and keyed as before.
+    let narrow = table_at(&path, "80");
+    assert!(
+        key(&narrow).values().any(|f| f == "pd-control (identity)"),
+        "{narrow}"
+    );
+}

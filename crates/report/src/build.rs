@@ -31,6 +31,7 @@ impl Report {
             findings: snap.findings.iter().map(Finding::from).collect(),
             not_checked: plan.not_checked.clone(),
             baseline: None,
+            provenance: None,
         };
         report.summary = Summary::of(&report);
         report
@@ -127,6 +128,7 @@ fn cells(plan: &Plan, snap: &Snapshot) -> Vec<Cell> {
                 record: c.record.clone(),
                 baseline: None,
                 by_vantage: None,
+                reproduce: None,
             });
         }
     }

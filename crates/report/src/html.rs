@@ -14,7 +14,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use tlsaudit_engine::audit::{Severity, Verdict};
 use tlsaudit_engine::probe::ProbeRecord;
 
-use crate::model::{Cell, Endpoint, Finding, Identity, Report};
+use crate::model::{Cell, Endpoint, Finding, Identity, Provenance, Report};
 use crate::named::Named;
 use crate::shared::{
     cell_anchor, component_title, endpoint_anchor, inert, verdict_meaning, Doc, Group, Kind,
@@ -68,9 +68,15 @@ table{border-collapse:collapse}
 .detail h4{margin:.7rem 0 .2rem;font-size:.95rem}
 .detail ol{margin:.2rem 0;padding-left:1.4rem}
 .hint{color:var(--muted)}
+pre.inventory{border:1px solid var(--line);border-radius:.4rem;padding:.5rem .8rem;overflow-x:auto;white-space:pre-wrap}
 footer{margin-top:2rem;color:var(--muted);font-size:.85em}
 @media (max-width:40rem){body{padding:.5rem;font-size:14px}dl.meta,.finding dl,.detail dl{grid-template-columns:1fr}dl.meta dt,.finding dt,.detail dt{margin-top:.3rem}}
+ul.evidence{list-style:none;margin:.2rem 0 .6rem;padding:0;font-size:.9em}ul.evidence li{margin:.1rem 0}
+ul.evidence .key{white-space:nowrap;font-weight:600}ul.evidence .when{color:var(--muted);white-space:nowrap}
+.evidence-endpoint h3{font-size:.95rem;margin:.8rem 0 .2rem}
+@page{margin:12mm}
 @media print{body{max-width:none;font-size:10pt;padding:0}#filters,.back,.hint{display:none!important}
+#evidence{break-before:page}.evidence-endpoint h3{break-after:avoid}ul.evidence li{break-inside:avoid}pre.inventory{white-space:pre-wrap;overflow:visible}
 .scroll{overflow:visible;border:none}.matrix thead th,.matrix th.ep{position:static}
 .detail.failing{display:block;break-inside:avoid}.finding{break-inside:avoid}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:inherit;text-decoration:none}}
@@ -111,7 +117,7 @@ fn t(s: &str) -> Cow<'_, str> {
     inert(s)
 }
 
-fn class(v: Option<Verdict>) -> &'static str {
+pub(crate) fn class(v: Option<Verdict>) -> &'static str {
     match v {
         Some(Verdict::Secure) => "v-secure",
         Some(Verdict::Enforced) => "v-enforced",
@@ -126,11 +132,11 @@ fn class(v: Option<Verdict>) -> &'static str {
     }
 }
 
-fn symbol(v: Option<Verdict>) -> char {
+pub(crate) fn symbol(v: Option<Verdict>) -> char {
     v.map_or('.', Verdict::symbol)
 }
 
-fn verdict_name(v: Option<Verdict>) -> &'static str {
+pub(crate) fn verdict_name(v: Option<Verdict>) -> &'static str {
     v.map_or("not probed", Verdict::as_str)
 }
 
@@ -224,6 +230,10 @@ pub fn render(doc: &Doc<'_>) -> String {
                     @if doc.kind == Kind::Audit {
                         (details(doc))
                     }
+                    @if doc.kind == Kind::Audit {
+                        (crate::appendix::section(doc))
+                    }
+                    (inventory_section(r))
                 }
                 footer {
                     "Written by " (r.tool.name) " " (r.tool.version) ". "
@@ -265,6 +275,9 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
                 dt { (input.label) } dd.mono { (t(&input.value)) }
             }
             dt { "tool" } dd { (r.tool.name) " " (r.tool.version) }
+            @if let Some(p) = &r.provenance {
+                (provenance_facts(p))
+            }
             @if doc.kind == Kind::Audit {
                 dt { "matrix" }
                 dd {
@@ -286,6 +299,41 @@ fn header(doc: &Doc<'_>, title: &str) -> Markup {
         ul.counts aria-label="findings" {
             @for s in SEVERITIES {
                 li.(sev_class(Some(s))) { span.sev { (s.as_str().to_uppercase()) } " " strong { (doc.count(s)) } }
+            }
+        }
+    }
+}
+
+/// The provenance in the header: build, command line, host, inventory hash, CA fingerprints.
+fn provenance_facts(p: &Provenance) -> Markup {
+    html! {
+        @if let Some(b) = &p.build {
+            dt { "build" } dd.mono { (t(b)) }
+        }
+        @if !p.command_line.is_empty() {
+            dt { "command" } dd.mono { (t(&p.command_text())) }
+        }
+        @if let Some(h) = &p.host {
+            dt { "probing host" } dd.mono { (t(h)) }
+        }
+        @if let Some(h) = &p.inventory_sha256 {
+            dt { "inventory sha256" } dd.mono { (h) }
+        }
+        @for ca in &p.ca_certificates {
+            dt { "CA sha256" }
+            dd.mono { (ca.sha256) " " span.hint { (t(&ca.subject)) ", until " (t(&ca.not_after)) } }
+        }
+    }
+}
+
+/// The inventory as the audit read it (key paths, never keys), when the report carries it.
+fn inventory_section(r: &Report) -> Markup {
+    html! {
+        @if let Some(text) = r.provenance.as_ref().and_then(|p| p.inventory_text.as_ref()) {
+            section #inventory {
+                h2 { "Inventory" }
+                p.hint { "The inventory this audit was made from, as read (its SHA-256 is in the header)." }
+                pre.inventory { (t(text)) }
             }
         }
     }
@@ -555,6 +603,9 @@ fn detail(doc: &Doc<'_>, i: usize, e: usize) -> Markup {
                 dt { "expected" } dd { (expected) ": " (t(&c.expected.reason)) }
                 (observed(c))
                 (link(&r.endpoints[e], &r.identities[i]))
+                @if let Some(cmd) = &c.reproduce {
+                    dt { "reproduce" } dd { code.reproduce { (t(cmd)) } }
+                }
             }
             @if let Some(rec) = &c.record {
                 (record(rec))

@@ -29,7 +29,9 @@
 
 use std::io::Write;
 
+mod appendix;
 mod build;
+pub mod bundle;
 pub mod diagnose;
 pub mod diff;
 pub mod explain;
@@ -40,7 +42,9 @@ pub mod merge;
 pub mod model;
 pub mod named;
 pub mod plan;
+pub mod provenance;
 mod read;
+mod reproduce;
 pub mod sanitize;
 pub mod sarif;
 pub mod shared;
@@ -48,8 +52,8 @@ pub mod table;
 pub mod text;
 
 pub use model::{
-    BaselineMark, Cell, Cluster, Endpoint, Finding, Identity, NotTried, Report, Summary, Tool,
-    VantageCell, SCHEMA,
+    BaselineMark, CaCertificate, Cell, Cluster, Endpoint, Finding, Identity, NotTried, Provenance,
+    Report, Summary, Tool, VantageCell, SCHEMA,
 };
 pub use named::Named;
 pub use shared::Doc;

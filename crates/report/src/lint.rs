@@ -77,6 +77,7 @@ impl Doc<'static> {
             findings: findings.iter().map(model::Finding::from).collect(),
             not_checked: Vec::new(),
             baseline: None,
+            provenance: None,
         };
         report.summary = Summary::of(&report);
         Doc {

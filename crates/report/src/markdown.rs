@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use tlsaudit_engine::audit::{Severity, Verdict};
 
-use crate::model::Finding;
+use crate::model::{Finding, Provenance, Report};
 use crate::shared::{inert, Doc, Group, Kind, SEVERITIES};
 
 /// GitHub's limit for a comment body (and a step summary's per-step budget is larger).
@@ -160,6 +160,9 @@ pub fn render(doc: &Doc<'_>) -> String {
     }
     facts.push(format!("{} {}", r.tool.name, r.tool.version));
     let _ = writeln!(out, "{}\n", facts.join(" · "));
+    if let Some(p) = &r.provenance {
+        out.push_str(&provenance(r, p));
+    }
 
     if doc.kind == Kind::Audit {
         let counts: Vec<String> = Verdict::ALL
@@ -200,6 +203,45 @@ pub fn render(doc: &Doc<'_>) -> String {
         );
     }
     out
+}
+
+/// The provenance as a short list: when, build, command line, host and vantage, the
+/// inventory's hash and the CA fingerprints.
+fn provenance(r: &Report, p: &Provenance) -> String {
+    let mut lines = Vec::new();
+    if let (Some(s), Some(f)) = (&r.started_at, &r.finished_at) {
+        lines.push(format!("- **When:** {} .. {}", text(s), text(f)));
+    }
+    if let Some(b) = &p.build {
+        lines.push(format!("- **Build:** {}", text(b)));
+    }
+    if !p.command_line.is_empty() {
+        lines.push(format!("- **Command:** {}", code(&p.command_text())));
+    }
+    let mut from = p.host.iter().map(|h| text(h)).collect::<Vec<_>>();
+    from.extend(r.vantage.iter().map(|v| format!("vantage {}", text(v))));
+    if !from.is_empty() {
+        lines.push(format!("- **Probed from:** {}", from.join(", ")));
+    }
+    if let Some(h) = &p.inventory_sha256 {
+        let name = r.cluster.inventory.as_deref().unwrap_or("inventory");
+        lines.push(format!(
+            "- **Inventory:** {} sha256 {}",
+            code(name),
+            code(h)
+        ));
+    }
+    for ca in &p.ca_certificates {
+        lines.push(format!(
+            "- **CA:** {} sha256 {}",
+            text(&ca.subject),
+            code(&ca.sha256)
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("{}\n\n", lines.join("\n"))
 }
 
 fn header_row(doc: &Doc<'_>, first: &str) -> String {

@@ -440,6 +440,7 @@ fn empty() -> Report {
         findings: Vec::new(),
         not_checked: Vec::new(),
         baseline: None,
+        provenance: None,
     };
     r.summary = Summary::of(&r);
     r

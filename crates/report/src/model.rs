@@ -63,6 +63,56 @@ pub struct Report {
     /// With `report --baseline`: everything that changed since the baseline report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Diff>,
+    /// How, where and from what the report was made (`tlsaudit report`); absent in reports
+    /// written before it, which read back byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// What an auditor needs to trust a report later: the build that wrote it, the command line
+/// (secrets removed), the probing host, the inventory (its SHA-256 and its text: key paths,
+/// never key material) and the CA certificates callers trusted. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The build: version, target and profile (`0.1.0 x86_64-linux release`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// The command line, each argument as given, secrets replaced by `<redacted>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_line: Vec<String>,
+    /// The host the probes left from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// SHA-256 of the inventory (or TiUP topology) file, lowercase hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sha256: Option<String>,
+    /// The inventory's text as read (left out when it holds a private key, or is too large).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_text: Option<String>,
+    /// The CA certificates callers trusted, in the CA file's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certificates: Vec<CaCertificate>,
+}
+
+/// One trusted CA certificate, by fingerprint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaCertificate {
+    pub subject: String,
+    /// SHA-256 over the DER, lowercase hex.
+    pub sha256: String,
+    #[serde(default)]
+    pub not_after: String,
+}
+
+impl Provenance {
+    /// The command line as a shell would read it back (`'` quoting where needed).
+    pub fn command_text(&self) -> String {
+        self.command_line
+            .iter()
+            .map(|a| tlsaudit_engine::tiup::shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// The program that wrote the report.
@@ -230,6 +280,10 @@ pub struct Cell {
     /// A merged report: what each vantage point that probed this cell saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_vantage: Option<BTreeMap<String, VantageCell>>,
+    /// The one-line `tlsaudit probe` command that re-runs this cell (`tlsaudit report`; absent
+    /// for an identity minted at run time, and in reports written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 /// What a cell that does not say what was expected reads as.
@@ -263,6 +317,7 @@ impl Cell {
             record: None,
             baseline: None,
             by_vantage: None,
+            reproduce: None,
         }
     }
 

@@ -343,8 +343,29 @@ pub fn log(doc: &Doc<'_>) -> Sarif {
         .build()
 }
 
-/// The run's start and end, as the report has them.
+/// The run's start and end, as the report has them, and its provenance: the command line
+/// (secrets removed) and its arguments, the host as `machine`, the rest (build, inventory
+/// hash, CA fingerprints, vantage) as the invocation's properties.
 fn invocation(r: &crate::model::Report) -> Invocation {
+    let mut inv = times(r);
+    if let Some(p) = &r.provenance {
+        if !p.command_line.is_empty() {
+            inv.command_line = Some(p.command_text());
+            inv.arguments = Some(p.command_line.iter().skip(1).cloned().collect());
+        }
+        inv.machine.clone_from(&p.host);
+        let mut props = BTreeMap::new();
+        props.insert("provenance".to_string(), json!(p));
+        if let Some(v) = &r.vantage {
+            props.insert("vantage".to_string(), json!(v));
+        }
+        inv.properties = Some(PropertyBag::builder().additional_properties(props).build());
+    }
+    inv
+}
+
+/// An invocation with the run's start and end, as the report has them.
+fn times(r: &crate::model::Report) -> Invocation {
     let b = Invocation::builder().execution_successful(true);
     match (&r.started_at, &r.finished_at) {
         (Some(s), Some(f)) => b

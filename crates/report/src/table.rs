@@ -322,8 +322,9 @@ fn label(id: &Identity) -> String {
 }
 
 impl Columns {
-    /// The widest layout that fits `width`: endpoint names shrink to 16, identity labels to 6,
-    /// then both further, and the ADDRESS column goes last.
+    /// The widest layout that fits `width`: identity labels whole (at most 32), then cut to 16,
+    /// 12 and 9; endpoint names shrink to 16, identity labels to 6, then both further, and the
+    /// ADDRESS column goes last.
     fn fit(r: &Report, width: usize) -> Columns {
         // An identity minted from the CA key is marked `tidb*` (the key below says so).
         let id_labels: Vec<String> = r.identities.iter().map(label).collect();
@@ -350,7 +351,18 @@ impl Columns {
             .unwrap_or(8)
             .clamp(8, 40);
         let id_w = |cap: usize| -> usize { id_names.iter().map(|n| len(n).min(cap) + 1).sum() };
+        // Identity labels are whole when the width has room (`pd-control` at 160 columns),
+        // then cut to 16, 12, and the steps below.
+        let id_nat = id_names
+            .iter()
+            .map(|n| len(n))
+            .max()
+            .unwrap_or(9)
+            .clamp(9, 32);
         let steps = [
+            (name_nat, id_nat),
+            (name_nat, id_nat.min(16)),
+            (name_nat, id_nat.min(12)),
             (name_nat, 9),
             (name_nat.min(22), 9),
             (name_nat.min(16), 9),

@@ -33,18 +33,27 @@ fn geometry(app: &App, inner: Rect) -> Geometry {
         .unwrap_or(8)
         .clamp(10, 30)
         + 3;
-    let cell_w = cols
+    let natural = cols
         .iter()
         .filter_map(|&i| app.catalog.identities.get(i))
         .map(|i| width(&i.label()) + 1)
         .max()
         .unwrap_or(4)
-        .clamp(4, 11);
+        .clamp(4, 33);
+    let avail = inner.width.saturating_sub(name_w);
+    // Identity names whole when every column fits at their width (`expired-visitor`, not
+    // `expired-vi`); else cut to 10 and the columns scroll.
+    let n = u32::try_from(cols.len()).unwrap_or(u32::MAX);
+    let cell_w = if n.saturating_mul(u32::from(natural)) <= u32::from(avail) {
+        natural
+    } else {
+        natural.min(11)
+    };
     Geometry {
         name_w,
         cell_w,
         cols,
-        avail: inner.width.saturating_sub(name_w),
+        avail,
     }
 }
 
@@ -304,5 +313,28 @@ fn cell(
     let mx = if selected { mid + 2 } else { mid + 1 };
     if let (Some(m), true) = (mark, mx < w) {
         buf.set_string(x + mx, y, m.to_string(), style.add_modifier(Modifier::BOLD));
+    }
+}
+
+#[cfg(test)]
+mod wide_names {
+    use super::super::testkit::{big, frame};
+    use crate::tui::app::Layout;
+
+    /// Identity names use the width the terminal has before they are cut: whole at 160
+    /// columns in both layouts, cut at 80.
+    #[test]
+    fn identity_names_are_whole_when_the_terminal_has_room() {
+        let mut app = big(8, 3);
+        app.catalog.identities[1].name = "expired-visitor".into();
+        app.catalog.identities[2].name = "a-caller-named-at-length-24".into();
+        app.layout = Layout::Transposed;
+        let wide = frame(&mut app, 160, 30);
+        assert!(wide.contains("expired-visitor"), "{wide}");
+        let narrow = frame(&mut app, 80, 30);
+        assert!(!narrow.contains("expired-visitor"), "{narrow}");
+        app.layout = Layout::ByIdentity;
+        let wide = frame(&mut app, 160, 30);
+        assert!(wide.contains("a-caller-named-at-length-24"), "{wide}");
     }
 }

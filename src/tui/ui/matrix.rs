@@ -286,7 +286,8 @@ impl MatrixLayout {
             .map(|i| width(&i.label()))
             .max()
             .unwrap_or(4)
-            .clamp(4, 16)
+            // Whole names up to 32 where the terminal is wide, else cut at 16.
+            .clamp(4, if inner.width >= 120 { 32 } else { 16 })
             + 1;
         let avail = inner.width.saturating_sub(name_w);
         let seps: Vec<bool> = grid
