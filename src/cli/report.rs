@@ -133,7 +133,7 @@ fn write_report(auditor: &Auditor, snap: &Snapshot, args: &ReportArgs) -> Result
         report.set_baseline(&Report::load(path)?, &path.display().to_string());
     }
     output::write(&report, output::default_format(args.format, output), output)?;
-    write_bundle(&report, args)?;
+    write_bundle(&report, args, Some(plan.chains()))?;
     let fail_on = args.fail_on.unwrap_or(FailOn::Critical).severity();
     Ok(fail_on.map_or(0, |f| exit_for(snap, f)))
 }
@@ -193,16 +193,21 @@ fn run_from(path: &Path, args: &ReportArgs) -> Result<u8, InputError> {
     }
     let output = args.output.as_deref();
     output::write(&report, output::default_format(args.format, output), output)?;
-    write_bundle(&report, args)?;
+    write_bundle(&report, args, None)?;
     // Rendering a saved report is no gate: exit 1 only when --fail-on asks for it.
     let fail_on = args.fail_on.and_then(FailOn::severity);
     Ok(u8::from(fail_on.is_some_and(|f| report.fails(f))))
 }
 
-/// `--bundle DIR [--sign KEY]`: the evidence bundle of the report, when asked for.
-fn write_bundle(report: &Report, args: &ReportArgs) -> Result<(), InputError> {
+/// `--bundle DIR [--sign KEY]`: the evidence bundle of the report, when asked for; with the
+/// audit's chains (a live round), the served certificates as PEM too.
+fn write_bundle(
+    report: &Report,
+    args: &ReportArgs,
+    chains: Option<&tlsaudit_engine::pki::ChainCache>,
+) -> Result<(), InputError> {
     match &args.bundle {
-        Some(dir) => tlsaudit_report::bundle::write(report, dir, args.sign.as_deref()),
+        Some(dir) => tlsaudit_report::bundle::write(report, dir, args.sign.as_deref(), chains),
         None => Ok(()),
     }
 }

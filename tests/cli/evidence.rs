@@ -314,6 +314,27 @@ async fn the_printed_report_proves_every_cell() {
     assert!(flat.contains("Inventory"), "the inventory is printed too");
 }
 
+/// The served certificates themselves: each one the fingerprint list names, as PEM.
+fn served_pem_matches_the_list(bundle: &Path) {
+    let path = bundle.join("served-certificates.pem");
+    let pem = std::fs::read_to_string(&path).unwrap();
+    let listed = std::fs::read_to_string(bundle.join("served-certificates.txt")).unwrap();
+    let certs = tlsaudit_engine::pki::load::certs_from_pem(
+        &pem,
+        &path,
+        tlsaudit_engine::pki::CertRole::Leaf,
+    )
+    .unwrap();
+    assert!(!certs.is_empty());
+    for c in &certs {
+        let sha = tlsaudit_engine::pki::summary::sha256_hex(c.as_ref());
+        assert!(
+            listed.contains(&sha),
+            "{sha} is not in the fingerprint list"
+        );
+    }
+}
+
 /// `keygen`, `report --bundle DIR --sign KEY`, `verify DIR`: the bundle verifies; a file
 /// changed, added or removed, and a manifest edited to match, each fail naming what changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,11 +368,13 @@ async fn a_signed_bundle_verifies_and_a_tampered_one_names_the_change() {
             "ca.pem",
             "report.html",
             "report.json",
+            "served-certificates.pem",
             "served-certificates.txt",
             "signer.pub",
             "tlsaudit.toml",
         ]
     );
+    served_pem_matches_the_list(&bundle);
     for n in &names {
         let text = std::fs::read_to_string(bundle.join(n)).unwrap();
         assert!(!text.contains("PRIVATE KEY"), "{n} holds key material");
@@ -364,7 +387,7 @@ async fn a_signed_bundle_verifies_and_a_tampered_one_names_the_change() {
     let (code, out, err) = verify();
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.starts_with("ok: 5 files match SHA256SUMS; the signature verifies"),
+        out.starts_with("ok: 6 files match SHA256SUMS; the signature verifies"),
         "{out}"
     );
     let pubkey = format!("{}.pub", key.display());

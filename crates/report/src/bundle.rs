@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::pki::summary::sha256_hex;
+use tlsaudit_engine::pki::ChainCache;
 
 use crate::provenance::holds_key;
 use crate::{Format, Options, Report};
@@ -39,10 +40,19 @@ pub struct Verification {
 }
 
 /// Write the bundle of `report` into `dir` (created; it must not exist or be empty), signed
-/// with the key at `sign` if given.
-pub fn write(report: &Report, dir: &Path, sign: Option<&Path>) -> Result<(), InputError> {
+/// with the key at `sign` if given. `chains` (the audit's, for a live round) adds the served
+/// certificates themselves as PEM; a saved report has only their fingerprints.
+pub fn write(
+    report: &Report,
+    dir: &Path,
+    sign: Option<&Path>,
+    chains: Option<&ChainCache>,
+) -> Result<(), InputError> {
     let key = sign.map(load_secret).transpose()?;
-    let files = bundle_files(report)?;
+    let mut files = bundle_files(report)?;
+    if let Some(pem) = chains.and_then(|c| served_pem(report, c)) {
+        files.insert("served-certificates.pem".to_string(), pem.into_bytes());
+    }
     create_empty_dir(dir)?;
     let mut sums = String::new();
     for (name, bytes) in &files {
@@ -178,6 +188,33 @@ fn served(report: &Report) -> String {
         }
     }
     out
+}
+
+/// Every distinct certificate the endpoints served, as PEM, each after a comment line naming
+/// the endpoints that served it; `None` when the cache holds none of them.
+fn served_pem(report: &Report, chains: &ChainCache) -> Option<String> {
+    let mut by_cert: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (e, ep) in report.endpoints.iter().enumerate() {
+        let served = (0..report.identities.len())
+            .filter_map(|i| report.cell(i, e).record.as_deref())
+            .flat_map(|r| r.server_chain.iter().map(|c| c.sha256.clone()));
+        for sha in served {
+            let names = by_cert.entry(sha).or_default();
+            if !names.contains(&ep.name) {
+                names.push(ep.name.clone());
+            }
+        }
+    }
+    let mut out = String::new();
+    for (sha, endpoints) in &by_cert {
+        let Some(der) = chains.der(sha) else { continue };
+        out.push_str(&format!(
+            "# sha256 {sha}, served by {}\n",
+            endpoints.join(", ")
+        ));
+        out.push_str(&pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Create `dir`, or accept it empty.

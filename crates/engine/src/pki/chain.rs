@@ -38,6 +38,9 @@ pub struct ChainCache {
     /// The CA names servers send with their certificate request, by their DER: an endpoint
     /// sends the same list to every caller, so each list is decoded once.
     hints: Mutex<HashMap<Vec<Vec<u8>>, CaHints>>,
+    /// Each held chain's certificates as DER, by their SHA-256 (the summaries' `sha256`): for
+    /// the evidence bundle, which carries what the servers served.
+    ders: Mutex<HashMap<String, Arc<[u8]>>>,
 }
 
 /// The acceptable-CA names of a certificate request, decoded; shared like the chains.
@@ -85,7 +88,18 @@ impl ChainCache {
             .iter()
             .map(|c| summarize_or_placeholder(c.as_ref()).with_sans_capped())
             .collect();
+        let mut ders = lock(&self.ders);
+        for (summary, der) in parsed.iter().zip(chain) {
+            ders.entry(summary.sha256.clone())
+                .or_insert_with(|| Arc::from(der.as_ref()));
+        }
+        drop(ders);
         lock(&self.chains).entry(key).or_insert(parsed).clone()
+    }
+
+    /// The DER of a certificate of a held chain, by its SHA-256.
+    pub fn der(&self, sha256: &str) -> Option<Arc<[u8]>> {
+        lock(&self.ders).get(sha256).cloned()
     }
 
     /// Drop the chains only this cache still holds (no record refers to them); returns how
@@ -95,6 +109,11 @@ impl ChainCache {
         let mut map = lock(&self.chains);
         let before = map.len();
         map.retain(|_, chain| Arc::strong_count(chain) > 1);
+        let held: std::collections::HashSet<&str> = map
+            .values()
+            .flat_map(|c| c.iter().map(|s| s.sha256.as_str()))
+            .collect();
+        lock(&self.ders).retain(|sha, _| held.contains(sha.as_str()));
         before - map.len()
     }
 
@@ -128,6 +147,7 @@ mod tests {
         let first = cache.intern(&[a.clone(), b.clone()]);
         let second = cache.intern(&[a.clone(), b.clone()]);
         assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(cache.der(&first[0].sha256).as_deref(), Some(a.as_ref()));
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].common_name.as_deref(), Some("pd"));
         assert_eq!(first[0].sha256, crate::pki::summary::sha256_hex(&a));
@@ -169,9 +189,12 @@ mod tests {
         let (a, b) = (cert("pd"), cert("tikv"));
         let kept = cache.intern(std::slice::from_ref(&a));
         let dropped = cache.intern(std::slice::from_ref(&b));
+        let gone = dropped[0].sha256.clone();
         drop(dropped);
         assert_eq!(cache.evict_unreferenced(), 1);
         assert_eq!(cache.len(), 1);
+        assert!(cache.der(&gone).is_none(), "its DER goes with it");
+        assert!(cache.der(&kept[0].sha256).is_some());
         // The kept chain is still the shared one; the evicted one is parsed anew.
         assert!(Arc::ptr_eq(&kept, &cache.intern(std::slice::from_ref(&a))));
         drop(kept);
