@@ -54,29 +54,21 @@ fn wait(port: u16) {
 
 fn nginx(bin: &Path, dir: &Path, name: &str, protocols: &str, ciphers: &str) -> (Server, u16) {
     let root = dir.join(name);
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
     let port = free_port();
-    let (d, t) = (root.display(), dir.display());
     let ciphers = if ciphers.is_empty() {
         String::new()
     } else {
         format!("ssl_ciphers \"{ciphers}\";")
     };
-    let conf = format!(
-        "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\nevents {{ worker_connections 1024; }}\nhttp {{ access_log off; client_body_temp_path {d}/tmp/b; proxy_temp_path {d}/tmp/p; fastcgi_temp_path {d}/tmp/f; uwsgi_temp_path {d}/tmp/u; scgi_temp_path {d}/tmp/s;\n server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {t}/cert.pem; ssl_certificate_key {t}/key.pem; ssl_protocols {protocols}; {ciphers} }} }}\n"
+    let t = dir.display();
+    let server = format!(
+        "  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {t}/cert.pem; ssl_certificate_key {t}/key.pem; ssl_protocols {protocols}; {ciphers} }}\n"
     );
-    std::fs::write(root.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-p")
-        .arg(&root)
-        .arg("-e")
-        .arg(root.join("error.log"))
-        .arg("-c")
-        .arg(root.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = tlsaudit_testkit::nginx::spawn(
+        bin,
+        &root,
+        &tlsaudit_testkit::nginx::config(&root, &server, false),
+    );
     wait(port);
     (Server(child), port)
 }

@@ -16,9 +16,9 @@ use tlsaudit_testkit::pki::{self, Leaf};
 use tlsaudit_testkit::{bin, free_port, poll, require_tool};
 
 /// A third-party server, killed when dropped (also when a test fails).
-struct Server {
-    child: Child,
-    ports: Vec<u16>,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) ports: Vec<u16>,
 }
 
 impl Drop for Server {
@@ -29,7 +29,7 @@ impl Drop for Server {
 }
 
 /// Wait until every port accepts (or the process died).
-fn wait_ready(server: &mut Server) -> bool {
+pub(crate) fn wait_ready(server: &mut Server) -> bool {
     let ready = poll(Duration::from_secs(10), Duration::from_millis(20), || {
         if let Ok(Some(_)) = server.child.try_wait() {
             return Ok(false);
@@ -65,34 +65,17 @@ fn pki(dir: &Path) {
 /// optional port).
 fn nginx(nginx: &Path, dir: &Path) -> (Server, u16, u16) {
     let root = dir.join("nginx");
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
     for _ in 0..5 {
         let (on, optional) = (free_port(), free_port());
-        let d = root.display();
         let t = dir.display();
         let server = |port: u16, verify: &str| {
             format!(
                 "  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n    ssl_certificate {t}/server.crt;\n    ssl_certificate_key {t}/server.pem;\n    ssl_client_certificate {t}/ca.crt;\n    ssl_verify_client {verify};\n    location / {{ return 200 \"hello $ssl_client_s_dn\\n\"; }}\n  }}\n"
             )
         };
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n{}{}}}\n",
-            server(on, "on"),
-            server(optional, "optional"),
-        );
-        std::fs::write(root.join("nginx.conf"), conf).unwrap();
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(&root)
-            .arg("-e")
-            .arg(root.join("error.log"))
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
+        let servers = format!("{}{}", server(on, "on"), server(optional, "optional"));
+        let conf = tlsaudit_testkit::nginx::config(&root, &servers, true);
+        let child = tlsaudit_testkit::nginx::spawn(nginx, &root, &conf);
         let mut server = Server {
             child,
             ports: vec![on, optional],

@@ -11,45 +11,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::generic_mtls::{wait_ready, Server};
 use serde_json::Value;
 use tlsaudit_engine::scan::{self, Failure, ScanLimits, ScanSpec};
-use tlsaudit_testkit::{bin, free_port, poll, require_tool};
+use tlsaudit_testkit::{bin, free_port, require_tool};
 
 /// Per version (`TLS 1.2`), the accepted suites' IANA names, sorted.
 type Accepted = BTreeMap<String, Vec<String>>;
-
-/// A third-party server, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Wait until the port accepts while the process lives.
-fn ready(server: &mut Server) -> bool {
-    let up = poll(Duration::from_secs(10), Duration::from_millis(20), || {
-        if matches!(server.child.try_wait(), Ok(Some(_))) {
-            return Ok(false);
-        }
-        if TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
-            Ok(true)
-        } else {
-            Err("not listening")
-        }
-    });
-    up == Ok(true)
-}
 
 /// An RSA 2048 self-signed certificate (`cert.pem`, `key.pem`): RSA so that static-RSA suites
 /// exist on the server.
@@ -75,38 +47,38 @@ fn rsa_cert(openssl: &Path, dir: &Path) {
 /// empty: nginx's default), in its own folder under `dir`.
 fn nginx(nginx: &Path, dir: &Path, name: &str, protocols: &str, ciphers: &str) -> Server {
     let root = dir.join(name);
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    let (d, t) = (root.display(), dir.display());
-    let ciphers = if ciphers.is_empty() {
-        String::new()
-    } else {
-        format!("    ssl_ciphers \"{ciphers}\";\n")
-    };
     for _ in 0..5 {
         let port = free_port();
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {t}/cert.pem;\n    ssl_certificate_key {t}/key.pem;\n    ssl_protocols {protocols};\n{ciphers}    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
+        let conf = tlsaudit_testkit::nginx::config(
+            &root,
+            &tls_server(dir, port, protocols, ciphers),
+            false,
         );
-        std::fs::write(root.join("nginx.conf"), conf).unwrap();
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(&root)
-            .arg("-e")
-            .arg(root.join("error.log"))
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
-        let mut server = Server { child, port };
-        if ready(&mut server) {
+        let child = tlsaudit_testkit::nginx::spawn(nginx, &root, &conf);
+        let mut server = Server {
+            child,
+            ports: vec![port],
+        };
+        if wait_ready(&mut server) {
             return server;
         }
     }
     let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
     panic!("nginx ({name}) did not start:\n{log}");
+}
+
+/// An nginx `server` block on `port` with the certificate of `dir`, `protocols` and (unless
+/// empty) `ciphers`.
+fn tls_server(dir: &Path, port: u16, protocols: &str, ciphers: &str) -> String {
+    let t = dir.display();
+    let ciphers = if ciphers.is_empty() {
+        String::new()
+    } else {
+        format!("    ssl_ciphers \"{ciphers}\";\n")
+    };
+    format!(
+        "  server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {t}/cert.pem;\n    ssl_certificate_key {t}/key.pem;\n    ssl_protocols {protocols};\n{ciphers}    location / {{ return 200 \"ok\\n\"; }}\n  }}\n"
+    )
 }
 
 /// `openssl s_server` with `args` (Debian's OpenSSL 3 needs `@SECLEVEL=0` in the cipher string
@@ -128,8 +100,11 @@ fn s_server(openssl: &Path, dir: &Path, args: &[&str]) -> Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl starts");
-        let mut server = Server { child, port };
-        if ready(&mut server) {
+        let mut server = Server {
+            child,
+            ports: vec![port],
+        };
+        if wait_ready(&mut server) {
             return server;
         }
     }
@@ -268,7 +243,7 @@ fn the_scan_equals_sslyze_on_every_server() {
     let servers = servers(dir, &nginx_bin, &openssl);
     let addresses: Vec<String> = servers
         .iter()
-        .map(|(_, s)| format!("127.0.0.1:{}", s.port))
+        .map(|(_, s)| format!("127.0.0.1:{}", s.ports[0]))
         .collect();
     let started = Instant::now();
     let ours: Vec<(Accepted, Value)> = addresses.iter().map(|a| tlsaudit_scan(a)).collect();
@@ -357,8 +332,11 @@ fn mariadb(mariadbd: &Path, dir: &Path) -> Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("mariadbd starts");
-        let mut server = Server { child, port };
-        if ready(&mut server) {
+        let mut server = Server {
+            child,
+            ports: vec![port],
+        };
+        if wait_ready(&mut server) {
             return server;
         }
     }
@@ -440,7 +418,7 @@ fn the_scan_through_mysql_starttls_equals_openssl_on_mariadb() {
     let dir = tmp.path();
     rsa_cert(&openssl, dir);
     let server = mariadb(&mariadbd, dir);
-    let address = format!("127.0.0.1:{}", server.port);
+    let address = format!("127.0.0.1:{}", server.ports[0]);
     let out = bin()
         .args(["scan", &address, "--protocol", "mysql", "--format", "json"])
         .output()

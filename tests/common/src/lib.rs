@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod eventually;
 pub mod layering;
+pub mod nginx;
 pub mod pki;
 pub mod serve;
 #[cfg(target_os = "linux")]
