@@ -6,7 +6,7 @@
 //!
 //! The commands and the front ends (`serve`, `tui`) read their inputs through here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tlsaudit_engine::audit::{Finding, Plan};
@@ -141,6 +141,7 @@ pub struct TidbInputFlags {
     pub tidbcluster: Option<PathBuf>,
     /// The --tidbcluster's Secrets as a pod mounts them: one folder per Secret
     /// (<cluster>-<component>-cluster-secret/tls.crt, tls.key, ca.crt; the client's too).
+    /// Default: /etc/tlsaudit/secrets when it exists (the shipped Job's mounts).
     #[arg(long, value_name = "DIR", requires = "tidbcluster")]
     pub k8s_secrets: Option<PathBuf>,
     /// cert-manager Certificate manifests of the --tidbcluster (kubectl get certificate -o
@@ -292,15 +293,25 @@ pub fn load_tidb(flags: &TidbInputFlags) -> Result<(Cluster, Vec<Finding>), Inpu
     Ok((cluster, findings))
 }
 
+/// Where the shipped Job and CronJob (docs/deploy/kubernetes/) mount the cluster's Secrets: in
+/// such a pod, `report --tidbcluster FILE` needs no `--k8s-secrets`.
+const K8S_SECRETS_MOUNT: &str = "/etc/tlsaudit/secrets";
+
+/// `--k8s-secrets`, else `mounted` when that folder exists.
+fn k8s_secrets<'a>(given: Option<&'a Path>, mounted: &'a Path) -> Option<&'a Path> {
+    given.or_else(|| mounted.is_dir().then_some(mounted))
+}
+
 /// The inventory of a TiDB cluster read from its TiUP topology or component configs, with the
 /// static findings of its lint (and of the import).
 pub fn load_tidb_inventory(
     flags: &TidbInputFlags,
 ) -> Result<(Inventory, Vec<Finding>), InputError> {
     if let Some(tc) = &flags.tidbcluster {
+        let mounted = Path::new(K8S_SECRETS_MOUNT);
         return tlsaudit_engine::k8s::load(
             tc,
-            flags.k8s_secrets.as_deref(),
+            k8s_secrets(flags.k8s_secrets.as_deref(), mounted),
             flags.ca.as_deref(),
             &flags.manifests,
         );
@@ -332,6 +343,16 @@ mod tests {
         for bad in ["", "a b", "x/y", &"v".repeat(65)] {
             assert!(check_vantage(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_jobs_secrets_mount_is_the_default_only_where_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = Path::new("/given");
+        assert_eq!(k8s_secrets(Some(given), dir.path()), Some(given));
+        assert_eq!(k8s_secrets(None, dir.path()), Some(dir.path()));
+        let absent = dir.path().join("absent");
+        assert_eq!(k8s_secrets(None, &absent), None);
     }
 
     #[test]
