@@ -131,11 +131,14 @@ impl Drop for Temp {
     }
 }
 
-/// Write `data` into a new temporary file beside `path` and flush it to disk.
+/// Write `data` into a new temporary file beside `path` and flush it to disk; created with
+/// `mode` when given (a key is 0600 from its first byte, never wider for a moment), else with
+/// the mode of the file it replaces (`like`).
 fn write_temp(
     path: &Path,
     data: &[u8],
     like: Option<&std::fs::Metadata>,
+    mode: Option<u32>,
 ) -> Result<Temp, WriteError> {
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
@@ -153,6 +156,10 @@ fn write_temp(
         ));
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
+        }
         match opts.open(&candidate) {
             Ok(f) => {
                 break (
@@ -171,7 +178,7 @@ fn write_temp(
     };
     let mut file = file;
     file.write_all(data).map_err(io)?;
-    if let Some(m) = like {
+    if let Some(m) = like.filter(|_| mode.is_none()) {
         // Keep the mode of the file being replaced (a report someone made private stays so).
         file.set_permissions(m.permissions()).map_err(io)?;
     }
@@ -191,6 +198,16 @@ fn sync_folder(path: &Path) {
 /// device or a FIFO (`-o /dev/null`) is written to in place: renaming over it would replace
 /// the device node.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), WriteError> {
+    replace_atomic(path, data, None)
+}
+
+/// [`write_atomic`] of a file created with `mode` whatever the file it replaces had (a private
+/// key: 0600).
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<(), WriteError> {
+    replace_atomic(path, data, Some(mode))
+}
+
+fn replace_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), WriteError> {
     let existing = check_target(path)?;
     if existing.as_ref().is_some_and(|m| !m.file_type().is_file()) {
         let io = |source| WriteError::Io {
@@ -203,7 +220,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), WriteError> {
             .map_err(io)?;
         return f.write_all(data).and_then(|()| f.flush()).map_err(io);
     }
-    let mut temp = write_temp(path, data, existing.as_ref())?;
+    let mut temp = write_temp(path, data, existing.as_ref(), mode)?;
     std::fs::rename(&temp.path, path).map_err(|source| WriteError::Io {
         path: path.to_path_buf(),
         source,
@@ -217,10 +234,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), WriteError> {
 /// something, even a dangling symlink, has the name). The complete file appears at once: the
 /// temporary file is hard-linked to the name, which fails if the name is taken.
 pub fn write_new(path: &Path, data: &[u8]) -> Result<(), WriteError> {
+    create_new(path, data, None)
+}
+
+/// [`write_new`] of a file created with `mode` (a private key: 0600).
+pub fn write_new_mode(path: &Path, data: &[u8], mode: u32) -> Result<(), WriteError> {
+    create_new(path, data, Some(mode))
+}
+
+fn create_new(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), WriteError> {
     if std::fs::symlink_metadata(path).is_ok() {
         return Err(WriteError::Exists(path.to_path_buf()));
     }
-    let temp = write_temp(path, data, None)?;
+    let temp = write_temp(path, data, None, mode)?;
     match std::fs::hard_link(&temp.path, path) {
         Ok(()) => {
             sync_folder(path);
@@ -406,6 +432,28 @@ mod tests {
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_mode_given_is_the_files_whatever_it_replaces() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.pem");
+        write_new_mode(&key, b"one", 0o600).unwrap();
+        assert_eq!(mode(&key), 0o600);
+        assert!(matches!(
+            write_new_mode(&key, b"two", 0o600),
+            Err(WriteError::Exists(_))
+        ));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic_mode(&key, b"two", 0o600).unwrap();
+        assert_eq!(
+            (std::fs::read(&key).unwrap(), mode(&key)),
+            (b"two".to_vec(), 0o600)
+        );
         assert!(leftovers(dir.path()).is_empty());
     }
 

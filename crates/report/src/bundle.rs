@@ -7,7 +7,6 @@
 //! never printed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -239,16 +238,7 @@ fn create_empty_dir(dir: &Path) -> Result<(), InputError> {
 
 /// Create `path` (never replacing anything, never through a symlink) with `mode`.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InputError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(path).map_err(|e| InputError::io(path, &e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| InputError::io(path, &e))
+    tlsaudit_engine::fsutil::write_new_mode(path, bytes, mode).map_err(InputError::from)
 }
 
 /// A new Ed25519 key: `out` (secret, 0600) and `out.pub`, neither replacing a file. The

@@ -7,7 +7,6 @@
 //! [`foreign`], [`unlisted_cn`], written by [`Issued::write`]). Keys are ECDSA P-256, PKCS#8
 //! PEM; they are never logged or printed, and written only 0600.
 
-use std::io::Write;
 use std::path::Path;
 
 use rcgen::{
@@ -276,48 +275,22 @@ pub fn check_target(path: &Path, force: bool) -> Result<(), InputError> {
     }
 }
 
-/// Write `text` to `path` with `mode`: into a new temporary file beside it (`O_EXCL`, created
-/// with the mode), flushed, then linked to the name (a new file: fails if the name was taken
-/// meanwhile) or renamed over it (`force`).
+/// Write `text` to `path` with `mode`, through the one atomic write ([`crate::fsutil`]): a new
+/// file appears complete or not at all (and fails if the name was taken meanwhile); with
+/// `force`, an existing regular file is replaced.
 fn write_file(path: &Path, text: &str, mode: u32, force: bool) -> Result<(), InputError> {
+    use crate::fsutil::{write_atomic_mode, write_new_mode, WriteError};
     check_target(path, force)?;
-    let exists = path.exists();
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let written = if path.exists() {
+        write_atomic_mode(path, text.as_bytes(), mode)
+    } else {
+        write_new_mode(path, text.as_bytes(), mode)
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = folder.join(format!(".{name}.{}.tlsaudit-tmp", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(&temp).map_err(|e| InputError::io(&temp, &e))?;
-    let written = f
-        .write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .and_then(|()| {
-            if exists {
-                std::fs::rename(&temp, path)
-            } else {
-                std::fs::hard_link(&temp, path).and_then(|()| std::fs::remove_file(&temp))
-            }
-        });
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
+    written.map_err(|e| match e {
+        WriteError::Exists(_) => {
             InputError::file(path, "appeared while it was written", "run again")
-        } else {
-            InputError::io(path, &e)
         }
+        other => other.into(),
     })
 }
 

@@ -13,7 +13,6 @@
 //! TiUP's monitoring agents (node_exporter, blackbox_exporter) get no certificate: they serve
 //! plaintext and call nothing.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::allow::{self, AllowList};
@@ -127,8 +126,9 @@ pub(crate) fn mkdir(dir: &Path) -> Result<(), InputError> {
     std::fs::create_dir_all(dir).map_err(|e| InputError::io(dir, &e))
 }
 
-/// Write a file; a private one is created 0600 (never wider, even for a moment). An existing
-/// file is replaced only with `force`; a symlink (even dangling) never is.
+/// Write a file through the one atomic write ([`crate::fsutil`]); a private one is created 0600
+/// (never wider, even for a moment). An existing file is replaced only with `force`; a symlink
+/// (even dangling) never is.
 pub(crate) fn write_pem(
     path: &Path,
     text: &str,
@@ -136,27 +136,21 @@ pub(crate) fn write_pem(
     force: bool,
 ) -> Result<(), InputError> {
     refuse_symlink(path)?;
-    if path.exists() {
-        if !force {
-            return Err(InputError::file(
-                path,
-                "already exists",
-                "choose another --out folder, or pass --force to replace the files",
-            ));
-        }
-        std::fs::remove_file(path).map_err(|e| InputError::io(path, &e))?;
+    let exists = path.exists();
+    if exists && !force {
+        return Err(InputError::file(
+            path,
+            "already exists",
+            "choose another --out folder, or pass --force to replace the files",
+        ));
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    let mut f = opts.open(path).map_err(|e| InputError::io(path, &e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.flush())
-        .map_err(|e| InputError::io(path, &e))
+    let mode = if private { 0o600 } else { 0o644 };
+    let written = if exists {
+        crate::fsutil::write_atomic_mode(path, text.as_bytes(), mode)
+    } else {
+        crate::fsutil::write_new_mode(path, text.as_bytes(), mode)
+    };
+    written.map_err(InputError::from)
 }
 
 /// Run `init` on a cluster read from a topology.
