@@ -11,22 +11,8 @@ use std::path::{Path, PathBuf};
 
 use tlsaudit_testkit::bin;
 
-const TOPOLOGY: &str = "global:
-  user: tidb
-  deploy_dir: /tidb-deploy
-  enable_tls: true
-server_configs:
-  tikv:
-    security.cert-allowed-cn: [\"tidb\", \"tikv\", \"pd\", \"prod-client\"]
-pd_servers:
-  - host: 10.0.1.11
-tidb_servers:
-  - host: 10.0.1.21
-tikv_servers:
-  - host: 10.0.1.31
-    config:
-      security.cert-allowed-cn: [\"tibd\", \"tikv\", \"pd\", \"prod-client\"]
-";
+// The topology `fix` patches: a TiKV whose list has the typo `tibd`.
+use super::TYPO_TOPOLOGY as TOPOLOGY;
 
 /// A link named `name` in `dir` to `<name>.target`: an existing file holding "keep", or
 /// nothing (dangling). Returns (link, target).
