@@ -88,35 +88,60 @@ fn nginx(nginx: &Path, dir: &Path) -> (Server, u16, u16) {
     panic!("nginx did not start:\n{log}");
 }
 
-/// `openssl s_server -Verify 1 -verify_return_error`: a client certificate is required.
-fn s_server(openssl: &Path, dir: &Path) -> (Server, u16) {
+/// A server started on a free loopback port (`start(port)` spawns it), ready: up to five
+/// ports are tried, since one found free can be taken before the server binds it (the server
+/// then exits). `None` when none worked.
+pub(crate) fn on_free_port(mut start: impl FnMut(u16) -> Child) -> Option<Server> {
     for _ in 0..5 {
         let port = free_port();
-        let child = Command::new(openssl)
+        let mut server = Server {
+            child: start(port),
+            ports: vec![port],
+        };
+        if wait_ready(&mut server) {
+            return Some(server);
+        }
+    }
+    None
+}
+
+/// `openssl s_server -www -quiet` on `port` with the certificate and key of `dir` and `args`.
+pub(crate) fn openssl_server(
+    openssl: &Path,
+    dir: &Path,
+    (cert, key): (&str, &str),
+    args: &[&str],
+) -> impl FnMut(u16) -> Child {
+    let (openssl, dir) = (openssl.to_path_buf(), dir.to_path_buf());
+    let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+    let (cert, key) = (dir.join(cert), dir.join(key));
+    move |port| {
+        Command::new(&openssl)
             .arg("s_server")
             .args(["-accept", &format!("127.0.0.1:{port}")])
             .arg("-cert")
-            .arg(dir.join("server.crt"))
+            .arg(&cert)
             .arg("-key")
-            .arg(dir.join("server.pem"))
-            .arg("-CAfile")
-            .arg(dir.join("ca.crt"))
-            .args(["-Verify", "1", "-verify_return_error", "-www", "-quiet"])
-            .current_dir(dir)
+            .arg(&key)
+            .args(["-www", "-quiet"])
+            .args(&args)
+            .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("openssl starts");
-        let mut server = Server {
-            child,
-            ports: vec![port],
-        };
-        if wait_ready(&mut server) {
-            return (server, port);
-        }
+            .expect("openssl starts")
     }
-    panic!("openssl s_server did not start");
+}
+
+/// `openssl s_server -Verify 1 -verify_return_error`: a client certificate is required.
+fn s_server(openssl: &Path, dir: &Path) -> (Server, u16) {
+    let ca = dir.join("ca.crt").display().to_string();
+    let args = ["-CAfile", &ca, "-Verify", "1", "-verify_return_error"];
+    let start = openssl_server(openssl, dir, ("server.crt", "server.pem"), &args);
+    let server = on_free_port(start).expect("openssl s_server did not start");
+    let port = server.ports[0];
+    (server, port)
 }
 
 /// The inventory: the three servers as generic endpoints; `client_auth` lines as given.

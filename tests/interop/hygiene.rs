@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::generic_mtls::{wait_ready, Server};
+use crate::generic_mtls::{on_free_port, openssl_server, wait_ready, Server};
 use serde_json::Value;
 use tlsaudit_engine::scan::{self, Failure, ScanLimits, ScanSpec};
 use tlsaudit_testkit::{bin, free_port, require_tool};
@@ -47,24 +47,15 @@ fn rsa_cert(openssl: &Path, dir: &Path) {
 /// empty: nginx's default), in its own folder under `dir`.
 fn nginx(nginx: &Path, dir: &Path, name: &str, protocols: &str, ciphers: &str) -> Server {
     let root = dir.join(name);
-    for _ in 0..5 {
-        let port = free_port();
-        let conf = tlsaudit_testkit::nginx::config(
-            &root,
-            &tls_server(dir, port, protocols, ciphers),
-            false,
-        );
-        let child = tlsaudit_testkit::nginx::spawn(nginx, &root, &conf);
-        let mut server = Server {
-            child,
-            ports: vec![port],
-        };
-        if wait_ready(&mut server) {
-            return server;
-        }
-    }
-    let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
-    panic!("nginx ({name}) did not start:\n{log}");
+    let start = |port| {
+        let server = tls_server(dir, port, protocols, ciphers);
+        let conf = tlsaudit_testkit::nginx::config(&root, &server, false);
+        tlsaudit_testkit::nginx::spawn(nginx, &root, &conf)
+    };
+    on_free_port(start).unwrap_or_else(|| {
+        let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
+        panic!("nginx ({name}) did not start:\n{log}")
+    })
 }
 
 /// An nginx `server` block on `port` with the certificate of `dir`, `protocols` and (unless
@@ -84,31 +75,8 @@ fn tls_server(dir: &Path, port: u16, protocols: &str, ciphers: &str) -> String {
 /// `openssl s_server` with `args` (Debian's OpenSSL 3 needs `@SECLEVEL=0` in the cipher string
 /// for TLS 1.0: at the default level 1 its SHA-1 signatures are refused).
 fn s_server(openssl: &Path, dir: &Path, args: &[&str]) -> Server {
-    for _ in 0..5 {
-        let port = free_port();
-        let child = Command::new(openssl)
-            .arg("s_server")
-            .args(["-accept", &format!("127.0.0.1:{port}")])
-            .arg("-cert")
-            .arg(dir.join("cert.pem"))
-            .arg("-key")
-            .arg(dir.join("key.pem"))
-            .args(["-www", "-quiet"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl starts");
-        let mut server = Server {
-            child,
-            ports: vec![port],
-        };
-        if wait_ready(&mut server) {
-            return server;
-        }
-    }
-    panic!("openssl s_server did not start");
+    let start = openssl_server(openssl, dir, ("cert.pem", "key.pem"), args);
+    on_free_port(start).expect("openssl s_server did not start")
 }
 
 /// sslyze over every address at once: per address, the accepted suites per version.
