@@ -57,10 +57,11 @@ pub fn run_verify(args: &VerifyArgs) -> Result<u8, InputError> {
     let mut out = format!(
         "FAILED: {} problem(s) in {}\n",
         v.problems.len(),
-        args.dir.display()
+        tlsaudit_report::sanitize::inert(&args.dir.display().to_string())
     );
     for p in &v.problems {
-        let _ = writeln!(out, "  {p}");
+        // Names of files found in the bundle: anyone's, made inert for the terminal.
+        let _ = writeln!(out, "  {}", tlsaudit_report::sanitize::inert(p));
     }
     crate::cli::output::emit(&out);
     Ok(1)

@@ -14,6 +14,8 @@ use tlsaudit_engine::probe;
 use tlsaudit_engine::profile::Component;
 use tlsaudit_engine::scan::{self, ScanLimits, ScanResult, ScanSpec, Served, VersionScan};
 
+use tlsaudit_report::sanitize::inert;
+
 use crate::cli::input::parse_duration;
 use crate::cli::output::{emit, emit_json, TextOrJson};
 
@@ -82,7 +84,7 @@ fn version_lines(out: &mut String, v: &VersionScan) {
     };
     let _ = write!(out, "{:<8} {state}{order}", v.version.name());
     if let Some(note) = v.note.as_deref() {
-        let _ = write!(out, " ({note})");
+        let _ = write!(out, " ({})", inert(note));
     }
     out.push('\n');
     for s in &v.suites {
@@ -92,18 +94,19 @@ fn version_lines(out: &mut String, v: &VersionScan) {
             false if !w.is_empty() => format!("  weak: {}", w.join(", ")),
             false => String::new(),
         };
-        let _ = writeln!(out, "  {}{judged}", s.name);
+        let _ = writeln!(out, "  {}{judged}", inert(&s.name));
     }
     if !v.groups.is_empty() {
-        let _ = writeln!(out, "  groups: {}", v.groups.join(", "));
+        let _ = writeln!(out, "  groups: {}", inert(&v.groups.join(", ")));
     }
 }
 
-/// The table: a head line, the versions, the chain, the findings.
+/// The table: a head line, the versions, the chain, the findings. What the server or the
+/// command line said passes the terminal sanitizer.
 fn table(r: &ScanResult, findings: &[Finding]) -> String {
     let mut out = format!(
         "scan {} ({}): {} connections, {} ms{}\n",
-        r.address,
+        inert(&r.address),
         r.protocol,
         r.connections,
         r.elapsed_ms,
@@ -113,7 +116,7 @@ fn table(r: &ScanResult, findings: &[Finding]) -> String {
             ", stopped early (budget or deadline)"
         }
     );
-    let _ = writeln!(out, "summary: {}\n", r.summary());
+    let _ = writeln!(out, "summary: {}\n", inert(&r.summary()));
     if r.failure.is_none() {
         r.versions.iter().for_each(|v| version_lines(&mut out, v));
     }
@@ -121,7 +124,9 @@ fn table(r: &ScanResult, findings: &[Finding]) -> String {
         let _ = writeln!(
             out,
             "certificate: {}: {}, {}",
-            c.subject, c.public_key, c.signature_algorithm
+            inert(&c.subject),
+            inert(&c.public_key),
+            inert(&c.signature_algorithm)
         );
     }
     if findings.is_empty() {
@@ -133,9 +138,9 @@ fn table(r: &ScanResult, findings: &[Finding]) -> String {
             "\n{} {}: {}\n  evidence: {}\n  fix: {}\n",
             f.severity.as_str(),
             f.code,
-            f.title,
-            f.evidence,
-            f.fix
+            inert(&f.title),
+            inert(&f.evidence),
+            inert(&f.fix)
         );
     }
     out
@@ -171,4 +176,32 @@ pub async fn run(args: ScanArgs) -> Result<u8, InputError> {
         TextOrJson::Text => emit(&table(&result, &findings)),
     }
     Ok(u8::from(result.failure.is_some() || !findings.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlsaudit_engine::scan::result::CertSeen;
+
+    #[test]
+    fn what_the_server_sent_is_inert_in_the_table() {
+        let r = ScanResult {
+            address: "h:1".into(),
+            protocol: "tls".into(),
+            versions: Vec::new(),
+            certificates: vec![CertSeen {
+                subject: "CN=\u{1b}]8;;http://x\u{7}evil\u{1b}[2J".into(),
+                public_key: "RSA 2048".into(),
+                signature_algorithm: "sha256WithRSAEncryption".into(),
+                self_signed: false,
+            }],
+            connections: 1,
+            elapsed_ms: 1,
+            complete: true,
+            failure: None,
+        };
+        let t = table(&r, &[]);
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        assert!(t.contains("evil"), "{t}");
+    }
 }
