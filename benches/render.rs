@@ -237,6 +237,7 @@ fn synthetic(n_ep: usize, n_id: usize) -> App {
         cells,
         findings,
         drift: Vec::new(),
+        scans: Vec::new(),
     };
     let mut app = App::new(
         Catalog {

@@ -108,10 +108,7 @@ fn sslyze(bin: &Path, dir: &Path, addresses: &[String]) -> Duration {
 
 /// The best of `rounds` scans of `address`: (time, connections).
 fn ours(rt: &tokio::runtime::Runtime, address: &str, rounds: usize) -> (Duration, usize) {
-    let spec = ScanSpec {
-        address: address.to_string(),
-        mysql: false,
-    };
+    let spec = ScanSpec::new(address);
     let limits = ScanLimits::default();
     (0..rounds.max(1))
         .map(|_| {

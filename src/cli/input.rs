@@ -74,10 +74,19 @@ pub struct AuditFlags {
     /// (repeatable).
     #[arg(long = "identity", value_name = "NAME")]
     pub only_identity: Vec<String>,
-    /// Start at most N probes per second (for production: each probe is one TLS handshake,
-    /// and a log line on the server when it is refused).
+    /// Start at most N connections per second, probes and the hygiene scan's hellos alike
+    /// (for production: each is one TLS handshake, and a log line on the server when it is
+    /// refused).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
+    /// Do not scan the TLS versions and cipher suites each endpoint accepts (the hygiene
+    /// scan: about 20 to 80 short connections per endpoint, once per address).
+    #[arg(long)]
+    pub no_scan: bool,
+    /// How often `serve` and the dashboard repeat the hygiene scan (default 1h; the first
+    /// round always scans, and a one-shot report scans once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "no_scan")]
+    pub scan_interval: Option<Duration>,
     /// The manifest `tlsaudit rotate` wrote (OUT/rotation.json): an endpoint that does not serve
     /// the certificate issued for its instance is a ROTATION_NOT_APPLIED finding.
     #[arg(long, value_name = "FILE")]
@@ -203,6 +212,12 @@ pub fn apply(flags: &AuditFlags, inv: &mut Inventory) -> Result<(), InputError> 
     inv.options.allow_unreachable |= flags.allow_unreachable;
     if let Some(r) = flags.rate {
         inv.options.rate = Some(r);
+    }
+    if let Some(d) = flags.scan_interval {
+        inv.options.scan = Some(d);
+    }
+    if flags.no_scan {
+        inv.options.scan = None;
     }
     if let Some(path) = &flags.expect_rotation {
         // Before the scope: an instance outside it is left out by the scope, not unmatched.

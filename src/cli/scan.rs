@@ -151,8 +151,8 @@ pub async fn run(args: ScanArgs) -> Result<u8, InputError> {
     probe::validate_address(&args.address)
         .map_err(|e| InputError::usage(e, "give the endpoint as HOST:PORT, e.g. 10.0.1.11:4000"))?;
     let spec = ScanSpec {
-        address: args.address.clone(),
         mysql: args.protocol == StartTls::Mysql,
+        ..ScanSpec::new(args.address.clone())
     };
     let limits = ScanLimits {
         timeout: args.timeout,
@@ -186,6 +186,7 @@ mod tests {
     #[test]
     fn what_the_server_sent_is_inert_in_the_table() {
         let r = ScanResult {
+            finished_at: None,
             address: "h:1".into(),
             protocol: "tls".into(),
             versions: Vec::new(),

@@ -232,6 +232,7 @@ mod tests {
             }),
             findings: Vec::new(),
             drift: Vec::new(),
+            scans: Vec::new(),
         }
     }
 

@@ -132,6 +132,11 @@ pub fn app(doc: &Report, file: &str, color: bool) -> Result<App, InputError> {
         }),
         findings: findings(doc, file)?,
         drift: doc.endpoints.iter().map(|e| e.drift.clone()).collect(),
+        scans: doc
+            .endpoints
+            .iter()
+            .map(|e| e.scan.clone().map(Arc::new))
+            .collect(),
     };
     let mut app = App::new(catalog, Arc::new(snapshot), color);
     app.last_finished = doc.finished_at.clone();

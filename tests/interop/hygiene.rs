@@ -509,10 +509,7 @@ async fn hostile_peers_end_within_the_deadline_with_a_clear_class() {
         (Hostile::Echo, Failure::Protocol),
         (Hostile::Silent, Failure::Timeout),
     ] {
-        let spec = ScanSpec {
-            address: hostile(kind).await,
-            mysql: false,
-        };
+        let spec = ScanSpec::new(hostile(kind).await);
         let started = Instant::now();
         let r = scan::scan(&spec, &limits).await;
         let took = started.elapsed();

@@ -57,6 +57,7 @@ fn snapshot(round: u64, n_ep: usize, n_id: usize, f: impl Fn(usize, usize) -> Ve
         cells,
         findings: Vec::new(),
         drift: Vec::new(),
+        scans: Vec::new(),
     }
 }
 

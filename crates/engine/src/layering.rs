@@ -100,7 +100,8 @@ const FILE_ORDERS: &[(&str, &[&str])] = &[
     (
         "audit",
         &[
-            "identity", "expect", "matrix", "cell", "drift", "sql", "plan", "lists", "findings",
+            "identity", "expect", "matrix", "cell", "drift", "sql", "plan", "hygiene", "lists",
+            "findings",
         ],
     ),
 ];

@@ -2,6 +2,7 @@
 //! probe records are shared with the snapshot, not copied.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Snapshot};
 
@@ -29,7 +30,11 @@ impl Report {
             identities: identities(plan),
             cells: cells(plan, snap),
             findings: snap.findings.iter().map(Finding::from).collect(),
-            not_checked: plan.not_checked.clone(),
+            not_checked: [
+                plan.not_checked.clone(),
+                tlsaudit_engine::audit::hygiene::not_checked(plan, snap),
+            ]
+            .concat(),
             baseline: None,
             provenance: None,
         };
@@ -63,6 +68,12 @@ fn endpoints(plan: &Plan, snap: &Snapshot) -> Vec<Endpoint> {
                 addresses: None,
                 observed_protocol: observed_protocol(snap, e),
                 drift: snap.drift.get(e).cloned().flatten(),
+                scan: snap
+                    .scans
+                    .get(e)
+                    .cloned()
+                    .flatten()
+                    .map(Arc::unwrap_or_clone),
             }
         })
         .collect()

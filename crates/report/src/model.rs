@@ -20,6 +20,7 @@ use tlsaudit_engine::audit::{Code, Expected, IdentityKind, Severity, Verdict};
 use tlsaudit_engine::pki::IdentityCheck;
 use tlsaudit_engine::probe::{OutcomeClass, ProbeRecord, Protocol};
 use tlsaudit_engine::profile::Component;
+use tlsaudit_engine::scan::ScanResult;
 
 use crate::diff::{Change, Diff};
 use crate::named::{Named, SEVERITIES};
@@ -228,6 +229,11 @@ pub struct Endpoint {
     /// with (only where a `cert_file` or `ca_file` is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
+    /// The TLS hygiene scan: the versions and suites the endpoint accepts, its key-exchange
+    /// groups and the served chain's keys and signatures (absent with `--no-scan`, and in
+    /// reports written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanResult>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -100,6 +100,7 @@ pub(super) fn app() -> App {
             finding(Code::PartialTls, Severity::Critical, None, None),
         ],
         drift: Vec::new(),
+        scans: Vec::new(),
     };
     let mut app = App::new(catalog, Arc::new(snapshot), false);
     assert!(app.transposed(), "4 endpoints outnumber 3 identities");

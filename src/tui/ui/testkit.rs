@@ -59,6 +59,7 @@ pub(super) fn big(n_ep: usize, n_id: usize) -> App {
         cells,
         findings: Vec::new(),
         drift: Vec::new(),
+        scans: Vec::new(),
     };
     let expected = Matrix::from_fn(n_id, n_ep, |_, _| Expected {
         allow: true,

@@ -104,6 +104,7 @@ pub fn compute(plan: &Plan, snap: &Snapshot) -> Vec<Finding> {
     }
 
     super::drift::findings(&plan.inventory, &snap.drift, &mut out);
+    super::hygiene::findings(plan, snap, &mut out);
     identity_findings(plan, snap, window, &mut out);
     partial_tls_finding(plan, encrypted.len(), &mut out);
     // The topology's EXPORTER_PLAINTEXT note says where the agents run; once they are probed,

@@ -657,6 +657,7 @@ client_auth = "required"
                 cells,
                 findings: Vec::new(),
                 drift: Vec::new(),
+                scans: Vec::new(),
             };
             for f in super::super::findings::compute(&plan, &snap) {
                 codes.insert(f.code.as_str());

@@ -13,6 +13,7 @@ pub mod cell;
 pub mod drift;
 pub mod expect;
 pub mod findings;
+pub mod hygiene;
 pub mod identity;
 pub mod lists;
 pub mod matrix;
@@ -20,25 +21,20 @@ pub mod plan;
 pub mod sql;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub use crate::finding::{Code, Finding, Severity};
-use crate::probe::{probe_with, ProbeRecord};
+use crate::probe::limits::{Gate, Pacer};
+use crate::probe::{now_rfc3339, probe_with, ProbeRecord};
 pub use cell::CellState;
 pub use expect::{Expected, Intent, Need, Verdict};
 pub use identity::{extra_identities, extra_names, AuditIdentity, IdentityKind, Standing};
 pub use matrix::{CellId, EndpointId, IdentityId, Matrix};
 pub use plan::{not_checked, Plan, Snapshot};
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Runs rounds of probes and publishes snapshots.
 ///
@@ -48,6 +44,8 @@ fn now_rfc3339() -> String {
 pub struct Auditor {
     plan: RwLock<Arc<Plan>>,
     tx: watch::Sender<Arc<Snapshot>>,
+    /// When the last round that scanned ended (the scan interval counts from it).
+    last_scan: Mutex<Option<Instant>>,
 }
 
 impl Auditor {
@@ -57,6 +55,7 @@ impl Auditor {
         Auditor {
             plan: RwLock::new(Arc::new(plan)),
             tx,
+            last_scan: Mutex::new(None),
         }
     }
 
@@ -107,10 +106,17 @@ impl Auditor {
         self.tx.borrow().clone()
     }
 
-    /// Run one round over every cell, or over `only`. Returns the final snapshot.
+    /// Run one round over every cell, or over `only`. A full round also scans the endpoints
+    /// whose hygiene scan is due ([`hygiene::due`]), alongside the probes and through the same
+    /// limits. Returns the final snapshot.
     pub async fn run_round(&self, only: Option<Vec<CellId>>) -> Arc<Snapshot> {
         self.renew_identities(time::OffsetDateTime::now_utc().unix_timestamp());
         let plan = self.plan();
+        let limits = RoundLimits::new(&plan);
+        let to_scan = match only {
+            None => hygiene::due(&plan, &self.snapshot(), self.last_scan(), Instant::now()),
+            Some(_) => Vec::new(),
+        };
         let mut cells: Vec<CellId> = only.unwrap_or_else(|| plan.expected.ids().collect());
         // The probes that wait longest start first, so that their waits overlap the rest of the
         // round instead of making its tail: a caller without a certificate is the one whose
@@ -119,14 +125,41 @@ impl Auditor {
         // keeps the connection open is waited out for the alert window).
         cells.sort_by_key(|&(i, _)| plan.identities[i.0].caller.identity.key.is_some());
         let mut state = self.start_round(cells.len());
+        let scans = async {
+            if to_scan.is_empty() {
+                return Vec::new();
+            }
+            hygiene::run(&plan, &to_scan, |host| limits.gate(host)).await
+        };
+        let ((), scanned) =
+            tokio::join!(self.probe_cells(&plan, &limits, &cells, &mut state), scans);
+        if !to_scan.is_empty() {
+            self.set_last_scan(Instant::now());
+        }
+        for (e, result) in scanned {
+            if let Some(slot) = state.scans.get_mut(e.0) {
+                *slot = Some(result);
+            }
+        }
+        self.finish_round(&plan, state)
+    }
+
+    /// Probe `cells`, each record put in `state` as it comes (published every 50 ms).
+    async fn probe_cells(
+        &self,
+        plan: &Arc<Plan>,
+        limits: &RoundLimits,
+        cells: &[CellId],
+        state: &mut Snapshot,
+    ) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(CellId, ProbeRecord)>();
-        let (tasks, task_cells) = spawn_probes(&plan, &cells, &done_tx);
+        let (tasks, task_cells) = spawn_probes(plan, limits, cells, &done_tx);
         drop(done_tx);
         let mut recorded = HashSet::with_capacity(cells.len());
         let mut last_publish = Instant::now();
         while let Some((cell, rec)) = done_rx.recv().await {
             recorded.insert(cell);
-            record_cell(&plan, &mut state, cell, rec);
+            record_cell(plan, state, cell, rec);
             if last_publish.elapsed().as_millis() >= 50 {
                 self.tx.send_replace(Arc::new(state.clone()));
                 last_publish = Instant::now();
@@ -143,9 +176,23 @@ impl Auditor {
             let caller = &plan.identities[cell.0 .0].caller;
             tracing::error!(address = %spec.address, identity = %caller.identity.name, "probe failed: {reason}");
             let rec = crate::probe::failed_record(spec, caller, &reason);
-            record_cell(&plan, &mut state, cell, rec);
+            record_cell(plan, state, cell, rec);
         }
-        self.finish_round(&plan, state)
+    }
+
+    /// When the last hygiene scan of this auditor ended.
+    fn last_scan(&self) -> Option<Instant> {
+        *self
+            .last_scan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_last_scan(&self, at: Instant) {
+        *self
+            .last_scan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(at);
     }
 
     /// The snapshot of a round that starts with `total` cells to probe, published.
@@ -186,6 +233,14 @@ fn carried_over(plan: &Plan, old: Option<&Snapshot>) -> Snapshot {
             .cloned()
             .unwrap_or_default()
     });
+    let scans = endpoint_names
+        .iter()
+        .map(|name| {
+            let o = old?;
+            let at = o.endpoint_names.iter().position(|n| n == name)?;
+            o.scans.get(at)?.clone()
+        })
+        .collect();
     Snapshot {
         cluster: plan.inventory.cluster.clone(),
         round: old.map_or(0, |o| o.round),
@@ -199,6 +254,7 @@ fn carried_over(plan: &Plan, old: Option<&Snapshot>) -> Snapshot {
         cells,
         findings: Vec::new(),
         drift: Vec::new(),
+        scans,
     }
 }
 
@@ -255,45 +311,61 @@ fn settle(c: &mut CellState, rec: ProbeRecord, verdict: Verdict) {
     c.record = Some(Arc::new(rec));
 }
 
-/// What every probe of a round waits for before it starts: a global slot and the pace.
-#[derive(Clone)]
+/// The limits every connection of a round passes (probes and scans alike): one global
+/// semaphore and pace, one semaphore per host.
 struct RoundLimits {
     global: Arc<Semaphore>,
     pacer: Option<Arc<Pacer>>,
+    per_host_limit: usize,
+    per_host: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl RoundLimits {
+    fn new(plan: &Plan) -> RoundLimits {
+        // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
+        let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
+        RoundLimits {
+            global: Arc::new(Semaphore::new(concurrency)),
+            pacer: plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r))),
+            per_host_limit: plan.inventory.options.per_host.clamp(1, concurrency),
+            per_host: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The gate of a connection to `host`.
+    fn gate(&self, host: &str) -> Gate {
+        let mut per_host = self
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let host = per_host
+            .entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
+            .clone();
+        Gate {
+            global: self.global.clone(),
+            host: Some(host),
+            pacer: self.pacer.clone(),
+        }
+    }
 }
 
 /// A task per cell, each sending its record on `done_tx`; and which cell each task probes.
 fn spawn_probes(
     plan: &Arc<Plan>,
+    limits: &RoundLimits,
     cells: &[CellId],
     done_tx: &mpsc::UnboundedSender<(CellId, ProbeRecord)>,
 ) -> (JoinSet<()>, HashMap<tokio::task::Id, CellId>) {
-    // Capped by the open-file limit (and MAX_CONCURRENCY): never a semaphore panic.
-    let concurrency = crate::probe::limits::cap(plan.inventory.options.concurrency);
-    let per_host_limit = plan.inventory.options.per_host.clamp(1, concurrency);
-    let limits = RoundLimits {
-        global: Arc::new(Semaphore::new(concurrency)),
-        pacer: plan.inventory.options.rate.map(|r| Arc::new(Pacer::new(r))),
-    };
-    let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut task_cells = HashMap::with_capacity(cells.len());
     for &cell in cells {
-        let host_sem = per_host
-            .entry(plan.inventory.endpoints[cell.1 .0].host().to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(per_host_limit)))
-            .clone();
-        let (plan, limits, done_tx) = (plan.clone(), limits.clone(), done_tx.clone());
+        let gate = limits.gate(plan.inventory.endpoints[cell.1 .0].host());
+        let (plan, done_tx) = (plan.clone(), done_tx.clone());
         let task = tasks.spawn(async move {
-            let Ok(_host) = host_sem.acquire_owned().await else {
+            let Some(_pass) = gate.pass().await else {
                 return;
             };
-            let Ok(_slot) = limits.global.acquire_owned().await else {
-                return;
-            };
-            if let Some(p) = &limits.pacer {
-                p.wait().await;
-            }
             let rec = probe_cell(&plan, cell).await;
             let _ = done_tx.send((cell, rec));
         });
@@ -316,31 +388,6 @@ async fn probe_cell(plan: &Plan, (i, e): CellId) -> ProbeRecord {
         Box::pin(probe_with(&s, caller, &plan.trust, &plan.chains)).await
     } else {
         Box::pin(probe_with(spec, caller, &plan.trust, &plan.chains)).await
-    }
-}
-
-/// Spaces probe starts evenly: at most `rate` per second across the round.
-#[derive(Debug)]
-struct Pacer {
-    gap: std::time::Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pacer {
-    fn new(rate: u32) -> Pacer {
-        Pacer {
-            gap: std::time::Duration::from_secs(1) / rate.max(1),
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    /// Wait for this probe's start time (the lock is held while waiting, so starts queue up).
-    async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = tokio::time::Instant::now();
-        let at = (*next).max(now);
-        tokio::time::sleep_until(at).await;
-        *next = at + self.gap;
     }
 }
 

@@ -249,6 +249,9 @@ pub struct Snapshot {
     /// Per endpoint (by index), its rotation drift after the last round: `None` where no
     /// certificate or CA file is known (see [`drift`]).
     pub drift: Vec<Option<drift::Drift>>,
+    /// Per endpoint (by index), its last hygiene scan: `None` until one ran (or with the scan
+    /// off). Endpoints at one address share one result.
+    pub scans: Vec<Option<Arc<crate::scan::ScanResult>>>,
 }
 
 impl Snapshot {

@@ -50,6 +50,8 @@ struct RawProbe {
     expiry_warning_days: Option<u32>,
     allow_unreachable: Option<bool>,
     rate: Option<Spanned<u32>>,
+    scan: Option<bool>,
+    scan_interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,7 +226,15 @@ pub struct AuditOptions {
     /// Components to mint an identity for from the CA key (needs `ca_key`), with the CN TiUP
     /// gives them: the TiUP import sets those present whose own certificate is not readable.
     pub minted: Vec<Component>,
+    /// The TLS hygiene scan of every endpoint (versions and suites accepted): how often a
+    /// long-running audit (`serve`, the dashboard) repeats it; the first round always scans.
+    /// `None`: no scan (`[probe] scan = false`, `--no-scan`).
+    pub scan: Option<Duration>,
 }
+
+/// How often `serve` and the dashboard repeat the hygiene scan by default: what it watches
+/// (a server's versions and suites) changes with a deployment, not from minute to minute.
+pub const SCAN_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Default for AuditOptions {
     fn default() -> Self {
@@ -241,6 +251,7 @@ impl Default for AuditOptions {
             scope_notes: Vec::new(),
             mysql_account: None,
             minted: Vec::new(),
+            scan: Some(SCAN_INTERVAL),
         }
     }
 }
@@ -668,6 +679,22 @@ impl Ctx<'_> {
                 ));
             }
             options.rate = Some(*r.get_ref());
+        }
+        if let Some(t) = p.scan_interval {
+            let d = humantime::parse_duration(t.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    self.at(
+                        t.span(),
+                        format!("{:?} is not a duration", t.get_ref()),
+                        "write it like \"1h\" or \"30m\"",
+                    )
+                })?;
+            options.scan = Some(d);
+        }
+        if p.scan == Some(false) {
+            options.scan = None;
         }
         Ok(options)
     }

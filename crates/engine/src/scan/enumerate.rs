@@ -14,10 +14,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use crate::probe::limits::Gate;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 
 use super::hello::{client_hello, group_name, Hello, Version, LEGACY_GROUPS, TLS13_GROUPS};
 use super::reply::{read_answer, Answer, Failure, Picked};
@@ -29,7 +29,7 @@ use crate::probe::OutcomeClass;
 const GREASE: u16 = 0x0a0a;
 
 /// One accepted suite.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuiteSeen {
     /// The code point, `0xc02b`.
     pub id: String,
@@ -50,7 +50,7 @@ impl SuiteSeen {
 }
 
 /// What one version of the protocol gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionScan {
     pub version: Version,
     pub accepted: bool,
@@ -96,7 +96,7 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
     pub deadline: Instant,
     pub max_connections: usize,
-    pub permits: Option<&'a Semaphore>,
+    pub gate: Option<&'a Gate>,
     pub used: AtomicUsize,
     pub exhausted: AtomicBool,
     /// The certificates of the first TLS 1.0-1.2 handshake that sent them.
@@ -131,11 +131,11 @@ impl Ctx<'_> {
             self.exhausted.store(true, Ordering::Relaxed);
             return None;
         }
-        let _permit = match self.permits {
-            Some(s) => Some(s.acquire().await.ok()?),
+        let _pass = match self.gate {
+            Some(g) => Some(g.pass().await?),
             None => None,
         };
-        // What is left once the permit came (waiting for it spends the deadline too).
+        // What is left once the pass came (waiting for it spends the deadline too).
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             self.exhausted.store(true, Ordering::Relaxed);

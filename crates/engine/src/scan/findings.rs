@@ -216,6 +216,7 @@ mod tests {
 
     fn result(versions: Vec<VersionScan>, certs: Vec<CertSeen>) -> ScanResult {
         ScanResult {
+            finished_at: None,
             address: "127.0.0.1:4000".into(),
             protocol: "mysql".into(),
             versions,

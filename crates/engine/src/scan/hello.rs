@@ -9,10 +9,10 @@
 //! HelloRetryRequest naming the suite and the group it picked (RFC 8446, 4.1.4), so no key is
 //! ever computed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A protocol version the scan asks about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Version {
     #[serde(rename = "TLS 1.0")]
     Tls10,

@@ -13,8 +13,8 @@
 //! four versions at once, each version's questions one after the other.
 //!
 //! Bounds: at most [`MAX_CONNECTIONS`] connections per endpoint, each within the per-connection
-//! timeout, the whole scan within its deadline; with a semaphore (`--rate`, the per-host
-//! limit), each connection holds one of its permits.
+//! timeout, the whole scan within its deadline; in an audit round each connection passes the
+//! round's [`Gate`] (the global and per-host limits and `--rate`), as every probe does.
 
 pub mod chain;
 pub mod enumerate;
@@ -25,10 +25,9 @@ pub mod result;
 pub mod suites;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use crate::probe::limits::Gate;
 
 pub use enumerate::{SuiteSeen, VersionScan};
 pub use findings::{findings, Served};
@@ -51,6 +50,19 @@ pub struct ScanSpec {
     pub address: String,
     /// TLS after the MySQL SSLRequest.
     pub mysql: bool,
+    /// The SNI to send, when not the address's host name (an inventory's `server_name`).
+    pub server_name: Option<String>,
+}
+
+impl ScanSpec {
+    /// A scan of `address`, TLS from the first byte, SNI from the address's host name.
+    pub fn new(address: impl Into<String>) -> ScanSpec {
+        ScanSpec {
+            address: address.into(),
+            mysql: false,
+            server_name: None,
+        }
+    }
 }
 
 /// Within what.
@@ -62,8 +74,8 @@ pub struct ScanLimits {
     pub deadline: Duration,
     /// At most this many connections (capped at [`MAX_CONNECTIONS`]).
     pub max_connections: usize,
-    /// A permit per connection, shared with other work (a rate or per-host limit).
-    pub permits: Option<Arc<Semaphore>>,
+    /// What each connection passes first, shared with other work (the round's limits).
+    pub gate: Option<Gate>,
 }
 
 impl Default for ScanLimits {
@@ -72,7 +84,7 @@ impl Default for ScanLimits {
             timeout: Duration::from_secs(5),
             deadline: Duration::from_secs(60),
             max_connections: MAX_CONNECTIONS,
-            permits: None,
+            gate: None,
         }
     }
 }
@@ -88,12 +100,16 @@ pub async fn scan(spec: &ScanSpec, limits: &ScanLimits) -> ScanResult {
     let started = Instant::now();
     let ctx = enumerate::Ctx {
         address: &spec.address,
-        server_name: server_name(&spec.address),
+        server_name: spec
+            .server_name
+            .as_deref()
+            .filter(|n| n.parse::<std::net::IpAddr>().is_err() && !n.is_empty())
+            .or_else(|| server_name(&spec.address)),
         mysql: spec.mysql,
         timeout: limits.timeout,
         deadline: started + limits.deadline,
         max_connections: limits.max_connections.min(MAX_CONNECTIONS),
-        permits: limits.permits.as_deref(),
+        gate: limits.gate.as_ref(),
         used: AtomicUsize::new(0),
         exhausted: AtomicBool::new(false),
         chain: std::sync::Mutex::new(Vec::new()),
@@ -127,6 +143,7 @@ pub async fn scan(spec: &ScanSpec, limits: &ScanLimits) -> ScanResult {
         connections: ctx.used.load(Ordering::Relaxed).min(ctx.max_connections),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         complete: !ctx.exhausted.load(Ordering::Relaxed),
+        finished_at: Some(crate::probe::now_rfc3339()),
     }
 }
 
@@ -185,12 +202,9 @@ mod tests {
             timeout: Duration::from_millis(300),
             deadline: Duration::from_secs(2),
             max_connections: 8,
-            permits: Some(Arc::new(Semaphore::new(1))),
+            gate: Some(Gate::of(1)),
         };
-        let spec = ScanSpec {
-            address,
-            mysql: false,
-        };
+        let spec = ScanSpec::new(address);
         let started = Instant::now();
         let r = scan(&spec, &limits).await;
         assert!(

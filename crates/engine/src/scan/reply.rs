@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tls_parser::{
     parse_tls_message_handshake, parse_tls_raw_record, parse_tls_server_hello_extensions,
     TlsExtension, TlsMessage, TlsMessageHandshake, TlsRecordType, TlsServerHelloContents,
@@ -54,7 +54,7 @@ pub enum Answer {
 }
 
 /// The class of a failed answer, for a scan that could not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Failure {
     Refused,

@@ -2,7 +2,7 @@
 //! their suites, order and groups, the served chain's keys and signatures, how far the scan
 //! got, and a one-line summary (the versions accepted and the weakest suite).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::enumerate::VersionScan;
 use super::hello::Version;
@@ -10,7 +10,7 @@ use super::reply::Failure;
 use crate::pki::summary::summarize;
 
 /// One certificate of the served chain, as the scan judges it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertSeen {
     pub subject: String,
     /// `RSA 2048`, `ECDSA P-256`.
@@ -48,14 +48,14 @@ impl CertSeen {
 }
 
 /// Why a scan could not run at all, with its class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanFailure {
     pub class: Failure,
     pub detail: String,
 }
 
 /// The scan of one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanResult {
     /// `HOST:PORT` as dialed.
     pub address: String,
@@ -71,6 +71,9 @@ pub struct ScanResult {
     pub elapsed_ms: u64,
     /// False when the connection budget or the deadline stopped the scan early.
     pub complete: bool,
+    /// When the scan ended (RFC 3339): in `serve`, scans run less often than rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
     /// Set when no version could be asked about (refused, reset, timeout, not TLS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<ScanFailure>,
@@ -146,6 +149,7 @@ mod tests {
             connections: 3,
             elapsed_ms: 1,
             complete: true,
+            finished_at: None,
             failure: None,
         };
         assert_eq!(

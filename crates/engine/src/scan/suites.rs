@@ -10,7 +10,7 @@
 //! - weak (warning): CBC with a SHA-1 or MD5 MAC (Lucky13 and the padding-oracle family), and
 //!   static RSA key exchange (no forward secrecy, ROBOT).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherEncMode, TlsCipherKx, TlsCipherMac};
 use tls_parser::{TlsCipherSuite, CIPHERS};
 
@@ -22,7 +22,7 @@ pub const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 const SIGNALS: [u16; 2] = [0x00ff, 0x5600];
 
 /// Why a suite is unsafe, one part at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Weakness {
     /// No server authentication (`anon`): anyone in the path can take the server's place.
@@ -41,12 +41,18 @@ pub enum Weakness {
     CbcSha1,
     /// RSA key transport: no forward secrecy (a stolen key decrypts recorded traffic; ROBOT).
     StaticRsa,
+    /// A weakness a later version of tlsaudit named, read back from its report.
+    #[serde(other)]
+    Other,
 }
 
 impl Weakness {
     /// Critical (the suite must go) or only a warning (it should).
     pub fn is_insecure(self) -> bool {
-        !matches!(self, Weakness::CbcSha1 | Weakness::StaticRsa)
+        !matches!(
+            self,
+            Weakness::CbcSha1 | Weakness::StaticRsa | Weakness::Other
+        )
     }
 
     /// In words, for findings.
@@ -60,6 +66,7 @@ impl Weakness {
             Weakness::TripleDes => "3DES (64-bit block, Sweet32)",
             Weakness::CbcSha1 => "CBC with a SHA-1/MD5 MAC",
             Weakness::StaticRsa => "static RSA key exchange (no forward secrecy)",
+            Weakness::Other => "a weakness this version does not know",
         }
     }
 }
