@@ -35,6 +35,8 @@ pub enum FailOnArg {
     Inventory,
     /// A critical finding added.
     Critical,
+    /// A TLS version or cipher suite an endpoint now accepts and did not before.
+    Tls,
     /// Any change at all.
     Any,
 }
@@ -49,6 +51,7 @@ impl From<FailOnArg> for FailOn {
             FailOnArg::Rotation => FailOn::Rotation,
             FailOnArg::Inventory => FailOn::Inventory,
             FailOnArg::Critical => FailOn::Critical,
+            FailOnArg::Tls => FailOn::Tls,
             FailOnArg::Any => FailOn::Any,
         }
     }
@@ -66,12 +69,13 @@ pub struct DiffArgs {
     pub format: DiffFormat,
     /// Exit 1 when a change of these kinds is found, comma separated: open, blocked, insecure
     /// (unencrypted or untrusted), other (any other verdict change), rotation, inventory
-    /// (endpoints or identities), critical (a new critical finding), any.
+    /// (endpoints or identities), critical (a new critical finding), tls (a TLS version or
+    /// cipher suite newly accepted), any.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "open,blocked,insecure"
+        default_value = "open,blocked,insecure,tls"
     )]
     pub fail_on: Vec<FailOnArg>,
     /// Write the diff to FILE instead of stdout.

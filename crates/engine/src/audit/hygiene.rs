@@ -14,7 +14,7 @@ use crate::finding::Finding;
 use crate::inventory::Endpoint;
 use crate::probe::limits::Gate;
 use crate::probe::Protocol;
-use crate::scan::{ScanLimits, ScanResult, ScanSpec, Served};
+use crate::scan::{Failure, ScanLimits, ScanResult, ScanSpec, Served};
 
 /// The endpoints a full round scans: none when the scan is off; all of them when no scan ran
 /// yet (`last` is `None`) or the interval has passed; otherwise those never scanned.
@@ -113,6 +113,9 @@ pub fn not_checked(plan: &Plan, snap: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
     for (ep, scan) in plan.endpoints().iter().zip(&snap.scans) {
         match scan.as_deref() {
+            // A server that does not speak TLS at all has no versions to scan (its cells say
+            // it is unencrypted).
+            Some(s) if s.failure.as_ref().is_some_and(|f| f.class == Failure::NotTls) => {}
             Some(s) if s.failure.is_some() => out.push(format!(
                 "TLS versions and suites of {}: {}",
                 ep.name,

@@ -104,6 +104,8 @@ pub enum FailOn {
     Inventory,
     /// A critical finding added.
     Critical,
+    /// A TLS version or cipher suite an endpoint now accepts and did not before.
+    Tls,
     /// Any change at all.
     Any,
 }
@@ -147,6 +149,25 @@ pub struct Rotation {
     pub address: String,
     pub before: Option<Cert>,
     pub after: Option<Cert>,
+}
+
+/// A TLS version, or a cipher suite of a version accepted before and after, that an endpoint
+/// accepts now and did not (`accepted`), or no longer accepts. Only endpoints both reports
+/// scanned to an answer are compared: a report without a scan (`--no-scan`, an earlier
+/// version) or a failed scan says nothing about what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsChange {
+    pub endpoint: String,
+    pub address: String,
+    /// `TLS 1.0` for a version; the version a suite was offered in, for a suite.
+    pub version: String,
+    /// The suite's IANA name; absent when the version itself changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// Accepted now (it was not before); false: no longer accepted.
+    pub accepted: bool,
+    /// An obsolete version (TLS 1.0, 1.1) or a suite with a weakness.
+    pub weak: bool,
 }
 
 /// An endpoint added or removed, as the diff shows it.
@@ -265,6 +286,11 @@ pub struct DiffSummary {
     pub identities_removed: usize,
     pub findings_added: usize,
     pub findings_resolved: usize,
+    /// TLS versions and suites newly accepted, and no longer accepted.
+    #[serde(default)]
+    pub tls_accepted: usize,
+    #[serde(default)]
+    pub tls_dropped: usize,
 }
 
 /// Everything that changed from `before` to `after`.
@@ -285,6 +311,10 @@ pub struct Diff {
     pub identities: IdentityChanges,
     #[serde(default)]
     pub findings: FindingChanges,
+    /// TLS versions and suites accepted or no longer accepted, in the after report's endpoint
+    /// order.
+    #[serde(default)]
+    pub tls: Vec<TlsChange>,
 }
 
 fn side(file: &str, r: &Report) -> Side {
@@ -304,6 +334,7 @@ pub fn diff(before: &Report, after: &Report, files: (&str, &str)) -> Diff {
     let endpoints = compare::endpoints(before, after);
     let identities = compare::identities(before, after);
     let findings = compare::findings(before, after);
+    let tls = compare::tls(before, after);
     let summary = DiffSummary {
         cells: Change::ALL
             .iter()
@@ -320,6 +351,8 @@ pub fn diff(before: &Report, after: &Report, files: (&str, &str)) -> Diff {
         identities_removed: identities.removed.len(),
         findings_added: findings.added.len(),
         findings_resolved: findings.resolved.len(),
+        tls_accepted: tls.iter().filter(|t| t.accepted).count(),
+        tls_dropped: tls.iter().filter(|t| !t.accepted).count(),
     };
     Diff {
         schema: SCHEMA.to_string(),
@@ -331,6 +364,7 @@ pub fn diff(before: &Report, after: &Report, files: (&str, &str)) -> Diff {
         endpoints,
         identities,
         findings,
+        tls,
     }
 }
 
@@ -363,6 +397,7 @@ impl Diff {
             && self.identities.removed.is_empty()
             && self.findings.added.is_empty()
             && self.findings.resolved.is_empty()
+            && self.tls.is_empty()
     }
 
     fn count(&self, g: Change) -> usize {
@@ -402,6 +437,10 @@ impl Diff {
                         .filter(|f| f.severity == Severity::Critical)
                         .count(),
                     "new critical finding(s)",
+                ),
+                FailOn::Tls => note(
+                    self.tls.iter().filter(|t| t.accepted).count(),
+                    "TLS version(s) or suite(s) newly accepted",
                 ),
                 FailOn::Any => note(usize::from(!self.is_empty()), "change set (any)"),
             }

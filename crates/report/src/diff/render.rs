@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use tlsaudit_engine::audit::Verdict;
 
-use super::{CellChange, Cert, Change, Diff, EndpointBrief, FindingBrief, IdentityBrief};
+use super::{
+    CellChange, Cert, Change, Diff, EndpointBrief, FindingBrief, IdentityBrief, TlsChange,
+};
 use crate::sanitize::inert;
 
 /// The same for Markdown: also escapes what Markdown or HTML would interpret.
@@ -79,6 +81,7 @@ pub fn render_text(d: &Diff, failing: &[String]) -> String {
     text_cells(d, &mut out);
     text_rotations(d, &mut out);
     text_inventory(d, &mut out);
+    text_tls(d, &mut out);
     text_findings(d, &mut out);
     if !failing.is_empty() {
         let _ = writeln!(out, "\nfails --fail-on: {}", failing.join(", "));
@@ -122,6 +125,40 @@ fn text_rotations(d: &Diff, out: &mut String) {
         let _ = writeln!(out, "  ~ {} {}", inert(&r.endpoint), inert(&r.address));
         let _ = writeln!(out, "      before {}", cert_line(r.before.as_ref()));
         let _ = writeln!(out, "      after  {}", cert_line(r.after.as_ref()));
+    }
+}
+
+impl TlsChange {
+    /// `TLS 1.0` or `TLS_RSA_WITH_3DES_EDE_CBC_SHA in TLS 1.2`, with `(weak)` when it is.
+    fn what(&self) -> String {
+        let weak = if self.weak { " (weak)" } else { "" };
+        match &self.suite {
+            Some(s) => format!("{s} in {}{weak}", self.version),
+            None => format!("{}{weak}", self.version),
+        }
+    }
+}
+
+/// The TLS versions and suites newly accepted, then those no longer accepted.
+fn text_tls(d: &Diff, out: &mut String) {
+    for (title, accepted, mark) in [
+        ("TLS versions and suites newly accepted", true, '+'),
+        ("TLS versions and suites no longer accepted", false, '-'),
+    ] {
+        let list: Vec<&TlsChange> = d.tls.iter().filter(|t| t.accepted == accepted).collect();
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title} ({}):", list.len());
+        for t in list {
+            let _ = writeln!(
+                out,
+                "  {mark} {} {}: {}",
+                inert(&t.endpoint),
+                inert(&t.address),
+                inert(&t.what())
+            );
+        }
     }
 }
 
@@ -333,6 +370,20 @@ fn markdown_lists(d: &Diff, out: &mut String) {
         "Identities removed",
         identities.removed.iter().map(md_identity).collect(),
     );
+    for (title, accepted) in [
+        ("TLS versions and suites newly accepted", true),
+        ("TLS versions and suites no longer accepted", false),
+    ] {
+        let items = d.tls.iter().filter(|t| t.accepted == accepted).map(|t| {
+            format!(
+                "{} ({}): {}",
+                md(&t.endpoint),
+                md(&t.address),
+                md(&t.what())
+            )
+        });
+        section(title, items.collect());
+    }
     let findings = &d.findings;
     section(
         "Findings added",
