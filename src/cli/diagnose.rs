@@ -64,6 +64,9 @@ pub struct DiagnoseArgs {
     /// With --topology: the cluster version when meta.yaml does not say.
     #[arg(long, value_name = "VERSION", value_parser = parse_version, requires = "topology")]
     pub cluster_version: Option<Version>,
+    /// Do not scan the TLS versions and cipher suites the target accepts.
+    #[arg(long)]
+    pub no_scan: bool,
     #[command(flatten)]
     pub resolve: ResolveFlags,
     #[command(flatten)]
@@ -109,6 +112,7 @@ fn request(args: DiagnoseArgs) -> Result<Request, InputError> {
         mysql_account,
         inventory,
         tiup,
+        no_scan: args.no_scan,
     })
 }
 

@@ -34,7 +34,29 @@ pub fn render(d: &Diagnosis, style: Style) -> String {
         }
     }
     verdict(&mut out, d, style);
+    hygiene(&mut out, d, style);
     out
+}
+
+/// The hygiene scan of the target: one line of what it accepts, then its findings with their
+/// fixes (they do not break the link: the verdict above stands).
+fn hygiene(out: &mut String, d: &Diagnosis, style: Style) {
+    let Some(scan) = &d.scan else { return };
+    let _ = writeln!(
+        out,
+        "\n   TLS versions and suites accepted: {}",
+        inert(&scan.summary())
+    );
+    for f in &d.hygiene {
+        let sev = f.severity.as_str().to_uppercase();
+        let sev = match f.severity {
+            tlsaudit_engine::finding::Severity::Critical => style.bad(&sev),
+            _ => style.warn(&sev),
+        };
+        let _ = writeln!(out, "     [{sev}] {}: {}", f.code.as_str(), inert(&f.title));
+        let _ = writeln!(out, "       seen: {}", inert(&f.evidence));
+        let _ = writeln!(out, "       fix:  {}", inert(&f.fix));
+    }
 }
 
 /// The first line: what is diagnosed, as whom, over which protocol.

@@ -130,6 +130,13 @@ pub struct Diagnosis {
     pub baseline: ProbeRecord,
     pub variants: Vec<VariantRun>,
     pub verdict: LinkVerdict,
+    /// The TLS versions and suites the target accepts (absent with `--no-scan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanResult>,
+    /// The scan's findings (obsolete versions, weak suites, keys, signatures), with the fixes
+    /// the report gives them: they do not break the link, and do not change the exit code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hygiene: Vec<crate::finding::Finding>,
 }
 
 impl Diagnosis {

@@ -37,6 +37,8 @@ pub struct Inputs {
     pub notes: Vec<String>,
     /// The audit account for a SQL port (`mysql` protocol).
     pub mysql_account: Option<probe::mysql::MysqlAccount>,
+    /// Scan the TLS versions and suites the target accepts (not with `--no-scan`).
+    pub scan: bool,
     /// What the audit expects of this identity at this endpoint (known when both come from the
     /// inventory): the diagnosis then judges the link exactly as the report's cell.
     pub expected: Option<Expected>,
@@ -66,6 +68,8 @@ pub struct Request {
     /// The TiUP topology `inventory` was read from: where each instance's list is set, and
     /// the cluster's name, for the fixes.
     pub tiup: Option<Cluster>,
+    /// Do not scan the TLS versions and suites the target accepts.
+    pub no_scan: bool,
 }
 
 impl Request {
@@ -202,6 +206,7 @@ impl Request {
             timeouts: Timeouts::uniform(self.timeout.unwrap_or(Duration::from_secs(5))),
             notes: Vec::new(),
             mysql_account: self.mysql_account.clone(),
+            scan: !self.no_scan,
             expected: None,
         })
     }
@@ -248,6 +253,7 @@ impl Request {
             },
             notes: loaded.notes,
             mysql_account: self.mysql_account.clone(),
+            scan: !self.no_scan,
         })
     }
 

@@ -32,21 +32,57 @@ pub use inputs::{Inputs, Request};
 pub use resolution::Resolution;
 pub use steps::{Step, StepStatus};
 pub use target::{guess_component, Target, TiupTarget};
+/// The hygiene scan of the target, unless switched off: as the audit scans an endpoint, each
+/// connection within the probes' handshake budget.
+async fn scan_target(inputs: &Inputs) -> Option<crate::scan::ScanResult> {
+    if !inputs.scan {
+        return None;
+    }
+    let spec = crate::scan::ScanSpec {
+        address: inputs.target.address.clone(),
+        mysql: inputs.target.protocol == probe::Protocol::Mysql,
+        server_name: inputs.target.server_name.clone(),
+    };
+    let t = inputs.timeouts;
+    let limits = crate::scan::ScanLimits {
+        timeout: t.connect.max(t.handshake),
+        deadline: t.total.saturating_mul(4),
+        ..crate::scan::ScanLimits::default()
+    };
+    Some(crate::scan::scan(&spec, &limits).await)
+}
+
 pub use variant::{
     admitted, base_spec, observed, plan_variants, reached_tls, run_variants, Variant, VariantPlan,
     VariantRun,
 };
 
-/// Diagnose one link: baseline probe, variants, trace, verdict.
+/// Diagnose one link: baseline probe and variants, beside them the hygiene scan of the target
+/// (the versions and suites it accepts, which no rustls handshake can see), trace, verdict.
 pub async fn diagnose(inputs: &Inputs) -> Diagnosis {
     let resolution = resolution::resolve(&inputs.target.address, inputs.timeouts.connect).await;
     let spec = base_spec(inputs);
-    let baseline = probe::probe(&spec, &inputs.caller, &inputs.trust).await;
-    let plans = plan_variants(inputs, &baseline);
-    let variants = run_variants(plans, &inputs.trust).await;
-    let verdict = analyze::verdict(inputs, &baseline, &variants);
+    let probes = async {
+        let baseline = probe::probe(&spec, &inputs.caller, &inputs.trust).await;
+        let plans = plan_variants(inputs, &baseline);
+        let variants = run_variants(plans, &inputs.trust).await;
+        (baseline, variants)
+    };
+    let ((baseline, variants), scan) = tokio::join!(probes, scan_target(inputs));
+    let verdict = analyze::verdict(inputs, &baseline, &variants, scan.as_ref());
     let steps = steps::steps(inputs, &spec, &resolution, &baseline, &variants);
+    let hygiene = scan.as_ref().map_or_else(Vec::new, |s| {
+        crate::scan::findings(
+            s,
+            crate::scan::Served {
+                component: inputs.target.component,
+                sql: inputs.target.protocol == probe::Protocol::Mysql,
+            },
+        )
+    });
     Diagnosis {
+        scan,
+        hygiene,
         target: TargetInfo::new(&inputs.target, spec.server_name()),
         identity: inputs.caller.report().as_ref().clone(),
         key_mismatch: inputs.key_mismatch.clone(),

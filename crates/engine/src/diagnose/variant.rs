@@ -397,6 +397,7 @@ mod tests {
             timeouts: Timeouts::uniform(Duration::from_secs(1)),
             notes: Vec::new(),
             mysql_account: None,
+            scan: false,
             expected: None,
         }
     }

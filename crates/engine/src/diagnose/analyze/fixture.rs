@@ -30,6 +30,8 @@ pub struct Case {
     pub inputs: Inputs,
     pub base: ProbeRecord,
     pub variants: Vec<VariantRun>,
+    /// The hygiene scan of the target, when the case has one.
+    pub scan: Option<crate::scan::ScanResult>,
 }
 
 impl Case {
@@ -62,6 +64,7 @@ impl Case {
             timeouts: Timeouts::uniform(Duration::from_secs(1)),
             notes: Vec::new(),
             mysql_account: None,
+            scan: false,
             expected: None,
         };
         let base = record(&inputs, &inputs.caller, class, phase);
@@ -70,6 +73,7 @@ impl Case {
             inputs,
             base,
             variants: Vec::new(),
+            scan: None,
         }
     }
 
@@ -118,7 +122,7 @@ impl Case {
 
     /// The verdict the rules reach.
     pub fn verdict(&self) -> LinkVerdict {
-        super::verdict(&self.inputs, &self.base, &self.variants)
+        super::verdict(&self.inputs, &self.base, &self.variants, self.scan.as_ref())
     }
 
     /// The inventory expects this caller to be admitted (`allow`) or refused.

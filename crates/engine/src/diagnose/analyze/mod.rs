@@ -19,6 +19,7 @@ mod trust;
 use crate::audit::Verdict;
 use crate::probe::{OutcomeClass, Phase, ProbeRecord};
 use crate::profile::{Component, Profile};
+use crate::scan::ScanResult;
 use crate::tiup::ListLayer;
 
 use super::cause::Cause;
@@ -48,16 +49,23 @@ struct Analysis<'a> {
     inputs: &'a Inputs,
     base: &'a ProbeRecord,
     variants: &'a [VariantRun],
+    scan: Option<&'a ScanResult>,
     findings: Vec<CauseFinding>,
     notes: Vec<String>,
 }
 
 /// Decide the verdict.
-pub fn verdict(inputs: &Inputs, base: &ProbeRecord, variants: &[VariantRun]) -> LinkVerdict {
+pub fn verdict(
+    inputs: &Inputs,
+    base: &ProbeRecord,
+    variants: &[VariantRun],
+    scan: Option<&ScanResult>,
+) -> LinkVerdict {
     let mut a = Analysis {
         inputs,
         base,
         variants,
+        scan,
         findings: Vec::new(),
         notes: inputs.notes.clone(),
     };

@@ -6,7 +6,7 @@
 use crate::probe::{OutcomeClass, Protocol, TlsParams};
 
 use super::super::cause::Cause;
-use super::super::{admitted, Side, Variant};
+use super::super::{admitted, CauseFinding, Side, Variant};
 use super::{new_finding, Analysis};
 
 impl<'a> Analysis<'a> {
@@ -108,8 +108,39 @@ impl<'a> Analysis<'a> {
         if !versions.is_empty() {
             f.evidence.push(versions.join("; "));
         }
+        self.scanned_versions(&mut f);
         f.fix.push("align the TLS versions: TiKV's status port speaks TLS 1.2 only; TiProxy's `min-tls-version` can exclude 1.2".into());
         self.push(f);
+    }
+
+    /// What the hygiene scan saw the server accept, which a rustls caller (TLS 1.2 and 1.3
+    /// only) cannot: a server that speaks only TLS 1.0 or 1.1 gets the fix that raises it.
+    fn scanned_versions(&self, f: &mut CauseFinding) {
+        let Some(scan) = self.scan.filter(|s| s.failure.is_none()) else {
+            return;
+        };
+        let accepted = scan.accepted();
+        let names: Vec<&str> = accepted.iter().map(|v| v.name()).collect();
+        f.evidence.push(if names.is_empty() {
+            "the hygiene scan: the server accepts none of TLS 1.0 to 1.3".to_string()
+        } else {
+            format!("the hygiene scan: the server accepts {}", names.join(", "))
+        });
+        if !accepted.is_empty() && accepted.iter().all(|v| v.is_obsolete()) {
+            let served = crate::scan::Served {
+                component: self.inputs.target.component,
+                sql: self.inputs.target.protocol == Protocol::Mysql,
+            };
+            let raise = crate::scan::findings(scan, served)
+                .into_iter()
+                .find(|x| x.code == crate::finding::Code::TlsVersionObsolete);
+            if let Some(x) = raise {
+                f.fix.push(format!(
+                    "the server speaks only obsolete versions, which current callers (rustls, Go 1.22+, TiDB components) refuse: {}",
+                    x.fix
+                ));
+            }
+        }
     }
 
     /// gRPC needs h2: a server that negotiates no ALPN breaks real gRPC callers even when this
@@ -259,6 +290,64 @@ mod tests {
             "{:?}",
             v.notes
         );
+    }
+
+    /// A TiDB SQL port that speaks only TLS 1.0 and 1.1 (rustls offers 1.2 and 1.3): the
+    /// scan says what it accepts, and the fix raises TiDB's `tls-version`.
+    #[test]
+    fn a_server_of_obsolete_versions_only_gets_the_fix_that_raises_it() {
+        use crate::scan::{ScanResult, Version, VersionScan};
+        let mut c = Case::new(
+            Some(Component::Tidb),
+            Protocol::Mysql,
+            Some("tidb"),
+            O::TlsMismatch,
+            Phase::Handshake,
+        );
+        c.variant(Variant::Tls12, O::TlsMismatch);
+        c.variant(Variant::Tls13, O::TlsMismatch);
+        let versions = Version::ALL
+            .iter()
+            .map(|&v| {
+                let mut s = VersionScan::new(v);
+                s.accepted = v.is_obsolete();
+                s
+            })
+            .collect();
+        c.scan = Some(ScanResult {
+            address: "127.0.0.1:4000".into(),
+            protocol: "mysql".into(),
+            versions,
+            certificates: Vec::new(),
+            connections: 4,
+            elapsed_ms: 1,
+            complete: true,
+            finished_at: None,
+            failure: None,
+        });
+        let v = c.verdict();
+        assert_eq!(causes(&v), ["tls_version_mismatch"]);
+        let f = &v.findings[0];
+        assert!(
+            f.evidence
+                .contains(&"the hygiene scan: the server accepts TLS 1.0, TLS 1.1".to_string()),
+            "{:?}",
+            f.evidence
+        );
+        assert!(
+            f.fix
+                .iter()
+                .any(|x| x.contains("tls-version = \"TLSv1.2\"")),
+            "{:?}",
+            f.fix
+        );
+        // Without the scan the finding says what the variants saw, and no version fix.
+        c.scan = None;
+        let v = c.verdict();
+        assert!(!v.findings[0]
+            .fix
+            .iter()
+            .any(|x| x.contains("tls-version = \"TLSv1.2\"")));
     }
 
     #[test]
