@@ -6,6 +6,11 @@
 //! PATH; skips with a note without them; env `BENCH_SCAN_ROUNDS`, default 3). Prints, per
 //! endpoint, the scan's time (best of the rounds) and connections, sslyze's time for the same
 //! endpoint (one process each, as a user runs it), and the ratio; then both over all endpoints.
+//!
+//! First, needing nothing installed: the scan's cost inside a full audit. The real binary's
+//! `report --config` on the demo lab (15 endpoints, 7 identities), with the scan and with
+//! `--no-scan`, alternated (`BENCH_REPORT_PAIRS`, default 9); the median wall time of each and
+//! the ratio (target: at most 1.5).
 
 // Bench code: helpers may unwrap.
 #![allow(clippy::unwrap_used)]
@@ -121,7 +126,52 @@ fn ours(rt: &tokio::runtime::Runtime, address: &str, rounds: usize) -> (Duration
         .unwrap()
 }
 
+/// Wall time of one `tlsaudit report` run with `extra` arguments (its output discarded).
+fn report_once(config: &Path, extra: &[&str]) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["report", "--format", "json", "--config"])
+        .arg(config)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    // 0, or 1 for the demo's planted findings; never an input error.
+    assert!(status.code().is_some_and(|c| c <= 1), "{status}");
+    started.elapsed()
+}
+
+/// The scan's cost in a full report of the demo lab: the medians with and without it.
+fn report_overhead() {
+    let pairs = std::env::var("BENCH_REPORT_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9usize);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (lab, config) = rt.block_on(tlsaudit::demo::start()).unwrap();
+    report_once(&config, &[]);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..pairs.max(1) {
+        with.push(report_once(&config, &[]));
+        without.push(report_once(&config, &["--no-scan"]));
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (w, wo) = (median(with), median(without));
+    println!(
+        "report on the demo (median of {pairs}): with the scan {:.0} ms, --no-scan {:.0} ms, ratio {:.2} (target <= 1.5)",
+        w.as_secs_f64() * 1e3,
+        wo.as_secs_f64() * 1e3,
+        w.as_secs_f64() / wo.as_secs_f64()
+    );
+    rt.block_on(lab.stop());
+}
+
 fn main() {
+    report_overhead();
     let (Some(nginx_bin), Some(openssl), Some(sslyze_bin)) =
         (tool("nginx"), tool("openssl"), tool("sslyze"))
     else {

@@ -286,11 +286,16 @@ pub struct DiffSummary {
     pub identities_removed: usize,
     pub findings_added: usize,
     pub findings_resolved: usize,
-    /// TLS versions and suites newly accepted, and no longer accepted.
-    #[serde(default)]
+    /// TLS versions and suites newly accepted, and no longer accepted (left out when zero, so
+    /// that diffs of reports without a scan read back byte for byte).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tls_accepted: usize,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tls_dropped: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Everything that changed from `before` to `after`.
@@ -312,8 +317,8 @@ pub struct Diff {
     #[serde(default)]
     pub findings: FindingChanges,
     /// TLS versions and suites accepted or no longer accepted, in the after report's endpoint
-    /// order.
-    #[serde(default)]
+    /// order (left out when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tls: Vec<TlsChange>,
 }
 
