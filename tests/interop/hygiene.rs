@@ -1,11 +1,13 @@
 //! `tlsaudit scan` against servers nobody here wrote, checked against sslyze on the same
 //! servers in the same run: nginx with TLS 1.0-1.2 and `ALL:@SECLEVEL=0` (anonymous ECDH,
 //! static RSA, CBC-SHA1), nginx with TLS 1.3 only, nginx with a short AEAD-only TLS 1.2 list,
-//! and `openssl s_server -tls1 -cipher ALL:@SECLEVEL=0`. For each, the versions accepted and
-//! the suites of each version must equal sslyze's. MariaDB through MySQL STARTTLS, which
-//! sslyze cannot do, against `openssl s_client -starttls mysql`, one suite at a time. Then hostile peers (a Rust listener in the
-//! test): garbage to every hello, a reset, one that "accepts" every suite offered, a silent
-//! one: each ends within its deadline with a clear class.
+//! `openssl s_server -tls1 -cipher ALL:@SECLEVEL=0`, and a Go server with crypto/tls's
+//! defaults (`go_tls_server.go`, built here with the installed `go`: PD, TiCDC and TiDB's
+//! status port are such servers). For each, the versions accepted and the suites of each
+//! version must equal sslyze's. MariaDB through MySQL STARTTLS, which sslyze cannot do,
+//! against `openssl s_client -starttls mysql`, one suite at a time. Then hostile peers (a Rust
+//! listener in the test): garbage to every hello, a reset, one that "accepts" every suite
+//! offered, a silent one: each ends within its deadline with a clear class.
 
 // Test code: helpers outside #[test] functions may unwrap too.
 #![allow(clippy::unwrap_used)]
@@ -77,6 +79,120 @@ fn tls_server(dir: &Path, port: u16, protocols: &str, ciphers: &str) -> String {
 fn s_server(openssl: &Path, dir: &Path, args: &[&str]) -> Server {
     let start = openssl_server(openssl, dir, ("cert.pem", "key.pem"), args);
     on_free_port(start).expect("openssl s_server did not start")
+}
+
+// ---- Go's crypto/tls -------------------------------------------------------------------------
+
+/// The Go server: crypto/tls with a certificate and nothing else set (`go_tls_server.go`).
+const GO_SERVER: &str = include_str!("go_tls_server.go");
+
+/// `go` with everything it writes under `root` (HOME, GOCACHE, GOPATH), none of the user's
+/// settings (GOENV=off, GOFLAGS empty, no GOWORK or GODEBUG), no network (GOPROXY=off: the
+/// program imports the standard library only), no toolchain download (GOTOOLCHAIN=local) and
+/// no C compiler (CGO_ENABLED=0).
+fn go_command(go: &Path, root: &Path) -> Command {
+    let mut cmd = Command::new(go);
+    cmd.env("HOME", root.join("home"))
+        .env("GOCACHE", root.join("cache"))
+        .env("GOPATH", root.join("gopath"))
+        .env("GOFLAGS", "")
+        .env("GOENV", "off")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .env_remove("GOWORK")
+        .env_remove("GODEBUG")
+        .current_dir(root);
+    cmd
+}
+
+/// The toolchain's version (`go1.19.8`).
+fn go_version(go: &Path, root: &Path) -> String {
+    let out = go_command(go, root)
+        .args(["env", "GOVERSION"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "go env GOVERSION: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The language version of a toolchain version: `1.19` of `go1.19.8`.
+fn go_language(version: &str) -> String {
+    let release = version.strip_prefix("go").unwrap_or(version);
+    release.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// `GO_SERVER` built in `dir/go`, and the toolchain's version. The module's `go` line is the
+/// toolchain's own version, so the program gets that release's defaults: a module declaring an
+/// older Go, or a GOPATH-mode build, keeps older GODEBUG defaults (from Go 1.22 on, TLS 1.0
+/// and static RSA would come back).
+fn go_build(go: &Path, dir: &Path) -> (PathBuf, String) {
+    let root = dir.join("go");
+    std::fs::create_dir_all(root.join("home")).unwrap();
+    let version = go_version(go, &root);
+    let module = format!("module gotlsserver\n\ngo {}\n", go_language(&version));
+    std::fs::write(root.join("go.mod"), module).unwrap();
+    std::fs::write(root.join("main.go"), GO_SERVER).unwrap();
+    let binary = root.join("go_tls_server");
+    let out = go_command(go, &root)
+        .arg("build")
+        .arg("-o")
+        .arg(&binary)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "go build ({version}) failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (binary, version)
+}
+
+/// The built Go server on a free port with the certificate of `dir` (its log in
+/// `dir/go/server.log`), GODEBUG unset so that the defaults are the build's.
+fn go_server(binary: &Path, dir: &Path) -> Server {
+    let log = dir.join("go").join("server.log");
+    let start = |port: u16| {
+        Command::new(binary)
+            .arg(dir.join("cert.pem"))
+            .arg(dir.join("key.pem"))
+            .arg(port.to_string())
+            .env_remove("GODEBUG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the Go server starts")
+    };
+    on_free_port(start).unwrap_or_else(|| {
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("the Go server did not start:\n{log}")
+    })
+}
+
+/// The findings a server deserves by sslyze's account of it: `TLS_VERSION_OBSOLETE` when it
+/// accepts TLS 1.0 or 1.1, `CIPHER_SUITE_INSECURE` for a 3DES or RC4 suite (the insecure
+/// kinds crypto/tls implements: it has no anonymous, NULL, export or single-DES suite),
+/// `CIPHER_SUITE_WEAK` for CBC with SHA-1 or static RSA (`TLS_RSA_WITH_*`).
+fn go_findings_by_sslyze(reference: &Accepted) -> Vec<&'static str> {
+    let suites: Vec<&String> = reference.values().flatten().collect();
+    let any = |f: &dyn Fn(&str) -> bool| suites.iter().any(|s| f(s));
+    let checks = [
+        (
+            reference.contains_key("TLS 1.0") || reference.contains_key("TLS 1.1"),
+            "TLS_VERSION_OBSOLETE",
+        ),
+        (
+            any(&|s| s.contains("3DES") || s.contains("RC4")),
+            "CIPHER_SUITE_INSECURE",
+        ),
+        (
+            any(&|s| s.ends_with("_CBC_SHA") || s.starts_with("TLS_RSA_WITH_")),
+            "CIPHER_SUITE_WEAK",
+        ),
+    ];
+    checks.iter().filter(|(c, _)| *c).map(|(_, k)| *k).collect()
 }
 
 /// sslyze over every address at once: per address, the accepted suites per version.
@@ -162,9 +278,15 @@ fn codes(doc: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The servers of the comparison: (name, server).
-fn servers(dir: &Path, nginx_bin: &Path, openssl: &Path) -> Vec<(&'static str, Server)> {
-    vec![
+/// The servers of the comparison: (name, server); the Go server last, when `go_binary` is
+/// given.
+fn servers(
+    dir: &Path,
+    nginx_bin: &Path,
+    openssl: &Path,
+    go_binary: Option<&Path>,
+) -> Vec<(&'static str, Server)> {
+    let mut servers = vec![
         (
             "nginx TLS 1.0-1.2 ALL:@SECLEVEL=0",
             nginx(
@@ -193,7 +315,24 @@ fn servers(dir: &Path, nginx_bin: &Path, openssl: &Path) -> Vec<(&'static str, S
             "openssl s_server -tls1 ALL:@SECLEVEL=0",
             s_server(openssl, dir, &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]),
         ),
-    ]
+    ];
+    if let Some(binary) = go_binary {
+        servers.push(("Go crypto/tls defaults", go_server(binary, dir)));
+    }
+    servers
+}
+
+/// Per version, sslyze's and the scan's numbers of suites side by side.
+fn side_by_side(theirs: &Accepted, ours: &Accepted) {
+    let versions: std::collections::BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
+    for v in versions {
+        let count = |acc: &Accepted| acc.get(v).map_or(0, Vec::len);
+        eprintln!(
+            "  {v}: sslyze {} suites, tlsaudit {}",
+            count(theirs),
+            count(ours)
+        );
+    }
 }
 
 #[test]
@@ -208,7 +347,18 @@ fn the_scan_equals_sslyze_on_every_server() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     rsa_cert(&openssl, dir);
-    let servers = servers(dir, &nginx_bin, &openssl);
+    // Without Go (and outside CI), the other servers are compared all the same.
+    let go = require_tool("go").map(|go| go_build(&go, dir));
+    match &go {
+        Some((_, version)) => eprintln!("Go server built with {version}"),
+        None => eprintln!("note: only the Go server is left out; the others are compared"),
+    }
+    let servers = servers(
+        dir,
+        &nginx_bin,
+        &openssl,
+        go.as_ref().map(|(b, _)| b.as_path()),
+    );
     let addresses: Vec<String> = servers
         .iter()
         .map(|(_, s)| format!("127.0.0.1:{}", s.ports[0]))
@@ -222,12 +372,7 @@ fn the_scan_equals_sslyze_on_every_server() {
     for (((name, _), addr), (acc, doc)) in servers.iter().zip(&addresses).zip(&ours) {
         let reference = &theirs[addr];
         eprintln!("{name} ({addr}):");
-        for (v, suites) in reference {
-            eprintln!("  sslyze   {v}: {} suites", suites.len());
-        }
-        for (v, suites) in acc {
-            eprintln!("  tlsaudit {v}: {} suites", suites.len());
-        }
+        side_by_side(reference, acc);
         eprintln!("  findings: {:?}", codes(doc));
         assert_eq!(
             acc, reference,
@@ -255,6 +400,58 @@ fn the_scan_equals_sslyze_on_every_server() {
     assert!(
         v13["groups"].as_array().unwrap().contains(&"x25519".into()),
         "{v13:#}"
+    );
+    if let Some((_, version)) = &go {
+        assert_go_defaults(version, &theirs[&addresses[4]], &ours[4].1);
+    }
+}
+
+/// The findings of the Go server are the ones its sslyze result deserves, whichever Go built
+/// it. For Go 1.19 (Debian 12's golang-go; go1.19.8 checked against sslyze 6 on 2026-12-08)
+/// the whole picture is pinned: the server's default minimum is still TLS 1.0 (Go 1.18 raised
+/// only the client's; the server's rose to TLS 1.2 in Go 1.22), and its default suites are
+/// its preference list without the CBC-SHA256 and RC4 ones, which with an RSA key leaves
+/// ECDHE and static RSA with AES-CBC-SHA1 and 3DES at every version, plus AES-GCM (and ECDHE
+/// with ChaCha20) at TLS 1.2: 6 suites at TLS 1.0 and 1.1, 11 at TLS 1.2, and the three TLS
+/// 1.3 suites. So TLS_VERSION_OBSOLETE, CIPHER_SUITE_INSECURE (the two 3DES suites: Go 1.23
+/// dropped them) and CIPHER_SUITE_WEAK (CBC-SHA1, static RSA: Go 1.22 dropped the latter).
+fn assert_go_defaults(version: &str, reference: &Accepted, doc: &Value) {
+    assert_eq!(
+        codes(doc),
+        go_findings_by_sslyze(reference),
+        "{version}: {doc:#}"
+    );
+    if go_language(version) != "1.19" {
+        eprintln!(
+            "note: the Go server's exact suites are pinned for Go 1.19 only ({version} here)"
+        );
+        return;
+    }
+    let counts: Vec<(&str, usize)> = reference
+        .iter()
+        .map(|(v, suites)| (v.as_str(), suites.len()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("TLS 1.0", 6),
+            ("TLS 1.1", 6),
+            ("TLS 1.2", 11),
+            ("TLS 1.3", 3)
+        ]
+    );
+    assert_eq!(
+        codes(doc),
+        [
+            "TLS_VERSION_OBSOLETE",
+            "CIPHER_SUITE_INSECURE",
+            "CIPHER_SUITE_WEAK"
+        ]
+    );
+    let insecure = &doc["findings"][1];
+    assert_eq!(
+        insecure["evidence"], "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+        "{insecure:#}"
     );
 }
 
