@@ -21,6 +21,7 @@ use tlsaudit_engine::audit::drift::{CaDrift, CertDrift};
 use tlsaudit_engine::audit::{EndpointId, IdentityId, Plan, Snapshot, Verdict};
 use tlsaudit_engine::inventory::Endpoint;
 use tlsaudit_engine::probe::{ProbeRecord, Timeouts, Timings};
+use tlsaudit_engine::scan::{ScanResult, Version};
 
 /// Labels of one endpoint.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -160,6 +161,13 @@ pub struct Metrics {
     tls_version: Family<VersionLabels, Gauge>,
     /// Per endpoint, the version its `tls_version_info` series names (to remove it on change).
     tls_seen: Vec<Option<String>>,
+    /// `tls_version_accepted`: per endpoint and version its last hygiene scan got an answer for.
+    scan_versions: Family<VersionLabels, Gauge>,
+    /// Per endpoint, the versions its `tls_version_accepted` series name (to remove the ones
+    /// the next scan does not answer for).
+    scan_seen: Vec<Vec<String>>,
+    /// `tls_scan_timestamp_seconds`: when the endpoint's last scan ended.
+    scan_finished: Family<EndpointLabels, FloatGauge>,
     probe_errors: Vec<Counter>,
     cert_changes: Vec<Counter>,
     chain_broken: Vec<Gauge>,
@@ -201,6 +209,9 @@ impl Metrics {
             chain_not_after: Family::default(),
             tls_version: Family::default(),
             tls_seen: vec![None; plan.endpoints().len()],
+            scan_versions: Family::default(),
+            scan_seen: vec![Vec::new(); plan.endpoints().len()],
+            scan_finished: Family::default(),
             probe_errors: Vec::new(),
             cert_changes: Vec::new(),
             chain_broken: Vec::new(),
@@ -309,6 +320,16 @@ impl Metrics {
             "endpoint_tls_version_info",
             "1, with the TLS version the endpoint negotiated in the last round; absent when no handshake finished",
             self.tls_version.clone(),
+        );
+        registry.register(
+            "tls_version_accepted",
+            "1 when the endpoint's last hygiene scan found the TLS version accepted, 0 refused; absent for a version the scan got no answer for, and for an endpoint not scanned yet or whose scan failed",
+            self.scan_versions.clone(),
+        );
+        registry.register(
+            "tls_scan_timestamp_seconds",
+            "When the endpoint's last hygiene scan ended (Unix time); scans repeat every --scan-interval, not every round",
+            self.scan_finished.clone(),
         );
         registry.register(
             "probe_errors",
@@ -470,6 +491,44 @@ impl Metrics {
             }),
         );
         self.set_tls_version(e, version);
+        let scan = snap.scans.get(e.0).and_then(Option::as_deref);
+        self.set_scan(e, scan);
+    }
+
+    /// The endpoint's scan series from its last scan (`None`: never scanned): one per version
+    /// answered, the ones of versions no longer answered removed, and when the scan ended.
+    fn set_scan(&mut self, e: EndpointId, scan: Option<&ScanResult>) {
+        let labels = |version: String| VersionLabels {
+            endpoint: self.endpoint_labels[e.0].clone(),
+            version,
+        };
+        let answered = answered_versions(scan);
+        for old in std::mem::take(&mut self.scan_seen[e.0]) {
+            if !answered.iter().any(|(v, _)| *v == old) {
+                self.scan_versions.remove(&labels(old));
+            }
+        }
+        for (v, accepted) in &answered {
+            self.scan_versions
+                .get_or_create(&labels(v.clone()))
+                .set(i64::from(*accepted));
+        }
+        self.scan_seen[e.0] = answered.into_iter().map(|(v, _)| v).collect();
+        let finished = scan
+            .and_then(|s| s.finished_at.as_deref())
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let endpoint = &self.endpoint_labels[e.0];
+        match finished {
+            Some(t) => {
+                self.scan_finished
+                    .get_or_create(endpoint)
+                    .set(t.as_secs_f64());
+            }
+            None => {
+                self.scan_finished.remove(endpoint);
+            }
+        }
     }
 
     /// The endpoint's `tls_version_info` series: the one of `version`, the previous one (of
@@ -488,6 +547,31 @@ impl Metrics {
             self.tls_version.get_or_create(&labels(v.clone())).set(1);
         }
         self.tls_seen[e.0] = version;
+    }
+}
+
+/// The versions a scan got an answer for, by the `version` label `tls_version_info` uses
+/// (`TLSv1.2`), with whether each was accepted: none for a scan that failed or none at all; a
+/// version whose hellos ended in a failure (not a refusal) is not answered, unless accepted.
+fn answered_versions(scan: Option<&ScanResult>) -> Vec<(String, bool)> {
+    let Some(scan) = scan.filter(|s| s.failure.is_none()) else {
+        return Vec::new();
+    };
+    scan.versions
+        .iter()
+        .filter(|v| v.accepted || v.failure.is_none())
+        .map(|v| (version_label(v.version).to_string(), v.accepted))
+        .collect()
+}
+
+/// A scanned version in the spelling of the probes' negotiated version (`TLSv1.3`), so that
+/// `tls_version_accepted` and `endpoint_tls_version_info` join on `version`.
+fn version_label(v: Version) -> &'static str {
+    match v {
+        Version::Tls10 => "TLSv1.0",
+        Version::Tls11 => "TLSv1.1",
+        Version::Tls12 => "TLSv1.2",
+        Version::Tls13 => "TLSv1.3",
     }
 }
 
@@ -662,6 +746,7 @@ pub fn probe_registry(
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tlsaudit_engine::scan::{Failure, VersionScan};
 
     #[test]
     fn buckets_reach_the_probe_deadline() {
@@ -712,6 +797,113 @@ mod tests {
         assert_eq!(
             got[3].1, "az 1",
             "the first of two names mapping to zone_name"
+        );
+    }
+
+    fn scan(answers: &[(Version, bool, Option<Failure>)], finished_at: &str) -> ScanResult {
+        ScanResult {
+            address: "127.0.0.1:1".into(),
+            protocol: "tls".into(),
+            versions: answers
+                .iter()
+                .map(|&(version, accepted, failure)| VersionScan {
+                    version,
+                    accepted,
+                    suites: Vec::new(),
+                    server_order: None,
+                    groups: Vec::new(),
+                    note: None,
+                    failure,
+                })
+                .collect(),
+            certificates: Vec::new(),
+            connections: 4,
+            elapsed_ms: 10,
+            complete: true,
+            finished_at: Some(finished_at.into()),
+            failure: None,
+        }
+    }
+
+    /// The exposition's `tls_version_accepted` and `tls_scan_timestamp_seconds` lines, sorted
+    /// (a family's series come in no set order).
+    fn scan_lines(m: &Metrics) -> Vec<String> {
+        let text = encode_as(&m.registry, Format::Text, 0).unwrap();
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("tlsaudit_tls_"))
+            .map(|l| l.replace(r#"cluster="t",vantage="v","#, ""))
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn scan_series_follow_the_last_scan_and_do_not_linger() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = tlsaudit_engine::pki::mint::Ca::generate("t", 1).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &ca.pem).unwrap();
+        let text = "[cluster]\nname = \"t\"\nca = \"ca.crt\"\n[[endpoints]]\nname = \"tikv-1\"\ncomponent = \"tikv\"\naddress = \"127.0.0.1:1\"\n";
+        let inventory =
+            tlsaudit_engine::inventory::Inventory::parse(text, &dir.path().join("t.toml")).unwrap();
+        let plan = Plan::new(inventory).unwrap();
+        let mut m = Metrics::new(&plan, "v", 60.0);
+        let e = EndpointId(0);
+        m.set_scan(e, None);
+        assert_eq!(scan_lines(&m), Vec::<String>::new(), "never scanned");
+        let first = scan(
+            &[
+                (Version::Tls10, true, None),
+                (Version::Tls11, false, None),
+                (Version::Tls12, true, None),
+                (Version::Tls13, false, Some(Failure::Timeout)),
+            ],
+            "2026-12-08T01:00:00.5Z",
+        );
+        m.set_scan(e, Some(&first));
+        let ep = r#"endpoint="tikv-1",component="tikv",role="grpc""#;
+        assert_eq!(
+            scan_lines(&m),
+            [
+                format!(r#"tlsaudit_tls_scan_timestamp_seconds{{{ep}}} 1796691600.5"#),
+                format!(r#"tlsaudit_tls_version_accepted{{{ep},version="TLSv1.0"}} 1"#),
+                format!(r#"tlsaudit_tls_version_accepted{{{ep},version="TLSv1.1"}} 0"#),
+                format!(r#"tlsaudit_tls_version_accepted{{{ep},version="TLSv1.2"}} 1"#),
+            ],
+            "TLS 1.3 timed out: no answer, no series"
+        );
+        // The next scan: TLS 1.0 and 1.1 no longer answered (a failure), TLS 1.3 now accepted.
+        let second = scan(
+            &[
+                (Version::Tls10, false, Some(Failure::Reset)),
+                (Version::Tls12, true, None),
+                (Version::Tls13, true, None),
+            ],
+            "2026-12-08T02:00:00Z",
+        );
+        m.set_scan(e, Some(&second));
+        assert_eq!(
+            scan_lines(&m),
+            [
+                format!(r#"tlsaudit_tls_scan_timestamp_seconds{{{ep}}} 1796695200.0"#),
+                format!(r#"tlsaudit_tls_version_accepted{{{ep},version="TLSv1.2"}} 1"#),
+                format!(r#"tlsaudit_tls_version_accepted{{{ep},version="TLSv1.3"}} 1"#),
+            ]
+        );
+        // A scan that failed as a whole: no version series, only when it ended.
+        let failed = ScanResult {
+            failure: Some(tlsaudit_engine::scan::ScanFailure {
+                class: Failure::Refused,
+                detail: "refused".into(),
+            }),
+            ..second
+        };
+        m.set_scan(e, Some(&failed));
+        assert_eq!(
+            scan_lines(&m),
+            [format!(
+                r#"tlsaudit_tls_scan_timestamp_seconds{{{ep}}} 1796695200.0"#
+            )]
         );
     }
 

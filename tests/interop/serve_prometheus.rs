@@ -680,6 +680,27 @@ fn only_tikv_1(s: &[serde_json::Value]) -> Result<(), String> {
     }
 }
 
+/// The scan's row of tikv-1: TLS 1.2 and 1.3 accepted, 1.0 and 1.1 refused (rack-a's scan:
+/// rack-b cannot reach it).
+fn tikv_1_versions(s: &[serde_json::Value]) -> Result<(), String> {
+    let got: BTreeMap<&str, f64> = s
+        .iter()
+        .filter(|x| x["metric"]["row"] == "demo / tikv-1")
+        .map(|x| (x["metric"]["version"].as_str().unwrap(), value(x)))
+        .collect();
+    let want = BTreeMap::from([
+        ("TLSv1.0", 0.0),
+        ("TLSv1.1", 0.0),
+        ("TLSv1.2", 1.0),
+        ("TLSv1.3", 1.0),
+    ]);
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("tikv-1's versions {got:?}"))
+    }
+}
+
 /// Every panel query of the shipped dashboard, by panel id and refId, and what it claims. A
 /// panel the table does not name fails the test: a new panel states its claim here.
 fn claims() -> BTreeMap<(u64, &'static str), Claim> {
@@ -716,6 +737,10 @@ fn claims() -> BTreeMap<(u64, &'static str), Claim> {
         (
             (8, "A"),
             claim(&["cluster", "endpoint", "identity"], only_tikv_1),
+        ),
+        (
+            (9, "A"),
+            claim(&["cluster", "endpoint", "row", "version"], tikv_1_versions),
         ),
     ])
 }
