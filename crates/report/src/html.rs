@@ -1,7 +1,8 @@
 //! The HTML report: one self-contained file (inline CSS and a little inline JavaScript, no
 //! request leaves the page, which its Content-Security-Policy enforces), readable printed and on
 //! a phone. The header, the matrix of identities x endpoints grouped by component with each
-//! verdict's symbol and colour, a legend, the findings sorted by severity, and a detail for every
+//! verdict's symbol and colour, a legend, the findings sorted by severity, the TLS hygiene scan
+//! of each endpoint that carries one (versions, suites, order, groups, chain), and a detail for every
 //! cell, shown when the cell is clicked and reachable by a stable anchor (`#cell-tidb-tikv-1`).
 //! The filters (failing only, per component) run in the page.
 //!
@@ -217,6 +218,7 @@ pub fn render(doc: &Doc<'_>) -> String {
                     }
                     (findings(doc))
                     (drift(doc))
+                    (scans(doc))
                     @if !r.not_checked.is_empty() {
                         section id="not-checked" {
                             h2 { "Not checked" }
@@ -505,6 +507,131 @@ fn drift(doc: &Doc<'_>) -> Markup {
                     ul {
                         @for line in d.describe() {
                             li { (inert(&line)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The TLS hygiene scan of every endpoint that carries one (nothing when none does): the
+/// versions accepted and refused, each accepted version's suites by IANA name (insecure and
+/// weak ones marked with the severity of their finding), the server's order, the groups, the
+/// served chain's keys and signatures, and a note when the scan stopped early or could not run.
+fn scans(doc: &Doc<'_>) -> Markup {
+    let scanned = crate::hygiene::scanned(&doc.report);
+    html! {
+        @if !scanned.is_empty() {
+            section #scan {
+                h2 { "TLS versions and cipher suites (" (scanned.len()) ")" }
+                p.hint {
+                    "What each endpoint accepts, asked with hand-built ClientHellos (no handshake is completed and no identity is needed). "
+                    "Marks: " span.sev-critical { span.sev { "INSECURE" } } " and " span.sev-warning { span.sev { "WEAK" } }
+                    ", as the findings rate them."
+                }
+                @for s in &scanned {
+                    (scan(s))
+                }
+            }
+        }
+    }
+}
+
+/// A mark in the colour of a severity (`INSECURE`, `WEAK`, `OBSOLETE`).
+fn mark(s: Option<Severity>, word: &str) -> Markup {
+    html! {
+        @if s.is_some() {
+            " " span.(sev_class(s)) { span.sev { (word) } }
+        }
+    }
+}
+
+/// One endpoint's scan.
+fn scan(s: &crate::hygiene::Scanned<'_>) -> Markup {
+    let ep = s.endpoint;
+    let r = s.scan;
+    html! {
+        article.scan id=(crate::shared::scan_anchor(&ep.name)) {
+            h3 {
+                code { (t(&ep.name)) } " "
+                span.hint {
+                    (crate::shared::endpoint_kind(ep)) ", " (t(&r.address))
+                    @if r.protocol == "mysql" { ", TLS after the MySQL SSLRequest" }
+                }
+            }
+            @if r.failure.is_none() {
+                p { (t(&s.line())) }
+            }
+            @if let Some(note) = s.note() {
+                p { strong { "Note: " } (t(&note)) }
+            }
+            dl.meta {
+                @if r.failure.is_none() {
+                    @for v in &r.versions {
+                        dt { (v.version.name()) }
+                        dd { (scan_version(v)) }
+                    }
+                }
+                dt { "served chain" }
+                dd { (scan_chain(&r.certificates)) }
+                dt { "scan" }
+                dd {
+                    (r.connections) " connections, " (r.elapsed_ms) " ms"
+                    @if let Some(at) = &r.finished_at { ", ended " span.mono { (t(at)) } }
+                }
+            }
+        }
+    }
+}
+
+/// One version: refused (how), or accepted with its order, groups and suites.
+fn scan_version(v: &tlsaudit_engine::scan::VersionScan) -> Markup {
+    use crate::hygiene::{order_words, suite_severity, version_severity};
+    html! {
+        @if v.accepted {
+            strong { "accepted" } (mark(version_severity(v), "OBSOLETE"))
+            "; " (order_words(v))
+            "; groups: "
+            @if v.groups.is_empty() { "none seen" } @else { span.mono { (t(&v.groups.join(", "))) } }
+            @if let Some(n) = &v.note { " (" (t(n)) ")" }
+            ul.evidence {
+                @for suite in &v.suites {
+                    @let sev = suite_severity(suite);
+                    @let words: Vec<&str> = suite.weaknesses.iter().map(|w| w.words()).collect();
+                    li {
+                        code { (t(&suite.name)) } " " span.when { (t(&suite.id)) }
+                        (mark(sev, if sev == Some(Severity::Critical) { "INSECURE" } else { "WEAK" }))
+                        @if !words.is_empty() { " " (words.join(", ")) }
+                    }
+                }
+            }
+        } @else if v.failure.is_some() {
+            "not known: " (t(v.note.as_deref().unwrap_or("the scan of this version failed")))
+        } @else {
+            @match v.note.as_deref() {
+                Some(n) if n.starts_with("refused") => { (t(n)) }
+                Some(n) => { "refused: " (t(n)) }
+                None => { "refused" }
+            }
+        }
+    }
+}
+
+/// The served chain, leaf first: each certificate's subject, key and signature, marked as
+/// `KEY_WEAK` and `SIGNATURE_SHA1` judge them.
+fn scan_chain(certs: &[tlsaudit_engine::scan::CertSeen]) -> Markup {
+    html! {
+        @if certs.is_empty() {
+            "not seen"
+        } @else {
+            ol start="0" {
+                @for c in certs {
+                    li {
+                        span.mono { (t(&c.subject)) } ": " (t(&c.public_key)) ", " (t(&c.signature_algorithm))
+                        @if c.self_signed { " (self-signed)" }
+                        @for (sev, words) in crate::hygiene::cert_problems(c) {
+                            (mark(Some(sev), if sev == Severity::Critical { "INSECURE" } else { "WEAK" })) " " (words)
                         }
                     }
                 }

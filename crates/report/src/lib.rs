@@ -36,6 +36,7 @@ pub mod diagnose;
 pub mod diff;
 pub mod explain;
 pub mod html;
+pub mod hygiene;
 pub mod lint;
 pub mod markdown;
 pub mod merge;

@@ -1,8 +1,9 @@
 //! The Markdown summary, for `$GITHUB_STEP_SUMMARY` or a pull-request comment: the verdict
 //! counts, the matrix as a table (folded by component when it has many endpoints, with the
 //! failing endpoints listed under it; in a merged report `≠` marks a cell whose vantage points
-//! disagree), and the critical and warning findings with their fix (and, merged, the vantage
-//! points that saw them).
+//! disagree), the critical and warning findings with their fix (and, merged, the vantage
+//! points that saw them), and the TLS hygiene scan as a compact table (endpoint, versions
+//! accepted, weakest suite) when the report carries one.
 //! It stays under GitHub's 65,536-character comment limit whatever the size of the audit: what
 //! does not fit is counted and left to the HTML or JSON report.
 //!
@@ -191,8 +192,13 @@ pub fn render(doc: &Doc<'_>) -> String {
     if doc.kind == Kind::Audit {
         out.push_str(&matrix(doc, BUDGET / 2));
     }
-    let room = BUDGET.saturating_sub(out.chars().count());
+    // The scan's section takes at most a quarter of what the matrix left, the findings
+    // (before it) the rest.
+    let left = BUDGET.saturating_sub(out.chars().count());
+    let scans = scans(doc, left / 4);
+    let room = left.saturating_sub(scans.chars().count());
     out.push_str(&findings(doc, room));
+    out.push_str(&scans);
     // A last guard for extreme shapes (thousands of identities): cut at a line.
     if out.chars().count() > BUDGET {
         let cut: String = out.chars().take(BUDGET - 200).collect();
@@ -379,6 +385,59 @@ fn failing_endpoints(doc: &Doc<'_>, groups: &[Group], room: usize, out: &mut Str
         out.push_str(&row);
     }
     out.push('\n');
+}
+
+/// The TLS hygiene scan: one row per endpoint that carries one (endpoint, versions accepted,
+/// weakest suite), within `room`. When not all fit, the endpoints with something to look at
+/// (a finding, a partial or failed scan) come first, then the rest, and those left out are
+/// counted. Nothing when no endpoint carries a scan.
+fn scans(doc: &Doc<'_>, room: usize) -> String {
+    let scanned = crate::hygiene::scanned(&doc.report);
+    if scanned.is_empty() {
+        return String::new();
+    }
+    let n = scanned.len();
+    let mut out = format!(
+        "\n### TLS versions and suites ({n} endpoint{})\n\n| endpoint | versions | weakest suite |\n|---|---|---|\n",
+        if n == 1 { "" } else { "s" }
+    );
+    let rows: Vec<String> = scanned.iter().map(scan_row).collect();
+    let tail_room = 200;
+    let all: usize = rows.iter().map(|r| r.chars().count()).sum();
+    if out.chars().count() + all + tail_room <= room {
+        rows.iter().for_each(|r| out.push_str(r));
+        return out;
+    }
+    let (first, rest): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| scanned[k].concern());
+    let order: Vec<usize> = first.into_iter().chain(rest).collect();
+    for (k, &e) in order.iter().enumerate() {
+        if out.chars().count() + rows[e].chars().count() + tail_room > room {
+            let sound = order[k..]
+                .iter()
+                .filter(|&&e| !scanned[e].concern())
+                .count();
+            let _ = writeln!(
+                out,
+                "\n… and {} more endpoint{}, {sound} of them with nothing to note: see the HTML or JSON report.",
+                n - k,
+                if n - k == 1 { "" } else { "s" }
+            );
+            break;
+        }
+        out.push_str(&rows[e]);
+    }
+    out
+}
+
+/// One endpoint's row of the scan's table, each cell escaped.
+fn scan_row(s: &crate::hygiene::Scanned<'_>) -> String {
+    let incomplete = if s.incomplete() { " (incomplete)" } else { "" };
+    format!(
+        "| {} | {}{incomplete} | {} |\n",
+        text(&s.endpoint.name),
+        text(&s.versions()),
+        text(&s.weakest())
+    )
 }
 
 /// The findings the budget has no room for in full: the critical ones still listed, one line

@@ -211,6 +211,11 @@ pub fn endpoint_anchor(endpoint: &str) -> String {
     format!("endpoint-{}", anchor_part(endpoint))
 }
 
+/// The anchor of an endpoint's TLS hygiene scan in the HTML page: `scan-<name>`.
+pub fn scan_anchor(endpoint: &str) -> String {
+    format!("scan-{}", anchor_part(endpoint))
+}
+
 fn anchor_part(s: &str) -> String {
     s.chars()
         .map(|c| {

@@ -2,7 +2,8 @@
 //! terminal `width` columns wide (the front end says how wide: `COLUMNS`, the terminal's). Names
 //! too long for their column are shortened by [`abbreviate`] (unique, keeping the
 //! distinguishing end) and a key under the table gives each in full. A report with a baseline
-//! (`report --baseline`) marks what changed since.
+//! (`report --baseline`) marks what changed since. After the findings: disagreements of a
+//! merge, rotation drift, the TLS hygiene scan (one line per endpoint) and what was not checked.
 
 use std::fmt::Write;
 
@@ -191,6 +192,7 @@ pub fn render(doc: &Doc<'_>, style: Style, width: usize) -> String {
     render_with(r, style, r.baseline.as_ref(), width)
         + &disagreements(r, width)
         + &drift(r, width)
+        + &scans(r, width)
         + &not_checked(r, width)
 }
 
@@ -273,6 +275,25 @@ fn drift(r: &Report, width: usize) -> String {
             out.push_str("    - ");
             out.push_str(w.get(6..).unwrap_or_default());
         }
+    }
+    out
+}
+
+/// The TLS hygiene scan, one line per endpoint that carries one (`  tikv-1: TLS 1.2, TLS 1.3;
+/// no weak suite`), after the findings (nothing when none does).
+fn scans(r: &Report, width: usize) -> String {
+    let scanned = crate::hygiene::scanned(r);
+    if scanned.is_empty() {
+        return String::new();
+    }
+    let n = scanned.len();
+    let mut out = format!(
+        "\nTLS versions and suites ({n} endpoint{}):\n",
+        if n == 1 { "" } else { "s" }
+    );
+    for s in scanned {
+        let line = format!("{}: {}", s.endpoint.name, s.line());
+        push_item(&mut out, &line, width);
     }
     out
 }
