@@ -47,7 +47,13 @@ fn rsa_cert(openssl: &Path, dir: &Path) {
 
 /// nginx with one TLS server whose `ssl_protocols` and `ssl_ciphers` are given (`ciphers`
 /// empty: nginx's default), in its own folder under `dir`.
-fn nginx(nginx: &Path, dir: &Path, name: &str, protocols: &str, ciphers: &str) -> Server {
+pub(crate) fn nginx(
+    nginx: &Path,
+    dir: &Path,
+    name: &str,
+    protocols: &str,
+    ciphers: &str,
+) -> Server {
     let root = dir.join(name);
     let start = |port| {
         let server = tls_server(dir, port, protocols, ciphers);

@@ -9,6 +9,7 @@
 
 mod generic_mtls;
 mod hygiene;
+mod hygiene_faces;
 mod openssl_interop;
 mod serve_alerts;
 mod serve_clock;
