@@ -215,6 +215,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
     out.extend(cell_findings(app, th, ep, id));
     drift_lines(app, th, e, &mut out);
     tls_lines(th, &rec, &mut out);
+    scan_line(app, th, e, &mut out);
     mysql_lines(th, &rec, &mut out);
     chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
     out.push(timings_line(th, &rec));
@@ -401,6 +402,21 @@ fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
             vec![Span::styled("no TLS session", th.dim())],
         )),
     }
+}
+
+/// What the endpoint accepts, from its last hygiene scan (the report's one line): marked when
+/// an obsolete version or a weak suite is accepted.
+fn scan_line(app: &App, th: Theme, e: usize, out: &mut Vec<Line<'static>>) {
+    let Some(Some(scan)) = app.snapshot.scans.get(e) else {
+        return;
+    };
+    let weak = scan.weakest_suite().is_some() || scan.accepted().iter().any(|v| v.is_obsolete());
+    let style = if weak {
+        th.verdict(Some(Verdict::Blocked))
+    } else {
+        th.dim()
+    };
+    out.push(kv(th, "Accepts", vec![Span::styled(scan.summary(), style)]));
 }
 
 /// The timings of the probe's phases.
