@@ -587,17 +587,17 @@ fn scan(s: &crate::hygiene::Scanned<'_>) -> Markup {
 
 /// One version: refused (how), or accepted with its order, groups and suites.
 fn scan_version(v: &tlsaudit_engine::scan::VersionScan) -> Markup {
-    use crate::hygiene::{order_words, suite_severity, version_severity};
+    use crate::hygiene::order_words;
     html! {
         @if v.accepted {
-            strong { "accepted" } (mark(version_severity(v), "OBSOLETE"))
+            strong { "accepted" } (mark(v.severity(), "OBSOLETE"))
             "; " (order_words(v))
             "; groups: "
             @if v.groups.is_empty() { "none seen" } @else { span.mono { (t(&v.groups.join(", "))) } }
             @if let Some(n) = &v.note { " (" (t(n)) ")" }
             ul.evidence {
                 @for suite in &v.suites {
-                    @let sev = suite_severity(suite);
+                    @let sev = suite.severity();
                     @let words: Vec<&str> = suite.weaknesses.iter().map(|w| w.words()).collect();
                     li {
                         code { (t(&suite.name)) } " " span.when { (t(&suite.id)) }
@@ -630,7 +630,7 @@ fn scan_chain(certs: &[tlsaudit_engine::scan::CertSeen]) -> Markup {
                     li {
                         span.mono { (t(&c.subject)) } ": " (t(&c.public_key)) ", " (t(&c.signature_algorithm))
                         @if c.self_signed { " (self-signed)" }
-                        @for (sev, words) in crate::hygiene::cert_problems(c) {
+                        @for (sev, words) in c.problems() {
                             (mark(Some(sev), if sev == Severity::Critical { "INSECURE" } else { "WEAK" })) " " (words)
                         }
                     }

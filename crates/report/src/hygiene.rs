@@ -88,18 +88,18 @@ impl Scanned<'_> {
     /// suites and SHA-1 signatures a warning, insecure suites and weak keys critical); `None`
     /// when nothing is wrong or the scan could not run.
     pub fn worst(&self) -> Option<Severity> {
-        let versions = self.scan.versions.iter().filter_map(version_severity);
+        let versions = self.scan.versions.iter().filter_map(VersionScan::severity);
         let suites = self
             .scan
             .versions
             .iter()
             .flat_map(|v| &v.suites)
-            .filter_map(suite_severity);
+            .filter_map(SuiteSeen::severity);
         let certs = self
             .scan
             .certificates
             .iter()
-            .flat_map(cert_problems)
+            .flat_map(CertSeen::problems)
             .map(|(s, _)| s);
         versions.chain(suites).chain(certs).max()
     }
@@ -108,36 +108,6 @@ impl Scanned<'_> {
     pub fn concern(&self) -> bool {
         self.worst().is_some() || self.scan.failure.is_some() || self.incomplete()
     }
-}
-
-/// An accepted obsolete version (TLS 1.0, 1.1) is a warning, as `TLS_VERSION_OBSOLETE`.
-pub fn version_severity(v: &VersionScan) -> Option<Severity> {
-    (v.accepted && v.version.is_obsolete()).then_some(Severity::Warning)
-}
-
-/// An insecure suite is critical (`CIPHER_SUITE_INSECURE`), a weak one a warning
-/// (`CIPHER_SUITE_WEAK`), a sound one nothing.
-pub fn suite_severity(s: &SuiteSeen) -> Option<Severity> {
-    if s.weaknesses.iter().any(|w| w.is_insecure()) {
-        Some(Severity::Critical)
-    } else if s.weaknesses.is_empty() {
-        None
-    } else {
-        Some(Severity::Warning)
-    }
-}
-
-/// What is wrong with a certificate of the served chain, as `KEY_WEAK` (critical) and
-/// `SIGNATURE_SHA1` (warning) judge it, in words.
-pub fn cert_problems(c: &CertSeen) -> Vec<(Severity, &'static str)> {
-    let mut p = Vec::new();
-    if c.rsa_bits().is_some_and(|b| b < 2048) {
-        p.push((Severity::Critical, "RSA key under 2048 bits"));
-    }
-    if c.sha1_signed() {
-        p.push((Severity::Warning, "signed with SHA-1 or MD5"));
-    }
-    p
 }
 
 /// Whether a version's server keeps its own order, in words.

@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use super::hello::{client_hello, group_name, Hello, Version, LEGACY_GROUPS, TLS13_GROUPS};
 use super::reply::{read_answer, Answer, Failure, Picked};
 use super::suites::{legacy_catalogue, name, weaknesses, Weakness, TLS13_SUITES};
+use crate::finding::Severity;
 use crate::probe::mysql::{read_packet, ssl_request, write_packet, Greeting};
 use crate::probe::OutcomeClass;
 
@@ -40,6 +41,19 @@ pub struct SuiteSeen {
 }
 
 impl SuiteSeen {
+    /// How bad accepting it is, as its finding rates it: an insecure suite is critical
+    /// (`CIPHER_SUITE_INSECURE`), a weak one a warning (`CIPHER_SUITE_WEAK`), a sound one
+    /// nothing.
+    pub fn severity(&self) -> Option<Severity> {
+        if self.weaknesses.iter().any(|w| w.is_insecure()) {
+            Some(Severity::Critical)
+        } else if self.weaknesses.is_empty() {
+            None
+        } else {
+            Some(Severity::Warning)
+        }
+    }
+
     fn of(id: u16) -> SuiteSeen {
         SuiteSeen {
             id: format!("0x{id:04x}"),
@@ -80,6 +94,11 @@ impl VersionScan {
             note: None,
             failure: None,
         }
+    }
+
+    /// An obsolete version (TLS 1.0, 1.1) accepted is a warning (`TLS_VERSION_OBSOLETE`).
+    pub fn severity(&self) -> Option<Severity> {
+        (self.accepted && self.version.is_obsolete()).then_some(Severity::Warning)
     }
 
     fn stop(&mut self, failure: Failure, why: String) {

@@ -139,11 +139,7 @@ fn suite_finding(r: &ScanResult, s: Served, insecure: bool) -> Option<Finding> {
 const REISSUE: &str = "Reissue the certificate from the cluster CA (`tlsaudit rotate` or `tiup cluster tls`), then reload the component";
 
 fn weak_key(r: &ScanResult) -> Option<Finding> {
-    let weak: Vec<&CertSeen> = r
-        .certificates
-        .iter()
-        .filter(|c| c.rsa_bits().is_some_and(|b| b < 2048))
-        .collect();
+    let weak: Vec<&CertSeen> = r.certificates.iter().filter(|c| c.weak_key()).collect();
     let first = weak.first()?;
     Some(Finding::new(
         Code::KeyWeak,

@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::enumerate::VersionScan;
 use super::hello::Version;
 use super::reply::Failure;
+use crate::finding::Severity;
 use crate::pki::summary::summarize;
+
+/// The smallest RSA key that is not `KEY_WEAK` (NIST SP 800-131A).
+pub const MIN_RSA_BITS: u32 = 2048;
 
 /// One certificate of the served chain, as the scan judges it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +37,25 @@ impl CertSeen {
                 signature_algorithm: s.signature_algorithm,
             })
             .collect()
+    }
+
+    /// What is wrong with it, as its findings rate it: an RSA key under [`MIN_RSA_BITS`]
+    /// (`KEY_WEAK`, critical), a SHA-1 or MD5 signature by its issuer (`SIGNATURE_SHA1`,
+    /// warning); in words.
+    pub fn problems(&self) -> Vec<(Severity, &'static str)> {
+        let mut p = Vec::new();
+        if self.weak_key() {
+            p.push((Severity::Critical, "RSA key under 2048 bits"));
+        }
+        if self.sha1_signed() {
+            p.push((Severity::Warning, "signed with SHA-1 or MD5"));
+        }
+        p
+    }
+
+    /// An RSA key under [`MIN_RSA_BITS`].
+    pub fn weak_key(&self) -> bool {
+        self.rsa_bits().is_some_and(|b| b < MIN_RSA_BITS)
     }
 
     /// The RSA key size, for an RSA key.
