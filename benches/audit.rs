@@ -27,23 +27,7 @@ use rustls_pki_types::ServerName;
 use tlsaudit_engine::audit::{Auditor, Plan};
 use tlsaudit_engine::inventory::Inventory;
 use tlsaudit_engine::pki::{provider, Trust};
-use tlsaudit_lab::{EndpointSpec, LabSpec};
 use tlsaudit_testkit::bench::env_usize;
-
-fn spec(n: usize) -> LabSpec {
-    let list = ["tidb", "pd", "tikv", "tiflash"];
-    let mut s = LabSpec::new("bench");
-    for i in 0..n {
-        let ep = match i % 4 {
-            0 => EndpointSpec::pd(format!("pd-{i}"), &list),
-            1 => EndpointSpec::tikv_grpc(format!("tikv-{i}"), &list),
-            2 => EndpointSpec::tikv_status(format!("tikv-{i}-status"), &list),
-            _ => EndpointSpec::tidb_status(format!("tidb-{i}-status"), &["tidb", "bench-client"]),
-        };
-        s = s.with(ep);
-    }
-    s
-}
 
 /// Peak resident set (VmHWM) of a child, polled until it exits.
 fn run_cli_measuring(args: &[&std::ffi::OsStr]) -> (Duration, u64, i32) {
@@ -378,7 +362,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let (lab, config) = tlsaudit::demo::start_spec(spec(n)).await.expect("lab");
+        let (lab, config) = tlsaudit::demo::start_spec(tlsaudit_testkit::bench::fleet_spec(n)).await.expect("lab");
         let mut inv = Inventory::load(&config).expect("inventory");
         // 5 configured identities (tidb, tikv, pd, tiflash, client) + anonymous = 6.
         inv.options.foreign = false;

@@ -8,9 +8,10 @@
 //! endpoint (one process each, as a user runs it), and the ratio; then both over all endpoints.
 //!
 //! First, needing nothing installed: the scan's cost inside a full audit. The real binary's
-//! `report --config` on the demo lab (15 endpoints, 7 identities), with the scan and with
-//! `--no-scan`, alternated (`BENCH_REPORT_PAIRS`, default 9); the median wall time of each and
-//! the ratio (target: at most 1.5).
+//! `report --config` on the demo lab (15 endpoints, 7 identities), then on a lab fleet of
+//! `BENCH_ENDPOINTS` endpoints (default 200; 0 skips it), with the scan and with `--no-scan`,
+//! alternated (`BENCH_REPORT_PAIRS`, default 9); the median wall time of each and the ratio
+//! (target on the demo: at most 1.5).
 
 // Bench code: helpers may unwrap.
 #![allow(clippy::unwrap_used)]
@@ -21,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tlsaudit_engine::scan::{scan, ScanLimits, ScanSpec};
+use tlsaudit_testkit::bench::{env_usize, fleet_spec};
 
 struct Server(Child);
 
@@ -142,14 +144,12 @@ fn report_once(config: &Path, extra: &[&str]) -> Duration {
     started.elapsed()
 }
 
-/// The scan's cost in a full report of the demo lab: the medians with and without it.
-fn report_overhead() {
-    let pairs = std::env::var("BENCH_REPORT_PAIRS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(9usize);
+/// The scan's cost in a full report of `spec`'s lab (`name` says which): the medians with and
+/// without it.
+fn report_overhead(name: &str, spec: tlsaudit_lab::LabSpec) {
+    let pairs = env_usize("BENCH_REPORT_PAIRS", 9);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (lab, config) = rt.block_on(tlsaudit::demo::start()).unwrap();
+    let (lab, config) = rt.block_on(tlsaudit::demo::start_spec(spec)).unwrap();
     report_once(&config, &[]);
     let (mut with, mut without) = (Vec::new(), Vec::new());
     for _ in 0..pairs.max(1) {
@@ -162,7 +162,7 @@ fn report_overhead() {
     };
     let (w, wo) = (median(with), median(without));
     println!(
-        "report on the demo (median of {pairs}): with the scan {:.0} ms, --no-scan {:.0} ms, ratio {:.2} (target <= 1.5)",
+        "report on {name} (median of {pairs}): with the scan {:.0} ms, --no-scan {:.0} ms, ratio {:.2}",
         w.as_secs_f64() * 1e3,
         wo.as_secs_f64() * 1e3,
         w.as_secs_f64() / wo.as_secs_f64()
@@ -171,7 +171,11 @@ fn report_overhead() {
 }
 
 fn main() {
-    report_overhead();
+    report_overhead("the demo (15 endpoints)", tlsaudit::demo::spec());
+    let fleet = env_usize("BENCH_ENDPOINTS", 200);
+    if fleet > 0 {
+        report_overhead(&format!("a fleet of {fleet} endpoints"), fleet_spec(fleet));
+    }
     let (Some(nginx_bin), Some(openssl), Some(sslyze_bin)) =
         (tool("nginx"), tool("openssl"), tool("sslyze"))
     else {

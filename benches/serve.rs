@@ -15,23 +15,7 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use tlsaudit_lab::{EndpointSpec, LabSpec};
 use tlsaudit_testkit::bench::{env_usize, get, percentile_ms, spawn_serve, wait_ready};
-
-fn spec(n: usize) -> LabSpec {
-    let list = ["tidb", "pd", "tikv", "tiflash"];
-    let mut s = LabSpec::new("bench");
-    for i in 0..n {
-        let ep = match i % 4 {
-            0 => EndpointSpec::pd(format!("pd-{i}"), &list),
-            1 => EndpointSpec::tikv_grpc(format!("tikv-{i}"), &list),
-            2 => EndpointSpec::tikv_status(format!("tikv-{i}-status"), &list),
-            _ => EndpointSpec::tidb_status(format!("tidb-{i}-status"), &["tidb", "bench-client"]),
-        };
-        s = s.with(ep);
-    }
-    s
-}
 
 fn rounds(addr: &str) -> u64 {
     let (_, body) = get(addr, "/metrics");
@@ -87,7 +71,9 @@ fn main() {
         .build()
         .unwrap();
     let (lab, config) = rt
-        .block_on(tlsaudit::demo::start_spec(spec(endpoints)))
+        .block_on(tlsaudit::demo::start_spec(
+            tlsaudit_testkit::bench::fleet_spec(endpoints),
+        ))
         .unwrap();
     // The lab's five identities and anonymous, foreign, unlisted: 8; copies up to `identities`.
     let mut text = std::fs::read_to_string(&config).unwrap();

@@ -1,10 +1,28 @@
-//! What the benches share: their knobs from the environment, the `tlsaudit serve` process they
-//! measure, a blocking GET that times itself, and percentiles.
+//! What the benches share: their knobs from the environment, the fleet they audit, the
+//! `tlsaudit serve` process they measure, a blocking GET that times itself, and percentiles.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+
+/// A lab fleet of `n` endpoints, PD, TiKV gRPC, TiKV status and TiDB status in turn, each with
+/// an allow-list (the TiDB status ports admit `bench-client` too).
+pub fn fleet_spec(n: usize) -> tlsaudit_lab::LabSpec {
+    use tlsaudit_lab::EndpointSpec;
+    let list = ["tidb", "pd", "tikv", "tiflash"];
+    let mut s = tlsaudit_lab::LabSpec::new("bench");
+    for i in 0..n {
+        let ep = match i % 4 {
+            0 => EndpointSpec::pd(format!("pd-{i}"), &list),
+            1 => EndpointSpec::tikv_grpc(format!("tikv-{i}"), &list),
+            2 => EndpointSpec::tikv_status(format!("tikv-{i}-status"), &list),
+            _ => EndpointSpec::tidb_status(format!("tidb-{i}-status"), &["tidb", "bench-client"]),
+        };
+        s = s.with(ep);
+    }
+    s
+}
 
 /// A knob of a bench: the environment variable `name` as a number, else `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
