@@ -153,7 +153,7 @@ async fn every_report_format_says_what_was_not_checked() {
 
 /// Subsets for production: `--component`, `--endpoint`, `--identity` narrow the audit, what they
 /// leave out is listed under "not checked", unknown names are input errors, and `--rate` spaces
-/// the probes.
+/// the probes and the hygiene scan's connections alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_subsets_and_rate_limit() {
     let (_lab, config) = tlsaudit::demo::start().await.unwrap();
@@ -164,46 +164,60 @@ async fn report_subsets_and_rate_limit() {
         let out = c.output().unwrap();
         (out, t.elapsed())
     };
-    let (scoped, paced, by_name, bad_ep, bad_id) = tokio::task::spawn_blocking(move || {
-        (
-            run(&[
-                "--format",
-                "json",
-                "--component",
-                "tikv",
-                "--identity",
-                "tidb",
-                "--identity",
-                "anonymous",
-            ]),
-            run(&[
-                "--format",
-                "json",
-                "--component",
-                "tikv",
-                "--identity",
-                "tidb",
-                "--identity",
-                "anonymous",
-                "--rate",
-                "10",
-            ]),
-            run(&[
-                "--format",
-                "json",
-                "--endpoint",
-                "tikv-2",
-                "--endpoint",
-                "pd-1",
-                "--identity",
-                "tidb",
-            ]),
-            run(&["--endpoint", "nope"]),
-            run(&["--identity", "nobody"]),
-        )
-    })
-    .await
-    .unwrap();
+    let (scoped, (paced, paced_scan), by_name, bad_ep, bad_id) =
+        tokio::task::spawn_blocking(move || {
+            (
+                run(&[
+                    "--format",
+                    "json",
+                    "--component",
+                    "tikv",
+                    "--identity",
+                    "tidb",
+                    "--identity",
+                    "anonymous",
+                ]),
+                (
+                    run(&[
+                        "--format",
+                        "json",
+                        "--component",
+                        "tikv",
+                        "--identity",
+                        "tidb",
+                        "--identity",
+                        "anonymous",
+                        "--rate",
+                        "10",
+                        "--no-scan",
+                    ]),
+                    run(&[
+                        "--format",
+                        "json",
+                        "--endpoint",
+                        "tikv-1",
+                        "--identity",
+                        "tidb",
+                        "--rate",
+                        "20",
+                    ]),
+                ),
+                run(&[
+                    "--format",
+                    "json",
+                    "--endpoint",
+                    "tikv-2",
+                    "--endpoint",
+                    "pd-1",
+                    "--identity",
+                    "tidb",
+                ]),
+                run(&["--endpoint", "nope"]),
+                run(&["--identity", "nobody"]),
+            )
+        })
+        .await
+        .unwrap();
     let json = |o: &std::process::Output| -> serde_json::Value {
         serde_json::from_slice(&o.stdout).unwrap()
     };
@@ -235,6 +249,12 @@ async fn report_subsets_and_rate_limit() {
         "{:?}",
         paced.1
     );
+    // One probe and the scan's connections at 20 per second: the scan is paced too.
+    let v = json(&paced_scan.0);
+    let scanned = v["endpoints"][0]["scan"]["connections"].as_u64().unwrap();
+    assert!(scanned >= 10, "{v:#}");
+    let floor = std::time::Duration::from_millis(50 * scanned);
+    assert!(paced_scan.1 >= floor, "{:?} < {floor:?}", paced_scan.1);
     let v = json(&by_name.0);
     let names: Vec<&str> = v["endpoints"]
         .as_array()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use tlsaudit_testkit::{cli, require_tool};
+use tlsaudit_testkit::{cli, report_schema_errors, require_tool};
 
 use crate::hygiene::nginx;
 
@@ -166,6 +166,9 @@ fn a_weak_server_shows_in_every_face_and_the_diff_gates_on_it() {
     assert_eq!(code, 1, "an insecure suite is critical");
     let after_doc: Value = serde_json::from_str(&after).unwrap();
     assert_eq!(accepted(&after_doc), ["TLS 1.0", "TLS 1.1", "TLS 1.2"]);
+    // A scan with weak suites, refusals and groups, as the published schema describes it.
+    let errors = report_schema_errors(&after_doc);
+    assert!(errors.is_empty(), "{errors:#?}");
     for c in scan_codes {
         let f = after_doc["findings"]
             .as_array()
