@@ -274,8 +274,8 @@ fn accepted_of(doc: &Value) -> Accepted {
     acc
 }
 
-/// The codes of a scan's findings.
-fn codes(doc: &Value) -> Vec<String> {
+/// The codes of a scan's (or a report's) findings.
+pub(crate) fn codes(doc: &Value) -> Vec<String> {
     doc["findings"]
         .as_array()
         .unwrap()

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use tlsaudit_testkit::{cli, report_schema_errors, require_tool};
 
-use crate::hygiene::nginx;
+use crate::hygiene::{codes, nginx};
 
 /// A test CA (`ca.crt`) and an RSA server certificate it issued for `localhost` and
 /// 127.0.0.1 (`cert.pem`, `key.pem`, as the nginx helper reads them).
@@ -98,15 +98,6 @@ fn report(config: &Path, format: &str, extra: &[&str]) -> (i32, String) {
     let (code, out, err) = cli(&args);
     assert!(code <= 1, "report failed ({code}): {err}");
     (code, out)
-}
-
-fn codes(doc: &Value) -> Vec<String> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn accepted(doc: &Value) -> Vec<String> {

@@ -614,6 +614,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// A duration of the `[probe]` table (more than zero), or an error at its place with `fix`.
+    fn duration(&self, t: &Spanned<String>, fix: &str) -> Result<Duration, InputError> {
+        humantime::parse_duration(t.get_ref())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                self.at(
+                    t.span(),
+                    format!("{:?} is not a duration", t.get_ref()),
+                    fix,
+                )
+            })
+    }
+
     /// The `[probe]` table over the defaults.
     fn options(&self, p: RawProbe) -> Result<AuditOptions, InputError> {
         let mut options = AuditOptions {
@@ -623,16 +637,7 @@ impl Ctx<'_> {
             ..AuditOptions::default()
         };
         if let Some(t) = p.timeout {
-            let d = humantime::parse_duration(t.get_ref())
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    self.at(
-                        t.span(),
-                        format!("{:?} is not a duration", t.get_ref()),
-                        "write it like \"5s\" or \"500ms\"",
-                    )
-                })?;
+            let d = self.duration(&t, "write it like \"5s\" or \"500ms\"")?;
             if d > crate::probe::MAX_TIMEOUT {
                 return Err(self.at(
                     t.span(),
@@ -681,17 +686,7 @@ impl Ctx<'_> {
             options.rate = Some(*r.get_ref());
         }
         if let Some(t) = p.scan_interval {
-            let d = humantime::parse_duration(t.get_ref())
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    self.at(
-                        t.span(),
-                        format!("{:?} is not a duration", t.get_ref()),
-                        "write it like \"1h\" or \"30m\"",
-                    )
-                })?;
-            options.scan = Some(d);
+            options.scan = Some(self.duration(&t, "write it like \"1h\" or \"30m\"")?);
         }
         if p.scan == Some(false) {
             options.scan = None;
@@ -756,6 +751,26 @@ version = "v8.5.0"
             } => (line, column, problem),
             e => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn the_scan_is_on_every_hour_by_default_and_the_probe_table_sets_it() {
+        let inv = Inventory::parse(GOOD, Path::new("t.toml")).unwrap();
+        assert_eq!(inv.options.scan, Some(SCAN_INTERVAL));
+        let with = |probe: &str| {
+            GOOD.replacen(
+                "[[endpoints]]",
+                &format!("[probe]\n{probe}\n\n[[endpoints]]"),
+                1,
+            )
+        };
+        let every = Inventory::parse(&with("scan_interval = \"6h\""), Path::new("t.toml")).unwrap();
+        assert_eq!(every.options.scan, Some(Duration::from_secs(6 * 3600)));
+        let off = Inventory::parse(&with("scan = false"), Path::new("t.toml")).unwrap();
+        assert_eq!(off.options.scan, None);
+        let (line, col, m) = refused(&with("scan_interval = \"hourly\""));
+        assert_eq!((line, col), (11, 17), "{m}");
+        assert!(m.contains("\"hourly\" is not a duration"), "{m}");
     }
 
     #[test]
