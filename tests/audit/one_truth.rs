@@ -152,76 +152,44 @@ async fn every_report_format_says_what_was_not_checked() {
 }
 
 /// Subsets for production: `--component`, `--endpoint`, `--identity` narrow the audit, what they
-/// leave out is listed under "not checked", unknown names are input errors, and `--rate` spaces
-/// the probes and the hygiene scan's connections alike.
+/// leave out is listed under "not checked", and unknown names are input errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn report_subsets_and_rate_limit() {
+async fn report_subsets() {
     let (_lab, config) = tlsaudit::demo::start().await.unwrap();
     let run = move |args: &[&str]| {
         let mut c = bin();
         c.arg("report").args(args).arg("--config").arg(&config);
-        let t = std::time::Instant::now();
-        let out = c.output().unwrap();
-        (out, t.elapsed())
+        c.output().unwrap()
     };
-    let (scoped, (paced, paced_scan), by_name, bad_ep, bad_id) =
-        tokio::task::spawn_blocking(move || {
-            (
-                run(&[
-                    "--format",
-                    "json",
-                    "--component",
-                    "tikv",
-                    "--identity",
-                    "tidb",
-                    "--identity",
-                    "anonymous",
-                ]),
-                (
-                    run(&[
-                        "--format",
-                        "json",
-                        "--component",
-                        "tikv",
-                        "--identity",
-                        "tidb",
-                        "--identity",
-                        "anonymous",
-                        "--rate",
-                        "10",
-                        "--no-scan",
-                    ]),
-                    run(&[
-                        "--format",
-                        "json",
-                        "--endpoint",
-                        "tikv-1",
-                        "--identity",
-                        "tidb",
-                        "--rate",
-                        "20",
-                    ]),
-                ),
-                run(&[
-                    "--format",
-                    "json",
-                    "--endpoint",
-                    "tikv-2",
-                    "--endpoint",
-                    "pd-1",
-                    "--identity",
-                    "tidb",
-                ]),
-                run(&["--endpoint", "nope"]),
-                run(&["--identity", "nobody"]),
-            )
-        })
-        .await
-        .unwrap();
-    let json = |o: &std::process::Output| -> serde_json::Value {
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    let v = json(&scoped.0);
+    let (scoped, by_name, bad_ep, bad_id) = tokio::task::spawn_blocking(move || {
+        (
+            run(&[
+                "--format",
+                "json",
+                "--component",
+                "tikv",
+                "--identity",
+                "tidb",
+                "--identity",
+                "anonymous",
+            ]),
+            run(&[
+                "--format",
+                "json",
+                "--endpoint",
+                "tikv-2",
+                "--endpoint",
+                "pd-1",
+                "--identity",
+                "tidb",
+            ]),
+            run(&["--endpoint", "nope"]),
+            run(&["--identity", "nobody"]),
+        )
+    })
+    .await
+    .unwrap();
+    let v = json_of(&scoped);
     let eps: Vec<&str> = v["endpoints"]
         .as_array()
         .unwrap()
@@ -241,21 +209,8 @@ async fn report_subsets_and_rate_limit() {
     assert!(notes.contains("9 of 15 endpoints were left out"), "{notes}");
     assert!(notes.contains("tikv, pd, tiflash, client"), "{notes}");
     // The planted outage is still found inside the scope.
-    assert_eq!(scoped.0.status.code(), Some(1));
-    // 12 probes at 10 per second take at least 1.1 s (the first starts at once).
-    assert_eq!(json(&paced.0)["summary"]["cells"], 12);
-    assert!(
-        paced.1 >= std::time::Duration::from_millis(1100),
-        "{:?}",
-        paced.1
-    );
-    // One probe and the scan's connections at 20 per second: the scan is paced too.
-    let v = json(&paced_scan.0);
-    let scanned = v["endpoints"][0]["scan"]["connections"].as_u64().unwrap();
-    assert!(scanned >= 10, "{v:#}");
-    let floor = std::time::Duration::from_millis(50 * scanned);
-    assert!(paced_scan.1 >= floor, "{:?} < {floor:?}", paced_scan.1);
-    let v = json(&by_name.0);
+    assert_eq!(scoped.status.code(), Some(1));
+    let v = json_of(&by_name);
     let names: Vec<&str> = v["endpoints"]
         .as_array()
         .unwrap()
@@ -264,11 +219,60 @@ async fn report_subsets_and_rate_limit() {
         .collect();
     assert_eq!(names, ["pd-1", "tikv-2"]);
     for (out, words) in [
-        (&bad_ep.0, "no endpoint \"nope\""),
-        (&bad_id.0, "no identity \"nobody\""),
+        (&bad_ep, "no endpoint \"nope\""),
+        (&bad_id, "no identity \"nobody\""),
     ] {
         let e = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{e}");
         assert!(e.contains(words) && e.contains("use one of:"), "{e}");
     }
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `--rate` spaces the probes, and the hygiene scan's connections alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_paces_the_probes_and_the_scan() {
+    let (_lab, config) = tlsaudit::demo::start().await.unwrap();
+    let run = move |args: &[&str]| {
+        let mut c = bin();
+        c.args(["report", "--format", "json"])
+            .args(args)
+            .arg("--config")
+            .arg(&config);
+        let t = std::time::Instant::now();
+        let out = c.output().unwrap();
+        (json_of(&out), t.elapsed())
+    };
+    let (paced, paced_scan) = tokio::task::spawn_blocking(move || {
+        let scope = [
+            "--component",
+            "tikv",
+            "--identity",
+            "tidb",
+            "--identity",
+            "anonymous",
+        ];
+        let paced = run(&[&scope[..], &["--rate", "10", "--no-scan"]].concat());
+        let one = ["--endpoint", "tikv-1", "--identity", "tidb", "--rate", "20"];
+        (paced, run(&one))
+    })
+    .await
+    .unwrap();
+    // 12 probes at 10 per second take at least 1.1 s (the first starts at once).
+    assert_eq!(paced.0["summary"]["cells"], 12);
+    assert!(
+        paced.1 >= std::time::Duration::from_millis(1100),
+        "{:?}",
+        paced.1
+    );
+    // One probe and the scan's connections at 20 per second: the scan is paced too.
+    let scanned = paced_scan.0["endpoints"][0]["scan"]["connections"]
+        .as_u64()
+        .unwrap();
+    assert!(scanned >= 10, "{:#}", paced_scan.0);
+    let floor = std::time::Duration::from_millis(50 * scanned);
+    assert!(paced_scan.1 >= floor, "{:?} < {floor:?}", paced_scan.1);
 }
