@@ -5,12 +5,14 @@
 //! nothing is wrong, 1 on a finding or when the endpoint could not be scanned.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tlsaudit_engine::error::InputError;
 use tlsaudit_engine::finding::Finding;
 use tlsaudit_engine::probe;
+use tlsaudit_engine::probe::limits::{Gate, Pacer};
 use tlsaudit_engine::profile::Component;
 use tlsaudit_engine::scan::{self, ScanLimits, ScanResult, ScanSpec, Served, VersionScan};
 
@@ -36,6 +38,14 @@ pub struct ScanArgs {
     /// Deadline of the whole scan.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub deadline: Duration,
+    /// Start at most N connections per second (a server in production logs each refused
+    /// hello; a scan makes 15 to 80 of them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// The server name to send (SNI), when the address is an IP address; a host name in the
+    /// address is sent by default.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
     /// Output format: the table (text) or JSON.
     #[arg(long, value_enum, default_value = "text", ignore_case = true)]
     pub format: TextOrJson,
@@ -152,11 +162,18 @@ pub async fn run(args: ScanArgs) -> Result<u8, InputError> {
         .map_err(|e| InputError::usage(e, "give the endpoint as HOST:PORT, e.g. 10.0.1.11:4000"))?;
     let spec = ScanSpec {
         mysql: args.protocol == StartTls::Mysql,
+        server_name: args.server_name.clone(),
         ..ScanSpec::new(args.address.clone())
     };
+    // The scan has at most four connections open at once (one per version).
+    let gate = args.rate.map(|r| Gate {
+        pacer: Some(Arc::new(Pacer::new(r))),
+        ..Gate::of(4)
+    });
     let limits = ScanLimits {
         timeout: args.timeout,
         deadline: args.deadline,
+        gate,
         ..ScanLimits::default()
     };
     let result = scan::scan(&spec, &limits).await;

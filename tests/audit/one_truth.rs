@@ -275,4 +275,24 @@ async fn rate_paces_the_probes_and_the_scan() {
     assert!(scanned >= 10, "{:#}", paced_scan.0);
     let floor = std::time::Duration::from_millis(50 * scanned);
     assert!(paced_scan.1 >= floor, "{:?} < {floor:?}", paced_scan.1);
+    // `tlsaudit scan --rate` alone, on the same endpoint.
+    let address = paced_scan.0["endpoints"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (out, took) = tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        let out = bin()
+            .args(["scan", &address, "--rate", "20", "--format", "json"])
+            .output()
+            .unwrap();
+        (out, t.elapsed())
+    })
+    .await
+    .unwrap();
+    let doc = json_of(&out);
+    let n = doc["scan"]["connections"].as_u64().unwrap();
+    assert!(n >= 10, "{doc:#}");
+    let floor = std::time::Duration::from_millis(50 * (n - 1));
+    assert!(took >= floor, "{took:?} < {floor:?}");
 }
