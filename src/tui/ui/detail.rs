@@ -214,8 +214,7 @@ fn detail_lines(app: &App, th: Theme) -> Vec<Line<'static>> {
     out.extend(changes::history_lines(app, th, i, e));
     out.extend(cell_findings(app, th, ep, id));
     drift_lines(app, th, e, &mut out);
-    tls_lines(th, &rec, &mut out);
-    scan_line(app, th, e, &mut out);
+    tls_lines(th, &rec, scan_span(app, th, e), &mut out);
     mysql_lines(th, &rec, &mut out);
     chain_lines(th, &rec, cell.is_some_and(|c| c.rotated), &mut out);
     out.push(timings_line(th, &rec));
@@ -372,7 +371,13 @@ fn observed_lines(
 }
 
 /// The negotiated TLS session, or that there was none.
-fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
+/// The negotiated session, and (`scan`) what the endpoint accepts besides.
+fn tls_lines(
+    th: Theme,
+    rec: &ProbeRecord,
+    scan: Option<Span<'static>>,
+    out: &mut Vec<Line<'static>>,
+) {
     match &rec.tls {
         Some(t) => {
             out.push(kv(
@@ -386,7 +391,7 @@ fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
                 ))],
             ));
             let yes = |b: bool| if b { "yes" } else { "no" };
-            out.push(more(vec![Span::styled(
+            let session = Span::styled(
                 format!(
                     "key exchange {}  client cert requested {}, sent {}",
                     t.key_exchange.as_deref().unwrap_or("-"),
@@ -394,7 +399,8 @@ fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
                     yes(t.client_cert_sent)
                 ),
                 th.dim(),
-            )]));
+            );
+            out.push(more([Some(session), scan].into_iter().flatten().collect()));
         }
         None => out.push(kv(
             th,
@@ -404,19 +410,17 @@ fn tls_lines(th: Theme, rec: &ProbeRecord, out: &mut Vec<Line<'static>>) {
     }
 }
 
-/// What the endpoint accepts, from its last hygiene scan (the report's one line): marked when
-/// an obsolete version or a weak suite is accepted.
-fn scan_line(app: &App, th: Theme, e: usize, out: &mut Vec<Line<'static>>) {
-    let Some(Some(scan)) = app.snapshot.scans.get(e) else {
-        return;
-    };
+/// What the endpoint accepts, from its last hygiene scan (the report's one line, `accepts TLS
+/// 1.2, TLS 1.3; no weak suite`): marked when an obsolete version or a weak suite is accepted.
+fn scan_span(app: &App, th: Theme, e: usize) -> Option<Span<'static>> {
+    let scan = app.snapshot.scans.get(e)?.as_deref()?;
     let weak = scan.weakest_suite().is_some() || scan.accepted().iter().any(|v| v.is_obsolete());
     let style = if weak {
         th.verdict(Some(Verdict::Blocked))
     } else {
         th.dim()
     };
-    out.push(kv(th, "Accepts", vec![Span::styled(scan.summary(), style)]));
+    Some(Span::styled(format!("  accepts {}", scan.summary()), style))
 }
 
 /// The timings of the probe's phases.
