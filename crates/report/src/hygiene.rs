@@ -42,10 +42,11 @@ impl Scanned<'_> {
         line
     }
 
-    /// The versions accepted (`TLS 1.2, TLS 1.3`), `none accepted`, or `not scanned: ...`.
+    /// The versions accepted (`TLS 1.2, TLS 1.3`), `none accepted`, or why the scan could not
+    /// run ([`ScanResult::failure_text`]).
     pub fn versions(&self) -> String {
-        if let Some(f) = &self.scan.failure {
-            return format!("not scanned: {}", f.detail);
+        if let Some(f) = self.scan.failure_text() {
+            return f;
         }
         let v: Vec<&str> = self.scan.accepted().iter().map(|v| v.name()).collect();
         if v.is_empty() {

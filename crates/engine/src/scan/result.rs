@@ -124,10 +124,21 @@ impl ScanResult {
             .map(|s| s.name.as_str())
     }
 
+    /// Why no version could be asked about, in words: what a port that does not speak TLS
+    /// answered (`the answer is not TLS: ...`), or `not scanned: ` and why; `None` when the scan
+    /// ran.
+    pub fn failure_text(&self) -> Option<String> {
+        let f = self.failure.as_ref()?;
+        Some(match f.class {
+            Failure::NotTls => f.detail.clone(),
+            _ => format!("not scanned: {}", f.detail),
+        })
+    }
+
     /// One line: `TLS 1.2, TLS 1.3; weakest TLS_RSA_WITH_3DES_EDE_CBC_SHA`.
     pub fn summary(&self) -> String {
-        if let Some(f) = &self.failure {
-            return format!("not scanned: {}", f.detail);
+        if let Some(f) = self.failure_text() {
+            return f;
         }
         let versions: Vec<&str> = self.accepted().iter().map(|v| v.name()).collect();
         let versions = if versions.is_empty() {
@@ -179,6 +190,19 @@ mod tests {
             r.summary(),
             "TLS 1.2, TLS 1.3; weakest TLS_RSA_WITH_3DES_EDE_CBC_SHA"
         );
+        // A port that does not speak TLS says what it answered; any other failure says that
+        // the scan did not run.
+        let failed = |class, detail: &str| ScanResult {
+            failure: Some(ScanFailure {
+                class,
+                detail: detail.into(),
+            }),
+            ..r.clone()
+        };
+        let plain = failed(Failure::NotTls, "the answer is not TLS: \"HTTP/1.1 400\"");
+        assert_eq!(plain.summary(), "the answer is not TLS: \"HTTP/1.1 400\"");
+        let refused = failed(Failure::Refused, "connection refused");
+        assert_eq!(refused.summary(), "not scanned: connection refused");
         let cert = CertSeen {
             subject: "CN=x".into(),
             public_key: "RSA 1024".into(),
