@@ -429,14 +429,24 @@ fn scans(doc: &Doc<'_>, room: usize) -> String {
     out
 }
 
-/// One endpoint's row of the scan's table, each cell escaped.
+/// One endpoint's row of the scan's table, each cell escaped; the weakest suite's IANA name in
+/// a code span (`TLS_RSA_WITH_3DES_EDE_CBC_SHA` reads as itself, raw and rendered).
 fn scan_row(s: &crate::hygiene::Scanned<'_>) -> String {
     let incomplete = if s.incomplete() { " (incomplete)" } else { "" };
+    let weakest = s.weakest();
+    let is_name = weakest.contains('_')
+        && weakest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let weakest = if is_name {
+        format!("`{weakest}`")
+    } else {
+        text(&weakest)
+    };
     format!(
-        "| {} | {}{incomplete} | {} |\n",
+        "| {} | {}{incomplete} | {weakest} |\n",
         text(&s.endpoint.name),
         text(&s.versions()),
-        text(&s.weakest())
     )
 }
 
