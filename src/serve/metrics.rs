@@ -147,6 +147,47 @@ fn inventory_labels(labels: &std::collections::BTreeMap<String, String>) -> Labe
     out
 }
 
+/// The inventory reloads (SIGHUP), kept across the registries of reloaded plans (each
+/// registers the same gauges): `tlsaudit_config_last_reload_successful` and
+/// `tlsaudit_config_last_reload_success_timestamp_seconds`, Prometheus's own names for its
+/// configuration reloads.
+#[derive(Debug, Clone, Default)]
+pub struct Reloads {
+    successful: Gauge,
+    loaded_at: FloatGauge,
+}
+
+impl Reloads {
+    /// The inventory loaded at start, at `now` (Unix time).
+    pub fn started(now: f64) -> Reloads {
+        let r = Reloads::default();
+        r.record(true, now);
+        r
+    }
+
+    /// A reload that succeeded (the inventory in force loaded at `now`) or failed (the
+    /// previous one kept serving).
+    pub fn record(&self, ok: bool, now: f64) {
+        self.successful.set(i64::from(ok));
+        if ok {
+            self.loaded_at.set(now);
+        }
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "config_last_reload_successful",
+            "1 when the last inventory reload (SIGHUP) succeeded or none was asked for, 0 when it failed and the previous inventory keeps serving",
+            self.successful.clone(),
+        );
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the inventory in force was loaded (Unix time): at start, or its last successful reload",
+            self.loaded_at.clone(),
+        );
+    }
+}
+
 /// The registry and direct handles to every series a round sets.
 pub struct Metrics {
     pub registry: Registry,
@@ -187,7 +228,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Register every family and create the plan's series (all zero until the first round).
-    pub fn new(plan: &Plan, vantage: &str, interval_seconds: f64) -> Metrics {
+    pub fn new(plan: &Plan, vantage: &str, interval_seconds: f64, reloads: &Reloads) -> Metrics {
         // The process series keep their standard names: only the exporter's own take the
         // `tlsaudit_` prefix (a sub-registry, with the same labels).
         let mut registry = Registry::with_labels(
@@ -231,6 +272,7 @@ impl Metrics {
         register_endpoint_info(own, plan);
         m.register_round(own, plan, interval_seconds);
         register_build_info(own);
+        reloads.register(own);
         m.process = process::Process::register(&mut registry);
         if let Some(p) = &mut m.process {
             p.refresh();
@@ -847,7 +889,7 @@ mod tests {
         let inventory =
             tlsaudit_engine::inventory::Inventory::parse(text, &dir.path().join("t.toml")).unwrap();
         let plan = Plan::new(inventory).unwrap();
-        let mut m = Metrics::new(&plan, "v", 60.0);
+        let mut m = Metrics::new(&plan, "v", 60.0, &Reloads::started(1.0));
         let e = EndpointId(0);
         m.set_scan(e, None);
         assert_eq!(scan_lines(&m), Vec::<String>::new(), "never scanned");

@@ -40,7 +40,7 @@ use tlsaudit_engine::error::InputError;
 use tlsaudit_report::sanitize::inert;
 use tokio::sync::{mpsc, Semaphore};
 
-use metrics::{encode_as, Format, Metrics};
+use metrics::{encode_as, Format, Metrics, Reloads};
 
 /// Where and how `serve` runs (the command line decides it: `tlsaudit serve`'s arguments).
 #[derive(Debug, Clone)]
@@ -64,6 +64,8 @@ struct Shared {
     vantage: String,
     /// The registry; the round loop updates it, a scrape of a format not encoded yet encodes it.
     metrics: Mutex<Metrics>,
+    /// The reloads' gauges, registered in every plan's registry.
+    reloads: Reloads,
     /// The metrics as of the last round, by [`Format`]: `None` until a scraper asks for that
     /// format; from then on every round encodes it as it ends.
     exposition: RwLock<[Option<Bytes>; 2]>,
@@ -92,15 +94,18 @@ pub async fn run(plan: Plan, settings: Settings, reload: Reload) -> Result<u8, I
     })?;
     let local = listener.local_addr().unwrap_or(addr);
     let auditor = Arc::new(Auditor::new(plan));
+    let reloads = Reloads::started(unix_now());
     let metrics = Mutex::new(Metrics::new(
         &auditor.plan(),
         &settings.vantage,
         settings.interval.as_secs_f64(),
+        &reloads,
     ));
     let shared = Arc::new(Shared {
         auditor: auditor.clone(),
         vantage: settings.vantage.clone(),
         metrics,
+        reloads,
         exposition: RwLock::new([None, None]),
         latest: RwLock::new(None),
         probes: Semaphore::new(PROBES_ON_DEMAND),
@@ -200,30 +205,39 @@ async fn round(shared: &Shared, fresh: Option<Metrics>) {
     let snap = shared.auditor.run_round(None).await;
     // The plan the round ran: only this loop replaces it, and not during a round.
     let plan = shared.auditor.plan();
-    let end = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let end = unix_now();
     if let Ok(mut metrics) = shared.metrics.lock() {
         if let Some(fresh) = fresh {
             *metrics = fresh;
         }
         metrics.update(&plan, &snap, started.elapsed().as_secs_f64(), end);
-        // The formats scraped so far, each sized as its last encoding; under the metrics
-        // lock, so that a scrape's own first encoding cannot interleave.
-        let last = shared.exposition.read().map_or([None, None], |g| g.clone());
-        let encoded = FORMATS.map(|f| {
-            last[f as usize]
-                .as_ref()
-                .map(|old| encode(&metrics.registry, f, old.len()))
-        });
-        if let Ok(mut slot) = shared.exposition.write() {
-            *slot = encoded;
-        }
+        encode_scraped(shared, &metrics);
     }
     let report = report_json(&plan, &snap, &shared.vantage);
     drop(snap);
     if let Ok(mut slot) = shared.latest.write() {
         *slot = Some(report);
+    }
+}
+
+/// The time now, in Unix seconds.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Encode again the formats scraped so far, each sized as its last encoding. Called with the
+/// metrics locked, so that a scrape's own first encoding cannot interleave.
+fn encode_scraped(shared: &Shared, metrics: &Metrics) {
+    let last = shared.exposition.read().map_or([None, None], |g| g.clone());
+    let encoded = FORMATS.map(|f| {
+        last[f as usize]
+            .as_ref()
+            .map(|old| encode(&metrics.registry, f, old.len()))
+    });
+    if let Ok(mut slot) = shared.exposition.write() {
+        *slot = encoded;
     }
 }
 
@@ -242,6 +256,11 @@ async fn reload_plan(shared: &Shared, reload: &Reload, interval: Duration) -> Op
                 "tlsaudit serve: reload failed: {}; still serving the previous inventory",
                 inert(&e)
             );
+            // Seen at once: no round comes before the next tick.
+            shared.reloads.record(false, unix_now());
+            if let Ok(metrics) = shared.metrics.lock() {
+                encode_scraped(shared, &metrics);
+            }
             return None;
         }
     };
@@ -252,7 +271,13 @@ async fn reload_plan(shared: &Shared, reload: &Reload, interval: Duration) -> Op
         plan.identities.len(),
         plan.cell_count(),
     );
-    let metrics = Metrics::new(&plan, &shared.vantage, interval.as_secs_f64());
+    shared.reloads.record(true, unix_now());
+    let metrics = Metrics::new(
+        &plan,
+        &shared.vantage,
+        interval.as_secs_f64(),
+        &shared.reloads,
+    );
     shared.auditor.replace_plan(plan);
     Some(metrics)
 }

@@ -73,6 +73,16 @@ async fn wait_for_endpoint(s: &Serve, name: &str, present: bool) {
     .await;
 }
 
+/// The value of `tlsaudit_config_last_reload_<name>` in an exposition.
+fn reload_gauge(metrics: &str, name: &str) -> f64 {
+    let series = format!("tlsaudit_config_last_reload_{name}{{");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(&series))
+        .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_inventory_and_an_invalid_one_keeps_the_old() {
     let (lab, config) = tlsaudit::demo::start().await.unwrap();
@@ -100,6 +110,9 @@ async fn sighup_reloads_the_inventory_and_an_invalid_one_keeps_the_old() {
         metrics.contains("endpoint=\"gone-1\""),
         "gone-1 not in /metrics"
     );
+    assert_eq!(reload_gauge(&metrics, "successful"), 1.0);
+    let loaded = reload_gauge(&metrics, "success_timestamp_seconds");
+    assert!(loaded > 1.7e9, "{loaded}");
     let after = endpoints(&report(&s).await);
     assert_eq!(after.len(), before.len() + 1);
 
@@ -116,6 +129,11 @@ async fn sighup_reloads_the_inventory_and_an_invalid_one_keeps_the_old() {
         "{line}"
     );
     assert_eq!(endpoints(&report(&s).await), after);
+    // The failure shows in /metrics at once (no round runs before the 10-minute tick), and
+    // the inventory in force is still the one loaded before.
+    let (_, _, metrics) = get(&s.addr, "/metrics", None).await;
+    assert_eq!(reload_gauge(&metrics, "successful"), 0.0, "{metrics}");
+    assert_eq!(reload_gauge(&metrics, "success_timestamp_seconds"), loaded);
     let (status, _, body) = get(&s.addr, "/probe?target=gone-1&module=tidb", None).await;
     assert_eq!(status, 200, "{body}");
     assert!(s.proc.0.try_wait().unwrap().is_none(), "SIGHUP ended serve");
@@ -125,6 +143,9 @@ async fn sighup_reloads_the_inventory_and_an_invalid_one_keeps_the_old() {
     signal(&s, "HUP");
     stderr_line(&s, "reloaded", Duration::from_secs(30));
     wait_for_endpoint(&s, "gone-1", false).await;
+    let (_, _, metrics) = get(&s.addr, "/metrics", None).await;
+    assert_eq!(reload_gauge(&metrics, "successful"), 1.0);
+    assert!(reload_gauge(&metrics, "success_timestamp_seconds") >= loaded);
     let (status, _, _) = get(&s.addr, "/probe?target=gone-1&module=tidb", None).await;
     assert_eq!(status, 400);
 
