@@ -430,6 +430,19 @@ fn main() {
             wall.as_secs_f64(),
             peak_kb as f64 / 1024.0
         );
+        let (wall, peak_kb, code) = run_cli_measuring(&[
+            std::ffi::OsStr::new("report"),
+            std::ffi::OsStr::new("--no-scan"),
+            std::ffi::OsStr::new("--format"),
+            std::ffi::OsStr::new("json"),
+            std::ffi::OsStr::new("--config"),
+            cli_config.as_os_str(),
+        ]);
+        println!(
+            "tlsaudit report --no-scan (the same): {:.2} s, peak RSS {:.1} MB, exit {code}",
+            wall.as_secs_f64(),
+            peak_kb as f64 / 1024.0
+        );
         lab.stop().await;
     });
 }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
+
 use super::matrix::EndpointId;
 use super::plan::{Plan, Snapshot};
 use crate::finding::Finding;
@@ -71,9 +73,19 @@ pub async fn run(
         }
         named.push(e);
     }
+    // A quarter of the concurrency in scans at once (each has up to four connections open):
+    // a fleet's scans are not all in memory together, and each one's future is boxed only
+    // once it may run (a waiting task holds its spec and limits, not a scan's state).
+    let at_once = Arc::new(Semaphore::new(
+        crate::probe::limits::cap(plan.inventory.options.concurrency).div_ceil(4),
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     for (spec, limits) in specs {
-        tasks.spawn(async move { crate::scan::scan(&spec, &limits).await });
+        let at_once = at_once.clone();
+        tasks.spawn(async move {
+            let _turn = at_once.acquire_owned().await.ok();
+            Box::pin(crate::scan::scan(&spec, &limits)).await
+        });
     }
     let mut out = Vec::with_capacity(endpoints.len());
     // A scan whose task failed (it cannot panic by design) leaves its endpoints unscanned:
