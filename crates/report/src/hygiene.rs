@@ -5,8 +5,7 @@
 //! and the engine's judgment of a suite, a key and a signature are used as they are: nothing
 //! here judges anew.
 
-use tlsaudit_engine::audit::Severity;
-use tlsaudit_engine::scan::{CertSeen, ScanResult, SuiteSeen, VersionScan};
+use tlsaudit_engine::scan::{ScanResult, VersionScan};
 
 use crate::model::{Endpoint, Report};
 
@@ -42,20 +41,6 @@ impl Scanned<'_> {
         line
     }
 
-    /// The versions accepted (`TLS 1.2, TLS 1.3`), `none accepted`, or why the scan could not
-    /// run ([`ScanResult::failure_text`]).
-    pub fn versions(&self) -> String {
-        if let Some(f) = self.scan.failure_text() {
-            return f;
-        }
-        let v: Vec<&str> = self.scan.accepted().iter().map(|v| v.name()).collect();
-        if v.is_empty() {
-            "none accepted".to_string()
-        } else {
-            v.join(", ")
-        }
-    }
-
     /// The weakest suite accepted, `none weak`, or `-` when the scan could not run.
     pub fn weakest(&self) -> String {
         match (&self.scan.failure, self.scan.weakest_suite()) {
@@ -85,29 +70,9 @@ impl Scanned<'_> {
         })
     }
 
-    /// The worst of what the scan found, as its findings rate it (TLS 1.0/1.1 and weak
-    /// suites and SHA-1 signatures a warning, insecure suites and weak keys critical); `None`
-    /// when nothing is wrong or the scan could not run.
-    pub fn worst(&self) -> Option<Severity> {
-        let versions = self.scan.versions.iter().filter_map(VersionScan::severity);
-        let suites = self
-            .scan
-            .versions
-            .iter()
-            .flat_map(|v| &v.suites)
-            .filter_map(SuiteSeen::severity);
-        let certs = self
-            .scan
-            .certificates
-            .iter()
-            .flat_map(CertSeen::problems)
-            .map(|(s, _)| s);
-        versions.chain(suites).chain(certs).max()
-    }
-
     /// Whether the endpoint needs a look: something found, or a scan partial or failed.
     pub fn concern(&self) -> bool {
-        self.worst().is_some() || self.scan.failure.is_some() || self.incomplete()
+        self.scan.worst().is_some() || self.scan.failure.is_some() || self.incomplete()
     }
 }
 

@@ -446,7 +446,7 @@ fn scan_row(s: &crate::hygiene::Scanned<'_>) -> String {
     format!(
         "| {} | {}{incomplete} | {weakest} |\n",
         text(&s.endpoint.name),
-        text(&s.versions()),
+        text(&s.scan.versions_text()),
     )
 }
 

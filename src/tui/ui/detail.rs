@@ -411,11 +411,11 @@ fn tls_lines(
 }
 
 /// What the endpoint accepts, from its last hygiene scan (the report's one line, `accepts TLS
-/// 1.2, TLS 1.3; no weak suite`): marked when an obsolete version or a weak suite is accepted.
+/// 1.2, TLS 1.3; no weak suite`): marked when the scan found something its findings rate
+/// (`ScanResult::worst`: an obsolete version, a weak suite, key or signature).
 fn scan_span(app: &App, th: Theme, e: usize) -> Option<Span<'static>> {
     let scan = app.snapshot.scans.get(e)?.as_deref()?;
-    let weak = scan.weakest_suite().is_some() || scan.accepted().iter().any(|v| v.is_obsolete());
-    let style = if weak {
+    let style = if scan.worst().is_some() {
         th.verdict(Some(Verdict::Blocked))
     } else {
         th.dim()

@@ -6,16 +6,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
 use super::matrix::EndpointId;
 use super::plan::{Plan, Snapshot};
 use crate::finding::Finding;
-use crate::inventory::Endpoint;
 use crate::probe::limits::Gate;
-use crate::probe::Protocol;
 use crate::scan::{Failure, ScanLimits, ScanResult, ScanSpec, Served};
 
 /// The endpoints a full round scans: none when the scan is off; all of them when no scan ran
@@ -31,27 +29,6 @@ pub fn due(plan: &Plan, snap: &Snapshot, last: Option<Instant>, now: Instant) ->
         .collect()
 }
 
-/// What a scan of `ep` asks: its address, STARTTLS on a SQL port, its SNI.
-fn spec_of(ep: &Endpoint) -> ScanSpec {
-    ScanSpec {
-        address: ep.address.clone(),
-        mysql: ep.protocol == Protocol::Mysql,
-        server_name: ep.server_name.clone(),
-    }
-}
-
-/// The bounds of one endpoint's scan: each connection within the probes' handshake budget,
-/// the whole scan within four probe deadlines.
-fn limits_of(plan: &Plan, gate: Gate) -> ScanLimits {
-    let t = plan.inventory.options.timeouts;
-    ScanLimits {
-        timeout: t.connect.max(t.handshake),
-        deadline: t.total.saturating_mul(4).max(Duration::from_secs(10)),
-        gate: Some(gate),
-        ..ScanLimits::default()
-    }
-}
-
 /// Scan `endpoints`, each distinct address once, all at once (each connection passes
 /// `gate_of(host)`). Returns each endpoint's result.
 pub async fn run(
@@ -65,11 +42,13 @@ pub async fn run(
     let mut specs = Vec::new();
     for &e in endpoints {
         let ep = &plan.endpoints()[e.0];
-        let spec = spec_of(ep);
+        let spec = ScanSpec::probed(&ep.address, ep.protocol, ep.server_name.as_deref());
         let key = (spec.address.clone(), spec.mysql);
         let named = by_spec.entry(key).or_default();
         if named.is_empty() {
-            specs.push((spec, limits_of(plan, gate_of(ep.host()))));
+            let gate = gate_of(ep.host());
+            let limits = ScanLimits::within(plan.inventory.options.timeouts, Some(gate));
+            specs.push((spec, limits));
         }
         named.push(e);
     }
@@ -104,10 +83,7 @@ pub async fn run(
 pub fn findings(plan: &Plan, snap: &Snapshot, out: &mut Vec<Finding>) {
     for (ep, scan) in plan.endpoints().iter().zip(&snap.scans) {
         let Some(scan) = scan else { continue };
-        let served = Served {
-            component: Some(ep.component),
-            sql: ep.protocol == Protocol::Mysql,
-        };
+        let served = Served::of(Some(ep.component), ep.protocol);
         out.extend(
             crate::scan::findings(scan, served)
                 .into_iter()

@@ -38,17 +38,9 @@ async fn scan_target(inputs: &Inputs) -> Option<crate::scan::ScanResult> {
     if !inputs.scan {
         return None;
     }
-    let spec = crate::scan::ScanSpec {
-        address: inputs.target.address.clone(),
-        mysql: inputs.target.protocol == probe::Protocol::Mysql,
-        server_name: inputs.target.server_name.clone(),
-    };
-    let t = inputs.timeouts;
-    let limits = crate::scan::ScanLimits {
-        timeout: t.connect.max(t.handshake),
-        deadline: t.total.saturating_mul(4),
-        ..crate::scan::ScanLimits::default()
-    };
+    let t = &inputs.target;
+    let spec = crate::scan::ScanSpec::probed(&t.address, t.protocol, t.server_name.as_deref());
+    let limits = crate::scan::ScanLimits::within(inputs.timeouts, None);
     Some(crate::scan::scan(&spec, &limits).await)
 }
 
@@ -74,10 +66,7 @@ pub async fn diagnose(inputs: &Inputs) -> Diagnosis {
     let hygiene = scan.as_ref().map_or_else(Vec::new, |s| {
         crate::scan::findings(
             s,
-            crate::scan::Served {
-                component: inputs.target.component,
-                sql: inputs.target.protocol == probe::Protocol::Mysql,
-            },
+            crate::scan::Served::of(inputs.target.component, inputs.target.protocol),
         )
     });
     Diagnosis {

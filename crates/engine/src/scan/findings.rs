@@ -24,6 +24,7 @@ use super::enumerate::SuiteSeen;
 use super::hello::Version;
 use super::result::{CertSeen, ScanResult};
 use crate::finding::{Code, Finding, Severity};
+use crate::probe::Protocol;
 use crate::profile::Component;
 
 /// Where the endpoint's TLS is set, for the fixes.
@@ -34,12 +35,23 @@ pub struct Served {
     pub sql: bool,
 }
 
+impl Served {
+    /// An endpoint of `component` that the probes speak `protocol` to.
+    pub fn of(component: Option<Component>, protocol: Protocol) -> Served {
+        Served {
+            component,
+            sql: protocol == Protocol::Mysql,
+        }
+    }
+}
+
 const GENERIC_VERSIONS: &str = "Usual servers: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, etcd `--tls-min-version=TLS1.2`, OpenSSL `MinProtocol = TLSv1.2` (openssl.cnf) or `-no_tls1 -no_tls1_1`, Go `tls.Config{MinVersion: tls.VersionTLS12}`.";
 
 const GENERIC_SUITES: &str = "Usual servers: nginx `ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;` (with `ssl_prefer_server_ciphers on;`), etcd `--cipher-suites` with ECDHE AEAD suites only, OpenSSL `CipherString = ECDHE+AESGCM:ECDHE+CHACHA20` (openssl.cnf) or `-cipher`, Go `tls.Config.CipherSuites`.";
 
-/// The component's own way to raise the minimum version, or that it has none.
-fn version_fix(s: Served) -> String {
+/// The component's own way to raise the minimum version, or that it has none (the fix of
+/// `TLS_VERSION_OBSOLETE`, and of diagnose's version mismatch with such a server).
+pub fn version_fix(s: Served) -> String {
     let own = match s.component {
         Some(Component::Tidb) if s.sql => "Set `[security] tls-version = \"TLSv1.2\"` in tidb.toml (TiUP: server_configs.tidb.security.tls-version) and restart TiDB; up to v7.5 TiDB's SQL port accepts TLS 1.0 and 1.1 unless it is set, from v8.0 it does not.",
         Some(Component::Tidb) => "TiDB's status port has no version setting: its Go build's default applies (minimum TLS 1.2 from Go 1.22; `tidb-server -V` prints the Go version): upgrade TiDB.",

@@ -28,9 +28,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::probe::limits::Gate;
+use crate::probe::{Protocol, Timeouts};
 
 pub use enumerate::{SuiteSeen, VersionScan};
-pub use findings::{findings, Served};
+pub use findings::{findings, version_fix, Served};
 pub use hello::Version;
 pub use reply::Failure;
 pub use result::{CertSeen, ScanFailure, ScanResult};
@@ -63,6 +64,16 @@ impl ScanSpec {
             server_name: None,
         }
     }
+
+    /// The scan of an endpoint the probes speak `protocol` to (STARTTLS on a SQL port), with
+    /// the SNI they send.
+    pub fn probed(address: &str, protocol: Protocol, server_name: Option<&str>) -> ScanSpec {
+        ScanSpec {
+            address: address.to_string(),
+            mysql: protocol == Protocol::Mysql,
+            server_name: server_name.map(str::to_string),
+        }
+    }
 }
 
 /// Within what.
@@ -76,6 +87,23 @@ pub struct ScanLimits {
     pub max_connections: usize,
     /// What each connection passes first, shared with other work (the round's limits).
     pub gate: Option<Gate>,
+}
+
+impl ScanLimits {
+    /// The bounds of a scan beside probes with `timeouts` (the audit's, diagnose's): each
+    /// connection within their connect or handshake budget, the whole scan within four probe
+    /// deadlines (at least 10 s); each connection passing `gate` first, when given.
+    pub fn within(timeouts: Timeouts, gate: Option<Gate>) -> ScanLimits {
+        ScanLimits {
+            timeout: timeouts.connect.max(timeouts.handshake),
+            deadline: timeouts
+                .total
+                .saturating_mul(4)
+                .max(Duration::from_secs(10)),
+            gate,
+            ..ScanLimits::default()
+        }
+    }
 }
 
 impl Default for ScanLimits {

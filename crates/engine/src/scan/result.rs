@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::enumerate::VersionScan;
+use super::enumerate::{SuiteSeen, VersionScan};
 use super::hello::Version;
 use super::reply::Failure;
 use crate::finding::Severity;
@@ -112,16 +112,47 @@ impl ScanResult {
             .collect()
     }
 
-    /// The worst suite accepted in any version: insecure before weak, then by name.
+    /// The worst suite accepted in any version ([`SuiteSeen::severity`]: insecure before
+    /// weak; the last listed of the worst).
     pub fn weakest_suite(&self) -> Option<&str> {
-        let rank =
-            |w: &[super::suites::Weakness]| (w.iter().any(|w| w.is_insecure()), !w.is_empty());
         self.versions
             .iter()
             .flat_map(|v| &v.suites)
-            .filter(|s| !s.weaknesses.is_empty())
-            .max_by_key(|s| rank(&s.weaknesses))
-            .map(|s| s.name.as_str())
+            .filter_map(|s| Some((s.severity()?, s)))
+            .max_by_key(|(severity, _)| *severity)
+            .map(|(_, s)| s.name.as_str())
+    }
+
+    /// The worst of what the scan found, as its findings rate it (an obsolete version, a weak
+    /// suite and a SHA-1 signature a warning; an insecure suite and a weak key critical);
+    /// `None` when nothing is wrong or the scan could not run.
+    pub fn worst(&self) -> Option<Severity> {
+        let versions = self.versions.iter().filter_map(VersionScan::severity);
+        let suites = self
+            .versions
+            .iter()
+            .flat_map(|v| &v.suites)
+            .filter_map(SuiteSeen::severity);
+        let certs = self
+            .certificates
+            .iter()
+            .flat_map(CertSeen::problems)
+            .map(|(s, _)| s);
+        versions.chain(suites).chain(certs).max()
+    }
+
+    /// The versions accepted (`TLS 1.2, TLS 1.3`), `no version accepted`, or why the scan
+    /// could not run ([`ScanResult::failure_text`]).
+    pub fn versions_text(&self) -> String {
+        if let Some(f) = self.failure_text() {
+            return f;
+        }
+        let versions: Vec<&str> = self.accepted().iter().map(|v| v.name()).collect();
+        if versions.is_empty() {
+            "no version accepted".to_string()
+        } else {
+            versions.join(", ")
+        }
     }
 
     /// Why no version could be asked about, in words: what a port that does not speak TLS
@@ -140,12 +171,7 @@ impl ScanResult {
         if let Some(f) = self.failure_text() {
             return f;
         }
-        let versions: Vec<&str> = self.accepted().iter().map(|v| v.name()).collect();
-        let versions = if versions.is_empty() {
-            "no version accepted".to_string()
-        } else {
-            versions.join(", ")
-        };
+        let versions = self.versions_text();
         match self.weakest_suite() {
             Some(w) => format!("{versions}; weakest {w}"),
             None => format!("{versions}; no weak suite"),

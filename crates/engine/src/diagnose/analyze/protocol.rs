@@ -127,19 +127,12 @@ impl<'a> Analysis<'a> {
             format!("the hygiene scan: the server accepts {}", names.join(", "))
         });
         if !accepted.is_empty() && accepted.iter().all(|v| v.is_obsolete()) {
-            let served = crate::scan::Served {
-                component: self.inputs.target.component,
-                sql: self.inputs.target.protocol == Protocol::Mysql,
-            };
-            let raise = crate::scan::findings(scan, served)
-                .into_iter()
-                .find(|x| x.code == crate::finding::Code::TlsVersionObsolete);
-            if let Some(x) = raise {
-                f.fix.push(format!(
-                    "the server speaks only obsolete versions, which current callers (rustls, Go 1.22+, TiDB components) refuse: {}",
-                    x.fix
-                ));
-            }
+            let t = &self.inputs.target;
+            let served = crate::scan::Served::of(t.component, t.protocol);
+            f.fix.push(format!(
+                "the server speaks only obsolete versions, which current callers (rustls, Go 1.22+, TiDB components) refuse: {}",
+                crate::scan::version_fix(served)
+            ));
         }
     }
 
